@@ -1,0 +1,33 @@
+# rotui — `just demo` runs it against the local sandbox, `just test` runs everything.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / ".venv"
+export ROTUI_MOTO_SERVER := venv / "bin/moto_server"
+
+# List recipes.
+default:
+    @just --list
+
+# Build rotui, start the local sandbox and open the dashboard on it.
+demo: tools
+    cargo build --release
+    ./scripts/demo.sh
+
+# Format check, lints and every test (real PostgreSQL, MariaDB, moto, sandbox cluster).
+test: tools
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+    cargo test --all-targets
+
+# Benchmarks; numbers go in README.md.
+bench: tools
+    cargo bench
+
+# Install what a fresh machine lacks; check the server binaries tests start.
+tools:
+    ./scripts/tools.sh "{{venv}}"
+
+# Format the code.
+fmt:
+    cargo fmt --all

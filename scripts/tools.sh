@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what a fresh machine lacks for tests and the demo, and check that the
+# database server binaries the tests start are present.
+set -euo pipefail
+venv="${1:-.venv}"
+
+if [ ! -x "$venv/bin/moto_server" ]; then
+  echo "tools: installing moto (Secrets Manager emulator) into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]>=5,<6"
+fi
+
+missing=()
+pg_bin=""
+for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+  [ -x "$d/initdb" ] && { pg_bin="$d"; break; }
+done
+if [ -z "$pg_bin" ] && ! command -v initdb >/dev/null; then
+  missing+=("PostgreSQL server binaries (initdb, pg_ctl, postgres): apt-get install postgresql")
+fi
+for b in mariadb-install-db mariadbd mariadb-admin; do
+  command -v "$b" >/dev/null || [ -x "/usr/sbin/$b" ] || missing+=("$b: apt-get install mariadb-server")
+done
+command -v tmux >/dev/null || missing+=("tmux (end-to-end tests): apt-get install tmux")
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  missing+=("a 'postgres' system user (initdb refuses to run as root): apt-get install postgresql")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tools: missing:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi

@@ -1,0 +1,102 @@
+//! Command-line interface. The same target flags serve the dashboard,
+//! `inspect`, `plan` and `rotate`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::target::{Engine, TargetArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rotui",
+    version,
+    about = "Rotate an app's AWS RDS credentials end to end, and watch it happen",
+    long_about = "rotui rotates the database credentials of an app on Kubernetes end to end: \
+the database user, the AWS Secrets Manager secret, the ExternalSecret, the app's rollout and \
+the drain of the old user's connections. Without a subcommand it opens the dashboard."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Disable every write (SQL, Secrets Manager, Kubernetes).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the dashboard (the default).
+    Tui,
+    /// Print the database's users, grants, objects and connections (read only).
+    Inspect(InspectArgs),
+    /// Print the rotation's steps and the statements each will run; writes nothing.
+    Plan,
+    /// Run the rotation without the dashboard, until done or a wait; run again to resume.
+    Rotate(RotateArgs),
+    /// List past rotations, or show one.
+    Journal(JournalArgs),
+    /// Start a local world (databases, Secrets Manager, Kubernetes) to try rotui in.
+    Sandbox(SandboxArgs),
+}
+
+/// How to reach the database, AWS and Kubernetes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnArgs {
+    /// Admin connection to the database (mysql://… or postgres://…); the
+    /// password may be omitted and is then read from the admin secret.
+    #[arg(long, env = "ROTUI_DB_URL", global = true, hide_env_values = true)]
+    pub db_url: Option<String>,
+    /// Reach the database through a relay pod in the cluster.
+    #[arg(long, global = true)]
+    pub tunnel: bool,
+    /// Secrets Manager endpoint (for the sandbox or tests).
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub aws_endpoint_url: Option<String>,
+    /// Kubeconfig context.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Config file [default: the XDG config dir's rotui/config.toml].
+    #[arg(long, env = "ROTUI_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Engine of --db-url, when no target is given.
+    #[arg(long = "engine", value_enum)]
+    pub engine: Option<Engine>,
+    /// The user whose grants, objects and connections to show.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Print one JSON document (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Apply every step without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Compromised-credentials mode: no overnight wait.
+    #[arg(long)]
+    pub compromised: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// The rotation to show; lists rotations when omitted.
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Where to write kubeconfig, sandbox.json and sandbox.env [default: a fresh temp dir].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

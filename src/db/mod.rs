@@ -1,0 +1,10 @@
+//! The database layer: one model, two engines. `mysql` speaks to MySQL 8,
+//! MariaDB and RDS for MySQL; `postgres` to PostgreSQL and RDS for PostgreSQL.
+
+pub mod error;
+pub mod ident;
+pub mod model;
+pub mod mysql;
+pub mod postgres;
+
+pub use error::{DbError, DbErrorKind, DbResult};

@@ -1,0 +1,247 @@
+//! What the database layer reports and what it will run. Both engines map
+//! their catalogues into these types, so the dashboard and the rotation
+//! engine never branch on SQL dialects.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{ExposeSecret, MASK, SecretString};
+
+/// Which server rotui is talking to, detected on connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flavor {
+    pub kind: FlavorKind,
+    /// `SELECT VERSION()` as the server reports it.
+    pub version: String,
+    /// Amazon RDS (e.g. `mysql.rds_kill` exists, or the `rds_superuser` role).
+    pub rds: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlavorKind {
+    Mysql,
+    Mariadb,
+    Postgres,
+}
+
+impl std::fmt::Display for Flavor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.kind {
+            FlavorKind::Mysql => "MySQL",
+            FlavorKind::Mariadb => "MariaDB",
+            FlavorKind::Postgres => "PostgreSQL",
+        };
+        let short = self.version.split(['-', ' ']).next().unwrap_or(&self.version);
+        write!(f, "{name} {short}{}", if self.rds { " (RDS)" } else { "" })
+    }
+}
+
+/// A database user (MySQL account) or role (PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    /// MySQL host part (`%`, `localhost`, …); `None` for PostgreSQL and MariaDB roles.
+    pub host: Option<String>,
+    pub can_login: bool,
+    pub superuser: bool,
+    /// MySQL: auth plugin. PostgreSQL: none.
+    pub auth_plugin: Option<String>,
+    pub password_expired: bool,
+    pub account_locked: bool,
+    /// MySQL Grant_priv / PostgreSQL CREATEROLE.
+    pub can_grant: bool,
+    /// PostgreSQL attributes as `\du` prints them ("Create role", "Cannot login", …).
+    pub attributes: Vec<String>,
+    /// Roles this user is a member of (PostgreSQL) or has been granted (MySQL roles).
+    pub member_of: Vec<String>,
+    /// PostgreSQL `rolvaliduntil`.
+    pub valid_until: Option<String>,
+    /// PostgreSQL per-role settings (`ALTER ROLE … SET`), as `key=value`.
+    pub settings: Vec<String>,
+    /// MariaDB/MySQL role (not a login account).
+    pub is_role: bool,
+}
+
+impl User {
+    /// `name@host` for MySQL accounts, `name` otherwise: the stable key of a row.
+    pub fn key(&self) -> String {
+        match &self.host {
+            Some(h) => format!("{}@{}", self.name, h),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One privilege grant, structured.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Grant {
+    /// What is granted: privileges (`SELECT`, `ALL PRIVILEGES`, `SELECT (col)`),
+    /// a role name, or `PROXY`.
+    pub privileges: Vec<String>,
+    /// Where: `*.*`, `` `db`.* ``, `` `db`.`tbl` ``, `FUNCTION db.f`, a PostgreSQL
+    /// object (`TABLE public.users`), or empty for role memberships.
+    pub on: String,
+    pub kind: GrantKind,
+    pub with_grant_option: bool,
+    /// The statement as the server printed it (credentials stripped).
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    Global,
+    Database,
+    Table,
+    Column,
+    Routine,
+    Proxy,
+    Role,
+    DefaultRole,
+    /// PostgreSQL object privilege.
+    Object,
+    /// PostgreSQL role membership.
+    Membership,
+}
+
+/// A database object with its owner (PostgreSQL) or definer (MySQL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbObject {
+    /// `view`, `procedure`, `function`, `trigger`, `event`, `table`,
+    /// `sequence`, `materialized view`, `type`, `schema`, `database`.
+    pub kind: String,
+    pub schema: Option<String>,
+    pub name: String,
+    /// Owner role (PostgreSQL) or definer `user@host` (MySQL).
+    pub owner: String,
+}
+
+/// Databases where a PostgreSQL role still owns something (from pg_shdepend).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedIn {
+    pub database: String,
+    pub objects: i64,
+}
+
+/// A PostgreSQL default-privileges entry (`ALTER DEFAULT PRIVILEGES`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultPrivilege {
+    pub owner: String,
+    pub schema: Option<String>,
+    /// `table`, `sequence`, `function`, `type`, `schema`.
+    pub object_type: String,
+    pub acl: Vec<String>,
+}
+
+/// One server connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// Thread id (MySQL) or backend pid (PostgreSQL).
+    pub id: i64,
+    /// `None` when PostgreSQL no longer knows the role (it was dropped).
+    pub user: Option<String>,
+    pub client: Option<String>,
+    pub database: Option<String>,
+    pub application: Option<String>,
+    pub state: Option<String>,
+    /// Seconds in the current state/command.
+    pub seconds: Option<i64>,
+}
+
+/// Connections per user: the drain view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionCount {
+    pub user: Option<String>,
+    pub count: i64,
+}
+
+/// A snapshot of connections, taken with one query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionSnapshot {
+    pub at: DateTime<Utc>,
+    pub counts: Vec<ConnectionCount>,
+    /// The single rows, when asked for.
+    pub rows: Vec<Connection>,
+}
+
+/// A statement rotui will run, shown before it runs. The text holds the
+/// marker [`Statement::PASSWORD`] where a password goes, so the preview and
+/// the executed statement are the same string but for the secret.
+#[derive(Clone)]
+pub struct Statement {
+    text: String,
+    password: Option<SecretString>,
+    /// How the password is written into the SQL (engine-specific literal quoting).
+    quote: fn(&str) -> String,
+    /// Which database it runs in, when not the connection's default.
+    pub database: Option<String>,
+}
+
+impl Statement {
+    pub const PASSWORD: &'static str = "{{password}}";
+
+    pub fn new(text: impl Into<String>) -> Self {
+        Statement { text: text.into(), password: None, quote: |s| s.to_owned(), database: None }
+    }
+
+    /// A statement with a password literal, written with `quote`.
+    pub fn with_password(text: impl Into<String>, password: SecretString, quote: fn(&str) -> String) -> Self {
+        Statement { text: text.into(), password: Some(password), quote, database: None }
+    }
+
+    pub fn in_database(mut self, db: impl Into<String>) -> Self {
+        self.database = Some(db.into());
+        self
+    }
+
+    /// The statement as shown to the operator and written to the journal.
+    pub fn preview(&self) -> String {
+        let text = match &self.password {
+            Some(_) => self.text.replace(Self::PASSWORD, &(self.quote)(MASK)),
+            None => self.text.clone(),
+        };
+        match &self.database {
+            Some(db) => format!("-- in database {db}\n{text}"),
+            None => text,
+        }
+    }
+
+    /// The statement to execute. Never log or display this.
+    pub fn sql(&self) -> String {
+        match &self.password {
+            Some(p) => self.text.replace(Self::PASSWORD, &(self.quote)(p.expose_secret())),
+            None => self.text.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.preview())
+    }
+}
+
+impl std::fmt::Display for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.preview())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::ident::mysql_str;
+
+    #[test]
+    fn statements_mask_passwords_in_preview_only() {
+        let s = Statement::with_password(
+            "CREATE USER 'u'@'%' IDENTIFIED BY {{password}}",
+            SecretString::from("s3cretpassw0rd"),
+            mysql_str,
+        );
+        assert_eq!(s.preview(), format!("CREATE USER 'u'@'%' IDENTIFIED BY '{MASK}'"));
+        assert_eq!(s.sql(), "CREATE USER 'u'@'%' IDENTIFIED BY 's3cretpassw0rd'");
+        assert!(!format!("{s:?} {s}").contains("s3cret"));
+    }
+}

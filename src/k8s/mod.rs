@@ -1,0 +1,1 @@
+//! Kubernetes: ExternalSecrets, Secrets, rollouts, exec and the tunnel.

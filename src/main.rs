@@ -1,0 +1,17 @@
+use clap::Parser;
+use color_eyre::eyre::Result;
+use rotui::cli::{Cli, Command};
+
+fn main() -> Result<()> {
+    color_eyre::install()?;
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Tui) {
+        Command::Tui => println!("rotui: the dashboard is not built yet"),
+        Command::Inspect(_) => println!("rotui inspect: not built yet"),
+        Command::Plan => println!("rotui plan: not built yet"),
+        Command::Rotate(_) => println!("rotui rotate: not built yet"),
+        Command::Journal(_) => println!("rotui journal: not built yet"),
+        Command::Sandbox(_) => println!("rotui sandbox: not built yet"),
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Child processes that cannot outlive the process that started them.
+//!
+//! Test servers live in `static`s shared within a test binary, and Rust never
+//! drops statics, so `Drop` cannot stop them. Instead each server runs under a
+//! tiny shell "guard" that reads its stdin: the stdin is a pipe whose write
+//! end only we hold, so when this process exits — normally, by panic or by a
+//! signal — the pipe closes, `read` returns, and the guard stops the server
+//! and removes its directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// A running guarded child. Dropping it (or exiting) stops the child and
+/// removes `cleanup_dir`.
+#[derive(Debug)]
+pub struct Guarded {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Guarded {
+    /// Run `program args…` under a guard. `user`, when given, runs it through
+    /// `runuser -u USER --` (PostgreSQL refuses to run as root). Its output
+    /// goes to `log`. When the guard fires, the server gets SIGTERM (then
+    /// SIGKILL after 10 s) and `cleanup_dir` is removed.
+    pub fn spawn(
+        program: &Path,
+        args: &[String],
+        user: Option<&str>,
+        log: &Path,
+        cleanup_dir: Option<&Path>,
+    ) -> std::io::Result<Guarded> {
+        let mut cmd_line = String::new();
+        if let Some(u) = user {
+            cmd_line.push_str(&format!("runuser -u {} -- ", shell_quote(u)));
+        }
+        cmd_line.push_str(&shell_quote(&program.to_string_lossy()));
+        for a in args {
+            cmd_line.push(' ');
+            cmd_line.push_str(&shell_quote(a));
+        }
+        let rm = cleanup_dir
+            .map(|d| format!("rm -rf {}", shell_quote(&d.to_string_lossy())))
+            .unwrap_or_default();
+        // setsid-like isolation is not needed: the guard kills its own child.
+        let script = format!(
+            r#"{cmd_line} >>{log} 2>&1 </dev/null &
+pid=$!
+read _ignored
+kill -TERM $pid 2>/dev/null
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+{rm}
+"#,
+            log = shell_quote(&log.to_string_lossy()),
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        Ok(Guarded { child, stdin })
+    }
+
+    /// Stop the child now and wait for the guard to finish cleaning up.
+    pub fn stop(&mut self) {
+        self.stdin.take();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the guard (and so, normally, the child) is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Quote a word for `sh`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bind to 0, read it, release it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0 always works")
+}
+
+/// A fresh directory under the system temp dir that outlives this handle
+/// (the guard removes it), named for what it holds.
+pub fn scratch_dir(prefix: &str) -> std::io::Result<PathBuf> {
+    Ok(tempfile::Builder::new().prefix(prefix).tempdir()?.keep())
+}
+
+/// Whether this process runs as root (servers then drop to a service user).
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_stops_child_and_removes_dir_on_drop() {
+        let dir = scratch_dir("rotui-guard-").unwrap();
+        let log = dir.join("log");
+        let mut g = Guarded::spawn(Path::new("sleep"), &["30".into()], None, &log, Some(&dir)).unwrap();
+        assert!(g.is_running());
+        g.stop();
+        assert!(!dir.exists(), "the guard removes its directory");
+    }
+
+    #[test]
+    fn shell_quote_handles_quotes() {
+        assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
+        assert_eq!(shell_quote("/usr/bin/x"), "/usr/bin/x");
+    }
+}

@@ -1,0 +1,5 @@
+//! A local world to run rotui in: throwaway database servers, a Secrets
+//! Manager emulator and a Kubernetes API server with the controllers rotui
+//! relies on. Used by `rotui sandbox`, `just demo` and the tests.
+
+pub mod guard;

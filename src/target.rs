@@ -1,0 +1,233 @@
+//! The target of a rotation — (environment, app, engine) — and every name
+//! derived from it by GOV.UK's conventions. Each derived name can be
+//! overridden (flags or config), because estates drift from conventions.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// The database engine behind an app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// MySQL 8 or MariaDB (the MySQL family).
+    Mysql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Mysql => "mysql",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Flags shared by the dashboard, `inspect`, `plan` and `rotate`.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+pub struct TargetArgs {
+    /// Environment, e.g. production, staging, integration, sandbox.
+    #[arg(long, env = "ROTUI_ENV")]
+    pub env: Option<String>,
+    /// Application, e.g. signon, account-api.
+    #[arg(long, env = "ROTUI_APP")]
+    pub app: Option<String>,
+    /// Database engine.
+    #[arg(long, value_enum, env = "ROTUI_ENGINE")]
+    pub engine: Option<Engine>,
+    /// Override: the app's Secrets Manager secret [default: govuk/<app>/<engine>].
+    #[arg(long)]
+    pub app_secret: Option<String>,
+    /// Override: the admin passwords secret [default: <env>-rds-admin-passwords].
+    #[arg(long)]
+    pub admin_secret: Option<String>,
+    /// Override: the key of the admin password in the admin secret [default: <app>].
+    #[arg(long)]
+    pub admin_secret_key: Option<String>,
+    /// Override: the RDS master user [default: aws_db_admin].
+    #[arg(long)]
+    pub admin_user: Option<String>,
+    /// Override: the application database [default: <app>_production].
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Override: Kubernetes namespace [default: apps].
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Override: the ExternalSecret [default: <app>-<engine>].
+    #[arg(long)]
+    pub external_secret: Option<String>,
+    /// Override: the Kubernetes Secret [default: <app>-<engine>].
+    #[arg(long)]
+    pub k8s_secret: Option<String>,
+    /// Override: the app's Deployment [default: <app>].
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// Override: the app's container [default: app].
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Override: PostgreSQL owner role [default: <app>-owner-role].
+    #[arg(long)]
+    pub owner_role: Option<String>,
+}
+
+/// A fully resolved target: every name rotui will touch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub env: String,
+    pub app: String,
+    pub engine: Engine,
+    pub app_secret: String,
+    pub admin_secret: String,
+    pub admin_secret_key: String,
+    pub admin_user: String,
+    pub database: String,
+    pub namespace: String,
+    pub external_secret: String,
+    pub k8s_secret: String,
+    pub deployment: String,
+    pub container: String,
+    pub owner_role: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("missing --{0} (or set it in the config file)")]
+    Missing(&'static str),
+}
+
+impl Target {
+    /// The conventional names for (env, app, engine).
+    pub fn new(env: &str, app: &str, engine: Engine) -> Self {
+        Target {
+            env: env.to_owned(),
+            app: app.to_owned(),
+            engine,
+            app_secret: format!("govuk/{app}/{engine}"),
+            admin_secret: format!("{env}-rds-admin-passwords"),
+            admin_secret_key: app.to_owned(),
+            admin_user: "aws_db_admin".to_owned(),
+            database: format!("{app}_production"),
+            namespace: "apps".to_owned(),
+            external_secret: format!("{app}-{engine}"),
+            k8s_secret: format!("{app}-{engine}"),
+            deployment: app.to_owned(),
+            container: "app".to_owned(),
+            owner_role: format!("{app}-owner-role"),
+        }
+    }
+
+    /// Resolve flags into a target: conventions first, then overrides.
+    pub fn from_args(a: &TargetArgs) -> Result<Self, TargetError> {
+        let env = a.env.as_deref().ok_or(TargetError::Missing("env"))?;
+        let app = a.app.as_deref().ok_or(TargetError::Missing("app"))?;
+        let engine = a.engine.ok_or(TargetError::Missing("engine"))?;
+        let mut t = Target::new(env, app, engine);
+        let set = |slot: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        };
+        set(&mut t.app_secret, &a.app_secret);
+        set(&mut t.admin_secret, &a.admin_secret);
+        set(&mut t.admin_secret_key, &a.admin_secret_key);
+        set(&mut t.admin_user, &a.admin_user);
+        set(&mut t.database, &a.database);
+        set(&mut t.namespace, &a.namespace);
+        set(&mut t.external_secret, &a.external_secret);
+        set(&mut t.k8s_secret, &a.k8s_secret);
+        set(&mut t.deployment, &a.deployment);
+        set(&mut t.container, &a.container);
+        set(&mut t.owner_role, &a.owner_role);
+        Ok(t)
+    }
+
+    /// A short label for status bars and the journal: `production/signon/mysql`.
+    pub fn label(&self) -> String {
+        format!("{}/{}/{}", self.env, self.app, self.engine)
+    }
+}
+
+/// The dated successor of an app's user, following the runbook:
+/// MySQL `signon` → `signon_user_20260121`; PostgreSQL `account-api` →
+/// `account-api-user-20260121`. `taken` says whether a name already exists;
+/// a second rotation on the same day gets `_2`/`-2`, then `_3`…
+pub fn new_username(app: &str, engine: Engine, day: NaiveDate, taken: impl Fn(&str) -> bool) -> String {
+    let sep = match engine {
+        Engine::Mysql => '_',
+        Engine::Postgres => '-',
+    };
+    let base = format!("{app}{sep}user{sep}{}", day.format("%Y%m%d"));
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}{sep}{n}"))
+        .find(|name| !taken(name))
+        .expect("an unbounded range always finds a free name")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 21).unwrap()
+    }
+
+    #[test]
+    fn conventions_follow_the_runbook() {
+        let t = Target::new("production", "signon", Engine::Mysql);
+        assert_eq!(t.app_secret, "govuk/signon/mysql");
+        assert_eq!(t.admin_secret, "production-rds-admin-passwords");
+        assert_eq!(t.external_secret, "signon-mysql");
+        assert_eq!(t.k8s_secret, "signon-mysql");
+        assert_eq!(t.database, "signon_production");
+        assert_eq!(t.namespace, "apps");
+        assert_eq!(t.deployment, "signon");
+        assert_eq!(t.container, "app");
+        let p = Target::new("staging", "account-api", Engine::Postgres);
+        assert_eq!(p.app_secret, "govuk/account-api/postgres");
+        assert_eq!(p.owner_role, "account-api-owner-role");
+        assert_eq!(p.label(), "staging/account-api/postgres");
+    }
+
+    #[test]
+    fn overrides_win_and_missing_parts_are_named() {
+        let mut a = TargetArgs {
+            env: Some("integration".into()),
+            app: Some("signon".into()),
+            engine: Some(Engine::Mysql),
+            database: Some("signon_live".into()),
+            ..Default::default()
+        };
+        let t = Target::from_args(&a).unwrap();
+        assert_eq!(t.database, "signon_live");
+        assert_eq!(t.app_secret, "govuk/signon/mysql");
+        a.app = None;
+        assert_eq!(Target::from_args(&a), Err(TargetError::Missing("app")));
+    }
+
+    #[test]
+    fn new_usernames_are_dated_and_distinct() {
+        assert_eq!(new_username("signon", Engine::Mysql, day(), |_| false), "signon_user_20260121");
+        assert_eq!(
+            new_username("account-api", Engine::Postgres, day(), |_| false),
+            "account-api-user-20260121"
+        );
+        let taken = ["signon_user_20260121", "signon_user_20260121_2"];
+        assert_eq!(
+            new_username("signon", Engine::Mysql, day(), |n| taken.contains(&n)),
+            "signon_user_20260121_3"
+        );
+    }
+}
