@@ -1,10 +1,15 @@
 //! rotui: rotate an application's AWS RDS credentials end to end, and watch
 //! every part of it happen live.
 
+pub mod app;
 pub mod aws;
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod k8s;
+pub mod rotation;
 pub mod sandbox;
 pub mod secret;
 pub mod target;
+pub mod tui;
+pub mod ui;

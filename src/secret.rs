@@ -40,7 +40,11 @@ pub fn secret(value: impl Into<String>) -> SecretString {
 /// A new password as the runbook asks (`pwgen -s 32 1`): 32 letters and
 /// digits, so it needs no URL escaping in the DATABASE_URL template.
 pub fn generate_password() -> SecretString {
-    let p: String = rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
+    let p: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
     secret(p)
 }
 

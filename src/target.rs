@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn new_usernames_are_dated_and_distinct() {
-        assert_eq!(new_username("signon", Engine::Mysql, day(), |_| false), "signon_user_20260121");
+        assert_eq!(
+            new_username("signon", Engine::Mysql, day(), |_| false),
+            "signon_user_20260121"
+        );
         assert_eq!(
             new_username("account-api", Engine::Postgres, day(), |_| false),
             "account-api-user-20260121"

@@ -50,7 +50,12 @@ pub type DbResult<T> = Result<T, DbError>;
 
 impl DbError {
     pub fn new(kind: DbErrorKind, message: impl AsRef<str>) -> Self {
-        DbError { kind, code: None, message: redact(message.as_ref()), hint: None }
+        DbError {
+            kind,
+            code: None,
+            message: redact(message.as_ref()),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -70,13 +75,24 @@ impl DbError {
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
                 let (kind, hint) = match code.as_str() {
-                    "1045" | "28P01" | "28000" => (BadPassword, "check the password (is the admin secret current?)"),
+                    "1045" | "28P01" | "28000" => {
+                        (BadPassword, "check the password (is the admin secret current?)")
+                    }
                     "1044" | "1142" | "1227" | "1095" | "1370" | "42501" => {
                         (Privilege, "the admin user lacks a privilege named above")
                     }
-                    "1396" | "42710" => (AlreadyExists, "it may exist already: refresh to see the live state"),
-                    "1133" | "42704" => (NotFound, "it does not exist (any more): refresh to see the live state"),
-                    "55P03" | "1205" => (LockTimeout, "another session holds a lock; retry when it is quiet"),
+                    "1396" | "42710" => (
+                        AlreadyExists,
+                        "it may exist already: refresh to see the live state",
+                    ),
+                    "1133" | "42704" => (
+                        NotFound,
+                        "it does not exist (any more): refresh to see the live state",
+                    ),
+                    "55P03" | "1205" => (
+                        LockTimeout,
+                        "another session holds a lock; retry when it is quiet",
+                    ),
                     "2BP01" | "4006" => (DependentObjects, "objects still depend on it: move them first"),
                     "1449" => (MissingDefiner, "re-create the object with an existing definer"),
                     "57014" | "3024" | "1969" => (Timeout, "the statement took too long and was cancelled"),
@@ -89,11 +105,14 @@ impl DbError {
                 }
                 e
             }
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                DbError::new(Unreachable, err.to_string())
-                    .with_hint("is the server up and reachable (tunnel, VPN, security group)?")
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed => DbError::new(Unreachable, err.to_string())
+                .with_hint("is the server up and reachable (tunnel, VPN, security group)?"),
+            sqlx::Error::Configuration(_) => {
+                DbError::new(Other, err.to_string()).with_hint("check the database URL")
             }
-            sqlx::Error::Configuration(_) => DbError::new(Other, err.to_string()).with_hint("check the database URL"),
             _ => DbError::new(Other, err.to_string()),
         }
     }

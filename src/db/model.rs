@@ -182,12 +182,22 @@ impl Statement {
     pub const PASSWORD: &'static str = "{{password}}";
 
     pub fn new(text: impl Into<String>) -> Self {
-        Statement { text: text.into(), password: None, quote: |s| s.to_owned(), database: None }
+        Statement {
+            text: text.into(),
+            password: None,
+            quote: |s| s.to_owned(),
+            database: None,
+        }
     }
 
     /// A statement with a password literal, written with `quote`.
     pub fn with_password(text: impl Into<String>, password: SecretString, quote: fn(&str) -> String) -> Self {
-        Statement { text: text.into(), password: Some(password), quote, database: None }
+        Statement {
+            text: text.into(),
+            password: Some(password),
+            quote,
+            database: None,
+        }
     }
 
     pub fn in_database(mut self, db: impl Into<String>) -> Self {
@@ -210,7 +220,9 @@ impl Statement {
     /// The statement to execute. Never log or display this.
     pub fn sql(&self) -> String {
         match &self.password {
-            Some(p) => self.text.replace(Self::PASSWORD, &(self.quote)(p.expose_secret())),
+            Some(p) => self
+                .text
+                .replace(Self::PASSWORD, &(self.quote)(p.expose_secret())),
             None => self.text.clone(),
         }
     }

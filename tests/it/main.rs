@@ -1,0 +1,10 @@
+//! Integration tests, one binary: the throwaway servers are started once per
+//! run and shared; each test uses its own database and user names.
+
+mod aws_secrets;
+mod db_mysql;
+mod db_postgres;
+mod k8s;
+mod kube_api;
+mod rotation;
+mod ui;
