@@ -96,7 +96,7 @@ impl MysqlDb {
             Ok::<_, sqlx::Error>(row)
         };
         let row = match tokio::time::timeout(DEFAULT_TIMEOUT, probe).await {
-            Ok(r) => r.map_err(mysql_error)?,
+            Ok(r) => r.map_err(login_error)?,
             Err(_) => {
                 return Err(DbError::new(
                     DbErrorKind::Unreachable,
@@ -174,6 +174,14 @@ impl MysqlDb {
     /// failure; the error names the statement (as previewed, no secrets).
     pub async fn execute(&self, statements: &[Statement]) -> DbResult<()> {
         let mut conn = self.within(self.pool.acquire()).await?;
+        // A batch may change session state (USE, sql_mode); and a failure
+        // may leave it half-changed. Such a connection is not reused.
+        if statements
+            .iter()
+            .any(|s| s.database.is_some() || s.preview().starts_with("SET "))
+        {
+            conn.close_on_drop();
+        }
         let total = statements.len();
         for (i, s) in statements.iter().enumerate() {
             if let Some(db) = &s.database {
@@ -184,6 +192,7 @@ impl MysqlDb {
             self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(s.sql()))))
                 .await
                 .map_err(|mut e| {
+                    conn.close_on_drop();
                     e.message = format!(
                         "statement {} of {total} failed: {}\n  in: {}",
                         i + 1,
@@ -194,6 +203,13 @@ impl MysqlDb {
                 })?;
         }
         Ok(())
+    }
+
+    /// The first column of the first row of a read-only query, as text: for
+    /// checks such as "does the view still answer?". `None` for no row or NULL.
+    pub async fn query_scalar(&self, sql: &str) -> DbResult<Option<String>> {
+        let rows = self.fetch_raw(sql.to_owned()).await?;
+        Ok(rows.first().and_then(|r| opt_text(r, 0)))
     }
 
     /// Await a driver future under the query timeout, mapping errors.
@@ -256,7 +272,7 @@ pub async fn test_login(
         conn.close().await
     };
     match tokio::time::timeout(DEFAULT_TIMEOUT, attempt).await {
-        Ok(r) => r.map_err(mysql_error),
+        Ok(r) => r.map_err(login_error),
         Err(_) => Err(DbError::new(
             DbErrorKind::Unreachable,
             format!(
@@ -311,6 +327,12 @@ fn mysql_error(err: sqlx::Error) -> DbError {
             Privilege,
             "only the thread's owner, CONNECTION ADMIN or mysql.rds_kill can end it",
         ),
+        // At login 1698 is an authentication failure (see `login_error`);
+        // after it, MariaDB uses it for GRANT PROXY without the right to.
+        1698 => (
+            Privilege,
+            "granting PROXY needs PROXY on that account WITH GRANT OPTION",
+        ),
         1396 => (
             AlreadyExists,
             "the account exists already, or (on DROP) no more: refresh",
@@ -341,6 +363,20 @@ fn mysql_error(err: sqlx::Error) -> DbError {
     e
 }
 
+/// A failure while logging in: 1698 means the login itself was refused.
+fn login_error(err: sqlx::Error) -> DbError {
+    let e = mysql_error(err);
+    if e.code.as_deref() == Some("1698") {
+        DbError {
+            kind: DbErrorKind::BadPassword,
+            hint: Some("check the user name and password".into()),
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
 /// `user@host` as information_schema prints definers (unquoted): the host
 /// is after the last `@`, since hosts cannot hold one but user names can.
 fn split_definer(definer: &str) -> Account {
@@ -356,14 +392,25 @@ fn text(row: &MySqlRow, i: usize) -> String {
 }
 
 fn opt_text(row: &MySqlRow, i: usize) -> Option<String> {
-    match row.try_get::<Option<String>, _>(i) {
-        Ok(v) => v,
-        Err(_) => row
-            .try_get::<Option<Vec<u8>>, _>(i)
-            .ok()
-            .flatten()
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+        return v;
     }
+    if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return v.map(|b| String::from_utf8_lossy(&b).into_owned());
+    }
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    if let Ok(v) = row.try_get::<Option<u64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    row.try_get::<Option<chrono::NaiveDateTime>, _>(i)
+        .ok()
+        .flatten()
+        .map(|v| v.to_string())
 }
 
 /// An integer column of any width or signedness.
@@ -372,12 +419,6 @@ fn int(row: &MySqlRow, i: usize) -> i64 {
 }
 
 fn opt_int(row: &MySqlRow, i: usize) -> Option<i64> {
-    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-        return v;
-    }
-    if let Ok(v) = row.try_get::<Option<u64>, _>(i) {
-        return v.map(|v| v as i64);
-    }
     if let Ok(v) = row.try_get::<Option<i32>, _>(i) {
         return v.map(i64::from);
     }
