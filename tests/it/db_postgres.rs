@@ -566,15 +566,18 @@ async fn converting_to_owner_roles_end_to_end() {
     app.seed_more(&second).await;
     let owner_role = app.owner_role();
     let reader = hostile("reader");
+    let etl = hostile("etl");
     // What a real estate has around the app: default privileges the app
-    // set (including a revoke from PUBLIC), and a table it may only read.
+    // set (including a revoke from PUBLIC), and a table another role owns
+    // that the app may only read.
     superuser(
         &app.database,
         &format!(
-            "CREATE ROLE {r} NOLOGIN;
+            "CREATE ROLE {r} NOLOGIN; CREATE ROLE {e} NOLOGIN;
              CREATE TABLE shared_ref (code text); INSERT INTO shared_ref VALUES ('gb');
-             GRANT SELECT ON shared_ref TO {a};",
+             ALTER TABLE shared_ref OWNER TO {e}; GRANT SELECT ON shared_ref TO {a};",
             r = ident(&reader),
+            e = ident(&etl),
             a = ident(&app.user)
         ),
     )
@@ -611,6 +614,7 @@ async fn converting_to_owner_roles_end_to_end() {
         format!("GRANT {o} TO {a}"),
         format!("GRANT {o} TO {me}"),
         format!("GRANT {a} TO {me}"),
+        format!("GRANT {} TO {me}", ident(&etl)),
         format!("ALTER DATABASE {} OWNER TO {o}", ident(&app.database)),
         format!(
             "-- in database {}\nGRANT SELECT ON TABLE \"public\".\"shared_ref\" TO {o}",
@@ -793,6 +797,27 @@ async fn plans_refuse_what_they_cannot_do_safely() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
+
+    // A privilege on a superuser's object can be neither copied to the
+    // owner role nor revoked by the admin: said up front, not lost quietly.
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE TABLE su_owned (id int); GRANT SELECT ON su_owned TO {}; CREATE ROLE {} NOLOGIN",
+            ident(&app.user),
+            ident(&app.owner_role())
+        ),
+    )
+    .await;
+    let err = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("superuser \"postgres\""), "{err}");
+    let err = db.plan_retire(&app.user, &app.owner_role()).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("cannot revoke"), "{err}");
 }
 
 #[tokio::test]
@@ -872,11 +897,14 @@ async fn retiring_the_old_user_waits_for_its_connections() {
     old.execute("SET ROLE NONE; CREATE TABLE late (id int)")
         .await
         .unwrap();
+    let etl = hostile("etl");
     superuser(
         &app.database,
         &format!(
-            "CREATE TABLE other (id int); GRANT SELECT ON other TO {}",
-            ident(&app.user)
+            "CREATE ROLE {e} NOLOGIN; CREATE TABLE other (id int); ALTER TABLE other OWNER TO {e};
+             GRANT SELECT ON other TO {a}",
+            e = ident(&etl),
+            a = ident(&app.user)
         ),
     )
     .await;
@@ -891,6 +919,10 @@ async fn retiring_the_old_user_waits_for_its_connections() {
     let text = previews(&plan);
     let (a, o) = (ident(&app.user), ident(&owner_role));
     assert_eq!(text[0], format!("ALTER ROLE {a} NOLOGIN"));
+    assert!(
+        text.contains(&format!("GRANT {} TO \"aws_db_admin\"", ident(&etl))),
+        "{text:#?}"
+    );
     for database in [&app.database, &second] {
         assert!(
             text.contains(&format!(

@@ -215,7 +215,24 @@ impl PgDb {
         }
 
         // 2. What the app user holds without owning it: memberships, then
-        //    privileges on the database's objects.
+        //    privileges on the database's objects (granting those needs
+        //    their owners' rights).
+        for owner in self.foreign_acl_owners(database, app_user).await? {
+            if owner.name == owner_role {
+                continue;
+            }
+            if owner.superuser {
+                return Err(DbError::refused(format!(
+                    "{} holds privileges on objects owned by the superuser {} in {}, which the admin cannot grant \
+                     to the owner role",
+                    pg_ident(app_user),
+                    pg_ident(&owner.name),
+                    pg_ident(database)
+                ))
+                .with_hint("revoke them from the app user if unused, or have a superuser grant them to the owner role"));
+            }
+            plan.push(Statement::new(format!("GRANT {} TO {me}", pg_ident(&owner.name))));
+        }
         for r in self.memberships_to_copy(app_user, owner_role).await? {
             plan.push(Statement::new(format!("GRANT {} TO {o}", pg_ident(&r))));
         }
