@@ -6,6 +6,7 @@ mod app_secret;
 mod error;
 mod secrets;
 mod session;
+mod staged;
 
 pub use app_secret::{AppSecret, REQUIRED_KEYS};
 pub use error::{AwsError, AwsErrorKind, AwsResult, RELOGIN_HINT, classify};
@@ -14,3 +15,4 @@ pub use session::{
     AwsOptions, AwsSession, CallerIdentity, DEFAULT_REGION, EXPIRY_ENV_VARS, StaticCredentials,
     expiry_from_env,
 };
+pub use staged::{SecretWrite, WriteKind, pending_token};

@@ -5,7 +5,9 @@
 //! server.
 
 use aws_sdk_secretsmanager::Client;
-use rotui::aws::{AWSCURRENT, AwsErrorKind, AwsOptions, AwsSession, StaticCredentials};
+use rotui::aws::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsErrorKind, AwsOptions, AwsSession, StaticCredentials,
+};
 use rotui::sandbox::moto::MotoServer;
 use rotui::secret::{ExposeSecret, MASK};
 use serde_json::json;
@@ -167,4 +169,299 @@ async fn an_unreachable_endpoint_is_a_network_error() {
     let err = s.secrets().app_secret("govuk/signon/mysql").await.unwrap_err();
     assert_eq!(err.kind, AwsErrorKind::Network, "{err}");
     assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
+}
+
+/// Version ids → labels, straight from the SDK (the observer, not the code under test).
+async fn labels(s: &AwsSession, id: &str) -> Vec<(String, Vec<String>)> {
+    let out = Client::new(s.sdk_config())
+        .describe_secret()
+        .secret_id(id)
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<(String, Vec<String>)> = out
+        .version_ids_to_stages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, mut st)| {
+            st.sort();
+            (k, st)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn version_with<'a>(labels: &'a [(String, Vec<String>)], stage: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(_, st)| st.iter().any(|s| s == stage))
+        .map(|(v, _)| v.as_str())
+}
+
+/// AWSCURRENT's JSON, read through the raw SDK.
+async fn current_json(s: &AwsSession, id: &str) -> serde_json::Value {
+    let out = Client::new(s.sdk_config())
+        .get_secret_value()
+        .secret_id(id)
+        .version_stage(AWSCURRENT)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(out.secret_string().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn staged_update_puts_pending_then_promotes_keeping_other_keys() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = app_secret_fixture(&s, "signon", "OldStagedPassw0rdBBB").await;
+    let old_version = version_with(&labels(&s, &id).await, AWSCURRENT)
+        .unwrap()
+        .to_owned();
+    assert!(sm.pending(&id).await.unwrap().is_none());
+
+    let new_pw = rotui::secret::generate_password();
+    let rotation = unique("rotation");
+    // The preview names the call and the keys; planning writes nothing.
+    let plan = sm
+        .plan_put_pending(&id, &rotation, "signon_user_20260121", &new_pw)
+        .await
+        .unwrap();
+    assert!(!plan.is_done());
+    let preview = plan.preview();
+    assert!(
+        preview.starts_with(&format!("PutSecretValue {id}: new version rotui-")),
+        "{preview}"
+    );
+    assert!(preview.contains("labelled AWSPENDING"), "{preview}");
+    assert!(
+        preview.contains("username signon → signon_user_20260121"),
+        "{preview}"
+    );
+    assert!(preview.contains("kept: host, hostReplica, port"), "{preview}");
+    assert!(!preview.contains(new_pw.expose_secret()) && !preview.contains("OldStagedPassw0rdBBB"));
+    assert_eq!(labels(&s, &id).await.len(), 1, "planning wrote nothing");
+
+    let pending = sm
+        .put_pending(&id, &rotation, "signon_user_20260121", &new_pw)
+        .await
+        .unwrap();
+    assert_eq!(pending.version_id, rotui::aws::pending_token(&rotation));
+    assert!(pending.has_stage(AWSPENDING));
+    // The app still sees the old credentials until promotion.
+    assert_eq!(current_json(&s, &id).await["username"], "signon");
+
+    let found = sm.pending(&id).await.unwrap().expect("a pending version");
+    assert_eq!(found.version_id, pending.version_id);
+    assert_eq!(found.username, "signon_user_20260121");
+    assert_eq!(found.password.expose_secret(), new_pw.expose_secret());
+    assert_eq!(found.host, "db.internal");
+    assert_eq!(found.other["hostReplica"], "replica.internal");
+
+    let plan = sm.plan_promote(&id, &pending.version_id).await.unwrap();
+    let preview = plan.preview();
+    assert!(
+        preview.contains(&format!(
+            "AWSCURRENT moves from version {old_version} to version {}",
+            pending.version_id
+        )),
+        "{preview}"
+    );
+    assert!(preview.contains(&format!("AWSPENDING removed from version {}", pending.version_id)));
+    sm.promote(&id, &pending.version_id).await.unwrap();
+
+    let after = labels(&s, &id).await;
+    assert_eq!(
+        version_with(&after, AWSCURRENT),
+        Some(pending.version_id.as_str())
+    );
+    assert_eq!(version_with(&after, AWSPREVIOUS), Some(old_version.as_str()));
+    assert_eq!(version_with(&after, AWSPENDING), None);
+    let json = current_json(&s, &id).await;
+    assert_eq!(json["username"], "signon_user_20260121");
+    assert_eq!(json["password"], new_pw.expose_secret());
+    assert_eq!(json["hostReplica"], "replica.internal");
+    assert_eq!(json["port"], 3306);
+    assert!(sm.pending(&id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn re_running_put_pending_and_promote_changes_nothing() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = app_secret_fixture(&s, "account-api", "OldRerunPassw0rdCCC").await;
+    let rotation = unique("rotation");
+    let pw = rotui::secret::generate_password();
+    let first = sm
+        .put_pending(&id, &rotation, "account-api-20260121", &pw)
+        .await
+        .unwrap();
+    let before = labels(&s, &id).await;
+
+    let again = sm
+        .plan_put_pending(&id, &rotation, "account-api-20260121", &pw)
+        .await
+        .unwrap();
+    assert!(again.is_done(), "{}", again.preview());
+    assert!(
+        again.preview().starts_with("nothing to do"),
+        "{}",
+        again.preview()
+    );
+    let second = sm
+        .put_pending(&id, &rotation, "account-api-20260121", &pw)
+        .await
+        .unwrap();
+    assert_eq!(second.version_id, first.version_id);
+    assert_eq!(labels(&s, &id).await, before, "a re-run creates no version");
+
+    // The same rotation with other credentials is refused: the password never forks.
+    let other = rotui::secret::generate_password();
+    let err = sm
+        .put_pending(&id, &rotation, "account-api-20260121", &other)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Invalid);
+    assert!(err.to_string().contains("reuse them"), "{err}");
+    assert!(!err.to_string().contains(other.expose_secret()));
+    assert_eq!(labels(&s, &id).await, before);
+
+    sm.promote(&id, &first.version_id).await.unwrap();
+    let promoted = labels(&s, &id).await;
+    let plan = sm.plan_promote(&id, &first.version_id).await.unwrap();
+    assert!(plan.is_done(), "{}", plan.preview());
+    sm.promote(&id, &first.version_id).await.unwrap();
+    assert_eq!(labels(&s, &id).await, promoted);
+    // And putting the same credentials after promotion is done too.
+    assert!(
+        sm.plan_put_pending(&id, &rotation, "account-api-20260121", &pw)
+            .await
+            .unwrap()
+            .is_done()
+    );
+}
+
+#[tokio::test]
+async fn a_stale_pending_version_of_another_rotation_is_superseded() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = app_secret_fixture(&s, "whitehall", "OldStalePassw0rdDDD").await;
+    let stale_pw = rotui::secret::generate_password();
+    let stale = sm
+        .put_pending(&id, &unique("crashed"), "whitehall_20250101", &stale_pw)
+        .await
+        .unwrap();
+
+    let pw = rotui::secret::generate_password();
+    let rotation = unique("rotation");
+    let plan = sm
+        .plan_put_pending(&id, &rotation, "whitehall_20260121", &pw)
+        .await
+        .unwrap();
+    assert!(
+        plan.preview().contains(&format!(
+            "moves AWSPENDING off stale version {} (user whitehall_20250101)",
+            stale.version_id
+        )),
+        "{}",
+        plan.preview()
+    );
+    let fresh = sm
+        .put_pending(&id, &rotation, "whitehall_20260121", &pw)
+        .await
+        .unwrap();
+    let after = labels(&s, &id).await;
+    assert_eq!(version_with(&after, AWSPENDING), Some(fresh.version_id.as_str()));
+    assert!(
+        after
+            .iter()
+            .any(|(v, st)| *v == stale.version_id && st.is_empty())
+    );
+    assert_eq!(
+        sm.pending(&id).await.unwrap().unwrap().username,
+        "whitehall_20260121"
+    );
+}
+
+#[tokio::test]
+async fn rollback_restores_the_previous_version_once() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = app_secret_fixture(&s, "publisher", "OldRollbackPassw0rdE").await;
+    let old_version = version_with(&labels(&s, &id).await, AWSCURRENT)
+        .unwrap()
+        .to_owned();
+
+    // Nothing promoted yet: rolling back "the old version" is a no-op.
+    assert!(
+        sm.plan_rollback(&id, &unique("v")).await.is_err(),
+        "unknown version"
+    );
+    let pw = rotui::secret::generate_password();
+    let pending = sm
+        .put_pending(&id, &unique("rotation"), "publisher_20260121", &pw)
+        .await
+        .unwrap();
+    assert!(
+        sm.plan_rollback(&id, &pending.version_id)
+            .await
+            .unwrap()
+            .is_done()
+    );
+    sm.promote(&id, &pending.version_id).await.unwrap();
+
+    let plan = sm.plan_rollback(&id, &pending.version_id).await.unwrap();
+    assert!(
+        plan.preview().contains(&format!(
+            "AWSCURRENT moves from version {} to version {old_version}",
+            pending.version_id
+        )),
+        "{}",
+        plan.preview()
+    );
+    let restored = sm.rollback(&id, &pending.version_id).await.unwrap();
+    assert_eq!(restored, old_version);
+    let after = labels(&s, &id).await;
+    assert_eq!(version_with(&after, AWSCURRENT), Some(old_version.as_str()));
+    assert_eq!(
+        version_with(&after, AWSPREVIOUS),
+        Some(pending.version_id.as_str())
+    );
+    let json = current_json(&s, &id).await;
+    assert_eq!(json["username"], "publisher");
+    assert_eq!(json["password"], "OldRollbackPassw0rdE");
+
+    // A second rollback must not flip back to the rotated version.
+    assert!(
+        sm.plan_rollback(&id, &pending.version_id)
+            .await
+            .unwrap()
+            .is_done()
+    );
+    sm.rollback(&id, &pending.version_id).await.unwrap();
+    assert_eq!(labels(&s, &id).await, after);
+}
+
+#[tokio::test]
+async fn promote_refuses_a_version_that_is_not_pending() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = app_secret_fixture(&s, "collections", "OldRefusePassw0rdFFF").await;
+    let pw = rotui::secret::generate_password();
+    let stale = sm
+        .put_pending(&id, &unique("a"), "collections_1", &pw)
+        .await
+        .unwrap();
+    let pw2 = rotui::secret::generate_password();
+    sm.put_pending(&id, &unique("b"), "collections_2", &pw2)
+        .await
+        .unwrap();
+    // `stale` lost its AWSPENDING label to the second rotation.
+    let err = sm.promote(&id, &stale.version_id).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Invalid);
+    assert!(err.to_string().contains("refusing to promote"), "{err}");
+    let err = sm.promote(&id, &unique("nosuchversion")).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::NotFound, "{err}");
+    assert_eq!(current_json(&s, &id).await["username"], "collections");
 }
