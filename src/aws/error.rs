@@ -1,6 +1,7 @@
 //! AWS failures as the operator needs them: what went wrong, in words, and
 //! what to do. Text from the SDK passes through [`crate::secret::redact`].
 
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::secret::redact;
@@ -69,16 +70,28 @@ impl AwsError {
     /// Classify an SDK failure. `what` names the thing acted on, in words
     /// ("secret govuk/signon/mysql"), `region` where, so messages read
     /// "secret govuk/signon/mysql not found in eu-west-1".
-    pub fn from_sdk<E, R>(err: &SdkError<E, R>, what: &str, region: &str) -> Self
+    pub fn from_sdk<E>(err: &SdkError<E, HttpResponse>, what: &str, region: &str) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         match err {
             SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
-                let code = err.code();
-                let kind = classify(code);
-                let detail = err.message().unwrap_or_default();
+                // Some endpoints (moto's IAM enforcement, proxies) answer a
+                // JSON-protocol call with a query-style XML error the SDK
+                // cannot parse: read the code from the body then.
+                let body = err.raw_response().and_then(|r| r.body().bytes());
+                let body = body.map(String::from_utf8_lossy).unwrap_or_default();
+                let status = err.raw_response().map(|r| r.status().as_u16());
+                let code = err.code().or_else(|| xml_tag(&body, "Code"));
+                let kind = match (classify(code), status) {
+                    (AwsErrorKind::Other, Some(401)) => AwsErrorKind::ExpiredSession,
+                    (AwsErrorKind::Other, Some(403)) => AwsErrorKind::AccessDenied,
+                    (kind, _) => kind,
+                };
+                let detail = err
+                    .message()
+                    .or_else(|| xml_tag(&body, "Message"))
+                    .unwrap_or_default();
                 let message = match kind {
                     AwsErrorKind::NotFound => format!("{what} not found in {region}"),
                     AwsErrorKind::AccessDenied => format!("{what} in {region}: access denied"),
@@ -163,6 +176,14 @@ fn default_hint(kind: AwsErrorKind) -> Option<&'static str> {
     }
 }
 
+/// The text of the first `<tag>…</tag>` in an XML error body.
+fn xml_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find("</")? + start;
+    Some(xml[start..end].trim()).filter(|s| !s.is_empty())
+}
+
 fn mentions_missing_credentials(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     t.contains("credentials") || t.contains("no credential") || t.contains("identity")
@@ -210,16 +231,27 @@ mod tests {
 
     #[test]
     fn sdk_timeouts_and_credential_failures_are_classified() {
-        let t: SdkError<GetSecretValueError, ()> = SdkError::timeout_error("slow");
+        let t: SdkError<GetSecretValueError, HttpResponse> = SdkError::timeout_error("slow");
         assert_eq!(
             AwsError::from_sdk(&t, "secret x", "eu-west-1").kind,
             AwsErrorKind::Network
         );
-        let c: SdkError<GetSecretValueError, ()> =
+        let c: SdkError<GetSecretValueError, HttpResponse> =
             SdkError::construction_failure("no credentials in the environment");
         let e = AwsError::from_sdk(&c, "secret x", "eu-west-1");
         assert_eq!(e.kind, AwsErrorKind::ExpiredSession);
         assert!(e.to_string().contains("gds aws"));
+    }
+
+    #[test]
+    fn xml_error_codes_are_found() {
+        let body = r#"<?xml version="1.0"?><ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></Errors></ErrorResponse>"#;
+        assert_eq!(xml_tag(body, "Code"), Some("InvalidClientTokenId"));
+        assert_eq!(
+            xml_tag(body, "Message"),
+            Some("The security token included in the request is invalid.")
+        );
+        assert_eq!(xml_tag("{}", "Code"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! versions with their staging labels. Writes are in `staged.rs`.
 
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -59,14 +60,13 @@ impl SecretsManager {
     }
 
     /// Classify an SDK failure about `secret_id`.
-    pub(crate) fn sdk_error<E, R>(
+    pub(crate) fn sdk_error<E>(
         &self,
-        err: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+        err: &aws_sdk_secretsmanager::error::SdkError<E, HttpResponse>,
         secret_id: &str,
     ) -> AwsError
     where
         E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         AwsError::from_sdk(err, &format!("secret {secret_id}"), &self.region)
     }

@@ -465,3 +465,189 @@ async fn promote_refuses_a_version_that_is_not_pending() {
     assert_eq!(err.kind, AwsErrorKind::NotFound, "{err}");
     assert_eq!(current_json(&s, &id).await["username"], "collections");
 }
+
+/// A moto server of its own with IAM enforced (moto's `reset-auth`), so
+/// signatures and policies are checked for real: a user allowed only to
+/// describe secrets, one allowed to read but not write, and a secret. IAM is
+/// global to a moto process, hence not the shared server.
+struct IamWorld {
+    moto: MotoServer,
+    /// Access key id and secret key of the describe-only user.
+    describe_only: (String, String),
+    /// … and of the read-only user.
+    read_only: (String, String),
+    secret_id: String,
+}
+
+fn iam_world() -> &'static IamWorld {
+    static WORLD: std::sync::OnceLock<IamWorld> = std::sync::OnceLock::new();
+    WORLD.get_or_init(|| {
+        let moto = MotoServer::start().expect("start moto");
+        let describe_only = iam_user(
+            &moto,
+            "rotui-describe-only",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:ListSecretVersionIds",
+                "sts:GetCallerIdentity",
+            ],
+        );
+        let read_only = iam_user(
+            &moto,
+            "rotui-read-only",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:ListSecretVersionIds",
+                "secretsmanager:GetSecretValue",
+            ],
+        );
+        // The secret, created unsigned while auth is still off.
+        let secret_id = "govuk/signon/mysql".to_owned();
+        let body = json!({"Name": secret_id, "SecretString":
+            json!({"username": "signon", "password": "IamGuardedPassw0rd1", "host": "h"}).to_string()});
+        let (status, answer) = rotui::sandbox::moto::http_post(
+            moto.port(),
+            "/",
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", "secretsmanager.CreateSecret"),
+                ("Authorization", &fake_auth("secretsmanager")),
+            ],
+            &body.to_string(),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{answer}");
+        // From now on every call is authenticated and authorised.
+        moto.moto_api("reset-auth", "0").unwrap();
+        IamWorld {
+            moto,
+            describe_only,
+            read_only,
+            secret_id,
+        }
+    })
+}
+
+/// An IAM user allowed exactly `actions`; returns its access key pair.
+fn iam_user(moto: &MotoServer, user: &str, actions: &[&str]) -> (String, String) {
+    iam(moto, &[("Action", "CreateUser"), ("UserName", user)]);
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    });
+    iam(
+        moto,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", user),
+            ("PolicyName", "rotui-test"),
+            ("PolicyDocument", &policy.to_string()),
+        ],
+    );
+    let created = iam(moto, &[("Action", "CreateAccessKey"), ("UserName", user)]);
+    (
+        xml_field(&created, "AccessKeyId"),
+        xml_field(&created, "SecretAccessKey"),
+    )
+}
+
+/// An IAM query-protocol call, unsigned (auth is off during set-up); the
+/// Authorization header only tells moto which service is meant.
+fn iam(moto: &MotoServer, params: &[(&str, &str)]) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let form: Vec<String> = params
+        .iter()
+        .chain(&[("Version", "2010-05-08")])
+        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+        .collect();
+    let (status, body) = rotui::sandbox::moto::http_post(
+        moto.port(),
+        "/",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", &fake_auth("iam")),
+        ],
+        &form.join("&"),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{params:?}: {body}");
+    body
+}
+
+fn fake_auth(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=setup/20260101/eu-west-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    )
+}
+
+fn xml_field(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open).map(|i| i + open.len()).expect(tag);
+    let end = xml[start..].find("</").expect(tag) + start;
+    xml[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn reading_denied_by_iam_is_access_denied() {
+    let world = iam_world();
+    let (key, secret) = &world.describe_only;
+    let s = session_on(&world.moto, key, secret).await;
+    // The signature is accepted and the allowed calls work…
+    let id = s.caller_identity().await.unwrap();
+    assert_eq!(id.principal_name(), "rotui-describe-only", "{id:?}");
+    let sm = s.secrets();
+    assert_eq!(sm.versions(&world.secret_id).await.unwrap().len(), 1);
+    // …but reading the value is denied.
+    let err = sm.app_secret(&world.secret_id).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
+    assert_eq!(err.code.as_deref(), Some("AccessDenied"));
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("secret govuk/signon/mysql in eu-west-1: access denied"),
+        "{msg}"
+    );
+    assert!(msg.contains("fulladmin"), "{msg}");
+    let err = sm.admin_password(&world.secret_id, "signon").await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
+}
+
+#[tokio::test]
+async fn writing_denied_by_iam_is_access_denied_and_changes_nothing() {
+    let world = iam_world();
+    let (key, secret) = &world.read_only;
+    let s = session_on(&world.moto, key, secret).await;
+    let sm = s.secrets();
+    let before = sm.versions(&world.secret_id).await.unwrap();
+    assert_eq!(sm.app_secret(&world.secret_id).await.unwrap().username, "signon");
+    let pw = rotui::secret::generate_password();
+    let plan = sm
+        .plan_put_pending(&world.secret_id, "r1", "signon_20260121", &pw)
+        .await
+        .unwrap();
+    assert!(!plan.is_done());
+    let err = sm.apply(&plan).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
+    assert!(!err.to_string().contains(pw.expose_secret()));
+    assert!(!format!("{err:?}").contains(pw.expose_secret()));
+    assert_eq!(sm.versions(&world.secret_id).await.unwrap(), before);
+    assert!(sm.pending(&world.secret_id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn unknown_or_expired_credentials_say_to_log_in_again() {
+    let world = iam_world();
+    // Keys IAM has never issued: what AWS answers for an expired or revoked session.
+    let s = session_on(&world.moto, "ASIAEXPIREDSESSION01", "expiredSecretKey").await;
+    let err = s.secrets().app_secret(&world.secret_id).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::ExpiredSession, "{err}");
+    assert_eq!(err.code.as_deref(), Some("InvalidClientTokenId"));
+    assert!(
+        err.to_string()
+            .contains("re-run `gds aws <account>-<role> --shell`"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("expiredSecretKey"));
+    let err = s.caller_identity().await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::ExpiredSession, "{err}");
+}
