@@ -6,8 +6,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use aws_config::default_provider::region::DefaultRegionChain;
+use aws_config::environment::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
@@ -107,12 +108,16 @@ impl AwsSession {
     /// [`load`](Self::load), reading the expiry variables through `env`
     /// (the SDK's own chain always reads the process environment).
     pub async fn load_with(opts: &AwsOptions, env: impl Fn(&str) -> Option<String>) -> AwsResult<Self> {
-        let mut region_chain = DefaultRegionChain::builder();
+        // Env, then profile, then eu-west-1 — not the SDK's default chain,
+        // whose last resort (EC2 instance metadata) costs a laptop seconds
+        // of timeouts when `gds aws --shell` leaves the region unset.
+        let mut profile_region = ProfileFileRegionProvider::builder();
         if let Some(p) = &opts.profile {
-            region_chain = region_chain.profile_name(p);
+            profile_region = profile_region.profile_name(p);
         }
         let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
-            .or_else(region_chain.build())
+            .or_else(EnvironmentVariableRegionProvider::new())
+            .or_else(profile_region.build())
             .or_else(Region::new(DEFAULT_REGION));
         let mut loader = base_loader(opts).region(region);
         if let Some(p) = &opts.profile {

@@ -651,3 +651,168 @@ async fn unknown_or_expired_credentials_say_to_log_in_again() {
     let err = s.caller_identity().await.unwrap_err();
     assert_eq!(err.kind, AwsErrorKind::ExpiredSession, "{err}");
 }
+
+// The default credential chain reads the process environment, which tests
+// running in parallel must not change. So each case runs this binary again
+// with a prepared environment, executing only `default_chain_child`.
+
+const CHILD_CASE: &str = "ROTUI_TEST_AWS_CHILD_CASE";
+
+/// Run `default_chain_child` in a child process with exactly these AWS
+/// settings (every inherited AWS_* variable removed, HOME emptied, instance
+/// metadata off so nothing leaves 127.0.0.1). Returns its output on success.
+fn run_child(case: &str, env: &[(&str, String)]) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "aws_secrets::default_chain_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env(CHILD_CASE, case);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child case {case} failed:\n{text}");
+    assert!(text.contains("1 passed"), "the child ran its test:\n{text}");
+    text
+}
+
+/// The child side; does nothing unless started by `run_child`.
+#[tokio::test]
+#[ignore = "run by the default-chain tests in a child process"]
+async fn default_chain_child() {
+    let Ok(case) = std::env::var(CHILD_CASE) else {
+        return;
+    };
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    match case.as_str() {
+        "gds-shell" => {
+            let s = AwsSession::load(&AwsOptions::default()).await.unwrap();
+            assert_eq!(s.region(), "eu-west-1", "region defaults to eu-west-1");
+            assert_eq!(s.endpoint_url(), Some(var("AWS_ENDPOINT_URL").as_str()));
+            let expiry = s.expiry().expect("expiry from AWS_CREDENTIAL_EXPIRATION");
+            assert_eq!(expiry.to_rfc3339(), var("AWS_CREDENTIAL_EXPIRATION"));
+            let left = s.remaining(chrono::Utc::now()).unwrap();
+            assert!(left > std::time::Duration::from_secs(50 * 60), "{left:?}");
+            let secret = s.secrets().app_secret(&var("ROTUI_TEST_SECRET")).await.unwrap();
+            assert_eq!(secret.username, "signon");
+            s.caller_identity().await.unwrap();
+        }
+        "profile" => {
+            let opts = AwsOptions {
+                profile: Some("rotui-test".into()),
+                ..AwsOptions::default()
+            };
+            let s = AwsSession::load(&opts).await.unwrap();
+            assert_eq!(s.region(), "eu-west-2", "region from the profile");
+            assert_eq!(s.expiry(), None);
+            let secret = s.secrets().app_secret(&var("ROTUI_TEST_SECRET")).await.unwrap();
+            assert_eq!(secret.username, "signon");
+        }
+        "expired" => {
+            let err = AwsSession::load(&AwsOptions::default()).await.unwrap_err();
+            assert_eq!(err.kind, AwsErrorKind::ExpiredSession, "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("the AWS session expired at"), "{msg}");
+            assert!(msg.contains("re-run `gds aws <account>-<role> --shell`"), "{msg}");
+        }
+        "none" => {
+            let err = AwsSession::load(&AwsOptions::default()).await.unwrap_err();
+            assert_eq!(err.kind, AwsErrorKind::ExpiredSession, "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("no AWS credentials found"), "{msg}");
+            assert!(msg.contains("re-run `gds aws"), "{msg}");
+        }
+        other => panic!("unknown child case {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_default_chain_takes_a_gds_aws_shell_session() {
+    let s = session().await;
+    let id = app_secret_fixture(&s, "signon", "ChainPassw0rdGGGGG").await;
+    let expiry = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    // What `gds aws govuk-production-fulladmin --shell` exports (no region).
+    run_child(
+        "gds-shell",
+        &[
+            ("AWS_ACCESS_KEY_ID", "ASIATESTGDSSESSION01".into()),
+            ("AWS_SECRET_ACCESS_KEY", "gdsSessionSecretKey".into()),
+            ("AWS_SESSION_TOKEN", "gdsSessionToken".into()),
+            ("AWS_CREDENTIAL_EXPIRATION", expiry),
+            ("AWS_ENDPOINT_URL", MotoServer::shared().endpoint_url()),
+            ("ROTUI_TEST_SECRET", id),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn the_default_chain_takes_a_named_profile_and_its_region() {
+    let moto = MotoServer::shared();
+    let opts = AwsOptions {
+        endpoint_url: Some(moto.endpoint_url()),
+        region: Some("eu-west-2".into()),
+        profile: None,
+    };
+    let london = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+        .await
+        .unwrap();
+    let id = app_secret_fixture(&london, "signon", "ProfilePassw0rdHHHH").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile rotui-test]\nregion = eu-west-2\nendpoint_url = {}\n",
+            moto.endpoint_url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        "[rotui-test]\naws_access_key_id = AKIAPROFILETEST0001\naws_secret_access_key = profileSecret\n",
+    )
+    .unwrap();
+    run_child(
+        "profile",
+        &[
+            ("AWS_CONFIG_FILE", config.display().to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.display().to_string()),
+            ("ROTUI_TEST_SECRET", id),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn an_expired_or_missing_session_fails_at_load_saying_to_log_in_again() {
+    run_child(
+        "expired",
+        &[
+            ("AWS_ACCESS_KEY_ID", "ASIATESTGDSSESSION02".into()),
+            ("AWS_SECRET_ACCESS_KEY", "gdsSessionSecretKey".into()),
+            ("AWS_SESSION_TOKEN", "gdsSessionToken".into()),
+            ("AWS_CREDENTIAL_EXPIRATION", "2020-01-01T00:00:00Z".into()),
+        ],
+    );
+    run_child("none", &[]);
+}
