@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::target::{Engine, TargetArgs};
+use crate::target::TargetArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,9 +67,6 @@ pub struct ConnArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Engine of --db-url, when no target is given.
-    #[arg(long = "engine", value_enum)]
-    pub engine: Option<Engine>,
     /// The user whose grants, objects and connections to show.
     #[arg(long)]
     pub user: Option<String>,

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod aws;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod k8s;

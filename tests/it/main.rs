@@ -4,6 +4,7 @@
 mod aws_secrets;
 mod db_mysql;
 mod db_postgres;
+mod inspect;
 mod k8s;
 mod kube_api;
 mod rotation;

@@ -1,0 +1,3 @@
+//! The subcommands other than the dashboard.
+
+pub mod inspect;
