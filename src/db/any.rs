@@ -14,7 +14,7 @@ use crate::target::Engine;
 #[derive(Debug, Clone)]
 pub enum Db {
     Mysql(MysqlDb),
-    Postgres(PgDb),
+    Postgres(Box<PgDb>),
 }
 
 impl Db {
@@ -24,8 +24,8 @@ impl Db {
         match (engine, password) {
             (Engine::Mysql, None) => MysqlDb::connect(url).await.map(Db::Mysql),
             (Engine::Mysql, Some(p)) => MysqlDb::connect_with(url, p).await.map(Db::Mysql),
-            (Engine::Postgres, None) => PgDb::connect(url).await.map(Db::Postgres),
-            (Engine::Postgres, Some(p)) => PgDb::connect_with(url, p).await.map(Db::Postgres),
+            (Engine::Postgres, None) => PgDb::connect(url).await.map(|d| Db::Postgres(Box::new(d))),
+            (Engine::Postgres, Some(p)) => PgDb::connect_with(url, p).await.map(|d| Db::Postgres(Box::new(d))),
         }
     }
 
