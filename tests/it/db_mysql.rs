@@ -703,3 +703,100 @@ async fn slow_queries_time_out_with_a_clear_error() {
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
 }
+
+#[tokio::test]
+async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
+    use sqlx::{Connection, Executor};
+    let db = admin().await.with_timeout(std::time::Duration::from_secs(2));
+    let app = app("locked").await;
+    let as_app = MysqlDb::connect(&app_url(&app)).await.unwrap();
+    as_app
+        .execute(&[
+            Statement::new("CREATE TABLE t (id INT)"),
+            Statement::new("CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id + 1"),
+        ])
+        .await
+        .unwrap();
+    as_app.close().await;
+    // The app is in the middle of a transaction that read the table.
+    let mut busy = sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap();
+    busy.execute("START TRANSACTION").await.unwrap();
+    busy.execute("SELECT * FROM t").await.unwrap();
+
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap()
+        .plan;
+    let started = std::time::Instant::now();
+    let err = db.execute(&plan.statements).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::LockTimeout, "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the server gave up first"
+    );
+    assert!(err.hint.as_deref().unwrap_or("").contains("retry"), "{err:?}");
+
+    busy.execute("COMMIT").await.unwrap();
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap()
+        .plan;
+    run(&db, &plan).await;
+    assert!(
+        db.definer_plan(&account(&app), None)
+            .await
+            .unwrap()
+            .plan
+            .is_empty()
+    );
+    busy.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_connection_can_be_killed_alone() {
+    use sqlx::Connection;
+    let db = admin().await;
+    let app = app("signon").await;
+    let mut a = sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap();
+    let mut b = sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap();
+    let a_id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut a)
+        .await
+        .unwrap();
+    let kill = db.kill_statement(a_id as i64);
+    assert_eq!(kill.preview(), format!("CALL mysql.rds_kill({a_id})"));
+    run(
+        &db,
+        &Plan {
+            statements: vec![kill],
+            notes: vec![],
+        },
+    )
+    .await;
+    assert!(a.ping().await.is_err(), "the killed session is gone");
+    b.ping().await.expect("the other session lives");
+    assert_eq!(db.connection_count(&app.user).await.unwrap(), 1);
+    b.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn nothing_prints_a_password() {
+    let s = server();
+    let db = admin().await;
+    let app = app("signon").await;
+    let admin_pw = s.admin_password();
+    let shown = format!("{s:?} {db:?} {app:?} {:?}", db.flavor());
+    for pw in [admin_pw.expose_secret(), app.password.expose_secret()] {
+        assert!(!shown.contains(pw), "a password leaked into Debug output");
+    }
+    // Driver errors that echo a URL are redacted too.
+    let err = MysqlDb::connect(&format!(
+        "mysql://u:{}@256.0.0.1:1/x",
+        app.password.expose_secret()
+    ))
+    .await
+    .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains(app.password.expose_secret()));
+}
