@@ -449,12 +449,17 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
             Statement::new("CREATE TABLE `us-ers` (id INT PRIMARY KEY, name TEXT)"),
             Statement::new("INSERT INTO `us-ers` VALUES (1, 'Ada'), (2, 'Bob')"),
             Statement::new("CREATE VIEW `active users` AS SELECT COUNT(*) AS n FROM `us-ers`"),
-            // Under the default sql_mode `||` is OR: re-created under any other
-            // mode (sqlx's PIPES_AS_CONCAT) this would return '10' instead of 1.
-            Statement::new("CREATE FUNCTION `f'1`() RETURNS TEXT DETERMINISTIC RETURN 1 || 0"),
             Statement::new("CREATE PROCEDURE `p``1`() SELECT COUNT(*) FROM `us-ers`"),
             Statement::new("CREATE TRIGGER `lower-name` BEFORE INSERT ON `us-ers` FOR EACH ROW SET NEW.name = LOWER(NEW.name)"),
-            Statement::new("CREATE EVENT `purge` ON SCHEDULE EVERY 1 DAY COMMENT 'nightly' DO DELETE FROM `us-ers` WHERE id < 0"),
+            // Made under PIPES_AS_CONCAT, `1 || 0` is '10'; re-created under
+            // any other sql_mode it would silently become OR, i.e. 1.
+            Statement::new("SET SESSION sql_mode = 'PIPES_AS_CONCAT,ANSI_QUOTES'"),
+            Statement::new(r#"CREATE FUNCTION "f'1"() RETURNS TEXT DETERMINISTIC RETURN 1 || 0"#),
+            // An event made under an odd session: its time zone, sql_mode and
+            // a comment with a backslash (literal under NO_BACKSLASH_ESCAPES)
+            // must all survive the move.
+            Statement::new("SET SESSION time_zone = '+05:00', SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'"),
+            Statement::new(r#"CREATE EVENT "purge" ON SCHEDULE EVERY 1 DAY COMMENT 'nightly\run' DO DELETE FROM "us-ers" WHERE id < 0"#),
         ])
         .await
         .unwrap();
@@ -469,13 +474,42 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         .await
         .unwrap();
     let f_before = scalar(&db, &format!("SELECT {d}.`f'1`()")).await;
+    let modes = |db: &MysqlDb| {
+        let db = db.clone();
+        let schema = mysql_str(&old_app.database);
+        async move {
+            scalar(
+                &db,
+                &format!(
+                    "SELECT GROUP_CONCAT(x ORDER BY x SEPARATOR ' | ') FROM (\
+                     SELECT CONCAT(ROUTINE_NAME, ':', SQL_MODE) x FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {schema} \
+                     UNION ALL SELECT CONCAT(TRIGGER_NAME, ':', SQL_MODE) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {schema} \
+                     UNION ALL SELECT CONCAT_WS(':', EVENT_NAME, SQL_MODE, TIME_ZONE, EVENT_COMMENT, STATUS, INTERVAL_VALUE, INTERVAL_FIELD) \
+                       FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {schema}) modes"
+                ),
+            )
+            .await
+        }
+    };
+    let modes_before = modes(&db).await;
+    assert!(
+        modes_before.contains(r"purge:ANSI_QUOTES,NO_BACKSLASH_ESCAPES:+05:00:nightly\run:ENABLED:1:DAY"),
+        "{modes_before}"
+    );
 
     let DefinerPlan { plan, backups } = db.definer_plan(&old, Some(&old_app.database)).await.unwrap();
     assert_eq!(backups.len(), 5);
-    assert!(backups.iter().all(|b| {
-        b.create_sql
-            .contains(&format!("DEFINER=`{}`@`%`", old.user.replace('`', "``")))
-    }));
+    // The backups name the old definer (quoted as the object's sql_mode
+    // wants: ANSI_QUOTES makes it "…").
+    let backtick = format!("DEFINER=`{}`@`%`", old.user.replace('`', "``"));
+    let ansi = format!("DEFINER=\"{}\"@\"%\"", old.user.replace('"', "\"\""));
+    for b in &backups {
+        assert!(
+            b.create_sql.contains(&backtick) || b.create_sql.contains(&ansi),
+            "{}",
+            b.create_sql
+        );
+    }
     assert!(
         plan.previews()
             .iter()
@@ -488,6 +522,11 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
     assert!(checks.iter().all(|c| c.problem.is_none()), "{checks:#?}");
     let now = db.objects(Some(&old_app.database)).await.unwrap();
     assert!(now.iter().all(|o| o.owner == "aws_db_admin@%"), "{now:?}");
+    assert_eq!(
+        modes(&db).await,
+        modes_before,
+        "sql_mode, time zone, comment and schedule kept"
+    );
     assert!(
         db.definer_plan(&old, None).await.unwrap().plan.is_empty(),
         "second run: nothing to do"
@@ -514,7 +553,7 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         "2"
     );
     assert_eq!(scalar(&db, &format!("SELECT {d}.`f'1`()")).await, f_before);
-    assert_eq!(f_before, "1");
+    assert_eq!(f_before, "10");
     db.execute(&[Statement::new(format!(
         "INSERT INTO {d}.`us-ers` VALUES (3, 'CAROL')"
     ))])
@@ -524,15 +563,6 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         scalar(&db, &format!("SELECT name FROM {d}.`us-ers` WHERE id = 3")).await,
         "carol"
     );
-    let comment = scalar(
-        &db,
-        &format!(
-            "SELECT CONCAT(EVENT_COMMENT, ' ', STATUS) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}",
-            mysql_str(&old_app.database)
-        ),
-    )
-    .await;
-    assert_eq!(comment, "nightly ENABLED");
 }
 
 /// One value from a query run by the admin, as text.
