@@ -611,13 +611,7 @@ async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
 
     run(&db, &plan).await;
-    for _ in 0..50 {
-        if db.connection_count(&app.user).await.unwrap() == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(db.connection_count(&app.user).await.unwrap(), 0);
+    assert_eq!(settled_count(&db, &app.user, 0).await, 0);
     assert!(db.kill_user_plan(&app.user).await.unwrap().is_empty());
 
     let plan = db.drop_user_plan(&old, false).await.unwrap();
@@ -807,7 +801,7 @@ async fn one_connection_can_be_killed_alone() {
     .await;
     assert!(a.ping().await.is_err(), "the killed session is gone");
     b.ping().await.expect("the other session lives");
-    assert_eq!(db.connection_count(&app.user).await.unwrap(), 1);
+    assert_eq!(settled_count(&db, &app.user, 1).await, 1);
     b.close().await.unwrap();
 }
 
@@ -829,4 +823,68 @@ async fn nothing_prints_a_password() {
     .await
     .unwrap_err();
     assert!(!format!("{err} {err:?}").contains(app.password.expose_secret()));
+}
+
+#[tokio::test]
+async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
+    // A server of its own: the global sql_mode change must not leak into
+    // the other tests.
+    let s = tokio::task::spawn_blocking(MariaDbServer::start)
+        .await
+        .unwrap()
+        .expect("second MariaDB");
+    s.root_exec(&["SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')".into()])
+        .await
+        .unwrap();
+    let db = MysqlDb::connect(&s.admin_url(None)).await.unwrap();
+    let user = Account::new(r"q'u\o%te-user", "%");
+    let password = secret::secret(r#"p'a\"ss\\w0rd%`x"#);
+    run(&db, &db.create_user_plan(&user, &password).await.unwrap()).await;
+    test_login(s.host(), s.port(), &user.user, &password, None)
+        .await
+        .expect("the password arrived byte for byte");
+    assert!(db.user_exists(&user).await.unwrap());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_drain_of_many_sessions_is_counted_by_one_cheap_query() {
+    use sqlx::Connection;
+    let db = admin().await;
+    let app = app("busy").await;
+    let url = app_url(&app);
+    let held: Vec<sqlx::MySqlConnection> =
+        futures::future::try_join_all((0..150).map(|_| sqlx::MySqlConnection::connect(&url)))
+            .await
+            .unwrap();
+    let started = std::time::Instant::now();
+    let snap = db.connections(true).await.unwrap();
+    let took = started.elapsed();
+    let count = snap
+        .counts
+        .iter()
+        .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+        .unwrap()
+        .count;
+    assert_eq!(count, 150);
+    eprintln!(
+        "one refresh with {} sessions on the server took {took:?}",
+        snap.rows.len()
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    futures::future::join_all(held.into_iter().map(|c| c.close())).await;
+    assert_eq!(settled_count(&db, &app.user, 0).await, 0);
+}
+
+/// `user`'s connection count once it reaches `want` (threads take a moment
+/// to leave PROCESSLIST after a kill or quit), or after 5 s, whatever it is.
+async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
+    for _ in 0..100 {
+        let n = db.connection_count(user).await.unwrap();
+        if n == want {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    db.connection_count(user).await.unwrap()
 }
