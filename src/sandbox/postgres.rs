@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
 use super::guard::{Guarded, free_port, is_root, scratch_dir};
 use crate::db::ident::{pg_ident, pg_str};
@@ -315,6 +315,7 @@ impl PostgresServer {
             .username(SUPERUSER)
             .password(self.superuser_password.expose_secret())
             .database(database)
+            .disable_statement_logging()
     }
 
     /// Create (if missing) the login `user` with `password`, a database
@@ -353,7 +354,8 @@ impl PostgresServer {
             .port(self.port)
             .username(user)
             .password(password.expose_secret())
-            .database(database);
+            .database(database)
+            .disable_statement_logging();
         let mut conn = PgConnection::connect_with(&app).await?;
         conn.execute(SEED_SQL).await?;
         conn.close().await?;

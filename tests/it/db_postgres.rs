@@ -448,6 +448,10 @@ async fn connections_are_one_query_and_show_the_apps_sessions() {
     let plan = db.plan_kill_user(&app.user);
     assert!(plan.preview().contains("pg_terminate_backend"));
     assert!(plan.preview().contains(&rotui::db::ident::pg_str(&app.user)));
+    assert_eq!(
+        db.plan_kill(42).preview(),
+        "SELECT COALESCE(pg_terminate_backend(42, 5000), false)"
+    );
 }
 
 #[tokio::test]
@@ -710,6 +714,12 @@ async fn converting_to_owner_roles_end_to_end() {
             .is_empty(),
         "an existing, complete user is detected and left alone"
     );
+    let users = db.users().await.unwrap();
+    let listed = users.iter().find(|u| u.name == new_user).unwrap();
+    assert_eq!(listed.settings, [format!("role={owner_role}")]);
+    assert_eq!(listed.member_of, vec![owner_role.clone()]);
+    let owner_listed = users.iter().find(|u| u.name == owner_role).unwrap();
+    assert!(!owner_listed.can_login && owner_listed.attributes == ["Cannot login"]);
     let inh = db.verify_inheritance(&new_user).await.unwrap();
     assert!(inh.is_complete(&owner_role), "{inh:?}");
     assert_eq!(inh.member_of, vec![owner_role.clone()]);
@@ -797,6 +807,12 @@ async fn plans_refuse_what_they_cannot_do_safely() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
+    let err = db
+        .plan_convert_to_owner_roles(&app.database, "aws_db_admin", &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+    assert!(err.to_string().contains("admin"), "{err}");
 
     // A privilege on a superuser's object can be neither copied to the
     // owner role nor revoked by the admin: said up front, not lost quietly.
@@ -1033,4 +1049,72 @@ async fn debug_output_never_holds_a_password() {
         st.sql().contains(p.expose_secret()),
         "only the executed SQL holds it"
     );
+}
+
+/// Everything logged, at every level, while a future runs on this thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_password_reaches_the_logs() {
+    let app = App::seed("logs").await;
+    let owner_role = app.owner_role();
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let db = admin(&app.database).await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let new_user = hostile("new");
+    let password = generate_password();
+    db.execute(
+        &db.plan_create_login(&new_user, &password, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
+        .await
+        .unwrap();
+    let _ = PgDb::connect(pg().url("aws_db_admin", &password, "postgres").expose_secret()).await;
+
+    // A server notice proves the capture works.
+    db.execute(&[Statement::new(format!(
+        "DROP ROLE IF EXISTS {}",
+        ident(&hostile("ghost"))
+    ))])
+    .await
+    .unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("skipping"), "the capture sees sqlx's logs: {logs}");
+    assert!(!logs.contains(password.expose_secret()), "{logs}");
+    assert!(!logs.contains(pg().admin_password().expose_secret()), "{logs}");
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection as _, Postgres};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Postgres};
 
 use super::error::{DbError, DbErrorKind, DbResult};
 use super::model::{Flavor, FlavorKind, Statement};
@@ -103,6 +103,8 @@ impl PgDb {
             secret::register(p.expose_secret());
             options = options.password(p.expose_secret());
         }
+        // sqlx logs statement text; CREATE USER … PASSWORD must never reach a log.
+        let options = options.disable_statement_logging();
         let options = options.application_name(APPLICATION_NAME).options([
             (
                 "statement_timeout",
@@ -202,7 +204,8 @@ impl PgDb {
             .username(user)
             .password(password.expose_secret())
             .database(database)
-            .application_name(APPLICATION_NAME);
+            .application_name(APPLICATION_NAME)
+            .disable_statement_logging();
         let mut conn = connect_one(&options, config.connect_timeout).await?;
         let row: Result<(String, String), DbError> = timed(
             config.statement_timeout,

@@ -179,6 +179,13 @@ impl PgDb {
                     .with_hint("check the user name in the app's secret"),
             );
         }
+        if app_user == self.user {
+            return Err(DbError::refused(format!(
+                "the app user {} is the admin rotui is logged in as",
+                pg_ident(app_user)
+            ))
+            .with_hint("REASSIGN OWNED BY the admin would move everything it owns; convert by hand"));
+        }
         if app_user == owner_role {
             return Err(DbError::refused("the owner role must differ from the app user"));
         }
