@@ -220,6 +220,28 @@ async fn a_wrong_password_is_bad_password_and_never_shown() {
 }
 
 #[tokio::test]
+async fn a_nologin_role_is_told_apart_from_a_wrong_password() {
+    let user = hostile("nologin");
+    let password = generate_password();
+    superuser(
+        "postgres",
+        &format!(
+            "CREATE ROLE {} NOLOGIN PASSWORD {}",
+            ident(&user),
+            rotui::db::ident::pg_str(password.expose_secret())
+        ),
+    )
+    .await;
+    let err = PgDb::test_login("127.0.0.1", pg().port(), &user, &password, "postgres")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("28000"), "{err}");
+    assert!(err.to_string().contains("not permitted to log in"), "{err}");
+    assert!(err.hint.as_deref().unwrap().contains("NOLOGIN"), "{err:?}");
+    assert_no_secret(&err, password.expose_secret());
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_unreachable() {
     // Port 1 (tcpmux): nothing listens there, and no parallel test can take it.
     let url = "postgresql://aws_db_admin:S3cretS3cretS3cret@127.0.0.1:1/postgres";
