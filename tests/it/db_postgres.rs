@@ -271,6 +271,27 @@ async fn an_unreachable_server_is_unreachable() {
 }
 
 #[tokio::test]
+async fn a_slow_statement_is_cancelled_as_a_timeout() {
+    let config = PgConfig {
+        statement_timeout: Duration::from_millis(300),
+        ..PgConfig::default()
+    };
+    let db = PgDb::open(pg().admin_url("postgres").expose_secret(), None, config)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = db
+        .execute(&[Statement::new("SELECT pg_sleep(5)")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
+    assert_eq!(err.code.as_deref(), Some("57014"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The pool is still usable afterwards.
+    assert!(db.role_exists("aws_db_admin").await.unwrap());
+}
+
+#[tokio::test]
 async fn a_missing_database_is_named() {
     let err = PgDb::connect(pg().admin_url(&hostile("nodb")).expose_secret())
         .await
@@ -301,12 +322,30 @@ async fn the_read_side_shows_an_app_database_owned_by_its_login_user() {
     let app = App::seed("account-api").await;
     let db = admin("postgres").await;
 
+    superuser(
+        "postgres",
+        &format!(
+            "ALTER ROLE {u} SET statement_timeout = '30s'; ALTER ROLE {u} IN DATABASE {d} SET work_mem = '8MB';
+             ALTER ROLE {u} CONNECTION LIMIT 40",
+            u = ident(&app.user),
+            d = ident(&app.database)
+        ),
+    )
+    .await;
     let users = db.users().await.unwrap();
     let u = users
         .iter()
         .find(|u| u.name == app.user)
         .expect("the app user is listed");
-    assert!(u.can_login && !u.superuser && u.attributes.is_empty(), "{u:?}");
+    assert!(u.can_login && !u.superuser && !u.is_role, "{u:?}");
+    assert_eq!(u.attributes, ["40 connections"]);
+    assert_eq!(
+        u.settings,
+        [
+            "statement_timeout=30s".to_owned(),
+            format!("work_mem=8MB (in {})", app.database)
+        ]
+    );
 
     let objects = db.objects(&app.database).await.unwrap();
     let kinds: Vec<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
@@ -574,7 +613,14 @@ async fn hostile_identifiers_work_and_never_inject() {
         .await
         .unwrap();
     assert_eq!(check.current_user, owner_role);
+    // A name built to widen the kill's WHERE clause ends nobody's session.
+    let mut bystander = login(&new_user, &password, &evil_db).await;
+    assert!(db.kill_user("x' OR '1'='1").await.unwrap().is_empty());
     assert!(db.kill_user(&evil_user).await.unwrap().is_empty());
+    bystander
+        .execute("SELECT 1")
+        .await
+        .expect("the bystander lives on");
     db.retire(&evil_user, &owner_role, false).await.unwrap();
     assert!(!db.role_exists(&evil_user).await.unwrap());
     assert!(
