@@ -7,15 +7,20 @@
 //! and friends act on the current database only) uses a short-lived
 //! connection that is closed straight after.
 //!
-//! Reads are in [`catalog`] and [`connections`]; the owner-role conversion
-//! and the new login user in [`owner_roles`]; retiring the old user in
-//! [`retire`]. Every write is first a list of [`Statement`]s computed from
-//! live state, so a preview is exact and a second run plans nothing.
+//! Reads are in `catalog` and `connections`; the owner-role conversion
+//! in `owner_roles` (default privileges in `default_privileges`); the new
+//! login user in `login`; retiring the old user in `retire`; the role
+//! facts plans start from in `roles`. Every write is first a list of
+//! [`Statement`]s computed from live state, so a preview is exact and a
+//! second run plans nothing.
 
 mod catalog;
 mod connections;
+mod default_privileges;
+mod login;
 mod owner_roles;
 mod retire;
+mod roles;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -29,7 +34,8 @@ use super::error::{DbError, DbErrorKind, DbResult};
 use super::model::{Flavor, FlavorKind, Statement};
 use crate::secret::{self, ExposeSecret, SecretString};
 
-pub use owner_roles::{Inheritance, OwnerRoleStatus};
+pub use login::Inheritance;
+pub use owner_roles::OwnerRoleStatus;
 pub use retire::Retired;
 
 /// The `application_name` of every rotui connection, so the drain view (and
