@@ -400,9 +400,14 @@ async fn grants_show_memberships_and_object_privileges() {
         &format!(
             "CREATE ROLE {r} NOLOGIN; CREATE ROLE {g} NOLOGIN; GRANT {g} TO {r} WITH ADMIN OPTION;
              CREATE TABLE ref_data (id int); GRANT SELECT, INSERT ON ref_data TO {r};
-             GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON ref_data TO {r} WITH GRANT OPTION;",
+             GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON ref_data TO {r} WITH GRANT OPTION;
+             CREATE FUNCTION \"we\"\"ird'-fn\"(a int, b text) RETURNS int LANGUAGE sql AS 'SELECT a';
+             GRANT EXECUTE ON FUNCTION \"we\"\"ird'-fn\"(int, text) TO {r};
+             CREATE SEQUENCE \"seq %ü\"; GRANT USAGE ON SEQUENCE \"seq %ü\" TO {r};
+             GRANT CONNECT, TEMPORARY ON DATABASE {d} TO {r};",
             r = ident(&reader),
-            g = ident(&group)
+            g = ident(&group),
+            d = ident(&app.database)
         ),
     )
     .await;
@@ -437,6 +442,22 @@ async fn grants_show_memberships_and_object_privileges() {
         grants
             .iter()
             .any(|g| g.on == r#"SCHEMA "public""# && g.privileges == ["USAGE"])
+    );
+    let has = |on: &str, privileges: &[&str]| grants.iter().any(|g| g.on == on && g.privileges == privileges);
+    assert!(
+        has(
+            r#"FUNCTION "public"."we""ird'-fn"(a integer, b text)"#,
+            &["EXECUTE"]
+        ),
+        "{grants:#?}"
+    );
+    assert!(has(r#"SEQUENCE "public"."seq %ü""#, &["USAGE"]), "{grants:#?}");
+    assert!(
+        has(
+            &format!("DATABASE {}", ident(&app.database)),
+            &["CONNECT", "TEMPORARY"]
+        ),
+        "{grants:#?}"
     );
 
     // The raw text is valid SQL: replaying it onto a fresh role works.
