@@ -119,46 +119,36 @@ impl SecretsManager {
         }
     }
 
-    /// Every version with its labels (DescribeSecret), oldest first.
+    /// Every version with its labels, oldest first — deprecated (unlabelled)
+    /// ones included, which DescribeSecret would leave out.
     pub async fn versions(&self, secret_id: &str) -> AwsResult<Vec<SecretVersion>> {
-        let out = self
-            .client
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| self.sdk_error(&e, secret_id))?;
-        let mut versions: Vec<SecretVersion> = out
-            .version_ids_to_stages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(version_id, mut stages)| {
+        let mut versions = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(secret_id)
+                .include_deprecated(true)
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_error(&e, secret_id))?;
+            for v in page.versions.unwrap_or_default() {
+                let mut stages = v.version_stages.unwrap_or_default();
                 stages.sort();
-                SecretVersion {
-                    version_id,
+                versions.push(SecretVersion {
+                    version_id: v.version_id.unwrap_or_default(),
                     stages,
-                    created: None,
-                }
-            })
-            .collect();
-        // DescribeSecret gives no dates; ListSecretVersionIds does.
-        let listed = self
-            .client
-            .list_secret_version_ids()
-            .secret_id(secret_id)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(|e| self.sdk_error(&e, secret_id))?;
-        for v in listed.versions.unwrap_or_default() {
-            let created = v
-                .created_date
-                .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
-            if let Some(mine) = versions
-                .iter_mut()
-                .find(|m| Some(m.version_id.as_str()) == v.version_id.as_deref())
-            {
-                mine.created = created;
+                    created: v
+                        .created_date
+                        .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos())),
+                });
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => break,
             }
         }
         versions.sort_by(|a, b| a.created.cmp(&b.created).then(a.version_id.cmp(&b.version_id)));

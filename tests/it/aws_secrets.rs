@@ -848,3 +848,18 @@ async fn a_silent_endpoint_times_out_as_a_network_error() {
     assert!(err.to_string().contains("did not answer in time"), "{err}");
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
 }
+
+#[test]
+fn a_moto_server_stops_when_dropped() {
+    let moto = MotoServer::start().unwrap();
+    let port = moto.port();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let log = moto.log_path();
+    assert!(log.exists());
+    drop(moto);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server is gone"
+    );
+    assert!(!log.exists(), "its directory is removed");
+}
