@@ -15,10 +15,18 @@ pub const AWSPENDING: &str = "AWSPENDING";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
 /// A Secrets Manager client bound to one region.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SecretsManager {
     pub(crate) client: Client,
     region: String,
+}
+
+impl std::fmt::Debug for SecretsManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsManager")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One version of a secret and its staging labels.

@@ -863,3 +863,39 @@ fn a_moto_server_stops_when_dropped() {
     );
     assert!(!log.exists(), "its directory is removed");
 }
+
+#[tokio::test]
+async fn odd_secret_names_and_odd_values_are_handled() {
+    let s = session().await;
+    let sm = s.secrets();
+    // Every punctuation mark AWS allows in a name.
+    let id = format!("govuk/{}/my+sql=.@_-", unique("odd"));
+    create(
+        &s,
+        &id,
+        json!({"username": "we'ird`user%", "password": "Odd\"Passw0rd'`%\\", "host": "h"}),
+    )
+    .await;
+    let secret = sm.app_secret(&id).await.unwrap();
+    assert_eq!(secret.username, "we'ird`user%");
+    assert_eq!(secret.password.expose_secret(), "Odd\"Passw0rd'`%\\");
+
+    // Non-string values and non-JSON secrets are refused, quoting nothing.
+    let admin = unique("env-rds-admin-passwords");
+    create(&s, &admin, json!({"signon": 12345678})).await;
+    let err = sm.admin_password(&admin, "signon").await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("is not a string"), "{err}");
+    let plain = unique("govuk/plain/mysql");
+    Client::new(s.sdk_config())
+        .create_secret()
+        .name(&plain)
+        .secret_string("PlainTextPassw0rdNotJson")
+        .send()
+        .await
+        .unwrap();
+    let err = sm.app_secret(&plain).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("is not valid JSON"), "{err}");
+    assert!(!err.to_string().contains("PlainTextPassw0rdNotJson"));
+}
