@@ -3,12 +3,13 @@
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::app_secret::{AppSecret, list_or_none, parse_object};
 use super::error::{AwsError, AwsErrorKind, AwsResult};
-use crate::secret::SecretString;
+use crate::secret::{ExposeSecret, SecretString};
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPENDING: &str = "AWSPENDING";
@@ -124,6 +125,29 @@ impl SecretsManager {
                 ))
                 .with_hint("name the database's key with --admin-secret-key"))
             }
+        }
+    }
+
+    /// Create `secret_id` holding `value` unless it exists; `true` when it
+    /// was created. For seeding the sandbox: an existing secret is never
+    /// touched.
+    pub async fn create_if_missing(&self, secret_id: &str, value: &Value) -> AwsResult<bool> {
+        if self.exists(secret_id).await? {
+            return Ok(false);
+        }
+        let text = SecretString::from(value.to_string());
+        match self
+            .client
+            .create_secret()
+            .name(secret_id)
+            .secret_string(text.expose_secret())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // Created meanwhile by someone else: just as good.
+            Err(e) if e.code() == Some("ResourceExistsException") => Ok(false),
+            Err(e) => Err(self.sdk_error(&e, secret_id)),
         }
     }
 

@@ -899,3 +899,16 @@ async fn odd_secret_names_and_odd_values_are_handled() {
     assert!(err.to_string().contains("is not valid JSON"), "{err}");
     assert!(!err.to_string().contains("PlainTextPassw0rdNotJson"));
 }
+
+#[tokio::test]
+async fn create_if_missing_seeds_once_and_never_overwrites() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = format!("govuk/{}/postgres", unique("seed"));
+    let first = json!({"username": "account-api", "password": "SeedPassw0rdIIII", "host": "h"});
+    assert!(sm.create_if_missing(&id, &first).await.unwrap());
+    let second = json!({"username": "other", "password": "SeedPassw0rdJJJJ", "host": "h"});
+    assert!(!sm.create_if_missing(&id, &second).await.unwrap());
+    assert_eq!(current_json(&s, &id).await, first);
+    assert_eq!(sm.versions(&id).await.unwrap().len(), 1);
+}
