@@ -402,8 +402,9 @@ async fn rollback_restores_the_previous_version_once() {
         "unknown version"
     );
     let pw = rotui::secret::generate_password();
+    let rotation = unique("rotation");
     let pending = sm
-        .put_pending(&id, &unique("rotation"), "publisher_20260121", &pw)
+        .put_pending(&id, &rotation, "publisher_20260121", &pw)
         .await
         .unwrap();
     assert!(
@@ -444,6 +445,32 @@ async fn rollback_restores_the_previous_version_once() {
     );
     sm.rollback(&id, &pending.version_id).await.unwrap();
     assert_eq!(labels(&s, &id).await, after);
+
+    // Re-staging the same rotation after the rollback puts its version back
+    // as AWSPENDING (no new version), ready to be promoted again.
+    let plan = sm
+        .plan_put_pending(&id, &rotation, "publisher_20260121", &pw)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.preview(),
+        format!(
+            "UpdateSecretVersionStage {id}: AWSPENDING added to version {}",
+            pending.version_id
+        )
+    );
+    let again = sm
+        .put_pending(&id, &rotation, "publisher_20260121", &pw)
+        .await
+        .unwrap();
+    assert_eq!(again.version_id, pending.version_id);
+    assert_eq!(
+        sm.pending(&id).await.unwrap().unwrap().version_id,
+        pending.version_id
+    );
+    sm.promote(&id, &pending.version_id).await.unwrap();
+    assert_eq!(current_json(&s, &id).await["username"], "publisher_20260121");
+    assert_eq!(labels(&s, &id).await.len(), 2, "still two versions");
 }
 
 #[tokio::test]
