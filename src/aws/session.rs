@@ -136,7 +136,13 @@ impl AwsSession {
             .provide_credentials()
             .await
             .map_err(|e| credentials_error(&e))?;
-        let expiry = expiry_from_env(&|k: &str| std::env::var(k).ok())
+        // The exported expiry describes the exported keys only: a stale
+        // variable must not condemn credentials that came from a profile.
+        let env = |k: &str| std::env::var(k).ok();
+        let from_env = env("AWS_ACCESS_KEY_ID").as_deref() == Some(creds.access_key_id());
+        let expiry = from_env
+            .then(|| expiry_from_env(&env))
+            .flatten()
             .or_else(|| creds.expiry().map(DateTime::<Utc>::from));
         Self::finish(sdk, opts, expiry)
     }

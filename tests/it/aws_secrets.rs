@@ -828,6 +828,8 @@ async fn the_default_chain_takes_a_named_profile_and_its_region() {
         &[
             ("AWS_CONFIG_FILE", config.display().to_string()),
             ("AWS_SHARED_CREDENTIALS_FILE", credentials.display().to_string()),
+            // Left over from an old `gds aws --shell`: not about these keys.
+            ("AWS_CREDENTIAL_EXPIRATION", "2020-01-01T00:00:00Z".into()),
             ("ROTUI_TEST_SECRET", id),
         ],
     );
