@@ -423,6 +423,12 @@ impl ForceSync {
 /// Whether `s` settles a force sync stamped `at` whose patch produced
 /// resourceVersion `patched_rv`.
 fn judge(at: i64, patched_rv: Option<&str>, s: &EsStatus) -> Option<SyncOutcome> {
+    // Only a write after our patch can answer it: the watch starts after the
+    // patch, so its first state may still be the patched object, whose
+    // refreshTime can equal `at` when the last sync ran in the same second.
+    if s.resource_version.as_deref() == patched_rv {
+        return None;
+    }
     let ready = s.ready.as_ref()?;
     if ready.status == "True"
         && ready.reason.as_deref() == Some("SecretSynced")
@@ -430,23 +436,10 @@ fn judge(at: i64, patched_rv: Option<&str>, s: &EsStatus) -> Option<SyncOutcome>
     {
         return Some(SyncOutcome::Synced(s.clone()));
     }
-    if let Some(message) = s.sync_error() {
-        // A failure counts only if the controller wrote it after our patch;
-        // an older one may predate the fix the operator just made.
-        let newer = s.resource_version.as_deref() != patched_rv
-            || ready
-                .last_transition_time
-                .as_deref()
-                .and_then(parse_time)
-                .is_some_and(|t| t.timestamp() >= at);
-        if newer {
-            return Some(SyncOutcome::Failed {
-                message: crate::secret::redact(message),
-                status: s.clone(),
-            });
-        }
-    }
-    None
+    s.sync_error().map(|message| SyncOutcome::Failed {
+        message: crate::secret::redact(message),
+        status: s.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -516,7 +509,7 @@ mod tests {
             ),
             Some(SyncOutcome::Synced(_))
         ));
-        // A failure already there when we patched is not an answer yet…
+        // A failure already there when we patched is not an answer…
         assert_eq!(
             judge(at, Some("5"), &status("5", ("False", "SecretSyncedError"), None)),
             None
