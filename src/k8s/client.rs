@@ -61,6 +61,9 @@ impl K8s {
             None => Config::from_kubeconfig(&kopts).await,
         }
         .map_err(|e| K8sError::Config(redact(&chain(&e))))?;
+        let mut config = config;
+        // kube's default is 30 s; an unreachable cluster should say so sooner.
+        config.connect_timeout = Some(std::time::Duration::from_secs(10));
         let server = config.cluster_url.to_string();
         let namespace = opts
             .namespace

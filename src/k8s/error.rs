@@ -170,7 +170,13 @@ impl<'a> Op<'a> {
     pub fn watch_err(&self, e: kube::runtime::watcher::Error) -> K8sError {
         use kube::runtime::watcher::Error as W;
         match e {
-            W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => self.err(e),
+            // A watch starts with a list: name the verb RBAC actually refused.
+            W::InitialListFailed(e) => Op {
+                verb: "list",
+                ..self.clone()
+            }
+            .err(e),
+            W::WatchStartFailed(e) | W::WatchFailed(e) => self.err(e),
             W::WatchError(s) => self.err(kube::Error::Api(s)),
             W::NoResourceVersion => K8sError::Other(format!(
                 "watch {}: the server gave no resourceVersion",
