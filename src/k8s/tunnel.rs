@@ -32,7 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::{K8s, K8sError};
-use crate::secret::redact;
+use crate::secret::{ExposeSecret, SecretString, redact};
 
 pub const DEFAULT_IMAGE: &str = "alpine/socat";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -78,6 +78,24 @@ impl TunnelConfig {
             heartbeat: Duration::from_secs(60),
             ready_timeout: Duration::from_secs(120),
             max_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+impl TunnelConfig {
+    /// A relay to the `host` from the app's secret (`host` or `host:port`),
+    /// on the engine's default port unless it names one.
+    pub fn for_db(host: &str, engine: crate::target::Engine) -> Self {
+        let default = match engine {
+            crate::target::Engine::Mysql => 3306,
+            crate::target::Engine::Postgres => 5432,
+        };
+        match host
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        {
+            Some((h, port)) => TunnelConfig::new(h, port),
+            None => TunnelConfig::new(host, default),
         }
     }
 }
@@ -290,6 +308,17 @@ impl Tunnel {
     /// Where the database layer should connect.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// `url` (a DATABASE_URL-style URL) pointed at the tunnel instead of its host.
+    pub fn local_url(&self, url: &SecretString) -> Result<SecretString, K8sError> {
+        let mut u = url::Url::parse(url.expose_secret())
+            .map_err(|e| K8sError::Invalid(format!("database URL is not a valid URL ({e})")))?;
+        let bad = |_| K8sError::Invalid("database URL cannot carry a host".into());
+        u.set_host(Some(&self.local.ip().to_string())).map_err(bad)?;
+        u.set_port(Some(self.local.port()))
+            .map_err(|_| K8sError::Invalid("database URL cannot carry a port".into()))?;
+        Ok(SecretString::from(String::from(u)))
     }
 
     pub fn pod_name(&self) -> &str {
@@ -533,6 +562,18 @@ mod tests {
         assert_eq!(pod.labels()[OWNER], "alice_laptop.local");
         assert_eq!(pod.annotations()[OWNER], "alice@laptop.local");
         assert!(preview(&cfg, "apps", "rotui-tunnel-x").contains("tcp-listen:5432,fork,reuseaddr"));
+    }
+
+    #[test]
+    fn relay_targets_from_the_app_secret_host() {
+        use crate::target::Engine;
+        let c = TunnelConfig::for_db("signon.abc.eu-west-1.rds.amazonaws.com", Engine::Mysql);
+        assert_eq!(
+            (c.remote_host.as_str(), c.remote_port),
+            ("signon.abc.eu-west-1.rds.amazonaws.com", 3306)
+        );
+        let c = TunnelConfig::for_db("db.internal:6432", Engine::Postgres);
+        assert_eq!((c.remote_host.as_str(), c.remote_port), ("db.internal", 6432));
     }
 
     #[test]
