@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{AttachParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use rotui::sandbox::controllers::{
-    AppPods, Cluster, ExternalSecret, FAIL_ANNOTATION, LAST_RELOADED_FROM, MapSource, SecretSource,
+    AppPods, AwsSource, Cluster, ExternalSecret, FAIL_ANNOTATION, LAST_RELOADED_FROM, MapSource, SecretSource,
 };
+use rotui::sandbox::guard::{Guarded, free_port, scratch_dir};
 use rotui::sandbox::kube::KubeApiServer;
 use rotui::sandbox::mariadb::MariaDbServer;
 use rotui::sandbox::postgres::PostgresServer;
@@ -31,7 +32,16 @@ struct World {
 }
 
 impl World {
+    /// A world whose External Secrets controller reads from `w.source`.
     async fn start() -> World {
+        let source = MapSource::new();
+        let mut w = World::start_with(Arc::new(source.clone())).await;
+        w.source = source;
+        w
+    }
+
+    /// A world whose External Secrets controller reads from `source`.
+    async fn start_with(source: Arc<dyn SecretSource>) -> World {
         capture_logs();
         let pods = AppPods::new();
         let server = KubeApiServer::start(Arc::new(pods.clone()))
@@ -40,16 +50,10 @@ impl World {
         let mut config = kube::Config::new(server.url().parse().unwrap());
         config.default_namespace = NS.into();
         let client = kube::Client::try_from(config).unwrap();
-        let source = MapSource::new();
-        let cluster = Cluster::start(
-            client.clone(),
-            NS,
-            Arc::new(source.clone()) as Arc<dyn SecretSource>,
-            pods,
-        );
+        let cluster = Cluster::start(client.clone(), NS, source, pods);
         World {
             client,
-            source,
+            source: MapSource::new(),
             cluster: Some(cluster),
             server: Some(server),
         }
@@ -842,6 +846,77 @@ async fn mysql2_pods_hold_sessions_are_replaced_and_scale_to_zero() {
     w.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_secrets_read_secrets_manager_through_the_sdk() {
+    let client = secrets_manager().await;
+    let key = format!("govuk/{}/mysql", unique("app"));
+    let doc =
+        |user: &str, pw: &str| json!({ "username": user, "password": pw, "host": "db:3306" }).to_string();
+    client
+        .create_secret()
+        .name(&key)
+        .secret_string(doc("app", "awsPassw0rdOne"))
+        .send()
+        .await
+        .unwrap();
+    let source = AwsSource::new(client.clone());
+    assert_eq!(source.get(&key).await.unwrap()["username"], "app");
+    let missing = source.get("govuk/nothing/mysql").await.unwrap_err();
+    assert!(missing.contains("ResourceNotFoundException"), "{missing}");
+
+    let w = World::start_with(Arc::new(source)).await;
+    let tpl = "mysql2://{{ .username }}:{{ .password }}@{{ .host }}/app_production";
+    w.api::<ExternalSecret>()
+        .create(
+            &PostParams::default(),
+            &external_secret("app-mysql", &key, "1h", tpl),
+        )
+        .await
+        .unwrap();
+    let url = eventually("the Secret", || database_url(&w, "app-mysql")).await;
+    assert_eq!(url, "mysql2://app:awsPassw0rdOne@db:3306/app_production");
+
+    // A new AWSCURRENT version, then the runbook's force-sync.
+    client
+        .put_secret_value()
+        .secret_id(&key)
+        .secret_string(doc("app_2", "awsPassw0rdTwo"))
+        .send()
+        .await
+        .unwrap();
+    annotate(
+        &w,
+        "app-mysql",
+        "force-sync",
+        Some(&chrono::Utc::now().timestamp().to_string()),
+    )
+    .await;
+    eventually("the new version", || async {
+        database_url(&w, "app-mysql")
+            .await
+            .filter(|u| u == "mysql2://app_2:awsPassw0rdTwo@db:3306/app_production")
+    })
+    .await;
+
+    // Deleted upstream: the sync fails with the provider's error.
+    client
+        .delete_secret()
+        .secret_id(&key)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    annotate(&w, "app-mysql", "force-sync", Some("again")).await;
+    let (_, reason, message) = eventually("SecretSyncedError", || async {
+        let c = ready_condition(&es_status(&w, "app-mysql").await);
+        (c.0 == "False").then_some(c)
+    })
+    .await;
+    assert_eq!(reason, "SecretSyncedError");
+    assert!(message.contains("ResourceNotFoundException"), "{message}");
+    w.stop().await;
+}
+
 // ---- helpers ----
 
 async fn pods_of(w: &World, app: &str) -> Vec<String> {
@@ -995,4 +1070,41 @@ impl Maria {
         let _ = c.close().await;
         n
     }
+}
+
+/// A Secrets Manager client for the shared moto server (started on first use).
+async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    static MOTO: OnceLock<(u16, Guarded)> = OnceLock::new();
+    let (port, _) = MOTO.get_or_init(|| {
+        let dir = scratch_dir("rotui-cluster-moto-").unwrap();
+        let port = free_port();
+        let bin = which::which("moto_server").expect("moto_server on PATH (pip install 'moto[server]')");
+        let args = [
+            "-H".to_owned(),
+            "127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+        ];
+        let guard = Guarded::spawn(&bin, &args, None, &dir.join("log"), Some(&dir)).unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (port, guard)
+    });
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
 }

@@ -4,6 +4,7 @@
 //! clients of the sandbox API server, so they see and cause exactly the
 //! watch events, resourceVersions and status writes a real cluster would.
 
+mod aws_source;
 mod deployment;
 mod eso;
 mod gc;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+pub use aws_source::AwsSource;
 pub use eso::{
     ExternalSecret, ExternalSecretSpec, ExternalSecretStatus, FAIL_ANNOTATION, FailSwitch, parse_go_duration,
 };
