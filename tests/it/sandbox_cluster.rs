@@ -224,6 +224,29 @@ async fn external_secret_renders_database_url_and_force_sync_resyncs() {
     .await;
     assert_eq!(ready_condition(&status).1, "SecretSynced");
 
+    // A hand-edited or deleted target is rewritten, as ESO does.
+    let patch = json!({ "data": { "DATABASE_URL": base64("mysql2://someone:else@x/y") } });
+    w.api::<Secret>()
+        .patch("signon-mysql", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    eventually("the edit undone", || async {
+        database_url(&w, "signon-mysql")
+            .await
+            .filter(|u| u.contains("signon_user_2"))
+    })
+    .await;
+    w.api::<Secret>()
+        .delete("signon-mysql", &Default::default())
+        .await
+        .unwrap();
+    eventually("the Secret recreated", || async {
+        database_url(&w, "signon-mysql")
+            .await
+            .filter(|u| u.contains("signon_user_2"))
+    })
+    .await;
+
     // The Secret belongs to the ExternalSecret and goes with it.
     w.api::<ExternalSecret>()
         .delete("signon-mysql", &Default::default())

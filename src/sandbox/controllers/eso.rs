@@ -209,7 +209,10 @@ async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action, Con
     };
     let now = chrono::Utc::now();
     if let Some(wait) = next_refresh(&es, &status, &version, interval, now) {
-        return Ok(wait.map_or_else(Action::await_change, Action::requeue));
+        // Like ESO, a missing or hand-edited target is rewritten regardless.
+        if target_intact(&es, &ctx).await? {
+            return Ok(wait.map_or_else(Action::await_change, Action::requeue));
+        }
     }
 
     match sync(&es, &ctx).await {
@@ -377,7 +380,7 @@ async fn write_secret(
     let owner = es
         .controller_owner_ref(&())
         .ok_or("the ExternalSecret has no uid yet")?;
-    let hash = fnv_hex(serde_json::to_string(&data).unwrap_or_default().as_bytes());
+    let hash = data_hash(&data);
     let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
     let Some(existing) = existing else {
         let secret = Secret {
@@ -456,6 +459,32 @@ async fn write_secret(
 }
 
 const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
+
+fn data_hash(data: &BTreeMap<String, String>) -> String {
+    fnv_hex(serde_json::to_string(data).unwrap_or_default().as_bytes())
+}
+
+/// Whether the target Secret exists and still holds what we last wrote
+/// (ESO's `isSecretValid`: its data-hash annotation matches its data).
+async fn target_intact(es: &ExternalSecret, ctx: &Ctx) -> Result<bool, ControllerError> {
+    let name = es
+        .spec
+        .target
+        .as_ref()
+        .and_then(|t| t.name.clone())
+        .unwrap_or_else(|| es.name_any());
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let Some(secret) = api.get_opt(&name).await.map_err(ControllerError::kube)? else {
+        return Ok(false);
+    };
+    let data: BTreeMap<String, String> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+        .collect();
+    Ok(secret.annotations().get(DATA_HASH) == Some(&data_hash(&data)))
+}
 
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
