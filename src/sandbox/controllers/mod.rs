@@ -71,6 +71,16 @@ impl Cluster {
     }
 }
 
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("tasks", &self.tasks.len())
+            .field("pods", &self.pods)
+            .field("failing", &self.fail)
+            .finish()
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for t in &self.tasks {
