@@ -619,13 +619,23 @@ async fn a_pod_whose_login_fails_crash_loops_without_leaking_the_password() {
     let waiting = eventually("CrashLoopBackOff", || async {
         let p = w.api::<Pod>().get("crasher").await.ok()?;
         let cs = p.status?.container_statuses?.into_iter().next()?;
-        let waiting = cs.state?.waiting?;
-        (waiting.reason.as_deref() == Some("CrashLoopBackOff") && !cs.ready).then_some(waiting)
+        let waiting = cs.state.clone()?.waiting?;
+        (waiting.reason.as_deref() == Some("CrashLoopBackOff") && !cs.ready).then_some(cs)
     })
     .await;
-    let message = waiting.message.unwrap_or_default();
+    let message = waiting
+        .state
+        .unwrap()
+        .waiting
+        .unwrap()
+        .message
+        .unwrap_or_default();
     assert!(message.contains(&user), "the message names the user: {message}");
+    assert!(message.contains("password authentication failed"), "{message}");
     assert!(!message.contains("wrongPassw0rdX"), "{message}");
+    let last = waiting.last_state.unwrap().terminated.unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
+    assert!(waiting.restart_count >= 1);
 
     // A pod whose Secret doesn't exist waits, like kubelet, then starts once it does.
     let pod: Pod = serde_json::from_value(json!({

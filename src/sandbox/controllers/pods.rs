@@ -721,15 +721,27 @@ impl StatusWriter {
     async fn running(&self, restarts: u32) {
         let now = now_rfc3339();
         let state = json!({ "running": { "startedAt": now } });
-        self.write("Running", true, state, restarts).await;
+        self.write("Running", true, state, None, restarts).await;
     }
 
     async fn waiting(&self, reason: &str, message: &str, restarts: u32) {
-        let state = json!({ "waiting": { "reason": reason, "message": redact(message) } });
-        self.write("Pending", false, state, restarts).await;
+        let message = redact(message);
+        let state = json!({ "waiting": { "reason": reason, "message": message } });
+        // As kubelet reports a crash: the last run ended in error.
+        let last = (reason == "CrashLoopBackOff").then(|| {
+            json!({ "terminated": { "exitCode": 1, "reason": "Error", "message": message, "finishedAt": now_rfc3339() } })
+        });
+        self.write("Pending", false, state, last, restarts).await;
     }
 
-    async fn write(&self, phase: &str, ready: bool, state: serde_json::Value, restarts: u32) {
+    async fn write(
+        &self,
+        phase: &str,
+        ready: bool,
+        state: serde_json::Value,
+        last: Option<serde_json::Value>,
+        restarts: u32,
+    ) {
         let flag = if ready { "True" } else { "False" };
         let now = now_rfc3339();
         let cond = |t: &str, s: &str| json!({ "type": t, "status": s, "lastTransitionTime": now });
@@ -740,6 +752,7 @@ impl StatusWriter {
                 json!({
                     "name": name, "image": image, "imageID": format!("sandbox://{image}"),
                     "ready": ready, "started": ready, "restartCount": restarts, "state": state,
+                    "lastState": last.clone().unwrap_or_else(|| json!({})),
                 })
             })
             .collect();
