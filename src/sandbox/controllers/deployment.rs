@@ -70,33 +70,22 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
         .collect();
     // Unready pods first, so they are the ones scaled away.
     pods.sort_by_key(is_ready);
-    let (new, old): (Vec<&Pod>, Vec<&Pod>) = pods
+    let new: Vec<&Pod> = pods
         .iter()
-        .partition(|p| p.labels().get(HASH_LABEL) == Some(&hash));
-    let ready = pods.iter().filter(|p| is_ready(p)).count();
-
-    let mut delete: Vec<&Pod> = Vec::new();
-    let mut create = 0usize;
-    if recreate {
-        if !old.is_empty() {
-            delete.extend(&old);
-        } else {
-            create = replicas.saturating_sub(new.len());
-        }
-    } else {
-        // Old pods that aren't serving can go at once; they add no availability.
-        delete.extend(old.iter().filter(|p| !is_ready(p)));
-        let old_ready: Vec<&Pod> = old.iter().copied().filter(|p| is_ready(p)).collect();
-        let total = pods.len() - delete.len();
-        create = replicas
-            .saturating_sub(new.len())
-            .min((replicas + surge).saturating_sub(total));
-        let can_remove = ready.saturating_sub(replicas.saturating_sub(unavailable));
-        delete.extend(old_ready.into_iter().take(can_remove));
-    }
-    if new.len() > replicas {
-        delete.extend(new.iter().take(new.len() - replicas));
-    }
+        .filter(|p| p.labels().get(HASH_LABEL) == Some(&hash))
+        .collect();
+    let views: Vec<(bool, bool)> = pods
+        .iter()
+        .map(|p| (p.labels().get(HASH_LABEL) == Some(&hash), is_ready(p)))
+        .collect();
+    let limits = Limits {
+        replicas,
+        surge,
+        unavailable,
+        recreate,
+    };
+    let (doomed, create) = plan(&views, limits);
+    let delete: Vec<&Pod> = doomed.into_iter().map(|i| &pods[i]).collect();
 
     for p in &delete {
         match pods_api.delete(&p.name_any(), &DeleteParams::default()).await {
@@ -128,6 +117,49 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
     } else {
         Action::requeue(Duration::from_secs(1))
     })
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    replicas: usize,
+    surge: usize,
+    unavailable: usize,
+    recreate: bool,
+}
+
+/// One step of the rollout, from each pod's (has the current template,
+/// is ready): which pods to delete (indices) and how many new ones to make.
+/// RollingUpdate never goes above replicas + surge pods nor below
+/// replicas - unavailable ready ones; pods that aren't ready count for
+/// nothing and old ones of them go first. Recreate empties, then fills.
+fn plan(pods: &[(bool, bool)], l: Limits) -> (Vec<usize>, usize) {
+    let new: Vec<usize> = (0..pods.len()).filter(|&i| pods[i].0).collect();
+    let old_unready: Vec<usize> = (0..pods.len()).filter(|&i| !pods[i].0 && !pods[i].1).collect();
+    let old_ready: Vec<usize> = (0..pods.len()).filter(|&i| !pods[i].0 && pods[i].1).collect();
+    let ready = pods.iter().filter(|p| p.1).count();
+    let mut delete = Vec::new();
+    let mut create = 0;
+    if l.recreate {
+        if old_unready.is_empty() && old_ready.is_empty() {
+            create = l.replicas.saturating_sub(new.len());
+        } else {
+            delete.extend(old_unready.iter().chain(&old_ready));
+        }
+    } else {
+        delete.extend(&old_unready);
+        let total = pods.len() - old_unready.len();
+        create = l
+            .replicas
+            .saturating_sub(new.len())
+            .min((l.replicas + l.surge).saturating_sub(total));
+        let can_remove = ready.saturating_sub(l.replicas.saturating_sub(l.unavailable));
+        delete.extend(old_ready.iter().take(can_remove));
+    }
+    if new.len() > l.replicas {
+        // Unready first: `pods` arrives sorted that way.
+        delete.extend(new.iter().take(new.len() - l.replicas));
+    }
+    (delete, create)
 }
 
 /// maxSurge and maxUnavailable resolved against `replicas` as Kubernetes
@@ -286,4 +318,96 @@ fn same_status(current: Option<&DeploymentStatus>, wanted: &DeploymentStatus) ->
         s
     };
     current.is_some_and(|c| strip(c) == strip(wanted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Play a rollout to the end: every step's new pods become ready before
+    /// the next step. Returns the fewest ready pods seen and the most pods.
+    fn roll(mut pods: Vec<(bool, bool)>, l: Limits) -> (usize, usize, Vec<(bool, bool)>) {
+        let (mut min_ready, mut max_pods) = (usize::MAX, 0);
+        for _ in 0..20 {
+            pods.sort_by_key(|p| p.1);
+            let (delete, create) = plan(&pods, l);
+            if delete.is_empty() && create == 0 {
+                break;
+            }
+            let mut next: Vec<_> = (0..pods.len())
+                .filter(|i| !delete.contains(i))
+                .map(|i| pods[i])
+                .collect();
+            next.extend(std::iter::repeat_n((true, false), create));
+            max_pods = max_pods.max(next.len());
+            min_ready = min_ready.min(next.iter().filter(|p| p.1).count());
+            // The new pods connect and turn ready.
+            pods = next.into_iter().map(|(n, r)| (n, r || n)).collect();
+        }
+        (min_ready, max_pods, pods)
+    }
+
+    #[test]
+    fn rolling_update_surges_one_and_never_drops_below_replicas() {
+        let l = Limits {
+            replicas: 2,
+            surge: 1,
+            unavailable: 0,
+            recreate: false,
+        };
+        let (min_ready, max_pods, end) = roll(vec![(false, true), (false, true)], l);
+        assert_eq!((min_ready, max_pods), (2, 3));
+        assert_eq!(end, vec![(true, true), (true, true)]);
+    }
+
+    #[test]
+    fn a_new_pod_that_never_gets_ready_stalls_the_rollout_safely() {
+        let l = Limits {
+            replicas: 2,
+            surge: 1,
+            unavailable: 0,
+            recreate: false,
+        };
+        let pods = vec![(true, false), (false, true), (false, true)];
+        assert_eq!(
+            plan(&pods, l),
+            (vec![], 0),
+            "nothing to do until the new pod is ready"
+        );
+    }
+
+    #[test]
+    fn crash_looping_old_pods_go_at_once_and_recreate_empties_first() {
+        let l = Limits {
+            replicas: 2,
+            surge: 1,
+            unavailable: 0,
+            recreate: false,
+        };
+        let (delete, create) = plan(&[(false, false), (false, false)], l);
+        assert_eq!((delete, create), (vec![0, 1], 2));
+        let r = Limits { recreate: true, ..l };
+        assert_eq!(plan(&[(false, true), (false, true)], r), (vec![0, 1], 0));
+        assert_eq!(plan(&[], r), (vec![], 2));
+        // Scaling down removes new pods, unready ones first.
+        let down = Limits { replicas: 1, ..l };
+        assert_eq!(plan(&[(true, false), (true, true)], down), (vec![0], 0));
+    }
+
+    #[test]
+    fn limits_resolve_like_kubernetes() {
+        let spec: k8s_openapi::api::apps::v1::DeploymentSpec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "template": {},
+            "strategy": { "rollingUpdate": { "maxSurge": "25%", "maxUnavailable": "25%" } }
+        }))
+        .unwrap();
+        assert_eq!(rolling_limits(&spec, 2), (1, 0));
+        assert_eq!(rolling_limits(&spec, 4), (1, 1));
+        let zero: k8s_openapi::api::apps::v1::DeploymentSpec = serde_json::from_value(serde_json::json!({
+            "selector": {}, "template": {},
+            "strategy": { "rollingUpdate": { "maxSurge": 0, "maxUnavailable": 0 } }
+        }))
+        .unwrap();
+        assert_eq!(rolling_limits(&zero, 2), (0, 1));
+    }
 }
