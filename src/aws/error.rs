@@ -86,6 +86,7 @@ impl AwsError {
                 let kind = match (classify(code), status) {
                     (AwsErrorKind::Other, Some(401)) => AwsErrorKind::ExpiredSession,
                     (AwsErrorKind::Other, Some(403)) => AwsErrorKind::AccessDenied,
+                    (AwsErrorKind::Other, Some(500..=599)) => AwsErrorKind::Network,
                     (kind, _) => kind,
                 };
                 let detail = err

@@ -16,8 +16,8 @@ pub const MOTO_ENV: &str = "ROTUI_MOTO_SERVER";
 /// Why moto's server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
-    #[error("moto_server not found (looked at ${MOTO_ENV}, {venv} and PATH): run `just tools` to install it")]
-    NotInstalled { venv: String },
+    #[error("moto_server not found (looked at {looked}): run `just tools` to install it")]
+    NotInstalled { looked: String },
     #[error("could not start moto_server: {0}")]
     Spawn(#[from] std::io::Error),
     #[error("moto_server did not answer on 127.0.0.1:{port} within {secs} s; its log: {log}")]
@@ -108,16 +108,30 @@ impl MotoServer {
 
 /// `$ROTUI_MOTO_SERVER`, else the crate's `.venv/bin/moto_server`, else PATH.
 fn find_moto_server() -> Result<PathBuf, MotoError> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    let from_env = std::env::var_os(MOTO_ENV).map(PathBuf::from);
-    from_env
-        .into_iter()
-        .chain([venv.clone()])
-        .find(|p| is_executable(p))
-        .or_else(|| which::which("moto_server").ok())
-        .ok_or(MotoError::NotInstalled {
-            venv: venv.display().to_string(),
-        })
+    locate(
+        std::env::var_os(MOTO_ENV).map(PathBuf::from),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"),
+        || which::which("moto_server").ok(),
+    )
+}
+
+/// The first executable of `from_env`, `venv`, then what `on_path` finds.
+fn locate(
+    from_env: Option<PathBuf>,
+    venv: &Path,
+    on_path: impl FnOnce() -> Option<PathBuf>,
+) -> Result<PathBuf, MotoError> {
+    let mut looked = Vec::new();
+    for candidate in from_env.iter().map(PathBuf::as_path).chain([venv]) {
+        if is_executable(candidate) {
+            return Ok(candidate.to_owned());
+        }
+        looked.push(candidate.display().to_string());
+    }
+    looked.push("PATH".to_owned());
+    on_path().ok_or(MotoError::NotInstalled {
+        looked: looked.join(", "),
+    })
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -196,6 +210,28 @@ fn dechunk(mut s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_prefers_the_env_then_the_venv_then_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("moto_server");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let missing = dir.path().join("missing");
+        let path_hit = || Some(PathBuf::from("/on/path/moto_server"));
+        assert_eq!(locate(Some(exe.clone()), &missing, || None).unwrap(), exe);
+        assert_eq!(locate(Some(missing.clone()), &exe, || None).unwrap(), exe);
+        assert_eq!(
+            locate(Some(missing.clone()), &missing, path_hit).unwrap(),
+            PathBuf::from("/on/path/moto_server")
+        );
+        let err = locate(None, &missing, || None).unwrap_err().to_string();
+        assert!(
+            err.contains("run `just tools`") && err.contains("missing, PATH"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn dechunks_chunked_bodies() {

@@ -8,4 +8,5 @@ mod inspect;
 mod k8s;
 mod kube_api;
 mod rotation;
+mod sandbox_cluster;
 mod ui;

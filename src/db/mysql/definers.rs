@@ -25,6 +25,8 @@ pub struct ObjectBackup {
     pub object: DbObject,
     /// The sql_mode the object was created under (routines, triggers, events).
     pub sql_mode: Option<String>,
+    /// The time zone its schedule is read in (events).
+    pub time_zone: Option<String>,
     pub create_sql: String,
 }
 
@@ -56,117 +58,120 @@ impl MysqlDb {
         }
         let me = self.me.sql();
         for object in objects {
-            let db = object.schema.clone().unwrap_or_default();
-            let qualified = format!("{}.{}", mysql_ident(&db), mysql_ident(&object.name));
-            let (backup, statements) = match object.kind.as_str() {
-                "view" => {
-                    let row = self
-                        .show_create(&format!("SHOW CREATE VIEW {qualified}"), &object)
-                        .await?;
-                    let create = text(&row, 1);
-                    let body =
-                        after_create(&replace_definer(&create, &me).ok_or_else(|| unreadable(&object))?)
-                            .ok_or_else(|| unreadable(&object))?
-                            .to_owned();
-                    (
-                        (None, create),
-                        vec![Statement::new(format!("ALTER {body}")).in_database(&db)],
-                    )
-                }
-                "event" => {
-                    let row = self
-                        .show_create(&format!("SHOW CREATE EVENT {qualified}"), &object)
-                        .await?;
-                    let comment = self
-                        .fetch_one(
-                            sqlx::query(
-                                "SELECT EVENT_COMMENT FROM information_schema.EVENTS \
-                                 WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?",
-                            )
-                            .bind(&db)
-                            .bind(&object.name),
-                        )
-                        .await?;
-                    // ALTER EVENT needs some clause; restating the comment
-                    // changes nothing else (schedule, status, body stay).
-                    (
-                        (opt_text(&row, 1), text(&row, 3)),
-                        vec![Statement::new(format!(
-                            "ALTER DEFINER={me} EVENT {qualified} COMMENT {}",
-                            mysql_str(&text(&comment, 0))
-                        ))],
-                    )
-                }
-                kind @ ("procedure" | "function" | "trigger") => {
-                    let keyword = kind.to_ascii_uppercase();
-                    let row = self
-                        .show_create(&format!("SHOW CREATE {keyword} {qualified}"), &object)
-                        .await?;
-                    let sql_mode = text(&row, 1);
-                    // NULL when the admin may not read the body.
-                    let create = opt_text(&row, 2).ok_or_else(|| {
-                        DbError::new(
-                            DbErrorKind::Privilege,
-                            format!("cannot read the body of {kind} {qualified}"),
-                        )
-                        .with_hint("the admin needs SELECT on mysql.proc (MariaDB) or SHOW_ROUTINE (MySQL 8)")
-                    })?;
-                    let body =
-                        after_create(&replace_definer(&create, &me).ok_or_else(|| unreadable(&object))?)
-                            .ok_or_else(|| unreadable(&object))?
-                            .to_owned();
-                    // The object's own sql_mode for its CREATE, then ours back
-                    // (later statements are quoted for it).
-                    let mut st = vec![
-                        Statement::new("SET @rotui_sql_mode = @@SESSION.sql_mode"),
-                        Statement::new(format!("SET SESSION sql_mode = {}", mysql_str(&sql_mode))),
-                    ];
-                    match self.flavor.kind {
-                        FlavorKind::Mariadb => st.push(Statement::new(format!("CREATE OR REPLACE {body}"))),
-                        _ => {
-                            st.push(Statement::new(format!("DROP {keyword} {qualified}")));
-                            st.push(Statement::new(format!("CREATE {body}")));
-                            if kind != "trigger" {
-                                out.plan.notes.push(format!(
-                                    "{kind} {qualified}: grants on it are lost with DROP; re-grant them"
-                                ));
-                            }
-                        }
-                    }
-                    st.push(Statement::new("SET SESSION sql_mode = @rotui_sql_mode"));
-                    (
-                        (Some(sql_mode), create),
-                        st.into_iter().map(|s| s.in_database(&db)).collect(),
-                    )
-                }
-                other => {
-                    return Err(DbError::new(
-                        DbErrorKind::Other,
-                        format!("unknown object kind {other}"),
-                    ));
-                }
-            };
+            let (backup, statements) = self.move_one(&object, &me).await?;
+            if self.flavor.kind != FlavorKind::Mariadb
+                && matches!(object.kind.as_str(), "procedure" | "function")
+            {
+                out.plan.notes.push(format!(
+                    "{} {}: grants on it are lost with DROP; re-grant them",
+                    object.kind, object.name
+                ));
+            }
             out.plan.statements.extend(statements);
-            out.backups.push(ObjectBackup {
-                object,
-                sql_mode: backup.0,
-                create_sql: backup.1,
-            });
+            out.backups.push(backup);
         }
         Ok(out)
+    }
+
+    /// The backup of one object and the statements that move its definer to `me`.
+    async fn move_one(&self, object: &DbObject, me: &str) -> DbResult<(ObjectBackup, Vec<Statement>)> {
+        let db = object.schema.clone().unwrap_or_default();
+        let qualified = format!("{}.{}", mysql_ident(&db), mysql_ident(&object.name));
+        let keyword = object.kind.to_ascii_uppercase();
+        let row = self
+            .fetch_raw(format!("SHOW CREATE {keyword} {qualified}"))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| unreadable(object))?;
+        // Column layout of SHOW CREATE: VIEW (name, text, …); PROCEDURE,
+        // FUNCTION, TRIGGER (name, sql_mode, text, …); EVENT (name,
+        // sql_mode, time_zone, text, …). The text is NULL when the admin
+        // may not read it.
+        let (sql_mode, time_zone, create) = match object.kind.as_str() {
+            "view" => (None, None, opt_text(&row, 1)),
+            "event" => (opt_text(&row, 1), opt_text(&row, 2), opt_text(&row, 3)),
+            _ => (opt_text(&row, 1), None, opt_text(&row, 2)),
+        };
+        let create = create.ok_or_else(|| {
+            DbError::new(
+                DbErrorKind::Privilege,
+                format!("cannot read the definition of {} {qualified}", object.kind),
+            )
+            .with_hint("the admin needs SELECT on mysql.proc (MariaDB) or SHOW_ROUTINE (MySQL 8)")
+        })?;
+        let body = || -> DbResult<String> {
+            let replaced = replace_definer(&create, me).ok_or_else(|| unreadable(object))?;
+            Ok(after_create(&replaced)
+                .ok_or_else(|| unreadable(object))?
+                .to_owned())
+        };
+        let change = match object.kind.as_str() {
+            "view" => vec![format!("ALTER {}", body()?)],
+            // ALTER EVENT needs some clause: restating the comment changes
+            // nothing else (schedule, status and body stay).
+            "event" => {
+                let row = self
+                    .fetch_one(
+                        sqlx::query(
+                            "SELECT EVENT_COMMENT FROM information_schema.EVENTS \
+                             WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?",
+                        )
+                        .bind(&db)
+                        .bind(&object.name),
+                    )
+                    .await?;
+                let comment = str_for_mode(&text(&row, 0), sql_mode.as_deref().unwrap_or(""));
+                vec![format!("ALTER DEFINER={me} EVENT {qualified} COMMENT {comment}")]
+            }
+            "procedure" | "function" | "trigger" => match self.flavor.kind {
+                FlavorKind::Mariadb => vec![format!("CREATE OR REPLACE {}", body()?)],
+                _ => vec![
+                    format!("DROP {keyword} {qualified}"),
+                    format!("CREATE {}", body()?),
+                ],
+            },
+            other => {
+                return Err(DbError::new(
+                    DbErrorKind::Other,
+                    format!("unknown object kind {other}"),
+                ));
+            }
+        };
+        // A routine, trigger or event keeps the sql_mode (events: and
+        // time_zone) of the session that last created or altered it, so the
+        // change runs under the object's own, and ours comes back after.
+        let mut modes = Vec::new();
+        if let Some(m) = &sql_mode {
+            modes.push(("sql_mode", m.as_str()));
+        }
+        if let Some(tz) = &time_zone {
+            modes.push(("time_zone", tz.as_str()));
+        }
+        let statements = under_session(&modes, change)
+            .into_iter()
+            .map(|s| Statement::new(s).in_database(&db))
+            .collect();
+        let backup = ObjectBackup {
+            object: object.clone(),
+            sql_mode,
+            time_zone,
+            create_sql: create,
+        };
+        Ok((backup, statements))
     }
 
     /// Check each object: its definer is now the admin, and views can be
     /// selected from. (Routines are not called: they may change data.)
     pub async fn verify_definers(&self, objects: &[DbObject]) -> DbResult<Vec<ObjectCheck>> {
         let mut out = Vec::new();
+        let mut live: std::collections::HashMap<String, Vec<DbObject>> = Default::default();
         for o in objects {
             let db = o.schema.as_deref().unwrap_or_default();
-            let now = self
-                .objects(Some(db))
-                .await?
-                .into_iter()
-                .find(|x| x.kind == o.kind && x.name == o.name);
+            if !live.contains_key(db) {
+                live.insert(db.to_owned(), self.objects(Some(db)).await?);
+            }
+            let now = live[db].iter().find(|x| x.kind == o.kind && x.name == o.name);
             let problem = match now {
                 None => Some("it no longer exists".to_owned()),
                 Some(x) if split_definer(&x.owner) != self.me => {
@@ -189,14 +194,6 @@ impl MysqlDb {
         }
         Ok(out)
     }
-
-    async fn show_create(&self, sql: &str, object: &DbObject) -> DbResult<sqlx::mysql::MySqlRow> {
-        self.fetch_raw(sql.to_owned())
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| unreadable(object))
-    }
 }
 
 fn unreadable(o: &DbObject) -> DbError {
@@ -209,6 +206,43 @@ fn unreadable(o: &DbObject) -> DbError {
             o.name
         ),
     )
+}
+
+/// `statements` wrapped so they run with the session variables `vars` set,
+/// and the session's own values restored after.
+fn under_session(vars: &[(&str, &str)], statements: Vec<String>) -> Vec<String> {
+    if vars.is_empty() {
+        return statements;
+    }
+    let save: Vec<String> = vars
+        .iter()
+        .map(|(v, _)| format!("@rotui_{v} = @@SESSION.{v}"))
+        .collect();
+    let set: Vec<String> = vars
+        .iter()
+        .map(|(v, x)| format!("SESSION {v} = {}", mysql_str(x)))
+        .collect();
+    let restore: Vec<String> = vars
+        .iter()
+        .map(|(v, _)| format!("SESSION {v} = @rotui_{v}"))
+        .collect();
+    let mut out = vec![
+        format!("SET {}", save.join(", ")),
+        format!("SET {}", set.join(", ")),
+    ];
+    out.extend(statements);
+    out.push(format!("SET {}", restore.join(", ")));
+    out
+}
+
+/// A string literal that reads back as `value` under `sql_mode` (without
+/// NO_BACKSLASH_ESCAPES, backslashes are escapes and must be doubled).
+fn str_for_mode(value: &str, sql_mode: &str) -> String {
+    if sql_mode.split(',').any(|m| m.trim() == "NO_BACKSLASH_ESCAPES") {
+        format!("'{}'", value.replace('\'', "''"))
+    } else {
+        mysql_str(value)
+    }
 }
 
 /// The text after the leading `CREATE` keyword.
