@@ -19,7 +19,7 @@ async fn main() -> Result<()> {
         Command::Plan => println!("rotui plan: not built yet"),
         Command::Rotate(_) => println!("rotui rotate: not built yet"),
         Command::Journal(_) => println!("rotui journal: not built yet"),
-        Command::Sandbox(_) => println!("rotui sandbox: not built yet"),
+        Command::Sandbox(args) => rotui::cmd::sandbox::run(&args).await?,
     }
     Ok(())
 }

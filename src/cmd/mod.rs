@@ -1,3 +1,4 @@
 //! The subcommands other than the dashboard.
 
 pub mod inspect;
+pub mod sandbox;

@@ -25,7 +25,9 @@ impl Db {
             (Engine::Mysql, None) => MysqlDb::connect(url).await.map(Db::Mysql),
             (Engine::Mysql, Some(p)) => MysqlDb::connect_with(url, p).await.map(Db::Mysql),
             (Engine::Postgres, None) => PgDb::connect(url).await.map(|d| Db::Postgres(Box::new(d))),
-            (Engine::Postgres, Some(p)) => PgDb::connect_with(url, p).await.map(|d| Db::Postgres(Box::new(d))),
+            (Engine::Postgres, Some(p)) => PgDb::connect_with(url, p)
+                .await
+                .map(|d| Db::Postgres(Box::new(d))),
         }
     }
 
