@@ -1,1 +1,427 @@
-//! (to be written)
+//! The rotation engine's journal on a real filesystem, and the plans as the
+//! CLI sees them. (Full rotations against the sandbox come with it.)
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+
+use rotui::db::model::Statement;
+use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
+use rotui::rotation::ports::System;
+use rotui::rotation::runner::{Outcome, RotationError, Wait};
+use rotui::rotation::step::{StepError, StepId};
+use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
+use rotui::secret::{self, MASK, SecretString};
+use rotui::target::Engine;
+
+fn spec(env: &str, app: &str, engine: Engine) -> PlanSpec {
+    PlanSpec {
+        app: app.into(),
+        engine,
+        envs: vec![env.into()],
+        mode: Mode::Normal,
+    }
+}
+
+fn rotation(id: &str, spec: &PlanSpec, old: &str, new: &str) -> Rotation {
+    Rotation {
+        id: id.into(),
+        spec: spec.clone(),
+        old_users: BTreeMap::from([(spec.envs[0].clone(), old.to_owned())]),
+        new_username: new.into(),
+    }
+}
+
+fn operator() -> Operator {
+    Operator {
+        os_user: "tester".into(),
+        aws: BTreeMap::from([(
+            "production".into(),
+            "arn:aws:sts::123456789012:assumed-role/fulladmin/tester".into(),
+        )]),
+    }
+}
+
+fn step(id: &str) -> StepId {
+    StepId(id.into())
+}
+
+#[test]
+fn journal_appends_lists_and_shows_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mysql = spec("production", "signon", Engine::Mysql);
+    let pg = spec("integration", "account-api", Engine::Postgres);
+    let jm = Journal::for_spec(dir.path(), &mysql);
+    let jp = Journal::for_spec(dir.path(), &pg);
+    assert_ne!(jm.path(), jp.path());
+
+    let a = rotation("20260121-090000-aaaaaa", &mysql, "signon", "signon_user_20260121");
+    jm.append(
+        &a.id,
+        Event::Started {
+            decisions: a.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    jm.append(
+        &a.id,
+        Event::StepFinished {
+            step: step("production/inspect"),
+            result: StepOutcome::AlreadyDone,
+            detail: "signon@%: 2 grants".into(),
+        },
+    )
+    .unwrap();
+    jm.append(&a.id, Event::Finished).unwrap();
+
+    let b = rotation(
+        "20260122-090000-bbbbbb",
+        &pg,
+        "account-api",
+        "account-api-user-20260122",
+    );
+    jp.append(
+        &b.id,
+        Event::Started {
+            decisions: b.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    jp.append(
+        &b.id,
+        Event::Waiting {
+            step: Some(step("integration/drain")),
+            reason: "2 connections of account-api remain".into(),
+        },
+    )
+    .unwrap();
+
+    let all = journal::list(dir.path()).unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [&a.id, &b.id]
+    );
+    assert_eq!(all[0].state, RotationState::Finished);
+    assert_eq!(all[0].label, "production/signon/mysql");
+    assert_eq!(all[0].new_username, "signon_user_20260121");
+    assert_eq!(all[0].started_by, "tester");
+    assert!(matches!(&all[1].state, RotationState::Waiting(r) if r.contains("2 connections")));
+
+    let (s, entries) = journal::show(dir.path(), "20260122").unwrap();
+    assert_eq!(s.id, b.id);
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.rotation == b.id));
+    assert_eq!(
+        journal::show(dir.path(), "2026012").unwrap_err(),
+        JournalError::Ambiguous("2026012".into())
+    );
+    assert_eq!(
+        journal::show(dir.path(), "nope").unwrap_err(),
+        JournalError::NotFound("nope".into())
+    );
+
+    // The file is the operator's alone.
+    let mode = std::fs::metadata(jm.path()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn resume_reads_the_decisions_of_the_unfinished_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    assert_eq!(j.unfinished().unwrap(), None);
+    let a = rotation("r-1", &s, "signon", "signon_user_20260121");
+    j.append(
+        &a.id,
+        Event::Started {
+            decisions: a.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    assert_eq!(j.unfinished().unwrap(), Some(a.clone()));
+    j.append(
+        &a.id,
+        Event::Failed {
+            step: None,
+            error: "database down".into(),
+        },
+    )
+    .unwrap();
+    // A failure is not the end: the rotation resumes.
+    assert_eq!(j.unfinished().unwrap(), Some(a.clone()));
+    j.append(&a.id, Event::Finished).unwrap();
+    assert_eq!(j.unfinished().unwrap(), None);
+    let b = rotation("r-2", &s, "signon_user_20260121", "signon_user_20260301");
+    j.append(
+        &b.id,
+        Event::Started {
+            decisions: b.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    assert_eq!(j.unfinished().unwrap(), Some(b));
+}
+
+#[test]
+fn no_secret_is_ever_written_to_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    let password = secret::generate_password();
+    let pw = secret::ExposeSecret::expose_secret(&password).to_owned();
+    let admin = "Adm1n'pass\"word`x";
+    secret::register(admin);
+    let r = rotation("r-secret", &s, "signon", "signon_user_20260121");
+    j.append(
+        &r.id,
+        Event::Started {
+            decisions: r.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+
+    // A statement's preview is masked by construction…
+    let create = Statement::with_password(
+        format!(
+            "CREATE USER 'signon_user_20260121'@'%' IDENTIFIED BY {}",
+            Statement::PASSWORD
+        ),
+        password.clone(),
+        rotui::db::ident::mysql_str,
+    );
+    j.append(
+        &r.id,
+        Event::StepStarted {
+            step: step("production/create-user"),
+            title: "Create the new user".into(),
+            preview: vec![create.preview()],
+        },
+    )
+    .unwrap();
+    // …and anything else that slipped a secret in is scrubbed on the way to disk.
+    j.append(
+        &r.id,
+        Event::Call {
+            step: step("production/create-user"),
+            system: System::Database,
+            text: create.sql(),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Failed {
+            step: Some(step("production/test-login")),
+            error: format!(
+                "login failed for mysql2://signon_user_20260121:{pw}@db/signon_production; admin password {admin}"
+            ),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Skipped {
+            step: step("production/verify-grants"),
+            reason: format!("pasted by mistake: {pw}"),
+            by: "tester".into(),
+        },
+    )
+    .unwrap();
+
+    let raw = std::fs::read_to_string(j.path()).unwrap();
+    assert!(!raw.contains(&pw), "the new password reached the journal");
+    assert!(!raw.contains("Adm1n"), "the admin password reached the journal");
+    assert!(raw.contains(MASK));
+    // Still valid JSON lines after scrubbing.
+    let entries = j.entries().unwrap();
+    assert_eq!(entries.len(), 5);
+    let Event::Call { text, .. } = &entries[2].event else {
+        panic!("not a call")
+    };
+    assert_eq!(
+        text,
+        &format!("CREATE USER 'signon_user_20260121'@'%' IDENTIFIED BY '{MASK}'")
+    );
+
+    // And the rendered journal shows none either.
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), Some("r-secret"), &mut out).unwrap();
+    let shown = String::from_utf8(out).unwrap();
+    assert!(!shown.contains(&pw) && !shown.contains("Adm1n"));
+    let _: SecretString = password;
+}
+
+#[test]
+fn a_torn_last_line_is_ignored_but_a_corrupt_middle_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    let r = rotation("r-torn", &s, "signon", "signon_user_20260121");
+    j.append(
+        &r.id,
+        Event::Started {
+            decisions: r.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    // A crash in the middle of a write.
+    let mut text = std::fs::read_to_string(j.path()).unwrap();
+    text.push_str("{\"at\":\"2026-01-21T09:");
+    std::fs::write(j.path(), &text).unwrap();
+    assert_eq!(j.entries().unwrap().len(), 1);
+    assert_eq!(j.unfinished().unwrap(), Some(r.clone()));
+
+    text.push_str("\n{\"at\":\"2026-01-21T09:00:00Z\",\"rotation\":\"r-torn\",\"event\":\"finished\"}\n");
+    std::fs::write(j.path(), &text).unwrap();
+    match j.entries().unwrap_err() {
+        JournalError::Parse { line, .. } => assert_eq!(line, 2),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn concurrent_appends_keep_lines_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let j = j.clone();
+            scope.spawn(move || {
+                for i in 0..50 {
+                    j.append(
+                        &format!("r-{t}"),
+                        Event::Call {
+                            step: step("production/create-user"),
+                            system: System::Database,
+                            text: format!("GRANT SELECT ON `db{i}`.* TO 'u{t}'@'%' -- {}", "x".repeat(300)),
+                        },
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(j.entries().unwrap().len(), 200);
+}
+
+#[test]
+fn journal_cmd_lists_and_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), None, &mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("no rotations recorded"));
+
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    let r = rotation("20260121-090000-cccccc", &s, "signon", "signon_user_20260121");
+    j.append(
+        &r.id,
+        Event::Started {
+            decisions: r.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Skipped {
+            step: step("production/verify-grants"),
+            reason: "checked by hand".into(),
+            by: "tester".into(),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Call {
+            step: step("production/drop-old-user"),
+            system: System::Database,
+            text: "DROP USER 'signon'@'%'".into(),
+        },
+    )
+    .unwrap();
+
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), None, &mut out).unwrap();
+    let list = String::from_utf8(out).unwrap();
+    assert!(list.contains("20260121-090000-cccccc"), "{list}");
+    assert!(list.contains("production/signon/mysql"));
+    assert!(list.contains("signon -> signon_user_20260121"));
+    assert!(list.contains("in progress"));
+
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), Some("20260121-0900"), &mut out).unwrap();
+    let shown = String::from_utf8(out).unwrap();
+    assert!(shown.contains("started by tester"), "{shown}");
+    assert!(shown.contains("arn:aws:sts::123456789012:assumed-role/fulladmin/tester"));
+    assert!(shown.contains("production/verify-grants: SKIPPED by tester: checked by hand"));
+    assert!(shown.contains("production/drop-old-user: database: DROP USER 'signon'@'%'"));
+
+    assert!(matches!(
+        cli::journal_cmd(dir.path(), Some("zzz"), &mut Vec::new()),
+        Err(JournalError::NotFound(_))
+    ));
+}
+
+#[test]
+fn plans_per_engine_and_mode() {
+    let m = Plan::build(&PlanSpec {
+        app: "signon".into(),
+        engine: Engine::Mysql,
+        envs: vec!["production".into(), "staging".into()],
+        mode: Mode::Normal,
+    })
+    .unwrap();
+    // The runbook's MySQL steps, repeated per environment, drops last.
+    assert_eq!(m.steps.len(), 2 * 12 + 2);
+    assert_eq!(m.steps[0].title(), "Inspect users and grants");
+    assert!(m.steps[24].id.0 == "production/drop-old-user" && m.steps[25].id.0 == "staging/drop-old-user");
+
+    let p = Plan::build(&PlanSpec {
+        app: "account-api".into(),
+        engine: Engine::Postgres,
+        envs: vec!["production".into(), "staging".into()],
+        mode: Mode::Normal,
+    })
+    .unwrap();
+    let titles: Vec<String> = p.steps.iter().map(|s| s.title()).collect();
+    assert_eq!(titles[0], "Inspect roles and owners");
+    assert!(titles.contains(&"Wait for the overnight production-to-staging sync".to_string()));
+    assert_eq!(titles.last().unwrap(), "Reassign, drop owned, drop the old user");
+    for s in &p.steps {
+        assert!(!s.why().is_empty());
+    }
+}
+
+#[test]
+fn exit_codes_distinguish_done_waiting_and_failed() {
+    assert_eq!(Outcome::Done.exit_code(), 0);
+    let wait = Outcome::Waiting(Wait::Overnight {
+        env: "staging".into(),
+        from: "production".into(),
+    });
+    assert_eq!(wait.exit_code(), 10);
+    let failed = Outcome::Failed(RotationError {
+        step: Some(step("production/promote")),
+        error: StepError::Interlock("login failed".into()),
+    });
+    assert_eq!(failed.exit_code(), 1);
+    assert_eq!(
+        failed_text(&failed),
+        "production/promote: refused by a safety interlock: login failed"
+    );
+}
+
+fn failed_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Failed(e) => e.to_string(),
+        _ => String::new(),
+    }
+}
