@@ -16,12 +16,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::db::model::{DbObject, Grant, Statement, User};
 use crate::db::{DbError, DbErrorKind};
-use crate::secret::{self, ExposeSecret, SecretString};
+use crate::secret::{self, SecretString};
 use crate::target::Target;
 
 /// What every port method returns.
@@ -184,98 +183,68 @@ pub trait SecretsPort: Send + Sync {
     /// The AWSPENDING version, when there is one distinct from AWSCURRENT.
     fn pending(&self) -> PortFuture<'_, Option<AppCredentials>>;
     /// Store a new version labelled AWSPENDING: the current JSON with
-    /// `username` and `password` replaced (host and other keys kept).
-    fn put_pending<'a>(&'a self, username: &'a str, password: &'a SecretString) -> PortFuture<'a, ()>;
+    /// `username` and `password` replaced (host and other keys kept). The
+    /// rotation id makes the write idempotent (AWS's ClientRequestToken).
+    fn put_pending<'a>(
+        &'a self,
+        rotation_id: &'a str,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> PortFuture<'a, ()>;
     /// Move AWSCURRENT to the AWSPENDING version (the old one becomes AWSPREVIOUS).
     fn promote_pending(&self) -> PortFuture<'_, ()>;
 }
 
-/// A parsed `DATABASE_URL` (`mysql2://user:password@host/db`).
-#[derive(Clone)]
-pub struct DbUrl {
-    pub username: String,
-    pub password: SecretString,
-    pub host: String,
-    pub database: String,
-}
-
-impl fmt::Debug for DbUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DbUrl({}@{}/{})", self.username, self.host, self.database)
-    }
-}
-
-impl DbUrl {
-    /// Parse a DATABASE_URL; the password is registered for redaction and the
-    /// error never quotes the URL.
-    pub fn parse(text: &str) -> Result<DbUrl, PortError> {
-        let invalid = |why: &str| {
-            PortError::new(
-                System::Kubernetes,
-                PortErrorKind::Invalid,
-                format!("DATABASE_URL {why}"),
-            )
-        };
-        let url = url::Url::parse(text.trim()).map_err(|_| invalid("is not a URL"))?;
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        let password = url
-            .password()
-            .map(decode)
-            .ok_or_else(|| invalid("has no password"))?;
-        Ok(DbUrl {
-            username: decode(url.username()),
-            password: secret::secret(password),
-            host: url.host_str().unwrap_or_default().to_owned(),
-            database: decode(url.path().trim_start_matches('/')),
-        })
-    }
-
-    /// Does this URL carry exactly these credentials?
-    pub fn names(&self, creds: &AppCredentials) -> bool {
-        self.username == creds.username && self.password.expose_secret() == creds.password.expose_secret()
-    }
-}
-
-/// The ExternalSecret's sync state.
+/// How a DATABASE_URL (in the Secret, or a pod's environment) compares
+/// with the credentials expected. Never holds the password.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncStatus {
-    /// Condition Ready=True.
-    pub ready: bool,
-    /// `SecretSynced`, `SecretSyncedError`, …
-    pub reason: Option<String>,
-    pub message: Option<String>,
-    pub refresh_time: Option<DateTime<Utc>>,
+pub struct CredCheck {
+    /// The user the URL names.
+    pub user: String,
+    /// User and password are the expected ones.
+    pub matches: bool,
+    /// One line for people: `user x @ host/db: password DIFFERS`.
+    pub summary: String,
 }
 
-/// One app pod and the DATABASE_URL in its environment.
-#[derive(Debug, Clone)]
-pub struct PodEnv {
-    pub name: String,
-    pub ready: bool,
-    pub database_url: Option<DbUrl>,
+/// How a forced sync of the ExternalSecret ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncVerdict {
+    /// Ready=True, SecretSynced, refreshed after the annotation.
+    Synced,
+    /// Ready=False, SecretSyncedError: the controller's message.
+    Failed(String),
+    /// No verdict within the timeout: the last state seen.
+    TimedOut(String),
 }
 
-/// The app Deployment's rollout and its pods.
-#[derive(Debug, Clone)]
-pub struct RolloutStatus {
-    /// Every replica updated and available, no old ReplicaSet pods left.
+/// One serving pod of the app and what its DATABASE_URL says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodCheck {
+    pub pod: String,
+    pub check: CredCheck,
+}
+
+/// The app Deployment's rollout, and every serving pod checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutCheck {
+    /// Every replica updated and available, no old pods left.
     pub complete: bool,
-    pub pods: Vec<PodEnv>,
+    pub summary: String,
+    pub pods: Vec<PodCheck>,
 }
 
 /// One environment's cluster, for the app's ExternalSecret, Secret and Deployment.
 pub trait ClusterPort: Send + Sync {
-    /// Annotate the ExternalSecret with `force-sync=<now>`; returns that time.
-    fn force_sync(&self) -> PortFuture<'_, DateTime<Utc>>;
-    fn sync_status(&self) -> PortFuture<'_, SyncStatus>;
-    /// The Kubernetes Secret's DATABASE_URL, when it has one.
-    fn secret_database_url(&self) -> PortFuture<'_, Option<DbUrl>>;
-    /// The rollout, and each running pod's DATABASE_URL (exec `env` in the app container).
-    fn rollout(&self) -> PortFuture<'_, RolloutStatus>;
+    /// Annotate the ExternalSecret with `force-sync=<now>` and wait up to
+    /// `timeout` for the controller's verdict on that annotation.
+    fn force_sync(&self, timeout: Duration) -> PortFuture<'_, SyncVerdict>;
+    /// Compare the Kubernetes Secret's DATABASE_URL with `expected`; `None`
+    /// when the Secret or its DATABASE_URL does not exist.
+    fn check_secret<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>>;
+    /// The rollout, and each serving pod's DATABASE_URL (exec `env` in the
+    /// app container) compared with `expected`.
+    fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck>;
 }
 
 /// Everything the engine touches in one environment.
@@ -290,21 +259,6 @@ pub struct EnvPorts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn database_urls_parse_without_leaking() {
-        let u = DbUrl::parse("mysql2://signon_user_20260121:Zq9pW2portsTest@db.internal/signon_production")
-            .unwrap();
-        assert_eq!(u.username, "signon_user_20260121");
-        assert_eq!(u.host, "db.internal");
-        assert_eq!(u.database, "signon_production");
-        assert!(!format!("{u:?}").contains("Zq9pW2portsTest"));
-        assert!(secret::redact("x Zq9pW2portsTest y").contains(secret::MASK));
-        let e = DbUrl::parse("postgresql://u@host/db").unwrap_err();
-        assert_eq!(e.kind, PortErrorKind::Invalid);
-        let e = DbUrl::parse("not a url with s3cretvalue").unwrap_err();
-        assert!(!e.to_string().contains("s3cretvalue"));
-    }
 
     #[test]
     fn db_errors_keep_kind_and_code() {

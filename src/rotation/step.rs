@@ -326,10 +326,22 @@ impl StepCtx<'_> {
         description: &str,
         fut: impl Future<Output = Result<T, PortError>>,
     ) -> StepResult<T> {
+        self.write_within(system, description, self.opts.call_timeout, fut)
+            .await
+    }
+
+    /// A write that may take up to `limit` (one that waits for a controller).
+    pub async fn write_within<T>(
+        &self,
+        system: System,
+        description: &str,
+        limit: std::time::Duration,
+        fut: impl Future<Output = Result<T, PortError>>,
+    ) -> StepResult<T> {
         if let Some(r) = self.recorder {
             r.call(self.step, system, description)?;
         }
-        Ok(within(system, self.opts.call_timeout, fut).await?)
+        Ok(within(system, limit, fut).await?)
     }
 
     /// Run statements in this step's environment, each journalled first.

@@ -9,8 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
-
 use super::journal::{Event, Journal};
 use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
@@ -40,7 +38,6 @@ struct State {
     k8s_url: Option<(String, String)>,
     pods_url: Option<(String, String)>,
     sync_error: bool,
-    sync: Option<SyncStatus>,
     /// clone_grants adds MariaDB's credential-bearing USAGE line.
     leak_credentials: bool,
     /// Logins fail whatever the password.
@@ -263,7 +260,12 @@ impl SecretsPort for Fake {
             password: SecretString::from(p),
         })))
     }
-    fn put_pending<'a>(&'a self, username: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
+    fn put_pending<'a>(
+        &'a self,
+        _rotation_id: &'a str,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> PortFuture<'a, ()> {
         let mut s = self.s();
         s.writes.push(format!("put_pending {username}"));
         s.pending = Some((username.into(), password.expose_secret().into()));
@@ -278,66 +280,55 @@ impl SecretsPort for Fake {
     }
 }
 
+fn cred_check(url: &Option<(String, String)>, expected: &AppCredentials) -> Option<CredCheck> {
+    url.as_ref().map(|(u, p)| {
+        let matches = u == &expected.username && p == expected.password.expose_secret();
+        CredCheck {
+            user: u.clone(),
+            matches,
+            summary: format!("user {u}: {}", if matches { "matches" } else { "DIFFERS" }),
+        }
+    })
+}
+
 impl ClusterPort for Fake {
-    fn force_sync(&self) -> PortFuture<'_, chrono::DateTime<Utc>> {
+    fn force_sync(&self, _timeout: Duration) -> PortFuture<'_, SyncVerdict> {
         let mut s = self.s();
         s.writes.push("force_sync".into());
-        let now = Utc::now();
         if s.sync_error {
-            s.sync = Some(SyncStatus {
-                ready: false,
-                reason: Some("SecretSyncedError".into()),
-                message: Some("could not get secret data from provider".into()),
-                refresh_time: None,
-            });
-        } else {
-            s.k8s_url = Some(s.current.clone());
-            s.sync = Some(SyncStatus {
-                ready: true,
-                reason: Some("SecretSynced".into()),
-                message: None,
-                refresh_time: Some(now + chrono::Duration::seconds(1)),
-            });
-            // The Reloader restarts the app: its connections move to the new user.
-            let current = s.current.clone();
-            let before = s.pods_url.replace(current);
-            if let Some((old, _)) = before
-                && old != s.current.0
-                && !s.sticky
-            {
-                let n = s.conns.remove(&old).unwrap_or(0);
-                let new = s.current.0.clone();
-                *s.conns.entry(new).or_default() += n;
-            }
+            return ready(Ok(SyncVerdict::Failed(
+                "could not get secret data from provider".into(),
+            )));
         }
-        ready(Ok(now))
+        s.k8s_url = Some(s.current.clone());
+        // The Reloader restarts the app: its connections move to the new user.
+        let current = s.current.clone();
+        let before = s.pods_url.replace(current);
+        if let Some((old, _)) = before
+            && old != s.current.0
+            && !s.sticky
+        {
+            let n = s.conns.remove(&old).unwrap_or(0);
+            let new = s.current.0.clone();
+            *s.conns.entry(new).or_default() += n;
+        }
+        ready(Ok(SyncVerdict::Synced))
     }
-    fn sync_status(&self) -> PortFuture<'_, SyncStatus> {
-        ready(Ok(self.s().sync.clone().unwrap()))
+    fn check_secret<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>> {
+        ready(Ok(cred_check(&self.s().k8s_url, expected)))
     }
-    fn secret_database_url(&self) -> PortFuture<'_, Option<DbUrl>> {
-        let u = self.s().k8s_url.clone();
-        ready(Ok(u.map(|(u, p)| DbUrl {
-            username: u,
-            password: SecretString::from(p),
-            host: "db".into(),
-            database: "app_production".into(),
-        })))
-    }
-    fn rollout(&self) -> PortFuture<'_, RolloutStatus> {
-        let u = self.s().pods_url.clone();
-        ready(Ok(RolloutStatus {
+    fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
+        let pods = cred_check(&self.s().pods_url, expected)
+            .map(|check| PodCheck {
+                pod: "app-1".into(),
+                check,
+            })
+            .into_iter()
+            .collect();
+        ready(Ok(RolloutCheck {
             complete: true,
-            pods: vec![PodEnv {
-                name: "app-1".into(),
-                ready: true,
-                database_url: u.map(|(u, p)| DbUrl {
-                    username: u,
-                    password: SecretString::from(p),
-                    host: "db".into(),
-                    database: "app_production".into(),
-                }),
-            }],
+            summary: "1/1 updated, 1 available".into(),
+            pods,
         }))
     }
 }

@@ -1,10 +1,9 @@
 //! The cluster side: the ExternalSecret copies AWSCURRENT into the
 //! Kubernetes Secret, and the app restarts with the new DATABASE_URL.
 
-use chrono::{DateTime, SubsecRound, Utc};
 use tokio::time::Instant;
 
-use super::super::ports::{AppCredentials, PortError, PortErrorKind, System};
+use super::super::ports::{AppCredentials, PortError, PortErrorKind, SyncVerdict, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 
@@ -18,31 +17,22 @@ async fn current(cx: &StepCtx<'_>) -> StepResult<AppCredentials> {
 pub(super) async fn observe_secret(cx: &StepCtx<'_>, strict: bool) -> StepResult<Observation> {
     let ports = cx.ports()?;
     let creds = current(cx).await?;
-    let url = cx
-        .read(System::Kubernetes, ports.cluster.secret_database_url())
+    let check = cx
+        .read(System::Kubernetes, ports.cluster.check_secret(&creds))
         .await?;
     let secret = &ports.target.k8s_secret;
-    let state = match &url {
-        Some(u) if u.names(&creds) => {
-            return Ok(Observation::Done(format!(
-                "Secret {secret}'s DATABASE_URL names {} with the current password",
-                creds.username
-            )));
+    let state = match check {
+        Some(c) if c.matches => {
+            return Ok(Observation::Done(format!("Secret {secret}: {}", c.summary)));
         }
-        Some(u) if u.username == creds.username => {
-            format!(
-                "Secret {secret}'s DATABASE_URL names {} with another password",
-                u.username
-            )
-        }
-        Some(u) => format!(
-            "Secret {secret}'s DATABASE_URL names {}, not {}",
-            u.username, creds.username
+        Some(c) => format!(
+            "Secret {secret} does not hold AWSCURRENT ({}): {}",
+            creds.username, c.summary
         ),
         None => format!("Secret {secret} has no DATABASE_URL"),
     };
     Ok(if strict {
-        Observation::Blocked(format!("{state}: force-sync the ExternalSecret"))
+        Observation::Blocked(format!("{state}; force-sync the ExternalSecret"))
     } else {
         Observation::NotDone(state)
     })
@@ -89,65 +79,68 @@ pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
     let ports = cx.ports()?;
     let t = &ports.target;
     let desc = preview_sync(cx)?.remove(0);
-    let at: DateTime<Utc> = cx
-        .write(System::Kubernetes, &desc, ports.cluster.force_sync())
+    let limit = cx.opts.sync_timeout + cx.opts.call_timeout;
+    let verdict = cx
+        .write_within(
+            System::Kubernetes,
+            &desc,
+            limit,
+            ports.cluster.force_sync(cx.opts.sync_timeout),
+        )
         .await?;
-    // refreshTime has whole seconds.
-    let at = at.trunc_subsecs(0);
-    let deadline = Instant::now() + cx.opts.sync_timeout;
-    loop {
-        let s = cx.read(System::Kubernetes, ports.cluster.sync_status()).await?;
-        if s.reason.as_deref() == Some("SecretSyncedError") && s.refresh_time.is_none_or(|r| r < at) {
-            let why = s.message.unwrap_or_else(|| "no message".into());
-            return Err(StepError::Port(
-                PortError::new(
-                    System::Kubernetes,
-                    PortErrorKind::Other,
-                    format!("ExternalSecret {} failed to sync: {why}", t.external_secret),
-                )
-                .with_hint("check the ClusterSecretStore and the secret's keys"),
-            ));
-        }
-        if s.ready && s.refresh_time.is_some_and(|r| r >= at) {
-            return match observe_secret(cx, true).await? {
-                Observation::Done(_) => Ok(Applied::Done),
-                Observation::NotDone(w) | Observation::Blocked(w) => Err(StepError::Blocked(format!(
-                    "the ExternalSecret synced but {w}; does it read {}?",
-                    t.app_secret
-                ))),
-            };
-        }
-        if Instant::now() >= deadline {
-            return Ok(Applied::Waiting(Wait::Sync {
-                env: cx.step.env.clone(),
-                external_secret: t.external_secret.clone(),
-            }));
-        }
-        tokio::time::sleep(cx.opts.poll).await;
+    match verdict {
+        SyncVerdict::Synced => match observe_secret(cx, true).await? {
+            Observation::Done(_) => Ok(Applied::Done),
+            Observation::NotDone(w) | Observation::Blocked(w) => Err(StepError::Blocked(format!(
+                "the ExternalSecret synced but {w}; does it read {}?",
+                t.app_secret
+            ))),
+        },
+        SyncVerdict::Failed(why) => Err(StepError::Port(
+            PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                format!("ExternalSecret {} failed to sync: {why}", t.external_secret),
+            )
+            .with_hint("check the ClusterSecretStore and the secret's keys"),
+        )),
+        SyncVerdict::TimedOut(_) => Ok(Applied::Waiting(Wait::Sync {
+            env: cx.step.env.clone(),
+            external_secret: t.external_secret.clone(),
+        })),
     }
 }
 
 pub(super) async fn observe_rollout(cx: &StepCtx<'_>) -> StepResult<Observation> {
     let ports = cx.ports()?;
     let creds = current(cx).await?;
-    let r = cx.read(System::Kubernetes, ports.cluster.rollout()).await?;
-    let running: Vec<_> = r.pods.iter().filter(|p| p.ready).collect();
-    let on_new = running
-        .iter()
-        .filter(|p| p.database_url.as_ref().is_some_and(|u| u.names(&creds)))
-        .count();
+    let r = cx
+        .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
+        .await?;
+    let on_new = r.pods.iter().filter(|p| p.check.matches).count();
     let deployment = &ports.target.deployment;
-    Ok(if r.complete && !running.is_empty() && on_new == running.len() {
+    Ok(if r.complete && !r.pods.is_empty() && on_new == r.pods.len() {
         Observation::Done(format!(
-            "deployment/{deployment}: all {on_new} ready pods use {}",
+            "deployment/{deployment}: all {on_new} serving pods use {}",
             creds.username
         ))
     } else {
+        let stale: Vec<String> = r
+            .pods
+            .iter()
+            .filter(|p| !p.check.matches)
+            .map(|p| format!("{} ({})", p.pod, p.check.user))
+            .collect();
         Observation::NotDone(format!(
-            "deployment/{deployment}: {on_new} of {} ready pods use {}{}",
-            running.len(),
+            "deployment/{deployment}: {on_new} of {} serving pods use {}{}; {}",
+            r.pods.len(),
             creds.username,
-            if r.complete { "" } else { ", rollout in progress" }
+            if stale.is_empty() {
+                String::new()
+            } else {
+                format!(", not: {}", stale.join(", "))
+            },
+            r.summary
         ))
     })
 }

@@ -62,7 +62,9 @@ pub(super) async fn store_pending(cx: &StepCtx<'_>, source: Option<&str>) -> Ste
     cx.write(
         System::SecretsManager,
         &desc,
-        ports.secrets.put_pending(&cx.rotation.new_username, &password),
+        ports
+            .secrets
+            .put_pending(&cx.rotation.id, &cx.rotation.new_username, &password),
     )
     .await?;
     Ok(Applied::Done)
