@@ -1,1 +1,204 @@
-//! (to be written)
+//! moto's server: a local Secrets Manager (and STS, IAM) that the real AWS
+//! SDK talks to over HTTP. The sandbox and the tests start it on a free port
+//! under a [`Guarded`] shell, so it dies with this process.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::guard::{Guarded, free_port, scratch_dir};
+
+/// Env var naming the `moto_server` executable (the justfile sets it).
+pub const MOTO_ENV: &str = "ROTUI_MOTO_SERVER";
+
+/// Why moto's server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    #[error("moto_server not found (looked at ${MOTO_ENV}, {venv} and PATH): run `just tools` to install it")]
+    NotInstalled { venv: String },
+    #[error("could not start moto_server: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error("moto_server did not answer on 127.0.0.1:{port} within {secs} s; its log: {log}")]
+    NotReady { port: u16, secs: u64, log: String },
+}
+
+/// A running moto server on 127.0.0.1. Dropping it stops the server.
+#[derive(Debug)]
+pub struct MotoServer {
+    port: u16,
+    dir: PathBuf,
+    _guard: Guarded,
+}
+
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl MotoServer {
+    /// Start a fresh server (blocking until it answers, at most 10 s).
+    pub fn start() -> Result<Self, MotoError> {
+        let program = find_moto_server()?;
+        let port = free_port();
+        let dir = scratch_dir("rotui-moto-")?;
+        let log = dir.join("moto.log");
+        let args = [
+            "-H".to_owned(),
+            "127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+        ];
+        let guard = Guarded::spawn(&program, &args, None, &log, Some(&dir))?;
+        let server = MotoServer {
+            port,
+            dir,
+            _guard: guard,
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// One server shared by every test in this process; tests isolate by
+    /// unique secret names rather than resetting it.
+    pub fn shared() -> &'static MotoServer {
+        static SHARED: OnceLock<MotoServer> = OnceLock::new();
+        SHARED.get_or_init(|| MotoServer::start().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// `http://127.0.0.1:PORT`, for `--aws-endpoint-url` / `AWS_ENDPOINT_URL`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("moto.log")
+    }
+
+    /// POST to one of moto's own control endpoints (`/moto-api/...`), e.g.
+    /// `reset-auth` with body `0` to enforce IAM from now on. Returns the body.
+    pub fn moto_api(&self, path: &str, body: &str) -> std::io::Result<String> {
+        let (status, body) = http_post(self.port, &format!("/moto-api/{path}"), &[], body)?;
+        if status != 200 {
+            return Err(std::io::Error::other(format!(
+                "moto-api/{path} answered {status}: {body}"
+            )));
+        }
+        Ok(body)
+    }
+
+    fn wait_ready(&self) -> Result<(), MotoError> {
+        let start = Instant::now();
+        while start.elapsed() < READY_TIMEOUT {
+            if let Ok((200, _)) = http_get(self.port, "/moto-api/data.json") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(MotoError::NotReady {
+            port: self.port,
+            secs: READY_TIMEOUT.as_secs(),
+            log: std::fs::read_to_string(self.log_path()).unwrap_or_default(),
+        })
+    }
+}
+
+/// `$ROTUI_MOTO_SERVER`, else the crate's `.venv/bin/moto_server`, else PATH.
+fn find_moto_server() -> Result<PathBuf, MotoError> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    let from_env = std::env::var_os(MOTO_ENV).map(PathBuf::from);
+    from_env
+        .into_iter()
+        .chain([venv.clone()])
+        .find(|p| is_executable(p))
+        .or_else(|| which::which("moto_server").ok())
+        .ok_or(MotoError::NotInstalled {
+            venv: venv.display().to_string(),
+        })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// A minimal HTTP/1.1 request over a fresh connection (`Connection: close`),
+/// enough for moto's control endpoints and test fixtures; no HTTP client
+/// crate needed for these few calls.
+pub fn http_post(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    http_request(port, "POST", path, headers, body)
+}
+
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    http_request(port, "GET", path, &[], "")
+}
+
+fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head}")))?;
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dechunks_chunked_bodies() {
+        assert_eq!(dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), "abcde");
+    }
+}

@@ -1,0 +1,228 @@
+//! Reading Secrets Manager: the app secret, the admin password and the
+//! versions with their staging labels. Writes are in `staged.rs`.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::app_secret::{AppSecret, list_or_none, parse_object};
+use super::error::{AwsError, AwsErrorKind, AwsResult};
+use crate::secret::SecretString;
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPENDING: &str = "AWSPENDING";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+
+/// A Secrets Manager client bound to one region.
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    pub(crate) client: Client,
+    region: String,
+}
+
+/// One version of a secret and its staging labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub version_id: String,
+    pub stages: Vec<String>,
+    pub created: Option<DateTime<Utc>>,
+}
+
+impl SecretVersion {
+    pub fn has_stage(&self, stage: &str) -> bool {
+        self.stages.iter().any(|s| s == stage)
+    }
+}
+
+/// Which version to read.
+#[derive(Debug, Clone, Copy)]
+pub enum VersionRef<'a> {
+    Stage(&'a str),
+    Id(&'a str),
+}
+
+impl SecretsManager {
+    pub fn new(client: Client, region: &str) -> Self {
+        SecretsManager {
+            client,
+            region: region.to_owned(),
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// "secret govuk/signon/mysql in eu-west-1", for messages.
+    pub(crate) fn what(&self, secret_id: &str) -> String {
+        format!("secret {secret_id} in {}", self.region)
+    }
+
+    /// Classify an SDK failure about `secret_id`.
+    pub(crate) fn sdk_error<E>(
+        &self,
+        err: &aws_sdk_secretsmanager::error::SdkError<E, HttpResponse>,
+        secret_id: &str,
+    ) -> AwsError
+    where
+        E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        AwsError::from_sdk(err, &format!("secret {secret_id}"), &self.region)
+    }
+
+    /// The app secret as the app sees it now (AWSCURRENT).
+    pub async fn app_secret(&self, secret_id: &str) -> AwsResult<AppSecret> {
+        self.app_secret_at(secret_id, VersionRef::Stage(AWSCURRENT))
+            .await?
+            .ok_or_else(|| self.no_version(secret_id, AWSCURRENT))
+    }
+
+    /// One version of the app secret; `None` when no version has that
+    /// label or id (the secret itself must exist).
+    pub async fn app_secret_at(&self, secret_id: &str, at: VersionRef<'_>) -> AwsResult<Option<AppSecret>> {
+        let Some(raw) = self.get(secret_id, at).await? else {
+            return Ok(None);
+        };
+        AppSecret::parse(secret_id, &raw.version_id, raw.stages, &raw.text).map(Some)
+    }
+
+    /// The version labelled AWSPENDING, if there is one: a staged update
+    /// that was written but not yet promoted, to be reused on a re-run.
+    pub async fn pending(&self, secret_id: &str) -> AwsResult<Option<AppSecret>> {
+        self.app_secret_at(secret_id, VersionRef::Stage(AWSPENDING)).await
+    }
+
+    /// The RDS admin password: key `key` of `<env>-rds-admin-passwords`.
+    /// When the key is missing the error lists the keys that exist.
+    pub async fn admin_password(&self, secret_id: &str, key: &str) -> AwsResult<SecretString> {
+        let raw = self
+            .get(secret_id, VersionRef::Stage(AWSCURRENT))
+            .await?
+            .ok_or_else(|| self.no_version(secret_id, AWSCURRENT))?;
+        let mut map = parse_object(secret_id, &raw.text)?;
+        match map.remove(key) {
+            Some(Value::String(p)) => Ok(crate::secret::secret(p)),
+            Some(_) => Err(AwsError::invalid(format!(
+                "key {key} of {} is not a string",
+                self.what(secret_id)
+            ))),
+            None => {
+                let have: Vec<&str> = map.keys().map(String::as_str).collect();
+                Err(AwsError::not_found(format!(
+                    "no key {key} in {}; it has: {}",
+                    self.what(secret_id),
+                    list_or_none(&have)
+                ))
+                .with_hint("name the database's key with --admin-secret-key"))
+            }
+        }
+    }
+
+    /// Every version with its labels (DescribeSecret), oldest first.
+    pub async fn versions(&self, secret_id: &str) -> AwsResult<Vec<SecretVersion>> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error(&e, secret_id))?;
+        let mut versions: Vec<SecretVersion> = out
+            .version_ids_to_stages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(version_id, mut stages)| {
+                stages.sort();
+                SecretVersion {
+                    version_id,
+                    stages,
+                    created: None,
+                }
+            })
+            .collect();
+        // DescribeSecret gives no dates; ListSecretVersionIds does.
+        let listed = self
+            .client
+            .list_secret_version_ids()
+            .secret_id(secret_id)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error(&e, secret_id))?;
+        for v in listed.versions.unwrap_or_default() {
+            let created = v
+                .created_date
+                .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
+            if let Some(mine) = versions
+                .iter_mut()
+                .find(|m| Some(m.version_id.as_str()) == v.version_id.as_deref())
+            {
+                mine.created = created;
+            }
+        }
+        versions.sort_by(|a, b| a.created.cmp(&b.created).then(a.version_id.cmp(&b.version_id)));
+        Ok(versions)
+    }
+
+    /// GetSecretValue. `Ok(None)` when the secret exists but the label or
+    /// version does not; NotFound when the secret itself does not.
+    async fn get(&self, secret_id: &str, at: VersionRef<'_>) -> AwsResult<Option<RawVersion>> {
+        let req = self.client.get_secret_value().secret_id(secret_id);
+        let req = match at {
+            VersionRef::Stage(s) => req.version_stage(s),
+            VersionRef::Id(v) => req.version_id(v),
+        };
+        match req.send().await {
+            Ok(out) => {
+                let text = out.secret_string.ok_or_else(|| {
+                    AwsError::invalid(format!(
+                        "{} holds binary data, not a JSON SecretString",
+                        self.what(secret_id)
+                    ))
+                })?;
+                Ok(Some(RawVersion {
+                    version_id: out.version_id.unwrap_or_default(),
+                    stages: out.version_stages.unwrap_or_default(),
+                    text,
+                }))
+            }
+            Err(e) => {
+                let err = self.sdk_error(&e, secret_id);
+                if err.kind == AwsErrorKind::NotFound && self.exists(secret_id).await? {
+                    return Ok(None);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Whether the secret exists (NotFound is the only "no").
+    async fn exists(&self, secret_id: &str) -> AwsResult<bool> {
+        match self.client.describe_secret().secret_id(secret_id).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = self.sdk_error(&e, secret_id);
+                if err.kind == AwsErrorKind::NotFound {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    fn no_version(&self, secret_id: &str, stage: &str) -> AwsError {
+        AwsError::not_found(format!(
+            "{} has no version labelled {stage}",
+            self.what(secret_id)
+        ))
+    }
+}
+
+/// A SecretString straight from AWS; never printed.
+struct RawVersion {
+    version_id: String,
+    stages: Vec<String>,
+    text: String,
+}

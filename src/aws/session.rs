@@ -1,0 +1,331 @@
+//! The operator's AWS session: credentials from aws-config's default chain
+//! (as `gds aws <role> --shell` exports them; profiles and SSO work too), the
+//! region, an optional endpoint override, who the caller is and when the
+//! session runs out.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_config::environment::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_secretsmanager::config::{Credentials, ProvideCredentials, SharedHttpClient};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use chrono::{DateTime, Utc};
+
+use super::error::{AwsError, AwsErrorKind, AwsResult};
+use super::secrets::SecretsManager;
+use crate::secret::{ExposeSecret, SecretString};
+
+/// Region when neither the environment nor the profile names one (GOV.UK runs in Ireland).
+pub const DEFAULT_REGION: &str = "eu-west-1";
+
+/// Env vars that session tools set to the credentials' expiry (RFC 3339):
+/// gds-cli and the AWS CLI's `export-credentials` use the first, aws-vault the second.
+pub const EXPIRY_ENV_VARS: [&str; 2] = ["AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION"];
+
+/// Where and how to reach AWS. Empty fields fall back to the default chain.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// `--aws-endpoint-url` (the SDK itself also honours `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// Credentials given explicitly (tests, the sandbox), bypassing the default chain.
+#[derive(Debug, Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: Option<SecretString>,
+    pub expiry: Option<DateTime<Utc>>,
+}
+
+impl StaticCredentials {
+    pub fn new(access_key_id: &str, secret_access_key: &str) -> Self {
+        StaticCredentials {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: crate::secret::secret(secret_access_key),
+            session_token: None,
+            expiry: None,
+        }
+    }
+}
+
+/// Who the credentials belong to (STS GetCallerIdentity).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+impl CallerIdentity {
+    /// The role of an assumed-role ARN (`arn:aws:sts::1:assumed-role/ROLE/session`),
+    /// or the last path part of any other ARN — what a status bar shows.
+    pub fn principal_name(&self) -> &str {
+        let resource = self.arn.rsplit(':').next().unwrap_or(&self.arn);
+        match resource.split('/').collect::<Vec<_>>().as_slice() {
+            ["assumed-role", role, ..] => role,
+            [.., last] => last,
+            [] => resource,
+        }
+    }
+}
+
+/// A loaded AWS session: SDK config with resolved credentials.
+#[derive(Clone)]
+pub struct AwsSession {
+    sdk: SdkConfig,
+    region: String,
+    endpoint_url: Option<String>,
+    expiry: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for AwsSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsSession")
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("expiry", &self.expiry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsSession {
+    /// Load from the default chain (env, profile, SSO, …) and resolve the
+    /// credentials now, so a missing or expired session fails here, clearly,
+    /// rather than on the first call.
+    pub async fn load(opts: &AwsOptions) -> AwsResult<Self> {
+        let env = |k: &str| std::env::var(k).ok();
+        Self::load_with(opts, env).await
+    }
+
+    /// [`load`](Self::load), reading the expiry variables through `env`
+    /// (the SDK's own chain always reads the process environment).
+    pub async fn load_with(opts: &AwsOptions, env: impl Fn(&str) -> Option<String>) -> AwsResult<Self> {
+        // Env, then profile, then eu-west-1 — not the SDK's default chain,
+        // whose last resort (EC2 instance metadata) costs a laptop seconds
+        // of timeouts when `gds aws --shell` leaves the region unset.
+        let mut profile_region = ProfileFileRegionProvider::builder();
+        if let Some(p) = &opts.profile {
+            profile_region = profile_region.profile_name(p);
+        }
+        let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
+            .or_else(EnvironmentVariableRegionProvider::new())
+            .or_else(profile_region.build())
+            .or_else(Region::new(DEFAULT_REGION));
+        let mut loader = base_loader(opts).region(region);
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        let sdk = loader.load().await;
+        let provider = sdk.credentials_provider().ok_or_else(no_credentials)?;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| credentials_error(&e))?;
+        let expiry = expiry_from_env(&env).or_else(|| creds.expiry().map(DateTime::<Utc>::from));
+        Self::finish(sdk, opts, expiry)
+    }
+
+    /// A session with explicit credentials and no default chain at all.
+    pub async fn with_credentials(opts: &AwsOptions, creds: &StaticCredentials) -> AwsResult<Self> {
+        let region = opts.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        let sdk_creds = Credentials::new(
+            &creds.access_key_id,
+            creds.secret_access_key.expose_secret(),
+            creds.session_token.as_ref().map(|t| t.expose_secret().to_owned()),
+            creds.expiry.map(SystemTime::from),
+            "rotui-static",
+        );
+        let sdk = base_loader(opts)
+            .region(Region::new(region))
+            .credentials_provider(sdk_creds)
+            .load()
+            .await;
+        Self::finish(sdk, opts, creds.expiry)
+    }
+
+    fn finish(sdk: SdkConfig, opts: &AwsOptions, expiry: Option<DateTime<Utc>>) -> AwsResult<Self> {
+        if let Some(at) = expiry.filter(|at| *at <= Utc::now()) {
+            return Err(AwsError::new(
+                AwsErrorKind::ExpiredSession,
+                format!(
+                    "the AWS session expired at {}",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            ));
+        }
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        Ok(AwsSession {
+            endpoint_url: opts
+                .endpoint_url
+                .clone()
+                .or_else(|| sdk.endpoint_url().map(str::to_owned)),
+            sdk,
+            region,
+            expiry,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.endpoint_url.as_deref()
+    }
+
+    /// When the credentials stop working, if known.
+    pub fn expiry(&self) -> Option<DateTime<Utc>> {
+        self.expiry
+    }
+
+    /// Time left before the session expires (zero once past), if known.
+    pub fn remaining(&self, now: DateTime<Utc>) -> Option<Duration> {
+        self.expiry
+            .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+    }
+
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// A Secrets Manager client for this session.
+    pub fn secrets(&self) -> SecretsManager {
+        SecretsManager::new(aws_sdk_secretsmanager::Client::new(&self.sdk), &self.region)
+    }
+
+    /// STS GetCallerIdentity: who is acting (for the status bar and the journal).
+    pub async fn caller_identity(&self) -> AwsResult<CallerIdentity> {
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(&e, "STS GetCallerIdentity", &self.region))?;
+        Ok(CallerIdentity {
+            account: out.account.unwrap_or_default(),
+            arn: out.arn.unwrap_or_default(),
+            user_id: out.user_id.unwrap_or_default(),
+        })
+    }
+}
+
+/// The loader shared by both ways in: one TLS stack (rustls + ring, see
+/// FIELD-NOTES), bounded timeouts and retries, and the endpoint override.
+fn base_loader(opts: &AwsOptions) -> ConfigLoader {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(15))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(45))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader
+}
+
+/// A new HTTP client per session: hyper's pool belongs to the tokio runtime
+/// that first used it, so clients are not shared across runtimes.
+fn http_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The session expiry exported by the tool that made the session, if any.
+pub fn expiry_from_env(env: &impl Fn(&str) -> Option<String>) -> Option<DateTime<Utc>> {
+    EXPIRY_ENV_VARS.iter().find_map(|k| {
+        let v = env(k)?;
+        DateTime::parse_from_rfc3339(v.trim())
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+fn no_credentials() -> AwsError {
+    AwsError::new(
+        AwsErrorKind::ExpiredSession,
+        "no AWS credentials found (environment, profile or SSO)",
+    )
+}
+
+/// `CredentialsError` lives in a crate rotui does not depend on directly;
+/// its variants are told apart by their fixed Display text.
+fn credentials_error(e: &(dyn std::error::Error + 'static)) -> AwsError {
+    let head = e.to_string();
+    let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string();
+    if head.contains("not enabled") {
+        let mut err = no_credentials();
+        err.message = crate::secret::redact(&format!("{} ({detail})", err.message));
+        err
+    } else if head.contains("timed out") {
+        AwsError::new(
+            AwsErrorKind::Network,
+            format!("loading AWS credentials: {detail}"),
+        )
+    } else {
+        AwsError::new(
+            AwsErrorKind::ExpiredSession,
+            format!("could not load AWS credentials ({detail})"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn expiry_is_read_from_the_session_tools_variables() {
+        let e = expiry_from_env(&env_of(&[("AWS_CREDENTIAL_EXPIRATION", "2026-01-21T10:15:00Z")]));
+        assert_eq!(e.unwrap().to_rfc3339(), "2026-01-21T10:15:00+00:00");
+        let e = expiry_from_env(&env_of(&[(
+            "AWS_SESSION_EXPIRATION",
+            "2026-01-21T11:15:00+01:00",
+        )]));
+        assert_eq!(e.unwrap().to_rfc3339(), "2026-01-21T10:15:00+00:00");
+        assert_eq!(
+            expiry_from_env(&env_of(&[("AWS_CREDENTIAL_EXPIRATION", "soon")])),
+            None
+        );
+        assert_eq!(expiry_from_env(&env_of(&[])), None);
+    }
+
+    #[test]
+    fn principal_name_is_the_role_of_an_assumed_role() {
+        let id = |arn: &str| CallerIdentity {
+            account: "1".into(),
+            arn: arn.into(),
+            user_id: "u".into(),
+        };
+        assert_eq!(
+            id("arn:aws:sts::123456789012:assumed-role/govuk-production-fulladmin/jane.doe").principal_name(),
+            "govuk-production-fulladmin"
+        );
+        assert_eq!(
+            id("arn:aws:iam::123456789012:user/ci/deployer").principal_name(),
+            "deployer"
+        );
+        assert_eq!(id("arn:aws:iam::123456789012:root").principal_name(), "root");
+    }
+}
