@@ -1,1 +1,328 @@
-//! (to be written)
+//! A throwaway MariaDB whose admin is shaped like RDS's master user.
+//!
+//! `aws_db_admin`@`%` gets the privileges RDS for MariaDB gives its master
+//! user (global, WITH GRANT OPTION, but no SUPER, CONNECTION ADMIN or SET
+//! USER), plus `DELETE HISTORY`, without which a non-SUPER admin cannot
+//! `GRANT ALL` on a database. Like RDS, it ends other users' sessions through
+//! `mysql.rds_kill(id)` / `mysql.rds_kill_query(id)`, procedures defined by a
+//! superuser with SQL SECURITY DEFINER. So code that works here works without
+//! privileges RDS never gives.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::db::ident::{mysql_account, mysql_ident, mysql_str};
+use crate::sandbox::guard::{Guarded, free_port, is_root, scratch_dir};
+use crate::secret::{self, ExposeSecret, SecretString};
+
+/// The RDS master user's name.
+pub const ADMIN_USER: &str = "aws_db_admin";
+
+/// What RDS for MariaDB grants its master user on `*.*` (AWS "Master user
+/// account privileges"), plus DELETE HISTORY (see the module docs).
+/// `BINLOG MONITOR` is MariaDB ≥ 10.5's name for REPLICATION CLIENT.
+const ADMIN_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, \
+REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, \
+REPLICATION SLAVE, BINLOG MONITOR, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, \
+CREATE USER, EVENT, TRIGGER, DELETE HISTORY";
+
+/// A running throwaway MariaDB. Stopped, and its directory removed, when it
+/// is dropped or when this process exits (see [`Guarded`]).
+#[derive(Debug)]
+pub struct MariaDbServer {
+    pub port: u16,
+    dir: PathBuf,
+    admin_password: SecretString,
+    root_password: SecretString,
+    _guard: Guarded,
+}
+
+/// An application database and its user, as the runbook's `signon` has
+/// (`GRANT ALL PRIVILEGES ON signon_production.* TO 'signon'@'%'`).
+#[derive(Debug, Clone)]
+pub struct AppAccount {
+    pub database: String,
+    pub user: String,
+    pub host: String,
+    pub password: SecretString,
+}
+
+impl MariaDbServer {
+    /// Start a server on a free port and bootstrap the admin. Blocking.
+    pub fn start() -> io::Result<MariaDbServer> {
+        let install = find_binary(&["mariadb-install-db", "mysql_install_db"])?;
+        let server = find_binary(&["mariadbd", "mysqld"])?;
+        let client = find_binary(&["mariadb", "mysql"])?;
+
+        let dir = scratch_dir("rotui-mariadb-")?;
+        let data = dir.join("data");
+        let log = dir.join("server.log");
+        let root_user: &[&str] = if is_root() { &["--user=root"] } else { &[] };
+
+        let out = Command::new(&install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg("--auth-root-authentication-method=normal")
+            .arg("--skip-test-db")
+            .args(root_user)
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(io::Error::other(format!(
+                "{} failed: {}{}",
+                install.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+
+        let port = free_port();
+        let socket = data.join("sock");
+        let mut args = vec![
+            "--no-defaults".to_owned(),
+            format!("--datadir={}", data.display()),
+            format!("--port={port}"),
+            "--bind-address=127.0.0.1".to_owned(),
+            format!("--socket={}", socket.display()),
+            "--innodb-log-file-size=8M".to_owned(),
+            "--max-connections=1000".to_owned(),
+            "--skip-name-resolve".to_owned(),
+            // The event scheduler runs events; definer tests need it on.
+            "--event-scheduler=ON".to_owned(),
+        ];
+        args.extend(root_user.iter().map(|s| s.to_string()));
+        let mut guard = Guarded::spawn(&server, &args, None, &log, Some(&dir))?;
+
+        // Ready = root can run a statement over the socket.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if run_sql(&client, &socket, "SELECT 1").is_ok() {
+                break;
+            }
+            if !guard.is_running() || Instant::now() > deadline {
+                let tail = log_tail(&log);
+                guard.stop();
+                return Err(io::Error::other(format!(
+                    "MariaDB did not become ready on port {port} within 20 s; server log:\n{tail}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        let admin_password = secret::generate_password();
+        let root_password = secret::generate_password();
+        run_sql(&client, &socket, &bootstrap_sql(&admin_password, &root_password))
+            .map_err(|e| io::Error::other(format!("bootstrapping MariaDB failed: {e}")))?;
+
+        Ok(MariaDbServer {
+            port,
+            dir,
+            admin_password,
+            root_password,
+            _guard: guard,
+        })
+    }
+
+    /// The server shared by every test in this binary, started on first use.
+    /// Share only the server: sqlx pools belong to one tokio runtime, and each
+    /// `#[tokio::test]` has its own.
+    pub fn shared() -> &'static MariaDbServer {
+        static SHARED: OnceLock<MariaDbServer> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            MariaDbServer::start().unwrap_or_else(|e| panic!("cannot start the test MariaDB: {e}"))
+        })
+    }
+
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The data directory (holds the socket and the server log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn admin_password(&self) -> SecretString {
+        self.admin_password.clone()
+    }
+
+    /// `mysql://aws_db_admin:PW@127.0.0.1:PORT[/db]`. Holds a password: never print it.
+    pub fn admin_url(&self, database: Option<&str>) -> String {
+        self.url(ADMIN_USER, self.admin_password.expose_secret(), database)
+    }
+
+    /// The superuser, for fixtures that RDS's master user could not make
+    /// either (e.g. PROXY grants). Holds a password: never print it.
+    pub fn root_url(&self) -> String {
+        self.url("root", self.root_password.expose_secret(), None)
+    }
+
+    /// A URL for any user; every part is percent-encoded.
+    pub fn url(&self, user: &str, password: &str, database: Option<&str>) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode as enc};
+        let db = database
+            .map(|d| format!("/{}", enc(d, NON_ALPHANUMERIC)))
+            .unwrap_or_default();
+        format!(
+            "mysql://{}:{}@{}:{}{db}",
+            enc(user, NON_ALPHANUMERIC),
+            enc(password, NON_ALPHANUMERIC),
+            self.host(),
+            self.port
+        )
+    }
+
+    /// Make a fresh application database and a user with
+    /// `GRANT ALL PRIVILEGES ON db.*`, both named from `hint` plus a unique
+    /// suffix (hints may hold any characters: that is the point of some tests).
+    pub async fn create_app(&self, hint: &str) -> io::Result<AppAccount> {
+        let suffix = unique_suffix();
+        let app = AppAccount {
+            database: format!("{hint}_production_{suffix}"),
+            user: format!("{hint}_{suffix}"),
+            host: "%".to_owned(),
+            password: secret::generate_password(),
+        };
+        let account = mysql_account(&app.user, &app.host);
+        let statements = [
+            format!("CREATE DATABASE {}", mysql_ident(&app.database)),
+            format!(
+                "CREATE USER {account} IDENTIFIED BY {}",
+                mysql_str(app.password.expose_secret())
+            ),
+            format!(
+                "GRANT ALL PRIVILEGES ON {}.* TO {account}",
+                mysql_ident(&app.database)
+            ),
+        ];
+        self.admin_exec(&statements).await?;
+        Ok(app)
+    }
+
+    /// Run statements as the admin, on one short-lived connection.
+    pub async fn admin_exec(&self, statements: &[String]) -> io::Result<()> {
+        exec_as(&self.admin_url(None), statements).await
+    }
+
+    /// Run statements as root, on one short-lived connection.
+    pub async fn root_exec(&self, statements: &[String]) -> io::Result<()> {
+        exec_as(&self.root_url(), statements).await
+    }
+}
+
+/// Run statements one by one on one connection; errors are redacted.
+async fn exec_as(url: &str, statements: &[String]) -> io::Result<()> {
+    use sqlx::{Connection, Executor};
+    let fail = |e: sqlx::Error| io::Error::other(secret::redact(&e.to_string()));
+    let mut conn = sqlx::MySqlConnection::connect(url).await.map_err(fail)?;
+    for s in statements {
+        conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone())))
+            .await
+            .map_err(fail)?;
+    }
+    conn.close().await.map_err(fail)
+}
+
+/// A suffix that makes names unique within this process and across processes
+/// sharing a server.
+pub fn unique_suffix() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}{}",
+        std::process::id() % 10_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn bootstrap_sql(admin: &SecretString, root: &SecretString) -> String {
+    let admin_account = mysql_account(ADMIN_USER, "%");
+    let root_pw = mysql_str(root.expose_secret());
+    format!(
+        "CREATE USER {admin_account} IDENTIFIED BY {admin_pw};
+GRANT {ADMIN_PRIVILEGES} ON *.* TO {admin_account} WITH GRANT OPTION;
+DELIMITER //
+CREATE DEFINER='root'@'localhost' PROCEDURE mysql.rds_kill(IN thread BIGINT)
+  SQL SECURITY DEFINER
+BEGIN
+  KILL CONNECTION thread;
+END//
+CREATE DEFINER='root'@'localhost' PROCEDURE mysql.rds_kill_query(IN thread BIGINT)
+  SQL SECURITY DEFINER
+BEGIN
+  KILL QUERY thread;
+END//
+DELIMITER ;
+GRANT EXECUTE ON PROCEDURE mysql.rds_kill TO {admin_account};
+GRANT EXECUTE ON PROCEDURE mysql.rds_kill_query TO {admin_account};
+ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY {root_pw},
+  'root'@'127.0.0.1' IDENTIFIED BY {root_pw}, 'root'@'::1' IDENTIFIED BY {root_pw};
+",
+        admin_pw = mysql_str(admin.expose_secret()),
+    )
+}
+
+/// Run SQL through the command-line client as root over the socket (the
+/// root password is still empty when this runs). SQL goes through stdin,
+/// never the command line, so no password shows in `ps`.
+fn run_sql(client: &Path, socket: &Path, sql: &str) -> io::Result<()> {
+    let mut child = Command::new(client)
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", socket.display()))
+        .arg("--user=root")
+        .arg("--batch")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(sql.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(secret::redact(
+            String::from_utf8_lossy(&out.stderr).trim(),
+        )))
+    }
+}
+
+/// Find the first of `names` on PATH, /usr/sbin or /usr/bin.
+fn find_binary(names: &[&str]) -> io::Result<PathBuf> {
+    for name in names {
+        if let Ok(p) = which::which(name) {
+            return Ok(p);
+        }
+        for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
+            let p = Path::new(dir).join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "`{}` not found on PATH or in /usr/sbin, /usr/bin: install the Debian package \
+             mariadb-server (apt-get install mariadb-server)",
+            names[0]
+        ),
+    ))
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

@@ -1,1 +1,705 @@
-//! (to be written)
+//! The MySQL-family layer against a real throwaway MariaDB whose admin has
+//! RDS's master-user privileges (no SUPER), shared by these tests; each test
+//! makes its own databases and users.
+
+use rotui::db::DbErrorKind;
+use rotui::db::ident::{mysql_ident, mysql_str};
+use rotui::db::model::{DbObject, FlavorKind, GrantKind, Statement};
+use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, Plan, test_login};
+use rotui::sandbox::mariadb::{AppAccount, MariaDbServer, unique_suffix};
+use rotui::secret::{self, ExposeSecret, SecretString};
+
+fn server() -> &'static MariaDbServer {
+    MariaDbServer::shared()
+}
+
+async fn admin() -> MysqlDb {
+    MysqlDb::connect(&server().admin_url(None))
+        .await
+        .expect("admin connects")
+}
+
+async fn app(hint: &str) -> AppAccount {
+    server()
+        .create_app(hint)
+        .await
+        .expect("create app database and user")
+}
+
+fn account(app: &AppAccount) -> Account {
+    Account::new(&app.user, &app.host)
+}
+
+#[tokio::test]
+async fn connect_detects_mariadb_on_rds_and_the_admin() {
+    let db = admin().await;
+    let f = db.flavor();
+    assert_eq!(f.kind, FlavorKind::Mariadb);
+    assert!(f.version.contains("MariaDB"), "{}", f.version);
+    assert!(f.rds, "mysql.rds_kill exists, so this looks like RDS");
+    assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
+}
+
+#[tokio::test]
+async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
+    let s = server();
+    let bad = s.url("aws_db_admin", "NotThePassword123", None);
+    let err = MysqlDb::connect(&bad).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword, "{err}");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("NotThePassword123"), "{shown}");
+
+    let closed = rotui::sandbox::guard::free_port();
+    let url = format!("mysql://aws_db_admin:Sekr1tSekr1t@127.0.0.1:{closed}/x");
+    let err = MysqlDb::connect(&url).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");
+    assert!(!format!("{err} {err:?}").contains("Sekr1tSekr1t"));
+
+    let err = MysqlDb::connect("postgres://nope").await.unwrap_err();
+    assert!(err.to_string().contains("URL"), "{err}");
+}
+
+#[tokio::test]
+async fn users_show_the_runbook_columns_on_mariadb() {
+    let db = admin().await;
+    let app = app("signon").await;
+    server()
+        .admin_exec(&[format!(
+            "CREATE USER 'locked{0}'@'10.%' IDENTIFIED BY 'x' ACCOUNT LOCK PASSWORD EXPIRE",
+            app.user
+        )])
+        .await
+        .unwrap();
+    let users = db.users().await.unwrap();
+    let admin_row = users.iter().find(|u| u.name == "aws_db_admin").unwrap();
+    assert_eq!(admin_row.host.as_deref(), Some("%"));
+    assert!(!admin_row.superuser && admin_row.can_grant && admin_row.can_login);
+    assert_eq!(admin_row.auth_plugin.as_deref(), Some("mysql_native_password"));
+
+    let app_row = users.iter().find(|u| u.name == app.user).unwrap();
+    assert!(!app_row.can_grant && !app_row.account_locked && !app_row.password_expired);
+
+    let locked = users
+        .iter()
+        .find(|u| u.name == format!("locked{}", app.user))
+        .unwrap();
+    assert_eq!(locked.host.as_deref(), Some("10.%"));
+    assert!(locked.account_locked && locked.password_expired && !locked.can_login);
+
+    assert!(db.user_exists(&account(&app)).await.unwrap());
+    assert!(
+        !db.user_exists(&Account::new(&app.user, "localhost"))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn grants_are_parsed_and_never_carry_the_password_hash() {
+    let db = admin().await;
+    let app = app("signon").await;
+    let grants = db.grants(&account(&app)).await.unwrap();
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    assert_eq!(grants[0].kind, GrantKind::Global);
+    assert_eq!(grants[0].raw, format!("GRANT USAGE ON *.* TO `{}`@`%`", app.user));
+    assert_eq!(grants[1].kind, GrantKind::Database);
+    assert_eq!(grants[1].privileges, ["ALL PRIVILEGES"]);
+    assert_eq!(grants[1].on, format!("`{}`.*", app.database));
+    assert!(!format!("{grants:?}").contains("PASSWORD"));
+
+    let err = db.grants(&Account::new("nobody-here", "%")).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn objects_list_views_routines_triggers_and_events_with_definers() {
+    let db = admin().await;
+    let app = app("signon").await;
+    let url = server().url(&app.user, app.password.expose_secret(), Some(&app.database));
+    let app_db = MysqlDb::connect(&url).await.unwrap();
+    app_db
+        .execute(&[
+            Statement::new("CREATE TABLE users (id INT PRIMARY KEY, name TEXT)"),
+            Statement::new("CREATE VIEW active_users_summary AS SELECT COUNT(*) AS n FROM users"),
+            Statement::new("CREATE PROCEDURE p() SELECT 1"),
+            Statement::new("CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1"),
+            Statement::new(
+                "CREATE TRIGGER trg BEFORE INSERT ON users FOR EACH ROW SET NEW.name = LOWER(NEW.name)",
+            ),
+            Statement::new("CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO DELETE FROM users WHERE id < 0"),
+        ])
+        .await
+        .unwrap();
+    app_db.close().await;
+    let objects = db.objects(Some(&app.database)).await.unwrap();
+    let kinds: Vec<(&str, &str)> = objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("event", "ev"),
+            ("function", "f"),
+            ("procedure", "p"),
+            ("trigger", "trg"),
+            ("view", "active_users_summary")
+        ]
+    );
+    let definer = format!("{}@%", app.user);
+    assert!(
+        objects
+            .iter()
+            .all(|o| o.owner == definer && o.schema.as_deref() == Some(app.database.as_str()))
+    );
+    assert_eq!(
+        db.objects_defined_by(&account(&app), None).await.unwrap().len(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn connections_are_counted_per_user_in_one_query() {
+    let db = admin().await;
+    let app = app("signon").await;
+    let url = server().url(&app.user, app.password.expose_secret(), Some(&app.database));
+    let app_conn = MysqlDb::connect(&url).await.unwrap();
+    // Hold three real sessions as the app user.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        use sqlx::Connection;
+        held.push(sqlx::MySqlConnection::connect(&url).await.unwrap());
+    }
+    let snap = db.connections(false).await.unwrap();
+    let count = snap
+        .counts
+        .iter()
+        .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+        .unwrap();
+    assert_eq!(count.count, 3);
+    assert!(snap.rows.is_empty());
+
+    let snap = db.connections(true).await.unwrap();
+    let mine: Vec<_> = snap
+        .rows
+        .iter()
+        .filter(|r| r.user.as_deref() == Some(app.user.as_str()))
+        .collect();
+    assert_eq!(mine.len(), 3);
+    assert!(
+        mine.iter()
+            .all(|r| r.database.as_deref() == Some(app.database.as_str()))
+    );
+    assert!(
+        mine.iter()
+            .all(|r| r.client.as_deref().unwrap_or("").starts_with("127.0.0.1:"))
+    );
+    assert_eq!(
+        snap.counts
+            .iter()
+            .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+            .unwrap()
+            .count,
+        3
+    );
+    drop(held);
+    app_conn.close().await;
+}
+
+#[tokio::test]
+async fn test_login_accepts_the_right_password_only() {
+    let app = app("signon").await;
+    let s = server();
+    test_login(s.host(), s.port(), &app.user, &app.password, Some(&app.database))
+        .await
+        .expect("right password logs in");
+    let wrong = secret::secret("WrongWrongWrong42");
+    let err = test_login(s.host(), s.port(), &app.user, &wrong, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword);
+    assert!(!format!("{err} {err:?}").contains("WrongWrongWrong42"));
+}
+
+// ------------------------------------------------------------ write side
+
+/// Names that break naive quoting: hyphen, both quotes, backtick, %, space,
+/// backslash, non-ASCII, and an injection attempt.
+const HOSTILE: &str = "sïgn-on 'x\" `y` %\\z";
+
+fn app_url(app: &AppAccount) -> String {
+    server().url(&app.user, app.password.expose_secret(), Some(&app.database))
+}
+
+async fn run(db: &MysqlDb, plan: &Plan) {
+    db.execute(&plan.statements)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nplan: {:#?}", plan.previews()));
+}
+
+async fn login(user: &str, password: &SecretString) -> Result<(), rotui::db::DbError> {
+    test_login(server().host(), server().port(), user, password, None).await
+}
+
+#[tokio::test]
+async fn create_user_previews_a_masked_password_and_is_idempotent() {
+    let db = admin().await;
+    let new = Account::new(format!("signon_user_{}", unique_suffix()), "%");
+    let password = secret::generate_password();
+    let plan = db.create_user_plan(&new, &password).await.unwrap();
+    assert_eq!(
+        plan.previews(),
+        [format!(
+            "CREATE USER '{}'@'%' IDENTIFIED BY '{}'",
+            new.user,
+            secret::MASK
+        )]
+    );
+    assert!(!format!("{plan:?}").contains(password.expose_secret()));
+    run(&db, &plan).await;
+    login(&new.user, &password)
+        .await
+        .expect("the new user logs in with its password");
+
+    let again = db
+        .create_user_plan(&new, &secret::generate_password())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{:?}", again.previews());
+    assert!(again.notes[0].contains("exists already"), "{:?}", again.notes);
+
+    // A plan that went stale (someone created the user meanwhile) fails
+    // clearly, and the error shows the masked statement, not the password.
+    let err = db.execute(&plan.statements).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::AlreadyExists, "{err}");
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains(secret::MASK) && !shown.contains(password.expose_secret()),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn cloning_never_carries_the_mariadb_password_hash() {
+    let db = admin().await;
+    let old_app = app("signon").await;
+    let old = account(&old_app);
+    let new = Account::new(format!("{}_user_20260121", old_app.user), "%");
+    let new_password = secret::generate_password();
+    run(&db, &db.create_user_plan(&new, &new_password).await.unwrap()).await;
+
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert_eq!(
+        plan.previews(),
+        [format!(
+            "GRANT ALL PRIVILEGES ON `{}`.* TO '{}'@'%'",
+            old_app.database, new.user
+        )]
+    );
+    assert!(plan.previews().iter().all(|s| !s.contains("IDENTIFIED")));
+    run(&db, &plan).await;
+
+    login(&new.user, &new_password)
+        .await
+        .expect("new user keeps ITS password");
+    login(&old.user, &old_app.password)
+        .await
+        .expect("old user keeps its own");
+    let err = login(&new.user, &old_app.password).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword);
+
+    assert!(db.verify_grants_equivalent(&old, &new).await.unwrap().is_empty());
+    assert!(db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
+    let s = server();
+    let db = admin().await;
+    let sfx = unique_suffix();
+    let dbname = format!("{HOSTILE}_{sfx}");
+    let d = mysql_ident(&dbname);
+    let role = format!("app role-{sfx}");
+    let proxied = Account::new(format!("proxied-{sfx}"), "%");
+    let old = Account::new(format!("old-{HOSTILE}-{sfx}"), "10.0.%");
+    let new = Account::new(format!("new-{HOSTILE}-{sfx}"), "10.0.%");
+    let o = old.sql();
+    // What RDS's master user can make itself…
+    s.admin_exec(&[
+        format!("CREATE DATABASE {d}"),
+        format!("CREATE TABLE {d}.`t-1` (id INT, `sec'ret` INT, `col``x` INT)"),
+        format!("CREATE PROCEDURE {d}.`p-1`() SELECT 1"),
+        format!("CREATE FUNCTION {d}.`f-1`() RETURNS INT DETERMINISTIC RETURN 1"),
+        format!("CREATE ROLE {}", mysql_str(&role)),
+        format!("GRANT SELECT ON {d}.* TO {}", mysql_str(&role)),
+        format!("CREATE USER {o} IDENTIFIED BY 'old-password-1'"),
+        format!("CREATE USER {}", proxied.sql()),
+        format!("GRANT {} TO {o} WITH ADMIN OPTION", mysql_str(&role)),
+        format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
+        format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
+        format!("GRANT SELECT, INSERT ON {d}.* TO {o} WITH GRANT OPTION"),
+        format!("GRANT UPDATE ON {d}.`t-1` TO {o}"),
+        format!("GRANT SELECT (id, `col``x`), UPDATE (`sec'ret`) ON {d}.`t-1` TO {o}"),
+        format!("GRANT EXECUTE ON PROCEDURE {d}.`p-1` TO {o}"),
+        format!("GRANT EXECUTE, ALTER ROUTINE ON FUNCTION {d}.`f-1` TO {o}"),
+    ])
+    .await
+    .unwrap();
+    // …and a PROXY grant, which only a superuser can hand out (and hand on).
+    s.root_exec(&[
+        format!("GRANT PROXY ON {} TO {o}", proxied.sql()),
+        format!(
+            "GRANT PROXY ON {} TO 'aws_db_admin'@'%' WITH GRANT OPTION",
+            proxied.sql()
+        ),
+    ])
+    .await
+    .unwrap();
+
+    let kinds: Vec<GrantKind> = db.grants(&old).await.unwrap().iter().map(|g| g.kind).collect();
+    for k in [
+        GrantKind::Role,
+        GrantKind::Global,
+        GrantKind::Database,
+        GrantKind::Column,
+        GrantKind::Routine,
+        GrantKind::Proxy,
+        GrantKind::DefaultRole,
+    ] {
+        assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+
+    let password = secret::generate_password();
+    run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert!(
+        plan.previews()
+            .iter()
+            .all(|s| !s.contains("IDENTIFIED") && !s.contains(&old.user))
+    );
+    run(&db, &plan).await;
+
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.is_empty(), "{diff:#?}");
+    assert!(db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
+    assert_eq!(
+        db.grants(&new).await.unwrap().len(),
+        db.grants(&old).await.unwrap().len()
+    );
+    // The new user's password is its own: read back from the server's hash.
+    let row = db.users().await.unwrap();
+    assert!(
+        row.iter()
+            .any(|u| u.name == new.user && u.host.as_deref() == Some("10.0.%"))
+    );
+
+    // The check is not vacuous: take one column grant away and it shows.
+    s.admin_exec(&[format!(
+        "REVOKE UPDATE (`sec'ret`) ON {d}.`t-1` FROM {}",
+        new.sql()
+    )])
+    .await
+    .unwrap();
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert_eq!(diff.missing, [format!("UPDATE (`sec'ret`) ON {d}.`t-1`")]);
+    assert!(diff.extra.is_empty());
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert_eq!(plan.statements.len(), 1, "{:?}", plan.previews());
+    run(&db, &plan).await;
+    assert!(db.verify_grants_equivalent(&old, &new).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_privilege_is_named() {
+    let s = server();
+    let db = admin().await;
+    let sfx = unique_suffix();
+    let old = Account::new(format!("proxyuser{sfx}"), "%");
+    let new = Account::new(format!("proxyuser{sfx}_new"), "%");
+    s.root_exec(&[
+        format!("CREATE USER {}", old.sql()),
+        format!("CREATE USER {}", new.sql()),
+        format!("GRANT PROXY ON 'root'@'localhost' TO {}", old.sql()),
+    ])
+    .await
+    .unwrap();
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    let err = db.execute(&plan.statements).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err} {:?}", err.code);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("GRANT PROXY ON 'root'@'localhost'"),
+        "names the statement: {shown}"
+    );
+    assert!(
+        shown.contains("PROXY on that account WITH GRANT OPTION"),
+        "names the privilege: {shown}"
+    );
+}
+
+#[tokio::test]
+async fn definers_move_to_the_admin_and_objects_keep_working() {
+    let db = admin().await;
+    let old_app = app(HOSTILE).await;
+    let old = account(&old_app);
+    let other = app("reader").await;
+    let as_app = MysqlDb::connect(&app_url(&old_app)).await.unwrap();
+    as_app
+        .execute(&[
+            Statement::new("CREATE TABLE `us-ers` (id INT PRIMARY KEY, name TEXT)"),
+            Statement::new("INSERT INTO `us-ers` VALUES (1, 'Ada'), (2, 'Bob')"),
+            Statement::new("CREATE VIEW `active users` AS SELECT COUNT(*) AS n FROM `us-ers`"),
+            // Under the default sql_mode `||` is OR: re-created under any other
+            // mode (sqlx's PIPES_AS_CONCAT) this would return '10' instead of 1.
+            Statement::new("CREATE FUNCTION `f'1`() RETURNS TEXT DETERMINISTIC RETURN 1 || 0"),
+            Statement::new("CREATE PROCEDURE `p``1`() SELECT COUNT(*) FROM `us-ers`"),
+            Statement::new("CREATE TRIGGER `lower-name` BEFORE INSERT ON `us-ers` FOR EACH ROW SET NEW.name = LOWER(NEW.name)"),
+            Statement::new("CREATE EVENT `purge` ON SCHEDULE EVERY 1 DAY COMMENT 'nightly' DO DELETE FROM `us-ers` WHERE id < 0"),
+        ])
+        .await
+        .unwrap();
+    as_app.close().await;
+    let d = mysql_ident(&old_app.database);
+    // A grant on a routine must survive its re-creation.
+    server()
+        .admin_exec(&[format!(
+            "GRANT EXECUTE ON PROCEDURE {d}.`p``1` TO {}",
+            account(&other).sql()
+        )])
+        .await
+        .unwrap();
+    let f_before = scalar(&db, &format!("SELECT {d}.`f'1`()")).await;
+
+    let DefinerPlan { plan, backups } = db.definer_plan(&old, Some(&old_app.database)).await.unwrap();
+    assert_eq!(backups.len(), 5);
+    assert!(backups.iter().all(|b| {
+        b.create_sql
+            .contains(&format!("DEFINER=`{}`@`%`", old.user.replace('`', "``")))
+    }));
+    assert!(
+        plan.previews()
+            .iter()
+            .any(|s| s.contains("CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION"))
+    );
+    run(&db, &plan).await;
+
+    let objects: Vec<DbObject> = backups.iter().map(|b| b.object.clone()).collect();
+    let checks = db.verify_definers(&objects).await.unwrap();
+    assert!(checks.iter().all(|c| c.problem.is_none()), "{checks:#?}");
+    let now = db.objects(Some(&old_app.database)).await.unwrap();
+    assert!(now.iter().all(|o| o.owner == "aws_db_admin@%"), "{now:?}");
+    assert!(
+        db.definer_plan(&old, None).await.unwrap().plan.is_empty(),
+        "second run: nothing to do"
+    );
+    assert!(
+        db.verify_grants_equivalent(&account(&other), &account(&other))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        db.grants(&account(&other))
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.kind == GrantKind::Routine),
+        "the routine grant survived"
+    );
+
+    // With the old user gone, everything still works.
+    run(&db, &db.drop_user_plan(&old, false).await.unwrap()).await;
+    assert_eq!(
+        scalar(&db, &format!("SELECT n FROM {d}.`active users`")).await,
+        "2"
+    );
+    assert_eq!(scalar(&db, &format!("SELECT {d}.`f'1`()")).await, f_before);
+    assert_eq!(f_before, "1");
+    db.execute(&[Statement::new(format!(
+        "INSERT INTO {d}.`us-ers` VALUES (3, 'CAROL')"
+    ))])
+    .await
+    .expect("the trigger runs");
+    assert_eq!(
+        scalar(&db, &format!("SELECT name FROM {d}.`us-ers` WHERE id = 3")).await,
+        "carol"
+    );
+    let comment = scalar(
+        &db,
+        &format!(
+            "SELECT CONCAT(EVENT_COMMENT, ' ', STATUS) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}",
+            mysql_str(&old_app.database)
+        ),
+    )
+    .await;
+    assert_eq!(comment, "nightly ENABLED");
+}
+
+/// One value from a query run by the admin, as text.
+async fn scalar(db: &MysqlDb, sql: &str) -> String {
+    db.query_scalar(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
+    let db = admin().await;
+    let app = app("signon").await;
+    let old = account(&app);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        use sqlx::Connection;
+        held.push(sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap());
+    }
+    let err = db.drop_user_plan(&old, false).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+    assert!(err.to_string().contains("2 connection(s)"), "{err}");
+
+    let plan = db.kill_user_plan(&app.user).await.unwrap();
+    assert_eq!(plan.statements.len(), 2);
+    assert!(
+        plan.previews()
+            .iter()
+            .all(|s| s.starts_with("CALL mysql.rds_kill(")),
+        "{:?}",
+        plan.previews()
+    );
+    // RDS's master user cannot KILL another user's thread itself.
+    let ids = db.connections(true).await.unwrap();
+    let id = ids
+        .rows
+        .iter()
+        .find(|r| r.user.as_deref() == Some(app.user.as_str()))
+        .unwrap()
+        .id;
+    let err = db
+        .execute(&[Statement::new(format!("KILL {id}"))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
+
+    run(&db, &plan).await;
+    for _ in 0..50 {
+        if db.connection_count(&app.user).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(db.connection_count(&app.user).await.unwrap(), 0);
+    assert!(db.kill_user_plan(&app.user).await.unwrap().is_empty());
+
+    let plan = db.drop_user_plan(&old, false).await.unwrap();
+    assert_eq!(plan.previews(), [format!("DROP USER '{}'@'%'", app.user)]);
+    run(&db, &plan).await;
+    assert!(!db.user_exists(&old).await.unwrap());
+    assert!(
+        db.drop_user_plan(&old, false).await.unwrap().is_empty(),
+        "second run: nothing to do"
+    );
+    drop(held);
+}
+
+#[tokio::test]
+async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
+    let db = admin().await;
+    let app = app("definer").await;
+    let as_app = MysqlDb::connect(&app_url(&app)).await.unwrap();
+    as_app
+        .execute(&[Statement::new("CREATE VIEW v AS SELECT 1 AS one")])
+        .await
+        .unwrap();
+    as_app.close().await;
+    let err = db.drop_user_plan(&account(&app), false).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+    assert!(err.to_string().contains("view"), "{err}");
+    let plan = db.drop_user_plan(&account(&app), true).await.unwrap();
+    assert_eq!(plan.statements.len(), 1);
+    assert!(plan.notes.iter().any(|n| n.contains("1449")), "{:?}", plan.notes);
+
+    let err = db.drop_user_plan(db.admin(), true).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+}
+
+#[tokio::test]
+async fn hostile_names_work_end_to_end_and_never_inject() {
+    let db = admin().await;
+    for hint in [
+        HOSTILE,
+        "x'; DROP DATABASE mysql; --",
+        "a`; DROP USER `aws_db_admin",
+        "üñí-cødé%_",
+    ] {
+        let old_app = app(hint).await;
+        let old = account(&old_app);
+        assert!(db.user_exists(&old).await.unwrap(), "{hint}");
+        let new = Account::new(format!("{}-user-20260121", old_app.user), "%");
+        let password = secret::generate_password();
+        run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
+        run(&db, &db.clone_grants_plan(&old, &new).await.unwrap()).await;
+        assert!(
+            db.verify_grants_equivalent(&old, &new).await.unwrap().is_empty(),
+            "{hint}"
+        );
+        test_login(
+            server().host(),
+            server().port(),
+            &new.user,
+            &password,
+            Some(&old_app.database),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{hint}: {e}"));
+        let as_new =
+            MysqlDb::connect(&server().url(&new.user, password.expose_secret(), Some(&old_app.database)))
+                .await
+                .unwrap();
+        as_new
+            .execute(&[Statement::new("CREATE TABLE t (id INT)")])
+            .await
+            .expect("the new user has the app's rights");
+        as_new.close().await;
+        run(&db, &db.drop_user_plan(&old, false).await.unwrap()).await;
+        assert!(!db.user_exists(&old).await.unwrap());
+    }
+    assert!(db.user_exists(&Account::new("aws_db_admin", "%")).await.unwrap());
+    assert!(db.users().await.unwrap().iter().any(|u| u.name == "root"));
+}
+
+#[tokio::test]
+async fn the_pool_never_holds_more_than_two_connections() {
+    let s = server();
+    let sfx = unique_suffix();
+    let user = format!("watcher{sfx}");
+    let password = secret::generate_password();
+    s.admin_exec(&[
+        format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY {}",
+            mysql_str(password.expose_secret())
+        ),
+        format!("GRANT PROCESS, SELECT ON *.* TO '{user}'@'%'"),
+    ])
+    .await
+    .unwrap();
+    let db = MysqlDb::connect(&s.url(&user, password.expose_secret(), None))
+        .await
+        .unwrap();
+    let observer = admin().await;
+    let busy = futures::future::join_all((0..20).map(|_| db.query_scalar("SELECT SLEEP(0.05)"))).await;
+    assert!(busy.iter().all(|r| r.is_ok()));
+    let peak = futures::future::join_all((0..10).map(|_| db.query_scalar("SELECT SLEEP(0.1)")));
+    let watch = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        observer.connection_count(&user).await.unwrap()
+    };
+    let (_, seen) = tokio::join!(peak, watch);
+    assert!((1..=2).contains(&seen), "saw {seen} connections");
+}
+
+#[tokio::test]
+async fn slow_queries_time_out_with_a_clear_error() {
+    let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
+    let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
+}

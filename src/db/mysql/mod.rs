@@ -1,0 +1,437 @@
+//! MySQL 8, MariaDB and RDS for either: what rotui reads and writes.
+//!
+//! One pool of at most two connections per server (rotui must stay a light
+//! guest on a production database), a timeout on every query, and the
+//! flavour detected on connect so each read uses the right catalogue.
+//! Writes come in two halves: a `*_plan` method reads live state and returns
+//! the exact statements (empty when there is nothing to do), and
+//! [`MysqlDb::execute`] runs them.
+
+mod connections;
+mod definers;
+pub mod grants;
+mod read;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{AssertSqlSafe, Executor, Row};
+
+pub use definers::{DefinerPlan, ObjectBackup, ObjectCheck};
+pub use grants::{Account, GrantDiff, GrantLine, ParsedGrant};
+
+use crate::db::model::{Flavor, FlavorKind, Statement};
+use crate::db::{DbError, DbErrorKind, DbResult};
+use crate::secret::{self, ExposeSecret, SecretString};
+
+/// rotui's budget of connections per server.
+pub const MAX_CONNECTIONS: u32 = 2;
+
+/// How long any one query may take unless changed with [`MysqlDb::with_timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Statements to run, with notes on what was found (e.g. "exists already").
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub statements: Vec<Statement>,
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// The statements as the operator sees them (passwords masked).
+    pub fn previews(&self) -> Vec<String> {
+        self.statements.iter().map(Statement::preview).collect()
+    }
+}
+
+/// An admin connection to one MySQL-family server.
+#[derive(Debug, Clone)]
+pub struct MysqlDb {
+    pool: MySqlPool,
+    flavor: Flavor,
+    /// The admin as the server knows it (`CURRENT_USER()`): the definer that
+    /// migrated objects get.
+    me: Account,
+    timeout: Duration,
+}
+
+impl MysqlDb {
+    /// Connect with a `mysql://user:password@host:port/db` URL.
+    pub async fn connect(url: &str) -> DbResult<MysqlDb> {
+        let options = parse_url(url)?;
+        Self::open(options).await
+    }
+
+    /// Connect with a URL that holds no password, and a password beside it.
+    pub async fn connect_with(url: &str, password: &SecretString) -> DbResult<MysqlDb> {
+        secret::register(password.expose_secret());
+        let options = parse_url(url)?.password(password.expose_secret());
+        Self::open(options).await
+    }
+
+    async fn open(options: MySqlConnectOptions) -> DbResult<MysqlDb> {
+        use sqlx::Connection;
+        // sqlx adds PIPES_AS_CONCAT to sql_mode by default; routines re-created
+        // from their SHOW CREATE text must parse as an ordinary client's would.
+        let options = options.pipes_as_concat(false);
+
+        // One direct connection first: a pool retries refused connections
+        // until its timeout and then reports only "timed out", while the
+        // operator needs the real reason (refused, bad password, …) at once.
+        let probe = async {
+            let mut conn = sqlx::MySqlConnection::connect_with(&options).await?;
+            let row = sqlx::query(
+                "SELECT VERSION(), CURRENT_USER(), EXISTS(SELECT 1 FROM information_schema.ROUTINES \
+                 WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill')",
+            )
+            .fetch_one(&mut conn)
+            .await?;
+            conn.close().await?;
+            Ok::<_, sqlx::Error>(row)
+        };
+        let row = match tokio::time::timeout(DEFAULT_TIMEOUT, probe).await {
+            Ok(r) => r.map_err(login_error)?,
+            Err(_) => {
+                return Err(DbError::new(
+                    DbErrorKind::Unreachable,
+                    format!(
+                        "no answer from {}:{} within {} s",
+                        options.get_host(),
+                        options.get_port(),
+                        DEFAULT_TIMEOUT.as_secs()
+                    ),
+                )
+                .with_hint("is the server up and reachable (tunnel, VPN, security group)?"));
+            }
+        };
+        let version = text(&row, 0);
+        let kind = if version.to_ascii_lowercase().contains("mariadb") {
+            FlavorKind::Mariadb
+        } else {
+            FlavorKind::Mysql
+        };
+        let flavor = Flavor {
+            kind,
+            version,
+            rds: int(&row, 2) != 0,
+        };
+        let me = split_definer(&text(&row, 1));
+
+        let pool = MySqlPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(DEFAULT_TIMEOUT)
+            .idle_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // `ident::mysql_str` doubles backslashes, which is only
+                    // right without NO_BACKSLASH_ESCAPES; a DDL that waits on
+                    // a metadata lock gives up (1205) instead of hanging.
+                    conn.execute(
+                        "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(@@SESSION.sql_mode, \
+                         'NO_BACKSLASH_ESCAPES', '')), SESSION lock_wait_timeout = 10",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        Ok(MysqlDb {
+            pool,
+            flavor,
+            me,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// A copy whose queries may take `timeout` each.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn flavor(&self) -> &Flavor {
+        &self.flavor
+    }
+
+    /// The admin account, as `CURRENT_USER()` names it.
+    pub fn admin(&self) -> &Account {
+        &self.me
+    }
+
+    /// Close the pool (waits for its connections to end).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Run statements in order on one connection. Stops at the first
+    /// failure; the error names the statement (as previewed, no secrets).
+    pub async fn execute(&self, statements: &[Statement]) -> DbResult<()> {
+        let mut conn = self.within(self.pool.acquire()).await?;
+        // A batch may change session state (USE, sql_mode); and a failure
+        // may leave it half-changed. Such a connection is not reused.
+        if statements
+            .iter()
+            .any(|s| s.database.is_some() || s.preview().starts_with("SET "))
+        {
+            conn.close_on_drop();
+        }
+        let total = statements.len();
+        for (i, s) in statements.iter().enumerate() {
+            if let Some(db) = &s.database {
+                let use_db = format!("USE {}", crate::db::ident::mysql_ident(db));
+                self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(use_db))))
+                    .await?;
+            }
+            self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(s.sql()))))
+                .await
+                .map_err(|mut e| {
+                    conn.close_on_drop();
+                    e.message = format!(
+                        "statement {} of {total} failed: {}\n  in: {}",
+                        i + 1,
+                        e.message,
+                        s.preview()
+                    );
+                    e
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The first column of the first row of a read-only query, as text: for
+    /// checks such as "does the view still answer?". `None` for no row or NULL.
+    pub async fn query_scalar(&self, sql: &str) -> DbResult<Option<String>> {
+        let rows = self.fetch_raw(sql.to_owned()).await?;
+        Ok(rows.first().and_then(|r| opt_text(r, 0)))
+    }
+
+    /// Await a driver future under the query timeout, mapping errors.
+    async fn within<T>(&self, fut: impl Future<Output = Result<T, sqlx::Error>>) -> DbResult<T> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(mysql_error),
+            Err(_) => Err(DbError::new(
+                DbErrorKind::Timeout,
+                format!(
+                    "the server did not answer within {} s",
+                    self.timeout.as_secs_f32()
+                ),
+            )
+            .with_hint("the server may be overloaded or unreachable; try again")),
+        }
+    }
+
+    async fn fetch_all<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    ) -> DbResult<Vec<MySqlRow>> {
+        self.within(q.fetch_all(&self.pool)).await
+    }
+
+    async fn fetch_one<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    ) -> DbResult<MySqlRow> {
+        self.within(q.fetch_one(&self.pool)).await
+    }
+
+    /// Rows of a statement that cannot be prepared (SHOW GRANTS, SHOW CREATE …).
+    async fn fetch_raw(&self, sql: String) -> DbResult<Vec<MySqlRow>> {
+        self.within(sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(&self.pool))
+            .await
+    }
+}
+
+/// Log in once with the given credentials and log out: "does this password work?"
+pub async fn test_login(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &SecretString,
+    database: Option<&str>,
+) -> DbResult<()> {
+    use sqlx::Connection;
+    secret::register(password.expose_secret());
+    let mut options = MySqlConnectOptions::new()
+        .host(host)
+        .port(port)
+        .username(user)
+        .password(password.expose_secret());
+    if let Some(db) = database {
+        options = options.database(db);
+    }
+    let attempt = async {
+        let mut conn = sqlx::MySqlConnection::connect_with(&options).await?;
+        conn.execute("SELECT 1").await?;
+        conn.close().await
+    };
+    match tokio::time::timeout(DEFAULT_TIMEOUT, attempt).await {
+        Ok(r) => r.map_err(login_error),
+        Err(_) => Err(DbError::new(
+            DbErrorKind::Unreachable,
+            format!(
+                "no answer from {host}:{port} within {} s",
+                DEFAULT_TIMEOUT.as_secs()
+            ),
+        )
+        .with_hint("is the server up and reachable (tunnel, VPN, security group)?")),
+    }
+}
+
+fn parse_url(url: &str) -> DbResult<MySqlConnectOptions> {
+    let bad = |why: &str| {
+        DbError::new(DbErrorKind::Other, format!("bad database URL: {why}"))
+            .with_hint("expected mysql://user:password@host:port/database")
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if let Some(p) = parsed.password() {
+        secret::register(&percent_encoding::percent_decode_str(p).decode_utf8_lossy());
+    }
+    if !matches!(parsed.scheme(), "mysql" | "mariadb") {
+        return Err(bad(&format!("the scheme is {}, not mysql", parsed.scheme())));
+    }
+    MySqlConnectOptions::from_str(url).map_err(|e| {
+        DbError::new(DbErrorKind::Other, format!("bad database URL: {e}"))
+            .with_hint("expected mysql://user:password@host:port/database")
+    })
+}
+
+/// A driver error as the operator needs it. MySQL's error numbers are more
+/// precise than its SQLSTATEs (which `DbError::from_sqlx` sees), so they
+/// classify here; everything else falls through to the shared mapping.
+fn mysql_error(err: sqlx::Error) -> DbError {
+    use DbErrorKind::*;
+    let Some(number) = err
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|e| e.number())
+    else {
+        return DbError::from_sqlx(err);
+    };
+    let (kind, hint) = match number {
+        1045 => (
+            BadPassword,
+            "check the user name and password (is the secret current?)",
+        ),
+        1044 | 1142 | 1143 | 1227 | 1370 | 1410 => (
+            Privilege,
+            "the admin lacks the privilege named above (RDS's master user has no SUPER)",
+        ),
+        1095 => (
+            Privilege,
+            "only the thread's owner, CONNECTION ADMIN or mysql.rds_kill can end it",
+        ),
+        // At login 1698 is an authentication failure (see `login_error`);
+        // after it, MariaDB uses it for GRANT PROXY without the right to.
+        1698 => (
+            Privilege,
+            "granting PROXY needs PROXY on that account WITH GRANT OPTION",
+        ),
+        1396 => (
+            AlreadyExists,
+            "the account exists already, or (on DROP) no more: refresh",
+        ),
+        1133 | 1141 | 1147 | 1305 | 1049 | 1146 => (NotFound, "it does not exist (any more): refresh"),
+        1205 => (
+            LockTimeout,
+            "another session holds a lock on it; retry when the app is quiet",
+        ),
+        4006 => (
+            DependentObjects,
+            "move the user's views and routines to another definer first",
+        ),
+        1449 => (MissingDefiner, "re-create the object with an existing definer"),
+        1969 | 3024 => (Timeout, "the statement took too long and was cancelled"),
+        1040 | 1203 => (Unreachable, "the server or user has no connections to spare"),
+        _ => (Other, ""),
+    };
+    let message = err
+        .as_database_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_default();
+    let mut e = DbError::new(kind, message);
+    e.code = Some(number.to_string());
+    if !hint.is_empty() {
+        e.hint = Some(hint.into());
+    }
+    e
+}
+
+/// A failure while logging in: 1698 means the login itself was refused.
+fn login_error(err: sqlx::Error) -> DbError {
+    let e = mysql_error(err);
+    if e.code.as_deref() == Some("1698") {
+        DbError {
+            kind: DbErrorKind::BadPassword,
+            hint: Some("check the user name and password".into()),
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
+/// `user@host` as information_schema prints definers (unquoted): the host
+/// is after the last `@`, since hosts cannot hold one but user names can.
+fn split_definer(definer: &str) -> Account {
+    match definer.rfind('@') {
+        Some(i) => Account::new(&definer[..i], &definer[i + 1..]),
+        None => Account::role(definer),
+    }
+}
+
+/// A text column, whether the server sends it as text or as bytes.
+fn text(row: &MySqlRow, i: usize) -> String {
+    opt_text(row, i).unwrap_or_default()
+}
+
+fn opt_text(row: &MySqlRow, i: usize) -> Option<String> {
+    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+        return v;
+    }
+    if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return v.map(|b| String::from_utf8_lossy(&b).into_owned());
+    }
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    if let Ok(v) = row.try_get::<Option<u64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    row.try_get::<Option<chrono::NaiveDateTime>, _>(i)
+        .ok()
+        .flatten()
+        .map(|v| v.to_string())
+}
+
+/// An integer column of any width or signedness.
+fn int(row: &MySqlRow, i: usize) -> i64 {
+    opt_int(row, i).unwrap_or_default()
+}
+
+fn opt_int(row: &MySqlRow, i: usize) -> Option<i64> {
+    if let Ok(v) = row.try_get::<Option<i32>, _>(i) {
+        return v.map(i64::from);
+    }
+    opt_text(row, i).and_then(|s| s.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definers_split_at_the_last_at() {
+        assert_eq!(split_definer("signon@%"), Account::new("signon", "%"));
+        assert_eq!(split_definer("a@b@10.0.%"), Account::new("a@b", "10.0.%"));
+    }
+}

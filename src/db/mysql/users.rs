@@ -1,0 +1,140 @@
+//! Creating, cloning and dropping accounts.
+
+use std::collections::BTreeSet;
+
+use super::grants::{Account, GrantDiff, GrantLine};
+use super::{MysqlDb, Plan};
+use crate::db::DbResult;
+use crate::db::ident::mysql_str;
+use crate::db::model::Statement;
+use crate::secret::{self, ExposeSecret, SecretString};
+
+impl MysqlDb {
+    /// `CREATE USER account IDENTIFIED BY password`, unless it exists (then
+    /// the plan is empty and says so: the password is not changed).
+    pub async fn create_user_plan(&self, account: &Account, password: &SecretString) -> DbResult<Plan> {
+        secret::register(password.expose_secret());
+        let mut plan = Plan::default();
+        if self.user_exists(account).await? {
+            plan.notes.push(format!("{} exists already", account.display()));
+        } else {
+            plan.statements.push(Statement::with_password(
+                format!(
+                    "CREATE USER {} IDENTIFIED BY {}",
+                    account.sql(),
+                    Statement::PASSWORD
+                ),
+                password.clone(),
+                mysql_str,
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// The statements that give `to` exactly what `from` has: every grant
+    /// line (global, database, table, column, routine, PROXY, roles, default
+    /// role, grant/admin options, TLS and resource limits), never its
+    /// credentials. Lines whose grants `to` already holds are left out, so a
+    /// second run plans nothing. `to` need not exist yet (its CREATE USER
+    /// comes first in a rotation).
+    pub async fn clone_grants_plan(&self, from: &Account, to: &Account) -> DbResult<Plan> {
+        let old = self.parsed_grants(from).await?;
+        let have: BTreeSet<String> = if self.user_exists(to).await? {
+            self.parsed_grants(to)
+                .await?
+                .iter()
+                .flat_map(|g| g.line.atoms())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let mut plan = Plan::default();
+        for g in &old {
+            let atoms = g.line.atoms();
+            if atoms.is_subset(&have) {
+                continue;
+            }
+            // The default role must be granted before it is made default;
+            // SHOW GRANTS lists role lines first, so order is kept.
+            if let GrantLine::DefaultRole { .. } = g.line {
+                plan.notes.push(format!("default role from: {}", g.raw));
+            }
+            for sql in g.line.render_for(to, self.flavor.kind) {
+                plan.statements.push(Statement::new(sql));
+            }
+        }
+        if plan.is_empty() {
+            plan.notes.push(format!(
+                "{} already has every grant of {}",
+                to.display(),
+                from.display()
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// How `new`'s grants differ from `old`'s; empty means equivalent.
+    pub async fn verify_grants_equivalent(&self, old: &Account, new: &Account) -> DbResult<GrantDiff> {
+        let old = self.parsed_grants(old).await?;
+        let new = self.parsed_grants(new).await?;
+        Ok(GrantDiff::between(&old, &new))
+    }
+
+    /// `DROP USER account`, refused while the account has connections or
+    /// still defines views, routines, triggers or events (MariaDB would drop
+    /// it and leave them failing with error 1449), unless `force`.
+    /// Connections are counted by user name: PROCESSLIST does not say which
+    /// host entry a session logged in through.
+    pub async fn drop_user_plan(&self, account: &Account, force: bool) -> DbResult<Plan> {
+        let mut plan = Plan::default();
+        if !self.user_exists(account).await? {
+            plan.notes
+                .push(format!("{} does not exist (any more)", account.display()));
+            return Ok(plan);
+        }
+        if account == &self.me {
+            return Err(crate::db::DbError::refused(format!(
+                "{} is the admin account rotui is connected as",
+                account.display()
+            )));
+        }
+        let connections = self.connection_count(&account.user).await?;
+        let defined = self.objects_defined_by(account, None).await?;
+        if !force {
+            if connections > 0 {
+                return Err(crate::db::DbError::refused(format!(
+                    "{} still has {connections} connection(s)",
+                    account.display()
+                ))
+                .with_hint("wait for the app to move to the new user, or kill the connections first"));
+            }
+            if !defined.is_empty() {
+                let names: Vec<String> = defined
+                    .iter()
+                    .map(|o| format!("{} {}.{}", o.kind, o.schema.as_deref().unwrap_or("?"), o.name))
+                    .collect();
+                return Err(crate::db::DbError::refused(format!(
+                    "{} still defines {}",
+                    account.display(),
+                    names.join(", ")
+                ))
+                .with_hint("migrate the definers to the admin first"));
+            }
+        } else {
+            if connections > 0 {
+                plan.notes.push(format!(
+                    "forced: {connections} connection(s) keep running with cached privileges"
+                ));
+            }
+            if !defined.is_empty() {
+                plan.notes.push(format!(
+                    "forced: {} object(s) will fail with error 1449 (missing definer)",
+                    defined.len()
+                ));
+            }
+        }
+        plan.statements
+            .push(Statement::new(format!("DROP USER {}", account.sql())));
+        Ok(plan)
+    }
+}
