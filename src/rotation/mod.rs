@@ -7,6 +7,7 @@
 //! - [`journal`]: the append-only, secret-free record each rotation resumes from.
 //! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`.
 
+pub mod adapters;
 pub mod cli;
 pub mod interlock;
 pub mod journal;

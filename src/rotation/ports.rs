@@ -136,12 +136,14 @@ pub trait DbPort: Send + Sync {
     /// (all of them when `to` does not exist yet); empty when equivalent.
     /// Must never carry credentials (MariaDB's `IDENTIFIED BY PASSWORD` lines).
     fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>>;
-    /// Statements that create login user `name` with `password` (PostgreSQL:
-    /// granted `owner_role`, whose objects it then works with).
+    /// Statements that create login user `name` with `password`, as the
+    /// successor of `like` (MySQL: on the same host; PostgreSQL: granted
+    /// `owner_role`, whose objects it then works with). Empty when it exists.
     fn create_user<'a>(
         &'a self,
         name: &'a str,
         password: &'a SecretString,
+        like: &'a str,
         owner_role: Option<&'a str>,
     ) -> PortFuture<'a, Vec<Statement>>;
     /// Objects `user` defines (MySQL: views, routines, triggers, events) or

@@ -30,7 +30,8 @@ pub struct RunOptions {
     /// Drop the old user even with live connections (they are killed first):
     /// the operator types the username.
     pub force_drop: Option<String>,
-    /// Stop (as waiting) after this step; for step-by-step driving and tests.
+    /// Stop (as waiting) once this step is done, whether by this run or before;
+    /// for step-by-step driving and the interrupt-and-resume tests.
     pub stop_after: Option<StepId>,
     /// Deadline of any single call to an outside system.
     pub call_timeout: Duration,
@@ -254,13 +255,6 @@ async fn walk(
                 error,
             }
         };
-        let cx = StepCtx {
-            ctx,
-            rotation,
-            step,
-            opts,
-            recorder: Some(rec),
-        };
         let unmet = plan.unmet(step, |id| satisfied.contains(id));
         if !unmet.is_empty() {
             return Err(fail(StepError::Blocked(format!(
@@ -268,89 +262,86 @@ async fn walk(
                 unmet.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
             ))));
         }
-
-        let seen = step.observe(&cx).await.map_err(fail)?;
-        rec.emit(step, StepEventKind::Observed(seen.clone()));
-        match seen {
-            Observation::Done(detail) => {
-                rec.journal(Event::StepFinished {
-                    step: step.id.clone(),
-                    result: StepOutcome::AlreadyDone,
-                    detail,
-                })
-                .map_err(fail)?;
-                satisfied.insert(step.id.clone());
-                continue;
-            }
-            _ if opts.skip.contains_key(&step.id) => {
-                let reason = opts.skip[&step.id].clone();
-                rec.journal(Event::Skipped {
-                    step: step.id.clone(),
-                    reason: reason.clone(),
-                    by: Operator::os_user(),
-                })
-                .map_err(fail)?;
-                rec.emit(step, StepEventKind::Skipped { reason });
-                satisfied.insert(step.id.clone());
-                continue;
-            }
-            Observation::Blocked(why) => return Err(fail(StepError::Blocked(why))),
-            Observation::NotDone(_) => {}
-        }
-
-        let confirm = step.confirm(rotation);
-        let confirmed = match &confirm {
-            Confirm::None => true,
-            Confirm::Yes | Confirm::Destructive => opts.yes,
-            Confirm::Typed(word) => opts.typed.iter().any(|t| t == word),
+        let cx = StepCtx {
+            ctx,
+            rotation,
+            step,
+            opts,
+            recorder: Some(rec),
         };
-        if !confirmed {
-            return stop(
-                rec,
-                step,
-                Wait::Confirmation {
-                    step: step.id.clone(),
-                    confirm,
-                },
-            )
-            .map_err(fail);
+        if let Some(wait) = one_step(&cx, rec, opts).await.map_err(fail)? {
+            return stop(rec, step, wait).map_err(fail);
         }
-
-        let preview = step.preview(&cx).await.map_err(fail)?;
-        rec.journal(Event::StepStarted {
-            step: step.id.clone(),
-            title: step.title(),
-            preview: preview.clone(),
-        })
-        .map_err(fail)?;
-        rec.emit(step, StepEventKind::Started { preview });
-
-        match step.apply(&cx).await.map_err(fail)? {
-            Applied::Waiting(w) => return stop(rec, step, w).map_err(fail),
-            Applied::Done => {}
-        }
-        step.verify(&cx).await.map_err(fail)?;
-        rec.journal(Event::StepFinished {
-            step: step.id.clone(),
-            result: StepOutcome::Done,
-            detail: String::new(),
-        })
-        .map_err(fail)?;
-        rec.emit(step, StepEventKind::Finished);
         satisfied.insert(step.id.clone());
-
         if opts.stop_after.as_ref() == Some(&step.id) {
-            return stop(
-                rec,
-                step,
-                Wait::Paused {
-                    after: step.id.clone(),
-                },
-            )
-            .map_err(fail);
+            let wait = Wait::Paused {
+                after: step.id.clone(),
+            };
+            return stop(rec, step, wait).map_err(fail);
         }
     }
     Ok(Outcome::Done)
+}
+
+/// Bring one step to done (or skipped by override); `Some` when it must wait.
+async fn one_step(cx: &StepCtx<'_>, rec: &Recorder, opts: &RunOptions) -> Result<Option<Wait>, StepError> {
+    let step = cx.step;
+    let seen = step.observe(cx).await?;
+    rec.emit(step, StepEventKind::Observed(seen.clone()));
+    match seen {
+        Observation::Done(detail) => {
+            rec.journal(Event::StepFinished {
+                step: step.id.clone(),
+                result: StepOutcome::AlreadyDone,
+                detail,
+            })?;
+            return Ok(None);
+        }
+        _ if opts.skip.contains_key(&step.id) => {
+            let reason = opts.skip[&step.id].clone();
+            rec.journal(Event::Skipped {
+                step: step.id.clone(),
+                reason: reason.clone(),
+                by: Operator::os_user(),
+            })?;
+            rec.emit(step, StepEventKind::Skipped { reason });
+            return Ok(None);
+        }
+        Observation::Blocked(why) => return Err(StepError::Blocked(why)),
+        Observation::NotDone(_) => {}
+    }
+
+    let confirm = step.confirm(cx.rotation);
+    let confirmed = match &confirm {
+        Confirm::None => true,
+        Confirm::Yes | Confirm::Destructive => opts.yes,
+        Confirm::Typed(word) => opts.typed.iter().any(|t| t == word),
+    };
+    if !confirmed {
+        return Ok(Some(Wait::Confirmation {
+            step: step.id.clone(),
+            confirm,
+        }));
+    }
+
+    let preview = step.preview(cx).await?;
+    rec.journal(Event::StepStarted {
+        step: step.id.clone(),
+        title: step.title(),
+        preview: preview.clone(),
+    })?;
+    rec.emit(step, StepEventKind::Started { preview });
+    if let Applied::Waiting(w) = step.apply(cx).await? {
+        return Ok(Some(w));
+    }
+    step.verify(cx).await?;
+    rec.journal(Event::StepFinished {
+        step: step.id.clone(),
+        result: StepOutcome::Done,
+        detail: String::new(),
+    })?;
+    rec.emit(step, StepEventKind::Finished);
+    Ok(None)
 }
 
 fn stop(rec: &Recorder, step: &Step, wait: Wait) -> Result<Outcome, StepError> {

@@ -134,6 +134,7 @@ impl DbPort for Fake {
         &'a self,
         name: &'a str,
         password: &'a SecretString,
+        _like: &'a str,
         owner_role: Option<&'a str>,
     ) -> PortFuture<'a, Vec<Statement>> {
         let mut out = vec![Statement::with_password(
@@ -886,4 +887,52 @@ async fn plan_cmd_writes_nothing_and_masks_the_password() {
     assert!(text.contains("GRANT ALL@signon_production TO signon_user_"));
     assert!(text.contains("[destructive: type signon]"));
     assert!(!text.contains(OLD_PW));
+}
+
+#[tokio::test]
+async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeating_writes() {
+    for engine in [Engine::Mysql, Engine::Postgres] {
+        let old = match engine {
+            Engine::Mysql => "signon",
+            Engine::Postgres => "account-api",
+        };
+        let straight = Setup::new(engine, &["production"], Mode::Normal);
+        let o = opts(true, &[old]);
+        let rot = straight.rotation(&o).await;
+        assert_eq!(straight.run(&rot, &o).await, Outcome::Done);
+        let want = straight.fake("production").writes.len();
+
+        let s = Setup::new(engine, &["production"], Mode::Normal);
+        let mut o = opts(true, &[old]);
+        let rot = s.rotation(&o).await;
+        for step in &s.plan.steps {
+            o.stop_after = Some(step.id.clone());
+            // Each resume starts over from the journal's decisions.
+            let resumed = s.rotation(&o).await;
+            assert_eq!(resumed, rot);
+            let out = s.run(&resumed, &o).await;
+            let last = s.plan.steps.last().unwrap();
+            if step.id == last.id {
+                assert!(
+                    matches!(out, Outcome::Waiting(Wait::Paused { .. }) | Outcome::Done),
+                    "{out:?}"
+                );
+            } else {
+                assert_eq!(
+                    out,
+                    Outcome::Waiting(Wait::Paused {
+                        after: step.id.clone()
+                    }),
+                    "{engine}"
+                );
+            }
+            // AWSCURRENT always names a user that exists with that password.
+            let st = s.fake("production");
+            let (u, p) = &st.current;
+            assert_eq!(&st.users[u].password, p, "{engine}: after {}", step.id);
+        }
+        o.stop_after = None;
+        assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+        assert_eq!(s.fake("production").writes.len(), want, "{engine}");
+    }
 }

@@ -286,7 +286,7 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
                     let placeholder = SecretString::from(MASK);
                     let owner = n.pg.then_some(n.owner);
                     out.extend(previews(
-                        &statements(cx, db.create_user(n.new, &placeholder, owner)).await?,
+                        &statements(cx, db.create_user(n.new, &placeholder, n.old, owner)).await?,
                     ));
                     out.insert(
                         0,
@@ -394,7 +394,7 @@ async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
                 )));
             };
             let owner = n.pg.then_some(n.owner);
-            let create = statements(cx, db.create_user(n.new, &creds.password, owner)).await?;
+            let create = statements(cx, db.create_user(n.new, &creds.password, n.old, owner)).await?;
             cx.execute(&create).await?;
         }
         Some(u) if n.pg && !u.member_of.iter().any(|r| r == n.owner) => {

@@ -1,0 +1,8 @@
+//! Thin adapters from the engine's ports to the real modules: they translate
+//! names and errors and add no behaviour of their own.
+
+mod aws;
+mod mysql;
+
+pub use aws::AwsSecrets;
+pub use mysql::MysqlPort;
