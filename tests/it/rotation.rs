@@ -1,5 +1,7 @@
-//! The rotation engine's journal on a real filesystem, and the plans as the
-//! CLI sees them. (Full rotations against the sandbox come with it.)
+//! The rotation engine: its journal on a real filesystem, the plans as the
+//! CLI sees them, and the database and Secrets Manager half of a MySQL
+//! rotation against a real MariaDB and moto's Secrets Manager (the cluster
+//! half, and full rotations, run against the sandbox once it exists).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -423,5 +425,366 @@ fn failed_text(o: &Outcome) -> String {
     match o {
         Outcome::Failed(e) => e.to_string(),
         _ => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Against real servers: MariaDB (RDS-shaped admin) and moto's Secrets Manager.
+
+mod real {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_sdk_secretsmanager::Client;
+    use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
+    use rotui::db::model::Statement;
+    use rotui::db::mysql::{Account, MysqlDb, test_login};
+    use rotui::rotation::adapters::{AwsSecrets, MysqlPort};
+    use rotui::rotation::journal::{Event, Journal};
+    use rotui::rotation::ports::*;
+    use rotui::rotation::runner::{self, Outcome, RunOptions, Wait};
+    use rotui::rotation::step::{StepCtx, StepError, StepId};
+    use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
+    use rotui::sandbox::mariadb::{AppAccount, MariaDbServer};
+    use rotui::sandbox::moto::MotoServer;
+    use rotui::secret::ExposeSecret;
+    use rotui::target::{Engine, Target};
+    use serde_json::json;
+
+    /// This half of the rotation never reaches the cluster; any call is a failure.
+    struct NoCluster;
+
+    fn no_cluster<'a, T: Send + 'a>() -> PortFuture<'a, T> {
+        Box::pin(async {
+            Err(PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                "this test has no cluster",
+            ))
+        })
+    }
+
+    impl ClusterPort for NoCluster {
+        fn force_sync(&self, _: Duration) -> PortFuture<'_, SyncVerdict> {
+            no_cluster()
+        }
+        fn check_secret<'a>(&'a self, _: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>> {
+            no_cluster()
+        }
+        fn check_rollout<'a>(&'a self, _: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
+            no_cluster()
+        }
+    }
+
+    struct World {
+        app: AppAccount,
+        session: AwsSession,
+        secret_id: String,
+        admin: MysqlDb,
+        ctx: Ctx,
+        plan: Plan,
+        dir: tempfile::TempDir,
+    }
+
+    impl World {
+        /// An app like signon: its database, a user that owns a table and
+        /// defines a view, and its secret `govuk/<app>/mysql`.
+        async fn new() -> World {
+            let server = MariaDbServer::shared();
+            let app = server.create_app("signon").await.expect("create the app");
+            let as_app =
+                MysqlDb::connect(&server.url(&app.user, app.password.expose_secret(), Some(&app.database)))
+                    .await
+                    .unwrap();
+            as_app
+                .execute(&[
+                    Statement::new("CREATE TABLE users (id INT PRIMARY KEY)"),
+                    Statement::new("INSERT INTO users VALUES (1), (2)"),
+                    Statement::new("CREATE VIEW active_users AS SELECT COUNT(*) AS n FROM users"),
+                ])
+                .await
+                .unwrap();
+            as_app.close().await;
+
+            let opts = AwsOptions {
+                endpoint_url: Some(MotoServer::shared().endpoint_url()),
+                region: Some("eu-west-1".into()),
+                profile: None,
+            };
+            let session = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+                .await
+                .unwrap();
+            let secret_id = format!("govuk/{}/mysql", app.user);
+            Client::new(session.sdk_config())
+                .create_secret()
+                .name(&secret_id)
+                .secret_string(
+                    json!({"username": app.user, "password": app.password.expose_secret(),
+                           "host": "127.0.0.1", "hostReplica": "replica.internal"})
+                    .to_string(),
+                )
+                .send()
+                .await
+                .expect("create the app secret in moto");
+
+            let admin = MysqlDb::connect(&server.admin_url(None)).await.unwrap();
+            let mut target = Target::new("production", &app.user, Engine::Mysql);
+            target.database = app.database.clone();
+            target.app_secret = secret_id.clone();
+            let ports = EnvPorts {
+                target,
+                db: Arc::new(MysqlPort::new(
+                    admin.clone(),
+                    server.host(),
+                    server.port(),
+                    &app.database,
+                )),
+                secrets: Arc::new(AwsSecrets::new(session.clone(), &secret_id)),
+                cluster: Arc::new(NoCluster),
+            };
+            let spec = PlanSpec {
+                app: app.user.clone(),
+                engine: Engine::Mysql,
+                envs: vec!["production".into()],
+                mode: Mode::Normal,
+            };
+            World {
+                plan: Plan::build(&spec).unwrap(),
+                ctx: Ctx::new([ports]),
+                dir: tempfile::tempdir().unwrap(),
+                app,
+                session,
+                secret_id,
+                admin,
+            }
+        }
+
+        fn journal(&self) -> Journal {
+            Journal::for_spec(self.dir.path(), &self.plan.spec)
+        }
+
+        fn opts(&self, stop_after: &str) -> RunOptions {
+            RunOptions {
+                yes: true,
+                stop_after: Some(StepId(format!("production/{stop_after}"))),
+                call_timeout: Duration::from_secs(20),
+                ..Default::default()
+            }
+        }
+
+        async fn rotation(&self, o: &RunOptions) -> Rotation {
+            runner::start_or_resume(&self.plan.spec, &self.ctx, &self.journal(), o)
+                .await
+                .unwrap()
+        }
+
+        /// Run (resuming) until `step` is done.
+        async fn run_to(&self, step: &str) -> Rotation {
+            let o = self.opts(step);
+            let r = self.rotation(&o).await;
+            let out = runner::run(&self.plan, &self.ctx, &r, &self.journal(), &o).await;
+            assert_eq!(
+                out,
+                Outcome::Waiting(Wait::Paused {
+                    after: StepId(format!("production/{step}"))
+                })
+            );
+            r
+        }
+
+        /// AWSCURRENT, read with the real AWS module.
+        async fn current(&self) -> rotui::aws::AppSecret {
+            self.session.secrets().app_secret(&self.secret_id).await.unwrap()
+        }
+
+        async fn login(
+            &self,
+            user: &str,
+            password: &rotui::secret::SecretString,
+        ) -> Result<(), rotui::db::DbError> {
+            let s = MariaDbServer::shared();
+            test_login(s.host(), s.port(), user, password, Some(&self.app.database)).await
+        }
+
+        async fn calls(&self) -> usize {
+            self.journal()
+                .entries()
+                .unwrap()
+                .iter()
+                .filter(|e| matches!(e.event, Event::Call { .. }))
+                .count()
+        }
+    }
+
+    const UNTIL_PROMOTE: [&str; 8] = [
+        "inspect",
+        "check-definers",
+        "store-pending",
+        "create-user",
+        "verify-grants",
+        "migrate-definers",
+        "test-login",
+        "promote",
+    ];
+
+    #[tokio::test]
+    async fn mysql_rotation_until_promotion_on_mariadb_and_moto_interrupted_at_every_step() {
+        let w = World::new().await;
+        let old = w.app.user.clone();
+        let mut rotation = None;
+        for step in UNTIL_PROMOTE {
+            // Each run is a fresh resume from the journal and live state.
+            let r = w.run_to(step).await;
+            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r);
+            // At every boundary the app's current credentials log in.
+            let cur = w.current().await;
+            w.login(&cur.username, &cur.password)
+                .await
+                .unwrap_or_else(|e| panic!("AWSCURRENT cannot log in after {step}: {e}"));
+        }
+        let r = rotation.unwrap();
+        let cur = w.current().await;
+        assert_eq!(cur.username, r.new_username);
+        assert_ne!(cur.password.expose_secret(), w.app.password.expose_secret());
+        assert_eq!(cur.host, "127.0.0.1");
+        assert_eq!(cur.other["hostReplica"], "replica.internal", "other keys kept");
+
+        // The new user has the old one's rights, and the view works without its old definer.
+        let new_acct = Account::new(&r.new_username, "%");
+        let old_acct = Account::new(&old, "%");
+        assert!(
+            w.admin
+                .verify_grants_equivalent(&old_acct, &new_acct)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            w.admin
+                .objects_defined_by(&old_acct, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let s = MariaDbServer::shared();
+        let as_new = MysqlDb::connect(&s.url(
+            &r.new_username,
+            cur.password.expose_secret(),
+            Some(&w.app.database),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            as_new
+                .query_scalar("SELECT n FROM active_users")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("2")
+        );
+        as_new.close().await;
+        // The old user still works until the app has moved and it is dropped.
+        w.login(&old, &w.app.password).await.unwrap();
+
+        // Running again changes nothing.
+        let before = w.calls().await;
+        w.run_to("promote").await;
+        assert_eq!(w.calls().await, before);
+
+        // No password in the journal, though it lists every write.
+        let raw = std::fs::read_to_string(w.journal().path()).unwrap();
+        assert!(!raw.contains(cur.password.expose_secret()));
+        assert!(!raw.contains(w.app.password.expose_secret()));
+        assert!(
+            raw.contains("CREATE USER")
+                && raw.contains("PutSecretValue")
+                && raw.contains("UpdateSecretVersionStage")
+        );
+
+        // The next step needs the cluster: its failure is clear and names it.
+        let o = RunOptions {
+            yes: true,
+            ..w.opts("drain")
+        };
+        match runner::run(&w.plan, &w.ctx, &r, &w.journal(), &o).await {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, Some(StepId("production/force-sync".into())));
+                assert!(
+                    e.to_string().contains("Kubernetes: this test has no cluster"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_old_user_is_dropped_only_once_unused_on_mariadb() {
+        let w = World::new().await;
+        let old = w.app.user.clone();
+        let drop_step = w
+            .plan
+            .step(&StepId("production/drop-old-user".into()))
+            .unwrap()
+            .clone();
+        let drain_step = w.plan.step(&StepId("production/drain".into())).unwrap().clone();
+        let o = w.opts("promote");
+
+        // Before promotion the app secret names the old user: refused.
+        let r = w.run_to("verify-grants").await;
+        let cx = StepCtx {
+            ctx: &w.ctx,
+            rotation: &r,
+            step: &drop_step,
+            opts: &o,
+            recorder: None,
+        };
+        let err = drop_step.apply(&cx).await.unwrap_err();
+        assert!(
+            matches!(&err, StepError::Interlock(m) if m.contains("AWSCURRENT still names")),
+            "{err}"
+        );
+
+        // Promoted, but the app still has a session as the old user: refused.
+        let r = w.run_to("promote").await;
+        let s = MariaDbServer::shared();
+        let session = MysqlDb::connect(&s.url(&old, w.app.password.expose_secret(), Some(&w.app.database)))
+            .await
+            .unwrap();
+        session.query_scalar("SELECT 1").await.unwrap();
+        let cx = StepCtx {
+            ctx: &w.ctx,
+            rotation: &r,
+            step: &drain_step,
+            opts: &o,
+            recorder: None,
+        };
+        let seen = drain_step.observe(&cx).await.unwrap();
+        assert!(!seen.is_done(), "{seen:?}");
+        let cx = StepCtx {
+            step: &drop_step,
+            ..cx
+        };
+        let err = drop_step.apply(&cx).await.unwrap_err();
+        assert!(
+            matches!(&err, StepError::Interlock(m) if m.contains("connections")),
+            "{err}"
+        );
+        w.login(&old, &w.app.password).await.unwrap();
+
+        // The session ends: the drop goes through, and applying it again changes nothing.
+        session.close().await;
+        for _ in 0..100 {
+            if w.admin.connection_count(&old).await.unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop_step.apply(&cx).await.unwrap();
+        drop_step.verify(&cx).await.unwrap();
+        drop_step.apply(&cx).await.unwrap();
+        assert!(w.login(&old, &w.app.password).await.is_err());
+        let cur = w.current().await;
+        w.login(&cur.username, &cur.password).await.unwrap();
     }
 }
