@@ -18,7 +18,7 @@ demo: tools
 test: tools
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
-    cargo test --all-targets
+    cargo test --lib --bins --tests
 
 # Benchmarks; numbers go in README.md.
 bench: tools

@@ -12,7 +12,7 @@ pub use app_secret::{AppSecret, REQUIRED_KEYS};
 pub use error::{AwsError, AwsErrorKind, AwsResult, RELOGIN_HINT, classify};
 pub use secrets::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretVersion, SecretsManager, VersionRef};
 pub use session::{
-    AwsOptions, AwsSession, CallerIdentity, DEFAULT_REGION, EXPIRY_ENV_VARS, StaticCredentials,
-    expiry_from_env,
+    AwsOptions, AwsSession, CallerIdentity, DEFAULT_REGION, DEFAULT_TIMEOUT, EXPIRY_ENV_VARS,
+    StaticCredentials, expiry_from_env,
 };
 pub use staged::{SecretWrite, WriteKind, pending_token};

@@ -34,7 +34,21 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// How long one AWS call may take, retries included [default: 45 s].
+    pub timeout: Option<Duration>,
 }
+
+impl From<&crate::cli::ConnArgs> for AwsOptions {
+    fn from(args: &crate::cli::ConnArgs) -> Self {
+        AwsOptions {
+            endpoint_url: args.aws_endpoint_url.clone(),
+            ..AwsOptions::default()
+        }
+    }
+}
+
+/// Default bound on one AWS call, retries included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// Credentials given explicitly (tests, the sandbox), bypassing the default chain.
 #[derive(Debug, Clone)]
@@ -223,21 +237,22 @@ impl AwsSession {
 /// The loader shared by both ways in: one TLS stack (rustls + ring, see
 /// FIELD-NOTES), bounded timeouts and retries, and the endpoint override.
 fn base_loader(opts: &AwsOptions) -> ConfigLoader {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let total = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .read_timeout(Duration::from_secs(15))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(45))
+                .connect_timeout(total.min(Duration::from_secs(5)))
+                .read_timeout(total.min(Duration::from_secs(15)))
+                .operation_attempt_timeout(total.min(Duration::from_secs(20)))
+                .operation_timeout(total)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some(url) = &opts.endpoint_url {
-        loader = loader.endpoint_url(url);
+    match &opts.endpoint_url {
+        Some(url) => loader.endpoint_url(url),
+        None => loader,
     }
-    loader
 }
 
 /// A new HTTP client per session: hyper's pool belongs to the tokio runtime
@@ -309,6 +324,52 @@ mod tests {
             None
         );
         assert_eq!(expiry_from_env(&env_of(&[])), None);
+    }
+
+    #[tokio::test]
+    async fn debug_output_never_shows_the_secret_key() {
+        let mut creds = StaticCredentials::new("AKIADEBUGTEST", "debugSecretKeyValue");
+        creds.session_token = Some(crate::secret::secret("debugSessionTokenValue"));
+        let session = AwsSession::with_credentials(&AwsOptions::default(), &creds)
+            .await
+            .unwrap();
+        for text in [format!("{creds:?}"), format!("{session:?}")] {
+            assert!(!text.contains("debugSecretKeyValue"), "{text}");
+            assert!(!text.contains("debugSessionTokenValue"), "{text}");
+        }
+        assert_eq!(session.region(), DEFAULT_REGION);
+    }
+
+    #[tokio::test]
+    async fn a_past_expiry_is_refused_with_the_relogin_hint() {
+        let mut creds = StaticCredentials::new("AKIAEXPIRED", "expiredKeyValue");
+        creds.expiry = Some(Utc::now() - chrono::Duration::minutes(1));
+        let err = AwsSession::with_credentials(&AwsOptions::default(), &creds)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, AwsErrorKind::ExpiredSession);
+        assert!(
+            err.to_string().contains(super::super::error::RELOGIN_HINT),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn remaining_counts_down_to_zero() {
+        let mut creds = StaticCredentials::new("AKIACOUNT", "countKeyValue");
+        let at = Utc::now() + chrono::Duration::minutes(30);
+        creds.expiry = Some(at);
+        let s = AwsSession::with_credentials(&AwsOptions::default(), &creds)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.remaining(at - chrono::Duration::minutes(10)),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            s.remaining(at + chrono::Duration::minutes(1)),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]

@@ -63,6 +63,12 @@ impl DbError {
         self
     }
 
+    /// Say what rotui was doing when it failed, e.g. `while running …`.
+    pub fn context(mut self, doing: &str) -> Self {
+        self.message = redact(&format!("{} (while {doing})", self.message));
+        self
+    }
+
     /// A refusal by one of rotui's own safety checks.
     pub fn refused(message: impl AsRef<str>) -> Self {
         DbError::new(DbErrorKind::Refused, message)
@@ -85,6 +91,12 @@ impl DbError {
                         AlreadyExists,
                         "it may exist already: refresh to see the live state",
                     ),
+                    "3D000" => (NotFound, "the database does not exist: check its name"),
+                    "53300" => (
+                        Unreachable,
+                        "the server has no connection slots left: wait, or end idle sessions",
+                    ),
+                    "57P01" => (Other, "the session was terminated by an administrator; reconnect"),
                     "1133" | "42704" => (
                         NotFound,
                         "it does not exist (any more): refresh to see the live state",
@@ -98,7 +110,16 @@ impl DbError {
                     "57014" | "3024" | "1969" => (Timeout, "the statement took too long and was cancelled"),
                     _ => (Other, ""),
                 };
-                let mut e = DbError::new(kind, db.message());
+                // PostgreSQL puts the useful part of some errors in DETAIL
+                // (which objects still depend on a role, for instance).
+                let message = match db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|pg| pg.detail())
+                {
+                    Some(detail) => format!("{}: {detail}", db.message()),
+                    None => db.message().to_owned(),
+                };
+                let mut e = DbError::new(kind, message);
                 e.code = Some(code);
                 if !hint.is_empty() {
                     e.hint = Some(hint.into());

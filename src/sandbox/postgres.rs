@@ -1,1 +1,400 @@
-//! (to be written)
+//! A throwaway PostgreSQL server with an admin shaped like RDS's master user.
+//!
+//! The server runs from the locally installed binaries (Debian's
+//! `postgresql` package) in a temp dir on a free port, 127.0.0.1 only, under
+//! a [`Guarded`] process so it is stopped and its directory removed when the
+//! test binary exits, even after a panic.
+//!
+//! TCP logins use scram-sha-256, so a wrong password is really refused. The
+//! superuser `postgres` exists for setting up fixtures only; rotui itself
+//! logs in as `aws_db_admin` (LOGIN CREATEROLE CREATEDB, not superuser, a
+//! member of a NOLOGIN `rds_superuser` that holds what RDS gives it to see and
+//! end other sessions), because that is what it meets in production.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+use super::guard::{Guarded, free_port, is_root, scratch_dir};
+use crate::db::ident::{pg_ident, pg_str};
+use crate::secret::{ExposeSecret, SecretString, generate_password};
+
+/// The RDS master user's name.
+pub const ADMIN_USER: &str = "aws_db_admin";
+/// The bootstrap superuser (fixtures only).
+pub const SUPERUSER: &str = "postgres";
+
+/// How long the server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running throwaway PostgreSQL.
+#[derive(Debug)]
+pub struct PostgresServer {
+    pub port: u16,
+    /// Scratch directory (data dir, socket, log); removed when the guard fires.
+    pub dir: PathBuf,
+    guard: Mutex<Guarded>,
+    admin_password: SecretString,
+    superuser_password: SecretString,
+}
+
+/// Where the server binaries live.
+struct Binaries {
+    initdb: PathBuf,
+    postgres: PathBuf,
+    pg_isready: PathBuf,
+    psql: PathBuf,
+}
+
+impl Binaries {
+    /// `/usr/lib/postgresql/<highest>/bin`, else PATH.
+    fn find() -> io::Result<Self> {
+        let versioned = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let major: u32 = e.file_name().to_str()?.parse().ok()?;
+                Some((major, e.path().join("bin")))
+            })
+            .filter(|(_, bin)| bin.join("initdb").is_file())
+            .max_by_key(|(major, _)| *major)
+            .map(|(_, bin)| bin);
+        let find = |name: &str| -> io::Result<PathBuf> {
+            versioned
+                .as_ref()
+                .map(|bin| bin.join(name))
+                .filter(|p| p.is_file())
+                .or_else(|| which::which(name).ok())
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!(
+                            "PostgreSQL's `{name}` was not found in /usr/lib/postgresql/*/bin or on PATH: \
+                             install the Debian package `postgresql` (apt-get install postgresql)"
+                        ),
+                    )
+                })
+        };
+        Ok(Binaries {
+            initdb: find("initdb")?,
+            postgres: find("postgres")?,
+            pg_isready: find("pg_isready")?,
+            psql: find("psql")?,
+        })
+    }
+}
+
+impl PostgresServer {
+    /// Initialise a data dir, start the server and create the RDS-shaped
+    /// admin. Blocking; about a second.
+    pub fn start() -> io::Result<Self> {
+        let bin = Binaries::find()?;
+        // PostgreSQL refuses to run as root: drop to the `postgres` user then.
+        let run_as = if is_root() {
+            nix::unistd::User::from_name(SUPERUSER)
+                .ok()
+                .flatten()
+                .ok_or_else(|| {
+                    io::Error::other(
+                        "running as root, but there is no `postgres` system user to run PostgreSQL as: \
+                         install the Debian package `postgresql`",
+                    )
+                })
+                .map(Some)?
+        } else {
+            None
+        };
+        let user = run_as.as_ref().map(|u| u.name.as_str());
+
+        let dir = scratch_dir("rotui-pg-")?;
+        let data = dir.join("data");
+        let log = dir.join("postgres.log");
+        if let Some(u) = &run_as {
+            std::os::unix::fs::chown(&dir, Some(u.uid.as_raw()), Some(u.gid.as_raw()))?;
+        }
+
+        // Bootstrap with local trust for the superuser only; TCP gets scram.
+        let out = command(&bin.initdb, user)
+            .args(["-D".as_ref(), data.as_os_str()])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .current_dir(&dir)
+            .output()?;
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(io::Error::other(format!(
+                "initdb failed: {}",
+                tail(&String::from_utf8_lossy(&out.stderr), 10)
+            )));
+        }
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!("local all {SUPERUSER} trust\nhost all all 127.0.0.1/32 scram-sha-256\n"),
+        )?;
+
+        let port = free_port();
+        let args: Vec<String> = [
+            "-D",
+            &data.to_string_lossy(),
+            "-p",
+            &port.to_string(),
+            "-k",
+            &data.to_string_lossy(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=1000",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "shared_buffers=32MB",
+            "-c",
+            "password_encryption=scram-sha-256",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let guard = Guarded::spawn(&bin.postgres, &args, user, &log, Some(&dir))?;
+
+        let server = PostgresServer {
+            port,
+            dir,
+            guard: Mutex::new(guard),
+            admin_password: generate_password(),
+            superuser_password: generate_password(),
+        };
+        server.wait_ready(&bin, &data, &log)?;
+        server.bootstrap(&bin, &data)?;
+        Ok(server)
+    }
+
+    fn wait_ready(&self, bin: &Binaries, data: &Path, log: &Path) -> io::Result<()> {
+        let started = Instant::now();
+        loop {
+            let ready = Command::new(&bin.pg_isready)
+                .args(["-q", "-h"])
+                .arg(data)
+                .args(["-p", &self.port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return Ok(());
+            }
+            if started.elapsed() > START_TIMEOUT {
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "PostgreSQL did not accept connections on port {} within {}s; log tail:\n{}",
+                        self.port,
+                        START_TIMEOUT.as_secs(),
+                        tail(&log, 20)
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Passwords for the superuser and the admin, and RDS's role shape.
+    /// Through psql's stdin, so no password shows in a process list.
+    fn bootstrap(&self, bin: &Binaries, data: &Path) -> io::Result<()> {
+        let sql = format!(
+            "ALTER ROLE {SUPERUSER} PASSWORD {su};\n\
+             CREATE ROLE rds_superuser NOLOGIN;\n\
+             GRANT pg_signal_backend, pg_monitor TO rds_superuser;\n\
+             CREATE ROLE {ADMIN_USER} LOGIN CREATEROLE CREATEDB PASSWORD {admin} VALID UNTIL 'infinity';\n\
+             GRANT rds_superuser TO {ADMIN_USER};\n",
+            su = pg_str(self.superuser_password.expose_secret()),
+            admin = pg_str(self.admin_password.expose_secret()),
+        );
+        let mut child = Command::new(&bin.psql)
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-h",
+            ])
+            .arg(data)
+            .args(["-p", &self.port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            stdin.write_all(sql.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "bootstrapping PostgreSQL failed: {}",
+                crate::secret::redact(&String::from_utf8_lossy(&out.stderr))
+            )));
+        }
+        Ok(())
+    }
+
+    /// One server per test binary, started on first use. sqlx pools belong to
+    /// the tokio runtime that made them, so only the process is shared: each
+    /// test connects with its own pool.
+    pub fn shared() -> &'static PostgresServer {
+        static SHARED: OnceLock<PostgresServer> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            PostgresServer::start().unwrap_or_else(|e| panic!("cannot start the test PostgreSQL: {e}"))
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_user(&self) -> &'static str {
+        ADMIN_USER
+    }
+
+    pub fn admin_password(&self) -> &SecretString {
+        &self.admin_password
+    }
+
+    /// `postgresql://aws_db_admin:…@127.0.0.1:PORT/DATABASE`, the shape of an
+    /// app's DATABASE_URL. It holds a password: never print it.
+    pub fn admin_url(&self, database: &str) -> SecretString {
+        self.url(ADMIN_USER, &self.admin_password, database)
+    }
+
+    /// The superuser's URL, for test fixtures only.
+    pub fn superuser_url(&self, database: &str) -> SecretString {
+        self.url(SUPERUSER, &self.superuser_password, database)
+    }
+
+    /// A URL for any user of this server.
+    pub fn url(&self, user: &str, password: &SecretString, database: &str) -> SecretString {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        SecretString::from(format!(
+            "postgresql://{}:{}@127.0.0.1:{}/{}",
+            enc(user),
+            enc(password.expose_secret()),
+            self.port,
+            enc(database)
+        ))
+    }
+
+    /// Connection options for the superuser (fixtures).
+    pub fn superuser_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new_without_pgpass()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(SUPERUSER)
+            .password(self.superuser_password.expose_secret())
+            .database(database)
+    }
+
+    /// Create (if missing) the login `user` with `password`, a database
+    /// `database` it owns, and, connected as that user, the objects an app's
+    /// migrations leave behind — so everything is owned by the login user,
+    /// as with the runbook's `account-api`, and not by an owner role.
+    /// Names may be anything: they are quoted.
+    pub async fn seed_app(
+        &self,
+        user: &str,
+        password: &SecretString,
+        database: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut su = PgConnection::connect_with(&self.superuser_options("postgres")).await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(user)
+            .fetch_one(&mut su)
+            .await?;
+        let u = pg_ident(user);
+        if !exists {
+            su.execute(AssertSqlSafe(format!(
+                "CREATE ROLE {u} LOGIN PASSWORD {}",
+                pg_str(password.expose_secret())
+            )))
+            .await?;
+        }
+        su.execute(AssertSqlSafe(format!(
+            "CREATE DATABASE {} OWNER {u}",
+            pg_ident(database)
+        )))
+        .await?;
+        su.close().await?;
+
+        let app = PgConnectOptions::new_without_pgpass()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(user)
+            .password(password.expose_secret())
+            .database(database);
+        let mut conn = PgConnection::connect_with(&app).await?;
+        conn.execute(SEED_SQL).await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Stop the server now and remove its directory (also happens at exit).
+    pub fn stop(&self) {
+        self.guard.lock().unwrap_or_else(|e| e.into_inner()).stop();
+    }
+}
+
+/// What an app's migrations typically leave: tables (with an identity and a
+/// serial sequence), a free sequence, a view, a materialized view, a
+/// function, an enum type and a second schema — all owned by the app user.
+const SEED_SQL: &str = r#"
+CREATE TYPE user_state AS ENUM ('active', 'suspended');
+CREATE TABLE users (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, email text NOT NULL, state user_state NOT NULL DEFAULT 'active');
+CREATE TABLE auth_requests (id serial PRIMARY KEY, user_id bigint REFERENCES users(id), created_at timestamptz NOT NULL DEFAULT now());
+CREATE SEQUENCE ticket_numbers;
+CREATE VIEW active_users AS SELECT id, email FROM users WHERE state = 'active';
+CREATE MATERIALIZED VIEW user_counts AS SELECT state, count(*) AS n FROM users GROUP BY state;
+CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM users';
+CREATE SCHEMA "audit-log";
+CREATE TABLE "audit-log".events (id bigserial PRIMARY KEY, note text);
+INSERT INTO users (email) VALUES ('a@example.org'), ('b@example.org');
+"#;
+
+/// `cmd`, run as `user` through runuser when given.
+fn command(program: &Path, user: Option<&str>) -> Command {
+    match user {
+        Some(u) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", u, "--"]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

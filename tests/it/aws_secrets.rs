@@ -22,7 +22,7 @@ async fn session_on(moto: &MotoServer, key: &str, secret: &str) -> AwsSession {
     let opts = AwsOptions {
         endpoint_url: Some(moto.endpoint_url()),
         region: Some("eu-west-1".into()),
-        profile: None,
+        ..AwsOptions::default()
     };
     AwsSession::with_credentials(&opts, &StaticCredentials::new(key, secret))
         .await
@@ -161,7 +161,7 @@ async fn an_unreachable_endpoint_is_a_network_error() {
     let opts = AwsOptions {
         endpoint_url: Some(format!("http://127.0.0.1:{port}")),
         region: Some("eu-west-1".into()),
-        profile: None,
+        ..AwsOptions::default()
     };
     let s = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
         .await
@@ -241,6 +241,8 @@ async fn staged_update_puts_pending_then_promotes_keeping_other_keys() {
     );
     assert!(preview.contains("kept: host, hostReplica, port"), "{preview}");
     assert!(!preview.contains(new_pw.expose_secret()) && !preview.contains("OldStagedPassw0rdBBB"));
+    let debug = format!("{plan:?}");
+    assert!(!debug.contains(new_pw.expose_secret()) && !debug.contains("OldStagedPassw0rdBBB"));
     assert_eq!(labels(&s, &id).await.len(), 1, "planning wrote nothing");
 
     let pending = sm
@@ -252,6 +254,7 @@ async fn staged_update_puts_pending_then_promotes_keeping_other_keys() {
     // The app still sees the old credentials until promotion.
     assert_eq!(current_json(&s, &id).await["username"], "signon");
 
+    assert!(!format!("{pending:?}").contains(new_pw.expose_secret()));
     let found = sm.pending(&id).await.unwrap().expect("a pending version");
     assert_eq!(found.version_id, pending.version_id);
     assert_eq!(found.username, "signon_user_20260121");
@@ -771,7 +774,7 @@ async fn the_default_chain_takes_a_named_profile_and_its_region() {
     let opts = AwsOptions {
         endpoint_url: Some(moto.endpoint_url()),
         region: Some("eu-west-2".into()),
-        profile: None,
+        ..AwsOptions::default()
     };
     let london = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
         .await
@@ -815,4 +818,33 @@ async fn an_expired_or_missing_session_fails_at_load_saying_to_log_in_again() {
         ],
     );
     run_child("none", &[]);
+}
+
+#[tokio::test]
+async fn a_silent_endpoint_times_out_as_a_network_error() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let opts = AwsOptions {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        region: Some("eu-west-1".into()),
+        timeout: Some(std::time::Duration::from_secs(2)),
+        ..AwsOptions::default()
+    };
+    let s = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = s.secrets().app_secret("govuk/signon/mysql").await.unwrap_err();
+    let took = started.elapsed();
+    hold.abort();
+    assert_eq!(err.kind, AwsErrorKind::Network, "{err}");
+    assert!(err.to_string().contains("did not answer in time"), "{err}");
+    assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
 }

@@ -1,1 +1,1036 @@
-//! (to be written)
+//! The PostgreSQL layer against a real throwaway PostgreSQL whose admin is
+//! shaped like RDS's master user (CREATEROLE CREATEDB, not superuser).
+//! Every test makes its own roles and databases, with names that are hostile
+//! on purpose (quotes, hyphens, spaces, `%`, non-ASCII).
+
+use std::time::Duration;
+
+use rotui::db::model::{DbObject, Statement};
+use rotui::db::postgres::{APPLICATION_NAME, PgConfig, PgDb};
+use rotui::db::{DbError, DbErrorKind};
+use rotui::sandbox::postgres::PostgresServer;
+use rotui::secret::{ExposeSecret, MASK, SecretString, generate_password};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+fn pg() -> &'static PostgresServer {
+    PostgresServer::shared()
+}
+
+/// A short unique tag for names.
+fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+/// A name that breaks naive quoting in every way PostgreSQL allows.
+fn hostile(base: &str) -> String {
+    format!("{base}-{} it's \"q\" %ü", tag())
+}
+
+async fn admin(database: &str) -> PgDb {
+    PgDb::connect(pg().admin_url(database).expose_secret())
+        .await
+        .expect("the admin connects")
+}
+
+/// A seeded app: a login user owning a database full of objects.
+struct App {
+    user: String,
+    password: SecretString,
+    database: String,
+}
+
+impl App {
+    async fn seed(base: &str) -> App {
+        let app = App {
+            user: hostile(base),
+            password: generate_password(),
+            database: format!("{}_production", hostile(base)),
+        };
+        pg().seed_app(&app.user, &app.password, &app.database)
+            .await
+            .expect("seeding the app database");
+        app
+    }
+
+    /// The same user owning objects in one more database.
+    async fn seed_more(&self, database: &str) {
+        pg().seed_app(&self.user, &self.password, database)
+            .await
+            .expect("seeding a second database");
+    }
+
+    fn owner_role(&self) -> String {
+        format!("{}-owner-role", self.user)
+    }
+
+    async fn conn(&self, database: &str) -> PgConnection {
+        login(&self.user, &self.password, database).await
+    }
+}
+
+fn options(user: &str, password: &SecretString, database: &str) -> PgConnectOptions {
+    PgConnectOptions::new_without_pgpass()
+        .host("127.0.0.1")
+        .port(pg().port())
+        .username(user)
+        .password(password.expose_secret())
+        .database(database)
+}
+
+async fn login(user: &str, password: &SecretString, database: &str) -> PgConnection {
+    PgConnection::connect_with(&options(user, password, database).application_name("the-app"))
+        .await
+        .unwrap_or_else(|e| panic!("{user} logs in to {database}: {e}"))
+}
+
+/// Run SQL as the superuser (fixtures only).
+async fn superuser(database: &str, sql: &str) {
+    let mut c = PgConnection::connect_with(&pg().superuser_options(database))
+        .await
+        .expect("superuser connects");
+    c.execute(AssertSqlSafe(sql.to_owned())).await.expect(sql);
+    c.close().await.unwrap();
+}
+
+fn ident(s: &str) -> String {
+    rotui::db::ident::pg_ident(s)
+}
+
+fn previews(plan: &[Statement]) -> Vec<String> {
+    plan.iter().map(Statement::preview).collect()
+}
+
+fn owners<'a>(objects: &'a [DbObject], kind: &str) -> Vec<&'a str> {
+    objects
+        .iter()
+        .filter(|o| o.kind == kind)
+        .map(|o| o.owner.as_str())
+        .collect()
+}
+
+// ---------------------------------------------------------------- server
+
+#[tokio::test]
+async fn the_test_server_has_an_rds_shaped_admin() {
+    let db = admin("postgres").await;
+    let flavor = db.flavor();
+    assert_eq!(flavor.kind, rotui::db::model::FlavorKind::Postgres);
+    assert!(flavor.rds, "rds_superuser exists, as on RDS");
+    assert!(flavor.version.starts_with(char::is_numeric), "{flavor:?}");
+    assert!(flavor.to_string().starts_with("PostgreSQL 1"), "{flavor}");
+    assert_eq!(db.user(), "aws_db_admin");
+
+    let users = db.users().await.unwrap();
+    let a = users.iter().find(|u| u.name == "aws_db_admin").unwrap();
+    assert!(a.can_login && !a.superuser && a.can_grant);
+    assert!(
+        a.attributes.contains(&"Create role".to_owned()),
+        "{:?}",
+        a.attributes
+    );
+    assert!(a.attributes.contains(&"Create DB".to_owned()));
+    assert!(
+        a.member_of.contains(&"rds_superuser".to_owned()),
+        "{:?}",
+        a.member_of
+    );
+    assert_eq!(a.valid_until.as_deref(), Some("infinity"));
+    let rds = users.iter().find(|u| u.name == "rds_superuser").unwrap();
+    assert!(rds.attributes.contains(&"Cannot login".to_owned()));
+    assert!(
+        users.iter().all(|u| !u.name.starts_with("pg_")),
+        "predefined roles are hidden like \\du"
+    );
+
+    // Not a superuser: it cannot make one, and the refusal names the privilege.
+    let err = db
+        .execute(&[Statement::new(format!(
+            "CREATE ROLE {} SUPERUSER",
+            ident(&hostile("su"))
+        ))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
+    assert!(err.to_string().contains("superuser"), "{err}");
+}
+
+#[tokio::test]
+async fn rotui_holds_at_most_two_connections() {
+    // A dedicated admin-like login, so other tests' pools don't count.
+    let user = hostile("watcher");
+    let password = generate_password();
+    superuser(
+        "postgres",
+        &format!(
+            "CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor",
+            ident(&user),
+            rotui::db::ident::pg_str(password.expose_secret())
+        ),
+    )
+    .await;
+    let db = PgDb::connect(pg().url(&user, &password, "postgres").expose_secret())
+        .await
+        .unwrap();
+    let busy: Vec<_> = (0..20)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move { db.connections(i % 2 == 0).await.unwrap() })
+        })
+        .collect();
+    for t in busy {
+        t.await.unwrap();
+    }
+    let snap = db.connections(true).await.unwrap();
+    let mine: Vec<_> = snap
+        .rows
+        .iter()
+        .filter(|r| r.user.as_deref() == Some(user.as_str()))
+        .collect();
+    assert!(!mine.is_empty() && mine.len() <= 2, "{mine:?}");
+    assert!(
+        mine.iter()
+            .all(|r| r.application.as_deref() == Some(APPLICATION_NAME))
+    );
+}
+
+// ---------------------------------------------------------------- errors
+
+#[tokio::test]
+async fn a_wrong_password_is_bad_password_and_never_shown() {
+    let wrong = rotui::secret::secret("Wr0ngPassw0rdWr0ngPassw0rd");
+    let url = pg().url("aws_db_admin", &wrong, "postgres");
+    let err = PgDb::connect(url.expose_secret()).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword, "{err}");
+    assert_eq!(err.code.as_deref(), Some("28P01"));
+    assert_no_secret(&err, wrong.expose_secret());
+    assert!(err.to_string().contains("password"), "{err}");
+
+    // The same with the password passed apart from the URL.
+    let bare = format!("postgresql://aws_db_admin@127.0.0.1:{}/postgres", pg().port());
+    let err = PgDb::connect_with(&bare, &wrong).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword);
+    assert_no_secret(&err, wrong.expose_secret());
+
+    // A test login reports the same.
+    let err = PgDb::test_login("127.0.0.1", pg().port(), "aws_db_admin", &wrong, "postgres")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unreachable() {
+    // Port 1 (tcpmux): nothing listens there, and no parallel test can take it.
+    let url = "postgresql://aws_db_admin:S3cretS3cretS3cret@127.0.0.1:1/postgres";
+    let err = PgDb::connect(url).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");
+    assert!(err.hint.is_some());
+    assert_no_secret(&err, "S3cretS3cretS3cret");
+
+    // A server that accepts TCP but never answers: the connect timeout, not a hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let config = PgConfig {
+        connect_timeout: Duration::from_millis(500),
+        ..PgConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let err = PgDb::open(
+        &format!("postgresql://u:S3cretS3cretS3cret@127.0.0.1:{port}/x"),
+        None,
+        config,
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.kind, DbErrorKind::Unreachable, "{err:?}");
+    assert_no_secret(&err, "S3cretS3cretS3cret");
+}
+
+#[tokio::test]
+async fn a_missing_database_is_named() {
+    let err = PgDb::connect(pg().admin_url(&hostile("nodb")).expose_secret())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
+    assert_eq!(err.code.as_deref(), Some("3D000"));
+}
+
+#[tokio::test]
+async fn a_bad_url_is_a_clear_error_without_the_url() {
+    let err = PgDb::connect("postgresql://u:Sup3rS3cretValue@[bad/x")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("URL"), "{err}");
+    assert_no_secret(&err, "Sup3rS3cretValue");
+}
+
+fn assert_no_secret(err: &DbError, secret: &str) {
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains(secret), "secret leaked: {text}");
+    }
+}
+
+// ---------------------------------------------------------------- read side
+
+#[tokio::test]
+async fn the_read_side_shows_an_app_database_owned_by_its_login_user() {
+    let app = App::seed("account-api").await;
+    let db = admin("postgres").await;
+
+    let users = db.users().await.unwrap();
+    let u = users
+        .iter()
+        .find(|u| u.name == app.user)
+        .expect("the app user is listed");
+    assert!(u.can_login && !u.superuser && u.attributes.is_empty(), "{u:?}");
+
+    let objects = db.objects(&app.database).await.unwrap();
+    let kinds: Vec<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
+    for kind in [
+        "database",
+        "schema",
+        "table",
+        "sequence",
+        "view",
+        "materialized view",
+        "function",
+        "type",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert_eq!(objects[0].kind, "database");
+    assert_eq!(objects[0].name, app.database);
+    let mine: Vec<_> = objects.iter().filter(|o| o.kind != "schema").collect();
+    assert!(mine.iter().all(|o| o.owner == app.user), "{mine:?}");
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.kind == "schema" && o.name == "audit-log" && o.owner == app.user)
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.kind == "function" && o.name == "user_count()")
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.kind == "table" && o.schema.as_deref() == Some("audit-log"))
+    );
+
+    let owned = db.owned_in(&app.user).await.unwrap();
+    assert_eq!(owned.len(), 1, "{owned:?}");
+    assert_eq!(owned[0].database, app.database);
+    assert!(owned[0].objects >= 10, "{owned:?}");
+
+    assert!(db.role_exists(&app.user).await.unwrap());
+    assert!(!db.role_exists(&hostile("ghost")).await.unwrap());
+}
+
+#[tokio::test]
+async fn grants_show_memberships_and_object_privileges() {
+    let app = App::seed("grants").await;
+    let reader = hostile("reader");
+    let group = hostile("group");
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE ROLE {r} NOLOGIN; CREATE ROLE {g} NOLOGIN; GRANT {g} TO {r} WITH ADMIN OPTION;
+             CREATE TABLE ref_data (id int); GRANT SELECT, INSERT ON ref_data TO {r};
+             GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON ref_data TO {r} WITH GRANT OPTION;",
+            r = ident(&reader),
+            g = ident(&group)
+        ),
+    )
+    .await;
+    let db = admin(&app.database).await;
+    let grants = db.grants(&reader).await.unwrap();
+    let membership = grants
+        .iter()
+        .find(|g| g.kind == rotui::db::model::GrantKind::Membership)
+        .unwrap();
+    assert_eq!(membership.privileges, vec![group.clone()]);
+    assert!(membership.with_grant_option);
+    assert_eq!(
+        membership.raw,
+        format!("GRANT {} TO {} WITH ADMIN OPTION", ident(&group), ident(&reader))
+    );
+    let on_table: Vec<_> = grants
+        .iter()
+        .filter(|g| g.on == r#"TABLE "public"."ref_data""#)
+        .collect();
+    assert_eq!(on_table.len(), 2, "{grants:#?}");
+    assert!(
+        on_table
+            .iter()
+            .any(|g| g.privileges == ["INSERT"] && !g.with_grant_option)
+    );
+    assert!(
+        on_table
+            .iter()
+            .any(|g| g.privileges == ["SELECT"] && g.with_grant_option)
+    );
+    assert!(
+        grants
+            .iter()
+            .any(|g| g.on == r#"SCHEMA "public""# && g.privileges == ["USAGE"])
+    );
+
+    // The raw text is valid SQL: replaying it onto a fresh role works.
+    let twin = hostile("twin");
+    superuser(&app.database, &format!("CREATE ROLE {} NOLOGIN", ident(&twin))).await;
+    let replay: Vec<Statement> = grants
+        .iter()
+        .map(|g| Statement::new(g.raw.replace(&ident(&reader), &ident(&twin))))
+        .collect();
+    let su = PgDb::connect(pg().superuser_url(&app.database).expose_secret())
+        .await
+        .unwrap();
+    su.execute(&replay).await.unwrap();
+    let twin_grants: Vec<_> = db
+        .grants(&twin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.on, g.privileges))
+        .collect();
+    let reader_grants: Vec<_> = grants.into_iter().map(|g| (g.on, g.privileges)).collect();
+    assert_eq!(twin_grants, reader_grants);
+}
+
+#[tokio::test]
+async fn connections_are_one_query_and_show_the_apps_sessions() {
+    let app = App::seed("conns").await;
+    let db = admin("postgres").await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(app.conn(&app.database).await);
+    }
+    let snap = db.connections(true).await.unwrap();
+    let rows: Vec<_> = snap
+        .rows
+        .iter()
+        .filter(|r| r.user.as_deref() == Some(app.user.as_str()))
+        .collect();
+    assert_eq!(rows.len(), 3, "{:?}", snap.rows);
+    for r in &rows {
+        assert_eq!(r.database.as_deref(), Some(app.database.as_str()));
+        assert_eq!(r.application.as_deref(), Some("the-app"));
+        assert!(r.client.as_deref().unwrap().starts_with("127.0.0.1:"), "{r:?}");
+        assert_eq!(r.state.as_deref(), Some("idle"));
+        assert!(r.seconds.unwrap() >= 0);
+    }
+    let count = |s: &rotui::db::model::ConnectionSnapshot| {
+        s.counts
+            .iter()
+            .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+            .map(|c| c.count)
+    };
+    assert_eq!(count(&snap), Some(3));
+    let counts_only = db.connections(false).await.unwrap();
+    assert!(counts_only.rows.is_empty());
+    assert_eq!(count(&counts_only), Some(3));
+
+    // Kill one; then all the rest.
+    assert!(db.kill(rows[0].id).await.unwrap());
+    assert!(!db.kill(rows[0].id).await.unwrap(), "already gone");
+    let mut killed = db.kill_user(&app.user).await.unwrap();
+    killed.sort();
+    let mut expected: Vec<i64> = rows[1..].iter().map(|r| r.id).collect();
+    expected.sort();
+    assert_eq!(killed, expected);
+    assert_eq!(count(&db.connections(false).await.unwrap()), None);
+    for mut s in sessions {
+        assert!(s.execute("SELECT 1").await.is_err(), "the session was ended");
+    }
+    let plan = db.plan_kill_user(&app.user);
+    assert!(plan.preview().contains("pg_terminate_backend"));
+    assert!(plan.preview().contains(&rotui::db::ident::pg_str(&app.user)));
+}
+
+#[tokio::test]
+async fn a_dropped_roles_sessions_show_without_a_user() {
+    let user = hostile("dropped");
+    let password = generate_password();
+    superuser(
+        "postgres",
+        &format!(
+            "CREATE ROLE {} LOGIN PASSWORD {}",
+            ident(&user),
+            rotui::db::ident::pg_str(password.expose_secret())
+        ),
+    )
+    .await;
+    let mut session = login(&user, &password, "postgres").await;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut session)
+        .await
+        .unwrap();
+    let db = admin("postgres").await;
+    db.execute(&[Statement::new(format!("DROP ROLE {}", ident(&user)))])
+        .await
+        .unwrap();
+    let snap = db.connections(true).await.unwrap();
+    let row = snap
+        .rows
+        .iter()
+        .find(|r| r.id == i64::from(pid))
+        .expect("still connected");
+    assert_eq!(row.user, None);
+    assert!(snap.counts.iter().any(|c| c.user.is_none() && c.count >= 1));
+    // rds_superuser holds pg_signal_backend, so the admin can still end it.
+    assert!(db.kill(i64::from(pid)).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_ordinary_user_lacks_privileges_and_is_told_so() {
+    let app = App::seed("noprivs").await;
+    let url = pg().url(&app.user, &app.password, &app.database);
+    let db = PgDb::connect(url.expose_secret()).await.unwrap();
+    assert!(!db.flavor().version.is_empty());
+    let err = db
+        .execute(&[Statement::new(format!("CREATE ROLE {}", ident(&hostile("x"))))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    assert!(
+        err.to_string().contains("CREATE ROLE"),
+        "names the statement: {err}"
+    );
+
+    // Ending the admin's session needs pg_signal_backend or membership.
+    let admin_db = admin("postgres").await;
+    let admin_pid = admin_db
+        .connections(true)
+        .await
+        .unwrap()
+        .rows
+        .iter()
+        .find(|r| r.user.as_deref() == Some("aws_db_admin"))
+        .unwrap()
+        .id;
+    let err = db.kill(admin_pid).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
+}
+
+// ---------------------------------------------------------------- hostile names
+
+#[tokio::test]
+async fn hostile_identifiers_work_and_never_inject() {
+    // Names that would end the statement or the literal if pasted raw.
+    let evil_user = format!("x{}\"; DROP ROLE aws_db_admin; --", tag());
+    let evil_db = format!("d{}'); DROP DATABASE postgres; --", tag());
+    let password = generate_password();
+    pg().seed_app(&evil_user, &password, &evil_db).await.unwrap();
+    let db = admin(&evil_db).await;
+    assert_eq!(db.database(), evil_db);
+    let owner_role = format!("{evil_user}-owner");
+    let plan = db
+        .plan_convert_to_owner_roles(&evil_db, &evil_user, &owner_role)
+        .await
+        .unwrap();
+    db.execute(&plan).await.unwrap();
+    let new_user = format!("n{}' OR '1'='1 `%`", tag());
+    let plan = db
+        .plan_create_login(&new_user, &password, &owner_role)
+        .await
+        .unwrap();
+    db.execute(&plan).await.unwrap();
+    assert!(db.role_exists(&new_user).await.unwrap());
+    assert!(
+        db.role_exists("aws_db_admin").await.unwrap(),
+        "nothing was injected"
+    );
+    let check = PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &evil_db)
+        .await
+        .unwrap();
+    assert_eq!(check.current_user, owner_role);
+    assert!(db.kill_user(&evil_user).await.unwrap().is_empty());
+    db.retire(&evil_user, &owner_role, false).await.unwrap();
+    assert!(!db.role_exists(&evil_user).await.unwrap());
+    assert!(
+        admin("postgres").await.objects("postgres").await.is_ok(),
+        "postgres survived"
+    );
+}
+
+// ---------------------------------------------------------------- owner roles
+
+#[tokio::test]
+async fn converting_to_owner_roles_end_to_end() {
+    let app = App::seed("account-api").await;
+    let second = format!("{}_reports", hostile("account-api"));
+    app.seed_more(&second).await;
+    let owner_role = app.owner_role();
+    let reader = hostile("reader");
+    let etl = hostile("etl");
+    // What a real estate has around the app: default privileges the app
+    // set (including a revoke from PUBLIC), and a table another role owns
+    // that the app may only read.
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE ROLE {r} NOLOGIN; CREATE ROLE {e} NOLOGIN;
+             CREATE TABLE shared_ref (code text); INSERT INTO shared_ref VALUES ('gb');
+             ALTER TABLE shared_ref OWNER TO {e}; GRANT SELECT ON shared_ref TO {a};",
+            r = ident(&reader),
+            e = ident(&etl),
+            a = ident(&app.user)
+        ),
+    )
+    .await;
+    let mut c = app.conn(&app.database).await;
+    c.execute(AssertSqlSafe(format!(
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {r};
+         ALTER DEFAULT PRIVILEGES IN SCHEMA \"audit-log\" GRANT USAGE ON SEQUENCES TO {r};
+         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;",
+        r = ident(&reader)
+    )))
+    .await
+    .unwrap();
+
+    let db = admin(&app.database).await;
+    let status = db
+        .owner_role_status(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    assert!(!status.on_owner_roles());
+    assert!(!status.owner_role_exists);
+    assert_eq!(status.database_owner, app.user);
+    assert!(status.owned_by_app_user.len() >= 10);
+    assert_eq!(status.app_user_owns_in.len(), 2);
+
+    let plan = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    let text = previews(&plan);
+    let (o, a, me) = (ident(&owner_role), ident(&app.user), ident("aws_db_admin"));
+    for expected in [
+        format!("CREATE ROLE {o} NOLOGIN"),
+        format!("GRANT {o} TO {a}"),
+        format!("GRANT {o} TO {me}"),
+        format!("GRANT {a} TO {me}"),
+        format!("GRANT {} TO {me}", ident(&etl)),
+        format!("ALTER DATABASE {} OWNER TO {o}", ident(&app.database)),
+        format!(
+            "-- in database {}\nGRANT SELECT ON TABLE \"public\".\"shared_ref\" TO {o}",
+            app.database
+        ),
+        format!(
+            "-- in database {}\nALTER SCHEMA \"audit-log\" OWNER TO {o}",
+            app.database
+        ),
+        format!("-- in database {}\nREASSIGN OWNED BY {a} TO {o}", app.database),
+        format!("-- in database {second}\nREASSIGN OWNED BY {a} TO {o}"),
+        format!(
+            "-- in database {}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} GRANT SELECT ON TABLES TO {}",
+            app.database,
+            ident(&reader)
+        ),
+        format!(
+            "-- in database {}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA \"audit-log\" GRANT USAGE ON SEQUENCES TO {}",
+            app.database,
+            ident(&reader)
+        ),
+        format!(
+            "-- in database {}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+            app.database
+        ),
+    ] {
+        assert!(text.contains(&expected), "missing {expected}\nin {text:#?}");
+    }
+    // The app's own database is reassigned before the other one.
+    let first_reassign = text.iter().position(|t| t.contains("REASSIGN")).unwrap();
+    assert!(text[first_reassign].contains(&app.database));
+
+    db.execute(&plan).await.unwrap();
+
+    let status = db
+        .owner_role_status(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    assert!(status.on_owner_roles(), "{status:#?}");
+    for database in [&app.database, &second] {
+        let objects = db.objects(database).await.unwrap();
+        let not_converted: Vec<_> = objects.iter().filter(|o| o.owner == app.user).collect();
+        assert!(not_converted.is_empty(), "{database}: {not_converted:#?}");
+        assert_eq!(owners(&objects, "database"), [owner_role.as_str()]);
+    }
+    let defaults = db.default_privileges(&app.database).await.unwrap();
+    assert!(
+        defaults
+            .iter()
+            .any(|d| d.owner == owner_role && d.object_type == "function")
+    );
+    let again = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "a second run plans nothing: {again:#?}");
+    assert!(db.owned_in(&app.user).await.unwrap().is_empty());
+
+    // The old app user keeps working, through the owner role.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+
+    // Now the new login user.
+    let new_user = format!("{}-user-20260121", app.user);
+    let password = generate_password();
+    let plan = db
+        .plan_create_login(&new_user, &password, &owner_role)
+        .await
+        .unwrap();
+    assert_eq!(
+        previews(&plan),
+        [
+            format!("CREATE USER {} WITH PASSWORD '{MASK}'", ident(&new_user)),
+            format!("GRANT {o} TO {}", ident(&new_user)),
+            format!(
+                "ALTER ROLE {} SET role = {}",
+                ident(&new_user),
+                rotui::db::ident::pg_str(&owner_role)
+            ),
+        ]
+    );
+    assert!(!format!("{plan:?}").contains(password.expose_secret()));
+    let before = db.verify_inheritance(&new_user).await.unwrap();
+    assert!(!before.is_complete(&owner_role));
+    db.execute(&plan).await.unwrap();
+    assert!(
+        db.plan_create_login(&new_user, &password, &owner_role)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an existing, complete user is detected and left alone"
+    );
+    let inh = db.verify_inheritance(&new_user).await.unwrap();
+    assert!(inh.is_complete(&owner_role), "{inh:?}");
+    assert_eq!(inh.member_of, vec![owner_role.clone()]);
+
+    let check = PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
+        .await
+        .unwrap();
+    assert_eq!(check.session_user, new_user);
+    assert_eq!(check.current_user, owner_role);
+
+    // The new user reads and writes the app's tables, reads what the old
+    // one could read, and what it creates belongs to the owner role.
+    let mut n = login(&new_user, &password, &app.database).await;
+    n.execute("INSERT INTO users (email) VALUES ('c@example.org')")
+        .await
+        .unwrap();
+    n.execute("UPDATE users SET state = 'suspended' WHERE email = 'a@example.org'")
+        .await
+        .unwrap();
+    n.execute("INSERT INTO \"audit-log\".events (note) VALUES ('rotated')")
+        .await
+        .unwrap();
+    n.execute("REFRESH MATERIALIZED VIEW user_counts").await.unwrap();
+    let code: String = sqlx::query_scalar("SELECT code FROM shared_ref")
+        .fetch_one(&mut n)
+        .await
+        .unwrap();
+    assert_eq!(code, "gb");
+    let count: i64 = sqlx::query_scalar("SELECT user_count()")
+        .fetch_one(&mut n)
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+    n.execute("CREATE TABLE made_after (id int)").await.unwrap();
+    n.execute("ALTER TABLE users ADD COLUMN note text").await.unwrap();
+    let objects = db.objects(&app.database).await.unwrap();
+    let made = objects.iter().find(|o| o.name == "made_after").unwrap();
+    assert_eq!(made.owner, owner_role);
+    // … with the default privileges carried over from the app user.
+    let readable: bool = sqlx::query_scalar("SELECT has_table_privilege($1, 'made_after', 'SELECT')")
+        .bind(&reader)
+        .fetch_one(&mut n)
+        .await
+        .unwrap();
+    assert!(readable);
+    let mut second_conn = login(&new_user, &password, &second).await;
+    second_conn
+        .execute("INSERT INTO users (email) VALUES ('d@example.org')")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn plans_refuse_what_they_cannot_do_safely() {
+    let app = App::seed("refuse").await;
+    let db = admin(&app.database).await;
+    // An owner role that can log in is not an owner role.
+    let login_role = hostile("login");
+    superuser("postgres", &format!("CREATE ROLE {} LOGIN", ident(&login_role))).await;
+    let err = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &login_role)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("NOLOGIN"));
+    // Missing app user, missing database, missing owner role.
+    let err = db
+        .plan_convert_to_owner_roles(&app.database, &hostile("ghost"), &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+    let err = db
+        .plan_convert_to_owner_roles(&hostile("nodb"), &app.user, &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
+    let err = db
+        .plan_create_login(&hostile("new"), &generate_password(), &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+    assert!(err.to_string().contains("convert"), "{err}");
+    let err = db
+        .plan_retire("aws_db_admin", &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+
+    // A privilege on a superuser's object can be neither copied to the
+    // owner role nor revoked by the admin: said up front, not lost quietly.
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE TABLE su_owned (id int); GRANT SELECT ON su_owned TO {}; CREATE ROLE {} NOLOGIN",
+            ident(&app.user),
+            ident(&app.owner_role())
+        ),
+    )
+    .await;
+    let err = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("superuser \"postgres\""), "{err}");
+    let err = db.plan_retire(&app.user, &app.owner_role()).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("cannot revoke"), "{err}");
+}
+
+#[tokio::test]
+async fn creating_an_existing_user_is_detected_not_an_error() {
+    let app = App::seed("exists").await;
+    let db = admin(&app.database).await;
+    let owner_role = app.owner_role();
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let new_user = hostile("new");
+    let password = generate_password();
+    // Someone created the user by hand, half way.
+    superuser("postgres", &format!("CREATE ROLE {} NOLOGIN", ident(&new_user))).await;
+    let plan = db
+        .plan_create_login(&new_user, &password, &owner_role)
+        .await
+        .unwrap();
+    let text = previews(&plan);
+    assert!(!text.iter().any(|t| t.starts_with("CREATE")), "{text:?}");
+    assert_eq!(text[0], format!("ALTER ROLE {} LOGIN", ident(&new_user)));
+    db.execute(&plan).await.unwrap();
+    // Its password is unknown to rotui: logging in fails until it is set.
+    let err = PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword);
+    db.execute(&[db.plan_set_password(&new_user, &password)])
+        .await
+        .unwrap();
+    PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
+        .await
+        .unwrap();
+
+    // Running the raw CREATE again fails as AlreadyExists, without the password.
+    let again = rotui::db::model::Statement::with_password(
+        format!(
+            "CREATE USER {} WITH PASSWORD {}",
+            ident(&new_user),
+            Statement::PASSWORD
+        ),
+        password.clone(),
+        rotui::db::ident::pg_str,
+    );
+    let err = db.execute(&[again]).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::AlreadyExists, "{err}");
+    assert_no_secret(&err, password.expose_secret());
+    assert!(
+        err.to_string().contains(MASK),
+        "the failing statement is shown masked: {err}"
+    );
+}
+
+// ---------------------------------------------------------------- retire
+
+#[tokio::test]
+async fn retiring_the_old_user_waits_for_its_connections() {
+    let app = App::seed("retire").await;
+    let second = format!("{}_more", hostile("retire"));
+    app.seed_more(&second).await;
+    let owner_role = app.owner_role();
+    let db = admin("postgres").await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // Between conversion and retirement the old app made a table, and was
+    // granted a privilege on something it does not own.
+    let mut old = app.conn(&second).await;
+    old.execute("SET ROLE NONE; CREATE TABLE late (id int)")
+        .await
+        .unwrap();
+    let etl = hostile("etl");
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE ROLE {e} NOLOGIN; CREATE TABLE other (id int); ALTER TABLE other OWNER TO {e};
+             GRANT SELECT ON other TO {a}",
+            e = ident(&etl),
+            a = ident(&app.user)
+        ),
+    )
+    .await;
+    assert_eq!(db.owned_in(&app.user).await.unwrap().len(), 1);
+
+    let err = db.retire(&app.user, &owner_role, false).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("1 connection"), "{err}");
+    assert!(db.role_exists(&app.user).await.unwrap(), "nothing was done");
+
+    let plan = db.plan_retire(&app.user, &owner_role).await.unwrap();
+    let text = previews(&plan);
+    let (a, o) = (ident(&app.user), ident(&owner_role));
+    assert_eq!(text[0], format!("ALTER ROLE {a} NOLOGIN"));
+    assert!(
+        text.contains(&format!("GRANT {} TO \"aws_db_admin\"", ident(&etl))),
+        "{text:#?}"
+    );
+    for database in [&app.database, &second] {
+        assert!(
+            text.contains(&format!(
+                "-- in database {database}\nREASSIGN OWNED BY {a} TO {o}"
+            )),
+            "{text:#?}"
+        );
+        assert!(
+            text.contains(&format!("-- in database {database}\nDROP OWNED BY {a}")),
+            "{text:#?}"
+        );
+    }
+    assert_eq!(text.last().unwrap(), &format!("DROP USER {a}"));
+
+    // Kill, then retire.
+    assert_eq!(db.kill_user(&app.user).await.unwrap().len(), 1);
+    let done = db.retire(&app.user, &owner_role, false).await.unwrap();
+    assert!(done.killed.is_empty());
+    assert_eq!(previews(&done.statements), text);
+    assert!(!db.role_exists(&app.user).await.unwrap());
+    let late = db.objects(&second).await.unwrap();
+    assert_eq!(late.iter().find(|o| o.name == "late").unwrap().owner, owner_role);
+    assert!(
+        db.plan_retire(&app.user, &owner_role).await.unwrap().is_empty(),
+        "idempotent"
+    );
+    let again = db.retire(&app.user, &owner_role, false).await.unwrap();
+    assert!(again.statements.is_empty());
+}
+
+#[tokio::test]
+async fn a_forced_retire_ends_the_sessions_first() {
+    let app = App::seed("force").await;
+    let owner_role = app.owner_role();
+    let db = admin(&app.database).await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let _s1 = app.conn(&app.database).await;
+    let _s2 = app.conn(&app.database).await;
+    let done = db.retire(&app.user, &owner_role, true).await.unwrap();
+    assert_eq!(done.killed.len(), 2);
+    assert!(!db.role_exists(&app.user).await.unwrap());
+    let snap = db.connections(true).await.unwrap();
+    assert!(
+        snap.rows.iter().all(|r| !done.killed.contains(&r.id)),
+        "no orphaned sessions"
+    );
+}
+
+#[tokio::test]
+async fn a_held_lock_is_a_clear_lock_timeout() {
+    let app = App::seed("locked").await;
+    let owner_role = app.owner_role();
+    let config = PgConfig {
+        lock_timeout: Duration::from_millis(300),
+        ..PgConfig::default()
+    };
+    let db = PgDb::open(pg().admin_url(&app.database).expose_secret(), None, config)
+        .await
+        .unwrap();
+    let plan = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    // The app sits in a transaction that has read a table.
+    let mut busy = app.conn(&app.database).await;
+    busy.execute("BEGIN; SELECT count(*) FROM users;").await.unwrap();
+    let started = std::time::Instant::now();
+    let err = db.execute(&plan).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::LockTimeout, "{err}");
+    assert_eq!(err.code.as_deref(), Some("55P03"));
+    assert!(err.to_string().contains("REASSIGN OWNED"), "{err}");
+    assert!(err.hint.as_deref().unwrap().contains("retry"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Once the app is quiet, re-planning resumes where it stopped.
+    busy.execute("COMMIT").await.unwrap();
+    let rest = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    assert!(rest.len() < plan.len(), "{:#?}", previews(&rest));
+    assert!(!previews(&rest).iter().any(|t| t.starts_with("CREATE ROLE")));
+    db.execute(&rest).await.unwrap();
+    assert!(
+        db.owner_role_status(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap()
+            .on_owner_roles()
+    );
+}
+
+#[tokio::test]
+async fn debug_output_never_holds_a_password() {
+    let url = pg().admin_url("postgres");
+    let db = PgDb::connect(url.expose_secret()).await.unwrap();
+    let debug = format!("{db:?}");
+    assert!(!debug.contains(pg().admin_password().expose_secret()), "{debug}");
+    assert!(debug.contains("aws_db_admin"));
+    let p = generate_password();
+    let st = db.plan_set_password("someone", &p);
+    assert!(!format!("{st:?} {st}").contains(p.expose_secret()));
+    assert!(
+        st.sql().contains(p.expose_secret()),
+        "only the executed SQL holds it"
+    );
+}

@@ -1,0 +1,192 @@
+//! Who is connected (the drain view), and ending sessions.
+
+use chrono::Utc;
+use sqlx::AssertSqlSafe;
+
+use super::PgDb;
+use crate::db::error::DbResult;
+use crate::db::ident::pg_str;
+use crate::db::model::{Connection, ConnectionCount, ConnectionSnapshot, Statement};
+
+/// How long `pg_terminate_backend` waits for a backend to exit (PG 14+).
+const TERMINATE_WAIT_MS: u32 = 5000;
+
+impl PgDb {
+    /// Client sessions per user, with one query on `pg_stat_activity`:
+    /// grouped on the server when only counts are wanted, the single rows
+    /// otherwise. A session whose role was dropped has no user (`None`).
+    pub async fn connections(&self, with_rows: bool) -> DbResult<ConnectionSnapshot> {
+        if !with_rows {
+            let counts: Vec<(Option<String>, i64)> = self
+                .timed(
+                    sqlx::query_as(
+                        "SELECT usename::text, count(*)::bigint FROM pg_stat_activity
+                         WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC, 1",
+                    )
+                    .fetch_all(&self.pool),
+                )
+                .await?;
+            return Ok(ConnectionSnapshot {
+                at: Utc::now(),
+                counts: counts
+                    .into_iter()
+                    .map(|(user, count)| ConnectionCount { user, count })
+                    .collect(),
+                rows: Vec::new(),
+            });
+        }
+        type Row = (
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = self
+            .timed(
+                sqlx::query_as(
+                    "SELECT pid::bigint, usename::text,
+                            CASE WHEN client_addr IS NOT NULL THEN host(client_addr) || ':' || client_port
+                                 WHEN client_port = -1 THEN 'local' END,
+                            datname::text, application_name, state,
+                            EXTRACT(EPOCH FROM now() - COALESCE(state_change, backend_start))::bigint
+                     FROM pg_stat_activity WHERE backend_type = 'client backend'
+                     ORDER BY usename NULLS FIRST, pid",
+                )
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        let rows: Vec<Connection> = rows
+            .into_iter()
+            .map(
+                |(id, user, client, database, application, state, seconds)| Connection {
+                    id,
+                    user,
+                    client,
+                    database,
+                    application: application.filter(|a| !a.is_empty()),
+                    state,
+                    seconds,
+                },
+            )
+            .collect();
+        Ok(ConnectionSnapshot {
+            at: Utc::now(),
+            counts: count_by_user(&rows),
+            rows,
+        })
+    }
+
+    /// End one session. `false` when there was no such backend (it ended
+    /// already). On PostgreSQL 14+ this waits until the backend has exited.
+    pub async fn kill(&self, pid: i64) -> DbResult<bool> {
+        let sql = if self.terminate_waits() {
+            format!("SELECT COALESCE(pg_terminate_backend($1::int, {TERMINATE_WAIT_MS}), false)")
+        } else {
+            "SELECT COALESCE(pg_terminate_backend($1::int), false)".to_owned()
+        };
+        self.timed(
+            sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(pid)
+                .fetch_one(&self.pool),
+        )
+        .await
+    }
+
+    /// The statement that ends every session of `role` (never rotui's own),
+    /// returning the pids it ended; the preview is the statement itself.
+    pub fn plan_kill_user(&self, role: &str) -> Statement {
+        let terminate = if self.terminate_waits() {
+            format!("pg_terminate_backend(pid, {TERMINATE_WAIT_MS})")
+        } else {
+            "pg_terminate_backend(pid)".to_owned()
+        };
+        // OFFSET 0 keeps the filter inside: the terminate call must never be
+        // evaluated for a row of another user.
+        Statement::new(format!(
+            "SELECT pid::bigint FROM (SELECT pid FROM pg_stat_activity WHERE usename = {} \
+             AND backend_type = 'client backend' AND pid <> pg_backend_pid() OFFSET 0) s WHERE {terminate}",
+            pg_str(role)
+        ))
+    }
+
+    /// End every session of `role`; returns the pids that were ended.
+    pub async fn kill_user(&self, role: &str) -> DbResult<Vec<i64>> {
+        let st = self.plan_kill_user(role);
+        self.timed(sqlx::query_scalar(AssertSqlSafe(st.sql())).fetch_all(&self.pool))
+            .await
+    }
+
+    /// The pids of `role`'s client sessions.
+    pub(super) async fn pids_of(&self, role: &str) -> DbResult<Vec<i64>> {
+        self.timed(
+            sqlx::query_scalar(
+                "SELECT pid::bigint FROM pg_stat_activity
+                 WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY 1",
+            )
+            .bind(role)
+            .fetch_all(&self.pool),
+        )
+        .await
+    }
+}
+
+/// Counts per user, most connections first, from the single rows.
+fn count_by_user(rows: &[Connection]) -> Vec<ConnectionCount> {
+    let mut counts: Vec<ConnectionCount> = Vec::new();
+    for r in rows {
+        match counts.iter_mut().find(|c| c.user == r.user) {
+            Some(c) => c.count += 1,
+            None => counts.push(ConnectionCount {
+                user: r.user.clone(),
+                count: 1,
+            }),
+        }
+    }
+    counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.user.cmp(&b.user)));
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, user: Option<&str>) -> Connection {
+        Connection {
+            id,
+            user: user.map(str::to_owned),
+            client: None,
+            database: None,
+            application: None,
+            state: None,
+            seconds: None,
+        }
+    }
+
+    #[test]
+    fn counts_group_by_user_and_keep_dropped_roles_apart() {
+        let rows = [
+            row(1, Some("b")),
+            row(2, Some("a")),
+            row(3, None),
+            row(4, Some("b")),
+        ];
+        let counts = count_by_user(&rows);
+        assert_eq!(
+            counts,
+            vec![
+                ConnectionCount {
+                    user: Some("b".into()),
+                    count: 2
+                },
+                ConnectionCount { user: None, count: 1 },
+                ConnectionCount {
+                    user: Some("a".into()),
+                    count: 1
+                },
+            ]
+        );
+    }
+}

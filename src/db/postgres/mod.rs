@@ -1,0 +1,366 @@
+//! PostgreSQL and RDS for PostgreSQL.
+//!
+//! [`PgDb`] holds a pool of at most two connections (rotui never needs more
+//! per server, and the drain view must not inflate what it measures), all
+//! tagged `application_name=rotui`, each with a `statement_timeout` and a
+//! `lock_timeout`. Work that must happen in another database (REASSIGN OWNED
+//! and friends act on the current database only) uses a short-lived
+//! connection that is closed straight after.
+//!
+//! Reads are in [`catalog`] and [`connections`]; the owner-role conversion
+//! and the new login user in [`owner_roles`]; retiring the old user in
+//! [`retire`]. Every write is first a list of [`Statement`]s computed from
+//! live state, so a preview is exact and a second run plans nothing.
+
+mod catalog;
+mod connections;
+mod owner_roles;
+mod retire;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection as _, Postgres};
+
+use super::error::{DbError, DbErrorKind, DbResult};
+use super::model::{Flavor, FlavorKind, Statement};
+use crate::secret::{self, ExposeSecret, SecretString};
+
+pub use owner_roles::{Inheritance, OwnerRoleStatus};
+pub use retire::Retired;
+
+/// The `application_name` of every rotui connection, so the drain view (and
+/// the benchmark) can tell rotui's own sessions apart.
+pub const APPLICATION_NAME: &str = "rotui";
+
+/// Timeouts for a [`PgDb`].
+#[derive(Debug, Clone, Copy)]
+pub struct PgConfig {
+    /// Server-side limit on any one statement.
+    pub statement_timeout: Duration,
+    /// How long a statement waits for a lock (REASSIGN OWNED takes
+    /// AccessExclusive locks; better to fail clearly than to stall the app).
+    pub lock_timeout: Duration,
+    /// Opening a connection, including DNS and authentication.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgConfig {
+    fn default() -> Self {
+        PgConfig {
+            statement_timeout: Duration::from_secs(15),
+            lock_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A PostgreSQL server as rotui's admin sees it.
+#[derive(Clone)]
+pub struct PgDb {
+    pool: PgPool,
+    /// Holds the password: never Debug-printed (see the manual impl).
+    options: PgConnectOptions,
+    config: PgConfig,
+    flavor: Flavor,
+    version_num: i32,
+    database: String,
+    user: String,
+}
+
+impl std::fmt::Debug for PgDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDb")
+            .field("host", &self.options.get_host())
+            .field("port", &self.options.get_port())
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .field("flavor", &self.flavor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgDb {
+    /// Connect with a URL (`postgresql://user:password@host:port/database`).
+    /// The URL's password is registered for redaction.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        Self::open(url, None, PgConfig::default()).await
+    }
+
+    /// Connect with a URL that carries no password, and a separate password
+    /// (the admin password comes from Secrets Manager, not from a URL).
+    pub async fn connect_with(url: &str, password: &SecretString) -> DbResult<Self> {
+        Self::open(url, Some(password), PgConfig::default()).await
+    }
+
+    /// Connect with explicit timeouts.
+    pub async fn open(url: &str, password: Option<&SecretString>, config: PgConfig) -> DbResult<Self> {
+        let mut options = parse_url(url)?;
+        if let Some(p) = password {
+            secret::register(p.expose_secret());
+            options = options.password(p.expose_secret());
+        }
+        let options = options.application_name(APPLICATION_NAME).options([
+            (
+                "statement_timeout",
+                format!("{}ms", config.statement_timeout.as_millis()),
+            ),
+            ("lock_timeout", format!("{}ms", config.lock_timeout.as_millis())),
+            // A session that dies mid-transaction must not hold locks for long.
+            ("idle_in_transaction_session_timeout", "60s".to_owned()),
+        ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .min_connections(0)
+            .acquire_timeout(config.connect_timeout)
+            .idle_timeout(Duration::from_secs(60))
+            .connect_lazy_with(options.clone());
+        let mut db = PgDb {
+            pool,
+            options,
+            config,
+            flavor: Flavor {
+                kind: FlavorKind::Postgres,
+                version: String::new(),
+                rds: false,
+            },
+            version_num: 0,
+            database: String::new(),
+            user: String::new(),
+        };
+        db.detect().await?;
+        Ok(db)
+    }
+
+    /// Version, RDS-ness and who we are, in one round trip. The first query
+    /// also opens the first connection, so connection errors surface here.
+    async fn detect(&mut self) -> DbResult<()> {
+        let (version, num, rds, user, database): (String, i32, bool, String, String) = self
+            .timed(
+                sqlx::query_as(
+                    "SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+                            EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_superuser'),
+                            current_user::text, current_database()::text",
+                )
+                .fetch_one(&self.pool),
+            )
+            .await?;
+        self.flavor.version = version;
+        self.flavor.rds = rds;
+        self.version_num = num;
+        self.user = user;
+        self.database = database;
+        Ok(())
+    }
+
+    pub fn flavor(&self) -> &Flavor {
+        &self.flavor
+    }
+
+    /// The user rotui is logged in as (the admin).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The database the pool is connected to.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Close the pool's connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Whether a role exists.
+    pub async fn role_exists(&self, name: &str) -> DbResult<bool> {
+        self.timed(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(name)
+                .fetch_one(&self.pool),
+        )
+        .await
+    }
+
+    /// Log in once with the given credentials (to check a new secret before
+    /// promoting it), then close. Returns who the session runs as.
+    pub async fn test_login(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        database: &str,
+    ) -> DbResult<LoginCheck> {
+        secret::register(password.expose_secret());
+        let config = PgConfig::default();
+        let options = PgConnectOptions::new_without_pgpass()
+            .host(host)
+            .port(port)
+            .username(user)
+            .password(password.expose_secret())
+            .database(database)
+            .application_name(APPLICATION_NAME);
+        let mut conn = connect_one(&options, config.connect_timeout).await?;
+        let row: Result<(String, String), DbError> = timed(
+            config.statement_timeout,
+            sqlx::query_as("SELECT session_user::text, current_user::text").fetch_one(&mut conn),
+        )
+        .await;
+        let _ = conn.close().await;
+        let (session_user, current_user) = row?;
+        Ok(LoginCheck {
+            session_user,
+            current_user,
+        })
+    }
+
+    /// Run statements in order, each in the database it names (the pool's
+    /// own for `None`). Stops at the first failure, naming the statement (its
+    /// preview: passwords masked). Statements are written to be re-runnable
+    /// plans, so after a failure, re-planning resumes where it stopped.
+    pub async fn execute(&self, statements: &[Statement]) -> DbResult<()> {
+        let mut i = 0;
+        while i < statements.len() {
+            let db = statements[i].database.as_deref();
+            let run = statements[i..]
+                .iter()
+                .take_while(|s| s.database.as_deref() == db)
+                .count();
+            let mut conn = self.conn_in(db).await?;
+            for st in &statements[i..i + run] {
+                let r = self
+                    .timed(sqlx::raw_sql(AssertSqlSafe(st.sql())).execute(&mut *conn))
+                    .await;
+                if let Err(e) = r {
+                    conn.finish().await;
+                    return Err(e.context(&format!("running `{}`", statement_text(st))));
+                }
+            }
+            conn.finish().await;
+            i += run;
+        }
+        Ok(())
+    }
+
+    /// A connection in `database`: from the pool when it is the pool's own,
+    /// otherwise a fresh one, to be closed with [`Conn::finish`].
+    async fn conn_in(&self, database: Option<&str>) -> DbResult<Conn> {
+        match database {
+            Some(db) if db != self.database => {
+                let options = self.options.clone().database(db);
+                Ok(Conn::Own(
+                    connect_one(&options, self.config.connect_timeout).await?,
+                ))
+            }
+            _ => Ok(Conn::Pooled(self.timed(self.pool.acquire()).await?)),
+        }
+    }
+
+    /// Run a query future under the client-side deadline (the server's
+    /// statement_timeout plus slack, for a network that went silent).
+    async fn timed<T>(&self, fut: impl Future<Output = Result<T, sqlx::Error>>) -> DbResult<T> {
+        timed(self.config.statement_timeout + Duration::from_secs(5), fut).await
+    }
+
+    /// `pg_terminate_backend` waits for the backend to exit on PostgreSQL 14+.
+    fn terminate_waits(&self) -> bool {
+        self.version_num >= 140000
+    }
+}
+
+/// Who a test login runs as: `current_user` differs from `session_user` when
+/// the role has `ALTER ROLE … SET role` (the new user acts as the owner role).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoginCheck {
+    pub session_user: String,
+    pub current_user: String,
+}
+
+/// A pooled connection, or a short-lived one in another database.
+enum Conn {
+    Pooled(PoolConnection<Postgres>),
+    Own(PgConnection),
+}
+
+impl Conn {
+    async fn finish(self) {
+        if let Conn::Own(c) = self {
+            let _ = c.close().await;
+        }
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Conn::Pooled(c) => c,
+            Conn::Own(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Conn::Pooled(c) => c,
+            Conn::Own(c) => c,
+        }
+    }
+}
+
+/// Parse a URL without ever echoing it: its password is registered for
+/// redaction first, and a parse error does not quote the input.
+fn parse_url(url: &str) -> DbResult<PgConnectOptions> {
+    if let Ok(u) = url::Url::parse(url)
+        && let Some(p) = u.password()
+    {
+        secret::register(p);
+        if let Ok(decoded) = percent_encoding::percent_decode_str(p).decode_utf8() {
+            secret::register(&decoded);
+        }
+    }
+    PgConnectOptions::from_str(url).map_err(|_| {
+        DbError::new(DbErrorKind::Other, "the PostgreSQL URL is not valid")
+            .with_hint("expected postgresql://user:password@host:port/database")
+    })
+}
+
+async fn connect_one(options: &PgConnectOptions, limit: Duration) -> DbResult<PgConnection> {
+    match tokio::time::timeout(limit, PgConnection::connect_with(options)).await {
+        Ok(r) => r.map_err(DbError::from),
+        Err(_) => Err(DbError::new(
+            DbErrorKind::Unreachable,
+            format!(
+                "no answer from {}:{} within {}s",
+                options.get_host(),
+                options.get_port(),
+                limit.as_secs()
+            ),
+        )
+        .with_hint("is the server up and reachable (tunnel, VPN, security group)?")),
+    }
+}
+
+async fn timed<T>(limit: Duration, fut: impl Future<Output = Result<T, sqlx::Error>>) -> DbResult<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(DbError::from),
+        Err(_) => Err(DbError::new(
+            DbErrorKind::Timeout,
+            format!("the server did not answer within {}s", limit.as_secs()),
+        )
+        .with_hint("the server or the network is slow or gone; retry")),
+    }
+}
+
+/// A statement's text without the `-- in database` line of its preview.
+fn statement_text(st: &Statement) -> String {
+    let p = st.preview();
+    match &st.database {
+        Some(_) => p.split_once('\n').map(|(_, t)| t.to_owned()).unwrap_or(p),
+        None => p,
+    }
+}
