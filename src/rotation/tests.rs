@@ -137,15 +137,24 @@ impl DbPort for Fake {
         _like: &'a str,
         owner_role: Option<&'a str>,
     ) -> PortFuture<'a, Vec<Statement>> {
-        let mut out = vec![Statement::with_password(
-            format!("CREATE USER {name} IDENTIFIED BY {}", Statement::PASSWORD),
-            password.clone(),
-            |p| p.to_owned(),
-        )];
-        if let Some(o) = owner_role {
-            out.push(Statement::new(format!("GRANT \"{o}\" TO \"{name}\"")));
-        }
-        self.db(|_| Ok(out))
+        let password = password.clone();
+        self.db(move |s| {
+            let mut out = vec![];
+            let existing = s.users.get(name);
+            if existing.is_none() {
+                out.push(Statement::with_password(
+                    format!("CREATE USER {name} IDENTIFIED BY {}", Statement::PASSWORD),
+                    password,
+                    |p| p.to_owned(),
+                ));
+            }
+            if let Some(o) = owner_role
+                && !existing.is_some_and(|u| u.member_of.contains(o))
+            {
+                out.push(Statement::new(format!("GRANT \"{o}\" TO \"{name}\"")));
+            }
+            Ok(out)
+        })
     }
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
         self.db(|s| {

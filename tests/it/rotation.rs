@@ -429,7 +429,8 @@ fn failed_text(o: &Outcome) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Against real servers: MariaDB (RDS-shaped admin) and moto's Secrets Manager.
+// Against real servers: MariaDB and PostgreSQL (RDS-shaped admins) and moto's
+// Secrets Manager, through the adapters to the real modules.
 
 mod real {
     use std::sync::Arc;
@@ -438,20 +439,23 @@ mod real {
     use aws_sdk_secretsmanager::Client;
     use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
     use rotui::db::model::Statement;
-    use rotui::db::mysql::{Account, MysqlDb, test_login};
-    use rotui::rotation::adapters::{AwsSecrets, MysqlPort};
+    use rotui::db::mysql::{Account, MysqlDb};
+    use rotui::db::postgres::PgDb;
+    use rotui::rotation::adapters::{AwsSecrets, MysqlPort, PgPort};
     use rotui::rotation::journal::{Event, Journal};
     use rotui::rotation::ports::*;
     use rotui::rotation::runner::{self, Outcome, RunOptions, Wait};
     use rotui::rotation::step::{StepCtx, StepError, StepId};
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
-    use rotui::sandbox::mariadb::{AppAccount, MariaDbServer};
+    use rotui::sandbox::mariadb::MariaDbServer;
     use rotui::sandbox::moto::MotoServer;
-    use rotui::secret::ExposeSecret;
+    use rotui::sandbox::postgres::PostgresServer;
+    use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
     use serde_json::json;
+    use sqlx::{Connection, PgConnection};
 
-    /// This half of the rotation never reaches the cluster; any call is a failure.
+    /// This half of the rotation never reaches the cluster; any call fails.
     struct NoCluster;
 
     fn no_cluster<'a, T: Send + 'a>() -> PortFuture<'a, T> {
@@ -476,20 +480,67 @@ mod real {
         }
     }
 
+    /// A database session held open, as a running app pod holds one.
+    enum Held {
+        Mysql(MysqlDb),
+        Pg(PgConnection),
+    }
+
+    impl Held {
+        async fn close(self) {
+            match self {
+                Held::Mysql(db) => db.close().await,
+                Held::Pg(c) => {
+                    let _ = c.close().await;
+                }
+            }
+        }
+    }
+
     struct World {
-        app: AppAccount,
+        engine: Engine,
+        /// The app's user before the rotation, its password and its database.
+        old: String,
+        old_password: SecretString,
+        database: String,
         session: AwsSession,
         secret_id: String,
-        admin: MysqlDb,
+        db: Arc<dyn DbPort>,
         ctx: Ctx,
         plan: Plan,
         dir: tempfile::TempDir,
     }
 
+    async fn aws_session() -> AwsSession {
+        let opts = AwsOptions {
+            endpoint_url: Some(MotoServer::shared().endpoint_url()),
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        };
+        AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+            .await
+            .unwrap()
+    }
+
+    /// The app's secret as GOV.UK keeps it, with a key that must survive.
+    async fn app_secret(session: &AwsSession, id: &str, user: &str, password: &SecretString) {
+        Client::new(session.sdk_config())
+            .create_secret()
+            .name(id)
+            .secret_string(
+                json!({"username": user, "password": password.expose_secret(),
+                       "host": "127.0.0.1", "hostReplica": "replica.internal"})
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("create the app secret in moto");
+    }
+
     impl World {
         /// An app like signon: its database, a user that owns a table and
         /// defines a view, and its secret `govuk/<app>/mysql`.
-        async fn new() -> World {
+        async fn mysql() -> World {
             let server = MariaDbServer::shared();
             let app = server.create_app("signon").await.expect("create the app");
             let as_app =
@@ -505,57 +556,86 @@ mod real {
                 .await
                 .unwrap();
             as_app.close().await;
+            let session = aws_session().await;
+            let secret_id = format!("govuk/{}/mysql", app.user);
+            app_secret(&session, &secret_id, &app.user, &app.password).await;
+            let admin = MysqlDb::connect(&server.admin_url(None)).await.unwrap();
+            let db = MysqlPort::new(admin, server.host(), server.port(), &app.database);
+            World::assemble(
+                Engine::Mysql,
+                app.user,
+                app.password,
+                app.database,
+                session,
+                secret_id,
+                Arc::new(db),
+            )
+        }
 
-            let opts = AwsOptions {
-                endpoint_url: Some(MotoServer::shared().endpoint_url()),
-                region: Some("eu-west-1".into()),
-                profile: None,
-            };
-            let session = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+        /// An app like account-api whose login user owns its database and
+        /// every object in it (not on owner roles yet), named to break naive quoting.
+        async fn postgres() -> World {
+            let pg = PostgresServer::shared();
+            let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+            let user = format!("account-api-{tag} it's \"q\" %");
+            let database = format!("account-api-{tag}_production");
+            let password = secret::generate_password();
+            pg.seed_app(&user, &password, &database)
+                .await
+                .expect("seed the app");
+            let session = aws_session().await;
+            let secret_id = format!("govuk/account-api-{tag}/postgres");
+            app_secret(&session, &secret_id, &user, &password).await;
+            let admin = PgDb::connect(pg.admin_url(&database).expose_secret())
                 .await
                 .unwrap();
-            let secret_id = format!("govuk/{}/mysql", app.user);
-            Client::new(session.sdk_config())
-                .create_secret()
-                .name(&secret_id)
-                .secret_string(
-                    json!({"username": app.user, "password": app.password.expose_secret(),
-                           "host": "127.0.0.1", "hostReplica": "replica.internal"})
-                    .to_string(),
-                )
-                .send()
-                .await
-                .expect("create the app secret in moto");
+            let db = PgPort::new(admin, "127.0.0.1", pg.port(), &database);
+            World::assemble(
+                Engine::Postgres,
+                user,
+                password,
+                database,
+                session,
+                secret_id,
+                Arc::new(db),
+            )
+        }
 
-            let admin = MysqlDb::connect(&server.admin_url(None)).await.unwrap();
-            let mut target = Target::new("production", &app.user, Engine::Mysql);
-            target.database = app.database.clone();
+        fn assemble(
+            engine: Engine,
+            old: String,
+            old_password: SecretString,
+            database: String,
+            session: AwsSession,
+            secret_id: String,
+            db: Arc<dyn DbPort>,
+        ) -> World {
+            let mut target = Target::new("production", &old, engine);
+            target.database = database.clone();
             target.app_secret = secret_id.clone();
             let ports = EnvPorts {
                 target,
-                db: Arc::new(MysqlPort::new(
-                    admin.clone(),
-                    server.host(),
-                    server.port(),
-                    &app.database,
-                )),
+                db: db.clone(),
                 secrets: Arc::new(AwsSecrets::new(session.clone(), &secret_id)),
                 cluster: Arc::new(NoCluster),
             };
             let spec = PlanSpec {
-                app: app.user.clone(),
-                engine: Engine::Mysql,
+                app: old.clone(),
+                engine,
                 envs: vec!["production".into()],
                 mode: Mode::Normal,
             };
             World {
+                engine,
+                old,
+                old_password,
+                database,
+                session,
+                secret_id,
+                db,
                 plan: Plan::build(&spec).unwrap(),
                 ctx: Ctx::new([ports]),
                 dir: tempfile::tempdir().unwrap(),
-                app,
-                session,
-                secret_id,
-                admin,
             }
         }
 
@@ -572,23 +652,17 @@ mod real {
             }
         }
 
-        async fn rotation(&self, o: &RunOptions) -> Rotation {
-            runner::start_or_resume(&self.plan.spec, &self.ctx, &self.journal(), o)
-                .await
-                .unwrap()
-        }
-
-        /// Run (resuming) until `step` is done.
+        /// Resume from the journal (or start) and run until `step` is done.
         async fn run_to(&self, step: &str) -> Rotation {
             let o = self.opts(step);
-            let r = self.rotation(&o).await;
+            let r = runner::start_or_resume(&self.plan.spec, &self.ctx, &self.journal(), &o)
+                .await
+                .unwrap();
             let out = runner::run(&self.plan, &self.ctx, &r, &self.journal(), &o).await;
-            assert_eq!(
-                out,
-                Outcome::Waiting(Wait::Paused {
-                    after: StepId(format!("production/{step}"))
-                })
-            );
+            let want = Outcome::Waiting(Wait::Paused {
+                after: StepId(format!("production/{step}")),
+            });
+            assert_eq!(out, want);
             r
         }
 
@@ -597,13 +671,51 @@ mod real {
             self.session.secrets().app_secret(&self.secret_id).await.unwrap()
         }
 
-        async fn login(
-            &self,
-            user: &str,
-            password: &rotui::secret::SecretString,
-        ) -> Result<(), rotui::db::DbError> {
-            let s = MariaDbServer::shared();
-            test_login(s.host(), s.port(), user, password, Some(&self.app.database)).await
+        /// Log in as the app does and read its data: the number of active users.
+        async fn app_reads(&self, user: &str, password: &SecretString) -> Result<i64, String> {
+            match self.engine {
+                Engine::Mysql => {
+                    let s = MariaDbServer::shared();
+                    let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let n = db.query_scalar("SELECT n FROM active_users").await;
+                    db.close().await;
+                    let n = n.map_err(|e| e.to_string())?.unwrap_or_default();
+                    n.parse().map_err(|_| format!("not a number: {n}"))
+                }
+                Engine::Postgres => {
+                    let mut c = self.pg_session(user, password).await?;
+                    let n = sqlx::query_scalar("SELECT count(*) FROM active_users")
+                        .fetch_one(&mut c)
+                        .await
+                        .map_err(|e| secret::redact(&e.to_string()));
+                    let _ = c.close().await;
+                    n
+                }
+            }
+        }
+
+        async fn pg_session(&self, user: &str, password: &SecretString) -> Result<PgConnection, String> {
+            let url = PostgresServer::shared().url(user, password, &self.database);
+            PgConnection::connect(url.expose_secret())
+                .await
+                .map_err(|e| secret::redact(&e.to_string()))
+        }
+
+        /// A session as `user` that stays open until closed.
+        async fn hold_session(&self, user: &str, password: &SecretString) -> Held {
+            match self.engine {
+                Engine::Mysql => {
+                    let s = MariaDbServer::shared();
+                    let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
+                        .await
+                        .unwrap();
+                    db.query_scalar("SELECT 1").await.unwrap();
+                    Held::Mysql(db)
+                }
+                Engine::Postgres => Held::Pg(self.pg_session(user, password).await.unwrap()),
+            }
         }
 
         async fn calls(&self) -> usize {
@@ -614,77 +726,50 @@ mod real {
                 .filter(|e| matches!(e.event, Event::Call { .. }))
                 .count()
         }
+
+        fn step(&self, slug: &str) -> rotui::rotation::Step {
+            self.plan
+                .step(&StepId(format!("production/{slug}")))
+                .unwrap()
+                .clone()
+        }
+
+        /// The steps up to and including the promotion, in plan order.
+        fn until_promotion(&self) -> Vec<String> {
+            let mut out = vec![];
+            for s in &self.plan.steps {
+                out.push(s.id.0.trim_start_matches("production/").to_owned());
+                if s.id.0 == "production/promote" {
+                    break;
+                }
+            }
+            out
+        }
     }
 
-    const UNTIL_PROMOTE: [&str; 8] = [
-        "inspect",
-        "check-definers",
-        "store-pending",
-        "create-user",
-        "verify-grants",
-        "migrate-definers",
-        "test-login",
-        "promote",
-    ];
-
-    #[tokio::test]
-    async fn mysql_rotation_until_promotion_on_mariadb_and_moto_interrupted_at_every_step() {
-        let w = World::new().await;
-        let old = w.app.user.clone();
-        let mut rotation = None;
-        for step in UNTIL_PROMOTE {
-            // Each run is a fresh resume from the journal and live state.
-            let r = w.run_to(step).await;
+    /// The database and Secrets Manager half of a rotation, interrupted and
+    /// resumed at every step boundary, with the app's current credentials
+    /// checked between every two steps.
+    async fn until_promotion_interrupted_at_every_step(w: &World) -> Rotation {
+        let mut rotation: Option<Rotation> = None;
+        for step in w.until_promotion() {
+            let r = w.run_to(&step).await;
             assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r);
-            // At every boundary the app's current credentials log in.
             let cur = w.current().await;
-            w.login(&cur.username, &cur.password)
+            let n = w
+                .app_reads(&cur.username, &cur.password)
                 .await
-                .unwrap_or_else(|e| panic!("AWSCURRENT cannot log in after {step}: {e}"));
+                .unwrap_or_else(|e| panic!("AWSCURRENT cannot work after {step}: {e}"));
+            assert_eq!(n, 2, "after {step}");
         }
         let r = rotation.unwrap();
         let cur = w.current().await;
         assert_eq!(cur.username, r.new_username);
-        assert_ne!(cur.password.expose_secret(), w.app.password.expose_secret());
+        assert_ne!(cur.password.expose_secret(), w.old_password.expose_secret());
         assert_eq!(cur.host, "127.0.0.1");
         assert_eq!(cur.other["hostReplica"], "replica.internal", "other keys kept");
-
-        // The new user has the old one's rights, and the view works without its old definer.
-        let new_acct = Account::new(&r.new_username, "%");
-        let old_acct = Account::new(&old, "%");
-        assert!(
-            w.admin
-                .verify_grants_equivalent(&old_acct, &new_acct)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            w.admin
-                .objects_defined_by(&old_acct, None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let s = MariaDbServer::shared();
-        let as_new = MysqlDb::connect(&s.url(
-            &r.new_username,
-            cur.password.expose_secret(),
-            Some(&w.app.database),
-        ))
-        .await
-        .unwrap();
-        assert_eq!(
-            as_new
-                .query_scalar("SELECT n FROM active_users")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("2")
-        );
-        as_new.close().await;
-        // The old user still works until the app has moved and it is dropped.
-        w.login(&old, &w.app.password).await.unwrap();
+        // The old user keeps working until the app has moved and it is dropped.
+        assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
 
         // Running again changes nothing.
         let before = w.calls().await;
@@ -694,7 +779,7 @@ mod real {
         // No password in the journal, though it lists every write.
         let raw = std::fs::read_to_string(w.journal().path()).unwrap();
         assert!(!raw.contains(cur.password.expose_secret()));
-        assert!(!raw.contains(w.app.password.expose_secret()));
+        assert!(!raw.contains(w.old_password.expose_secret()));
         assert!(
             raw.contains("CREATE USER")
                 && raw.contains("PutSecretValue")
@@ -702,11 +787,7 @@ mod real {
         );
 
         // The next step needs the cluster: its failure is clear and names it.
-        let o = RunOptions {
-            yes: true,
-            ..w.opts("drain")
-        };
-        match runner::run(&w.plan, &w.ctx, &r, &w.journal(), &o).await {
+        match runner::run(&w.plan, &w.ctx, &r, &w.journal(), &w.opts("drain")).await {
             Outcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 assert!(
@@ -716,22 +797,63 @@ mod real {
             }
             other => panic!("{other:?}"),
         }
+        r
     }
 
     #[tokio::test]
-    async fn the_old_user_is_dropped_only_once_unused_on_mariadb() {
-        let w = World::new().await;
-        let old = w.app.user.clone();
-        let drop_step = w
-            .plan
-            .step(&StepId("production/drop-old-user".into()))
-            .unwrap()
-            .clone();
-        let drain_step = w.plan.step(&StepId("production/drain".into())).unwrap().clone();
+    async fn mysql_until_promotion_on_mariadb_and_moto() {
+        let w = World::mysql().await;
+        let r = until_promotion_interrupted_at_every_step(&w).await;
+        // Same rights, and the view no longer depends on the old definer.
+        let admin = MysqlDb::connect(&MariaDbServer::shared().admin_url(None))
+            .await
+            .unwrap();
+        let (old, new) = (Account::new(&w.old, "%"), Account::new(&r.new_username, "%"));
+        assert!(
+            admin
+                .verify_grants_equivalent(&old, &new)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(admin.objects_defined_by(&old, None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn postgres_until_promotion_with_owner_role_conversion() {
+        let w = World::postgres().await;
+        let r = until_promotion_interrupted_at_every_step(&w).await;
+        let owner = format!("{}-owner-role", w.old);
+        // Everything belongs to the owner role, which both users inherit.
+        assert!(w.db.objects_of(&w.old).await.unwrap().is_empty());
+        assert!(!w.db.objects_of(&owner).await.unwrap().is_empty());
+        let new = w.db.user(&r.new_username).await.unwrap().unwrap();
+        assert!(new.member_of.contains(&owner), "{:?}", new.member_of);
+        // What the new user creates belongs to the owner role, not to itself.
+        let cur = w.current().await;
+        let mut c = w.pg_session(&cur.username, &cur.password).await.unwrap();
+        sqlx::query("CREATE TABLE made_by_new (id int)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let by: String =
+            sqlx::query_scalar("SELECT tableowner::text FROM pg_tables WHERE tablename = 'made_by_new'")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!(by, owner);
+        let _ = c.close().await;
+    }
+
+    /// The drop refuses while the secret names the old user or a session
+    /// uses it, then drops it once unused, and is idempotent.
+    async fn drop_only_once_unused(w: &World) {
+        let drop_step = w.step("drop-old-user");
+        let drain_step = w.step("drain");
         let o = w.opts("promote");
 
         // Before promotion the app secret names the old user: refused.
-        let r = w.run_to("verify-grants").await;
+        let r = w.run_to("test-login").await;
         let cx = StepCtx {
             ctx: &w.ctx,
             rotation: &r,
@@ -747,11 +869,7 @@ mod real {
 
         // Promoted, but the app still has a session as the old user: refused.
         let r = w.run_to("promote").await;
-        let s = MariaDbServer::shared();
-        let session = MysqlDb::connect(&s.url(&old, w.app.password.expose_secret(), Some(&w.app.database)))
-            .await
-            .unwrap();
-        session.query_scalar("SELECT 1").await.unwrap();
+        let held = w.hold_session(&w.old, &w.old_password).await;
         let cx = StepCtx {
             ctx: &w.ctx,
             rotation: &r,
@@ -770,12 +888,12 @@ mod real {
             matches!(&err, StepError::Interlock(m) if m.contains("connections")),
             "{err}"
         );
-        w.login(&old, &w.app.password).await.unwrap();
+        assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
 
         // The session ends: the drop goes through, and applying it again changes nothing.
-        session.close().await;
+        held.close().await;
         for _ in 0..100 {
-            if w.admin.connection_count(&old).await.unwrap() == 0 {
+            if w.db.connections(&w.old).await.unwrap() == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -783,8 +901,23 @@ mod real {
         drop_step.apply(&cx).await.unwrap();
         drop_step.verify(&cx).await.unwrap();
         drop_step.apply(&cx).await.unwrap();
-        assert!(w.login(&old, &w.app.password).await.is_err());
+        assert!(w.db.user(&w.old).await.unwrap().is_none());
+        assert!(w.app_reads(&w.old, &w.old_password).await.is_err());
         let cur = w.current().await;
-        w.login(&cur.username, &cur.password).await.unwrap();
+        assert_eq!(w.app_reads(&cur.username, &cur.password).await, Ok(2));
+    }
+
+    #[tokio::test]
+    async fn mysql_old_user_is_dropped_only_once_unused() {
+        drop_only_once_unused(&World::mysql().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_old_user_is_reassigned_and_dropped_only_once_unused() {
+        let w = World::postgres().await;
+        drop_only_once_unused(&w).await;
+        // Nothing was lost with it: the owner role owns every object.
+        let owner = format!("{}-owner-role", w.old);
+        assert!(w.db.objects_of(&owner).await.unwrap().len() >= 8);
     }
 }

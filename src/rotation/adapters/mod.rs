@@ -3,6 +3,8 @@
 
 mod aws;
 mod mysql;
+mod postgres;
 
 pub use aws::AwsSecrets;
 pub use mysql::MysqlPort;
+pub use postgres::PgPort;

@@ -8,7 +8,6 @@ use super::super::ports::{PortErrorKind, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
 use super::secrets::new_credentials;
-use crate::db::ident::pg_ident;
 use crate::db::model::{Statement, User};
 use crate::secret::{MASK, SecretString};
 use crate::target::Engine;
@@ -130,29 +129,23 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
                 ))
             }
         }
-        StepKind::CreateUser => match user(cx, env, n.new).await? {
-            None => NotDone(format!("{} does not exist", n.new)),
-            Some(u) if n.pg => {
-                if u.member_of.iter().any(|r| r == n.owner) {
-                    Done(format!("{} exists and is a member of {}", n.new, n.owner))
-                } else {
-                    NotDone(format!("{} exists but is not a member of {}", n.new, n.owner))
-                }
+        StepKind::CreateUser => {
+            if user(cx, env, n.new).await?.is_none() {
+                return Ok(NotDone(format!("{} does not exist", n.new)));
             }
-            Some(_) => {
-                let missing = missing_grants(cx, &n).await?;
-                if missing.is_empty() {
-                    Done(format!("{} exists with {}'s grants", n.new, n.old))
-                } else {
-                    NotDone(format!(
-                        "{} exists but lacks {} of {}'s grants",
-                        n.new,
-                        missing.len(),
-                        n.old
-                    ))
-                }
+            // What the database layer would still do to complete the user
+            // (PostgreSQL: membership, session role) and the grants it lacks.
+            let todo = creation(cx, &n, &SecretString::from(MASK)).await?;
+            if todo.is_empty() {
+                Done(format!("{} exists, complete", n.new))
+            } else {
+                NotDone(format!(
+                    "{} exists; {} statements to complete it",
+                    n.new,
+                    todo.len()
+                ))
             }
-        },
+        }
         StepKind::VerifyGrants => {
             let missing = missing_grants(cx, &n).await?;
             if missing.is_empty() {
@@ -280,26 +273,15 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
         )),
         StepKind::EnsureOwnerRole => Ok(previews(&statements(cx, db.move_objects(n.old, n.owner)).await?)),
         StepKind::CreateUser => {
-            let mut out = vec![];
-            match user(cx, &step.env, n.new).await? {
-                None => {
-                    let placeholder = SecretString::from(MASK);
-                    let owner = n.pg.then_some(n.owner);
-                    out.extend(previews(
-                        &statements(cx, db.create_user(n.new, &placeholder, n.old, owner)).await?,
-                    ));
-                    out.insert(
-                        0,
-                        format!("-- password: the AWSPENDING version of the app secret ({MASK})"),
-                    );
-                }
-                Some(u) if n.pg && !u.member_of.iter().any(|r| r == n.owner) => {
-                    out.push(grant_owner(&n).preview());
-                }
-                Some(_) => {}
-            }
-            if !n.pg {
-                out.extend(previews(&credential_free(missing_grants(cx, &n).await?)?));
+            let mut out = previews(&creation(cx, &n, &SecretString::from(MASK)).await?);
+            if user(cx, &step.env, n.new).await?.is_none() {
+                out.insert(
+                    0,
+                    format!(
+                        "-- password: the one Secrets Manager holds for {} ({MASK})",
+                        n.new
+                    ),
+                );
             }
             Ok(out)
         }
@@ -347,10 +329,6 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
     }
 }
 
-fn grant_owner(n: &Names<'_>) -> Statement {
-    Statement::new(format!("GRANT {} TO {}", pg_ident(n.owner), pg_ident(n.new)))
-}
-
 pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> {
     let n = names(step, cx)?;
     let db = &cx.ports()?.db;
@@ -381,28 +359,36 @@ pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> 
     Ok(Applied::Done)
 }
 
-async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
-    let env = &cx.step.env;
+/// The statements that create (or complete) the new user and give it the
+/// old user's grants (MySQL), credential-free.
+async fn creation(cx: &StepCtx<'_>, n: &Names<'_>, password: &SecretString) -> StepResult<Vec<Statement>> {
     let db = &cx.ports()?.db;
-    match user(cx, env, n.new).await? {
-        None => {
-            // No secret lives only in rotui: the password comes from Secrets Manager.
-            let Some(creds) = new_credentials(cx, env).await? else {
-                return Err(StepError::Interlock(format!(
-                    "Secrets Manager holds no password for {}: store it as pending first",
-                    n.new
-                )));
-            };
-            let owner = n.pg.then_some(n.owner);
-            let create = statements(cx, db.create_user(n.new, &creds.password, n.old, owner)).await?;
-            cx.execute(&create).await?;
-        }
-        Some(u) if n.pg && !u.member_of.iter().any(|r| r == n.owner) => {
-            cx.execute(&[grant_owner(n)]).await?;
-        }
-        Some(_) => {}
-    }
+    let owner = n.pg.then_some(n.owner);
+    let mut out = statements(cx, db.create_user(n.new, password, n.old, owner)).await?;
     if !n.pg {
+        out.extend(credential_free(missing_grants(cx, n).await?)?);
+    }
+    Ok(out)
+}
+
+async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
+    // No secret lives only in rotui: the password comes from Secrets Manager.
+    let Some(creds) = new_credentials(cx, &cx.step.env).await? else {
+        return Err(StepError::Interlock(format!(
+            "Secrets Manager holds no password for {}: store it as pending first",
+            n.new
+        )));
+    };
+    let create = statements(
+        cx,
+        cx.ports()?
+            .db
+            .create_user(n.new, &creds.password, n.old, n.pg.then_some(n.owner)),
+    )
+    .await?;
+    cx.execute(&create).await?;
+    if !n.pg {
+        // Recomputed now the user exists: only what it still lacks.
         let clone = credential_free(missing_grants(cx, n).await?)?;
         cx.execute(&clone).await?;
     }
