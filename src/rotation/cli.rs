@@ -211,6 +211,7 @@ fn state_text(s: &journal::RotationState) -> String {
         journal::RotationState::Waiting(r) => format!("waiting: {r}"),
         journal::RotationState::Failed(e) => format!("failed: {e}"),
         journal::RotationState::Finished => "finished".into(),
+        journal::RotationState::Abandoned(r) => format!("abandoned: {r}"),
     }
 }
 
@@ -242,6 +243,7 @@ fn entry_text(e: &Entry) -> String {
             step.as_ref().map(|s| format!("{s}: ")).unwrap_or_default()
         ),
         Event::Finished => "finished".into(),
+        Event::Abandoned { reason, by } => format!("abandoned by {by}: {reason}"),
     };
     format!("{at}  {body}")
 }

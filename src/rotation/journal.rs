@@ -109,6 +109,12 @@ pub enum Event {
         error: String,
     },
     Finished,
+    /// The operator gave the rotation up; a new one may start. Live state is
+    /// left as it is (the app keeps whatever AWSCURRENT names).
+    Abandoned {
+        reason: String,
+        by: String,
+    },
 }
 
 /// One line of the journal.
@@ -226,11 +232,32 @@ impl Journal {
         for e in self.entries()? {
             match e.event {
                 Event::Started { decisions, .. } => open = Some(decisions),
-                Event::Finished if open.as_ref().is_some_and(|r| r.id == e.rotation) => open = None,
+                Event::Finished | Event::Abandoned { .. }
+                    if open.as_ref().is_some_and(|r| r.id == e.rotation) =>
+                {
+                    open = None
+                }
                 _ => {}
             }
         }
         Ok(open)
+    }
+
+    /// Give up the unfinished rotation `id`, so that the next run starts a new one.
+    pub fn abandon(&self, id: &str, reason: &str) -> Result<(), JournalError> {
+        match self.unfinished()? {
+            Some(r) if r.id == id => self.append(
+                id,
+                Event::Abandoned {
+                    reason: reason.to_owned(),
+                    by: Operator::os_user(),
+                },
+            ),
+            _ => Err(JournalError::NotFound(format!(
+                "{id} (unfinished, in {})",
+                self.path.display()
+            ))),
+        }
     }
 
     fn io(&self, e: impl std::fmt::Display) -> JournalError {
@@ -297,6 +324,7 @@ pub enum RotationState {
     Waiting(String),
     Failed(String),
     Finished,
+    Abandoned(String),
 }
 
 /// One rotation in `rotui journal`'s list.
@@ -364,6 +392,7 @@ pub fn list(dir: &Path) -> Result<Vec<Summary>, JournalError> {
                 Event::Waiting { reason, .. } => s.state = RotationState::Waiting(reason),
                 Event::Failed { error, .. } => s.state = RotationState::Failed(error),
                 Event::Finished => s.state = RotationState::Finished,
+                Event::Abandoned { reason, .. } => s.state = RotationState::Abandoned(reason),
                 Event::Resumed { .. } | Event::StepStarted { .. } => s.state = RotationState::InProgress,
                 _ => {}
             }

@@ -945,3 +945,47 @@ async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeati
         assert_eq!(s.fake("production").writes.len(), want, "{engine}");
     }
 }
+
+#[tokio::test]
+async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut out = Vec::new();
+    let outcome = super::cli::rotate_cmd(&s.plan.spec, &s.ctx, &s.journal(), opts(true, &[]), &mut out).await;
+    let text = String::from_utf8(out).unwrap();
+    // Everything up to the drop, which waits for the typed username.
+    assert!(
+        matches!(&outcome, Outcome::Waiting(Wait::Confirmation { step, .. }) if step.0 == "production/drop-old-user"),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.exit_code(), 10);
+    assert!(text.contains("→ production/create-user"), "{text}");
+    assert!(text.contains(&format!("IDENTIFIED BY {MASK}")), "{text}");
+    assert!(
+        text.contains("waiting: production/drop-old-user needs confirmation: type signon"),
+        "{text}"
+    );
+    assert!(!text.contains(&s.fake("production").current.1));
+
+    // Run again with the username typed: it resumes and finishes.
+    let mut out = Vec::new();
+    let outcome = super::cli::rotate_cmd(
+        &s.plan.spec,
+        &s.ctx,
+        &s.journal(),
+        opts(true, &["signon"]),
+        &mut out,
+    )
+    .await;
+    assert_eq!(outcome, Outcome::Done);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("✓ production/create-user:"), "{text}");
+    assert!(text.contains("done: rotation"), "{text}");
+    let rotations: BTreeSet<String> = s
+        .journal()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.rotation)
+        .collect();
+    assert_eq!(rotations.len(), 1, "the second run resumed the first rotation");
+}
