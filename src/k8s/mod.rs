@@ -1,1 +1,19 @@
-//! Kubernetes: ExternalSecrets, Secrets, rollouts, exec and the tunnel.
+//! Kubernetes: the app's ExternalSecret (status, watch, force sync), the
+//! Secret it writes (DATABASE_URL check), the Deployment's rollout and the
+//! runbook's `env` check inside a pod, and the `--tunnel` relay pod that
+//! carries database sessions to RDS through the API server.
+//!
+//! Everything goes through kube's real client; anything that waits uses a
+//! watch, never a poll loop.
+
+mod client;
+mod error;
+pub mod exec;
+pub mod externalsecret;
+pub mod rollout;
+pub mod secret_check;
+pub mod tunnel;
+
+pub use client::{DEFAULT_NAMESPACE, K8s, KubeOptions};
+pub use error::K8sError;
+pub use secret_check::{Expected, UrlCheck};

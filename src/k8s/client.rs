@@ -1,0 +1,116 @@
+//! A `kube::Client` from the operator's kubeconfig, as kubectl would build
+//! it: `$KUBECONFIG` or `~/.kube/config` (or an explicit path), `--context`,
+//! and exec credential plugins such as `aws eks get-token`.
+
+use std::path::PathBuf;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+use super::error::{K8sError, Op, chain};
+use crate::secret::redact;
+
+/// GOV.UK apps live in `apps`; the kubeconfig context's namespace is not
+/// used, because a rotation must not silently act on another namespace.
+pub const DEFAULT_NAMESPACE: &str = "apps";
+
+/// How to reach the cluster (the CLI's `--kubeconfig`, `--context`, `--namespace`).
+#[derive(Debug, Clone, Default)]
+pub struct KubeOptions {
+    /// kubeconfig file; `None` = `$KUBECONFIG` or `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// Context name; `None` = the kubeconfig's current-context.
+    pub context: Option<String>,
+    /// Namespace; `None` = [`DEFAULT_NAMESPACE`].
+    pub namespace: Option<String>,
+}
+
+/// A connected client bound to one namespace.
+#[derive(Clone)]
+pub struct K8s {
+    client: Client,
+    namespace: String,
+    server: String,
+}
+
+impl std::fmt::Debug for K8s {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("K8s")
+            .field("server", &self.server)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl K8s {
+    /// Load the kubeconfig and build a client. This does not contact the
+    /// server (use [`K8s::check`] for that), but it does fail early on a
+    /// missing file or context.
+    pub async fn connect(opts: &KubeOptions) -> Result<K8s, K8sError> {
+        let kopts = KubeConfigOptions {
+            context: opts.context.clone(),
+            ..Default::default()
+        };
+        let config = match &opts.kubeconfig {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(path).map_err(|e| {
+                    K8sError::Config(format!("{}: {}", path.display(), redact(&e.to_string())))
+                })?;
+                Config::from_custom_kubeconfig(kc, &kopts).await
+            }
+            None => Config::from_kubeconfig(&kopts).await,
+        }
+        .map_err(|e| K8sError::Config(redact(&chain(&e))))?;
+        let mut config = config;
+        // kube's default is 30 s; an unreachable cluster should say so sooner.
+        config.connect_timeout = Some(std::time::Duration::from_secs(10));
+        let server = config.cluster_url.to_string();
+        let namespace = opts
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        let client = Client::try_from(config).map_err(|e| K8sError::Config(redact(&chain(&e))))?;
+        Ok(K8s {
+            client,
+            namespace,
+            server,
+        })
+    }
+
+    /// Contact the server (`GET /version`), so an unreachable cluster or an
+    /// expired token shows up before any step runs.
+    pub async fn check(&self) -> Result<String, K8sError> {
+        let op = self.op("get", "version");
+        let v = self.client.apiserver_version().await.map_err(|e| op.err(e))?;
+        Ok(v.git_version)
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The API server's URL, for status lines.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A namespaced API for `K` in this client's namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    pub(crate) fn op<'a>(&'a self, verb: &'a str, resource: &'a str) -> Op<'a> {
+        Op {
+            server: Some(&self.server),
+            ..Op::new(verb, resource, &self.namespace)
+        }
+    }
+}

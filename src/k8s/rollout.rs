@@ -1,0 +1,395 @@
+//! The app's rollout after its Secret changed: the Deployment's progress
+//! (generation, updated/ready/available replicas, conditions, Reloader's
+//! `last-reloaded-from`), and its pods split into those started before and
+//! after the change — watched, so the dashboard follows it live.
+
+use std::collections::BTreeMap;
+use std::pin::pin;
+
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+
+use super::{K8s, K8sError};
+
+/// Stakater Reloader writes this into the pod template when it restarts the app.
+pub const LAST_RELOADED_FROM: &str = "reloader.stakater.com/last-reloaded-from";
+
+/// A Deployment's progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutStatus {
+    pub name: String,
+    pub generation: i64,
+    pub observed_generation: i64,
+    /// `spec.replicas`.
+    pub desired: i32,
+    /// All pods, old and new (`status.replicas`).
+    pub replicas: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub conditions: Vec<DeployCondition>,
+    /// Reloader's annotation on the pod template, if it ever restarted the app.
+    pub last_reloaded_from: Option<String>,
+    /// `spec.selector.matchLabels`, as a label selector string.
+    pub selector: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployCondition {
+    pub type_: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+impl From<&Deployment> for RolloutStatus {
+    fn from(d: &Deployment) -> Self {
+        let spec = d.spec.clone().unwrap_or_default();
+        let status = d.status.clone().unwrap_or_default();
+        let selector = spec
+            .selector
+            .match_labels
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        RolloutStatus {
+            name: d.name_any(),
+            generation: d.metadata.generation.unwrap_or(0),
+            observed_generation: status.observed_generation.unwrap_or(0),
+            desired: spec.replicas.unwrap_or(1),
+            replicas: status.replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            available: status.available_replicas.unwrap_or(0),
+            conditions: status
+                .conditions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| DeployCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    message: c.message,
+                })
+                .collect(),
+            last_reloaded_from: spec
+                .template
+                .metadata
+                .and_then(|m| m.annotations)
+                .and_then(|a| a.get(LAST_RELOADED_FROM).cloned()),
+            selector,
+        }
+    }
+}
+
+impl RolloutStatus {
+    /// The rollout is done, as `kubectl rollout status` decides it: the
+    /// controller has seen the latest spec, every replica is updated and
+    /// available, and no old replica is left.
+    pub fn is_complete(&self) -> bool {
+        self.observed_generation >= self.generation
+            && self.updated >= self.desired
+            && self.replicas <= self.updated
+            && self.available >= self.updated
+    }
+
+    /// Why the rollout has failed (progress deadline exceeded), if it has.
+    pub fn failure(&self) -> Option<String> {
+        self.conditions
+            .iter()
+            .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+            .map(|c| {
+                c.message
+                    .clone()
+                    .unwrap_or_else(|| "progress deadline exceeded".into())
+            })
+    }
+
+    /// `2/3 updated, 2 ready, 2 available (generation 4 observed)`.
+    pub fn summary(&self) -> String {
+        let observed = if self.observed_generation >= self.generation {
+            String::new()
+        } else {
+            format!(", controller has not seen generation {} yet", self.generation)
+        };
+        format!(
+            "{}/{} updated, {} ready, {} available, {} total{observed}",
+            self.updated, self.desired, self.ready, self.available, self.replicas
+        )
+    }
+}
+
+/// One pod of the Deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    pub name: String,
+    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
+    pub phase: String,
+    /// The Ready condition is True.
+    pub ready: bool,
+    /// `status.startTime`, else the creation time.
+    pub started: Option<DateTime<Utc>>,
+    /// Being deleted (`metadata.deletionTimestamp` set).
+    pub terminating: bool,
+}
+
+impl From<&Pod> for PodInfo {
+    fn from(p: &Pod) -> Self {
+        let status = p.status.clone().unwrap_or_default();
+        PodInfo {
+            name: p.name_any(),
+            phase: status.phase.unwrap_or_else(|| "Unknown".into()),
+            ready: status
+                .conditions
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True"),
+            started: status
+                .start_time
+                .map(|t| t.0)
+                .or_else(|| p.metadata.creation_timestamp.clone().map(|t| t.0))
+                .and_then(|t| DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)),
+            terminating: p.metadata.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+impl PodInfo {
+    /// Running, ready and not on its way out: fit for the `env` check.
+    pub fn is_serving(&self) -> bool {
+        self.phase == "Running" && self.ready && !self.terminating
+    }
+
+    /// Started at or after `t`, so it read the Secret as it was at `t` or later.
+    pub fn started_after(&self, t: DateTime<Utc>) -> bool {
+        self.started.is_some_and(|s| s >= t)
+    }
+}
+
+/// The Deployment and its pods at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutSnapshot {
+    /// `None` when the Deployment does not exist (any more).
+    pub deployment: Option<RolloutStatus>,
+    /// Sorted by start time, oldest first.
+    pub pods: Vec<PodInfo>,
+}
+
+impl RolloutSnapshot {
+    /// Pods started before `t` (still using the old Secret) and at/after it.
+    pub fn split(&self, t: DateTime<Utc>) -> (Vec<&PodInfo>, Vec<&PodInfo>) {
+        self.pods.iter().partition(|p| !p.started_after(t))
+    }
+
+    /// The rollout is complete and no pod started before `t` is left — the
+    /// app now runs only with what the Secret held at `t` or later.
+    pub fn complete_since(&self, t: DateTime<Utc>) -> bool {
+        self.deployment.as_ref().is_some_and(RolloutStatus::is_complete)
+            && self.split(t).0.is_empty()
+            && self.pods.iter().any(PodInfo::is_serving)
+    }
+}
+
+/// Read the Deployment.
+pub async fn get(k8s: &K8s, name: &str) -> Result<RolloutStatus, K8sError> {
+    let d = k8s
+        .api::<Deployment>()
+        .get(name)
+        .await
+        .map_err(|e| k8s.op("get", "deployments").named(name).err(e))?;
+    Ok(RolloutStatus::from(&d))
+}
+
+/// The Deployment's pods (by its matchLabels), oldest first.
+pub async fn pods(k8s: &K8s, deployment: &RolloutStatus) -> Result<Vec<PodInfo>, K8sError> {
+    let list = k8s
+        .api::<Pod>()
+        .list(&kube::api::ListParams::default().labels(&deployment.selector))
+        .await
+        .map_err(|e| k8s.op("list", "pods").err(e))?;
+    let mut pods: Vec<PodInfo> = list.items.iter().map(PodInfo::from).collect();
+    sort(&mut pods);
+    Ok(pods)
+}
+
+/// The Deployment and its pods now.
+pub async fn snapshot(k8s: &K8s, name: &str) -> Result<RolloutSnapshot, K8sError> {
+    let d = get(k8s, name).await?;
+    let pods = pods(k8s, &d).await?;
+    Ok(RolloutSnapshot {
+        deployment: Some(d),
+        pods,
+    })
+}
+
+fn sort(pods: &mut [PodInfo]) {
+    pods.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.name.cmp(&b.name)));
+}
+
+enum Change {
+    Deployment(Box<watcher::Result<watcher::Event<Deployment>>>),
+    Pod(Box<watcher::Result<watcher::Event<Pod>>>),
+}
+
+/// Watch the Deployment and its pods; yields a snapshot once both are
+/// listed and after every change. Errors are yielded and the watches retry
+/// with backoff. The pod selector is read once, at the start.
+pub fn watch(
+    k8s: &K8s,
+    name: &str,
+) -> impl Stream<Item = Result<RolloutSnapshot, K8sError>> + Send + 'static {
+    let k8s = k8s.clone();
+    let name = name.to_owned();
+    async_stream::stream! {
+        let first = match get(&k8s, &name).await {
+            Ok(d) => d,
+            Err(e) => {
+                yield Err(e);
+                return;
+            }
+        };
+        let deployments: Api<Deployment> = k8s.api();
+        let pod_api: Api<Pod> = k8s.api();
+        let d_cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let p_cfg = watcher::Config::default().labels(&first.selector);
+        let d_events = watcher(deployments, d_cfg).default_backoff().map(|e| Change::Deployment(Box::new(e)));
+        let p_events = watcher(pod_api, p_cfg).default_backoff().map(|e| Change::Pod(Box::new(e)));
+        let mut events = pin!(futures::stream::select(d_events, p_events));
+
+        let mut deployment = Some(first);
+        let mut pods: BTreeMap<String, PodInfo> = BTreeMap::new();
+        // Lists in progress are buffered so a relist never shows half a world.
+        let mut pod_buffer: Option<BTreeMap<String, PodInfo>> = None;
+        let mut d_seen = false;
+        let (mut d_listed, mut p_listed) = (false, false);
+        let mut last: Option<RolloutSnapshot> = None;
+        while let Some(change) = events.next().await {
+            match change {
+                Change::Deployment(ev) => match *ev {
+                    Ok(watcher::Event::Init) => d_seen = false,
+                    Ok(watcher::Event::InitApply(d) | watcher::Event::Apply(d)) if d.name_any() == name => {
+                        d_seen = true;
+                        deployment = Some(RolloutStatus::from(&d));
+                    }
+                    Ok(watcher::Event::Delete(d)) if d.name_any() == name => deployment = None,
+                    Ok(watcher::Event::InitDone) => {
+                        d_listed = true;
+                        if !d_seen {
+                            deployment = None;
+                        }
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        yield Err(k8s.op("watch", "deployments").named(&name).watch_err(e));
+                        continue;
+                    }
+                },
+                Change::Pod(ev) => match *ev {
+                    Ok(watcher::Event::Init) => pod_buffer = Some(BTreeMap::new()),
+                    Ok(watcher::Event::InitApply(p)) => {
+                        pod_buffer.get_or_insert_with(BTreeMap::new).insert(p.name_any(), PodInfo::from(&p));
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        pods = pod_buffer.take().unwrap_or_default();
+                        p_listed = true;
+                    }
+                    Ok(watcher::Event::Apply(p)) => {
+                        pods.insert(p.name_any(), PodInfo::from(&p));
+                    }
+                    Ok(watcher::Event::Delete(p)) => {
+                        pods.remove(&p.name_any());
+                    }
+                    Err(e) => {
+                        yield Err(k8s.op("watch", "pods").watch_err(e));
+                        continue;
+                    }
+                },
+            }
+            if !(d_listed && p_listed) {
+                continue;
+            }
+            let mut list: Vec<PodInfo> = pods.values().cloned().collect();
+            sort(&mut list);
+            let snap = RolloutSnapshot { deployment: deployment.clone(), pods: list };
+            if last.as_ref() != Some(&snap) {
+                last = Some(snap.clone());
+                yield Ok(snap);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(
+        gen_: i64,
+        observed: i64,
+        desired: i32,
+        replicas: i32,
+        updated: i32,
+        available: i32,
+    ) -> RolloutStatus {
+        RolloutStatus {
+            name: "signon".into(),
+            generation: gen_,
+            observed_generation: observed,
+            desired,
+            replicas,
+            updated,
+            ready: available,
+            available,
+            conditions: vec![],
+            last_reloaded_from: None,
+            selector: "app=signon".into(),
+        }
+    }
+
+    #[test]
+    fn completion_needs_every_replica_new_and_available() {
+        assert!(status(2, 2, 2, 2, 2, 2).is_complete());
+        assert!(
+            !status(3, 2, 2, 2, 2, 2).is_complete(),
+            "new generation not observed"
+        );
+        assert!(!status(2, 2, 2, 3, 2, 2).is_complete(), "an old pod remains");
+        assert!(!status(2, 2, 2, 2, 2, 1).is_complete(), "one not yet available");
+        assert!(!status(2, 2, 2, 2, 1, 1).is_complete());
+    }
+
+    #[test]
+    fn pods_split_at_the_secret_change() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let pod = |name: &str, at: &str| PodInfo {
+            name: name.into(),
+            phase: "Running".into(),
+            ready: true,
+            started: Some(t(at)),
+            terminating: false,
+        };
+        let snap = RolloutSnapshot {
+            deployment: Some(status(2, 2, 1, 1, 1, 1)),
+            pods: vec![
+                pod("old", "2026-01-21T09:00:00Z"),
+                pod("new", "2026-01-21T10:05:00Z"),
+            ],
+        };
+        let change = t("2026-01-21T10:00:00Z");
+        let (before, after) = snap.split(change);
+        assert_eq!(before[0].name, "old");
+        assert_eq!(after[0].name, "new");
+        assert!(!snap.complete_since(change), "an old pod still runs");
+        let done = RolloutSnapshot {
+            pods: vec![pod("new", "2026-01-21T10:05:00Z")],
+            ..snap
+        };
+        assert!(done.complete_since(change));
+    }
+}

@@ -1,0 +1,168 @@
+//! The runbook's check of the synced Secret
+//! (`kubectl get secret X -o json | jq '.data.DATABASE_URL | @base64d'`):
+//! decode DATABASE_URL and compare its user and password with what we
+//! expect, reporting the user, host, database and yes/no — never the
+//! password, never the URL.
+
+use k8s_openapi::api::core::v1::Secret;
+use percent_encoding::percent_decode_str;
+
+use super::{K8s, K8sError};
+use crate::secret::{ExposeSecret, SecretString, register};
+
+/// The key GOV.UK's ExternalSecret templates.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+
+/// The credentials the app should be using.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub username: String,
+    pub password: SecretString,
+}
+
+impl Expected {
+    pub fn new(username: impl Into<String>, password: SecretString) -> Self {
+        Expected {
+            username: username.into(),
+            password,
+        }
+    }
+}
+
+/// What a DATABASE_URL says, minus its password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlCheck {
+    pub scheme: String,
+    pub user: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub database: String,
+    pub user_matches: bool,
+    pub password_matches: bool,
+}
+
+impl UrlCheck {
+    /// Both user and password are the expected ones.
+    pub fn matches(&self) -> bool {
+        self.user_matches && self.password_matches
+    }
+
+    /// One line for the dashboard: `user signon_user_20260121 @ host/db: password matches`.
+    pub fn summary(&self) -> String {
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let verdict = match (self.user_matches, self.password_matches) {
+            (true, true) => "user and password match",
+            (true, false) => "user matches, password DIFFERS",
+            (false, true) => "user DIFFERS, password matches",
+            (false, false) => "user and password DIFFER",
+        };
+        format!(
+            "user {} @ {}{}/{}: {verdict}",
+            self.user, self.host, port, self.database
+        )
+    }
+}
+
+/// Compare a DATABASE_URL with the expected credentials. The password found
+/// is registered for redaction; errors never quote the URL.
+pub fn check_url(url: &str, expected: &Expected) -> Result<UrlCheck, K8sError> {
+    let parsed = url::Url::parse(url.trim())
+        .map_err(|e| K8sError::Invalid(format!("DATABASE_URL is not a valid URL ({e})")))?;
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let user = decode(parsed.username());
+    let password = parsed.password().map(decode).unwrap_or_default();
+    register(&password);
+    let database = parsed.path().trim_start_matches('/').to_owned();
+    Ok(UrlCheck {
+        scheme: parsed.scheme().to_owned(),
+        host: parsed.host_str().unwrap_or_default().to_owned(),
+        port: parsed.port(),
+        database: decode(&database),
+        user_matches: user == expected.username,
+        password_matches: !password.is_empty() && password == expected.password.expose_secret(),
+        user,
+    })
+}
+
+/// Find `KEY=value` in `env` output (one variable per line).
+pub(crate) fn find_env<'a>(env: &'a str, key: &str) -> Option<&'a str> {
+    env.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Read Secret `name` and check its DATABASE_URL.
+pub async fn check_secret(k8s: &K8s, name: &str, expected: &Expected) -> Result<UrlCheck, K8sError> {
+    let secret = k8s
+        .api::<Secret>()
+        .get(name)
+        .await
+        .map_err(|e| k8s.op("get", "secrets").named(name).err(e))?;
+    let object = format!("Secret {}/{name}", k8s.namespace());
+    let data = secret.data.unwrap_or_default();
+    let Some(bytes) = data.get(DATABASE_URL) else {
+        let mut keys: Vec<String> = data.keys().cloned().collect();
+        // stringData is write-only in real clusters, but a fake may echo it.
+        keys.extend(secret.string_data.unwrap_or_default().into_keys());
+        return Err(K8sError::MissingKey {
+            object,
+            key: DATABASE_URL.to_owned(),
+            keys,
+        });
+    };
+    let url = String::from_utf8(bytes.0.clone())
+        .map_err(|_| K8sError::Invalid(format!("{object}: {DATABASE_URL} is not UTF-8")))?;
+    let url = SecretString::from(url);
+    check_url(url.expose_secret(), expected).map_err(|e| K8sError::Invalid(format!("{object}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{redact, secret};
+
+    #[test]
+    fn compares_user_and_password_without_showing_them() {
+        let exp = Expected::new("signon_user_20260121", secret("Zq8rT2vLx9"));
+        let ok = check_url(
+            "mysql2://signon_user_20260121:Zq8rT2vLx9@db.internal/signon_production",
+            &exp,
+        )
+        .unwrap();
+        assert!(ok.matches());
+        assert_eq!(ok.database, "signon_production");
+        assert_eq!(ok.host, "db.internal");
+        let old = check_url(
+            "mysql2://signon:0ldPassw0rdX@db.internal:3306/signon_production",
+            &exp,
+        )
+        .unwrap();
+        assert!(!old.user_matches && !old.password_matches);
+        assert_eq!(old.port, Some(3306));
+        let text = format!("{old:?} {}", old.summary());
+        assert!(!text.contains("0ldPassw0rdX"), "{text}");
+        // The password read from the URL is now scrubbed everywhere.
+        assert_eq!(redact("x 0ldPassw0rdX y"), format!("x {} y", crate::secret::MASK));
+    }
+
+    #[test]
+    fn percent_encoded_users_are_decoded_and_bad_urls_are_not_echoed() {
+        let exp = Expected::new("account-api-user-20260121", secret("pw12345678"));
+        let c = check_url(
+            "postgresql://account-api-user-20260121:pw12345678@h/account-api_production",
+            &exp,
+        )
+        .unwrap();
+        assert!(c.matches());
+        let e = check_url("not a url with s3cr3tvalue", &exp)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cr3tvalue"), "{e}");
+    }
+
+    #[test]
+    fn env_lines_are_found_exactly() {
+        let env = "PATH=/bin\nDATABASE_URL_REPLICA=x\nDATABASE_URL=mysql2://a:b@h/d\n";
+        assert_eq!(find_env(env, "DATABASE_URL"), Some("mysql2://a:b@h/d"));
+        assert_eq!(find_env(env, "NOPE"), None);
+    }
+}
