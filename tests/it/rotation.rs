@@ -920,4 +920,82 @@ mod real {
         let owner = format!("{}-owner-role", w.old);
         assert!(w.db.objects_of(&owner).await.unwrap().len() >= 8);
     }
+
+    /// The ports of a target built from the operator's settings: the admin
+    /// password comes from `<env>-rds-admin-passwords` when the URL has none;
+    /// wrong settings give clear, secret-free errors.
+    #[tokio::test]
+    async fn connect_env_reads_the_admin_password_from_secrets_manager() {
+        use rotui::k8s::KubeOptions;
+        use rotui::rotation::adapters::connect_env;
+
+        let server = MariaDbServer::shared();
+        let app = server.create_app("signon").await.unwrap();
+        let session = aws_session().await;
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let env = format!("env{tag}");
+        let mut target = Target::new(&env, &app.user, Engine::Mysql);
+        target.database = app.database.clone();
+        target.app_secret = format!("govuk/{}/mysql", app.user);
+        app_secret(&session, &target.app_secret, &app.user, &app.password).await;
+        Client::new(session.sdk_config())
+            .create_secret()
+            .name(&target.admin_secret)
+            .secret_string(json!({ &app.user: server.admin_password().expose_secret() }).to_string())
+            .send()
+            .await
+            .unwrap();
+        // A cluster that is not there: connecting does not contact it; steps will.
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let port = rotui::sandbox::guard::free_port();
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+                 contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+            ),
+        )
+        .unwrap();
+        let kube = KubeOptions {
+            kubeconfig: Some(kubeconfig),
+            ..Default::default()
+        };
+
+        let url = format!("mysql://aws_db_admin@127.0.0.1:{}", server.port());
+        let ports = connect_env(&target, session.clone(), &url, &kube).await.unwrap();
+        assert!(ports.db.user(&app.user).await.unwrap().is_some());
+        let current = ports.secrets.current().await.unwrap();
+        assert_eq!(current.username, app.user);
+        assert!(
+            ports
+                .secrets
+                .caller_identity()
+                .await
+                .unwrap()
+                .starts_with("arn:aws:")
+        );
+        let err = ports.cluster.check_secret(&current).await.unwrap_err();
+        assert_eq!(err.system, System::Kubernetes);
+        assert_eq!(err.kind, PortErrorKind::Unreachable, "{err}");
+
+        // A wrong password in the URL: named as such, never shown.
+        let bad = format!(
+            "mysql://aws_db_admin:NotTheAdminPassword9@127.0.0.1:{}",
+            server.port()
+        );
+        let err = connect_env(&target, session.clone(), &bad, &kube)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, PortErrorKind::BadPassword, "{err}");
+        assert!(!format!("{err} {err:?}").contains("NotTheAdminPassword9"));
+
+        // No admin password under the app's key: the error names the keys there are.
+        target.admin_secret_key = "not-an-app".into();
+        let err = connect_env(&target, session, &url, &kube).await.err().unwrap();
+        assert_eq!(err.system, System::SecretsManager);
+        assert!(err.to_string().contains(&app.user), "{err}");
+        assert!(!err.to_string().contains(server.admin_password().expose_secret()));
+    }
 }
