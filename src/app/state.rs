@@ -320,6 +320,8 @@ pub struct State {
     pub grants: Loadable<Vec<Grant>>,
     pub grants_of: Option<String>,
     pub objects: Loadable<Vec<DbObject>>,
+    /// How many objects the old user owns or defines (when both are known).
+    pub old_user_objects: Option<usize>,
     pub connections: Loadable<ConnectionSnapshot>,
     /// Show single connections, not only the counts per user.
     pub connection_rows: bool,
@@ -363,6 +365,7 @@ impl State {
             grants: Loadable::default(),
             grants_of: None,
             objects: Loadable::default(),
+            old_user_objects: None,
             connections: Loadable::default(),
             connection_rows: false,
             drain: Vec::new(),

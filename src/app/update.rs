@@ -10,7 +10,7 @@ use crate::app::action::{Action, Command, Fetched, KillTarget, Request};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable, Pane,
-    REVEAL_FOR, State, refresh_requests, row_at,
+    REVEAL_FOR, Selection, State, refresh_requests, row_at,
 };
 use crate::secret::redact;
 use crate::target::{Engine, Target};
@@ -53,6 +53,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         } => {
             if accept(&mut state.objects, generation, at, result) {
                 reindex(state, Pane::Objects);
+                count_old_user_objects(state);
             }
         }
         Action::ConnectionsLoaded {
@@ -83,6 +84,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         } => {
             if accept(&mut state.plan, generation, at, result) {
                 reindex(state, Pane::Steps);
+                count_old_user_objects(state);
             }
         }
         Action::SessionLoaded {
@@ -140,6 +142,19 @@ fn accept<T>(slot: &mut Loadable<T>, generation: u64, at: DateTime<Utc>, result:
         }
     }
     true
+}
+
+/// Counted once per load, not per frame: objects can number thousands.
+fn count_old_user_objects(state: &mut State) {
+    state.old_user_objects = match (state.old_user(), &state.objects.data) {
+        (Some(old), Some(objects)) => Some(
+            objects
+                .iter()
+                .filter(|o| State::names_user(&o.owner, old))
+                .count(),
+        ),
+        _ => None,
+    };
 }
 
 fn apply_connections(
@@ -381,7 +396,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
             if state.zoom {
                 state.zoom = false;
             } else if !state.selections[focus.index()].filter.is_empty() {
-                set_filter(state, focus, String::new());
+                set_filter(state, focus, String::new(), out);
             } else {
                 state.notice = None;
                 state.warnings.clear();
@@ -545,7 +560,7 @@ fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
     match key.code {
         KeyCode::Esc => {
             if input.kind == InputKind::Filter {
-                set_filter(state, state.focus, String::new());
+                set_filter(state, state.focus, String::new(), out);
             }
         }
         KeyCode::Enter => {
@@ -557,7 +572,7 @@ fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
             input.text.input(key);
             if input.kind == InputKind::Filter {
                 // Live filtering: the pane narrows as the operator types.
-                set_filter(state, state.focus, input.value());
+                set_filter(state, state.focus, input.value(), out);
             }
             state.input = Some(input);
         }
@@ -651,6 +666,7 @@ fn switch_target(state: &mut State, target: Target) {
     state.plan.reset();
     state.session.reset();
     state.drain.clear();
+    state.old_user_objects = None;
     state.held_connections = None;
     state.selections = Default::default();
     state.last_error = None;
@@ -665,33 +681,47 @@ fn switch_target(state: &mut State, target: Target) {
 
 // ---- lists ------------------------------------------------------------
 
-/// The keys of a pane's rows, in display order (unfiltered).
-fn row_keys(state: &State, pane: Pane) -> Vec<String> {
+/// How many rows a pane has (unfiltered).
+fn row_count(state: &State, pane: Pane) -> usize {
     match pane {
-        Pane::Users => state.users.data.iter().flatten().map(|u| u.key()).collect(),
-        Pane::Objects => state
-            .objects
-            .data
-            .iter()
-            .flatten()
-            .map(|o| format!("{} {}.{}", o.kind, o.schema.as_deref().unwrap_or(""), o.name))
-            .collect(),
+        Pane::Users => state.users.data.as_ref().map_or(0, Vec::len),
+        Pane::Objects => state.objects.data.as_ref().map_or(0, Vec::len),
         Pane::Connections => match (&state.connections.data, state.connection_rows) {
-            (Some(s), true) => s.rows.iter().map(|c| c.id.to_string()).collect(),
-            (Some(s), false) => s
-                .counts
-                .iter()
-                .map(|c| c.user.clone().unwrap_or_else(|| "(dropped role)".into()))
-                .collect(),
-            (None, _) => Vec::new(),
+            (Some(s), true) => s.rows.len(),
+            (Some(s), false) => s.counts.len(),
+            (None, _) => 0,
         },
-        Pane::Cluster => state
-            .cluster
-            .data
-            .iter()
-            .flat_map(|c| c.pods.iter().map(|p| p.name.clone()))
-            .collect(),
-        Pane::Steps => state.steps().iter().map(|s| s.id.clone()).collect(),
+        Pane::Cluster => state.cluster.data.as_ref().map_or(0, |c| c.pods.len()),
+        Pane::Steps => state.steps().len(),
+    }
+}
+
+/// The stable key of row `row` (pid, `user@host`, step id…): what the
+/// selection holds on to across refreshes.
+fn row_key(state: &State, pane: Pane, row: usize) -> Option<String> {
+    match pane {
+        Pane::Users => state.users.data.as_ref()?.get(row).map(|u| u.key()),
+        Pane::Objects => {
+            let o = state.objects.data.as_ref()?.get(row)?;
+            Some(format!(
+                "{} {}.{}",
+                o.kind,
+                o.schema.as_deref().unwrap_or(""),
+                o.name
+            ))
+        }
+        Pane::Connections => {
+            let s = state.connections.data.as_ref()?;
+            if state.connection_rows {
+                s.rows.get(row).map(|c| c.id.to_string())
+            } else {
+                s.counts
+                    .get(row)
+                    .map(|c| c.user.clone().unwrap_or_else(|| "(dropped role)".into()))
+            }
+        }
+        Pane::Cluster => state.cluster.data.as_ref()?.pods.get(row).map(|p| p.name.clone()),
+        Pane::Steps => state.steps().get(row).map(|s| s.id.clone()),
     }
 }
 
@@ -729,20 +759,24 @@ fn row_texts(state: &State, pane: Pane) -> Vec<String> {
                 )
             })
             .collect(),
-        _ => row_keys(state, pane),
+        _ => (0..row_count(state, pane))
+            .filter_map(|r| row_key(state, pane, r))
+            .collect(),
     }
 }
 
-fn set_filter(state: &mut State, pane: Pane, filter: String) {
+fn set_filter(state: &mut State, pane: Pane, filter: String, out: &mut Vec<Command>) {
     state.selections[pane.index()].filter = filter;
     reindex(state, pane);
+    if pane == Pane::Users {
+        follow_selected_user(state, out);
+    }
 }
 
 /// After new data or a new filter: recompute the visible rows and put the
 /// cursor back on the selected key (or the nearest row if it went away).
 fn reindex(state: &mut State, pane: Pane) {
     state.dirty = true;
-    let keys = row_keys(state, pane);
     let filter = state.selections[pane.index()].filter.to_lowercase();
     let visible = if filter.is_empty() {
         None
@@ -757,29 +791,43 @@ fn reindex(state: &mut State, pane: Pane) {
                 .collect::<Vec<_>>(),
         )
     };
-    let sel = &mut state.selections[pane.index()];
-    sel.visible = visible;
-    let len = sel.visible.as_ref().map_or(keys.len(), Vec::len);
-    let found = sel
-        .key
-        .as_ref()
-        .and_then(|k| (0..len).find(|&i| row_at(sel, i).is_some_and(|r| &keys[r] == k)));
-    sel.index = match found {
+    let len = visible.as_ref().map_or(row_count(state, pane), Vec::len);
+    let sel = &state.selections[pane.index()];
+    let sel_with = Selection {
+        visible,
+        ..sel.clone()
+    };
+    let found = sel.key.as_ref().and_then(|k| {
+        (0..len).find(|&i| {
+            row_at(&sel_with, i)
+                .and_then(|r| row_key(state, pane, r))
+                .as_ref()
+                == Some(k)
+        })
+    });
+    let index = match found {
         Some(i) => i,
         None => sel.index.min(len.saturating_sub(1)),
     };
-    sel.key = row_at(sel, sel.index).and_then(|r| keys.get(r).cloned());
+    let key = row_at(&sel_with, index).and_then(|r| row_key(state, pane, r));
+    state.selections[pane.index()] = Selection {
+        index,
+        key,
+        ..sel_with
+    };
 }
 
 fn move_by(state: &mut State, pane: Pane, by: isize, out: &mut Vec<Command>) {
-    let keys = row_keys(state, pane);
-    let sel = &mut state.selections[pane.index()];
-    let len = sel.visible.as_ref().map_or(keys.len(), Vec::len);
+    let sel = state.selection(pane);
+    let len = sel.visible.as_ref().map_or(row_count(state, pane), Vec::len);
     if len == 0 {
         return;
     }
-    sel.index = (sel.index as isize).saturating_add(by).clamp(0, len as isize - 1) as usize;
-    sel.key = row_at(sel, sel.index).and_then(|r| keys.get(r).cloned());
+    let index = (sel.index as isize).saturating_add(by).clamp(0, len as isize - 1) as usize;
+    let key = row_at(sel, index).and_then(|r| row_key(state, pane, r));
+    let sel = &mut state.selections[pane.index()];
+    sel.index = index;
+    sel.key = key;
     if pane == Pane::Users {
         follow_selected_user(state, out);
     }

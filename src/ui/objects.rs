@@ -14,9 +14,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
     let objects = state.objects.data.as_deref().unwrap_or(&[]);
     let old = state.old_user();
-    // Only counted when known, so the title never claims "0" falsely.
-    let flagged = old.map(|o| objects.iter().filter(|x| State::names_user(&x.owner, o)).count());
-    let extra = match flagged {
+    // Only shown when known, so the title never claims "0" falsely.
+    let extra = match state.old_user_objects {
         Some(0) => Span::styled("none owned by the old user".to_string(), theme.ok()),
         Some(n) => Span::styled(format!("⚑ {n} owned by the old user"), theme.warn()),
         None => Span::styled(format!("{} objects", objects.len()), theme.muted()),

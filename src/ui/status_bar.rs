@@ -165,17 +165,7 @@ fn badge(state: &State, p: Pane) -> Option<String> {
                 .sum();
             state.connections.data.as_ref().map(|_| format!("old:{n}"))
         }
-        Pane::Objects => {
-            let old = state.old_user()?;
-            let n = state
-                .objects
-                .data
-                .iter()
-                .flatten()
-                .filter(|o| State::names_user(&o.owner, old))
-                .count();
-            (n > 0).then(|| format!("⚑{n}"))
-        }
+        Pane::Objects => state.old_user_objects.filter(|n| *n > 0).map(|n| format!("⚑{n}")),
         _ => None,
     }
 }

@@ -107,13 +107,9 @@ fn render_grants(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let mut lines: Vec<Line> = Vec::new();
-    if let Some(user) = state
-        .users
-        .data
-        .iter()
-        .flatten()
-        .find(|u| Some(u.key()) == state.grants_of)
-    {
+    let sel = state.selection(Pane::Users);
+    let selected = row_at(sel, sel.index).and_then(|r| state.users.data.as_ref()?.get(r));
+    if let Some(user) = selected.filter(|u| Some(u.key()) == state.grants_of) {
         if !user.member_of.is_empty() {
             lines.push(Line::from(vec![
                 Span::styled("member of ", theme.muted()),
