@@ -10,7 +10,7 @@ use crate::app::action::{Action, Command, Fetched, KillTarget, Request};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable, Pane,
-    REVEAL_FOR, Selection, State, refresh_requests, row_at,
+    REVEAL_FOR, Selection, State, StepStatus, refresh_requests, row_at,
 };
 use crate::secret::redact;
 use crate::target::{Engine, Target};
@@ -506,6 +506,20 @@ fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Command>) -> Option<D
         return None;
     }
     let step = state.step(id)?.clone();
+    // The engine re-checks; this only spares the operator a pointless confirm.
+    let refusal = match step.status {
+        StepStatus::Blocked => Some(format!(
+            "{}: blocked until the steps before it are done",
+            step.title
+        )),
+        StepStatus::Running => Some(format!("{}: already running", step.title)),
+        _ if state.step_running() => Some("another step is running: wait for it to finish".to_string()),
+        _ => None,
+    };
+    if let Some(why) = refusal {
+        state.notice = Some((state.now, why));
+        return None;
+    }
     let action = Destructive::RunStep {
         id: step.id.clone(),
         title: step.title.clone(),

@@ -1108,3 +1108,148 @@ fn a_burst_of_keys_costs_one_frame_in_the_loop() {
         assert_eq!(sent.last(), Some(&Command::Quit));
     });
 }
+
+#[test]
+fn blocked_or_concurrent_steps_are_not_offered_to_run() {
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Blocked,
+            result: None,
+        }],
+    );
+    keys(&mut s, "5jjj");
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.dialog.is_none());
+    assert!(s.notice.as_ref().unwrap().1.contains("blocked"));
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Running,
+            result: None,
+        }],
+    );
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.notice.as_ref().unwrap().1.contains("another step is running"));
+    // Its result arrives, redacted.
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Done,
+            result: Some(format!("login ok with {PASSWORD}")),
+        }],
+    );
+    assert_eq!(
+        s.step("promote").unwrap().result.as_deref(),
+        Some(format!("login ok with {MASK}").as_str())
+    );
+}
+
+#[test]
+fn the_initial_state_takes_the_config_keymap_interval_and_warnings() {
+    let config =
+        rotui::config::Config::parse("refresh_ms = 5000\n[keys]\nkill = \"X\"\nbogus = \"b\"\n").unwrap();
+    let mut s = rotui::app::initial_state(
+        Some(Target::new("production", "signon", Engine::Mysql)),
+        true,
+        &config,
+        t0(),
+    );
+    assert_eq!(s.interval_ms, 5000);
+    assert!(s.read_only);
+    assert_eq!(s.warnings.len(), 1);
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains("unknown action \"bogus\""),
+        "config warnings are shown"
+    );
+    assert!(text.contains("READ-ONLY"));
+    key(&mut s, KeyCode::Char('?'));
+    assert!(
+        screen(&s, 160, 48).contains("X  force-kill"),
+        "help shows the overridden key"
+    );
+}
+
+/// A panic in a background task must end the process (after restoring the
+/// terminal), not leave the dashboard running on a broken screen. Runs
+/// itself as a child process, since the hook exits.
+#[test]
+fn a_panicking_task_ends_the_process() {
+    if std::env::var("ROTUI_PANIC_CHILD").is_ok() {
+        rotui::tui::install_hooks().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            tokio::spawn(async { panic!("worker exploded") });
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        });
+        unreachable!("the panic hook exits first");
+    }
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ui::a_panicking_task_ends_the_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ROTUI_PANIC_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(101),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it did not hang on"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("worker exploded"));
+}
+
+#[test]
+fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
+    let mut s = fixture();
+    let points: Vec<(i64, i64)> = s.drain.iter().map(|p| (p.old, p.new)).collect();
+    assert_eq!(
+        points,
+        vec![
+            (12, 0),
+            (12, 2),
+            (10, 4),
+            (9, 6),
+            (7, 8),
+            (6, 10),
+            (4, 11),
+            (3, 12)
+        ]
+    );
+    let at = t0() + secs(1);
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 40,
+            at,
+            result: Ok(snapshot(at, 0, 15)),
+        }],
+    );
+    assert_eq!(s.drain.last().map(|p| (p.old, p.new)), Some((0, 15)));
+    s.focus = Pane::Connections;
+    assert!(
+        screen(&s, 80, 24).contains("3 Conns old:0"),
+        "the drain shows in the tab strip too"
+    );
+    // No answer for a while: the data is labelled stale with its age.
+    feed(&mut s, [Action::Tick(t0() + secs(20))]);
+    assert!(screen(&s, 160, 48).contains("stale: 19s old"));
+}
