@@ -1,1 +1,1052 @@
-//! (to be written)
+//! The rotation engine: its journal on a real filesystem, the plans as the
+//! CLI sees them, and the database and Secrets Manager half of a MySQL
+//! rotation against a real MariaDB and moto's Secrets Manager (the cluster
+//! half, and full rotations, run against the sandbox once it exists).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+
+use rotui::db::model::Statement;
+use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
+use rotui::rotation::ports::System;
+use rotui::rotation::runner::{Outcome, RotationError, Wait};
+use rotui::rotation::step::{StepError, StepId};
+use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
+use rotui::secret::{self, MASK, SecretString};
+use rotui::target::Engine;
+
+fn spec(env: &str, app: &str, engine: Engine) -> PlanSpec {
+    PlanSpec {
+        app: app.into(),
+        engine,
+        envs: vec![env.into()],
+        mode: Mode::Normal,
+    }
+}
+
+fn rotation(id: &str, spec: &PlanSpec, old: &str, new: &str) -> Rotation {
+    Rotation {
+        id: id.into(),
+        spec: spec.clone(),
+        old_users: BTreeMap::from([(spec.envs[0].clone(), old.to_owned())]),
+        new_username: new.into(),
+    }
+}
+
+fn operator() -> Operator {
+    Operator {
+        os_user: "tester".into(),
+        aws: BTreeMap::from([(
+            "production".into(),
+            "arn:aws:sts::123456789012:assumed-role/fulladmin/tester".into(),
+        )]),
+    }
+}
+
+fn step(id: &str) -> StepId {
+    StepId(id.into())
+}
+
+#[test]
+fn journal_appends_lists_and_shows_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mysql = spec("production", "signon", Engine::Mysql);
+    let pg = spec("integration", "account-api", Engine::Postgres);
+    let jm = Journal::for_spec(dir.path(), &mysql);
+    let jp = Journal::for_spec(dir.path(), &pg);
+    assert_ne!(jm.path(), jp.path());
+
+    let a = rotation("20260121-090000-aaaaaa", &mysql, "signon", "signon_user_20260121");
+    jm.append(
+        &a.id,
+        Event::Started {
+            decisions: a.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    jm.append(
+        &a.id,
+        Event::StepFinished {
+            step: step("production/inspect"),
+            result: StepOutcome::AlreadyDone,
+            detail: "signon@%: 2 grants".into(),
+        },
+    )
+    .unwrap();
+    jm.append(&a.id, Event::Finished).unwrap();
+
+    let b = rotation(
+        "20260122-090000-bbbbbb",
+        &pg,
+        "account-api",
+        "account-api-user-20260122",
+    );
+    jp.append(
+        &b.id,
+        Event::Started {
+            decisions: b.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    jp.append(
+        &b.id,
+        Event::Waiting {
+            step: Some(step("integration/drain")),
+            reason: "2 connections of account-api remain".into(),
+        },
+    )
+    .unwrap();
+
+    let all = journal::list(dir.path()).unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [&a.id, &b.id]
+    );
+    assert_eq!(all[0].state, RotationState::Finished);
+    assert_eq!(all[0].label, "production/signon/mysql");
+    assert_eq!(all[0].new_username, "signon_user_20260121");
+    assert_eq!(all[0].started_by, "tester");
+    assert!(matches!(&all[1].state, RotationState::Waiting(r) if r.contains("2 connections")));
+
+    let (s, entries) = journal::show(dir.path(), "20260122").unwrap();
+    assert_eq!(s.id, b.id);
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.rotation == b.id));
+    assert_eq!(
+        journal::show(dir.path(), "2026012").unwrap_err(),
+        JournalError::Ambiguous("2026012".into())
+    );
+    assert_eq!(
+        journal::show(dir.path(), "nope").unwrap_err(),
+        JournalError::NotFound("nope".into())
+    );
+
+    // The file is the operator's alone.
+    let mode = std::fs::metadata(jm.path()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn resume_reads_the_decisions_of_the_unfinished_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    assert_eq!(j.unfinished().unwrap(), None);
+    let a = rotation("r-1", &s, "signon", "signon_user_20260121");
+    j.append(
+        &a.id,
+        Event::Started {
+            decisions: a.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    assert_eq!(j.unfinished().unwrap(), Some(a.clone()));
+    j.append(
+        &a.id,
+        Event::Failed {
+            step: None,
+            error: "database down".into(),
+        },
+    )
+    .unwrap();
+    // A failure is not the end: the rotation resumes.
+    assert_eq!(j.unfinished().unwrap(), Some(a.clone()));
+    j.append(&a.id, Event::Finished).unwrap();
+    assert_eq!(j.unfinished().unwrap(), None);
+    let b = rotation("r-2", &s, "signon_user_20260121", "signon_user_20260301");
+    j.append(
+        &b.id,
+        Event::Started {
+            decisions: b.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    assert_eq!(j.unfinished().unwrap(), Some(b));
+}
+
+#[test]
+fn no_secret_is_ever_written_to_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    let password = secret::generate_password();
+    let pw = secret::ExposeSecret::expose_secret(&password).to_owned();
+    let admin = "Adm1n'pass\"word`x";
+    secret::register(admin);
+    let r = rotation("r-secret", &s, "signon", "signon_user_20260121");
+    j.append(
+        &r.id,
+        Event::Started {
+            decisions: r.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+
+    // A statement's preview is masked by construction…
+    let create = Statement::with_password(
+        format!(
+            "CREATE USER 'signon_user_20260121'@'%' IDENTIFIED BY {}",
+            Statement::PASSWORD
+        ),
+        password.clone(),
+        rotui::db::ident::mysql_str,
+    );
+    j.append(
+        &r.id,
+        Event::StepStarted {
+            step: step("production/create-user"),
+            title: "Create the new user".into(),
+            preview: vec![create.preview()],
+        },
+    )
+    .unwrap();
+    // …and anything else that slipped a secret in is scrubbed on the way to disk.
+    j.append(
+        &r.id,
+        Event::Call {
+            step: step("production/create-user"),
+            system: System::Database,
+            text: create.sql(),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Failed {
+            step: Some(step("production/test-login")),
+            error: format!(
+                "login failed for mysql2://signon_user_20260121:{pw}@db/signon_production; admin password {admin}"
+            ),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Skipped {
+            step: step("production/verify-grants"),
+            reason: format!("pasted by mistake: {pw}"),
+            by: "tester".into(),
+        },
+    )
+    .unwrap();
+
+    let raw = std::fs::read_to_string(j.path()).unwrap();
+    assert!(!raw.contains(&pw), "the new password reached the journal");
+    assert!(!raw.contains("Adm1n"), "the admin password reached the journal");
+    assert!(raw.contains(MASK));
+    // Still valid JSON lines after scrubbing.
+    let entries = j.entries().unwrap();
+    assert_eq!(entries.len(), 5);
+    let Event::Call { text, .. } = &entries[2].event else {
+        panic!("not a call")
+    };
+    assert_eq!(
+        text,
+        &format!("CREATE USER 'signon_user_20260121'@'%' IDENTIFIED BY '{MASK}'")
+    );
+
+    // And the rendered journal shows none either.
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), Some("r-secret"), &mut out).unwrap();
+    let shown = String::from_utf8(out).unwrap();
+    assert!(!shown.contains(&pw) && !shown.contains("Adm1n"));
+    let _: SecretString = password;
+}
+
+#[test]
+fn a_torn_last_line_is_ignored_but_a_corrupt_middle_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    let r = rotation("r-torn", &s, "signon", "signon_user_20260121");
+    j.append(
+        &r.id,
+        Event::Started {
+            decisions: r.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    // A crash in the middle of a write.
+    let mut text = std::fs::read_to_string(j.path()).unwrap();
+    text.push_str("{\"at\":\"2026-01-21T09:");
+    std::fs::write(j.path(), &text).unwrap();
+    assert_eq!(j.entries().unwrap().len(), 1);
+    assert_eq!(j.unfinished().unwrap(), Some(r.clone()));
+
+    text.push_str("\n{\"at\":\"2026-01-21T09:00:00Z\",\"rotation\":\"r-torn\",\"event\":\"finished\"}\n");
+    std::fs::write(j.path(), &text).unwrap();
+    match j.entries().unwrap_err() {
+        JournalError::Parse { line, .. } => assert_eq!(line, 2),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn concurrent_appends_keep_lines_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let j = j.clone();
+            scope.spawn(move || {
+                for i in 0..50 {
+                    j.append(
+                        &format!("r-{t}"),
+                        Event::Call {
+                            step: step("production/create-user"),
+                            system: System::Database,
+                            text: format!("GRANT SELECT ON `db{i}`.* TO 'u{t}'@'%' -- {}", "x".repeat(300)),
+                        },
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(j.entries().unwrap().len(), 200);
+}
+
+#[test]
+fn journal_cmd_lists_and_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), None, &mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("no rotations recorded"));
+
+    let s = spec("production", "signon", Engine::Mysql);
+    let j = Journal::for_spec(dir.path(), &s);
+    let r = rotation("20260121-090000-cccccc", &s, "signon", "signon_user_20260121");
+    j.append(
+        &r.id,
+        Event::Started {
+            decisions: r.clone(),
+            operator: operator(),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Skipped {
+            step: step("production/verify-grants"),
+            reason: "checked by hand".into(),
+            by: "tester".into(),
+        },
+    )
+    .unwrap();
+    j.append(
+        &r.id,
+        Event::Call {
+            step: step("production/drop-old-user"),
+            system: System::Database,
+            text: "DROP USER 'signon'@'%'".into(),
+        },
+    )
+    .unwrap();
+
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), None, &mut out).unwrap();
+    let list = String::from_utf8(out).unwrap();
+    assert!(list.contains("20260121-090000-cccccc"), "{list}");
+    assert!(list.contains("production/signon/mysql"));
+    assert!(list.contains("signon -> signon_user_20260121"));
+    assert!(list.contains("in progress"));
+
+    let mut out = Vec::new();
+    cli::journal_cmd(dir.path(), Some("20260121-0900"), &mut out).unwrap();
+    let shown = String::from_utf8(out).unwrap();
+    assert!(shown.contains("started by tester"), "{shown}");
+    assert!(shown.contains("arn:aws:sts::123456789012:assumed-role/fulladmin/tester"));
+    assert!(shown.contains("production/verify-grants: SKIPPED by tester: checked by hand"));
+    assert!(shown.contains("production/drop-old-user: database: DROP USER 'signon'@'%'"));
+
+    assert!(matches!(
+        cli::journal_cmd(dir.path(), Some("zzz"), &mut Vec::new()),
+        Err(JournalError::NotFound(_))
+    ));
+}
+
+#[test]
+fn plans_per_engine_and_mode() {
+    let m = Plan::build(&PlanSpec {
+        app: "signon".into(),
+        engine: Engine::Mysql,
+        envs: vec!["production".into(), "staging".into()],
+        mode: Mode::Normal,
+    })
+    .unwrap();
+    // The runbook's MySQL steps, repeated per environment, drops last.
+    assert_eq!(m.steps.len(), 2 * 12 + 2);
+    assert_eq!(m.steps[0].title(), "Inspect users and grants");
+    assert!(m.steps[24].id.0 == "production/drop-old-user" && m.steps[25].id.0 == "staging/drop-old-user");
+
+    let p = Plan::build(&PlanSpec {
+        app: "account-api".into(),
+        engine: Engine::Postgres,
+        envs: vec!["production".into(), "staging".into()],
+        mode: Mode::Normal,
+    })
+    .unwrap();
+    let titles: Vec<String> = p.steps.iter().map(|s| s.title()).collect();
+    assert_eq!(titles[0], "Inspect roles and owners");
+    assert!(titles.contains(&"Wait for the overnight production-to-staging sync".to_string()));
+    assert_eq!(titles.last().unwrap(), "Reassign, drop owned, drop the old user");
+    for s in &p.steps {
+        assert!(!s.why().is_empty());
+    }
+}
+
+#[test]
+fn exit_codes_distinguish_done_waiting_and_failed() {
+    assert_eq!(Outcome::Done.exit_code(), 0);
+    let wait = Outcome::Waiting(Wait::Overnight {
+        env: "staging".into(),
+        from: "production".into(),
+    });
+    assert_eq!(wait.exit_code(), 10);
+    let failed = Outcome::Failed(RotationError {
+        step: Some(step("production/promote")),
+        error: StepError::Interlock("login failed".into()),
+    });
+    assert_eq!(failed.exit_code(), 1);
+    assert_eq!(
+        failed_text(&failed),
+        "production/promote: refused by a safety interlock: login failed"
+    );
+}
+
+fn failed_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Failed(e) => e.to_string(),
+        _ => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Against real servers: MariaDB and PostgreSQL (RDS-shaped admins) and moto's
+// Secrets Manager, through the adapters to the real modules.
+
+mod real {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_sdk_secretsmanager::Client;
+    use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
+    use rotui::db::model::Statement;
+    use rotui::db::mysql::{Account, MysqlDb};
+    use rotui::db::postgres::PgDb;
+    use rotui::rotation::adapters::{AwsSecrets, MysqlPort, PgPort};
+    use rotui::rotation::journal::{Event, Journal};
+    use rotui::rotation::ports::*;
+    use rotui::rotation::runner::{self, Outcome, RunOptions, Wait};
+    use rotui::rotation::step::{StepCtx, StepError, StepId};
+    use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
+    use rotui::sandbox::mariadb::MariaDbServer;
+    use rotui::sandbox::moto::MotoServer;
+    use rotui::sandbox::postgres::PostgresServer;
+    use rotui::secret::{self, ExposeSecret, SecretString};
+    use rotui::target::{Engine, Target};
+    use serde_json::json;
+    use sqlx::{Connection, PgConnection};
+
+    /// This half of the rotation never reaches the cluster; any call fails.
+    struct NoCluster;
+
+    fn no_cluster<'a, T: Send + 'a>() -> PortFuture<'a, T> {
+        Box::pin(async {
+            Err(PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                "this test has no cluster",
+            ))
+        })
+    }
+
+    impl ClusterPort for NoCluster {
+        fn force_sync(&self, _: Duration) -> PortFuture<'_, SyncVerdict> {
+            no_cluster()
+        }
+        fn check_secret<'a>(&'a self, _: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>> {
+            no_cluster()
+        }
+        fn check_rollout<'a>(&'a self, _: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
+            no_cluster()
+        }
+    }
+
+    /// A database session held open, as a running app pod holds one.
+    enum Held {
+        Mysql(MysqlDb),
+        Pg(PgConnection),
+    }
+
+    impl Held {
+        async fn close(self) {
+            match self {
+                Held::Mysql(db) => db.close().await,
+                Held::Pg(c) => {
+                    let _ = c.close().await;
+                }
+            }
+        }
+    }
+
+    struct World {
+        engine: Engine,
+        /// The app's user before the rotation, its password and its database.
+        old: String,
+        old_password: SecretString,
+        database: String,
+        session: AwsSession,
+        secret_id: String,
+        db: Arc<dyn DbPort>,
+        ctx: Ctx,
+        plan: Plan,
+        dir: tempfile::TempDir,
+    }
+
+    async fn aws_session() -> AwsSession {
+        let opts = AwsOptions {
+            endpoint_url: Some(MotoServer::shared().endpoint_url()),
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        };
+        AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+            .await
+            .unwrap()
+    }
+
+    /// The app's secret as GOV.UK keeps it, with a key that must survive.
+    async fn app_secret(session: &AwsSession, id: &str, user: &str, password: &SecretString) {
+        Client::new(session.sdk_config())
+            .create_secret()
+            .name(id)
+            .secret_string(
+                json!({"username": user, "password": password.expose_secret(),
+                       "host": "127.0.0.1", "hostReplica": "replica.internal"})
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("create the app secret in moto");
+    }
+
+    impl World {
+        /// An app like signon: its database, a user that owns a table and
+        /// defines a view, and its secret `govuk/<app>/mysql`.
+        async fn mysql() -> World {
+            let server = MariaDbServer::shared();
+            let app = server.create_app("signon").await.expect("create the app");
+            let as_app =
+                MysqlDb::connect(&server.url(&app.user, app.password.expose_secret(), Some(&app.database)))
+                    .await
+                    .unwrap();
+            as_app
+                .execute(&[
+                    Statement::new("CREATE TABLE users (id INT PRIMARY KEY)"),
+                    Statement::new("INSERT INTO users VALUES (1), (2)"),
+                    Statement::new("CREATE VIEW active_users AS SELECT COUNT(*) AS n FROM users"),
+                ])
+                .await
+                .unwrap();
+            as_app.close().await;
+            let session = aws_session().await;
+            let secret_id = format!("govuk/{}/mysql", app.user);
+            app_secret(&session, &secret_id, &app.user, &app.password).await;
+            let admin = MysqlDb::connect(&server.admin_url(None)).await.unwrap();
+            let db = MysqlPort::new(admin, server.host(), server.port(), &app.database);
+            World::assemble(
+                Engine::Mysql,
+                app.user,
+                app.password,
+                app.database,
+                session,
+                secret_id,
+                Arc::new(db),
+            )
+        }
+
+        /// An app like account-api whose login user owns its database and
+        /// every object in it (not on owner roles yet), named to break naive quoting.
+        async fn postgres() -> World {
+            let pg = PostgresServer::shared();
+            let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+            let user = format!("account-api-{tag} it's \"q\" %");
+            let database = format!("account-api-{tag}_production");
+            let password = secret::generate_password();
+            pg.seed_app(&user, &password, &database)
+                .await
+                .expect("seed the app");
+            let session = aws_session().await;
+            let secret_id = format!("govuk/account-api-{tag}/postgres");
+            app_secret(&session, &secret_id, &user, &password).await;
+            let admin = PgDb::connect(pg.admin_url(&database).expose_secret())
+                .await
+                .unwrap();
+            let db = PgPort::new(admin, "127.0.0.1", pg.port(), &database);
+            World::assemble(
+                Engine::Postgres,
+                user,
+                password,
+                database,
+                session,
+                secret_id,
+                Arc::new(db),
+            )
+        }
+
+        fn assemble(
+            engine: Engine,
+            old: String,
+            old_password: SecretString,
+            database: String,
+            session: AwsSession,
+            secret_id: String,
+            db: Arc<dyn DbPort>,
+        ) -> World {
+            let mut target = Target::new("production", &old, engine);
+            target.database = database.clone();
+            target.app_secret = secret_id.clone();
+            let ports = EnvPorts {
+                target,
+                db: db.clone(),
+                secrets: Arc::new(AwsSecrets::new(session.clone(), &secret_id)),
+                cluster: Arc::new(NoCluster),
+            };
+            let spec = PlanSpec {
+                app: old.clone(),
+                engine,
+                envs: vec!["production".into()],
+                mode: Mode::Normal,
+            };
+            World {
+                engine,
+                old,
+                old_password,
+                database,
+                session,
+                secret_id,
+                db,
+                plan: Plan::build(&spec).unwrap(),
+                ctx: Ctx::new([ports]),
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn journal(&self) -> Journal {
+            Journal::for_spec(self.dir.path(), &self.plan.spec)
+        }
+
+        fn opts(&self, stop_after: &str) -> RunOptions {
+            RunOptions {
+                yes: true,
+                stop_after: Some(StepId(format!("production/{stop_after}"))),
+                call_timeout: Duration::from_secs(20),
+                ..Default::default()
+            }
+        }
+
+        /// Resume from the journal (or start) and run until `step` is done.
+        async fn run_to(&self, step: &str) -> Rotation {
+            let o = self.opts(step);
+            let r = runner::start_or_resume(&self.plan.spec, &self.ctx, &self.journal(), &o)
+                .await
+                .unwrap();
+            let out = runner::run(&self.plan, &self.ctx, &r, &self.journal(), &o).await;
+            let want = Outcome::Waiting(Wait::Paused {
+                after: StepId(format!("production/{step}")),
+            });
+            assert_eq!(out, want);
+            r
+        }
+
+        /// AWSCURRENT, read with the real AWS module.
+        async fn current(&self) -> rotui::aws::AppSecret {
+            self.session.secrets().app_secret(&self.secret_id).await.unwrap()
+        }
+
+        /// Log in as the app does and read its data: the number of active users.
+        async fn app_reads(&self, user: &str, password: &SecretString) -> Result<i64, String> {
+            match self.engine {
+                Engine::Mysql => {
+                    let s = MariaDbServer::shared();
+                    let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let n = db.query_scalar("SELECT n FROM active_users").await;
+                    db.close().await;
+                    let n = n.map_err(|e| e.to_string())?.unwrap_or_default();
+                    n.parse().map_err(|_| format!("not a number: {n}"))
+                }
+                Engine::Postgres => {
+                    let mut c = self.pg_session(user, password).await?;
+                    let n = sqlx::query_scalar("SELECT count(*) FROM active_users")
+                        .fetch_one(&mut c)
+                        .await
+                        .map_err(|e| secret::redact(&e.to_string()));
+                    let _ = c.close().await;
+                    n
+                }
+            }
+        }
+
+        async fn pg_session(&self, user: &str, password: &SecretString) -> Result<PgConnection, String> {
+            let url = PostgresServer::shared().url(user, password, &self.database);
+            PgConnection::connect(url.expose_secret())
+                .await
+                .map_err(|e| secret::redact(&e.to_string()))
+        }
+
+        /// A session as `user` that stays open until closed.
+        async fn hold_session(&self, user: &str, password: &SecretString) -> Held {
+            match self.engine {
+                Engine::Mysql => {
+                    let s = MariaDbServer::shared();
+                    let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
+                        .await
+                        .unwrap();
+                    db.query_scalar("SELECT 1").await.unwrap();
+                    Held::Mysql(db)
+                }
+                Engine::Postgres => Held::Pg(self.pg_session(user, password).await.unwrap()),
+            }
+        }
+
+        async fn calls(&self) -> usize {
+            self.journal()
+                .entries()
+                .unwrap()
+                .iter()
+                .filter(|e| matches!(e.event, Event::Call { .. }))
+                .count()
+        }
+
+        fn step(&self, slug: &str) -> rotui::rotation::Step {
+            self.plan
+                .step(&StepId(format!("production/{slug}")))
+                .unwrap()
+                .clone()
+        }
+
+        /// The steps up to and including the promotion, in plan order.
+        fn until_promotion(&self) -> Vec<String> {
+            let mut out = vec![];
+            for s in &self.plan.steps {
+                out.push(s.id.0.trim_start_matches("production/").to_owned());
+                if s.id.0 == "production/promote" {
+                    break;
+                }
+            }
+            out
+        }
+    }
+
+    /// The database and Secrets Manager half of a rotation, interrupted and
+    /// resumed at every step boundary, with the app's current credentials
+    /// checked between every two steps.
+    async fn until_promotion_interrupted_at_every_step(w: &World) -> Rotation {
+        let mut rotation: Option<Rotation> = None;
+        for step in w.until_promotion() {
+            let r = w.run_to(&step).await;
+            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r);
+            let cur = w.current().await;
+            let n = w
+                .app_reads(&cur.username, &cur.password)
+                .await
+                .unwrap_or_else(|e| panic!("AWSCURRENT cannot work after {step}: {e}"));
+            assert_eq!(n, 2, "after {step}");
+        }
+        let r = rotation.unwrap();
+        let cur = w.current().await;
+        assert_eq!(cur.username, r.new_username);
+        assert_ne!(cur.password.expose_secret(), w.old_password.expose_secret());
+        assert_eq!(cur.host, "127.0.0.1");
+        assert_eq!(cur.other["hostReplica"], "replica.internal", "other keys kept");
+        // The old user keeps working until the app has moved and it is dropped.
+        assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
+
+        // Running again changes nothing.
+        let before = w.calls().await;
+        w.run_to("promote").await;
+        assert_eq!(w.calls().await, before);
+
+        // No password in the journal, though it lists every write.
+        let raw = std::fs::read_to_string(w.journal().path()).unwrap();
+        assert!(!raw.contains(cur.password.expose_secret()));
+        assert!(!raw.contains(w.old_password.expose_secret()));
+        assert!(
+            raw.contains("CREATE USER")
+                && raw.contains("PutSecretValue")
+                && raw.contains("UpdateSecretVersionStage")
+        );
+
+        // The next step needs the cluster: its failure is clear and names it.
+        match runner::run(&w.plan, &w.ctx, &r, &w.journal(), &w.opts("drain")).await {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, Some(StepId("production/force-sync".into())));
+                assert!(
+                    e.to_string().contains("Kubernetes: this test has no cluster"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        r
+    }
+
+    #[tokio::test]
+    async fn mysql_until_promotion_on_mariadb_and_moto() {
+        let w = World::mysql().await;
+        let r = until_promotion_interrupted_at_every_step(&w).await;
+        // Same rights, and the view no longer depends on the old definer.
+        let admin = MysqlDb::connect(&MariaDbServer::shared().admin_url(None))
+            .await
+            .unwrap();
+        let (old, new) = (Account::new(&w.old, "%"), Account::new(&r.new_username, "%"));
+        assert!(
+            admin
+                .verify_grants_equivalent(&old, &new)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(admin.objects_defined_by(&old, None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn postgres_until_promotion_with_owner_role_conversion() {
+        let w = World::postgres().await;
+        let r = until_promotion_interrupted_at_every_step(&w).await;
+        let owner = format!("{}-owner-role", w.old);
+        // Everything belongs to the owner role, which both users inherit.
+        assert!(w.db.objects_of(&w.old).await.unwrap().is_empty());
+        assert!(!w.db.objects_of(&owner).await.unwrap().is_empty());
+        let new = w.db.user(&r.new_username).await.unwrap().unwrap();
+        assert!(new.member_of.contains(&owner), "{:?}", new.member_of);
+        // What the new user creates belongs to the owner role, not to itself.
+        let cur = w.current().await;
+        let mut c = w.pg_session(&cur.username, &cur.password).await.unwrap();
+        sqlx::query("CREATE TABLE made_by_new (id int)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let by: String =
+            sqlx::query_scalar("SELECT tableowner::text FROM pg_tables WHERE tablename = 'made_by_new'")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!(by, owner);
+        let _ = c.close().await;
+    }
+
+    /// The drop refuses while the secret names the old user or a session
+    /// uses it, then drops it once unused, and is idempotent.
+    async fn drop_only_once_unused(w: &World) {
+        let drop_step = w.step("drop-old-user");
+        let drain_step = w.step("drain");
+        let o = w.opts("promote");
+
+        // Before promotion the app secret names the old user: refused.
+        let r = w.run_to("test-login").await;
+        let cx = StepCtx {
+            ctx: &w.ctx,
+            rotation: &r,
+            step: &drop_step,
+            opts: &o,
+            recorder: None,
+        };
+        let err = drop_step.apply(&cx).await.unwrap_err();
+        assert!(
+            matches!(&err, StepError::Interlock(m) if m.contains("AWSCURRENT still names")),
+            "{err}"
+        );
+
+        // Promoted, but the app still has a session as the old user: refused.
+        let r = w.run_to("promote").await;
+        let held = w.hold_session(&w.old, &w.old_password).await;
+        let cx = StepCtx {
+            ctx: &w.ctx,
+            rotation: &r,
+            step: &drain_step,
+            opts: &o,
+            recorder: None,
+        };
+        let seen = drain_step.observe(&cx).await.unwrap();
+        assert!(!seen.is_done(), "{seen:?}");
+        let cx = StepCtx {
+            step: &drop_step,
+            ..cx
+        };
+        let err = drop_step.apply(&cx).await.unwrap_err();
+        assert!(
+            matches!(&err, StepError::Interlock(m) if m.contains("connections")),
+            "{err}"
+        );
+        assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
+
+        // The session ends: the drop goes through, and applying it again changes nothing.
+        held.close().await;
+        for _ in 0..100 {
+            if w.db.connections(&w.old).await.unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop_step.apply(&cx).await.unwrap();
+        drop_step.verify(&cx).await.unwrap();
+        drop_step.apply(&cx).await.unwrap();
+        assert!(w.db.user(&w.old).await.unwrap().is_none());
+        assert!(w.app_reads(&w.old, &w.old_password).await.is_err());
+        let cur = w.current().await;
+        assert_eq!(w.app_reads(&cur.username, &cur.password).await, Ok(2));
+    }
+
+    #[tokio::test]
+    async fn mysql_old_user_is_dropped_only_once_unused() {
+        drop_only_once_unused(&World::mysql().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_old_user_is_reassigned_and_dropped_only_once_unused() {
+        let w = World::postgres().await;
+        drop_only_once_unused(&w).await;
+        // Nothing was lost with it: the owner role owns every object.
+        let owner = format!("{}-owner-role", w.old);
+        assert!(w.db.objects_of(&owner).await.unwrap().len() >= 8);
+    }
+
+    /// The ports of a target built from the operator's settings: the admin
+    /// password comes from `<env>-rds-admin-passwords` when the URL has none;
+    /// wrong settings give clear, secret-free errors.
+    #[tokio::test]
+    async fn connect_env_reads_the_admin_password_from_secrets_manager() {
+        use rotui::k8s::KubeOptions;
+        use rotui::rotation::adapters::connect_env;
+
+        let server = MariaDbServer::shared();
+        let app = server.create_app("signon").await.unwrap();
+        let session = aws_session().await;
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let env = format!("env{tag}");
+        let mut target = Target::new(&env, &app.user, Engine::Mysql);
+        target.database = app.database.clone();
+        target.app_secret = format!("govuk/{}/mysql", app.user);
+        app_secret(&session, &target.app_secret, &app.user, &app.password).await;
+        Client::new(session.sdk_config())
+            .create_secret()
+            .name(&target.admin_secret)
+            .secret_string(json!({ &app.user: server.admin_password().expose_secret() }).to_string())
+            .send()
+            .await
+            .unwrap();
+        // A cluster that is not there: connecting does not contact it; steps will.
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let port = rotui::sandbox::guard::free_port();
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+                 contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+            ),
+        )
+        .unwrap();
+        let kube = KubeOptions {
+            kubeconfig: Some(kubeconfig),
+            ..Default::default()
+        };
+
+        let url = format!("mysql://aws_db_admin@127.0.0.1:{}", server.port());
+        let ports = connect_env(&target, session.clone(), &url, &kube).await.unwrap();
+        assert!(ports.db.user(&app.user).await.unwrap().is_some());
+        let current = ports.secrets.current().await.unwrap();
+        assert_eq!(current.username, app.user);
+        assert!(
+            ports
+                .secrets
+                .caller_identity()
+                .await
+                .unwrap()
+                .starts_with("arn:aws:")
+        );
+        let err = ports.cluster.check_secret(&current).await.unwrap_err();
+        assert_eq!(err.system, System::Kubernetes);
+        assert_eq!(err.kind, PortErrorKind::Unreachable, "{err}");
+
+        // A wrong password in the URL: named as such, never shown.
+        let bad = format!(
+            "mysql://aws_db_admin:NotTheAdminPassword9@127.0.0.1:{}",
+            server.port()
+        );
+        let err = connect_env(&target, session.clone(), &bad, &kube)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, PortErrorKind::BadPassword, "{err}");
+        assert!(!format!("{err} {err:?}").contains("NotTheAdminPassword9"));
+
+        // No admin password under the app's key: the error names the keys there are.
+        target.admin_secret_key = "not-an-app".into();
+        let err = connect_env(&target, session, &url, &kube).await.err().unwrap();
+        assert_eq!(err.system, System::SecretsManager);
+        assert!(err.to_string().contains(&app.user), "{err}");
+        assert!(!err.to_string().contains(server.admin_password().expose_secret()));
+    }
+
+    /// `rotui plan` on live systems shows every step with its statements,
+    /// masked, and writes nothing anywhere.
+    #[tokio::test]
+    async fn plan_cmd_on_live_systems_writes_nothing() {
+        for w in [World::mysql().await, World::postgres().await] {
+            let before = w.current().await;
+            let mut out = Vec::new();
+            rotui::rotation::cli::plan_cmd(&w.plan.spec, &w.ctx, &w.journal(), &w.opts("promote"), &mut out)
+                .await
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(rotui::secret::MASK));
+            assert!(!text.contains(w.old_password.expose_secret()));
+            assert!(
+                text.contains("unknown: Kubernetes: this test has no cluster"),
+                "{text}"
+            );
+            if w.engine == Engine::Postgres {
+                assert!(text.contains("REASSIGN OWNED"), "{text}");
+                assert!(text.contains("NOLOGIN"), "{text}");
+                // The new user's statements depend on the owner role the conversion makes.
+                assert!(
+                    text.contains("convert the database to owner roles first"),
+                    "{text}"
+                );
+            } else {
+                assert!(text.contains("CREATE USER"), "{text}");
+                assert!(text.contains("GRANT ALL PRIVILEGES ON"), "{text}");
+                assert!(
+                    text.contains("ALTER DEFINER") || text.contains("DEFINER="),
+                    "{text}"
+                );
+            }
+            // Nothing changed: no journal, same secret, no new user, old user intact.
+            assert!(!w.journal().path().exists());
+            let after = w.current().await;
+            assert_eq!(after.version_id, before.version_id);
+            let users: Vec<String> =
+                w.db.objects_of(&w.old)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| o.name)
+                    .collect();
+            assert!(!objects.is_empty(), "the old user's objects were moved");
+            let new =
+                rotui::target::new_username(&w.old, w.engine, chrono::Utc::now().date_naive(), |_| false);
+            assert!(w.db.user(&new).await.unwrap().is_none());
+        }
+    }
+}

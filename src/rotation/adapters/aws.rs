@@ -1,0 +1,95 @@
+//! [`SecretsPort`] on `crate::aws`: the app secret's staged update.
+
+use crate::aws::{AWSCURRENT, AppSecret, AwsError, AwsErrorKind, AwsSession, SecretsManager};
+use crate::rotation::ports::{AppCredentials, PortError, PortErrorKind, PortFuture, SecretsPort, System};
+use crate::secret::SecretString;
+
+/// One environment's app secret, through the operator's AWS session.
+#[derive(Clone)]
+pub struct AwsSecrets {
+    session: AwsSession,
+    secrets: SecretsManager,
+    secret_id: String,
+}
+
+impl AwsSecrets {
+    pub fn new(session: AwsSession, secret_id: impl Into<String>) -> Self {
+        AwsSecrets {
+            secrets: session.secrets(),
+            session,
+            secret_id: secret_id.into(),
+        }
+    }
+}
+
+impl From<AwsError> for PortError {
+    fn from(e: AwsError) -> Self {
+        let kind = match e.kind {
+            AwsErrorKind::NotFound => PortErrorKind::NotFound,
+            AwsErrorKind::AccessDenied | AwsErrorKind::ExpiredSession => PortErrorKind::Denied,
+            AwsErrorKind::Network => PortErrorKind::Unreachable,
+            AwsErrorKind::Invalid => PortErrorKind::Invalid,
+            AwsErrorKind::Other => PortErrorKind::Other,
+        };
+        let mut p = PortError::new(System::SecretsManager, kind, &e.message);
+        p.hint = e.hint.map(|h| crate::secret::redact(&h));
+        p
+    }
+}
+
+fn creds(s: AppSecret) -> AppCredentials {
+    AppCredentials {
+        username: s.username,
+        password: s.password,
+    }
+}
+
+impl SecretsPort for AwsSecrets {
+    fn caller_identity(&self) -> PortFuture<'_, String> {
+        Box::pin(async move { Ok(self.session.caller_identity().await?.arn) })
+    }
+
+    fn current(&self) -> PortFuture<'_, AppCredentials> {
+        Box::pin(async move { Ok(creds(self.secrets.app_secret(&self.secret_id).await?)) })
+    }
+
+    fn pending(&self) -> PortFuture<'_, Option<AppCredentials>> {
+        Box::pin(async move {
+            // AWS leaves AWSPENDING on a promoted version; that one is current, not pending.
+            Ok(self
+                .secrets
+                .pending(&self.secret_id)
+                .await?
+                .filter(|v| !v.stages.iter().any(|s| s == AWSCURRENT))
+                .map(creds))
+        })
+    }
+
+    fn put_pending<'a>(
+        &'a self,
+        rotation_id: &'a str,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            self.secrets
+                .put_pending(&self.secret_id, rotation_id, username, password)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn promote_pending(&self) -> PortFuture<'_, ()> {
+        Box::pin(async move {
+            let pending = self.secrets.pending(&self.secret_id).await?.ok_or_else(|| {
+                PortError::new(
+                    System::SecretsManager,
+                    PortErrorKind::NotFound,
+                    format!("secret {} has no AWSPENDING version to promote", self.secret_id),
+                )
+            })?;
+            self.secrets.promote(&self.secret_id, &pending.version_id).await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! [`DbPort`] on `crate::db::mysql`. MySQL accounts are `user@host`; the
+//! engine speaks user names, so this finds each user's host (preferring `%`)
+//! and gives a new user the host of the user it replaces.
+
+use crate::db::DbResult;
+use crate::db::model::{DbObject, Grant, Statement, User};
+use crate::db::mysql::{Account, MysqlDb, test_login};
+use crate::rotation::ports::{DbPort, PortFuture};
+use crate::secret::SecretString;
+
+/// The admin connection to one environment's MySQL-family server.
+#[derive(Clone)]
+pub struct MysqlPort {
+    db: MysqlDb,
+    host: String,
+    port: u16,
+    database: String,
+}
+
+impl MysqlPort {
+    /// `host`/`port` are where test logins go (as the app connects);
+    /// `database` is the app's database.
+    pub fn new(db: MysqlDb, host: impl Into<String>, port: u16, database: impl Into<String>) -> Self {
+        MysqlPort {
+            db,
+            host: host.into(),
+            port,
+            database: database.into(),
+        }
+    }
+
+    async fn find(&self, name: &str) -> DbResult<Option<User>> {
+        let mut found: Vec<User> = self
+            .db
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.name == name && !u.is_role)
+            .collect();
+        found.sort_by_key(|u| u.host.as_deref() != Some("%"));
+        Ok(found.into_iter().next())
+    }
+
+    async fn account(&self, name: &str) -> DbResult<Option<Account>> {
+        Ok(self
+            .find(name)
+            .await?
+            .map(|u| Account::new(name, u.host.as_deref().unwrap_or("%"))))
+    }
+
+    /// `name`'s account, or `name@%` when it does not exist (yet).
+    async fn account_or_default(&self, name: &str) -> DbResult<Account> {
+        Ok(self
+            .account(name)
+            .await?
+            .unwrap_or_else(|| Account::new(name, "%")))
+    }
+}
+
+impl DbPort for MysqlPort {
+    fn user<'a>(&'a self, name: &'a str) -> PortFuture<'a, Option<User>> {
+        Box::pin(async move { Ok(self.find(name).await?) })
+    }
+
+    fn grants<'a>(&'a self, name: &'a str) -> PortFuture<'a, Vec<Grant>> {
+        Box::pin(async move {
+            Ok(match self.account(name).await? {
+                Some(a) => self.db.grants(&a).await?,
+                None => vec![],
+            })
+        })
+    }
+
+    fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            let Some(from) = self.account(from).await? else {
+                return Ok(vec![]);
+            };
+            let to = Account::new(to, from.host.as_deref().unwrap_or("%"));
+            Ok(self.db.clone_grants_plan(&from, &to).await?.statements)
+        })
+    }
+
+    fn create_user<'a>(
+        &'a self,
+        name: &'a str,
+        password: &'a SecretString,
+        like: &'a str,
+        _owner_role: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            let host = self
+                .account_or_default(like)
+                .await?
+                .host
+                .unwrap_or_else(|| "%".into());
+            let account = Account::new(name, host);
+            Ok(self.db.create_user_plan(&account, password).await?.statements)
+        })
+    }
+
+    fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        Box::pin(async move {
+            Ok(match self.account(user).await? {
+                Some(a) => self.db.objects_defined_by(&a, None).await?,
+                None => vec![],
+            })
+        })
+    }
+
+    /// MySQL objects move to the admin rotui is connected as, whatever `to` says.
+    fn move_objects<'a>(&'a self, from: &'a str, _to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            Ok(match self.account(from).await? {
+                Some(a) => self.db.definer_plan(&a, None).await?.plan.statements,
+                None => vec![],
+            })
+        })
+    }
+
+    fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
+        Box::pin(
+            async move { Ok(test_login(&self.host, self.port, user, password, Some(&self.database)).await?) },
+        )
+    }
+
+    fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64> {
+        Box::pin(async move { Ok(self.db.connection_count(user).await?) })
+    }
+
+    fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move { Ok(self.db.kill_user_plan(user).await?.statements) })
+    }
+
+    /// The engine has checked connections, definers and the secret before
+    /// asking, so the database layer's own guard is told so (`force`).
+    fn drop_user<'a>(
+        &'a self,
+        user: &'a str,
+        _reassign_to: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            Ok(match self.account(user).await? {
+                Some(a) => self.db.drop_user_plan(&a, true).await?.statements,
+                None => vec![],
+            })
+        })
+    }
+
+    fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
+        Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+    }
+}

@@ -1,0 +1,131 @@
+//! [`DbPort`] on `crate::db::postgres`, for one app database.
+
+use crate::db::DbResult;
+use crate::db::model::{DbObject, Grant, Statement, User};
+use crate::db::postgres::PgDb;
+use crate::rotation::ports::{DbPort, PortError, PortErrorKind, PortFuture, System};
+use crate::secret::SecretString;
+
+/// The admin connection to one environment's PostgreSQL, for `database`.
+#[derive(Clone)]
+pub struct PgPort {
+    db: PgDb,
+    host: String,
+    port: u16,
+    database: String,
+}
+
+impl PgPort {
+    /// `host`/`port` are where test logins go (as the app connects).
+    pub fn new(db: PgDb, host: impl Into<String>, port: u16, database: impl Into<String>) -> Self {
+        PgPort {
+            db,
+            host: host.into(),
+            port,
+            database: database.into(),
+        }
+    }
+
+    async fn find(&self, name: &str) -> DbResult<Option<User>> {
+        Ok(self.db.users().await?.into_iter().find(|u| u.name == name))
+    }
+}
+
+impl DbPort for PgPort {
+    fn user<'a>(&'a self, name: &'a str) -> PortFuture<'a, Option<User>> {
+        Box::pin(async move { Ok(self.find(name).await?) })
+    }
+
+    fn grants<'a>(&'a self, name: &'a str) -> PortFuture<'a, Vec<Grant>> {
+        Box::pin(async move { Ok(self.db.grants(name).await?) })
+    }
+
+    /// PostgreSQL users get their rights from the owner role, not by copying grants.
+    fn clone_grants<'a>(&'a self, _from: &'a str, _to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async { Ok(vec![]) })
+    }
+
+    fn create_user<'a>(
+        &'a self,
+        name: &'a str,
+        password: &'a SecretString,
+        _like: &'a str,
+        owner_role: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            let owner = owner_role.ok_or_else(|| {
+                PortError::new(
+                    System::Database,
+                    PortErrorKind::Invalid,
+                    "a PostgreSQL login user needs an owner role",
+                )
+            })?;
+            Ok(self.db.plan_create_login(name, password, owner).await?)
+        })
+    }
+
+    fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        Box::pin(async move {
+            Ok(self
+                .db
+                .objects(&self.database)
+                .await?
+                .into_iter()
+                .filter(|o| o.owner == user)
+                .collect())
+        })
+    }
+
+    fn move_objects<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            Ok(self
+                .db
+                .plan_convert_to_owner_roles(&self.database, from, to)
+                .await?)
+        })
+    }
+
+    fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            PgDb::test_login(&self.host, self.port, user, password, &self.database).await?;
+            Ok(())
+        })
+    }
+
+    fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64> {
+        Box::pin(async move {
+            let snapshot = self.db.connections(false).await?;
+            Ok(snapshot
+                .counts
+                .iter()
+                .filter(|c| c.user.as_deref() == Some(user))
+                .map(|c| c.count)
+                .sum())
+        })
+    }
+
+    fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move { Ok(vec![self.db.plan_kill_user(user)]) })
+    }
+
+    fn drop_user<'a>(
+        &'a self,
+        user: &'a str,
+        reassign_to: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            let owner = reassign_to.ok_or_else(|| {
+                PortError::new(
+                    System::Database,
+                    PortErrorKind::Invalid,
+                    "dropping a PostgreSQL user needs the owner role to hand its objects to",
+                )
+            })?;
+            Ok(self.db.plan_retire(user, owner).await?)
+        })
+    }
+
+    fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
+        Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+    }
+}

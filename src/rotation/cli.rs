@@ -1,0 +1,249 @@
+//! What `rotui plan`, `rotui rotate` and `rotui journal` do, as library
+//! functions: main.rs builds the target's ports and calls these.
+//!
+//! `rotate` exit codes ([`Outcome::exit_code`]): 0 done; 10 waiting (the
+//! overnight sync, a slow sync/rollout/drain, or a confirmation): run it
+//! again to resume; 1 failed.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::journal::{self, Entry, Event, Journal, JournalError};
+use super::plan::{Mode, Plan, PlanSpec};
+use super::runner::{self, Outcome, RotationError, RunOptions, StepEventKind};
+use super::step::{Confirm, Ctx, Observation, StepCtx, StepError};
+
+fn write_err(e: std::io::Error) -> RotationError {
+    RotationError {
+        step: None,
+        error: StepError::Journal(format!("cannot write output: {e}")),
+    }
+}
+
+/// `rotui plan`: each step with its state and the statements it would run,
+/// masked. Reads live state; writes nothing (not even the journal).
+pub async fn plan_cmd(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    opts: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<(), RotationError> {
+    let plan = Plan::build(spec).map_err(|e| RotationError {
+        step: None,
+        error: StepError::Blocked(e.to_string()),
+    })?;
+    let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    let mode = match spec.mode {
+        Mode::Normal => "normal",
+        Mode::Compromised => "compromised credentials: no overnight wait",
+    };
+    let w = &mut *out;
+    writeln!(w, "Rotation plan for {} ({mode})", spec.label()).map_err(write_err)?;
+    if resumed {
+        writeln!(w, "resuming rotation {}", rotation.id).map_err(write_err)?;
+    }
+    let olds: Vec<String> = rotation
+        .old_users
+        .iter()
+        .map(|(e, u)| format!("{u} in {e}"))
+        .collect();
+    writeln!(
+        w,
+        "old user: {}; new user: {}\n",
+        olds.join(", "),
+        rotation.new_username
+    )
+    .map_err(write_err)?;
+    for (i, step) in plan.steps.iter().enumerate() {
+        let cx = StepCtx {
+            ctx,
+            rotation: &rotation,
+            step,
+            opts,
+            recorder: None,
+        };
+        let state = match step.observe(&cx).await {
+            Ok(Observation::Done(d)) => format!("done: {d}"),
+            Ok(Observation::NotDone(d)) => format!("to do: {d}"),
+            Ok(Observation::Blocked(d)) => format!("blocked: {d}"),
+            Err(e) => format!("unknown: {e}"),
+        };
+        let confirm = match step.confirm(&rotation) {
+            Confirm::Destructive => " [destructive]".to_owned(),
+            Confirm::Typed(word) => format!(" [destructive: type {word}]"),
+            _ => String::new(),
+        };
+        writeln!(w, "{:>2}. {} — {}{confirm}", i + 1, step.id, step.title()).map_err(write_err)?;
+        writeln!(w, "    why: {}", step.why()).map_err(write_err)?;
+        writeln!(w, "    now: {state}").map_err(write_err)?;
+        match step.preview(&cx).await {
+            Ok(lines) => {
+                for l in lines.iter().flat_map(|l| l.lines()) {
+                    writeln!(w, "    | {l}").map_err(write_err)?;
+                }
+            }
+            Err(e) => writeln!(w, "    | (preview unavailable: {e})").map_err(write_err)?,
+        }
+    }
+    Ok(())
+}
+
+/// `rotui rotate --yes`: start or resume the rotation and run it until done,
+/// a wait or a failure, printing progress.
+pub async fn rotate_cmd(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    mut opts: RunOptions,
+    out: &mut dyn Write,
+) -> Outcome {
+    let plan = match Plan::build(spec) {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome::Failed(RotationError {
+                step: None,
+                error: StepError::Blocked(e.to_string()),
+            });
+        }
+    };
+    let rotation = match runner::start_or_resume(spec, ctx, journal, &opts).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let _ = writeln!(
+        out,
+        "rotation {} of {}: new user {}",
+        rotation.id,
+        spec.label(),
+        rotation.new_username
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let forward = opts.events.replace(tx);
+    let outcome = {
+        let run = runner::run(&plan, ctx, &rotation, journal, &opts);
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                outcome = &mut run => break outcome,
+                Some(ev) = rx.recv() => {
+                    print_event(out, &ev);
+                    if let Some(f) = &forward { let _ = f.send(ev); }
+                }
+            }
+        }
+    };
+    while let Ok(ev) = rx.try_recv() {
+        print_event(out, &ev);
+        if let Some(f) = &forward {
+            let _ = f.send(ev);
+        }
+    }
+    let _ = match &outcome {
+        Outcome::Done => writeln!(out, "done: rotation {} finished", rotation.id),
+        Outcome::Waiting(w) => writeln!(out, "waiting: {w}"),
+        Outcome::Failed(e) => writeln!(out, "failed: {e}"),
+    };
+    outcome
+}
+
+fn print_event(out: &mut dyn Write, ev: &runner::StepEvent) {
+    let s = &ev.step;
+    let _ = match &ev.kind {
+        StepEventKind::Observed(Observation::Done(d)) => writeln!(out, "  ✓ {s}: {d}"),
+        StepEventKind::Observed(_) => Ok(()),
+        StepEventKind::Started { .. } => writeln!(out, "  → {s}"),
+        StepEventKind::Call { text, .. } => {
+            let mut r = Ok(());
+            for l in text.lines() {
+                r = writeln!(out, "      | {l}");
+            }
+            r
+        }
+        StepEventKind::Finished => writeln!(out, "  ✓ {s}"),
+        StepEventKind::Skipped { reason } => writeln!(out, "  ↷ {s} skipped by override: {reason}"),
+        StepEventKind::Waiting(_) => Ok(()),
+        StepEventKind::Failed(e) => writeln!(out, "  ✗ {s}: {e}"),
+    };
+}
+
+/// `rotui journal [ID]`: list rotations, or show one entry by entry.
+pub fn journal_cmd(dir: &Path, id: Option<&str>, out: &mut dyn Write) -> Result<(), JournalError> {
+    let io = |e: std::io::Error| JournalError::Io {
+        path: dir.to_owned(),
+        message: e.to_string(),
+    };
+    match id {
+        None => {
+            let all = journal::list(dir)?;
+            if all.is_empty() {
+                writeln!(out, "no rotations recorded in {}", dir.display()).map_err(io)?;
+            }
+            for s in all {
+                writeln!(
+                    out,
+                    "{}  {}  {}  {} -> {}  by {}  {}",
+                    s.id,
+                    s.started.format("%Y-%m-%d %H:%M"),
+                    s.label,
+                    s.old_users.values().cloned().collect::<Vec<_>>().join(","),
+                    s.new_username,
+                    s.started_by,
+                    state_text(&s.state)
+                )
+                .map_err(io)?;
+            }
+        }
+        Some(id) => {
+            let (s, entries) = journal::show(dir, id)?;
+            writeln!(out, "rotation {} of {} ({})", s.id, s.label, state_text(&s.state)).map_err(io)?;
+            for e in entries {
+                writeln!(out, "{}", entry_text(&e)).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn state_text(s: &journal::RotationState) -> String {
+    match s {
+        journal::RotationState::InProgress => "in progress".into(),
+        journal::RotationState::Waiting(r) => format!("waiting: {r}"),
+        journal::RotationState::Failed(e) => format!("failed: {e}"),
+        journal::RotationState::Finished => "finished".into(),
+        journal::RotationState::Abandoned(r) => format!("abandoned: {r}"),
+    }
+}
+
+fn entry_text(e: &Entry) -> String {
+    let at = e.at.format("%Y-%m-%d %H:%M:%S");
+    let body = match &e.event {
+        Event::Started { decisions, operator } => format!(
+            "started by {} ({}): new user {}",
+            operator.os_user,
+            operator
+                .aws
+                .iter()
+                .map(|(e, a)| format!("{e}: {a}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            decisions.new_username
+        ),
+        Event::Resumed { operator } => format!("resumed by {}", operator.os_user),
+        Event::StepStarted { step, title, .. } => format!("{step}: started — {title}"),
+        Event::Call { step, system, text } => format!("{step}: {system}: {}", text.replace('\n', " ")),
+        Event::StepFinished { step, result, detail } => match result {
+            journal::StepOutcome::AlreadyDone => format!("{step}: already done — {detail}"),
+            journal::StepOutcome::Done => format!("{step}: done"),
+        },
+        Event::Skipped { step, reason, by } => format!("{step}: SKIPPED by {by}: {reason}"),
+        Event::Waiting { reason, .. } => format!("waiting: {reason}"),
+        Event::Failed { step, error } => format!(
+            "{}failed: {error}",
+            step.as_ref().map(|s| format!("{s}: ")).unwrap_or_default()
+        ),
+        Event::Finished => "finished".into(),
+        Event::Abandoned { reason, by } => format!("abandoned by {by}: {reason}"),
+    };
+    format!("{at}  {body}")
+}

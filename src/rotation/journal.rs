@@ -1,0 +1,448 @@
+//! The journal: per target, an append-only file of JSON lines holding each
+//! rotation's decisions, every step's start, finish and result, every
+//! statement and call made (masked previews) and who ran it. It is the audit
+//! trail and what a rotation resumes from. It never holds a password: every
+//! string goes through [`crate::secret::redact`] before it is written.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::plan::{PlanSpec, Rotation};
+use super::ports::{System, within};
+use super::step::{Ctx, StepId};
+use crate::secret;
+
+/// Who ran a rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub os_user: String,
+    /// AWS caller identity per environment (or why it is unknown).
+    pub aws: BTreeMap<String, String>,
+}
+
+impl Operator {
+    pub fn os_user() -> String {
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+    }
+
+    /// The OS user and each environment's AWS caller identity.
+    pub async fn identify(spec: &PlanSpec, ctx: &Ctx, limit: Duration) -> Operator {
+        let mut aws = BTreeMap::new();
+        for env in &spec.envs {
+            let who = match ctx.env(env) {
+                Ok(p) => match within(System::SecretsManager, limit, p.secrets.caller_identity()).await {
+                    Ok(arn) => arn,
+                    Err(e) => format!("unknown ({e})"),
+                },
+                Err(e) => format!("unknown ({e})"),
+            };
+            aws.insert(env.clone(), who);
+        }
+        Operator {
+            os_user: Operator::os_user(),
+            aws,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// Observed done; nothing applied.
+    AlreadyDone,
+    /// Applied and verified.
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    Started {
+        decisions: Rotation,
+        operator: Operator,
+    },
+    Resumed {
+        operator: Operator,
+    },
+    StepStarted {
+        step: StepId,
+        title: String,
+        preview: Vec<String>,
+    },
+    /// A write, recorded before it is made.
+    Call {
+        step: StepId,
+        system: System,
+        text: String,
+    },
+    StepFinished {
+        step: StepId,
+        result: StepOutcome,
+        detail: String,
+    },
+    /// An operator override.
+    Skipped {
+        step: StepId,
+        reason: String,
+        by: String,
+    },
+    Waiting {
+        step: Option<StepId>,
+        reason: String,
+    },
+    Failed {
+        step: Option<StepId>,
+        error: String,
+    },
+    Finished,
+    /// The operator gave the rotation up; a new one may start. Live state is
+    /// left as it is (the app keeps whatever AWSCURRENT names).
+    Abandoned {
+        reason: String,
+        by: String,
+    },
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub at: DateTime<Utc>,
+    pub rotation: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("journal {path}, line {line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("no rotation {0} in the journal")]
+    NotFound(String),
+    #[error("{0} matches several rotations: give more of the id")]
+    Ambiguous(String),
+    #[error("no state directory: set ROTUI_STATE_DIR")]
+    NoStateDir,
+}
+
+/// Where journals live: `$ROTUI_STATE_DIR`, else the XDG state directory
+/// (`~/.local/state/rotui`), else the data directory (macOS has no state dir).
+pub fn state_dir() -> Result<PathBuf, JournalError> {
+    state_dir_from(std::env::var_os("ROTUI_STATE_DIR"))
+}
+
+fn state_dir_from(overridden: Option<OsString>) -> Result<PathBuf, JournalError> {
+    if let Some(d) = overridden.filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    let dirs = directories::ProjectDirs::from("dev", "rotui", "rotui").ok_or(JournalError::NoStateDir)?;
+    Ok(dirs
+        .state_dir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dirs.data_dir().to_path_buf()))
+}
+
+/// One target's journal file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    /// The journal of `spec`'s target (keyed by its first environment, app
+    /// and engine) under `dir`.
+    pub fn for_spec(dir: &Path, spec: &PlanSpec) -> Journal {
+        let key = format!(
+            "{}_{}_{}",
+            spec.envs.first().map(String::as_str).unwrap_or("none"),
+            spec.app,
+            spec.engine
+        );
+        let safe: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '%'
+                }
+            })
+            .collect();
+        Journal {
+            path: dir.join("journal").join(format!("{safe}.jsonl")),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one event, scrubbed of secrets, and flush it to disk.
+    pub fn append(&self, rotation: &str, event: Event) -> Result<(), JournalError> {
+        let entry = Entry {
+            at: Utc::now(),
+            rotation: rotation.to_owned(),
+            event,
+        };
+        let mut value = serde_json::to_value(&entry).map_err(|e| self.io(e))?;
+        scrub(&mut value);
+        let mut line = serde_json::to_string(&value).map_err(|e| self.io(e))?;
+        line.push('\n');
+        if let Some(parent) = self.path.parent() {
+            fs::create_dir_all(parent).map_err(|e| self.io(e))?;
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        // One write per line: O_APPEND keeps concurrent writers' lines whole.
+        f.write_all(line.as_bytes()).map_err(|e| self.io(e))?;
+        f.sync_data().map_err(|e| self.io(e))
+    }
+
+    /// Every entry, oldest first (none when the file does not exist yet).
+    pub fn entries(&self) -> Result<Vec<Entry>, JournalError> {
+        read_entries(&self.path)
+    }
+
+    /// The latest rotation that started here and has not finished.
+    pub fn unfinished(&self) -> Result<Option<Rotation>, JournalError> {
+        let mut open: Option<Rotation> = None;
+        for e in self.entries()? {
+            match e.event {
+                Event::Started { decisions, .. } => open = Some(decisions),
+                Event::Finished | Event::Abandoned { .. }
+                    if open.as_ref().is_some_and(|r| r.id == e.rotation) =>
+                {
+                    open = None
+                }
+                _ => {}
+            }
+        }
+        Ok(open)
+    }
+
+    /// Give up the unfinished rotation `id`, so that the next run starts a new one.
+    pub fn abandon(&self, id: &str, reason: &str) -> Result<(), JournalError> {
+        match self.unfinished()? {
+            Some(r) if r.id == id => self.append(
+                id,
+                Event::Abandoned {
+                    reason: reason.to_owned(),
+                    by: Operator::os_user(),
+                },
+            ),
+            _ => Err(JournalError::NotFound(format!(
+                "{id} (unfinished, in {})",
+                self.path.display()
+            ))),
+        }
+    }
+
+    fn io(&self, e: impl std::fmt::Display) -> JournalError {
+        JournalError::Io {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn read_entries(path: &Path) -> Result<Vec<Entry>, JournalError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => {
+            return Err(JournalError::Io {
+                path: path.to_owned(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let mut out = vec![];
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(line) {
+            Ok(e) => out.push(e),
+            // A crash mid-write leaves a partial last line; everything before it stands.
+            Err(_) if i + 1 == text.lines().count() && !text.ends_with('\n') => break,
+            Err(e) => {
+                return Err(JournalError::Parse {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Redact every string (and key) in a JSON value.
+fn scrub(v: &mut Value) {
+    match v {
+        Value::String(s) => *s = secret::redact(s),
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut val) in old {
+                scrub(&mut val);
+                m.insert(secret::redact(&k), val);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where a rotation stands, as its journal tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum RotationState {
+    InProgress,
+    Waiting(String),
+    Failed(String),
+    Finished,
+    Abandoned(String),
+}
+
+/// One rotation in `rotui journal`'s list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub label: String,
+    pub started: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+    pub old_users: BTreeMap<String, String>,
+    pub new_username: String,
+    pub started_by: String,
+    pub state: RotationState,
+    pub path: PathBuf,
+}
+
+fn journal_files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    let jdir = dir.join("journal");
+    let rd = match fs::read_dir(&jdir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => {
+            return Err(JournalError::Io {
+                path: jdir,
+                message: e.to_string(),
+            });
+        }
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every rotation recorded under `dir`, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<Summary>, JournalError> {
+    let mut out: Vec<Summary> = vec![];
+    for path in journal_files(dir)? {
+        let mut by_id: BTreeMap<String, Summary> = BTreeMap::new();
+        for e in read_entries(&path)? {
+            if let Event::Started { decisions, operator } = &e.event {
+                by_id.insert(
+                    e.rotation.clone(),
+                    Summary {
+                        id: e.rotation.clone(),
+                        label: decisions.spec.label(),
+                        started: e.at,
+                        last: e.at,
+                        old_users: decisions.old_users.clone(),
+                        new_username: decisions.new_username.clone(),
+                        started_by: operator.os_user.clone(),
+                        state: RotationState::InProgress,
+                        path: path.clone(),
+                    },
+                );
+                continue;
+            }
+            let Some(s) = by_id.get_mut(&e.rotation) else {
+                continue;
+            };
+            s.last = e.at;
+            match e.event {
+                Event::Waiting { reason, .. } => s.state = RotationState::Waiting(reason),
+                Event::Failed { error, .. } => s.state = RotationState::Failed(error),
+                Event::Finished => s.state = RotationState::Finished,
+                Event::Abandoned { reason, .. } => s.state = RotationState::Abandoned(reason),
+                Event::Resumed { .. } | Event::StepStarted { .. } => s.state = RotationState::InProgress,
+                _ => {}
+            }
+        }
+        out.extend(by_id.into_values());
+    }
+    out.sort_by_key(|s| s.started);
+    Ok(out)
+}
+
+/// One rotation (by id or unique prefix) and its entries.
+pub fn show(dir: &Path, id: &str) -> Result<(Summary, Vec<Entry>), JournalError> {
+    let all = list(dir)?;
+    let matches: Vec<&Summary> = all.iter().filter(|s| s.id.starts_with(id)).collect();
+    let summary = match matches.as_slice() {
+        [] => return Err(JournalError::NotFound(id.to_owned())),
+        [one] => (*one).clone(),
+        many => match many.iter().find(|s| s.id == id) {
+            Some(exact) => (*exact).clone(),
+            None => return Err(JournalError::Ambiguous(id.to_owned())),
+        },
+    };
+    let entries = read_entries(&summary.path)?
+        .into_iter()
+        .filter(|e| e.rotation == summary.id)
+        .collect();
+    Ok((summary, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_dir_prefers_the_override() {
+        assert_eq!(
+            state_dir_from(Some("/tmp/rotui-state".into())).unwrap(),
+            PathBuf::from("/tmp/rotui-state")
+        );
+        // Without an override it is rotui's own XDG directory.
+        if let Ok(d) = state_dir_from(None) {
+            assert!(d.to_string_lossy().contains("rotui"));
+        }
+    }
+
+    #[test]
+    fn scrub_reaches_nested_strings_and_keys() {
+        secret::register("nestedSecretValue42");
+        let mut v = serde_json::json!({"a": ["x nestedSecretValue42 y", {"nestedSecretValue42": 1}]});
+        scrub(&mut v);
+        assert!(!v.to_string().contains("nestedSecretValue42"));
+    }
+}

@@ -1,0 +1,273 @@
+//! The engine's narrow view of the outside world. Each environment of a
+//! rotation has a database, a Secrets Manager and a cluster; the engine talks
+//! to them only through these traits, so it does not depend on the internals
+//! of `crate::db`, `crate::aws` or `crate::k8s` (thin adapters implement the
+//! traits on top of them).
+//!
+//! Contract for implementations: reads return live state (no caches), every
+//! call has its own timeout, and no error text carries a secret (pass driver
+//! text through [`crate::secret::redact`]). Methods returning `Vec<Statement>`
+//! only compute statements — the engine previews, journals and runs them one
+//! by one with [`DbPort::execute`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::model::{DbObject, Grant, Statement, User};
+use crate::db::{DbError, DbErrorKind};
+use crate::secret::{self, SecretString};
+use crate::target::Target;
+
+/// What every port method returns.
+pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
+
+/// The outside system a call went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum System {
+    Database,
+    SecretsManager,
+    Kubernetes,
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            System::Database => "database",
+            System::SecretsManager => "Secrets Manager",
+            System::Kubernetes => "Kubernetes",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortErrorKind {
+    Unreachable,
+    /// RBAC / IAM / SQL privilege.
+    Denied,
+    NotFound,
+    BadPassword,
+    Timeout,
+    /// The system answered with something rotui cannot use (bad JSON, missing key…).
+    Invalid,
+    Other,
+}
+
+/// A failed call to an outside system, in words, never with a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{system}: {message}{}", .hint.as_ref().map(|h| format!(" — {h}")).unwrap_or_default())]
+pub struct PortError {
+    pub system: System,
+    pub kind: PortErrorKind,
+    /// Already redacted.
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl PortError {
+    pub fn new(system: System, kind: PortErrorKind, message: impl AsRef<str>) -> Self {
+        PortError {
+            system,
+            kind,
+            message: secret::redact(message.as_ref()),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(secret::redact(&hint.into()));
+        self
+    }
+}
+
+impl From<DbError> for PortError {
+    fn from(e: DbError) -> Self {
+        let kind = match e.kind {
+            DbErrorKind::BadPassword => PortErrorKind::BadPassword,
+            DbErrorKind::Unreachable => PortErrorKind::Unreachable,
+            DbErrorKind::Privilege | DbErrorKind::Refused => PortErrorKind::Denied,
+            DbErrorKind::NotFound => PortErrorKind::NotFound,
+            DbErrorKind::Timeout | DbErrorKind::LockTimeout => PortErrorKind::Timeout,
+            _ => PortErrorKind::Other,
+        };
+        let message = match &e.code {
+            Some(code) => format!("{} (error {code})", e.message),
+            None => e.message.clone(),
+        };
+        PortError {
+            system: System::Database,
+            kind,
+            message: secret::redact(&message),
+            hint: e.hint.map(|h| secret::redact(&h)),
+        }
+    }
+}
+
+/// Run a port call with a deadline: a hung server becomes an error, not a hang.
+pub async fn within<T>(
+    system: System,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, PortError>>,
+) -> Result<T, PortError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(PortError::new(
+            system,
+            PortErrorKind::Timeout,
+            format!("no answer within {} s", limit.as_secs()),
+        )
+        .with_hint("is it reachable (tunnel, VPN, credentials)?")),
+    }
+}
+
+/// The admin connection to one environment's database.
+pub trait DbPort: Send + Sync {
+    /// The user (MySQL account with its host, PostgreSQL role with `member_of`), if it exists.
+    fn user<'a>(&'a self, name: &'a str) -> PortFuture<'a, Option<User>>;
+    /// `name`'s grants, with credentials stripped.
+    fn grants<'a>(&'a self, name: &'a str) -> PortFuture<'a, Vec<Grant>>;
+    /// Statements that give `to` every grant `from` has and `to` lacks
+    /// (all of them when `to` does not exist yet); empty when equivalent.
+    /// Must never carry credentials (MariaDB's `IDENTIFIED BY PASSWORD` lines).
+    fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>>;
+    /// Statements that create login user `name` with `password`, as the
+    /// successor of `like` (MySQL: on the same host; PostgreSQL: granted
+    /// `owner_role`, whose objects it then works with). Empty when it exists.
+    fn create_user<'a>(
+        &'a self,
+        name: &'a str,
+        password: &'a SecretString,
+        like: &'a str,
+        owner_role: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>>;
+    /// Objects `user` defines (MySQL: views, routines, triggers, events) or
+    /// owns (PostgreSQL, in every database).
+    fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>>;
+    /// Statements that hand `from`'s objects to `to`: MySQL re-defines them
+    /// as `to` (the admin); PostgreSQL converts to the owner role `to`
+    /// (creating it NOLOGIN when missing, granting it to `from` so the running
+    /// app keeps working, moving database and object ownership). Empty when
+    /// nothing is left to move.
+    fn move_objects<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>>;
+    /// Log in as `user` with `password` (a fresh connection) and run a query.
+    fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()>;
+    /// How many connections `user` has now.
+    fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64>;
+    /// Statements that end `user`'s connections (`KILL`, `mysql.rds_kill`, `pg_terminate_backend`).
+    fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>>;
+    /// Statements that drop `user` (PostgreSQL: `REASSIGN OWNED` to
+    /// `reassign_to` and `DROP OWNED` in each database it owns something in, then `DROP USER`).
+    fn drop_user<'a>(&'a self, user: &'a str, reassign_to: Option<&'a str>)
+    -> PortFuture<'a, Vec<Statement>>;
+    /// Run one statement (in `statement.database` when set).
+    fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()>;
+}
+
+/// The app's credentials as one version of its Secrets Manager secret holds them.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// One environment's Secrets Manager, for the app's secret.
+pub trait SecretsPort: Send + Sync {
+    /// Who we are (STS caller identity ARN), for the journal.
+    fn caller_identity(&self) -> PortFuture<'_, String>;
+    /// The AWSCURRENT version.
+    fn current(&self) -> PortFuture<'_, AppCredentials>;
+    /// The AWSPENDING version, when there is one distinct from AWSCURRENT.
+    fn pending(&self) -> PortFuture<'_, Option<AppCredentials>>;
+    /// Store a new version labelled AWSPENDING: the current JSON with
+    /// `username` and `password` replaced (host and other keys kept). The
+    /// rotation id makes the write idempotent (AWS's ClientRequestToken).
+    fn put_pending<'a>(
+        &'a self,
+        rotation_id: &'a str,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> PortFuture<'a, ()>;
+    /// Move AWSCURRENT to the AWSPENDING version (the old one becomes AWSPREVIOUS).
+    fn promote_pending(&self) -> PortFuture<'_, ()>;
+}
+
+/// How a DATABASE_URL (in the Secret, or a pod's environment) compares
+/// with the credentials expected. Never holds the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredCheck {
+    /// The user the URL names.
+    pub user: String,
+    /// User and password are the expected ones.
+    pub matches: bool,
+    /// One line for people: `user x @ host/db: password DIFFERS`.
+    pub summary: String,
+}
+
+/// How a forced sync of the ExternalSecret ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncVerdict {
+    /// Ready=True, SecretSynced, refreshed after the annotation.
+    Synced,
+    /// Ready=False, SecretSyncedError: the controller's message.
+    Failed(String),
+    /// No verdict within the timeout: the last state seen.
+    TimedOut(String),
+}
+
+/// One serving pod of the app and what its DATABASE_URL says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodCheck {
+    pub pod: String,
+    pub check: CredCheck,
+}
+
+/// The app Deployment's rollout, and every serving pod checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutCheck {
+    /// Every replica updated and available, no old pods left.
+    pub complete: bool,
+    pub summary: String,
+    pub pods: Vec<PodCheck>,
+}
+
+/// One environment's cluster, for the app's ExternalSecret, Secret and Deployment.
+pub trait ClusterPort: Send + Sync {
+    /// Annotate the ExternalSecret with `force-sync=<now>` and wait up to
+    /// `timeout` for the controller's verdict on that annotation.
+    fn force_sync(&self, timeout: Duration) -> PortFuture<'_, SyncVerdict>;
+    /// Compare the Kubernetes Secret's DATABASE_URL with `expected`; `None`
+    /// when the Secret or its DATABASE_URL does not exist.
+    fn check_secret<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>>;
+    /// The rollout, and each serving pod's DATABASE_URL (exec `env` in the
+    /// app container) compared with `expected`.
+    fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck>;
+}
+
+/// Everything the engine touches in one environment.
+#[derive(Clone)]
+pub struct EnvPorts {
+    pub target: Target,
+    pub db: Arc<dyn DbPort>,
+    pub secrets: Arc<dyn SecretsPort>,
+    pub cluster: Arc<dyn ClusterPort>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_errors_keep_kind_and_code() {
+        let mut d = DbError::new(DbErrorKind::BadPassword, "Access denied");
+        d.code = Some("1045".into());
+        let p = PortError::from(d);
+        assert_eq!(p.kind, PortErrorKind::BadPassword);
+        assert!(p.to_string().contains("1045"));
+    }
+}

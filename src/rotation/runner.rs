@@ -1,0 +1,444 @@
+//! The headless runner: walks a plan's steps in order — observe, skip if
+//! done, preview (journalled), apply, verify (journalled) — until the
+//! rotation is done, must wait for something outside, or fails. Running it
+//! again resumes: observe() reads the live systems, the journal supplies the
+//! decisions (rotation id, new username).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::journal::{Event, Journal, Operator, StepOutcome};
+use super::plan::{Plan, PlanSpec, Rotation};
+use super::ports::System;
+use super::step::{Applied, Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
+
+/// How a run behaves. Defaults suit the headless `rotui rotate`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Apply writes without asking (`--yes`). Without it the run stops before the first write.
+    pub yes: bool,
+    /// Words the operator typed to confirm irreversible steps (the username to drop).
+    pub typed: Vec<String>,
+    /// Steps the operator chose to skip, with the reason (recorded in the journal).
+    pub skip: BTreeMap<StepId, String>,
+    /// End the old user's connections that outlive the drain timeout.
+    pub kill_leftovers: bool,
+    /// Drop the old user even with live connections (they are killed first):
+    /// the operator types the username.
+    pub force_drop: Option<String>,
+    /// Stop (as waiting) once this step is done, whether by this run or before;
+    /// for step-by-step driving and the interrupt-and-resume tests.
+    pub stop_after: Option<StepId>,
+    /// Deadline of any single call to an outside system.
+    pub call_timeout: Duration,
+    pub sync_timeout: Duration,
+    pub rollout_timeout: Duration,
+    pub drain_timeout: Duration,
+    /// How often waits poll.
+    pub poll: Duration,
+    /// Live progress for the dashboard.
+    pub events: Option<UnboundedSender<StepEvent>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            yes: false,
+            typed: vec![],
+            skip: BTreeMap::new(),
+            kill_leftovers: false,
+            force_drop: None,
+            stop_after: None,
+            call_timeout: Duration::from_secs(30),
+            sync_timeout: Duration::from_secs(120),
+            rollout_timeout: Duration::from_secs(600),
+            drain_timeout: Duration::from_secs(300),
+            poll: Duration::from_secs(2),
+            events: None,
+        }
+    }
+}
+
+/// Why a run stopped without finishing or failing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "wait")]
+pub enum Wait {
+    Overnight {
+        env: String,
+        from: String,
+    },
+    Sync {
+        env: String,
+        external_secret: String,
+    },
+    Rollout {
+        env: String,
+        detail: String,
+    },
+    Drain {
+        env: String,
+        user: String,
+        detail: String,
+    },
+    Confirmation {
+        step: StepId,
+        confirm: Confirm,
+    },
+    Paused {
+        after: StepId,
+    },
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wait::Overnight { env, from } => write!(
+                f,
+                "waiting for the overnight {from}-to-{env} sync: run `rotui rotate` again tomorrow"
+            ),
+            Wait::Sync { env, external_secret } => write!(
+                f,
+                "ExternalSecret {external_secret} in {env} has not synced yet: run again to keep waiting"
+            ),
+            Wait::Rollout { env, detail } => write!(f, "{env}: {detail}: run again to keep waiting"),
+            Wait::Drain { env, user, detail } => write!(
+                f,
+                "{env}: {detail}: run again to keep waiting, or end {user}'s connections (kill leftovers)"
+            ),
+            Wait::Confirmation { step, confirm } => match confirm {
+                Confirm::Typed(word) => write!(f, "{step} needs confirmation: type {word}"),
+                _ => write!(f, "{step} writes: confirm it (or run with --yes)"),
+            },
+            Wait::Paused { after } => write!(f, "paused after {after}"),
+        }
+    }
+}
+
+/// A failure, with the step it happened in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{error}", .step.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
+pub struct RotationError {
+    pub step: Option<StepId>,
+    pub error: StepError,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Waiting(Wait),
+    Failed(RotationError),
+}
+
+impl Outcome {
+    /// `rotui rotate`'s exit status: 0 done, 10 waiting (run again later), 1 failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Waiting(_) => 10,
+            Outcome::Failed(_) => 1,
+        }
+    }
+}
+
+/// Progress, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct StepEvent {
+    pub rotation: String,
+    pub step: StepId,
+    pub kind: StepEventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepEventKind {
+    Observed(Observation),
+    Started { preview: Vec<String> },
+    Call { system: System, text: String },
+    Finished,
+    Skipped { reason: String },
+    Waiting(Wait),
+    Failed(String),
+}
+
+/// Writes the journal (first) and sends events (second).
+pub struct Recorder {
+    journal: Option<Journal>,
+    rotation: String,
+    events: Option<UnboundedSender<StepEvent>>,
+}
+
+impl Recorder {
+    pub fn new(journal: Option<Journal>, rotation: &str, events: Option<UnboundedSender<StepEvent>>) -> Self {
+        Recorder {
+            journal,
+            rotation: rotation.to_owned(),
+            events,
+        }
+    }
+
+    fn journal(&self, event: Event) -> Result<(), StepError> {
+        match &self.journal {
+            Some(j) => j
+                .append(&self.rotation, event)
+                .map_err(|e| StepError::Journal(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    fn emit(&self, step: &Step, kind: StepEventKind) {
+        if let Some(tx) = &self.events {
+            // A closed dashboard must not stop a rotation.
+            let _ = tx.send(StepEvent {
+                rotation: self.rotation.clone(),
+                step: step.id.clone(),
+                kind,
+            });
+        }
+    }
+
+    /// Record a write before it is made.
+    pub fn call(&self, step: &Step, system: System, text: &str) -> Result<(), StepError> {
+        let text = crate::secret::redact(text);
+        self.journal(Event::Call {
+            step: step.id.clone(),
+            system,
+            text: text.clone(),
+        })?;
+        self.emit(step, StepEventKind::Call { system, text });
+        Ok(())
+    }
+}
+
+/// Walk `plan` for `rotation` until done, a wait, or a failure.
+pub async fn run(
+    plan: &Plan,
+    ctx: &Ctx,
+    rotation: &Rotation,
+    journal: &Journal,
+    opts: &RunOptions,
+) -> Outcome {
+    let rec = Recorder::new(Some(journal.clone()), &rotation.id, opts.events.clone());
+    match walk(plan, ctx, rotation, &rec, opts).await {
+        Ok(Outcome::Done) => match rec.journal(Event::Finished) {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Failed(RotationError { step: None, error: e }),
+        },
+        Ok(other) => other,
+        Err(err) => {
+            // Best effort: the failure is returned whether or not the journal takes it.
+            let _ = rec.journal(Event::Failed {
+                step: err.step.clone(),
+                error: err.error.to_string(),
+            });
+            Outcome::Failed(err)
+        }
+    }
+}
+
+async fn walk(
+    plan: &Plan,
+    ctx: &Ctx,
+    rotation: &Rotation,
+    rec: &Recorder,
+    opts: &RunOptions,
+) -> Result<Outcome, RotationError> {
+    let mut satisfied: BTreeSet<StepId> = BTreeSet::new();
+    for step in &plan.steps {
+        let fail = |error: StepError| {
+            rec.emit(step, StepEventKind::Failed(error.to_string()));
+            RotationError {
+                step: Some(step.id.clone()),
+                error,
+            }
+        };
+        let unmet = plan.unmet(step, |id| satisfied.contains(id));
+        if !unmet.is_empty() {
+            return Err(fail(StepError::Blocked(format!(
+                "needs {} first",
+                unmet.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+            ))));
+        }
+        let cx = StepCtx {
+            ctx,
+            rotation,
+            step,
+            opts,
+            recorder: Some(rec),
+        };
+        if let Some(wait) = one_step(&cx, rec, opts).await.map_err(fail)? {
+            return stop(rec, step, wait).map_err(fail);
+        }
+        satisfied.insert(step.id.clone());
+        if opts.stop_after.as_ref() == Some(&step.id) {
+            let wait = Wait::Paused {
+                after: step.id.clone(),
+            };
+            return stop(rec, step, wait).map_err(fail);
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// Bring one step to done (or skipped by override); `Some` when it must wait.
+async fn one_step(cx: &StepCtx<'_>, rec: &Recorder, opts: &RunOptions) -> Result<Option<Wait>, StepError> {
+    let step = cx.step;
+    let seen = step.observe(cx).await?;
+    rec.emit(step, StepEventKind::Observed(seen.clone()));
+    match seen {
+        Observation::Done(detail) => {
+            rec.journal(Event::StepFinished {
+                step: step.id.clone(),
+                result: StepOutcome::AlreadyDone,
+                detail,
+            })?;
+            return Ok(None);
+        }
+        _ if opts.skip.contains_key(&step.id) => {
+            let reason = opts.skip[&step.id].clone();
+            rec.journal(Event::Skipped {
+                step: step.id.clone(),
+                reason: reason.clone(),
+                by: Operator::os_user(),
+            })?;
+            rec.emit(step, StepEventKind::Skipped { reason });
+            return Ok(None);
+        }
+        Observation::Blocked(why) => return Err(StepError::Blocked(why)),
+        Observation::NotDone(_) => {}
+    }
+
+    let confirm = step.confirm(cx.rotation);
+    let confirmed = match &confirm {
+        Confirm::None => true,
+        Confirm::Yes | Confirm::Destructive => opts.yes,
+        Confirm::Typed(word) => opts.typed.iter().any(|t| t == word),
+    };
+    if !confirmed {
+        return Ok(Some(Wait::Confirmation {
+            step: step.id.clone(),
+            confirm,
+        }));
+    }
+
+    let preview = step.preview(cx).await?;
+    rec.journal(Event::StepStarted {
+        step: step.id.clone(),
+        title: step.title(),
+        preview: preview.clone(),
+    })?;
+    rec.emit(step, StepEventKind::Started { preview });
+    if let Applied::Waiting(w) = step.apply(cx).await? {
+        return Ok(Some(w));
+    }
+    step.verify(cx).await?;
+    rec.journal(Event::StepFinished {
+        step: step.id.clone(),
+        result: StepOutcome::Done,
+        detail: String::new(),
+    })?;
+    rec.emit(step, StepEventKind::Finished);
+    Ok(None)
+}
+
+fn stop(rec: &Recorder, step: &Step, wait: Wait) -> Result<Outcome, StepError> {
+    rec.journal(Event::Waiting {
+        step: Some(step.id.clone()),
+        reason: wait.to_string(),
+    })?;
+    rec.emit(step, StepEventKind::Waiting(wait.clone()));
+    Ok(Outcome::Waiting(wait))
+}
+
+/// The decisions for a rotation of `spec`: the unfinished one in the journal,
+/// or new ones read from the live systems (old users from each environment's
+/// AWSCURRENT, a dated new username free in every environment). Writes nothing.
+pub async fn decide(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    opts: &RunOptions,
+) -> Result<(Rotation, bool), RotationError> {
+    let err = |error: StepError| RotationError { step: None, error };
+    if let Some(r) = journal
+        .unfinished()
+        .map_err(|e| err(StepError::Journal(e.to_string())))?
+    {
+        if &r.spec != spec {
+            return Err(err(StepError::Blocked(format!(
+                "rotation {} of {} is unfinished: resume it with the same environments and mode, or finish it first",
+                r.id,
+                r.spec.label()
+            ))));
+        }
+        return Ok((r, true));
+    }
+    let t = opts.call_timeout;
+    let mut old_users = BTreeMap::new();
+    for env in &spec.envs {
+        let ports = ctx.env(env).map_err(err)?;
+        let current = super::ports::within(System::SecretsManager, t, ports.secrets.current())
+            .await
+            .map_err(|e| err(e.into()))?;
+        old_users.insert(env.clone(), current.username);
+    }
+    let today = chrono::Utc::now().date_naive();
+    let mut taken: BTreeSet<String> = old_users.values().cloned().collect();
+    let new_username = loop {
+        let candidate = crate::target::new_username(&spec.app, spec.engine, today, |n| taken.contains(n));
+        let mut free = true;
+        for env in &spec.envs {
+            let db = &ctx.env(env).map_err(err)?.db;
+            let found = super::ports::within(System::Database, t, db.user(&candidate))
+                .await
+                .map_err(|e| err(e.into()))?;
+            free &= found.is_none();
+        }
+        if free {
+            break candidate;
+        }
+        taken.insert(candidate);
+    };
+    let id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    Ok((
+        Rotation {
+            id,
+            spec: spec.clone(),
+            old_users,
+            new_username,
+        },
+        false,
+    ))
+}
+
+/// Start a rotation (recording its decisions and who runs it) or resume the
+/// unfinished one.
+pub async fn start_or_resume(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    opts: &RunOptions,
+) -> Result<Rotation, RotationError> {
+    let (rotation, resumed) = decide(spec, ctx, journal, opts).await?;
+    let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
+    let event = if resumed {
+        Event::Resumed { operator }
+    } else {
+        Event::Started {
+            decisions: rotation.clone(),
+            operator,
+        }
+    };
+    journal.append(&rotation.id, event).map_err(|e| RotationError {
+        step: None,
+        error: StepError::Journal(e.to_string()),
+    })?;
+    Ok(rotation)
+}

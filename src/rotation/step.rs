@@ -1,0 +1,365 @@
+//! One unit of the guided rotation: what it is (id, title, why from the
+//! runbook), what it will do (preview), whether it is done already (observe,
+//! from live state), the action (apply) and its check (verify). The
+//! behaviour of each kind lives in `steps/`; this file holds the types and
+//! the dispatch.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::Rotation;
+use super::ports::{EnvPorts, PortError, System, within};
+use super::runner::{Recorder, RunOptions, Wait};
+use super::steps;
+use crate::db::model::Statement;
+use crate::target::Engine;
+
+/// `<env>/<slug>`, e.g. `production/create-user`: stable across runs, so the
+/// journal and skip overrides can name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(pub String);
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a step does. Engine-specific kinds appear only in that engine's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum StepKind {
+    /// Read the old user, its grants/roles and what it owns.
+    Inspect,
+    /// MySQL: list objects the old user is the definer of.
+    CheckDefiners,
+    /// PostgreSQL: the database and its objects belong to the owner role.
+    EnsureOwnerRole,
+    /// Store the new credentials as AWSPENDING: a new password, or the one
+    /// `source` (another environment) already holds for the new user.
+    StorePending { source: Option<String> },
+    /// Create the new user with the pending password; MySQL: clone the old
+    /// user's grants; PostgreSQL: grant the owner role.
+    CreateUser,
+    /// MySQL: the new user's grants cover the old user's.
+    VerifyGrants,
+    /// PostgreSQL: the new user is a member of the owner role.
+    VerifyInheritance,
+    /// MySQL: re-define the old user's views/routines/triggers/events as the admin.
+    MigrateDefiners,
+    /// Log in as the new user with the password Secrets Manager holds.
+    TestLogin,
+    /// AWSPENDING becomes AWSCURRENT.
+    Promote,
+    /// Annotate the ExternalSecret and wait for it to sync.
+    ForceSync,
+    /// The Kubernetes Secret's DATABASE_URL names the current credentials.
+    VerifySecret,
+    /// The app rolled out and its pods' DATABASE_URL names the current credentials.
+    Rollout,
+    /// The old user's connections are gone (killed on request).
+    Drain,
+    /// PostgreSQL: the overnight restore brought the new user into this
+    /// (staging) environment from `from`.
+    AwaitOvernightSync { from: String },
+    /// PostgreSQL: the restored user works here with `from`'s password.
+    ValidateRestore { from: String },
+    /// Drop the old user; `also_check` are environments whose secrets and
+    /// connections must not use it either (PostgreSQL staging follows production).
+    DropOldUser { also_check: Vec<String> },
+}
+
+/// What the operator must give before a step writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirm {
+    /// Writes nothing.
+    None,
+    /// An ordinary write: `--yes` or a key press.
+    Yes,
+    /// Destructive (reassign, re-create routines): a second, explicit confirmation.
+    Destructive,
+    /// Irreversible: the operator types this word (the username to drop).
+    Typed(String),
+}
+
+/// Live state, as observe() reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum Observation {
+    Done(String),
+    NotDone(String),
+    /// Something apply cannot fix; the reason says what to do.
+    Blocked(String),
+}
+
+impl Observation {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Observation::Done(_))
+    }
+}
+
+/// What apply achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// Not yet: something outside must happen first (sync, rollout, drain, overnight).
+    Waiting(Wait),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "error", content = "detail")]
+pub enum StepError {
+    #[error("{0}")]
+    Port(#[from] PortError),
+    #[error("blocked: {0}")]
+    Blocked(String),
+    #[error("refused by a safety interlock: {0}")]
+    Interlock(String),
+    #[error("verification failed: {0}")]
+    Verify(String),
+    #[error("journal: {0}")]
+    Journal(String),
+    #[error("no connection set up for environment {0}")]
+    NoEnvironment(String),
+}
+
+pub type StepResult<T> = Result<T, StepError>;
+
+/// A step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: StepId,
+    pub env: String,
+    pub engine: Engine,
+    #[serde(flatten)]
+    pub kind: StepKind,
+    /// Steps that must be done (or skipped by override) before this one runs.
+    pub requires: Vec<StepId>,
+}
+
+impl Step {
+    pub fn slug(kind: &StepKind) -> &'static str {
+        use StepKind::*;
+        match kind {
+            Inspect => "inspect",
+            CheckDefiners => "check-definers",
+            EnsureOwnerRole => "ensure-owner-role",
+            StorePending { .. } => "store-pending",
+            CreateUser => "create-user",
+            VerifyGrants => "verify-grants",
+            VerifyInheritance => "verify-inheritance",
+            MigrateDefiners => "migrate-definers",
+            TestLogin => "test-login",
+            Promote => "promote",
+            ForceSync => "force-sync",
+            VerifySecret => "verify-secret",
+            Rollout => "rollout",
+            Drain => "drain",
+            AwaitOvernightSync { .. } => "await-overnight-sync",
+            ValidateRestore { .. } => "validate-restore",
+            DropOldUser { .. } => "drop-old-user",
+        }
+    }
+
+    pub fn title(&self) -> String {
+        use StepKind::*;
+        let pg = self.engine == Engine::Postgres;
+        match &self.kind {
+            Inspect if pg => "Inspect roles and owners".into(),
+            Inspect => "Inspect users and grants".into(),
+            CheckDefiners => "Check definers".into(),
+            EnsureOwnerRole => "Ensure the owner role owns everything".into(),
+            StorePending { source: None } => "Generate a password and store it as pending".into(),
+            StorePending { source: Some(s) } => format!("Store {s}'s new credentials as pending"),
+            CreateUser if pg => "Create the new user and grant the owner role".into(),
+            CreateUser => "Create the new user and clone grants".into(),
+            VerifyGrants => "Verify the grants are equivalent".into(),
+            VerifyInheritance => "Verify role inheritance".into(),
+            MigrateDefiners => "Migrate definers".into(),
+            TestLogin => "Test the new login".into(),
+            Promote => "Promote the secret".into(),
+            ForceSync => "Force-sync the ExternalSecret".into(),
+            VerifySecret => "Verify the Kubernetes Secret".into(),
+            Rollout => "Wait for the rollout and check a pod's environment".into(),
+            Drain => "Watch the old user's connections drain".into(),
+            AwaitOvernightSync { from } => format!("Wait for the overnight {from}-to-{} sync", self.env),
+            ValidateRestore { from } => format!("Validate {from}'s changes arrived in {}", self.env),
+            DropOldUser { .. } if pg => "Reassign, drop owned, drop the old user".into(),
+            DropOldUser { .. } => "Drop the old user".into(),
+        }
+    }
+
+    /// Why, in the runbook's words.
+    pub fn why(&self) -> &'static str {
+        use StepKind::*;
+        match &self.kind {
+            Inspect => "Know the current user and exactly what it may do before changing anything.",
+            CheckDefiners => {
+                "Views, routines, triggers and events defined by the old user break when it is dropped."
+            }
+            EnsureOwnerRole => {
+                "PostgreSQL objects must belong to a NOLOGIN owner role that login users inherit, \
+                 so login users can be replaced."
+            }
+            StorePending { .. } => {
+                "The password lives in Secrets Manager before any user has it: nothing exists only in rotui."
+            }
+            CreateUser => "The app needs a new, dated user with the same rights as the old one.",
+            VerifyGrants => "The new user must be able to do everything the old one does.",
+            VerifyInheritance => "The new user works through the owner role it inherits.",
+            MigrateDefiners => "Re-define the old user's objects as the admin so they survive the drop.",
+            TestLogin => "Never promote credentials that cannot log in.",
+            Promote => "The app's secret now names the new user; the old version stays as AWSPREVIOUS.",
+            ForceSync => "The ExternalSecret refreshes hourly; force it so the Secret updates now.",
+            VerifySecret => "Check the DATABASE_URL the cluster holds has the new username and password.",
+            Rollout => "The pods must restart with the new DATABASE_URL.",
+            Drain => "The old credentials must no longer be in use before the user is removed.",
+            AwaitOvernightSync { .. } => {
+                "Staging's database is restored from production overnight; the new user arrives with it."
+            }
+            ValidateRestore { .. } => "Check the restored user and ownership before staging uses them.",
+            DropOldUser { .. } => "Retire the old credentials.",
+        }
+    }
+
+    /// What the operator must give before apply runs.
+    pub fn confirm(&self, rotation: &Rotation) -> Confirm {
+        use StepKind::*;
+        match &self.kind {
+            Inspect
+            | CheckDefiners
+            | VerifyGrants
+            | VerifyInheritance
+            | TestLogin
+            | VerifySecret
+            | AwaitOvernightSync { .. }
+            | ValidateRestore { .. } => Confirm::None,
+            // Waiting is harmless; killing leftovers is asked for separately (RunOptions::kill_leftovers).
+            Rollout | Drain => Confirm::None,
+            StorePending { .. } | CreateUser | Promote | ForceSync => Confirm::Yes,
+            EnsureOwnerRole | MigrateDefiners => Confirm::Destructive,
+            DropOldUser { .. } => Confirm::Typed(rotation.old_user(&self.env).to_owned()),
+        }
+    }
+
+    /// Read live state: is this step done already?
+    pub async fn observe(&self, cx: &StepCtx<'_>) -> StepResult<Observation> {
+        steps::observe(self, cx).await
+    }
+
+    /// The exact statements and calls apply will make, secrets masked.
+    pub async fn preview(&self, cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+        steps::preview(self, cx).await
+    }
+
+    /// Do it. Applying a step that is done changes nothing.
+    pub async fn apply(&self, cx: &StepCtx<'_>) -> StepResult<Applied> {
+        steps::apply(self, cx).await
+    }
+
+    /// Check that apply achieved what it should, from live state.
+    pub async fn verify(&self, cx: &StepCtx<'_>) -> StepResult<()> {
+        match self.observe(cx).await? {
+            Observation::Done(_) => Ok(()),
+            Observation::NotDone(why) | Observation::Blocked(why) => Err(StepError::Verify(why)),
+        }
+    }
+}
+
+/// The ports of every environment in a rotation.
+#[derive(Clone, Default)]
+pub struct Ctx {
+    envs: BTreeMap<String, EnvPorts>,
+}
+
+impl Ctx {
+    pub fn new(envs: impl IntoIterator<Item = EnvPorts>) -> Self {
+        Ctx {
+            envs: envs.into_iter().map(|p| (p.target.env.clone(), p)).collect(),
+        }
+    }
+
+    pub fn env(&self, env: &str) -> StepResult<&EnvPorts> {
+        self.envs
+            .get(env)
+            .ok_or_else(|| StepError::NoEnvironment(env.to_owned()))
+    }
+}
+
+/// What a step sees while it runs.
+pub struct StepCtx<'a> {
+    pub ctx: &'a Ctx,
+    pub rotation: &'a Rotation,
+    pub step: &'a Step,
+    pub opts: &'a RunOptions,
+    /// Journal and events; `None` for `rotui plan`, which writes nothing.
+    pub recorder: Option<&'a Recorder>,
+}
+
+impl StepCtx<'_> {
+    pub fn ports(&self) -> StepResult<&EnvPorts> {
+        self.ctx.env(&self.step.env)
+    }
+
+    pub fn ports_of(&self, env: &str) -> StepResult<&EnvPorts> {
+        self.ctx.env(env)
+    }
+
+    /// A read, with the call timeout.
+    pub async fn read<T>(
+        &self,
+        system: System,
+        fut: impl Future<Output = Result<T, PortError>>,
+    ) -> StepResult<T> {
+        Ok(within(system, self.opts.call_timeout, fut).await?)
+    }
+
+    /// A write: journalled (masked) before it is made, then made with the call timeout.
+    pub async fn write<T>(
+        &self,
+        system: System,
+        description: &str,
+        fut: impl Future<Output = Result<T, PortError>>,
+    ) -> StepResult<T> {
+        self.write_within(system, description, self.opts.call_timeout, fut)
+            .await
+    }
+
+    /// A write that may take up to `limit` (one that waits for a controller).
+    pub async fn write_within<T>(
+        &self,
+        system: System,
+        description: &str,
+        limit: std::time::Duration,
+        fut: impl Future<Output = Result<T, PortError>>,
+    ) -> StepResult<T> {
+        if let Some(r) = self.recorder {
+            r.call(self.step, system, description)?;
+        }
+        Ok(within(system, limit, fut).await?)
+    }
+
+    /// Run statements in this step's environment, each journalled first.
+    pub async fn execute(&self, statements: &[Statement]) -> StepResult<()> {
+        self.execute_in(&self.step.env, statements).await
+    }
+
+    /// Run statements in `env`'s database, each journalled first.
+    pub async fn execute_in(&self, env: &str, statements: &[Statement]) -> StepResult<()> {
+        let db = &self.ctx.env(env)?.db;
+        for s in statements {
+            let what = if env == self.step.env {
+                s.preview()
+            } else {
+                format!("-- in {env}\n{}", s.preview())
+            };
+            self.write(System::Database, &what, db.execute(s)).await?;
+        }
+        Ok(())
+    }
+}

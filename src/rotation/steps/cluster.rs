@@ -1,0 +1,162 @@
+//! The cluster side: the ExternalSecret copies AWSCURRENT into the
+//! Kubernetes Secret, and the app restarts with the new DATABASE_URL.
+
+use tokio::time::Instant;
+
+use super::super::ports::{AppCredentials, PortError, PortErrorKind, SyncVerdict, System};
+use super::super::runner::Wait;
+use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
+
+async fn current(cx: &StepCtx<'_>) -> StepResult<AppCredentials> {
+    cx.read(System::SecretsManager, cx.ports()?.secrets.current())
+        .await
+}
+
+/// Does the Kubernetes Secret carry AWSCURRENT? `strict` (the verify step)
+/// turns "no" into Blocked: only a sync can fix it, and that step came before.
+pub(super) async fn observe_secret(cx: &StepCtx<'_>, strict: bool) -> StepResult<Observation> {
+    let ports = cx.ports()?;
+    let creds = current(cx).await?;
+    let check = cx
+        .read(System::Kubernetes, ports.cluster.check_secret(&creds))
+        .await?;
+    let secret = &ports.target.k8s_secret;
+    let state = match check {
+        Some(c) if c.matches => {
+            return Ok(Observation::Done(format!("Secret {secret}: {}", c.summary)));
+        }
+        Some(c) => format!(
+            "Secret {secret} does not hold AWSCURRENT ({}): {}",
+            creds.username, c.summary
+        ),
+        None => format!("Secret {secret} has no DATABASE_URL"),
+    };
+    Ok(if strict {
+        Observation::Blocked(format!("{state}; force-sync the ExternalSecret"))
+    } else {
+        Observation::NotDone(state)
+    })
+}
+
+pub(super) fn preview_sync(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let t = &cx.ports()?.target;
+    Ok(vec![
+        format!(
+            "kubectl annotate -n {} externalsecrets.external-secrets.io {} force-sync=<now> --overwrite",
+            t.namespace, t.external_secret
+        ),
+        format!(
+            "-- wait up to {} s for Ready=True (SecretSynced) with refreshTime after the annotation",
+            cx.opts.sync_timeout.as_secs()
+        ),
+    ])
+}
+
+pub(super) fn preview_verify(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let t = &cx.ports()?.target;
+    Ok(vec![format!(
+        "kubectl get secret -n {} {} -o json | jq '.data.DATABASE_URL | @base64d'   (read only)",
+        t.namespace, t.k8s_secret
+    )])
+}
+
+pub(super) fn preview_rollout(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let t = &cx.ports()?.target;
+    Ok(vec![
+        format!(
+            "-- wait up to {} s for deployment/{} to roll out",
+            cx.opts.rollout_timeout.as_secs(),
+            t.deployment
+        ),
+        format!(
+            "kubectl exec -n {} <each pod of deployment/{}> --container={} -- env | grep DATABASE_URL   (read only)",
+            t.namespace, t.deployment, t.container
+        ),
+    ])
+}
+
+pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
+    let ports = cx.ports()?;
+    let t = &ports.target;
+    let desc = preview_sync(cx)?.remove(0);
+    let limit = cx.opts.sync_timeout + cx.opts.call_timeout;
+    let verdict = cx
+        .write_within(
+            System::Kubernetes,
+            &desc,
+            limit,
+            ports.cluster.force_sync(cx.opts.sync_timeout),
+        )
+        .await?;
+    match verdict {
+        SyncVerdict::Synced => match observe_secret(cx, true).await? {
+            Observation::Done(_) => Ok(Applied::Done),
+            Observation::NotDone(w) | Observation::Blocked(w) => Err(StepError::Blocked(format!(
+                "the ExternalSecret synced but {w}; does it read {}?",
+                t.app_secret
+            ))),
+        },
+        SyncVerdict::Failed(why) => Err(StepError::Port(
+            PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                format!("ExternalSecret {} failed to sync: {why}", t.external_secret),
+            )
+            .with_hint("check the ClusterSecretStore and the secret's keys"),
+        )),
+        SyncVerdict::TimedOut(_) => Ok(Applied::Waiting(Wait::Sync {
+            env: cx.step.env.clone(),
+            external_secret: t.external_secret.clone(),
+        })),
+    }
+}
+
+pub(super) async fn observe_rollout(cx: &StepCtx<'_>) -> StepResult<Observation> {
+    let ports = cx.ports()?;
+    let creds = current(cx).await?;
+    let r = cx
+        .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
+        .await?;
+    let on_new = r.pods.iter().filter(|p| p.check.matches).count();
+    let deployment = &ports.target.deployment;
+    Ok(if r.complete && !r.pods.is_empty() && on_new == r.pods.len() {
+        Observation::Done(format!(
+            "deployment/{deployment}: all {on_new} serving pods use {}",
+            creds.username
+        ))
+    } else {
+        let stale: Vec<String> = r
+            .pods
+            .iter()
+            .filter(|p| !p.check.matches)
+            .map(|p| format!("{} ({})", p.pod, p.check.user))
+            .collect();
+        Observation::NotDone(format!(
+            "deployment/{deployment}: {on_new} of {} serving pods use {}{}; {}",
+            r.pods.len(),
+            creds.username,
+            if stale.is_empty() {
+                String::new()
+            } else {
+                format!(", not: {}", stale.join(", "))
+            },
+            r.summary
+        ))
+    })
+}
+
+pub(super) async fn await_rollout(cx: &StepCtx<'_>) -> StepResult<Applied> {
+    let deadline = Instant::now() + cx.opts.rollout_timeout;
+    loop {
+        match observe_rollout(cx).await? {
+            Observation::Done(_) => return Ok(Applied::Done),
+            Observation::NotDone(detail) | Observation::Blocked(detail) if Instant::now() >= deadline => {
+                return Ok(Applied::Waiting(Wait::Rollout {
+                    env: cx.step.env.clone(),
+                    detail,
+                }));
+            }
+            _ => tokio::time::sleep(cx.opts.poll).await,
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! Database steps: inspect, owner roles and definers, the new user, the
+//! login test, the drain and the drop.
+
+use tokio::time::Instant;
+
+use super::super::interlock;
+use super::super::ports::{PortErrorKind, System};
+use super::super::runner::Wait;
+use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
+use super::secrets::new_credentials;
+use crate::db::model::{Statement, User};
+use crate::secret::{MASK, SecretString};
+use crate::target::Engine;
+
+struct Names<'a> {
+    old: &'a str,
+    new: &'a str,
+    owner: &'a str,
+    admin: &'a str,
+    pg: bool,
+}
+
+fn names<'a>(step: &Step, cx: &'a StepCtx<'a>) -> StepResult<Names<'a>> {
+    let t = &cx.ports()?.target;
+    Ok(Names {
+        old: cx.rotation.old_user(&step.env),
+        new: &cx.rotation.new_username,
+        owner: &t.owner_role,
+        admin: &t.admin_user,
+        pg: step.engine == Engine::Postgres,
+    })
+}
+
+async fn user(cx: &StepCtx<'_>, env: &str, name: &str) -> StepResult<Option<User>> {
+    cx.read(System::Database, cx.ports_of(env)?.db.user(name)).await
+}
+
+async fn statements(
+    cx: &StepCtx<'_>,
+    fut: super::super::ports::PortFuture<'_, Vec<Statement>>,
+) -> StepResult<Vec<Statement>> {
+    cx.read(System::Database, fut).await
+}
+
+fn previews(s: &[Statement]) -> Vec<String> {
+    s.iter().map(Statement::preview).collect()
+}
+
+fn short_list(items: &[String]) -> String {
+    let mut s = items.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > 5 {
+        s.push_str(&format!(" and {} more", items.len() - 5));
+    }
+    s
+}
+
+/// Interlock: clone only statements that carry no credential.
+fn credential_free(s: Vec<Statement>) -> StepResult<Vec<Statement>> {
+    if let Some(bad) = interlock::first_with_credentials(&s) {
+        return Err(StepError::Interlock(format!(
+            "a cloned grant would copy credentials; refusing to run: {}",
+            bad.preview()
+        )));
+    }
+    Ok(s)
+}
+
+pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observation> {
+    use Observation::*;
+    let n = names(step, cx)?;
+    let db = &cx.ports()?.db;
+    let env = &step.env;
+    Ok(match &step.kind {
+        StepKind::Inspect => match user(cx, env, n.old).await? {
+            Some(u) => {
+                let grants = cx.read(System::Database, db.grants(n.old)).await?;
+                let objects = cx.read(System::Database, db.objects_of(n.old)).await?;
+                let verb = if n.pg { "owns" } else { "defines" };
+                let roles = if u.member_of.is_empty() {
+                    String::new()
+                } else {
+                    format!(", member of {}", u.member_of.join(", "))
+                };
+                Done(format!(
+                    "{}: {} grants{roles}, {verb} {} objects",
+                    u.key(),
+                    grants.len(),
+                    objects.len()
+                ))
+            }
+            None if user(cx, env, n.new).await?.is_some() => {
+                Done(format!("{} is gone and {} exists", n.old, n.new))
+            }
+            None => Blocked(format!(
+                "the app secret names {} but {env}'s database has no such user: check the target and --db-url",
+                n.old
+            )),
+        },
+        StepKind::CheckDefiners => {
+            let objects = cx.read(System::Database, db.objects_of(n.old)).await?;
+            if objects.is_empty() {
+                Done(format!(
+                    "{} defines no views, routines, triggers or events",
+                    n.old
+                ))
+            } else {
+                let list: Vec<String> = objects.iter().map(|o| format!("{} {}", o.kind, o.name)).collect();
+                Done(format!(
+                    "{} defines {} objects to migrate: {}",
+                    n.old,
+                    objects.len(),
+                    short_list(&list)
+                ))
+            }
+        }
+        StepKind::EnsureOwnerRole => {
+            if user(cx, env, n.old).await?.is_none() {
+                return Ok(Done(format!("{} is gone", n.old)));
+            }
+            let todo = statements(cx, db.move_objects(n.old, n.owner)).await?;
+            if todo.is_empty() {
+                Done(format!("{} owns the database and its objects", n.owner))
+            } else {
+                NotDone(format!(
+                    "{} statements to hand {}'s objects to {}",
+                    todo.len(),
+                    n.old,
+                    n.owner
+                ))
+            }
+        }
+        StepKind::CreateUser => {
+            if user(cx, env, n.new).await?.is_none() {
+                return Ok(NotDone(format!("{} does not exist", n.new)));
+            }
+            // What the database layer would still do to complete the user
+            // (PostgreSQL: membership, session role) and the grants it lacks.
+            let todo = creation(cx, &n, &SecretString::from(MASK)).await?;
+            if todo.is_empty() {
+                Done(format!("{} exists, complete", n.new))
+            } else {
+                NotDone(format!(
+                    "{} exists; {} statements to complete it",
+                    n.new,
+                    todo.len()
+                ))
+            }
+        }
+        StepKind::VerifyGrants => {
+            let missing = missing_grants(cx, &n).await?;
+            if missing.is_empty() {
+                Done(format!("{}'s grants cover {}'s", n.new, n.old))
+            } else {
+                Blocked(format!("{} lacks: {}", n.new, short_list(&previews(&missing))))
+            }
+        }
+        StepKind::VerifyInheritance => match user(cx, env, n.new).await? {
+            Some(u) if u.member_of.iter().any(|r| r == n.owner) => {
+                Done(format!("{} is a member of {}", n.new, n.owner))
+            }
+            Some(u) => Blocked(format!(
+                "{} is a member of [{}], not {}",
+                n.new,
+                u.member_of.join(", "),
+                n.owner
+            )),
+            None => Blocked(format!("{} does not exist", n.new)),
+        },
+        StepKind::MigrateDefiners => {
+            let objects = if user(cx, env, n.old).await?.is_some() {
+                cx.read(System::Database, db.objects_of(n.old)).await?
+            } else {
+                vec![]
+            };
+            if objects.is_empty() {
+                Done(format!("no objects defined by {}", n.old))
+            } else {
+                NotDone(format!("{} objects still defined by {}", objects.len(), n.old))
+            }
+        }
+        StepKind::TestLogin => login(cx, env, env, n.new).await?,
+        StepKind::Drain => match user(cx, env, n.old).await? {
+            None => Done(format!("{} is gone", n.old)),
+            Some(_) => match cx.read(System::Database, db.connections(n.old)).await? {
+                0 => Done(format!("no connections of {}", n.old)),
+                k => NotDone(format!("{k} connections of {} remain", n.old)),
+            },
+        },
+        StepKind::AwaitOvernightSync { from } => match user(cx, env, n.new).await? {
+            Some(_) => Done(format!("{} arrived in {env} from {from}", n.new)),
+            None => NotDone(format!("{} is not in {env} yet", n.new)),
+        },
+        StepKind::ValidateRestore { from } => validate_restore(cx, &n, env, from).await?,
+        StepKind::DropOldUser { .. } => match user(cx, env, n.old).await? {
+            None => Done(format!("{} is dropped", n.old)),
+            Some(_) => NotDone(format!("{} exists", n.old)),
+        },
+        other => unreachable!("{other:?} is not a database step"),
+    })
+}
+
+/// What the new user still lacks of the old user's grants (nothing once the old user is gone).
+async fn missing_grants(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Vec<Statement>> {
+    if user(cx, &cx.step.env, n.old).await?.is_none() {
+        return Ok(vec![]);
+    }
+    statements(cx, cx.ports()?.db.clone_grants(n.old, n.new)).await
+}
+
+/// Log in to `env`'s database as `new` with the password `secret_env`'s
+/// Secrets Manager holds for it.
+async fn login(cx: &StepCtx<'_>, env: &str, secret_env: &str, new: &str) -> StepResult<Observation> {
+    let Some(creds) = new_credentials(cx, secret_env).await? else {
+        return Ok(Observation::Blocked(format!(
+            "no version of {secret_env}'s app secret names {new}"
+        )));
+    };
+    let db = &cx.ports_of(env)?.db;
+    match cx
+        .read(System::Database, db.test_login(new, &creds.password))
+        .await
+    {
+        Ok(()) => Ok(Observation::Done(format!(
+            "{new} logs in to {env} with the password in {secret_env}'s Secrets Manager"
+        ))),
+        Err(StepError::Port(e)) if matches!(e.kind, PortErrorKind::BadPassword | PortErrorKind::NotFound) => {
+            Ok(Observation::Blocked(format!(
+                "{new} cannot log in to {env} with the password in {secret_env}'s Secrets Manager: {e}"
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn validate_restore(cx: &StepCtx<'_>, n: &Names<'_>, env: &str, from: &str) -> StepResult<Observation> {
+    use Observation::*;
+    match user(cx, env, n.new).await? {
+        None => {
+            return Ok(Blocked(format!(
+                "{} is not in {env}: the restore has not run",
+                n.new
+            )));
+        }
+        Some(u) if !u.member_of.iter().any(|r| r == n.owner) => {
+            return Ok(Blocked(format!(
+                "{} is not a member of {} in {env}",
+                n.new, n.owner
+            )));
+        }
+        Some(_) => {}
+    }
+    if user(cx, env, n.old).await?.is_some() {
+        let todo = statements(cx, cx.ports_of(env)?.db.move_objects(n.old, n.owner)).await?;
+        if !todo.is_empty() {
+            return Ok(Blocked(format!(
+                "{} still owns objects in {env}: the owner-role conversion has not arrived",
+                n.old
+            )));
+        }
+    }
+    login(cx, env, from, n.new).await
+}
+
+pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let n = names(step, cx)?;
+    let db = &cx.ports()?.db;
+    let read_only = |what: String| Ok(vec![format!("-- read only: {what}")]);
+    match &step.kind {
+        StepKind::Inspect => read_only(format!("{}'s account, grants and objects", n.old)),
+        StepKind::CheckDefiners => read_only(format!(
+            "views, functions, procedures, triggers and events defined by {}",
+            n.old
+        )),
+        StepKind::EnsureOwnerRole => Ok(previews(&statements(cx, db.move_objects(n.old, n.owner)).await?)),
+        StepKind::CreateUser => {
+            let mut out = previews(&creation(cx, &n, &SecretString::from(MASK)).await?);
+            if user(cx, &step.env, n.new).await?.is_none() {
+                out.insert(
+                    0,
+                    format!(
+                        "-- password: the one Secrets Manager holds for {} ({MASK})",
+                        n.new
+                    ),
+                );
+            }
+            Ok(out)
+        }
+        StepKind::VerifyGrants => read_only(format!("compare {}'s grants with {}'s", n.new, n.old)),
+        StepKind::VerifyInheritance => read_only(format!("{}'s role memberships include {}", n.new, n.owner)),
+        StepKind::MigrateDefiners => Ok(previews(&statements(cx, db.move_objects(n.old, n.admin)).await?)),
+        StepKind::TestLogin => read_only(format!(
+            "log in as {} with the password in Secrets Manager",
+            n.new
+        )),
+        StepKind::Drain => {
+            let mut out = vec![format!(
+                "-- read only: count {}'s connections, for up to {} s",
+                n.old,
+                cx.opts.drain_timeout.as_secs()
+            )];
+            if cx.opts.kill_leftovers {
+                out.push("-- then end the connections that remain:".into());
+                out.extend(previews(&statements(cx, db.kill_connections(n.old)).await?));
+            }
+            Ok(out)
+        }
+        StepKind::AwaitOvernightSync { from } => read_only(format!(
+            "look for {} in {} (restored from {from})",
+            n.new, step.env
+        )),
+        StepKind::ValidateRestore { from } => read_only(format!(
+            "{}'s membership of {}, ownership, and its login with {from}'s password",
+            n.new, n.owner
+        )),
+        StepKind::DropOldUser { also_check } => {
+            let mut envs = vec![step.env.clone()];
+            envs.extend(also_check.iter().cloned());
+            let mut out = vec![format!(
+                "-- first checks, in {}: AWSCURRENT does not name {}, and {} has no connections",
+                envs.join(", "),
+                n.old,
+                n.old
+            )];
+            let reassign = n.pg.then_some(n.owner);
+            out.extend(previews(&statements(cx, db.drop_user(n.old, reassign)).await?));
+            Ok(out)
+        }
+        other => unreachable!("{other:?} is not a database step"),
+    }
+}
+
+pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> {
+    let n = names(step, cx)?;
+    let db = &cx.ports()?.db;
+    match &step.kind {
+        StepKind::EnsureOwnerRole => {
+            let todo = statements(cx, db.move_objects(n.old, n.owner)).await?;
+            cx.execute(&todo).await?;
+        }
+        StepKind::CreateUser => create_user(cx, &n).await?,
+        StepKind::MigrateDefiners => {
+            let todo = statements(cx, db.move_objects(n.old, n.admin)).await?;
+            cx.execute(&todo).await?;
+        }
+        StepKind::Drain => return drain(cx, &n).await,
+        StepKind::AwaitOvernightSync { from } => {
+            return Ok(Applied::Waiting(Wait::Overnight {
+                env: step.env.clone(),
+                from: from.clone(),
+            }));
+        }
+        StepKind::DropOldUser { also_check } => drop_old_user(cx, &n, also_check).await?,
+        // Checks: observe said not done, and applying cannot change that.
+        _ => match observe(step, cx).await? {
+            Observation::Done(_) => {}
+            Observation::NotDone(why) | Observation::Blocked(why) => return Err(StepError::Blocked(why)),
+        },
+    }
+    Ok(Applied::Done)
+}
+
+/// The statements that create (or complete) the new user and give it the
+/// old user's grants (MySQL), credential-free.
+async fn creation(cx: &StepCtx<'_>, n: &Names<'_>, password: &SecretString) -> StepResult<Vec<Statement>> {
+    let db = &cx.ports()?.db;
+    let owner = n.pg.then_some(n.owner);
+    let mut out = statements(cx, db.create_user(n.new, password, n.old, owner)).await?;
+    if !n.pg {
+        out.extend(credential_free(missing_grants(cx, n).await?)?);
+    }
+    Ok(out)
+}
+
+async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
+    // No secret lives only in rotui: the password comes from Secrets Manager.
+    let Some(creds) = new_credentials(cx, &cx.step.env).await? else {
+        return Err(StepError::Interlock(format!(
+            "Secrets Manager holds no password for {}: store it as pending first",
+            n.new
+        )));
+    };
+    let create = statements(
+        cx,
+        cx.ports()?
+            .db
+            .create_user(n.new, &creds.password, n.old, n.pg.then_some(n.owner)),
+    )
+    .await?;
+    cx.execute(&create).await?;
+    if !n.pg {
+        // Recomputed now the user exists: only what it still lacks.
+        let clone = credential_free(missing_grants(cx, n).await?)?;
+        cx.execute(&clone).await?;
+    }
+    Ok(())
+}
+
+async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
+    let deadline = Instant::now() + cx.opts.drain_timeout;
+    let mut killed = false;
+    loop {
+        let remaining = match observe(cx.step, cx).await? {
+            Observation::Done(_) => return Ok(Applied::Done),
+            Observation::NotDone(why) | Observation::Blocked(why) => why,
+        };
+        if Instant::now() >= deadline {
+            if !cx.opts.kill_leftovers || killed {
+                return Ok(Applied::Waiting(Wait::Drain {
+                    env: cx.step.env.clone(),
+                    user: n.old.to_owned(),
+                    detail: remaining,
+                }));
+            }
+            // Killing is pointless (and harmful) while the app still uses the old user.
+            ensure_secret_moved_on(cx, &cx.step.env, n.old).await?;
+            let kill = statements(cx, cx.ports()?.db.kill_connections(n.old)).await?;
+            cx.execute(&kill).await?;
+            killed = true;
+        }
+        tokio::time::sleep(cx.opts.poll).await;
+    }
+}
+
+/// Interlock: the app in `env` must no longer use `old`.
+async fn ensure_secret_moved_on(cx: &StepCtx<'_>, env: &str, old: &str) -> StepResult<()> {
+    let current = cx
+        .read(System::SecretsManager, cx.ports_of(env)?.secrets.current())
+        .await?;
+    if current.username == old {
+        return Err(StepError::Interlock(format!(
+            "{env}'s AWSCURRENT still names {old}: the app uses it"
+        )));
+    }
+    Ok(())
+}
+
+async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[String]) -> StepResult<()> {
+    let mut envs = vec![cx.step.env.clone()];
+    envs.extend(also_check.iter().cloned());
+    for env in &envs {
+        ensure_secret_moved_on(cx, env, n.old).await?;
+    }
+    let db = &cx.ports()?.db;
+    if !n.pg {
+        // MariaDB drops a definer silently and its objects then fail (1449).
+        let defined = cx.read(System::Database, db.objects_of(n.old)).await?;
+        if !defined.is_empty() {
+            return Err(StepError::Interlock(format!(
+                "{} still defines {} objects: migrate definers first",
+                n.old,
+                defined.len()
+            )));
+        }
+    }
+    let forced = cx.opts.force_drop.as_deref() == Some(n.old);
+    for env in &envs {
+        if user(cx, env, n.old).await?.is_none() {
+            continue;
+        }
+        let live = cx
+            .read(System::Database, cx.ports_of(env)?.db.connections(n.old))
+            .await?;
+        if live > 0 && !forced {
+            return Err(StepError::Interlock(format!(
+                "{} still has {live} connections in {env}: wait for them to drain, or force the drop by typing the username",
+                n.old
+            )));
+        }
+        if live > 0 {
+            // Sessions survive DROP USER; end them first.
+            let kill = statements(cx, cx.ports_of(env)?.db.kill_connections(n.old)).await?;
+            cx.execute_in(env, &kill).await?;
+        }
+    }
+    let reassign = n.pg.then_some(n.owner);
+    let drop = statements(cx, db.drop_user(n.old, reassign)).await?;
+    cx.execute(&drop).await
+}

@@ -1,0 +1,132 @@
+//! The app's secret: the new credentials go in as AWSPENDING first and are
+//! promoted to AWSCURRENT only after a fresh, successful login test.
+
+use super::super::ports::{AppCredentials, PortErrorKind, System};
+use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
+use crate::secret::{self, MASK};
+
+/// The credentials Secrets Manager holds for the new user in `env`: the
+/// pending version, or the current one once promoted.
+pub(super) async fn new_credentials(cx: &StepCtx<'_>, env: &str) -> StepResult<Option<AppCredentials>> {
+    let secrets = &cx.ports_of(env)?.secrets;
+    let new = &cx.rotation.new_username;
+    if let Some(p) = cx.read(System::SecretsManager, secrets.pending()).await?
+        && &p.username == new
+    {
+        return Ok(Some(p));
+    }
+    let c = cx.read(System::SecretsManager, secrets.current()).await?;
+    Ok((&c.username == new).then_some(c))
+}
+
+pub(super) async fn observe_pending(cx: &StepCtx<'_>) -> StepResult<Observation> {
+    Ok(match new_credentials(cx, &cx.step.env).await? {
+        Some(_) => Observation::Done(format!(
+            "Secrets Manager holds credentials for {}",
+            cx.rotation.new_username
+        )),
+        None => Observation::NotDone(format!(
+            "no secret version names {} yet",
+            cx.rotation.new_username
+        )),
+    })
+}
+
+pub(super) fn preview_pending(cx: &StepCtx<'_>, source: Option<&str>) -> StepResult<Vec<String>> {
+    let t = &cx.ports()?.target;
+    let from = match source {
+        None => "a new 32-character password".to_owned(),
+        Some(s) => format!("the password {s} holds for the new user"),
+    };
+    Ok(vec![format!(
+        "PutSecretValue {} (stage AWSPENDING): username={}, password={MASK} ({from}); other keys kept",
+        t.app_secret, cx.rotation.new_username
+    )])
+}
+
+pub(super) async fn store_pending(cx: &StepCtx<'_>, source: Option<&str>) -> StepResult<Applied> {
+    let password = match source {
+        None => secret::generate_password(),
+        Some(s) => match new_credentials(cx, s).await? {
+            Some(c) => c.password,
+            None => {
+                return Err(StepError::Blocked(format!(
+                    "{s} holds no credentials for {} yet: run {s} first",
+                    cx.rotation.new_username
+                )));
+            }
+        },
+    };
+    let ports = cx.ports()?;
+    let desc = preview_pending(cx, source)?.remove(0);
+    cx.write(
+        System::SecretsManager,
+        &desc,
+        ports
+            .secrets
+            .put_pending(&cx.rotation.id, &cx.rotation.new_username, &password),
+    )
+    .await?;
+    Ok(Applied::Done)
+}
+
+pub(super) async fn observe_promoted(cx: &StepCtx<'_>) -> StepResult<Observation> {
+    let secrets = &cx.ports()?.secrets;
+    let c = cx.read(System::SecretsManager, secrets.current()).await?;
+    Ok(if c.username == cx.rotation.new_username {
+        Observation::Done(format!("AWSCURRENT names {}", c.username))
+    } else {
+        Observation::NotDone(format!("AWSCURRENT still names {}", c.username))
+    })
+}
+
+pub(super) fn preview_promote(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let t = &cx.ports()?.target;
+    Ok(vec![
+        format!(
+            "-- log in as {} with the AWSPENDING password (again, just before promoting)",
+            cx.rotation.new_username
+        ),
+        format!(
+            "UpdateSecretVersionStage {}: AWSCURRENT -> the AWSPENDING version (the old one becomes AWSPREVIOUS)",
+            t.app_secret
+        ),
+    ])
+}
+
+/// Interlock: never promote a secret whose login test fails — tested again
+/// here, right before the switch, whatever earlier steps reported.
+pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
+    let ports = cx.ports()?;
+    let new = &cx.rotation.new_username;
+    let pending = cx
+        .read(System::SecretsManager, ports.secrets.pending())
+        .await?
+        .filter(|p| &p.username == new)
+        .ok_or_else(|| {
+            StepError::Interlock(format!("no AWSPENDING version names {new}: nothing to promote"))
+        })?;
+    match cx
+        .read(System::Database, ports.db.test_login(new, &pending.password))
+        .await
+    {
+        Ok(()) => {}
+        Err(StepError::Port(e))
+            if e.kind == PortErrorKind::BadPassword || e.kind == PortErrorKind::NotFound =>
+        {
+            return Err(StepError::Interlock(format!(
+                "{new} cannot log in with the pending password ({e}); not promoting"
+            )));
+        }
+        Err(StepError::Port(e)) => {
+            return Err(StepError::Interlock(format!(
+                "could not test {new}'s login ({e}); not promoting"
+            )));
+        }
+        Err(e) => return Err(e),
+    }
+    let desc = preview_promote(cx)?.remove(1);
+    cx.write(System::SecretsManager, &desc, ports.secrets.promote_pending())
+        .await?;
+    Ok(Applied::Done)
+}

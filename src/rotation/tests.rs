@@ -1,0 +1,991 @@
+//! Gating, ordering and interlock tests of the runner, on an in-memory world.
+//!
+//! The fake here only lets the engine's own logic be exercised (which step
+//! runs when, what is refused, what is journalled); it is not evidence that
+//! a rotation works against real systems — the end-to-end tests against the
+//! sandbox are.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::journal::{Event, Journal};
+use super::plan::{Mode, Plan, PlanSpec, Rotation};
+use super::ports::*;
+use super::runner::{self, Outcome, RunOptions, StepEventKind, Wait};
+use super::step::{Confirm, Ctx, StepCtx, StepError, StepId};
+use crate::db::model::{DbObject, Grant, GrantKind, Statement, User};
+use crate::secret::{ExposeSecret, MASK, SecretString};
+use crate::target::{Engine, Target};
+
+#[derive(Default)]
+struct FakeUser {
+    password: String,
+    member_of: BTreeSet<String>,
+    grants: BTreeSet<String>,
+}
+
+/// One environment: database, secret and cluster in one state.
+#[derive(Default)]
+struct State {
+    users: BTreeMap<String, FakeUser>,
+    objects: BTreeMap<String, usize>,
+    conns: BTreeMap<String, i64>,
+    /// The old user's connections do not go away by themselves.
+    sticky: bool,
+    current: (String, String),
+    pending: Option<(String, String)>,
+    k8s_url: Option<(String, String)>,
+    pods_url: Option<(String, String)>,
+    sync_error: bool,
+    /// clone_grants adds MariaDB's credential-bearing USAGE line.
+    leak_credentials: bool,
+    /// Logins fail whatever the password.
+    fail_login: bool,
+    /// Database calls never answer.
+    db_hangs: bool,
+    /// Every write, as executed (real text, passwords included).
+    writes: Vec<String>,
+}
+
+#[derive(Clone)]
+struct Fake(Arc<Mutex<State>>);
+
+impl Fake {
+    fn s(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap()
+    }
+}
+
+fn ready<'a, T: Send + 'a>(r: Result<T, PortError>) -> PortFuture<'a, T> {
+    Box::pin(async move { r })
+}
+
+fn db_err(kind: PortErrorKind, m: &str) -> PortError {
+    PortError::new(System::Database, kind, m)
+}
+
+impl Fake {
+    fn db<'a, T: Send + 'a>(&self, f: impl FnOnce(&mut State) -> Result<T, PortError>) -> PortFuture<'a, T> {
+        let mut s = self.s();
+        if s.db_hangs {
+            return Box::pin(std::future::pending());
+        }
+        ready(f(&mut s))
+    }
+}
+
+impl DbPort for Fake {
+    fn user<'a>(&'a self, name: &'a str) -> PortFuture<'a, Option<User>> {
+        self.db(|s| {
+            Ok(s.users.get(name).map(|u| User {
+                name: name.into(),
+                host: None,
+                can_login: true,
+                superuser: false,
+                auth_plugin: None,
+                password_expired: false,
+                account_locked: false,
+                can_grant: false,
+                attributes: vec![],
+                member_of: u.member_of.iter().cloned().collect(),
+                valid_until: None,
+                settings: vec![],
+                is_role: false,
+            }))
+        })
+    }
+    fn grants<'a>(&'a self, name: &'a str) -> PortFuture<'a, Vec<Grant>> {
+        self.db(|s| {
+            Ok(s.users
+                .get(name)
+                .map(|u| {
+                    u.grants
+                        .iter()
+                        .map(|g| Grant {
+                            privileges: vec![g.clone()],
+                            on: String::new(),
+                            kind: GrantKind::Database,
+                            with_grant_option: false,
+                            raw: g.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+    fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        self.db(|s| {
+            let have = s.users.get(to).map(|u| u.grants.clone()).unwrap_or_default();
+            let mut out: Vec<Statement> = s.users[from]
+                .grants
+                .difference(&have)
+                .map(|g| Statement::new(format!("GRANT {g} TO {to}")))
+                .collect();
+            if s.leak_credentials && !out.is_empty() {
+                out.push(Statement::new(format!(
+                    "GRANT USAGE TO {to} IDENTIFIED BY PASSWORD '*0123456789ABCDEF'"
+                )));
+            }
+            Ok(out)
+        })
+    }
+    fn create_user<'a>(
+        &'a self,
+        name: &'a str,
+        password: &'a SecretString,
+        _like: &'a str,
+        owner_role: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>> {
+        let password = password.clone();
+        self.db(move |s| {
+            let mut out = vec![];
+            let existing = s.users.get(name);
+            if existing.is_none() {
+                out.push(Statement::with_password(
+                    format!("CREATE USER {name} IDENTIFIED BY {}", Statement::PASSWORD),
+                    password,
+                    |p| p.to_owned(),
+                ));
+            }
+            if let Some(o) = owner_role
+                && !existing.is_some_and(|u| u.member_of.contains(o))
+            {
+                out.push(Statement::new(format!("GRANT \"{o}\" TO \"{name}\"")));
+            }
+            Ok(out)
+        })
+    }
+    fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        self.db(|s| {
+            let n = s.objects.get(user).copied().unwrap_or(0);
+            Ok((0..n)
+                .map(|i| DbObject {
+                    kind: "view".into(),
+                    schema: None,
+                    name: format!("v{i}"),
+                    owner: user.into(),
+                })
+                .collect())
+        })
+    }
+    fn move_objects<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        self.db(|s| {
+            Ok(match s.objects.get(from) {
+                Some(n) if *n > 0 => vec![Statement::new(format!("MOVE {from} {to}"))],
+                _ => vec![],
+            })
+        })
+    }
+    fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
+        self.db(|s| match s.users.get(user) {
+            Some(u) if !s.fail_login && u.password == password.expose_secret() => Ok(()),
+            _ => Err(db_err(
+                PortErrorKind::BadPassword,
+                &format!("Access denied for user '{user}'"),
+            )),
+        })
+    }
+    fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64> {
+        self.db(|s| Ok(s.conns.get(user).copied().unwrap_or(0)))
+    }
+    fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        self.db(|_| Ok(vec![Statement::new(format!("KILL {user}"))]))
+    }
+    fn drop_user<'a>(
+        &'a self,
+        user: &'a str,
+        reassign_to: Option<&'a str>,
+    ) -> PortFuture<'a, Vec<Statement>> {
+        let mut out = vec![];
+        if let Some(r) = reassign_to {
+            out.push(Statement::new(format!("MOVE {user} {r}")));
+        }
+        out.push(Statement::new(format!("DROP USER {user}")));
+        self.db(|_| Ok(out))
+    }
+    fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
+        let sql = statement.sql();
+        self.db(|s| {
+            s.writes.push(sql.clone());
+            let w: Vec<&str> = sql.split_whitespace().collect();
+            let unq = |x: &str| x.trim_matches('"').to_owned();
+            match w.as_slice() {
+                ["CREATE", "USER", name, "IDENTIFIED", "BY", pw] => {
+                    if s.users.contains_key(*name) {
+                        return Err(db_err(PortErrorKind::Other, "user exists"));
+                    }
+                    s.users.insert(
+                        name.to_string(),
+                        FakeUser {
+                            password: pw.to_string(),
+                            ..Default::default()
+                        },
+                    );
+                }
+                ["GRANT", what, "TO", who, ..] if what.starts_with('"') => {
+                    s.users.get_mut(&unq(who)).unwrap().member_of.insert(unq(what));
+                }
+                ["GRANT", what, "TO", who, rest @ ..] => {
+                    if rest.contains(&"IDENTIFIED") {
+                        // MariaDB would reset the password to the old hash.
+                        s.users.get_mut(*who).unwrap().password = "old-hash".into();
+                    } else {
+                        s.users.get_mut(*who).unwrap().grants.insert(what.to_string());
+                    }
+                }
+                ["MOVE", from, _to] => {
+                    s.objects.remove(*from);
+                }
+                ["KILL", who] => {
+                    s.conns.remove(*who);
+                }
+                ["DROP", "USER", who] => {
+                    s.users.remove(*who);
+                }
+                _ => return Err(db_err(PortErrorKind::Other, "fake cannot run this")),
+            }
+            Ok(())
+        })
+    }
+}
+
+impl SecretsPort for Fake {
+    fn caller_identity(&self) -> PortFuture<'_, String> {
+        ready(Ok(
+            "arn:aws:sts::123456789012:assumed-role/fulladmin/tester".into()
+        ))
+    }
+    fn current(&self) -> PortFuture<'_, AppCredentials> {
+        let (u, p) = self.s().current.clone();
+        ready(Ok(AppCredentials {
+            username: u,
+            password: SecretString::from(p),
+        }))
+    }
+    fn pending(&self) -> PortFuture<'_, Option<AppCredentials>> {
+        let p = self.s().pending.clone();
+        ready(Ok(p.map(|(u, p)| AppCredentials {
+            username: u,
+            password: SecretString::from(p),
+        })))
+    }
+    fn put_pending<'a>(
+        &'a self,
+        _rotation_id: &'a str,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> PortFuture<'a, ()> {
+        let mut s = self.s();
+        s.writes.push(format!("put_pending {username}"));
+        s.pending = Some((username.into(), password.expose_secret().into()));
+        ready(Ok(()))
+    }
+    fn promote_pending(&self) -> PortFuture<'_, ()> {
+        let mut s = self.s();
+        s.writes.push("promote".into());
+        let p = s.pending.take().expect("promote without pending");
+        s.current = p;
+        ready(Ok(()))
+    }
+}
+
+fn cred_check(url: &Option<(String, String)>, expected: &AppCredentials) -> Option<CredCheck> {
+    url.as_ref().map(|(u, p)| {
+        let matches = u == &expected.username && p == expected.password.expose_secret();
+        CredCheck {
+            user: u.clone(),
+            matches,
+            summary: format!("user {u}: {}", if matches { "matches" } else { "DIFFERS" }),
+        }
+    })
+}
+
+impl ClusterPort for Fake {
+    fn force_sync(&self, _timeout: Duration) -> PortFuture<'_, SyncVerdict> {
+        let mut s = self.s();
+        s.writes.push("force_sync".into());
+        if s.sync_error {
+            return ready(Ok(SyncVerdict::Failed(
+                "could not get secret data from provider".into(),
+            )));
+        }
+        s.k8s_url = Some(s.current.clone());
+        // The Reloader restarts the app: its connections move to the new user.
+        let current = s.current.clone();
+        let before = s.pods_url.replace(current);
+        if let Some((old, _)) = before
+            && old != s.current.0
+            && !s.sticky
+        {
+            let n = s.conns.remove(&old).unwrap_or(0);
+            let new = s.current.0.clone();
+            *s.conns.entry(new).or_default() += n;
+        }
+        ready(Ok(SyncVerdict::Synced))
+    }
+    fn check_secret<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>> {
+        ready(Ok(cred_check(&self.s().k8s_url, expected)))
+    }
+    fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
+        let pods = cred_check(&self.s().pods_url, expected)
+            .map(|check| PodCheck {
+                pod: "app-1".into(),
+                check,
+            })
+            .into_iter()
+            .collect();
+        ready(Ok(RolloutCheck {
+            complete: true,
+            summary: "1/1 updated, 1 available".into(),
+            pods,
+        }))
+    }
+}
+
+const OLD_PW: &str = "OldPasswordOfTheApp0123456789xyz";
+
+fn world(env: &str, engine: Engine) -> (Fake, EnvPorts) {
+    crate::secret::register(OLD_PW);
+    let (app, old) = match engine {
+        Engine::Mysql => ("signon", "signon"),
+        Engine::Postgres => ("account-api", "account-api"),
+    };
+    let mut s = State::default();
+    s.users.insert(
+        old.into(),
+        FakeUser {
+            password: OLD_PW.into(),
+            member_of: BTreeSet::new(),
+            grants: ["ALL@signon_production".to_string(), "SELECT@reports".to_string()].into(),
+        },
+    );
+    s.users.insert("aws_db_admin".into(), FakeUser::default());
+    s.objects.insert(old.into(), 2);
+    s.conns.insert(old.into(), 3);
+    s.current = (old.into(), OLD_PW.into());
+    s.k8s_url = Some(s.current.clone());
+    s.pods_url = Some(s.current.clone());
+    let fake = Fake(Arc::new(Mutex::new(s)));
+    let ports = EnvPorts {
+        target: Target::new(env, app, engine),
+        db: Arc::new(fake.clone()),
+        secrets: Arc::new(fake.clone()),
+        cluster: Arc::new(fake.clone()),
+    };
+    (fake, ports)
+}
+
+fn spec(engine: Engine, envs: &[&str], mode: Mode) -> PlanSpec {
+    PlanSpec {
+        app: match engine {
+            Engine::Mysql => "signon".into(),
+            Engine::Postgres => "account-api".into(),
+        },
+        engine,
+        envs: envs.iter().map(|e| e.to_string()).collect(),
+        mode,
+    }
+}
+
+fn opts(yes: bool, typed: &[&str]) -> RunOptions {
+    RunOptions {
+        yes,
+        typed: typed.iter().map(|t| t.to_string()).collect(),
+        call_timeout: Duration::from_millis(500),
+        sync_timeout: Duration::from_secs(2),
+        rollout_timeout: Duration::from_millis(200),
+        drain_timeout: Duration::from_millis(50),
+        poll: Duration::from_millis(5),
+        ..Default::default()
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    plan: Plan,
+    ctx: Ctx,
+    fakes: BTreeMap<String, Fake>,
+}
+
+impl Setup {
+    fn new(engine: Engine, envs: &[&str], mode: Mode) -> Setup {
+        let spec = spec(engine, envs, mode);
+        let mut fakes = BTreeMap::new();
+        let mut ports = vec![];
+        for e in envs {
+            let (f, p) = world(e, engine);
+            fakes.insert(e.to_string(), f);
+            ports.push(p);
+        }
+        Setup {
+            dir: tempfile::tempdir().unwrap(),
+            plan: Plan::build(&spec).unwrap(),
+            ctx: Ctx::new(ports),
+            fakes,
+        }
+    }
+    fn journal(&self) -> Journal {
+        Journal::for_spec(self.dir.path(), &self.plan.spec)
+    }
+    fn fake(&self, env: &str) -> std::sync::MutexGuard<'_, State> {
+        self.fakes[env].s()
+    }
+    async fn rotation(&self, o: &RunOptions) -> Rotation {
+        runner::start_or_resume(&self.plan.spec, &self.ctx, &self.journal(), o)
+            .await
+            .unwrap()
+    }
+    async fn run(&self, rot: &Rotation, o: &RunOptions) -> Outcome {
+        runner::run(&self.plan, &self.ctx, rot, &self.journal(), o).await
+    }
+    fn journal_text(&self) -> String {
+        std::fs::read_to_string(self.journal().path()).unwrap()
+    }
+}
+
+fn failed_at(o: &Outcome) -> (String, StepError) {
+    match o {
+        Outcome::Failed(e) => (
+            e.step.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+            e.error.clone(),
+        ),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn mysql_runs_in_runbook_order_and_a_second_run_changes_nothing() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    assert_eq!(rot.old_user("production"), "signon");
+    assert!(rot.new_username.starts_with("signon_user_"));
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+
+    let new = rot.new_username.clone();
+    let writes = s.fake("production").writes.clone();
+    let pos = |needle: &str| {
+        writes
+            .iter()
+            .position(|w| w.starts_with(needle))
+            .unwrap_or_else(|| panic!("no write {needle} in {writes:?}"))
+    };
+    // Password stored first, then the user, its grants, definers, promotion, sync, drop.
+    assert!(pos("put_pending") < pos("CREATE USER"));
+    assert!(pos("CREATE USER") < pos("GRANT ALL@signon_production"));
+    assert!(pos("GRANT SELECT@reports") < pos("MOVE signon aws_db_admin"));
+    assert!(pos("MOVE signon") < pos("promote"));
+    assert!(pos("promote") < pos("force_sync"));
+    assert!(pos("force_sync") < pos("DROP USER signon"));
+    {
+        let st = s.fake("production");
+        assert_eq!(st.current.0, new);
+        assert!(!st.users.contains_key("signon"));
+        // The user was created with exactly the password stored in Secrets Manager.
+        assert_eq!(st.users[&new].password, st.current.1);
+    }
+
+    // Idempotence: running the finished rotation again writes nothing.
+    let before = s.fake("production").writes.len();
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.fake("production").writes.len(), before);
+}
+
+#[tokio::test]
+async fn without_yes_the_run_stops_before_the_first_write() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(false, &[]);
+    let rot = s.rotation(&o).await;
+    let out = s.run(&rot, &o).await;
+    assert_eq!(
+        out,
+        Outcome::Waiting(Wait::Confirmation {
+            step: StepId("production/store-pending".into()),
+            confirm: Confirm::Yes
+        })
+    );
+    assert_eq!(out.exit_code(), 10);
+    assert!(s.fake("production").writes.is_empty());
+}
+
+#[tokio::test]
+async fn dropping_needs_the_typed_username() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(true, &["not-the-user"]);
+    let rot = s.rotation(&o).await;
+    match s.run(&rot, &o).await {
+        Outcome::Waiting(Wait::Confirmation { step, confirm }) => {
+            assert_eq!(step.0, "production/drop-old-user");
+            assert_eq!(confirm, Confirm::Typed("signon".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.fake("production").users.contains_key("signon"));
+    assert_eq!(s.run(&rot, &opts(true, &["signon"])).await, Outcome::Done);
+}
+
+#[tokio::test]
+async fn a_failed_login_test_blocks_promotion_even_when_skipped() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").fail_login = true;
+    let mut o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    let out = s.run(&rot, &o).await;
+    let (step, err) = failed_at(&out);
+    assert_eq!(step, "production/test-login");
+    assert!(matches!(err, StepError::Blocked(_)), "{err}");
+    assert_eq!(out.exit_code(), 1);
+
+    // The operator overrides the check: the override is journalled, and
+    // promotion still refuses because it re-tests the login itself.
+    o.skip.insert(
+        StepId("production/test-login".into()),
+        "DBA says it is fine".into(),
+    );
+    let out = s.run(&rot, &o).await;
+    let (step, err) = failed_at(&out);
+    assert_eq!(step, "production/promote");
+    assert!(matches!(err, StepError::Interlock(_)), "{err}");
+    assert_eq!(s.fake("production").current.0, "signon");
+    let skipped: Vec<Event> = s
+        .journal()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .filter(|e| matches!(e, Event::Skipped { .. }))
+        .collect();
+    assert_eq!(skipped.len(), 1);
+    let Event::Skipped { step, reason, by } = &skipped[0] else {
+        unreachable!()
+    };
+    assert_eq!(step.0, "production/test-login");
+    assert_eq!(reason, "DBA says it is fine");
+    assert!(!by.is_empty());
+}
+
+#[tokio::test]
+async fn cloned_grants_never_carry_credentials() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").leak_credentials = true;
+    let o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    let out = s.run(&rot, &o).await;
+    let (step, err) = failed_at(&out);
+    assert_eq!(step, "production/create-user");
+    assert!(matches!(err, StepError::Interlock(_)), "{err}");
+    let st = s.fake("production");
+    assert!(st.writes.iter().all(|w| !w.contains("IDENTIFIED BY PASSWORD")));
+    assert!(st.writes.iter().all(|w| !w.starts_with("GRANT")));
+    // Refused at preview, before anything ran: not even the user was created.
+    assert!(!st.users.contains_key(&rot.new_username));
+}
+
+#[tokio::test]
+async fn lingering_connections_wait_then_block_the_drop_unless_forced() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").sticky = true;
+    let mut o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    match s.run(&rot, &o).await {
+        Outcome::Waiting(Wait::Drain { user, .. }) => assert_eq!(user, "signon"),
+        other => panic!("{other:?}"),
+    }
+    // Skipping the drain does not get the user dropped while it is connected.
+    o.skip
+        .insert(StepId("production/drain".into()), "in a hurry".into());
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "production/drop-old-user");
+    assert!(matches!(err, StepError::Interlock(m) if m.contains("3 connections")));
+    assert!(s.fake("production").users.contains_key("signon"));
+
+    // Forced with the typed username: connections are ended first, then the drop.
+    o.force_drop = Some("signon".into());
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    let writes = s.fake("production").writes.clone();
+    let kill = writes.iter().position(|w| w == "KILL signon").unwrap();
+    let drop = writes.iter().position(|w| w == "DROP USER signon").unwrap();
+    assert!(kill < drop);
+}
+
+#[tokio::test]
+async fn kill_leftovers_ends_the_old_users_connections() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").sticky = true;
+    let mut o = opts(true, &["signon"]);
+    o.kill_leftovers = true;
+    let rot = s.rotation(&o).await;
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert!(s.fake("production").writes.iter().any(|w| w == "KILL signon"));
+}
+
+#[tokio::test]
+async fn never_drop_the_user_the_current_secret_names() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    let step = s.plan.step(&StepId("production/drop-old-user".into())).unwrap();
+    s.fake("production").conns.clear();
+    s.fake("production").objects.clear();
+    let cx = StepCtx {
+        ctx: &s.ctx,
+        rotation: &rot,
+        step,
+        opts: &o,
+        recorder: None,
+    };
+    let err = step.apply(&cx).await.unwrap_err();
+    assert!(
+        matches!(&err, StepError::Interlock(m) if m.contains("AWSCURRENT still names signon")),
+        "{err}"
+    );
+    assert!(s.fake("production").writes.is_empty());
+}
+
+#[tokio::test]
+async fn the_journal_records_every_write_masked_and_never_a_password() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    let text = s.journal_text();
+    let new_pw = s.fake("production").current.1.clone();
+    assert!(!text.contains(&new_pw), "new password in the journal");
+    assert!(!text.contains(OLD_PW), "old password in the journal");
+    assert!(text.contains(&format!("CREATE USER {} IDENTIFIED BY {MASK}", rot.new_username)));
+    let entries = s.journal().entries().unwrap();
+    let calls = entries
+        .iter()
+        .filter(|e| matches!(e.event, Event::Call { .. }))
+        .count();
+    // Every database write and every Secrets Manager / Kubernetes write.
+    let writes = s.fake("production").writes.len();
+    assert_eq!(calls, writes);
+    let Event::Started { operator, decisions } = &entries[0].event else {
+        panic!("first entry is not the start")
+    };
+    assert_eq!(decisions, &rot);
+    assert!(operator.aws["production"].starts_with("arn:aws:sts::"));
+    assert!(matches!(entries.last().unwrap().event, Event::Finished));
+}
+
+#[tokio::test]
+async fn resume_reuses_the_journalled_decisions() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut o = opts(true, &["signon"]);
+    o.stop_after = Some(StepId("production/create-user".into()));
+    let rot = s.rotation(&o).await;
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        Outcome::Waiting(Wait::Paused { .. })
+    ));
+    // The app secret still names the old user, so only the journal knows the new name.
+    let again = s.rotation(&o).await;
+    assert_eq!(again, rot);
+    o.stop_after = None;
+    assert_eq!(s.run(&again, &o).await, Outcome::Done);
+    let creates = s
+        .fake("production")
+        .writes
+        .iter()
+        .filter(|w| w.starts_with("CREATE USER"))
+        .count();
+    assert_eq!(creates, 1);
+    // A finished rotation is not resumed: the next one starts afresh.
+    let next = s.rotation(&o).await;
+    assert_ne!(next.id, rot.id);
+    assert_eq!(next.old_user("production"), rot.new_username);
+    assert!(
+        s.journal()
+            .entries()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e.event, Event::Resumed { .. }))
+    );
+}
+
+#[tokio::test]
+async fn a_different_plan_cannot_hijack_an_unfinished_rotation() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(false, &[]);
+    s.rotation(&o).await;
+    let mut other = s.plan.spec.clone();
+    other.mode = Mode::Compromised;
+    let err = runner::start_or_resume(&other, &s.ctx, &s.journal(), &o)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unfinished"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    assert_eq!(
+        s.run(&rot, &o).await,
+        Outcome::Waiting(Wait::Overnight {
+            env: "staging".into(),
+            from: "production".into()
+        })
+    );
+    let new = rot.new_username.clone();
+    {
+        let p = s.fake("production");
+        assert_eq!(p.current.0, new);
+        assert!(p.users[&new].member_of.contains("account-api-owner-role"));
+        assert!(
+            p.users.contains_key("account-api"),
+            "dropped before staging moved"
+        );
+        assert!(
+            s.fake("staging").writes.is_empty(),
+            "staging touched before the restore"
+        );
+    }
+    // Running again before the night changes nothing and still waits.
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        Outcome::Waiting(Wait::Overnight { .. })
+    ));
+
+    // The overnight restore copies production's users and ownership to staging.
+    {
+        let p = s.fake("production");
+        let mut st = s.fake("staging");
+        st.users.insert(
+            new.clone(),
+            FakeUser {
+                password: p.users[&new].password.clone(),
+                member_of: p.users[&new].member_of.clone(),
+                grants: BTreeSet::new(),
+            },
+        );
+        st.objects.clear();
+    }
+    let resumed = s.rotation(&o).await;
+    assert_eq!(resumed, rot);
+    assert_eq!(s.run(&resumed, &o).await, Outcome::Done);
+    let p = s.fake("production");
+    let st = s.fake("staging");
+    assert_eq!(st.current, p.current, "staging uses production's new credentials");
+    assert!(!p.users.contains_key("account-api"));
+    assert!(
+        !st.writes
+            .iter()
+            .any(|w| w.starts_with("CREATE USER") || w.starts_with("DROP"))
+    );
+    assert!(
+        p.writes
+            .contains(&"MOVE account-api account-api-owner-role".to_string())
+    );
+}
+
+#[tokio::test]
+async fn postgres_drop_waits_for_staging_to_leave_the_old_user() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    let mut o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    s.run(&rot, &o).await;
+    // The operator skips staging's whole switch-over; the drop must still refuse.
+    for step in &s.plan.steps {
+        if step.env == "staging" {
+            o.skip.insert(step.id.clone(), "later".into());
+        }
+    }
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "production/drop-old-user");
+    assert!(matches!(err, StepError::Interlock(m) if m.contains("staging's AWSCURRENT")));
+}
+
+#[tokio::test]
+async fn compromised_mode_shares_one_password_and_skips_the_night() {
+    for engine in [Engine::Mysql, Engine::Postgres] {
+        let s = Setup::new(engine, &["production", "staging"], Mode::Compromised);
+        let old = match engine {
+            Engine::Mysql => "signon",
+            Engine::Postgres => "account-api",
+        };
+        let o = opts(true, &[old]);
+        let rot = s.rotation(&o).await;
+        assert_eq!(s.run(&rot, &o).await, Outcome::Done, "{engine}");
+        let p = s.fake("production");
+        let st = s.fake("staging");
+        assert_eq!(p.current.0, rot.new_username);
+        assert_eq!(st.current, p.current, "{engine}: same username and password");
+        assert!(!st.users.contains_key(old) && !p.users.contains_key(old));
+    }
+}
+
+#[tokio::test]
+async fn outside_failures_are_clear_and_resumable() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+
+    s.fake("production").sync_error = true;
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "production/force-sync");
+    assert!(err.to_string().contains("failed to sync"), "{err}");
+    assert_eq!(
+        s.fake("production").current.0,
+        rot.new_username,
+        "promotion stands"
+    );
+    s.fake("production").sync_error = false;
+
+    s.fake("production").db_hangs = true;
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "production/inspect");
+    assert!(
+        matches!(&err, StepError::Port(p) if p.kind == PortErrorKind::Timeout),
+        "{err}"
+    );
+    s.fake("production").db_hangs = false;
+
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    let text = s.journal_text();
+    assert!(text.contains("failed to sync") && text.contains("no answer within"));
+}
+
+#[tokio::test]
+async fn progress_events_reach_the_dashboard() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut o = opts(true, &["signon"]);
+    o.events = Some(tx);
+    let rot = s.rotation(&o).await;
+    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    drop(o);
+    let mut started = vec![];
+    let mut calls = 0;
+    while let Some(ev) = rx.recv().await {
+        match ev.kind {
+            StepEventKind::Started { .. } => started.push(ev.step.0),
+            StepEventKind::Call { text, .. } => {
+                calls += 1;
+                assert!(!text.contains(&s.fake("production").current.1));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        started.first().map(String::as_str),
+        Some("production/store-pending")
+    );
+    assert_eq!(
+        started.last().map(String::as_str),
+        Some("production/drop-old-user")
+    );
+    assert!(calls > 5);
+}
+
+#[tokio::test]
+async fn plan_cmd_writes_nothing_and_masks_the_password() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let o = opts(false, &[]);
+    let mut out = Vec::new();
+    super::cli::plan_cmd(&s.plan.spec, &s.ctx, &s.journal(), &o, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(s.fake("production").writes.is_empty());
+    assert!(!s.journal().path().exists());
+    assert!(text.contains(&format!("IDENTIFIED BY {MASK}")), "{text}");
+    assert!(text.contains("GRANT ALL@signon_production TO signon_user_"));
+    assert!(text.contains("[destructive: type signon]"));
+    assert!(!text.contains(OLD_PW));
+}
+
+#[tokio::test]
+async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeating_writes() {
+    for engine in [Engine::Mysql, Engine::Postgres] {
+        let old = match engine {
+            Engine::Mysql => "signon",
+            Engine::Postgres => "account-api",
+        };
+        let straight = Setup::new(engine, &["production"], Mode::Normal);
+        let o = opts(true, &[old]);
+        let rot = straight.rotation(&o).await;
+        assert_eq!(straight.run(&rot, &o).await, Outcome::Done);
+        let want = straight.fake("production").writes.len();
+
+        let s = Setup::new(engine, &["production"], Mode::Normal);
+        let mut o = opts(true, &[old]);
+        let rot = s.rotation(&o).await;
+        for step in &s.plan.steps {
+            o.stop_after = Some(step.id.clone());
+            // Each resume starts over from the journal's decisions.
+            let resumed = s.rotation(&o).await;
+            assert_eq!(resumed, rot);
+            let out = s.run(&resumed, &o).await;
+            let last = s.plan.steps.last().unwrap();
+            if step.id == last.id {
+                assert!(
+                    matches!(out, Outcome::Waiting(Wait::Paused { .. }) | Outcome::Done),
+                    "{out:?}"
+                );
+            } else {
+                assert_eq!(
+                    out,
+                    Outcome::Waiting(Wait::Paused {
+                        after: step.id.clone()
+                    }),
+                    "{engine}"
+                );
+            }
+            // AWSCURRENT always names a user that exists with that password.
+            let st = s.fake("production");
+            let (u, p) = &st.current;
+            assert_eq!(&st.users[u].password, p, "{engine}: after {}", step.id);
+        }
+        o.stop_after = None;
+        assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+        assert_eq!(s.fake("production").writes.len(), want, "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut out = Vec::new();
+    let outcome = super::cli::rotate_cmd(&s.plan.spec, &s.ctx, &s.journal(), opts(true, &[]), &mut out).await;
+    let text = String::from_utf8(out).unwrap();
+    // Everything up to the drop, which waits for the typed username.
+    assert!(
+        matches!(&outcome, Outcome::Waiting(Wait::Confirmation { step, .. }) if step.0 == "production/drop-old-user"),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.exit_code(), 10);
+    assert!(text.contains("→ production/create-user"), "{text}");
+    assert!(text.contains(&format!("IDENTIFIED BY {MASK}")), "{text}");
+    assert!(
+        text.contains("waiting: production/drop-old-user needs confirmation: type signon"),
+        "{text}"
+    );
+    assert!(!text.contains(&s.fake("production").current.1));
+
+    // Run again with the username typed: it resumes and finishes.
+    let mut out = Vec::new();
+    let outcome = super::cli::rotate_cmd(
+        &s.plan.spec,
+        &s.ctx,
+        &s.journal(),
+        opts(true, &["signon"]),
+        &mut out,
+    )
+    .await;
+    assert_eq!(outcome, Outcome::Done);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("✓ production/create-user:"), "{text}");
+    assert!(text.contains("done: rotation"), "{text}");
+    let rotations: BTreeSet<String> = s
+        .journal()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.rotation)
+        .collect();
+    assert_eq!(rotations.len(), 1, "the second run resumed the first rotation");
+}
