@@ -998,4 +998,55 @@ mod real {
         assert!(err.to_string().contains(&app.user), "{err}");
         assert!(!err.to_string().contains(server.admin_password().expose_secret()));
     }
+
+    /// `rotui plan` on live systems shows every step with its statements,
+    /// masked, and writes nothing anywhere.
+    #[tokio::test]
+    async fn plan_cmd_on_live_systems_writes_nothing() {
+        for w in [World::mysql().await, World::postgres().await] {
+            let before = w.current().await;
+            let mut out = Vec::new();
+            rotui::rotation::cli::plan_cmd(&w.plan.spec, &w.ctx, &w.journal(), &w.opts("promote"), &mut out)
+                .await
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(rotui::secret::MASK));
+            assert!(!text.contains(w.old_password.expose_secret()));
+            assert!(
+                text.contains("unknown: Kubernetes: this test has no cluster"),
+                "{text}"
+            );
+            if w.engine == Engine::Postgres {
+                assert!(text.contains("REASSIGN OWNED"), "{text}");
+                assert!(text.contains("NOLOGIN"), "{text}");
+                // The new user's statements depend on the owner role the conversion makes.
+                assert!(
+                    text.contains("convert the database to owner roles first"),
+                    "{text}"
+                );
+            } else {
+                assert!(text.contains("CREATE USER"), "{text}");
+                assert!(text.contains("GRANT ALL PRIVILEGES ON"), "{text}");
+                assert!(
+                    text.contains("ALTER DEFINER") || text.contains("DEFINER="),
+                    "{text}"
+                );
+            }
+            // Nothing changed: no journal, same secret, no new user, old user intact.
+            assert!(!w.journal().path().exists());
+            let after = w.current().await;
+            assert_eq!(after.version_id, before.version_id);
+            let objects: Vec<String> =
+                w.db.objects_of(&w.old)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| o.name)
+                    .collect();
+            assert!(!objects.is_empty(), "the old user's objects were moved");
+            let new =
+                rotui::target::new_username(&w.old, w.engine, chrono::Utc::now().date_naive(), |_| false);
+            assert!(w.db.user(&new).await.unwrap().is_none());
+        }
+    }
 }
