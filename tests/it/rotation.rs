@@ -1036,7 +1036,7 @@ mod real {
             assert!(!w.journal().path().exists());
             let after = w.current().await;
             assert_eq!(after.version_id, before.version_id);
-            let users: Vec<String> =
+            let objects: Vec<String> =
                 w.db.objects_of(&w.old)
                     .await
                     .unwrap()
