@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod connect;
 pub mod db;
 pub mod k8s;
 pub mod rotation;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use color_eyre::eyre::{Result, eyre};
+use color_eyre::eyre::Result;
 use rotui::cli::{Cli, Command};
 
 #[tokio::main]
@@ -8,14 +8,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => println!("rotui: the dashboard is not built yet"),
-        Command::Inspect(args) => {
-            let url = cli
-                .conn
-                .db_url
-                .as_deref()
-                .ok_or_else(|| eyre!("inspect needs --db-url"))?;
-            rotui::cmd::inspect::run(url, &cli.target, &args).await?
-        }
+        Command::Inspect(args) => rotui::cmd::inspect::run(&cli.conn, &cli.target, &args).await?,
         Command::Plan => println!("rotui plan: not built yet"),
         Command::Rotate(_) => println!("rotui rotate: not built yet"),
         Command::Journal(_) => println!("rotui journal: not built yet"),

@@ -4,10 +4,11 @@
 use color_eyre::eyre::{Result, eyre};
 use percent_encoding::percent_decode_str;
 
-use crate::cli::InspectArgs;
+use crate::cli::{ConnArgs, InspectArgs};
+use crate::connect;
 use crate::db::{Db, Inspection};
 use crate::secret::redact;
-use crate::target::{Engine, TargetArgs};
+use crate::target::{Engine, Target, TargetArgs};
 
 /// Where to connect: the engine and the database to inspect.
 pub struct InspectTarget {
@@ -43,9 +44,29 @@ pub fn resolve(db_url: &str, target: &TargetArgs) -> Result<InspectTarget> {
     })
 }
 
-pub async fn run(db_url: &str, target: &TargetArgs, args: &InspectArgs) -> Result<()> {
-    let t = resolve(db_url, target)?;
-    let db = Db::connect(t.engine, &t.url, None)
+/// Inspect the database that `--db-url`, or the target's app secret, names.
+/// A URL without a password needs the target (`--env`, `--app`, `--engine`):
+/// the admin password then comes from the admin secret.
+pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) -> Result<()> {
+    let target = Target::from_args(target_args).ok();
+    let mut password = None;
+    let url = match (&conn.db_url, &target) {
+        (Some(url), _) if connect::has_password(url) => url.clone(),
+        (_, Some(target)) => {
+            let session = connect::aws_session(conn).await?;
+            let url = connect::admin_db_url(target, conn, &session).await?;
+            password = Some(connect::admin_password(target, &session).await?);
+            url
+        }
+        (Some(_), None) => {
+            return Err(eyre!(
+                "--db-url has no password: add --env, --app and --engine to read it from the admin secret"
+            ));
+        }
+        (None, None) => return Err(eyre!("inspect needs --db-url, or --env, --app and --engine")),
+    };
+    let t = resolve(&url, target_args)?;
+    let db = Db::connect(t.engine, &t.url, password.as_ref())
         .await
         .map_err(|e| eyre!("{e}"))?;
     let result = db.inspect(&t.database, args.user.as_deref()).await;

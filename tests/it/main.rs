@@ -8,5 +8,6 @@ mod inspect;
 mod k8s;
 mod kube_api;
 mod rotation;
+mod sandbox;
 mod sandbox_cluster;
 mod ui;
