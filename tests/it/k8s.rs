@@ -472,7 +472,6 @@ async fn rollout_after_a_secret_change_and_the_pods_env() {
 
     // Rotate: new credentials in Secrets Manager, force sync, Reloader rolls.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let changed_at = Utc::now();
     let new_pw = generate_password();
     w.source.set(
         "govuk/roll/mysql",
@@ -480,10 +479,12 @@ async fn rollout_after_a_secret_change_and_the_pods_env() {
     );
     let new = Expected::new("roll_user_20260121", new_pw.clone());
     let plan = ForceSync::plan(&w.k8s, &es, Some(&new)).await.unwrap();
-    assert!(matches!(
-        plan.run(&w.k8s, WAIT).await.unwrap(),
-        SyncOutcome::Synced(_)
-    ));
+    // The Secret changed when the controller synced it: the dashboard's
+    // before/after line.
+    let changed_at = match plan.run(&w.k8s, WAIT).await.unwrap() {
+        SyncOutcome::Synced(s) => s.refresh_time.unwrap(),
+        other => panic!("expected Synced, got {other:?}"),
+    };
 
     let mut saw_old_and_new = false;
     let done = until(&mut snaps, "rollout onto the new Secret", |s| {
@@ -693,6 +694,16 @@ async fn rbac_denials_name_the_verb_and_resource() {
     w.source
         .set("govuk/rbac/mysql", creds("rbac", &pw, "db.internal"));
     let name = create_es(&w, "rbac", "1h").await;
+    // The RBAC switch applies to every client, the controllers included, so
+    // the app runs before anything is denied.
+    create_deployment(&w, "rbac", 1, false).await;
+    let mut snaps = pin!(rollout::watch(&w.k8s, "rbac"));
+    let _ = until(
+        &mut snaps,
+        "pod running",
+        |s| matches!(s, Ok(s) if s.pods.iter().any(|p| p.is_serving())),
+    )
+    .await;
     let store = w.server.store();
 
     store.deny("patch", "externalsecrets");
@@ -751,14 +762,6 @@ async fn rbac_denials_name_the_verb_and_resource() {
     assert!(err.to_string().contains("cannot create pods"), "{err}");
 
     store.deny("create", "pods/exec");
-    create_deployment(&w, "rbac", 1, false).await;
-    let mut snaps = pin!(rollout::watch(&w.k8s, "rbac"));
-    let _ = until(
-        &mut snaps,
-        "pod running",
-        |s| matches!(s, Ok(s) if s.pods.iter().any(|p| p.is_serving())),
-    )
-    .await;
     let err = exec::check_deployment(&w.k8s, "rbac", "app", &Expected::new("rbac", pw.clone()))
         .await
         .unwrap_err();
