@@ -820,6 +820,17 @@ async fn mysql2_pods_hold_sessions_are_replaced_and_scale_to_zero() {
     let first = pods_of(&w, "signon").await;
     assert_eq!(first.len(), 1);
 
+    // Without Reloader's annotation a Secret change restarts nothing.
+    let patch = json!({ "data": { "OTHER": base64("x") } });
+    w.api::<Secret>()
+        .patch("signon-mysql", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let d = w.api::<Deployment>().get("signon").await.unwrap();
+    assert_eq!(d.metadata.generation, Some(1), "not opted into Reloader");
+    assert_eq!(pods_of(&w, "signon").await, first);
+
     // A deleted pod is replaced (and its sessions go with it).
     w.api::<Pod>()
         .delete(&first[0], &Default::default())
