@@ -4,7 +4,9 @@
 
 use std::io::{self, Stdout, stdout};
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crossterm::cursor::Show;
 use crossterm::event::EventStream;
@@ -16,6 +18,17 @@ use ratatui::backend::CrosstermBackend;
 
 /// Whether we changed the terminal (so restoring is needed, and only then).
 static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Held while a frame is written. The panic hook takes it for good, so that
+/// no frame lands on the restored screen while the report is printed.
+static DRAWING: Mutex<()> = Mutex::new(());
+
+/// Run `draw` unless the terminal has been handed back (then it waits for
+/// the process to end).
+pub fn while_drawing<T>(draw: impl FnOnce() -> T) -> T {
+    let _guard = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
+    draw()
+}
 
 /// The terminal while the dashboard owns it; dropping it restores it.
 pub struct Tui {
@@ -59,6 +72,21 @@ pub fn install_hooks() -> color_eyre::Result<()> {
     eyre_hook.install()?;
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // Wait for a frame being drawn on another thread, then keep the lock.
+        // If this very thread panicked mid-draw the lock never frees: go on.
+        for _ in 0..40 {
+            match DRAWING.try_lock() {
+                Ok(guard) => {
+                    std::mem::forget(guard);
+                    break;
+                }
+                Err(std::sync::TryLockError::Poisoned(e)) => {
+                    std::mem::forget(e.into_inner());
+                    break;
+                }
+                Err(std::sync::TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
         restore();
         panic_hook(info);
         std::process::exit(101);

@@ -110,8 +110,7 @@ where
             break;
         }
         if state.dirty && !state.quitting && last_draw.is_none_or(|t| t.elapsed() >= frame_gap) {
-            terminal
-                .draw(|f| crate::ui::render(f, &state))
+            crate::tui::while_drawing(|| terminal.draw(|f| crate::ui::render(f, &state)).map(drop))
                 .map_err(io::Error::other)?;
             state.dirty = false;
             last_draw = Some(Instant::now());

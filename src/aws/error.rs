@@ -2,7 +2,7 @@
 //! what to do. Text from the SDK passes through [`crate::secret::redact`].
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use crate::secret::redact;
 
@@ -115,7 +115,7 @@ impl AwsError {
                 format!("{what} in {region}: AWS did not answer in time"),
             ),
             SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
-                let text = DisplayErrorContext(err).to_string();
+                let text = error_chain(err);
                 if mentions_missing_credentials(&text) {
                     AwsError::new(
                         AwsErrorKind::ExpiredSession,
@@ -130,7 +130,7 @@ impl AwsError {
             }
             _ => AwsError::new(
                 AwsErrorKind::Other,
-                format!("{what} in {region}: {}", DisplayErrorContext(err)),
+                format!("{what} in {region}: {}", error_chain(err)),
             ),
         }
     }
@@ -175,6 +175,22 @@ fn default_hint(kind: AwsErrorKind) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// "outer: cause: root cause", each error's Display once (the SDK's
+/// `DisplayErrorContext` appends a Debug dump too long for a status line).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Wrappers often repeat their source's text; keep it once.
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The text of the first `<tag>…</tag>` in an XML error body.

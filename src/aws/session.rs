@@ -285,7 +285,7 @@ fn no_credentials() -> AwsError {
 /// its variants are told apart by their fixed Display text.
 fn credentials_error(e: &(dyn std::error::Error + 'static)) -> AwsError {
     let head = e.to_string();
-    let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string();
+    let detail = super::error::error_chain(e);
     if head.contains("not enabled") {
         let mut err = no_credentials();
         err.message = crate::secret::redact(&format!("{} ({detail})", err.message));

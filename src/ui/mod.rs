@@ -1,17 +1,17 @@
 //! Rendering: pure functions of [`State`]. Nothing here mutates state,
 //! does I/O or reads the clock (ages come from `state.now`).
 
-pub mod cluster;
-pub mod connections;
-pub mod dialog;
-pub mod filter;
-pub mod help;
+mod cluster;
+mod connections;
+mod dialog;
+mod filter;
+mod help;
 pub mod layout;
-pub mod objects;
-pub mod status_bar;
-pub mod steps;
+mod objects;
+mod status_bar;
+mod steps;
 pub mod theme;
-pub mod users;
+mod users;
 
 use chrono::TimeDelta;
 use ratatui::Frame;
@@ -64,7 +64,7 @@ pub fn fmt_age(d: TimeDelta) -> String {
 
 /// The bordered frame every pane wears: number, title, and the honest state
 /// of its data on the right (loading / age when stale / error).
-pub fn pane_block<'a, T>(
+pub(crate) fn pane_block<'a, T>(
     state: &State,
     pane: Pane,
     data: &Loadable<T>,
@@ -90,7 +90,7 @@ pub fn pane_block<'a, T>(
         .title_top(freshness_line(state, data).right_aligned())
 }
 
-pub fn freshness_line<'a, T>(state: &State, data: &Loadable<T>) -> Line<'a> {
+pub(crate) fn freshness_line<'a, T>(state: &State, data: &Loadable<T>) -> Line<'a> {
     let theme = &state.theme;
     let spans = match data.freshness(state.now, state.interval()) {
         Freshness::Loading if state.target.is_none() => vec![Span::styled(" no target ", theme.muted())],
@@ -118,7 +118,7 @@ pub fn freshness_line<'a, T>(state: &State, data: &Loadable<T>) -> Line<'a> {
 
 /// What a pane shows inside instead of rows it does not have yet, or the
 /// error line above the rows it kept.
-pub fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragraph<'static>> {
+pub(crate) fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragraph<'static>> {
     let theme = &state.theme;
     if let Some(err) = &data.error {
         let line = Line::from(vec![
@@ -140,7 +140,12 @@ pub fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragraph<'st
 
 /// Inner area minus an error line at the top (when the last refresh failed
 /// but older data is still shown).
-pub fn with_error_line<T>(frame: &mut Frame, inner: Rect, state: &State, data: &Loadable<T>) -> Option<Rect> {
+pub(crate) fn with_error_line<T>(
+    frame: &mut Frame,
+    inner: Rect,
+    state: &State,
+    data: &Loadable<T>,
+) -> Option<Rect> {
     match (placeholder(state, data), &data.data) {
         (Some(p), None) => {
             frame.render_widget(p, inner);
@@ -160,7 +165,7 @@ pub fn with_error_line<T>(frame: &mut Frame, inner: Rect, state: &State, data: &
 }
 
 /// Cut `s` to `width` columns with an ellipsis.
-pub fn clip(s: &str, width: usize) -> String {
+pub(crate) fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_owned();
     }

@@ -941,3 +941,67 @@ async fn create_if_missing_seeds_once_and_never_overwrites() {
     assert_eq!(current_json(&s, &id).await, first);
     assert_eq!(sm.versions(&id).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn https_endpoints_go_through_rustls_and_untrusted_certificates_are_refused() {
+    // A TLS server with a self-signed certificate (openssl's own test server).
+    let dir = rotui::sandbox::guard::scratch_dir("rotui-tls-").unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = rotui::sandbox::guard::free_port();
+    let args: Vec<String> = ["s_server", "-quiet", "-accept", &port.to_string(), "-cert"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            cert.display().to_string(),
+            "-key".into(),
+            key.display().to_string(),
+        ])
+        .collect();
+    let _server = rotui::sandbox::guard::Guarded::spawn(
+        std::path::Path::new("openssl"),
+        &args,
+        None,
+        &dir.join("log"),
+        Some(&dir),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let opts = AwsOptions {
+        endpoint_url: Some(format!("https://127.0.0.1:{port}")),
+        region: Some("eu-west-1".into()),
+        timeout: Some(std::time::Duration::from_secs(10)),
+        ..AwsOptions::default()
+    };
+    let s = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+        .await
+        .unwrap();
+    let err = s.secrets().app_secret("govuk/signon/mysql").await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Network, "{err}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+}

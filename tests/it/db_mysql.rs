@@ -888,3 +888,56 @@ async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
     }
     db.connection_count(user).await.unwrap()
 }
+
+#[tokio::test]
+async fn trigger_order_survives_definer_migration() {
+    let db = admin().await;
+    let app = app("triggers").await;
+    let as_app = MysqlDb::connect(&app_url(&app)).await.unwrap();
+    as_app
+        .execute(&[
+            Statement::new("CREATE TABLE t (id INT)"),
+            Statement::new("CREATE TRIGGER a BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id + 1"),
+            Statement::new("CREATE TRIGGER b BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id * 10"),
+            Statement::new(
+                "CREATE TRIGGER c BEFORE INSERT ON t FOR EACH ROW FOLLOWS a SET NEW.id = NEW.id - 1",
+            ),
+        ])
+        .await
+        .unwrap();
+    as_app.close().await;
+    let d = mysql_ident(&app.database);
+    let order = |db: MysqlDb| {
+        let schema = mysql_str(&app.database);
+        async move {
+            scalar(
+                &db,
+                &format!(
+                    "SELECT GROUP_CONCAT(TRIGGER_NAME ORDER BY ACTION_ORDER) FROM information_schema.TRIGGERS \
+                     WHERE TRIGGER_SCHEMA = {schema}"
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(order(db.clone()).await, "a,c,b");
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap()
+        .plan;
+    run(&db, &plan).await;
+    assert_eq!(order(db.clone()).await, "a,c,b", "{:#?}", plan.previews());
+    db.execute(&[Statement::new(format!("INSERT INTO {d}.t VALUES (1)"))])
+        .await
+        .unwrap();
+    // ((1 + 1) - 1) * 10
+    assert_eq!(scalar(&db, &format!("SELECT id FROM {d}.t")).await, "10");
+    assert!(
+        db.definer_plan(&account(&app), None)
+            .await
+            .unwrap()
+            .plan
+            .is_empty()
+    );
+}

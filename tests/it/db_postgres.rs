@@ -684,6 +684,25 @@ async fn converting_to_owner_roles_end_to_end() {
     )))
     .await
     .unwrap();
+    // The second database has its own privileges and defaults to carry over.
+    superuser(
+        &second,
+        &format!(
+            "CREATE TABLE ext_ref (code text); INSERT INTO ext_ref VALUES ('fr');
+             ALTER TABLE ext_ref OWNER TO {e}; GRANT SELECT ON ext_ref TO {a};",
+            e = ident(&etl),
+            a = ident(&app.user)
+        ),
+    )
+    .await;
+    app.conn(&second)
+        .await
+        .execute(AssertSqlSafe(format!(
+            "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {}",
+            ident(&reader)
+        )))
+        .await
+        .unwrap();
 
     let db = admin(&app.database).await;
     let status = db
@@ -719,6 +738,11 @@ async fn converting_to_owner_roles_end_to_end() {
         ),
         format!("-- in database {}\nREASSIGN OWNED BY {a} TO {o}", app.database),
         format!("-- in database {second}\nREASSIGN OWNED BY {a} TO {o}"),
+        format!("-- in database {second}\nGRANT SELECT ON TABLE \"public\".\"ext_ref\" TO {o}"),
+        format!(
+            "-- in database {second}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} GRANT SELECT ON TABLES TO {}",
+            ident(&reader)
+        ),
         format!(
             "-- in database {}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} GRANT SELECT ON TABLES TO {}",
             app.database,
@@ -859,6 +883,24 @@ async fn converting_to_owner_roles_end_to_end() {
         .execute("INSERT INTO users (email) VALUES ('d@example.org')")
         .await
         .unwrap();
+    let code: String = sqlx::query_scalar("SELECT code FROM ext_ref")
+        .fetch_one(&mut second_conn)
+        .await
+        .unwrap();
+    assert_eq!(code, "fr");
+    second_conn
+        .execute("CREATE TABLE made_there (id int)")
+        .await
+        .unwrap();
+    let readable: bool = sqlx::query_scalar("SELECT has_table_privilege($1, 'made_there', 'SELECT')")
+        .bind(&reader)
+        .fetch_one(&mut second_conn)
+        .await
+        .unwrap();
+    assert!(
+        readable,
+        "default privileges were carried over in the second database too"
+    );
 }
 
 #[tokio::test]

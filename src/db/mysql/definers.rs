@@ -124,13 +124,20 @@ impl MysqlDb {
                 let comment = str_for_mode(&text(&row, 0), sql_mode.as_deref().unwrap_or(""));
                 vec![format!("ALTER DEFINER={me} EVENT {qualified} COMMENT {comment}")]
             }
-            "procedure" | "function" | "trigger" => match self.flavor.kind {
-                FlavorKind::Mariadb => vec![format!("CREATE OR REPLACE {}", body()?)],
-                _ => vec![
-                    format!("DROP {keyword} {qualified}"),
-                    format!("CREATE {}", body()?),
-                ],
-            },
+            kind @ ("procedure" | "function" | "trigger") => {
+                let mut body = body()?;
+                if kind == "trigger" {
+                    // Re-creating a trigger moves it last among its table's
+                    // triggers for the same timing and event, and their order
+                    // is their meaning (`+1` then `*10` ≠ `*10` then `+1`).
+                    let next = self.next_trigger(&db, &object.name).await?;
+                    body = set_trigger_order(&body, next.as_deref()).ok_or_else(|| unreadable(object))?;
+                }
+                match self.flavor.kind {
+                    FlavorKind::Mariadb => vec![format!("CREATE OR REPLACE {body}")],
+                    _ => vec![format!("DROP {keyword} {qualified}"), format!("CREATE {body}")],
+                }
+            }
             other => {
                 return Err(DbError::new(
                     DbErrorKind::Other,
@@ -159,6 +166,24 @@ impl MysqlDb {
             create_sql: create,
         };
         Ok((backup, statements))
+    }
+
+    /// The trigger that runs right after `name` (same table, timing and event).
+    async fn next_trigger(&self, db: &str, name: &str) -> DbResult<Option<String>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT t2.TRIGGER_NAME FROM information_schema.TRIGGERS t1 \
+                     JOIN information_schema.TRIGGERS t2 ON t2.TRIGGER_SCHEMA = t1.TRIGGER_SCHEMA \
+                       AND t2.EVENT_OBJECT_TABLE = t1.EVENT_OBJECT_TABLE AND t2.ACTION_TIMING = t1.ACTION_TIMING \
+                       AND t2.EVENT_MANIPULATION = t1.EVENT_MANIPULATION AND t2.ACTION_ORDER > t1.ACTION_ORDER \
+                     WHERE t1.TRIGGER_SCHEMA = ? AND t1.TRIGGER_NAME = ? ORDER BY t2.ACTION_ORDER LIMIT 1",
+                )
+                .bind(db)
+                .bind(name),
+            )
+            .await?;
+        Ok(rows.first().map(|r| text(r, 0)))
     }
 
     /// Check each object: its definer is now the admin, and views can be
@@ -245,6 +270,81 @@ fn str_for_mode(value: &str, sql_mode: &str) -> String {
     }
 }
 
+/// Rewrite a trigger's text so it is placed right before `precedes` (or,
+/// with `None`, last): any `FOLLOWS`/`PRECEDES` clause after `FOR EACH ROW`
+/// is replaced. Quoted text is skipped, so names that read "for each row"
+/// do not confuse it. `None` if the text has no `FOR EACH ROW`.
+pub fn set_trigger_order(trigger_sql: &str, precedes: Option<&str>) -> Option<String> {
+    let b = trigger_sql.as_bytes();
+    // Words outside quotes, with their byte ranges.
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if matches!(c, b'`' | b'\'' | b'"') {
+            i = skip_quoted(b, i)?;
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                i += 1;
+            }
+            words.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    let word = |k: usize| words.get(k).map(|&(s, e)| trigger_sql[s..e].to_ascii_uppercase());
+    let k = (0..words.len()).find(|&k| {
+        word(k).as_deref() == Some("FOR")
+            && word(k + 1).as_deref() == Some("EACH")
+            && word(k + 2).as_deref() == Some("ROW")
+    })?;
+    let after_row = words[k + 2].1;
+    let mut rest = after_row;
+    // An existing order clause: the keyword, then one (maybe quoted) name.
+    if let Some(w) = word(k + 3)
+        && (w == "FOLLOWS" || w == "PRECEDES")
+    {
+        let mut j = words[k + 3].1;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        rest = if matches!(b.get(j), Some(b'`' | b'\'' | b'"')) {
+            skip_quoted(b, j)?
+        } else {
+            words.iter().find(|&&(s, _)| s >= j).map(|&(_, e)| e)?
+        };
+    }
+    let clause = precedes
+        .map(|n| format!(" PRECEDES {}", mysql_ident(n)))
+        .unwrap_or_default();
+    Some(format!(
+        "{}{clause}{}",
+        &trigger_sql[..after_row],
+        &trigger_sql[rest..]
+    ))
+}
+
+/// The index just past the quoted section starting at `i`.
+fn skip_quoted(b: &[u8], mut i: usize) -> Option<usize> {
+    let q = b[i];
+    i += 1;
+    loop {
+        let c = *b.get(i)?;
+        if c == b'\\' && q != b'`' {
+            i += 2;
+        } else if c == q {
+            if b.get(i + 1) == Some(&q) {
+                i += 2;
+            } else {
+                return Some(i + 1);
+            }
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// The text after the leading `CREATE` keyword.
 fn after_create(sql: &str) -> Option<&str> {
     let t = sql.trim_start();
@@ -273,35 +373,17 @@ pub fn replace_definer(create_sql: &str, definer: &str) -> Option<String> {
     skip_ws(&mut i);
     // One quoted (or bare) name part; returns the index after it.
     let part = |mut i: usize| -> Option<usize> {
-        match *b.get(i)? {
-            q @ (b'`' | b'\'' | b'"') => {
-                i += 1;
-                loop {
-                    let c = *b.get(i)?;
-                    if c == b'\\' && q != b'`' {
-                        i += 2;
-                    } else if c == q {
-                        if b.get(i + 1) == Some(&q) {
-                            i += 2;
-                        } else {
-                            return Some(i + 1);
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            _ => {
-                let s = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                if b.get(i) == Some(&b'(') && b.get(i + 1) == Some(&b')') {
-                    i += 2;
-                }
-                (i > s).then_some(i)
-            }
+        if matches!(b.get(i)?, b'`' | b'\'' | b'"') {
+            return skip_quoted(b, i);
         }
+        let s = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'(') && b.get(i + 1) == Some(&b')') {
+            i += 2;
+        }
+        (i > s).then_some(i)
     };
     let mut end = part(i)?;
     if b.get(end) == Some(&b'@') {
@@ -348,6 +430,33 @@ mod tests {
         );
         assert_eq!(replace_definer("CREATE VIEW v AS SELECT 1", me), None);
         assert_eq!(after_create("  create  trigger x"), Some("trigger x"));
+    }
+
+    #[test]
+    fn trigger_order_clauses_are_set() {
+        let t = "DEFINER='a'@'%' TRIGGER `for each row` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.x = 1";
+        assert_eq!(
+            set_trigger_order(t, Some("b`2")).unwrap(),
+            "DEFINER='a'@'%' TRIGGER `for each row` BEFORE INSERT ON `t` FOR EACH ROW PRECEDES `b``2` SET NEW.x = 1"
+        );
+        assert_eq!(set_trigger_order(t, None).unwrap(), t);
+        let t = "DEFINER='a'@'%' trigger c before insert on t for each row follows \"a b\" set new.x = 1";
+        assert_eq!(
+            set_trigger_order(t, Some("d")).unwrap(),
+            "DEFINER='a'@'%' trigger c before insert on t for each row PRECEDES `d` set new.x = 1"
+        );
+        assert_eq!(
+            set_trigger_order(
+                "TRIGGER c BEFORE INSERT ON t FOR EACH ROW PRECEDES other SET @x = 1",
+                None
+            )
+            .unwrap(),
+            "TRIGGER c BEFORE INSERT ON t FOR EACH ROW SET @x = 1"
+        );
+        assert_eq!(
+            set_trigger_order("TRIGGER c BEFORE INSERT ON t SET @x = 1", None),
+            None
+        );
         assert_eq!(after_create("ALTER VIEW"), None);
     }
 }

@@ -83,7 +83,8 @@ impl PgDb {
     /// owner role the app user's memberships and privileges on objects it does
     /// not own, hand over the database and the app user's schemas, REASSIGN
     /// OWNED in every database where the app user owns objects, and carry
-    /// the app user's default privileges over. Empty when already done.
+    /// the app user's default privileges over — privileges and defaults in
+    /// every database where the app user has any. Empty when already done.
     pub async fn plan_convert_to_owner_roles(
         &self,
         database: &str,
@@ -122,6 +123,16 @@ impl PgDb {
         let me = pg_ident(&self.user);
         let database_owner = self.database_owner(database).await?;
         let owns_in = self.owned_in(app_user).await?;
+        // Every database where the app user owns or holds anything, its own
+        // first: privileges and default privileges are per database too.
+        let mut dbs: Vec<String> = self
+            .depends_in(app_user, false)
+            .await?
+            .into_iter()
+            .map(|d| d.database)
+            .filter(|d| d != database)
+            .collect();
+        dbs.insert(0, database.to_owned());
         let mut plan = Vec::new();
 
         // 1. The role, and who is in it.
@@ -140,37 +151,45 @@ impl PgDb {
         }
 
         // 2. What the app user holds without owning it: memberships, then
-        //    privileges on the database's objects (granting those needs
-        //    their owners' rights).
-        for owner in self.foreign_acl_owners(database, app_user).await? {
-            if owner.name == owner_role {
-                continue;
+        //    privileges on objects (granting those needs their owners'
+        //    rights).
+        let mut joined: Vec<String> = Vec::new();
+        for db in &dbs {
+            for owner in self.foreign_acl_owners(db, app_user).await? {
+                if owner.name == owner_role || joined.contains(&owner.name) {
+                    continue;
+                }
+                if owner.superuser {
+                    return Err(DbError::refused(format!(
+                        "{} holds privileges on objects owned by the superuser {} in {}, which the admin cannot \
+                         grant to the owner role",
+                        pg_ident(app_user),
+                        pg_ident(&owner.name),
+                        pg_ident(db)
+                    ))
+                    .with_hint(
+                        "revoke them from the app user if unused, or have a superuser grant them to the owner role",
+                    ));
+                }
+                plan.push(Statement::new(format!("GRANT {} TO {me}", pg_ident(&owner.name))));
+                joined.push(owner.name);
             }
-            if owner.superuser {
-                return Err(DbError::refused(format!(
-                    "{} holds privileges on objects owned by the superuser {} in {}, which the admin cannot grant \
-                     to the owner role",
-                    pg_ident(app_user),
-                    pg_ident(&owner.name),
-                    pg_ident(database)
-                ))
-                .with_hint("revoke them from the app user if unused, or have a superuser grant them to the owner role"));
-            }
-            plan.push(Statement::new(format!("GRANT {} TO {me}", pg_ident(&owner.name))));
         }
         for r in self.memberships_to_copy(app_user, owner_role).await? {
             plan.push(Statement::new(format!("GRANT {} TO {o}", pg_ident(&r))));
         }
-        for p in self.privileges_to_copy(database, app_user, owner_role).await? {
-            plan.push(
-                Statement::new(format!(
-                    "GRANT {} ON {} TO {o}{}",
-                    p.privileges.join(", "),
-                    p.target(),
-                    if p.is_grantable { " WITH GRANT OPTION" } else { "" }
-                ))
-                .in_database(database),
-            );
+        for db in &dbs {
+            for p in self.privileges_to_copy(db, app_user, owner_role).await? {
+                plan.push(
+                    Statement::new(format!(
+                        "GRANT {} ON {} TO {o}{}",
+                        p.privileges.join(", "),
+                        p.target(),
+                        if p.is_grantable { " WITH GRANT OPTION" } else { "" }
+                    ))
+                    .in_database(db),
+                );
+            }
         }
 
         // 3. Ownership: the database, the app user's schemas, then everything
@@ -187,20 +206,19 @@ impl PgDb {
                     .in_database(database),
             );
         }
-        let mut dbs: Vec<&str> = owns_in.iter().map(|d| d.database.as_str()).collect();
-        // The app's own database first: it is the one that matters most.
-        dbs.sort_by_key(|d| (*d != database, *d));
-        for db in dbs {
+        for db in dbs.iter().filter(|d| owns_in.iter().any(|o| &o.database == *d)) {
             plan.push(Statement::new(format!("REASSIGN OWNED BY {a} TO {o}")).in_database(db));
         }
 
         // 4. Default privileges (REASSIGN OWNED leaves them behind).
-        plan.extend(
-            self.default_privileges_to_copy(database, app_user, owner_role)
-                .await?
-                .into_iter()
-                .map(|s| s.in_database(database)),
-        );
+        for db in &dbs {
+            plan.extend(
+                self.default_privileges_to_copy(db, app_user, owner_role)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.in_database(db)),
+            );
+        }
         Ok(plan)
     }
 

@@ -8,6 +8,7 @@ mod aws_source;
 mod deployment;
 mod eso;
 mod gc;
+pub mod govuk;
 mod pods;
 mod reloader;
 mod source;
