@@ -1112,3 +1112,143 @@ async fn portforward_carries_tcp_both_ways() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn kubectl_watch_describe_and_rollout_restart() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    es.create(&PostParams::default(), &external_secret("first"))
+        .await
+        .unwrap();
+    let mut watch = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig())
+        .arg("--cache-dir")
+        .arg(sb.dir.path().join("cache"))
+        .args(["get", "es", "-n", "apps", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(watch.stdout.take().unwrap()));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("kubectl prints in time")
+            .unwrap()
+            .expect("kubectl still watching")
+    };
+    assert!(next().await.starts_with("NAME"));
+    assert!(next().await.starts_with("first "));
+    es.create(&PostParams::default(), &external_secret("second"))
+        .await
+        .unwrap();
+    let line = next().await;
+    assert!(line.starts_with("second "), "{line}");
+    assert!(line.contains("aws-secretsmanager"), "{line}");
+    watch.kill().await.unwrap();
+
+    // describe a Deployment (it also lists ReplicaSets) and a Pod (events).
+    Api::<Deployment>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &deployment("signon", "signon"))
+        .await
+        .unwrap();
+    Api::<Pod>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &pod("signon-abc", "signon"))
+        .await
+        .unwrap();
+    let (ok, out, err) = kubectl(&sb, &["describe", "deployment", "signon"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("reloader.stakater.com/auto: true") && out.contains("app=signon"),
+        "{out}"
+    );
+    let (ok, out, err) = kubectl(&sb, &["describe", "pod", "signon-abc"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Status:") && out.contains("Pending"), "{out}");
+
+    // `rollout restart` writes a template annotation with a strategic merge patch.
+    let (ok, _, err) = kubectl(&sb, &["rollout", "restart", "deployment/signon"]).await;
+    assert!(ok, "{err}");
+    let d = Api::<Deployment>::default_namespaced(sb.client.clone())
+        .get("signon")
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(2));
+    let template_annotations = d.spec.unwrap().template.metadata.unwrap().annotations.unwrap();
+    assert!(template_annotations.contains_key("kubectl.kubernetes.io/restartedAt"));
+}
+
+#[tokio::test]
+async fn apply_generate_name_and_shutdown() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    // Server-side apply creates, then merges into the live object.
+    let pp = PatchParams::apply("sandbox-test").force();
+    let first = es
+        .patch("applied", &pp, &Patch::Apply(&external_secret("applied")))
+        .await
+        .unwrap();
+    assert_eq!(first.metadata.generation, Some(1));
+    let more = json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "applied", "annotations": {"a": "b"}},
+    });
+    let second = es.patch("applied", &pp, &Patch::Apply(&more)).await.unwrap();
+    assert_eq!(second.metadata.annotations.unwrap()["a"], "b");
+    assert_eq!(second.data["spec"]["refreshInterval"], "1h");
+
+    // generateName, as ReplicaSets name their pods.
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    let mut p = pod("", "signon");
+    p.metadata.name = None;
+    p.metadata.generate_name = Some("signon-7d9f-".into());
+    let created = pods.create(&PostParams::default(), &p).await.unwrap();
+    let name = created.metadata.name.unwrap();
+    assert!(
+        name.starts_with("signon-7d9f-") && name.len() == "signon-7d9f-".len() + 5,
+        "{name}"
+    );
+
+    // Shutdown ends open watches and frees the port.
+    let rv = es
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = es
+        .watch(&WatchParams::default().timeout(290), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let addr = sb.server.addr();
+    let Sandbox {
+        server,
+        client,
+        dir: _dir,
+    } = sb;
+    tokio::time::timeout(Duration::from_secs(6), server.shutdown())
+        .await
+        .expect("shutdown is prompt");
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the watch ends");
+    assert!(
+        !matches!(ended, Some(Ok(_))),
+        "no more events after shutdown: {ended:?}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "nothing listens any more"
+    );
+    assert!(
+        Api::<Pod>::default_namespaced(client)
+            .list(&ListParams::default())
+            .await
+            .is_err()
+    );
+}

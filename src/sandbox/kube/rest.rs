@@ -220,6 +220,7 @@ async fn resource_request(
                             resource_version: q.get("resourceVersion").map(String::from),
                             timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
                             send_initial_events: q.flag("sendInitialEvents"),
+                            table: wants_table,
                         },
                     );
                 }
@@ -289,6 +290,7 @@ async fn resource_request(
                     resource_version: q.get("resourceVersion").map(String::from),
                     timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
                     send_initial_events: q.flag("sendInitialEvents"),
+                    table: wants_table,
                 },
             )
         }

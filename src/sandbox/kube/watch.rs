@@ -29,6 +29,8 @@ pub struct WatchRequest {
     pub resource_version: Option<String>,
     pub timeout: Option<u64>,
     pub send_initial_events: bool,
+    /// Send each object as a one-row Table (`kubectl get --watch`).
+    pub table: bool,
 }
 
 const DEFAULT_TIMEOUT: u64 = 1800;
@@ -120,5 +122,8 @@ fn event(req: &WatchRequest, c: &Change) -> Option<Value> {
     };
     let mut object = c.object.clone();
     object["apiVersion"] = json!(req.api_version);
+    if req.table {
+        object = super::table::table(&RESOURCES[req.res], &[object], Some(c.rv));
+    }
     Some(json!({"type": kind, "object": object}))
 }
