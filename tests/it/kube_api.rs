@@ -462,10 +462,34 @@ async fn watch_streams_resumes_and_expires() {
             WatchEvent::Added(_) => "ADDED",
             WatchEvent::Modified(_) => "MODIFIED",
             WatchEvent::Deleted(_) => "DELETED",
-            _ => "OTHER",
+            WatchEvent::Bookmark(_) => "BOOKMARK",
+            WatchEvent::Error(_) => "ERROR",
         })
         .collect();
-    assert_eq!(kinds, ["MODIFIED", "DELETED"]);
+    // kube allows bookmarks: one comes as the watch times out, at the
+    // latest version, a safe point to resume from.
+    assert_eq!(kinds, ["MODIFIED", "DELETED", "BOOKMARK"]);
+    let WatchEvent::Bookmark(b) = &replay[2] else {
+        unreachable!()
+    };
+    assert_eq!(
+        b.metadata.resource_version,
+        sb.server.store().resource_version().to_string()
+    );
+    let quiet: Vec<_> = es
+        .watch(
+            &WatchParams::default().timeout(1).disable_bookmarks(),
+            &b.metadata.resource_version,
+        )
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        quiet.is_empty(),
+        "nothing new, and no bookmark unless allowed: {quiet:?}"
+    );
 
     // A label-selected watch sees an object leave its selection as DELETED.
     es.create(&PostParams::default(), &external_secret("w2"))
@@ -1250,5 +1274,79 @@ async fn apply_generate_name_and_shutdown() {
             .list(&ListParams::default())
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn event_recorder_and_collections() {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    let obj = es
+        .create(&PostParams::default(), &external_secret("signon-mysql"))
+        .await
+        .unwrap();
+    let recorder = Recorder::new(sb.client.clone(), Reporter::from("external-secrets"));
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: "UpdateFailed".into(),
+        note: Some("could not get secret data from provider".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    let reference = obj.object_ref(&es_resource("v1"));
+    recorder.publish(&ev, &reference).await.unwrap();
+    recorder.publish(&ev, &reference).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::default_namespaced(sb.client.clone());
+    let list = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1, "a repeat becomes a series on the same event");
+    assert_eq!(list.items[0].series.as_ref().map(|s| s.count), Some(2));
+    assert_eq!(
+        list.items[0].regarding.as_ref().unwrap().name.as_deref(),
+        Some("signon-mysql")
+    );
+
+    // deletecollection with a selector.
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    for (n, app) in [("a-1", "a"), ("a-2", "a"), ("b-1", "b")] {
+        pods.create(&PostParams::default(), &pod(n, app)).await.unwrap();
+    }
+    pods.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=a"))
+        .await
+        .unwrap();
+    let left: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| p.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["b-1"]);
+
+    // Bad input is refused without echoing what was sent.
+    let secrets: Api<DynamicObject> =
+        Api::default_namespaced_with(sb.client.clone(), &ApiResource::erase::<Secret>(&()));
+    let bad = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"K": "hunter2-not-base64!"}});
+    let (code, _, msg) = err_code(
+        secrets
+            .create(&PostParams::default(), &serde_json::from_value(bad).unwrap())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert!(msg.contains("data[K]") && !msg.contains("hunter2"), "{msg}");
+    let yaml = "apiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {K: hunter2: oops}\n";
+    let req = axum::http::Request::patch("/api/v1/namespaces/apps/secrets/s3?fieldManager=t")
+        .header("content-type", "application/apply-patch+yaml")
+        .body(yaml.as_bytes().to_vec())
+        .unwrap();
+    let err = sb.client.request::<Secret>(req).await.unwrap_err();
+    let (code, _, msg) = err_code(err);
+    assert_eq!(code, 400);
+    assert!(
+        msg.starts_with("error decoding YAML") && !msg.contains("hunter2"),
+        "{msg}"
     );
 }
