@@ -801,4 +801,64 @@ async fn connection_problems_are_explained() {
     assert!(matches!(err, K8sError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(w.k8s.check().await.is_ok());
+
+    // Credentials from an exec plugin, as `aws eks get-token` provides them:
+    // one that works, and one whose AWS session has expired.
+    let plugin = |script: &str| {
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: eks
+  cluster:
+    server: {}
+users:
+- name: eks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: sh
+      args: [\"-c\", {script:?}]
+      interactiveMode: Never
+contexts:
+- name: eks
+  context: {{cluster: eks, user: eks}}
+current-context: eks
+",
+            w.server.url()
+        )
+    };
+    let good = dir.path().join("good");
+    std::fs::write(
+        &good,
+        plugin(r#"echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"k8s-aws-v1.abc"}}'"#),
+    )
+    .unwrap();
+    let via_plugin = K8s::connect(&KubeOptions {
+        kubeconfig: Some(good),
+        ..Default::default()
+    })
+    .await;
+    let via_plugin = match via_plugin {
+        Ok(k) => k.check().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(via_plugin.is_ok(), "{via_plugin:?}");
+    let expired = dir.path().join("expired");
+    std::fs::write(
+        &expired,
+        plugin("echo 'An error occurred (ExpiredTokenException) when calling the GetCallerIdentity operation' >&2; exit 255"),
+    )
+    .unwrap();
+    let err = match K8s::connect(&KubeOptions {
+        kubeconfig: Some(expired),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(k) => k.check().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(matches!(err, K8sError::Unauthorized { .. }), "{err:?}");
+    assert!(err.to_string().contains("gds aws"), "{err}");
 }
