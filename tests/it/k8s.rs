@@ -632,6 +632,30 @@ async fn tunnel_carries_a_real_sql_session() {
     b.close().await.unwrap();
     assert!(t.stats().total >= 2, "{:?}", t.stats());
 
+    // Dropped without close (an early return, a panic): the pod still goes.
+    let dropped = Tunnel::start(&w.k8s, &cfg).await.expect("second tunnel starts");
+    let dropped_pod = dropped.pod_name().to_owned();
+    let uid = w
+        .k8s
+        .api::<Pod>()
+        .get(&dropped_pod)
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    drop(dropped);
+    within(
+        "the dropped tunnel's pod to be deleted",
+        kube::runtime::wait::await_condition(
+            w.k8s.api::<Pod>(),
+            &dropped_pod,
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        ),
+    )
+    .await
+    .unwrap();
+
     let pod_name = t.pod_name().to_owned();
     t.close().await.unwrap();
     let gone = w.k8s.api::<Pod>().get_opt(&pod_name).await.unwrap();
