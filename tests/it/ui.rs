@@ -1253,3 +1253,15 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     feed(&mut s, [Action::Tick(t0() + secs(20))]);
     assert!(screen(&s, 160, 48).contains("stale: 19s old"));
 }
+
+#[test]
+fn notices_fade_after_a_few_seconds() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('f'));
+    assert!(screen(&s, 80, 24).contains("force-sync requested"));
+    feed(&mut s, [Action::Tick(t0() + secs(7))]);
+    assert!(s.notice.is_some());
+    feed(&mut s, [Action::Tick(t0() + secs(8))]);
+    assert!(s.notice.is_none());
+    assert!(!screen(&s, 80, 24).contains("force-sync requested"));
+}
