@@ -1265,3 +1265,48 @@ fn notices_fade_after_a_few_seconds() {
     assert!(s.notice.is_none());
     assert!(!screen(&s, 80, 24).contains("force-sync requested"));
 }
+
+/// A render bug would take the whole screen down: every pane and dialog
+/// must draw at any size, however small, without panicking.
+#[test]
+fn every_screen_draws_at_any_size() {
+    let mut states = Vec::new();
+    for pane in Pane::ALL {
+        for zoom in [false, true] {
+            let mut s = fixture();
+            s.focus = pane;
+            s.zoom = zoom;
+            states.push(s);
+        }
+    }
+    for script in ["?", "5j\r", "3K", "5G\r\rsig", "/si", ":env x", "3c"] {
+        let mut s = fixture();
+        for c in script.chars() {
+            key(
+                &mut s,
+                if c == '\r' {
+                    KeyCode::Enter
+                } else {
+                    KeyCode::Char(c)
+                },
+            );
+        }
+        states.push(s);
+    }
+    for s in &states {
+        for (w, h) in [
+            (1, 1),
+            (10, 3),
+            (40, 10),
+            (79, 23),
+            (80, 24),
+            (109, 31),
+            (110, 32),
+            (133, 41),
+            (250, 70),
+        ] {
+            let text = screen(s, w, h);
+            assert!(!text.contains(PASSWORD));
+        }
+    }
+}
