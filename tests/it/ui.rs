@@ -1310,3 +1310,62 @@ fn every_screen_draws_at_any_size() {
         }
     }
 }
+
+/// Any sequence of keys, interleaved with worker answers and ticks, keeps
+/// the state drawable and never emits a write in read-only mode.
+#[test]
+fn random_key_storms_keep_the_state_sound() {
+    let alphabet: Vec<KeyCode> = "?qjkKfcrvz/:+- 12345Gyn"
+        .chars()
+        .map(KeyCode::Char)
+        .chain([
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Backspace,
+        ])
+        .collect();
+    for (seed, read_only) in [(7u64, false), (11, true), (2026, false)] {
+        let mut s = fixture();
+        s.read_only = read_only;
+        let mut x = seed;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        for i in 0..3000u64 {
+            let k = alphabet[next() % alphabet.len()];
+            let cmds = if k == KeyCode::Char('q') {
+                Vec::new()
+            } else {
+                key(&mut s, k)
+            };
+            if read_only {
+                assert!(cmds.iter().all(|c| !c.is_write()), "{cmds:?}");
+            }
+            if i % 97 == 0 {
+                let at = t0() + secs(i as i64 / 10);
+                feed(
+                    &mut s,
+                    [
+                        Action::Tick(at),
+                        Action::ConnectionsLoaded {
+                            generation: 100 + i,
+                            at,
+                            result: Ok(snapshot(at, (i % 7) as i64, 5)),
+                        },
+                    ],
+                );
+            }
+            if i % 50 == 0 {
+                let (w, h) = SIZES[(i / 50) as usize % 2];
+                assert!(!screen(&s, w, h).contains(PASSWORD) || s.revealed());
+            }
+        }
+    }
+}
