@@ -22,7 +22,6 @@ use super::{discovery, exec, portforward, table, watch};
 /// Shared server state.
 pub struct App {
     pub store: KubeStore,
-    #[allow(dead_code)] // used by exec and port-forward
     pub runtime: Arc<dyn PodRuntime>,
     pub shutdown: CancellationToken,
     pub addr: SocketAddr,
@@ -44,7 +43,6 @@ impl Query {
         self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
     }
 
-    #[allow(dead_code)] // used by exec
     pub fn all(&self, k: &str) -> Vec<String> {
         self.0
             .iter()
