@@ -7,4 +7,5 @@ mod db_postgres;
 mod k8s;
 mod kube_api;
 mod rotation;
+mod sandbox_cluster;
 mod ui;
