@@ -79,6 +79,7 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Users,
+    /// `user` is the selected row's key: `name@host` (MySQL) or the role name.
     Grants {
         user: String,
     },

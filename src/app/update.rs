@@ -15,6 +15,9 @@ use crate::app::state::{
 use crate::secret::redact;
 use crate::target::{Engine, Target};
 
+/// How long a notice stays in the footer.
+const NOTICE_FOR: TimeDelta = TimeDelta::seconds(8);
+
 /// Apply one action; return the side effects it asks for.
 pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     let mut out = Vec::new();
@@ -201,6 +204,14 @@ fn apply_connections(
 fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
     // Ages and countdowns are shown in seconds: redraw when one turns over.
     if now.timestamp() != state.now.timestamp() {
+        state.dirty = true;
+    }
+    if state
+        .notice
+        .as_ref()
+        .is_some_and(|(at, _)| now - *at >= NOTICE_FOR)
+    {
+        state.notice = None;
         state.dirty = true;
     }
     if state.reveal_until.is_some_and(|until| now >= until) {

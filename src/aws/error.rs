@@ -261,6 +261,26 @@ mod tests {
     }
 
     #[test]
+    fn error_chains_read_outer_to_root_without_repeats() {
+        #[derive(Debug)]
+        struct Wrap(&'static str, Option<Box<Wrap>>);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|w| w as _)
+            }
+        }
+        let root = Wrap("connection refused", None);
+        let same = Wrap("connection refused", Some(Box::new(root)));
+        let outer = Wrap("dispatch failure", Some(Box::new(same)));
+        assert_eq!(error_chain(&outer), "dispatch failure: connection refused");
+    }
+
+    #[test]
     fn xml_error_codes_are_found() {
         let body = r#"<?xml version="1.0"?><ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></Errors></ErrorResponse>"#;
         assert_eq!(xml_tag(body, "Code"), Some("InvalidClientTokenId"));

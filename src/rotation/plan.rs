@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::step::{Step, StepId, StepKind};
-use crate::target::Engine;
+use crate::target::{Engine, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +37,31 @@ pub struct PlanSpec {
 }
 
 impl PlanSpec {
+    /// The plan for `target`'s app in `envs` (the target's own when empty).
+    pub fn for_target(target: &Target, envs: &[String], mode: Mode) -> PlanSpec {
+        PlanSpec {
+            app: target.app.clone(),
+            engine: target.engine,
+            envs: if envs.is_empty() {
+                vec![target.env.clone()]
+            } else {
+                envs.to_vec()
+            },
+            mode,
+        }
+    }
+
+    /// `target` moved to `env`: the same names (they are the same app), but
+    /// the admin secret follows the environment unless it was overridden.
+    pub fn target_in(target: &Target, env: &str) -> Target {
+        let mut t = target.clone();
+        if t.admin_secret == Target::new(&target.env, &target.app, target.engine).admin_secret {
+            t.admin_secret = Target::new(env, &target.app, target.engine).admin_secret;
+        }
+        t.env = env.to_owned();
+        t
+    }
+
     /// `production/signon/mysql`, `production+staging/account-api/postgres`.
     pub fn label(&self) -> String {
         format!("{}/{}/{}", self.envs.join("+"), self.app, self.engine)
@@ -405,6 +430,20 @@ mod tests {
                 source: Some("production".into())
             }
         );
+    }
+
+    #[test]
+    fn specs_and_targets_per_environment() {
+        let mut t = Target::new("production", "signon", Engine::Mysql);
+        let s = PlanSpec::for_target(&t, &[], Mode::Normal);
+        assert_eq!(s.envs, ["production"]);
+        let staging = PlanSpec::target_in(&t, "staging");
+        assert_eq!(staging.env, "staging");
+        assert_eq!(staging.admin_secret, "staging-rds-admin-passwords");
+        assert_eq!(staging.app_secret, "govuk/signon/mysql");
+        assert_eq!(staging.database, "signon_production");
+        t.admin_secret = "shared-admin".into();
+        assert_eq!(PlanSpec::target_in(&t, "staging").admin_secret, "shared-admin");
     }
 
     #[test]

@@ -575,6 +575,9 @@ async fn cloned_grants_never_carry_credentials() {
     let (step, err) = failed_at(&out);
     assert_eq!(step, "production/create-user");
     assert!(matches!(err, StepError::Interlock(_)), "{err}");
+    // The hash is neither run nor shown, nor journalled.
+    assert!(!err.to_string().contains("0123456789ABCDEF"));
+    assert!(!s.journal_text().contains("0123456789ABCDEF"));
     let st = s.fake("production");
     assert!(st.writes.iter().all(|w| !w.contains("IDENTIFIED BY PASSWORD")));
     assert!(st.writes.iter().all(|w| !w.starts_with("GRANT")));

@@ -190,7 +190,25 @@ impl PostgresServer {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let guard = Guarded::spawn(&bin.postgres, &args, user, &log, Some(&dir))?;
+        // As root, drop to the postgres user with setpriv rather than
+        // runuser: setpriv execs, so the guard signals the postmaster itself
+        // and removes the directory only once the server is gone, whereas
+        // runuser would SIGKILL a postmaster still shutting down after 2 s and
+        // leave its children writing into the directory being removed.
+        let guard = match user {
+            Some(u) => {
+                let mut setpriv_args: Vec<String> = vec![
+                    format!("--reuid={u}"),
+                    format!("--regid={u}"),
+                    "--init-groups".to_owned(),
+                    "--".to_owned(),
+                    bin.postgres.to_string_lossy().into_owned(),
+                ];
+                setpriv_args.extend(args);
+                Guarded::spawn(Path::new("setpriv"), &setpriv_args, None, &log, Some(&dir))?
+            }
+            None => Guarded::spawn(&bin.postgres, &args, None, &log, Some(&dir))?,
+        };
 
         let server = PostgresServer {
             port,

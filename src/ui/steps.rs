@@ -49,7 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(inner);
         (l, d)
     } else {
-        let list_h = (steps.len() as u16).clamp(3, inner.height / 2);
+        let list_h = (steps.len() as u16).max(3).min(inner.height / 2);
         let [l, d] = Layout::vertical([Constraint::Length(list_h), Constraint::Min(0)]).areas(inner);
         (l, d)
     };

@@ -194,6 +194,60 @@ async fn rotui_holds_at_most_two_connections() {
     );
 }
 
+#[tokio::test]
+async fn work_in_other_databases_uses_short_lived_connections() {
+    let app = App::seed("short").await;
+    let second = format!("{}_more", hostile("short"));
+    app.seed_more(&second).await;
+    // A second RDS-shaped admin of its own, so other tests' sessions don't count.
+    let admin_user = hostile("admin");
+    let password = generate_password();
+    superuser(
+        "postgres",
+        &format!(
+            "CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD {} IN ROLE rds_superuser",
+            ident(&admin_user),
+            rotui::db::ident::pg_str(password.expose_secret())
+        ),
+    )
+    .await;
+    let db = PgDb::connect(pg().url(&admin_user, &password, "postgres").expose_secret())
+        .await
+        .unwrap();
+    let plan = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+        .await
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|s| s.database.as_deref() == Some(second.as_str()))
+    );
+    db.execute(&plan).await.unwrap();
+    db.objects(&second).await.unwrap();
+
+    // Only the pool's own sessions remain, in the pool's database.
+    let mut mine = Vec::new();
+    for _ in 0..40 {
+        mine = db
+            .connections(true)
+            .await
+            .unwrap()
+            .rows
+            .into_iter()
+            .filter(|r| r.user.as_deref() == Some(admin_user.as_str()))
+            .collect();
+        if mine.iter().all(|r| r.database.as_deref() == Some("postgres")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!mine.is_empty() && mine.len() <= 2, "{mine:?}");
+    assert!(
+        mine.iter().all(|r| r.database.as_deref() == Some("postgres")),
+        "{mine:?}"
+    );
+}
+
 // ---------------------------------------------------------------- errors
 
 #[tokio::test]

@@ -632,6 +632,30 @@ async fn tunnel_carries_a_real_sql_session() {
     b.close().await.unwrap();
     assert!(t.stats().total >= 2, "{:?}", t.stats());
 
+    // Dropped without close (an early return, a panic): the pod still goes.
+    let dropped = Tunnel::start(&w.k8s, &cfg).await.expect("second tunnel starts");
+    let dropped_pod = dropped.pod_name().to_owned();
+    let uid = w
+        .k8s
+        .api::<Pod>()
+        .get(&dropped_pod)
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    drop(dropped);
+    within(
+        "the dropped tunnel's pod to be deleted",
+        kube::runtime::wait::await_condition(
+            w.k8s.api::<Pod>(),
+            &dropped_pod,
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        ),
+    )
+    .await
+    .unwrap();
+
     let pod_name = t.pod_name().to_owned();
     t.close().await.unwrap();
     let gone = w.k8s.api::<Pod>().get_opt(&pod_name).await.unwrap();
@@ -801,4 +825,64 @@ async fn connection_problems_are_explained() {
     assert!(matches!(err, K8sError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(w.k8s.check().await.is_ok());
+
+    // Credentials from an exec plugin, as `aws eks get-token` provides them:
+    // one that works, and one whose AWS session has expired.
+    let plugin = |script: &str| {
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: eks
+  cluster:
+    server: {}
+users:
+- name: eks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: sh
+      args: [\"-c\", {script:?}]
+      interactiveMode: Never
+contexts:
+- name: eks
+  context: {{cluster: eks, user: eks}}
+current-context: eks
+",
+            w.server.url()
+        )
+    };
+    let good = dir.path().join("good");
+    std::fs::write(
+        &good,
+        plugin(r#"echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"k8s-aws-v1.abc"}}'"#),
+    )
+    .unwrap();
+    let via_plugin = K8s::connect(&KubeOptions {
+        kubeconfig: Some(good),
+        ..Default::default()
+    })
+    .await;
+    let via_plugin = match via_plugin {
+        Ok(k) => k.check().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(via_plugin.is_ok(), "{via_plugin:?}");
+    let expired = dir.path().join("expired");
+    std::fs::write(
+        &expired,
+        plugin("echo 'An error occurred (ExpiredTokenException) when calling the GetCallerIdentity operation' >&2; exit 255"),
+    )
+    .unwrap();
+    let err = match K8s::connect(&KubeOptions {
+        kubeconfig: Some(expired),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(k) => k.check().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(matches!(err, K8sError::Unauthorized { .. }), "{err:?}");
+    assert!(err.to_string().contains("gds aws"), "{err}");
 }

@@ -10,12 +10,13 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+    Api, AttachParams, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
 };
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Client, Config};
-use rotui::sandbox::kube::{KubeApiServer, NoRuntime, PodRuntime};
+use rotui::sandbox::kube::{ExecOutput, KubeApiServer, NoRuntime, PodRuntime};
 use serde_json::{Value, json};
 
 struct Sandbox {
@@ -461,10 +462,34 @@ async fn watch_streams_resumes_and_expires() {
             WatchEvent::Added(_) => "ADDED",
             WatchEvent::Modified(_) => "MODIFIED",
             WatchEvent::Deleted(_) => "DELETED",
-            _ => "OTHER",
+            WatchEvent::Bookmark(_) => "BOOKMARK",
+            WatchEvent::Error(_) => "ERROR",
         })
         .collect();
-    assert_eq!(kinds, ["MODIFIED", "DELETED"]);
+    // kube allows bookmarks: one comes as the watch times out, at the
+    // latest version, a safe point to resume from.
+    assert_eq!(kinds, ["MODIFIED", "DELETED", "BOOKMARK"]);
+    let WatchEvent::Bookmark(b) = &replay[2] else {
+        unreachable!()
+    };
+    assert_eq!(
+        b.metadata.resource_version,
+        sb.server.store().resource_version().to_string()
+    );
+    let quiet: Vec<_> = es
+        .watch(
+            &WatchParams::default().timeout(1).disable_bookmarks(),
+            &b.metadata.resource_version,
+        )
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        quiet.is_empty(),
+        "nothing new, and no bookmark unless allowed: {quiet:?}"
+    );
 
     // A label-selected watch sees an object leave its selection as DELETED.
     es.create(&PostParams::default(), &external_secret("w2"))
@@ -616,6 +641,11 @@ async fn rbac_switch_answers_forbidden() {
 /// Run kubectl against the sandbox with a private discovery cache (off the
 /// runtime thread: the server runs on the same one).
 async fn kubectl(sb: &Sandbox, args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = kubectl_code(sb, args).await;
+    (code == Some(0), out, err)
+}
+
+async fn kubectl_code(sb: &Sandbox, args: &[&str]) -> (Option<i32>, String, String) {
     let kubeconfig = sb.kubeconfig();
     let cache = sb.dir.path().join("cache");
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -629,7 +659,7 @@ async fn kubectl(sb: &Sandbox, args: &[&str]) -> (bool, String, String) {
             .output()
             .expect("kubectl runs");
         (
-            out.status.success(),
+            out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
@@ -782,5 +812,541 @@ async fn kubectl_get_describe_annotate() {
     assert!(
         err.contains("is forbidden: User \"sandbox-user\" cannot patch resource \"externalsecrets\""),
         "{err}"
+    );
+}
+
+type ExecCall = (String, String, String, Vec<String>);
+
+/// A pod runtime for protocol tests: `env` prints the pod's env map, `sh -c
+/// "exit N"` fails with N, and port 5432 of any pod is a TCP echo server.
+struct TestRuntime {
+    env: BTreeMap<String, String>,
+    echo: std::net::SocketAddr,
+    /// (namespace, pod, container, command) of each exec.
+    execs: std::sync::Mutex<Vec<ExecCall>>,
+}
+
+impl TestRuntime {
+    async fn start() -> Arc<TestRuntime> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let echo = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = conn.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        let env = [
+            (
+                "DATABASE_URL",
+                "mysql2://signon-user2:s3cret@db/signon_production",
+            ),
+            ("HOME", "/app"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Arc::new(TestRuntime {
+            env,
+            echo,
+            execs: Default::default(),
+        })
+    }
+}
+
+impl PodRuntime for TestRuntime {
+    fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: Vec<String>,
+    ) -> futures::future::BoxFuture<'static, Result<ExecOutput, String>> {
+        self.execs
+            .lock()
+            .unwrap()
+            .push((namespace.into(), pod.into(), container.into(), command.clone()));
+        let env: String = self.env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        Box::pin(async move {
+            match command.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["env"] => Ok(ExecOutput {
+                    stdout: env.into_bytes(),
+                    stderr: vec![],
+                    exit_code: 0,
+                }),
+                ["sh", "-c", script] => {
+                    let code = script
+                        .strip_prefix("exit ")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(127);
+                    Ok(ExecOutput {
+                        stdout: b"partial\n".to_vec(),
+                        stderr: b"boom\n".to_vec(),
+                        exit_code: code,
+                    })
+                }
+                _ => Err(format!("executable file not found: {:?}", command[0])),
+            }
+        })
+    }
+
+    fn port_forward(
+        &self,
+        _namespace: &str,
+        _pod: &str,
+        port: u16,
+    ) -> futures::future::BoxFuture<'static, Result<tokio::net::TcpStream, String>> {
+        let echo = self.echo;
+        Box::pin(async move {
+            match port {
+                5432 => tokio::net::TcpStream::connect(echo)
+                    .await
+                    .map_err(|e| e.to_string()),
+                // Says hello and hangs up, like a server refusing a login.
+                5433 => {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    let addr = listener.local_addr().unwrap();
+                    tokio::spawn(async move {
+                        let (mut conn, _) = listener.accept().await.unwrap();
+                        tokio::io::AsyncWriteExt::write_all(&mut conn, b"bye\n")
+                            .await
+                            .unwrap();
+                    });
+                    tokio::net::TcpStream::connect(addr)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                _ => Err(format!("connection refused on port {port}")),
+            }
+        })
+    }
+}
+
+/// The error of a request that must fail.
+fn refused<T>(r: Result<T, kube::Error>) -> String {
+    match r {
+        Ok(_) => panic!("expected the server to refuse"),
+        Err(e) => e.to_string(),
+    }
+}
+
+async fn running_pod(sb: &Sandbox, name: &str, app: &str) {
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    let mut p = pod(name, app);
+    p.spec
+        .as_mut()
+        .unwrap()
+        .containers
+        .push(serde_json::from_value(json!({"name": "sidecar", "image": "y"})).unwrap());
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let st = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "x", "imageID": "", "started": true}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&st))
+        .await
+        .unwrap();
+}
+
+async fn read_all(r: impl tokio::io::AsyncRead + Unpin) -> String {
+    let mut s = String::new();
+    let mut r = r;
+    tokio::io::AsyncReadExt::read_to_string(&mut r, &mut s)
+        .await
+        .unwrap();
+    s
+}
+
+#[tokio::test]
+async fn exec_through_kube_client() {
+    let runtime = TestRuntime::start().await;
+    let sb = Sandbox::start(runtime.clone()).await;
+    running_pod(&sb, "signon-abc", "signon").await;
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+
+    let ap = AttachParams::default().container("app").stderr(true);
+    let mut proc = pods.exec("signon-abc", ["env"], &ap).await.unwrap();
+    let stdout = read_all(proc.stdout().unwrap()).await;
+    let status = proc.take_status().unwrap().await.unwrap();
+    assert_eq!(status.status.as_deref(), Some("Success"));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "DATABASE_URL=mysql2://signon-user2:s3cret@db/signon_production"),
+        "{stdout}"
+    );
+    proc.join().await.unwrap();
+    assert_eq!(
+        runtime.execs.lock().unwrap()[0],
+        (
+            "apps".into(),
+            "signon-abc".into(),
+            "app".into(),
+            vec!["env".to_string()]
+        )
+    );
+
+    let mut proc = pods
+        .exec("signon-abc", ["sh", "-c", "exit 3"], &ap)
+        .await
+        .unwrap();
+    let (stdout, stderr) = (proc.stdout().unwrap(), proc.stderr().unwrap());
+    let (stdout, stderr) = tokio::join!(read_all(stdout), read_all(stderr));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("partial\n", "boom\n"));
+    let status = proc.take_status().unwrap().await.unwrap();
+    assert_eq!(status.status.as_deref(), Some("Failure"));
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    let causes = status.details.unwrap().causes.unwrap();
+    assert_eq!(
+        (causes[0].reason.as_deref(), causes[0].message.as_deref()),
+        (Some("ExitCode"), Some("3"))
+    );
+
+    // Runtime failures arrive as a Failure status too.
+    let mut proc = pods.exec("signon-abc", ["nope"], &ap).await.unwrap();
+    let status = proc.take_status().unwrap().await.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("InternalError"));
+    assert!(status.message.unwrap().contains("executable file not found"));
+
+    // Bad requests are refused before the upgrade.
+    let err = refused(
+        pods.exec("signon-abc", ["env"], &AttachParams::default().container("nope"))
+            .await,
+    );
+    assert!(
+        err.to_string()
+            .contains("container nope is not valid for pod signon-abc"),
+        "{err}"
+    );
+    let err = refused(pods.exec("ghost", ["env"], &ap).await);
+    assert!(err.to_string().contains("pods \"ghost\" not found"), "{err}");
+    sb.server.store().deny("create", "pods/exec");
+    let err = refused(pods.exec("signon-abc", ["env"], &ap).await);
+    assert!(
+        err.to_string().contains("cannot create resource \"pods/exec\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn kubectl_exec_into_a_deployment() {
+    let runtime = TestRuntime::start().await;
+    let sb = Sandbox::start(runtime.clone()).await;
+    Api::<Deployment>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &deployment("signon", "signon"))
+        .await
+        .unwrap();
+    running_pod(&sb, "signon-abc", "signon").await;
+    running_pod(&sb, "other-xyz", "other").await;
+
+    let (code, out, err) = kubectl_code(
+        &sb,
+        &[
+            "-n",
+            "apps",
+            "exec",
+            "deployment/signon",
+            "--container=app",
+            "--",
+            "env",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "kubectl exec failed: {err}");
+    assert!(
+        out.lines()
+            .any(|l| l == "DATABASE_URL=mysql2://signon-user2:s3cret@db/signon_production"),
+        "{out}"
+    );
+    assert_eq!(
+        runtime.execs.lock().unwrap()[0].1,
+        "signon-abc",
+        "the Deployment's pod, by its selector"
+    );
+
+    let (code, out, err) = kubectl_code(
+        &sb,
+        &["exec", "signon-abc", "-c", "app", "--", "sh", "-c", "exit 3"],
+    )
+    .await;
+    assert_eq!(code, Some(3), "{out} {err}");
+    assert_eq!(out, "partial\n");
+    assert!(
+        err.contains("boom") && err.contains("command terminated with exit code 3"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn portforward_carries_tcp_both_ways() {
+    let runtime = TestRuntime::start().await;
+    let sb = Sandbox::start(runtime).await;
+    running_pod(&sb, "relay", "relay").await;
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+
+    // A fresh forward per connection, as rotui's tunnel does.
+    for round in 0..2 {
+        let mut pf = pods.portforward("relay", &[5432]).await.unwrap();
+        let mut stream = pf.take_stream(5432).unwrap();
+        let msg = format!("hello {round} ").repeat(10_000);
+        let (mut r, mut w) = tokio::io::split(&mut stream);
+        let writer = async {
+            tokio::io::AsyncWriteExt::write_all(&mut w, msg.as_bytes())
+                .await
+                .unwrap();
+        };
+        let mut got = vec![0u8; msg.len()];
+        let reader = tokio::io::AsyncReadExt::read_exact(&mut r, &mut got);
+        let (_, read) = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(writer, reader) })
+            .await
+            .unwrap();
+        read.unwrap();
+        assert_eq!(got, msg.as_bytes());
+        drop(stream);
+        tokio::time::timeout(Duration::from_secs(10), pf.join())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    // The pod side hanging up ends the local stream.
+    let mut pf = pods.portforward("relay", &[5433]).await.unwrap();
+    let stream = pf.take_stream(5433).unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), read_all(stream))
+        .await
+        .unwrap();
+    assert_eq!(got, "bye\n");
+    // kube then answers our close with its own and reports that as an error
+    // (SendAfterClosing); what matters is that the session ends.
+    let joined = tokio::time::timeout(Duration::from_secs(10), pf.join()).await;
+    assert!(joined.is_ok(), "the forward ends once the pod side hangs up");
+
+    // A port nobody listens on reports on the error channel.
+    let mut pf = pods.portforward("relay", &[6000]).await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(5), pf.take_error(6000).unwrap())
+        .await
+        .unwrap();
+    assert!(err.unwrap().contains("connection refused on port 6000"));
+
+    // RBAC: create pods/portforward.
+    sb.server.store().deny("create", "pods/portforward");
+    let err = refused(pods.portforward("relay", &[5432]).await);
+    assert!(
+        err.to_string()
+            .contains("cannot create resource \"pods/portforward\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn kubectl_watch_describe_and_rollout_restart() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    es.create(&PostParams::default(), &external_secret("first"))
+        .await
+        .unwrap();
+    let mut watch = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig())
+        .arg("--cache-dir")
+        .arg(sb.dir.path().join("cache"))
+        .args(["get", "es", "-n", "apps", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(watch.stdout.take().unwrap()));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("kubectl prints in time")
+            .unwrap()
+            .expect("kubectl still watching")
+    };
+    assert!(next().await.starts_with("NAME"));
+    assert!(next().await.starts_with("first "));
+    es.create(&PostParams::default(), &external_secret("second"))
+        .await
+        .unwrap();
+    let line = next().await;
+    assert!(line.starts_with("second "), "{line}");
+    assert!(line.contains("aws-secretsmanager"), "{line}");
+    watch.kill().await.unwrap();
+
+    // describe a Deployment (it also lists ReplicaSets) and a Pod (events).
+    Api::<Deployment>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &deployment("signon", "signon"))
+        .await
+        .unwrap();
+    Api::<Pod>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &pod("signon-abc", "signon"))
+        .await
+        .unwrap();
+    let (ok, out, err) = kubectl(&sb, &["describe", "deployment", "signon"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("reloader.stakater.com/auto: true") && out.contains("app=signon"),
+        "{out}"
+    );
+    let (ok, out, err) = kubectl(&sb, &["describe", "pod", "signon-abc"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Status:") && out.contains("Pending"), "{out}");
+
+    // `rollout restart` writes a template annotation with a strategic merge patch.
+    let (ok, _, err) = kubectl(&sb, &["rollout", "restart", "deployment/signon"]).await;
+    assert!(ok, "{err}");
+    let d = Api::<Deployment>::default_namespaced(sb.client.clone())
+        .get("signon")
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(2));
+    let template_annotations = d.spec.unwrap().template.metadata.unwrap().annotations.unwrap();
+    assert!(template_annotations.contains_key("kubectl.kubernetes.io/restartedAt"));
+}
+
+#[tokio::test]
+async fn apply_generate_name_and_shutdown() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    // Server-side apply creates, then merges into the live object.
+    let pp = PatchParams::apply("sandbox-test").force();
+    let first = es
+        .patch("applied", &pp, &Patch::Apply(&external_secret("applied")))
+        .await
+        .unwrap();
+    assert_eq!(first.metadata.generation, Some(1));
+    let more = json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "applied", "annotations": {"a": "b"}},
+    });
+    let second = es.patch("applied", &pp, &Patch::Apply(&more)).await.unwrap();
+    assert_eq!(second.metadata.annotations.unwrap()["a"], "b");
+    assert_eq!(second.data["spec"]["refreshInterval"], "1h");
+
+    // generateName, as ReplicaSets name their pods.
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    let mut p = pod("", "signon");
+    p.metadata.name = None;
+    p.metadata.generate_name = Some("signon-7d9f-".into());
+    let created = pods.create(&PostParams::default(), &p).await.unwrap();
+    let name = created.metadata.name.unwrap();
+    assert!(
+        name.starts_with("signon-7d9f-") && name.len() == "signon-7d9f-".len() + 5,
+        "{name}"
+    );
+
+    // Shutdown ends open watches and frees the port.
+    let rv = es
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = es
+        .watch(&WatchParams::default().timeout(290), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let addr = sb.server.addr();
+    let Sandbox {
+        server,
+        client,
+        dir: _dir,
+    } = sb;
+    tokio::time::timeout(Duration::from_secs(6), server.shutdown())
+        .await
+        .expect("shutdown is prompt");
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the watch ends");
+    assert!(
+        !matches!(ended, Some(Ok(_))),
+        "no more events after shutdown: {ended:?}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "nothing listens any more"
+    );
+    assert!(
+        Api::<Pod>::default_namespaced(client)
+            .list(&ListParams::default())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn event_recorder_and_collections() {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    let obj = es
+        .create(&PostParams::default(), &external_secret("signon-mysql"))
+        .await
+        .unwrap();
+    let recorder = Recorder::new(sb.client.clone(), Reporter::from("external-secrets"));
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: "UpdateFailed".into(),
+        note: Some("could not get secret data from provider".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    let reference = obj.object_ref(&es_resource("v1"));
+    recorder.publish(&ev, &reference).await.unwrap();
+    recorder.publish(&ev, &reference).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::default_namespaced(sb.client.clone());
+    let list = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1, "a repeat becomes a series on the same event");
+    assert_eq!(list.items[0].series.as_ref().map(|s| s.count), Some(2));
+    assert_eq!(
+        list.items[0].regarding.as_ref().unwrap().name.as_deref(),
+        Some("signon-mysql")
+    );
+
+    // deletecollection with a selector.
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    for (n, app) in [("a-1", "a"), ("a-2", "a"), ("b-1", "b")] {
+        pods.create(&PostParams::default(), &pod(n, app)).await.unwrap();
+    }
+    pods.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=a"))
+        .await
+        .unwrap();
+    let left: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| p.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["b-1"]);
+
+    // Bad input is refused without echoing what was sent.
+    let secrets: Api<DynamicObject> =
+        Api::default_namespaced_with(sb.client.clone(), &ApiResource::erase::<Secret>(&()));
+    let bad = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"K": "hunter2-not-base64!"}});
+    let (code, _, msg) = err_code(
+        secrets
+            .create(&PostParams::default(), &serde_json::from_value(bad).unwrap())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert!(msg.contains("data[K]") && !msg.contains("hunter2"), "{msg}");
+    let yaml = "apiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {K: hunter2: oops}\n";
+    let req = axum::http::Request::patch("/api/v1/namespaces/apps/secrets/s3?fieldManager=t")
+        .header("content-type", "application/apply-patch+yaml")
+        .body(yaml.as_bytes().to_vec())
+        .unwrap();
+    let err = sb.client.request::<Secret>(req).await.unwrap_err();
+    let (code, _, msg) = err_code(err);
+    assert_eq!(code, 400);
+    assert!(
+        msg.starts_with("error decoding YAML") && !msg.contains("hunter2"),
+        "{msg}"
     );
 }

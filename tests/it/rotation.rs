@@ -1049,4 +1049,162 @@ mod real {
             assert!(w.db.user(&new).await.unwrap().is_none());
         }
     }
+
+    /// A TCP relay to a server that a test can cut, as a network or a
+    /// database outage would: open sessions die, new ones are refused.
+    struct Relay {
+        port: u16,
+        up: Arc<std::sync::atomic::AtomicBool>,
+        sessions: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    }
+
+    impl Relay {
+        async fn start(upstream: u16) -> Relay {
+            use std::sync::atomic::Ordering;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let relay = Relay {
+                port: listener.local_addr().unwrap().port(),
+                up: Arc::new(true.into()),
+                sessions: Arc::default(),
+            };
+            let (up, sessions) = (relay.up.clone(), relay.sessions.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        continue; // dropped: the client sees the connection closed
+                    }
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut out) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                        }
+                    });
+                    sessions.lock().unwrap().push(task.abort_handle());
+                }
+            });
+            relay
+        }
+
+        fn cut(&self) {
+            self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+            for s in self.sessions.lock().unwrap().drain(..) {
+                s.abort();
+            }
+        }
+
+        fn restore(&self) {
+            self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The database goes down, then Secrets Manager: each failure names the
+    /// system in words, holds no secret, and the next run resumes.
+    #[tokio::test]
+    async fn outages_fail_clearly_and_the_rotation_resumes() {
+        let w = World::mysql().await;
+        let server = MariaDbServer::shared();
+        let relay = Relay::start(server.port()).await;
+        let admin = MysqlDb::connect_with(
+            &format!("mysql://aws_db_admin@127.0.0.1:{}", relay.port),
+            &server.admin_password(),
+        )
+        .await
+        .unwrap();
+        let mut target = Target::new("production", &w.old, Engine::Mysql);
+        target.database = w.database.clone();
+        target.app_secret = w.secret_id.clone();
+        let ports = |db: Arc<dyn DbPort>, session: AwsSession| {
+            Ctx::new([EnvPorts {
+                target: target.clone(),
+                db,
+                secrets: Arc::new(AwsSecrets::new(session, &w.secret_id)),
+                cluster: Arc::new(NoCluster),
+            }])
+        };
+        let relayed: Arc<dyn DbPort> = Arc::new(MysqlPort::new(admin, "127.0.0.1", relay.port, &w.database));
+        let good = ports(relayed.clone(), w.session.clone());
+        let run = |ctx: Ctx, step: &'static str| {
+            let (plan, journal, o) = (w.plan.clone(), w.journal(), w.opts(step));
+            async move {
+                let r = runner::start_or_resume(&plan.spec, &ctx, &journal, &o).await?;
+                Ok::<_, runner::RotationError>(runner::run(&plan, &ctx, &r, &journal, &o).await)
+            }
+        };
+        let paused = |step: &str| {
+            Outcome::Waiting(Wait::Paused {
+                after: StepId(format!("production/{step}")),
+            })
+        };
+        assert_eq!(
+            run(good.clone(), "create-user").await.unwrap(),
+            paused("create-user")
+        );
+
+        // The database goes away.
+        relay.cut();
+        let o = w.opts("promote");
+        let o = RunOptions {
+            call_timeout: Duration::from_secs(5),
+            ..o
+        };
+        let r = runner::start_or_resume(&w.plan.spec, &good, &w.journal(), &o)
+            .await
+            .unwrap();
+        match runner::run(&w.plan, &good, &r, &w.journal(), &o).await {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, Some(StepId("production/inspect".into())));
+                let StepError::Port(p) = &e.error else {
+                    panic!("{e}")
+                };
+                assert_eq!(p.system, System::Database);
+                assert!(
+                    matches!(
+                        p.kind,
+                        PortErrorKind::Unreachable | PortErrorKind::Timeout | PortErrorKind::Other
+                    ),
+                    "{e}"
+                );
+                assert!(!e.to_string().contains(server.admin_password().expose_secret()));
+            }
+            other => panic!("{other:?}"),
+        }
+        relay.restore();
+
+        // Secrets Manager cannot be reached (an endpoint where nothing listens).
+        let nowhere = AwsSession::with_credentials(
+            &AwsOptions {
+                endpoint_url: Some(format!("http://127.0.0.1:{}", rotui::sandbox::guard::free_port())),
+                region: Some("eu-west-1".into()),
+                timeout: Some(Duration::from_secs(5)),
+                ..Default::default()
+            },
+            &StaticCredentials::new("testing", "testing"),
+        )
+        .await
+        .unwrap();
+        let no_aws = ports(relayed.clone(), nowhere);
+        let r = runner::start_or_resume(&w.plan.spec, &good, &w.journal(), &o)
+            .await
+            .unwrap();
+        match runner::run(&w.plan, &no_aws, &r, &w.journal(), &o).await {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, Some(StepId("production/store-pending".into())));
+                let StepError::Port(p) = &e.error else {
+                    panic!("{e}")
+                };
+                assert_eq!(p.system, System::SecretsManager, "{e}");
+                assert_eq!(p.kind, PortErrorKind::Unreachable, "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Both back: the same rotation carries on to the promotion.
+        assert_eq!(run(good.clone(), "promote").await.unwrap(), paused("promote"));
+        let cur = w.current().await;
+        assert_eq!(cur.username, r.new_username);
+        assert_eq!(w.app_reads(&cur.username, &cur.password).await, Ok(2));
+        let journal = std::fs::read_to_string(w.journal().path()).unwrap();
+        assert_eq!(journal.matches("\"event\":\"failed\"").count(), 2);
+        let started = journal.matches("\"event\":\"started\"").count();
+        assert_eq!(started, 1, "one rotation, resumed");
+    }
 }

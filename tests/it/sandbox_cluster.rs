@@ -73,6 +73,29 @@ impl World {
         Api::namespaced(self.client.clone(), NS)
     }
 
+    /// Run kubectl against this world and return its stdout; `None` when
+    /// kubectl isn't installed. A failing kubectl fails the test.
+    async fn kubectl(&self, args: &[&str]) -> Option<String> {
+        let bin = which::which("kubectl").ok()?;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("kubeconfig");
+        self.server
+            .as_ref()
+            .unwrap()
+            .write_kubeconfig(&config, NS)
+            .unwrap();
+        let out = tokio::process::Command::new(bin)
+            .arg(format!("--kubeconfig={}", config.display()))
+            .arg(format!("--cache-dir={}", dir.path().join("cache").display()))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kubectl {args:?} failed: {stderr}");
+        Some(String::from_utf8(out.stdout).unwrap())
+    }
+
     async fn stop(mut self) {
         if let Some(c) = self.cluster.take() {
             c.shutdown().await;
@@ -552,6 +575,23 @@ async fn reloader_rolls_the_deployment_and_old_connections_drain() {
         env.contains(&format!("DATABASE_URL=postgresql://{new_user}:newPassw0rdNew@")),
         "{env}"
     );
+
+    // The runbook's own command, with plain kubectl (when installed).
+    if let Some(out) = w
+        .kubectl(&[
+            "exec",
+            &format!("deployment/{app}"),
+            "--container=app",
+            "--",
+            "env",
+        ])
+        .await
+    {
+        assert!(
+            out.contains(&format!("DATABASE_URL=postgresql://{new_user}:newPassw0rdNew@")),
+            "{out}"
+        );
+    }
 
     // Other commands don't exist in the sandbox's pods.
     let mut attached = w

@@ -1253,3 +1253,119 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     feed(&mut s, [Action::Tick(t0() + secs(20))]);
     assert!(screen(&s, 160, 48).contains("stale: 19s old"));
 }
+
+#[test]
+fn notices_fade_after_a_few_seconds() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('f'));
+    assert!(screen(&s, 80, 24).contains("force-sync requested"));
+    feed(&mut s, [Action::Tick(t0() + secs(7))]);
+    assert!(s.notice.is_some());
+    feed(&mut s, [Action::Tick(t0() + secs(8))]);
+    assert!(s.notice.is_none());
+    assert!(!screen(&s, 80, 24).contains("force-sync requested"));
+}
+
+/// A render bug would take the whole screen down: every pane and dialog
+/// must draw at any size, however small, without panicking.
+#[test]
+fn every_screen_draws_at_any_size() {
+    let mut states = Vec::new();
+    for pane in Pane::ALL {
+        for zoom in [false, true] {
+            let mut s = fixture();
+            s.focus = pane;
+            s.zoom = zoom;
+            states.push(s);
+        }
+    }
+    for script in ["?", "5j\r", "3K", "5G\r\rsig", "/si", ":env x", "3c"] {
+        let mut s = fixture();
+        for c in script.chars() {
+            key(
+                &mut s,
+                if c == '\r' {
+                    KeyCode::Enter
+                } else {
+                    KeyCode::Char(c)
+                },
+            );
+        }
+        states.push(s);
+    }
+    for s in &states {
+        for (w, h) in [
+            (1, 1),
+            (10, 3),
+            (40, 10),
+            (79, 23),
+            (80, 24),
+            (109, 31),
+            (110, 32),
+            (133, 41),
+            (250, 70),
+        ] {
+            let text = screen(s, w, h);
+            assert!(!text.contains(PASSWORD));
+        }
+    }
+}
+
+/// Any sequence of keys, interleaved with worker answers and ticks, keeps
+/// the state drawable and never emits a write in read-only mode.
+#[test]
+fn random_key_storms_keep_the_state_sound() {
+    let alphabet: Vec<KeyCode> = "?qjkKfcrvz/:+- 12345Gyn"
+        .chars()
+        .map(KeyCode::Char)
+        .chain([
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Backspace,
+        ])
+        .collect();
+    for (seed, read_only) in [(7u64, false), (11, true), (2026, false)] {
+        let mut s = fixture();
+        s.read_only = read_only;
+        let mut x = seed;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        for i in 0..3000u64 {
+            let k = alphabet[next() % alphabet.len()];
+            let cmds = if k == KeyCode::Char('q') {
+                Vec::new()
+            } else {
+                key(&mut s, k)
+            };
+            if read_only {
+                assert!(cmds.iter().all(|c| !c.is_write()), "{cmds:?}");
+            }
+            if i % 97 == 0 {
+                let at = t0() + secs(i as i64 / 10);
+                feed(
+                    &mut s,
+                    [
+                        Action::Tick(at),
+                        Action::ConnectionsLoaded {
+                            generation: 100 + i,
+                            at,
+                            result: Ok(snapshot(at, (i % 7) as i64, 5)),
+                        },
+                    ],
+                );
+            }
+            if i % 50 == 0 {
+                let (w, h) = SIZES[(i / 50) as usize % 2];
+                assert!(!screen(&s, w, h).contains(PASSWORD) || s.revealed());
+            }
+        }
+    }
+}

@@ -153,28 +153,10 @@ impl PgDb {
         // 2. What the app user holds without owning it: memberships, then
         //    privileges on objects (granting those needs their owners'
         //    rights).
-        let mut joined: Vec<String> = Vec::new();
-        for db in &dbs {
-            for owner in self.foreign_acl_owners(db, app_user).await? {
-                if owner.name == owner_role || joined.contains(&owner.name) {
-                    continue;
-                }
-                if owner.superuser {
-                    return Err(DbError::refused(format!(
-                        "{} holds privileges on objects owned by the superuser {} in {}, which the admin cannot \
-                         grant to the owner role",
-                        pg_ident(app_user),
-                        pg_ident(&owner.name),
-                        pg_ident(db)
-                    ))
-                    .with_hint(
-                        "revoke them from the app user if unused, or have a superuser grant them to the owner role",
-                    ));
-                }
-                plan.push(Statement::new(format!("GRANT {} TO {me}", pg_ident(&owner.name))));
-                joined.push(owner.name);
-            }
-        }
+        plan.extend(
+            self.join_privilege_owners(&dbs, app_user, owner_role, "grant to the owner role")
+                .await?,
+        );
         for r in self.memberships_to_copy(app_user, owner_role).await? {
             plan.push(Statement::new(format!("GRANT {} TO {o}", pg_ident(&r))));
         }

@@ -3,6 +3,7 @@
 use super::PgDb;
 use crate::db::error::{DbError, DbErrorKind, DbResult};
 use crate::db::ident::pg_ident;
+use crate::db::model::Statement;
 
 /// Facts about a role that plans depend on.
 #[derive(Debug, sqlx::FromRow)]
@@ -59,5 +60,45 @@ impl PgDb {
             )
             .with_hint("check the database name (it is in the app's DATABASE_URL template)")
         })
+    }
+
+    /// `GRANT owner TO admin` for the owners of objects on which `role`
+    /// holds privileges in `databases` (skipping `except`): granting those
+    /// privileges on, or revoking them (DROP OWNED), needs the owner's
+    /// rights, and without them PostgreSQL only warns and does nothing.
+    /// Refused when an owner is a superuser, which an RDS admin can never
+    /// act for; `what` says what could not be done.
+    pub(super) async fn join_privilege_owners(
+        &self,
+        databases: &[String],
+        role: &str,
+        except: &str,
+        what: &str,
+    ) -> DbResult<Vec<Statement>> {
+        let mut joined: Vec<String> = Vec::new();
+        for db in databases {
+            for owner in self.foreign_acl_owners(db, role).await? {
+                if owner.name == except || joined.contains(&owner.name) {
+                    continue;
+                }
+                if owner.superuser {
+                    return Err(DbError::refused(format!(
+                        "{} holds privileges on objects owned by the superuser {} in {}, which the admin cannot {what}",
+                        pg_ident(role),
+                        pg_ident(&owner.name),
+                        pg_ident(db)
+                    ))
+                    .with_hint(
+                        "revoke them from it if unused, or have a superuser act on them (REVOKE or DROP OWNED)",
+                    ));
+                }
+                joined.push(owner.name);
+            }
+        }
+        let me = pg_ident(&self.user);
+        Ok(joined
+            .iter()
+            .map(|o| Statement::new(format!("GRANT {} TO {me}", pg_ident(o))))
+            .collect())
     }
 }

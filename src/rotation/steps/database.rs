@@ -56,11 +56,13 @@ fn short_list(items: &[String]) -> String {
 
 /// Interlock: clone only statements that carry no credential.
 fn credential_free(s: Vec<Statement>) -> StepResult<Vec<Statement>> {
-    if let Some(bad) = interlock::first_with_credentials(&s) {
-        return Err(StepError::Interlock(format!(
-            "a cloned grant would copy credentials; refusing to run: {}",
-            bad.preview()
-        )));
+    // The statement itself is not quoted: it holds a password hash.
+    if interlock::first_with_credentials(&s).is_some() {
+        return Err(StepError::Interlock(
+            "a cloned grant would copy the old user's credentials (IDENTIFIED … PASSWORD); \
+             refusing to run it: report this to the database layer"
+                .into(),
+        ));
     }
     Ok(s)
 }

@@ -22,7 +22,6 @@ use super::{discovery, exec, portforward, table, watch};
 /// Shared server state.
 pub struct App {
     pub store: KubeStore,
-    #[allow(dead_code)] // used by exec and port-forward
     pub runtime: Arc<dyn PodRuntime>,
     pub shutdown: CancellationToken,
     pub addr: SocketAddr,
@@ -44,7 +43,6 @@ impl Query {
         self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
     }
 
-    #[allow(dead_code)] // used by exec
     pub fn all(&self, k: &str) -> Vec<String> {
         self.0
             .iter()
@@ -222,6 +220,8 @@ async fn resource_request(
                             resource_version: q.get("resourceVersion").map(String::from),
                             timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
                             send_initial_events: q.flag("sendInitialEvents"),
+                            table: wants_table,
+                            allow_bookmarks: q.flag("allowWatchBookmarks"),
                         },
                     );
                 }
@@ -291,6 +291,8 @@ async fn resource_request(
                     resource_version: q.get("resourceVersion").map(String::from),
                     timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
                     send_initial_events: q.flag("sendInitialEvents"),
+                    table: wants_table,
+                    allow_bookmarks: q.flag("allowWatchBookmarks"),
                 },
             )
         }
@@ -335,8 +337,13 @@ async fn resource_request(
                 "application/apply-patch+yaml" => {
                     // Server-side apply, approximated: create, or merge the
                     // applied fields into the live object.
-                    let patch: Value = serde_yaml::from_slice(body)
-                        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    // The error names a position only: YAML errors can quote values.
+                    let patch: Value = serde_yaml::from_slice(body).map_err(|e| {
+                        let at = e
+                            .location()
+                            .map(|l| format!(" at line {} column {}", l.line(), l.column()));
+                        ApiError::bad_request(format!("error decoding YAML{}", at.unwrap_or_default()))
+                    })?;
                     match store.update_in(t.res, ns, &name, status, |cur| {
                         let mut new = cur.clone();
                         let mut patch = patch.clone();
