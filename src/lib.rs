@@ -15,3 +15,4 @@ pub mod secret;
 pub mod target;
 pub mod tui;
 pub mod ui;
+pub mod workers;

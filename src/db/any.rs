@@ -86,6 +86,35 @@ impl Db {
         }
     }
 
+    /// End one connection (`KILL` / `rds_kill` / `pg_terminate_backend`);
+    /// returns the statement that ran, for the journal and the notice.
+    pub async fn kill(&self, id: i64) -> DbResult<String> {
+        match self {
+            Db::Mysql(d) => {
+                let st = d.kill_statement(id);
+                d.execute(std::slice::from_ref(&st)).await?;
+                Ok(st.preview())
+            }
+            Db::Postgres(d) => {
+                let st = d.plan_kill(id);
+                d.kill(id).await?;
+                Ok(st.preview())
+            }
+        }
+    }
+
+    /// End every connection of `user` (never rotui's own); returns how many.
+    pub async fn kill_user(&self, user: &str) -> DbResult<usize> {
+        match self {
+            Db::Mysql(d) => {
+                let plan = d.kill_user_plan(user).await?;
+                d.execute(&plan.statements).await?;
+                Ok(plan.statements.len())
+            }
+            Db::Postgres(d) => Ok(d.kill_user(user).await?.len()),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Mysql(d) => d.close().await,
