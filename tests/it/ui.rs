@@ -1369,3 +1369,14 @@ fn random_key_storms_keep_the_state_sound() {
         }
     }
 }
+
+#[test]
+fn the_status_bar_counts_the_session_down_and_says_when_it_expired() {
+    let mut s = fixture();
+    assert!(screen(&s, 160, 48).contains("expires in 42m10s"));
+    assert!(screen(&s, 80, 24).contains("exp 42m10s"), "compact at 80 columns");
+    feed(&mut s, [Action::Tick(t0() + secs(42 * 60 + 10))]);
+    assert!(screen(&s, 160, 48).contains("session expired"));
+    key(&mut s, KeyCode::Char(' '));
+    assert!(screen(&s, 160, 48).contains("⏸ paused"));
+}
