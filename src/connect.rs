@@ -185,10 +185,16 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
             None => parsed.host_str().unwrap_or_default().to_owned(),
         };
         let cfg = crate::k8s::tunnel::TunnelConfig::for_db(&host, target.engine);
-        let tunnel = crate::k8s::tunnel::Tunnel::start(k8s, &cfg).await.map_err(|e| err(&e))?;
+        let tunnel = crate::k8s::tunnel::Tunnel::start(k8s, &cfg)
+            .await
+            .map_err(|e| err(&e))?;
         let local = tunnel.local_addr();
-        parsed.set_host(Some(&local.ip().to_string())).map_err(|e| err(&e))?;
-        parsed.set_port(Some(local.port())).map_err(|_| "cannot set the port".to_owned())?;
+        parsed
+            .set_host(Some(&local.ip().to_string()))
+            .map_err(|e| err(&e))?;
+        parsed
+            .set_port(Some(local.port()))
+            .map_err(|_| "cannot set the port".to_owned())?;
         c.tunnel = Some(tunnel);
     }
     let default_port = match target.engine {
@@ -206,5 +212,7 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
 
 /// The kubeconfig's current context, for the status bar.
 fn current_kube_context() -> Option<String> {
-    kube::config::Kubeconfig::read().ok().and_then(|k| k.current_context)
+    kube::config::Kubeconfig::read()
+        .ok()
+        .and_then(|k| k.current_context)
 }

@@ -12,7 +12,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::app::state::{
-    ClusterView, EsStatusView, PlanView, PodView, RolloutView, SecretCheckView, SessionView, StepStatus, StepView,
+    ClusterView, EsStatusView, PlanView, PodView, RolloutView, SecretCheckView, SessionView, StepStatus,
+    StepView,
 };
 use crate::app::{Action, Command, KillTarget, Request};
 use crate::cli::ConnArgs;
@@ -45,24 +46,32 @@ impl Backend {
         let journal = journal::state_dir()
             .map(|dir| Journal::for_spec(&dir, &spec))
             .map_err(|e| redact(&e.to_string()));
-        Backend { connected, ctx, spec, journal }
+        Backend {
+            connected,
+            ctx,
+            spec,
+            journal,
+        }
     }
 }
 
 /// Start the worker layer for `target`. It stops when the command channel
 /// closes or on [`Command::Quit`], closing its connections (and tunnel).
+/// With `read_only`, writes are refused here too, not only in the UI.
 pub fn spawn(
     target: Option<Target>,
     conn: ConnArgs,
+    read_only: bool,
     commands: UnboundedReceiver<Command>,
     actions: UnboundedSender<Action>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(serve(target, conn, commands, actions))
+    tokio::spawn(serve(target, conn, read_only, commands, actions))
 }
 
 async fn serve(
     target: Option<Target>,
     conn: ConnArgs,
+    read_only: bool,
     mut commands: UnboundedReceiver<Command>,
     actions: UnboundedSender<Action>,
 ) {
@@ -74,10 +83,18 @@ async fn serve(
     let running = Arc::new(Mutex::new(BTreeSet::<String>::new()));
     while let Some(cmd) = commands.recv().await {
         let get = {
-            let (backend, opening, target, conn) = (backend.clone(), opening.clone(), target.clone(), conn.clone());
+            let (backend, opening, target, conn) =
+                (backend.clone(), opening.clone(), target.clone(), conn.clone());
             move || async move { backend_for(&backend, &opening, &target, &conn).await }
         };
         let tx = actions.clone();
+        if read_only && cmd.is_write() {
+            let _ = tx.send(Action::Failed {
+                what: "write".into(),
+                error: "rotui runs with --read-only".into(),
+            });
+            continue;
+        }
         match cmd {
             Command::Quit => break,
             Command::SwitchTarget(t) => {
@@ -150,7 +167,7 @@ async fn backend_for(
 /// Results of a fetch, before they become an Action.
 enum Fetched {
     Users(Vec<crate::db::model::User>),
-    Grants(String, Vec<crate::db::model::Grant>),
+    Grants(Vec<crate::db::model::Grant>),
     Objects(Vec<crate::db::model::DbObject>),
     Connections(crate::db::model::ConnectionSnapshot),
     Cluster(ClusterView),
@@ -169,7 +186,7 @@ async fn fetch(b: &Backend, request: &Request) -> Result<Fetched, String> {
                 Some((n, h)) if db()?.engine() == crate::target::Engine::Mysql => (n, Some(h)),
                 _ => (user.as_str(), None),
             };
-            Fetched::Grants(user.clone(), db()?.grants(name, host).await.map_err(e)?)
+            Fetched::Grants(db()?.grants(name, host).await.map_err(e)?)
         }
         Request::Objects => Fetched::Objects(db()?.objects(&b.connected.target.database).await.map_err(e)?),
         Request::Connections { rows } => Fetched::Connections(db()?.connections(*rows).await.map_err(e)?),
@@ -179,7 +196,11 @@ async fn fetch(b: &Backend, request: &Request) -> Result<Fetched, String> {
     })
 }
 
-fn answer(request: Request, generation: u64, fetched: Result<Result<Fetched, String>, tokio::time::error::Elapsed>) -> Action {
+fn answer(
+    request: Request,
+    generation: u64,
+    fetched: Result<Result<Fetched, String>, tokio::time::error::Elapsed>,
+) -> Action {
     let at = Utc::now();
     let fetched = fetched.unwrap_or_else(|_| Err(format!("no answer within {}s", FETCH_DEADLINE.as_secs())));
     macro_rules! map {
@@ -191,21 +212,42 @@ fn answer(request: Request, generation: u64, fetched: Result<Result<Fetched, Str
         };
     }
     match request {
-        Request::Users => Action::UsersLoaded { generation, at, result: map!(Users) },
+        Request::Users => Action::UsersLoaded {
+            generation,
+            at,
+            result: map!(Users),
+        },
         Request::Grants { user } => Action::GrantsLoaded {
             generation,
             at,
             user,
-            result: fetched.and_then(|f| match f {
-                Fetched::Grants(_, g) => Ok(g),
-                _ => Err("internal: mismatched answer".into()),
-            }),
+            result: map!(Grants),
         },
-        Request::Objects => Action::ObjectsLoaded { generation, at, result: map!(Objects) },
-        Request::Connections { .. } => Action::ConnectionsLoaded { generation, at, result: map!(Connections) },
-        Request::Cluster => Action::ClusterLoaded { generation, at, result: map!(Cluster) },
-        Request::Steps => Action::StepsLoaded { generation, at, result: map!(Steps) },
-        Request::Session => Action::SessionLoaded { generation, at, result: map!(Session) },
+        Request::Objects => Action::ObjectsLoaded {
+            generation,
+            at,
+            result: map!(Objects),
+        },
+        Request::Connections { .. } => Action::ConnectionsLoaded {
+            generation,
+            at,
+            result: map!(Connections),
+        },
+        Request::Cluster => Action::ClusterLoaded {
+            generation,
+            at,
+            result: map!(Cluster),
+        },
+        Request::Steps => Action::StepsLoaded {
+            generation,
+            at,
+            result: map!(Steps),
+        },
+        Request::Session => Action::SessionLoaded {
+            generation,
+            at,
+            result: map!(Session),
+        },
     }
 }
 
@@ -218,7 +260,11 @@ async fn session_view(b: &Backend) -> SessionView {
     };
     if let Ok(s) = &c.session {
         view.session_expires = s.expiry();
-        view.aws_identity = s.caller_identity().await.ok().map(|i| i.principal_name().to_owned());
+        view.aws_identity = s
+            .caller_identity()
+            .await
+            .ok()
+            .map(|i| i.principal_name().to_owned());
     }
     view
 }
@@ -250,7 +296,11 @@ async fn cluster_view(b: &Backend) -> Result<ClusterView, String> {
                 matches_app_secret: Some(u.matches()),
                 problem: None,
             },
-            Err(err) => SecretCheckView { secret: es.target.clone(), problem: Some(e(err)), ..Default::default() },
+            Err(err) => SecretCheckView {
+                secret: es.target.clone(),
+                problem: Some(e(err)),
+                ..Default::default()
+            },
         },
         Err(err) => SecretCheckView {
             secret: es.target.clone(),
@@ -273,7 +323,11 @@ async fn cluster_view(b: &Backend) -> Result<ClusterView, String> {
         .iter()
         .map(|p| PodView {
             name: p.name.clone(),
-            phase: if p.terminating { "Terminating".into() } else { p.phase.clone() },
+            phase: if p.terminating {
+                "Terminating".into()
+            } else {
+                p.phase.clone()
+            },
             ready: p.ready,
             restarts: 0,
             started: p.started,
@@ -312,7 +366,13 @@ async fn plan_view(b: &Backend) -> Result<PlanView, String> {
     let mut done = BTreeSet::new();
     let mut steps = Vec::new();
     for step in &plan.steps {
-        let cx = StepCtx { ctx, rotation: &rotation, step, opts: &opts, recorder: None };
+        let cx = StepCtx {
+            ctx,
+            rotation: &rotation,
+            step,
+            opts: &opts,
+            recorder: None,
+        };
         let (status, result) = match step.observe(&cx).await {
             Ok(Observation::Done(d)) => {
                 done.insert(step.id.clone());
@@ -322,7 +382,8 @@ async fn plan_view(b: &Backend) -> Result<PlanView, String> {
             Ok(Observation::Blocked(d)) => (StepStatus::Blocked, d),
             Err(e) => (StepStatus::Blocked, redact(&e.to_string())),
         };
-        let status = if status == StepStatus::Pending && !plan.unmet(step, |id| done.contains(id)).is_empty() {
+        let status = if status == StepStatus::Pending && !plan.unmet(step, |id| done.contains(id)).is_empty()
+        {
             StepStatus::Blocked
         } else {
             status
@@ -356,9 +417,18 @@ async fn plan_view(b: &Backend) -> Result<PlanView, String> {
 /// Run one step (the UI only offers steps whose prerequisites are done, and
 /// has already shown the preview and asked for any confirmation).
 async fn run_step(b: &Backend, id: &str, tx: &UnboundedSender<Action>) {
-    let failed = |error: String| Action::Failed { what: format!("step {id}"), error };
+    let failed = |error: String| Action::Failed {
+        what: format!("step {id}"),
+        error,
+    };
     let (Ok(ctx), Ok(journal)) = (&b.ctx, &b.journal) else {
-        let why = b.ctx.as_ref().err().or(b.journal.as_ref().err()).cloned().unwrap_or_default();
+        let why = b
+            .ctx
+            .as_ref()
+            .err()
+            .or(b.journal.as_ref().err())
+            .cloned()
+            .unwrap_or_default();
         let _ = tx.send(failed(why));
         return;
     };
@@ -370,7 +440,11 @@ async fn run_step(b: &Backend, id: &str, tx: &UnboundedSender<Action>) {
         let _ = tx.send(failed("no such step".into()));
         return;
     };
-    let mut opts = RunOptions { yes: true, stop_after: Some(step.id.clone()), ..RunOptions::default() };
+    let mut opts = RunOptions {
+        yes: true,
+        stop_after: Some(step.id.clone()),
+        ..RunOptions::default()
+    };
     let rotation = match runner::start_or_resume(&b.spec, ctx, journal, &opts).await {
         Ok(r) => r,
         Err(e) => return drop(tx.send(failed(redact(&e.to_string())))),
@@ -381,7 +455,11 @@ async fn run_step(b: &Backend, id: &str, tx: &UnboundedSender<Action>) {
     }
     let (events_tx, mut events) = unbounded_channel();
     opts.events = Some(events_tx);
-    let _ = tx.send(Action::StepChanged { id: id.to_owned(), status: StepStatus::Running, result: None });
+    let _ = tx.send(Action::StepChanged {
+        id: id.to_owned(),
+        status: StepStatus::Running,
+        result: None,
+    });
     let run = runner::run(&plan, ctx, &rotation, journal, &opts);
     tokio::pin!(run);
     let outcome = loop {
@@ -416,15 +494,26 @@ async fn run_step(b: &Backend, id: &str, tx: &UnboundedSender<Action>) {
 async fn kill(b: &Backend, k: KillTarget) -> Action {
     let db = match &b.connected.db {
         Ok(db) => db,
-        Err(e) => return Action::Failed { what: "kill".into(), error: e.clone() },
+        Err(e) => {
+            return Action::Failed {
+                what: "kill".into(),
+                error: e.clone(),
+            };
+        }
     };
     let result = match &k {
         KillTarget::Connection { id, .. } => db.kill(*id).await.map(|sql| format!("ran: {sql}")),
-        KillTarget::AllOf { user, .. } => db.kill_user(user).await.map(|n| format!("ended {n} connections of {user}")),
+        KillTarget::AllOf { user, .. } => db
+            .kill_user(user)
+            .await
+            .map(|n| format!("ended {n} connections of {user}")),
     };
     match result {
         Ok(text) => Action::Notice(text),
-        Err(e) => Action::Failed { what: "kill".into(), error: redact(&e.to_string()) },
+        Err(e) => Action::Failed {
+            what: "kill".into(),
+            error: redact(&e.to_string()),
+        },
     }
 }
 
@@ -432,15 +521,31 @@ async fn force_sync(b: &Backend) -> Action {
     let what = || "force-sync".to_owned();
     let k8s = match &b.connected.k8s {
         Ok(k) => k,
-        Err(e) => return Action::Failed { what: what(), error: e.clone() },
+        Err(e) => {
+            return Action::Failed {
+                what: what(),
+                error: e.clone(),
+            };
+        }
     };
     let plan = match ForceSync::plan(k8s, &b.connected.target.external_secret, None).await {
         Ok(p) => p,
-        Err(e) => return Action::Failed { what: what(), error: redact(&e.to_string()) },
+        Err(e) => {
+            return Action::Failed {
+                what: what(),
+                error: redact(&e.to_string()),
+            };
+        }
     };
     match plan.run(k8s, Duration::from_secs(60)).await {
         Ok(SyncOutcome::Synced(_)) => Action::Notice(format!("synced: {}", plan.preview())),
-        Ok(other) => Action::Failed { what: what(), error: redact(&format!("{other:?}")) },
-        Err(e) => Action::Failed { what: what(), error: redact(&e.to_string()) },
+        Ok(other) => Action::Failed {
+            what: what(),
+            error: redact(&format!("{other:?}")),
+        },
+        Err(e) => Action::Failed {
+            what: what(),
+            error: redact(&e.to_string()),
+        },
     }
 }
