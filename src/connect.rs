@@ -63,22 +63,6 @@ pub async fn admin_password(target: &Target, session: &AwsSession) -> Result<Sec
         .map_err(|e| eyre!("{e}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_from_the_secrets_host() {
-        let t = Target::new("production", "account-api", Engine::Postgres);
-        assert_eq!(
-            url_for_host(&t, "db.internal:5432"),
-            "postgresql://aws%5Fdb%5Fadmin@db.internal:5432/account%2Dapi%5Fproduction"
-        );
-        assert!(!has_password(&url_for_host(&t, "h")));
-        assert!(has_password("mysql://u:p@h/d"));
-    }
-}
-
 /// Everything a target needs, each part on its own: the dashboard shows what
 /// it can when one of them is down (an expired AWS session does not hide the
 /// cluster, an unreachable cluster does not hide the database).
@@ -215,4 +199,20 @@ fn current_kube_context() -> Option<String> {
     kube::config::Kubeconfig::read()
         .ok()
         .and_then(|k| k.current_context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_from_the_secrets_host() {
+        let t = Target::new("production", "account-api", Engine::Postgres);
+        assert_eq!(
+            url_for_host(&t, "db.internal:5432"),
+            "postgresql://aws%5Fdb%5Fadmin@db.internal:5432/account%2Dapi%5Fproduction"
+        );
+        assert!(!has_password(&url_for_host(&t, "h")));
+        assert!(has_password("mysql://u:p@h/d"));
+    }
 }

@@ -164,7 +164,8 @@ async fn backend_for(
     Some(b)
 }
 
-/// Results of a fetch, before they become an Action.
+/// Results of a fetch, before they become an Action (short-lived: no boxing).
+#[allow(clippy::large_enum_variant)]
 enum Fetched {
     Users(Vec<crate::db::model::User>),
     Grants(Vec<crate::db::model::Grant>),
