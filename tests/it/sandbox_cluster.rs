@@ -10,13 +10,15 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{AttachParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use rotui::sandbox::controllers::{
-    AppPods, AwsSource, Cluster, ExternalSecret, FAIL_ANNOTATION, LAST_RELOADED_FROM, MapSource, SecretSource,
+    AppPods, AwsSource, Cluster, ExternalSecret, FAIL_ANNOTATION, LAST_RELOADED_FROM, MapSource,
+    SecretSource, govuk,
 };
 use rotui::sandbox::guard::{Guarded, free_port, scratch_dir};
 use rotui::sandbox::kube::KubeApiServer;
 use rotui::sandbox::mariadb::MariaDbServer;
 use rotui::sandbox::postgres::PostgresServer;
 use rotui::secret::ExposeSecret;
+use rotui::target::{Engine, Target};
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection, Row};
 
@@ -69,6 +71,29 @@ impl World {
             + std::fmt::Debug,
     {
         Api::namespaced(self.client.clone(), NS)
+    }
+
+    /// Run kubectl against this world and return its stdout; `None` when
+    /// kubectl isn't installed. A failing kubectl fails the test.
+    async fn kubectl(&self, args: &[&str]) -> Option<String> {
+        let bin = which::which("kubectl").ok()?;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("kubeconfig");
+        self.server
+            .as_ref()
+            .unwrap()
+            .write_kubeconfig(&config, NS)
+            .unwrap();
+        let out = tokio::process::Command::new(bin)
+            .arg(format!("--kubeconfig={}", config.display()))
+            .arg(format!("--cache-dir={}", dir.path().join("cache").display()))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kubectl {args:?} failed: {stderr}");
+        Some(String::from_utf8(out.stdout).unwrap())
     }
 
     async fn stop(mut self) {
@@ -455,43 +480,22 @@ async fn reloader_rolls_the_deployment_and_old_connections_drain() {
     }
     admin.close().await.unwrap();
 
+    // The app's objects as GOV.UK has them.
+    let target = Target::new("sandbox", &app, Engine::Postgres);
+    assert_eq!(target.database, db);
+    let (key, es_name) = (target.app_secret.clone(), target.external_secret.clone());
     let w = World::start().await;
-    let key = format!("govuk/{app}/postgres");
     let host = format!("127.0.0.1:{}", pg.port());
     w.source.set(
         &key,
         json!({ "username": old_user, "password": "oldPassw0rdOld", "host": host }),
     );
-    let es_name = format!("{app}-postgres");
-    let tpl = format!("postgresql://{{{{ .username }}}}:{{{{ .password }}}}@{{{{ .host }}}}/{db}");
     w.api::<ExternalSecret>()
-        .create(
-            &PostParams::default(),
-            &external_secret(&es_name, &key, "1h", &tpl),
-        )
+        .create(&PostParams::default(), &govuk::external_secret(&target))
         .await
         .unwrap();
-    let deployment: Deployment = serde_json::from_value(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": { "name": app, "namespace": NS, "annotations": { "reloader.stakater.com/auto": "true" } },
-        "spec": {
-            "replicas": 2,
-            "selector": { "matchLabels": { "app": app } },
-            "template": {
-                "metadata": { "labels": { "app": app } },
-                "spec": { "containers": [{
-                    "name": "app", "image": "ghcr.io/alphagov/app:latest",
-                    "env": [
-                        { "name": "DATABASE_URL", "valueFrom": { "secretKeyRef": { "name": es_name, "key": "DATABASE_URL" } } },
-                        { "name": "RAILS_ENV", "value": "production" },
-                    ],
-                }]},
-            },
-        },
-    }))
-    .unwrap();
     w.api::<Deployment>()
-        .create(&PostParams::default(), &deployment)
+        .create(&PostParams::default(), &govuk::deployment(&target, 2))
         .await
         .unwrap();
 
@@ -571,6 +575,23 @@ async fn reloader_rolls_the_deployment_and_old_connections_drain() {
         env.contains(&format!("DATABASE_URL=postgresql://{new_user}:newPassw0rdNew@")),
         "{env}"
     );
+
+    // The runbook's own command, with plain kubectl (when installed).
+    if let Some(out) = w
+        .kubectl(&[
+            "exec",
+            &format!("deployment/{app}"),
+            "--container=app",
+            "--",
+            "env",
+        ])
+        .await
+    {
+        assert!(
+            out.contains(&format!("DATABASE_URL=postgresql://{new_user}:newPassw0rdNew@")),
+            "{out}"
+        );
+    }
 
     // Other commands don't exist in the sandbox's pods.
     let mut attached = w
@@ -819,9 +840,9 @@ async fn mysql2_pods_hold_sessions_are_replaced_and_scale_to_zero() {
         "metadata": { "name": "signon" },
         "spec": {
             "replicas": 1,
-            "selector": { "matchLabels": { "app": "signon" } },
+            "selector": { "matchLabels": { "app.kubernetes.io/name": "signon" } },
             "template": {
-                "metadata": { "labels": { "app": "signon" }, "annotations": { "sandbox.rotui.dev/connections": "3" } },
+                "metadata": { "labels": { "app.kubernetes.io/name": "signon" }, "annotations": { "sandbox.rotui.dev/connections": "3" } },
                 "spec": { "containers": [{ "name": "app", "image": "signon",
                     "envFrom": [{ "secretRef": { "name": "signon-mysql" } }] }] },
             },
@@ -838,6 +859,17 @@ async fn mysql2_pods_hold_sessions_are_replaced_and_scale_to_zero() {
     .await;
     let first = pods_of(&w, "signon").await;
     assert_eq!(first.len(), 1);
+
+    // Without Reloader's annotation a Secret change restarts nothing.
+    let patch = json!({ "data": { "OTHER": base64("x") } });
+    w.api::<Secret>()
+        .patch("signon-mysql", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let d = w.api::<Deployment>().get("signon").await.unwrap();
+    assert_eq!(d.metadata.generation, Some(1), "not opted into Reloader");
+    assert_eq!(pods_of(&w, "signon").await, first);
 
     // A deleted pod is replaced (and its sessions go with it).
     w.api::<Pod>()
@@ -964,7 +996,7 @@ async fn external_secrets_read_secrets_manager_through_the_sdk() {
 async fn pods_of(w: &World, app: &str) -> Vec<String> {
     let mut names: Vec<String> = w
         .api::<Pod>()
-        .list(&ListParams::default().labels(&format!("app={app}")))
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={app}")))
         .await
         .unwrap()
         .items

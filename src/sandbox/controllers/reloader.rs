@@ -34,6 +34,11 @@ pub(super) async fn run(client: kube::Client, namespace: String) {
     while let Some(event) = events.next().await {
         let secret = match event {
             Ok(Event::Apply(s) | Event::InitApply(s)) => s,
+            // A Secret made again later is a creation, not a change.
+            Ok(Event::Delete(s)) => {
+                seen.remove(&s.name_any());
+                continue;
+            }
             Ok(_) => continue,
             Err(e) => {
                 tracing::debug!(error = %redact(&e.to_string()), "reloader watch");
