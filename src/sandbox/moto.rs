@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::guard::{Guarded, free_port, scratch_dir};
+use super::guard::{Guarded, scratch_dir};
 
 /// Env var naming the `moto_server` executable (the justfile sets it).
 pub const MOTO_ENV: &str = "ROTUI_MOTO_SERVER";
@@ -20,8 +20,8 @@ pub enum MotoError {
     NotInstalled { looked: String },
     #[error("could not start moto_server: {0}")]
     Spawn(#[from] std::io::Error),
-    #[error("moto_server did not answer on 127.0.0.1:{port} within {secs} s; its log: {log}")]
-    NotReady { port: u16, secs: u64, log: String },
+    #[error("moto_server was not ready within {secs} s; its log: {log}")]
+    NotReady { secs: u64, log: String },
 }
 
 /// A running moto server on 127.0.0.1. Dropping it stops the server.
@@ -38,22 +38,32 @@ impl MotoServer {
     /// Start a fresh server (blocking until it answers, at most 10 s).
     pub fn start() -> Result<Self, MotoError> {
         let program = find_moto_server()?;
-        let port = free_port();
         let dir = scratch_dir("rotui-moto-")?;
         let log = dir.join("moto.log");
-        let args = [
-            "-H".to_owned(),
-            "127.0.0.1".to_owned(),
-            "-p".to_owned(),
-            port.to_string(),
-        ];
+        // Port 0: the server binds a free port itself and logs it, so two
+        // servers starting at once can never race for the same port.
+        let args = ["-H", "127.0.0.1", "-p", "0"].map(str::to_owned);
         let guard = Guarded::spawn(&program, &args, None, &log, Some(&dir))?;
+        let started = Instant::now();
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = logged_port(&text) {
+                break port;
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                return Err(MotoError::NotReady {
+                    secs: READY_TIMEOUT.as_secs(),
+                    log: text,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let server = MotoServer {
             port,
             dir,
             _guard: guard,
         };
-        server.wait_ready()?;
+        server.wait_ready(READY_TIMEOUT.saturating_sub(started.elapsed()))?;
         Ok(server)
     }
 
@@ -90,20 +100,26 @@ impl MotoServer {
         Ok(body)
     }
 
-    fn wait_ready(&self) -> Result<(), MotoError> {
+    fn wait_ready(&self, within: Duration) -> Result<(), MotoError> {
         let start = Instant::now();
-        while start.elapsed() < READY_TIMEOUT {
+        while start.elapsed() < within {
             if let Ok((200, _)) = http_get(self.port, "/moto-api/data.json") {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(MotoError::NotReady {
-            port: self.port,
             secs: READY_TIMEOUT.as_secs(),
             log: std::fs::read_to_string(self.log_path()).unwrap_or_default(),
         })
     }
+}
+
+/// The port of werkzeug's " * Running on http://127.0.0.1:PORT" line.
+fn logged_port(log: &str) -> Option<u16> {
+    let rest = &log[log.find("Running on http://127.0.0.1:")? + "Running on http://127.0.0.1:".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|p| *p != 0)
 }
 
 /// `$ROTUI_MOTO_SERVER`, else the crate's `.venv/bin/moto_server`, else PATH.
@@ -231,6 +247,14 @@ mod tests {
             err.contains("run `just tools`") && err.contains("missing, PATH"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn reads_the_port_werkzeug_logs() {
+        let log = "WARNING: This is a development server.\n * Running on http://127.0.0.1:39575\nPress CTRL+C to quit\n";
+        assert_eq!(logged_port(log), Some(39575));
+        assert_eq!(logged_port("WARNING: This is a development server.\n"), None);
+        assert_eq!(logged_port(" * Running on http://127.0.0.1:"), None);
     }
 
     #[test]

@@ -569,7 +569,7 @@ async fn tunnel_carries_a_real_sql_session() {
 
     let mut cfg = TunnelConfig::new("127.0.0.1", pg.port());
     cfg.ready_timeout = WAIT;
-    let preview = tunnel::preview(&cfg, "apps", "rotui-tunnel-preview");
+    let preview = tunnel::preview(&cfg, "apps");
     assert!(
         preview.contains(&format!("tcp-connect:127.0.0.1:{}", pg.port())),
         "{preview}"
@@ -632,18 +632,42 @@ async fn tunnel_carries_a_real_sql_session() {
     b.close().await.unwrap();
     assert!(t.stats().total >= 2, "{:?}", t.stats());
 
-    // Dropped without close (an early return, a panic): the pod still goes.
-    let dropped = Tunnel::start(&w.k8s, &cfg).await.expect("second tunnel starts");
-    let dropped_pod = dropped.pod_name().to_owned();
+    // A start that created its pod and then died is re-run: the pod is
+    // adopted, not duplicated. Dropped without close (an early return, a
+    // panic), the tunnel still deletes it.
+    let mut again = TunnelConfig::new("127.0.0.1", pg.port());
+    again.ready_timeout = WAIT;
+    w.k8s
+        .api::<Pod>()
+        .create(&PostParams::default(), &tunnel::relay_pod(&again))
+        .await
+        .unwrap();
     let uid = w
         .k8s
         .api::<Pod>()
-        .get(&dropped_pod)
+        .get(&again.name)
         .await
         .unwrap()
         .metadata
         .uid
         .unwrap();
+    let dropped = Tunnel::start(&w.k8s, &again)
+        .await
+        .expect("re-run start adopts its pod");
+    let dropped_pod = dropped.pod_name().to_owned();
+    assert_eq!(dropped_pod, again.name);
+    assert_eq!(
+        w.k8s
+            .api::<Pod>()
+            .get(&dropped_pod)
+            .await
+            .unwrap()
+            .metadata
+            .uid
+            .as_ref(),
+        Some(&uid),
+        "the same pod, not a new one"
+    );
     drop(dropped);
     within(
         "the dropped tunnel's pod to be deleted",
@@ -678,7 +702,8 @@ async fn stale_relay_pods_are_cleaned_up_and_live_ones_kept() {
     let relay = |name: &str, owner: &str, pid: u32, beat: i64| {
         let mut cfg = TunnelConfig::new("127.0.0.1", 5432);
         cfg.owner = owner.into();
-        let mut p = tunnel::relay_pod(&cfg, name);
+        cfg.name = name.into();
+        let mut p = tunnel::relay_pod(&cfg);
         let a = p.metadata.annotations.as_mut().unwrap();
         a.insert(tunnel::PID.into(), pid.to_string());
         a.insert(tunnel::HEARTBEAT.into(), beat.to_string());
@@ -782,6 +807,7 @@ async fn rbac_denials_name_the_verb_and_resource() {
     );
 
     store.deny("create", "pods");
+    let cfg = TunnelConfig::new("127.0.0.1", 5432);
     let err = Tunnel::start(&w.k8s, &cfg).await.unwrap_err();
     assert!(err.to_string().contains("cannot create pods"), "{err}");
 
