@@ -163,7 +163,6 @@ async fn connections_are_counted_per_user_in_one_query() {
     let db = admin().await;
     let app = app("signon").await;
     let url = server().url(&app.user, app.password.expose_secret(), Some(&app.database));
-    let app_conn = MysqlDb::connect(&url).await.unwrap();
     // Hold three real sessions as the app user.
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -203,7 +202,6 @@ async fn connections_are_counted_per_user_in_one_query() {
         3
     );
     drop(held);
-    app_conn.close().await;
 }
 
 #[tokio::test]
@@ -547,6 +545,7 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
     );
 
     // With the old user gone, everything still works.
+    assert_eq!(settled_count(&db, &old.user, 0).await, 0);
     run(&db, &db.drop_user_plan(&old, false).await.unwrap()).await;
     assert_eq!(
         scalar(&db, &format!("SELECT n FROM {d}.`active users`")).await,
@@ -635,6 +634,7 @@ async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
         .await
         .unwrap();
     as_app.close().await;
+    assert_eq!(settled_count(&db, &app.user, 0).await, 0);
     let err = db.drop_user_plan(&account(&app), false).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
     assert!(err.to_string().contains("view"), "{err}");
@@ -726,6 +726,11 @@ async fn slow_queries_time_out_with_a_clear_error() {
     let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
+    // The abandoned connection is closed at once, not kept (draining the old
+    // answer) in one of the pool's two slots: two queries at once still run.
+    let (a, b) = tokio::join!(db.query_scalar("SELECT SLEEP(0.1)"), db.query_scalar("SELECT 42"));
+    a.expect("first slot free");
+    assert_eq!(b.expect("second slot free").as_deref(), Some("42"));
 }
 
 #[tokio::test]
