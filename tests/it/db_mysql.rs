@@ -850,6 +850,33 @@ async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
         .expect("the password arrived byte for byte");
     assert!(db.user_exists(&user).await.unwrap());
     db.close().await;
+
+    // Without mysql.rds_kill the server is not taken for RDS, and sessions
+    // end with a plain KILL (here by root, who may).
+    s.root_exec(&[
+        "DROP PROCEDURE mysql.rds_kill".into(),
+        "DROP PROCEDURE mysql.rds_kill_query".into(),
+    ])
+    .await
+    .unwrap();
+    let root = MysqlDb::connect(&s.root_url()).await.unwrap();
+    assert!(!root.flavor().rds);
+    let held = {
+        use sqlx::Connection;
+        sqlx::MySqlConnection::connect(&s.url(&user.user, password.expose_secret(), None))
+            .await
+            .unwrap()
+    };
+    let plan = root.kill_user_plan(&user.user).await.unwrap();
+    assert_eq!(plan.previews().len(), 1);
+    assert!(
+        plan.previews()[0].starts_with("KILL CONNECTION "),
+        "{:?}",
+        plan.previews()
+    );
+    run(&root, &plan).await;
+    assert_eq!(settled_count(&root, &user.user, 0).await, 0);
+    drop(held);
 }
 
 #[tokio::test]
