@@ -60,6 +60,21 @@ async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
 }
 
 #[tokio::test]
+async fn connect_with_a_separate_password() {
+    let s = server();
+    let url = format!("mysql://aws_db_admin@{}:{}", s.host(), s.port());
+    let db = MysqlDb::connect_with(&url, &s.admin_password())
+        .await
+        .expect("connects");
+    assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
+    let err = MysqlDb::connect_with(&url, &secret::secret("not-the-password-9"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword, "{err}");
+    assert!(!format!("{err:?}").contains("not-the-password-9"));
+}
+
+#[tokio::test]
 async fn users_show_the_runbook_columns_on_mariadb() {
     let db = admin().await;
     let app = app("signon").await;
@@ -367,6 +382,12 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
         assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
     }
 
+    let users = db.users().await.unwrap();
+    let old_row = users.iter().find(|u| u.name == old.user).unwrap();
+    assert_eq!(old_row.member_of, [role.clone()]);
+    let role_row = users.iter().find(|u| u.name == role).unwrap();
+    assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
+
     let password = secret::generate_password();
     run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
     let plan = db.clone_grants_plan(&old, &new).await.unwrap();
@@ -641,6 +662,27 @@ async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     let plan = db.drop_user_plan(&account(&app), true).await.unwrap();
     assert_eq!(plan.statements.len(), 1);
     assert!(plan.notes.iter().any(|n| n.contains("1449")), "{:?}", plan.notes);
+
+    // What the interlock prevents: MariaDB drops the definer silently and
+    // the view breaks; the checks say so.
+    let objects = db
+        .objects_defined_by(&account(&app), Some(&app.database))
+        .await
+        .unwrap();
+    run(&db, &plan).await;
+    let view = format!("SELECT one FROM {}.v", mysql_ident(&app.database));
+    let err = db.query_scalar(&view).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
+    assert!(err.hint.as_deref().unwrap_or("").contains("definer"), "{err:?}");
+    let checks = db.verify_definers(&objects).await.unwrap();
+    assert!(
+        checks[0]
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains("not aws_db_admin@%"),
+        "{checks:?}"
+    );
 
     let err = db.drop_user_plan(db.admin(), true).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
