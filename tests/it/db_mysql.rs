@@ -384,7 +384,7 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
 
     let users = db.users().await.unwrap();
     let old_row = users.iter().find(|u| u.name == old.user).unwrap();
-    assert_eq!(old_row.member_of, [role.clone()]);
+    assert_eq!(old_row.member_of, std::slice::from_ref(&role));
     let role_row = users.iter().find(|u| u.name == role).unwrap();
     assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
 
