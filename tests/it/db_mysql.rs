@@ -355,6 +355,8 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
         format!("GRANT SELECT (id, `col``x`), UPDATE (`sec'ret`) ON {d}.`t-1` TO {o}"),
         format!("GRANT EXECUTE ON PROCEDURE {d}.`p-1` TO {o}"),
         format!("GRANT EXECUTE, ALTER ROUTINE ON FUNCTION {d}.`f-1` TO {o}"),
+        // A wildcard database grant: `\_` is a literal underscore, `%` any suffix.
+        format!("GRANT SHOW VIEW ON `wild\\_{sfx}%`.* TO {o}"),
     ])
     .await
     .unwrap();
