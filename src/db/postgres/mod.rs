@@ -274,6 +274,11 @@ impl PgDb {
         timed(self.config.statement_timeout + Duration::from_secs(5), fut).await
     }
 
+    /// PostgreSQL 16+ keeps INHERIT per membership grant, not per role.
+    fn inherit_per_grant(&self) -> bool {
+        self.version_num >= 160000
+    }
+
     /// `pg_terminate_backend` waits for the backend to exit on PostgreSQL 14+.
     fn terminate_waits(&self) -> bool {
         self.version_num >= 140000
