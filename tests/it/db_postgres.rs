@@ -155,6 +155,20 @@ async fn the_test_server_has_an_rds_shaped_admin() {
     assert!(err.to_string().contains("superuser"), "{err}");
 }
 
+#[test]
+fn a_server_of_its_own_starts_cleanly_and_is_removed_when_stopped() {
+    let server = PostgresServer::start().unwrap();
+    let log = std::fs::read_to_string(server.dir.join("postgres.log")).unwrap();
+    assert!(log.contains("ready to accept connections"), "{log}");
+    assert!(
+        !log.contains("FATAL"),
+        "start-up polls are not turned away: {log}"
+    );
+    assert_ne!(server.port(), pg().port());
+    server.stop();
+    assert!(!server.dir.exists(), "the guard removes the directory");
+}
+
 #[tokio::test]
 async fn rotui_holds_at_most_two_connections() {
     // A dedicated admin-like login, so other tests' pools don't count.
