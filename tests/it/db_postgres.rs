@@ -1359,6 +1359,10 @@ async fn no_password_reaches_the_logs() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("skipping"), "the capture sees sqlx's logs: {logs}");
+    assert!(
+        logs.contains("CREATE USER"),
+        "statements are logged, masked: {logs}"
+    );
     assert!(!logs.contains(password.expose_secret()), "{logs}");
     assert!(!logs.contains(pg().admin_password().expose_secret()), "{logs}");
 }

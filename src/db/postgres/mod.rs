@@ -240,6 +240,7 @@ impl PgDb {
                 .count();
             let mut conn = self.conn_in(db).await?;
             for st in &statements[i..i + run] {
+                tracing::info!(statement = %st.preview(), "running");
                 let r = self
                     .timed(sqlx::raw_sql(AssertSqlSafe(st.sql())).execute(&mut *conn))
                     .await;
