@@ -1227,6 +1227,15 @@ async fn a_forced_retire_ends_the_sessions_first() {
     .unwrap();
     let _s1 = app.conn(&app.database).await;
     let _s2 = app.conn(&app.database).await;
+    // Nothing is left to hand over, so the plan is short.
+    let plan = previews(&db.plan_retire(&app.user, &owner_role).await.unwrap());
+    assert_eq!(
+        plan,
+        [
+            format!("ALTER ROLE {} NOLOGIN", ident(&app.user)),
+            format!("DROP USER {}", ident(&app.user))
+        ]
+    );
     let done = db.retire(&app.user, &owner_role, true).await.unwrap();
     assert_eq!(done.killed.len(), 2);
     assert!(!db.role_exists(&app.user).await.unwrap());
