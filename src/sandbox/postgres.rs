@@ -225,8 +225,10 @@ impl PostgresServer {
     fn wait_ready(&self, bin: &Binaries, data: &Path, log: &Path) -> io::Result<()> {
         let started = Instant::now();
         loop {
+            // As the superuser, whom pg_hba trusts locally: any other user
+            // would be turned away with a FATAL line in the log.
             let ready = Command::new(&bin.pg_isready)
-                .args(["-q", "-h"])
+                .args(["-q", "-U", SUPERUSER, "-d", "postgres", "-h"])
                 .arg(data)
                 .args(["-p", &self.port.to_string()])
                 .stdout(Stdio::null())

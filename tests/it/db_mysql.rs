@@ -60,6 +60,21 @@ async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
 }
 
 #[tokio::test]
+async fn connect_with_a_separate_password() {
+    let s = server();
+    let url = format!("mysql://aws_db_admin@{}:{}", s.host(), s.port());
+    let db = MysqlDb::connect_with(&url, &s.admin_password())
+        .await
+        .expect("connects");
+    assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
+    let err = MysqlDb::connect_with(&url, &secret::secret("not-the-password-9"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword, "{err}");
+    assert!(!format!("{err:?}").contains("not-the-password-9"));
+}
+
+#[tokio::test]
 async fn users_show_the_runbook_columns_on_mariadb() {
     let db = admin().await;
     let app = app("signon").await;
@@ -163,7 +178,6 @@ async fn connections_are_counted_per_user_in_one_query() {
     let db = admin().await;
     let app = app("signon").await;
     let url = server().url(&app.user, app.password.expose_secret(), Some(&app.database));
-    let app_conn = MysqlDb::connect(&url).await.unwrap();
     // Hold three real sessions as the app user.
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -203,7 +217,6 @@ async fn connections_are_counted_per_user_in_one_query() {
         3
     );
     drop(held);
-    app_conn.close().await;
 }
 
 #[tokio::test]
@@ -342,6 +355,8 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
         format!("GRANT SELECT (id, `col``x`), UPDATE (`sec'ret`) ON {d}.`t-1` TO {o}"),
         format!("GRANT EXECUTE ON PROCEDURE {d}.`p-1` TO {o}"),
         format!("GRANT EXECUTE, ALTER ROUTINE ON FUNCTION {d}.`f-1` TO {o}"),
+        // A wildcard database grant: `\_` is a literal underscore, `%` any suffix.
+        format!("GRANT SHOW VIEW ON `wild\\_{sfx}%`.* TO {o}"),
     ])
     .await
     .unwrap();
@@ -368,6 +383,12 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     ] {
         assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
     }
+
+    let users = db.users().await.unwrap();
+    let old_row = users.iter().find(|u| u.name == old.user).unwrap();
+    assert_eq!(old_row.member_of, std::slice::from_ref(&role));
+    let role_row = users.iter().find(|u| u.name == role).unwrap();
+    assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
 
     let password = secret::generate_password();
     run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
@@ -547,6 +568,7 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
     );
 
     // With the old user gone, everything still works.
+    assert_eq!(settled_count(&db, &old.user, 0).await, 0);
     run(&db, &db.drop_user_plan(&old, false).await.unwrap()).await;
     assert_eq!(
         scalar(&db, &format!("SELECT n FROM {d}.`active users`")).await,
@@ -635,12 +657,34 @@ async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
         .await
         .unwrap();
     as_app.close().await;
+    assert_eq!(settled_count(&db, &app.user, 0).await, 0);
     let err = db.drop_user_plan(&account(&app), false).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
     assert!(err.to_string().contains("view"), "{err}");
     let plan = db.drop_user_plan(&account(&app), true).await.unwrap();
     assert_eq!(plan.statements.len(), 1);
     assert!(plan.notes.iter().any(|n| n.contains("1449")), "{:?}", plan.notes);
+
+    // What the interlock prevents: MariaDB drops the definer silently and
+    // the view breaks; the checks say so.
+    let objects = db
+        .objects_defined_by(&account(&app), Some(&app.database))
+        .await
+        .unwrap();
+    run(&db, &plan).await;
+    let view = format!("SELECT one FROM {}.v", mysql_ident(&app.database));
+    let err = db.query_scalar(&view).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
+    assert!(err.hint.as_deref().unwrap_or("").contains("definer"), "{err:?}");
+    let checks = db.verify_definers(&objects).await.unwrap();
+    assert!(
+        checks[0]
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains("not aws_db_admin@%"),
+        "{checks:?}"
+    );
 
     let err = db.drop_user_plan(db.admin(), true).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
@@ -726,6 +770,11 @@ async fn slow_queries_time_out_with_a_clear_error() {
     let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
+    // The abandoned connection is closed at once, not kept (draining the old
+    // answer) in one of the pool's two slots: two queries at once still run.
+    let (a, b) = tokio::join!(db.query_scalar("SELECT SLEEP(0.1)"), db.query_scalar("SELECT 42"));
+    a.expect("first slot free");
+    assert_eq!(b.expect("second slot free").as_deref(), Some("42"));
 }
 
 #[tokio::test]
@@ -845,6 +894,33 @@ async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
         .expect("the password arrived byte for byte");
     assert!(db.user_exists(&user).await.unwrap());
     db.close().await;
+
+    // Without mysql.rds_kill the server is not taken for RDS, and sessions
+    // end with a plain KILL (here by root, who may).
+    s.root_exec(&[
+        "DROP PROCEDURE mysql.rds_kill".into(),
+        "DROP PROCEDURE mysql.rds_kill_query".into(),
+    ])
+    .await
+    .unwrap();
+    let root = MysqlDb::connect(&s.root_url()).await.unwrap();
+    assert!(!root.flavor().rds);
+    let held = {
+        use sqlx::Connection;
+        sqlx::MySqlConnection::connect(&s.url(&user.user, password.expose_secret(), None))
+            .await
+            .unwrap()
+    };
+    let plan = root.kill_user_plan(&user.user).await.unwrap();
+    assert_eq!(plan.previews().len(), 1);
+    assert!(
+        plan.previews()[0].starts_with("KILL CONNECTION "),
+        "{:?}",
+        plan.previews()
+    );
+    run(&root, &plan).await;
+    assert_eq!(settled_count(&root, &user.user, 0).await, 0);
+    drop(held);
 }
 
 #[tokio::test]

@@ -155,6 +155,20 @@ async fn the_test_server_has_an_rds_shaped_admin() {
     assert!(err.to_string().contains("superuser"), "{err}");
 }
 
+#[test]
+fn a_server_of_its_own_starts_cleanly_and_is_removed_when_stopped() {
+    let server = PostgresServer::start().unwrap();
+    let log = std::fs::read_to_string(server.dir.join("postgres.log")).unwrap();
+    assert!(log.contains("ready to accept connections"), "{log}");
+    assert!(
+        !log.contains("FATAL"),
+        "start-up polls are not turned away: {log}"
+    );
+    assert_ne!(server.port(), pg().port());
+    server.stop();
+    assert!(!server.dir.exists(), "the guard removes the directory");
+}
+
 #[tokio::test]
 async fn rotui_holds_at_most_two_connections() {
     // A dedicated admin-like login, so other tests' pools don't count.
@@ -871,8 +885,8 @@ async fn converting_to_owner_roles_end_to_end() {
         ]
     );
     assert!(!format!("{plan:?}").contains(password.expose_secret()));
-    let before = db.verify_inheritance(&new_user).await.unwrap();
-    assert!(!before.is_complete(&owner_role));
+    let before = db.verify_inheritance(&new_user, &owner_role).await.unwrap();
+    assert!(!before.is_complete() && !before.inherits && before.member_of.is_empty());
     db.execute(&plan).await.unwrap();
     assert!(
         db.plan_create_login(&new_user, &password, &owner_role)
@@ -887,8 +901,8 @@ async fn converting_to_owner_roles_end_to_end() {
     assert_eq!(listed.member_of, vec![owner_role.clone()]);
     let owner_listed = users.iter().find(|u| u.name == owner_role).unwrap();
     assert!(!owner_listed.can_login && owner_listed.attributes == ["Cannot login"]);
-    let inh = db.verify_inheritance(&new_user).await.unwrap();
-    assert!(inh.is_complete(&owner_role), "{inh:?}");
+    let inh = db.verify_inheritance(&new_user, &owner_role).await.unwrap();
+    assert!(inh.is_complete(), "{inh:?}");
     assert_eq!(inh.member_of, vec![owner_role.clone()]);
 
     let check = PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
@@ -954,6 +968,30 @@ async fn converting_to_owner_roles_end_to_end() {
     assert!(
         readable,
         "default privileges were carried over in the second database too"
+    );
+}
+
+#[tokio::test]
+async fn a_noinherit_app_user_keeps_working_after_conversion() {
+    let app = App::seed("noinherit").await;
+    superuser("postgres", &format!("ALTER ROLE {} NOINHERIT", ident(&app.user))).await;
+    let db = admin(&app.database).await;
+    let plan = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+        .await
+        .unwrap();
+    assert!(previews(&plan).contains(&format!("ALTER ROLE {} INHERIT", ident(&app.user))));
+    db.execute(&plan).await.unwrap();
+    // A fresh session of the old app still reads and writes its tables.
+    let mut c = app.conn(&app.database).await;
+    c.execute("INSERT INTO users (email) VALUES ('e@example.org')")
+        .await
+        .unwrap();
+    assert!(
+        db.plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
@@ -1036,7 +1074,11 @@ async fn creating_an_existing_user_is_detected_not_an_error() {
     let new_user = hostile("new");
     let password = generate_password();
     // Someone created the user by hand, half way.
-    superuser("postgres", &format!("CREATE ROLE {} NOLOGIN", ident(&new_user))).await;
+    superuser(
+        "postgres",
+        &format!("CREATE ROLE {} NOLOGIN NOINHERIT", ident(&new_user)),
+    )
+    .await;
     let plan = db
         .plan_create_login(&new_user, &password, &owner_role)
         .await
@@ -1044,7 +1086,24 @@ async fn creating_an_existing_user_is_detected_not_an_error() {
     let text = previews(&plan);
     assert!(!text.iter().any(|t| t.starts_with("CREATE")), "{text:?}");
     assert_eq!(text[0], format!("ALTER ROLE {} LOGIN", ident(&new_user)));
+    assert_eq!(
+        text[1],
+        format!("ALTER ROLE {} INHERIT", ident(&new_user)),
+        "{text:?}"
+    );
     db.execute(&plan).await.unwrap();
+    assert!(
+        db.verify_inheritance(&new_user, &owner_role)
+            .await
+            .unwrap()
+            .is_complete()
+    );
+    assert!(
+        db.plan_create_login(&new_user, &password, &owner_role)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Its password is unknown to rotui: logging in fails until it is set.
     let err = PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
         .await
@@ -1168,6 +1227,15 @@ async fn a_forced_retire_ends_the_sessions_first() {
     .unwrap();
     let _s1 = app.conn(&app.database).await;
     let _s2 = app.conn(&app.database).await;
+    // Nothing is left to hand over, so the plan is short.
+    let plan = previews(&db.plan_retire(&app.user, &owner_role).await.unwrap());
+    assert_eq!(
+        plan,
+        [
+            format!("ALTER ROLE {} NOLOGIN", ident(&app.user)),
+            format!("DROP USER {}", ident(&app.user))
+        ]
+    );
     let done = db.retire(&app.user, &owner_role, true).await.unwrap();
     assert_eq!(done.killed.len(), 2);
     assert!(!db.role_exists(&app.user).await.unwrap());
@@ -1300,6 +1368,10 @@ async fn no_password_reaches_the_logs() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("skipping"), "the capture sees sqlx's logs: {logs}");
+    assert!(
+        logs.contains("CREATE USER"),
+        "statements are logged, masked: {logs}"
+    );
     assert!(!logs.contains(password.expose_secret()), "{logs}");
     assert!(!logs.contains(pg().admin_password().expose_secret()), "{logs}");
 }

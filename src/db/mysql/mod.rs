@@ -172,44 +172,54 @@ impl MysqlDb {
     /// Run statements in order on one connection. Stops at the first
     /// failure; the error names the statement (as previewed, no secrets).
     pub async fn execute(&self, statements: &[Statement]) -> DbResult<()> {
-        let mut conn = self.within(self.pool.acquire()).await?;
-        // A batch may change session state (USE, sql_mode); and a failure
-        // may leave it half-changed. Such a connection is not reused.
+        let mut conn = self.conn().await?;
+        // A batch may change session state (USE, sql_mode), and a failure may
+        // leave it half-changed or mid-answer: such a connection is not reused.
         if statements
             .iter()
             .any(|s| s.database.is_some() || s.preview().starts_with("SET "))
         {
             conn.close_on_drop();
         }
+        let result = self.run_batch(&mut conn, statements).await;
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
+    }
+
+    async fn run_batch(&self, conn: &mut sqlx::MySqlConnection, statements: &[Statement]) -> DbResult<()> {
         // DDL waiting on a metadata lock (the app holds the table) must give
         // up on the server, with a clear 1205, before our own timeout fires
         // and leaves it queued there.
         let lock_wait = self.timeout.as_secs().saturating_sub(1).max(1);
-        self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
-            "SET SESSION lock_wait_timeout = {lock_wait}"
-        )))))
-        .await?;
+        self.run_one(conn, format!("SET SESSION lock_wait_timeout = {lock_wait}"))
+            .await?;
         let total = statements.len();
         for (i, s) in statements.iter().enumerate() {
+            let in_context = |mut e: DbError| {
+                e.message = format!(
+                    "statement {} of {total} failed: {}\n  in: {}",
+                    i + 1,
+                    e.message,
+                    s.preview()
+                );
+                e
+            };
             if let Some(db) = &s.database {
-                let use_db = format!("USE {}", crate::db::ident::mysql_ident(db));
-                self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(use_db))))
-                    .await?;
+                self.run_one(conn, format!("USE {}", crate::db::ident::mysql_ident(db)))
+                    .await
+                    .map_err(in_context)?;
             }
-            self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(s.sql()))))
-                .await
-                .map_err(|mut e| {
-                    conn.close_on_drop();
-                    e.message = format!(
-                        "statement {} of {total} failed: {}\n  in: {}",
-                        i + 1,
-                        e.message,
-                        s.preview()
-                    );
-                    e
-                })?;
+            self.run_one(conn, s.sql()).await.map_err(in_context)?;
         }
         Ok(())
+    }
+
+    async fn run_one(&self, conn: &mut sqlx::MySqlConnection, sql: String) -> DbResult<()> {
+        self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))))
+            .await
+            .map(|_| ())
     }
 
     /// The first column of the first row of a read-only query, as text: for
@@ -219,10 +229,23 @@ impl MysqlDb {
         Ok(rows.first().and_then(|r| opt_text(r, 0)))
     }
 
-    /// Await a driver future under the query timeout, mapping errors.
+    /// Await a statement under the query timeout, mapping its errors.
     async fn within<T>(&self, fut: impl Future<Output = Result<T, sqlx::Error>>) -> DbResult<T> {
+        self.timed(fut, statement_error).await
+    }
+
+    /// A pooled connection (opening one logs in, so errors read as logins).
+    async fn conn(&self) -> DbResult<sqlx::pool::PoolConnection<sqlx::MySql>> {
+        self.timed(self.pool.acquire(), login_error).await
+    }
+
+    async fn timed<T>(
+        &self,
+        fut: impl Future<Output = Result<T, sqlx::Error>>,
+        map: fn(sqlx::Error) -> DbError,
+    ) -> DbResult<T> {
         match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.map_err(mysql_error),
+            Ok(r) => r.map_err(map),
             Err(_) => Err(DbError::new(
                 DbErrorKind::Timeout,
                 format!(
@@ -238,19 +261,24 @@ impl MysqlDb {
         &self,
         q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
     ) -> DbResult<Vec<MySqlRow>> {
-        self.within(q.fetch_all(&self.pool)).await
+        let mut conn = self.conn().await?;
+        self.within(q.fetch_all(&mut *conn)).await
     }
 
     async fn fetch_one<'q>(
         &self,
         q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
     ) -> DbResult<MySqlRow> {
-        self.within(q.fetch_one(&self.pool)).await
+        let mut conn = self.conn().await?;
+        self.within(q.fetch_one(&mut *conn)).await
     }
 
     /// Rows of a statement that cannot be prepared (SHOW GRANTS, SHOW CREATE …).
+    /// (A query abandoned by the timeout leaves its connection mid-answer;
+    /// the pool's ping on release sees that and closes it.)
     async fn fetch_raw(&self, sql: String) -> DbResult<Vec<MySqlRow>> {
-        self.within(sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(&self.pool))
+        let mut conn = self.conn().await?;
+        self.within(sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(&mut *conn))
             .await
     }
 }
@@ -377,6 +405,26 @@ fn login_error(err: sqlx::Error) -> DbError {
         DbError {
             kind: DbErrorKind::BadPassword,
             hint: Some("check the user name and password".into()),
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
+/// A failure of a statement on an open session. There 1045 is not a wrong
+/// password: MariaDB reports it when a view or routine runs as a definer
+/// that no longer exists (MySQL says 1449).
+fn statement_error(err: sqlx::Error) -> DbError {
+    let e = mysql_error(err);
+    if e.code.as_deref() == Some("1045") {
+        DbError {
+            kind: DbErrorKind::Privilege,
+            hint: Some(
+                "access denied inside the statement: a view, routine or trigger it uses may run as \
+                 a definer that no longer exists"
+                    .into(),
+            ),
             ..e
         }
     } else {

@@ -12,21 +12,24 @@ use crate::secret::{self, ExposeSecret, SecretString};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Inheritance {
     pub user: String,
+    pub owner_role: String,
     /// Roles the user is a direct member of (the runbook's pg_auth_members query).
     pub member_of: Vec<String>,
-    /// The user inherits its roles' privileges (`INHERIT`, the default).
+    /// The user has the owner role's privileges without `SET ROLE`
+    /// (`pg_has_role(…, 'USAGE')`: right for PostgreSQL 15's per-role
+    /// INHERIT and 16's per-grant inheritance alike).
     pub inherits: bool,
     /// `ALTER ROLE … SET role = …`: the role new sessions act as.
     pub session_role: Option<String>,
 }
 
 impl Inheritance {
-    /// The user acts with the owner role's rights and its new objects belong
-    /// to the owner role.
-    pub fn is_complete(&self, owner_role: &str) -> bool {
+    /// The user is in the owner role, acts with its rights, and what it
+    /// creates belongs to the owner role.
+    pub fn is_complete(&self) -> bool {
         self.inherits
-            && self.member_of.iter().any(|r| r == owner_role)
-            && self.session_role.as_deref() == Some(owner_role)
+            && self.member_of.contains(&self.owner_role)
+            && self.session_role.as_deref() == Some(self.owner_role.as_str())
     }
 }
 
@@ -61,10 +64,22 @@ impl PgDb {
         } else if !user.can_login {
             plan.push(Statement::new(format!("ALTER ROLE {n} LOGIN")));
         }
-        if !user.exists || !self.is_member(new_user, owner_role).await? {
-            plan.push(Statement::new(format!("GRANT {} TO {n}", pg_ident(owner_role))));
+        let o = pg_ident(owner_role);
+        let inh = self.verify_inheritance(new_user, owner_role).await?;
+        let member = inh.member_of.iter().any(|r| r == owner_role);
+        if self.inherit_per_grant() {
+            // Inheritance is per grant: ask for it explicitly.
+            if !member || !inh.inherits {
+                plan.push(Statement::new(format!("GRANT {o} TO {n} WITH INHERIT TRUE")));
+            }
+        } else {
+            if user.exists && !user.inherit {
+                plan.push(Statement::new(format!("ALTER ROLE {n} INHERIT")));
+            }
+            if !member {
+                plan.push(Statement::new(format!("GRANT {o} TO {n}")));
+            }
         }
-        let inh = self.verify_inheritance(new_user).await?;
         if inh.session_role.as_deref() != Some(owner_role) {
             plan.push(Statement::new(format!(
                 "ALTER ROLE {n} SET role = {}",
@@ -90,12 +105,14 @@ impl PgDb {
     }
 
     /// What the runbook's pg_auth_members query shows for `user`, plus
-    /// whether it inherits and which role its sessions act as.
-    pub async fn verify_inheritance(&self, user: &str) -> DbResult<Inheritance> {
-        let (inherits, member_of, session_role): (Option<bool>, Vec<String>, Option<String>) = self
+    /// whether it has `owner_role`'s privileges and which role its sessions
+    /// act as.
+    pub async fn verify_inheritance(&self, user: &str, owner_role: &str) -> DbResult<Inheritance> {
+        let (inherits, member_of, session_role): (bool, Vec<String>, Option<String>) = self
             .timed(
                 sqlx::query_as(
-                    "SELECT (SELECT rolinherit FROM pg_roles WHERE rolname = $1),
+                    "SELECT COALESCE((SELECT pg_has_role(u.oid, o.oid, 'USAGE') FROM pg_roles u, pg_roles o
+                                      WHERE u.rolname = $1 AND o.rolname = $2), false),
                             ARRAY(SELECT m.rolname::text FROM pg_roles r
                                   JOIN pg_auth_members am ON r.oid = am.member
                                   JOIN pg_roles m ON am.roleid = m.oid
@@ -106,13 +123,15 @@ impl PgDb {
                                AND s.setdatabase = 0 AND c LIKE 'role=%')",
                 )
                 .bind(user)
+                .bind(owner_role)
                 .fetch_one(&self.pool),
             )
             .await?;
         Ok(Inheritance {
             user: user.to_owned(),
+            owner_role: owner_role.to_owned(),
             member_of,
-            inherits: inherits.unwrap_or(false),
+            inherits,
             session_role,
         })
     }

@@ -240,6 +240,7 @@ impl PgDb {
                 .count();
             let mut conn = self.conn_in(db).await?;
             for st in &statements[i..i + run] {
+                tracing::info!(statement = %st.preview(), "running");
                 let r = self
                     .timed(sqlx::raw_sql(AssertSqlSafe(st.sql())).execute(&mut *conn))
                     .await;
@@ -272,6 +273,11 @@ impl PgDb {
     /// statement_timeout plus slack, for a network that went silent).
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, sqlx::Error>>) -> DbResult<T> {
         timed(self.config.statement_timeout + Duration::from_secs(5), fut).await
+    }
+
+    /// PostgreSQL 16+ keeps INHERIT per membership grant, not per role.
+    fn inherit_per_grant(&self) -> bool {
+        self.version_num >= 160000
     }
 
     /// `pg_terminate_backend` waits for the backend to exit on PostgreSQL 14+.

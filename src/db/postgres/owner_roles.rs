@@ -139,8 +139,18 @@ impl PgDb {
         if !role.exists {
             plan.push(Statement::new(format!("CREATE ROLE {o} NOLOGIN")));
         }
+        // The running app must keep its rights once they are the owner
+        // role's: it has to inherit them.
         if !role.exists || !self.is_member(app_user, owner_role).await? {
-            plan.push(Statement::new(format!("GRANT {o} TO {a}")));
+            let inherit = if self.inherit_per_grant() {
+                " WITH INHERIT TRUE"
+            } else {
+                ""
+            };
+            plan.push(Statement::new(format!("GRANT {o} TO {a}{inherit}")));
+        }
+        if !self.inherit_per_grant() && !app.inherit {
+            plan.push(Statement::new(format!("ALTER ROLE {a} INHERIT")));
         }
         if !role.admin_has_privs && self.user != owner_role {
             plan.push(Statement::new(format!("GRANT {o} TO {me}")));

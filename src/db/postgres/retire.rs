@@ -55,24 +55,27 @@ impl PgDb {
         if user.can_login {
             plan.push(Statement::new(format!("ALTER ROLE {u} NOLOGIN")));
         }
-        // REASSIGN/DROP OWNED need the privileges of both roles.
-        if !user.admin_has_privs {
-            plan.push(Statement::new(format!("GRANT {u} TO {me}")));
-        }
-        if !owner.admin_has_privs {
-            plan.push(Statement::new(format!("GRANT {o} TO {me}")));
-        }
-        // DROP OWNED revokes the old user's privileges on others' objects.
         let depends_in: Vec<String> = self
             .depends_in(old, false)
             .await?
             .into_iter()
             .map(|d| d.database)
             .collect();
-        plan.extend(
-            self.join_privilege_owners(&depends_in, old, owner_role, "revoke")
-                .await?,
-        );
+        if !depends_in.is_empty() {
+            // REASSIGN/DROP OWNED need the privileges of both roles, and
+            // DROP OWNED revokes the old user's privileges on others'
+            // objects, which needs their owners'.
+            if !user.admin_has_privs {
+                plan.push(Statement::new(format!("GRANT {u} TO {me}")));
+            }
+            if !owner.admin_has_privs {
+                plan.push(Statement::new(format!("GRANT {o} TO {me}")));
+            }
+            plan.extend(
+                self.join_privilege_owners(&depends_in, old, owner_role, "revoke")
+                    .await?,
+            );
+        }
         for db in depends_in {
             plan.push(Statement::new(format!("REASSIGN OWNED BY {u} TO {o}")).in_database(&db));
             plan.push(Statement::new(format!("DROP OWNED BY {u}")).in_database(db));

@@ -10,6 +10,8 @@ use crate::db::model::Statement;
 pub(super) struct RoleFacts {
     pub exists: bool,
     pub can_login: bool,
+    /// `INHERIT` (PostgreSQL 15 and older: inheritance is per role).
+    pub inherit: bool,
     /// The admin (current_user) has this role's privileges.
     pub admin_has_privs: bool,
 }
@@ -19,6 +21,7 @@ impl PgDb {
         self.timed(
             sqlx::query_as(
                 "SELECT r.oid IS NOT NULL AS exists, COALESCE(r.rolcanlogin, false) AS can_login,
+                        COALESCE(r.rolinherit, false) AS inherit,
                         COALESCE(pg_has_role(current_user, r.oid, 'USAGE'), false) AS admin_has_privs
                  FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = $1",
             )
