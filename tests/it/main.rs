@@ -4,6 +4,7 @@
 mod aws_secrets;
 mod db_mysql;
 mod db_postgres;
+mod e2e_tui;
 mod inspect;
 mod k8s;
 mod kube_api;

@@ -155,10 +155,15 @@ impl MysqlDb {
         if let Some(tz) = &time_zone {
             modes.push(("time_zone", tz.as_str()));
         }
-        let statements = under_session(&modes, change)
-            .into_iter()
-            .map(|s| Statement::new(s).in_database(&db))
-            .collect();
+        // Session settings only hold on one connection, and executors may
+        // run each statement on its own (the rotation journals them one by
+        // one): a change made under the object's own modes travels as one
+        // multi-statement batch, so it can never run under the wrong ones.
+        let statements = if modes.is_empty() {
+            change.into_iter().map(|s| Statement::new(s).in_database(&db)).collect()
+        } else {
+            vec![Statement::new(under_session(&modes, change).join(";\n")).in_database(&db)]
+        };
         let backup = ObjectBackup {
             object: object.clone(),
             sql_mode,

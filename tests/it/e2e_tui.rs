@@ -1,0 +1,196 @@
+//! The real binary in tmux, against the sandbox: a whole MySQL rotation by
+//! keypresses, read off the captured screens — the old user's connections
+//! falling to 0 live among them — with no password on any screen.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use rotui::sandbox::world::World;
+
+struct Tmux {
+    session: String,
+    captures: Vec<String>,
+}
+
+impl Tmux {
+    fn start(name: &str, env: &HashMap<String, String>, args: &str) -> Tmux {
+        let session = format!("{name}-{}", std::process::id());
+        let exports: String = env
+            .iter()
+            .map(|(k, v)| format!("export {k}={}; ", rotui::sandbox::guard::shell_quote(v)))
+            .collect();
+        let cmd = format!("{exports} {} {args}; sleep 30", env!("CARGO_BIN_EXE_rotui"));
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "bash", "-c", &cmd])
+            .status()
+            .expect("tmux runs")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        let _ = Command::new("tmux").args(["set", "-t", &session, "escape-time", "0"]).status();
+        Tmux { session, captures: Vec::new() }
+    }
+
+    fn capture(&mut self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("capture-pane");
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.captures.push(screen.clone());
+        screen
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        Command::new("tmux").args(&args).status().expect("send-keys");
+    }
+
+    fn wait_for(&mut self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.capture();
+            if pred(&s) {
+                return s;
+            }
+            assert!(start.elapsed() < timeout, "timed out waiting for {what}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+    }
+}
+
+/// (number, status word, title) of each row of the Steps pane.
+fn steps(screen: &str) -> Vec<(usize, String, String)> {
+    let re = Regex::new(r"^│\s*(\d+) \S+ (done|pending|blocked|running|failed|waiting|skipped)\s+!?(.+?)\s*│").unwrap();
+    screen
+        .lines()
+        .filter_map(|l| re.captures(l))
+        .map(|c| (c[1].parse().unwrap(), c[2].to_owned(), c[3].to_owned()))
+        .collect()
+}
+
+/// The drain history's latest count for the old user.
+fn old_user_count(screen: &str) -> Option<i64> {
+    let re = Regex::new(r"old \S+\s+(\d+)").unwrap();
+    re.captures(screen).map(|c| c[1].parse().unwrap())
+}
+
+fn exports(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_mysql_rotation_by_keypresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(dir.path()).await.expect("the sandbox starts");
+    let mut env = exports(&std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap());
+    env.insert("ROTUI_STATE_DIR".into(), dir.path().join("state").to_string_lossy().into_owned());
+    env.insert("HOME".into(), dir.path().to_string_lossy().into_owned());
+    env.insert("PATH".into(), std::env::var("PATH").unwrap());
+
+    let tmux = tokio::task::spawn_blocking(move || {
+        let mut t = Tmux::start("rotui-e2e", &env, "--app signon --engine mysql");
+        t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
+        let mut drain_counts = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            assert!(Instant::now() < deadline, "the rotation did not finish");
+            let screen = t.capture();
+            if let Some(n) = old_user_count(&screen) {
+                drain_counts.push(n);
+            }
+            let rows = steps(&screen);
+            assert!(
+                rows.iter().all(|(_, status, _)| status != "failed"),
+                "a step failed:\n{screen}"
+            );
+            let Some((n, status, title)) = rows.iter().find(|(_, s, _)| s != "done").cloned() else {
+                break; // every step done
+            };
+            if status == "running" || status == "waiting" || status == "blocked" {
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
+            }
+            // Aim at step n, open its preview, run it, answer any confirmation.
+            t.keys(&["g"]);
+            for _ in 1..n {
+                t.keys(&["j"]);
+            }
+            t.keys(&["Enter"]);
+            let s = t.wait_for("the preview", Duration::from_secs(5), |s| s.contains("Preview:"));
+            assert!(s.contains(&title[..title.len().min(20)]), "preview of {title}:\n{s}");
+            t.keys(&["Enter"]);
+            std::thread::sleep(Duration::from_millis(300));
+            let s = t.capture();
+            if s.contains("Type to confirm") {
+                t.keys(&["-l", "signon"]);
+                t.keys(&["Enter"]);
+            } else if s.contains("y yes, do it") {
+                t.keys(&["y"]);
+            }
+            t.wait_for(&format!("step {n} ({title}) to finish"), Duration::from_secs(120), |s| {
+                steps(s).iter().any(|(m, st, _)| *m == n && (st == "done" || st == "failed" || st == "waiting"))
+            });
+        }
+        t.capture();
+        (t.captures.clone(), drain_counts)
+    })
+    .await
+    .unwrap();
+    let (captures, drain_counts) = tmux;
+
+    // The old user's connections were seen live, then seen falling to 0.
+    assert!(drain_counts.iter().any(|n| *n > 0), "old user's connections seen: {drain_counts:?}");
+    assert_eq!(drain_counts.last(), Some(&0), "drained to 0: {drain_counts:?}");
+
+    // No password ever appeared on screen: the old, the new and the admin's.
+    let sm = aws_sdk_secretsmanager::Client::new(
+        rotui::aws::AwsSession::with_credentials(
+            &rotui::aws::AwsOptions {
+                endpoint_url: Some(world.info().aws_endpoint_url.clone()),
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            },
+            &rotui::aws::StaticCredentials::new("testing", "testing"),
+        )
+        .await
+        .unwrap()
+        .sdk_config(),
+    );
+    let mut secrets = Vec::new();
+    for stage in ["AWSCURRENT", "AWSPREVIOUS"] {
+        let v = sm
+            .get_secret_value()
+            .secret_id("govuk/signon/mysql")
+            .version_stage(stage)
+            .send()
+            .await
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
+        secrets.push(doc["password"].as_str().unwrap().to_owned());
+        if stage == "AWSCURRENT" {
+            assert!(doc["username"].as_str().unwrap().starts_with("signon_user_"), "the secret names the new user");
+        }
+    }
+    let admin = sm.get_secret_value().secret_id("sandbox-rds-admin-passwords").send().await.unwrap();
+    let admin: serde_json::Value = serde_json::from_str(admin.secret_string().unwrap()).unwrap();
+    secrets.extend(admin.as_object().unwrap().values().map(|v| v.as_str().unwrap().to_owned()));
+    for screen in &captures {
+        for s in &secrets {
+            assert!(!screen.contains(s.as_str()), "a password reached the screen");
+        }
+    }
+    world.shutdown().await;
+}
