@@ -398,6 +398,8 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
             .iter()
             .all(|s| !s.contains("IDENTIFIED") && !s.contains(&old.user))
     );
+    let wild = format!("GRANT SHOW VIEW ON `wild\\_{sfx}%`.* TO {}", new.sql());
+    assert!(plan.previews().contains(&wild), "{:#?}", plan.previews());
     run(&db, &plan).await;
 
     let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
