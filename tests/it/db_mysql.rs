@@ -866,6 +866,25 @@ async fn nothing_prints_a_password() {
     for pw in [admin_pw.expose_secret(), app.password.expose_secret()] {
         assert!(!shown.contains(pw), "a password leaked into Debug output");
     }
+    // A server error that echoes the statement back (1064 quotes the text
+    // "near" the mistake) does not echo the password.
+    let pw = secret::generate_password();
+    let broken = Statement::with_password(
+        format!(
+            "CREATE USER 'x{}'@'%' IDENTIFIED BYY {}",
+            unique_suffix(),
+            Statement::PASSWORD
+        ),
+        pw.clone(),
+        mysql_str,
+    );
+    let err = db.execute(&[broken]).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("1064"), "{err}");
+    assert!(
+        err.message.contains("near 'BYY"),
+        "the server did echo the statement: {err}"
+    );
+    assert!(!format!("{err} {err:?}").contains(pw.expose_secret()), "{err}");
     // Driver errors that echo a URL are redacted too.
     let err = MysqlDb::connect(&format!(
         "mysql://u:{}@256.0.0.1:1/x",
