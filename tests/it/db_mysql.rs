@@ -299,9 +299,12 @@ async fn cloning_never_carries_the_mariadb_password_hash() {
     let old = account(&old_app);
     let new = Account::new(format!("{}_user_20260121", old_app.user), "%");
     let new_password = secret::generate_password();
+    // The whole rotation can be previewed before the new user exists.
+    let before = db.clone_grants_plan(&old, &new).await.unwrap().previews();
     run(&db, &db.create_user_plan(&new, &new_password).await.unwrap()).await;
 
     let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert_eq!(plan.previews(), before);
     assert_eq!(
         plan.previews(),
         [format!(
