@@ -16,7 +16,7 @@ use kube::api::{
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Client, Config};
-use rotui::sandbox::kube::{ExecOutput, KubeApiServer, NoRuntime, PodRuntime};
+use rotui::sandbox::kube::{ExecOutput, KubeApiServer, KubeStore, NoRuntime, PodRuntime};
 use serde_json::{Value, json};
 
 struct Sandbox {
@@ -27,7 +27,13 @@ struct Sandbox {
 
 impl Sandbox {
     async fn start(runtime: Arc<dyn PodRuntime>) -> Sandbox {
-        let server = KubeApiServer::start(runtime).await.expect("server starts");
+        Self::start_with(KubeStore::new(), runtime).await
+    }
+
+    async fn start_with(store: KubeStore, runtime: Arc<dyn PodRuntime>) -> Sandbox {
+        let server = KubeApiServer::start_with(store, runtime)
+            .await
+            .expect("server starts");
         let dir = tempfile::tempdir().unwrap();
         server
             .write_kubeconfig(&dir.path().join("kubeconfig"), "apps")
@@ -1349,4 +1355,42 @@ async fn event_recorder_and_collections() {
         msg.starts_with("error decoding YAML") && !msg.contains("hunter2"),
         "{msg}"
     );
+}
+
+#[tokio::test]
+async fn a_seeded_store_is_served_and_shared() {
+    let store = KubeStore::new();
+    let mut seed = serde_json::to_value(external_secret("seeded")).unwrap();
+    seed["metadata"]["namespace"] = json!("apps");
+    seed["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced"}]});
+    store.create(seed).unwrap();
+    let sb = Sandbox::start_with(store.clone(), Arc::new(NoRuntime)).await;
+    let es = sb.es();
+    let got = es.get("seeded").await.unwrap();
+    assert_eq!(
+        got.data["status"]["conditions"][0]["reason"], "SecretSynced",
+        "status given at creation is kept"
+    );
+    let patch = json!({"metadata": {"annotations": {"force-sync": "5"}}});
+    es.patch("seeded", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let seen = store.get("externalsecrets", Some("apps"), "seeded").unwrap();
+    assert_eq!(seen["metadata"]["annotations"]["force-sync"], "5");
+    assert_eq!(store.list("es", Some("apps")).len(), 1);
+    store
+        .merge_patch(
+            "es",
+            Some("apps"),
+            "seeded",
+            &json!({"status": {"refreshTime": "2026-01-01T00:00:00Z"}}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        es.get("seeded").await.unwrap().data["status"]["refreshTime"],
+        "2026-01-01T00:00:00Z"
+    );
+    store.delete("es", Some("apps"), "seeded").unwrap();
+    assert!(es.get_opt("seeded").await.unwrap().is_none());
 }

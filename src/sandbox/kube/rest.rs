@@ -51,7 +51,7 @@ impl Query {
             .collect()
     }
 
-    fn flag(&self, k: &str) -> bool {
+    pub fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true" | "1"))
     }
 }
@@ -210,20 +210,7 @@ async fn resource_request(
                 let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
                 if t.watch_path || q.flag("watch") {
                     store.authorize("watch", rt, None, ns, None)?;
-                    return watch::respond(
-                        app.clone(),
-                        watch::WatchRequest {
-                            res: t.res,
-                            api_version: t.api_version(),
-                            namespace: t.namespace.clone(),
-                            selector,
-                            resource_version: q.get("resourceVersion").map(String::from),
-                            timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
-                            send_initial_events: q.flag("sendInitialEvents"),
-                            table: wants_table,
-                            allow_bookmarks: q.flag("allowWatchBookmarks"),
-                        },
-                    );
+                    return watch::respond(app.clone(), watch_request(&t, selector, q, wants_table));
                 }
                 store.authorize("list", rt, None, ns, None)?;
                 let (items, rv) = store.list_in(t.res, ns, &selector);
@@ -281,20 +268,8 @@ async fn resource_request(
     match *method {
         Method::GET if t.watch_path => {
             store.authorize("watch", rt, None, ns, Some(&name))?;
-            watch::respond(
-                app.clone(),
-                watch::WatchRequest {
-                    res: t.res,
-                    api_version: t.api_version(),
-                    namespace: t.namespace.clone(),
-                    selector: Selector::parse(None, Some(&format!("metadata.name={name}")))?,
-                    resource_version: q.get("resourceVersion").map(String::from),
-                    timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
-                    send_initial_events: q.flag("sendInitialEvents"),
-                    table: wants_table,
-                    allow_bookmarks: q.flag("allowWatchBookmarks"),
-                },
-            )
+            let selector = Selector::parse(None, Some(&format!("metadata.name={name}")))?;
+            watch::respond(app.clone(), watch_request(&t, selector, q, wants_table))
         }
         Method::GET => {
             store.authorize("get", rt, verb_sub, ns, Some(&name))?;
@@ -384,6 +359,32 @@ async fn resource_request(
             format!("{method} is not supported here"),
         )),
     }
+}
+
+fn watch_request(t: &Target, selector: Selector, q: &Query, table: bool) -> watch::WatchRequest {
+    watch::WatchRequest {
+        res: t.res,
+        api_version: t.api_version(),
+        namespace: t.namespace.clone(),
+        selector,
+        resource_version: q.get("resourceVersion").map(String::from),
+        timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
+        send_initial_events: q.flag("sendInitialEvents"),
+        table,
+        allow_bookmarks: q.flag("allowWatchBookmarks"),
+    }
+}
+
+/// For `pods/exec` and `pods/portforward`: authorize `create pods/<sub>` and
+/// fetch the pod. Returns (namespace, name, pod).
+pub fn pod_for(app: &App, t: &Target, sub: &str) -> Result<(String, String, Value), ApiError> {
+    let rt = &RESOURCES[t.res];
+    let ns = t.namespace.clone().unwrap_or_default();
+    let name = t.name.clone().unwrap_or_default();
+    app.store
+        .authorize("create", rt, Some(sub), Some(&ns), Some(&name))?;
+    let pod = app.store.get_in(t.res, Some(&ns), &name)?;
+    Ok((ns, name, pod))
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
