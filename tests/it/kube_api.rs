@@ -1133,6 +1133,14 @@ async fn portforward_carries_tcp_both_ways() {
         .unwrap();
     assert!(err.unwrap().contains("connection refused on port 6000"));
 
+    // kubectl's own port-forward speaks SPDY, and gets a clear refusal.
+    let (ok, _, err) = kubectl(&sb, &["port-forward", "pod/relay", "0:5432"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("SPDY (e.g. kubectl port-forward) is not supported"),
+        "{err}"
+    );
+
     // RBAC: create pods/portforward.
     sb.server.store().deny("create", "pods/portforward");
     let err = refused(pods.portforward("relay", &[5432]).await);

@@ -63,7 +63,7 @@ pub async fn handle(
     if command.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
-    let ws = ws.map_err(|_| ApiError::bad_request("Upgrade request required"))?;
+    let ws = upgrade(ws)?;
     let streams = Streams {
         stdout: q.flag("stdout"),
         stderr: q.flag("stderr"),
@@ -74,6 +74,24 @@ pub async fn handle(
     Ok(ws
         .protocols(PROTOCOLS)
         .on_upgrade(move |socket| session(socket, running, command, streams, shutdown)))
+}
+
+/// The WebSocket upgrade, if the client speaks one of our sub-protocols.
+pub fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    let unsupported = || {
+        ApiError::bad_request(format!(
+            "this sandbox API server speaks only the WebSocket channel protocols ({}); \
+             SPDY (e.g. kubectl port-forward) is not supported",
+            PROTOCOLS.join(", ")
+        ))
+    };
+    let ws = ws.map_err(|_| unsupported())?;
+    let offered = ws
+        .requested_protocols()
+        .any(|p| PROTOCOLS.iter().any(|ours| p.as_bytes() == ours.as_bytes()));
+    if offered { Ok(ws) } else { Err(unsupported()) }
 }
 
 #[derive(Clone, Copy)]

@@ -27,6 +27,7 @@ pub async fn handle(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (ns, pod, _) = super::rest::pod_for(app, &t, "portforward")?;
+    let ws = super::exec::upgrade(ws)?;
     let mut ports = vec![];
     for p in q.all("ports").iter().flat_map(|v| v.split(',')) {
         match p.trim().parse::<u16>() {
@@ -37,7 +38,6 @@ pub async fn handle(
     if ports.is_empty() {
         return Err(ApiError::bad_request("at least 1 port must be specified"));
     }
-    let ws = ws.map_err(|_| ApiError::bad_request("Upgrade request required"))?;
     let runtime = app.runtime.clone();
     let shutdown = app.shutdown.clone();
     Ok(ws
