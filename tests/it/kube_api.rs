@@ -760,6 +760,14 @@ async fn kubectl_get_describe_annotate() {
         ["pod/signon-abc", "0/1", "Pending", "0"]
     );
 
+    let (ok, out, err) = kubectl(&sb, &["get", "all"]).await;
+    assert!(ok, "kubectl get all failed: {err}");
+    assert!(
+        out.contains("pod/signon-abc") && out.contains("deployment.apps/signon"),
+        "{out}"
+    );
+    assert!(!out.contains("secret/"), "secrets are not in `all`: {out}");
+
     let (ok, out, err) = kubectl(&sb, &["-n", "apps", "get", "externalsecrets"]).await;
     assert!(ok, "{err}");
     assert!(out.starts_with("NAME"), "{out}");
