@@ -1,22 +1,28 @@
 //! The sandbox's Kubernetes API server: the real REST/JSON protocol for the
-//! objects rotui uses (Namespace, Pod, Secret, Event, Deployment, ReplicaSet,
-//! ExternalSecret v1 and v1beta1), so the real `kube` client, kube-runtime
-//! watchers and plain `kubectl` work against it.
+//! objects rotui uses (Namespace, Pod, Secret, Event, events.k8s.io Event,
+//! Deployment, ReplicaSet, ExternalSecret v1 and v1beta1), so the real
+//! `kube` client, kube-runtime watchers and plain `kubectl` work against it.
 //!
 //! - objects are JSON with uid, creationTimestamp, a string resourceVersion
-//!   from one global counter, and `generation` moving with the spec;
+//!   from one global counter, and `generation` moving with the spec; no-op
+//!   writes change nothing;
 //! - get, list (label and field selectors), watch (resume from a version,
-//!   410 when too old), create, replace, delete (owners cascade), merge
-//!   patch, JSON patch, strategic merge patch and server-side apply (both
-//!   approximated as merge patch), `/status` for kinds that have it;
-//! - discovery and `meta.k8s.io/v1` Tables for kubectl;
-//! - `pods/exec` and `pods/portforward` over WebSocket, delegated to a
-//!   [`PodRuntime`];
-//! - an RBAC switch ([`KubeStore::deny`]) for 403 Forbidden.
+//!   bookmarks, `sendInitialEvents`, 410 once compacted), create
+//!   (`generateName`), replace (409 on a stale resourceVersion), delete and
+//!   deletecollection (owners cascade), merge patch, JSON patch, strategic
+//!   merge patch and server-side apply (both approximated as merge patch),
+//!   `/status` for the kinds that have it;
+//! - discovery and `meta.k8s.io/v1` Tables for kubectl (get, get --watch,
+//!   describe, annotate, rollout restart, exec);
+//! - `pods/exec` and `pods/portforward` over WebSocket (v5/v4 channel
+//!   protocols), delegated to a [`PodRuntime`]; SPDY (`kubectl
+//!   port-forward`) is refused with a clear message;
+//! - an RBAC switch ([`KubeStore::deny`]) for the real server's 403s.
 //!
 //! Creating an object keeps the status it is given (handy for seeding);
 //! updates and patches of the main resource never change the status of a
-//! kind with a `/status` subresource, as on the real server.
+//! kind with a `/status` subresource, as on the real server. Deletion is
+//! immediate (no graceful termination).
 
 mod discovery;
 mod exec;
