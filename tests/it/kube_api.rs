@@ -1410,3 +1410,29 @@ async fn a_seeded_store_is_served_and_shared() {
     store.delete("es", Some("apps"), "seeded").unwrap();
     assert!(es.get_opt("seeded").await.unwrap().is_none());
 }
+
+/// No OpenAPI documents are served, so kubectl's client-side validation
+/// must be off (`--validate=false`); the apply itself works.
+#[tokio::test]
+async fn kubectl_apply_creates_then_patches() {
+    let sb = Sandbox::new().await;
+    let manifest = sb.dir.path().join("es.yaml");
+    let write = |interval: &str| {
+        let es = serde_json::to_value(external_secret("applied")).unwrap();
+        let mut es = es;
+        es["spec"]["refreshInterval"] = json!(interval);
+        std::fs::write(&manifest, serde_yaml::to_string(&es).unwrap()).unwrap();
+    };
+    write("1h");
+    let path = manifest.to_str().unwrap().to_string();
+    let (ok, out, err) = kubectl(&sb, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(ok, "first apply: {err}");
+    assert!(out.contains("created"), "{out}");
+    write("15m");
+    let (ok, out, err) = kubectl(&sb, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(ok, "second apply: {err}");
+    assert!(out.contains("configured"), "{out}");
+    let got = sb.es().get("applied").await.unwrap();
+    assert_eq!(got.data["spec"]["refreshInterval"], "15m");
+    assert_eq!(got.metadata.generation, Some(2));
+}
