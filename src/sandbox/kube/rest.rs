@@ -144,7 +144,10 @@ pub async fn dispatch(
         },
         _ => Err(not_found()),
     };
-    found.unwrap_or_else(IntoResponse::into_response)
+    let response = found.unwrap_or_else(IntoResponse::into_response);
+    // The path only: queries can carry exec commands, which may hold secrets.
+    tracing::debug!(target: "rotui::sandbox::kube", "{method} {} -> {}", uri.path(), response.status());
+    response
 }
 
 /// Parse `[watch/][namespaces/NS/]PLURAL[/NAME[/SUB]]`.
