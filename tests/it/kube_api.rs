@@ -1436,3 +1436,55 @@ async fn kubectl_apply_creates_then_patches() {
     assert_eq!(got.data["spec"]["refreshInterval"], "15m");
     assert_eq!(got.metadata.generation, Some(2));
 }
+
+#[tokio::test]
+async fn dry_run_changes_nothing() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    let rv = sb.server.store().resource_version();
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let previewed = es.create(&dry, &external_secret("dry")).await.unwrap();
+    assert_eq!(previewed.metadata.name.as_deref(), Some("dry"));
+    assert!(
+        es.get_opt("dry").await.unwrap().is_none(),
+        "a dry-run create stores nothing"
+    );
+    assert_eq!(sb.server.store().resource_version(), rv);
+
+    es.create(&PostParams::default(), &external_secret("real"))
+        .await
+        .unwrap();
+    let patch = json!({"metadata": {"annotations": {"force-sync": "9"}}});
+    let preview = es
+        .patch("real", &PatchParams::default().dry_run(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.metadata.annotations.unwrap()["force-sync"],
+        "9",
+        "the preview shows the result"
+    );
+    assert!(
+        es.get("real").await.unwrap().metadata.annotations.is_none(),
+        "but the object is unchanged"
+    );
+    let dp = DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    es.delete("real", &dp).await.unwrap();
+    assert!(
+        es.get_opt("real").await.unwrap().is_some(),
+        "a dry-run delete keeps the object"
+    );
+    sb.server.store().deny("patch", "externalsecrets");
+    let (code, _, _) = err_code(
+        es.patch("real", &PatchParams::default().dry_run(), &Patch::Merge(&patch))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 403, "a dry run is authorized like the real thing");
+}

@@ -11,7 +11,7 @@
 //!   (`generateName`), replace (409 on a stale resourceVersion), delete and
 //!   deletecollection (owners cascade), merge patch, JSON patch, strategic
 //!   merge patch and server-side apply (both approximated as merge patch),
-//!   `/status` for the kinds that have it;
+//!   `/status` for the kinds that have it; `dryRun=All` changes nothing;
 //! - discovery and `meta.k8s.io/v1` Tables for kubectl (get, get --watch,
 //!   describe, annotate, rollout restart, exec);
 //! - `pods/exec` and `pods/portforward` over WebSocket (v5/v4 channel

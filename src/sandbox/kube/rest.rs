@@ -223,6 +223,19 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// `?dryRun=All` (or, for deletes, `dryRun: ["All"]` in the
+    /// DeleteOptions body): check and answer, but change nothing.
+    fn dry_run(&self) -> bool {
+        // No object has a top-level `dryRun`, so only DeleteOptions match.
+        let in_body = || {
+            serde_json::from_slice::<Value>(self.body)
+                .ok()
+                .and_then(|b| b["dryRun"].as_array().map(|a| a.iter().any(|v| v == "All")))
+                .unwrap_or(false)
+        };
+        self.q.all("dryRun").iter().any(|v| v == "All") || in_body()
+    }
+
     /// An object as seen through the URL's API version.
     fn present(&self, mut obj: Value) -> Value {
         obj["apiVersion"] = json!(self.t.api_version());
@@ -259,7 +272,7 @@ fn collection(cx: &Cx, method: &Method) -> Result<Response, ApiError> {
         Method::POST => {
             store.authorize("create", rt, None, ns, None)?;
             let obj = parse_json(body)?;
-            let created = store.create_in(t.res, ns, obj)?;
+            let created = store.create_in(t.res, ns, obj, cx.dry_run())?;
             Ok(json_response(201, &present(created)))
         }
         Method::DELETE => {
@@ -272,7 +285,7 @@ fn collection(cx: &Cx, method: &Method) -> Result<Response, ApiError> {
                     o["metadata"]["namespace"].as_str(),
                     o["metadata"]["name"].as_str().unwrap_or(""),
                 );
-                if let Ok(d) = store.delete_in(t.res, n, name) {
+                if let Ok(d) = store.delete_in(t.res, n, name, cx.dry_run()) {
                     deleted.push(present(d));
                 }
             }
@@ -315,7 +328,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
         Method::PUT => {
             store.authorize("update", rt, verb_sub, ns, Some(&name))?;
             let obj = parse_json(body)?;
-            let updated = store.update_in(t.res, ns, &name, status, |_| Ok(obj))?;
+            let updated = store.update_in(t.res, ns, &name, status, cx.dry_run(), |_| Ok(obj))?;
             Ok(json_response(200, &present(updated)))
         }
         Method::PATCH => {
@@ -328,7 +341,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
             let patched = match ct {
                 "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                     let patch = parse_json(body)?;
-                    store.update_in(t.res, ns, &name, status, |cur| {
+                    store.update_in(t.res, ns, &name, status, cx.dry_run(), |cur| {
                         let mut new = cur.clone();
                         super::patch::merge_patch(&mut new, &patch);
                         Ok(new)
@@ -336,7 +349,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
                 }
                 "application/json-patch+json" => {
                     let patch = parse_json(body)?;
-                    store.update_in(t.res, ns, &name, status, |cur| {
+                    store.update_in(t.res, ns, &name, status, cx.dry_run(), |cur| {
                         let mut new = cur.clone();
                         super::patch::json_patch(&mut new, &patch)?;
                         Ok(new)
@@ -352,7 +365,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
                             .map(|l| format!(" at line {} column {}", l.line(), l.column()));
                         ApiError::bad_request(format!("error decoding YAML{}", at.unwrap_or_default()))
                     })?;
-                    match store.update_in(t.res, ns, &name, status, |cur| {
+                    match store.update_in(t.res, ns, &name, status, cx.dry_run(), |cur| {
                         let mut new = cur.clone();
                         let mut patch = patch.clone();
                         if let Some(m) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -363,7 +376,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
                     }) {
                         Err(e) if e.code == 404 && !status => {
                             store.authorize("create", rt, None, ns, Some(&name))?;
-                            let created = store.create_in(t.res, ns, patch)?;
+                            let created = store.create_in(t.res, ns, patch, cx.dry_run())?;
                             return Ok(json_response(201, &present(created)));
                         }
                         other => other?,
@@ -383,7 +396,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
         }
         Method::DELETE if !status => {
             store.authorize("delete", rt, None, ns, Some(&name))?;
-            let deleted = store.delete_in(t.res, ns, &name)?;
+            let deleted = store.delete_in(t.res, ns, &name, cx.dry_run())?;
             Ok(json_response(200, &present(deleted)))
         }
         _ => Err(ApiError::new(
