@@ -539,7 +539,7 @@ fn synced_resource_version(es: &ExternalSecret) -> String {
 }
 
 /// Parse a Go duration: "0", "1h", "15m", "1h30m", "90s", "500ms".
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
