@@ -31,7 +31,7 @@ pub async fn handle(
     q: &Query,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (ns, pod_name, pod) = super::portforward::pod_for(app, &t, "exec")?;
+    let (ns, pod_name, pod) = super::rest::pod_for(app, &t, "exec")?;
     let containers: Vec<&str> = pod["spec"]["containers"]
         .as_array()
         .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
@@ -64,11 +64,10 @@ pub async fn handle(
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
     let ws = ws.map_err(|_| ApiError::bad_request("Upgrade request required"))?;
-    let flag = |k: &str| matches!(q.get(k), Some("true" | "1"));
     let streams = Streams {
-        stdout: flag("stdout"),
-        stderr: flag("stderr"),
-        tty: flag("tty"),
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        tty: q.flag("tty"),
     };
     let running = app.runtime.exec(&ns, &pod_name, &container, command.clone());
     let shutdown = app.shutdown.clone();

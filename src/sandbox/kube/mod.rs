@@ -61,9 +61,14 @@ impl KubeApiServer {
     /// Start serving on a free port of 127.0.0.1, with namespaces
     /// `default`, `kube-system` and `apps`.
     pub async fn start(runtime: Arc<dyn PodRuntime>) -> std::io::Result<Self> {
+        Self::start_with(KubeStore::new(), runtime).await
+    }
+
+    /// Start serving `store`, made beforehand (e.g. so the runtime can hold
+    /// a clone of it).
+    pub async fn start_with(store: KubeStore, runtime: Arc<dyn PodRuntime>) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let store = KubeStore::new();
         let shutdown = CancellationToken::new();
         let app = Arc::new(rest::App {
             store: store.clone(),

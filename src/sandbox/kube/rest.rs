@@ -51,7 +51,7 @@ impl Query {
             .collect()
     }
 
-    fn flag(&self, k: &str) -> bool {
+    pub fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true" | "1"))
     }
 }
@@ -188,109 +188,118 @@ async fn resource_request(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let rt = &RESOURCES[t.res];
-    let store = &app.store;
-    let ns = t.namespace.as_deref();
-    let sub = t.subresource.as_deref();
-    match (sub, rt.kind) {
+    match (t.subresource.as_deref(), rt.kind) {
         (None, _) => {}
         (Some("status"), _) if rt.status_subresource => {}
         (Some("exec"), "Pod") => return exec::handle(app, t, q, ws).await,
         (Some("portforward"), "Pod") => return portforward::handle(app, t, q, ws).await,
         _ => return Err(not_found()),
     }
-    let wants_table = table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let present = |mut obj: Value| {
-        obj["apiVersion"] = json!(t.api_version());
+    let cx = Cx {
+        app,
+        t: &t,
+        q,
+        headers,
+        body,
+        wants_table: table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())),
+    };
+    match t.name.as_deref() {
+        None => collection(&cx, method),
+        Some(name) => object(&cx, method, name),
+    }
+}
+
+/// What the verb handlers need from a request.
+struct Cx<'a> {
+    app: &'a Arc<App>,
+    t: &'a Target,
+    q: &'a Query,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    wants_table: bool,
+}
+
+impl Cx<'_> {
+    /// An object as seen through the URL's API version.
+    fn present(&self, mut obj: Value) -> Value {
+        obj["apiVersion"] = json!(self.t.api_version());
         obj
-    };
-    let Some(name) = t.name.clone() else {
-        // Collections.
-        return match *method {
-            Method::GET => {
-                let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
-                if t.watch_path || q.flag("watch") {
-                    store.authorize("watch", rt, None, ns, None)?;
-                    return watch::respond(
-                        app.clone(),
-                        watch::WatchRequest {
-                            res: t.res,
-                            api_version: t.api_version(),
-                            namespace: t.namespace.clone(),
-                            selector,
-                            resource_version: q.get("resourceVersion").map(String::from),
-                            timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
-                            send_initial_events: q.flag("sendInitialEvents"),
-                        },
-                    );
-                }
-                store.authorize("list", rt, None, ns, None)?;
-                let (items, rv) = store.list_in(t.res, ns, &selector);
-                if wants_table {
-                    return Ok(json_response(200, &table::table(rt, &items, Some(rv))));
-                }
-                let items: Vec<Value> = items.into_iter().map(present).collect();
-                Ok(json_response(
-                    200,
-                    &json!({
-                        "kind": format!("{}List", rt.kind), "apiVersion": t.api_version(),
-                        "metadata": {"resourceVersion": rv.to_string()}, "items": items,
-                    }),
-                ))
+    }
+}
+
+/// list, watch, create, deletecollection
+fn collection(cx: &Cx, method: &Method) -> Result<Response, ApiError> {
+    let (app, t, q, body, wants_table) = (cx.app, cx.t, cx.q, cx.body, cx.wants_table);
+    let (rt, store, ns) = (&RESOURCES[t.res], &app.store, t.namespace.as_deref());
+    let present = |o| cx.present(o);
+    match *method {
+        Method::GET => {
+            let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
+            if t.watch_path || q.flag("watch") {
+                store.authorize("watch", rt, None, ns, None)?;
+                return watch::respond(app.clone(), watch_request(t, selector, q, wants_table));
             }
-            Method::POST => {
-                store.authorize("create", rt, None, ns, None)?;
-                let obj = parse_json(body)?;
-                let name = obj
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .map(String::from);
-                store.authorize("create", rt, None, ns, name.as_deref())?;
-                let created = store.create_in(t.res, ns, obj)?;
-                Ok(json_response(201, &present(created)))
+            store.authorize("list", rt, None, ns, None)?;
+            let (items, rv) = store.list_in(t.res, ns, &selector);
+            if wants_table {
+                return Ok(json_response(200, &table::table(rt, &items, Some(rv))));
             }
-            Method::DELETE => {
-                store.authorize("deletecollection", rt, None, ns, None)?;
-                let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
-                let (items, _) = store.list_in(t.res, ns, &selector);
-                let mut deleted = vec![];
-                for o in items {
-                    let (n, name) = (
-                        o["metadata"]["namespace"].as_str(),
-                        o["metadata"]["name"].as_str().unwrap_or(""),
-                    );
-                    if let Ok(d) = store.delete_in(t.res, n, name) {
-                        deleted.push(present(d));
-                    }
+            let items: Vec<Value> = items.into_iter().map(present).collect();
+            Ok(json_response(
+                200,
+                &json!({
+                    "kind": format!("{}List", rt.kind), "apiVersion": t.api_version(),
+                    "metadata": {"resourceVersion": rv.to_string()}, "items": items,
+                }),
+            ))
+        }
+        Method::POST => {
+            store.authorize("create", rt, None, ns, None)?;
+            let obj = parse_json(body)?;
+            let created = store.create_in(t.res, ns, obj)?;
+            Ok(json_response(201, &present(created)))
+        }
+        Method::DELETE => {
+            store.authorize("deletecollection", rt, None, ns, None)?;
+            let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
+            let (items, _) = store.list_in(t.res, ns, &selector);
+            let mut deleted = vec![];
+            for o in items {
+                let (n, name) = (
+                    o["metadata"]["namespace"].as_str(),
+                    o["metadata"]["name"].as_str().unwrap_or(""),
+                );
+                if let Ok(d) = store.delete_in(t.res, n, name) {
+                    deleted.push(present(d));
                 }
-                Ok(json_response(
-                    200,
-                    &json!({"kind": format!("{}List", rt.kind), "apiVersion": t.api_version(), "metadata": {}, "items": deleted}),
-                ))
             }
-            _ => Err(ApiError::new(
-                405,
-                "MethodNotAllowed",
-                format!("{method} is not supported on a collection"),
-            )),
-        };
-    };
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", rt.kind), "apiVersion": t.api_version(), "metadata": {}, "items": deleted}),
+            ))
+        }
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on a collection"),
+        )),
+    }
+}
+
+/// get, watch, replace, patch, delete of one object (or its status)
+fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
+    let (app, t, q, body, wants_table, headers) = (cx.app, cx.t, cx.q, cx.body, cx.wants_table, cx.headers);
+    let (rt, store, ns) = (&RESOURCES[t.res], &app.store, t.namespace.as_deref());
+    let present = |o| cx.present(o);
+    let name = name.to_string();
+    let sub = t.subresource.as_deref();
     let status = sub == Some("status");
     let verb_sub = if status { Some("status") } else { None };
     match *method {
         Method::GET if t.watch_path => {
             store.authorize("watch", rt, None, ns, Some(&name))?;
-            watch::respond(
-                app.clone(),
-                watch::WatchRequest {
-                    res: t.res,
-                    api_version: t.api_version(),
-                    namespace: t.namespace.clone(),
-                    selector: Selector::parse(None, Some(&format!("metadata.name={name}")))?,
-                    resource_version: q.get("resourceVersion").map(String::from),
-                    timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
-                    send_initial_events: q.flag("sendInitialEvents"),
-                },
-            )
+            let selector = Selector::parse(None, Some(&format!("metadata.name={name}")))?;
+            watch::respond(app.clone(), watch_request(t, selector, q, wants_table))
         }
         Method::GET => {
             store.authorize("get", rt, verb_sub, ns, Some(&name))?;
@@ -333,8 +342,13 @@ async fn resource_request(
                 "application/apply-patch+yaml" => {
                     // Server-side apply, approximated: create, or merge the
                     // applied fields into the live object.
-                    let patch: Value = serde_yaml::from_slice(body)
-                        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    // The error names a position only: YAML errors can quote values.
+                    let patch: Value = serde_yaml::from_slice(body).map_err(|e| {
+                        let at = e
+                            .location()
+                            .map(|l| format!(" at line {} column {}", l.line(), l.column()));
+                        ApiError::bad_request(format!("error decoding YAML{}", at.unwrap_or_default()))
+                    })?;
                     match store.update_in(t.res, ns, &name, status, |cur| {
                         let mut new = cur.clone();
                         let mut patch = patch.clone();
@@ -375,6 +389,32 @@ async fn resource_request(
             format!("{method} is not supported here"),
         )),
     }
+}
+
+fn watch_request(t: &Target, selector: Selector, q: &Query, table: bool) -> watch::WatchRequest {
+    watch::WatchRequest {
+        res: t.res,
+        api_version: t.api_version(),
+        namespace: t.namespace.clone(),
+        selector,
+        resource_version: q.get("resourceVersion").map(String::from),
+        timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
+        send_initial_events: q.flag("sendInitialEvents"),
+        table,
+        allow_bookmarks: q.flag("allowWatchBookmarks"),
+    }
+}
+
+/// For `pods/exec` and `pods/portforward`: authorize `create pods/<sub>` and
+/// fetch the pod. Returns (namespace, name, pod).
+pub fn pod_for(app: &App, t: &Target, sub: &str) -> Result<(String, String, Value), ApiError> {
+    let rt = &RESOURCES[t.res];
+    let ns = t.namespace.clone().unwrap_or_default();
+    let name = t.name.clone().unwrap_or_default();
+    app.store
+        .authorize("create", rt, Some(sub), Some(&ns), Some(&name))?;
+    let pod = app.store.get_in(t.res, Some(&ns), &name)?;
+    Ok((ns, name, pod))
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
