@@ -260,6 +260,44 @@ impl PgDb {
     }
 }
 
+impl PgDb {
+    /// Owners of objects in `database` on which `role` holds privileges
+    /// (and roles whose default privileges name it), when the admin has none
+    /// of their privileges. Copying or revoking those privileges (GRANT to
+    /// the owner role, DROP OWNED) needs the owner's rights: without them
+    /// PostgreSQL only warns and does nothing.
+    pub(super) async fn foreign_acl_owners(&self, database: &str, role: &str) -> DbResult<Vec<AclOwner>> {
+        let mut conn = self.conn_in(Some(database)).await?;
+        let rows = self
+            .timed(
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "{OBJECT_ACLS},
+                     me AS (SELECT oid FROM pg_roles WHERE rolname = $1)
+                     SELECT DISTINCT r.rolname::text AS name, r.rolsuper AS superuser FROM (
+                       SELECT o.owner FROM objs o CROSS JOIN LATERAL aclexplode(o.acl) a, me WHERE a.grantee = me.oid
+                       UNION
+                       SELECT d.defaclrole FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a, me
+                       WHERE a.grantee = me.oid
+                     ) x JOIN pg_roles r ON r.oid = x.owner
+                     WHERE r.rolname <> $1 AND NOT pg_has_role(current_user, r.oid, 'USAGE')
+                     ORDER BY 1"
+                )))
+                .bind(role)
+                .fetch_all(&mut *conn),
+            )
+            .await;
+        conn.finish().await;
+        rows
+    }
+}
+
+/// A role that owns objects another role holds privileges on.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(super) struct AclOwner {
+    pub name: String,
+    pub superuser: bool,
+}
+
 /// (kind, schema, name, owner)
 type ObjectRow = (String, Option<String>, String, String);
 /// (owner, schema, object type, ACL items)

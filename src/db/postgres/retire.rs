@@ -62,9 +62,20 @@ impl PgDb {
         if !owner.admin_has_privs {
             plan.push(Statement::new(format!("GRANT {o} TO {me}")));
         }
-        for db in self.depends_in(old, false).await? {
-            plan.push(Statement::new(format!("REASSIGN OWNED BY {u} TO {o}")).in_database(&db.database));
-            plan.push(Statement::new(format!("DROP OWNED BY {u}")).in_database(&db.database));
+        // DROP OWNED revokes the old user's privileges on others' objects.
+        let depends_in: Vec<String> = self
+            .depends_in(old, false)
+            .await?
+            .into_iter()
+            .map(|d| d.database)
+            .collect();
+        plan.extend(
+            self.join_privilege_owners(&depends_in, old, owner_role, "revoke")
+                .await?,
+        );
+        for db in depends_in {
+            plan.push(Statement::new(format!("REASSIGN OWNED BY {u} TO {o}")).in_database(&db));
+            plan.push(Statement::new(format!("DROP OWNED BY {u}")).in_database(db));
         }
         plan.push(Statement::new(format!("DROP USER {u}")));
         Ok(plan)
