@@ -131,11 +131,10 @@ impl MysqlDb {
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // `ident::mysql_str` doubles backslashes, which is only
-                    // right without NO_BACKSLASH_ESCAPES; a DDL that waits on
-                    // a metadata lock gives up (1205) instead of hanging.
+                    // right without NO_BACKSLASH_ESCAPES.
                     conn.execute(
                         "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(@@SESSION.sql_mode, \
-                         'NO_BACKSLASH_ESCAPES', '')), SESSION lock_wait_timeout = 10",
+                         'NO_BACKSLASH_ESCAPES', ''))",
                     )
                     .await?;
                     Ok(())
@@ -174,35 +173,53 @@ impl MysqlDb {
     /// failure; the error names the statement (as previewed, no secrets).
     pub async fn execute(&self, statements: &[Statement]) -> DbResult<()> {
         let mut conn = self.within(self.pool.acquire()).await?;
-        // A batch may change session state (USE, sql_mode); and a failure
-        // may leave it half-changed. Such a connection is not reused.
+        // A batch may change session state (USE, sql_mode), and a failure may
+        // leave it half-changed or mid-answer: such a connection is not reused.
         if statements
             .iter()
             .any(|s| s.database.is_some() || s.preview().starts_with("SET "))
         {
             conn.close_on_drop();
         }
+        let result = self.run_batch(&mut conn, statements).await;
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
+    }
+
+    async fn run_batch(&self, conn: &mut sqlx::MySqlConnection, statements: &[Statement]) -> DbResult<()> {
+        // DDL waiting on a metadata lock (the app holds the table) must give
+        // up on the server, with a clear 1205, before our own timeout fires
+        // and leaves it queued there.
+        let lock_wait = self.timeout.as_secs().saturating_sub(1).max(1);
+        self.run_one(conn, format!("SET SESSION lock_wait_timeout = {lock_wait}"))
+            .await?;
         let total = statements.len();
         for (i, s) in statements.iter().enumerate() {
+            let in_context = |mut e: DbError| {
+                e.message = format!(
+                    "statement {} of {total} failed: {}\n  in: {}",
+                    i + 1,
+                    e.message,
+                    s.preview()
+                );
+                e
+            };
             if let Some(db) = &s.database {
-                let use_db = format!("USE {}", crate::db::ident::mysql_ident(db));
-                self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(use_db))))
-                    .await?;
+                self.run_one(conn, format!("USE {}", crate::db::ident::mysql_ident(db)))
+                    .await
+                    .map_err(in_context)?;
             }
-            self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(s.sql()))))
-                .await
-                .map_err(|mut e| {
-                    conn.close_on_drop();
-                    e.message = format!(
-                        "statement {} of {total} failed: {}\n  in: {}",
-                        i + 1,
-                        e.message,
-                        s.preview()
-                    );
-                    e
-                })?;
+            self.run_one(conn, s.sql()).await.map_err(in_context)?;
         }
         Ok(())
+    }
+
+    async fn run_one(&self, conn: &mut sqlx::MySqlConnection, sql: String) -> DbResult<()> {
+        self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))))
+            .await
+            .map(|_| ())
     }
 
     /// The first column of the first row of a read-only query, as text: for
@@ -242,6 +259,8 @@ impl MysqlDb {
     }
 
     /// Rows of a statement that cannot be prepared (SHOW GRANTS, SHOW CREATE …).
+    /// (A query abandoned by the timeout leaves its connection mid-answer;
+    /// the pool's ping on release sees that and closes it.)
     async fn fetch_raw(&self, sql: String) -> DbResult<Vec<MySqlRow>> {
         self.within(sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(&self.pool))
             .await
