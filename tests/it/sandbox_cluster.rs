@@ -329,12 +329,9 @@ async fn refresh_interval_zero_ignores_force_sync_but_a_short_interval_refreshes
     .await
     .unwrap();
     eventually("first syncs", || async {
-        Some(()).filter(|_| false).or(
-            match (database_url(&w, "once").await, database_url(&w, "often").await) {
-                (Some(_), Some(_)) => Some(()),
-                _ => None,
-            },
-        )
+        let once = ready_condition(&es_status(&w, "once").await).0 == "True";
+        let often = ready_condition(&es_status(&w, "often").await).0 == "True";
+        (once && often).then_some(())
     })
     .await;
     let synced = es_status(&w, "once").await;
