@@ -1247,8 +1247,8 @@ mod real {
     struct Sandbox {
         client: kube::Client,
         kubeconfig: std::path::PathBuf,
-        _cluster: rotui::sandbox::controllers::Cluster,
-        _server: rotui::sandbox::kube::KubeApiServer,
+        cluster: rotui::sandbox::controllers::Cluster,
+        server: rotui::sandbox::kube::KubeApiServer,
         _dir: tempfile::TempDir,
     }
 
@@ -1269,8 +1269,8 @@ mod real {
             Sandbox {
                 client,
                 kubeconfig,
-                _cluster: cluster,
-                _server: server,
+                cluster,
+                server,
                 _dir: dir,
             }
         }
@@ -1317,9 +1317,9 @@ mod real {
         }
     }
 
-    /// A full rotation in the sandbox, interrupted and resumed at every step
-    /// boundary, with the app's current credentials checked at each.
-    async fn full_rotation(parts: Parts) {
+    /// `parts`' app deployed in a fresh sandbox as GOV.UK has it (its
+    /// ExternalSecret and a Deployment of two pods), running as the old user.
+    async fn deployed(parts: Parts) -> (Sandbox, World) {
         use k8s_openapi::api::apps::v1::Deployment;
         use kube::api::{Api, PostParams};
         use rotui::k8s::{K8s, KubeOptions};
@@ -1369,8 +1369,11 @@ mod real {
             async move { db.connections(&old).await.unwrap_or(0) >= 2 }
         })
         .await;
+        (sandbox, w)
+    }
 
-        let opts = |stop: Option<&str>| RunOptions {
+    fn sandbox_opts(w: &World, stop: Option<&str>) -> RunOptions {
+        RunOptions {
             yes: true,
             typed: vec![w.old.clone()],
             stop_after: stop.map(|s| StepId(s.to_owned())),
@@ -1380,7 +1383,14 @@ mod real {
             drain_timeout: Duration::from_secs(60),
             poll: Duration::from_millis(200),
             ..Default::default()
-        };
+        }
+    }
+
+    /// A full rotation in the sandbox, interrupted and resumed at every step
+    /// boundary, with the app's current credentials checked at each.
+    async fn full_rotation(parts: Parts) {
+        let (_sandbox, w) = deployed(parts).await;
+        let opts = |stop: Option<&str>| sandbox_opts(&w, stop);
         let started = std::time::Instant::now();
         let mut rotation: Option<Rotation> = None;
         for step in &w.plan.steps {
@@ -1462,5 +1472,74 @@ mod real {
     #[tokio::test]
     async fn postgres_full_rotation_in_the_sandbox_with_owner_role_conversion() {
         full_rotation(postgres_parts(false).await).await;
+    }
+
+    /// Kubernetes refuses (RBAC), then External Secrets cannot sync: each
+    /// stops the rotation with a clear error while the app keeps working,
+    /// and the next run completes it.
+    #[tokio::test]
+    async fn cluster_failures_are_clear_and_the_rotation_resumes() {
+        let (sandbox, w) = deployed(mysql_parts().await).await;
+        let run = |stop: Option<&'static str>| {
+            let o = sandbox_opts(&w, stop);
+            let (w, journal) = (&w, w.journal());
+            async move {
+                let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o)
+                    .await
+                    .unwrap();
+                runner::run(&w.plan, &w.ctx, &r, &journal, &o).await
+            }
+        };
+        assert!(matches!(
+            run(Some("production/promote")).await,
+            Outcome::Waiting(Wait::Paused { .. })
+        ));
+        let still_works = || async {
+            let cur = w.current().await;
+            assert_eq!(w.app_reads(&cur.username, &cur.password).await, Ok(2));
+        };
+
+        sandbox.server.store().deny("patch", "externalsecrets");
+        match run(None).await {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, Some(StepId("production/force-sync".into())));
+                let StepError::Port(p) = &e.error else {
+                    panic!("{e}")
+                };
+                assert_eq!(
+                    (p.system, p.kind),
+                    (System::Kubernetes, PortErrorKind::Denied),
+                    "{e}"
+                );
+                assert!(
+                    e.to_string().contains("patch") && e.to_string().contains("externalsecrets"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        still_works().await;
+        sandbox.server.store().allow("patch", "externalsecrets");
+
+        sandbox
+            .cluster
+            .set_sync_failure(Some("AccessDeniedException: not authorised to read".into()));
+        match run(None).await {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, Some(StepId("production/force-sync".into())));
+                assert!(e.to_string().contains("failed to sync"), "{e}");
+                assert!(e.to_string().contains("not authorised to read"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        still_works().await;
+        sandbox.cluster.set_sync_failure(None);
+
+        assert_eq!(run(None).await, Outcome::Done);
+        still_works().await;
+        assert!(w.db.user(&w.old).await.unwrap().is_none());
+        let raw = std::fs::read_to_string(w.journal().path()).unwrap();
+        assert_eq!(raw.matches("\"event\":\"failed\"").count(), 2);
+        assert_eq!(raw.matches("\"event\":\"started\"").count(), 1);
     }
 }
