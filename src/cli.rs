@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::target::{Engine, TargetArgs};
+use crate::target::TargetArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,7 +35,7 @@ pub enum Command {
     /// Print the database's users, grants, objects and connections (read only).
     Inspect(InspectArgs),
     /// Print the rotation's steps and the statements each will run; writes nothing.
-    Plan,
+    Plan(PlanArgs),
     /// Run the rotation without the dashboard, until done or a wait; run again to resume.
     Rotate(RotateArgs),
     /// List past rotations, or show one.
@@ -67,9 +67,6 @@ pub struct ConnArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Engine of --db-url, when no target is given.
-    #[arg(long = "engine", value_enum)]
-    pub engine: Option<Engine>,
     /// The user whose grants, objects and connections to show.
     #[arg(long)]
     pub user: Option<String>,
@@ -78,14 +75,32 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct RotateArgs {
-    /// Apply every step without asking.
-    #[arg(long)]
-    pub yes: bool,
-    /// Compromised-credentials mode: no overnight wait.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlanArgs {
+    /// Further environments the rotation covers, in order after --env
+    /// (e.g. `--env production --also-env staging`).
+    #[arg(long = "also-env", value_name = "ENV")]
+    pub also_env: Vec<String>,
+    /// Compromised-credentials mode: no overnight wait; the same new
+    /// username and password in every environment, at once.
     #[arg(long)]
     pub compromised: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Apply every step without asking (required: without it rotate stops
+    /// before the first write).
+    #[arg(long)]
+    pub yes: bool,
+    /// End the old user's connections that outlive the drain timeout.
+    #[arg(long)]
+    pub kill_leftovers: bool,
+    /// Drop the old user even with live connections: type its name here.
+    #[arg(long, value_name = "OLD_USER")]
+    pub force_drop: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,9 @@
 pub mod app;
 pub mod aws;
 pub mod cli;
+pub mod cmd;
 pub mod config;
+pub mod connect;
 pub mod db;
 pub mod k8s;
 pub mod rotation;
@@ -13,3 +15,4 @@ pub mod secret;
 pub mod target;
 pub mod tui;
 pub mod ui;
+pub mod workers;

@@ -1,17 +1,23 @@
 use clap::Parser;
 use color_eyre::eyre::Result;
 use rotui::cli::{Cli, Command};
+use rotui::cmd;
 
-fn main() -> Result<()> {
-    color_eyre::install()?;
+#[tokio::main]
+async fn main() -> Result<()> {
+    // Restores the terminal on any panic (also in a background task) first.
+    rotui::tui::install_hooks()?;
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Tui) {
-        Command::Tui => println!("rotui: the dashboard is not built yet"),
-        Command::Inspect(_) => println!("rotui inspect: not built yet"),
-        Command::Plan => println!("rotui plan: not built yet"),
-        Command::Rotate(_) => println!("rotui rotate: not built yet"),
-        Command::Journal(_) => println!("rotui journal: not built yet"),
-        Command::Sandbox(_) => println!("rotui sandbox: not built yet"),
+        Command::Tui => cmd::dashboard::run(&cli.target, &cli.conn, cli.read_only).await?,
+        Command::Inspect(args) => cmd::inspect::run(&cli.conn, &cli.target, &args).await?,
+        Command::Plan(args) => cmd::rotate::plan(&cli.target, &cli.conn, &args).await?,
+        Command::Rotate(args) => {
+            let code = cmd::rotate::rotate(&cli.target, &cli.conn, &args, cli.read_only).await?;
+            std::process::exit(code);
+        }
+        Command::Journal(args) => cmd::rotate::journal(args.id.as_deref())?,
+        Command::Sandbox(args) => cmd::sandbox::run(&args).await?,
     }
     Ok(())
 }

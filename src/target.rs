@@ -37,46 +37,46 @@ impl fmt::Display for Engine {
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 pub struct TargetArgs {
     /// Environment, e.g. production, staging, integration, sandbox.
-    #[arg(long, env = "ROTUI_ENV")]
+    #[arg(long, env = "ROTUI_ENV", global = true)]
     pub env: Option<String>,
     /// Application, e.g. signon, account-api.
-    #[arg(long, env = "ROTUI_APP")]
+    #[arg(long, env = "ROTUI_APP", global = true)]
     pub app: Option<String>,
     /// Database engine.
-    #[arg(long, value_enum, env = "ROTUI_ENGINE")]
+    #[arg(long, value_enum, env = "ROTUI_ENGINE", global = true)]
     pub engine: Option<Engine>,
     /// Override: the app's Secrets Manager secret [default: govuk/<app>/<engine>].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub app_secret: Option<String>,
     /// Override: the admin passwords secret [default: <env>-rds-admin-passwords].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub admin_secret: Option<String>,
     /// Override: the key of the admin password in the admin secret [default: <app>].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub admin_secret_key: Option<String>,
     /// Override: the RDS master user [default: aws_db_admin].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub admin_user: Option<String>,
     /// Override: the application database [default: <app>_production].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub database: Option<String>,
     /// Override: Kubernetes namespace [default: apps].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub namespace: Option<String>,
     /// Override: the ExternalSecret [default: <app>-<engine>].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub external_secret: Option<String>,
     /// Override: the Kubernetes Secret [default: <app>-<engine>].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub k8s_secret: Option<String>,
     /// Override: the app's Deployment [default: <app>].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub deployment: Option<String>,
     /// Override: the app's container [default: app].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub container: Option<String>,
     /// Override: PostgreSQL owner role [default: <app>-owner-role].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub owner_role: Option<String>,
 }
 

@@ -1,1 +1,63 @@
-//! (to be written)
+//! The dashboard's core, in The Elm Architecture's shape: [`State`] (the
+//! model), [`Action`] (messages from keys, the clock and workers),
+//! [`update`] (the only mutation, returning [`Command`]s for the worker
+//! layer) and `ui::render` (a pure view of the state).
+//!
+//! Plugging in the worker layer: create an `Action` channel and a `Command`
+//! channel, give the worker side the `Action` sender and the `Command`
+//! receiver, and call [`run`]. For each `Command::Fetch { request,
+//! generation }` a worker answers with the matching `…Loaded` action carrying
+//! the same generation (older generations are dropped on arrival; a source
+//! that pushes updates on its own, like a watch, reuses the generation of the
+//! latest fetch it saw). Errors travel as text (`Err(String)`) and are
+//! redacted again on arrival. Writes (`RunStep`, `Kill`, `ForceSync`) answer
+//! with `StepChanged`, `Notice` or `Failed`.
+//!
+//! ```no_run
+//! # async fn demo(target: rotui::target::Target) -> color_eyre::Result<()> {
+//! rotui::tui::install_hooks()?;
+//! let config = rotui::config::Config::load(None)?;
+//! let state = rotui::app::initial_state(Some(target), false, &config, chrono::Utc::now());
+//! let (actions_tx, actions_rx) = tokio::sync::mpsc::unbounded_channel();
+//! let (commands_tx, mut commands_rx) = tokio::sync::mpsc::unbounded_channel();
+//! tokio::spawn(async move {
+//!     while let Some(command) = commands_rx.recv().await {
+//!         // …carry it out, then `actions_tx.send(Action::…)`.
+//!         # let _ = (&command, &actions_tx);
+//!     }
+//! });
+//! rotui::app::run(state, actions_rx, commands_tx).await
+//! # }
+//! ```
+
+pub mod action;
+pub mod keymap;
+pub mod state;
+pub mod update;
+
+mod run;
+
+pub use action::{Action, Command, Fetched, KillTarget, Request, StepId};
+pub use keymap::{KeyAction, Keymap};
+pub use run::{Outcome, run, run_loop};
+pub use state::{Pane, State};
+pub use update::update;
+
+/// The state the dashboard starts in: the target, `--read-only`, and the
+/// config's keymap (its warnings shown), refresh interval and theme
+/// (`NO_COLOR` wins).
+pub fn initial_state(
+    target: Option<crate::target::Target>,
+    read_only: bool,
+    config: &crate::config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> State {
+    let mut state = State::new(target, now);
+    let (keymap, warnings) = config.keymap();
+    state.keymap = keymap;
+    state.warnings = warnings;
+    state.read_only = read_only;
+    state.interval_ms = config.refresh_ms();
+    state.theme = crate::ui::theme::Theme::from_env(config.theme.as_deref());
+    state
+}

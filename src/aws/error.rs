@@ -2,7 +2,7 @@
 //! what to do. Text from the SDK passes through [`crate::secret::redact`].
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use crate::secret::redact;
 
@@ -86,6 +86,7 @@ impl AwsError {
                 let kind = match (classify(code), status) {
                     (AwsErrorKind::Other, Some(401)) => AwsErrorKind::ExpiredSession,
                     (AwsErrorKind::Other, Some(403)) => AwsErrorKind::AccessDenied,
+                    (AwsErrorKind::Other, Some(500..=599)) => AwsErrorKind::Network,
                     (kind, _) => kind,
                 };
                 let detail = err
@@ -114,7 +115,7 @@ impl AwsError {
                 format!("{what} in {region}: AWS did not answer in time"),
             ),
             SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
-                let text = DisplayErrorContext(err).to_string();
+                let text = error_chain(err);
                 if mentions_missing_credentials(&text) {
                     AwsError::new(
                         AwsErrorKind::ExpiredSession,
@@ -129,7 +130,7 @@ impl AwsError {
             }
             _ => AwsError::new(
                 AwsErrorKind::Other,
-                format!("{what} in {region}: {}", DisplayErrorContext(err)),
+                format!("{what} in {region}: {}", error_chain(err)),
             ),
         }
     }
@@ -174,6 +175,22 @@ fn default_hint(kind: AwsErrorKind) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// "outer: cause: root cause", each error's Display once (the SDK's
+/// `DisplayErrorContext` appends a Debug dump too long for a status line).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Wrappers often repeat their source's text; keep it once.
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The text of the first `<tag>…</tag>` in an XML error body.
@@ -241,6 +258,26 @@ mod tests {
         let e = AwsError::from_sdk(&c, "secret x", "eu-west-1");
         assert_eq!(e.kind, AwsErrorKind::ExpiredSession);
         assert!(e.to_string().contains("gds aws"));
+    }
+
+    #[test]
+    fn error_chains_read_outer_to_root_without_repeats() {
+        #[derive(Debug)]
+        struct Wrap(&'static str, Option<Box<Wrap>>);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|w| w as _)
+            }
+        }
+        let root = Wrap("connection refused", None);
+        let same = Wrap("connection refused", Some(Box::new(root)));
+        let outer = Wrap("dispatch failure", Some(Box::new(same)));
+        assert_eq!(error_chain(&outer), "dispatch failure: connection refused");
     }
 
     #[test]

@@ -3,22 +3,31 @@
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::app_secret::{AppSecret, list_or_none, parse_object};
 use super::error::{AwsError, AwsErrorKind, AwsResult};
-use crate::secret::SecretString;
+use crate::secret::{ExposeSecret, SecretString};
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPENDING: &str = "AWSPENDING";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
 /// A Secrets Manager client bound to one region.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SecretsManager {
     pub(crate) client: Client,
     region: String,
+}
+
+impl std::fmt::Debug for SecretsManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsManager")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One version of a secret and its staging labels.
@@ -119,46 +128,59 @@ impl SecretsManager {
         }
     }
 
-    /// Every version with its labels (DescribeSecret), oldest first.
+    /// Create `secret_id` holding `value` unless it exists; `true` when it
+    /// was created. For seeding the sandbox: an existing secret is never
+    /// touched.
+    pub async fn create_if_missing(&self, secret_id: &str, value: &Value) -> AwsResult<bool> {
+        if self.exists(secret_id).await? {
+            return Ok(false);
+        }
+        let text = SecretString::from(value.to_string());
+        match self
+            .client
+            .create_secret()
+            .name(secret_id)
+            .secret_string(text.expose_secret())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // Created meanwhile by someone else: just as good.
+            Err(e) if e.code() == Some("ResourceExistsException") => Ok(false),
+            Err(e) => Err(self.sdk_error(&e, secret_id)),
+        }
+    }
+
+    /// Every version with its labels, oldest first — deprecated (unlabelled)
+    /// ones included, which DescribeSecret would leave out.
     pub async fn versions(&self, secret_id: &str) -> AwsResult<Vec<SecretVersion>> {
-        let out = self
-            .client
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| self.sdk_error(&e, secret_id))?;
-        let mut versions: Vec<SecretVersion> = out
-            .version_ids_to_stages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(version_id, mut stages)| {
+        let mut versions = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(secret_id)
+                .include_deprecated(true)
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_error(&e, secret_id))?;
+            for v in page.versions.unwrap_or_default() {
+                let mut stages = v.version_stages.unwrap_or_default();
                 stages.sort();
-                SecretVersion {
-                    version_id,
+                versions.push(SecretVersion {
+                    version_id: v.version_id.unwrap_or_default(),
                     stages,
-                    created: None,
-                }
-            })
-            .collect();
-        // DescribeSecret gives no dates; ListSecretVersionIds does.
-        let listed = self
-            .client
-            .list_secret_version_ids()
-            .secret_id(secret_id)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(|e| self.sdk_error(&e, secret_id))?;
-        for v in listed.versions.unwrap_or_default() {
-            let created = v
-                .created_date
-                .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
-            if let Some(mine) = versions
-                .iter_mut()
-                .find(|m| Some(m.version_id.as_str()) == v.version_id.as_deref())
-            {
-                mine.created = created;
+                    created: v
+                        .created_date
+                        .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos())),
+                });
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => break,
             }
         }
         versions.sort_by(|a, b| a.created.cmp(&b.created).then(a.version_id.cmp(&b.version_id)));

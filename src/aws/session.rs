@@ -115,13 +115,6 @@ impl AwsSession {
     /// credentials now, so a missing or expired session fails here, clearly,
     /// rather than on the first call.
     pub async fn load(opts: &AwsOptions) -> AwsResult<Self> {
-        let env = |k: &str| std::env::var(k).ok();
-        Self::load_with(opts, env).await
-    }
-
-    /// [`load`](Self::load), reading the expiry variables through `env`
-    /// (the SDK's own chain always reads the process environment).
-    pub async fn load_with(opts: &AwsOptions, env: impl Fn(&str) -> Option<String>) -> AwsResult<Self> {
         // Env, then profile, then eu-west-1 — not the SDK's default chain,
         // whose last resort (EC2 instance metadata) costs a laptop seconds
         // of timeouts when `gds aws --shell` leaves the region unset.
@@ -143,11 +136,19 @@ impl AwsSession {
             .provide_credentials()
             .await
             .map_err(|e| credentials_error(&e))?;
-        let expiry = expiry_from_env(&env).or_else(|| creds.expiry().map(DateTime::<Utc>::from));
+        // The exported expiry describes the exported keys only: a stale
+        // variable must not condemn credentials that came from a profile.
+        let env = |k: &str| std::env::var(k).ok();
+        let from_env = env("AWS_ACCESS_KEY_ID").as_deref() == Some(creds.access_key_id());
+        let expiry = from_env
+            .then(|| expiry_from_env(&env))
+            .flatten()
+            .or_else(|| creds.expiry().map(DateTime::<Utc>::from));
         Self::finish(sdk, opts, expiry)
     }
 
-    /// A session with explicit credentials and no default chain at all.
+    /// A session with explicit credentials (and region, default eu-west-1):
+    /// the default credential chain is not consulted.
     pub async fn with_credentials(opts: &AwsOptions, creds: &StaticCredentials) -> AwsResult<Self> {
         let region = opts.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned());
         let sdk_creds = Credentials::new(
@@ -284,7 +285,7 @@ fn no_credentials() -> AwsError {
 /// its variants are told apart by their fixed Display text.
 fn credentials_error(e: &(dyn std::error::Error + 'static)) -> AwsError {
     let head = e.to_string();
-    let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string();
+    let detail = super::error::error_chain(e);
     if head.contains("not enabled") {
         let mut err = no_credentials();
         err.message = crate::secret::redact(&format!("{} ({detail})", err.message));

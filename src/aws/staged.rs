@@ -113,6 +113,12 @@ impl SecretWrite {
     }
 }
 
+impl std::fmt::Display for SecretWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.preview())
+    }
+}
+
 /// The ClientRequestToken (= version id) of a rotation's pending version:
 /// derived from the rotation id so a re-run names the same version, and AWS
 /// itself refuses to write other content under it. 38 characters, within

@@ -120,6 +120,14 @@ impl DbError {
                     None => db.message().to_owned(),
                 };
                 let mut e = DbError::new(kind, message);
+                // PostgreSQL's 28000 is not a wrong password: the role may
+                // not log in (NOLOGIN), or pg_hba.conf refuses the client.
+                let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some();
+                let hint = if pg && code == "28000" {
+                    "the server refuses this login: is the role NOLOGIN, or does pg_hba.conf exclude this client?"
+                } else {
+                    hint
+                };
                 e.code = Some(code);
                 if !hint.is_empty() {
                     e.hint = Some(hint.into());

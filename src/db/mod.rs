@@ -8,3 +8,6 @@ pub mod mysql;
 pub mod postgres;
 
 pub use error::{DbError, DbErrorKind, DbResult};
+
+mod any;
+pub use any::{Db, Inspection, UserGrants};

@@ -69,7 +69,13 @@ impl K8s {
             .namespace
             .clone()
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-        let client = Client::try_from(config).map_err(|e| K8sError::Config(redact(&chain(&e))))?;
+        let client = Client::try_from(config).map_err(|e| match e {
+            // An exec credential plugin (`aws eks get-token`) that failed.
+            kube::Error::Auth(_) => K8sError::Unauthorized {
+                message: redact(&chain(&e)),
+            },
+            e => K8sError::Config(redact(&chain(&e))),
+        })?;
         Ok(K8s {
             client,
             namespace,

@@ -166,9 +166,11 @@ impl PodInfo {
         self.phase == "Running" && self.ready && !self.terminating
     }
 
-    /// Started at or after `t`, so it read the Secret as it was at `t` or later.
+    /// Started at or after `t`, so it read the Secret as it was at `t` or
+    /// later. Kubernetes times have whole seconds, so `t` is compared by its
+    /// second: a pod started in the second the Secret changed counts as after.
     pub fn started_after(&self, t: DateTime<Utc>) -> bool {
-        self.started.is_some_and(|s| s >= t)
+        self.started.is_some_and(|s| s.timestamp() >= t.timestamp())
     }
 }
 

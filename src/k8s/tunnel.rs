@@ -47,6 +47,9 @@ const SELECTOR: &str = "app.kubernetes.io/managed-by=rotui,rotui.dev/role=tunnel
 /// What relay to run and how to look after it.
 #[derive(Debug, Clone)]
 pub struct TunnelConfig {
+    /// The relay pod's name: unique per config, so the preview names the pod
+    /// that `start` creates.
+    pub name: String,
     /// The relay image; it must run socat as its entrypoint.
     pub image: String,
     /// The database host and port as seen from inside the cluster.
@@ -69,6 +72,10 @@ pub struct TunnelConfig {
 impl TunnelConfig {
     pub fn new(remote_host: impl Into<String>, remote_port: u16) -> Self {
         TunnelConfig {
+            name: format!(
+                "rotui-tunnel-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..10]
+            ),
             image: DEFAULT_IMAGE.to_owned(),
             remote_host: remote_host.into(),
             remote_port,
@@ -146,7 +153,8 @@ fn label_value(s: &str) -> String {
 }
 
 /// The relay pod rotui would create: shown as the preview, then created as is.
-pub fn relay_pod(cfg: &TunnelConfig, name: &str) -> Pod {
+pub fn relay_pod(cfg: &TunnelConfig) -> Pod {
+    let name = &cfg.name;
     let port = cfg.remote_port;
     let pod = serde_json::json!({
         "apiVersion": "v1",
@@ -202,8 +210,8 @@ pub fn relay_pod(cfg: &TunnelConfig, name: &str) -> Pod {
 }
 
 /// The exact create call, as YAML.
-pub fn preview(cfg: &TunnelConfig, namespace: &str, name: &str) -> String {
-    let yaml = serde_yaml::to_string(&relay_pod(cfg, name)).unwrap_or_default();
+pub fn preview(cfg: &TunnelConfig, namespace: &str) -> String {
+    let yaml = serde_yaml::to_string(&relay_pod(cfg)).unwrap_or_default();
     format!("POST /api/v1/namespaces/{namespace}/pods\n{yaml}")
 }
 
@@ -236,18 +244,18 @@ impl std::fmt::Debug for Tunnel {
 }
 
 impl Tunnel {
-    /// Remove stale relays, create the relay pod, wait until it runs, check
-    /// that port-forward is allowed, and listen locally.
+    /// Remove stale relays, create the relay pod (or adopt it, when a
+    /// previous `start` with this config created it), wait until it runs,
+    /// check that port-forward is allowed, and listen locally.
     pub async fn start(k8s: &K8s, cfg: &TunnelConfig) -> Result<Tunnel, K8sError> {
         cleanup_stale(k8s, cfg).await?;
-        let name = format!(
-            "rotui-tunnel-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
+        let name = cfg.name.clone();
         let api: Api<Pod> = k8s.api();
-        api.create(&PostParams::default(), &relay_pod(cfg, &name))
-            .await
-            .map_err(|e| k8s.op("create", "pods").named(&name).err(e))?;
+        match api.create(&PostParams::default(), &relay_pod(cfg)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => adopt(k8s, cfg).await?,
+            Err(e) => return Err(k8s.op("create", "pods").named(&name).err(e)),
+        }
         // From here on the pod exists: any failure must delete it.
         let mut tunnel = Tunnel {
             k8s: k8s.clone(),
@@ -353,6 +361,38 @@ impl Drop for Tunnel {
             });
         }
     }
+}
+
+/// Take over the existing pod named by `cfg` if this user on this host made
+/// it and it is not going away; refuse anyone else's.
+async fn adopt(k8s: &K8s, cfg: &TunnelConfig) -> Result<(), K8sError> {
+    let name = cfg.name.as_str();
+    let pod = k8s
+        .api::<Pod>()
+        .get(name)
+        .await
+        .map_err(|e| k8s.op("get", "pods").named(name).err(e))?;
+    let owner = pod.annotations().get(OWNER).cloned().unwrap_or_default();
+    if owner != cfg.owner {
+        return Err(K8sError::Other(format!(
+            "pod {name} already exists and is not a relay of {} (owner: {owner:?})",
+            cfg.owner
+        )));
+    }
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Err(K8sError::Other(format!(
+            "relay pod {name} is still terminating; start the tunnel again with a fresh config"
+        )));
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": {
+        PID: std::process::id().to_string(),
+        HEARTBEAT: Utc::now().timestamp().to_string(),
+    }}});
+    k8s.api::<Pod>()
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| k8s.op("patch", "pods").named(name).err(e))?;
+    Ok(())
 }
 
 async fn delete_pod(k8s: &K8s, name: &str) -> Result<(), K8sError> {
@@ -541,7 +581,8 @@ mod tests {
     fn relay_pod_is_locked_down_and_labelled() {
         let mut cfg = TunnelConfig::new("db.abc.eu-west-1.rds.amazonaws.com", 5432);
         cfg.owner = "alice@laptop.local".into();
-        let pod = relay_pod(&cfg, "rotui-tunnel-x");
+        let pod = relay_pod(&cfg);
+        assert!(pod.metadata.name.as_ref().unwrap().starts_with("rotui-tunnel-"));
         let c = &pod.spec.as_ref().unwrap().containers[0];
         assert_eq!(c.image.as_deref(), Some("alpine/socat"));
         assert_eq!(
@@ -561,7 +602,8 @@ mod tests {
         );
         assert_eq!(pod.labels()[OWNER], "alice_laptop.local");
         assert_eq!(pod.annotations()[OWNER], "alice@laptop.local");
-        assert!(preview(&cfg, "apps", "rotui-tunnel-x").contains("tcp-listen:5432,fork,reuseaddr"));
+        assert!(preview(&cfg, "apps").contains("tcp-listen:5432,fork,reuseaddr"));
+        assert!(preview(&cfg, "apps").contains(&format!("name: {}", cfg.name)));
     }
 
     #[test]
@@ -585,7 +627,7 @@ mod tests {
         let pod_with = |owner: &str, pid: i32, beat: i64| {
             let mut c = cfg.clone();
             c.owner = owner.into();
-            let mut p = relay_pod(&c, "p");
+            let mut p = relay_pod(&c);
             let a = p.metadata.annotations.as_mut().unwrap();
             a.insert(PID.into(), pid.to_string());
             a.insert(HEARTBEAT.into(), beat.to_string());

@@ -326,3 +326,30 @@ fn log_tail(log: &Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_names_the_package() {
+        let err = find_binary(&["rotui-no-such-mariadbd"]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("mariadb-server"), "{err}");
+    }
+
+    #[test]
+    fn urls_encode_every_part_and_debug_hides_passwords() {
+        let pw = secret::secret("pa:ss/w@rd#1");
+        let app = AppAccount {
+            database: "sïgn on".into(),
+            user: "a@b".into(),
+            host: "%".into(),
+            password: pw.clone(),
+        };
+        assert!(!format!("{app:?}").contains("pa:ss"));
+        let sql = bootstrap_sql(&pw, &pw);
+        assert!(sql.contains("GRANT SELECT, INSERT"), "admin grants present");
+        assert!(!sql.contains("SUPER") && !sql.contains("CONNECTION ADMIN") && !sql.contains("SET USER"));
+    }
+}

@@ -8,3 +8,4 @@ pub mod kube;
 pub mod mariadb;
 pub mod moto;
 pub mod postgres;
+pub mod world;

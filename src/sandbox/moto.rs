@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::guard::{Guarded, free_port, scratch_dir};
+use super::guard::{Guarded, scratch_dir};
 
 /// Env var naming the `moto_server` executable (the justfile sets it).
 pub const MOTO_ENV: &str = "ROTUI_MOTO_SERVER";
@@ -16,12 +16,12 @@ pub const MOTO_ENV: &str = "ROTUI_MOTO_SERVER";
 /// Why moto's server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
-    #[error("moto_server not found (looked at ${MOTO_ENV}, {venv} and PATH): run `just tools` to install it")]
-    NotInstalled { venv: String },
+    #[error("moto_server not found (looked at {looked}): run `just tools` to install it")]
+    NotInstalled { looked: String },
     #[error("could not start moto_server: {0}")]
     Spawn(#[from] std::io::Error),
-    #[error("moto_server did not answer on 127.0.0.1:{port} within {secs} s; its log: {log}")]
-    NotReady { port: u16, secs: u64, log: String },
+    #[error("moto_server was not ready within {secs} s; its log: {log}")]
+    NotReady { secs: u64, log: String },
 }
 
 /// A running moto server on 127.0.0.1. Dropping it stops the server.
@@ -38,22 +38,32 @@ impl MotoServer {
     /// Start a fresh server (blocking until it answers, at most 10 s).
     pub fn start() -> Result<Self, MotoError> {
         let program = find_moto_server()?;
-        let port = free_port();
         let dir = scratch_dir("rotui-moto-")?;
         let log = dir.join("moto.log");
-        let args = [
-            "-H".to_owned(),
-            "127.0.0.1".to_owned(),
-            "-p".to_owned(),
-            port.to_string(),
-        ];
+        // Port 0: the server binds a free port itself and logs it, so two
+        // servers starting at once can never race for the same port.
+        let args = ["-H", "127.0.0.1", "-p", "0"].map(str::to_owned);
         let guard = Guarded::spawn(&program, &args, None, &log, Some(&dir))?;
+        let started = Instant::now();
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = logged_port(&text) {
+                break port;
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                return Err(MotoError::NotReady {
+                    secs: READY_TIMEOUT.as_secs(),
+                    log: text,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let server = MotoServer {
             port,
             dir,
             _guard: guard,
         };
-        server.wait_ready()?;
+        server.wait_ready(READY_TIMEOUT.saturating_sub(started.elapsed()))?;
         Ok(server)
     }
 
@@ -90,34 +100,54 @@ impl MotoServer {
         Ok(body)
     }
 
-    fn wait_ready(&self) -> Result<(), MotoError> {
+    fn wait_ready(&self, within: Duration) -> Result<(), MotoError> {
         let start = Instant::now();
-        while start.elapsed() < READY_TIMEOUT {
+        while start.elapsed() < within {
             if let Ok((200, _)) = http_get(self.port, "/moto-api/data.json") {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(MotoError::NotReady {
-            port: self.port,
             secs: READY_TIMEOUT.as_secs(),
             log: std::fs::read_to_string(self.log_path()).unwrap_or_default(),
         })
     }
 }
 
+/// The port of werkzeug's " * Running on http://127.0.0.1:PORT" line.
+fn logged_port(log: &str) -> Option<u16> {
+    let rest = &log[log.find("Running on http://127.0.0.1:")? + "Running on http://127.0.0.1:".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|p| *p != 0)
+}
+
 /// `$ROTUI_MOTO_SERVER`, else the crate's `.venv/bin/moto_server`, else PATH.
 fn find_moto_server() -> Result<PathBuf, MotoError> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    let from_env = std::env::var_os(MOTO_ENV).map(PathBuf::from);
-    from_env
-        .into_iter()
-        .chain([venv.clone()])
-        .find(|p| is_executable(p))
-        .or_else(|| which::which("moto_server").ok())
-        .ok_or(MotoError::NotInstalled {
-            venv: venv.display().to_string(),
-        })
+    locate(
+        std::env::var_os(MOTO_ENV).map(PathBuf::from),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"),
+        || which::which("moto_server").ok(),
+    )
+}
+
+/// The first executable of `from_env`, `venv`, then what `on_path` finds.
+fn locate(
+    from_env: Option<PathBuf>,
+    venv: &Path,
+    on_path: impl FnOnce() -> Option<PathBuf>,
+) -> Result<PathBuf, MotoError> {
+    let mut looked = Vec::new();
+    for candidate in from_env.iter().map(PathBuf::as_path).chain([venv]) {
+        if is_executable(candidate) {
+            return Ok(candidate.to_owned());
+        }
+        looked.push(candidate.display().to_string());
+    }
+    looked.push("PATH".to_owned());
+    on_path().ok_or(MotoError::NotInstalled {
+        looked: looked.join(", "),
+    })
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -196,6 +226,36 @@ fn dechunk(mut s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_prefers_the_env_then_the_venv_then_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("moto_server");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let missing = dir.path().join("missing");
+        let path_hit = || Some(PathBuf::from("/on/path/moto_server"));
+        assert_eq!(locate(Some(exe.clone()), &missing, || None).unwrap(), exe);
+        assert_eq!(locate(Some(missing.clone()), &exe, || None).unwrap(), exe);
+        assert_eq!(
+            locate(Some(missing.clone()), &missing, path_hit).unwrap(),
+            PathBuf::from("/on/path/moto_server")
+        );
+        let err = locate(None, &missing, || None).unwrap_err().to_string();
+        assert!(
+            err.contains("run `just tools`") && err.contains("missing, PATH"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_the_port_werkzeug_logs() {
+        let log = "WARNING: This is a development server.\n * Running on http://127.0.0.1:39575\nPress CTRL+C to quit\n";
+        assert_eq!(logged_port(log), Some(39575));
+        assert_eq!(logged_port("WARNING: This is a development server.\n"), None);
+        assert_eq!(logged_port(" * Running on http://127.0.0.1:"), None);
+    }
 
     #[test]
     fn dechunks_chunked_bodies() {

@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
 use super::guard::{Guarded, free_port, is_root, scratch_dir};
 use crate::db::ident::{pg_ident, pg_str};
@@ -95,6 +95,19 @@ impl PostgresServer {
     /// admin. Blocking; about a second.
     pub fn start() -> io::Result<Self> {
         let bin = Binaries::find()?;
+        // The free port may be taken by someone else before the server binds
+        // it: then start over on another one.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::start_once(&bin) {
+                Err(e) if attempts < 3 && e.to_string().contains("Address already in use") => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(bin: &Binaries) -> io::Result<Self> {
         // PostgreSQL refuses to run as root: drop to the `postgres` user then.
         let run_as = if is_root() {
             nix::unistd::User::from_name(SUPERUSER)
@@ -137,8 +150,13 @@ impl PostgresServer {
         if !out.status.success() {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(io::Error::other(format!(
-                "initdb failed: {}",
-                tail(&String::from_utf8_lossy(&out.stderr), 10)
+                "initdb failed: {}{}",
+                tail(&String::from_utf8_lossy(&out.stderr), 10),
+                if run_as.is_some() {
+                    " (as root, the data dir must be reachable by the postgres user: check TMPDIR's permissions)"
+                } else {
+                    ""
+                }
             )));
         }
         std::fs::write(
@@ -172,7 +190,25 @@ impl PostgresServer {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let guard = Guarded::spawn(&bin.postgres, &args, user, &log, Some(&dir))?;
+        // As root, drop to the postgres user with setpriv rather than
+        // runuser: setpriv execs, so the guard signals the postmaster itself
+        // and removes the directory only once the server is gone, whereas
+        // runuser would SIGKILL a postmaster still shutting down after 2 s and
+        // leave its children writing into the directory being removed.
+        let guard = match user {
+            Some(u) => {
+                let mut setpriv_args: Vec<String> = vec![
+                    format!("--reuid={u}"),
+                    format!("--regid={u}"),
+                    "--init-groups".to_owned(),
+                    "--".to_owned(),
+                    bin.postgres.to_string_lossy().into_owned(),
+                ];
+                setpriv_args.extend(args);
+                Guarded::spawn(Path::new("setpriv"), &setpriv_args, None, &log, Some(&dir))?
+            }
+            None => Guarded::spawn(&bin.postgres, &args, None, &log, Some(&dir))?,
+        };
 
         let server = PostgresServer {
             port,
@@ -181,8 +217,8 @@ impl PostgresServer {
             admin_password: generate_password(),
             superuser_password: generate_password(),
         };
-        server.wait_ready(&bin, &data, &log)?;
-        server.bootstrap(&bin, &data)?;
+        server.wait_ready(bin, &data, &log)?;
+        server.bootstrap(bin, &data)?;
         Ok(server)
     }
 
@@ -200,8 +236,21 @@ impl PostgresServer {
             if ready {
                 return Ok(());
             }
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            // A server that failed to start says so in its log right away
+            // (a client turned away while it starts up is no failure).
+            if text
+                .lines()
+                .any(|l| l.contains("FATAL:") && !l.contains("is starting up"))
+            {
+                return Err(io::Error::other(format!(
+                    "PostgreSQL failed to start on port {}; log tail:\n{}",
+                    self.port,
+                    tail(&text, 20)
+                )));
+            }
             if started.elapsed() > START_TIMEOUT {
-                let log = std::fs::read_to_string(log).unwrap_or_default();
+                let log = text;
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
@@ -315,6 +364,7 @@ impl PostgresServer {
             .username(SUPERUSER)
             .password(self.superuser_password.expose_secret())
             .database(database)
+            .disable_statement_logging()
     }
 
     /// Create (if missing) the login `user` with `password`, a database
@@ -353,7 +403,8 @@ impl PostgresServer {
             .port(self.port)
             .username(user)
             .password(password.expose_secret())
-            .database(database);
+            .database(database)
+            .disable_statement_logging();
         let mut conn = PgConnection::connect_with(&app).await?;
         conn.execute(SEED_SQL).await?;
         conn.close().await?;

@@ -402,8 +402,9 @@ async fn rollback_restores_the_previous_version_once() {
         "unknown version"
     );
     let pw = rotui::secret::generate_password();
+    let rotation = unique("rotation");
     let pending = sm
-        .put_pending(&id, &unique("rotation"), "publisher_20260121", &pw)
+        .put_pending(&id, &rotation, "publisher_20260121", &pw)
         .await
         .unwrap();
     assert!(
@@ -444,6 +445,32 @@ async fn rollback_restores_the_previous_version_once() {
     );
     sm.rollback(&id, &pending.version_id).await.unwrap();
     assert_eq!(labels(&s, &id).await, after);
+
+    // Re-staging the same rotation after the rollback puts its version back
+    // as AWSPENDING (no new version), ready to be promoted again.
+    let plan = sm
+        .plan_put_pending(&id, &rotation, "publisher_20260121", &pw)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.preview(),
+        format!(
+            "UpdateSecretVersionStage {id}: AWSPENDING added to version {}",
+            pending.version_id
+        )
+    );
+    let again = sm
+        .put_pending(&id, &rotation, "publisher_20260121", &pw)
+        .await
+        .unwrap();
+    assert_eq!(again.version_id, pending.version_id);
+    assert_eq!(
+        sm.pending(&id).await.unwrap().unwrap().version_id,
+        pending.version_id
+    );
+    sm.promote(&id, &pending.version_id).await.unwrap();
+    assert_eq!(current_json(&s, &id).await["username"], "publisher_20260121");
+    assert_eq!(labels(&s, &id).await.len(), 2, "still two versions");
 }
 
 #[tokio::test]
@@ -621,7 +648,7 @@ async fn writing_denied_by_iam_is_access_denied_and_changes_nothing() {
     let (key, secret) = &world.read_only;
     let s = session_on(&world.moto, key, secret).await;
     let sm = s.secrets();
-    let before = sm.versions(&world.secret_id).await.unwrap();
+    let before = labels_of(&sm, &world.secret_id).await;
     assert_eq!(sm.app_secret(&world.secret_id).await.unwrap().username, "signon");
     let pw = rotui::secret::generate_password();
     let plan = sm
@@ -633,8 +660,22 @@ async fn writing_denied_by_iam_is_access_denied_and_changes_nothing() {
     assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
     assert!(!err.to_string().contains(pw.expose_secret()));
     assert!(!format!("{err:?}").contains(pw.expose_secret()));
-    assert_eq!(sm.versions(&world.secret_id).await.unwrap(), before);
+    assert_eq!(labels_of(&sm, &world.secret_id).await, before);
     assert!(sm.pending(&world.secret_id).await.unwrap().is_none());
+}
+
+/// Version ids and labels through `versions()`, without creation dates:
+/// moto's ListSecretVersionIds reports the time of the call as CreatedDate.
+async fn labels_of(sm: &rotui::aws::SecretsManager, id: &str) -> Vec<(String, Vec<String>)> {
+    let mut v: Vec<_> = sm
+        .versions(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.version_id, v.stages))
+        .collect();
+    v.sort();
+    v
 }
 
 #[tokio::test]
@@ -801,6 +842,8 @@ async fn the_default_chain_takes_a_named_profile_and_its_region() {
         &[
             ("AWS_CONFIG_FILE", config.display().to_string()),
             ("AWS_SHARED_CREDENTIALS_FILE", credentials.display().to_string()),
+            // Left over from an old `gds aws --shell`: not about these keys.
+            ("AWS_CREDENTIAL_EXPIRATION", "2020-01-01T00:00:00Z".into()),
             ("ROTUI_TEST_SECRET", id),
         ],
     );
@@ -847,4 +890,132 @@ async fn a_silent_endpoint_times_out_as_a_network_error() {
     assert_eq!(err.kind, AwsErrorKind::Network, "{err}");
     assert!(err.to_string().contains("did not answer in time"), "{err}");
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
+}
+
+#[test]
+fn a_moto_server_stops_when_dropped() {
+    let moto = MotoServer::start().unwrap();
+    let port = moto.port();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let log = moto.log_path();
+    assert!(log.exists());
+    drop(moto);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server is gone"
+    );
+    assert!(!log.exists(), "its directory is removed");
+}
+
+#[tokio::test]
+async fn odd_secret_names_and_odd_values_are_handled() {
+    let s = session().await;
+    let sm = s.secrets();
+    // Every punctuation mark AWS allows in a name.
+    let id = format!("govuk/{}/my+sql=.@_-", unique("odd"));
+    create(
+        &s,
+        &id,
+        json!({"username": "we'ird`user%", "password": "Odd\"Passw0rd'`%\\", "host": "h"}),
+    )
+    .await;
+    let secret = sm.app_secret(&id).await.unwrap();
+    assert_eq!(secret.username, "we'ird`user%");
+    assert_eq!(secret.password.expose_secret(), "Odd\"Passw0rd'`%\\");
+
+    // Non-string values and non-JSON secrets are refused, quoting nothing.
+    let admin = unique("env-rds-admin-passwords");
+    create(&s, &admin, json!({"signon": 12345678})).await;
+    let err = sm.admin_password(&admin, "signon").await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("is not a string"), "{err}");
+    let plain = unique("govuk/plain/mysql");
+    Client::new(s.sdk_config())
+        .create_secret()
+        .name(&plain)
+        .secret_string("PlainTextPassw0rdNotJson")
+        .send()
+        .await
+        .unwrap();
+    let err = sm.app_secret(&plain).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("is not valid JSON"), "{err}");
+    assert!(!err.to_string().contains("PlainTextPassw0rdNotJson"));
+}
+
+#[tokio::test]
+async fn create_if_missing_seeds_once_and_never_overwrites() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = format!("govuk/{}/postgres", unique("seed"));
+    let first = json!({"username": "account-api", "password": "SeedPassw0rdIIII", "host": "h"});
+    assert!(sm.create_if_missing(&id, &first).await.unwrap());
+    let second = json!({"username": "other", "password": "SeedPassw0rdJJJJ", "host": "h"});
+    assert!(!sm.create_if_missing(&id, &second).await.unwrap());
+    assert_eq!(current_json(&s, &id).await, first);
+    assert_eq!(sm.versions(&id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn https_endpoints_go_through_rustls_and_untrusted_certificates_are_refused() {
+    // A TLS server with a self-signed certificate (openssl's own test server).
+    let dir = rotui::sandbox::guard::scratch_dir("rotui-tls-").unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = rotui::sandbox::guard::free_port();
+    let args: Vec<String> = ["s_server", "-quiet", "-accept", &port.to_string(), "-cert"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            cert.display().to_string(),
+            "-key".into(),
+            key.display().to_string(),
+        ])
+        .collect();
+    let _server = rotui::sandbox::guard::Guarded::spawn(
+        std::path::Path::new("openssl"),
+        &args,
+        None,
+        &dir.join("log"),
+        Some(&dir),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let opts = AwsOptions {
+        endpoint_url: Some(format!("https://127.0.0.1:{port}")),
+        region: Some("eu-west-1".into()),
+        timeout: Some(std::time::Duration::from_secs(10)),
+        ..AwsOptions::default()
+    };
+    let s = AwsSession::with_credentials(&opts, &StaticCredentials::new("testing", "testing"))
+        .await
+        .unwrap();
+    let err = s.secrets().app_secret("govuk/signon/mysql").await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Network, "{err}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
 }

@@ -449,12 +449,17 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
             Statement::new("CREATE TABLE `us-ers` (id INT PRIMARY KEY, name TEXT)"),
             Statement::new("INSERT INTO `us-ers` VALUES (1, 'Ada'), (2, 'Bob')"),
             Statement::new("CREATE VIEW `active users` AS SELECT COUNT(*) AS n FROM `us-ers`"),
-            // Under the default sql_mode `||` is OR: re-created under any other
-            // mode (sqlx's PIPES_AS_CONCAT) this would return '10' instead of 1.
-            Statement::new("CREATE FUNCTION `f'1`() RETURNS TEXT DETERMINISTIC RETURN 1 || 0"),
             Statement::new("CREATE PROCEDURE `p``1`() SELECT COUNT(*) FROM `us-ers`"),
             Statement::new("CREATE TRIGGER `lower-name` BEFORE INSERT ON `us-ers` FOR EACH ROW SET NEW.name = LOWER(NEW.name)"),
-            Statement::new("CREATE EVENT `purge` ON SCHEDULE EVERY 1 DAY COMMENT 'nightly' DO DELETE FROM `us-ers` WHERE id < 0"),
+            // Made under PIPES_AS_CONCAT, `1 || 0` is '10'; re-created under
+            // any other sql_mode it would silently become OR, i.e. 1.
+            Statement::new("SET SESSION sql_mode = 'PIPES_AS_CONCAT,ANSI_QUOTES'"),
+            Statement::new(r#"CREATE FUNCTION "f'1"() RETURNS TEXT DETERMINISTIC RETURN 1 || 0"#),
+            // An event made under an odd session: its time zone, sql_mode and
+            // a comment with a backslash (literal under NO_BACKSLASH_ESCAPES)
+            // must all survive the move.
+            Statement::new("SET SESSION time_zone = '+05:00', SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'"),
+            Statement::new(r#"CREATE EVENT "purge" ON SCHEDULE EVERY 1 DAY COMMENT 'nightly\run' DO DELETE FROM "us-ers" WHERE id < 0"#),
         ])
         .await
         .unwrap();
@@ -469,13 +474,42 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         .await
         .unwrap();
     let f_before = scalar(&db, &format!("SELECT {d}.`f'1`()")).await;
+    let modes = |db: &MysqlDb| {
+        let db = db.clone();
+        let schema = mysql_str(&old_app.database);
+        async move {
+            scalar(
+                &db,
+                &format!(
+                    "SELECT GROUP_CONCAT(x ORDER BY x SEPARATOR ' | ') FROM (\
+                     SELECT CONCAT(ROUTINE_NAME, ':', SQL_MODE) x FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {schema} \
+                     UNION ALL SELECT CONCAT(TRIGGER_NAME, ':', SQL_MODE) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {schema} \
+                     UNION ALL SELECT CONCAT_WS(':', EVENT_NAME, SQL_MODE, TIME_ZONE, EVENT_COMMENT, STATUS, INTERVAL_VALUE, INTERVAL_FIELD) \
+                       FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {schema}) modes"
+                ),
+            )
+            .await
+        }
+    };
+    let modes_before = modes(&db).await;
+    assert!(
+        modes_before.contains(r"purge:ANSI_QUOTES,NO_BACKSLASH_ESCAPES:+05:00:nightly\run:ENABLED:1:DAY"),
+        "{modes_before}"
+    );
 
     let DefinerPlan { plan, backups } = db.definer_plan(&old, Some(&old_app.database)).await.unwrap();
     assert_eq!(backups.len(), 5);
-    assert!(backups.iter().all(|b| {
-        b.create_sql
-            .contains(&format!("DEFINER=`{}`@`%`", old.user.replace('`', "``")))
-    }));
+    // The backups name the old definer (quoted as the object's sql_mode
+    // wants: ANSI_QUOTES makes it "…").
+    let backtick = format!("DEFINER=`{}`@`%`", old.user.replace('`', "``"));
+    let ansi = format!("DEFINER=\"{}\"@\"%\"", old.user.replace('"', "\"\""));
+    for b in &backups {
+        assert!(
+            b.create_sql.contains(&backtick) || b.create_sql.contains(&ansi),
+            "{}",
+            b.create_sql
+        );
+    }
     assert!(
         plan.previews()
             .iter()
@@ -488,6 +522,11 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
     assert!(checks.iter().all(|c| c.problem.is_none()), "{checks:#?}");
     let now = db.objects(Some(&old_app.database)).await.unwrap();
     assert!(now.iter().all(|o| o.owner == "aws_db_admin@%"), "{now:?}");
+    assert_eq!(
+        modes(&db).await,
+        modes_before,
+        "sql_mode, time zone, comment and schedule kept"
+    );
     assert!(
         db.definer_plan(&old, None).await.unwrap().plan.is_empty(),
         "second run: nothing to do"
@@ -514,7 +553,7 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         "2"
     );
     assert_eq!(scalar(&db, &format!("SELECT {d}.`f'1`()")).await, f_before);
-    assert_eq!(f_before, "1");
+    assert_eq!(f_before, "10");
     db.execute(&[Statement::new(format!(
         "INSERT INTO {d}.`us-ers` VALUES (3, 'CAROL')"
     ))])
@@ -524,15 +563,6 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         scalar(&db, &format!("SELECT name FROM {d}.`us-ers` WHERE id = 3")).await,
         "carol"
     );
-    let comment = scalar(
-        &db,
-        &format!(
-            "SELECT CONCAT(EVENT_COMMENT, ' ', STATUS) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}",
-            mysql_str(&old_app.database)
-        ),
-    )
-    .await;
-    assert_eq!(comment, "nightly ENABLED");
 }
 
 /// One value from a query run by the admin, as text.
@@ -581,13 +611,7 @@ async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
 
     run(&db, &plan).await;
-    for _ in 0..50 {
-        if db.connection_count(&app.user).await.unwrap() == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(db.connection_count(&app.user).await.unwrap(), 0);
+    assert_eq!(settled_count(&db, &app.user, 0).await, 0);
     assert!(db.kill_user_plan(&app.user).await.unwrap().is_empty());
 
     let plan = db.drop_user_plan(&old, false).await.unwrap();
@@ -702,4 +726,218 @@ async fn slow_queries_time_out_with_a_clear_error() {
     let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
+    use sqlx::{Connection, Executor};
+    let db = admin().await.with_timeout(std::time::Duration::from_secs(2));
+    let app = app("locked").await;
+    let as_app = MysqlDb::connect(&app_url(&app)).await.unwrap();
+    as_app
+        .execute(&[
+            Statement::new("CREATE TABLE t (id INT)"),
+            Statement::new("CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id + 1"),
+        ])
+        .await
+        .unwrap();
+    as_app.close().await;
+    // The app is in the middle of a transaction that read the table.
+    let mut busy = sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap();
+    busy.execute("START TRANSACTION").await.unwrap();
+    busy.execute("SELECT * FROM t").await.unwrap();
+
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap()
+        .plan;
+    let started = std::time::Instant::now();
+    let err = db.execute(&plan.statements).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::LockTimeout, "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the server gave up first"
+    );
+    assert!(err.hint.as_deref().unwrap_or("").contains("retry"), "{err:?}");
+
+    busy.execute("COMMIT").await.unwrap();
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap()
+        .plan;
+    run(&db, &plan).await;
+    assert!(
+        db.definer_plan(&account(&app), None)
+            .await
+            .unwrap()
+            .plan
+            .is_empty()
+    );
+    busy.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_connection_can_be_killed_alone() {
+    use sqlx::Connection;
+    let db = admin().await;
+    let app = app("signon").await;
+    let mut a = sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap();
+    let mut b = sqlx::MySqlConnection::connect(&app_url(&app)).await.unwrap();
+    let a_id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut a)
+        .await
+        .unwrap();
+    let kill = db.kill_statement(a_id as i64);
+    assert_eq!(kill.preview(), format!("CALL mysql.rds_kill({a_id})"));
+    run(
+        &db,
+        &Plan {
+            statements: vec![kill],
+            notes: vec![],
+        },
+    )
+    .await;
+    assert!(a.ping().await.is_err(), "the killed session is gone");
+    b.ping().await.expect("the other session lives");
+    assert_eq!(settled_count(&db, &app.user, 1).await, 1);
+    b.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn nothing_prints_a_password() {
+    let s = server();
+    let db = admin().await;
+    let app = app("signon").await;
+    let admin_pw = s.admin_password();
+    let shown = format!("{s:?} {db:?} {app:?} {:?}", db.flavor());
+    for pw in [admin_pw.expose_secret(), app.password.expose_secret()] {
+        assert!(!shown.contains(pw), "a password leaked into Debug output");
+    }
+    // Driver errors that echo a URL are redacted too.
+    let err = MysqlDb::connect(&format!(
+        "mysql://u:{}@256.0.0.1:1/x",
+        app.password.expose_secret()
+    ))
+    .await
+    .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains(app.password.expose_secret()));
+}
+
+#[tokio::test]
+async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
+    // A server of its own: the global sql_mode change must not leak into
+    // the other tests.
+    let s = tokio::task::spawn_blocking(MariaDbServer::start)
+        .await
+        .unwrap()
+        .expect("second MariaDB");
+    s.root_exec(&["SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')".into()])
+        .await
+        .unwrap();
+    let db = MysqlDb::connect(&s.admin_url(None)).await.unwrap();
+    let user = Account::new(r"q'u\o%te-user", "%");
+    let password = secret::secret(r#"p'a\"ss\\w0rd%`x"#);
+    run(&db, &db.create_user_plan(&user, &password).await.unwrap()).await;
+    test_login(s.host(), s.port(), &user.user, &password, None)
+        .await
+        .expect("the password arrived byte for byte");
+    assert!(db.user_exists(&user).await.unwrap());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_drain_of_many_sessions_is_counted_by_one_cheap_query() {
+    use sqlx::Connection;
+    let db = admin().await;
+    let app = app("busy").await;
+    let url = app_url(&app);
+    let held: Vec<sqlx::MySqlConnection> =
+        futures::future::try_join_all((0..150).map(|_| sqlx::MySqlConnection::connect(&url)))
+            .await
+            .unwrap();
+    let started = std::time::Instant::now();
+    let snap = db.connections(true).await.unwrap();
+    let took = started.elapsed();
+    let count = snap
+        .counts
+        .iter()
+        .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+        .unwrap()
+        .count;
+    assert_eq!(count, 150);
+    eprintln!(
+        "one refresh with {} sessions on the server took {took:?}",
+        snap.rows.len()
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    futures::future::join_all(held.into_iter().map(|c| c.close())).await;
+    assert_eq!(settled_count(&db, &app.user, 0).await, 0);
+}
+
+/// `user`'s connection count once it reaches `want` (threads take a moment
+/// to leave PROCESSLIST after a kill or quit), or after 5 s, whatever it is.
+async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
+    for _ in 0..100 {
+        let n = db.connection_count(user).await.unwrap();
+        if n == want {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    db.connection_count(user).await.unwrap()
+}
+
+#[tokio::test]
+async fn trigger_order_survives_definer_migration() {
+    let db = admin().await;
+    let app = app("triggers").await;
+    let as_app = MysqlDb::connect(&app_url(&app)).await.unwrap();
+    as_app
+        .execute(&[
+            Statement::new("CREATE TABLE t (id INT)"),
+            Statement::new("CREATE TRIGGER a BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id + 1"),
+            Statement::new("CREATE TRIGGER b BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id * 10"),
+            Statement::new(
+                "CREATE TRIGGER c BEFORE INSERT ON t FOR EACH ROW FOLLOWS a SET NEW.id = NEW.id - 1",
+            ),
+        ])
+        .await
+        .unwrap();
+    as_app.close().await;
+    let d = mysql_ident(&app.database);
+    let order = |db: MysqlDb| {
+        let schema = mysql_str(&app.database);
+        async move {
+            scalar(
+                &db,
+                &format!(
+                    "SELECT GROUP_CONCAT(TRIGGER_NAME ORDER BY ACTION_ORDER) FROM information_schema.TRIGGERS \
+                     WHERE TRIGGER_SCHEMA = {schema}"
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(order(db.clone()).await, "a,c,b");
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap()
+        .plan;
+    run(&db, &plan).await;
+    assert_eq!(order(db.clone()).await, "a,c,b", "{:#?}", plan.previews());
+    db.execute(&[Statement::new(format!("INSERT INTO {d}.t VALUES (1)"))])
+        .await
+        .unwrap();
+    // ((1 + 1) - 1) * 10
+    assert_eq!(scalar(&db, &format!("SELECT id FROM {d}.t")).await, "10");
+    assert!(
+        db.definer_plan(&account(&app), None)
+            .await
+            .unwrap()
+            .plan
+            .is_empty()
+    );
 }

@@ -194,6 +194,60 @@ async fn rotui_holds_at_most_two_connections() {
     );
 }
 
+#[tokio::test]
+async fn work_in_other_databases_uses_short_lived_connections() {
+    let app = App::seed("short").await;
+    let second = format!("{}_more", hostile("short"));
+    app.seed_more(&second).await;
+    // A second RDS-shaped admin of its own, so other tests' sessions don't count.
+    let admin_user = hostile("admin");
+    let password = generate_password();
+    superuser(
+        "postgres",
+        &format!(
+            "CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD {} IN ROLE rds_superuser",
+            ident(&admin_user),
+            rotui::db::ident::pg_str(password.expose_secret())
+        ),
+    )
+    .await;
+    let db = PgDb::connect(pg().url(&admin_user, &password, "postgres").expose_secret())
+        .await
+        .unwrap();
+    let plan = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+        .await
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|s| s.database.as_deref() == Some(second.as_str()))
+    );
+    db.execute(&plan).await.unwrap();
+    db.objects(&second).await.unwrap();
+
+    // Only the pool's own sessions remain, in the pool's database.
+    let mut mine = Vec::new();
+    for _ in 0..40 {
+        mine = db
+            .connections(true)
+            .await
+            .unwrap()
+            .rows
+            .into_iter()
+            .filter(|r| r.user.as_deref() == Some(admin_user.as_str()))
+            .collect();
+        if mine.iter().all(|r| r.database.as_deref() == Some("postgres")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!mine.is_empty() && mine.len() <= 2, "{mine:?}");
+    assert!(
+        mine.iter().all(|r| r.database.as_deref() == Some("postgres")),
+        "{mine:?}"
+    );
+}
+
 // ---------------------------------------------------------------- errors
 
 #[tokio::test]
@@ -217,6 +271,28 @@ async fn a_wrong_password_is_bad_password_and_never_shown() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::BadPassword);
+}
+
+#[tokio::test]
+async fn a_nologin_role_is_told_apart_from_a_wrong_password() {
+    let user = hostile("nologin");
+    let password = generate_password();
+    superuser(
+        "postgres",
+        &format!(
+            "CREATE ROLE {} NOLOGIN PASSWORD {}",
+            ident(&user),
+            rotui::db::ident::pg_str(password.expose_secret())
+        ),
+    )
+    .await;
+    let err = PgDb::test_login("127.0.0.1", pg().port(), &user, &password, "postgres")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("28000"), "{err}");
+    assert!(err.to_string().contains("not permitted to log in"), "{err}");
+    assert!(err.hint.as_deref().unwrap().contains("NOLOGIN"), "{err:?}");
+    assert_no_secret(&err, password.expose_secret());
 }
 
 #[tokio::test]
@@ -246,6 +322,27 @@ async fn an_unreachable_server_is_unreachable() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(err.kind, DbErrorKind::Unreachable, "{err:?}");
     assert_no_secret(&err, "S3cretS3cretS3cret");
+}
+
+#[tokio::test]
+async fn a_slow_statement_is_cancelled_as_a_timeout() {
+    let config = PgConfig {
+        statement_timeout: Duration::from_millis(300),
+        ..PgConfig::default()
+    };
+    let db = PgDb::open(pg().admin_url("postgres").expose_secret(), None, config)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = db
+        .execute(&[Statement::new("SELECT pg_sleep(5)")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
+    assert_eq!(err.code.as_deref(), Some("57014"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The pool is still usable afterwards.
+    assert!(db.role_exists("aws_db_admin").await.unwrap());
 }
 
 #[tokio::test]
@@ -279,12 +376,30 @@ async fn the_read_side_shows_an_app_database_owned_by_its_login_user() {
     let app = App::seed("account-api").await;
     let db = admin("postgres").await;
 
+    superuser(
+        "postgres",
+        &format!(
+            "ALTER ROLE {u} SET statement_timeout = '30s'; ALTER ROLE {u} IN DATABASE {d} SET work_mem = '8MB';
+             ALTER ROLE {u} CONNECTION LIMIT 40",
+            u = ident(&app.user),
+            d = ident(&app.database)
+        ),
+    )
+    .await;
     let users = db.users().await.unwrap();
     let u = users
         .iter()
         .find(|u| u.name == app.user)
         .expect("the app user is listed");
-    assert!(u.can_login && !u.superuser && u.attributes.is_empty(), "{u:?}");
+    assert!(u.can_login && !u.superuser && !u.is_role, "{u:?}");
+    assert_eq!(u.attributes, ["40 connections"]);
+    assert_eq!(
+        u.settings,
+        [
+            "statement_timeout=30s".to_owned(),
+            format!("work_mem=8MB (in {})", app.database)
+        ]
+    );
 
     let objects = db.objects(&app.database).await.unwrap();
     let kinds: Vec<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
@@ -339,9 +454,14 @@ async fn grants_show_memberships_and_object_privileges() {
         &format!(
             "CREATE ROLE {r} NOLOGIN; CREATE ROLE {g} NOLOGIN; GRANT {g} TO {r} WITH ADMIN OPTION;
              CREATE TABLE ref_data (id int); GRANT SELECT, INSERT ON ref_data TO {r};
-             GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON ref_data TO {r} WITH GRANT OPTION;",
+             GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON ref_data TO {r} WITH GRANT OPTION;
+             CREATE FUNCTION \"we\"\"ird'-fn\"(a int, b text) RETURNS int LANGUAGE sql AS 'SELECT a';
+             GRANT EXECUTE ON FUNCTION \"we\"\"ird'-fn\"(int, text) TO {r};
+             CREATE SEQUENCE \"seq %ü\"; GRANT USAGE ON SEQUENCE \"seq %ü\" TO {r};
+             GRANT CONNECT, TEMPORARY ON DATABASE {d} TO {r};",
             r = ident(&reader),
-            g = ident(&group)
+            g = ident(&group),
+            d = ident(&app.database)
         ),
     )
     .await;
@@ -376,6 +496,22 @@ async fn grants_show_memberships_and_object_privileges() {
         grants
             .iter()
             .any(|g| g.on == r#"SCHEMA "public""# && g.privileges == ["USAGE"])
+    );
+    let has = |on: &str, privileges: &[&str]| grants.iter().any(|g| g.on == on && g.privileges == privileges);
+    assert!(
+        has(
+            r#"FUNCTION "public"."we""ird'-fn"(a integer, b text)"#,
+            &["EXECUTE"]
+        ),
+        "{grants:#?}"
+    );
+    assert!(has(r#"SEQUENCE "public"."seq %ü""#, &["USAGE"]), "{grants:#?}");
+    assert!(
+        has(
+            &format!("DATABASE {}", ident(&app.database)),
+            &["CONNECT", "TEMPORARY"]
+        ),
+        "{grants:#?}"
     );
 
     // The raw text is valid SQL: replaying it onto a fresh role works.
@@ -448,6 +584,10 @@ async fn connections_are_one_query_and_show_the_apps_sessions() {
     let plan = db.plan_kill_user(&app.user);
     assert!(plan.preview().contains("pg_terminate_backend"));
     assert!(plan.preview().contains(&rotui::db::ident::pg_str(&app.user)));
+    assert_eq!(
+        db.plan_kill(42).preview(),
+        "SELECT COALESCE(pg_terminate_backend(42, 5000), false)"
+    );
 }
 
 #[tokio::test]
@@ -548,7 +688,14 @@ async fn hostile_identifiers_work_and_never_inject() {
         .await
         .unwrap();
     assert_eq!(check.current_user, owner_role);
+    // A name built to widen the kill's WHERE clause ends nobody's session.
+    let mut bystander = login(&new_user, &password, &evil_db).await;
+    assert!(db.kill_user("x' OR '1'='1").await.unwrap().is_empty());
     assert!(db.kill_user(&evil_user).await.unwrap().is_empty());
+    bystander
+        .execute("SELECT 1")
+        .await
+        .expect("the bystander lives on");
     db.retire(&evil_user, &owner_role, false).await.unwrap();
     assert!(!db.role_exists(&evil_user).await.unwrap());
     assert!(
@@ -591,6 +738,25 @@ async fn converting_to_owner_roles_end_to_end() {
     )))
     .await
     .unwrap();
+    // The second database has its own privileges and defaults to carry over.
+    superuser(
+        &second,
+        &format!(
+            "CREATE TABLE ext_ref (code text); INSERT INTO ext_ref VALUES ('fr');
+             ALTER TABLE ext_ref OWNER TO {e}; GRANT SELECT ON ext_ref TO {a};",
+            e = ident(&etl),
+            a = ident(&app.user)
+        ),
+    )
+    .await;
+    app.conn(&second)
+        .await
+        .execute(AssertSqlSafe(format!(
+            "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {}",
+            ident(&reader)
+        )))
+        .await
+        .unwrap();
 
     let db = admin(&app.database).await;
     let status = db
@@ -626,6 +792,11 @@ async fn converting_to_owner_roles_end_to_end() {
         ),
         format!("-- in database {}\nREASSIGN OWNED BY {a} TO {o}", app.database),
         format!("-- in database {second}\nREASSIGN OWNED BY {a} TO {o}"),
+        format!("-- in database {second}\nGRANT SELECT ON TABLE \"public\".\"ext_ref\" TO {o}"),
+        format!(
+            "-- in database {second}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} GRANT SELECT ON TABLES TO {}",
+            ident(&reader)
+        ),
         format!(
             "-- in database {}\nALTER DEFAULT PRIVILEGES FOR ROLE {o} GRANT SELECT ON TABLES TO {}",
             app.database,
@@ -710,6 +881,12 @@ async fn converting_to_owner_roles_end_to_end() {
             .is_empty(),
         "an existing, complete user is detected and left alone"
     );
+    let users = db.users().await.unwrap();
+    let listed = users.iter().find(|u| u.name == new_user).unwrap();
+    assert_eq!(listed.settings, [format!("role={owner_role}")]);
+    assert_eq!(listed.member_of, vec![owner_role.clone()]);
+    let owner_listed = users.iter().find(|u| u.name == owner_role).unwrap();
+    assert!(!owner_listed.can_login && owner_listed.attributes == ["Cannot login"]);
     let inh = db.verify_inheritance(&new_user).await.unwrap();
     assert!(inh.is_complete(&owner_role), "{inh:?}");
     assert_eq!(inh.member_of, vec![owner_role.clone()]);
@@ -760,6 +937,24 @@ async fn converting_to_owner_roles_end_to_end() {
         .execute("INSERT INTO users (email) VALUES ('d@example.org')")
         .await
         .unwrap();
+    let code: String = sqlx::query_scalar("SELECT code FROM ext_ref")
+        .fetch_one(&mut second_conn)
+        .await
+        .unwrap();
+    assert_eq!(code, "fr");
+    second_conn
+        .execute("CREATE TABLE made_there (id int)")
+        .await
+        .unwrap();
+    let readable: bool = sqlx::query_scalar("SELECT has_table_privilege($1, 'made_there', 'SELECT')")
+        .bind(&reader)
+        .fetch_one(&mut second_conn)
+        .await
+        .unwrap();
+    assert!(
+        readable,
+        "default privileges were carried over in the second database too"
+    );
 }
 
 #[tokio::test]
@@ -797,6 +992,12 @@ async fn plans_refuse_what_they_cannot_do_safely() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused);
+    let err = db
+        .plan_convert_to_owner_roles(&app.database, "aws_db_admin", &app.owner_role())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused);
+    assert!(err.to_string().contains("admin"), "{err}");
 
     // A privilege on a superuser's object can be neither copied to the
     // owner role nor revoked by the admin: said up front, not lost quietly.
@@ -1033,4 +1234,72 @@ async fn debug_output_never_holds_a_password() {
         st.sql().contains(p.expose_secret()),
         "only the executed SQL holds it"
     );
+}
+
+/// Everything logged, at every level, while a future runs on this thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_password_reaches_the_logs() {
+    let app = App::seed("logs").await;
+    let owner_role = app.owner_role();
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let db = admin(&app.database).await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let new_user = hostile("new");
+    let password = generate_password();
+    db.execute(
+        &db.plan_create_login(&new_user, &password, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    PgDb::test_login("127.0.0.1", pg().port(), &new_user, &password, &app.database)
+        .await
+        .unwrap();
+    let _ = PgDb::connect(pg().url("aws_db_admin", &password, "postgres").expose_secret()).await;
+
+    // A server notice proves the capture works.
+    db.execute(&[Statement::new(format!(
+        "DROP ROLE IF EXISTS {}",
+        ident(&hostile("ghost"))
+    ))])
+    .await
+    .unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("skipping"), "the capture sees sqlx's logs: {logs}");
+    assert!(!logs.contains(password.expose_secret()), "{logs}");
+    assert!(!logs.contains(pg().admin_password().expose_secret()), "{logs}");
 }

@@ -462,10 +462,34 @@ async fn watch_streams_resumes_and_expires() {
             WatchEvent::Added(_) => "ADDED",
             WatchEvent::Modified(_) => "MODIFIED",
             WatchEvent::Deleted(_) => "DELETED",
-            _ => "OTHER",
+            WatchEvent::Bookmark(_) => "BOOKMARK",
+            WatchEvent::Error(_) => "ERROR",
         })
         .collect();
-    assert_eq!(kinds, ["MODIFIED", "DELETED"]);
+    // kube allows bookmarks: one comes as the watch times out, at the
+    // latest version, a safe point to resume from.
+    assert_eq!(kinds, ["MODIFIED", "DELETED", "BOOKMARK"]);
+    let WatchEvent::Bookmark(b) = &replay[2] else {
+        unreachable!()
+    };
+    assert_eq!(
+        b.metadata.resource_version,
+        sb.server.store().resource_version().to_string()
+    );
+    let quiet: Vec<_> = es
+        .watch(
+            &WatchParams::default().timeout(1).disable_bookmarks(),
+            &b.metadata.resource_version,
+        )
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        quiet.is_empty(),
+        "nothing new, and no bookmark unless allowed: {quiet:?}"
+    );
 
     // A label-selected watch sees an object leave its selection as DELETED.
     es.create(&PostParams::default(), &external_secret("w2"))
@@ -1110,5 +1134,219 @@ async fn portforward_carries_tcp_both_ways() {
         err.to_string()
             .contains("cannot create resource \"pods/portforward\""),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn kubectl_watch_describe_and_rollout_restart() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    es.create(&PostParams::default(), &external_secret("first"))
+        .await
+        .unwrap();
+    let mut watch = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig())
+        .arg("--cache-dir")
+        .arg(sb.dir.path().join("cache"))
+        .args(["get", "es", "-n", "apps", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(watch.stdout.take().unwrap()));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("kubectl prints in time")
+            .unwrap()
+            .expect("kubectl still watching")
+    };
+    assert!(next().await.starts_with("NAME"));
+    assert!(next().await.starts_with("first "));
+    es.create(&PostParams::default(), &external_secret("second"))
+        .await
+        .unwrap();
+    let line = next().await;
+    assert!(line.starts_with("second "), "{line}");
+    assert!(line.contains("aws-secretsmanager"), "{line}");
+    watch.kill().await.unwrap();
+
+    // describe a Deployment (it also lists ReplicaSets) and a Pod (events).
+    Api::<Deployment>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &deployment("signon", "signon"))
+        .await
+        .unwrap();
+    Api::<Pod>::default_namespaced(sb.client.clone())
+        .create(&PostParams::default(), &pod("signon-abc", "signon"))
+        .await
+        .unwrap();
+    let (ok, out, err) = kubectl(&sb, &["describe", "deployment", "signon"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("reloader.stakater.com/auto: true") && out.contains("app=signon"),
+        "{out}"
+    );
+    let (ok, out, err) = kubectl(&sb, &["describe", "pod", "signon-abc"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Status:") && out.contains("Pending"), "{out}");
+
+    // `rollout restart` writes a template annotation with a strategic merge patch.
+    let (ok, _, err) = kubectl(&sb, &["rollout", "restart", "deployment/signon"]).await;
+    assert!(ok, "{err}");
+    let d = Api::<Deployment>::default_namespaced(sb.client.clone())
+        .get("signon")
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(2));
+    let template_annotations = d.spec.unwrap().template.metadata.unwrap().annotations.unwrap();
+    assert!(template_annotations.contains_key("kubectl.kubernetes.io/restartedAt"));
+}
+
+#[tokio::test]
+async fn apply_generate_name_and_shutdown() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    // Server-side apply creates, then merges into the live object.
+    let pp = PatchParams::apply("sandbox-test").force();
+    let first = es
+        .patch("applied", &pp, &Patch::Apply(&external_secret("applied")))
+        .await
+        .unwrap();
+    assert_eq!(first.metadata.generation, Some(1));
+    let more = json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "applied", "annotations": {"a": "b"}},
+    });
+    let second = es.patch("applied", &pp, &Patch::Apply(&more)).await.unwrap();
+    assert_eq!(second.metadata.annotations.unwrap()["a"], "b");
+    assert_eq!(second.data["spec"]["refreshInterval"], "1h");
+
+    // generateName, as ReplicaSets name their pods.
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    let mut p = pod("", "signon");
+    p.metadata.name = None;
+    p.metadata.generate_name = Some("signon-7d9f-".into());
+    let created = pods.create(&PostParams::default(), &p).await.unwrap();
+    let name = created.metadata.name.unwrap();
+    assert!(
+        name.starts_with("signon-7d9f-") && name.len() == "signon-7d9f-".len() + 5,
+        "{name}"
+    );
+
+    // Shutdown ends open watches and frees the port.
+    let rv = es
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = es
+        .watch(&WatchParams::default().timeout(290), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let addr = sb.server.addr();
+    let Sandbox {
+        server,
+        client,
+        dir: _dir,
+    } = sb;
+    tokio::time::timeout(Duration::from_secs(6), server.shutdown())
+        .await
+        .expect("shutdown is prompt");
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the watch ends");
+    assert!(
+        !matches!(ended, Some(Ok(_))),
+        "no more events after shutdown: {ended:?}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "nothing listens any more"
+    );
+    assert!(
+        Api::<Pod>::default_namespaced(client)
+            .list(&ListParams::default())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn event_recorder_and_collections() {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    let obj = es
+        .create(&PostParams::default(), &external_secret("signon-mysql"))
+        .await
+        .unwrap();
+    let recorder = Recorder::new(sb.client.clone(), Reporter::from("external-secrets"));
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: "UpdateFailed".into(),
+        note: Some("could not get secret data from provider".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    let reference = obj.object_ref(&es_resource("v1"));
+    recorder.publish(&ev, &reference).await.unwrap();
+    recorder.publish(&ev, &reference).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::default_namespaced(sb.client.clone());
+    let list = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1, "a repeat becomes a series on the same event");
+    assert_eq!(list.items[0].series.as_ref().map(|s| s.count), Some(2));
+    assert_eq!(
+        list.items[0].regarding.as_ref().unwrap().name.as_deref(),
+        Some("signon-mysql")
+    );
+
+    // deletecollection with a selector.
+    let pods: Api<Pod> = Api::default_namespaced(sb.client.clone());
+    for (n, app) in [("a-1", "a"), ("a-2", "a"), ("b-1", "b")] {
+        pods.create(&PostParams::default(), &pod(n, app)).await.unwrap();
+    }
+    pods.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=a"))
+        .await
+        .unwrap();
+    let left: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| p.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["b-1"]);
+
+    // Bad input is refused without echoing what was sent.
+    let secrets: Api<DynamicObject> =
+        Api::default_namespaced_with(sb.client.clone(), &ApiResource::erase::<Secret>(&()));
+    let bad = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"K": "hunter2-not-base64!"}});
+    let (code, _, msg) = err_code(
+        secrets
+            .create(&PostParams::default(), &serde_json::from_value(bad).unwrap())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert!(msg.contains("data[K]") && !msg.contains("hunter2"), "{msg}");
+    let yaml = "apiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {K: hunter2: oops}\n";
+    let req = axum::http::Request::patch("/api/v1/namespaces/apps/secrets/s3?fieldManager=t")
+        .header("content-type", "application/apply-patch+yaml")
+        .body(yaml.as_bytes().to_vec())
+        .unwrap();
+    let err = sb.client.request::<Secret>(req).await.unwrap_err();
+    let (code, _, msg) = err_code(err);
+    assert_eq!(code, 400);
+    assert!(
+        msg.starts_with("error decoding YAML") && !msg.contains("hunter2"),
+        "{msg}"
     );
 }

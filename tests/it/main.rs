@@ -4,8 +4,10 @@
 mod aws_secrets;
 mod db_mysql;
 mod db_postgres;
+mod inspect;
 mod k8s;
 mod kube_api;
 mod rotation;
+mod sandbox;
 mod sandbox_cluster;
 mod ui;

@@ -1,1 +1,1382 @@
-//! (to be written)
+//! The dashboard without a terminal: every key flow through `update`, and
+//! every pane and dialog rendered into ratatui's TestBackend (insta
+//! snapshots at 80×24 and 160×48, on a fixed clock).
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use rotui::app::state::{
+    ClusterView, Dialog, EsStatusView, PlanView, PodView, RolloutView, SecretCheckView, SessionView,
+    StepStatus, StepView,
+};
+use rotui::app::{Action, Command, KillTarget, Pane, Request, State, update};
+use rotui::db::model::{
+    Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
+};
+use rotui::secret::{self, MASK};
+use rotui::target::{Engine, Target};
+
+/// A password only these tests know; it must never reach a screen unrevealed.
+const PASSWORD: &str = "Snap5hotPassw0rdNeverShownXyZ123";
+const OLD: &str = "signon";
+const NEW: &str = "signon_user_20260121";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 21, 10, 0, 0).unwrap()
+}
+
+fn secs(s: i64) -> TimeDelta {
+    TimeDelta::seconds(s)
+}
+
+fn user(name: &str, host: &str) -> User {
+    User {
+        name: name.into(),
+        host: Some(host.into()),
+        can_login: true,
+        superuser: name == "rdsadmin",
+        auth_plugin: Some("mysql_native_password".into()),
+        password_expired: false,
+        account_locked: name.starts_with("mysql."),
+        can_grant: name == "aws_db_admin",
+        attributes: vec![],
+        member_of: vec![],
+        valid_until: None,
+        settings: vec![],
+        is_role: false,
+    }
+}
+
+fn grant(raw: &str) -> Grant {
+    Grant {
+        privileges: vec!["ALL PRIVILEGES".into()],
+        on: "`signon_production`.*".into(),
+        kind: GrantKind::Database,
+        with_grant_option: false,
+        raw: raw.into(),
+    }
+}
+
+fn object(kind: &str, name: &str, owner: &str) -> DbObject {
+    DbObject {
+        kind: kind.into(),
+        schema: Some("signon_production".into()),
+        name: name.into(),
+        owner: owner.into(),
+    }
+}
+
+fn counts(old: i64, new: i64) -> Vec<ConnectionCount> {
+    vec![
+        ConnectionCount {
+            user: Some("aws_db_admin".into()),
+            count: 1,
+        },
+        ConnectionCount {
+            user: Some(OLD.into()),
+            count: old,
+        },
+        ConnectionCount {
+            user: Some(NEW.into()),
+            count: new,
+        },
+    ]
+}
+
+fn conn(id: i64, user: &str, port: u16) -> Connection {
+    Connection {
+        id,
+        user: Some(user.into()),
+        client: Some(format!("10.1.4.7:{port}")),
+        database: Some("signon_production".into()),
+        application: None,
+        state: Some("Sleep".into()),
+        seconds: Some(id % 60),
+    }
+}
+
+fn snapshot(at: DateTime<Utc>, old: i64, new: i64) -> ConnectionSnapshot {
+    let mut rows = Vec::new();
+    for i in 0..old {
+        rows.push(conn(4200 + i, OLD, 50_000 + i as u16));
+    }
+    for i in 0..new {
+        rows.push(conn(5200 + i, NEW, 51_000 + i as u16));
+    }
+    rows.push(conn(99, "aws_db_admin", 40_000));
+    ConnectionSnapshot {
+        at,
+        counts: counts(old, new),
+        rows,
+    }
+}
+
+fn step(id: &str, title: &str, status: StepStatus, preview: &[&str]) -> StepView {
+    StepView {
+        id: id.into(),
+        title: title.into(),
+        why: format!("The runbook's step: {title}."),
+        status,
+        preview: preview.iter().map(|s| s.to_string()).collect(),
+        result: (status == StepStatus::Done).then(|| "ok".to_string()),
+        destructive: false,
+        confirm_text: None,
+    }
+}
+
+fn plan() -> PlanView {
+    let create = format!("CREATE USER '{NEW}'@'%' IDENTIFIED BY '{MASK}'");
+    let grant = format!("GRANT ALL PRIVILEGES ON `signon_production`.* TO '{NEW}'@'%'");
+    let mut drop = step(
+        "drop-old-user",
+        "Drop the old user signon",
+        StepStatus::Pending,
+        &["DROP USER 'signon'@'%'"],
+    );
+    drop.destructive = true;
+    drop.confirm_text = Some(OLD.into());
+    let mut kill = step(
+        "kill-old",
+        "Kill the old user's remaining connections",
+        StepStatus::Pending,
+        &["KILL 4200"],
+    );
+    kill.destructive = true;
+    PlanView {
+        old_user: Some(OLD.into()),
+        new_user: Some(NEW.into()),
+        steps: vec![
+            step(
+                "inspect",
+                "Read the current user and its grants",
+                StepStatus::Done,
+                &[],
+            ),
+            step(
+                "create-user",
+                "Create signon_user_20260121 with the same grants",
+                StepStatus::Done,
+                &[&create, &grant],
+            ),
+            step(
+                "store-pending",
+                "Store the new password as AWSPENDING",
+                StepStatus::Done,
+                &["PutSecretValue govuk/signon/mysql AWSPENDING"],
+            ),
+            step(
+                "promote",
+                "Promote the new password to AWSCURRENT",
+                StepStatus::Pending,
+                &["UpdateSecretVersionStage govuk/signon/mysql AWSCURRENT"],
+            ),
+            step(
+                "force-sync",
+                "Force-sync the ExternalSecret",
+                StepStatus::Pending,
+                &["PATCH externalsecret apps/signon-mysql force-sync"],
+            ),
+            step(
+                "rollout",
+                "Wait for the app to roll out",
+                StepStatus::Waiting,
+                &[],
+            ),
+            kill,
+            drop,
+        ],
+    }
+}
+
+fn cluster() -> ClusterView {
+    ClusterView {
+        external_secret: Some(EsStatusView {
+            name: "signon-mysql".into(),
+            ready: Some(true),
+            reason: Some("SecretSynced".into()),
+            message: None,
+            refresh_time: Some(t0() - secs(95)),
+            refresh_interval: Some("1h".into()),
+            force_sync_requested: None,
+        }),
+        secret_check: Some(SecretCheckView {
+            secret: "signon-mysql".into(),
+            user: Some(NEW.into()),
+            host: Some("signon-mysql.abc123.eu-west-1.rds.amazonaws.com".into()),
+            database: Some("signon_production".into()),
+            password: Some(secret::secret(PASSWORD)),
+            matches_app_secret: Some(true),
+            problem: None,
+        }),
+        rollout: Some(RolloutView {
+            deployment: "signon".into(),
+            desired: 3,
+            updated: 2,
+            ready: 3,
+            available: 3,
+            complete: false,
+            restarted_at: Some(t0() - secs(40)),
+        }),
+        pods: vec![
+            PodView {
+                name: "signon-7d9f-abcde".into(),
+                phase: "Running".into(),
+                ready: true,
+                restarts: 0,
+                started: Some(t0() - secs(30)),
+                db_user: Some(NEW.into()),
+            },
+            PodView {
+                name: "signon-7d9f-fghij".into(),
+                phase: "Running".into(),
+                ready: true,
+                restarts: 0,
+                started: Some(t0() - secs(25)),
+                db_user: Some(NEW.into()),
+            },
+            PodView {
+                name: "signon-5c4b-klmno".into(),
+                phase: "Running".into(),
+                ready: true,
+                restarts: 1,
+                started: Some(t0() - secs(86_400)),
+                db_user: Some(OLD.into()),
+            },
+        ],
+    }
+}
+
+fn session() -> SessionView {
+    SessionView {
+        aws_identity: Some("govuk-production-fulladmin/jane.doe".into()),
+        session_expires: Some(t0() + secs(42 * 60 + 10)),
+        kube_context: Some("govuk-production".into()),
+        flavor: Some(Flavor {
+            kind: FlavorKind::Mariadb,
+            version: "10.11.6-MariaDB-0+deb12u1".into(),
+            rds: false,
+        }),
+    }
+}
+
+/// Run actions through `update`, collecting commands.
+fn feed(state: &mut State, actions: impl IntoIterator<Item = Action>) -> Vec<Command> {
+    actions.into_iter().flat_map(|a| update(state, a)).collect()
+}
+
+fn key(state: &mut State, code: KeyCode) -> Vec<Command> {
+    let mods = match code {
+        KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
+        _ => KeyModifiers::NONE,
+    };
+    update(state, Action::Key(KeyEvent::new(code, mods)))
+}
+
+fn keys(state: &mut State, text: &str) -> Vec<Command> {
+    text.chars().flat_map(|c| key(state, KeyCode::Char(c))).collect()
+}
+
+/// A dashboard mid-rotation, built the way workers build it: through actions.
+fn fixture() -> State {
+    let mut s = State::new(
+        Some(Target::new("production", "signon", Engine::Mysql)),
+        t0() - secs(10),
+    );
+    s.theme = rotui::ui::theme::Theme::default();
+    feed(&mut s, [Action::Tick(t0() - secs(10))]);
+    let gen1 = |at| (1, at);
+    let (g, at) = gen1(t0() - secs(2));
+    feed(
+        &mut s,
+        [
+            Action::SessionLoaded {
+                generation: g,
+                at,
+                result: Ok(session()),
+            },
+            Action::StepsLoaded {
+                generation: g,
+                at,
+                result: Ok(plan()),
+            },
+            Action::UsersLoaded {
+                generation: g,
+                at,
+                result: Ok(vec![
+                    user("aws_db_admin", "%"),
+                    user("mysql.sys", "localhost"),
+                    user("rdsadmin", "localhost"),
+                    user(OLD, "%"),
+                    user(NEW, "%"),
+                ]),
+            },
+            Action::ObjectsLoaded {
+                generation: g,
+                at,
+                result: Ok(vec![
+                    object("view", "active_users", "signon@%"),
+                    object("procedure", "purge_old_sessions", "signon@%"),
+                    object("trigger", "users_audit", "aws_db_admin@%"),
+                    object("event", "nightly_cleanup", "signon_user_20260121@%"),
+                ]),
+            },
+            Action::ClusterLoaded {
+                generation: g,
+                at,
+                result: Ok(cluster()),
+            },
+        ],
+    );
+    // Drain history: the old user falling, the new one rising.
+    for (i, (old, new)) in [
+        (12, 0),
+        (12, 2),
+        (10, 4),
+        (9, 6),
+        (7, 8),
+        (6, 10),
+        (4, 11),
+        (3, 12),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = t0() - secs(8 - i as i64);
+        feed(
+            &mut s,
+            [Action::ConnectionsLoaded {
+                generation: 1 + i as u64,
+                at,
+                result: Ok(snapshot(at, old, new)),
+            }],
+        );
+    }
+    // The users pane follows the selected user's grants.
+    let user_key = s.grants_of.clone().expect("a user is selected once users load");
+    feed(
+        &mut s,
+        [Action::GrantsLoaded {
+            generation: 1,
+            at: t0() - secs(2),
+            user: user_key,
+            result: Ok(vec![
+                grant("GRANT USAGE ON *.* TO `aws_db_admin`@`%`"),
+                grant("GRANT ALL PRIVILEGES ON *.* TO `aws_db_admin`@`%` WITH GRANT OPTION"),
+            ]),
+        }],
+    );
+    feed(&mut s, [Action::Tick(t0())]);
+    s
+}
+
+fn draw(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| rotui::ui::render(f, state)).unwrap();
+    t
+}
+
+fn screen(state: &State, w: u16, h: u16) -> String {
+    draw(state, w, h).backend().to_string()
+}
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn snap_both(name: &str, state: &State) {
+    for (w, h) in SIZES {
+        let text = screen(state, w, h);
+        assert!(!text.contains(PASSWORD), "{name} at {w}x{h} shows the password");
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+    }
+}
+
+// ---- render snapshots --------------------------------------------------
+
+#[test]
+fn snapshot_dashboard() {
+    snap_both("dashboard", &fixture());
+}
+
+#[test]
+fn snapshot_every_pane_zoomed() {
+    for pane in Pane::ALL {
+        let mut s = fixture();
+        s.focus = pane;
+        s.zoom = true;
+        snap_both(&format!("pane_{pane:?}").to_lowercase(), &s);
+    }
+}
+
+#[test]
+fn snapshot_connection_rows() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    let at = t0();
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 50,
+            at,
+            result: Ok(snapshot(at, 3, 12)),
+        }],
+    );
+    snap_both("connections_rows", &s);
+}
+
+#[test]
+fn snapshot_loading_and_errors() {
+    let mut s = State::new(
+        Some(Target::new("staging", "account-api", Engine::Postgres)),
+        t0(),
+    );
+    s.focus = Pane::Connections;
+    snap_both("loading", &s);
+    let mut s = fixture();
+    // The connections source dies: the last good data stays, with its age.
+    feed(
+        &mut s,
+        [
+            Action::ConnectionsLoaded {
+                generation: 60,
+                at: t0() + secs(30),
+                result: Err(format!(
+                    "connect to mysql://aws_db_admin:{PASSWORD}@10.0.0.9:3306 timed out after 5s"
+                )),
+            },
+            Action::Tick(t0() + secs(40)),
+        ],
+    );
+    s.focus = Pane::Connections;
+    snap_both("connections_error_stale", &s);
+}
+
+#[test]
+fn snapshot_dialogs() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('?'));
+    snap_both("dialog_help", &s);
+
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    snap_both("dialog_preview", &s);
+
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('K'));
+    snap_both("dialog_confirm_kill", &s);
+
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('G'));
+    key(&mut s, KeyCode::Enter);
+    key(&mut s, KeyCode::Enter);
+    keys(&mut s, "sig");
+    snap_both("dialog_typed_drop", &s);
+
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Running,
+            result: None,
+        }],
+    );
+    key(&mut s, KeyCode::Char('q'));
+    snap_both("dialog_quit_running", &s);
+
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('1'));
+    keys(&mut s, "/sig");
+    snap_both("input_filter", &s);
+
+    let mut s = fixture();
+    keys(&mut s, ":env staging");
+    snap_both("input_command", &s);
+}
+
+#[test]
+fn kill_confirm_names_the_target_in_the_danger_colour() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('K'));
+    let t = draw(&s, 160, 48);
+    let buf = t.backend().buffer();
+    let text = t.backend().to_string();
+    let needle = "Kill all 3 connections of user signon?";
+    let (row, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(needle))
+        .expect("the dialog names the target");
+    let col = line.trim_start_matches('"').find(needle).unwrap();
+    let col = line.trim_start_matches('"')[..col].chars().count() as u16;
+    assert_eq!(buf[(col, row as u16)].fg, Color::Red);
+    // NO_COLOR: the same words, marked without colour.
+    s.theme = rotui::ui::theme::Theme::MONO;
+    let t = draw(&s, 160, 48);
+    assert!(
+        t.backend()
+            .buffer()
+            .content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
+}
+
+#[test]
+fn no_secret_on_screen_unless_revealed_and_only_for_a_while() {
+    let mut s = fixture();
+    s.focus = Pane::Cluster;
+    for (w, h) in SIZES {
+        let text = screen(&s, w, h);
+        assert!(!text.contains(PASSWORD));
+        assert!(
+            text.contains(MASK),
+            "the masked password is shown as the mask at {w}x{h}"
+        );
+    }
+    // Errors carrying the password (driver text, URLs) are redacted on arrival.
+    feed(
+        &mut s,
+        [Action::Failed {
+            what: "kill".into(),
+            error: format!("Access denied for 'x' using password {PASSWORD}"),
+        }],
+    );
+    assert!(!screen(&s, 160, 48).contains(PASSWORD));
+    key(&mut s, KeyCode::Char('v'));
+    assert!(screen(&s, 160, 48).contains(PASSWORD), "v reveals");
+    feed(&mut s, [Action::Tick(t0() + secs(4))]);
+    assert!(screen(&s, 160, 48).contains(PASSWORD), "still revealed after 4s");
+    feed(&mut s, [Action::Tick(t0() + secs(5))]);
+    assert!(!screen(&s, 160, 48).contains(PASSWORD), "hidden again after 5s");
+    assert!(s.reveal_until.is_none());
+    assert!(
+        !format!("{s:?}").contains(PASSWORD),
+        "nor in the state's Debug output"
+    );
+}
+
+// ---- key flows through update -------------------------------------------
+
+#[test]
+fn help_opens_and_closes() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('?'));
+    assert!(matches!(s.dialog, Some(Dialog::Help { .. })));
+    key(&mut s, KeyCode::Char('j'));
+    assert!(matches!(s.dialog, Some(Dialog::Help { scroll: 1 })));
+    key(&mut s, KeyCode::Esc);
+    assert!(s.dialog.is_none());
+}
+
+#[test]
+fn quit_asks_first_only_while_a_step_runs() {
+    let mut s = fixture();
+    assert_eq!(key(&mut s, KeyCode::Char('q')), vec![Command::Quit]);
+
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Running,
+            result: None,
+        }],
+    );
+    assert!(key(&mut s, KeyCode::Char('q')).is_empty());
+    assert!(matches!(s.dialog, Some(Dialog::QuitWhileRunning)));
+    assert!(key(&mut s, KeyCode::Char('n')).is_empty());
+    assert!(s.dialog.is_none());
+    let ctrl_c = Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(update(&mut s, ctrl_c.clone()).is_empty());
+    assert_eq!(key(&mut s, KeyCode::Char('y')), vec![Command::Quit]);
+
+    // Ctrl-C twice always gets out, even from a text input.
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Running,
+            result: None,
+        }],
+    );
+    keys(&mut s, "/abc");
+    assert!(update(&mut s, ctrl_c.clone()).is_empty());
+    assert_eq!(update(&mut s, ctrl_c), vec![Command::Quit]);
+}
+
+#[test]
+fn panes_by_tab_backtab_and_numbers() {
+    let mut s = fixture();
+    assert_eq!(s.focus, Pane::Steps);
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.focus, Pane::Users);
+    update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)),
+    );
+    update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)),
+    );
+    assert_eq!(s.focus, Pane::Cluster);
+    for (c, p) in [
+        ('1', Pane::Users),
+        ('2', Pane::Objects),
+        ('3', Pane::Connections),
+        ('4', Pane::Cluster),
+        ('5', Pane::Steps),
+    ] {
+        key(&mut s, KeyCode::Char(c));
+        assert_eq!(s.focus, p);
+    }
+    key(&mut s, KeyCode::Char('z'));
+    assert!(s.zoom);
+    key(&mut s, KeyCode::Esc);
+    assert!(!s.zoom);
+}
+
+#[test]
+fn moving_the_user_selection_fetches_that_users_grants() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('1'));
+    let cmds = keys(&mut s, "jjj");
+    assert_eq!(s.grants_of.as_deref(), Some("signon@%"));
+    assert!(cmds.iter().any(
+        |c| matches!(c, Command::Fetch { request: Request::Grants { user }, .. } if user == "signon@%")
+    ));
+    // Grants for a user no longer selected are dropped.
+    feed(
+        &mut s,
+        [Action::GrantsLoaded {
+            generation: 99,
+            at: t0(),
+            user: "rdsadmin@localhost".into(),
+            result: Ok(vec![grant("GRANT x")]),
+        }],
+    );
+    assert!(s.grants.data.is_none());
+    key(&mut s, KeyCode::Up);
+    key(&mut s, KeyCode::Down);
+    assert_eq!(s.selection(Pane::Users).index, 3);
+}
+
+#[test]
+fn selection_stays_on_its_row_across_refreshes() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 20,
+            at: t0(),
+            result: Ok(snapshot(t0(), 3, 12)),
+        }],
+    );
+    keys(&mut s, "jjjj");
+    let picked = s.selection(Pane::Connections).key.clone().unwrap();
+    // New connections appear above it: the cursor follows the row, not the index.
+    let mut snap = snapshot(t0(), 3, 12);
+    snap.rows.insert(0, conn(1, "aws_db_admin", 1));
+    snap.rows.insert(0, conn(2, "aws_db_admin", 2));
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 21,
+            at: t0(),
+            result: Ok(snap),
+        }],
+    );
+    assert_eq!(s.selection(Pane::Connections).key.as_ref(), Some(&picked));
+    assert_eq!(s.selection(Pane::Connections).index, 6);
+    // Its row goes away: the cursor stays put and lands on a real row.
+    let mut snap = snapshot(t0(), 3, 12);
+    snap.rows.retain(|c| c.id.to_string() != picked);
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 22,
+            at: t0(),
+            result: Ok(snap),
+        }],
+    );
+    assert_eq!(s.selection(Pane::Connections).index, 6);
+    assert_ne!(s.selection(Pane::Connections).key.as_ref(), Some(&picked));
+}
+
+#[test]
+fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 30,
+            at: t0(),
+            result: Ok(snapshot(t0(), 3, 12)),
+        }],
+    );
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(s.selection(Pane::Connections).key.as_deref(), Some("4201"));
+    assert!(
+        key(&mut s, KeyCode::Char('K')).is_empty(),
+        "nothing happens before confirming"
+    );
+    // While aimed: no refresh is asked for, and answers are held back.
+    let ticks = feed(&mut s, [Action::Tick(t0() + secs(5))]);
+    assert!(!ticks.iter().any(|c| matches!(
+        c,
+        Command::Fetch {
+            request: Request::Connections { .. },
+            ..
+        }
+    )));
+    let mut moved = snapshot(t0() + secs(5), 3, 12);
+    moved.rows.reverse();
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 31,
+            at: t0() + secs(5),
+            result: Ok(moved),
+        }],
+    );
+    assert_eq!(s.connections.applied, 30);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('y')),
+        vec![Command::Kill(KillTarget::Connection {
+            id: 4201,
+            user: Some(OLD.into())
+        })]
+    );
+    assert_eq!(
+        s.connections.applied, 31,
+        "held data lands once the dialog closes"
+    );
+
+    // All of a user's connections, from the counts view (the cursor stayed
+    // on `signon` while the new user overtook it); `n` cancels.
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    assert_eq!(s.selection(Pane::Connections).index, 1);
+    key(&mut s, KeyCode::Char('K'));
+    assert!(key(&mut s, KeyCode::Char('n')).is_empty());
+    key(&mut s, KeyCode::Char('K'));
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        vec![Command::Kill(KillTarget::AllOf {
+            user: OLD.into(),
+            count: 3
+        })]
+    );
+
+    // K elsewhere aims at nothing.
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('1'));
+    assert!(key(&mut s, KeyCode::Char('K')).is_empty());
+    assert!(s.dialog.is_none());
+}
+
+#[test]
+fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
+    // A plain step: preview, Enter runs it.
+    let mut s = fixture();
+    keys(&mut s, "5jjj");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(&s.dialog, Some(Dialog::Preview { step }) if step == "promote"));
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        vec![Command::RunStep("promote".into())]
+    );
+
+    // Destructive: preview, then y/n.
+    let mut s = fixture();
+    keys(&mut s, "5G");
+    key(&mut s, KeyCode::Up);
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(s.dialog, Some(Dialog::Confirm(_))));
+    assert_eq!(
+        key(&mut s, KeyCode::Char('y')),
+        vec![Command::RunStep("kill-old".into())]
+    );
+
+    // Dropping a user: its name must be typed exactly.
+    let mut s = fixture();
+    keys(&mut s, "5G");
+    key(&mut s, KeyCode::Enter);
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(s.dialog, Some(Dialog::TypedConfirm { .. })));
+    assert!(keys(&mut s, "signo").is_empty());
+    assert!(
+        key(&mut s, KeyCode::Enter).is_empty(),
+        "a partial name does not confirm"
+    );
+    assert!(matches!(s.dialog, Some(Dialog::TypedConfirm { .. })));
+    keys(&mut s, "n");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        vec![Command::RunStep("drop-old-user".into())]
+    );
+    assert!(s.dialog.is_none());
+    // Esc abandons it.
+    keys(&mut s, "5G");
+    key(&mut s, KeyCode::Enter);
+    key(&mut s, KeyCode::Enter);
+    keys(&mut s, "signon");
+    assert!(key(&mut s, KeyCode::Esc).is_empty());
+    assert!(s.dialog.is_none());
+}
+
+#[test]
+fn read_only_blocks_every_write() {
+    let mut s = fixture();
+    s.read_only = true;
+    let mut cmds = Vec::new();
+    cmds.extend(keys(&mut s, "f"));
+    cmds.extend(keys(&mut s, "3jK"));
+    assert!(s.dialog.is_none());
+    cmds.extend(keys(&mut s, "5jjj"));
+    cmds.extend(key(&mut s, KeyCode::Enter));
+    assert!(
+        matches!(s.dialog, Some(Dialog::Preview { .. })),
+        "previews still show"
+    );
+    assert!(screen(&s, 160, 48).contains("read-only: this step will not run"));
+    cmds.extend(key(&mut s, KeyCode::Enter));
+    keys(&mut s, "G");
+    cmds.extend(key(&mut s, KeyCode::Enter));
+    cmds.extend(key(&mut s, KeyCode::Enter));
+    cmds.extend(keys(&mut s, "signon"));
+    cmds.extend(key(&mut s, KeyCode::Enter));
+    assert!(cmds.iter().all(|c| !c.is_write()), "{cmds:?}");
+    assert!(s.notice.as_ref().unwrap().1.contains("read-only"));
+}
+
+#[test]
+fn force_sync_and_refresh_now() {
+    let mut s = fixture();
+    assert_eq!(key(&mut s, KeyCode::Char('f')), vec![Command::ForceSync]);
+    let cmds = key(&mut s, KeyCode::Char('r'));
+    let sources: Vec<_> = cmds
+        .iter()
+        .filter_map(|c| {
+            if let Command::Fetch { request, .. } = c {
+                Some(request.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    for r in [
+        Request::Users,
+        Request::Objects,
+        Request::Connections { rows: false },
+        Request::Cluster,
+        Request::Steps,
+        Request::Session,
+    ] {
+        assert!(sources.contains(&r), "{r:?} refreshed");
+    }
+}
+
+#[test]
+fn refresh_interval_pause_and_the_tick_schedule() {
+    let mut s = fixture();
+    assert_eq!(s.interval_ms, 1000);
+    key(&mut s, KeyCode::Char('+'));
+    assert_eq!(s.interval_ms, 500);
+    keys(&mut s, "---");
+    assert_eq!(s.interval_ms, 5000);
+    keys(&mut s, "++++++++");
+    assert_eq!(s.interval_ms, 250, "clamped at the fastest");
+    key(&mut s, KeyCode::Char('-'));
+    key(&mut s, KeyCode::Char('-'));
+    assert_eq!(s.interval_ms, 1000);
+
+    // Every source due and idle gets one fetch per interval; one in flight at a time.
+    let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
+    let first = feed(&mut s, [Action::Tick(t0())]);
+    assert_eq!(first.len(), 6, "{first:?}");
+    assert!(
+        feed(&mut s, [Action::Tick(t0() + secs(2))]).is_empty(),
+        "all still in flight"
+    );
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 1,
+            at: t0() + secs(2),
+            result: Ok(snapshot(t0(), 1, 1)),
+        }],
+    );
+    let again = feed(&mut s, [Action::Tick(t0() + secs(2))]);
+    assert_eq!(
+        again,
+        vec![Command::Fetch {
+            request: Request::Connections { rows: false },
+            generation: 2
+        }]
+    );
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 2,
+            at: t0() + secs(2),
+            result: Ok(snapshot(t0(), 1, 1)),
+        }],
+    );
+    key(&mut s, KeyCode::Char(' '));
+    assert!(s.paused);
+    assert!(
+        feed(&mut s, [Action::Tick(t0() + secs(10))]).is_empty(),
+        "paused: no polling"
+    );
+    key(&mut s, KeyCode::Char(' '));
+    // A source that never answers stops blocking after a while (here 15s).
+    // (The session is asked for once; `r` asks again.)
+    let cmds = feed(&mut s, [Action::Tick(t0() + secs(30))]);
+    assert_eq!(cmds.len(), 5, "{cmds:?}");
+}
+
+#[test]
+fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('1'));
+    keys(&mut s, "/signon");
+    assert_eq!(
+        s.selection(Pane::Users).visible.as_deref(),
+        Some(&[3usize, 4][..])
+    );
+    assert_eq!(s.selection(Pane::Users).key.as_deref(), Some("signon@%"));
+    key(&mut s, KeyCode::Enter);
+    assert!(s.input.is_none());
+    assert_eq!(s.selection(Pane::Users).filter, "signon");
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(
+        s.selection(Pane::Users).key.as_deref(),
+        Some("signon_user_20260121@%")
+    );
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.selection(Pane::Users).visible, None);
+    assert_eq!(
+        s.selection(Pane::Users).key.as_deref(),
+        Some("signon_user_20260121@%")
+    );
+    // Objects filter on owners too.
+    keys(&mut s, "2/aws_db");
+    assert_eq!(s.selection(Pane::Objects).visible.as_deref(), Some(&[2usize][..]));
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.selection(Pane::Objects).visible, None);
+}
+
+#[test]
+fn command_line_switches_target_and_drops_old_answers() {
+    let mut s = fixture();
+    keys(&mut s, ":env staging app account-api engine postgres");
+    let cmds = key(&mut s, KeyCode::Enter);
+    let target = Target::new("staging", "account-api", Engine::Postgres);
+    assert_eq!(cmds[0], Command::SwitchTarget(Box::new(target.clone())));
+    assert!(cmds[1..].iter().all(|c| matches!(c, Command::Fetch { .. })));
+    assert_eq!(s.target.as_ref(), Some(&target));
+    assert!(s.users.data.is_none() && s.drain.is_empty());
+    // An answer for the old target, still in flight, is dropped…
+    let users_gen = s.users.requested;
+    feed(
+        &mut s,
+        [Action::UsersLoaded {
+            generation: users_gen - 1,
+            at: t0(),
+            result: Ok(vec![user("signon", "%")]),
+        }],
+    );
+    assert!(s.users.data.is_none());
+    // …the one asked for after the switch lands.
+    feed(
+        &mut s,
+        [Action::UsersLoaded {
+            generation: users_gen,
+            at: t0(),
+            result: Ok(vec![user("account-api", "%")]),
+        }],
+    );
+    assert_eq!(s.users.data.as_ref().unwrap()[0].name, "account-api");
+
+    keys(&mut s, ":target production/signon/mysql");
+    assert!(
+        matches!(&key(&mut s, KeyCode::Enter)[0], Command::SwitchTarget(t) if t.label() == "production/signon/mysql")
+    );
+    keys(&mut s, ":flavour x");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.notice.as_ref().unwrap().1.contains("unknown command"));
+    keys(&mut s, ":app sig'non");
+    assert!(
+        key(&mut s, KeyCode::Enter).is_empty(),
+        "odd names are refused, not sent"
+    );
+    assert!(s.notice.as_ref().unwrap().1.contains("not a valid"));
+}
+
+#[test]
+fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
+    let mut s = fixture();
+    let before = s.objects.data.clone();
+    feed(
+        &mut s,
+        [Action::ObjectsLoaded {
+            generation: 5,
+            at: t0(),
+            result: Ok(vec![]),
+        }],
+    );
+    assert_eq!(s.objects.data.as_ref().unwrap().len(), 0);
+    feed(
+        &mut s,
+        [Action::ObjectsLoaded {
+            generation: 4,
+            at: t0(),
+            result: Ok(before.clone().unwrap()),
+        }],
+    );
+    assert_eq!(
+        s.objects.data.as_ref().unwrap().len(),
+        0,
+        "an older answer arriving late is dropped"
+    );
+    feed(
+        &mut s,
+        [Action::ObjectsLoaded {
+            generation: 6,
+            at: t0() + secs(1),
+            result: Err("Lost connection to server".into()),
+        }],
+    );
+    assert_eq!(
+        s.objects.data.as_ref().unwrap().len(),
+        0,
+        "the last good data stays"
+    );
+    assert_eq!(s.objects.error.as_deref(), Some("Lost connection to server"));
+    feed(&mut s, [Action::Tick(t0() + secs(75))]);
+    s.focus = Pane::Objects;
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("error, data 1m15s old"), "{text}");
+    assert!(text.contains("Lost connection to server"));
+}
+
+#[test]
+fn a_burst_of_keys_costs_one_frame_in_the_loop() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let burst: Vec<std::io::Result<crossterm::event::Event>> = "jjjjjjjjjjkkkk"
+            .chars()
+            .map(|c| {
+                Ok(crossterm::event::Event::Key(KeyEvent::new(
+                    KeyCode::Char(c),
+                    KeyModifiers::NONE,
+                )))
+            })
+            .chain([Ok(crossterm::event::Event::Key(KeyEvent::new(
+                KeyCode::Char('q'),
+                KeyModifiers::NONE,
+            )))])
+            .collect();
+        let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ctx, mut crx) = tokio::sync::mpsc::unbounded_channel();
+        let out = rotui::app::run_loop(&mut term, futures::stream::iter(burst), rx, &ctx, fixture(), 30)
+            .await
+            .unwrap();
+        assert!(out.state.quitting);
+        assert!(out.frames <= 1, "{} frames for one burst", out.frames);
+        let mut sent = Vec::new();
+        while let Ok(c) = crx.try_recv() {
+            sent.push(c);
+        }
+        assert_eq!(sent.last(), Some(&Command::Quit));
+    });
+}
+
+#[test]
+fn blocked_or_concurrent_steps_are_not_offered_to_run() {
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Blocked,
+            result: None,
+        }],
+    );
+    keys(&mut s, "5jjj");
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.dialog.is_none());
+    assert!(s.notice.as_ref().unwrap().1.contains("blocked"));
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Running,
+            result: None,
+        }],
+    );
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.notice.as_ref().unwrap().1.contains("another step is running"));
+    // Its result arrives, redacted.
+    feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "promote".into(),
+            status: StepStatus::Done,
+            result: Some(format!("login ok with {PASSWORD}")),
+        }],
+    );
+    assert_eq!(
+        s.step("promote").unwrap().result.as_deref(),
+        Some(format!("login ok with {MASK}").as_str())
+    );
+}
+
+#[test]
+fn the_initial_state_takes_the_config_keymap_interval_and_warnings() {
+    let config =
+        rotui::config::Config::parse("refresh_ms = 5000\n[keys]\nkill = \"X\"\nbogus = \"b\"\n").unwrap();
+    let mut s = rotui::app::initial_state(
+        Some(Target::new("production", "signon", Engine::Mysql)),
+        true,
+        &config,
+        t0(),
+    );
+    assert_eq!(s.interval_ms, 5000);
+    assert!(s.read_only);
+    assert_eq!(s.warnings.len(), 1);
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains("unknown action \"bogus\""),
+        "config warnings are shown"
+    );
+    assert!(text.contains("READ-ONLY"));
+    key(&mut s, KeyCode::Char('?'));
+    assert!(
+        screen(&s, 160, 48).contains("X  force-kill"),
+        "help shows the overridden key"
+    );
+}
+
+/// A panic in a background task must end the process (after restoring the
+/// terminal), not leave the dashboard running on a broken screen. Runs
+/// itself as a child process, since the hook exits.
+#[test]
+fn a_panicking_task_ends_the_process() {
+    if std::env::var("ROTUI_PANIC_CHILD").is_ok() {
+        rotui::tui::install_hooks().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            tokio::spawn(async { panic!("worker exploded") });
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        });
+        unreachable!("the panic hook exits first");
+    }
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ui::a_panicking_task_ends_the_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ROTUI_PANIC_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(101),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it did not hang on"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("worker exploded"));
+}
+
+#[test]
+fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
+    let mut s = fixture();
+    let points: Vec<(i64, i64)> = s.drain.iter().map(|p| (p.old, p.new)).collect();
+    assert_eq!(
+        points,
+        vec![
+            (12, 0),
+            (12, 2),
+            (10, 4),
+            (9, 6),
+            (7, 8),
+            (6, 10),
+            (4, 11),
+            (3, 12)
+        ]
+    );
+    let at = t0() + secs(1);
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 40,
+            at,
+            result: Ok(snapshot(at, 0, 15)),
+        }],
+    );
+    assert_eq!(s.drain.last().map(|p| (p.old, p.new)), Some((0, 15)));
+    s.focus = Pane::Connections;
+    assert!(
+        screen(&s, 80, 24).contains("3 Conns old:0"),
+        "the drain shows in the tab strip too"
+    );
+    // No answer for a while: the data is labelled stale with its age.
+    feed(&mut s, [Action::Tick(t0() + secs(20))]);
+    assert!(screen(&s, 160, 48).contains("stale: 19s old"));
+}
+
+#[test]
+fn notices_fade_after_a_few_seconds() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('f'));
+    assert!(screen(&s, 80, 24).contains("force-sync requested"));
+    feed(&mut s, [Action::Tick(t0() + secs(7))]);
+    assert!(s.notice.is_some());
+    feed(&mut s, [Action::Tick(t0() + secs(8))]);
+    assert!(s.notice.is_none());
+    assert!(!screen(&s, 80, 24).contains("force-sync requested"));
+}
+
+/// A render bug would take the whole screen down: every pane and dialog
+/// must draw at any size, however small, without panicking.
+#[test]
+fn every_screen_draws_at_any_size() {
+    let mut states = Vec::new();
+    for pane in Pane::ALL {
+        for zoom in [false, true] {
+            let mut s = fixture();
+            s.focus = pane;
+            s.zoom = zoom;
+            states.push(s);
+        }
+    }
+    for script in ["?", "5j\r", "3K", "5G\r\rsig", "/si", ":env x", "3c"] {
+        let mut s = fixture();
+        for c in script.chars() {
+            key(
+                &mut s,
+                if c == '\r' {
+                    KeyCode::Enter
+                } else {
+                    KeyCode::Char(c)
+                },
+            );
+        }
+        states.push(s);
+    }
+    for s in &states {
+        for (w, h) in [
+            (1, 1),
+            (10, 3),
+            (40, 10),
+            (79, 23),
+            (80, 24),
+            (109, 31),
+            (110, 32),
+            (133, 41),
+            (250, 70),
+        ] {
+            let text = screen(s, w, h);
+            assert!(!text.contains(PASSWORD));
+        }
+    }
+}
+
+/// Any sequence of keys, interleaved with worker answers and ticks, keeps
+/// the state drawable and never emits a write in read-only mode.
+#[test]
+fn random_key_storms_keep_the_state_sound() {
+    let alphabet: Vec<KeyCode> = "?qjkKfcrvz/:+- 12345Gyn"
+        .chars()
+        .map(KeyCode::Char)
+        .chain([
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Backspace,
+        ])
+        .collect();
+    for (seed, read_only) in [(7u64, false), (11, true), (2026, false)] {
+        let mut s = fixture();
+        s.read_only = read_only;
+        let mut x = seed;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        for i in 0..3000u64 {
+            let k = alphabet[next() % alphabet.len()];
+            let cmds = if k == KeyCode::Char('q') {
+                Vec::new()
+            } else {
+                key(&mut s, k)
+            };
+            if read_only {
+                assert!(cmds.iter().all(|c| !c.is_write()), "{cmds:?}");
+            }
+            if i % 97 == 0 {
+                let at = t0() + secs(i as i64 / 10);
+                feed(
+                    &mut s,
+                    [
+                        Action::Tick(at),
+                        Action::ConnectionsLoaded {
+                            generation: 100 + i,
+                            at,
+                            result: Ok(snapshot(at, (i % 7) as i64, 5)),
+                        },
+                    ],
+                );
+            }
+            if i % 50 == 0 {
+                let (w, h) = SIZES[(i / 50) as usize % 2];
+                assert!(!screen(&s, w, h).contains(PASSWORD) || s.revealed());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_status_bar_counts_the_session_down_and_says_when_it_expired() {
+    let mut s = fixture();
+    assert!(screen(&s, 160, 48).contains("expires in 42m10s"));
+    assert!(screen(&s, 80, 24).contains("exp 42m10s"), "compact at 80 columns");
+    feed(&mut s, [Action::Tick(t0() + secs(42 * 60 + 10))]);
+    assert!(screen(&s, 160, 48).contains("session expired"));
+    key(&mut s, KeyCode::Char(' '));
+    assert!(screen(&s, 160, 48).contains("⏸ paused"));
+}

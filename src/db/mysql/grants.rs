@@ -658,7 +658,12 @@ impl Parser<'_> {
         while let Some(w) = self.peek_word().map(str::to_owned) {
             match w.as_str() {
                 "IDENTIFIED" => {
+                    // `IDENTIFIED {BY [PASSWORD] | VIA | WITH} …` up to the
+                    // next clause; `IDENTIFIED WITH plugin AS 'hash'` is how
+                    // MySQL 5.7 prints it, so that WITH belongs to it.
                     let start = self.at().unwrap_or(0);
+                    self.pos += 1;
+                    self.eat_word("WITH");
                     while self.peek().is_some() && !matches!(self.peek_word(), Some("REQUIRE" | "WITH")) {
                         self.pos += 1;
                     }
@@ -884,6 +889,24 @@ mod tests {
         );
         assert_eq!(g.to_grant().kind, GrantKind::Global);
         assert!(g.to_grant().with_grant_option);
+    }
+
+    #[test]
+    fn mysql57_identified_with_plugin_as_hash() {
+        let g = parse(
+            "GRANT USAGE ON *.* TO 'u'@'%' IDENTIFIED WITH 'mysql_native_password' AS '*0D3CED9BEC10A777AEC23CCC353A8C08A633045E' REQUIRE SSL WITH GRANT OPTION",
+        );
+        assert_eq!(
+            g.raw,
+            "GRANT USAGE ON *.* TO 'u'@'%' REQUIRE SSL WITH GRANT OPTION"
+        );
+        assert_eq!(
+            g.render_for_new(),
+            [
+                "GRANT USAGE ON *.* TO 'signon_user_20260121'@'%' WITH GRANT OPTION",
+                "ALTER USER 'signon_user_20260121'@'%' REQUIRE SSL",
+            ]
+        );
     }
 
     #[test]

@@ -131,11 +131,10 @@ impl MysqlDb {
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // `ident::mysql_str` doubles backslashes, which is only
-                    // right without NO_BACKSLASH_ESCAPES; a DDL that waits on
-                    // a metadata lock gives up (1205) instead of hanging.
+                    // right without NO_BACKSLASH_ESCAPES.
                     conn.execute(
                         "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(@@SESSION.sql_mode, \
-                         'NO_BACKSLASH_ESCAPES', '')), SESSION lock_wait_timeout = 10",
+                         'NO_BACKSLASH_ESCAPES', ''))",
                     )
                     .await?;
                     Ok(())
@@ -182,6 +181,14 @@ impl MysqlDb {
         {
             conn.close_on_drop();
         }
+        // DDL waiting on a metadata lock (the app holds the table) must give
+        // up on the server, with a clear 1205, before our own timeout fires
+        // and leaves it queued there.
+        let lock_wait = self.timeout.as_secs().saturating_sub(1).max(1);
+        self.within(conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET SESSION lock_wait_timeout = {lock_wait}"
+        )))))
+        .await?;
         let total = statements.len();
         for (i, s) in statements.iter().enumerate() {
             if let Some(db) = &s.database {

@@ -7,8 +7,8 @@ use super::{MysqlDb, int, opt_text, split_definer, text};
 use crate::db::DbError;
 use crate::db::DbErrorKind;
 use crate::db::DbResult;
-use crate::db::ident::mysql_str;
 use crate::db::model::{DbObject, FlavorKind, Grant, User};
+use sqlx::AssertSqlSafe;
 
 impl MysqlDb {
     /// Every account and role, with the runbook's columns on either flavour.
@@ -156,7 +156,7 @@ impl MysqlDb {
     /// in one database or (None) in all application databases.
     pub async fn objects(&self, database: Option<&str>) -> DbResult<Vec<DbObject>> {
         let filter = |col: &str| match database {
-            Some(db) => format!("{col} = {}", mysql_str(db)),
+            Some(_) => format!("{col} = ?"),
             None => format!("{col} NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')"),
         };
         let sql = format!(
@@ -172,7 +172,11 @@ impl MysqlDb {
             filter("TRIGGER_SCHEMA"),
             filter("EVENT_SCHEMA"),
         );
-        let rows = self.fetch_raw(sql).await?;
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(db) = database {
+            query = query.bind(db).bind(db).bind(db).bind(db);
+        }
+        let rows = self.fetch_all(query).await?;
         Ok(rows
             .iter()
             .map(|r| DbObject {

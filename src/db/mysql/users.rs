@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::grants::{Account, GrantDiff, GrantLine};
+use super::grants::{Account, GrantDiff};
 use super::{MysqlDb, Plan};
 use crate::db::DbResult;
 use crate::db::ident::mysql_str;
@@ -54,11 +54,8 @@ impl MysqlDb {
             if atoms.is_subset(&have) {
                 continue;
             }
-            // The default role must be granted before it is made default;
-            // SHOW GRANTS lists role lines first, so order is kept.
-            if let GrantLine::DefaultRole { .. } = g.line {
-                plan.notes.push(format!("default role from: {}", g.raw));
-            }
+            // A default role must be granted before it is made default:
+            // SHOW GRANTS lists role lines first, and order is kept.
             for sql in g.line.render_for(to, self.flavor.kind) {
                 plan.statements.push(Statement::new(sql));
             }

@@ -79,30 +79,26 @@ impl PgDb {
         })
     }
 
+    /// The statement that ends one session; the preview is the statement.
+    pub fn plan_kill(&self, pid: i64) -> Statement {
+        Statement::new(format!(
+            "SELECT COALESCE({}, false)",
+            self.terminate_call(&pid.to_string())
+        ))
+    }
+
     /// End one session. `false` when there was no such backend (it ended
     /// already). On PostgreSQL 14+ this waits until the backend has exited.
     pub async fn kill(&self, pid: i64) -> DbResult<bool> {
-        let sql = if self.terminate_waits() {
-            format!("SELECT COALESCE(pg_terminate_backend($1::int, {TERMINATE_WAIT_MS}), false)")
-        } else {
-            "SELECT COALESCE(pg_terminate_backend($1::int), false)".to_owned()
-        };
-        self.timed(
-            sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(pid)
-                .fetch_one(&self.pool),
-        )
-        .await
+        let st = self.plan_kill(pid);
+        self.timed(sqlx::query_scalar(AssertSqlSafe(st.sql())).fetch_one(&self.pool))
+            .await
     }
 
     /// The statement that ends every session of `role` (never rotui's own),
     /// returning the pids it ended; the preview is the statement itself.
     pub fn plan_kill_user(&self, role: &str) -> Statement {
-        let terminate = if self.terminate_waits() {
-            format!("pg_terminate_backend(pid, {TERMINATE_WAIT_MS})")
-        } else {
-            "pg_terminate_backend(pid)".to_owned()
-        };
+        let terminate = self.terminate_call("pid");
         // OFFSET 0 keeps the filter inside: the terminate call must never be
         // evaluated for a row of another user.
         Statement::new(format!(
@@ -117,6 +113,15 @@ impl PgDb {
         let st = self.plan_kill_user(role);
         self.timed(sqlx::query_scalar(AssertSqlSafe(st.sql())).fetch_all(&self.pool))
             .await
+    }
+
+    /// `pg_terminate_backend(pid)`, waiting for the exit where the server can.
+    fn terminate_call(&self, pid: &str) -> String {
+        if self.terminate_waits() {
+            format!("pg_terminate_backend({pid}, {TERMINATE_WAIT_MS})")
+        } else {
+            format!("pg_terminate_backend({pid})")
+        }
     }
 
     /// The pids of `role`'s client sessions.

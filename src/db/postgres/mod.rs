@@ -7,15 +7,20 @@
 //! and friends act on the current database only) uses a short-lived
 //! connection that is closed straight after.
 //!
-//! Reads are in [`catalog`] and [`connections`]; the owner-role conversion
-//! and the new login user in [`owner_roles`]; retiring the old user in
-//! [`retire`]. Every write is first a list of [`Statement`]s computed from
-//! live state, so a preview is exact and a second run plans nothing.
+//! Reads are in `catalog` and `connections`; the owner-role conversion
+//! in `owner_roles` (default privileges in `default_privileges`); the new
+//! login user in `login`; retiring the old user in `retire`; the role
+//! facts plans start from in `roles`. Every write is first a list of
+//! [`Statement`]s computed from live state, so a preview is exact and a
+//! second run plans nothing.
 
 mod catalog;
 mod connections;
+mod default_privileges;
+mod login;
 mod owner_roles;
 mod retire;
+mod roles;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -23,13 +28,14 @@ use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection as _, Postgres};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Postgres};
 
 use super::error::{DbError, DbErrorKind, DbResult};
 use super::model::{Flavor, FlavorKind, Statement};
 use crate::secret::{self, ExposeSecret, SecretString};
 
-pub use owner_roles::{Inheritance, OwnerRoleStatus};
+pub use login::Inheritance;
+pub use owner_roles::OwnerRoleStatus;
 pub use retire::Retired;
 
 /// The `application_name` of every rotui connection, so the drain view (and
@@ -103,6 +109,8 @@ impl PgDb {
             secret::register(p.expose_secret());
             options = options.password(p.expose_secret());
         }
+        // sqlx logs statement text; CREATE USER … PASSWORD must never reach a log.
+        let options = options.disable_statement_logging();
         let options = options.application_name(APPLICATION_NAME).options([
             (
                 "statement_timeout",
@@ -202,7 +210,8 @@ impl PgDb {
             .username(user)
             .password(password.expose_secret())
             .database(database)
-            .application_name(APPLICATION_NAME);
+            .application_name(APPLICATION_NAME)
+            .disable_statement_logging();
         let mut conn = connect_one(&options, config.connect_timeout).await?;
         let row: Result<(String, String), DbError> = timed(
             config.statement_timeout,

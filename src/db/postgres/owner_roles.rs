@@ -1,5 +1,4 @@
-//! Owner roles: GOV.UK's "convert Postgres to use owner roles", then the new
-//! login user that inherits the owner role.
+//! Owner roles: GOV.UK's "convert Postgres to use owner roles".
 //!
 //! On owner roles, the database and every object in it belong to a NOLOGIN
 //! role (`account-api-owner-role`); login users are members of it. Rotating
@@ -13,16 +12,13 @@
 //! and the new owner. PostgreSQL 15 lets a CREATEROLE role grant itself a
 //! non-superuser role, so the plan does that first, visibly.
 
-use std::collections::BTreeSet;
-
 use sqlx::AssertSqlSafe;
 
 use super::PgDb;
 use super::catalog::{OBJECT_ACLS, ObjectPrivilege, USER_SCHEMA};
 use crate::db::error::{DbError, DbResult};
-use crate::db::ident::{pg_ident, pg_str};
+use crate::db::ident::pg_ident;
 use crate::db::model::{DbObject, OwnedIn, Statement};
-use crate::secret::{self, ExposeSecret, SecretString};
 
 /// Whether a database is on owner roles, and what is still missing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,85 +49,7 @@ impl OwnerRoleStatus {
     }
 }
 
-/// The runbook's "verify role inheritance" check for a login user.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Inheritance {
-    pub user: String,
-    /// Roles the user is a direct member of (the runbook's pg_auth_members query).
-    pub member_of: Vec<String>,
-    /// The user inherits its roles' privileges (`INHERIT`, the default).
-    pub inherits: bool,
-    /// `ALTER ROLE … SET role = …`: the role new sessions act as.
-    pub session_role: Option<String>,
-}
-
-impl Inheritance {
-    /// The user acts with the owner role's rights and its new objects belong
-    /// to the owner role.
-    pub fn is_complete(&self, owner_role: &str) -> bool {
-        self.inherits
-            && self.member_of.iter().any(|r| r == owner_role)
-            && self.session_role.as_deref() == Some(owner_role)
-    }
-}
-
-/// Facts about a role that plans depend on.
-#[derive(Debug, sqlx::FromRow)]
-pub(super) struct RoleFacts {
-    pub exists: bool,
-    pub can_login: bool,
-    /// The admin (current_user) has this role's privileges.
-    pub admin_has_privs: bool,
-}
-
 impl PgDb {
-    pub(super) async fn role_facts(&self, role: &str) -> DbResult<RoleFacts> {
-        self.timed(
-            sqlx::query_as(
-                "SELECT r.oid IS NOT NULL AS exists, COALESCE(r.rolcanlogin, false) AS can_login,
-                        COALESCE(pg_has_role(current_user, r.oid, 'USAGE'), false) AS admin_has_privs
-                 FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = $1",
-            )
-            .bind(role)
-            .fetch_one(&self.pool),
-        )
-        .await
-    }
-
-    /// Whether `member` is a direct member of `role`.
-    async fn is_member(&self, member: &str, role: &str) -> DbResult<bool> {
-        self.timed(
-            sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_auth_members m
-                   JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-                   WHERE r.rolname = $1 AND u.rolname = $2)",
-            )
-            .bind(role)
-            .bind(member)
-            .fetch_one(&self.pool),
-        )
-        .await
-    }
-
-    async fn database_owner(&self, database: &str) -> DbResult<String> {
-        let owner: Option<String> = self
-            .timed(
-                sqlx::query_scalar(
-                    "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
-                )
-                .bind(database)
-                .fetch_optional(&self.pool),
-            )
-            .await?;
-        owner.ok_or_else(|| {
-            DbError::new(
-                crate::db::DbErrorKind::NotFound,
-                format!("database {} does not exist", pg_ident(database)),
-            )
-            .with_hint("check the database name (it is in the app's DATABASE_URL template)")
-        })
-    }
-
     /// Is `database` on owner roles?
     pub async fn owner_role_status(
         &self,
@@ -165,7 +83,8 @@ impl PgDb {
     /// owner role the app user's memberships and privileges on objects it does
     /// not own, hand over the database and the app user's schemas, REASSIGN
     /// OWNED in every database where the app user owns objects, and carry
-    /// the app user's default privileges over. Empty when already done.
+    /// the app user's default privileges over — privileges and defaults in
+    /// every database where the app user has any. Empty when already done.
     pub async fn plan_convert_to_owner_roles(
         &self,
         database: &str,
@@ -178,6 +97,13 @@ impl PgDb {
                 DbError::refused(format!("the app user {} does not exist", pg_ident(app_user)))
                     .with_hint("check the user name in the app's secret"),
             );
+        }
+        if app_user == self.user {
+            return Err(DbError::refused(format!(
+                "the app user {} is the admin rotui is logged in as",
+                pg_ident(app_user)
+            ))
+            .with_hint("REASSIGN OWNED BY the admin would move everything it owns; convert by hand"));
         }
         if app_user == owner_role {
             return Err(DbError::refused("the owner role must differ from the app user"));
@@ -197,6 +123,16 @@ impl PgDb {
         let me = pg_ident(&self.user);
         let database_owner = self.database_owner(database).await?;
         let owns_in = self.owned_in(app_user).await?;
+        // Every database where the app user owns or holds anything, its own
+        // first: privileges and default privileges are per database too.
+        let mut dbs: Vec<String> = self
+            .depends_in(app_user, false)
+            .await?
+            .into_iter()
+            .map(|d| d.database)
+            .filter(|d| d != database)
+            .collect();
+        dbs.insert(0, database.to_owned());
         let mut plan = Vec::new();
 
         // 1. The role, and who is in it.
@@ -215,37 +151,27 @@ impl PgDb {
         }
 
         // 2. What the app user holds without owning it: memberships, then
-        //    privileges on the database's objects (granting those needs
-        //    their owners' rights).
-        for owner in self.foreign_acl_owners(database, app_user).await? {
-            if owner.name == owner_role {
-                continue;
-            }
-            if owner.superuser {
-                return Err(DbError::refused(format!(
-                    "{} holds privileges on objects owned by the superuser {} in {}, which the admin cannot grant \
-                     to the owner role",
-                    pg_ident(app_user),
-                    pg_ident(&owner.name),
-                    pg_ident(database)
-                ))
-                .with_hint("revoke them from the app user if unused, or have a superuser grant them to the owner role"));
-            }
-            plan.push(Statement::new(format!("GRANT {} TO {me}", pg_ident(&owner.name))));
-        }
+        //    privileges on objects (granting those needs their owners'
+        //    rights).
+        plan.extend(
+            self.join_privilege_owners(&dbs, app_user, owner_role, "grant to the owner role")
+                .await?,
+        );
         for r in self.memberships_to_copy(app_user, owner_role).await? {
             plan.push(Statement::new(format!("GRANT {} TO {o}", pg_ident(&r))));
         }
-        for p in self.privileges_to_copy(database, app_user, owner_role).await? {
-            plan.push(
-                Statement::new(format!(
-                    "GRANT {} ON {} TO {o}{}",
-                    p.privileges.join(", "),
-                    p.target(),
-                    if p.is_grantable { " WITH GRANT OPTION" } else { "" }
-                ))
-                .in_database(database),
-            );
+        for db in &dbs {
+            for p in self.privileges_to_copy(db, app_user, owner_role).await? {
+                plan.push(
+                    Statement::new(format!(
+                        "GRANT {} ON {} TO {o}{}",
+                        p.privileges.join(", "),
+                        p.target(),
+                        if p.is_grantable { " WITH GRANT OPTION" } else { "" }
+                    ))
+                    .in_database(db),
+                );
+            }
         }
 
         // 3. Ownership: the database, the app user's schemas, then everything
@@ -262,20 +188,19 @@ impl PgDb {
                     .in_database(database),
             );
         }
-        let mut dbs: Vec<&str> = owns_in.iter().map(|d| d.database.as_str()).collect();
-        // The app's own database first: it is the one that matters most.
-        dbs.sort_by_key(|d| (*d != database, *d));
-        for db in dbs {
+        for db in dbs.iter().filter(|d| owns_in.iter().any(|o| &o.database == *d)) {
             plan.push(Statement::new(format!("REASSIGN OWNED BY {a} TO {o}")).in_database(db));
         }
 
         // 4. Default privileges (REASSIGN OWNED leaves them behind).
-        plan.extend(
-            self.default_privileges_to_copy(database, app_user, owner_role)
-                .await?
-                .into_iter()
-                .map(|s| s.in_database(database)),
-        );
+        for db in &dbs {
+            plan.extend(
+                self.default_privileges_to_copy(db, app_user, owner_role)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.in_database(db)),
+            );
+        }
         Ok(plan)
     }
 
@@ -350,326 +275,5 @@ impl PgDb {
             .await;
         conn.finish().await;
         rows
-    }
-
-    /// `ALTER DEFAULT PRIVILEGES` statements that give the owner role the
-    /// defaults the app user had, in `database`: its own entries (so tables
-    /// the owner role creates get the same grants) and entries of other
-    /// roles that grant to the app user.
-    async fn default_privileges_to_copy(
-        &self,
-        database: &str,
-        app_user: &str,
-        owner_role: &str,
-    ) -> DbResult<Vec<Statement>> {
-        let mut conn = self.conn_in(Some(database)).await?;
-        let rows: DbResult<Vec<DefaultAclItem>> = self
-            .timed(
-                sqlx::query_as(
-                    "SELECT pg_get_userbyid(d.defaclrole)::text AS role, n.nspname::text AS schema,
-                            d.defaclobjtype::text AS objtype,
-                            CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
-                            x.privilege_type::text AS privilege, x.is_grantable
-                     FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-                     CROSS JOIN LATERAL aclexplode(d.defaclacl) x
-                     WHERE pg_get_userbyid(d.defaclrole) IN ($1, $2) OR x.grantee IN
-                           (SELECT oid FROM pg_roles WHERE rolname IN ($1, $2))",
-                )
-                .bind(app_user)
-                .bind(owner_role)
-                .fetch_all(&mut *conn),
-            )
-            .await;
-        conn.finish().await;
-        Ok(default_privilege_diff(&rows?, app_user, owner_role))
-    }
-
-    /// Create the dated login user with `password` (if it does not exist
-    /// yet: an existing user is reused, not an error), make it a member of
-    /// the owner role, and make its sessions act as the owner role so the
-    /// objects it creates belong to the owner role.
-    pub async fn plan_create_login(
-        &self,
-        new_user: &str,
-        password: &SecretString,
-        owner_role: &str,
-    ) -> DbResult<Vec<Statement>> {
-        secret::register(password.expose_secret());
-        let role = self.role_facts(owner_role).await?;
-        if !role.exists {
-            return Err(
-                DbError::refused(format!("the owner role {} does not exist", pg_ident(owner_role)))
-                    .with_hint("convert the database to owner roles first"),
-            );
-        }
-        let user = self.role_facts(new_user).await?;
-        let n = pg_ident(new_user);
-        let mut plan = Vec::new();
-        if !user.exists {
-            plan.push(Statement::with_password(
-                format!("CREATE USER {n} WITH PASSWORD {}", Statement::PASSWORD),
-                password.clone(),
-                pg_str,
-            ));
-        } else if !user.can_login {
-            plan.push(Statement::new(format!("ALTER ROLE {n} LOGIN")));
-        }
-        if !user.exists || !self.is_member(new_user, owner_role).await? {
-            plan.push(Statement::new(format!("GRANT {} TO {n}", pg_ident(owner_role))));
-        }
-        let inh = self.verify_inheritance(new_user).await?;
-        if inh.session_role.as_deref() != Some(owner_role) {
-            plan.push(Statement::new(format!(
-                "ALTER ROLE {n} SET role = {}",
-                pg_str(owner_role)
-            )));
-        }
-        Ok(plan)
-    }
-
-    /// `ALTER ROLE … PASSWORD`, e.g. to resume a rotation whose user was
-    /// created but whose password was never confirmed.
-    pub fn plan_set_password(&self, user: &str, password: &SecretString) -> Statement {
-        secret::register(password.expose_secret());
-        Statement::with_password(
-            format!(
-                "ALTER ROLE {} WITH PASSWORD {}",
-                pg_ident(user),
-                Statement::PASSWORD
-            ),
-            password.clone(),
-            pg_str,
-        )
-    }
-
-    /// What the runbook's pg_auth_members query shows for `user`, plus
-    /// whether it inherits and which role its sessions act as.
-    pub async fn verify_inheritance(&self, user: &str) -> DbResult<Inheritance> {
-        let (inherits, member_of, session_role): (Option<bool>, Vec<String>, Option<String>) = self
-            .timed(
-                sqlx::query_as(
-                    "SELECT (SELECT rolinherit FROM pg_roles WHERE rolname = $1),
-                            ARRAY(SELECT m.rolname::text FROM pg_roles r
-                                  JOIN pg_auth_members am ON r.oid = am.member
-                                  JOIN pg_roles m ON am.roleid = m.oid
-                                  WHERE r.rolname = $1 ORDER BY 1),
-                            (SELECT substr(c, 6) FROM pg_db_role_setting s
-                             CROSS JOIN LATERAL unnest(s.setconfig) c
-                             WHERE s.setrole = (SELECT oid FROM pg_roles WHERE rolname = $1)
-                               AND s.setdatabase = 0 AND c LIKE 'role=%')",
-                )
-                .bind(user)
-                .fetch_one(&self.pool),
-            )
-            .await?;
-        Ok(Inheritance {
-            user: user.to_owned(),
-            member_of,
-            inherits: inherits.unwrap_or(false),
-            session_role,
-        })
-    }
-}
-
-/// One exploded `pg_default_acl` entry. `grantee` `None` is PUBLIC.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct DefaultAclItem {
-    role: String,
-    schema: Option<String>,
-    objtype: String,
-    grantee: Option<String>,
-    privilege: String,
-    is_grantable: bool,
-}
-
-/// (for role, in schema, object type, grantee, privilege, grantable)
-type AclKey = (String, Option<String>, String, Option<String>, String, bool);
-
-/// What the owner role's default privileges lack (and, for the global
-/// entries the app user customised, what they have too many of), as
-/// ALTER DEFAULT PRIVILEGES statements. A role's own entries (owner rights)
-/// are left alone: the owner of a new object always has them.
-fn default_privilege_diff(items: &[DefaultAclItem], app: &str, owner: &str) -> Vec<Statement> {
-    let key = |i: &DefaultAclItem, role: &str, grantee: Option<String>| -> AclKey {
-        (
-            role.to_owned(),
-            i.schema.clone(),
-            i.objtype.clone(),
-            grantee,
-            i.privilege.clone(),
-            i.is_grantable,
-        )
-    };
-    let map = |g: &Option<String>| match g.as_deref() {
-        Some(g) if g == app => Some(owner.to_owned()),
-        _ => g.clone(),
-    };
-    let mut want: BTreeSet<AclKey> = BTreeSet::new();
-    let mut have: BTreeSet<AclKey> = BTreeSet::new();
-    // Global (schema-less) object types the app user customised: there the
-    // owner role's entry must match exactly, revokes included.
-    let mut exact: BTreeSet<String> = BTreeSet::new();
-    let mut owner_global: BTreeSet<String> = BTreeSet::new();
-    for i in items {
-        if i.role == app {
-            if i.schema.is_none() {
-                exact.insert(i.objtype.clone());
-            }
-            if i.grantee.as_deref() != Some(app) {
-                want.insert(key(i, owner, map(&i.grantee)));
-            }
-        } else if i.role == owner {
-            if i.schema.is_none() {
-                owner_global.insert(i.objtype.clone());
-            }
-            if i.grantee.as_deref() != Some(owner) {
-                have.insert(key(i, owner, i.grantee.clone()));
-            }
-        } else if i.grantee.as_deref() == Some(app) {
-            want.insert(key(i, &i.role, Some(owner.to_owned())));
-        } else if i.grantee.as_deref() == Some(owner) {
-            have.insert(key(i, &i.role, i.grantee.clone()));
-        }
-    }
-    // Without an entry of its own, a role has PostgreSQL's built-in
-    // defaults: EXECUTE on functions and USAGE on types for PUBLIC.
-    for (objtype, privilege) in [("f", "EXECUTE"), ("T", "USAGE")] {
-        if exact.contains(objtype) && !owner_global.contains(objtype) {
-            have.insert((
-                owner.to_owned(),
-                None,
-                objtype.to_owned(),
-                None,
-                privilege.to_owned(),
-                false,
-            ));
-        }
-    }
-    let revoke: Vec<&AclKey> = have
-        .iter()
-        .filter(|k| k.0 == owner && k.1.is_none() && exact.contains(&k.2) && !want.contains(*k))
-        .collect();
-    let grant: Vec<&AclKey> = want.iter().filter(|k| !have.contains(*k)).collect();
-
-    let mut out = Vec::new();
-    for (verb, keys) in [("REVOKE", revoke), ("GRANT", grant)] {
-        // One statement per (role, schema, type, grantee, grantable).
-        let mut groups: Vec<(&AclKey, Vec<&str>)> = Vec::new();
-        for k in keys {
-            match groups
-                .iter_mut()
-                .find(|(g, _)| (&g.0, &g.1, &g.2, &g.3, g.5) == (&k.0, &k.1, &k.2, &k.3, k.5))
-            {
-                Some((_, privs)) => privs.push(&k.4),
-                None => groups.push((k, vec![&k.4])),
-            }
-        }
-        for (k, privs) in groups {
-            let schema =
-                k.1.as_ref()
-                    .map(|s| format!(" IN SCHEMA {}", pg_ident(s)))
-                    .unwrap_or_default();
-            let grantee =
-                k.3.as_deref()
-                    .map(pg_ident)
-                    .unwrap_or_else(|| "PUBLIC".to_owned());
-            let objects = match k.2.as_str() {
-                "r" => "TABLES",
-                "S" => "SEQUENCES",
-                "f" => "FUNCTIONS",
-                "T" => "TYPES",
-                "n" => "SCHEMAS",
-                _ => continue,
-            };
-            let text = if verb == "GRANT" {
-                format!(
-                    "ALTER DEFAULT PRIVILEGES FOR ROLE {}{schema} GRANT {} ON {objects} TO {grantee}{}",
-                    pg_ident(&k.0),
-                    privs.join(", "),
-                    if k.5 { " WITH GRANT OPTION" } else { "" }
-                )
-            } else {
-                format!(
-                    "ALTER DEFAULT PRIVILEGES FOR ROLE {}{schema} REVOKE {} ON {objects} FROM {grantee}",
-                    pg_ident(&k.0),
-                    privs.join(", "),
-                )
-            };
-            out.push(Statement::new(text));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(
-        role: &str,
-        schema: Option<&str>,
-        objtype: &str,
-        grantee: Option<&str>,
-        p: &str,
-    ) -> DefaultAclItem {
-        DefaultAclItem {
-            role: role.into(),
-            schema: schema.map(Into::into),
-            objtype: objtype.into(),
-            grantee: grantee.map(Into::into),
-            privilege: p.into(),
-            is_grantable: false,
-        }
-    }
-
-    fn texts(v: Vec<Statement>) -> Vec<String> {
-        v.iter().map(|s| s.preview()).collect()
-    }
-
-    #[test]
-    fn app_defaults_move_to_the_owner_role() {
-        let items = [
-            item("app", None, "r", Some("app"), "SELECT"),
-            item("app", None, "r", Some("reader"), "SELECT"),
-            item("app", Some("audit"), "S", Some("reader"), "USAGE"),
-            item("app", Some("audit"), "S", Some("reader"), "SELECT"),
-        ];
-        assert_eq!(
-            texts(default_privilege_diff(&items, "app", "own")),
-            [
-                r#"ALTER DEFAULT PRIVILEGES FOR ROLE "own" GRANT SELECT ON TABLES TO "reader""#,
-                r#"ALTER DEFAULT PRIVILEGES FOR ROLE "own" IN SCHEMA "audit" GRANT SELECT, USAGE ON SEQUENCES TO "reader""#,
-            ]
-        );
-    }
-
-    #[test]
-    fn revoked_public_execute_is_revoked_for_the_owner_role_too() {
-        // The app revoked EXECUTE from PUBLIC: its entry holds only itself.
-        let items = [item("app", None, "f", Some("app"), "EXECUTE")];
-        assert_eq!(
-            texts(default_privilege_diff(&items, "app", "own")),
-            [r#"ALTER DEFAULT PRIVILEGES FOR ROLE "own" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC"#]
-        );
-        // Once done, the owner role has its own entry and nothing is left.
-        let done = [
-            item("app", None, "f", Some("app"), "EXECUTE"),
-            item("own", None, "f", Some("own"), "EXECUTE"),
-        ];
-        assert!(default_privilege_diff(&done, "app", "own").is_empty());
-    }
-
-    #[test]
-    fn other_roles_defaults_for_the_app_are_granted_to_the_owner_role() {
-        let items = [item("etl", Some("s"), "r", Some("app"), "SELECT")];
-        assert_eq!(
-            texts(default_privilege_diff(&items, "app", "own")),
-            [r#"ALTER DEFAULT PRIVILEGES FOR ROLE "etl" IN SCHEMA "s" GRANT SELECT ON TABLES TO "own""#]
-        );
-        let done = [
-            item("etl", Some("s"), "r", Some("app"), "SELECT"),
-            item("etl", Some("s"), "r", Some("own"), "SELECT"),
-        ];
-        assert!(default_privilege_diff(&done, "app", "own").is_empty());
     }
 }

@@ -62,30 +62,20 @@ impl PgDb {
         if !owner.admin_has_privs {
             plan.push(Statement::new(format!("GRANT {o} TO {me}")));
         }
-        // DROP OWNED revokes the old user's privileges on others' objects,
-        // which needs their owners' rights (else it only warns).
-        let depends_in = self.depends_in(old, false).await?;
-        let mut joined: Vec<String> = Vec::new();
-        for db in &depends_in {
-            for owner in self.foreign_acl_owners(&db.database, old).await? {
-                if owner.name == owner_role || joined.contains(&owner.name) {
-                    continue;
-                }
-                if owner.superuser {
-                    return Err(DbError::refused(format!(
-                        "{u} holds privileges on objects owned by the superuser {} in {}, which the admin cannot revoke",
-                        pg_ident(&owner.name),
-                        pg_ident(&db.database)
-                    ))
-                    .with_hint("have a superuser revoke them (or DROP OWNED BY the old user), then retry"));
-                }
-                plan.push(Statement::new(format!("GRANT {} TO {me}", pg_ident(&owner.name))));
-                joined.push(owner.name);
-            }
-        }
+        // DROP OWNED revokes the old user's privileges on others' objects.
+        let depends_in: Vec<String> = self
+            .depends_in(old, false)
+            .await?
+            .into_iter()
+            .map(|d| d.database)
+            .collect();
+        plan.extend(
+            self.join_privilege_owners(&depends_in, old, owner_role, "revoke")
+                .await?,
+        );
         for db in depends_in {
-            plan.push(Statement::new(format!("REASSIGN OWNED BY {u} TO {o}")).in_database(&db.database));
-            plan.push(Statement::new(format!("DROP OWNED BY {u}")).in_database(&db.database));
+            plan.push(Statement::new(format!("REASSIGN OWNED BY {u} TO {o}")).in_database(&db));
+            plan.push(Statement::new(format!("DROP OWNED BY {u}")).in_database(db));
         }
         plan.push(Statement::new(format!("DROP USER {u}")));
         Ok(plan)

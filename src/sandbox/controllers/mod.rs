@@ -3,6 +3,22 @@
 //! controller) and the pods' runtime. The controllers are ordinary kube-rs
 //! clients of the sandbox API server, so they see and cause exactly the
 //! watch events, resourceVersions and status writes a real cluster would.
+//!
+//! Wiring: one [`AppPods`] serves both the API server (exec, port-forward)
+//! and the cluster (which runs the pods):
+//!
+//! ```ignore
+//! let pods = AppPods::new();
+//! let server = KubeApiServer::start(Arc::new(pods.clone())).await?;
+//! let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
+//! let cluster = Cluster::start(client, "apps", Arc::new(AwsSource::new(sm_client)), pods);
+//! // seed: govuk::external_secret(&target), govuk::deployment(&target, 2)
+//! ```
+//!
+//! Knobs for rehearsals: the ExternalSecret annotation [`FAIL_ANNOTATION`]
+//! (or [`Cluster::set_sync_failure`]) makes syncs fail; the pod-template
+//! annotation `sandbox.rotui.dev/connections` sets how many database
+//! sessions each app pod holds (default 2).
 
 mod aws_source;
 mod deployment;

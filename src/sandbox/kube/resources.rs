@@ -46,74 +46,20 @@ const fn rt(
 }
 
 /// Every served type; the index into this table identifies a type.
+/// Columns: group, versions, plural, singular, kind, namespaced,
+/// short names, has /status, has generation.
+#[rustfmt::skip]
 pub static RESOURCES: &[ResourceType] = &[
-    rt(
-        "",
-        &["v1"],
-        "namespaces",
-        "namespace",
-        "Namespace",
-        false,
-        &["ns"],
-        true,
-        false,
-    ),
+    rt("", &["v1"], "namespaces", "namespace", "Namespace", false, &["ns"], true, false),
     rt("", &["v1"], "pods", "pod", "Pod", true, &["po"], true, true),
-    rt(
-        "",
-        &["v1"],
-        "secrets",
-        "secret",
-        "Secret",
-        true,
-        &[],
-        false,
-        false,
-    ),
-    rt(
-        "",
-        &["v1"],
-        "events",
-        "event",
-        "Event",
-        true,
-        &["ev"],
-        false,
-        false,
-    ),
-    rt(
-        "apps",
-        &["v1"],
-        "deployments",
-        "deployment",
-        "Deployment",
-        true,
-        &["deploy"],
-        true,
-        true,
-    ),
-    rt(
-        "apps",
-        &["v1"],
-        "replicasets",
-        "replicaset",
-        "ReplicaSet",
-        true,
-        &["rs"],
-        true,
-        true,
-    ),
-    rt(
-        "external-secrets.io",
-        &["v1", "v1beta1"],
-        "externalsecrets",
-        "externalsecret",
-        "ExternalSecret",
-        true,
-        &["es"],
-        true,
-        true,
-    ),
+    rt("", &["v1"], "secrets", "secret", "Secret", true, &[], false, false),
+    rt("", &["v1"], "events", "event", "Event", true, &["ev"], false, false),
+    // What kube-runtime's event Recorder writes; kept apart from core Events.
+    rt("events.k8s.io", &["v1"], "events", "event", "Event", true, &[], false, false),
+    rt("apps", &["v1"], "deployments", "deployment", "Deployment", true, &["deploy"], true, true),
+    rt("apps", &["v1"], "replicasets", "replicaset", "ReplicaSet", true, &["rs"], true, true),
+    rt("external-secrets.io", &["v1", "v1beta1"], "externalsecrets", "externalsecret", "ExternalSecret",
+       true, &["es"], true, true),
 ];
 
 /// The index of a type in [`RESOURCES`].

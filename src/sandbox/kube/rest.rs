@@ -220,6 +220,8 @@ async fn resource_request(
                             resource_version: q.get("resourceVersion").map(String::from),
                             timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
                             send_initial_events: q.flag("sendInitialEvents"),
+                            table: wants_table,
+                            allow_bookmarks: q.flag("allowWatchBookmarks"),
                         },
                     );
                 }
@@ -289,6 +291,8 @@ async fn resource_request(
                     resource_version: q.get("resourceVersion").map(String::from),
                     timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
                     send_initial_events: q.flag("sendInitialEvents"),
+                    table: wants_table,
+                    allow_bookmarks: q.flag("allowWatchBookmarks"),
                 },
             )
         }
@@ -333,8 +337,13 @@ async fn resource_request(
                 "application/apply-patch+yaml" => {
                     // Server-side apply, approximated: create, or merge the
                     // applied fields into the live object.
-                    let patch: Value = serde_yaml::from_slice(body)
-                        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    // The error names a position only: YAML errors can quote values.
+                    let patch: Value = serde_yaml::from_slice(body).map_err(|e| {
+                        let at = e
+                            .location()
+                            .map(|l| format!(" at line {} column {}", l.line(), l.column()));
+                        ApiError::bad_request(format!("error decoding YAML{}", at.unwrap_or_default()))
+                    })?;
                     match store.update_in(t.res, ns, &name, status, |cur| {
                         let mut new = cur.clone();
                         let mut patch = patch.clone();

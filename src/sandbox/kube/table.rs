@@ -177,13 +177,23 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
                 .as_str()
                 .or(o["eventTime"].as_str())
                 .or(o["metadata"]["creationTimestamp"].as_str());
-            let io = &o["involvedObject"];
+            // core/v1 and events.k8s.io/v1 name these differently.
+            let io = if o["involvedObject"].is_object() {
+                &o["involvedObject"]
+            } else {
+                &o["regarding"]
+            };
+            let message = if o["message"].is_string() {
+                &o["message"]
+            } else {
+                &o["note"]
+            };
             vec![
                 json!(short_age(last)),
                 json!(s(&o["type"])),
                 json!(s(&o["reason"])),
                 json!(format!("{}/{}", s(&io["kind"]).to_lowercase(), s(&io["name"]))),
-                json!(s(&o["message"])),
+                json!(s(message)),
             ]
         }
         _ => vec![name, age],

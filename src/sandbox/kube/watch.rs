@@ -29,9 +29,15 @@ pub struct WatchRequest {
     pub resource_version: Option<String>,
     pub timeout: Option<u64>,
     pub send_initial_events: bool,
+    pub allow_bookmarks: bool,
+    /// Send each object as a one-row Table (`kubectl get --watch`).
+    pub table: bool,
 }
 
 const DEFAULT_TIMEOUT: u64 = 1800;
+/// How often a quiet watch that allows bookmarks gets one (and once more
+/// as it times out), like the real server's roughly once a minute.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 
 pub fn respond(app: Arc<App>, req: WatchRequest) -> Result<Response, ApiError> {
     let since = match req.resource_version.as_deref() {
@@ -59,33 +65,55 @@ pub fn respond(app: Arc<App>, req: WatchRequest) -> Result<Response, ApiError> {
             }
         }
         if req.send_initial_events {
-            let rt = &RESOURCES[req.res];
-            yield line(&json!({"type": "BOOKMARK", "object": {
-                "apiVersion": req.api_version, "kind": rt.kind,
-                "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}},
-            }}));
+            yield line(&bookmark(&req, rv, true));
         }
+        // Everything up to `seen` has been delivered, so a bookmark at
+        // `seen` is a safe place to resume from.
+        let mut seen = rv;
+        let mut bookmarks = tokio::time::interval_at(
+            tokio::time::Instant::now() + BOOKMARK_EVERY,
+            BOOKMARK_EVERY,
+        );
         loop {
-            tokio::select! {
-                got = rx.recv() => match got {
-                    Ok(c) => {
-                        let in_scope = c.res == req.res
-                            && req.namespace.as_deref().is_none_or(|ns| ns == c.namespace);
-                        if in_scope
-                            && let Some(ev) = event(&req, &c) {
-                                yield line(&ev);
-                            }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        // Too slow to keep up: make the client re-list.
-                        let e = ApiError::gone("the watch fell behind; list again");
-                        yield line(&json!({"type": "ERROR", "object": e.to_status()}));
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
-                },
-                _ = tokio::time::sleep_until(deadline) => return,
+            let (got, ending) = tokio::select! {
+                got = rx.recv() => (Some(got), false),
+                _ = bookmarks.tick(), if req.allow_bookmarks => (None, false),
+                _ = tokio::time::sleep_until(deadline) => (None, true),
                 _ = shutdown.cancelled() => return,
+            };
+            match got {
+                Some(Ok(c)) => {
+                    seen = c.rv;
+                    let in_scope = c.res == req.res
+                        && req.namespace.as_deref().is_none_or(|ns| ns == c.namespace);
+                    if in_scope && let Some(ev) = event(&req, &c) {
+                        yield line(&ev);
+                    }
+                    continue;
+                }
+                Some(Err(RecvError::Lagged(_))) => {
+                    // Too slow to keep up: make the client re-list.
+                    let e = ApiError::gone("the watch fell behind; list again");
+                    yield line(&json!({"type": "ERROR", "object": e.to_status()}));
+                    return;
+                }
+                Some(Err(RecvError::Closed)) => return,
+                None => {}
+            }
+            if req.allow_bookmarks {
+                // Deliver what is queued first, then mark the spot.
+                while let Ok(c) = rx.try_recv() {
+                    seen = c.rv;
+                    let in_scope = c.res == req.res
+                        && req.namespace.as_deref().is_none_or(|ns| ns == c.namespace);
+                    if in_scope && let Some(ev) = event(&req, &c) {
+                        yield line(&ev);
+                    }
+                }
+                yield line(&bookmark(&req, seen, false));
+            }
+            if ending {
+                return;
             }
         }
     };
@@ -96,6 +124,16 @@ pub fn respond(app: Arc<App>, req: WatchRequest) -> Result<Response, ApiError> {
             Ok::<_, Infallible>,
         )))
         .expect("static headers are valid"))
+}
+
+/// A BOOKMARK: "you have everything up to `rv`".
+fn bookmark(req: &WatchRequest, rv: u64, initial_events_end: bool) -> Value {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_events_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    let kind = RESOURCES[req.res].kind;
+    json!({"type": "BOOKMARK", "object": {"apiVersion": req.api_version, "kind": kind, "metadata": meta}})
 }
 
 fn line(v: &Value) -> Bytes {
@@ -120,5 +158,8 @@ fn event(req: &WatchRequest, c: &Change) -> Option<Value> {
     };
     let mut object = c.object.clone();
     object["apiVersion"] = json!(req.api_version);
+    if req.table {
+        object = super::table::table(&RESOURCES[req.res], &[object], Some(c.rv));
+    }
     Some(json!({"type": kind, "object": object}))
 }

@@ -1,0 +1,185 @@
+//! How long one refresh of the drain view (connections per user) takes on a
+//! server holding 500 connections, and proof that rotui itself holds at most
+//! two connections per server while refreshing hard.
+//!
+//! `cargo bench --bench connections_refresh` runs it in full (so does
+//! `cargo test --bench connections_refresh -- --bench`, without an optimised
+//! build); under `cargo test --all-targets` (no `--bench` argument) it runs a
+//! small smoke version so the test suite stays quick.
+//!
+//! MariaDB: not measured here yet — this branch has no MariaDB sandbox or
+//! MySQL layer to drive (they land with the MySQL half of the database layer).
+
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use rotui::db::postgres::{APPLICATION_NAME, PgDb};
+use rotui::sandbox::postgres::PostgresServer;
+use rotui::secret::{ExposeSecret, generate_password};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+struct Plan {
+    idle_connections: usize,
+    runs: usize,
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let plan = if full {
+        Plan {
+            idle_connections: 500,
+            runs: 50,
+        }
+    } else {
+        Plan {
+            idle_connections: 20,
+            runs: 5,
+        }
+    };
+    let server = PostgresServer::start().expect("starting a throwaway PostgreSQL");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(run(&server, &plan));
+    server.stop();
+}
+
+async fn run(server: &PostgresServer, plan: &Plan) {
+    // The app: a login user with its own database, holding N idle sessions.
+    let app_user = "bench-app";
+    let password = generate_password();
+    server
+        .seed_app(app_user, &password, "bench-app_production")
+        .await
+        .expect("seeding the app");
+    let options = PgConnectOptions::new_without_pgpass()
+        .host("127.0.0.1")
+        .port(server.port())
+        .username(app_user)
+        .password(password.expose_secret())
+        .database("bench-app_production")
+        .application_name("bench-app");
+    let started = Instant::now();
+    let idle: Vec<PgConnection> = stream::iter(0..plan.idle_connections)
+        .map(|_| {
+            let o = options.clone();
+            async move {
+                PgConnection::connect_with(&o)
+                    .await
+                    .expect("opening an idle app connection")
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let opened_in = started.elapsed();
+
+    let db = PgDb::connect(server.admin_url("postgres").expose_secret())
+        .await
+        .expect("admin connects");
+    let total = db.connections(false).await.expect("refresh").counts;
+    let app_count = total
+        .iter()
+        .find(|c| c.user.as_deref() == Some(app_user))
+        .map_or(0, |c| c.count);
+    assert_eq!(
+        app_count as usize,
+        idle.len(),
+        "the view sees every app connection"
+    );
+
+    let counts = time(plan.runs, || async {
+        db.connections(false).await.expect("refresh");
+    })
+    .await;
+    let rows = time(plan.runs, || async {
+        let snap = db.connections(true).await.expect("refresh");
+        assert!(snap.rows.len() >= idle.len());
+    })
+    .await;
+
+    // Refresh hard from many tasks at once, then count rotui's sessions.
+    let hammer: Vec<_> = (0..32)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move { db.connections(i % 2 == 0).await.expect("refresh") })
+        })
+        .collect();
+    for t in hammer {
+        t.await.expect("refresh task");
+    }
+    let snap = db.connections(true).await.expect("refresh");
+    let rotui_sessions = snap
+        .rows
+        .iter()
+        .filter(|r| r.application.as_deref() == Some(APPLICATION_NAME))
+        .count();
+
+    println!();
+    println!(
+        "connections refresh, {}{} ({} client connections; {} idle app connections opened in {:.1}s)",
+        db.flavor(),
+        if plan.idle_connections < 500 {
+            " [smoke run]"
+        } else {
+            ""
+        },
+        snap.rows.len(),
+        idle.len(),
+        opened_in.as_secs_f64()
+    );
+    println!("{:<38} {:>10} {:>10} {:>6}", "refresh", "median", "p95", "runs");
+    for (name, t) in [
+        ("counts per user (connections(false))", &counts),
+        ("with rows (connections(true))", &rows),
+    ] {
+        println!(
+            "{:<38} {:>10} {:>10} {:>6}",
+            name,
+            ms(percentile(t, 50)),
+            ms(percentile(t, 95)),
+            t.len()
+        );
+    }
+    println!(
+        "rotui's own connections to the server after 32 concurrent refreshes: {rotui_sessions} (limit 2)"
+    );
+    assert!(
+        (1..=2).contains(&rotui_sessions),
+        "rotui must hold at most 2 connections per server, held {rotui_sessions}"
+    );
+    println!("MariaDB: skipped (no MariaDB sandbox / MySQL layer on this branch yet)");
+
+    db.close().await;
+    for c in idle {
+        let _ = c.close().await;
+    }
+}
+
+async fn time<F, Fut>(runs: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f().await; // warm up: statement cache, pool connection
+    let mut out = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f().await;
+        out.push(t.elapsed());
+    }
+    out.sort();
+    out
+}
+
+/// The p-th percentile of sorted durations (nearest rank).
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}

@@ -1,0 +1,121 @@
+//! Messages into the app loop ([`Action`]) and side-effect requests out of it
+//! ([`Command`]). Workers only ever send Actions; only `update` reads them.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use crate::app::state::{ClusterView, PlanView, SessionView};
+use crate::db::model::{ConnectionSnapshot, DbObject, Grant, User};
+use crate::target::Target;
+
+/// A worker's answer: data, or an error message (redacted again on arrival).
+pub type Fetched<T> = Result<T, String>;
+
+/// Step ids are the rotation engine's stable names (`create-user`, `drop-old-user`).
+pub type StepId = String;
+
+/// Everything that can change the app's state.
+// Actions live for one `update` call; boxing the big payloads buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    /// The terminal was resized; only a redraw is needed.
+    Resize(u16, u16),
+    /// The slow clock (~4 Hz). Carries the time so that `update` stays pure.
+    Tick(DateTime<Utc>),
+    UsersLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Fetched<Vec<User>>,
+    },
+    GrantsLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        user: String,
+        result: Fetched<Vec<Grant>>,
+    },
+    ObjectsLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Fetched<Vec<DbObject>>,
+    },
+    ConnectionsLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Fetched<ConnectionSnapshot>,
+    },
+    ClusterLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Fetched<ClusterView>,
+    },
+    StepsLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Fetched<PlanView>,
+    },
+    SessionLoaded {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Fetched<SessionView>,
+    },
+    /// Progress of a step the operator started.
+    StepChanged {
+        id: StepId,
+        status: crate::app::state::StepStatus,
+        result: Option<String>,
+    },
+    /// A command finished with something to tell the operator (kill done, sync requested).
+    Notice(String),
+    /// A command failed; shown as the last error.
+    Failed {
+        what: String,
+        error: String,
+    },
+}
+
+/// What a refresh fetches. The parameters the worker needs travel with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Users,
+    /// `user` is the selected row's key: `name@host` (MySQL) or the role name.
+    Grants {
+        user: String,
+    },
+    Objects,
+    /// `rows`: the single connections too, not only the counts per user.
+    Connections {
+        rows: bool,
+    },
+    Cluster,
+    Steps,
+    Session,
+}
+
+/// Who a force-kill is aimed at, captured when the operator pressed `K`, so a
+/// refresh that reorders rows can never move it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillTarget {
+    Connection { id: i64, user: Option<String> },
+    AllOf { user: String, count: i64 },
+}
+
+/// Side effects `update` asks for; the worker layer carries them out and
+/// answers with Actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Fetch { request: Request, generation: u64 },
+    RunStep(StepId),
+    Kill(KillTarget),
+    ForceSync,
+    SwitchTarget(Box<Target>),
+    Quit,
+}
+
+impl Command {
+    /// Whether the command writes anything (SQL, Secrets Manager, Kubernetes).
+    pub fn is_write(&self) -> bool {
+        matches!(self, Command::RunStep(_) | Command::Kill(_) | Command::ForceSync)
+    }
+}

@@ -1,0 +1,556 @@
+//! Keys as data: one table of default bindings, overridden action by action
+//! from the config file. The help screen and the footer hints are generated
+//! from the same table, so they can never disagree with what keys do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::app::state::Pane;
+
+/// What a key asks for, independent of which key it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyAction {
+    Help,
+    Quit,
+    NextPane,
+    PrevPane,
+    FocusUsers,
+    FocusObjects,
+    FocusConnections,
+    FocusCluster,
+    FocusSteps,
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Zoom,
+    RunStep,
+    Kill,
+    ToggleRows,
+    ForceSync,
+    Refresh,
+    Faster,
+    Slower,
+    Pause,
+    Filter,
+    Reveal,
+    CommandLine,
+    Cancel,
+}
+
+struct Entry {
+    action: KeyAction,
+    name: &'static str,
+    keys: &'static [&'static str],
+    help: &'static str,
+    /// Footer label; `None` keeps it out of the footer.
+    hint: Option<&'static str>,
+    /// Panes where it is offered in the footer; empty = everywhere.
+    panes: &'static [Pane],
+}
+
+const fn e(
+    action: KeyAction,
+    name: &'static str,
+    keys: &'static [&'static str],
+    help: &'static str,
+    hint: Option<&'static str>,
+    panes: &'static [Pane],
+) -> Entry {
+    Entry {
+        action,
+        name,
+        keys,
+        help,
+        hint,
+        panes,
+    }
+}
+
+use KeyAction as A;
+/// The embedded defaults (k9s / pg_activity habits).
+const DEFAULTS: &[Entry] = &[
+    e(A::Help, "help", &["?"], "show this help", Some("help"), &[]),
+    e(
+        A::Quit,
+        "quit",
+        &["q", "ctrl-c"],
+        "quit (asks first while a step runs)",
+        Some("quit"),
+        &[],
+    ),
+    e(A::NextPane, "next_pane", &["tab"], "next pane", None, &[]),
+    e(A::PrevPane, "prev_pane", &["backtab"], "previous pane", None, &[]),
+    e(
+        A::FocusUsers,
+        "focus_users",
+        &["1"],
+        "users & grants pane",
+        None,
+        &[],
+    ),
+    e(
+        A::FocusObjects,
+        "focus_objects",
+        &["2"],
+        "objects pane",
+        None,
+        &[],
+    ),
+    e(
+        A::FocusConnections,
+        "focus_connections",
+        &["3"],
+        "connections pane",
+        None,
+        &[],
+    ),
+    e(
+        A::FocusCluster,
+        "focus_cluster",
+        &["4"],
+        "cluster pane",
+        None,
+        &[],
+    ),
+    e(A::FocusSteps, "focus_steps", &["5"], "steps pane", None, &[]),
+    e(A::Down, "down", &["j", "down"], "move down", None, &[]),
+    e(A::Up, "up", &["k", "up"], "move up", None, &[]),
+    e(
+        A::PageDown,
+        "page_down",
+        &["pagedown", "ctrl-d"],
+        "page down",
+        None,
+        &[],
+    ),
+    e(A::PageUp, "page_up", &["pageup", "ctrl-u"], "page up", None, &[]),
+    e(A::Top, "top", &["g", "home"], "first row", None, &[]),
+    e(A::Bottom, "bottom", &["G", "end"], "last row", None, &[]),
+    e(
+        A::Zoom,
+        "zoom",
+        &["z"],
+        "zoom the focused pane",
+        Some("zoom"),
+        &[],
+    ),
+    e(
+        A::RunStep,
+        "run_step",
+        &["enter"],
+        "run the selected step (preview first)",
+        Some("run"),
+        &[Pane::Steps],
+    ),
+    e(
+        A::Kill,
+        "kill",
+        &["K"],
+        "force-kill the selected connection / all of a user's",
+        Some("kill"),
+        &[Pane::Connections],
+    ),
+    e(
+        A::ToggleRows,
+        "toggle_rows",
+        &["c"],
+        "single connections on/off",
+        Some("rows"),
+        &[Pane::Connections],
+    ),
+    e(
+        A::ForceSync,
+        "force_sync",
+        &["f"],
+        "force-sync the ExternalSecret",
+        Some("sync"),
+        &[Pane::Cluster],
+    ),
+    e(A::Refresh, "refresh", &["r"], "refresh now", Some("refresh"), &[]),
+    e(A::Faster, "faster", &["+", "="], "refresh more often", None, &[]),
+    e(A::Slower, "slower", &["-"], "refresh less often", None, &[]),
+    e(
+        A::Pause,
+        "pause",
+        &["space"],
+        "pause / resume refreshing",
+        Some("pause"),
+        &[],
+    ),
+    e(
+        A::Filter,
+        "filter",
+        &["/"],
+        "filter the focused pane",
+        Some("filter"),
+        &[Pane::Users, Pane::Objects, Pane::Connections],
+    ),
+    e(
+        A::Reveal,
+        "reveal",
+        &["v"],
+        "reveal masked values for a few seconds",
+        Some("reveal"),
+        &[Pane::Cluster],
+    ),
+    e(
+        A::CommandLine,
+        "command",
+        &[":"],
+        "command line: env/app/engine",
+        Some("cmd"),
+        &[],
+    ),
+    e(
+        A::Cancel,
+        "cancel",
+        &["esc"],
+        "close dialog / clear filter",
+        None,
+        &[],
+    ),
+];
+
+/// A key as written in the config: `q`, `K`, `?`, `enter`, `ctrl-c`, `f5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+/// `KeyCode` restricted to what bindings use, ordered for maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeOrd {
+    Char(char),
+    F(u8),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Backspace,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+impl Key {
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = s.trim();
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if lower.starts_with("ctrl-") && rest.len() > 5 {
+                ctrl = true;
+                rest = &rest[5..];
+            } else if lower.starts_with("alt-") && rest.len() > 4 {
+                alt = true;
+                rest = &rest[4..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCodeOrd::Enter,
+                "esc" | "escape" => KeyCodeOrd::Esc,
+                "tab" => KeyCodeOrd::Tab,
+                "backtab" | "shift-tab" => KeyCodeOrd::BackTab,
+                "backspace" => KeyCodeOrd::Backspace,
+                "space" => KeyCodeOrd::Char(' '),
+                "up" => KeyCodeOrd::Up,
+                "down" => KeyCodeOrd::Down,
+                "left" => KeyCodeOrd::Left,
+                "right" => KeyCodeOrd::Right,
+                "pageup" | "pgup" => KeyCodeOrd::PageUp,
+                "pagedown" | "pgdn" => KeyCodeOrd::PageDown,
+                "home" => KeyCodeOrd::Home,
+                "end" => KeyCodeOrd::End,
+                f if f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) => {
+                    KeyCodeOrd::F(f[1..].parse().unwrap_or(1))
+                }
+                _ => return Err(format!("unknown key {s:?}")),
+            },
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+
+    /// The binding a terminal key event matches. Shift is folded into the
+    /// character (crossterm reports `K` as Shift+'K').
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = ev.modifiers.contains(KeyModifiers::ALT);
+        let code = match ev.code {
+            KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            KeyCode::Enter => KeyCodeOrd::Enter,
+            KeyCode::Esc => KeyCodeOrd::Esc,
+            KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => KeyCodeOrd::BackTab,
+            KeyCode::Tab => KeyCodeOrd::Tab,
+            KeyCode::BackTab => KeyCodeOrd::BackTab,
+            KeyCode::Backspace => KeyCodeOrd::Backspace,
+            KeyCode::Up => KeyCodeOrd::Up,
+            KeyCode::Down => KeyCodeOrd::Down,
+            KeyCode::Left => KeyCodeOrd::Left,
+            KeyCode::Right => KeyCodeOrd::Right,
+            KeyCode::PageUp => KeyCodeOrd::PageUp,
+            KeyCode::PageDown => KeyCodeOrd::PageDown,
+            KeyCode::Home => KeyCodeOrd::Home,
+            KeyCode::End => KeyCodeOrd::End,
+            _ => return None,
+        };
+        Some(Key { code, ctrl, alt })
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("Ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("Alt-")?;
+        }
+        match self.code {
+            KeyCodeOrd::Char(' ') => f.write_str("Space"),
+            KeyCodeOrd::Char(c) => write!(f, "{c}"),
+            KeyCodeOrd::F(n) => write!(f, "F{n}"),
+            KeyCodeOrd::Enter => f.write_str("Enter"),
+            KeyCodeOrd::Esc => f.write_str("Esc"),
+            KeyCodeOrd::Tab => f.write_str("Tab"),
+            KeyCodeOrd::BackTab => f.write_str("Shift-Tab"),
+            KeyCodeOrd::Backspace => f.write_str("Backspace"),
+            KeyCodeOrd::Up => f.write_str("↑"),
+            KeyCodeOrd::Down => f.write_str("↓"),
+            KeyCodeOrd::Left => f.write_str("←"),
+            KeyCodeOrd::Right => f.write_str("→"),
+            KeyCodeOrd::PageUp => f.write_str("PgUp"),
+            KeyCodeOrd::PageDown => f.write_str("PgDn"),
+            KeyCodeOrd::Home => f.write_str("Home"),
+            KeyCodeOrd::End => f.write_str("End"),
+        }
+    }
+}
+
+/// One row of the help screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpLine {
+    pub keys: String,
+    pub help: &'static str,
+}
+
+/// The effective keymap.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: BTreeMap<KeyAction, Vec<Key>>,
+    lookup: BTreeMap<Key, KeyAction>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::with_overrides(&BTreeMap::new()).0
+    }
+}
+
+impl Keymap {
+    /// Defaults, then `overrides` (action name → keys) replacing an action's
+    /// keys. Unknown actions, unparsable keys and clashes become warnings;
+    /// the rest still applies.
+    pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> (Keymap, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut bindings: BTreeMap<KeyAction, Vec<Key>> = DEFAULTS
+            .iter()
+            .map(|d| {
+                (
+                    d.action,
+                    d.keys.iter().filter_map(|k| Key::parse(k).ok()).collect(),
+                )
+            })
+            .collect();
+        for (name, keys) in overrides {
+            let Some(d) = DEFAULTS.iter().find(|d| d.name == name) else {
+                warnings.push(format!("keymap: unknown action {name:?} (ignored)"));
+                continue;
+            };
+            let mut parsed = Vec::new();
+            for k in keys {
+                match Key::parse(k) {
+                    Ok(key) => parsed.push(key),
+                    Err(err) => warnings.push(format!("keymap: {name}: {err} (ignored)")),
+                }
+            }
+            if !parsed.is_empty() {
+                bindings.insert(d.action, parsed);
+            }
+        }
+        // An overridden key wins over a default that used it; two overrides
+        // claiming one key is a clash, first one (by action order) wins.
+        let overridden = |a: KeyAction| {
+            DEFAULTS
+                .iter()
+                .any(|d| d.action == a && overrides.contains_key(d.name) && bindings.contains_key(&a))
+        };
+        let mut lookup = BTreeMap::new();
+        for pass_overrides in [true, false] {
+            for (action, keys) in &bindings {
+                if overridden(*action) != pass_overrides {
+                    continue;
+                }
+                for key in keys {
+                    match lookup.get(key) {
+                        None => {
+                            lookup.insert(*key, *action);
+                        }
+                        Some(other) if pass_overrides => {
+                            warnings.push(format!(
+                                "keymap: {key} is bound to both {} and {}",
+                                name_of(*other),
+                                name_of(*action)
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        // Drop keys from actions that lost them, so help shows the truth.
+        for (action, keys) in bindings.iter_mut() {
+            keys.retain(|k| lookup.get(k) == Some(action));
+        }
+        (Keymap { bindings, lookup }, warnings)
+    }
+
+    pub fn resolve(&self, ev: &KeyEvent) -> Option<KeyAction> {
+        self.lookup.get(&Key::from_event(ev)?).copied()
+    }
+
+    pub fn keys(&self, action: KeyAction) -> &[Key] {
+        self.bindings.get(&action).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// First key of an action, as shown in hints ("?" when unbound).
+    pub fn key_label(&self, action: KeyAction) -> String {
+        self.keys(action)
+            .first()
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "—".into())
+    }
+
+    /// Every action with its keys, in table order.
+    pub fn help_lines(&self) -> Vec<HelpLine> {
+        DEFAULTS
+            .iter()
+            .map(|d| HelpLine {
+                keys: self
+                    .keys(d.action)
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                help: d.help,
+            })
+            .collect()
+    }
+
+    /// Footer hints for the focused pane: (key, label).
+    pub fn hints(&self, pane: Pane) -> Vec<(String, &'static str)> {
+        DEFAULTS
+            .iter()
+            .filter(|d| d.panes.is_empty() || d.panes.contains(&pane))
+            .filter_map(|d| Some((self.keys(d.action).first()?.to_string(), d.hint?)))
+            .collect()
+    }
+}
+
+fn name_of(action: KeyAction) -> &'static str {
+    DEFAULTS
+        .iter()
+        .find(|d| d.action == action)
+        .map(|d| d.name)
+        .unwrap_or("?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn defaults_resolve_like_k9s() {
+        let km = Keymap::default();
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('K'), KeyModifiers::SHIFT)),
+            Some(KeyAction::Kill)
+        );
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('k'), KeyModifiers::NONE)),
+            Some(KeyAction::Up)
+        );
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(KeyAction::Quit)
+        );
+        assert_eq!(
+            km.resolve(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(KeyAction::PrevPane)
+        );
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Some(KeyAction::Pause)
+        );
+        assert_eq!(km.resolve(&ev(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn overrides_apply_key_by_key_and_bad_entries_warn() {
+        let mut o = BTreeMap::new();
+        o.insert("kill".to_string(), vec!["ctrl-k".to_string(), "x".to_string()]);
+        o.insert("launch_missiles".to_string(), vec!["m".to_string()]);
+        o.insert("refresh".to_string(), vec!["bogus-key".to_string()]);
+        // Takes `j` from `down`, which keeps its arrow.
+        o.insert("zoom".to_string(), vec!["j".to_string()]);
+        let (km, warnings) = Keymap::with_overrides(&o);
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            Some(KeyAction::Kill)
+        );
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(KeyAction::Kill)
+        );
+        assert_eq!(km.resolve(&ev(KeyCode::Char('K'), KeyModifiers::SHIFT)), None);
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
+            Some(KeyAction::Refresh)
+        );
+        assert_eq!(
+            km.resolve(&ev(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(KeyAction::Zoom)
+        );
+        assert_eq!(km.key_label(KeyAction::Down), "↓");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("launch_missiles"));
+        assert!(warnings[1].contains("bogus-key"));
+        assert!(
+            km.help_lines()
+                .iter()
+                .any(|l| l.keys == "Ctrl-k x" && l.help.contains("force-kill"))
+        );
+    }
+}

@@ -1,0 +1,492 @@
+//! The Model: everything the screen shows, owned by the app loop alone.
+//! Workers' results land here through `update`; render only reads it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use ratatui_textarea::TextArea;
+
+use crate::app::action::{KillTarget, Request, StepId};
+use crate::app::keymap::Keymap;
+use crate::db::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
+use crate::secret::SecretString;
+use crate::target::Target;
+use crate::ui::theme::Theme;
+
+/// The panes, in Tab order; number keys 1–5 pick them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Users,
+    Objects,
+    Connections,
+    Cluster,
+    Steps,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Users,
+        Pane::Objects,
+        Pane::Connections,
+        Pane::Cluster,
+        Pane::Steps,
+    ];
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Users => "Users & grants",
+            Pane::Objects => "Objects",
+            Pane::Connections => "Connections",
+            Pane::Cluster => "Cluster",
+            Pane::Steps => "Steps",
+        }
+    }
+
+    fn next(self, by: isize) -> Pane {
+        let n = Pane::ALL.len() as isize;
+        Pane::ALL[(self.index() as isize + by).rem_euclid(n) as usize]
+    }
+    pub fn following(self) -> Pane {
+        self.next(1)
+    }
+    pub fn preceding(self) -> Pane {
+        self.next(-1)
+    }
+}
+
+/// Data from one source, with what the pane must say about it: loading, its
+/// age, the last error (the last good data is kept when a refresh fails).
+#[derive(Debug, Clone)]
+pub struct Loadable<T> {
+    pub data: Option<T>,
+    pub loaded_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub error_at: Option<DateTime<Utc>>,
+    /// Newest generation asked for, and newest applied: anything older than
+    /// what is shown is dropped.
+    pub requested: u64,
+    pub applied: u64,
+    pub requested_at: Option<DateTime<Utc>>,
+}
+
+impl<T> Default for Loadable<T> {
+    fn default() -> Self {
+        Loadable {
+            data: None,
+            loaded_at: None,
+            error: None,
+            error_at: None,
+            requested: 0,
+            applied: 0,
+            requested_at: None,
+        }
+    }
+}
+
+/// How a pane labels its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    Loading,
+    Fresh,
+    Stale { age: TimeDelta },
+    Failed { error: String, age: Option<TimeDelta> },
+}
+
+impl<T> Loadable<T> {
+    pub fn in_flight(&self) -> bool {
+        self.requested > self.applied
+    }
+
+    /// Data older than three refresh intervals is stale: the source is slow or gone.
+    pub fn freshness(&self, now: DateTime<Utc>, interval: Duration) -> Freshness {
+        let age = self.loaded_at.map(|at| now - at);
+        if let Some(error) = &self.error {
+            return Freshness::Failed {
+                error: error.clone(),
+                age,
+            };
+        }
+        match age {
+            None => Freshness::Loading,
+            Some(age) if age > TimeDelta::from_std(interval * 3).unwrap_or(TimeDelta::MAX) => {
+                Freshness::Stale { age }
+            }
+            Some(_) => Freshness::Fresh,
+        }
+    }
+
+    /// Forget everything (a new target): in-flight answers will be dropped.
+    pub fn reset(&mut self) {
+        let requested = self.requested;
+        *self = Loadable {
+            requested,
+            applied: requested,
+            ..Default::default()
+        };
+    }
+}
+
+/// A list's selection, held by key so that refreshes which reorder or
+/// insert rows keep the same row selected. `index` is the position within
+/// the visible (filtered) rows, kept in step by `update`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub key: Option<String>,
+    pub index: usize,
+    /// Indices of rows matching the filter; `None` = all rows.
+    pub visible: Option<Vec<usize>>,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    /// Waiting on something outside rotui (an overnight sync, a rollout).
+    Waiting,
+    Skipped,
+    /// Cannot run until an earlier step is done.
+    Blocked,
+}
+
+/// One step of the guided rotation, as the rotation engine describes it.
+#[derive(Debug, Clone)]
+pub struct StepView {
+    pub id: StepId,
+    pub title: String,
+    pub why: String,
+    pub status: StepStatus,
+    /// Statements / API calls, secrets already masked.
+    pub preview: Vec<String>,
+    pub result: Option<String>,
+    pub destructive: bool,
+    /// Text the operator must type to confirm (dropping a user: its name).
+    pub confirm_text: Option<String>,
+}
+
+/// The rotation plan: who is being replaced by whom, and the steps.
+#[derive(Debug, Clone, Default)]
+pub struct PlanView {
+    pub old_user: Option<String>,
+    pub new_user: Option<String>,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EsStatusView {
+    pub name: String,
+    pub ready: Option<bool>,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub refresh_time: Option<DateTime<Utc>>,
+    pub refresh_interval: Option<String>,
+    pub force_sync_requested: Option<DateTime<Utc>>,
+}
+
+/// What the Kubernetes Secret's DATABASE_URL says, checked against the app secret.
+#[derive(Debug, Clone, Default)]
+pub struct SecretCheckView {
+    pub secret: String,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub database: Option<String>,
+    /// Kept only so `v` can reveal it; rendered as the mask otherwise.
+    pub password: Option<SecretString>,
+    /// Does it carry the same user and password as the app's AWS secret?
+    pub matches_app_secret: Option<bool>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RolloutView {
+    pub deployment: String,
+    pub desired: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub complete: bool,
+    pub restarted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PodView {
+    pub name: String,
+    pub phase: String,
+    pub ready: bool,
+    pub restarts: i32,
+    pub started: Option<DateTime<Utc>>,
+    /// The database user in the DATABASE_URL the pod started with.
+    pub db_user: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    pub external_secret: Option<EsStatusView>,
+    pub secret_check: Option<SecretCheckView>,
+    pub rollout: Option<RolloutView>,
+    pub pods: Vec<PodView>,
+}
+
+/// Who we are and where: for the status bar.
+#[derive(Debug, Clone, Default)]
+pub struct SessionView {
+    pub aws_identity: Option<String>,
+    pub session_expires: Option<DateTime<Utc>>,
+    pub kube_context: Option<String>,
+    pub flavor: Option<Flavor>,
+}
+
+/// One point of the drain history: connections of the old and new user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainPoint {
+    pub at: DateTime<Utc>,
+    pub old: i64,
+    pub new: i64,
+}
+
+/// A write that cannot be undone, named exactly; it only runs after the
+/// operator confirms this very value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destructive {
+    Kill(KillTarget),
+    RunStep { id: StepId, title: String },
+}
+
+// One dialog at a time, held in place: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Dialog {
+    Help {
+        scroll: u16,
+    },
+    /// The statements a step will run; Enter goes on.
+    Preview {
+        step: StepId,
+    },
+    Confirm(Destructive),
+    /// Confirm by typing `expected` (dropping a user).
+    TypedConfirm {
+        action: Destructive,
+        expected: String,
+        input: TextArea<'static>,
+    },
+    QuitWhileRunning,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+}
+
+/// The one-line input at the bottom (`/` filter, `:` command line).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: TextArea<'static>,
+}
+
+impl Input {
+    pub fn value(&self) -> String {
+        self.text.lines().join("")
+    }
+}
+
+/// Refresh intervals `+`/`-` step through.
+pub const INTERVALS_MS: [u64; 8] = [250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+/// How long `v` shows masked values.
+pub const REVEAL_FOR: TimeDelta = TimeDelta::seconds(5);
+/// Points of drain history kept (≈ 5 min at 1 s).
+pub const DRAIN_POINTS: usize = 300;
+
+/// The Model.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub now: DateTime<Utc>,
+    pub target: Option<Target>,
+    pub read_only: bool,
+    pub focus: Pane,
+    pub zoom: bool,
+    pub paused: bool,
+    pub interval_ms: u64,
+    pub users: Loadable<Vec<User>>,
+    /// Grants of `grants_of` (the selected user's key).
+    pub grants: Loadable<Vec<Grant>>,
+    pub grants_of: Option<String>,
+    pub objects: Loadable<Vec<DbObject>>,
+    /// How many objects the old user owns or defines (when both are known).
+    pub old_user_objects: Option<usize>,
+    pub connections: Loadable<ConnectionSnapshot>,
+    /// Show single connections, not only the counts per user.
+    pub connection_rows: bool,
+    pub drain: Vec<DrainPoint>,
+    pub cluster: Loadable<ClusterView>,
+    pub plan: Loadable<PlanView>,
+    pub session: Loadable<SessionView>,
+    /// One per pane, in [`Pane::ALL`] order.
+    pub selections: [Selection; 5],
+    pub dialog: Option<Dialog>,
+    pub input: Option<Input>,
+    pub reveal_until: Option<DateTime<Utc>>,
+    pub last_error: Option<(DateTime<Utc>, String)>,
+    pub notice: Option<(DateTime<Utc>, String)>,
+    /// Config problems (bad keymap entries…), shown until dismissed.
+    pub warnings: Vec<String>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// Set by `update` when the screen must be redrawn.
+    pub dirty: bool,
+    /// Connection results that arrived while a kill was being aimed.
+    pub held_connections: Option<(
+        u64,
+        DateTime<Utc>,
+        crate::app::action::Fetched<ConnectionSnapshot>,
+    )>,
+    pub quitting: bool,
+}
+
+impl State {
+    pub fn new(target: Option<Target>, now: DateTime<Utc>) -> Self {
+        State {
+            now,
+            target,
+            read_only: false,
+            focus: Pane::Steps,
+            zoom: false,
+            paused: false,
+            interval_ms: 1000,
+            users: Loadable::default(),
+            grants: Loadable::default(),
+            grants_of: None,
+            objects: Loadable::default(),
+            old_user_objects: None,
+            connections: Loadable::default(),
+            connection_rows: false,
+            drain: Vec::new(),
+            cluster: Loadable::default(),
+            plan: Loadable::default(),
+            session: Loadable::default(),
+            selections: Default::default(),
+            dialog: None,
+            input: None,
+            reveal_until: None,
+            last_error: None,
+            notice: None,
+            warnings: Vec::new(),
+            keymap: Keymap::default(),
+            theme: Theme::default(),
+            dirty: true,
+            held_connections: None,
+            quitting: false,
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+
+    pub fn selection(&self, pane: Pane) -> &Selection {
+        &self.selections[pane.index()]
+    }
+
+    pub fn revealed(&self) -> bool {
+        self.reveal_until.is_some_and(|until| self.now < until)
+    }
+
+    pub fn steps(&self) -> &[StepView] {
+        self.plan.data.as_ref().map(|p| p.steps.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn old_user(&self) -> Option<&str> {
+        self.plan.data.as_ref().and_then(|p| p.old_user.as_deref())
+    }
+
+    pub fn new_user(&self) -> Option<&str> {
+        self.plan.data.as_ref().and_then(|p| p.new_user.as_deref())
+    }
+
+    pub fn step_running(&self) -> bool {
+        self.steps().iter().any(|s| s.status == StepStatus::Running)
+    }
+
+    pub fn step(&self, id: &str) -> Option<&StepView> {
+        self.steps().iter().find(|s| s.id == id)
+    }
+
+    /// A kill is being aimed: hold the connections pane still.
+    pub fn aiming_kill(&self) -> bool {
+        matches!(
+            &self.dialog,
+            Some(Dialog::Confirm(Destructive::Kill(_)))
+                | Some(Dialog::TypedConfirm {
+                    action: Destructive::Kill(_),
+                    ..
+                })
+        )
+    }
+
+    /// The connection counts, busiest first (the order the pane lists them).
+    pub fn connection_counts(&self) -> &[crate::db::model::ConnectionCount] {
+        self.connections
+            .data
+            .as_ref()
+            .map(|s| s.counts.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// What `K` would aim at from the current selection.
+    pub fn kill_target(&self) -> Option<KillTarget> {
+        let snap = self.connections.data.as_ref()?;
+        let sel = self.selection(Pane::Connections);
+        let row = row_at(sel, sel.index)?;
+        if self.connection_rows {
+            let c = snap.rows.get(row)?;
+            Some(KillTarget::Connection {
+                id: c.id,
+                user: c.user.clone(),
+            })
+        } else {
+            let c = snap.counts.get(row)?;
+            Some(KillTarget::AllOf {
+                user: c.user.clone()?,
+                count: c.count,
+            })
+        }
+    }
+
+    /// Whether a DB owner/definer string names `user` (`user` or `user@host`).
+    pub fn names_user(owner: &str, user: &str) -> bool {
+        owner == user || owner.strip_prefix(user).is_some_and(|rest| rest.starts_with('@'))
+    }
+}
+
+/// The underlying row index of the `index`-th visible row.
+pub fn row_at(sel: &Selection, index: usize) -> Option<usize> {
+    match &sel.visible {
+        Some(v) => v.get(index).copied(),
+        None => Some(index),
+    }
+}
+
+/// Requests the periodic refresh sends, per source.
+pub fn refresh_requests(state: &State) -> Vec<Request> {
+    let mut r = vec![
+        Request::Users,
+        Request::Objects,
+        Request::Connections {
+            rows: state.connection_rows,
+        },
+        Request::Cluster,
+        Request::Steps,
+    ];
+    if let Some(user) = &state.grants_of {
+        r.push(Request::Grants { user: user.clone() });
+    }
+    r
+}

@@ -1,0 +1,161 @@
+//! `rotui inspect`: the database's read side, for people (tables) and
+//! scripts (`--json`). Reads only.
+
+use color_eyre::eyre::{Result, eyre};
+use percent_encoding::percent_decode_str;
+
+use crate::cli::{ConnArgs, InspectArgs};
+use crate::connect;
+use crate::db::{Db, Inspection};
+use crate::secret::redact;
+use crate::target::{Engine, Target, TargetArgs};
+
+/// Where to connect: the engine and the database to inspect.
+pub struct InspectTarget {
+    pub engine: Engine,
+    pub url: String,
+    pub database: String,
+}
+
+/// Work out the engine and database from `--db-url` and the target flags.
+pub fn resolve(db_url: &str, target: &TargetArgs) -> Result<InspectTarget> {
+    let engine = target
+        .engine
+        .or_else(|| Db::engine_of(db_url))
+        .ok_or_else(|| eyre!("cannot tell the engine from the URL: pass --engine mysql|postgres"))?;
+    let from_url = url::Url::parse(db_url)
+        .ok()
+        .map(|u| {
+            percent_decode_str(u.path().trim_start_matches('/'))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .filter(|p| !p.is_empty());
+    let database = target
+        .database
+        .clone()
+        .or(from_url)
+        .or_else(|| target.app.as_ref().map(|app| format!("{app}_production")))
+        .ok_or_else(|| eyre!("which database? put it in the URL's path, or pass --database or --app"))?;
+    Ok(InspectTarget {
+        engine,
+        url: db_url.to_owned(),
+        database,
+    })
+}
+
+/// Inspect the database that `--db-url`, or the target's app secret, names.
+/// A URL without a password needs the target (`--env`, `--app`, `--engine`):
+/// the admin password then comes from the admin secret.
+pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) -> Result<()> {
+    let target = Target::from_args(target_args).ok();
+    let mut password = None;
+    let url = match (&conn.db_url, &target) {
+        (Some(url), _) if connect::has_password(url) => url.clone(),
+        (_, Some(target)) => {
+            let session = connect::aws_session(conn).await?;
+            let url = connect::admin_db_url(target, conn, &session).await?;
+            password = Some(connect::admin_password(target, &session).await?);
+            url
+        }
+        (Some(_), None) => {
+            return Err(eyre!(
+                "--db-url has no password: add --env, --app and --engine to read it from the admin secret"
+            ));
+        }
+        (None, None) => return Err(eyre!("inspect needs --db-url, or --env, --app and --engine")),
+    };
+    let t = resolve(&url, target_args)?;
+    let db = Db::connect(t.engine, &t.url, password.as_ref())
+        .await
+        .map_err(|e| eyre!("{e}"))?;
+    let result = db.inspect(&t.database, args.user.as_deref()).await;
+    db.close().await;
+    let inspection = result.map_err(|e| eyre!("{e}"))?;
+    if args.json {
+        println!("{}", redact(&serde_json::to_string_pretty(&inspection)?));
+    } else {
+        print!("{}", redact(&human(&inspection)));
+    }
+    Ok(())
+}
+
+/// The inspection as aligned text sections.
+pub fn human(i: &Inspection) -> String {
+    let mut out = format!("{} — database {}\n\n", i.flavor, i.database);
+    out.push_str("USERS\n");
+    for u in &i.users {
+        let mut flags = Vec::new();
+        if !u.can_login {
+            flags.push("cannot login".to_owned());
+        }
+        if u.superuser {
+            flags.push("superuser".to_owned());
+        }
+        if u.account_locked {
+            flags.push("locked".to_owned());
+        }
+        if u.password_expired {
+            flags.push("password expired".to_owned());
+        }
+        if u.can_grant {
+            flags.push("can grant".to_owned());
+        }
+        flags.extend(u.attributes.iter().cloned());
+        if !u.member_of.is_empty() {
+            flags.push(format!("member of {}", u.member_of.join(", ")));
+        }
+        out.push_str(&format!("  {:<32} {}\n", u.key(), flags.join("; ")));
+    }
+    for g in &i.grants {
+        out.push_str(&format!("\nGRANTS for {}\n", g.user));
+        for grant in &g.grants {
+            out.push_str(&format!("  {}\n", grant.raw));
+        }
+    }
+    out.push_str("\nOBJECTS (owner / definer)\n");
+    for o in &i.objects {
+        let name = match &o.schema {
+            Some(s) => format!("{s}.{}", o.name),
+            None => o.name.clone(),
+        };
+        out.push_str(&format!("  {:<18} {:<40} {}\n", o.kind, name, o.owner));
+    }
+    if !i.owned_in.is_empty() {
+        out.push_str("\nOWNS OBJECTS IN\n");
+        for o in &i.owned_in {
+            out.push_str(&format!("  {:<32} {} objects\n", o.database, o.objects));
+        }
+    }
+    out.push_str("\nCONNECTIONS per user\n");
+    for c in &i.connections.counts {
+        out.push_str(&format!(
+            "  {:<32} {}\n",
+            c.user.as_deref().unwrap_or("(dropped role)"),
+            c.count
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_comes_from_flags_then_url_then_app() {
+        let mut t = TargetArgs::default();
+        let r = resolve("mysql://aws_db_admin@127.0.0.1:3306/signon_production", &t).unwrap();
+        assert_eq!(
+            (r.engine, r.database.as_str()),
+            (Engine::Mysql, "signon_production")
+        );
+        t.app = Some("account-api".into());
+        let r = resolve("postgresql://aws_db_admin@h/", &t).unwrap();
+        assert_eq!(
+            (r.engine, r.database.as_str()),
+            (Engine::Postgres, "account-api_production")
+        );
+        assert!(resolve("odd://h/x", &TargetArgs::default()).is_err());
+    }
+}

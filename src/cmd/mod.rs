@@ -1,0 +1,6 @@
+//! The subcommands, each a thin layer over the library.
+
+pub mod dashboard;
+pub mod inspect;
+pub mod rotate;
+pub mod sandbox;

@@ -1,0 +1,107 @@
+//! `rotui plan`, `rotui rotate` and `rotui journal`: the rotation engine
+//! without the dashboard.
+
+use color_eyre::eyre::{Result, eyre};
+
+use crate::cli::{ConnArgs, PlanArgs, RotateArgs};
+use crate::connect::{self, Connected};
+use crate::rotation::journal::{self, Journal};
+use crate::rotation::{Ctx, Mode, PlanSpec, RunOptions, cli};
+use crate::target::{Target, TargetArgs};
+
+/// The plan's spec and, per environment, live connections.
+async fn prepare(
+    target_args: &TargetArgs,
+    conn: &ConnArgs,
+    args: &PlanArgs,
+) -> Result<(PlanSpec, Vec<Connected>)> {
+    let target = Target::from_args(target_args)?;
+    let mode = if args.compromised {
+        Mode::Compromised
+    } else {
+        Mode::Normal
+    };
+    let mut envs = vec![target.env.clone()];
+    envs.extend(args.also_env.iter().cloned());
+    if envs.len() > 1 && conn.db_url.is_some() {
+        return Err(eyre!(
+            "--db-url names one database: with --also-env, rotui finds each environment's from its secrets"
+        ));
+    }
+    let spec = PlanSpec::for_target(&target, &envs, mode);
+    let mut connected = Vec::new();
+    for env in &envs {
+        connected.push(connect::open(&PlanSpec::target_in(&target, env), conn).await);
+    }
+    Ok((spec, connected))
+}
+
+fn ctx(connected: &[Connected]) -> Result<Ctx> {
+    let mut ports = Vec::new();
+    for c in connected {
+        ports.push(c.ports().map_err(|e| eyre!("{}: {e}", c.target.label()))?);
+    }
+    Ok(Ctx::new(ports))
+}
+
+fn journal_for(spec: &PlanSpec) -> Result<Journal> {
+    let dir = journal::state_dir().map_err(|e| eyre!("{e}"))?;
+    Ok(Journal::for_spec(&dir, spec))
+}
+
+async fn close(connected: Vec<Connected>) {
+    for c in connected {
+        c.close().await;
+    }
+}
+
+pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Result<()> {
+    let (spec, connected) = prepare(target, conn, args).await?;
+    let result = async {
+        let ctx = ctx(&connected)?;
+        let mut out = std::io::stdout();
+        cli::plan_cmd(
+            &spec,
+            &ctx,
+            &journal_for(&spec)?,
+            &RunOptions::default(),
+            &mut out,
+        )
+        .await
+        .map_err(|e| eyre!("{e}"))
+    }
+    .await;
+    close(connected).await;
+    result
+}
+
+/// Returns the exit code: 0 done, 10 waiting (run again to resume), 1 failed.
+pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, read_only: bool) -> Result<i32> {
+    if read_only {
+        return Err(eyre!(
+            "--read-only: rotate writes; use `rotui plan` to see what it would do"
+        ));
+    }
+    let (spec, connected) = prepare(target, conn, &args.plan).await?;
+    let result = async {
+        let ctx = ctx(&connected)?;
+        let opts = RunOptions {
+            yes: args.yes,
+            kill_leftovers: args.kill_leftovers,
+            force_drop: args.force_drop.clone(),
+            typed: args.force_drop.iter().cloned().collect(),
+            ..RunOptions::default()
+        };
+        let mut out = std::io::stdout();
+        let outcome = cli::rotate_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
+        Ok(outcome.exit_code())
+    }
+    .await;
+    close(connected).await;
+    result
+}
+
+pub fn journal(id: Option<&str>) -> Result<()> {
+    let dir = journal::state_dir().map_err(|e| eyre!("{e}"))?;
+    cli::journal_cmd(&dir, id, &mut std::io::stdout()).map_err(|e| eyre!("{e}"))
+}

@@ -1,0 +1,218 @@
+//! From flags to live connections, the same way for every command: the AWS
+//! session from the default chain, and the admin's database URL — given with
+//! `--db-url`, or built from the app secret's `host` as the runbook does
+//! (`mysql --host [rds-hostname] -u aws_db_admin`) — whose password, when the
+//! URL carries none, comes from the `<env>-rds-admin-passwords` secret.
+
+use color_eyre::eyre::{Result, eyre};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::aws::{AwsOptions, AwsSession};
+use crate::cli::ConnArgs;
+use crate::secret::SecretString;
+use crate::target::{Engine, Target};
+
+/// The AWS session the flags and environment describe.
+pub async fn aws_session(conn: &ConnArgs) -> Result<AwsSession> {
+    AwsSession::load(&AwsOptions::from(conn))
+        .await
+        .map_err(|e| eyre!("{e}"))
+}
+
+/// The admin's URL for a target, without a password unless `--db-url` had one.
+pub async fn admin_db_url(target: &Target, conn: &ConnArgs, session: &AwsSession) -> Result<String> {
+    if let Some(url) = &conn.db_url {
+        return Ok(url.clone());
+    }
+    let app = session
+        .secrets()
+        .app_secret(&target.app_secret)
+        .await
+        .map_err(|e| eyre!("{e}"))?;
+    Ok(url_for_host(target, &app.host))
+}
+
+/// `scheme://admin@host/database` (the host may carry a port).
+pub fn url_for_host(target: &Target, host: &str) -> String {
+    let scheme = match target.engine {
+        Engine::Mysql => "mysql",
+        Engine::Postgres => "postgresql",
+    };
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    format!(
+        "{scheme}://{}@{host}/{}",
+        enc(&target.admin_user),
+        enc(&target.database)
+    )
+}
+
+/// Whether a URL carries a password.
+pub fn has_password(url: &str) -> bool {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(|_| ()))
+        .is_some()
+}
+
+/// The admin password from the admin secret (key: the target's admin secret key).
+pub async fn admin_password(target: &Target, session: &AwsSession) -> Result<SecretString> {
+    session
+        .secrets()
+        .admin_password(&target.admin_secret, &target.admin_secret_key)
+        .await
+        .map_err(|e| eyre!("{e}"))
+}
+
+/// Everything a target needs, each part on its own: the dashboard shows what
+/// it can when one of them is down (an expired AWS session does not hide the
+/// cluster, an unreachable cluster does not hide the database).
+pub struct Connected {
+    pub target: Target,
+    pub session: Result<AwsSession, String>,
+    pub db: Result<crate::db::Db, String>,
+    pub k8s: Result<crate::k8s::K8s, String>,
+    /// The kubeconfig context in use (status bar).
+    pub kube_context: Option<String>,
+    /// Set with `--tunnel`: the relay pod the database connection goes through.
+    pub tunnel: Option<crate::k8s::tunnel::Tunnel>,
+    /// Where the admin connection goes (host, port), for the login tests.
+    pub db_addr: Option<(String, u16)>,
+}
+
+impl Connected {
+    /// The rotation engine's ports, when every part is up.
+    pub fn ports(&self) -> Result<crate::rotation::ports::EnvPorts, String> {
+        use std::sync::Arc;
+
+        use crate::db::Db;
+        use crate::rotation::adapters::{AwsSecrets, K8sCluster, MysqlPort, PgPort};
+        let session = self.session.as_ref().map_err(Clone::clone)?;
+        let db = self.db.as_ref().map_err(Clone::clone)?;
+        let k8s = self.k8s.as_ref().map_err(Clone::clone)?;
+        let (host, port) = self.db_addr.clone().ok_or("no database address")?;
+        let t = &self.target;
+        let db: Arc<dyn crate::rotation::ports::DbPort> = match db {
+            Db::Mysql(d) => Arc::new(MysqlPort::new(d.clone(), host, port, &t.database)),
+            Db::Postgres(d) => Arc::new(PgPort::new((**d).clone(), host, port, &t.database)),
+        };
+        Ok(crate::rotation::ports::EnvPorts {
+            target: t.clone(),
+            db,
+            secrets: Arc::new(AwsSecrets::new(session.clone(), &t.app_secret)),
+            cluster: Arc::new(K8sCluster::new(
+                k8s.clone(),
+                &t.external_secret,
+                &t.k8s_secret,
+                &t.deployment,
+                &t.container,
+            )),
+        })
+    }
+
+    /// Close the database pool and the tunnel (deleting its relay pod).
+    pub async fn close(self) {
+        if let Ok(db) = &self.db {
+            db.close().await;
+        }
+        if let Some(t) = self.tunnel {
+            let _ = t.close().await;
+        }
+    }
+}
+
+/// Connect to everything the target names. Never fails as a whole: each
+/// part carries its own error, already redacted.
+pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
+    use crate::k8s::{K8s, KubeOptions};
+    use crate::secret::redact;
+    let err = |e: &dyn std::fmt::Display| redact(&e.to_string());
+    let kube_opts = KubeOptions {
+        kubeconfig: None,
+        context: conn.context.clone(),
+        namespace: Some(target.namespace.clone()),
+    };
+    let (session, k8s) = tokio::join!(aws_session(conn), K8s::connect(&kube_opts));
+    let session = session.map_err(|e| err(&e));
+    let k8s = k8s.map_err(|e| err(&e));
+    let kube_context = conn.context.clone().or_else(current_kube_context);
+    let mut connected = Connected {
+        target: target.clone(),
+        session,
+        db: Err("not connected".into()),
+        k8s,
+        kube_context,
+        tunnel: None,
+        db_addr: None,
+    };
+    connected.db = open_db(target, conn, &mut connected).await;
+    connected
+}
+
+async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<crate::db::Db, String> {
+    use crate::secret::redact;
+    let err = |e: &dyn std::fmt::Display| redact(&e.to_string());
+    let mut password = None;
+    let url = match &conn.db_url {
+        Some(url) if has_password(url) => url.clone(),
+        _ => {
+            let session = c.session.as_ref().map_err(|e| format!("database: {e}"))?;
+            let url = admin_db_url(target, conn, session).await.map_err(|e| err(&e))?;
+            password = Some(admin_password(target, session).await.map_err(|e| err(&e))?);
+            url
+        }
+    };
+    let mut parsed = url::Url::parse(&url).map_err(|_| "the database URL is not a URL".to_owned())?;
+    if conn.tunnel {
+        let k8s = c.k8s.as_ref().map_err(|e| format!("tunnel: {e}"))?;
+        let host = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_owned(),
+        };
+        let cfg = crate::k8s::tunnel::TunnelConfig::for_db(&host, target.engine);
+        let tunnel = crate::k8s::tunnel::Tunnel::start(k8s, &cfg)
+            .await
+            .map_err(|e| err(&e))?;
+        let local = tunnel.local_addr();
+        parsed
+            .set_host(Some(&local.ip().to_string()))
+            .map_err(|e| err(&e))?;
+        parsed
+            .set_port(Some(local.port()))
+            .map_err(|_| "cannot set the port".to_owned())?;
+        c.tunnel = Some(tunnel);
+    }
+    let default_port = match target.engine {
+        Engine::Mysql => 3306,
+        Engine::Postgres => 5432,
+    };
+    c.db_addr = Some((
+        parsed.host_str().unwrap_or("localhost").to_owned(),
+        parsed.port().unwrap_or(default_port),
+    ));
+    crate::db::Db::connect(target.engine, parsed.as_str(), password.as_ref())
+        .await
+        .map_err(|e| err(&e))
+}
+
+/// The kubeconfig's current context, for the status bar.
+fn current_kube_context() -> Option<String> {
+    kube::config::Kubeconfig::read()
+        .ok()
+        .and_then(|k| k.current_context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_from_the_secrets_host() {
+        let t = Target::new("production", "account-api", Engine::Postgres);
+        assert_eq!(
+            url_for_host(&t, "db.internal:5432"),
+            "postgresql://aws%5Fdb%5Fadmin@db.internal:5432/account%2Dapi%5Fproduction"
+        );
+        assert!(!has_password(&url_for_host(&t, "h")));
+        assert!(has_password("mysql://u:p@h/d"));
+    }
+}

@@ -1,0 +1,194 @@
+//! One handle over both engines, for the parts of rotui that don't care which
+//! one they talk to: the dashboard's read side and `rotui inspect`.
+
+use serde::Serialize;
+
+use crate::db::model::{ConnectionSnapshot, DbObject, DefaultPrivilege, Flavor, Grant, OwnedIn, User};
+use crate::db::mysql::{Account, MysqlDb};
+use crate::db::postgres::PgDb;
+use crate::db::{DbError, DbErrorKind, DbResult};
+use crate::secret::SecretString;
+use crate::target::Engine;
+
+/// An admin connection to a MySQL-family or PostgreSQL server.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Mysql(MysqlDb),
+    Postgres(Box<PgDb>),
+}
+
+impl Db {
+    /// Connect as the admin. `password`, when given, overrides the URL's
+    /// (the admin password normally comes from Secrets Manager).
+    pub async fn connect(engine: Engine, url: &str, password: Option<&SecretString>) -> DbResult<Db> {
+        match (engine, password) {
+            (Engine::Mysql, None) => MysqlDb::connect(url).await.map(Db::Mysql),
+            (Engine::Mysql, Some(p)) => MysqlDb::connect_with(url, p).await.map(Db::Mysql),
+            (Engine::Postgres, None) => PgDb::connect(url).await.map(|d| Db::Postgres(Box::new(d))),
+            (Engine::Postgres, Some(p)) => PgDb::connect_with(url, p)
+                .await
+                .map(|d| Db::Postgres(Box::new(d))),
+        }
+    }
+
+    /// The engine a URL names (`mysql://`, `mysql2://`, `mariadb://`,
+    /// `postgres://`, `postgresql://`).
+    pub fn engine_of(url: &str) -> Option<Engine> {
+        let scheme = url.split("://").next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "mysql" | "mysql2" | "mariadb" => Some(Engine::Mysql),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            _ => None,
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Mysql(_) => Engine::Mysql,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    pub fn flavor(&self) -> &Flavor {
+        match self {
+            Db::Mysql(d) => d.flavor(),
+            Db::Postgres(d) => d.flavor(),
+        }
+    }
+
+    pub async fn users(&self) -> DbResult<Vec<User>> {
+        match self {
+            Db::Mysql(d) => d.users().await,
+            Db::Postgres(d) => d.users().await,
+        }
+    }
+
+    /// The grants of a user (a MySQL account: `host` defaults to `%`).
+    pub async fn grants(&self, user: &str, host: Option<&str>) -> DbResult<Vec<Grant>> {
+        match self {
+            Db::Mysql(d) => d.grants(&Account::new(user, host.unwrap_or("%"))).await,
+            Db::Postgres(d) => d.grants(user).await,
+        }
+    }
+
+    /// Objects with their owners (PostgreSQL) or definers (MySQL) in `database`.
+    pub async fn objects(&self, database: &str) -> DbResult<Vec<DbObject>> {
+        match self {
+            Db::Mysql(d) => d.objects(Some(database)).await,
+            Db::Postgres(d) => d.objects(database).await,
+        }
+    }
+
+    pub async fn connections(&self, with_rows: bool) -> DbResult<ConnectionSnapshot> {
+        match self {
+            Db::Mysql(d) => d.connections(with_rows).await,
+            Db::Postgres(d) => d.connections(with_rows).await,
+        }
+    }
+
+    /// End one connection (`KILL` / `rds_kill` / `pg_terminate_backend`);
+    /// returns the statement that ran, for the journal and the notice.
+    pub async fn kill(&self, id: i64) -> DbResult<String> {
+        match self {
+            Db::Mysql(d) => {
+                let st = d.kill_statement(id);
+                d.execute(std::slice::from_ref(&st)).await?;
+                Ok(st.preview())
+            }
+            Db::Postgres(d) => {
+                let st = d.plan_kill(id);
+                d.kill(id).await?;
+                Ok(st.preview())
+            }
+        }
+    }
+
+    /// End every connection of `user` (never rotui's own); returns how many.
+    pub async fn kill_user(&self, user: &str) -> DbResult<usize> {
+        match self {
+            Db::Mysql(d) => {
+                let plan = d.kill_user_plan(user).await?;
+                d.execute(&plan.statements).await?;
+                Ok(plan.statements.len())
+            }
+            Db::Postgres(d) => Ok(d.kill_user(user).await?.len()),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Mysql(d) => d.close().await,
+            Db::Postgres(d) => d.close().await,
+        }
+    }
+
+    /// Everything `rotui inspect` prints, read in one go. `user` narrows the
+    /// grants (and, for PostgreSQL, the databases it owns objects in).
+    pub async fn inspect(&self, database: &str, user: Option<&str>) -> DbResult<Inspection> {
+        let users = self.users().await?;
+        let mut grants = Vec::new();
+        if let Some(name) = user {
+            let matching: Vec<&User> = users.iter().filter(|u| u.name == name).collect();
+            if matching.is_empty() {
+                return Err(
+                    DbError::new(DbErrorKind::NotFound, format!("no user {name} on this server"))
+                        .with_hint("check the name, or run inspect without --user to list users"),
+                );
+            }
+            for u in matching {
+                grants.push(UserGrants {
+                    user: u.key(),
+                    grants: self.grants(&u.name, u.host.as_deref()).await?,
+                });
+            }
+        }
+        let (owned_in, default_privileges) = match (self, user) {
+            (Db::Postgres(d), Some(name)) => (d.owned_in(name).await?, d.default_privileges(database).await?),
+            (Db::Postgres(d), None) => (Vec::new(), d.default_privileges(database).await?),
+            _ => (Vec::new(), Vec::new()),
+        };
+        Ok(Inspection {
+            flavor: self.flavor().clone(),
+            database: database.to_owned(),
+            users,
+            grants,
+            objects: self.objects(database).await?,
+            owned_in,
+            default_privileges,
+            connections: self.connections(true).await?,
+        })
+    }
+}
+
+/// The read side as one document (`rotui inspect --json`). Holds no secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub flavor: Flavor,
+    pub database: String,
+    pub users: Vec<User>,
+    pub grants: Vec<UserGrants>,
+    pub objects: Vec<DbObject>,
+    /// PostgreSQL: databases where the user still owns objects.
+    pub owned_in: Vec<OwnedIn>,
+    /// PostgreSQL: `ALTER DEFAULT PRIVILEGES` entries of the database.
+    pub default_privileges: Vec<DefaultPrivilege>,
+    pub connections: ConnectionSnapshot,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserGrants {
+    pub user: String,
+    pub grants: Vec<Grant>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_from_urls() {
+        assert_eq!(Db::engine_of("mysql2://u@h/d"), Some(Engine::Mysql));
+        assert_eq!(Db::engine_of("postgresql://u@h/d"), Some(Engine::Postgres));
+        assert_eq!(Db::engine_of("redis://h"), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! The cluster side: ExternalSecret sync, the Secret's DATABASE_URL (its
+//! password masked unless revealed), the Deployment's rollout and its pods.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use crate::app::state::{ClusterView, Pane, State, row_at};
+use crate::secret::{ExposeSecret, MASK};
+use crate::ui::layout::window;
+use crate::ui::{fmt_age, pane_block, with_error_line};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let block = pane_block(state, Pane::Cluster, &state.cluster, None);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(inner) = with_error_line(frame, inner, state, &state.cluster) else {
+        return;
+    };
+    let Some(view) = &state.cluster.data else { return };
+    let lines = summary(state, view);
+    let [top, pods] =
+        Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(Paragraph::new(lines), top);
+    render_pods(frame, pods, state, view);
+}
+
+fn yes_no<'a>(state: &State, ok: Option<bool>, yes: &'a str, no: &'a str) -> Span<'a> {
+    match ok {
+        Some(true) => Span::styled(yes, state.theme.ok()),
+        Some(false) => Span::styled(no, state.theme.danger()),
+        None => Span::styled("?", state.theme.muted()),
+    }
+}
+
+fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
+    let theme = &state.theme;
+    let ago = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| format!("{} ago", fmt_age(state.now - t)))
+            .unwrap_or_else(|| "never".into())
+    };
+    let mut lines = Vec::new();
+    match &view.external_secret {
+        Some(es) => {
+            let mut l = vec![
+                Span::styled("ExternalSecret ", theme.muted()),
+                Span::raw(format!("{} ", es.name)),
+                yes_no(state, es.ready, "✓ Ready", "✗ Not ready"),
+                Span::raw(format!(
+                    " {} · synced {}",
+                    es.reason.as_deref().unwrap_or(""),
+                    ago(es.refresh_time)
+                )),
+            ];
+            if let Some(i) = &es.refresh_interval {
+                l.push(Span::styled(format!(" · every {i}"), theme.muted()));
+            }
+            lines.push(Line::from(l));
+            if let Some(at) = es.force_sync_requested {
+                let done = es.refresh_time.is_some_and(|t| t >= at);
+                lines.push(Line::from(vec![
+                    Span::styled("  force-sync ", theme.muted()),
+                    Span::raw(format!("requested {} ", ago(Some(at)))),
+                    if done {
+                        Span::styled("→ synced", theme.ok())
+                    } else {
+                        Span::styled("→ waiting", theme.warn())
+                    },
+                ]));
+            }
+            if let Some(m) = es.message.as_ref().filter(|_| es.ready == Some(false)) {
+                lines.push(Line::styled(format!("  {m}"), theme.danger()));
+            }
+        }
+        None => lines.push(Line::styled("ExternalSecret: not found", theme.warn())),
+    }
+    match &view.secret_check {
+        Some(sc) => {
+            let password = match &sc.password {
+                Some(p) if state.revealed() => Span::styled(p.expose_secret().to_owned(), theme.warn()),
+                Some(_) => Span::raw(MASK),
+                None => Span::raw(""),
+            };
+            let mut l = vec![
+                Span::styled("Secret ", theme.muted()),
+                Span::raw(format!("{} DATABASE_URL ", sc.secret)),
+                yes_no(
+                    state,
+                    sc.matches_app_secret,
+                    "✓ matches the app secret",
+                    "✗ differs from the app secret",
+                ),
+            ];
+            if let Some(p) = &sc.problem {
+                l.push(Span::styled(format!(" · {p}"), theme.danger()));
+            }
+            lines.push(Line::from(l));
+            // The password first after the user, so narrow panes cut the host, not it.
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {}:", sc.user.as_deref().unwrap_or("?"))),
+                password,
+                Span::raw(format!(
+                    "@{}/{}",
+                    sc.host.as_deref().unwrap_or("?"),
+                    sc.database.as_deref().unwrap_or("?")
+                )),
+            ]));
+        }
+        None => lines.push(Line::styled("Secret: not found", theme.warn())),
+    }
+    match &view.rollout {
+        Some(r) => lines.push(Line::from(vec![
+            Span::styled("Deployment ", theme.muted()),
+            Span::raw(format!(
+                "{} {}/{} updated · {} ready · {} available ",
+                r.deployment, r.updated, r.desired, r.ready, r.available
+            )),
+            if r.complete {
+                Span::styled("✓ rolled out", theme.ok())
+            } else {
+                Span::styled("⟳ rolling out", theme.warn())
+            },
+            Span::styled(
+                r.restarted_at
+                    .map(|t| format!(" · restarted {}", ago(Some(t))))
+                    .unwrap_or_default(),
+                theme.muted(),
+            ),
+        ])),
+        None => lines.push(Line::styled("Deployment: not found", theme.warn())),
+    }
+    lines
+}
+
+fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView) {
+    let theme = &state.theme;
+    let sel = state.selection(Pane::Cluster);
+    let len = sel.visible.as_ref().map_or(view.pods.len(), Vec::len);
+    let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {
+        let p = &view.pods[row_at(sel, i)?];
+        let user_style = match p.db_user.as_deref() {
+            Some(u) if Some(u) == state.old_user() => theme.old_user(),
+            Some(u) if Some(u) == state.new_user() => theme.new_user(),
+            _ => theme.base(),
+        };
+        let mut row = Row::new(vec![
+            Cell::from(p.name.clone()),
+            Cell::from(p.phase.clone()),
+            Cell::from(if p.ready {
+                Span::styled("✓", theme.ok())
+            } else {
+                Span::styled("✗", theme.danger())
+            }),
+            Cell::from(p.restarts.to_string()),
+            Cell::from(p.started.map(|t| fmt_age(state.now - t)).unwrap_or_default()),
+            Cell::from(Span::styled(p.db_user.clone().unwrap_or_default(), user_style)),
+        ]);
+        if state.focus == Pane::Cluster && i == sel.index {
+            row = row.style(theme.selected());
+        }
+        Some(row)
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(12),
+            Constraint::Length(9),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(["pod", "phase", "ready", "restarts", "age", "db user"]).style(theme.header()));
+    frame.render_widget(table, area);
+}

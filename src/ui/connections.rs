@@ -1,0 +1,227 @@
+//! Live connections: counts per user (the drain), a history of the old user
+//! against the new, and the single connections on demand (`c`).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
+
+use crate::app::state::{Pane, State, row_at};
+use crate::ui::layout::window;
+use crate::ui::{clip, pane_block, with_error_line};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let total: i64 = state.connection_counts().iter().map(|c| c.count).sum();
+    let extra = state.connections.data.as_ref().map(|_| {
+        let held = if state.aiming_kill() { " · held" } else { "" };
+        Span::styled(
+            format!(
+                "{total} total · every {}{held}",
+                interval_label(state.interval_ms)
+            ),
+            theme.muted(),
+        )
+    });
+    let block = pane_block(state, Pane::Connections, &state.connections, extra);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(inner) = with_error_line(frame, inner, state, &state.connections) else {
+        return;
+    };
+    let has_drain = state.old_user().is_some();
+    let drain_h = if has_drain {
+        if inner.height >= 16 { 4 } else { 2 }
+    } else {
+        0
+    };
+    if state.connection_rows {
+        let counts_h = (state.connection_counts().len() as u16 + 1)
+            .min(inner.height / 4)
+            .max(2);
+        let [drain, counts, rows] = Layout::vertical([
+            Constraint::Length(drain_h),
+            Constraint::Length(counts_h),
+            Constraint::Min(0),
+        ])
+        .areas(inner);
+        render_drain(frame, drain, state);
+        render_counts(frame, counts, state, false);
+        render_rows(frame, rows, state);
+    } else {
+        let [counts, drain] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(drain_h)]).areas(inner);
+        render_counts(frame, counts, state, true);
+        render_drain(frame, drain, state);
+    }
+}
+
+pub fn interval_label(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+fn user_style(state: &State, user: Option<&str>) -> ratatui::style::Style {
+    match user {
+        Some(u) if Some(u) == state.old_user() => state.theme.old_user(),
+        Some(u) if Some(u) == state.new_user() => state.theme.new_user(),
+        None => state.theme.danger(),
+        _ => state.theme.base(),
+    }
+}
+
+fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool) {
+    let theme = &state.theme;
+    let counts = state.connection_counts();
+    let sel = state.selection(Pane::Connections);
+    let max = counts.iter().map(|c| c.count).max().unwrap_or(1).max(1);
+    let bar_w = (area.width as usize).saturating_sub(34).max(4);
+    let (len, index) = if selectable {
+        (sel.visible.as_ref().map_or(counts.len(), Vec::len), sel.index)
+    } else {
+        (counts.len(), 0)
+    };
+    let rows = window(len, index, area.height.saturating_sub(1) as usize).filter_map(|i| {
+        let c = &counts[if selectable { row_at(sel, i)? } else { i }];
+        let name = c.user.clone().unwrap_or_else(|| "(dropped role)".into());
+        let tag = match c.user.as_deref() {
+            Some(u) if Some(u) == state.old_user() => "old",
+            Some(u) if Some(u) == state.new_user() => "new",
+            _ => "",
+        };
+        let bar = "█".repeat(((c.count * bar_w as i64) / max) as usize);
+        let mut row = Row::new(vec![
+            Cell::from(Span::styled(
+                clip(&name, 22),
+                user_style(state, c.user.as_deref()),
+            )),
+            Cell::from(tag),
+            Cell::from(format!("{:>5}", c.count)),
+            Cell::from(Span::styled(bar, user_style(state, c.user.as_deref()))),
+        ]);
+        if selectable && i == sel.index {
+            row = row.style(theme.selected());
+        }
+        Some(row)
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(22),
+            Constraint::Length(3),
+            Constraint::Length(5),
+            Constraint::Min(4),
+        ],
+    )
+    .header(Row::new(["user", "", "conns", ""]).style(theme.header()));
+    frame.render_widget(table, area);
+}
+
+fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
+    if area.height == 0 {
+        return;
+    }
+    let (Some(old), new) = (state.old_user(), state.new_user()) else {
+        return;
+    };
+    let theme = &state.theme;
+    let [labels, charts] = Layout::horizontal([Constraint::Length(24), Constraint::Min(0)]).areas(area);
+    let rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(labels);
+    let chart_rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(charts);
+    let width = charts.width as usize;
+    let points = &state.drain[state.drain.len().saturating_sub(width)..];
+    let max = points.iter().map(|p| p.old.max(p.new)).max().unwrap_or(0).max(1) as u64;
+    let last = points.last();
+    let series = [
+        Series {
+            label: "old",
+            user: Some(old),
+            data: points.iter().map(|p| p.old.max(0) as u64).collect(),
+            now: last.map_or(0, |p| p.old),
+            style: theme.old_user(),
+        },
+        Series {
+            label: "new",
+            user: new,
+            data: points.iter().map(|p| p.new.max(0) as u64).collect(),
+            now: last.map_or(0, |p| p.new),
+            style: theme.new_user(),
+        },
+    ];
+    for (
+        i,
+        Series {
+            label,
+            user,
+            data,
+            now,
+            style,
+        },
+    ) in series.into_iter().enumerate()
+    {
+        let text = Line::from(vec![
+            Span::styled(format!("{label} "), theme.muted()),
+            Span::styled(clip(user.unwrap_or("—"), 14), style),
+            Span::raw(format!(" {now:>4}")),
+        ]);
+        frame.render_widget(Paragraph::new(text), rows[i]);
+        frame.render_widget(
+            Sparkline::default().data(&data).max(max).style(style),
+            chart_rows[i],
+        );
+    }
+}
+
+struct Series<'a> {
+    label: &'a str,
+    user: Option<&'a str>,
+    data: Vec<u64>,
+    now: i64,
+    style: ratatui::style::Style,
+}
+
+fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let rows_data = state
+        .connections
+        .data
+        .as_ref()
+        .map(|s| s.rows.as_slice())
+        .unwrap_or(&[]);
+    let sel = state.selection(Pane::Connections);
+    let len = sel.visible.as_ref().map_or(rows_data.len(), Vec::len);
+    let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {
+        let c = &rows_data[row_at(sel, i)?];
+        let mut row = Row::new(vec![
+            Cell::from(c.id.to_string()),
+            Cell::from(Span::styled(
+                c.user.clone().unwrap_or_else(|| "(dropped)".into()),
+                user_style(state, c.user.as_deref()),
+            )),
+            Cell::from(c.client.clone().unwrap_or_default()),
+            Cell::from(c.database.clone().unwrap_or_default()),
+            Cell::from(c.state.clone().unwrap_or_default()),
+            Cell::from(c.seconds.map(|s| format!("{s}s")).unwrap_or_default()),
+        ]);
+        if i == sel.index {
+            row = row.style(theme.selected());
+        }
+        Some(row)
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(8),
+            Constraint::Length(22),
+            Constraint::Length(21),
+            Constraint::Length(18),
+            Constraint::Min(6),
+            Constraint::Length(7),
+        ],
+    )
+    .header(Row::new(["id", "user", "client", "database", "state", "time"]).style(theme.header()));
+    frame.render_widget(table, area);
+}

@@ -1,0 +1,167 @@
+//! Modal dialogs: a step's preview, the two-step confirm of destructive
+//! operations (naming the exact target in the danger colour), the typed
+//! confirm for dropping a user, and quitting while a step runs.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::action::KillTarget;
+use crate::app::state::{Destructive, Dialog, State};
+use crate::ui::layout::centered;
+use crate::ui::steps::detail_lines;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
+    match dialog {
+        Dialog::Help { scroll } => crate::ui::help::render(frame, area, state, *scroll),
+        Dialog::Preview { step } => preview(frame, area, state, step),
+        Dialog::Confirm(action) => confirm(frame, area, state, action),
+        Dialog::TypedConfirm {
+            action,
+            expected,
+            input,
+        } => typed(frame, area, state, action, expected, input),
+        Dialog::QuitWhileRunning => quit(frame, area, state),
+    }
+}
+
+fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str, danger: bool, state: &State) -> Rect {
+    let rect = centered(area, w, h);
+    let style = if danger {
+        state.theme.danger()
+    } else {
+        state.theme.border(true)
+    };
+    let block = Block::bordered()
+        .border_style(style)
+        .title(Span::styled(format!(" {title} "), style));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    inner
+}
+
+fn keys_line(state: &State, parts: &[(&str, &str)]) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (k, what) in parts {
+        spans.push(Span::styled(k.to_string(), state.theme.accent()));
+        spans.push(Span::styled(format!(" {what}   "), state.theme.muted()));
+    }
+    Line::from(spans)
+}
+
+/// What a destructive action does, naming its target exactly.
+pub fn describe(action: &Destructive) -> String {
+    match action {
+        Destructive::Kill(KillTarget::Connection { id, user }) => {
+            format!(
+                "Kill connection {id} of user {}",
+                user.as_deref().unwrap_or("(dropped role)")
+            )
+        }
+        Destructive::Kill(KillTarget::AllOf { user, count }) => {
+            format!("Kill all {count} connections of user {user}")
+        }
+        Destructive::RunStep { title, .. } => format!("Run: {title}"),
+    }
+}
+
+fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
+    let Some(step) = state.step(id) else { return };
+    let inner = popup(
+        frame,
+        area,
+        area.width.saturating_sub(8).min(110),
+        area.height.saturating_sub(4).min(30),
+        &format!("Preview: {}", step.title),
+        step.destructive,
+        state,
+    );
+    let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(detail_lines(&state.theme, step)).wrap(Wrap { trim: false }),
+        body,
+    );
+    let foot_line = if state.read_only {
+        Line::styled(
+            "read-only: this step will not run · Esc close",
+            state.theme.warn(),
+        )
+    } else if step.destructive {
+        keys_line(
+            state,
+            &[("Enter", "continue (asks to confirm)"), ("Esc", "cancel")],
+        )
+    } else {
+        keys_line(state, &[("Enter", "run"), ("Esc", "cancel")])
+    };
+    frame.render_widget(Paragraph::new(foot_line), foot);
+}
+
+fn confirm(frame: &mut Frame, area: Rect, state: &State, action: &Destructive) {
+    let inner = popup(frame, area, 64, 8, "Confirm", true, state);
+    let lines = vec![
+        Line::styled(format!("{}?", describe(action)), state.theme.danger()),
+        Line::raw(""),
+        Line::styled("This cannot be undone.", state.theme.muted()),
+        Line::raw(""),
+        keys_line(state, &[("y", "yes, do it"), ("n/Esc", "cancel")]),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn typed(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    action: &Destructive,
+    expected: &str,
+    input: &ratatui_textarea::TextArea<'static>,
+) {
+    let inner = popup(frame, area, 70, 11, "Type to confirm", true, state);
+    let [text, field, foot] = Layout::vertical([
+        Constraint::Length(5),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let lines = vec![
+        Line::styled(format!("{}?", describe(action)), state.theme.danger()),
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw("Type "),
+            Span::styled(expected.to_owned(), state.theme.danger()),
+            Span::raw(" to confirm."),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    let mut input = input.clone();
+    input.set_block(Block::bordered().border_style(state.theme.border(true)));
+    frame.render_widget(&input, field);
+    frame.render_widget(
+        Paragraph::new(keys_line(state, &[("Enter", "confirm"), ("Esc", "cancel")])),
+        foot,
+    );
+}
+
+fn quit(frame: &mut Frame, area: Rect, state: &State) {
+    let running = state
+        .steps()
+        .iter()
+        .find(|s| s.status == crate::app::state::StepStatus::Running);
+    let inner = popup(frame, area, 64, 8, "Quit?", true, state);
+    let lines = vec![
+        Line::styled(
+            format!(
+                "A step is running: {}",
+                running.map(|s| s.title.as_str()).unwrap_or("?")
+            ),
+            state.theme.danger(),
+        ),
+        Line::raw("Quitting stops watching it; run rotui again to resume."),
+        Line::raw(""),
+        keys_line(state, &[("y", "quit"), ("n/Esc", "stay")]),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}

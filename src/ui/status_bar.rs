@@ -1,0 +1,193 @@
+//! The top status bar (target, AWS identity and session countdown, kube
+//! context, DB flavour, refresh rate, last error), the tab strip of small
+//! layouts and the footer of key hints generated from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::state::{Pane, State};
+use crate::ui::connections::interval_label;
+use crate::ui::fmt_age;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let full = bar(state, false);
+    let line = if full.width() <= area.width as usize {
+        full
+    } else {
+        bar(state, true)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The bar's segments; `compact` drops labels and shortens the identity so
+/// that what matters (target, errors, session expiry) survives 80 columns.
+fn bar(state: &State, compact: bool) -> Line<'static> {
+    let theme = &state.theme;
+    let sep = || Span::styled(if compact { "│" } else { " │ " }, theme.muted());
+    let mut spans = vec![Span::styled(
+        if compact { "rotui " } else { " rotui " },
+        theme.bar(),
+    )];
+    spans.push(Span::raw(" "));
+    match &state.target {
+        Some(t) => spans.push(Span::styled(t.label(), theme.accent())),
+        None => spans.push(Span::styled("no target", theme.warn())),
+    }
+    if state.read_only {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            if compact { "RO" } else { "READ-ONLY" },
+            theme.warn(),
+        ));
+    }
+    let error = match (&state.last_error, &state.session.error) {
+        (Some((at, err)), _) => Some(format!("✗ {err} ({} ago)", fmt_age(state.now - *at))),
+        (None, Some(err)) => Some(format!("✗ {err}")),
+        (None, None) => None,
+    };
+    let refresh = if state.paused {
+        Span::styled("⏸ paused", theme.warn())
+    } else {
+        Span::raw(format!("⟳ {}", interval_label(state.interval_ms)))
+    };
+    if compact {
+        spans.push(sep());
+        spans.push(refresh.clone());
+    }
+    let session = state.session.data.clone().unwrap_or_default();
+    spans.push(sep());
+    if !compact {
+        spans.push(Span::styled("aws ", theme.muted()));
+    }
+    let identity = session.aws_identity.clone().unwrap_or_else(|| "?".into());
+    let identity = if compact {
+        identity.rsplit('/').next().unwrap_or("?").to_owned()
+    } else {
+        identity
+    };
+    spans.push(Span::raw(identity));
+    if let Some(exp) = session.session_expires {
+        let left = exp - state.now;
+        let style = if left.num_seconds() <= 0 {
+            theme.danger()
+        } else if left.num_minutes() < 10 {
+            theme.warn()
+        } else {
+            theme.muted()
+        };
+        let text = match (left.num_seconds() <= 0, compact) {
+            (true, _) => " session expired".to_string(),
+            (false, false) => format!(" expires in {}", fmt_age(left)),
+            (false, true) => format!(" exp {}", fmt_age(left)),
+        };
+        spans.push(Span::styled(text, style));
+    }
+    if compact && let Some(e) = &error {
+        spans.push(sep());
+        spans.push(Span::styled(e.clone(), theme.danger()));
+    }
+    spans.push(sep());
+    if !compact {
+        spans.push(Span::styled("kube ", theme.muted()));
+    }
+    spans.push(Span::raw(
+        session.kube_context.clone().unwrap_or_else(|| "?".into()),
+    ));
+    spans.push(sep());
+    spans.push(Span::raw(
+        session
+            .flavor
+            .as_ref()
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "db ?".into()),
+    ));
+    if !compact {
+        spans.push(sep());
+        spans.push(refresh);
+        if let Some(e) = error {
+            spans.push(sep());
+            spans.push(Span::styled(e, theme.danger()));
+        }
+    }
+    Line::from(spans)
+}
+
+pub fn render_tabs(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let mut spans = Vec::new();
+    for p in Pane::ALL {
+        let style = if p == state.focus {
+            theme.selected()
+        } else {
+            theme.muted()
+        };
+        spans.push(Span::styled(format!(" {} {} ", p.index() + 1, short(p)), style));
+        if let Some(badge) = badge(state, p) {
+            spans.push(Span::styled(badge, theme.warn()));
+        }
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn short(p: Pane) -> &'static str {
+    match p {
+        Pane::Users => "Users",
+        Pane::Objects => "Objects",
+        Pane::Connections => "Conns",
+        Pane::Cluster => "Cluster",
+        Pane::Steps => "Steps",
+    }
+}
+
+/// What an unseen pane wants the operator to know, in a word.
+fn badge(state: &State, p: Pane) -> Option<String> {
+    let err = match p {
+        Pane::Users => state.users.error.is_some(),
+        Pane::Objects => state.objects.error.is_some(),
+        Pane::Connections => state.connections.error.is_some(),
+        Pane::Cluster => state.cluster.error.is_some(),
+        Pane::Steps => state.plan.error.is_some(),
+    };
+    if err {
+        return Some("✗".into());
+    }
+    match p {
+        Pane::Connections => {
+            let old = state.old_user()?;
+            let n: i64 = state
+                .connection_counts()
+                .iter()
+                .filter(|c| c.user.as_deref() == Some(old))
+                .map(|c| c.count)
+                .sum();
+            state.connections.data.as_ref().map(|_| format!("old:{n}"))
+        }
+        Pane::Objects => state.old_user_objects.filter(|n| *n > 0).map(|n| format!("⚑{n}")),
+        _ => None,
+    }
+}
+
+pub fn render_footer(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let mut spans = Vec::new();
+    if let Some(w) = state.warnings.first() {
+        spans.push(Span::styled(format!("⚠ {w} "), theme.warn()));
+        if state.warnings.len() > 1 {
+            spans.push(Span::styled(
+                format!("(+{} more, see ?) ", state.warnings.len() - 1),
+                theme.warn(),
+            ));
+        }
+    } else if let Some((_, n)) = &state.notice {
+        spans.push(Span::styled(format!("{n} "), theme.accent()));
+        spans.push(Span::styled("│ ", theme.muted()));
+    }
+    for (key, label) in state.keymap.hints(state.focus) {
+        spans.push(Span::styled(key, theme.accent()));
+        spans.push(Span::styled(format!(" {label}  "), theme.muted()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

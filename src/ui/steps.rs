@@ -1,0 +1,143 @@
+//! The guided rotation: every step with its status, and the selected one's
+//! why, preview (the exact statements, secrets masked) and result.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::app::state::{Pane, State, StepStatus, StepView};
+use crate::ui::layout::window;
+use crate::ui::theme::Theme;
+use crate::ui::{clip, pane_block, with_error_line};
+
+pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
+    match s {
+        StepStatus::Done => Span::styled("✓ done   ", theme.ok()),
+        StepStatus::Running => Span::styled("▶ running", theme.accent()),
+        StepStatus::Failed => Span::styled("✗ failed ", theme.danger()),
+        StepStatus::Waiting => Span::styled("◷ waiting", theme.warn()),
+        StepStatus::Skipped => Span::styled("↷ skipped", theme.muted()),
+        StepStatus::Blocked => Span::styled("⊘ blocked", theme.muted()),
+        StepStatus::Pending => Span::styled("· pending", theme.base()),
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let steps = state.steps();
+    let extra = state.plan.data.as_ref().map(|p| {
+        let done = steps
+            .iter()
+            .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Skipped))
+            .count();
+        let users = match (&p.old_user, &p.new_user) {
+            (Some(o), Some(n)) => format!(" · {o} → {n}"),
+            _ => String::new(),
+        };
+        Span::styled(format!("{done}/{} done{users}", steps.len()), theme.muted())
+    });
+    let block = pane_block(state, Pane::Steps, &state.plan, extra);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(inner) = with_error_line(frame, inner, state, &state.plan) else {
+        return;
+    };
+    let (list, detail) = if inner.width >= 100 {
+        let [l, d] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(inner);
+        (l, d)
+    } else {
+        let list_h = (steps.len() as u16).max(3).min(inner.height / 2);
+        let [l, d] = Layout::vertical([Constraint::Length(list_h), Constraint::Min(0)]).areas(inner);
+        (l, d)
+    };
+    let sel = state.selection(Pane::Steps);
+    let title_w = (list.width as usize).saturating_sub(15);
+    let lines: Vec<Line> = window(steps.len(), sel.index, list.height as usize)
+        .map(|i| {
+            let s = &steps[i];
+            let mut line = Line::from(vec![
+                Span::raw(format!("{:>2} ", i + 1)),
+                status_mark(theme, s.status),
+                Span::raw(" "),
+                Span::styled(if s.destructive { "!" } else { " " }, theme.danger()),
+                Span::raw(clip(&s.title, title_w)),
+            ]);
+            if i == sel.index {
+                line = line.style(theme.selected());
+            }
+            line
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), list);
+    if let Some(step) = steps.get(sel.index) {
+        render_detail(frame, detail, state, step);
+    }
+}
+
+fn render_detail(frame: &mut Frame, area: Rect, state: &State, step: &StepView) {
+    let theme = &state.theme;
+    let block = Block::new()
+        .borders(Borders::TOP | Borders::LEFT)
+        .border_style(theme.muted())
+        .title(Span::styled(format!(" {} ", step.title), theme.header()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(
+        Paragraph::new(detail_lines(theme, step)).wrap(Wrap { trim: false }),
+        inner,
+    );
+}
+
+/// Why, preview and result: shared by the pane and the preview dialog.
+pub fn detail_lines(theme: &Theme, step: &StepView) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("Why ", theme.muted()),
+            Span::raw(step.why.clone()),
+        ]),
+        Line::raw(""),
+    ];
+    if step.preview.is_empty() {
+        lines.push(Line::styled(
+            "Nothing to run: this step only checks.",
+            theme.muted(),
+        ));
+    } else {
+        lines.push(Line::styled(
+            if step.destructive {
+                "Will run (destructive):"
+            } else {
+                "Will run:"
+            },
+            if step.destructive {
+                theme.danger()
+            } else {
+                theme.muted()
+            },
+        ));
+        for stmt in &step.preview {
+            for l in stmt.lines() {
+                lines.push(Line::styled(
+                    format!("  {l}"),
+                    Style::default().patch(theme.accent()),
+                ));
+            }
+        }
+    }
+    if let Some(r) = &step.result {
+        lines.push(Line::raw(""));
+        let style = if step.status == StepStatus::Failed {
+            theme.danger()
+        } else {
+            theme.ok()
+        };
+        lines.push(Line::from(vec![
+            Span::styled("Result ", theme.muted()),
+            Span::styled(r.clone(), style),
+        ]));
+    }
+    lines
+}

@@ -1,0 +1,136 @@
+//! Users (MySQL accounts; PostgreSQL roles and memberships), with the
+//! selected user's grants beside them.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+
+use crate::app::state::{Pane, State, row_at};
+use crate::db::model::User;
+use crate::ui::layout::window;
+use crate::ui::{clip, pane_block, with_error_line};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let count = state.users.data.as_ref().map(|u| format!("{} users", u.len()));
+    let block = pane_block(
+        state,
+        Pane::Users,
+        &state.users,
+        count.map(|c| Span::styled(c, state.theme.muted())),
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(inner) = with_error_line(frame, inner, state, &state.users) else {
+        return;
+    };
+    let (list, grants) = if inner.width >= 70 {
+        let [l, g] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+        (l, g)
+    } else {
+        let [l, g] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(inner);
+        (l, g)
+    };
+    render_list(frame, list, state);
+    render_grants(frame, grants, state);
+}
+
+fn flags(u: &User) -> String {
+    let mut f = Vec::new();
+    if u.is_role || !u.can_login {
+        f.push("role");
+    }
+    if u.superuser {
+        f.push("super");
+    }
+    if u.can_grant {
+        f.push("grant");
+    }
+    if u.account_locked {
+        f.push("locked");
+    }
+    if u.password_expired {
+        f.push("expired");
+    }
+    f.join(",")
+}
+
+fn render_list(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let users = state.users.data.as_deref().unwrap_or(&[]);
+    let sel = state.selection(Pane::Users);
+    let len = sel.visible.as_ref().map_or(users.len(), Vec::len);
+    let body_h = area.height.saturating_sub(1) as usize;
+    let name_w = (area.width as usize).saturating_sub(13).max(8);
+    let rows = window(len, sel.index, body_h).filter_map(|i| {
+        let u = &users[row_at(sel, i)?];
+        let tag = if Some(u.name.as_str()) == state.old_user() {
+            Span::styled("old", theme.old_user())
+        } else if Some(u.name.as_str()) == state.new_user() {
+            Span::styled("new", theme.new_user())
+        } else {
+            Span::raw("")
+        };
+        let mut row = Row::new(vec![
+            Cell::from(clip(&u.key(), name_w)),
+            Cell::from(tag),
+            Cell::from(flags(u)),
+        ]);
+        if i == sel.index {
+            row = row.style(theme.selected());
+        }
+        Some(row)
+    });
+    let table = Table::new(
+        rows,
+        [Constraint::Min(8), Constraint::Length(3), Constraint::Length(12)],
+    )
+    .header(Row::new(["user", "", "flags"]).style(theme.header()))
+    .column_spacing(1);
+    frame.render_widget(table, area);
+}
+
+fn render_grants(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let title = match &state.grants_of {
+        Some(k) => format!(" grants of {k} "),
+        None => " grants ".to_string(),
+    };
+    let block = Block::new()
+        .borders(Borders::LEFT | Borders::TOP)
+        .border_style(theme.muted())
+        .title(Span::styled(title, theme.header()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if state.grants_of.is_none() {
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    let sel = state.selection(Pane::Users);
+    let selected = row_at(sel, sel.index).and_then(|r| state.users.data.as_ref()?.get(r));
+    if let Some(user) = selected.filter(|u| Some(u.key()) == state.grants_of) {
+        if !user.member_of.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled("member of ", theme.muted()),
+                Span::raw(user.member_of.join(", ")),
+            ]));
+        }
+        for s in &user.settings {
+            lines.push(Line::from(vec![
+                Span::styled("set ", theme.muted()),
+                Span::raw(s.clone()),
+            ]));
+        }
+    }
+    match (&state.grants.data, &state.grants.error) {
+        (_, Some(e)) => lines.push(Line::styled(format!("✗ {e}"), theme.danger())),
+        (None, None) => lines.push(Line::styled("loading…", theme.muted())),
+        (Some(g), None) if g.is_empty() => lines.push(Line::styled("no grants", theme.muted())),
+        _ => {}
+    }
+    for g in state.grants.data.iter().flatten().take(inner.height as usize) {
+        lines.push(Line::raw(g.raw.clone()));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
