@@ -299,9 +299,12 @@ async fn cloning_never_carries_the_mariadb_password_hash() {
     let old = account(&old_app);
     let new = Account::new(format!("{}_user_20260121", old_app.user), "%");
     let new_password = secret::generate_password();
+    // The whole rotation can be previewed before the new user exists.
+    let before = db.clone_grants_plan(&old, &new).await.unwrap().previews();
     run(&db, &db.create_user_plan(&new, &new_password).await.unwrap()).await;
 
     let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert_eq!(plan.previews(), before);
     assert_eq!(
         plan.previews(),
         [format!(
@@ -398,6 +401,8 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
             .iter()
             .all(|s| !s.contains("IDENTIFIED") && !s.contains(&old.user))
     );
+    let wild = format!("GRANT SHOW VIEW ON `wild\\_{sfx}%`.* TO {}", new.sql());
+    assert!(plan.previews().contains(&wild), "{:#?}", plan.previews());
     run(&db, &plan).await;
 
     let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
@@ -864,6 +869,25 @@ async fn nothing_prints_a_password() {
     for pw in [admin_pw.expose_secret(), app.password.expose_secret()] {
         assert!(!shown.contains(pw), "a password leaked into Debug output");
     }
+    // A server error that echoes the statement back (1064 quotes the text
+    // "near" the mistake) does not echo the password.
+    let pw = secret::generate_password();
+    let broken = Statement::with_password(
+        format!(
+            "CREATE USER 'x{}'@'%' IDENTIFIED BYY {}",
+            unique_suffix(),
+            Statement::PASSWORD
+        ),
+        pw.clone(),
+        mysql_str,
+    );
+    let err = db.execute(&[broken]).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("1064"), "{err}");
+    assert!(
+        err.message.contains("near 'BYY"),
+        "the server did echo the statement: {err}"
+    );
+    assert!(!format!("{err} {err:?}").contains(pw.expose_secret()), "{err}");
     // Driver errors that echo a URL are redacted too.
     let err = MysqlDb::connect(&format!(
         "mysql://u:{}@256.0.0.1:1/x",

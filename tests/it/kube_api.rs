@@ -16,7 +16,7 @@ use kube::api::{
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Client, Config};
-use rotui::sandbox::kube::{ExecOutput, KubeApiServer, NoRuntime, PodRuntime};
+use rotui::sandbox::kube::{ExecOutput, KubeApiServer, KubeStore, NoRuntime, PodRuntime};
 use serde_json::{Value, json};
 
 struct Sandbox {
@@ -27,7 +27,13 @@ struct Sandbox {
 
 impl Sandbox {
     async fn start(runtime: Arc<dyn PodRuntime>) -> Sandbox {
-        let server = KubeApiServer::start(runtime).await.expect("server starts");
+        Self::start_with(KubeStore::new(), runtime).await
+    }
+
+    async fn start_with(store: KubeStore, runtime: Arc<dyn PodRuntime>) -> Sandbox {
+        let server = KubeApiServer::start_with(store, runtime)
+            .await
+            .expect("server starts");
         let dir = tempfile::tempdir().unwrap();
         server
             .write_kubeconfig(&dir.path().join("kubeconfig"), "apps")
@@ -754,6 +760,14 @@ async fn kubectl_get_describe_annotate() {
         ["pod/signon-abc", "0/1", "Pending", "0"]
     );
 
+    let (ok, out, err) = kubectl(&sb, &["get", "all"]).await;
+    assert!(ok, "kubectl get all failed: {err}");
+    assert!(
+        out.contains("pod/signon-abc") && out.contains("deployment.apps/signon"),
+        "{out}"
+    );
+    assert!(!out.contains("secret/"), "secrets are not in `all`: {out}");
+
     let (ok, out, err) = kubectl(&sb, &["-n", "apps", "get", "externalsecrets"]).await;
     assert!(ok, "{err}");
     assert!(out.starts_with("NAME"), "{out}");
@@ -1127,6 +1141,14 @@ async fn portforward_carries_tcp_both_ways() {
         .unwrap();
     assert!(err.unwrap().contains("connection refused on port 6000"));
 
+    // kubectl's own port-forward speaks SPDY, and gets a clear refusal.
+    let (ok, _, err) = kubectl(&sb, &["port-forward", "pod/relay", "0:5432"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("SPDY (e.g. kubectl port-forward) is not supported"),
+        "{err}"
+    );
+
     // RBAC: create pods/portforward.
     sb.server.store().deny("create", "pods/portforward");
     let err = refused(pods.portforward("relay", &[5432]).await);
@@ -1349,4 +1371,120 @@ async fn event_recorder_and_collections() {
         msg.starts_with("error decoding YAML") && !msg.contains("hunter2"),
         "{msg}"
     );
+}
+
+#[tokio::test]
+async fn a_seeded_store_is_served_and_shared() {
+    let store = KubeStore::new();
+    let mut seed = serde_json::to_value(external_secret("seeded")).unwrap();
+    seed["metadata"]["namespace"] = json!("apps");
+    seed["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced"}]});
+    store.create(seed).unwrap();
+    let sb = Sandbox::start_with(store.clone(), Arc::new(NoRuntime)).await;
+    let es = sb.es();
+    let got = es.get("seeded").await.unwrap();
+    assert_eq!(
+        got.data["status"]["conditions"][0]["reason"], "SecretSynced",
+        "status given at creation is kept"
+    );
+    let patch = json!({"metadata": {"annotations": {"force-sync": "5"}}});
+    es.patch("seeded", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let seen = store.get("externalsecrets", Some("apps"), "seeded").unwrap();
+    assert_eq!(seen["metadata"]["annotations"]["force-sync"], "5");
+    assert_eq!(store.list("es", Some("apps")).len(), 1);
+    store
+        .merge_patch(
+            "es",
+            Some("apps"),
+            "seeded",
+            &json!({"status": {"refreshTime": "2026-01-01T00:00:00Z"}}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        es.get("seeded").await.unwrap().data["status"]["refreshTime"],
+        "2026-01-01T00:00:00Z"
+    );
+    store.delete("es", Some("apps"), "seeded").unwrap();
+    assert!(es.get_opt("seeded").await.unwrap().is_none());
+}
+
+/// No OpenAPI documents are served, so kubectl's client-side validation
+/// must be off (`--validate=false`); the apply itself works.
+#[tokio::test]
+async fn kubectl_apply_creates_then_patches() {
+    let sb = Sandbox::new().await;
+    let manifest = sb.dir.path().join("es.yaml");
+    let write = |interval: &str| {
+        let es = serde_json::to_value(external_secret("applied")).unwrap();
+        let mut es = es;
+        es["spec"]["refreshInterval"] = json!(interval);
+        std::fs::write(&manifest, serde_yaml::to_string(&es).unwrap()).unwrap();
+    };
+    write("1h");
+    let path = manifest.to_str().unwrap().to_string();
+    let (ok, out, err) = kubectl(&sb, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(ok, "first apply: {err}");
+    assert!(out.contains("created"), "{out}");
+    write("15m");
+    let (ok, out, err) = kubectl(&sb, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(ok, "second apply: {err}");
+    assert!(out.contains("configured"), "{out}");
+    let got = sb.es().get("applied").await.unwrap();
+    assert_eq!(got.data["spec"]["refreshInterval"], "15m");
+    assert_eq!(got.metadata.generation, Some(2));
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing() {
+    let sb = Sandbox::new().await;
+    let es = sb.es();
+    let rv = sb.server.store().resource_version();
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let previewed = es.create(&dry, &external_secret("dry")).await.unwrap();
+    assert_eq!(previewed.metadata.name.as_deref(), Some("dry"));
+    assert!(
+        es.get_opt("dry").await.unwrap().is_none(),
+        "a dry-run create stores nothing"
+    );
+    assert_eq!(sb.server.store().resource_version(), rv);
+
+    es.create(&PostParams::default(), &external_secret("real"))
+        .await
+        .unwrap();
+    let patch = json!({"metadata": {"annotations": {"force-sync": "9"}}});
+    let preview = es
+        .patch("real", &PatchParams::default().dry_run(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.metadata.annotations.unwrap()["force-sync"],
+        "9",
+        "the preview shows the result"
+    );
+    assert!(
+        es.get("real").await.unwrap().metadata.annotations.is_none(),
+        "but the object is unchanged"
+    );
+    let dp = DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    es.delete("real", &dp).await.unwrap();
+    assert!(
+        es.get_opt("real").await.unwrap().is_some(),
+        "a dry-run delete keeps the object"
+    );
+    sb.server.store().deny("patch", "externalsecrets");
+    let (code, _, _) = err_code(
+        es.patch("real", &PatchParams::default().dry_run(), &Patch::Merge(&patch))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 403, "a dry run is authorized like the real thing");
 }

@@ -222,6 +222,18 @@ async fn external_secret_renders_database_url_and_force_sync_resyncs() {
     assert!(status["refreshTime"].as_str().unwrap().ends_with('Z'));
     assert_eq!(status["binding"]["name"], "signon-mysql");
 
+    // What the runbook's `kubectl -n apps get externalsecrets` shows.
+    if let Some(out) = w.kubectl(&["get", "externalsecrets"]).await {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("signon-mysql"))
+            .unwrap_or_default();
+        assert!(
+            row.contains("1h") && row.contains("SecretSynced") && row.contains("True"),
+            "{out}"
+        );
+    }
+
     // The provider changes; with a 1h interval nothing happens by itself…
     w.source.set(
         key,
@@ -317,12 +329,9 @@ async fn refresh_interval_zero_ignores_force_sync_but_a_short_interval_refreshes
     .await
     .unwrap();
     eventually("first syncs", || async {
-        Some(()).filter(|_| false).or(
-            match (database_url(&w, "once").await, database_url(&w, "often").await) {
-                (Some(_), Some(_)) => Some(()),
-                _ => None,
-            },
-        )
+        let once = ready_condition(&es_status(&w, "once").await).0 == "True";
+        let often = ready_condition(&es_status(&w, "often").await).0 == "True";
+        (once && often).then_some(())
     })
     .await;
     let synced = es_status(&w, "once").await;
@@ -575,6 +584,19 @@ async fn reloader_rolls_the_deployment_and_old_connections_drain() {
         env.contains(&format!("DATABASE_URL=postgresql://{new_user}:newPassw0rdNew@")),
         "{env}"
     );
+
+    // What an operator sees with kubectl (when installed).
+    if let Some(out) = w.kubectl(&["get", "deployments,pods"]).await {
+        let deployment = out
+            .lines()
+            .find(|l| l.contains(&format!("deployment.apps/{app} ")))
+            .unwrap_or_default();
+        assert!(deployment.contains("2/2"), "{out}");
+        for pod in &new_pods {
+            let row = out.lines().find(|l| l.contains(pod.as_str())).unwrap_or_default();
+            assert!(row.contains("1/1") && row.contains("Running"), "{out}");
+        }
+    }
 
     // The runbook's own command, with plain kubectl (when installed).
     if let Some(out) = w

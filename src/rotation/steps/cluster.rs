@@ -89,13 +89,23 @@ pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
         )
         .await?;
     match verdict {
-        SyncVerdict::Synced => match observe_secret(cx, true).await? {
-            Observation::Done(_) => Ok(Applied::Done),
-            Observation::NotDone(w) | Observation::Blocked(w) => Err(StepError::Blocked(format!(
-                "the ExternalSecret synced but {w}; does it read {}?",
-                t.app_secret
-            ))),
-        },
+        SyncVerdict::Synced => {
+            // A sync that was already running when we annotated can report
+            // success with the old data; ours follows it. Wait for the Secret.
+            let deadline = Instant::now() + cx.opts.sync_timeout;
+            loop {
+                match observe_secret(cx, true).await? {
+                    Observation::Done(_) => return Ok(Applied::Done),
+                    Observation::NotDone(w) | Observation::Blocked(w) if Instant::now() >= deadline => {
+                        return Err(StepError::Blocked(format!(
+                            "the ExternalSecret synced but {w}; does it read {}?",
+                            t.app_secret
+                        )));
+                    }
+                    _ => tokio::time::sleep(cx.opts.poll).await,
+                }
+            }
+        }
         SyncVerdict::Failed(why) => Err(StepError::Port(
             PortError::new(
                 System::Kubernetes,

@@ -24,6 +24,7 @@ use kube::{Api, CustomResource, Resource, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::source::is_secret_key;
 use super::{ControllerError, SecretSource, fnv_hex, now_rfc3339, template};
 use crate::secret::redact;
 
@@ -336,7 +337,7 @@ async fn fetch(es: &ExternalSecret, source: &dyn SecretSource) -> Result<BTreeMa
         };
         for (k, v) in map {
             let v = plain(v);
-            if k.to_ascii_lowercase().contains("password") {
+            if is_secret_key(&k) {
                 crate::secret::register(&v);
             }
             out.insert(k, v);
@@ -345,7 +346,9 @@ async fn fetch(es: &ExternalSecret, source: &dyn SecretSource) -> Result<BTreeMa
     for item in &es.spec.data {
         let r = &item.remote_ref;
         let v = plain(property(source.get(&r.key).await?, r)?);
-        crate::secret::register(&v);
+        if is_secret_key(&item.secret_key) || r.property.as_deref().is_some_and(is_secret_key) {
+            crate::secret::register(&v);
+        }
         out.insert(item.secret_key.clone(), v);
     }
     Ok(out)
@@ -539,7 +542,7 @@ fn synced_resource_version(es: &ExternalSecret) -> String {
 }
 
 /// Parse a Go duration: "0", "1h", "15m", "1h30m", "90s", "500ms".
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -606,6 +609,46 @@ mod tests {
                 .collect(),
         );
         es
+    }
+
+    #[tokio::test]
+    async fn fetch_merges_data_from_then_data_items() {
+        let source = super::super::MapSource::new();
+        source.set(
+            "govuk/a/postgres",
+            json!({ "username": "a", "password": "fetchPassw0rd", "port": 5432 }),
+        );
+        source.set("govuk/shared", json!({ "replica": { "host": "r1" } }));
+        let es: ExternalSecret = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": { "name": "a" },
+            "spec": {
+                "dataFrom": [{ "extract": { "key": "govuk/a/postgres" } }, { "extract": { "key": "govuk/shared", "property": "replica" } }],
+                "data": [{ "secretKey": "user", "remoteRef": { "key": "govuk/a/postgres", "property": "username" } }],
+            }
+        }))
+        .unwrap();
+        let got = fetch(&es, &source).await.unwrap();
+        let want: BTreeMap<String, String> = [
+            ("username", "a"),
+            ("password", "fetchPassw0rd"),
+            ("port", "5432"),
+            ("host", "r1"),
+            ("user", "a"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            crate::secret::redact("x fetchPassw0rd"),
+            format!("x {}", crate::secret::MASK)
+        );
+
+        let mut missing = es.clone();
+        missing.spec.data[0].remote_ref.property = Some("nope".into());
+        let e = fetch(&missing, &source).await.unwrap_err();
+        assert_eq!(e, "key nope does not exist in secret govuk/a/postgres");
     }
 
     #[test]

@@ -35,9 +35,8 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 pub use aws_source::AwsSource;
-pub use eso::{
-    ExternalSecret, ExternalSecretSpec, ExternalSecretStatus, FAIL_ANNOTATION, FailSwitch, parse_go_duration,
-};
+use eso::FailSwitch;
+pub use eso::{ExternalSecret, ExternalSecretSpec, ExternalSecretStatus, FAIL_ANNOTATION};
 pub use pods::AppPods;
 pub use reloader::{AUTO_ANNOTATION, LAST_RELOADED_FROM};
 pub use source::{MapSource, SecretSource};

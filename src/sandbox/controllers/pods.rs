@@ -32,6 +32,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::now_rfc3339;
+use super::source::is_secret_key;
 use crate::sandbox::kube::{ExecOutput, PodRuntime};
 use crate::secret::{redact, register};
 
@@ -451,7 +452,7 @@ async fn container_env(
     let mut vars: Vec<(String, String)> =
         vec![("PATH".into(), PATH.into()), ("HOSTNAME".into(), pod.name_any())];
     let set = |vars: &mut Vec<(String, String)>, k: String, v: String| {
-        if k.contains("PASSWORD") || k.contains("SECRET") || k.contains("TOKEN") {
+        if is_secret_key(&k) {
             register(&v);
         }
         if let Some(p) = url::Url::parse(&v)

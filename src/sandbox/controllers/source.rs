@@ -24,13 +24,14 @@ impl MapSource {
         MapSource::default()
     }
 
-    /// Store (or replace) the document under `key`. String values are
-    /// registered for redaction, since any of them may be a password.
+    /// Store (or replace) the document under `key`. Values of password-like
+    /// keys are registered for redaction (not all values: scrubbing user
+    /// and host names would make every message unreadable).
     pub fn set(&self, key: &str, value: serde_json::Value) {
-        if let Some(obj) = value.as_object() {
-            obj.values()
-                .filter_map(|v| v.as_str())
-                .for_each(crate::secret::register);
+        for (k, v) in value.as_object().into_iter().flatten() {
+            if let Some(v) = v.as_str().filter(|_| is_secret_key(k)) {
+                crate::secret::register(v);
+            }
         }
         self.values
             .write()
@@ -41,6 +42,12 @@ impl MapSource {
     pub fn remove(&self, key: &str) {
         self.values.write().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
+}
+
+/// Whether a document key names a credential (`password`, `api_token`…).
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token"].iter().any(|w| k.contains(w))
 }
 
 impl std::fmt::Debug for MapSource {

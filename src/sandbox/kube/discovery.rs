@@ -79,7 +79,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         resources.push(json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
             "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-            "shortNames": r.short_names, "categories": r.categories,
+            "shortNames": r.short_names, "categories": r.categories(),
         }));
         if r.status_subresource {
             resources.push(json!({

@@ -31,7 +31,7 @@ pub async fn handle(
     q: &Query,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (ns, pod_name, pod) = super::portforward::pod_for(app, &t, "exec")?;
+    let (ns, pod_name, pod) = super::rest::pod_for(app, &t, "exec")?;
     let containers: Vec<&str> = pod["spec"]["containers"]
         .as_array()
         .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
@@ -63,18 +63,35 @@ pub async fn handle(
     if command.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
-    let ws = ws.map_err(|_| ApiError::bad_request("Upgrade request required"))?;
-    let flag = |k: &str| matches!(q.get(k), Some("true" | "1"));
+    let ws = upgrade(ws)?;
     let streams = Streams {
-        stdout: flag("stdout"),
-        stderr: flag("stderr"),
-        tty: flag("tty"),
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        tty: q.flag("tty"),
     };
     let running = app.runtime.exec(&ns, &pod_name, &container, command.clone());
     let shutdown = app.shutdown.clone();
     Ok(ws
         .protocols(PROTOCOLS)
         .on_upgrade(move |socket| session(socket, running, command, streams, shutdown)))
+}
+
+/// The WebSocket upgrade, if the client speaks one of our sub-protocols.
+pub fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    let unsupported = || {
+        ApiError::bad_request(format!(
+            "this sandbox API server speaks only the WebSocket channel protocols ({}); \
+             SPDY (e.g. kubectl port-forward) is not supported",
+            PROTOCOLS.join(", ")
+        ))
+    };
+    let ws = ws.map_err(|_| unsupported())?;
+    let offered = ws
+        .requested_protocols()
+        .any(|p| PROTOCOLS.iter().any(|ours| p.as_bytes() == ours.as_bytes()));
+    if offered { Ok(ws) } else { Err(unsupported()) }
 }
 
 #[derive(Clone, Copy)]

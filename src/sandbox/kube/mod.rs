@@ -1,22 +1,28 @@
 //! The sandbox's Kubernetes API server: the real REST/JSON protocol for the
-//! objects rotui uses (Namespace, Pod, Secret, Event, Deployment, ReplicaSet,
-//! ExternalSecret v1 and v1beta1), so the real `kube` client, kube-runtime
-//! watchers and plain `kubectl` work against it.
+//! objects rotui uses (Namespace, Pod, Secret, Event, events.k8s.io Event,
+//! Deployment, ReplicaSet, ExternalSecret v1 and v1beta1), so the real
+//! `kube` client, kube-runtime watchers and plain `kubectl` work against it.
 //!
 //! - objects are JSON with uid, creationTimestamp, a string resourceVersion
-//!   from one global counter, and `generation` moving with the spec;
+//!   from one global counter, and `generation` moving with the spec; no-op
+//!   writes change nothing;
 //! - get, list (label and field selectors), watch (resume from a version,
-//!   410 when too old), create, replace, delete (owners cascade), merge
-//!   patch, JSON patch, strategic merge patch and server-side apply (both
-//!   approximated as merge patch), `/status` for kinds that have it;
-//! - discovery and `meta.k8s.io/v1` Tables for kubectl;
-//! - `pods/exec` and `pods/portforward` over WebSocket, delegated to a
-//!   [`PodRuntime`];
-//! - an RBAC switch ([`KubeStore::deny`]) for 403 Forbidden.
+//!   bookmarks, `sendInitialEvents`, 410 once compacted), create
+//!   (`generateName`), replace (409 on a stale resourceVersion), delete and
+//!   deletecollection (owners cascade), merge patch, JSON patch, strategic
+//!   merge patch and server-side apply (both approximated as merge patch),
+//!   `/status` for the kinds that have it; `dryRun=All` changes nothing;
+//! - discovery and `meta.k8s.io/v1` Tables for kubectl (get, get --watch,
+//!   describe, annotate, rollout restart, exec);
+//! - `pods/exec` and `pods/portforward` over WebSocket (v5/v4 channel
+//!   protocols), delegated to a [`PodRuntime`]; SPDY (`kubectl
+//!   port-forward`) is refused with a clear message;
+//! - an RBAC switch ([`KubeStore::deny`]) for the real server's 403s.
 //!
 //! Creating an object keeps the status it is given (handy for seeding);
 //! updates and patches of the main resource never change the status of a
-//! kind with a `/status` subresource, as on the real server.
+//! kind with a `/status` subresource, as on the real server. Deletion is
+//! immediate (no graceful termination).
 
 mod discovery;
 mod exec;
@@ -61,9 +67,14 @@ impl KubeApiServer {
     /// Start serving on a free port of 127.0.0.1, with namespaces
     /// `default`, `kube-system` and `apps`.
     pub async fn start(runtime: Arc<dyn PodRuntime>) -> std::io::Result<Self> {
+        Self::start_with(KubeStore::new(), runtime).await
+    }
+
+    /// Start serving `store`, made beforehand (e.g. so the runtime can hold
+    /// a clone of it).
+    pub async fn start_with(store: KubeStore, runtime: Arc<dyn PodRuntime>) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let store = KubeStore::new();
         let shutdown = CancellationToken::new();
         let app = Arc::new(rest::App {
             store: store.clone(),

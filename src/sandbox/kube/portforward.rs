@@ -9,12 +9,10 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use super::resources::RESOURCES;
 use super::rest::{App, Query, Target};
 use super::runtime::PodRuntime;
 use super::status::ApiError;
@@ -22,24 +20,14 @@ use super::status::ApiError;
 /// v5's "close this channel" frame: `[255, channel]`.
 const CLOSE: u8 = 255;
 
-/// Authorize `create pods/<sub>` and fetch the pod: (namespace, name, pod).
-pub(crate) fn pod_for(app: &App, t: &Target, sub: &str) -> Result<(String, String, Value), ApiError> {
-    let rt = &RESOURCES[t.res];
-    let ns = t.namespace.clone().unwrap_or_default();
-    let name = t.name.clone().unwrap_or_default();
-    app.store
-        .authorize("create", rt, Some(sub), Some(&ns), Some(&name))?;
-    let pod = app.store.get_in(t.res, Some(&ns), &name)?;
-    Ok((ns, name, pod))
-}
-
 pub async fn handle(
     app: &Arc<App>,
     t: Target,
     q: &Query,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (ns, pod, _) = pod_for(app, &t, "portforward")?;
+    let (ns, pod, _) = super::rest::pod_for(app, &t, "portforward")?;
+    let ws = super::exec::upgrade(ws)?;
     let mut ports = vec![];
     for p in q.all("ports").iter().flat_map(|v| v.split(',')) {
         match p.trim().parse::<u16>() {
@@ -50,7 +38,6 @@ pub async fn handle(
     if ports.is_empty() {
         return Err(ApiError::bad_request("at least 1 port must be specified"));
     }
-    let ws = ws.map_err(|_| ApiError::bad_request("Upgrade request required"))?;
     let runtime = app.runtime.clone();
     let shutdown = app.shutdown.clone();
     Ok(ws

@@ -16,7 +16,6 @@ pub struct ResourceType {
     pub status_subresource: bool,
     /// Has `metadata.generation`, bumped when the spec changes.
     pub generation: bool,
-    pub categories: &'static [&'static str],
 }
 
 #[allow(clippy::too_many_arguments)] // a table row, read positionally
@@ -41,7 +40,6 @@ const fn rt(
         short_names,
         status_subresource,
         generation,
-        categories: &[],
     }
 }
 
@@ -69,6 +67,15 @@ impl ResourceType {
     /// `apiVersion` of the preferred version.
     pub fn api_version(&self) -> String {
         api_version(self.group, self.versions[0])
+    }
+
+    /// Discovery categories: `kubectl get all` lists the `all` ones.
+    pub fn categories(&self) -> &'static [&'static str] {
+        match self.kind {
+            "Pod" | "Deployment" | "ReplicaSet" => &["all"],
+            "ExternalSecret" => &["external-secrets"],
+            _ => &[],
+        }
     }
 
     pub fn serves(&self, version: &str) -> bool {

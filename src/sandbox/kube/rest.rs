@@ -51,7 +51,7 @@ impl Query {
             .collect()
     }
 
-    fn flag(&self, k: &str) -> bool {
+    pub fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true" | "1"))
     }
 }
@@ -144,7 +144,10 @@ pub async fn dispatch(
         },
         _ => Err(not_found()),
     };
-    found.unwrap_or_else(IntoResponse::into_response)
+    let response = found.unwrap_or_else(IntoResponse::into_response);
+    // The path only: queries can carry exec commands, which may hold secrets.
+    tracing::debug!(target: "rotui::sandbox::kube", "{method} {} -> {}", uri.path(), response.status());
+    response
 }
 
 /// Parse `[watch/][namespaces/NS/]PLURAL[/NAME[/SUB]]`.
@@ -188,113 +191,131 @@ async fn resource_request(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let rt = &RESOURCES[t.res];
-    let store = &app.store;
-    let ns = t.namespace.as_deref();
-    let sub = t.subresource.as_deref();
-    match (sub, rt.kind) {
+    match (t.subresource.as_deref(), rt.kind) {
         (None, _) => {}
         (Some("status"), _) if rt.status_subresource => {}
         (Some("exec"), "Pod") => return exec::handle(app, t, q, ws).await,
         (Some("portforward"), "Pod") => return portforward::handle(app, t, q, ws).await,
         _ => return Err(not_found()),
     }
-    let wants_table = table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let present = |mut obj: Value| {
-        obj["apiVersion"] = json!(t.api_version());
-        obj
+    let cx = Cx {
+        app,
+        t: &t,
+        q,
+        headers,
+        body,
+        wants_table: table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())),
     };
-    let Some(name) = t.name.clone() else {
-        // Collections.
-        return match *method {
-            Method::GET => {
-                let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
-                if t.watch_path || q.flag("watch") {
-                    store.authorize("watch", rt, None, ns, None)?;
-                    return watch::respond(
-                        app.clone(),
-                        watch::WatchRequest {
-                            res: t.res,
-                            api_version: t.api_version(),
-                            namespace: t.namespace.clone(),
-                            selector,
-                            resource_version: q.get("resourceVersion").map(String::from),
-                            timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
-                            send_initial_events: q.flag("sendInitialEvents"),
-                            table: wants_table,
-                            allow_bookmarks: q.flag("allowWatchBookmarks"),
-                        },
-                    );
-                }
-                store.authorize("list", rt, None, ns, None)?;
-                let (items, rv) = store.list_in(t.res, ns, &selector);
-                if wants_table {
-                    return Ok(json_response(200, &table::table(rt, &items, Some(rv))));
-                }
-                let items: Vec<Value> = items.into_iter().map(present).collect();
-                Ok(json_response(
-                    200,
-                    &json!({
-                        "kind": format!("{}List", rt.kind), "apiVersion": t.api_version(),
-                        "metadata": {"resourceVersion": rv.to_string()}, "items": items,
-                    }),
-                ))
-            }
-            Method::POST => {
-                store.authorize("create", rt, None, ns, None)?;
-                let obj = parse_json(body)?;
-                let name = obj
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .map(String::from);
-                store.authorize("create", rt, None, ns, name.as_deref())?;
-                let created = store.create_in(t.res, ns, obj)?;
-                Ok(json_response(201, &present(created)))
-            }
-            Method::DELETE => {
-                store.authorize("deletecollection", rt, None, ns, None)?;
-                let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
-                let (items, _) = store.list_in(t.res, ns, &selector);
-                let mut deleted = vec![];
-                for o in items {
-                    let (n, name) = (
-                        o["metadata"]["namespace"].as_str(),
-                        o["metadata"]["name"].as_str().unwrap_or(""),
-                    );
-                    if let Ok(d) = store.delete_in(t.res, n, name) {
-                        deleted.push(present(d));
-                    }
-                }
-                Ok(json_response(
-                    200,
-                    &json!({"kind": format!("{}List", rt.kind), "apiVersion": t.api_version(), "metadata": {}, "items": deleted}),
-                ))
-            }
-            _ => Err(ApiError::new(
-                405,
-                "MethodNotAllowed",
-                format!("{method} is not supported on a collection"),
-            )),
+    match t.name.as_deref() {
+        None => collection(&cx, method),
+        Some(name) => object(&cx, method, name),
+    }
+}
+
+/// What the verb handlers need from a request.
+struct Cx<'a> {
+    app: &'a Arc<App>,
+    t: &'a Target,
+    q: &'a Query,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    wants_table: bool,
+}
+
+impl Cx<'_> {
+    /// `?dryRun=All` (or, for deletes, `dryRun: ["All"]` in the
+    /// DeleteOptions body): check and answer, but change nothing.
+    fn dry_run(&self) -> bool {
+        // No object has a top-level `dryRun`, so only DeleteOptions match.
+        let in_body = || {
+            serde_json::from_slice::<Value>(self.body)
+                .ok()
+                .and_then(|b| b["dryRun"].as_array().map(|a| a.iter().any(|v| v == "All")))
+                .unwrap_or(false)
         };
-    };
+        self.q.all("dryRun").iter().any(|v| v == "All") || in_body()
+    }
+
+    /// An object as seen through the URL's API version.
+    fn present(&self, mut obj: Value) -> Value {
+        obj["apiVersion"] = json!(self.t.api_version());
+        obj
+    }
+}
+
+/// list, watch, create, deletecollection
+fn collection(cx: &Cx, method: &Method) -> Result<Response, ApiError> {
+    let (app, t, q, body, wants_table) = (cx.app, cx.t, cx.q, cx.body, cx.wants_table);
+    let (rt, store, ns) = (&RESOURCES[t.res], &app.store, t.namespace.as_deref());
+    let present = |o| cx.present(o);
+    match *method {
+        Method::GET => {
+            let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
+            if t.watch_path || q.flag("watch") {
+                store.authorize("watch", rt, None, ns, None)?;
+                return watch::respond(app.clone(), watch_request(t, selector, q, wants_table));
+            }
+            store.authorize("list", rt, None, ns, None)?;
+            let (items, rv) = store.list_in(t.res, ns, &selector);
+            if wants_table {
+                return Ok(json_response(200, &table::table(rt, &items, Some(rv))));
+            }
+            let items: Vec<Value> = items.into_iter().map(present).collect();
+            Ok(json_response(
+                200,
+                &json!({
+                    "kind": format!("{}List", rt.kind), "apiVersion": t.api_version(),
+                    "metadata": {"resourceVersion": rv.to_string()}, "items": items,
+                }),
+            ))
+        }
+        Method::POST => {
+            store.authorize("create", rt, None, ns, None)?;
+            let obj = parse_json(body)?;
+            let created = store.create_in(t.res, ns, obj, cx.dry_run())?;
+            Ok(json_response(201, &present(created)))
+        }
+        Method::DELETE => {
+            store.authorize("deletecollection", rt, None, ns, None)?;
+            let selector = Selector::parse(q.get("labelSelector"), q.get("fieldSelector"))?;
+            let (items, _) = store.list_in(t.res, ns, &selector);
+            let mut deleted = vec![];
+            for o in items {
+                let (n, name) = (
+                    o["metadata"]["namespace"].as_str(),
+                    o["metadata"]["name"].as_str().unwrap_or(""),
+                );
+                if let Ok(d) = store.delete_in(t.res, n, name, cx.dry_run()) {
+                    deleted.push(present(d));
+                }
+            }
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", rt.kind), "apiVersion": t.api_version(), "metadata": {}, "items": deleted}),
+            ))
+        }
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on a collection"),
+        )),
+    }
+}
+
+/// get, watch, replace, patch, delete of one object (or its status)
+fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
+    let (app, t, q, body, wants_table, headers) = (cx.app, cx.t, cx.q, cx.body, cx.wants_table, cx.headers);
+    let (rt, store, ns) = (&RESOURCES[t.res], &app.store, t.namespace.as_deref());
+    let present = |o| cx.present(o);
+    let name = name.to_string();
+    let sub = t.subresource.as_deref();
     let status = sub == Some("status");
     let verb_sub = if status { Some("status") } else { None };
     match *method {
         Method::GET if t.watch_path => {
             store.authorize("watch", rt, None, ns, Some(&name))?;
-            watch::respond(
-                app.clone(),
-                watch::WatchRequest {
-                    res: t.res,
-                    api_version: t.api_version(),
-                    namespace: t.namespace.clone(),
-                    selector: Selector::parse(None, Some(&format!("metadata.name={name}")))?,
-                    resource_version: q.get("resourceVersion").map(String::from),
-                    timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
-                    send_initial_events: q.flag("sendInitialEvents"),
-                    table: wants_table,
-                    allow_bookmarks: q.flag("allowWatchBookmarks"),
-                },
-            )
+            let selector = Selector::parse(None, Some(&format!("metadata.name={name}")))?;
+            watch::respond(app.clone(), watch_request(t, selector, q, wants_table))
         }
         Method::GET => {
             store.authorize("get", rt, verb_sub, ns, Some(&name))?;
@@ -307,7 +328,7 @@ async fn resource_request(
         Method::PUT => {
             store.authorize("update", rt, verb_sub, ns, Some(&name))?;
             let obj = parse_json(body)?;
-            let updated = store.update_in(t.res, ns, &name, status, |_| Ok(obj))?;
+            let updated = store.update_in(t.res, ns, &name, status, cx.dry_run(), |_| Ok(obj))?;
             Ok(json_response(200, &present(updated)))
         }
         Method::PATCH => {
@@ -320,7 +341,7 @@ async fn resource_request(
             let patched = match ct {
                 "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                     let patch = parse_json(body)?;
-                    store.update_in(t.res, ns, &name, status, |cur| {
+                    store.update_in(t.res, ns, &name, status, cx.dry_run(), |cur| {
                         let mut new = cur.clone();
                         super::patch::merge_patch(&mut new, &patch);
                         Ok(new)
@@ -328,7 +349,7 @@ async fn resource_request(
                 }
                 "application/json-patch+json" => {
                     let patch = parse_json(body)?;
-                    store.update_in(t.res, ns, &name, status, |cur| {
+                    store.update_in(t.res, ns, &name, status, cx.dry_run(), |cur| {
                         let mut new = cur.clone();
                         super::patch::json_patch(&mut new, &patch)?;
                         Ok(new)
@@ -344,7 +365,7 @@ async fn resource_request(
                             .map(|l| format!(" at line {} column {}", l.line(), l.column()));
                         ApiError::bad_request(format!("error decoding YAML{}", at.unwrap_or_default()))
                     })?;
-                    match store.update_in(t.res, ns, &name, status, |cur| {
+                    match store.update_in(t.res, ns, &name, status, cx.dry_run(), |cur| {
                         let mut new = cur.clone();
                         let mut patch = patch.clone();
                         if let Some(m) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -355,7 +376,7 @@ async fn resource_request(
                     }) {
                         Err(e) if e.code == 404 && !status => {
                             store.authorize("create", rt, None, ns, Some(&name))?;
-                            let created = store.create_in(t.res, ns, patch)?;
+                            let created = store.create_in(t.res, ns, patch, cx.dry_run())?;
                             return Ok(json_response(201, &present(created)));
                         }
                         other => other?,
@@ -375,7 +396,7 @@ async fn resource_request(
         }
         Method::DELETE if !status => {
             store.authorize("delete", rt, None, ns, Some(&name))?;
-            let deleted = store.delete_in(t.res, ns, &name)?;
+            let deleted = store.delete_in(t.res, ns, &name, cx.dry_run())?;
             Ok(json_response(200, &present(deleted)))
         }
         _ => Err(ApiError::new(
@@ -384,6 +405,32 @@ async fn resource_request(
             format!("{method} is not supported here"),
         )),
     }
+}
+
+fn watch_request(t: &Target, selector: Selector, q: &Query, table: bool) -> watch::WatchRequest {
+    watch::WatchRequest {
+        res: t.res,
+        api_version: t.api_version(),
+        namespace: t.namespace.clone(),
+        selector,
+        resource_version: q.get("resourceVersion").map(String::from),
+        timeout: q.get("timeoutSeconds").and_then(|s| s.parse().ok()),
+        send_initial_events: q.flag("sendInitialEvents"),
+        table,
+        allow_bookmarks: q.flag("allowWatchBookmarks"),
+    }
+}
+
+/// For `pods/exec` and `pods/portforward`: authorize `create pods/<sub>` and
+/// fetch the pod. Returns (namespace, name, pod).
+pub fn pod_for(app: &App, t: &Target, sub: &str) -> Result<(String, String, Value), ApiError> {
+    let rt = &RESOURCES[t.res];
+    let ns = t.namespace.clone().unwrap_or_default();
+    let name = t.name.clone().unwrap_or_default();
+    app.store
+        .authorize("create", rt, Some(sub), Some(&ns), Some(&name))?;
+    let pod = app.store.get_in(t.res, Some(&ns), &name)?;
+    Ok((ns, name, pod))
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

@@ -113,7 +113,7 @@ impl KubeStore {
         }));
         for ns in ["default", "kube-system", "apps"] {
             store
-                .create_in(NAMESPACES, None, json!({"metadata": {"name": ns}}))
+                .create_in(NAMESPACES, None, json!({"metadata": {"name": ns}}), false)
                 .expect("fresh store accepts the standard namespaces");
         }
         store
@@ -148,7 +148,7 @@ impl KubeStore {
                 .unwrap_or("apps")
                 .to_string()
         });
-        self.create_in(res, ns.as_deref(), obj)
+        self.create_in(res, ns.as_deref(), obj, false)
     }
 
     /// An object by resource name, namespace (None for cluster-scoped) and name.
@@ -174,7 +174,7 @@ impl KubeStore {
         status: bool,
     ) -> Result<Value, ApiError> {
         let res = resource_named(resource)?;
-        self.update_in(res, namespace, name, status, |cur| {
+        self.update_in(res, namespace, name, status, false, |cur| {
             let mut new = cur.clone();
             super::patch::merge_patch(&mut new, patch);
             Ok(new)
@@ -182,7 +182,7 @@ impl KubeStore {
     }
 
     pub fn delete(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
-        self.delete_in(resource_named(resource)?, namespace, name)
+        self.delete_in(resource_named(resource)?, namespace, name, false)
     }
 
     /// Deny `verb` (get, list, watch, create, update, patch, delete, or `*`)
@@ -256,7 +256,14 @@ impl KubeStore {
         (items, g.rv)
     }
 
-    pub(crate) fn create_in(&self, res: ResId, ns: Option<&str>, mut obj: Value) -> Result<Value, ApiError> {
+    /// With `dry_run`, everything is checked and the result returned, but nothing is stored.
+    pub(crate) fn create_in(
+        &self,
+        res: ResId,
+        ns: Option<&str>,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let rt = &RESOURCES[res];
         if !obj.is_object() {
             return Err(ApiError::bad_request(format!(
@@ -321,15 +328,18 @@ impl KubeStore {
         if g.objects.contains_key(&k) {
             return Err(ApiError::already_exists(rt.group, rt.plural, &name));
         }
-        g.rv += 1;
         let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now()));
-        meta.insert("resourceVersion".into(), json!(g.rv.to_string()));
         meta.remove("deletionTimestamp");
         if rt.generation {
             meta.insert("generation".into(), json!(1));
         }
+        if dry_run {
+            return Ok(obj);
+        }
+        g.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         g.objects.insert(k, obj.clone());
         self.record(&mut g, res, ns, EventType::Added, obj.clone(), None);
         Ok(obj)
@@ -337,12 +347,14 @@ impl KubeStore {
 
     /// Replace an object with `f(current)`, applying the server's rules.
     /// With `status`, only the status changes; otherwise everything but it.
+    /// With `dry_run`, the result is returned but not stored.
     pub(crate) fn update_in(
         &self,
         res: ResId,
         ns: Option<&str>,
         name: &str,
         status: bool,
+        dry_run: bool,
         f: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
         let rt = &RESOURCES[res];
@@ -421,8 +433,8 @@ impl KubeStore {
             new
         };
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
-        if new == old {
-            return Ok(old);
+        if new == old || dry_run {
+            return Ok(new);
         }
         g.rv += 1;
         new["metadata"]["resourceVersion"] = json!(g.rv.to_string());
@@ -433,8 +445,22 @@ impl KubeStore {
 
     /// Delete an object, then (like the garbage collector) its dependents,
     /// and for a namespace everything in it.
-    pub(crate) fn delete_in(&self, res: ResId, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    /// With `dry_run`, the object is returned but stays.
+    pub(crate) fn delete_in(
+        &self,
+        res: ResId,
+        ns: Option<&str>,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let mut g = self.lock();
+        if dry_run {
+            return g
+                .objects
+                .get(&key(res, ns, name))
+                .cloned()
+                .ok_or_else(|| not_found(res, name));
+        }
         let obj = self
             .remove(&mut g, &key(res, ns, name))
             .ok_or_else(|| not_found(res, name))?;
