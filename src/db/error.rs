@@ -79,7 +79,12 @@ impl DbError {
         use DbErrorKind::*;
         match &err {
             sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                // MySQL's SQLSTATEs are coarse (28000 covers 1045 and 1698):
+                // classify by its error number, PostgreSQL by its SQLSTATE.
+                let code = match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                    Some(my) => my.number().to_string(),
+                    None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                };
                 let (kind, hint) = match code.as_str() {
                     "1045" | "28P01" | "28000" => {
                         (BadPassword, "check the password (is the admin secret current?)")

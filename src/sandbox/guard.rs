@@ -43,15 +43,24 @@ impl Guarded {
             .map(|d| format!("rm -rf {}", shell_quote(&d.to_string_lossy())))
             .unwrap_or_default();
         // setsid-like isolation is not needed: the guard kills its own child.
+        // The cleanup runs when our end of the pipe closes (`read` returns)
+        // and also when the guard itself is signalled (a Ctrl-C to the
+        // whole process group), so the directory never outlives the server.
         let script = format!(
-            r#"{cmd_line} >>{log} 2>&1 </dev/null &
+            r#"cleanup() {{
+  trap '' TERM INT HUP
+  kill -TERM $pid 2>/dev/null
+  for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  kill -KILL $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  {rm}
+  exit 0
+}}
+{cmd_line} >>{log} 2>&1 </dev/null &
 pid=$!
+trap cleanup TERM INT HUP
 read _ignored
-kill -TERM $pid 2>/dev/null
-for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -KILL $pid 2>/dev/null
-wait $pid 2>/dev/null
-{rm}
+cleanup
 "#,
             log = shell_quote(&log.to_string_lossy()),
         );
@@ -127,6 +136,23 @@ mod tests {
         assert!(g.is_running());
         g.stop();
         assert!(!dir.exists(), "the guard removes its directory");
+    }
+
+    #[test]
+    fn a_signalled_guard_still_cleans_up() {
+        let dir = scratch_dir("rotui-guard-").unwrap();
+        let log = dir.join("log");
+        let g = Guarded::spawn(Path::new("sleep"), &["30".into()], None, &log, Some(&dir)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let guard_pid = nix::unistd::Pid::from_raw(g.child.id() as i32);
+        nix::sys::signal::kill(guard_pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        for _ in 0..100 {
+            if !dir.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(!dir.exists(), "the guard removes its directory when signalled");
     }
 
     #[test]

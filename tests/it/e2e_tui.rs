@@ -23,13 +23,30 @@ impl Tmux {
             .collect();
         let cmd = format!("{exports} {} {args}; sleep 30", env!("CARGO_BIN_EXE_rotui"));
         let ok = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "bash", "-c", &cmd])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "160",
+                "-y",
+                "48",
+                "bash",
+                "-c",
+                &cmd,
+            ])
             .status()
             .expect("tmux runs")
             .success();
         assert!(ok, "tmux new-session failed");
-        let _ = Command::new("tmux").args(["set", "-t", &session, "escape-time", "0"]).status();
-        Tmux { session, captures: Vec::new() }
+        let _ = Command::new("tmux")
+            .args(["set", "-t", &session, "escape-time", "0"])
+            .status();
+        Tmux {
+            session,
+            captures: Vec::new(),
+        }
     }
 
     fn capture(&mut self) -> String {
@@ -55,7 +72,10 @@ impl Tmux {
             if pred(&s) {
                 return s;
             }
-            assert!(start.elapsed() < timeout, "timed out waiting for {what}; screen:\n{s}");
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     }
@@ -63,13 +83,17 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
     }
 }
 
 /// (number, status word, title) of each row of the Steps pane.
 fn steps(screen: &str) -> Vec<(usize, String, String)> {
-    let re = Regex::new(r"^│\s*(\d+) \S+ (done|pending|blocked|running|failed|waiting|skipped)\s+!?(.+?)\s*│").unwrap();
+    let re =
+        Regex::new(r"^│\s*(\d+) \S+ (done|pending|blocked|running|failed|waiting|skipped)\s+!?(.+?)\s*│")
+            .unwrap();
     screen
         .lines()
         .filter_map(|l| re.captures(l))
@@ -96,7 +120,10 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     let dir = tempfile::tempdir().unwrap();
     let world = World::start(dir.path()).await.expect("the sandbox starts");
     let mut env = exports(&std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap());
-    env.insert("ROTUI_STATE_DIR".into(), dir.path().join("state").to_string_lossy().into_owned());
+    env.insert(
+        "ROTUI_STATE_DIR".into(),
+        dir.path().join("state").to_string_lossy().into_owned(),
+    );
     env.insert("HOME".into(), dir.path().to_string_lossy().into_owned());
     env.insert("PATH".into(), std::env::var("PATH").unwrap());
 
@@ -130,7 +157,10 @@ async fn a_whole_mysql_rotation_by_keypresses() {
             }
             t.keys(&["Enter"]);
             let s = t.wait_for("the preview", Duration::from_secs(5), |s| s.contains("Preview:"));
-            assert!(s.contains(&title[..title.len().min(20)]), "preview of {title}:\n{s}");
+            assert!(
+                s.contains(&title[..title.len().min(20)]),
+                "preview of {title}:\n{s}"
+            );
             t.keys(&["Enter"]);
             std::thread::sleep(Duration::from_millis(300));
             let s = t.capture();
@@ -140,9 +170,15 @@ async fn a_whole_mysql_rotation_by_keypresses() {
             } else if s.contains("y yes, do it") {
                 t.keys(&["y"]);
             }
-            t.wait_for(&format!("step {n} ({title}) to finish"), Duration::from_secs(120), |s| {
-                steps(s).iter().any(|(m, st, _)| *m == n && (st == "done" || st == "failed" || st == "waiting"))
-            });
+            t.wait_for(
+                &format!("step {n} ({title}) to finish"),
+                Duration::from_secs(120),
+                |s| {
+                    steps(s)
+                        .iter()
+                        .any(|(m, st, _)| *m == n && (st == "done" || st == "failed" || st == "waiting"))
+                },
+            );
         }
         t.capture();
         (t.captures.clone(), drain_counts)
@@ -152,7 +188,10 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     let (captures, drain_counts) = tmux;
 
     // The old user's connections were seen live, then seen falling to 0.
-    assert!(drain_counts.iter().any(|n| *n > 0), "old user's connections seen: {drain_counts:?}");
+    assert!(
+        drain_counts.iter().any(|n| *n > 0),
+        "old user's connections seen: {drain_counts:?}"
+    );
     assert_eq!(drain_counts.last(), Some(&0), "drained to 0: {drain_counts:?}");
 
     // No password ever appeared on screen: the old, the new and the admin's.
@@ -181,12 +220,26 @@ async fn a_whole_mysql_rotation_by_keypresses() {
         let doc: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
         secrets.push(doc["password"].as_str().unwrap().to_owned());
         if stage == "AWSCURRENT" {
-            assert!(doc["username"].as_str().unwrap().starts_with("signon_user_"), "the secret names the new user");
+            assert!(
+                doc["username"].as_str().unwrap().starts_with("signon_user_"),
+                "the secret names the new user"
+            );
         }
     }
-    let admin = sm.get_secret_value().secret_id("sandbox-rds-admin-passwords").send().await.unwrap();
+    let admin = sm
+        .get_secret_value()
+        .secret_id("sandbox-rds-admin-passwords")
+        .send()
+        .await
+        .unwrap();
     let admin: serde_json::Value = serde_json::from_str(admin.secret_string().unwrap()).unwrap();
-    secrets.extend(admin.as_object().unwrap().values().map(|v| v.as_str().unwrap().to_owned()));
+    secrets.extend(
+        admin
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_str().unwrap().to_owned()),
+    );
     for screen in &captures {
         for s in &secrets {
             assert!(!screen.contains(s.as_str()), "a password reached the screen");

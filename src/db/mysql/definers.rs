@@ -160,7 +160,10 @@ impl MysqlDb {
         // one): a change made under the object's own modes travels as one
         // multi-statement batch, so it can never run under the wrong ones.
         let statements = if modes.is_empty() {
-            change.into_iter().map(|s| Statement::new(s).in_database(&db)).collect()
+            change
+                .into_iter()
+                .map(|s| Statement::new(s).in_database(&db))
+                .collect()
         } else {
             vec![Statement::new(under_session(&modes, change).join(";\n")).in_database(&db)]
         };

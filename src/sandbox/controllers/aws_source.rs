@@ -29,6 +29,10 @@ impl SecretSource for AwsSource {
             let out = client
                 .get_secret_value()
                 .secret_id(&key)
+                // ESO reads AWSCURRENT (its default `version`). Asked for
+                // explicitly because moto 5 keeps answering an unlabelled
+                // read with the old version after AWSCURRENT moves.
+                .version_stage("AWSCURRENT")
                 .send()
                 .await
                 .map_err(|e| describe(&e))?;
