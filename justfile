@@ -9,10 +9,15 @@ export ROTUI_MOTO_SERVER := venv / "bin/moto_server"
 default:
     @just --list
 
-# Build rotui, start the local sandbox and open the dashboard on it.
-demo: tools
+# Build rotui, start the local sandbox and open the dashboard on it
+# (`just demo account-api postgres` for the PostgreSQL app).
+demo app="signon" engine="mysql": tools
     cargo build --release
-    ./scripts/demo.sh
+    ./scripts/demo.sh {{app}} {{engine}}
+
+# The sandbox on its own, printing how to point rotui and kubectl at it.
+sandbox: tools
+    cargo run --release -- sandbox
 
 # Format check, lints and every test (real PostgreSQL, MariaDB, moto, sandbox cluster).
 test: tools
