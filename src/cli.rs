@@ -98,7 +98,12 @@ pub struct RotateArgs {
     /// End the old user's connections that outlive the drain timeout.
     #[arg(long)]
     pub kill_leftovers: bool,
-    /// Drop the old user even with live connections: type its name here.
+    /// Confirm dropping the old user by typing its name (the last step
+    /// waits for this, as the dashboard asks for it to be typed).
+    #[arg(long, value_name = "OLD_USER")]
+    pub confirm_drop: Option<String>,
+    /// Drop the old user even with live connections (they are ended
+    /// first): type its name here.
     #[arg(long, value_name = "OLD_USER")]
     pub force_drop: Option<String>,
 }

@@ -7,6 +7,15 @@ use rotui::cmd;
 async fn main() -> Result<()> {
     // Restores the terminal on any panic (also in a background task) first.
     rotui::tui::install_hooks()?;
+    // `rotui plan | head` should end quietly, as other command-line tools do,
+    // not report a broken pipe.
+    // SAFETY: SIG_DFL installs no handler of ours; sigaction itself is thread-safe.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => cmd::dashboard::run(&cli.target, &cli.conn, cli.read_only).await?,

@@ -89,7 +89,12 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             yes: args.yes,
             kill_leftovers: args.kill_leftovers,
             force_drop: args.force_drop.clone(),
-            typed: args.force_drop.iter().cloned().collect(),
+            typed: args
+                .confirm_drop
+                .iter()
+                .chain(&args.force_drop)
+                .cloned()
+                .collect(),
             ..RunOptions::default()
         };
         let mut out = std::io::stdout();
