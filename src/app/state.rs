@@ -36,6 +36,15 @@ impl Pane {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 
+    /// How often the pane's data is refreshed, in refresh intervals (see [`cadence`]).
+    pub fn cadence(self) -> i32 {
+        match self {
+            Pane::Connections => 1,
+            Pane::Cluster => 2,
+            Pane::Users | Pane::Objects | Pane::Steps => 5,
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Pane::Users => "Users & grants",
@@ -475,6 +484,23 @@ pub fn row_at(sel: &Selection, index: usize) -> Option<usize> {
 }
 
 /// Requests the periodic refresh sends, per source.
+/// How many refresh intervals apart a source is polled. Connections every
+/// interval: the drain is what the operator watches. The cluster every other
+/// one. Catalogues and the step list every fifth: observing the plan reads the
+/// database, Secrets Manager and the cluster (pods' env through exec), which
+/// is too much to ask every second of a production estate. `r`, and every
+/// step that finishes, refresh everything at once.
+pub fn cadence(request: &Request) -> i32 {
+    match request {
+        Request::Connections { .. } => Pane::Connections.cadence(),
+        Request::Cluster => Pane::Cluster.cadence(),
+        Request::Users | Request::Grants { .. } => Pane::Users.cadence(),
+        Request::Objects => Pane::Objects.cadence(),
+        Request::Steps => Pane::Steps.cadence(),
+        Request::Session => 30,
+    }
+}
+
 pub fn refresh_requests(state: &State) -> Vec<Request> {
     let mut r = vec![
         Request::Users,

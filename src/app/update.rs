@@ -10,7 +10,7 @@ use crate::app::action::{Action, Command, Fetched, KillTarget, Request};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable, Pane,
-    REVEAL_FOR, Selection, State, StepStatus, refresh_requests, row_at,
+    REVEAL_FOR, Selection, State, StepStatus, cadence, refresh_requests, row_at,
 };
 use crate::secret::redact;
 use crate::target::{Engine, Target};
@@ -110,6 +110,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     step.result = result.map(|r| redact(&r));
                 }
                 state.dirty = true;
+            }
+            // A step that ended changed the systems: show them as they are now.
+            if matches!(
+                status,
+                StepStatus::Done | StepStatus::Failed | StepStatus::Waiting | StepStatus::Skipped
+            ) {
+                refresh_all(state, &mut out);
             }
         }
         Action::Notice(text) => {
@@ -243,7 +250,7 @@ fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
         // An answer that never came (a lost worker) stops blocking after a while.
         let waited = slot_requested_at.map_or(TimeDelta::MAX, |at| now - at);
         let lost = waited >= (interval * 3).max(TimeDelta::seconds(15));
-        let due = waited >= interval;
+        let due = waited >= interval * cadence(&request);
         if due && (!in_flight(state, &request) || lost) {
             fetch(state, request, out);
         }

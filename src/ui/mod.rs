@@ -87,12 +87,17 @@ pub(crate) fn pane_block<'a, T>(
     Block::bordered()
         .border_style(theme.border(focused))
         .title(Line::from(title))
-        .title_top(freshness_line(state, data).right_aligned())
+        .title_top(freshness_line(state, data, state.interval() * pane.cadence() as u32).right_aligned())
 }
 
-pub(crate) fn freshness_line<'a, T>(state: &State, data: &Loadable<T>) -> Line<'a> {
+/// `every`: how often this data is refreshed (stale after three misses).
+pub(crate) fn freshness_line<'a, T>(
+    state: &State,
+    data: &Loadable<T>,
+    every: std::time::Duration,
+) -> Line<'a> {
     let theme = &state.theme;
-    let spans = match data.freshness(state.now, state.interval()) {
+    let spans = match data.freshness(state.now, every) {
         Freshness::Loading if state.target.is_none() => vec![Span::styled(" no target ", theme.muted())],
         Freshness::Loading => vec![Span::styled(" loading… ", theme.muted())],
         Freshness::Fresh => vec![Span::styled(

@@ -101,9 +101,17 @@ fn steps(screen: &str) -> Vec<(usize, String, String)> {
         .collect()
 }
 
-/// The drain history's latest count for the old user.
+/// "Steps 12/13 done": (done, total).
+fn progress(screen: &str) -> Option<(usize, usize)> {
+    let re = Regex::new(r"Steps (\d+)/(\d+) done").unwrap();
+    re.captures(screen)
+        .map(|c| (c[1].parse().unwrap(), c[2].parse().unwrap()))
+}
+
+/// The drain history's latest count for `signon` while it is the old user
+/// (once the rotation is done, the next one's "old" is the new user).
 fn old_user_count(screen: &str) -> Option<i64> {
-    let re = Regex::new(r"old \S+\s+(\d+)").unwrap();
+    let re = Regex::new(r"old signon +(\d+)").unwrap();
     re.captures(screen).map(|c| c[1].parse().unwrap())
 }
 
@@ -130,21 +138,24 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     let tmux = tokio::task::spawn_blocking(move || {
         let mut t = Tmux::start("rotui-e2e", &env, "--app signon --engine mysql");
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
-        let mut drain_counts = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
             assert!(Instant::now() < deadline, "the rotation did not finish");
             let screen = t.capture();
-            if let Some(n) = old_user_count(&screen) {
-                drain_counts.push(n);
-            }
             let rows = steps(&screen);
             assert!(
                 rows.iter().all(|(_, status, _)| status != "failed"),
                 "a step failed:\n{screen}"
             );
+            let (done, total) = progress(&screen).expect("the Steps pane says how many are done");
+            if done == total {
+                break;
+            }
             let Some((n, status, title)) = rows.iter().find(|(_, s, _)| s != "done").cloned() else {
-                break; // every step done
+                // The steps left are below the fold: scroll to them.
+                t.keys(&["G"]);
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
             };
             if status == "running" || status == "waiting" || status == "blocked" {
                 std::thread::sleep(Duration::from_millis(300));
@@ -181,18 +192,25 @@ async fn a_whole_mysql_rotation_by_keypresses() {
             );
         }
         t.capture();
-        (t.captures.clone(), drain_counts)
+        t.captures.clone()
     })
     .await
     .unwrap();
-    let (captures, drain_counts) = tmux;
+    let captures = tmux;
+    // Every screen seen, in order: the old user's count as the drain went.
+    let drain_counts: Vec<i64> = captures.iter().filter_map(|s| old_user_count(s)).collect();
 
     // The old user's connections were seen live, then seen falling to 0.
     assert!(
         drain_counts.iter().any(|n| *n > 0),
         "old user's connections seen: {drain_counts:?}"
     );
-    assert_eq!(drain_counts.last(), Some(&0), "drained to 0: {drain_counts:?}");
+    assert_eq!(
+        drain_counts.last(),
+        Some(&0),
+        "drained to 0: {drain_counts:?}; last screen:\n{}",
+        captures.last().map(String::as_str).unwrap_or_default()
+    );
 
     // No password ever appeared on screen: the old, the new and the admin's.
     let sm = aws_sdk_secretsmanager::Client::new(

@@ -949,6 +949,105 @@ fn refresh_interval_pause_and_the_tick_schedule() {
 }
 
 #[test]
+fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished_step_refreshes_all() {
+    let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
+    let first = feed(&mut s, [Action::Tick(t0())]);
+    // Answer everything the first tick asked for, at once.
+    let answer_all = |s: &mut State, cmds: &[Command], at: DateTime<Utc>| {
+        for c in cmds {
+            let Command::Fetch { request, generation } = c else {
+                continue;
+            };
+            let generation = *generation;
+            let a = match request {
+                Request::Users => Action::UsersLoaded {
+                    generation,
+                    at,
+                    result: Ok(vec![]),
+                },
+                Request::Objects => Action::ObjectsLoaded {
+                    generation,
+                    at,
+                    result: Ok(vec![]),
+                },
+                Request::Connections { .. } => Action::ConnectionsLoaded {
+                    generation,
+                    at,
+                    result: Ok(snapshot(at, 1, 1)),
+                },
+                Request::Cluster => Action::ClusterLoaded {
+                    generation,
+                    at,
+                    result: Ok(cluster()),
+                },
+                Request::Steps => Action::StepsLoaded {
+                    generation,
+                    at,
+                    result: Ok(plan()),
+                },
+                Request::Session => Action::SessionLoaded {
+                    generation,
+                    at,
+                    result: Ok(session()),
+                },
+                Request::Grants { user } => Action::GrantsLoaded {
+                    generation,
+                    at,
+                    user: user.clone(),
+                    result: Ok(vec![]),
+                },
+            };
+            feed(s, [a]);
+        }
+    };
+    answer_all(&mut s, &first, t0());
+    let kinds = |cmds: &[Command]| -> Vec<String> {
+        let mut k: Vec<String> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::Fetch { request, .. } => Some(
+                    format!("{request:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                ),
+                _ => None,
+            })
+            .collect();
+        k.sort();
+        k
+    };
+    let mut asked = Vec::new();
+    for second in 1..=5 {
+        let at = t0() + secs(second);
+        let cmds = feed(&mut s, [Action::Tick(at)]);
+        asked.push(kinds(&cmds));
+        answer_all(&mut s, &cmds, at);
+    }
+    assert_eq!(asked[0], vec!["Connections"], "1 s: the drain view only");
+    assert_eq!(asked[1], vec!["Cluster", "Connections"], "2 s: and the cluster");
+    assert!(
+        asked[4].contains(&"Steps".to_owned()) && asked[4].contains(&"Users".to_owned()),
+        "5 s: everything: {asked:?}"
+    );
+
+    // A step that finishes refreshes everything at once.
+    let cmds = feed(
+        &mut s,
+        [Action::StepChanged {
+            id: "production/promote".into(),
+            status: StepStatus::Done,
+            result: None,
+        }],
+    );
+    assert!(
+        kinds(&cmds).contains(&"Steps".to_owned()) && kinds(&cmds).contains(&"Cluster".to_owned()),
+        "{cmds:?}"
+    );
+}
+
+#[test]
 fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
     let mut s = fixture();
     key(&mut s, KeyCode::Char('1'));
