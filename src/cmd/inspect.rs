@@ -44,33 +44,38 @@ pub fn resolve(db_url: &str, target: &TargetArgs) -> Result<InspectTarget> {
     })
 }
 
-/// Inspect the database that `--db-url`, or the target's app secret, names.
-/// A URL without a password needs the target (`--env`, `--app`, `--engine`):
-/// the admin password then comes from the admin secret.
+/// Inspect the database that `--db-url` names, or — given the target
+/// (`--env`, `--app`, `--engine`) — the one its app secret names, connected
+/// as every command connects (admin password from the admin secret,
+/// `--tunnel` through a relay pod).
 pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) -> Result<()> {
-    let target = Target::from_args(target_args).ok();
-    let mut password = None;
-    let url = match (&conn.db_url, &target) {
-        (Some(url), _) if connect::has_password(url) => url.clone(),
-        (_, Some(target)) => {
-            let session = connect::aws_session(conn).await?;
-            let url = connect::admin_db_url(target, conn, &session).await?;
-            password = Some(connect::admin_password(target, &session).await?);
-            url
+    let result = match (&conn.db_url, Target::from_args(target_args)) {
+        (Some(url), _) if connect::has_password(url) && !conn.tunnel => {
+            let t = resolve(url, target_args)?;
+            let db = Db::connect(t.engine, &t.url, None)
+                .await
+                .map_err(|e| eyre!("{e}"))?;
+            let result = db.inspect(&t.database, args.user.as_deref()).await;
+            db.close().await;
+            result
         }
-        (Some(_), None) => {
+        (_, Ok(target)) => {
+            let connected = connect::open(&target, conn).await;
+            let result = match &connected.db {
+                Ok(db) => db.inspect(&target.database, args.user.as_deref()).await,
+                Err(e) => Err(crate::db::DbError::new(crate::db::DbErrorKind::Unreachable, e)),
+            };
+            connected.close().await;
+            result
+        }
+        (Some(_), Err(_)) => {
             return Err(eyre!(
-                "--db-url has no password: add --env, --app and --engine to read it from the admin secret"
+                "--db-url has no password (or --tunnel is on): add --env, --app and --engine so rotui can \
+                 read the admin secret and the app secret's host"
             ));
         }
-        (None, None) => return Err(eyre!("inspect needs --db-url, or --env, --app and --engine")),
+        (None, Err(_)) => return Err(eyre!("inspect needs --db-url, or --env, --app and --engine")),
     };
-    let t = resolve(&url, target_args)?;
-    let db = Db::connect(t.engine, &t.url, password.as_ref())
-        .await
-        .map_err(|e| eyre!("{e}"))?;
-    let result = db.inspect(&t.database, args.user.as_deref()).await;
-    db.close().await;
     let inspection = result.map_err(|e| eyre!("{e}"))?;
     if args.json {
         println!("{}", redact(&serde_json::to_string_pretty(&inspection)?));

@@ -80,5 +80,30 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
             "no password field in the document"
         );
     }
+
+    // The same through a relay pod in the cluster (--tunnel), which is gone afterwards.
+    let out = Command::new(env!("CARGO_BIN_EXE_rotui"))
+        .args([
+            "inspect", "--tunnel", "--app", "signon", "--engine", "mysql", "--json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", dir.path())
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "inspect --tunnel: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["flavor"]["kind"], "mariadb");
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(world.client().clone(), "apps");
+    let relays = pods
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=rotui"))
+        .await
+        .unwrap();
+    assert!(relays.items.is_empty(), "the relay pod is deleted on exit");
     world.shutdown().await;
 }
