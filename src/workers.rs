@@ -282,18 +282,19 @@ async fn cluster_view(b: &Backend) -> Result<ClusterView, String> {
             .secrets()
             .app_secret(&t.app_secret)
             .await
-            .map(|a| Expected::new(a.username.clone(), a.password.clone()))
+            .map(|a| (Expected::new(a.username.clone(), a.password.clone()), a.password))
             .map_err(|e| redact(&e.to_string())),
         Err(e) => Err(e.clone()),
     };
     let secret_check = match &expected {
-        Ok(exp) => match secret_check::check_secret(k8s, &es.target, exp).await {
+        Ok((exp, current)) => match secret_check::check_secret(k8s, &es.target, exp).await {
             Ok(u) => SecretCheckView {
                 secret: es.target.clone(),
                 user: Some(u.user.clone()),
                 host: Some(u.host.clone()),
                 database: Some(u.database.clone()),
-                password: None,
+                // Known only when it is AWSCURRENT's; masked until `v`.
+                password: u.matches().then(|| current.clone()),
                 matches_app_secret: Some(u.matches()),
                 problem: None,
             },
