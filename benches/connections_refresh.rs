@@ -1,27 +1,43 @@
 //! How long one refresh of the drain view (connections per user) takes on a
 //! server holding 500 connections, and proof that rotui itself holds at most
-//! two connections per server while refreshing hard.
+//! two connections per server while refreshing hard — on PostgreSQL and on
+//! MariaDB.
 //!
 //! `cargo bench --bench connections_refresh` runs it in full (so does
-//! `cargo test --bench connections_refresh -- --bench`, without an optimised
-//! build); under `cargo test --all-targets` (no `--bench` argument) it runs a
-//! small smoke version so the test suite stays quick.
-//!
-//! MariaDB: not measured here yet — this branch has no MariaDB sandbox or
-//! MySQL layer to drive (they land with the MySQL half of the database layer).
+//! `cargo bench --profile dev --bench connections_refresh -- --bench`,
+//! without an optimised build); under `cargo test --all-targets` (no
+//! `--bench` argument) it runs a small smoke version so the test suite stays
+//! quick.
 
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use rotui::db::mysql::MysqlDb;
 use rotui::db::postgres::{APPLICATION_NAME, PgDb};
+use rotui::sandbox::mariadb::{ADMIN_USER, MariaDbServer};
 use rotui::sandbox::postgres::PostgresServer;
 use rotui::secret::{ExposeSecret, generate_password};
 use sqlx::Connection;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 struct Plan {
     idle_connections: usize,
     runs: usize,
+}
+
+/// What one server's measurement found.
+struct Report {
+    flavor: String,
+    /// Client connections the server listed in the last refresh.
+    listed: usize,
+    idle: usize,
+    opened_in: Duration,
+    counts: Vec<Duration>,
+    rows: Vec<Duration>,
+    /// rotui's own sessions after the hammering, and how they were counted.
+    rotui_sessions: usize,
+    counted_by: &'static str,
 }
 
 fn main() {
@@ -37,16 +53,23 @@ fn main() {
             runs: 5,
         }
     };
-    let server = PostgresServer::start().expect("starting a throwaway PostgreSQL");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(run(&server, &plan));
+
+    let server = PostgresServer::start().expect("starting a throwaway PostgreSQL");
+    let report = rt.block_on(postgres(&server, &plan));
+    print_report(&report, &plan);
     server.stop();
+
+    let server = MariaDbServer::start().expect("starting a throwaway MariaDB");
+    let report = rt.block_on(mariadb(&server, &plan));
+    print_report(&report, &plan);
+    drop(server);
 }
 
-async fn run(server: &PostgresServer, plan: &Plan) {
+async fn postgres(server: &PostgresServer, plan: &Plan) -> Report {
     // The app: a login user with its own database, holding N idle sessions.
     let app_user = "bench-app";
     let password = generate_password();
@@ -62,18 +85,11 @@ async fn run(server: &PostgresServer, plan: &Plan) {
         .database("bench-app_production")
         .application_name("bench-app");
     let started = Instant::now();
-    let idle: Vec<PgConnection> = stream::iter(0..plan.idle_connections)
-        .map(|_| {
-            let o = options.clone();
-            async move {
-                PgConnection::connect_with(&o)
-                    .await
-                    .expect("opening an idle app connection")
-            }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+    let idle: Vec<PgConnection> = open_many(plan.idle_connections, || {
+        let o = options.clone();
+        async move { PgConnection::connect_with(&o).await }
+    })
+    .await;
     let opened_in = started.elapsed();
 
     let db = PgDb::connect(server.admin_url("postgres").expose_secret())
@@ -116,24 +132,130 @@ async fn run(server: &PostgresServer, plan: &Plan) {
         .iter()
         .filter(|r| r.application.as_deref() == Some(APPLICATION_NAME))
         .count();
+    let report = Report {
+        flavor: db.flavor().to_string(),
+        listed: snap.rows.len(),
+        idle: idle.len(),
+        opened_in,
+        counts,
+        rows,
+        rotui_sessions,
+        counted_by: "pg_stat_activity, application_name = rotui",
+    };
+    db.close().await;
+    for c in idle {
+        let _ = c.close().await;
+    }
+    report
+}
 
+async fn mariadb(server: &MariaDbServer, plan: &Plan) -> Report {
+    // The app: a user with ALL on its own database, holding N idle sessions.
+    let app = server.create_app("bench_app").await.expect("creating the app");
+    let options = MySqlConnectOptions::new()
+        .host(server.host())
+        .port(server.port())
+        .username(&app.user)
+        .password(app.password.expose_secret())
+        .database(&app.database);
+    let started = Instant::now();
+    let idle: Vec<MySqlConnection> = open_many(plan.idle_connections, || {
+        let o = options.clone();
+        async move { MySqlConnection::connect_with(&o).await }
+    })
+    .await;
+    let opened_in = started.elapsed();
+
+    let db = MysqlDb::connect(&server.admin_url(None))
+        .await
+        .expect("admin connects");
+    let total = db.connections(false).await.expect("refresh").counts;
+    let app_count = total
+        .iter()
+        .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+        .map_or(0, |c| c.count);
+    assert_eq!(
+        app_count as usize,
+        idle.len(),
+        "the view sees every app connection"
+    );
+
+    let counts = time(plan.runs, || async {
+        db.connections(false).await.expect("refresh");
+    })
+    .await;
+    let rows = time(plan.runs, || async {
+        let snap = db.connections(true).await.expect("refresh");
+        assert!(snap.rows.len() >= idle.len());
+    })
+    .await;
+
+    // Refresh hard from many tasks at once, then count rotui's sessions: the
+    // admin's threads (nothing else logs in as the admin meanwhile).
+    let hammer: Vec<_> = (0..32)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move { db.connections(i % 2 == 0).await.expect("refresh") })
+        })
+        .collect();
+    for t in hammer {
+        t.await.expect("refresh task");
+    }
+    let snap = db.connections(true).await.expect("refresh");
+    let rotui_sessions = snap
+        .rows
+        .iter()
+        .filter(|r| r.user.as_deref() == Some(ADMIN_USER))
+        .count();
+    let report = Report {
+        flavor: db.flavor().to_string(),
+        listed: snap.rows.len(),
+        idle: idle.len(),
+        opened_in,
+        counts,
+        rows,
+        rotui_sessions,
+        counted_by: "information_schema.PROCESSLIST, USER = aws_db_admin",
+    };
+    db.close().await;
+    for c in idle {
+        let _ = c.close().await;
+    }
+    report
+}
+
+/// Open `n` connections, 16 at a time.
+async fn open_many<C, F, Fut>(n: usize, open: F) -> Vec<C>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<C, sqlx::Error>>,
+{
+    stream::iter(0..n)
+        .map(|_| open())
+        .buffer_unordered(16)
+        .map(|c| c.expect("opening an idle app connection"))
+        .collect()
+        .await
+}
+
+fn print_report(r: &Report, plan: &Plan) {
     println!();
     println!(
-        "connections refresh, {}{} ({} client connections; {} idle app connections opened in {:.1}s)",
-        db.flavor(),
+        "connections refresh, {}{} ({} connections listed; {} idle app connections opened in {:.1}s)",
+        r.flavor,
         if plan.idle_connections < 500 {
             " [smoke run]"
         } else {
             ""
         },
-        snap.rows.len(),
-        idle.len(),
-        opened_in.as_secs_f64()
+        r.listed,
+        r.idle,
+        r.opened_in.as_secs_f64()
     );
     println!("{:<38} {:>10} {:>10} {:>6}", "refresh", "median", "p95", "runs");
     for (name, t) in [
-        ("counts per user (connections(false))", &counts),
-        ("with rows (connections(true))", &rows),
+        ("counts per user (connections(false))", &r.counts),
+        ("with rows (connections(true))", &r.rows),
     ] {
         println!(
             "{:<38} {:>10} {:>10} {:>6}",
@@ -144,18 +266,14 @@ async fn run(server: &PostgresServer, plan: &Plan) {
         );
     }
     println!(
-        "rotui's own connections to the server after 32 concurrent refreshes: {rotui_sessions} (limit 2)"
+        "rotui's own connections to the server after 32 concurrent refreshes: {} (limit 2; {})",
+        r.rotui_sessions, r.counted_by
     );
     assert!(
-        (1..=2).contains(&rotui_sessions),
-        "rotui must hold at most 2 connections per server, held {rotui_sessions}"
+        (1..=2).contains(&r.rotui_sessions),
+        "rotui must hold at most 2 connections per server, held {}",
+        r.rotui_sessions
     );
-    println!("MariaDB: skipped (no MariaDB sandbox / MySQL layer on this branch yet)");
-
-    db.close().await;
-    for c in idle {
-        let _ = c.close().await;
-    }
 }
 
 async fn time<F, Fut>(runs: usize, mut f: F) -> Vec<Duration>
