@@ -36,9 +36,34 @@ struct Backend {
     ctx: Result<Ctx, String>,
     spec: PlanSpec,
     journal: Result<Journal, String>,
+    /// AWSCURRENT's credentials for the Secret check, kept briefly: the
+    /// cluster pane refreshes every other second, and Secrets Manager need
+    /// not be asked that often. A finished step clears it.
+    current: Mutex<Option<(std::time::Instant, Expected, crate::secret::SecretString)>>,
 }
 
+/// How long AWSCURRENT's credentials are reused for the Secret check.
+const CURRENT_TTL: Duration = Duration::from_secs(15);
+
 impl Backend {
+    async fn current_credentials(&self) -> Result<(Expected, crate::secret::SecretString), String> {
+        let mut slot = self.current.lock().await;
+        if let Some((at, exp, pw)) = slot.as_ref()
+            && at.elapsed() < CURRENT_TTL
+        {
+            return Ok((exp.clone(), pw.clone()));
+        }
+        let session = self.connected.session.as_ref().map_err(Clone::clone)?;
+        let app = session
+            .secrets()
+            .app_secret(&self.connected.target.app_secret)
+            .await
+            .map_err(|e| redact(&e.to_string()))?;
+        let exp = Expected::new(app.username.clone(), app.password.clone());
+        *slot = Some((std::time::Instant::now(), exp.clone(), app.password.clone()));
+        Ok((exp, app.password))
+    }
+
     async fn open(target: &Target, conn: &ConnArgs) -> Backend {
         let connected = connect::open(target, conn).await;
         let ctx = connected.ports().map(|p| Ctx::new([p]));
@@ -51,6 +76,7 @@ impl Backend {
             ctx,
             spec,
             journal,
+            current: Mutex::new(None),
         }
     }
 }
@@ -277,15 +303,7 @@ async fn cluster_view(b: &Backend) -> Result<ClusterView, String> {
     let e = |e: crate::k8s::K8sError| redact(&e.to_string());
     let es = externalsecret::get(k8s, &t.external_secret).await.map_err(e)?;
     // The Secret should carry what Secrets Manager's AWSCURRENT says.
-    let expected = match &c.session {
-        Ok(s) => s
-            .secrets()
-            .app_secret(&t.app_secret)
-            .await
-            .map(|a| (Expected::new(a.username.clone(), a.password.clone()), a.password))
-            .map_err(|e| redact(&e.to_string())),
-        Err(e) => Err(e.clone()),
-    };
+    let expected = b.current_credentials().await;
     let secret_check = match &expected {
         Ok((exp, current)) => match secret_check::check_secret(k8s, &es.target, exp).await {
             Ok(u) => SecretCheckView {
@@ -491,6 +509,8 @@ async fn run_step(b: &Backend, id: &str, tx: &UnboundedSender<Action>) {
         runner::Outcome::Failed(e) => failed(redact(&e.to_string())),
     };
     let _ = tx.send(notice);
+    // The step may have moved AWSCURRENT: read it afresh.
+    *b.current.lock().await = None;
 }
 
 async fn kill(b: &Backend, k: KillTarget) -> Action {
