@@ -4,6 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 venv := justfile_directory() / ".venv"
 export ROTUI_MOTO_SERVER := venv / "bin/moto_server"
+export ROTUI_PG_ACTIVITY := venv / "bin/pg_activity"
 
 # List recipes.
 default:
@@ -25,8 +26,9 @@ test: tools
     cargo clippy --all-targets -- -D warnings
     cargo test --lib --bins --tests
 
-# Benchmarks; numbers go in README.md.
-bench: tools
+# Benchmarks (watch_cpu compares against pg_activity); numbers go in README.md.
+bench:
+    ./scripts/tools.sh "{{venv}}" bench
     cargo bench
 
 # Install what a fresh machine lacks; check the server binaries tests start.

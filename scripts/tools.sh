@@ -3,11 +3,17 @@
 # database server binaries the tests start are present.
 set -euo pipefail
 venv="${1:-.venv}"
+# A second argument `bench` also installs what the benchmarks compare against.
+purpose="${2:-}"
 
 if [ ! -x "$venv/bin/moto_server" ]; then
   echo "tools: installing moto (Secrets Manager emulator) into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]>=5,<6"
+fi
+if [ "$purpose" = bench ] && [ ! -x "$venv/bin/pg_activity" ]; then
+  echo "tools: installing pg_activity (benches/watch_cpu.rs compares against it) into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "pg_activity[psycopg]>=3,<4"
 fi
 
 missing=()
