@@ -40,8 +40,8 @@ impl Pane {
     pub fn cadence(self) -> i32 {
         match self {
             Pane::Connections => 1,
-            Pane::Cluster => 2,
-            Pane::Users | Pane::Objects | Pane::Steps => 5,
+            Pane::Cluster => 3,
+            Pane::Users | Pane::Objects | Pane::Steps => 10,
         }
     }
 
@@ -485,11 +485,11 @@ pub fn row_at(sel: &Selection, index: usize) -> Option<usize> {
 
 /// Requests the periodic refresh sends, per source.
 /// How many refresh intervals apart a source is polled. Connections every
-/// interval: the drain is what the operator watches. The cluster every other
-/// one. Catalogues and the step list every fifth: observing the plan reads the
-/// database, Secrets Manager and the cluster (pods' env through exec), which
-/// is too much to ask every second of a production estate. `r`, and every
-/// step that finishes, refresh everything at once.
+/// interval: the drain is what the operator watches. The cluster every third
+/// (four API reads). Catalogues and the step list every tenth: observing the
+/// plan reads the database, Secrets Manager and the cluster (pods' env
+/// through exec), which is too much to ask every second of a production
+/// estate. `r`, and every step that finishes, refresh everything at once.
 pub fn cadence(request: &Request) -> i32 {
     match request {
         Request::Connections { .. } => Pane::Connections.cadence(),
