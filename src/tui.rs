@@ -64,13 +64,14 @@ pub fn restore() {
     }
 }
 
-/// color-eyre's hooks first, then a panic hook that restores the terminal,
-/// prints the report and ends the process: a panic in a background task
-/// must not leave the app running on a broken screen.
+/// color-eyre's error hook, then a panic hook that restores the terminal,
+/// prints a short report and ends the process: a panic in a background task
+/// must not leave the app running on a broken screen. The report is rotui's
+/// own rather than color-eyre's so that its message goes through
+/// [`crate::secret::redact`]: a panic must never print a password.
 pub fn install_hooks() -> color_eyre::Result<()> {
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default().into_hooks();
+    let (_, eyre_hook) = color_eyre::config::HookBuilder::default().into_hooks();
     eyre_hook.install()?;
-    let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
         // Wait for a frame being drawn on another thread, then keep the lock.
         // If this very thread panicked mid-draw the lock never frees: go on.
@@ -88,7 +89,27 @@ pub fn install_hooks() -> color_eyre::Result<()> {
             }
         }
         restore();
-        panic_hook(info);
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let message = crate::secret::redact(&message);
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!("panic{location}: {message}");
+        eprintln!("rotui crashed{location}: {message}");
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{backtrace}");
+        } else {
+            eprintln!(
+                "(RUST_BACKTRACE=1 shows where.) The terminal was restored; run rotui again to resume."
+            );
+        }
         std::process::exit(101);
     }));
     Ok(())

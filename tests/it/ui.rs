@@ -1286,8 +1286,11 @@ fn a_panicking_task_ends_the_process() {
     if std::env::var("ROTUI_PANIC_CHILD").is_ok() {
         rotui::tui::install_hooks().unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
+        rotui::secret::register("Sup3rSecretPanicPassw0rd");
         rt.block_on(async {
-            tokio::spawn(async { panic!("worker exploded") });
+            tokio::spawn(async {
+                panic!("worker exploded: postgresql://app:Sup3rSecretPanicPassw0rd@db/x and Sup3rSecretPanicPassw0rd")
+            });
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         });
         unreachable!("the panic hook exits first");
@@ -1314,7 +1317,12 @@ fn a_panicking_task_ends_the_process() {
         started.elapsed() < std::time::Duration::from_secs(20),
         "it did not hang on"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("worker exploded"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("worker exploded"), "{stderr}");
+    assert!(
+        !stderr.contains("Sup3rSecretPanicPassw0rd"),
+        "a panic printed a password: {stderr}"
+    );
 }
 
 #[test]
