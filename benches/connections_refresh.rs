@@ -12,12 +12,14 @@
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use rotui::db::Db;
+use rotui::db::model::Connection;
 use rotui::db::mysql::MysqlDb;
 use rotui::db::postgres::{APPLICATION_NAME, PgDb};
 use rotui::sandbox::mariadb::{ADMIN_USER, MariaDbServer};
 use rotui::sandbox::postgres::PostgresServer;
 use rotui::secret::{ExposeSecret, generate_password};
-use sqlx::Connection;
+use sqlx::Connection as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
@@ -95,54 +97,16 @@ async fn postgres(server: &PostgresServer, plan: &Plan) -> Report {
     let db = PgDb::connect(server.admin_url("postgres").expose_secret())
         .await
         .expect("admin connects");
-    let total = db.connections(false).await.expect("refresh").counts;
-    let app_count = total
-        .iter()
-        .find(|c| c.user.as_deref() == Some(app_user))
-        .map_or(0, |c| c.count);
-    assert_eq!(
-        app_count as usize,
+    let report = measure(
+        Db::Postgres(Box::new(db)),
+        app_user,
         idle.len(),
-        "the view sees every app connection"
-    );
-
-    let counts = time(plan.runs, || async {
-        db.connections(false).await.expect("refresh");
-    })
-    .await;
-    let rows = time(plan.runs, || async {
-        let snap = db.connections(true).await.expect("refresh");
-        assert!(snap.rows.len() >= idle.len());
-    })
-    .await;
-
-    // Refresh hard from many tasks at once, then count rotui's sessions.
-    let hammer: Vec<_> = (0..32)
-        .map(|i| {
-            let db = db.clone();
-            tokio::spawn(async move { db.connections(i % 2 == 0).await.expect("refresh") })
-        })
-        .collect();
-    for t in hammer {
-        t.await.expect("refresh task");
-    }
-    let snap = db.connections(true).await.expect("refresh");
-    let rotui_sessions = snap
-        .rows
-        .iter()
-        .filter(|r| r.application.as_deref() == Some(APPLICATION_NAME))
-        .count();
-    let report = Report {
-        flavor: db.flavor().to_string(),
-        listed: snap.rows.len(),
-        idle: idle.len(),
         opened_in,
-        counts,
-        rows,
-        rotui_sessions,
-        counted_by: "pg_stat_activity, application_name = rotui",
-    };
-    db.close().await;
+        plan,
+        |c| c.application.as_deref() == Some(APPLICATION_NAME),
+        "pg_stat_activity, application_name = rotui",
+    )
+    .await;
     for c in idle {
         let _ = c.close().await;
     }
@@ -169,16 +133,42 @@ async fn mariadb(server: &MariaDbServer, plan: &Plan) -> Report {
     let db = MysqlDb::connect(&server.admin_url(None))
         .await
         .expect("admin connects");
+    // rotui's sessions are the admin's threads (nothing else logs in as the
+    // admin meanwhile).
+    let report = measure(
+        Db::Mysql(db),
+        &app.user,
+        idle.len(),
+        opened_in,
+        plan,
+        |c| c.user.as_deref() == Some(ADMIN_USER),
+        "information_schema.PROCESSLIST, USER = aws_db_admin",
+    )
+    .await;
+    for c in idle {
+        let _ = c.close().await;
+    }
+    report
+}
+
+/// The measurement itself, the same on both engines: check the view sees
+/// every idle app connection, time both kinds of refresh, refresh hard from
+/// many tasks at once, then count rotui's own sessions with `is_rotui`.
+async fn measure(
+    db: Db,
+    app_user: &str,
+    idle: usize,
+    opened_in: Duration,
+    plan: &Plan,
+    is_rotui: fn(&Connection) -> bool,
+    counted_by: &'static str,
+) -> Report {
     let total = db.connections(false).await.expect("refresh").counts;
     let app_count = total
         .iter()
-        .find(|c| c.user.as_deref() == Some(app.user.as_str()))
+        .find(|c| c.user.as_deref() == Some(app_user))
         .map_or(0, |c| c.count);
-    assert_eq!(
-        app_count as usize,
-        idle.len(),
-        "the view sees every app connection"
-    );
+    assert_eq!(app_count as usize, idle, "the view sees every app connection");
 
     let counts = time(plan.runs, || async {
         db.connections(false).await.expect("refresh");
@@ -186,12 +176,10 @@ async fn mariadb(server: &MariaDbServer, plan: &Plan) -> Report {
     .await;
     let rows = time(plan.runs, || async {
         let snap = db.connections(true).await.expect("refresh");
-        assert!(snap.rows.len() >= idle.len());
+        assert!(snap.rows.len() >= idle);
     })
     .await;
 
-    // Refresh hard from many tasks at once, then count rotui's sessions: the
-    // admin's threads (nothing else logs in as the admin meanwhile).
     let hammer: Vec<_> = (0..32)
         .map(|i| {
             let db = db.clone();
@@ -202,25 +190,18 @@ async fn mariadb(server: &MariaDbServer, plan: &Plan) -> Report {
         t.await.expect("refresh task");
     }
     let snap = db.connections(true).await.expect("refresh");
-    let rotui_sessions = snap
-        .rows
-        .iter()
-        .filter(|r| r.user.as_deref() == Some(ADMIN_USER))
-        .count();
+    let rotui_sessions = snap.rows.iter().filter(|r| is_rotui(r)).count();
     let report = Report {
         flavor: db.flavor().to_string(),
         listed: snap.rows.len(),
-        idle: idle.len(),
+        idle,
         opened_in,
         counts,
         rows,
         rotui_sessions,
-        counted_by: "information_schema.PROCESSLIST, USER = aws_db_admin",
+        counted_by,
     };
     db.close().await;
-    for c in idle {
-        let _ = c.close().await;
-    }
     report
 }
 
