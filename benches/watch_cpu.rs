@@ -108,7 +108,9 @@ async fn run(pg_activity: &Path, window: Duration) {
     let total = total - 1; // not the probe
 
     // rotui: the sandbox's exports, its own state dir and HOME.
-    let mut env = exports(&std::fs::read_to_string(dir.path().join("sandbox.env")).expect("sandbox.env"));
+    let mut env = rotui::sandbox::world::parse_env_file(
+        &std::fs::read_to_string(dir.path().join("sandbox.env")).expect("sandbox.env"),
+    );
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     env.insert(
@@ -325,14 +327,6 @@ fn clock_ticks_per_second() -> f64 {
 /// A .pgpass field: `\` and `:` are escaped.
 fn pgpass_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace(':', "\\:")
-}
-
-fn exports(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
-        .collect()
 }
 
 /// A detached tmux session whose pane process is `cmd` itself (`exec`).

@@ -262,6 +262,22 @@ pub fn env_file(info: &SandboxInfo) -> String {
     out
 }
 
+/// The exports of a `sandbox.env` ([`env_file`]'s output), as a map: what
+/// the tests and benchmarks give the processes they start.
+pub fn parse_env_file(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = match v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+                Some(quoted) => quoted.replace(r"'\''", "'"),
+                None => v.to_owned(),
+            };
+            (k.to_owned(), v)
+        })
+        .collect()
+}
+
 async fn create_secret(
     sm: &aws_sdk_secretsmanager::Client,
     name: &str,
@@ -370,6 +386,39 @@ mod tests {
                 .any(|s| s.starts_with("CREATE DEFINER = 'signon'@'%' TRIGGER"))
         );
         assert!(stmts.iter().all(|s| !s.ends_with(';')));
+    }
+
+    #[test]
+    fn env_files_read_back_as_written() {
+        let info = SandboxInfo {
+            kubeconfig: PathBuf::from("/tmp/a dir/kubeconfig"),
+            aws_endpoint_url: "http://127.0.0.1:1".into(),
+            aws_region: REGION.into(),
+            aws_access_key_id: AWS_KEY.into(),
+            env: ENV.into(),
+            namespace: NAMESPACE.into(),
+            mysql: EngineInfo {
+                admin_url: "mysql://aws_db_admin@127.0.0.1:2/it's".into(),
+                app: "signon".into(),
+                database: "signon_production".into(),
+                app_secret: "govuk/signon/mysql".into(),
+                admin_secret: "sandbox-rds-admin-passwords".into(),
+            },
+            postgres: EngineInfo {
+                admin_url: "postgresql://aws_db_admin@127.0.0.1:3/d".into(),
+                app: "account-api".into(),
+                database: "account-api_production".into(),
+                app_secret: "govuk/account-api/postgres".into(),
+                admin_secret: "sandbox-rds-admin-passwords".into(),
+            },
+        };
+        let env = parse_env_file(&env_file(&info));
+        assert_eq!(env["KUBECONFIG"], "/tmp/a dir/kubeconfig");
+        assert_eq!(
+            env["ROTUI_SANDBOX_MYSQL_URL"],
+            "mysql://aws_db_admin@127.0.0.1:2/it's"
+        );
+        assert_eq!(env["ROTUI_ENV"], "sandbox");
     }
 
     #[test]

@@ -115,19 +115,13 @@ fn old_user_count(screen: &str) -> Option<i64> {
     re.captures(screen).map(|c| c[1].parse().unwrap())
 }
 
-fn exports(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_mysql_rotation_by_keypresses() {
     let dir = tempfile::tempdir().unwrap();
     let world = World::start(dir.path()).await.expect("the sandbox starts");
-    let mut env = exports(&std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap());
+    let mut env = rotui::sandbox::world::parse_env_file(
+        &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
+    );
     env.insert(
         "ROTUI_STATE_DIR".into(),
         dir.path().join("state").to_string_lossy().into_owned(),

@@ -1,21 +1,11 @@
 //! `rotui sandbox` as a whole: the world comes up, says how to reach it, and
 //! `rotui inspect` works from nothing but the exports it wrote.
 
-use std::collections::HashMap;
 use std::process::Command;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use rotui::sandbox::world::World;
-
-/// The `export K=V` lines of sandbox.env (values are shell-quoted only when needed).
-fn exports(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() {
@@ -41,7 +31,9 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
         assert!(s.data.unwrap().contains_key("DATABASE_URL"));
     }
 
-    let env = exports(&std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap());
+    let env = rotui::sandbox::world::parse_env_file(
+        &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
+    );
     for (app, engine, owner) in [
         ("signon", "mysql", "signon@%"),
         ("account-api", "postgres", "account-api"),
