@@ -1041,3 +1041,34 @@ async fn trigger_order_survives_definer_migration() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn no_password_reaches_the_logs() {
+    let captured = crate::db_postgres::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let db = admin().await;
+    let new = Account::new(format!("logs_{}", unique_suffix()), "%");
+    let password = secret::generate_password();
+    db.execute(&db.create_user_plan(&new, &password).await.unwrap().statements)
+        .await
+        .unwrap();
+    test_login(server().host(), server().port(), &new.user, &password, None)
+        .await
+        .unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("CREATE USER"),
+        "statements are logged, masked: {logs}"
+    );
+    assert!(!logs.contains(password.expose_secret()), "{logs}");
+    assert!(
+        !logs.contains(server().admin_password().expose_secret()),
+        "{logs}"
+    );
+}

@@ -17,7 +17,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::{AssertSqlSafe, Executor, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row};
 
 pub use definers::{DefinerPlan, ObjectBackup, ObjectCheck};
 pub use grants::{Account, GrantDiff, GrantLine, ParsedGrant};
@@ -79,7 +79,9 @@ impl MysqlDb {
         use sqlx::Connection;
         // sqlx adds PIPES_AS_CONCAT to sql_mode by default; routines re-created
         // from their SHOW CREATE text must parse as an ordinary client's would.
-        let options = options.pipes_as_concat(false);
+        // sqlx logs every statement's text, CREATE USER … IDENTIFIED BY
+        // included: off; `execute` logs masked previews instead.
+        let options = options.pipes_as_concat(false).disable_statement_logging();
 
         // One direct connection first: a pool retries refused connections
         // until its timeout and then reports only "timed out", while the
@@ -197,6 +199,7 @@ impl MysqlDb {
             .await?;
         let total = statements.len();
         for (i, s) in statements.iter().enumerate() {
+            tracing::debug!(statement = %s.preview(), "mysql execute");
             let in_context = |mut e: DbError| {
                 e.message = format!(
                     "statement {} of {total} failed: {}\n  in: {}",
@@ -297,7 +300,8 @@ pub async fn test_login(
         .host(host)
         .port(port)
         .username(user)
-        .password(password.expose_secret());
+        .password(password.expose_secret())
+        .disable_statement_logging();
     if let Some(db) = database {
         options = options.database(db);
     }
