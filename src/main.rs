@@ -3,8 +3,22 @@ use color_eyre::eyre::Result;
 use rotui::cli::{Cli, Command};
 use rotui::cmd;
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // The dashboard mostly waits: one thread does its waiting, rendering and
+    // I/O, with no hand-offs between threads each second (anything blocking
+    // goes to tokio's blocking pool). The sandbox runs servers and
+    // controllers side by side, and the one-shot commands take all cores.
+    let runtime = match cli.command {
+        None | Some(Command::Tui) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
     // Restores the terminal on any panic (also in a background task) first.
     rotui::tui::install_hooks()?;
     // `rotui plan | head` should end quietly, as other command-line tools do,
@@ -16,7 +30,6 @@ async fn main() -> Result<()> {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => cmd::dashboard::run(&cli.target, &cli.conn, cli.read_only).await?,
         Command::Inspect(args) => cmd::inspect::run(&cli.conn, &cli.target, &args).await?,

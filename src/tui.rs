@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossterm::cursor::Show;
-use crossterm::event::EventStream;
 use crossterm::execute;
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -115,9 +114,31 @@ pub fn install_hooks() -> color_eyre::Result<()> {
     Ok(())
 }
 
-/// Terminal events (keys, resizes) as an async stream.
+/// Terminal events (keys, resizes) as an async stream, read by a thread of
+/// their own. (crossterm's `EventStream` takes its reader lock with a spin
+/// each time it is polled, and the app loop polls its inputs on every
+/// wake-up; a thread blocked in `read` costs nothing until a key comes.)
 pub fn events() -> impl Stream<Item = io::Result<crossterm::event::Event>> + Unpin {
-    EventStream::new().fuse()
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let reader = move || {
+        loop {
+            let event = crossterm::event::read();
+            let failed = event.is_err();
+            if tx.send(event).is_err() || failed {
+                break;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("rotui-input".into())
+        .spawn(reader)
+    {
+        // No keys without it; say so rather than show a screen that ignores them.
+        let (tx, rx2) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tx.send(Err(e));
+        rx = rx2;
+    }
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Resolves on SIGINT, SIGTERM or SIGHUP (raw mode turns Ctrl-C into a key,

@@ -66,6 +66,10 @@ pub enum Action {
         status: crate::app::state::StepStatus,
         result: Option<String>,
     },
+    /// A run of steps the operator started has ended (its outcome comes as
+    /// `Notice` or `Failed`): every pane is read afresh, now that the
+    /// runner has recorded everything it did.
+    RunEnded,
     /// A command finished with something to tell the operator (kill done, sync requested).
     Notice(String),
     /// A command failed; shown as the last error.

@@ -59,5 +59,6 @@ pub fn initial_state(
     state.read_only = read_only;
     state.interval_ms = config.refresh_ms();
     state.theme = crate::ui::theme::Theme::from_env(config.theme.as_deref());
+    state.utc_offset = crate::ui::clock::local_offset();
     state
 }

@@ -1,7 +1,9 @@
 //! The app loop: keys, worker actions and the clock in; commands and frames
-//! out. Separate rhythms: input as it comes, a ~4 Hz tick, and a redraw only
-//! when the state changed, at most `fps` times a second. Everything queued
-//! is drained before drawing, so a burst of keys costs one frame.
+//! out. Separate rhythms: input as it comes, a tick only when the state says
+//! something is due ([`next_wake`]: a fetch, a countdown turning over), and
+//! a redraw only when what the screen shows changed, at most `fps` times a
+//! second. Everything queued is drained before drawing, so a burst of keys
+//! costs one frame, and a quiet dashboard sleeps.
 
 use std::io;
 use std::time::Duration;
@@ -12,11 +14,10 @@ use futures::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
+use crate::app::update::next_wake;
 use crate::app::{Action, Command, State, update};
-
-pub const TICK: Duration = Duration::from_millis(250);
 
 /// What the loop ends with.
 #[derive(Debug)]
@@ -59,8 +60,6 @@ where
     E: Stream<Item = io::Result<Event>> + Unpin,
 {
     let frame_gap = Duration::from_secs(1) / fps.max(1);
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_draw: Option<Instant> = None;
     let mut frames = 0;
     let mut events_open = true;
@@ -77,6 +76,7 @@ where
             break;
         }
         let next_frame = last_draw.map_or_else(Instant::now, |t| t + frame_gap);
+        let wake = (next_wake(&state) - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             ev = events.next(), if events_open => match ev {
                 Some(Ok(ev)) => { if let Some(a) = event_action(ev) { handle(&mut state, a) } }
@@ -87,7 +87,7 @@ where
                 Some(a) => handle(&mut state, a),
                 None => actions_open = false,
             },
-            _ = tick.tick() => handle(&mut state, Action::Tick(Utc::now())),
+            _ = tokio::time::sleep(wake) => handle(&mut state, Action::Tick(Utc::now())),
             _ = tokio::time::sleep_until(next_frame), if state.dirty => {}
         }
         // Drain what is already queued before drawing.

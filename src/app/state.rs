@@ -36,12 +36,14 @@ impl Pane {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 
-    /// How often the pane's data is refreshed, in refresh intervals (see [`cadence`]).
-    pub fn cadence(self) -> i32 {
+    /// How often the pane's data is refreshed, in refresh intervals (see
+    /// [`cadence`]); `None` for a pane fed by watches as things change.
+    pub fn cadence(self) -> Option<i32> {
         match self {
-            Pane::Connections => 1,
-            Pane::Cluster => 3,
-            Pane::Users | Pane::Objects | Pane::Steps => 10,
+            Pane::Connections => Some(1),
+            Pane::Cluster => None,
+            Pane::Users | Pane::Objects => Some(30),
+            Pane::Steps => Some(120),
         }
     }
 
@@ -110,8 +112,9 @@ impl<T> Loadable<T> {
         self.requested > self.applied
     }
 
-    /// Data older than three refresh intervals is stale: the source is slow or gone.
-    pub fn freshness(&self, now: DateTime<Utc>, interval: Duration) -> Freshness {
+    /// Data older than three refresh intervals is stale: the source is slow
+    /// or gone. Watched data (`interval` None) is fresh until its watch fails.
+    pub fn freshness(&self, now: DateTime<Utc>, interval: Option<Duration>) -> Freshness {
         let age = self.loaded_at.map(|at| now - at);
         if let Some(error) = &self.error {
             return Freshness::Failed {
@@ -119,18 +122,22 @@ impl<T> Loadable<T> {
                 age,
             };
         }
-        match age {
-            None => Freshness::Loading,
-            Some(age) if age > TimeDelta::from_std(interval * 3).unwrap_or(TimeDelta::MAX) => {
+        match (age, interval) {
+            (None, _) => Freshness::Loading,
+            (Some(age), Some(interval))
+                if age > TimeDelta::from_std(interval * 3).unwrap_or(TimeDelta::MAX) =>
+            {
                 Freshness::Stale { age }
             }
-            Some(_) => Freshness::Fresh,
+            (Some(_), _) => Freshness::Fresh,
         }
     }
 
-    /// Forget everything (a new target): in-flight answers will be dropped.
+    /// Forget everything (a new target): in-flight answers will be dropped
+    /// (a watched source answers under the generation it was asked with, so
+    /// the old ones must be strictly older than anything shown).
     pub fn reset(&mut self) {
-        let requested = self.requested;
+        let requested = self.requested + 1;
         *self = Loadable {
             requested,
             applied: requested,
@@ -165,7 +172,7 @@ pub enum StepStatus {
 }
 
 /// One step of the guided rotation, as the rotation engine describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepView {
     pub id: StepId,
     pub title: String,
@@ -180,14 +187,14 @@ pub struct StepView {
 }
 
 /// The rotation plan: who is being replaced by whom, and the steps.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanView {
     pub old_user: Option<String>,
     pub new_user: Option<String>,
     pub steps: Vec<StepView>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EsStatusView {
     pub name: String,
     pub ready: Option<bool>,
@@ -198,21 +205,33 @@ pub struct EsStatusView {
     pub force_sync_requested: Option<DateTime<Utc>>,
 }
 
+/// A secret the screen can reveal (`v`); equal when the secrets are, so an
+/// unchanged refresh does not redraw.
+#[derive(Debug, Clone)]
+pub struct Revealable(pub SecretString);
+
+impl PartialEq for Revealable {
+    fn eq(&self, other: &Self) -> bool {
+        use crate::secret::ExposeSecret;
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+}
+
 /// What the Kubernetes Secret's DATABASE_URL says, checked against the app secret.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SecretCheckView {
     pub secret: String,
     pub user: Option<String>,
     pub host: Option<String>,
     pub database: Option<String>,
     /// Kept only so `v` can reveal it; rendered as the mask otherwise.
-    pub password: Option<SecretString>,
+    pub password: Option<Revealable>,
     /// Does it carry the same user and password as the app's AWS secret?
     pub matches_app_secret: Option<bool>,
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RolloutView {
     pub deployment: String,
     pub desired: i32,
@@ -223,7 +242,7 @@ pub struct RolloutView {
     pub restarted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PodView {
     pub name: String,
     pub phase: String,
@@ -234,7 +253,7 @@ pub struct PodView {
     pub db_user: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterView {
     pub external_secret: Option<EsStatusView>,
     pub secret_check: Option<SecretCheckView>,
@@ -243,7 +262,7 @@ pub struct ClusterView {
 }
 
 /// Who we are and where: for the status bar.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionView {
     pub aws_identity: Option<String>,
     pub session_expires: Option<DateTime<Utc>>,
@@ -251,7 +270,8 @@ pub struct SessionView {
     pub flavor: Option<Flavor>,
 }
 
-/// One point of the drain history: connections of the old and new user.
+/// One column of the drain history: connections of the old and new user
+/// at the end of a [`DRAIN_BUCKET`] (or now, for the newest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DrainPoint {
     pub at: DateTime<Utc>,
@@ -307,12 +327,19 @@ impl Input {
     }
 }
 
+/// Refresh intervals between looks at the step list while a step waits.
+pub const WAITING_STEP_CADENCE: i32 = 3;
+
 /// Refresh intervals `+`/`-` step through.
 pub const INTERVALS_MS: [u64; 8] = [250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
 /// How long `v` shows masked values.
 pub const REVEAL_FOR: TimeDelta = TimeDelta::seconds(5);
-/// Points of drain history kept (≈ 5 min at 1 s).
-pub const DRAIN_POINTS: usize = 300;
+/// Time one column of the drain history covers. Coarser than the refresh,
+/// so a steady count leaves the chart (and the screen) still for seconds at
+/// a time; a rollout's drain takes minutes, which this still shows well.
+pub const DRAIN_BUCKET: TimeDelta = TimeDelta::seconds(5);
+/// Columns of drain history kept (20 minutes).
+pub const DRAIN_POINTS: usize = 240;
 
 /// The Model.
 #[derive(Debug, Clone)]
@@ -349,6 +376,8 @@ pub struct State {
     pub warnings: Vec<String>,
     pub keymap: Keymap,
     pub theme: Theme,
+    /// The operator's time zone, for event times.
+    pub utc_offset: chrono::FixedOffset,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
     /// Connection results that arrived while a kill was being aimed.
@@ -390,6 +419,7 @@ impl State {
             warnings: Vec::new(),
             keymap: Keymap::default(),
             theme: Theme::default(),
+            utc_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
             dirty: true,
             held_connections: None,
             quitting: false,
@@ -440,6 +470,17 @@ impl State {
         )
     }
 
+    /// While the drain history holds one value throughout, the time it has
+    /// held it since: the pane says "steady since" instead of drawing a flat
+    /// chart that would only scroll.
+    pub fn drain_steady_since(&self) -> Option<DateTime<Utc>> {
+        let first = self.drain.first()?;
+        self.drain
+            .iter()
+            .all(|p| (p.old, p.new) == (first.old, first.new))
+            .then_some(first.at)
+    }
+
     /// The connection counts, busiest first (the order the pane lists them).
     pub fn connection_counts(&self) -> &[crate::db::model::ConnectionCount] {
         self.connections
@@ -483,21 +524,30 @@ pub fn row_at(sel: &Selection, index: usize) -> Option<usize> {
     }
 }
 
-/// Requests the periodic refresh sends, per source.
 /// How many refresh intervals apart a source is polled. Connections every
-/// interval: the drain is what the operator watches. The cluster every third
-/// (four API reads). Catalogues and the step list every tenth: observing the
-/// plan reads the database, Secrets Manager and the cluster (pods' env
-/// through exec), which is too much to ask every second of a production
-/// estate. `r`, and every step that finishes, refresh everything at once.
-pub fn cadence(request: &Request) -> i32 {
+/// interval: the drain is what the operator watches. The cluster is not
+/// polled but watched: its pane changes as the cluster does. Users, grants
+/// and objects change when steps run (which refresh them), so every 30th
+/// interval catches anyone else's change. The step list is observed when
+/// the cluster changes and every 120th interval: observing the plan reads
+/// the database, Secrets Manager (about ten calls) and the pods'
+/// environment (through exec), too much to ask every second of a
+/// production estate, unless a step is waiting. `r`, and every step that
+/// finishes, refresh everything at once.
+pub fn cadence(state: &State, request: &Request) -> Option<i32> {
     match request {
         Request::Connections { .. } => Pane::Connections.cadence(),
         Request::Cluster => Pane::Cluster.cadence(),
         Request::Users | Request::Grants { .. } => Pane::Users.cadence(),
         Request::Objects => Pane::Objects.cadence(),
+        // A step waiting on the world (a rollout, the drain) is what the
+        // operator is watching: look every few seconds until it moves on.
+        Request::Steps if state.steps().iter().any(|s| s.status == StepStatus::Waiting) => {
+            Some(WAITING_STEP_CADENCE)
+        }
         Request::Steps => Pane::Steps.cadence(),
-        Request::Session => 30,
+        // Who we are does not change within a session; `r` asks again.
+        Request::Session => None,
     }
 }
 

@@ -9,9 +9,10 @@ use ratatui_textarea::TextArea;
 use crate::app::action::{Action, Command, Fetched, KillTarget, Request};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
-    DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable, Pane,
-    REVEAL_FOR, Selection, State, StepStatus, cadence, refresh_requests, row_at,
+    DRAIN_BUCKET, DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable,
+    Pane, REVEAL_FOR, Selection, State, StepStatus, cadence, refresh_requests, row_at,
 };
+use crate::db::model::ConnectionSnapshot;
 use crate::secret::redact;
 use crate::target::{Engine, Target};
 
@@ -33,7 +34,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             at,
             result,
         } => {
-            if accept(&mut state.users, generation, at, result) {
+            if accept(&mut state.dirty, &mut state.users, generation, at, result) {
                 reindex(state, Pane::Users);
                 follow_selected_user(state, &mut out);
             }
@@ -45,8 +46,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             result,
         } => {
             if state.grants_of.as_deref() == Some(user.as_str()) {
-                accept(&mut state.grants, generation, at, result);
-                state.dirty = true;
+                accept(&mut state.dirty, &mut state.grants, generation, at, result);
             }
         }
         Action::ObjectsLoaded {
@@ -54,7 +54,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             at,
             result,
         } => {
-            if accept(&mut state.objects, generation, at, result) {
+            if accept(&mut state.dirty, &mut state.objects, generation, at, result) {
                 reindex(state, Pane::Objects);
                 count_old_user_objects(state);
             }
@@ -76,8 +76,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             at,
             result,
         } => {
-            if accept(&mut state.cluster, generation, at, result) {
+            let first = state.cluster.data.is_none();
+            if accept(&mut state.dirty, &mut state.cluster, generation, at, result) {
                 reindex(state, Pane::Cluster);
+                // A sync or rollout may have moved a step along: look again.
+                if !first && state.cluster.error.is_none() && !state.plan.in_flight() && !state.paused {
+                    fetch(state, Request::Steps, &mut out);
+                }
             }
         }
         Action::StepsLoaded {
@@ -85,7 +90,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             at,
             result,
         } => {
-            if accept(&mut state.plan, generation, at, result) {
+            if accept(&mut state.dirty, &mut state.plan, generation, at, result) {
                 reindex(state, Pane::Steps);
                 count_old_user_objects(state);
             }
@@ -95,8 +100,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             at,
             result,
         } => {
-            accept(&mut state.session, generation, at, result);
-            state.dirty = true;
+            accept(&mut state.dirty, &mut state.session, generation, at, result);
         }
         Action::StepChanged { id, status, result } => {
             if let Some(step) = state
@@ -111,14 +115,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 state.dirty = true;
             }
-            // A step that ended changed the systems: show them as they are now.
-            if matches!(
-                status,
-                StepStatus::Done | StepStatus::Failed | StepStatus::Waiting | StepStatus::Skipped
-            ) {
-                refresh_all(state, &mut out);
-            }
         }
+        // The run changed the systems: show them as they are now. (Not on
+        // each step's own end: the runner may not have recorded it yet, and
+        // a look then would show the step as still to do.)
+        Action::RunEnded => refresh_all(state, &mut out),
         Action::Notice(text) => {
             state.notice = Some((state.now, redact(&text)));
             state.dirty = true;
@@ -132,26 +133,54 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 /// Store a worker's answer unless a newer one is already shown. On failure
-/// the last good data stays, with the error beside it.
-fn accept<T>(slot: &mut Loadable<T>, generation: u64, at: DateTime<Utc>, result: Fetched<T>) -> bool {
-    if generation <= slot.applied && slot.applied != 0 {
-        return false;
+/// the last good data stays, with the error beside it. The screen is only
+/// marked for redrawing when what it shows changed: a refresh that brings
+/// the same rows leaves it still.
+fn accept<T: PartialEq>(
+    state_dirty: &mut bool,
+    slot: &mut Loadable<T>,
+    generation: u64,
+    at: DateTime<Utc>,
+    result: Fetched<T>,
+) -> bool {
+    accept_by(state_dirty, slot, generation, at, result, T::eq) == Some(true)
+}
+
+/// [`accept`], with `same` saying whether two answers look the same on
+/// screen: `None` when the answer was dropped, else whether it changed.
+fn accept_by<T>(
+    state_dirty: &mut bool,
+    slot: &mut Loadable<T>,
+    generation: u64,
+    at: DateTime<Utc>,
+    result: Fetched<T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Option<bool> {
+    // Watched sources answer many times under one generation.
+    if generation < slot.applied {
+        return None;
     }
     slot.applied = generation;
     slot.requested = slot.requested.max(generation);
-    match result {
+    let changed = match result {
         Ok(data) => {
+            let changed = slot.error.is_some() || !slot.data.as_ref().is_some_and(|old| same(old, &data));
             slot.data = Some(data);
             slot.loaded_at = Some(at);
             slot.error = None;
             slot.error_at = None;
+            changed
         }
         Err(e) => {
-            slot.error = Some(redact(&e));
+            let e = redact(&e);
+            let changed = slot.error.as_ref() != Some(&e);
+            slot.error = Some(e);
             slot.error_at = Some(at);
+            changed
         }
-    }
-    true
+    };
+    *state_dirty |= changed;
+    Some(changed)
 }
 
 /// Counted once per load, not per frame: objects can number thousands.
@@ -179,9 +208,18 @@ fn apply_connections(
             .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.user.cmp(&b.user)));
         snap
     });
-    if !accept(&mut state.connections, generation, at, result) {
+    // The snapshot's time is not shown; its counts and rows are.
+    let same = |a: &ConnectionSnapshot, b: &ConnectionSnapshot| a.counts == b.counts && a.rows == b.rows;
+    let Some(changed) = accept_by(
+        &mut state.dirty,
+        &mut state.connections,
+        generation,
+        at,
+        result,
+        same,
+    ) else {
         return;
-    }
+    };
     if let Some(snap) = &state.connections.data
         && state.connections.error.is_none()
     {
@@ -200,19 +238,42 @@ fn apply_connections(
             old: count(state.old_user()),
             new: count(state.new_user()),
         };
-        state.drain.push(point);
-        if state.drain.len() > DRAIN_POINTS {
-            state.drain.remove(0);
+        record_drain(state, point);
+    }
+    if changed {
+        reindex(state, Pane::Connections);
+    }
+}
+
+/// One column per [`DRAIN_BUCKET`]: within a bucket the newest count
+/// replaces the column's, so the chart moves only when a count changes or
+/// a new column starts (and not even then while the history is flat).
+fn record_drain(state: &mut State, point: DrainPoint) {
+    let bucket = |t: DateTime<Utc>| t.timestamp().div_euclid(DRAIN_BUCKET.num_seconds());
+    match state.drain.last_mut() {
+        Some(last) if bucket(last.at) == bucket(point.at) => {
+            if (last.old, last.new) != (point.old, point.new) {
+                state.dirty = true;
+            }
+            *last = point;
+        }
+        _ => {
+            state.drain.push(point);
+            if state.drain.len() > DRAIN_POINTS {
+                state.drain.remove(0);
+            }
+            // A flat history is not drawn ("steady since"): a new column of it changes nothing.
+            if state.drain_steady_since().is_none() {
+                state.dirty = true;
+            }
         }
     }
-    reindex(state, Pane::Connections);
 }
 
 fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
-    // Ages and countdowns are shown in seconds: redraw when one turns over.
-    if now.timestamp() != state.now.timestamp() {
-        state.dirty = true;
-    }
+    // Redraw only when a clock-driven text turns over (a stale pane's age,
+    // the session countdown), not because a second passed.
+    let before = crate::ui::clock::face(state);
     if state
         .notice
         .as_ref()
@@ -226,35 +287,77 @@ fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
         state.dirty = true;
     }
     state.now = now;
+    if crate::ui::clock::face(state) != before {
+        state.dirty = true;
+    }
     if state.paused || state.target.is_none() {
         return;
     }
-    if state.session.requested == 0 {
-        fetch(state, Request::Session, out);
-    }
-    let interval = TimeDelta::from_std(state.interval()).unwrap_or(TimeDelta::seconds(1));
-    for request in refresh_requests(state) {
-        if matches!(request, Request::Connections { .. }) && state.aiming_kill() {
-            continue;
-        }
-        let slot_requested_at = match &request {
-            Request::Users => state.users.requested_at,
-            Request::Grants { .. } => state.grants.requested_at,
-            Request::Objects => state.objects.requested_at,
-            Request::Connections { .. } => state.connections.requested_at,
-            Request::Cluster => state.cluster.requested_at,
-            Request::Steps => state.plan.requested_at,
-            Request::Session => state.session.requested_at,
-        };
-        // One fetch in flight per source; a slow source just shows its age.
-        // An answer that never came (a lost worker) stops blocking after a while.
-        let waited = slot_requested_at.map_or(TimeDelta::MAX, |at| now - at);
-        let lost = waited >= (interval * 3).max(TimeDelta::seconds(15));
-        let due = waited >= interval * cadence(&request);
-        if due && (!in_flight(state, &request) || lost) {
+    for request in polled(state) {
+        if due_at(state, &request).is_some_and(|at| at <= now + WAKE_SLACK) {
             fetch(state, request, out);
         }
     }
+}
+
+/// Timers fire a little early or late; a fetch due within this is sent now.
+const WAKE_SLACK: TimeDelta = TimeDelta::milliseconds(5);
+/// The loop looks at the clock at least this often (ages, countdowns).
+const HEARTBEAT: TimeDelta = TimeDelta::seconds(1);
+
+/// What the clock asks for: every pane's source, and who we are.
+fn polled(state: &State) -> Vec<Request> {
+    let mut requests = refresh_requests(state);
+    requests.push(Request::Session);
+    if state.aiming_kill() {
+        // pg_activity's habit: the rows stand still while a kill is aimed.
+        requests.retain(|r| !matches!(r, Request::Connections { .. }));
+    }
+    requests
+}
+
+/// When `request` should next be sent; `None`: not by the clock (a watched
+/// source already answering, or a one-off already asked).
+fn due_at(state: &State, request: &Request) -> Option<DateTime<Utc>> {
+    let requested_at = match request {
+        Request::Users => state.users.requested_at,
+        Request::Grants { .. } => state.grants.requested_at,
+        Request::Objects => state.objects.requested_at,
+        Request::Connections { .. } => state.connections.requested_at,
+        Request::Cluster => state.cluster.requested_at,
+        Request::Steps => state.plan.requested_at,
+        Request::Session => state.session.requested_at,
+    };
+    let Some(at) = requested_at else {
+        return Some(state.now);
+    };
+    let interval = TimeDelta::from_std(state.interval()).unwrap_or(TimeDelta::seconds(1));
+    // One fetch in flight per source; a slow source just shows its age. An
+    // answer that never came (a lost worker) stops blocking after a while.
+    if in_flight(state, request) {
+        return Some(at + (interval * 3).max(TimeDelta::seconds(15)));
+    }
+    cadence(state, request).map(|c| at + interval * c)
+}
+
+/// When the app loop should next wake with a tick if nothing else happens:
+/// the next fetch due, a notice or reveal running out, or the heartbeat.
+pub fn next_wake(state: &State) -> DateTime<Utc> {
+    let mut wake = state.now + HEARTBEAT;
+    if !state.paused && state.target.is_some() {
+        for request in polled(state) {
+            if let Some(at) = due_at(state, &request) {
+                wake = wake.min(at);
+            }
+        }
+    }
+    if let Some((at, _)) = &state.notice {
+        wake = wake.min(*at + NOTICE_FOR);
+    }
+    if let Some(until) = state.reveal_until {
+        wake = wake.min(until);
+    }
+    wake
 }
 
 fn in_flight(state: &State, r: &Request) -> bool {

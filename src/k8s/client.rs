@@ -69,7 +69,13 @@ impl K8s {
             .namespace
             .clone()
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-        let client = Client::try_from(config).map_err(|e| match e {
+        // Building the client runs an exec credential plugin (`aws eks
+        // get-token`) there and then: off the async threads, so the
+        // dashboard keeps drawing meanwhile.
+        let client = tokio::task::spawn_blocking(move || Client::try_from(config))
+            .await
+            .map_err(|e| K8sError::Config(format!("building the Kubernetes client: {e}")))?;
+        let client = client.map_err(|e| match e {
             // An exec credential plugin (`aws eks get-token`) that failed.
             kube::Error::Auth(_) => K8sError::Unauthorized {
                 message: redact(&chain(&e)),

@@ -4,7 +4,12 @@
 //! expect, reporting the user, host, database and yes/no — never the
 //! password, never the URL.
 
+use std::pin::pin;
+
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::runtime::{WatchStreamExt, watcher};
 use percent_encoding::percent_decode_str;
 
 use super::{K8s, K8sError};
@@ -97,12 +102,19 @@ pub async fn check_secret(k8s: &K8s, name: &str, expected: &Expected) -> Result<
         .get(name)
         .await
         .map_err(|e| k8s.op("get", "secrets").named(name).err(e))?;
+    let url = database_url(k8s, name, &secret)?;
+    check_database_url(k8s, name, &url, expected)
+}
+
+/// Secret `name`'s DATABASE_URL, kept secret; a missing key names the keys
+/// that are there.
+pub fn database_url(k8s: &K8s, name: &str, secret: &Secret) -> Result<SecretString, K8sError> {
     let object = format!("Secret {}/{name}", k8s.namespace());
-    let data = secret.data.unwrap_or_default();
+    let data = secret.data.clone().unwrap_or_default();
     let Some(bytes) = data.get(DATABASE_URL) else {
         let mut keys: Vec<String> = data.keys().cloned().collect();
         // stringData is write-only in real clusters, but a fake may echo it.
-        keys.extend(secret.string_data.unwrap_or_default().into_keys());
+        keys.extend(secret.string_data.clone().unwrap_or_default().into_keys());
         return Err(K8sError::MissingKey {
             object,
             key: DATABASE_URL.to_owned(),
@@ -111,8 +123,52 @@ pub async fn check_secret(k8s: &K8s, name: &str, expected: &Expected) -> Result<
     };
     let url = String::from_utf8(bytes.0.clone())
         .map_err(|_| K8sError::Invalid(format!("{object}: {DATABASE_URL} is not UTF-8")))?;
-    let url = SecretString::from(url);
-    check_url(url.expose_secret(), expected).map_err(|e| K8sError::Invalid(format!("{object}: {e}")))
+    Ok(SecretString::from(url))
+}
+
+/// Check a DATABASE_URL read from Secret `name`.
+pub fn check_database_url(
+    k8s: &K8s,
+    name: &str,
+    url: &SecretString,
+    expected: &Expected,
+) -> Result<UrlCheck, K8sError> {
+    check_url(url.expose_secret(), expected)
+        .map_err(|e| K8sError::Invalid(format!("Secret {}/{name}: {e}", k8s.namespace())))
+}
+
+/// Watch Secret `name`'s DATABASE_URL: yields it now and after every change
+/// to the Secret, `None` while the Secret does not exist, and a missing key
+/// as an error item. Watch failures are yielded too and the watch retries
+/// with backoff, so the stream only ends when dropped.
+pub fn watch_url(
+    k8s: &K8s,
+    name: &str,
+) -> impl Stream<Item = Result<Option<SecretString>, K8sError>> + Send + 'static {
+    let api = k8s.api::<Secret>();
+    let name = name.to_owned();
+    let k8s = k8s.clone();
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    async_stream::stream! {
+        let mut events = pin!(watcher(api, config).default_backoff());
+        let mut seen = false;
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Init) => seen = false,
+                Ok(watcher::Event::InitApply(s) | watcher::Event::Apply(s)) if s.name_any() == name => {
+                    seen = true;
+                    yield database_url(&k8s, &name, &s).map(Some);
+                }
+                Ok(watcher::Event::Delete(s)) if s.name_any() == name => {
+                    seen = false;
+                    yield Ok(None);
+                }
+                Ok(watcher::Event::InitDone) if !seen => yield Ok(None),
+                Ok(_) => {}
+                Err(e) => yield Err(k8s.op("watch", "secrets").named(&name).watch_err(e)),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

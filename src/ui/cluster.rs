@@ -8,8 +8,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::app::state::{ClusterView, Pane, State, row_at};
 use crate::secret::{ExposeSecret, MASK};
+use crate::ui::clock::clock_time;
 use crate::ui::layout::window;
-use crate::ui::{fmt_age, pane_block, with_error_line};
+use crate::ui::{pane_block, with_error_line};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let block = pane_block(state, Pane::Cluster, &state.cluster, None);
@@ -36,8 +37,8 @@ fn yes_no<'a>(state: &State, ok: Option<bool>, yes: &'a str, no: &'a str) -> Spa
 
 fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
     let theme = &state.theme;
-    let ago = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| format!("{} ago", fmt_age(state.now - t)))
+    let at_time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| format!("at {}", clock_time(state, t)))
             .unwrap_or_else(|| "never".into())
     };
     let mut lines = Vec::new();
@@ -50,7 +51,7 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
                 Span::raw(format!(
                     " {} · synced {}",
                     es.reason.as_deref().unwrap_or(""),
-                    ago(es.refresh_time)
+                    at_time(es.refresh_time)
                 )),
             ];
             if let Some(i) = &es.refresh_interval {
@@ -61,7 +62,7 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
                 let done = es.refresh_time.is_some_and(|t| t >= at);
                 lines.push(Line::from(vec![
                     Span::styled("  force-sync ", theme.muted()),
-                    Span::raw(format!("requested {} ", ago(Some(at)))),
+                    Span::raw(format!("requested {} ", at_time(Some(at)))),
                     if done {
                         Span::styled("→ synced", theme.ok())
                     } else {
@@ -78,7 +79,7 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
     match &view.secret_check {
         Some(sc) => {
             let password = match &sc.password {
-                Some(p) if state.revealed() => Span::styled(p.expose_secret().to_owned(), theme.warn()),
+                Some(p) if state.revealed() => Span::styled(p.0.expose_secret().to_owned(), theme.warn()),
                 Some(_) => Span::raw(MASK),
                 None => Span::raw(""),
             };
@@ -123,7 +124,7 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
             },
             Span::styled(
                 r.restarted_at
-                    .map(|t| format!(" · restarted {}", ago(Some(t))))
+                    .map(|t| format!(" · restarted {}", at_time(Some(t))))
                     .unwrap_or_default(),
                 theme.muted(),
             ),
@@ -153,7 +154,7 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
                 Span::styled("✗", theme.danger())
             }),
             Cell::from(p.restarts.to_string()),
-            Cell::from(p.started.map(|t| fmt_age(state.now - t)).unwrap_or_default()),
+            Cell::from(p.started.map(|t| clock_time(state, t)).unwrap_or_default()),
             Cell::from(Span::styled(p.db_user.clone().unwrap_or_default(), user_style)),
         ]);
         if state.focus == Pane::Cluster && i == sel.index {
@@ -168,10 +169,10 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
             Constraint::Length(9),
             Constraint::Length(5),
             Constraint::Length(8),
-            Constraint::Length(6),
+            Constraint::Length(12),
             Constraint::Min(10),
         ],
     )
-    .header(Row::new(["pod", "phase", "ready", "restarts", "age", "db user"]).style(theme.header()));
+    .header(Row::new(["pod", "phase", "ready", "restarts", "started", "db user"]).style(theme.header()));
     frame.render_widget(table, area);
 }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
 use crate::app::state::{Pane, State, row_at};
+use crate::ui::clock::clock_time;
 use crate::ui::layout::window;
 use crate::ui::{clip, pane_block, with_error_line};
 
@@ -151,6 +152,7 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
             style: theme.new_user(),
         },
     ];
+    let steady = state.drain_steady_since();
     for (
         i,
         Series {
@@ -168,10 +170,21 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
             Span::raw(format!(" {now:>4}")),
         ]);
         frame.render_widget(Paragraph::new(text), rows[i]);
-        frame.render_widget(
-            Sparkline::default().data(&data).max(max).style(style),
-            chart_rows[i],
-        );
+        match steady {
+            // Nothing has moved: say so once, rather than scroll a flat line.
+            Some(since) if i == 0 => frame.render_widget(
+                Paragraph::new(Span::styled(
+                    format!("steady since {}", clock_time(state, since)),
+                    theme.muted(),
+                )),
+                chart_rows[i],
+            ),
+            Some(_) => {}
+            None => frame.render_widget(
+                Sparkline::default().data(&data).max(max).style(style),
+                chart_rows[i],
+            ),
+        }
     }
 }
 

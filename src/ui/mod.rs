@@ -1,6 +1,7 @@
 //! Rendering: pure functions of [`State`]. Nothing here mutates state,
 //! does I/O or reads the clock (ages come from `state.now`).
 
+pub mod clock;
 mod cluster;
 mod connections;
 mod dialog;
@@ -13,7 +14,6 @@ mod steps;
 pub mod theme;
 mod users;
 
-use chrono::TimeDelta;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -51,17 +51,6 @@ pub fn render_pane(frame: &mut Frame, pane: Pane, area: Rect, state: &State) {
     }
 }
 
-/// `12s`, `3m04s`, `2h05m`, `3d04h`.
-pub fn fmt_age(d: TimeDelta) -> String {
-    let s = d.num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
-    }
-}
-
 /// The bordered frame every pane wears: number, title, and the honest state
 /// of its data on the right (loading / age when stale / error).
 pub(crate) fn pane_block<'a, T>(
@@ -87,38 +76,26 @@ pub(crate) fn pane_block<'a, T>(
     Block::bordered()
         .border_style(theme.border(focused))
         .title(Line::from(title))
-        .title_top(freshness_line(state, data, state.interval() * pane.cadence() as u32).right_aligned())
+        .title_top(freshness_line(state, data, clock::every(state, pane)).right_aligned())
 }
 
-/// `every`: how often this data is refreshed (stale after three misses).
+/// `every`: how often this data is refreshed (stale after three misses),
+/// `None` for watched data. Fresh data says nothing: a quiet screen.
 pub(crate) fn freshness_line<'a, T>(
     state: &State,
     data: &Loadable<T>,
-    every: std::time::Duration,
+    every: Option<std::time::Duration>,
 ) -> Line<'a> {
     let theme = &state.theme;
-    let spans = match data.freshness(state.now, every) {
-        Freshness::Loading if state.target.is_none() => vec![Span::styled(" no target ", theme.muted())],
-        Freshness::Loading => vec![Span::styled(" loading… ", theme.muted())],
-        Freshness::Fresh => vec![Span::styled(
-            format!(
-                " {} ago ",
-                fmt_age(state.now - data.loaded_at.unwrap_or(state.now))
-            ),
-            theme.muted(),
-        )],
-        Freshness::Stale { age } => vec![Span::styled(
-            format!(" stale: {} old ", fmt_age(age)),
-            theme.warn(),
-        )],
-        Freshness::Failed { age, .. } => {
-            let age = age
-                .map(|a| format!(", data {} old", fmt_age(a)))
-                .unwrap_or_default();
-            vec![Span::styled(format!(" error{age} "), theme.danger())]
-        }
+    let style = match data.freshness(state.now, every) {
+        Freshness::Stale { .. } => theme.warn(),
+        Freshness::Failed { .. } => theme.danger(),
+        _ => theme.muted(),
     };
-    Line::from(spans)
+    match clock::freshness_text(state, data, every) {
+        Some(text) => Line::from(Span::styled(format!(" {text} "), style)),
+        None => Line::default(),
+    }
 }
 
 /// What a pane shows inside instead of rows it does not have yet, or the

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::state::{Pane, State};
+use crate::ui::clock::{clock_time, expiry_text};
 use crate::ui::connections::interval_label;
-use crate::ui::fmt_age;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let full = bar(state, false);
@@ -43,7 +43,7 @@ fn bar(state: &State, compact: bool) -> Line<'static> {
         ));
     }
     let error = match (&state.last_error, &state.session.error) {
-        (Some((at, err)), _) => Some(format!("✗ {err} ({} ago)", fmt_age(state.now - *at))),
+        (Some((at, err)), _) => Some(format!("✗ {err} (at {})", clock_time(state, *at))),
         (None, Some(err)) => Some(format!("✗ {err}")),
         (None, None) => None,
     };
@@ -77,12 +77,7 @@ fn bar(state: &State, compact: bool) -> Line<'static> {
         } else {
             theme.muted()
         };
-        let text = match (left.num_seconds() <= 0, compact) {
-            (true, _) => " session expired".to_string(),
-            (false, false) => format!(" expires in {}", fmt_age(left)),
-            (false, true) => format!(" exp {}", fmt_age(left)),
-        };
-        spans.push(Span::styled(text, style));
+        spans.push(Span::styled(format!(" {}", expiry_text(left, compact)), style));
     }
     if compact && let Some(e) = &error {
         spans.push(sep());

@@ -134,7 +134,16 @@ async fn a_whole_mysql_rotation_by_keypresses() {
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
-            assert!(Instant::now() < deadline, "the rotation did not finish");
+            if Instant::now() >= deadline {
+                // Every screen seen, for whoever has to find out why.
+                let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-captures.txt");
+                let _ = std::fs::write(&path, t.captures.join("\n=====\n"));
+                panic!(
+                    "the rotation did not finish (every screen: {}); last screen:\n{}",
+                    path.display(),
+                    t.captures.last().map(String::as_str).unwrap_or("")
+                );
+            }
             let screen = t.capture();
             let rows = steps(&screen);
             assert!(

@@ -912,3 +912,88 @@ current-context: eks
     assert!(matches!(err, K8sError::Unauthorized { .. }), "{err:?}");
     assert!(err.to_string().contains("gds aws"), "{err}");
 }
+
+/// The dashboard's Cluster pane is fed by watches: after one request, a
+/// force sync, the Secret it rewrites and the rollout Reloader starts all
+/// reach the pane by themselves, and the DATABASE_URL check follows.
+#[tokio::test]
+async fn the_cluster_pane_follows_a_rotation_through_watches_alone() {
+    use rotui::workers::cluster::{self, ClusterNames, Credentials};
+    let w = world().await;
+    let old_pw = generate_password();
+    w.source
+        .set("govuk/pane/mysql", creds("pane", &old_pw, "db.internal"));
+    let es = create_es(&w, "pane", "1h").await;
+    create_deployment(&w, "pane", 2, true).await;
+    // AWSCURRENT, as the worker would read it; the test moves it on.
+    let current = Arc::new(std::sync::Mutex::new(Expected::new("pane", old_pw.clone())));
+    let credentials: Credentials = {
+        let current = current.clone();
+        Box::new(move || {
+            let e = current.lock().unwrap().clone();
+            Box::pin(async move { Ok((e.clone(), e.password)) })
+        })
+    };
+    let names = ClusterNames {
+        external_secret: es.clone(),
+        secret: es.clone(),
+        deployment: "pane".into(),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watching = tokio::spawn(cluster::watch(
+        w.k8s.clone(),
+        names,
+        credentials,
+        WAIT,
+        move |view| {
+            let _ = tx.send(view);
+        },
+    ));
+    let mut views = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let matches = |v: &rotui::app::state::ClusterView, user: &str| {
+        v.secret_check
+            .as_ref()
+            .is_some_and(|c| c.user.as_deref() == Some(user) && c.matches_app_secret == Some(true))
+    };
+    let first = until(&mut views, "synced, matching, rolled out", |v| {
+        matches!(v, Ok(v) if matches(v, "pane")
+            && v.rollout.as_ref().is_some_and(|r| r.complete)
+            && v.pods.iter().filter(|p| p.ready).count() == 2)
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.external_secret.as_ref().unwrap().ready, Some(true));
+    let old_pods: Vec<String> = first.pods.iter().map(|p| p.name.clone()).collect();
+
+    // Rotate: new credentials in Secrets Manager, then a force sync; nothing
+    // asks the pane to look again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let new_pw = generate_password();
+    w.source.set(
+        "govuk/pane/mysql",
+        creds("pane_user_20260121", &new_pw, "db.internal"),
+    );
+    *current.lock().unwrap() = Expected::new("pane_user_20260121", new_pw.clone());
+    let plan = ForceSync::plan(&w.k8s, &es, None).await.unwrap();
+    plan.apply(&w.k8s).await.unwrap();
+    let last = until(
+        &mut views,
+        "the new Secret checked and the new pods rolled out",
+        |v| {
+            let Ok(v) = v else { return false };
+            matches(v, "pane_user_20260121")
+                && v.rollout.as_ref().is_some_and(|r| r.complete)
+                && v.pods.len() == 2
+                && v.pods.iter().all(|p| p.ready && !old_pods.contains(&p.name))
+        },
+    )
+    .await
+    .unwrap();
+    let es_view = last.external_secret.as_ref().unwrap();
+    assert!(
+        es_view.force_sync_requested.is_some() && es_view.refresh_time >= es_view.force_sync_requested,
+        "{es_view:?}"
+    );
+    assert_no_secret(&format!("{first:?} {last:?}"), &[&old_pw, &new_pw]);
+    watching.abort();
+}

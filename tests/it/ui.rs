@@ -8,8 +8,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use rotui::app::state::{
-    ClusterView, Dialog, EsStatusView, PlanView, PodView, RolloutView, SecretCheckView, SessionView,
-    StepStatus, StepView,
+    ClusterView, Dialog, EsStatusView, PlanView, PodView, Revealable, RolloutView, SecretCheckView,
+    SessionView, StepStatus, StepView,
 };
 use rotui::app::{Action, Command, KillTarget, Pane, Request, State, update};
 use rotui::db::model::{
@@ -206,7 +206,7 @@ fn cluster() -> ClusterView {
             user: Some(NEW.into()),
             host: Some("signon-mysql.abc123.eu-west-1.rds.amazonaws.com".into()),
             database: Some("signon_production".into()),
-            password: Some(secret::secret(PASSWORD)),
+            password: Some(Revealable(secret::secret(PASSWORD))),
             matches_app_secret: Some(true),
             problem: None,
         }),
@@ -259,6 +259,17 @@ fn session() -> SessionView {
             rds: false,
         }),
     }
+}
+
+/// The plan with nothing waiting on the world.
+fn settled_plan() -> PlanView {
+    let mut p = plan();
+    for step in &mut p.steps {
+        if step.status == StepStatus::Waiting {
+            step.status = StepStatus::Pending;
+        }
+    }
+    p
 }
 
 /// Run actions through `update`, collecting commands.
@@ -343,7 +354,8 @@ fn fixture() -> State {
     .into_iter()
     .enumerate()
     {
-        let at = t0() - secs(8 - i as i64);
+        // One per drain column (5 s), the newest a second ago.
+        let at = t0() - secs(1 + 5 * (7 - i as i64));
         feed(
             &mut s,
             [Action::ConnectionsLoaded {
@@ -942,14 +954,14 @@ fn refresh_interval_pause_and_the_tick_schedule() {
         "paused: no polling"
     );
     key(&mut s, KeyCode::Char(' '));
-    // A source that never answers stops blocking after a while (here 15s).
-    // (The session is asked for once; `r` asks again.)
+    // A source that never answers stops blocking after a while (here 15s):
+    // the watched cluster and the one-off session are asked again too.
     let cmds = feed(&mut s, [Action::Tick(t0() + secs(30))]);
-    assert_eq!(cmds.len(), 5, "{cmds:?}");
+    assert_eq!(cmds.len(), 6, "{cmds:?}");
 }
 
 #[test]
-fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished_step_refreshes_all() {
+fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished_run_refreshes_all() {
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     let first = feed(&mut s, [Action::Tick(t0())]);
     // Answer everything the first tick asked for, at once.
@@ -983,7 +995,7 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
                 Request::Steps => Action::StepsLoaded {
                     generation,
                     at,
-                    result: Ok(plan()),
+                    result: Ok(settled_plan()),
                 },
                 Request::Session => Action::SessionLoaded {
                     generation,
@@ -1019,7 +1031,7 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
         k
     };
     let mut asked = Vec::new();
-    for second in 1..=10 {
+    for second in 1..=120 {
         let at = t0() + secs(second);
         let cmds = feed(&mut s, [Action::Tick(at)]);
         asked.push(kinds(&cmds));
@@ -1027,13 +1039,62 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     }
     assert_eq!(asked[0], vec!["Connections"], "1 s: the drain view only");
     assert_eq!(asked[1], vec!["Connections"], "2 s: the drain view only");
-    assert_eq!(asked[2], vec!["Cluster", "Connections"], "3 s: and the cluster");
+    assert_eq!(
+        asked[2],
+        vec!["Connections"],
+        "3 s: still: the cluster is watched, not polled"
+    );
+    assert_eq!(asked[9], vec!["Connections"], "10 s: still");
+    assert_eq!(
+        asked[29],
+        vec!["Connections", "Objects", "Users"],
+        "30 s: and the catalogues"
+    );
+    assert_eq!(
+        asked[119],
+        vec!["Connections", "Objects", "Steps", "Users"],
+        "2 min: and the step list"
+    );
+    assert_eq!(
+        asked.iter().filter(|a| a.contains(&"Steps".to_owned())).count(),
+        1,
+        "the step list once in two minutes: {asked:?}"
+    );
     assert!(
-        asked[9].contains(&"Steps".to_owned()) && asked[9].contains(&"Users".to_owned()),
-        "10 s: everything: {asked:?}"
+        asked.iter().flatten().all(|k| k != "Cluster" && k != "Session"),
+        "the cluster and the session are never polled: {asked:?}"
     );
 
-    // A step that finishes refreshes everything at once.
+    // The watched cluster changing (a sync, a rollout) makes the step list look again.
+    let mut changed = cluster();
+    changed.pods.pop();
+    let cmds = feed(
+        &mut s,
+        [Action::ClusterLoaded {
+            generation: 1,
+            at: t0() + secs(121),
+            result: Ok(changed),
+        }],
+    );
+    assert_eq!(kinds(&cmds), vec!["Steps"], "{cmds:?}");
+
+    // While a step waits on the world (a rollout, the drain), the step list
+    // is looked at every few seconds instead.
+    let mut waiting = settled_plan();
+    waiting.steps[0].status = StepStatus::Waiting;
+    feed(
+        &mut s,
+        [Action::StepsLoaded {
+            generation: 1000,
+            at: t0() + secs(120),
+            result: Ok(waiting),
+        }],
+    );
+    let cmds = feed(&mut s, [Action::Tick(t0() + secs(126))]);
+    assert!(kinds(&cmds).contains(&"Steps".to_owned()), "{cmds:?}");
+
+    // A step that ends mid-run only changes its row; the end of the run
+    // (the runner has recorded everything) refreshes everything at once.
     let cmds = feed(
         &mut s,
         [Action::StepChanged {
@@ -1042,6 +1103,8 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
             result: None,
         }],
     );
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = feed(&mut s, [Action::RunEnded]);
     assert!(
         kinds(&cmds).contains(&"Steps".to_owned()) && kinds(&cmds).contains(&"Cluster".to_owned()),
         "{cmds:?}"
@@ -1082,6 +1145,7 @@ fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
 #[test]
 fn command_line_switches_target_and_drops_old_answers() {
     let mut s = fixture();
+    let asked_before_the_switch = s.users.requested;
     keys(&mut s, ":env staging app account-api engine postgres");
     let cmds = key(&mut s, KeyCode::Enter);
     let target = Target::new("staging", "account-api", Engine::Postgres);
@@ -1094,7 +1158,7 @@ fn command_line_switches_target_and_drops_old_answers() {
     feed(
         &mut s,
         [Action::UsersLoaded {
-            generation: users_gen - 1,
+            generation: asked_before_the_switch,
             at: t0(),
             result: Ok(vec![user("signon", "%")]),
         }],
@@ -1363,6 +1427,107 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
 }
 
 #[test]
+fn a_quiet_dashboard_redraws_only_what_changed_and_sleeps_until_something_is_due() {
+    let mut s = fixture();
+    let conns = |s: &mut State, generation: u64, second: i64, old: i64, new: i64| {
+        let at = t0() + secs(second);
+        feed(
+            s,
+            [
+                Action::Tick(at),
+                Action::ConnectionsLoaded {
+                    generation,
+                    at,
+                    result: Ok(snapshot(at, old, new)),
+                },
+            ],
+        );
+    };
+    conns(&mut s, 20, 1, 3, 12);
+    assert!(s.dirty, "a new drain column");
+    s.dirty = false;
+    for (generation, second) in [(21, 2), (22, 3), (23, 4)] {
+        conns(&mut s, generation, second, 3, 12);
+        assert!(!s.dirty, "the same counts at {second} s redraw nothing");
+    }
+    conns(&mut s, 24, 5, 3, 12);
+    assert!(s.dirty, "the next drain column (every 5 s)");
+    s.dirty = false;
+    conns(&mut s, 25, 6, 2, 12);
+    assert!(s.dirty, "a count changed");
+
+    // Asleep until the connections are due again, a second after they were asked for.
+    assert_eq!(rotui::app::update::next_wake(&s), t0() + secs(7));
+    key(&mut s, KeyCode::Char(' '));
+    assert_eq!(
+        rotui::app::update::next_wake(&s),
+        t0() + secs(7),
+        "paused: only the heartbeat, to see ages turn over"
+    );
+    key(&mut s, KeyCode::Char(' '));
+
+    // Silence: the pane turns stale, and only then shows (and redraws) its age.
+    s.dirty = false;
+    feed(&mut s, [Action::Tick(t0() + secs(9))]);
+    assert!(!s.dirty, "3 s without news is not stale yet at a 1 s refresh");
+    feed(&mut s, [Action::Tick(t0() + secs(10))]);
+    assert!(s.dirty, "stale now");
+    assert!(screen(&s, 160, 48).contains("stale: 4s old"));
+    // (The session countdown turns to 41m at 10.2 s: start after that.)
+    feed(&mut s, [Action::Tick(t0() + secs(11))]);
+    s.dirty = false;
+    feed(
+        &mut s,
+        [Action::Tick(t0() + secs(11) + TimeDelta::milliseconds(400))],
+    );
+    assert!(!s.dirty, "the age shows whole seconds");
+    feed(&mut s, [Action::Tick(t0() + secs(12))]);
+    assert!(s.dirty, "the next second");
+}
+
+#[test]
+fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
+    let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
+    feed(
+        &mut s,
+        [Action::StepsLoaded {
+            generation: 1,
+            at: t0(),
+            result: Ok(settled_plan()),
+        }],
+    );
+    for i in 0..4 {
+        let at = t0() + secs(5 * i);
+        s.dirty = false;
+        feed(
+            &mut s,
+            [Action::ConnectionsLoaded {
+                generation: 1 + i as u64,
+                at,
+                result: Ok(snapshot(at, 4, 0)),
+            }],
+        );
+        assert_eq!(s.dirty, i == 0, "column {i}: only the first changes the screen");
+    }
+    assert_eq!(s.drain.len(), 4);
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("steady since 10:00:00"), "{text}");
+    // Something moves: the chart appears, with the history behind it.
+    let at = t0() + secs(20);
+    feed(
+        &mut s,
+        [Action::ConnectionsLoaded {
+            generation: 9,
+            at,
+            result: Ok(snapshot(at, 2, 2)),
+        }],
+    );
+    assert!(s.dirty);
+    assert_eq!(s.drain_steady_since(), None);
+    assert!(!screen(&s, 160, 48).contains("steady since"));
+}
+
+#[test]
 fn notices_fade_after_a_few_seconds() {
     let mut s = fixture();
     key(&mut s, KeyCode::Char('f'));
@@ -1481,8 +1646,11 @@ fn random_key_storms_keep_the_state_sound() {
 #[test]
 fn the_status_bar_counts_the_session_down_and_says_when_it_expired() {
     let mut s = fixture();
-    assert!(screen(&s, 160, 48).contains("expires in 42m10s"));
-    assert!(screen(&s, 80, 24).contains("exp 42m10s"), "compact at 80 columns");
+    // Minutes (the screen need not change every second), then seconds.
+    assert!(screen(&s, 160, 48).contains("expires in 42m "));
+    assert!(screen(&s, 80, 24).contains("exp 42m│"), "compact at 80 columns");
+    feed(&mut s, [Action::Tick(t0() + secs(40 * 60))]);
+    assert!(screen(&s, 160, 48).contains("expires in 2m10s"));
     feed(&mut s, [Action::Tick(t0() + secs(42 * 60 + 10))]);
     assert!(screen(&s, 160, 48).contains("session expired"));
     key(&mut s, KeyCode::Char(' '));

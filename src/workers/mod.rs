@@ -2,6 +2,9 @@
 //! tasks and answers with [`Action`]s. It owns every connection; the app
 //! loop never waits on I/O. Each fetch runs in its own task with a deadline,
 //! so a dead server shows up as an error on its pane, never as a frozen screen.
+//! The cluster is the exception: it is watched ([`cluster`]).
+
+pub mod cluster;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,15 +14,12 @@ use chrono::Utc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::app::state::{
-    ClusterView, EsStatusView, PlanView, PodView, RolloutView, SecretCheckView, SessionView, StepStatus,
-    StepView,
-};
+use crate::app::state::{PlanView, SessionView, StepStatus, StepView};
 use crate::app::{Action, Command, KillTarget, Request};
 use crate::cli::ConnArgs;
 use crate::connect::{self, Connected};
-use crate::k8s::externalsecret::{self, ForceSync, SyncOutcome};
-use crate::k8s::{Expected, rollout, secret_check};
+use crate::k8s::Expected;
+use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
 use crate::rotation::journal::{self, Journal};
 use crate::rotation::runner::{self, StepEventKind};
 use crate::rotation::step::{Confirm, Observation, StepCtx};
@@ -107,6 +107,9 @@ async fn serve(
     let opening = Arc::new(Mutex::new(()));
     let target = Arc::new(RwLock::new(target));
     let running = Arc::new(Mutex::new(BTreeSet::<String>::new()));
+    // The one live watch of the cluster; a new request (refresh, a finished
+    // step, a new target) replaces it.
+    let mut cluster_watch: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(cmd) = commands.recv().await {
         let get = {
             let (backend, opening, target, conn) =
@@ -124,12 +127,23 @@ async fn serve(
         match cmd {
             Command::Quit => break,
             Command::SwitchTarget(t) => {
+                stop(&mut cluster_watch).await;
                 *target.write().await = Some(*t);
                 if let Some(old) = backend.write().await.take()
                     && let Ok(old) = Arc::try_unwrap(old)
                 {
                     tokio::spawn(old.connected.close());
                 }
+            }
+            Command::Fetch {
+                request: Request::Cluster,
+                generation,
+            } => {
+                stop(&mut cluster_watch).await;
+                cluster_watch = Some(tokio::spawn(async move {
+                    let Some(b) = get().await else { return };
+                    watch_cluster(b, generation, tx).await;
+                }));
             }
             Command::Fetch { request, generation } => {
                 tokio::spawn(async move {
@@ -164,11 +178,49 @@ async fn serve(
             }
         }
     }
+    stop(&mut cluster_watch).await;
     if let Some(b) = backend.write().await.take()
         && let Ok(b) = Arc::try_unwrap(b)
     {
         b.connected.close().await;
     }
+}
+
+/// End a task and wait until it has let go of what it held.
+async fn stop(task: &mut Option<tokio::task::JoinHandle<()>>) {
+    if let Some(t) = task.take() {
+        t.abort();
+        let _ = t.await;
+    }
+}
+
+/// Feed the Cluster pane from watches until aborted (see [`cluster::watch`]).
+async fn watch_cluster(b: Arc<Backend>, generation: u64, tx: UnboundedSender<Action>) {
+    let send = |result| {
+        let _ = tx.send(Action::ClusterLoaded {
+            generation,
+            at: Utc::now(),
+            result,
+        });
+    };
+    let k8s = match &b.connected.k8s {
+        Ok(k) => k.clone(),
+        Err(e) => return send(Err(e.clone())),
+    };
+    let t = &b.connected.target;
+    let names = cluster::ClusterNames {
+        external_secret: t.external_secret.clone(),
+        secret: t.k8s_secret.clone(),
+        deployment: t.deployment.clone(),
+    };
+    let credentials: cluster::Credentials = {
+        let b = b.clone();
+        Box::new(move || {
+            let b = b.clone();
+            Box::pin(async move { b.current_credentials().await })
+        })
+    };
+    cluster::watch(k8s, names, credentials, FETCH_DEADLINE, send).await;
 }
 
 async fn backend_for(
@@ -197,7 +249,6 @@ enum Fetched {
     Grants(Vec<crate::db::model::Grant>),
     Objects(Vec<crate::db::model::DbObject>),
     Connections(crate::db::model::ConnectionSnapshot),
-    Cluster(ClusterView),
     Steps(PlanView),
     Session(SessionView),
 }
@@ -217,7 +268,8 @@ async fn fetch(b: &Backend, request: &Request) -> Result<Fetched, String> {
         }
         Request::Objects => Fetched::Objects(db()?.objects(&b.connected.target.database).await.map_err(e)?),
         Request::Connections { rows } => Fetched::Connections(db()?.connections(*rows).await.map_err(e)?),
-        Request::Cluster => Fetched::Cluster(cluster_view(b).await?),
+        // Watched, not fetched: see `watch_cluster`.
+        Request::Cluster => return Err("internal: the cluster is watched".into()),
         Request::Steps => Fetched::Steps(plan_view(b).await?),
         Request::Session => Fetched::Session(session_view(b).await),
     })
@@ -263,7 +315,7 @@ fn answer(
         Request::Cluster => Action::ClusterLoaded {
             generation,
             at,
-            result: map!(Cluster),
+            result: fetched.and(Err("internal: the cluster is watched".into())),
         },
         Request::Steps => Action::StepsLoaded {
             generation,
@@ -294,84 +346,6 @@ async fn session_view(b: &Backend) -> SessionView {
             .map(|i| i.principal_name().to_owned());
     }
     view
-}
-
-async fn cluster_view(b: &Backend) -> Result<ClusterView, String> {
-    let c = &b.connected;
-    let k8s = c.k8s.as_ref().map_err(Clone::clone)?;
-    let t = &c.target;
-    let e = |e: crate::k8s::K8sError| redact(&e.to_string());
-    let es = externalsecret::get(k8s, &t.external_secret).await.map_err(e)?;
-    // The Secret should carry what Secrets Manager's AWSCURRENT says.
-    let expected = b.current_credentials().await;
-    let secret_check = match &expected {
-        Ok((exp, current)) => match secret_check::check_secret(k8s, &es.target, exp).await {
-            Ok(u) => SecretCheckView {
-                secret: es.target.clone(),
-                user: Some(u.user.clone()),
-                host: Some(u.host.clone()),
-                database: Some(u.database.clone()),
-                // Known only when it is AWSCURRENT's; masked until `v`.
-                password: u.matches().then(|| current.clone()),
-                matches_app_secret: Some(u.matches()),
-                problem: None,
-            },
-            Err(err) => SecretCheckView {
-                secret: es.target.clone(),
-                problem: Some(e(err)),
-                ..Default::default()
-            },
-        },
-        Err(err) => SecretCheckView {
-            secret: es.target.clone(),
-            problem: Some(format!("cannot read the app secret: {err}")),
-            ..Default::default()
-        },
-    };
-    let snap = rollout::snapshot(k8s, &t.deployment).await.map_err(e)?;
-    let rollout = snap.deployment.as_ref().map(|d| RolloutView {
-        deployment: d.name.clone(),
-        desired: d.desired,
-        updated: d.updated,
-        ready: d.ready,
-        available: d.available,
-        complete: d.is_complete(),
-        restarted_at: None,
-    });
-    let pods = snap
-        .pods
-        .iter()
-        .map(|p| PodView {
-            name: p.name.clone(),
-            phase: if p.terminating {
-                "Terminating".into()
-            } else {
-                p.phase.clone()
-            },
-            ready: p.ready,
-            restarts: 0,
-            started: p.started,
-            db_user: None,
-        })
-        .collect();
-    Ok(ClusterView {
-        external_secret: Some(EsStatusView {
-            name: es.name.clone(),
-            ready: es.ready.as_ref().map(|c| c.status == "True"),
-            reason: es.ready.as_ref().and_then(|c| c.reason.clone()),
-            message: es.ready.as_ref().and_then(|c| c.message.clone()),
-            refresh_time: es.refresh_time,
-            refresh_interval: es.refresh_interval.clone(),
-            force_sync_requested: es
-                .force_sync
-                .as_deref()
-                .and_then(|s| s.parse::<i64>().ok())
-                .and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
-        }),
-        secret_check: Some(secret_check),
-        rollout,
-        pods,
-    })
 }
 
 /// Every step of the plan with its live state and preview.
@@ -508,9 +482,10 @@ async fn run_step(b: &Backend, id: &str, tx: &UnboundedSender<Action>) {
         runner::Outcome::Waiting(w) => Action::Notice(redact(&w.to_string())),
         runner::Outcome::Failed(e) => failed(redact(&e.to_string())),
     };
-    let _ = tx.send(notice);
     // The step may have moved AWSCURRENT: read it afresh.
     *b.current.lock().await = None;
+    let _ = tx.send(notice);
+    let _ = tx.send(Action::RunEnded);
 }
 
 async fn kill(b: &Backend, k: KillTarget) -> Action {
