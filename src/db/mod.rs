@@ -6,6 +6,7 @@ pub mod ident;
 pub mod model;
 pub mod mysql;
 pub mod postgres;
+pub mod watch;
 
 pub use error::{DbError, DbErrorKind, DbResult};
 

@@ -18,12 +18,9 @@ impl PgDb {
     pub async fn connections(&self, with_rows: bool) -> DbResult<ConnectionSnapshot> {
         if !with_rows {
             let counts: Vec<(Option<String>, i64)> = self
-                .timed(
-                    sqlx::query_as(
-                        "SELECT usename::text, count(*)::bigint FROM pg_stat_activity
-                         WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC, 1",
-                    )
-                    .fetch_all(&self.pool),
+                .watch_fetch(
+                    "SELECT usename::text, count(*)::bigint FROM pg_stat_activity
+                     WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC, 1",
                 )
                 .await?;
             return Ok(ConnectionSnapshot {
@@ -45,17 +42,14 @@ impl PgDb {
             Option<i64>,
         );
         let rows: Vec<Row> = self
-            .timed(
-                sqlx::query_as(
-                    "SELECT pid::bigint, usename::text,
+            .watch_fetch(
+                "SELECT pid::bigint, usename::text,
                             CASE WHEN client_addr IS NOT NULL THEN host(client_addr) || ':' || client_port
                                  WHEN client_port = -1 THEN 'local' END,
                             datname::text, application_name, state,
                             EXTRACT(EPOCH FROM now() - COALESCE(state_change, backend_start))::bigint
                      FROM pg_stat_activity WHERE backend_type = 'client backend'
                      ORDER BY usename NULLS FIRST, pid",
-                )
-                .fetch_all(&self.pool),
             )
             .await?;
         let rows: Vec<Connection> = rows

@@ -24,6 +24,7 @@ mod roles;
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -32,6 +33,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Postgres};
 
 use super::error::{DbError, DbErrorKind, DbResult};
 use super::model::{Flavor, FlavorKind, Statement};
+use super::watch::{WatchConn, WatchError};
 use crate::secret::{self, ExposeSecret, SecretString};
 
 pub use login::Inheritance;
@@ -68,6 +70,8 @@ impl Default for PgConfig {
 #[derive(Clone)]
 pub struct PgDb {
     pool: PgPool,
+    /// The connection the connections view polls on.
+    watch: Arc<WatchConn<PgConnection>>,
     /// Holds the password: never Debug-printed (see the manual impl).
     options: PgConnectOptions,
     config: PgConfig,
@@ -120,14 +124,18 @@ impl PgDb {
             // A session that dies mid-transaction must not hold locks for long.
             ("idle_in_transaction_session_timeout", "60s".to_owned()),
         ]);
+        // Two connections in all: the pool's one, and the connections
+        // view's own (see `db::watch`), opened when first asked for.
+        let watch = Arc::new(WatchConn::new(options.clone(), None));
         let pool = PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(1)
             .min_connections(0)
             .acquire_timeout(config.connect_timeout)
             .idle_timeout(Duration::from_secs(60))
             .connect_lazy_with(options.clone());
         let mut db = PgDb {
             pool,
+            watch,
             options,
             config,
             flavor: Flavor {
@@ -180,7 +188,28 @@ impl PgDb {
 
     /// Close the pool's connections.
     pub async fn close(&self) {
+        self.watch.close().await;
         self.pool.close().await;
+    }
+
+    /// A query on the connections view's own connection.
+    async fn watch_fetch<T>(&self, sql: &'static str) -> DbResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + 'static,
+    {
+        let limit = self.config.statement_timeout + Duration::from_secs(5);
+        let run = self
+            .watch
+            .run(limit, |c| Box::pin(sqlx::query_as::<_, T>(sql).fetch_all(c)));
+        match run.await {
+            Ok(rows) => Ok(rows),
+            Err(WatchError::Sql(e)) => Err(DbError::from(e)),
+            Err(WatchError::Elapsed) => Err(DbError::new(
+                DbErrorKind::Timeout,
+                format!("the server did not answer within {}s", limit.as_secs()),
+            )
+            .with_hint("the server or the network is slow or gone; retry")),
+        }
     }
 
     /// Whether a role exists.
