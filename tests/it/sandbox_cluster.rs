@@ -598,17 +598,22 @@ async fn reloader_rolls_the_deployment_and_old_connections_drain() {
         }
     }
 
-    // The runbook's own command, with plain kubectl (when installed).
-    if let Some(out) = w
-        .kubectl(&[
-            "exec",
-            &format!("deployment/{app}"),
-            "--container=app",
-            "--",
-            "env",
-        ])
-        .await
-    {
+    // The runbook's own command, with plain kubectl (when installed). Once
+    // in a while (1 run in many, on a loaded machine) kubectl ends the
+    // stream before printing what the pod wrote; it is asked again then,
+    // and what it prints must still be the new URL.
+    let target = format!("deployment/{app}");
+    let args = ["exec", target.as_str(), "--container=app", "--", "env"];
+    let runbook_exec = || w.kubectl(&args);
+    let mut out = runbook_exec().await;
+    for _ in 0..3 {
+        if out.as_deref().is_none_or(|o| !o.trim().is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        out = runbook_exec().await;
+    }
+    if let Some(out) = out {
         assert!(
             out.contains(&format!("DATABASE_URL=postgresql://{new_user}:newPassw0rdNew@")),
             "{out}"
