@@ -4,14 +4,15 @@
 //!
 //! Both run side by side in detached tmux sessions (160×48), each `exec`ed so
 //! the pane's process is the tool itself; after a warm-up, the CPU time each
-//! process used (utime + stime from /proc/<pid>/stat, all threads) is read at
-//! the start and the end of one window.
+//! process used over one window is summed over its threads from the
+//! scheduler's nanosecond counts (sampled every second).
 //!
 //! `just bench` (or `cargo bench --bench watch_cpu`) runs it; pg_activity comes
 //! from `./scripts/tools.sh .venv bench` (`$ROTUI_PG_ACTIVITY`, else
 //! `.venv/bin/pg_activity`, else PATH). Without `--bench` (as under
 //! `cargo test --benches`) it returns at once. `WATCH_CPU_SECS` sets the
-//! window (default 30); `WATCH_CPU_SCREENS=1` prints the screens it measured.
+//! window (default 120 s, long enough to hold the step list's look every
+//! two minutes); `WATCH_CPU_SCREENS=1` prints the screens it measured.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -41,7 +42,7 @@ fn main() {
         std::env::var("WATCH_CPU_SECS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(30),
+            .unwrap_or(120),
     );
     let pg_activity = find_pg_activity();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -213,10 +214,17 @@ fn measure(
             pid
         })
         .collect();
-    let before: Vec<u64> = pids.iter().map(|p| cpu_ticks(*p)).collect();
+    // Each thread's time on a CPU, read every second: a thread that ends
+    // within the window (a blocking-pool worker) keeps what it used until
+    // its last sample, at most a second short.
+    let mut clocks: Vec<CpuClock> = pids.iter().map(|p| CpuClock::start(*p)).collect();
     let started = Instant::now();
-    std::thread::sleep(window);
-    let after: Vec<u64> = pids.iter().map(|p| cpu_ticks(*p)).collect();
+    while started.elapsed() < window {
+        std::thread::sleep((window - started.elapsed()).min(Duration::from_secs(1)));
+        for c in &mut clocks {
+            c.sample();
+        }
+    }
     let elapsed = started.elapsed();
     assert!(
         elapsed < window + Duration::from_secs(1),
@@ -231,13 +239,12 @@ fn measure(
             println!("{name}'s screen at the end:\n{s}");
         }
     }
-    let hz = clock_ticks_per_second();
     tools
         .iter()
-        .zip(before.iter().zip(&after))
-        .map(|((name, _, _), (b, a))| Row {
+        .zip(&clocks)
+        .map(|((name, _, _), c)| Row {
             tool: name,
-            cpu: (a - b) as f64 / hz,
+            cpu: c.seconds(),
         })
         .collect()
 }
@@ -256,7 +263,7 @@ fn report(rows: &[Row], total_connections: i64, window: Duration) {
     );
     println!("{:<12} {:>12} {:>12}", "tool", "CPU s", "% of a core");
     for r in rows {
-        println!("{:<12} {:>12.2} {:>11.1}%", r.tool, r.cpu, 100.0 * r.cpu / secs);
+        println!("{:<12} {:>12.3} {:>11.2}%", r.tool, r.cpu, 100.0 * r.cpu / secs);
     }
     let pg = rows
         .iter()
@@ -307,21 +314,49 @@ async fn admin_password(endpoint: &str, target: &Target) -> SecretString {
     rotui::secret::secret(password)
 }
 
-/// `/proc/<pid>/stat`'s utime + stime, in clock ticks (all threads).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process is alive");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+/// A process's time on a CPU, per thread, from the scheduler's own
+/// nanosecond count (`/proc/<pid>/task/<tid>/schedstat`), not the 10 ms
+/// ticks of utime/stime, which would round a quiet process to zero.
+struct CpuClock {
+    pid: u32,
+    start: HashMap<u32, u64>,
+    last: HashMap<u32, u64>,
 }
 
-fn clock_ticks_per_second() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("CLK_TCK")
+impl CpuClock {
+    fn start(pid: u32) -> CpuClock {
+        let start = thread_times(pid);
+        CpuClock {
+            pid,
+            last: start.clone(),
+            start,
+        }
+    }
+
+    fn sample(&mut self) {
+        self.last.extend(thread_times(self.pid));
+    }
+
+    fn seconds(&self) -> f64 {
+        let ns: u64 = self
+            .last
+            .iter()
+            .map(|(tid, t)| t - self.start.get(tid).copied().unwrap_or(0))
+            .sum();
+        ns as f64 / 1e9
+    }
+}
+
+fn thread_times(pid: u32) -> HashMap<u32, u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process is alive");
+    tasks
+        .filter_map(|t| {
+            let t = t.ok()?;
+            let tid = t.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+            Some((tid, stat.split_whitespace().next()?.parse().ok()?))
+        })
+        .collect()
 }
 
 /// A .pgpass field: `\` and `:` are escaped.
