@@ -126,3 +126,56 @@ impl K8s {
         }
     }
 }
+
+impl K8s {
+    /// Watch the one `K` called `name`: yields `map` of it now and after
+    /// every change, `None` while it does not exist. Watch failures are
+    /// yielded (naming the verb and `resource`) and the watch retries with
+    /// backoff, so the stream only ends when dropped. The field selector
+    /// keeps traffic down; the name check keeps us right on a server that
+    /// ignores it.
+    pub fn watch_named<K, T>(
+        &self,
+        resource: &'static str,
+        name: &str,
+        map: impl Fn(&K) -> Result<T, K8sError> + Send + 'static,
+    ) -> impl futures::Stream<Item = Result<Option<T>, K8sError>> + Send + 'static
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+        <K as kube::Resource>::DynamicType: Default,
+        T: Send + 'static,
+    {
+        use futures::StreamExt;
+        use kube::ResourceExt;
+        use kube::runtime::{WatchStreamExt, watcher};
+        let api = self.api::<K>();
+        let name = name.to_owned();
+        let k8s = self.clone();
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        async_stream::stream! {
+            let mut events = std::pin::pin!(watcher(api, config).default_backoff());
+            let mut seen = false;
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(watcher::Event::Init) => seen = false,
+                    Ok(watcher::Event::InitApply(o) | watcher::Event::Apply(o)) if o.name_any() == name => {
+                        seen = true;
+                        yield map(&o).map(Some);
+                    }
+                    Ok(watcher::Event::Delete(o)) if o.name_any() == name => {
+                        seen = false;
+                        yield Ok(None);
+                    }
+                    Ok(watcher::Event::InitDone) if !seen => yield Ok(None),
+                    Ok(_) => {}
+                    Err(e) => yield Err(k8s.op("watch", resource).named(&name).watch_err(e)),
+                }
+            }
+        }
+    }
+}

@@ -13,7 +13,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{CustomResource, ResourceExt};
 use serde::{Deserialize, Serialize};
 
@@ -263,32 +262,7 @@ pub fn watch(
     k8s: &K8s,
     name: &str,
 ) -> impl Stream<Item = Result<Option<EsStatus>, K8sError>> + Send + 'static {
-    let api = k8s.api::<ExternalSecret>();
-    let name = name.to_owned();
-    let k8s = k8s.clone();
-    // The field selector keeps traffic down; the name check below keeps us
-    // right even if a server ignores it.
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    async_stream::stream! {
-        let mut events = pin!(watcher(api, config).default_backoff());
-        let mut seen = false;
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(watcher::Event::Init) => seen = false,
-                Ok(watcher::Event::InitApply(es) | watcher::Event::Apply(es)) if es.name_any() == name => {
-                    seen = true;
-                    yield Ok(Some(EsStatus::from(&es)));
-                }
-                Ok(watcher::Event::Delete(es)) if es.name_any() == name => {
-                    seen = false;
-                    yield Ok(None);
-                }
-                Ok(watcher::Event::InitDone) if !seen => yield Ok(None),
-                Ok(_) => {}
-                Err(e) => yield Err(op(&k8s, "watch", &name).watch_err(e)),
-            }
-        }
-    }
+    k8s.watch_named(RESOURCE, name, |es: &ExternalSecret| Ok(EsStatus::from(es)))
 }
 
 /// A planned force sync: the exact merge-patch, and what we observed first.

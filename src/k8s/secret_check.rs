@@ -4,12 +4,8 @@
 //! expect, reporting the user, host, database and yes/no — never the
 //! password, never the URL.
 
-use std::pin::pin;
-
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use k8s_openapi::api::core::v1::Secret;
-use kube::ResourceExt;
-use kube::runtime::{WatchStreamExt, watcher};
 use percent_encoding::percent_decode_str;
 
 use super::{K8s, K8sError};
@@ -145,30 +141,10 @@ pub fn watch_url(
     k8s: &K8s,
     name: &str,
 ) -> impl Stream<Item = Result<Option<SecretString>, K8sError>> + Send + 'static {
-    let api = k8s.api::<Secret>();
-    let name = name.to_owned();
-    let k8s = k8s.clone();
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    async_stream::stream! {
-        let mut events = pin!(watcher(api, config).default_backoff());
-        let mut seen = false;
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(watcher::Event::Init) => seen = false,
-                Ok(watcher::Event::InitApply(s) | watcher::Event::Apply(s)) if s.name_any() == name => {
-                    seen = true;
-                    yield database_url(&k8s, &name, &s).map(Some);
-                }
-                Ok(watcher::Event::Delete(s)) if s.name_any() == name => {
-                    seen = false;
-                    yield Ok(None);
-                }
-                Ok(watcher::Event::InitDone) if !seen => yield Ok(None),
-                Ok(_) => {}
-                Err(e) => yield Err(k8s.op("watch", "secrets").named(&name).watch_err(e)),
-            }
-        }
-    }
+    let (client, secret) = (k8s.clone(), name.to_owned());
+    k8s.watch_named("secrets", name, move |s: &Secret| {
+        database_url(&client, &secret, s)
+    })
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ pub async fn watch(
                     continue;
                 };
                 if check.is_none() {
-                    check = Some(secret_view(&secret_name, url, &credentials).await);
+                    check = Some(secret_view(&k8s, &secret_name, url, &credentials).await);
                 }
                 let check = check.clone().expect("just set");
                 snapshot.clone().map(|snap| view(es.as_ref(), check, &snap))
@@ -133,6 +133,7 @@ pub async fn watch(
 /// The Secret's DATABASE_URL checked against AWSCURRENT: user, host,
 /// database and a yes/no, the password kept only for `v`.
 async fn secret_view(
+    k8s: &K8s,
     name: &str,
     url: &Result<Option<SecretString>, String>,
     credentials: &Credentials,
@@ -151,8 +152,7 @@ async fn secret_view(
         Ok(c) => c,
         Err(err) => return problem(format!("cannot read the app secret: {err}")),
     };
-    use crate::secret::ExposeSecret;
-    match secret_check::check_url(url.expose_secret(), &expected) {
+    match secret_check::check_database_url(k8s, name, url, &expected) {
         Ok(u) => SecretCheckView {
             secret: name.to_owned(),
             user: Some(u.user.clone()),
@@ -163,7 +163,7 @@ async fn secret_view(
             matches_app_secret: Some(u.matches()),
             problem: None,
         },
-        Err(err) => problem(redact(&format!("Secret {name}: {err}"))),
+        Err(err) => problem(redact(&err.to_string())),
     }
 }
 
