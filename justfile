@@ -13,18 +13,18 @@ default:
 # Build rotui, start the local sandbox and open the dashboard on it
 # (`just demo account-api postgres` for the PostgreSQL app).
 demo app="signon" engine="mysql": tools
-    cargo build --release
+    cargo build --release --workspace
     ./scripts/demo.sh {{app}} {{engine}}
 
 # The sandbox on its own, printing how to point rotui and kubectl at it.
-sandbox: tools
-    cargo run --release -- sandbox
+sandbox *args: tools
+    cargo run --release -p rotui-sandbox -- {{args}}
 
 # Format check, lints and every test (real PostgreSQL, MariaDB, moto, sandbox cluster).
 test: tools
     cargo fmt --all -- --check
-    cargo clippy --all-targets -- -D warnings
-    cargo test --lib --bins --tests
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo test --workspace --lib --bins --tests
 
 # Benchmarks (watch_cpu compares against pg_activity); numbers go in README.md.
 bench:

@@ -22,8 +22,8 @@ use rotui::cli::ConnArgs;
 use rotui::connect;
 use rotui::rotation::runner::StepEventKind;
 use rotui::rotation::{Ctx, Mode, Outcome, PlanSpec, RunOptions, StepEvent, cli, journal};
-use rotui::sandbox::world::{self, World};
 use rotui::target::{Engine, Target};
+use rotui_sandbox::world::{self, World};
 
 const RUNS: usize = 3;
 const ENGINES: [(&str, Engine); 2] = [("signon", Engine::Mysql), ("account-api", Engine::Postgres)];

@@ -22,10 +22,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use rotui::sandbox::guard::shell_quote;
-use rotui::sandbox::world::{self, World};
 use rotui::secret::{ExposeSecret, SecretString};
 use rotui::target::{Engine, Target};
+use rotui_sandbox::guard::shell_quote;
+use rotui_sandbox::world::{self, World};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
@@ -109,7 +109,7 @@ async fn run(pg_activity: &Path, window: Duration) {
     let total = total - 1; // not the probe
 
     // rotui: the sandbox's exports, its own state dir and HOME.
-    let mut env = rotui::sandbox::world::parse_env_file(
+    let mut env = rotui_sandbox::world::parse_env_file(
         &std::fs::read_to_string(dir.path().join("sandbox.env")).expect("sandbox.env"),
     );
     let home = dir.path().join("home");

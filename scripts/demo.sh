@@ -7,7 +7,7 @@ engine="${2:-mysql}"
 bin="${ROTUI_BIN:-./target/release/rotui}"
 dir="$(mktemp -d -t rotui-demo-XXXXXX)"
 
-"$bin" sandbox --dir "$dir" >"$dir/sandbox.log" 2>&1 &
+"${ROTUI_SANDBOX_BIN:-./target/release/rotui-sandbox}" --dir "$dir" >"$dir/sandbox.log" 2>&1 &
 sandbox=$!
 cleanup() {
   kill -TERM "$sandbox" 2>/dev/null || true

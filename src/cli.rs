@@ -40,7 +40,9 @@ pub enum Command {
     Rotate(RotateArgs),
     /// List past rotations, or show one.
     Journal(JournalArgs),
-    /// Start a local world (databases, Secrets Manager, Kubernetes) to try rotui in.
+    /// Start a local world to try rotui in (runs the `rotui-sandbox` binary
+    /// beside this one; its arguments pass through, e.g. `--dir D`).
+    #[command(disable_help_flag = true)]
     Sandbox(SandboxArgs),
 }
 
@@ -116,7 +118,7 @@ pub struct JournalArgs {
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
-    /// Where to write kubeconfig, sandbox.json and sandbox.env [default: a fresh temp dir].
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
+    /// Arguments for `rotui-sandbox` (`--help` for its own).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }

@@ -10,7 +10,6 @@ pub mod connect;
 pub mod db;
 pub mod k8s;
 pub mod rotation;
-pub mod sandbox;
 pub mod secret;
 pub mod target;
 pub mod tui;

@@ -39,7 +39,7 @@ async fn run(cli: Cli) -> Result<()> {
             std::process::exit(code);
         }
         Command::Journal(args) => cmd::rotate::journal(args.id.as_deref())?,
-        Command::Sandbox(args) => cmd::sandbox::run(&args).await?,
+        Command::Sandbox(args) => cmd::sandbox::run(&args)?,
     }
     Ok(())
 }

@@ -1,45 +1,30 @@
-//! `rotui sandbox`: start the local world and keep it up until Ctrl-C or SIGTERM.
+//! `rotui sandbox`: a thin alias for the `rotui-sandbox` binary, which lives
+//! in its own crate so that the product carries none of the test world.
 
-use std::time::Instant;
+use std::path::PathBuf;
 
-use color_eyre::eyre::Result;
-use tokio::signal::unix::{SignalKind, signal};
+use color_eyre::eyre::{Result, eyre};
 
 use crate::cli::SandboxArgs;
-use crate::sandbox::guard::scratch_dir;
-use crate::sandbox::world::World;
 
-pub async fn run(args: &SandboxArgs) -> Result<()> {
-    let started = Instant::now();
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => scratch_dir("rotui-sandbox-")?,
-    };
-    let mut term = signal(SignalKind::terminate())?;
-    let world = World::start(&dir).await?;
-    let info = world.info();
-    println!("rotui sandbox ready in {:.1} s", started.elapsed().as_secs_f64());
-    println!();
-    println!("  directory         {}", dir.display());
-    println!("  kubeconfig        {}", info.kubeconfig.display());
-    println!(
-        "  Secrets Manager   {} ({})",
-        info.aws_endpoint_url, info.aws_region
-    );
-    println!("  MariaDB (signon)  {}", info.mysql.admin_url);
-    println!("  PostgreSQL        {}", info.postgres.admin_url);
-    println!();
-    println!("In another shell:");
-    println!("  source {}", dir.join("sandbox.env").display());
-    println!("  rotui --app signon --engine mysql          # or --app account-api --engine postgres");
-    println!("  kubectl get externalsecrets,secrets,deployments,pods -n apps");
-    println!();
-    println!("Ctrl-C stops the sandbox.");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    println!("stopping the sandbox…");
-    world.shutdown().await;
-    Ok(())
+const BINARY: &str = "rotui-sandbox";
+
+/// The sandbox binary: beside this executable (a cargo build puts both in
+/// one directory), else on PATH.
+fn find() -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(BINARY)))
+        .filter(|p| p.is_file());
+    beside.or_else(|| which::which(BINARY).ok())
+}
+
+/// Replaces this process with the sandbox, so signals reach it directly.
+pub fn run(args: &SandboxArgs) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let bin = find().ok_or_else(|| {
+        eyre!("`rotui sandbox` runs `{BINARY}`, which is not beside rotui or on PATH: build it with `cargo build -p {BINARY}` (or `just sandbox`)")
+    })?;
+    let err = std::process::Command::new(&bin).args(&args.args).exec();
+    Err(eyre!("could not run {}: {err}", bin.display()))
 }

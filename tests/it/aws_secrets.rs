@@ -8,8 +8,8 @@ use aws_sdk_secretsmanager::Client;
 use rotui::aws::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsErrorKind, AwsOptions, AwsSession, StaticCredentials,
 };
-use rotui::sandbox::moto::MotoServer;
 use rotui::secret::{ExposeSecret, MASK};
+use rotui_sandbox::moto::MotoServer;
 use serde_json::json;
 
 /// A session on the shared moto server with static test credentials,
@@ -157,7 +157,7 @@ async fn caller_identity_comes_from_sts() {
 #[tokio::test]
 async fn an_unreachable_endpoint_is_a_network_error() {
     // A port nothing listens on: bound then released.
-    let port = rotui::sandbox::guard::free_port();
+    let port = rotui_sandbox::guard::free_port();
     let opts = AwsOptions {
         endpoint_url: Some(format!("http://127.0.0.1:{port}")),
         region: Some("eu-west-1".into()),
@@ -535,7 +535,7 @@ fn iam_world() -> &'static IamWorld {
         let secret_id = "govuk/signon/mysql".to_owned();
         let body = json!({"Name": secret_id, "SecretString":
             json!({"username": "signon", "password": "IamGuardedPassw0rd1", "host": "h"}).to_string()});
-        let (status, answer) = rotui::sandbox::moto::http_post(
+        let (status, answer) = rotui_sandbox::moto::http_post(
             moto.port(),
             "/",
             &[
@@ -590,7 +590,7 @@ fn iam(moto: &MotoServer, params: &[(&str, &str)]) -> String {
         .chain(&[("Version", "2010-05-08")])
         .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
         .collect();
-    let (status, body) = rotui::sandbox::moto::http_post(
+    let (status, body) = rotui_sandbox::moto::http_post(
         moto.port(),
         "/",
         &[
@@ -959,7 +959,7 @@ async fn create_if_missing_seeds_once_and_never_overwrites() {
 #[tokio::test]
 async fn https_endpoints_go_through_rustls_and_untrusted_certificates_are_refused() {
     // A TLS server with a self-signed certificate (openssl's own test server).
-    let dir = rotui::sandbox::guard::scratch_dir("rotui-tls-").unwrap();
+    let dir = rotui_sandbox::guard::scratch_dir("rotui-tls-").unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
         .args([
@@ -980,7 +980,7 @@ async fn https_endpoints_go_through_rustls_and_untrusted_certificates_are_refuse
         .output()
         .expect("openssl is installed");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let port = rotui::sandbox::guard::free_port();
+    let port = rotui_sandbox::guard::free_port();
     let args: Vec<String> = ["s_server", "-quiet", "-accept", &port.to_string(), "-cert"]
         .iter()
         .map(|s| s.to_string())
@@ -990,7 +990,7 @@ async fn https_endpoints_go_through_rustls_and_untrusted_certificates_are_refuse
             key.display().to_string(),
         ])
         .collect();
-    let _server = rotui::sandbox::guard::Guarded::spawn(
+    let _server = rotui_sandbox::guard::Guarded::spawn(
         std::path::Path::new("openssl"),
         &args,
         None,

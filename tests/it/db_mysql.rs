@@ -6,8 +6,8 @@ use rotui::db::DbErrorKind;
 use rotui::db::ident::{mysql_ident, mysql_str};
 use rotui::db::model::{DbObject, FlavorKind, GrantKind, Statement};
 use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, Plan, test_login};
-use rotui::sandbox::mariadb::{AppAccount, MariaDbServer, unique_suffix};
 use rotui::secret::{self, ExposeSecret, SecretString};
+use rotui_sandbox::mariadb::{AppAccount, MariaDbServer, unique_suffix};
 
 fn server() -> &'static MariaDbServer {
     MariaDbServer::shared()
@@ -49,7 +49,7 @@ async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("NotThePassword123"), "{shown}");
 
-    let closed = rotui::sandbox::guard::free_port();
+    let closed = rotui_sandbox::guard::free_port();
     let url = format!("mysql://aws_db_admin:Sekr1tSekr1t@127.0.0.1:{closed}/x");
     let err = MysqlDb::connect(&url).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");

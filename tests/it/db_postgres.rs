@@ -8,8 +8,8 @@ use std::time::Duration;
 use rotui::db::model::{DbObject, Statement};
 use rotui::db::postgres::{APPLICATION_NAME, PgConfig, PgDb};
 use rotui::db::{DbError, DbErrorKind};
-use rotui::sandbox::postgres::PostgresServer;
 use rotui::secret::{ExposeSecret, MASK, SecretString, generate_password};
+use rotui_sandbox::postgres::PostgresServer;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 

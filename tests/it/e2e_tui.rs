@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use regex::Regex;
-use rotui::sandbox::world::World;
+use rotui_sandbox::world::World;
 
 struct Tmux {
     session: String,
@@ -19,7 +19,7 @@ impl Tmux {
         let session = format!("{name}-{}", std::process::id());
         let exports: String = env
             .iter()
-            .map(|(k, v)| format!("export {k}={}; ", rotui::sandbox::guard::shell_quote(v)))
+            .map(|(k, v)| format!("export {k}={}; ", rotui_sandbox::guard::shell_quote(v)))
             .collect();
         let cmd = format!("{exports} {} {args}; sleep 30", env!("CARGO_BIN_EXE_rotui"));
         let ok = Command::new("tmux")
@@ -119,7 +119,7 @@ fn old_user_count(screen: &str) -> Option<i64> {
 async fn a_whole_mysql_rotation_by_keypresses() {
     let dir = tempfile::tempdir().unwrap();
     let world = World::start(dir.path()).await.expect("the sandbox starts");
-    let mut env = rotui::sandbox::world::parse_env_file(
+    let mut env = rotui_sandbox::world::parse_env_file(
         &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
     );
     env.insert(

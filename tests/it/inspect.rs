@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
-use rotui::sandbox::mariadb::MariaDbServer;
-use rotui::sandbox::postgres::PostgresServer;
 use rotui::secret::{ExposeSecret, generate_password};
+use rotui_sandbox::mariadb::MariaDbServer;
+use rotui_sandbox::postgres::PostgresServer;
 
 fn inspect(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rotui"))
@@ -70,7 +70,7 @@ async fn inspect_json_on_mariadb_shows_users_grants_definers_and_connections() {
 #[tokio::test]
 async fn inspect_json_on_postgres_shows_owners_and_where_a_role_owns_objects() {
     let server = PostgresServer::shared();
-    let user = format!("insp-app-{}", rotui::sandbox::mariadb::unique_suffix());
+    let user = format!("insp-app-{}", rotui_sandbox::mariadb::unique_suffix());
     let database = format!("{user}_production");
     let password = generate_password();
     server.seed_app(&user, &password, &database).await.unwrap();

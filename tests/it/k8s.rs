@@ -17,10 +17,10 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use rotui::k8s::externalsecret::{self, ExternalSecret, ForceSync, SyncOutcome};
 use rotui::k8s::tunnel::{self, Tunnel, TunnelConfig};
 use rotui::k8s::{Expected, K8s, K8sError, KubeOptions, exec, rollout, secret_check};
-use rotui::sandbox::controllers::{AppPods, Cluster, MapSource};
-use rotui::sandbox::kube::KubeApiServer;
-use rotui::sandbox::postgres::PostgresServer;
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
+use rotui_sandbox::apiserver::KubeApiServer;
+use rotui_sandbox::controllers::{AppPods, Cluster, MapSource};
+use rotui_sandbox::postgres::PostgresServer;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -835,10 +835,10 @@ async fn connection_problems_are_explained() {
     // A server that is not there.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
-    let port = rotui::sandbox::guard::free_port();
+    let port = rotui_sandbox::guard::free_port();
     std::fs::write(
         &path,
-        rotui::sandbox::kube::kubeconfig(&format!("http://127.0.0.1:{port}"), "apps"),
+        rotui_sandbox::apiserver::kubeconfig(&format!("http://127.0.0.1:{port}"), "apps"),
     )
     .unwrap();
     let k8s = K8s::connect(&KubeOptions {

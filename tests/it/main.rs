@@ -7,7 +7,6 @@ mod db_postgres;
 mod e2e_tui;
 mod inspect;
 mod k8s;
-mod kube_api;
 mod rotation;
 mod sandbox;
 mod sandbox_cluster;

@@ -447,11 +447,11 @@ mod real {
     use rotui::rotation::runner::{self, Outcome, RunOptions, Wait};
     use rotui::rotation::step::{StepCtx, StepError, StepId};
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
-    use rotui::sandbox::mariadb::MariaDbServer;
-    use rotui::sandbox::moto::MotoServer;
-    use rotui::sandbox::postgres::PostgresServer;
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
+    use rotui_sandbox::mariadb::MariaDbServer;
+    use rotui_sandbox::moto::MotoServer;
+    use rotui_sandbox::postgres::PostgresServer;
     use serde_json::json;
     use sqlx::{Connection, PgConnection};
 
@@ -981,7 +981,7 @@ mod real {
         // A cluster that is not there: connecting does not contact it; steps will.
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
-        let port = rotui::sandbox::guard::free_port();
+        let port = rotui_sandbox::guard::free_port();
         std::fs::write(
             &kubeconfig,
             format!(
@@ -1205,7 +1205,7 @@ mod real {
         // Secrets Manager cannot be reached (an endpoint where nothing listens).
         let nowhere = AwsSession::with_credentials(
             &AwsOptions {
-                endpoint_url: Some(format!("http://127.0.0.1:{}", rotui::sandbox::guard::free_port())),
+                endpoint_url: Some(format!("http://127.0.0.1:{}", rotui_sandbox::guard::free_port())),
                 region: Some("eu-west-1".into()),
                 timeout: Some(Duration::from_secs(5)),
                 ..Default::default()
@@ -1247,15 +1247,15 @@ mod real {
     struct Sandbox {
         client: kube::Client,
         kubeconfig: std::path::PathBuf,
-        cluster: rotui::sandbox::controllers::Cluster,
-        server: rotui::sandbox::kube::KubeApiServer,
+        cluster: rotui_sandbox::controllers::Cluster,
+        server: rotui_sandbox::apiserver::KubeApiServer,
         _dir: tempfile::TempDir,
     }
 
     impl Sandbox {
         async fn start(session: &AwsSession) -> Sandbox {
-            use rotui::sandbox::controllers::{AppPods, Cluster};
-            use rotui::sandbox::kube::KubeApiServer;
+            use rotui_sandbox::apiserver::KubeApiServer;
+            use rotui_sandbox::controllers::{AppPods, Cluster};
             let pods = AppPods::new();
             let server = KubeApiServer::start(Arc::new(pods.clone())).await.unwrap();
             let mut config = kube::Config::new(server.url().parse().unwrap());
@@ -1282,7 +1282,7 @@ mod real {
     /// returns the old credentials; AWS itself returns AWSCURRENT either way.
     struct CurrentStage(Client);
 
-    impl rotui::sandbox::controllers::SecretSource for CurrentStage {
+    impl rotui_sandbox::controllers::SecretSource for CurrentStage {
         fn get(&self, key: &str) -> futures::future::BoxFuture<'static, Result<serde_json::Value, String>> {
             let (client, key) = (self.0.clone(), key.to_owned());
             Box::pin(async move {
@@ -1324,7 +1324,7 @@ mod real {
         use kube::api::{Api, PostParams};
         use rotui::k8s::{K8s, KubeOptions};
         use rotui::rotation::adapters::K8sCluster;
-        use rotui::sandbox::controllers::{ExternalSecret, govuk};
+        use rotui_sandbox::controllers::{ExternalSecret, govuk};
 
         let sandbox = Sandbox::start(&parts.session).await;
         let k8s = K8s::connect(&KubeOptions {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use rotui::sandbox::world::World;
+use rotui_sandbox::world::World;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() {
@@ -31,7 +31,7 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
         assert!(s.data.unwrap().contains_key("DATABASE_URL"));
     }
 
-    let env = rotui::sandbox::world::parse_env_file(
+    let env = rotui_sandbox::world::parse_env_file(
         &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
     );
     for (app, engine, owner) in [

@@ -9,16 +9,16 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{AttachParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use rotui::sandbox::controllers::{
+use rotui::secret::ExposeSecret;
+use rotui::target::{Engine, Target};
+use rotui_sandbox::apiserver::KubeApiServer;
+use rotui_sandbox::controllers::{
     AppPods, AwsSource, Cluster, ExternalSecret, FAIL_ANNOTATION, LAST_RELOADED_FROM, MapSource,
     SecretSource, govuk,
 };
-use rotui::sandbox::guard::{Guarded, free_port, scratch_dir};
-use rotui::sandbox::kube::KubeApiServer;
-use rotui::sandbox::mariadb::MariaDbServer;
-use rotui::sandbox::postgres::PostgresServer;
-use rotui::secret::ExposeSecret;
-use rotui::target::{Engine, Target};
+use rotui_sandbox::guard::{Guarded, free_port, scratch_dir};
+use rotui_sandbox::mariadb::MariaDbServer;
+use rotui_sandbox::postgres::PostgresServer;
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection, Row};
 

@@ -6,7 +6,7 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, S
 use futures::future::BoxFuture;
 
 use super::SecretSource;
-use crate::secret::redact;
+use rotui::secret::redact;
 
 /// Reads `SecretString` JSON documents with `GetSecretValue`.
 #[derive(Clone, Debug)]

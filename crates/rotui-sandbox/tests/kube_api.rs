@@ -16,7 +16,7 @@ use kube::api::{
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::{Client, Config};
-use rotui::sandbox::kube::{ExecOutput, KubeApiServer, KubeStore, NoRuntime, PodRuntime};
+use rotui_sandbox::apiserver::{ExecOutput, KubeApiServer, KubeStore, NoRuntime, PodRuntime};
 use serde_json::{Value, json};
 
 struct Sandbox {

@@ -2,9 +2,9 @@
 //! Manager emulator and a Kubernetes API server with the controllers rotui
 //! relies on. Used by `rotui sandbox`, `just demo` and the tests.
 
+pub mod apiserver;
 pub mod controllers;
 pub mod guard;
-pub mod kube;
 pub mod mariadb;
 pub mod moto;
 pub mod postgres;

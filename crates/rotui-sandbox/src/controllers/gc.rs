@@ -13,7 +13,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::ExternalSecret;
-use crate::secret::redact;
+use rotui::secret::redact;
 
 const EVERY: Duration = Duration::from_secs(2);
 

@@ -19,7 +19,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::fnv_hex;
-use crate::secret::redact;
+use rotui::secret::redact;
 
 /// The opt-in annotation on a Deployment.
 pub const AUTO_ANNOTATION: &str = "reloader.stakater.com/auto";

@@ -21,8 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
 use super::guard::{Guarded, free_port, is_root, scratch_dir};
-use crate::db::ident::{pg_ident, pg_str};
-use crate::secret::{ExposeSecret, SecretString, generate_password};
+use rotui::db::ident::{pg_ident, pg_str};
+use rotui::secret::{ExposeSecret, SecretString, generate_password};
 
 /// The RDS master user's name.
 pub const ADMIN_USER: &str = "aws_db_admin";
@@ -306,7 +306,7 @@ impl PostgresServer {
         if !out.status.success() {
             return Err(io::Error::other(format!(
                 "bootstrapping PostgreSQL failed: {}",
-                crate::secret::redact(&String::from_utf8_lossy(&out.stderr))
+                rotui::secret::redact(&String::from_utf8_lossy(&out.stderr))
             )));
         }
         Ok(())

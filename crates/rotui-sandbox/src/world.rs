@@ -16,16 +16,16 @@ use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Executor};
 
-use crate::aws::{AwsOptions, AwsSession, StaticCredentials};
-use crate::db::ident::{mysql_str, pg_ident, pg_str};
-use crate::sandbox::controllers::{AppPods, AwsSource, Cluster};
-use crate::sandbox::guard::shell_quote;
-use crate::sandbox::kube::KubeApiServer;
-use crate::sandbox::mariadb::MariaDbServer;
-use crate::sandbox::moto::MotoServer;
-use crate::sandbox::postgres::PostgresServer;
-use crate::secret::{ExposeSecret, SecretString, generate_password};
-use crate::target::{Engine, Target};
+use crate::apiserver::KubeApiServer;
+use crate::controllers::{AppPods, AwsSource, Cluster};
+use crate::guard::shell_quote;
+use crate::mariadb::MariaDbServer;
+use crate::moto::MotoServer;
+use crate::postgres::PostgresServer;
+use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
+use rotui::db::ident::{mysql_str, pg_ident, pg_str};
+use rotui::secret::{ExposeSecret, SecretString, generate_password};
+use rotui::target::{Engine, Target};
 
 /// The environment name the sandbox plays.
 pub const ENV: &str = "sandbox";
@@ -34,9 +34,9 @@ pub const REGION: &str = "eu-west-1";
 /// moto accepts any credentials; these are not secrets.
 pub const AWS_KEY: &str = "testing";
 
-const SIGNON_SQL: &str = include_str!("../../assets/sandbox/signon.sql");
-const ACCOUNT_API_SQL: &str = include_str!("../../assets/sandbox/account-api.sql");
-const CLUSTER_YAML: &str = include_str!("../../assets/sandbox/cluster.yaml");
+const SIGNON_SQL: &str = include_str!("../../../assets/sandbox/signon.sql");
+const ACCOUNT_API_SQL: &str = include_str!("../../../assets/sandbox/account-api.sql");
+const CLUSTER_YAML: &str = include_str!("../../../assets/sandbox/cluster.yaml");
 
 /// What `sandbox.json` holds: how to point rotui (or anything else) at the sandbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 
 use super::ExternalSecret;
-use crate::target::{Engine, Target};
+use rotui::target::{Engine, Target};
 
 /// `<app>-<engine>`: refreshInterval 1h, ClusterSecretStore
 /// `aws-secretsmanager`, `dataFrom.extract` of the app secret, and the

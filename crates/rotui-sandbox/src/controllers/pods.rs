@@ -33,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::now_rfc3339;
 use super::source::is_secret_key;
-use crate::sandbox::kube::{ExecOutput, PodRuntime};
-use crate::secret::{redact, register};
+use crate::apiserver::{ExecOutput, PodRuntime};
+use rotui::secret::{redact, register};
 
 /// Connections an app pod holds unless its `sandbox.rotui.dev/connections`
 /// annotation says otherwise.

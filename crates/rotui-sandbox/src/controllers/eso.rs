@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::source::is_secret_key;
 use super::{ControllerError, SecretSource, fnv_hex, now_rfc3339, template};
-use crate::secret::redact;
+use rotui::secret::redact;
 
 /// Annotation that makes every sync of its ExternalSecret fail with its value.
 pub const FAIL_ANNOTATION: &str = "sandbox.rotui.dev/fail-sync";
@@ -338,7 +338,7 @@ async fn fetch(es: &ExternalSecret, source: &dyn SecretSource) -> Result<BTreeMa
         for (k, v) in map {
             let v = plain(v);
             if is_secret_key(&k) {
-                crate::secret::register(&v);
+                rotui::secret::register(&v);
             }
             out.insert(k, v);
         }
@@ -347,7 +347,7 @@ async fn fetch(es: &ExternalSecret, source: &dyn SecretSource) -> Result<BTreeMa
         let r = &item.remote_ref;
         let v = plain(property(source.get(&r.key).await?, r)?);
         if is_secret_key(&item.secret_key) || r.property.as_deref().is_some_and(is_secret_key) {
-            crate::secret::register(&v);
+            rotui::secret::register(&v);
         }
         out.insert(item.secret_key.clone(), v);
     }
@@ -641,8 +641,8 @@ mod tests {
         .collect();
         assert_eq!(got, want);
         assert_eq!(
-            crate::secret::redact("x fetchPassw0rd"),
-            format!("x {}", crate::secret::MASK)
+            rotui::secret::redact("x fetchPassw0rd"),
+            format!("x {}", rotui::secret::MASK)
         );
 
         let mut missing = es.clone();

@@ -146,7 +146,7 @@ pub async fn dispatch(
     };
     let response = found.unwrap_or_else(IntoResponse::into_response);
     // The path only: queries can carry exec commands, which may hold secrets.
-    tracing::debug!(target: "rotui::sandbox::kube", "{method} {} -> {}", uri.path(), response.status());
+    tracing::debug!(target: "rotui_sandbox::apiserver", "{method} {} -> {}", uri.path(), response.status());
     response
 }
 

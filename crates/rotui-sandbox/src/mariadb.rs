@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::db::ident::{mysql_account, mysql_ident, mysql_str};
-use crate::sandbox::guard::{Guarded, free_port, is_root, scratch_dir};
-use crate::secret::{self, ExposeSecret, SecretString};
+use crate::guard::{Guarded, free_port, is_root, scratch_dir};
+use rotui::db::ident::{mysql_account, mysql_ident, mysql_str};
+use rotui::secret::{self, ExposeSecret, SecretString};
 
 /// The RDS master user's name.
 pub const ADMIN_USER: &str = "aws_db_admin";

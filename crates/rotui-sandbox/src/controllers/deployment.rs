@@ -20,7 +20,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::{ControllerError, fnv, now_rfc3339};
-use crate::secret::redact;
+use rotui::secret::redact;
 
 const HASH_LABEL: &str = "pod-template-hash";
 /// Kubernetes' alphabet for generated names (no vowels, no look-alikes).

@@ -113,7 +113,7 @@ pub(crate) struct ControllerError(String);
 
 impl ControllerError {
     fn kube(e: kube::Error) -> ControllerError {
-        ControllerError(crate::secret::redact(&e.to_string()))
+        ControllerError(rotui::secret::redact(&e.to_string()))
     }
 }
 

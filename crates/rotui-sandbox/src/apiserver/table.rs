@@ -220,7 +220,7 @@ fn short_age(created: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::kube::resources::{RESOURCES, by_name};
+    use crate::apiserver::resources::{RESOURCES, by_name};
 
     #[test]
     fn externalsecret_row_reads_like_the_runbook() {

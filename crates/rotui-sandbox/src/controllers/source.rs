@@ -30,7 +30,7 @@ impl MapSource {
     pub fn set(&self, key: &str, value: serde_json::Value) {
         for (k, v) in value.as_object().into_iter().flatten() {
             if let Some(v) = v.as_str().filter(|_| is_secret_key(k)) {
-                crate::secret::register(v);
+                rotui::secret::register(v);
             }
         }
         self.values

@@ -1,0 +1,58 @@
+//! `rotui-sandbox` (also reached as `rotui sandbox`): start the local world
+//! and keep it up until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use color_eyre::eyre::Result;
+use rotui_sandbox::guard::scratch_dir;
+use rotui_sandbox::world::World;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Start a local world (databases, Secrets Manager, Kubernetes) to try rotui in.
+#[derive(Debug, Parser)]
+#[command(name = "rotui-sandbox", version)]
+struct Args {
+    /// Where to write kubeconfig, sandbox.json and sandbox.env [default: a fresh temp dir].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    color_eyre::install()?;
+    let args = Args::parse();
+    let started = Instant::now();
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => scratch_dir("rotui-sandbox-")?,
+    };
+    let mut term = signal(SignalKind::terminate())?;
+    let world = World::start(&dir).await?;
+    let info = world.info();
+    println!("rotui sandbox ready in {:.1} s", started.elapsed().as_secs_f64());
+    println!();
+    println!("  directory         {}", dir.display());
+    println!("  kubeconfig        {}", info.kubeconfig.display());
+    println!(
+        "  Secrets Manager   {} ({})",
+        info.aws_endpoint_url, info.aws_region
+    );
+    println!("  MariaDB (signon)  {}", info.mysql.admin_url);
+    println!("  PostgreSQL        {}", info.postgres.admin_url);
+    println!();
+    println!("In another shell:");
+    println!("  source {}", dir.join("sandbox.env").display());
+    println!("  rotui --app signon --engine mysql          # or --app account-api --engine postgres");
+    println!("  kubectl get externalsecrets,secrets,deployments,pods -n apps");
+    println!();
+    println!("Ctrl-C stops the sandbox.");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    println!("stopping the sandbox…");
+    world.shutdown().await;
+    Ok(())
+}
