@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::rest::{App, Query, Target};
+use super::rest::{Addressed, App, Query};
 use super::runtime::ExecOutput;
 use super::status::ApiError;
 
@@ -27,7 +27,7 @@ const STATUS: u8 = 3;
 
 pub async fn handle(
     app: &Arc<App>,
-    t: Target,
+    t: Addressed,
     q: &Query,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {

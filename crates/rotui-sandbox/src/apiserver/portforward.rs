@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use super::rest::{App, Query, Target};
+use super::rest::{Addressed, App, Query};
 use super::runtime::PodRuntime;
 use super::status::ApiError;
 
@@ -22,7 +22,7 @@ const CLOSE: u8 = 255;
 
 pub async fn handle(
     app: &Arc<App>,
-    t: Target,
+    t: Addressed,
     q: &Query,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {

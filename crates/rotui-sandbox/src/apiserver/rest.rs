@@ -73,7 +73,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The addressed object or collection of a resource request.
-pub struct Target {
+pub struct Addressed {
     pub res: ResId,
     pub version: String,
     pub namespace: Option<String>,
@@ -82,7 +82,7 @@ pub struct Target {
     pub watch_path: bool,
 }
 
-impl Target {
+impl Addressed {
     fn api_version(&self) -> String {
         api_version(RESOURCES[self.res].group, &self.version)
     }
@@ -151,7 +151,7 @@ pub async fn dispatch(
 }
 
 /// Parse `[watch/][namespaces/NS/]PLURAL[/NAME[/SUB]]`.
-fn target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+fn target(group: &str, version: &str, rest: &[&str]) -> Option<Addressed> {
     let (watch_path, rest) = match rest {
         ["watch", rest @ ..] => (true, rest),
         _ => (false, rest),
@@ -171,7 +171,7 @@ fn target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     if namespace.is_none() && rt.namespaced && name.is_some() {
         return None;
     }
-    Some(Target {
+    Some(Addressed {
         res,
         version: version.to_string(),
         namespace,
@@ -186,7 +186,7 @@ async fn resource_request(
     method: &Method,
     headers: &HeaderMap,
     q: &Query,
-    t: Target,
+    t: Addressed,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     body: &[u8],
 ) -> Result<Response, ApiError> {
@@ -215,7 +215,7 @@ async fn resource_request(
 /// What the verb handlers need from a request.
 struct Cx<'a> {
     app: &'a Arc<App>,
-    t: &'a Target,
+    t: &'a Addressed,
     q: &'a Query,
     headers: &'a HeaderMap,
     body: &'a [u8],
@@ -407,7 +407,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
     }
 }
 
-fn watch_request(t: &Target, selector: Selector, q: &Query, table: bool) -> watch::WatchRequest {
+fn watch_request(t: &Addressed, selector: Selector, q: &Query, table: bool) -> watch::WatchRequest {
     watch::WatchRequest {
         res: t.res,
         api_version: t.api_version(),
@@ -423,7 +423,7 @@ fn watch_request(t: &Target, selector: Selector, q: &Query, table: bool) -> watc
 
 /// For `pods/exec` and `pods/portforward`: authorize `create pods/<sub>` and
 /// fetch the pod. Returns (namespace, name, pod).
-pub fn pod_for(app: &App, t: &Target, sub: &str) -> Result<(String, String, Value), ApiError> {
+pub fn pod_for(app: &App, t: &Addressed, sub: &str) -> Result<(String, String, Value), ApiError> {
     let rt = &RESOURCES[t.res];
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.clone().unwrap_or_default();
