@@ -1,11 +1,13 @@
 //! The dashboard's core, in The Elm Architecture's shape: [`State`] (the
 //! model), [`Action`] (messages from keys, the clock and workers),
 //! [`update`] (the only mutation, returning [`Command`]s for the worker
-//! layer) and `ui::render` (a pure view of the state).
+//! layer) and `ui::render` (a pure view of the state). `app` names neither
+//! the screen nor the terminal: `ui` reads `app`'s state, and the loop that
+//! joins them is `crate::event_loop`.
 //!
 //! Plugging in the worker layer: create an `Action` channel and a `Command`
 //! channel, give the worker side the `Action` sender and the `Command`
-//! receiver, and call [`run`]. For each `Command::Fetch { request,
+//! receiver, and call `event_loop::run`. For each `Command::Fetch { request,
 //! generation }` a worker answers with the matching `…Loaded` action carrying
 //! the same generation (older generations are dropped on arrival; a source
 //! that pushes updates on its own, like a watch, reuses the generation of the
@@ -26,20 +28,18 @@
 //!         # let _ = (&command, &actions_tx);
 //!     }
 //! });
-//! rotui::app::run(state, actions_rx, commands_tx).await
+//! rotui::event_loop::run(state, actions_rx, commands_tx).await
 //! # }
 //! ```
 
 pub mod action;
+pub mod clock;
 pub mod keymap;
 pub mod state;
 pub mod update;
 
-mod run;
-
 pub use action::{Action, Command, Fetched, KillTarget, Request, StepId};
 pub use keymap::{KeyAction, Keymap};
-pub use run::{Outcome, run, run_loop};
 pub use state::{Pane, State};
 pub use update::update;
 
@@ -58,7 +58,7 @@ pub fn initial_state(
     state.warnings = warnings;
     state.read_only = read_only;
     state.interval_ms = config.refresh_ms();
-    state.theme = crate::ui::theme::Theme::from_env(config.theme.as_deref());
-    state.utc_offset = crate::ui::clock::local_offset();
+    state.theme = state::ThemeName::from_env(config.theme.as_deref());
+    state.utc_offset = clock::local_offset();
     state
 }

@@ -11,7 +11,6 @@ use crate::app::keymap::Keymap;
 use crate::db::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
 use crate::secret::SecretString;
 use crate::target::Target;
-use crate::ui::theme::Theme;
 
 /// The panes, in Tab order; number keys 1–5 pick them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -375,7 +374,7 @@ pub struct State {
     /// Config problems (bad keymap entries…), shown until dismissed.
     pub warnings: Vec<String>,
     pub keymap: Keymap,
-    pub theme: Theme,
+    pub theme: ThemeName,
     /// The operator's time zone, for event times.
     pub utc_offset: chrono::FixedOffset,
     /// Set by `update` when the screen must be redrawn.
@@ -418,7 +417,7 @@ impl State {
             notice: None,
             warnings: Vec::new(),
             keymap: Keymap::default(),
-            theme: Theme::default(),
+            theme: ThemeName::Default,
             utc_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
             dirty: true,
             held_connections: None,
@@ -565,4 +564,29 @@ pub fn refresh_requests(state: &State) -> Vec<Request> {
         r.push(Request::Grants { user: user.clone() });
     }
     r
+}
+
+/// Which look the screen has; `ui::theme` turns it into styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThemeName {
+    #[default]
+    Default,
+    /// No colour: meaning is carried by modifiers alone.
+    Mono,
+}
+
+impl ThemeName {
+    /// The config's choice, overruled by `NO_COLOR` (https://no-color.org).
+    pub fn choose(name: Option<&str>, no_color: Option<&str>) -> ThemeName {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
+        if no_color || name == Some("mono") {
+            ThemeName::Mono
+        } else {
+            ThemeName::Default
+        }
+    }
+
+    pub fn from_env(name: Option<&str>) -> ThemeName {
+        ThemeName::choose(name, std::env::var("NO_COLOR").ok().as_deref())
+    }
 }

@@ -273,7 +273,7 @@ fn record_drain(state: &mut State, point: DrainPoint) {
 fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
     // Redraw only when a clock-driven text turns over (a stale pane's age,
     // the session countdown), not because a second passed.
-    let before = crate::ui::clock::face(state);
+    let before = super::clock::face(state);
     if state
         .notice
         .as_ref()
@@ -287,7 +287,7 @@ fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
         state.dirty = true;
     }
     state.now = now;
-    if crate::ui::clock::face(state) != before {
+    if super::clock::face(state) != before {
         state.dirty = true;
     }
     if state.paused || state.target.is_none() {

@@ -21,7 +21,7 @@ pub async fn run(target: &TargetArgs, conn: &ConnArgs, read_only: bool) -> Resul
     let (actions_tx, actions_rx) = tokio::sync::mpsc::unbounded_channel();
     let (commands_tx, commands_rx) = tokio::sync::mpsc::unbounded_channel();
     let workers = crate::workers::spawn(target, conn.clone(), read_only, commands_rx, actions_tx);
-    let result = crate::app::run(state, actions_rx, commands_tx).await;
+    let result = crate::event_loop::run(state, actions_rx, commands_tx).await;
     // The app loop dropped its command sender: the workers close their
     // connections (and the tunnel's relay pod) and end.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), workers).await;

@@ -6,10 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
+use crate::app::clock::clock_time;
 use crate::app::state::{ClusterView, Pane, State, row_at};
 use crate::secret::{ExposeSecret, MASK};
-use crate::ui::clock::clock_time;
 use crate::ui::layout::window;
+use crate::ui::theme::Theme;
 use crate::ui::{pane_block, with_error_line};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -29,14 +30,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
 
 fn yes_no<'a>(state: &State, ok: Option<bool>, yes: &'a str, no: &'a str) -> Span<'a> {
     match ok {
-        Some(true) => Span::styled(yes, state.theme.ok()),
-        Some(false) => Span::styled(no, state.theme.danger()),
-        None => Span::styled("?", state.theme.muted()),
+        Some(true) => Span::styled(yes, Theme::of(state.theme).ok()),
+        Some(false) => Span::styled(no, Theme::of(state.theme).danger()),
+        None => Span::styled("?", Theme::of(state.theme).muted()),
     }
 }
 
 fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let at_time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| format!("at {}", clock_time(state, t)))
             .unwrap_or_else(|| "never".into())
@@ -135,7 +136,7 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
 }
 
 fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let sel = state.selection(Pane::Cluster);
     let len = sel.visible.as_ref().map_or(view.pods.len(), Vec::len);
     let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {

@@ -6,13 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
+use crate::app::clock::clock_time;
 use crate::app::state::{Pane, State, row_at};
-use crate::ui::clock::clock_time;
 use crate::ui::layout::window;
+use crate::ui::theme::Theme;
 use crate::ui::{clip, pane_block, with_error_line};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let total: i64 = state.connection_counts().iter().map(|c| c.count).sum();
     let extra = state.connections.data.as_ref().map(|_| {
         let held = if state.aiming_kill() { " · held" } else { "" };
@@ -67,15 +68,15 @@ pub fn interval_label(ms: u64) -> String {
 
 fn user_style(state: &State, user: Option<&str>) -> ratatui::style::Style {
     match user {
-        Some(u) if Some(u) == state.old_user() => state.theme.old_user(),
-        Some(u) if Some(u) == state.new_user() => state.theme.new_user(),
-        None => state.theme.danger(),
-        _ => state.theme.base(),
+        Some(u) if Some(u) == state.old_user() => Theme::of(state.theme).old_user(),
+        Some(u) if Some(u) == state.new_user() => Theme::of(state.theme).new_user(),
+        None => Theme::of(state.theme).danger(),
+        _ => Theme::of(state.theme).base(),
     }
 }
 
 fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let counts = state.connection_counts();
     let sel = state.selection(Pane::Connections);
     let max = counts.iter().map(|c| c.count).max().unwrap_or(1).max(1);
@@ -128,7 +129,7 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
     let (Some(old), new) = (state.old_user(), state.new_user()) else {
         return;
     };
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let [labels, charts] = Layout::horizontal([Constraint::Length(24), Constraint::Min(0)]).areas(area);
     let rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(labels);
     let chart_rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(charts);
@@ -197,7 +198,7 @@ struct Series<'a> {
 }
 
 fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let rows_data = state
         .connections
         .data

@@ -11,6 +11,7 @@ use crate::app::action::KillTarget;
 use crate::app::state::{Destructive, Dialog, State};
 use crate::ui::layout::centered;
 use crate::ui::steps::detail_lines;
+use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
     match dialog {
@@ -29,9 +30,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
 fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str, danger: bool, state: &State) -> Rect {
     let rect = centered(area, w, h);
     let style = if danger {
-        state.theme.danger()
+        Theme::of(state.theme).danger()
     } else {
-        state.theme.border(true)
+        Theme::of(state.theme).border(true)
     };
     let block = Block::bordered()
         .border_style(style)
@@ -45,8 +46,11 @@ fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str, danger: boo
 fn keys_line(state: &State, parts: &[(&str, &str)]) -> Line<'static> {
     let mut spans = Vec::new();
     for (k, what) in parts {
-        spans.push(Span::styled(k.to_string(), state.theme.accent()));
-        spans.push(Span::styled(format!(" {what}   "), state.theme.muted()));
+        spans.push(Span::styled(k.to_string(), Theme::of(state.theme).accent()));
+        spans.push(Span::styled(
+            format!(" {what}   "),
+            Theme::of(state.theme).muted(),
+        ));
     }
     Line::from(spans)
 }
@@ -80,13 +84,13 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
     );
     let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     frame.render_widget(
-        Paragraph::new(detail_lines(&state.theme, step)).wrap(Wrap { trim: false }),
+        Paragraph::new(detail_lines(&Theme::of(state.theme), step)).wrap(Wrap { trim: false }),
         body,
     );
     let foot_line = if state.read_only {
         Line::styled(
             "read-only: this step will not run · Esc close",
-            state.theme.warn(),
+            Theme::of(state.theme).warn(),
         )
     } else if step.destructive {
         keys_line(
@@ -102,9 +106,9 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
 fn confirm(frame: &mut Frame, area: Rect, state: &State, action: &Destructive) {
     let inner = popup(frame, area, 64, 8, "Confirm", true, state);
     let lines = vec![
-        Line::styled(format!("{}?", describe(action)), state.theme.danger()),
+        Line::styled(format!("{}?", describe(action)), Theme::of(state.theme).danger()),
         Line::raw(""),
-        Line::styled("This cannot be undone.", state.theme.muted()),
+        Line::styled("This cannot be undone.", Theme::of(state.theme).muted()),
         Line::raw(""),
         keys_line(state, &[("y", "yes, do it"), ("n/Esc", "cancel")]),
     ];
@@ -127,17 +131,17 @@ fn typed(
     ])
     .areas(inner);
     let lines = vec![
-        Line::styled(format!("{}?", describe(action)), state.theme.danger()),
+        Line::styled(format!("{}?", describe(action)), Theme::of(state.theme).danger()),
         Line::raw(""),
         Line::from(vec![
             Span::raw("Type "),
-            Span::styled(expected.to_owned(), state.theme.danger()),
+            Span::styled(expected.to_owned(), Theme::of(state.theme).danger()),
             Span::raw(" to confirm."),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     let mut input = input.clone();
-    input.set_block(Block::bordered().border_style(state.theme.border(true)));
+    input.set_block(Block::bordered().border_style(Theme::of(state.theme).border(true)));
     frame.render_widget(&input, field);
     frame.render_widget(
         Paragraph::new(keys_line(state, &[("Enter", "confirm"), ("Esc", "cancel")])),
@@ -157,7 +161,7 @@ fn quit(frame: &mut Frame, area: Rect, state: &State) {
                 "A step is running: {}",
                 running.map(|s| s.title.as_str()).unwrap_or("?")
             ),
-            state.theme.danger(),
+            Theme::of(state.theme).danger(),
         ),
         Line::raw("Quitting stops watching it; run rotui again to resume."),
         Line::raw(""),

@@ -7,6 +7,7 @@ use ratatui::text::Span;
 use ratatui::widgets::Paragraph;
 
 use crate::app::state::{Input, InputKind, State};
+use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, input: &Input) {
     let prompt = match input.kind {
@@ -18,6 +19,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, input: &Input) {
         Constraint::Min(0),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(Span::styled(prompt, state.theme.accent())), p);
+    frame.render_widget(
+        Paragraph::new(Span::styled(prompt, Theme::of(state.theme).accent())),
+        p,
+    );
     frame.render_widget(&input.text, field);
 }

@@ -8,9 +8,10 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::state::State;
 use crate::ui::layout::centered;
+use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let rect = centered(area, 72, area.height.saturating_sub(2));
     let block = Block::bordered()
         .border_style(theme.border(true))

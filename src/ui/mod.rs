@@ -1,7 +1,6 @@
 //! Rendering: pure functions of [`State`]. Nothing here mutates state,
 //! does I/O or reads the clock (ages come from `state.now`).
 
-pub mod clock;
 mod cluster;
 mod connections;
 mod dialog;
@@ -19,7 +18,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use crate::app::clock;
 use crate::app::state::{Freshness, Loadable, Pane, State};
+use crate::ui::theme::Theme;
 
 /// Draw the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {
@@ -59,7 +60,7 @@ pub(crate) fn pane_block<'a, T>(
     data: &Loadable<T>,
     extra: Option<Span<'a>>,
 ) -> Block<'a> {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let focused = state.focus == pane;
     let mut title = vec![Span::styled(
         format!(" {} {} ", pane.index() + 1, pane.title()),
@@ -86,7 +87,7 @@ pub(crate) fn freshness_line<'a, T>(
     data: &Loadable<T>,
     every: Option<std::time::Duration>,
 ) -> Line<'a> {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let style = match data.freshness(state.now, every) {
         Freshness::Stale { .. } => theme.warn(),
         Freshness::Failed { .. } => theme.danger(),
@@ -101,7 +102,7 @@ pub(crate) fn freshness_line<'a, T>(
 /// What a pane shows inside instead of rows it does not have yet, or the
 /// error line above the rows it kept.
 pub(crate) fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragraph<'static>> {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     if let Some(err) = &data.error {
         let line = Line::from(vec![
             Span::styled("✗ ", theme.danger()),

@@ -8,10 +8,11 @@ use ratatui::widgets::{Cell, Row, Table};
 
 use crate::app::state::{Pane, State, row_at};
 use crate::ui::layout::window;
+use crate::ui::theme::Theme;
 use crate::ui::{clip, pane_block, with_error_line};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let objects = state.objects.data.as_deref().unwrap_or(&[]);
     let old = state.old_user();
     // Only shown when known, so the title never claims "0" falsely.

@@ -7,9 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::app::clock::{clock_time, expiry_text};
 use crate::app::state::{Pane, State};
-use crate::ui::clock::{clock_time, expiry_text};
 use crate::ui::connections::interval_label;
+use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let full = bar(state, false);
@@ -24,7 +25,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
 /// The bar's segments; `compact` drops labels and shortens the identity so
 /// that what matters (target, errors, session expiry) survives 80 columns.
 fn bar(state: &State, compact: bool) -> Line<'static> {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let sep = || Span::styled(if compact { "│" } else { " │ " }, theme.muted());
     let mut spans = vec![Span::styled(
         if compact { "rotui " } else { " rotui " },
@@ -110,7 +111,7 @@ fn bar(state: &State, compact: bool) -> Line<'static> {
 }
 
 pub fn render_tabs(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let mut spans = Vec::new();
     for p in Pane::ALL {
         let style = if p == state.focus {
@@ -166,7 +167,7 @@ fn badge(state: &State, p: Pane) -> Option<String> {
 }
 
 pub fn render_footer(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let mut spans = Vec::new();
     if let Some(w) = state.warnings.first() {
         spans.push(Span::styled(format!("⚠ {w} "), theme.warn()));

@@ -25,7 +25,7 @@ pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let steps = state.steps();
     let extra = state.plan.data.as_ref().map(|p| {
         let done = steps
@@ -60,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             let s = &steps[i];
             let mut line = Line::from(vec![
                 Span::raw(format!("{:>2} ", i + 1)),
-                status_mark(theme, s.status),
+                status_mark(&theme, s.status),
                 Span::raw(" "),
                 Span::styled(if s.destructive { "!" } else { " " }, theme.danger()),
                 Span::raw(clip(&s.title, title_w)),
@@ -78,7 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 fn render_detail(frame: &mut Frame, area: Rect, state: &State, step: &StepView) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let block = Block::new()
         .borders(Borders::TOP | Borders::LEFT)
         .border_style(theme.muted())
@@ -86,7 +86,7 @@ fn render_detail(frame: &mut Frame, area: Rect, state: &State, step: &StepView) 
     let inner = block.inner(area);
     frame.render_widget(block, area);
     frame.render_widget(
-        Paragraph::new(detail_lines(theme, step)).wrap(Wrap { trim: false }),
+        Paragraph::new(detail_lines(&theme, step)).wrap(Wrap { trim: false }),
         inner,
     );
 }

@@ -3,6 +3,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::app::state::ThemeName;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     pub color: bool,
@@ -17,16 +19,11 @@ impl Default for Theme {
 impl Theme {
     pub const MONO: Theme = Theme { color: false };
 
-    /// The config's choice, overruled by `NO_COLOR` (https://no-color.org).
-    pub fn choose(name: Option<&str>, no_color: Option<&str>) -> Theme {
-        let no_color = no_color.is_some_and(|v| !v.is_empty());
+    /// The styles for the state's theme.
+    pub fn of(name: ThemeName) -> Theme {
         Theme {
-            color: !no_color && name != Some("mono"),
+            color: name == ThemeName::Default,
         }
-    }
-
-    pub fn from_env(name: Option<&str>) -> Theme {
-        Theme::choose(name, std::env::var("NO_COLOR").ok().as_deref())
     }
 
     fn pick(&self, color: Style, mono: Style) -> Style {
@@ -118,10 +115,11 @@ mod tests {
 
     #[test]
     fn no_color_wins_over_config_unless_empty() {
-        assert!(Theme::choose(None, None).color);
-        assert!(!Theme::choose(None, Some("1")).color);
-        assert!(Theme::choose(None, Some("")).color);
-        assert!(!Theme::choose(Some("mono"), None).color);
+        let color = |name, no_color| Theme::of(ThemeName::choose(name, no_color)).color;
+        assert!(color(None, None));
+        assert!(!color(None, Some("1")));
+        assert!(color(None, Some("")));
+        assert!(!color(Some("mono"), None));
         assert_eq!(Theme::MONO.danger().fg, None);
     }
 }

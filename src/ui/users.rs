@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use crate::app::state::{Pane, State, row_at};
 use crate::db::model::User;
 use crate::ui::layout::window;
+use crate::ui::theme::Theme;
 use crate::ui::{clip, pane_block, with_error_line};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -17,7 +18,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         state,
         Pane::Users,
         &state.users,
-        count.map(|c| Span::styled(c, state.theme.muted())),
+        count.map(|c| Span::styled(c, Theme::of(state.theme).muted())),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -57,7 +58,7 @@ fn flags(u: &User) -> String {
 }
 
 fn render_list(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let users = state.users.data.as_deref().unwrap_or(&[]);
     let sel = state.selection(Pane::Users);
     let len = sel.visible.as_ref().map_or(users.len(), Vec::len);
@@ -92,7 +93,7 @@ fn render_list(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 fn render_grants(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = &state.theme;
+    let theme = Theme::of(state.theme);
     let title = match &state.grants_of {
         Some(k) => format!(" grants of {k} "),
         None => " grants ".to_string(),

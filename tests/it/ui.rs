@@ -295,7 +295,7 @@ fn fixture() -> State {
         Some(Target::new("production", "signon", Engine::Mysql)),
         t0() - secs(10),
     );
-    s.theme = rotui::ui::theme::Theme::default();
+    s.theme = rotui::app::state::ThemeName::Default;
     feed(&mut s, [Action::Tick(t0() - secs(10))]);
     let gen1 = |at| (1, at);
     let (g, at) = gen1(t0() - secs(2));
@@ -529,7 +529,7 @@ fn kill_confirm_names_the_target_in_the_danger_colour() {
     let col = line.trim_start_matches('"')[..col].chars().count() as u16;
     assert_eq!(buf[(col, row as u16)].fg, Color::Red);
     // NO_COLOR: the same words, marked without colour.
-    s.theme = rotui::ui::theme::Theme::MONO;
+    s.theme = rotui::app::state::ThemeName::Mono;
     let t = draw(&s, 160, 48);
     assert!(
         t.backend()
@@ -1260,9 +1260,10 @@ fn a_burst_of_keys_costs_one_frame_in_the_loop() {
             .collect();
         let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (ctx, mut crx) = tokio::sync::mpsc::unbounded_channel();
-        let out = rotui::app::run_loop(&mut term, futures::stream::iter(burst), rx, &ctx, fixture(), 30)
-            .await
-            .unwrap();
+        let out =
+            rotui::event_loop::run_loop(&mut term, futures::stream::iter(burst), rx, &ctx, fixture(), 30)
+                .await
+                .unwrap();
         assert!(out.state.quitting);
         assert!(out.frames <= 1, "{} frames for one burst", out.frames);
         let mut sent = Vec::new();

@@ -1,4 +1,5 @@
-//! The app loop: keys, worker actions and the clock in; commands and frames
+//! The dashboard's loop, between the terminal (`tui`), the core (`app`) and
+//! the screen (`ui`): keys, worker actions and the clock in; commands and frames
 //! out. Separate rhythms: input as it comes, a tick only when the state says
 //! something is due ([`next_wake`]: a fetch, a countdown turning over), and
 //! a redraw only when what the screen shows changed, at most `fps` times a
@@ -21,7 +22,7 @@ use crate::app::{Action, Command, State, update};
 
 /// What the loop ends with.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct LoopEnd {
     pub state: State,
     /// Frames drawn (tests check that bursts are coalesced).
     pub frames: u64,
@@ -53,7 +54,7 @@ pub async fn run_loop<B, E>(
     commands: &UnboundedSender<Command>,
     mut state: State,
     fps: u32,
-) -> io::Result<Outcome>
+) -> io::Result<LoopEnd>
 where
     B: Backend,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -117,7 +118,7 @@ where
             frames += 1;
         }
     }
-    Ok(Outcome { state, frames })
+    Ok(LoopEnd { state, frames })
 }
 
 fn event_action(ev: Event) -> Option<Action> {
