@@ -4,6 +4,7 @@
 //! an expired session). Each test uses its own secret names on the shared
 //! server.
 
+use crate::support::unique;
 use aws_sdk_secretsmanager::Client;
 use rotui::aws::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsErrorKind, AwsOptions, AwsSession, StaticCredentials,
@@ -27,11 +28,6 @@ async fn session_on(moto: &MotoServer, key: &str, secret: &str) -> AwsSession {
     AwsSession::with_credentials(&opts, &StaticCredentials::new(key, secret))
         .await
         .expect("static credentials always load")
-}
-
-/// A name no other test uses.
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
 /// Create a secret through the raw SDK (the fixture side, not the code under test).

@@ -3,6 +3,7 @@
 //! Deployment controller, pod runtime) running. Each test gets its own API
 //! server and cluster, so tests run in parallel without sharing objects.
 
+use crate::support::assert_no_secret;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -72,6 +73,22 @@ fn creds(user: &str, password: &SecretString, host: &str) -> serde_json::Value {
 }
 
 /// GOV.UK's ExternalSecret for an app's MySQL credentials.
+/// The app's credentials in the source and an ExternalSecret over them,
+/// synced once: the starting point of most tests here.
+async fn synced_es(w: &World, app: &str, password: &SecretString, refresh: &str) -> String {
+    w.source
+        .set(&format!("govuk/{app}/mysql"), creds(app, password, "db.internal"));
+    let name = create_es(w, app, refresh).await;
+    let mut updates = pin!(externalsecret::watch(&w.k8s, &name));
+    let _ = until(
+        &mut updates,
+        "first sync",
+        |u| matches!(u, Ok(Some(s)) if s.is_ready()),
+    )
+    .await;
+    name
+}
+
 async fn create_es(w: &World, app: &str, refresh: &str) -> String {
     let name = format!("{app}-mysql");
     let es: ExternalSecret = serde_json::from_value(json!({
@@ -126,15 +143,6 @@ async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(WAIT, f)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn assert_no_secret(text: &str, secrets: &[&SecretString]) {
-    for s in secrets {
-        assert!(
-            !text.contains(s.expose_secret()),
-            "a password leaked into: {text}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -203,16 +211,7 @@ async fn watch_follows_external_secret_status() {
 async fn force_sync_confirms_the_new_credentials() {
     let w = world().await;
     let old_pw = generate_password();
-    w.source
-        .set("govuk/fsok/mysql", creds("fsok", &old_pw, "db.internal"));
-    let name = create_es(&w, "fsok", "1h").await;
-    let mut updates = pin!(externalsecret::watch(&w.k8s, &name));
-    let _ = until(
-        &mut updates,
-        "first sync",
-        |u| matches!(u, Ok(Some(s)) if s.is_ready()),
-    )
-    .await;
+    let name = synced_es(&w, "fsok", &old_pw, "1h").await;
 
     // Secrets Manager now holds the new user; the Secret still the old one.
     let new_pw = generate_password();
@@ -279,16 +278,7 @@ async fn force_sync_confirms_the_new_credentials() {
 async fn force_sync_reports_the_controllers_failure() {
     let w = world().await;
     let pw = generate_password();
-    w.source
-        .set("govuk/fsbad/mysql", creds("fsbad", &pw, "db.internal"));
-    let name = create_es(&w, "fsbad", "1h").await;
-    let mut updates = pin!(externalsecret::watch(&w.k8s, &name));
-    let _ = until(
-        &mut updates,
-        "first sync",
-        |u| matches!(u, Ok(Some(s)) if s.is_ready()),
-    )
-    .await;
+    let name = synced_es(&w, "fsbad", &pw, "1h").await;
 
     w.cluster.set_sync_failure(Some(
         "could not get secret data from provider: AccessDeniedException".into(),
@@ -307,16 +297,7 @@ async fn force_sync_reports_the_controllers_failure() {
 async fn refresh_interval_zero_is_flagged_and_the_annotation_does_nothing() {
     let w = world().await;
     let pw = generate_password();
-    w.source
-        .set("govuk/once/mysql", creds("once", &pw, "db.internal"));
-    let name = create_es(&w, "once", "0").await;
-    let mut updates = pin!(externalsecret::watch(&w.k8s, &name));
-    let _ = until(
-        &mut updates,
-        "first sync",
-        |u| matches!(u, Ok(Some(s)) if s.is_ready()),
-    )
-    .await;
+    let name = synced_es(&w, "once", &pw, "0").await;
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let plan = ForceSync::plan(&w.k8s, &name, None).await.unwrap();
@@ -440,16 +421,7 @@ async fn create_deployment(w: &World, app: &str, replicas: i32, with_url: bool) 
 async fn rollout_after_a_secret_change_and_the_pods_env() {
     let w = world().await;
     let old_pw = generate_password();
-    w.source
-        .set("govuk/roll/mysql", creds("roll", &old_pw, "db.internal"));
-    let es = create_es(&w, "roll", "1h").await;
-    let mut es_updates = pin!(externalsecret::watch(&w.k8s, &es));
-    let _ = until(
-        &mut es_updates,
-        "first sync",
-        |u| matches!(u, Ok(Some(s)) if s.is_ready()),
-    )
-    .await;
+    let es = synced_es(&w, "roll", &old_pw, "1h").await;
     create_deployment(&w, "roll", 2, true).await;
 
     let mut snaps = pin!(rollout::watch(&w.k8s, "roll"));

@@ -1,6 +1,8 @@
 //! Integration tests, one binary: the throwaway servers are started once per
 //! run and shared; each test uses its own database and user names.
 
+mod support;
+
 mod aws_secrets;
 mod db_mysql;
 mod db_postgres;

@@ -2,6 +2,7 @@
 //! the sandbox API server, the controllers as its clients, pods holding real
 //! PostgreSQL/MariaDB sessions, exec and port-forward over WebSocket.
 
+use crate::support::unique;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -164,10 +165,6 @@ async fn annotate(w: &World, name: &str, key: &str, value: Option<&str>) {
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
