@@ -205,10 +205,6 @@ impl World {
         self.cluster.as_ref().expect("running until shutdown")
     }
 
-    pub fn kube_server(&self) -> &KubeApiServer {
-        self.kube.as_ref().expect("running until shutdown")
-    }
-
     /// Wait until both apps' Deployments report every replica available.
     pub async fn wait_for_apps(&self, timeout: Duration) -> Result<()> {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), NAMESPACE);
