@@ -6,6 +6,7 @@
 //! Everything goes through kube's real client; anything that waits uses a
 //! watch, never a poll loop.
 
+pub mod access;
 mod client;
 mod error;
 pub mod exec;

@@ -969,3 +969,33 @@ async fn the_cluster_pane_follows_a_rotation_through_watches_alone() {
     assert_no_secret(&format!("{first:?} {last:?}"), &[&old_pw, &new_pw]);
     watching.abort();
 }
+
+#[tokio::test]
+async fn access_reviews_find_what_the_role_may_not_do_before_any_request() {
+    use rotui::k8s::access;
+    let w = world().await;
+    let needs = access::rotation_needs("signon-mysql", "signon-mysql", "signon", true);
+    assert!(
+        access::denied(&w.k8s, &needs).await.unwrap().is_empty(),
+        "an unrestricted role may do everything a rotation needs"
+    );
+
+    let store = w.server.store();
+    store.deny("patch", "externalsecrets");
+    store.deny("create", "pods/exec");
+    let denied = access::denied(&w.k8s, &needs).await.unwrap();
+    let said: Vec<String> = denied.iter().map(|p| p.can_i()).collect();
+    assert_eq!(
+        said,
+        [
+            "patch externalsecrets.external-secrets.io/signon-mysql",
+            "create pods --subresource=exec"
+        ]
+    );
+    // Without --tunnel the relay's needs are not asked for; a denied
+    // portforward then does not count against the rotation.
+    store.deny("create", "pods/portforward");
+    let plain = access::rotation_needs("signon-mysql", "signon-mysql", "signon", false);
+    assert_eq!(access::denied(&w.k8s, &plain).await.unwrap().len(), 2);
+    assert_eq!(access::denied(&w.k8s, &needs).await.unwrap().len(), 3);
+}

@@ -17,13 +17,15 @@
 //! - `pods/exec` and `pods/portforward` over WebSocket (v5/v4 channel
 //!   protocols), delegated to a [`PodRuntime`]; SPDY (`kubectl
 //!   port-forward`) is refused with a clear message;
-//! - an RBAC switch ([`KubeStore::deny`]) for the real server's 403s.
+//! - an RBAC switch ([`KubeStore::deny`]) for the real server's 403s, and
+//!   `SelfSubjectAccessReview`s that answer from it.
 //!
 //! Creating an object keeps the status it is given (handy for seeding);
 //! updates and patches of the main resource never change the status of a
 //! kind with a `/status` subresource, as on the real server. Deletion is
 //! immediate (no graceful termination).
 
+mod access;
 mod discovery;
 mod exec;
 mod patch;

@@ -17,7 +17,7 @@ use super::runtime::PodRuntime;
 use super::selector::Selector;
 use super::status::ApiError;
 use super::store::KubeStore;
-use super::{discovery, exec, portforward, table, watch};
+use super::{access, discovery, exec, portforward, table, watch};
 
 /// Shared server state.
 pub struct App {
@@ -138,6 +138,9 @@ pub async fn dispatch(
             Some(t) => resource_request(&app, &method, &headers, &q, t, ws, &body).await,
             None => Err(not_found()),
         },
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] if method == Method::POST => {
+            access::review(&app.store, &body).map(|v| json_response(201, &v))
+        }
         ["apis", g, v, rest @ ..] => match target(g, v, rest) {
             Some(t) => resource_request(&app, &method, &headers, &q, t, ws, &body).await,
             None => Err(not_found()),

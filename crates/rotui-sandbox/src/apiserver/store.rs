@@ -199,6 +199,17 @@ impl KubeStore {
             .remove(&(verb.to_string(), resource.to_string()));
     }
 
+    /// Whether [`deny`](Self::deny) covers `verb` on `resource`
+    /// (`plural` or `plural/subresource`).
+    pub fn is_denied(&self, verb: &str, resource: &str) -> bool {
+        let g = self.lock();
+        [verb, "*"].iter().any(|v| {
+            [resource, "*"]
+                .iter()
+                .any(|r| g.denied.contains(&(v.to_string(), r.to_string())))
+        })
+    }
+
     /// Forget the watch history, so resuming a watch from any version seen
     /// so far answers 410 Gone (as after an etcd compaction).
     pub fn compact(&self) {
@@ -222,13 +233,7 @@ impl KubeStore {
             Some(s) => format!("{}/{s}", res.plural),
             None => res.plural.to_string(),
         };
-        let g = self.lock();
-        let denied = [verb, "*"].iter().any(|v| {
-            [resource.as_str(), "*"]
-                .iter()
-                .any(|r| g.denied.contains(&(v.to_string(), r.to_string())))
-        });
-        if denied {
+        if self.is_denied(verb, &resource) {
             return Err(ApiError::forbidden(
                 USER, verb, res.group, &resource, name, namespace,
             ));
