@@ -10,6 +10,7 @@ pub mod connect;
 pub mod db;
 pub mod event_loop;
 pub mod k8s;
+pub mod preflight;
 pub mod rotation;
 pub mod secret;
 pub mod target;

@@ -9,6 +9,7 @@ mod db_postgres;
 mod e2e_tui;
 mod inspect;
 mod k8s;
+mod preflight;
 mod rotation;
 mod sandbox;
 mod sandbox_cluster;

@@ -16,7 +16,7 @@ use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Executor};
 
-use crate::apiserver::KubeApiServer;
+use crate::apiserver::{KubeApiServer, KubeStore};
 use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::guard::shell_quote;
 use crate::mariadb::MariaDbServer;
@@ -203,6 +203,15 @@ impl World {
     /// The controllers (e.g. to make External Secrets syncs fail).
     pub fn cluster(&self) -> &Cluster {
         self.cluster.as_ref().expect("running until shutdown")
+    }
+
+    /// The API server's objects and RBAC switch (e.g. to deny a verb).
+    pub fn kube_store(&self) -> KubeStore {
+        self.kube
+            .as_ref()
+            .expect("running until shutdown")
+            .store()
+            .clone()
     }
 
     /// Wait until both apps' Deployments report every replica available.

@@ -1,0 +1,162 @@
+//! Before the first write of a rotation: everything it will need, checked
+//! at once, read-only. A rotation that would fail half-way (a role that may
+//! not patch the ExternalSecret, a cluster that cannot be reached, an admin
+//! that cannot create users) is refused with every problem listed, before
+//! AWSPENDING is written, rather than discovered after AWSCURRENT moved.
+
+use std::fmt;
+
+use crate::connect::Connected;
+use crate::k8s::access;
+
+/// One thing the rotation needs, and what is wrong with it (if anything).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The system it concerns: `AWS`, `Kubernetes`, `database`.
+    pub system: &'static str,
+    pub what: String,
+    /// `None` when it is fine.
+    pub problem: Option<String>,
+}
+
+/// Every check, in the order they were made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.problem.is_some())
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    fn push(&mut self, system: &'static str, what: impl Into<String>, problem: Option<String>) {
+        self.checks.push(Check {
+            system,
+            what: what.into(),
+            problem,
+        });
+    }
+}
+
+/// The failures, one a line, as the refusal says them.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failures: Vec<&Check> = self.failures().collect();
+        if failures.is_empty() {
+            return write!(f, "preflight: {} checks passed", self.checks.len());
+        }
+        writeln!(
+            f,
+            "preflight: {} of {} checks failed, nothing was written:",
+            failures.len(),
+            self.checks.len()
+        )?;
+        for c in failures {
+            writeln!(
+                f,
+                "  - {}: {}: {}",
+                c.system,
+                c.what,
+                c.problem.as_deref().unwrap_or_default()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Check what a rotation of `c.target` needs from AWS, the cluster and the
+/// database. Every error is already redacted where `Connected` made it;
+/// new ones are redacted here.
+pub async fn check(c: &Connected, tunnel: bool) -> Report {
+    use crate::secret::redact;
+    let mut report = Report::default();
+    let t = &c.target;
+    let e = |e: &dyn fmt::Display| Some(redact(&e.to_string()));
+
+    // AWS: a live session that can read the app secret and its versions.
+    match &c.session {
+        Err(why) => report.push("AWS", "a session", Some(why.to_string())),
+        Ok(session) => {
+            let who = session.caller_identity().await;
+            report.push(
+                "AWS",
+                "whose credentials these are (STS)",
+                who.err().and_then(|x| e(&x)),
+            );
+            let secrets = session.secrets();
+            let read = secrets.app_secret(&t.app_secret).await;
+            report.push(
+                "AWS",
+                format!("read {} (AWSCURRENT)", t.app_secret),
+                read.err().and_then(|x| e(&x)),
+            );
+            let versions = secrets.versions(&t.app_secret).await;
+            report.push(
+                "AWS",
+                format!("list the versions of {}", t.app_secret),
+                versions.err().and_then(|x| e(&x)),
+            );
+        }
+    }
+
+    // Kubernetes: reachable, and the role may do each thing the steps do.
+    match &c.k8s {
+        Err(why) => report.push("Kubernetes", "a client", Some(why.to_string())),
+        Ok(k8s) => match k8s.check().await {
+            Err(why) => report.push("Kubernetes", format!("reach {}", k8s.server()), e(&why)),
+            Ok(_) => {
+                report.push("Kubernetes", format!("reach {}", k8s.server()), None);
+                let needs = access::rotation_needs(&t.external_secret, &t.k8s_secret, &t.deployment, tunnel);
+                match access::denied(k8s, &needs).await {
+                    Err(why) => report.push("Kubernetes", "ask what the role may do", e(&why)),
+                    Ok(denied) => {
+                        for p in &needs {
+                            let problem = denied.contains(p).then(|| {
+                                format!(
+                                    "RBAC denies it (needed to {}); ask for `kubectl auth can-i {}` in {}",
+                                    p.why,
+                                    p.can_i(),
+                                    k8s.namespace()
+                                )
+                            });
+                            report.push("Kubernetes", p.can_i(), problem);
+                        }
+                    }
+                }
+            }
+        },
+    }
+
+    // The database: connected as an admin that can create users and grant.
+    match &c.db {
+        Err(why) => report.push("database", "an admin connection", Some(why.to_string())),
+        Ok(db) => match db.users().await {
+            Err(why) => report.push("database", "read the users", e(&why)),
+            Ok(users) => {
+                let admin = users.iter().find(|u| u.name == t.admin_user);
+                let problem = match admin {
+                    None => Some(format!(
+                        "{} is not among the users this connection can see",
+                        t.admin_user
+                    )),
+                    Some(u) if !(u.can_grant || u.superuser) => Some(format!(
+                        "{} may not create users and grant privileges (MySQL: CREATE USER and GRANT OPTION; PostgreSQL: CREATEROLE)",
+                        u.name
+                    )),
+                    Some(_) => None,
+                };
+                report.push(
+                    "database",
+                    format!("{} can create users and grant", t.admin_user),
+                    problem,
+                );
+            }
+        },
+    }
+    report
+}

@@ -1,0 +1,136 @@
+//! The preflight against the whole sandbox: a rotation's needs checked
+//! before any write, each failure named.
+
+use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
+use rotui::connect::Connected;
+use rotui::db::Db;
+use rotui::k8s::{K8s, KubeOptions};
+use rotui::preflight;
+use rotui::target::{Engine, Target};
+use rotui_sandbox::world::World;
+
+/// What `connect::open` would build from the sandbox's exports, made
+/// in-process (the tests share one environment, so no env vars).
+async fn connected(world: &World, kubeconfig: &std::path::Path) -> Connected {
+    let info = world.info();
+    let target = Target::new(&info.env, &info.mysql.app, Engine::Mysql);
+    let opts = AwsOptions {
+        endpoint_url: Some(info.aws_endpoint_url.clone()),
+        region: Some(info.aws_region.clone()),
+        ..AwsOptions::default()
+    };
+    let key = &info.aws_access_key_id;
+    let session = AwsSession::with_credentials(&opts, &StaticCredentials::new(key, key))
+        .await
+        .expect("sandbox session");
+    let password = session
+        .secrets()
+        .admin_password(&target.admin_secret, &target.admin_secret_key)
+        .await
+        .expect("admin password");
+    let db = Db::connect(Engine::Mysql, &info.mysql.admin_url, Some(&password))
+        .await
+        .expect("admin connects");
+    let k8s = K8s::connect(&KubeOptions {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        context: None,
+        namespace: Some(target.namespace.clone()),
+    })
+    .await
+    .map_err(|e| e.to_string());
+    Connected {
+        target,
+        session: Ok(session),
+        db: Ok(db),
+        k8s,
+        kube_context: None,
+        tunnel: None,
+        db_addr: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_names_each_missing_permission_and_an_unreachable_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(dir.path()).await.expect("the sandbox starts");
+    let c = connected(&world, &world.info().kubeconfig).await;
+
+    let report = preflight::check(&c, false).await;
+    assert!(report.passed(), "{report}");
+    assert!(report.checks.len() > 8, "{report:?}");
+
+    let store = world.kube_store();
+    store.deny("patch", "externalsecrets");
+    store.deny("create", "pods/exec");
+    let report = preflight::check(&c, false).await;
+    assert!(!report.passed());
+    let failed: Vec<&str> = report.failures().map(|f| f.what.as_str()).collect();
+    assert_eq!(
+        failed,
+        [
+            "patch externalsecrets.external-secrets.io/signon-mysql",
+            "create pods --subresource=exec"
+        ]
+    );
+    let text = report.to_string();
+    assert!(text.contains("2 of"), "{text}");
+    assert!(text.contains("nothing was written"), "{text}");
+    assert!(text.contains("kubectl auth can-i"), "{text}");
+    store.allow("patch", "externalsecrets");
+    store.allow("create", "pods/exec");
+
+    // A kubeconfig whose server does not answer.
+    let closed = rotui_sandbox::guard::free_port();
+    let text = std::fs::read_to_string(&world.info().kubeconfig).unwrap();
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("kubeconfig names a server")
+        .to_owned();
+    let dead = dir.path().join("dead-kubeconfig");
+    std::fs::write(
+        &dead,
+        text.replace(&server, &format!("http://127.0.0.1:{closed}")),
+    )
+    .unwrap();
+    let c = connected(&world, &dead).await;
+    let report = preflight::check(&c, false).await;
+    let failed: Vec<String> = report
+        .failures()
+        .map(|f| format!("{}: {}", f.what, f.problem.as_deref().unwrap()))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].starts_with("reach http://127.0.0.1:"), "{failed:?}");
+    assert!(failed[0].contains("cannot reach"), "{failed:?}");
+
+    // Connected as the app's own user, which may not manage users.
+    let mut c = connected(&world, &world.info().kubeconfig).await;
+    let app = c
+        .session
+        .as_ref()
+        .unwrap()
+        .secrets()
+        .app_secret(&c.target.app_secret)
+        .await
+        .unwrap();
+    let url = world
+        .info()
+        .mysql
+        .admin_url
+        .replacen("aws_db_admin", &app.username, 1);
+    c.db = Ok(Db::connect(Engine::Mysql, &url, Some(&app.password))
+        .await
+        .unwrap());
+    c.target.admin_user = app.username.clone();
+    let report = preflight::check(&c, false).await;
+    let failed: Vec<&preflight::Check> = report.failures().collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    // The app user cannot even read mysql.user: a database failure.
+    assert_eq!(failed[0].system, "database");
+    assert!(
+        failed[0].problem.as_deref().unwrap().contains("denied"),
+        "{report}"
+    );
+    crate::support::assert_no_secret(&format!("{report} {report:?}"), &[&app.password]);
+    world.shutdown().await;
+}
