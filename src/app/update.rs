@@ -1,4 +1,4 @@
-//! The only place state changes: `update(state, action) -> commands`.
+//! The only place state changes: `update(state, action) -> effects`.
 //! Pure (the clock comes in with `Action::Tick`), so every key flow is tested
 //! without a terminal.
 
@@ -6,21 +6,22 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use crate::app::action::{Action, Command, Fetched, KillTarget, Request};
+use crate::app::action::{Action, Effect, Fetched, KillTarget, Request, Source};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_BUCKET, DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable,
     Pane, REVEAL_FOR, Selection, State, StepStatus, cadence, refresh_requests, row_at,
 };
 use crate::db::model::ConnectionSnapshot;
+use crate::rotation::StepId;
 use crate::secret::redact;
-use crate::target::{Engine, Target};
+use crate::target::Target;
 
 /// How long a notice stays in the footer.
 const NOTICE_FOR: TimeDelta = TimeDelta::seconds(8);
 
 /// Apply one action; return the side effects it asks for.
-pub fn update(state: &mut State, action: Action) -> Vec<Command> {
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut out = Vec::new();
     match action {
         Action::Tick(now) => tick(state, now, &mut out),
@@ -81,11 +82,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 reindex(state, Pane::Cluster);
                 // A sync or rollout may have moved a step along: look again.
                 if !first && state.cluster.error.is_none() && !state.plan.in_flight() && !state.paused {
-                    fetch(state, Request::Steps, &mut out);
+                    ask(state, Source::Fetch(Request::Plan), &mut out);
                 }
             }
         }
-        Action::StepsLoaded {
+        Action::PlanLoaded {
             generation,
             at,
             result,
@@ -270,7 +271,7 @@ fn record_drain(state: &mut State, point: DrainPoint) {
     }
 }
 
-fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
+fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Effect>) {
     // Redraw only when a clock-driven text turns over (a stale pane's age,
     // the session countdown), not because a second passed.
     let before = crate::ui::clock::face(state);
@@ -293,9 +294,9 @@ fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
     if state.paused || state.target.is_none() {
         return;
     }
-    for request in polled(state) {
-        if due_at(state, &request).is_some_and(|at| at <= now + WAKE_SLACK) {
-            fetch(state, request, out);
+    for source in polled(state) {
+        if due_at(state, &source).is_some_and(|at| at <= now + WAKE_SLACK) {
+            ask(state, source, out);
         }
     }
 }
@@ -306,38 +307,30 @@ const WAKE_SLACK: TimeDelta = TimeDelta::milliseconds(5);
 const HEARTBEAT: TimeDelta = TimeDelta::seconds(1);
 
 /// What the clock asks for: every pane's source, and who we are.
-fn polled(state: &State) -> Vec<Request> {
-    let mut requests = refresh_requests(state);
-    requests.push(Request::Session);
+fn polled(state: &State) -> Vec<Source> {
+    let mut sources = refresh_requests(state);
+    sources.push(Source::Fetch(Request::Session));
     if state.aiming_kill() {
         // pg_activity's habit: the rows stand still while a kill is aimed.
-        requests.retain(|r| !matches!(r, Request::Connections { .. }));
+        sources.retain(|r| !matches!(r, Source::Fetch(Request::Connections { .. })));
     }
-    requests
+    sources
 }
 
-/// When `request` should next be sent; `None`: not by the clock (a watched
+/// When `source` should next be asked; `None`: not by the clock (a watched
 /// source already answering, or a one-off already asked).
-fn due_at(state: &State, request: &Request) -> Option<DateTime<Utc>> {
-    let requested_at = match request {
-        Request::Users => state.users.requested_at,
-        Request::Grants { .. } => state.grants.requested_at,
-        Request::Objects => state.objects.requested_at,
-        Request::Connections { .. } => state.connections.requested_at,
-        Request::Cluster => state.cluster.requested_at,
-        Request::Steps => state.plan.requested_at,
-        Request::Session => state.session.requested_at,
-    };
-    let Some(at) = requested_at else {
+fn due_at(state: &State, source: &Source) -> Option<DateTime<Utc>> {
+    let slot = slot(state, source);
+    let Some(at) = slot.requested_at() else {
         return Some(state.now);
     };
     let interval = TimeDelta::from_std(state.interval()).unwrap_or(TimeDelta::seconds(1));
     // One fetch in flight per source; a slow source just shows its age. An
     // answer that never came (a lost worker) stops blocking after a while.
-    if in_flight(state, request) {
+    if slot.in_flight() {
         return Some(at + (interval * 3).max(TimeDelta::seconds(15)));
     }
-    cadence(state, request).map(|c| at + interval * c)
+    cadence(state, source).map(|c| at + interval * c)
 }
 
 /// When the app loop should next wake with a tick if nothing else happens:
@@ -345,8 +338,8 @@ fn due_at(state: &State, request: &Request) -> Option<DateTime<Utc>> {
 pub fn next_wake(state: &State) -> DateTime<Utc> {
     let mut wake = state.now + HEARTBEAT;
     if !state.paused && state.target.is_some() {
-        for request in polled(state) {
-            if let Some(at) = due_at(state, &request) {
+        for source in polled(state) {
+            if let Some(at) = due_at(state, &source) {
                 wake = wake.min(at);
             }
         }
@@ -360,57 +353,79 @@ pub fn next_wake(state: &State) -> DateTime<Utc> {
     wake
 }
 
-fn in_flight(state: &State, r: &Request) -> bool {
-    match r {
-        Request::Users => state.users.in_flight(),
-        Request::Grants { .. } => state.grants.in_flight(),
-        Request::Objects => state.objects.in_flight(),
-        Request::Connections { .. } => state.connections.in_flight(),
-        Request::Cluster => state.cluster.in_flight(),
-        Request::Steps => state.plan.in_flight(),
-        Request::Session => state.session.in_flight(),
+/// What the schedule needs of a source's loadable state, whatever its data.
+trait Asked {
+    fn requested_at(&self) -> Option<DateTime<Utc>>;
+    fn in_flight(&self) -> bool;
+    /// Ask again: the next generation.
+    fn bump(&mut self, now: DateTime<Utc>) -> u64;
+}
+
+impl<T> Asked for Loadable<T> {
+    fn requested_at(&self) -> Option<DateTime<Utc>> {
+        self.requested_at
+    }
+
+    fn in_flight(&self) -> bool {
+        Loadable::in_flight(self)
+    }
+
+    fn bump(&mut self, now: DateTime<Utc>) -> u64 {
+        self.requested += 1;
+        self.requested_at = Some(now);
+        self.requested
     }
 }
 
-/// Ask for a fetch with the source's next generation.
-fn fetch(state: &mut State, request: Request, out: &mut Vec<Command>) {
-    let now = state.now;
-    let bump = |slot_requested: &mut u64, at: &mut Option<DateTime<Utc>>| {
-        *slot_requested += 1;
-        *at = Some(now);
-        *slot_requested
+/// The one table from a source to the loadable state it fills.
+macro_rules! sources {
+    ($($source:pat => $field:ident),* $(,)?) => {
+        fn slot<'a>(state: &'a State, source: &Source) -> &'a dyn Asked {
+            match source { $($source => &state.$field,)* }
+        }
+
+        fn slot_mut<'a>(state: &'a mut State, source: &Source) -> &'a mut dyn Asked {
+            match source { $($source => &mut state.$field,)* }
+        }
     };
-    let generation = match &request {
-        Request::Users => bump(&mut state.users.requested, &mut state.users.requested_at),
-        Request::Grants { .. } => bump(&mut state.grants.requested, &mut state.grants.requested_at),
-        Request::Objects => bump(&mut state.objects.requested, &mut state.objects.requested_at),
-        Request::Connections { .. } => bump(
-            &mut state.connections.requested,
-            &mut state.connections.requested_at,
-        ),
-        Request::Cluster => bump(&mut state.cluster.requested, &mut state.cluster.requested_at),
-        Request::Steps => bump(&mut state.plan.requested, &mut state.plan.requested_at),
-        Request::Session => bump(&mut state.session.requested, &mut state.session.requested_at),
-    };
-    out.push(Command::Fetch { request, generation });
 }
 
-fn refresh_all(state: &mut State, out: &mut Vec<Command>) {
+sources! {
+    Source::Fetch(Request::Users) => users,
+    Source::Fetch(Request::Grants { .. }) => grants,
+    Source::Fetch(Request::Objects) => objects,
+    Source::Fetch(Request::Connections { .. }) => connections,
+    Source::Fetch(Request::Plan) => plan,
+    Source::Fetch(Request::Session) => session,
+    Source::Cluster => cluster,
+}
+
+/// Ask a source for its next generation: a fetch, or a new cluster watch.
+fn ask(state: &mut State, source: Source, out: &mut Vec<Effect>) {
+    let now = state.now;
+    let generation = slot_mut(state, &source).bump(now);
+    out.push(match source {
+        Source::Fetch(request) => Effect::Fetch { request, generation },
+        Source::Cluster => Effect::Watch { generation },
+    });
+}
+
+fn refresh_all(state: &mut State, out: &mut Vec<Effect>) {
     if state.target.is_none() {
         return;
     }
     for r in refresh_requests(state) {
-        if matches!(r, Request::Connections { .. }) && state.aiming_kill() {
+        if matches!(r, Source::Fetch(Request::Connections { .. })) && state.aiming_kill() {
             continue;
         }
-        fetch(state, r, out);
+        ask(state, r, out);
     }
-    fetch(state, Request::Session, out);
+    ask(state, Source::Fetch(Request::Session), out);
 }
 
 // ---- keys -------------------------------------------------------------
 
-fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
+fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl_c {
         // Always a way out, whatever is open; a second Ctrl-C means it.
@@ -475,18 +490,13 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
             state.selections[Pane::Connections.index()] = Default::default();
             reindex(state, Pane::Connections);
             if state.target.is_some() {
-                fetch(
-                    state,
-                    Request::Connections {
-                        rows: state.connection_rows,
-                    },
-                    out,
-                );
+                let rows = state.connection_rows;
+                ask(state, Source::Fetch(Request::Connections { rows }), out);
             }
         }
         KeyAction::ForceSync => {
             if !refuse_write(state, "force-sync") {
-                out.push(Command::ForceSync);
+                out.push(Effect::ForceSync);
                 state.notice = Some((state.now, "force-sync requested".into()));
             }
         }
@@ -536,7 +546,7 @@ fn refuse_write(state: &mut State, what: &str) -> bool {
     state.read_only
 }
 
-fn ask_quit(state: &mut State, out: &mut Vec<Command>) {
+fn ask_quit(state: &mut State, out: &mut Vec<Effect>) {
     if state.step_running() {
         state.dialog = Some(Dialog::QuitWhileRunning);
     } else {
@@ -544,9 +554,9 @@ fn ask_quit(state: &mut State, out: &mut Vec<Command>) {
     }
 }
 
-fn quit(state: &mut State, out: &mut Vec<Command>) {
+fn quit(state: &mut State, out: &mut Vec<Effect>) {
     state.quitting = true;
-    out.push(Command::Quit);
+    out.push(Effect::Quit);
 }
 
 fn step_interval(state: &mut State, by: isize) {
@@ -558,7 +568,7 @@ fn step_interval(state: &mut State, by: isize) {
     state.interval_ms = INTERVALS_MS[j];
 }
 
-fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
+fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let Some(dialog) = state.dialog.take() else { return };
     let resolved = state.keymap.resolve(&key);
     let esc = key.code == KeyCode::Esc;
@@ -622,7 +632,7 @@ fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
 }
 
 /// After the preview: destructive steps ask again, dropping a user asks for its name.
-fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Command>) -> Option<Dialog> {
+fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Effect>) -> Option<Dialog> {
     if refuse_write(state, "running steps") {
         return None;
     }
@@ -656,12 +666,12 @@ fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Command>) -> Option<D
     } else if step.destructive {
         Some(Dialog::Confirm(action))
     } else {
-        out.push(Command::RunStep(step.id));
+        out.push(Effect::RunStep(StepId(step.id)));
         None
     }
 }
 
-fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Command>) {
+fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Effect>) {
     if refuse_write(state, "this") {
         return;
     }
@@ -674,9 +684,9 @@ fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Command
                     KillTarget::AllOf { user, .. } => format!("killing every connection of {user}"),
                 },
             ));
-            out.push(Command::Kill(t));
+            out.push(Effect::Kill(t));
         }
-        Destructive::RunStep { id, .. } => out.push(Command::RunStep(id)),
+        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(StepId(id))),
     }
 }
 
@@ -688,7 +698,7 @@ fn release_held_connections(state: &mut State) {
     }
 }
 
-fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
+fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let Some(mut input) = state.input.take() else {
         return;
     };
@@ -715,76 +725,17 @@ fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
 }
 
 /// `:env staging`, `:app account-api engine postgres`, `:target production/signon/mysql`.
-fn run_command_line(state: &mut State, line: &str, out: &mut Vec<Command>) {
-    match parse_command_line(state.target.as_ref(), line) {
+fn run_command_line(state: &mut State, line: &str, out: &mut Vec<Effect>) {
+    match super::command_line::parse(state.target.as_ref(), line) {
         Ok(None) => {}
         Ok(Some(target)) => {
             if state.target.as_ref() != Some(&target) {
                 switch_target(state, target.clone());
-                out.push(Command::SwitchTarget(Box::new(target)));
+                out.push(Effect::SwitchTarget(Box::new(target)));
                 refresh_all(state, out);
             }
         }
         Err(e) => state.notice = Some((state.now, e)),
-    }
-}
-
-pub fn parse_command_line(current: Option<&Target>, line: &str) -> Result<Option<Target>, String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    if words.is_empty() {
-        return Ok(None);
-    }
-    let (mut env, mut app, mut engine) = match current {
-        Some(t) => (Some(t.env.clone()), Some(t.app.clone()), Some(t.engine)),
-        None => (None, None, None),
-    };
-    let mut it = words.iter();
-    while let Some(word) = it.next() {
-        let mut value = || {
-            it.next()
-                .map(|s| s.to_string())
-                .ok_or(format!(":{word} needs a value"))
-        };
-        match *word {
-            "env" | "e" => env = Some(value()?),
-            "app" | "a" => app = Some(value()?),
-            "engine" => {
-                engine = Some(match value()?.as_str() {
-                    "mysql" | "mariadb" => Engine::Mysql,
-                    "postgres" | "postgresql" | "pg" => Engine::Postgres,
-                    other => return Err(format!("unknown engine {other:?}: use mysql or postgres")),
-                })
-            }
-            "target" => {
-                let v = value()?;
-                let parts: Vec<&str> = v.split('/').collect();
-                let [e, a, g] = parts.as_slice() else {
-                    return Err("target is env/app/engine, e.g. production/signon/mysql".into());
-                };
-                env = Some(e.to_string());
-                app = Some(a.to_string());
-                engine = Some(match *g {
-                    "mysql" => Engine::Mysql,
-                    "postgres" => Engine::Postgres,
-                    other => return Err(format!("unknown engine {other:?}: use mysql or postgres")),
-                });
-            }
-            other => {
-                return Err(format!(
-                    "unknown command {other:?}: try env, app, engine or target"
-                ));
-            }
-        }
-    }
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    match (env, app, engine) {
-        (Some(e), Some(a), Some(g)) if valid(&e) && valid(&a) => Ok(Some(Target::new(&e, &a, g))),
-        (Some(e), Some(a), Some(_)) => Err(format!("not a valid environment/app name: {e:?} / {a:?}")),
-        _ => Err("give env, app and engine (e.g. :target production/signon/mysql)".into()),
     }
 }
 
@@ -900,7 +851,7 @@ fn row_texts(state: &State, pane: Pane) -> Vec<String> {
     }
 }
 
-fn set_filter(state: &mut State, pane: Pane, filter: String, out: &mut Vec<Command>) {
+fn set_filter(state: &mut State, pane: Pane, filter: String, out: &mut Vec<Effect>) {
     state.selections[pane.index()].filter = filter;
     reindex(state, pane);
     if pane == Pane::Users {
@@ -952,7 +903,7 @@ fn reindex(state: &mut State, pane: Pane) {
     };
 }
 
-fn move_by(state: &mut State, pane: Pane, by: isize, out: &mut Vec<Command>) {
+fn move_by(state: &mut State, pane: Pane, by: isize, out: &mut Vec<Effect>) {
     let sel = state.selection(pane);
     let len = sel.visible.as_ref().map_or(row_count(state, pane), Vec::len);
     if len == 0 {
@@ -973,7 +924,7 @@ fn selected_key(state: &State, pane: Pane) -> Option<String> {
 }
 
 /// The grants pane shows the selected user's grants: fetch them when it changes.
-fn follow_selected_user(state: &mut State, out: &mut Vec<Command>) {
+fn follow_selected_user(state: &mut State, out: &mut Vec<Effect>) {
     let key = selected_key(state, Pane::Users);
     if key != state.grants_of {
         state.grants_of = key.clone();
@@ -981,7 +932,7 @@ fn follow_selected_user(state: &mut State, out: &mut Vec<Command>) {
         if let Some(user) = key
             && state.target.is_some()
         {
-            fetch(state, Request::Grants { user }, out);
+            ask(state, Source::Fetch(Request::Grants { user }), out);
         }
     }
 }

@@ -39,10 +39,11 @@ pub mod ports;
 pub mod runner;
 pub mod step;
 mod steps;
+pub mod survey;
 
 #[cfg(test)]
 mod tests;
 
 pub use plan::{Mode, Plan, PlanSpec, Rotation};
-pub use runner::{Outcome, RunOptions, StepEvent, Wait};
+pub use runner::{RunOptions, RunOutcome, StepEvent, Wait};
 pub use step::{Ctx, Step, StepId};

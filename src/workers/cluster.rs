@@ -212,3 +212,37 @@ fn view(es: Option<&EsStatus>, secret_check: SecretCheckView, snap: &RolloutSnap
         pods,
     }
 }
+
+/// Feed the Cluster pane from `b`'s cluster until aborted (see [`watch`]),
+/// each view sent as `ClusterLoaded` under `generation`.
+pub(super) async fn watch_backend(
+    b: std::sync::Arc<super::backend::Backend>,
+    generation: u64,
+    tx: tokio::sync::mpsc::UnboundedSender<crate::app::Action>,
+) {
+    let send = |result| {
+        let _ = tx.send(crate::app::Action::ClusterLoaded {
+            generation,
+            at: chrono::Utc::now(),
+            result,
+        });
+    };
+    let k8s = match &b.connected.k8s {
+        Ok(k) => k.clone(),
+        Err(e) => return send(Err(e.clone())),
+    };
+    let t = &b.connected.target;
+    let names = ClusterNames {
+        external_secret: t.external_secret.clone(),
+        secret: t.k8s_secret.clone(),
+        deployment: t.deployment.clone(),
+    };
+    let credentials: Credentials = {
+        let b = b.clone();
+        Box::new(move || {
+            let b = b.clone();
+            Box::pin(async move { b.current.get(&b.connected).await })
+        })
+    };
+    watch(k8s, names, credentials, super::fetch::DEADLINE, send).await;
+}

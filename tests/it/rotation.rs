@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use rotui::db::model::Statement;
 use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
 use rotui::rotation::ports::System;
-use rotui::rotation::runner::{Outcome, RotationError, Wait};
+use rotui::rotation::runner::{RotationError, RunOutcome, Wait};
 use rotui::rotation::step::{StepError, StepId};
 use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
 use rotui::secret::{self, MASK, SecretString};
@@ -404,13 +404,13 @@ fn plans_per_engine_and_mode() {
 
 #[test]
 fn exit_codes_distinguish_done_waiting_and_failed() {
-    assert_eq!(Outcome::Done.exit_code(), 0);
-    let wait = Outcome::Waiting(Wait::Overnight {
+    assert_eq!(RunOutcome::Done.exit_code(), 0);
+    let wait = RunOutcome::Waiting(Wait::Overnight {
         env: "staging".into(),
         from: "production".into(),
     });
     assert_eq!(wait.exit_code(), 10);
-    let failed = Outcome::Failed(RotationError {
+    let failed = RunOutcome::Failed(RotationError {
         step: Some(step("production/promote")),
         error: StepError::Interlock("login failed".into()),
     });
@@ -421,9 +421,9 @@ fn exit_codes_distinguish_done_waiting_and_failed() {
     );
 }
 
-fn failed_text(o: &Outcome) -> String {
+fn failed_text(o: &RunOutcome) -> String {
     match o {
-        Outcome::Failed(e) => e.to_string(),
+        RunOutcome::Failed(e) => e.to_string(),
         _ => String::new(),
     }
 }
@@ -444,7 +444,7 @@ mod real {
     use rotui::rotation::adapters::{AwsSecrets, MysqlPort, PgPort};
     use rotui::rotation::journal::{Event, Journal};
     use rotui::rotation::ports::*;
-    use rotui::rotation::runner::{self, Outcome, RunOptions, Wait};
+    use rotui::rotation::runner::{self, RunOptions, RunOutcome, Wait};
     use rotui::rotation::step::{StepCtx, StepError, StepId};
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
     use rotui::secret::{self, ExposeSecret, SecretString};
@@ -685,7 +685,7 @@ mod real {
                 .await
                 .unwrap();
             let out = runner::run(&self.plan, &self.ctx, &r, &self.journal(), &o).await;
-            let want = Outcome::Waiting(Wait::Paused {
+            let want = RunOutcome::Waiting(Wait::Paused {
                 after: StepId(format!("production/{step}")),
             });
             assert_eq!(out, want);
@@ -814,7 +814,7 @@ mod real {
 
         // The next step needs the cluster: its failure is clear and names it.
         match runner::run(&w.plan, &w.ctx, &r, &w.journal(), &w.opts("drain")).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 assert!(
                     e.to_string().contains("Kubernetes: this test has no cluster"),
@@ -1163,7 +1163,7 @@ mod real {
             }
         };
         let paused = |step: &str| {
-            Outcome::Waiting(Wait::Paused {
+            RunOutcome::Waiting(Wait::Paused {
                 after: StepId(format!("production/{step}")),
             })
         };
@@ -1183,7 +1183,7 @@ mod real {
             .await
             .unwrap();
         match runner::run(&w.plan, &good, &r, &w.journal(), &o).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/inspect".into())));
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
@@ -1219,7 +1219,7 @@ mod real {
             .await
             .unwrap();
         match runner::run(&w.plan, &no_aws, &r, &w.journal(), &o).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/store-pending".into())));
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
@@ -1402,7 +1402,7 @@ mod real {
             let out = runner::run(&w.plan, &w.ctx, &r, &w.journal(), &o).await;
             assert_eq!(
                 out,
-                Outcome::Waiting(Wait::Paused {
+                RunOutcome::Waiting(Wait::Paused {
                     after: step.id.clone()
                 }),
                 "at {}",
@@ -1418,7 +1418,7 @@ mod real {
         let r = rotation.unwrap();
         assert_eq!(
             runner::run(&w.plan, &w.ctx, &r, &w.journal(), &opts(None)).await,
-            Outcome::Done
+            RunOutcome::Done
         );
         eprintln!(
             "{} rotation in the sandbox, with a resume at every step: {:?}",
@@ -1492,7 +1492,7 @@ mod real {
         };
         assert!(matches!(
             run(Some("production/promote")).await,
-            Outcome::Waiting(Wait::Paused { .. })
+            RunOutcome::Waiting(Wait::Paused { .. })
         ));
         let still_works = || async {
             let cur = w.current().await;
@@ -1501,7 +1501,7 @@ mod real {
 
         sandbox.server.store().deny("patch", "externalsecrets");
         match run(None).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
@@ -1525,7 +1525,7 @@ mod real {
             .cluster
             .set_sync_failure(Some("AccessDeniedException: not authorised to read".into()));
         match run(None).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 assert!(e.to_string().contains("failed to sync"), "{e}");
                 assert!(e.to_string().contains("not authorised to read"), "{e}");
@@ -1535,7 +1535,7 @@ mod real {
         still_works().await;
         sandbox.cluster.set_sync_failure(None);
 
-        assert_eq!(run(None).await, Outcome::Done);
+        assert_eq!(run(None).await, RunOutcome::Done);
         still_works().await;
         assert!(w.db.user(&w.old).await.unwrap().is_none());
         let raw = std::fs::read_to_string(w.journal().path()).unwrap();
