@@ -437,6 +437,7 @@ mod real {
     use std::time::Duration;
 
     use aws_sdk_secretsmanager::Client;
+    use rotui::app::state::{PlanView, StepStatus};
     use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
     use rotui::db::model::Statement;
     use rotui::db::mysql::{Account, MysqlDb};
@@ -446,7 +447,7 @@ mod real {
     use rotui::rotation::ports::*;
     use rotui::rotation::runner::{self, RunOptions, RunOutcome, Wait};
     use rotui::rotation::step::{StepCtx, StepError, StepId};
-    use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
+    use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
     use rotui_sandbox::mariadb::MariaDbServer;
@@ -1045,10 +1046,13 @@ mod real {
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains(rotui::secret::MASK));
             assert!(!text.contains(w.old_password.expose_secret()));
+            // Before the promotion the cluster steps wait for it; the
+            // cluster (absent here) is not what decides they are not done.
             assert!(
-                text.contains("unknown: Kubernetes: this test has no cluster"),
+                text.contains("waiting: needs production/promote first; now: AWSCURRENT still names"),
                 "{text}"
             );
+            assert!(!text.contains("unknown:"), "{text}");
             if w.engine == Engine::Postgres {
                 assert!(text.contains("REASSIGN OWNED"), "{text}");
                 assert!(text.contains("NOLOGIN"), "{text}");
@@ -1541,5 +1545,177 @@ mod real {
         let raw = std::fs::read_to_string(w.journal().path()).unwrap();
         assert_eq!(raw.matches("\"event\":\"failed\"").count(), 2);
         assert_eq!(raw.matches("\"event\":\"started\"").count(), 1);
+    }
+
+    /// Each step's state as `rotui plan` prints it (`NN. id — title` then
+    /// `now: state: detail`), and the new user it names.
+    fn plan_states(text: &str) -> (String, Vec<(String, String)>) {
+        let new_user = text
+            .lines()
+            .find_map(|l| l.split_once("new user: ").map(|(_, u)| u.trim().to_owned()))
+            .expect("a new user");
+        let mut states = Vec::new();
+        let mut id = None;
+        for line in text.lines() {
+            if let Some((n, rest)) = line.trim_start().split_once(". ")
+                && n.parse::<usize>().is_ok()
+            {
+                id = rest.split(' ').next().map(str::to_owned);
+            } else if let Some(now) = line.trim_start().strip_prefix("now: ") {
+                let state = ["done", "to do", "blocked", "waiting", "unknown"]
+                    .into_iter()
+                    .find(|s| now.starts_with(&format!("{s}: ")))
+                    .unwrap_or_else(|| panic!("no state in {line:?}"));
+                states.push((id.take().expect("a step line first"), state.to_owned()));
+            }
+        }
+        (new_user, states)
+    }
+
+    /// `rotui plan`'s text and the Steps pane's PlanView (as the dashboard's
+    /// workers build it), each from its own look at the live systems; they
+    /// must agree on the rotation and on every step's state.
+    async fn plan_and_dashboard(w: &World) -> PlanView {
+        let mut out = Vec::new();
+        cli::plan_cmd(
+            &w.plan.spec,
+            &w.ctx,
+            &w.journal(),
+            &RunOptions::default(),
+            &mut out,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let view = rotui::workers::plan::plan_view(&w.plan.spec, &w.ctx, &w.journal())
+            .await
+            .unwrap();
+        let (new_user, states) = plan_states(&text);
+        assert_eq!(view.new_user.as_deref(), Some(new_user.as_str()), "{text}");
+        assert_eq!(view.old_user.as_deref(), Some(w.old.as_str()));
+        assert_eq!(states.len(), view.steps.len(), "{text}");
+        for ((id, state), step) in states.iter().zip(&view.steps) {
+            assert_eq!(id, &step.id, "{text}");
+            let agree = matches!(
+                (state.as_str(), step.status),
+                ("done", StepStatus::Done)
+                    | ("to do", StepStatus::Pending)
+                    | ("blocked" | "waiting" | "unknown", StepStatus::Blocked)
+            );
+            assert!(
+                agree,
+                "{id}: plan says {state}, the dashboard {:?}\n{text}",
+                step.status
+            );
+        }
+        let done = view.steps.iter().filter(|s| s.status == StepStatus::Done).count();
+        assert!(
+            text.contains(&format!("{done}/{} done", view.steps.len())),
+            "{text}"
+        );
+        // Never done before what it needs is done.
+        for (i, step) in w.plan.steps.iter().enumerate() {
+            if view.steps[i].status == StepStatus::Done {
+                for need in &step.requires {
+                    let n = view.steps.iter().find(|s| s.id == need.0).unwrap();
+                    assert_eq!(
+                        n.status,
+                        StepStatus::Done,
+                        "{} done before {need}\n{text}",
+                        step.id
+                    );
+                }
+            }
+        }
+        view
+    }
+
+    fn status(view: &PlanView, slug: &str) -> StepStatus {
+        let id = format!("production/{slug}");
+        view.steps.iter().find(|s| s.id == id).unwrap().status
+    }
+
+    /// At the start of a rotation the cluster matches the *old* credentials:
+    /// neither the step list nor `rotui plan` may call the cluster steps done,
+    /// and neither may the steps' own observations. Mid-rotation (after the
+    /// promotion, after the sync) the two faces still agree step by step.
+    async fn plan_and_dashboard_agree(parts: Parts) {
+        let (_sandbox, w) = deployed(parts).await;
+        let start = plan_and_dashboard(&w).await;
+        for slug in [
+            "force-sync",
+            "verify-secret",
+            "rollout",
+            "drain",
+            "drop-old-user",
+            "promote",
+        ] {
+            assert_eq!(status(&start, slug), StepStatus::Blocked, "{slug} at the start");
+        }
+        assert_eq!(status(&start, "inspect"), StepStatus::Done);
+        // The observations themselves, for the rotation about to start: the
+        // cluster carrying the old credentials is not this rotation's work.
+        let (rotation, resumed) = runner::decide(&w.plan.spec, &w.ctx, &w.journal(), &RunOptions::default())
+            .await
+            .unwrap();
+        assert!(!resumed);
+        let opts = RunOptions::default();
+        for slug in ["force-sync", "verify-secret", "rollout"] {
+            let step = w.step(slug);
+            let cx = StepCtx {
+                ctx: &w.ctx,
+                rotation: &rotation,
+                step: &step,
+                opts: &opts,
+                recorder: None,
+            };
+            let seen = step.observe(&cx).await.unwrap();
+            assert!(!seen.is_done(), "{slug}: {seen:?}");
+        }
+
+        let run_to = |slug: &'static str| {
+            let o = sandbox_opts(&w, Some(&format!("production/{slug}")));
+            let (w, journal) = (&w, w.journal());
+            async move {
+                let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o)
+                    .await
+                    .unwrap();
+                let out = runner::run(&w.plan, &w.ctx, &r, &journal, &o).await;
+                assert!(matches!(out, RunOutcome::Waiting(Wait::Paused { .. })), "{out:?}");
+            }
+        };
+        run_to("promote").await;
+        let promoted = plan_and_dashboard(&w).await;
+        assert_eq!(status(&promoted, "promote"), StepStatus::Done);
+        assert_eq!(status(&promoted, "test-login"), StepStatus::Done);
+        assert_eq!(status(&promoted, "force-sync"), StepStatus::Pending);
+        assert_eq!(status(&promoted, "verify-secret"), StepStatus::Blocked);
+        assert_eq!(status(&promoted, "rollout"), StepStatus::Blocked);
+
+        run_to("force-sync").await;
+        // Reloader restarts the pods on the synced Secret; once they run as
+        // the new user and the old sessions are gone, the state holds still.
+        eventually("the rollout and the drain", || async {
+            let v = rotui::workers::plan::plan_view(&w.plan.spec, &w.ctx, &w.journal())
+                .await
+                .unwrap();
+            status(&v, "rollout") == StepStatus::Done && status(&v, "drain") == StepStatus::Done
+        })
+        .await;
+        let synced = plan_and_dashboard(&w).await;
+        assert_eq!(status(&synced, "force-sync"), StepStatus::Done);
+        assert_eq!(status(&synced, "verify-secret"), StepStatus::Done);
+        // Everything it needs is done, but the old user still exists.
+        assert_eq!(status(&synced, "drop-old-user"), StepStatus::Pending);
+    }
+
+    #[tokio::test]
+    async fn mysql_plan_and_dashboard_agree_and_nothing_is_done_early() {
+        plan_and_dashboard_agree(mysql_parts().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_plan_and_dashboard_agree_and_nothing_is_done_early() {
+        plan_and_dashboard_agree(postgres_parts(false).await).await;
     }
 }

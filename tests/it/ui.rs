@@ -1157,7 +1157,11 @@ fn command_line_switches_target_and_drops_old_answers() {
     let cmds = key(&mut s, KeyCode::Enter);
     let target = Target::new("staging", "account-api", Engine::Postgres);
     assert_eq!(cmds[0], Effect::SwitchTarget(Box::new(target.clone())));
-    assert!(cmds[1..].iter().all(|c| matches!(c, Effect::Fetch { .. })));
+    assert!(
+        cmds[1..]
+            .iter()
+            .all(|c| matches!(c, Effect::Fetch { .. } | Effect::Watch { .. }))
+    );
     assert_eq!(s.target.as_ref(), Some(&target));
     assert!(s.users.data.is_none() && s.drain.is_empty());
     // An answer for the old target, still in flight, is dropped…
