@@ -948,21 +948,17 @@ mod real {
         assert!(w.db.objects_of(&owner).await.unwrap().len() >= 8);
     }
 
-    /// The ports of a target built from the operator's settings: the admin
-    /// password comes from `<env>-rds-admin-passwords` when the URL has none;
-    /// wrong settings give clear, secret-free errors.
+    /// `rotui plan` connects as every command does (`connect::open`): the
+    /// admin password comes from `<env>-rds-admin-passwords` when the URL has
+    /// none; wrong settings give clear, secret-free errors.
     #[tokio::test]
-    async fn connect_env_reads_the_admin_password_from_secrets_manager() {
-        use rotui::k8s::KubeOptions;
-        use rotui::rotation::adapters::connect_env;
-
+    async fn plan_reads_the_admin_password_from_secrets_manager() {
         let server = MariaDbServer::shared();
         let app = server.create_app("signon").await.unwrap();
         let session = aws_session().await;
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let env = format!("env{tag}");
         let mut target = Target::new(&env, &app.user, Engine::Mysql);
-        target.database = app.database.clone();
         target.app_secret = format!("govuk/{}/mysql", app.user);
         app_secret(
             &session,
@@ -979,7 +975,8 @@ mod real {
             .send()
             .await
             .unwrap();
-        // A cluster that is not there: connecting does not contact it; steps will.
+        // A cluster that is not there: connecting does not contact it, and
+        // before the promotion no step needs it.
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         let port = rotui_sandbox::guard::free_port();
@@ -991,46 +988,57 @@ mod real {
             ),
         )
         .unwrap();
-        let kube = KubeOptions {
-            kubeconfig: Some(kubeconfig),
-            ..Default::default()
+        let plan = |url: &str, key: &str| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotui"))
+                .args(["plan", "--env", &env, "--app", &app.user, "--engine", "mysql"])
+                .args(["--database", &app.database, "--app-secret", &target.app_secret])
+                .args(["--admin-secret-key", key])
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap())
+                .env("HOME", dir.path())
+                .env("KUBECONFIG", &kubeconfig)
+                .env("ROTUI_STATE_DIR", dir.path().join("state"))
+                .env("ROTUI_DB_URL", url)
+                .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint_url())
+                .env("AWS_REGION", "eu-west-1")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .output()
+                .expect("rotui runs");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+            )
         };
 
         let url = format!("mysql://aws_db_admin@127.0.0.1:{}", server.port());
-        let ports = connect_env(&target, session.clone(), &url, &kube).await.unwrap();
-        assert!(ports.db.user(&app.user).await.unwrap().is_some());
-        let current = ports.secrets.current().await.unwrap();
-        assert_eq!(current.username, app.user);
+        let (ok, text) = plan(&url, &app.user);
+        assert!(ok, "{text}");
         assert!(
-            ports
-                .secrets
-                .caller_identity()
-                .await
-                .unwrap()
-                .starts_with("arn:aws:")
+            text.contains(&format!("old user: {} in {env}", app.user)),
+            "AWSCURRENT read: {text}"
         );
-        let err = ports.cluster.check_secret(&current).await.unwrap_err();
-        assert_eq!(err.system, System::Kubernetes);
-        assert_eq!(err.kind, PortErrorKind::Unreachable, "{err}");
+        assert!(
+            text.contains(&format!("now: done: {}@%", app.user)),
+            "the database read with the admin password from Secrets Manager: {text}"
+        );
+        assert!(!text.contains(server.admin_password().expose_secret()));
 
         // A wrong password in the URL: named as such, never shown.
         let bad = format!(
             "mysql://aws_db_admin:NotTheAdminPassword9@127.0.0.1:{}",
             server.port()
         );
-        let err = connect_env(&target, session.clone(), &bad, &kube)
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(err.kind, PortErrorKind::BadPassword, "{err}");
-        assert!(!format!("{err} {err:?}").contains("NotTheAdminPassword9"));
+        let (ok, text) = plan(&bad, &app.user);
+        assert!(!ok, "{text}");
+        assert!(text.to_lowercase().contains("password"), "{text}");
+        assert!(!text.contains("NotTheAdminPassword9"), "{text}");
 
         // No admin password under the app's key: the error names the keys there are.
-        target.admin_secret_key = "not-an-app".into();
-        let err = connect_env(&target, session, &url, &kube).await.err().unwrap();
-        assert_eq!(err.system, System::SecretsManager);
-        assert!(err.to_string().contains(&app.user), "{err}");
-        assert!(!err.to_string().contains(server.admin_password().expose_secret()));
+        let (ok, text) = plan(&url, "not-an-app");
+        assert!(!ok, "{text}");
+        assert!(text.contains(&app.user), "{text}");
+        assert!(!text.contains(server.admin_password().expose_secret()), "{text}");
     }
 
     /// `rotui plan` on live systems shows every step with its statements,
