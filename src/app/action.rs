@@ -8,10 +8,11 @@ use crossterm::event::KeyEvent;
 use crate::app::state::{ClusterView, PlanView, SessionView};
 use crate::db::model::{ConnectionSnapshot, DbObject, Grant, User};
 use crate::rotation::StepId;
+use crate::secret::Redacted;
 use crate::target::Target;
 
-/// A worker's answer: data, or an error message (redacted again on arrival).
-pub type Fetched<T> = Result<T, String>;
+/// A worker's answer: data, or an error message, redacted by construction.
+pub type Fetched<T> = Result<T, Redacted>;
 
 /// Everything that can change the app's state.
 // Actions live for one `update` call; boxing the big payloads buys nothing.
@@ -63,18 +64,18 @@ pub enum Action {
     StepChanged {
         id: String,
         status: crate::app::state::StepStatus,
-        result: Option<String>,
+        result: Option<Redacted>,
     },
     /// A run of steps the operator started has ended (its outcome comes as
     /// `Notice` or `Failed`): every pane is read afresh, now that the
     /// runner has recorded everything it did.
     RunEnded,
     /// A command finished with something to tell the operator (kill done, sync requested).
-    Notice(String),
+    Notice(Redacted),
     /// A command failed; shown as the last error.
     Failed {
         what: String,
-        error: String,
+        error: Redacted,
     },
 }
 

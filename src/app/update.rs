@@ -14,7 +14,7 @@ use crate::app::state::{
 };
 use crate::db::model::ConnectionSnapshot;
 use crate::rotation::StepId;
-use crate::secret::redact;
+use crate::secret::Redacted;
 use crate::target::Target;
 
 /// How long a notice stays in the footer.
@@ -112,7 +112,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             {
                 step.status = status;
                 if result.is_some() {
-                    step.result = result.map(|r| redact(&r));
+                    step.result = result.map(Redacted::into_string);
                 }
                 state.dirty = true;
             }
@@ -122,11 +122,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         // a look then would show the step as still to do.)
         Action::RunEnded => refresh_all(state, &mut out),
         Action::Notice(text) => {
-            state.notice = Some((state.now, redact(&text)));
+            state.notice = Some((state.now, text.into_string()));
             state.dirty = true;
         }
         Action::Failed { what, error } => {
-            state.last_error = Some((state.now, format!("{what}: {}", redact(&error))));
+            state.last_error = Some((state.now, error.context(what).into_string()));
             state.dirty = true;
         }
     }
@@ -173,7 +173,7 @@ fn accept_by<T>(
             changed
         }
         Err(e) => {
-            let e = redact(&e);
+            let e = e.into_string();
             let changed = slot.error.as_ref() != Some(&e);
             slot.error = Some(e);
             slot.error_at = Some(at);

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use super::plan::{Plan, PlanSpec, Rotation};
 use super::runner::{self, RotationError, RunOptions};
 use super::step::{Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
+use crate::secret::Redacted;
 
 /// Where a step stands in this rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +26,8 @@ pub enum StepState {
     Blocked(String),
     /// Steps it needs are not done yet; `now` is what the live systems show.
     Waiting { needs: Vec<StepId>, now: String },
-    /// The live state could not be read (redacted).
-    Unknown(String),
+    /// The live state could not be read.
+    Unknown(Redacted),
 }
 
 impl StepState {
@@ -44,9 +45,8 @@ impl StepState {
     /// The state in words, for the operator.
     pub fn detail(&self) -> String {
         match self {
-            StepState::Done(d) | StepState::Ready(d) | StepState::Blocked(d) | StepState::Unknown(d) => {
-                d.clone()
-            }
+            StepState::Done(d) | StepState::Ready(d) | StepState::Blocked(d) => d.clone(),
+            StepState::Unknown(e) => e.to_string(),
             StepState::Waiting { needs, now } => format!(
                 "needs {} first; now: {now}",
                 needs.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
@@ -65,7 +65,7 @@ pub struct SurveyedStep {
     pub step: Step,
     pub state: StepState,
     /// The statements and calls apply would make, masked; or why not known.
-    pub preview: Result<Vec<String>, String>,
+    pub preview: Result<Vec<String>, Redacted>,
     pub confirm: Confirm,
 }
 
@@ -105,7 +105,7 @@ pub async fn survey(
         };
         let needs = plan.unmet(step, |id| satisfied.contains(id));
         let state = match step.observe(&cx).await {
-            Err(e) => StepState::Unknown(crate::secret::redact(&e.to_string())),
+            Err(e) => StepState::Unknown(Redacted::error(e)),
             Ok(seen) if !needs.is_empty() => StepState::Waiting {
                 needs,
                 now: observed_text(seen),
@@ -119,10 +119,7 @@ pub async fn survey(
         {
             satisfied.insert(step.id.clone());
         }
-        let preview = step
-            .preview(&cx)
-            .await
-            .map_err(|e| crate::secret::redact(&e.to_string()));
+        let preview = step.preview(&cx).await.map_err(Redacted::error);
         steps.push(SurveyedStep {
             confirm: step.confirm(&rotation),
             step: step.clone(),

@@ -10,15 +10,15 @@ use crate::cli::ConnArgs;
 use crate::connect::{self, Connected};
 use crate::rotation::journal::{self, Journal};
 use crate::rotation::{Ctx, Mode, PlanSpec};
-use crate::secret::redact;
+use crate::secret::Redacted;
 use crate::target::Target;
 
 /// One target's connections, shared by the tasks working for it.
 pub(super) struct Backend {
     pub connected: Connected,
-    pub ctx: Result<Ctx, String>,
+    pub ctx: Result<Ctx, Redacted>,
     pub spec: PlanSpec,
-    pub journal: Result<Journal, String>,
+    pub journal: Result<Journal, Redacted>,
     pub current: CurrentCredentials,
 }
 
@@ -29,7 +29,7 @@ impl Backend {
         let spec = PlanSpec::for_target(target, &[], Mode::Normal);
         let journal = journal::state_dir()
             .map(|dir| Journal::for_spec(&dir, &spec))
-            .map_err(|e| redact(&e.to_string()));
+            .map_err(Redacted::error);
         Backend {
             connected,
             ctx,
@@ -40,7 +40,7 @@ impl Backend {
     }
 
     /// The rotation engine's ports and journal, or why they are missing.
-    pub fn engine(&self) -> Result<(&Ctx, &Journal), String> {
+    pub fn engine(&self) -> Result<(&Ctx, &Journal), Redacted> {
         Ok((
             self.ctx.as_ref().map_err(Clone::clone)?,
             self.journal.as_ref().map_err(Clone::clone)?,

@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 
 use crate::connect::Connected;
 use crate::k8s::Expected;
-use crate::secret::{SecretString, redact};
+use crate::secret::{Redacted, SecretString};
 
 /// How long AWSCURRENT's credentials are reused.
 const TTL: Duration = Duration::from_secs(15);
@@ -20,7 +20,7 @@ pub(super) struct CurrentCredentials {
 
 impl CurrentCredentials {
     /// AWSCURRENT's username and password, read afresh after [`TTL`].
-    pub async fn get(&self, connected: &Connected) -> Result<(Expected, SecretString), String> {
+    pub async fn get(&self, connected: &Connected) -> Result<(Expected, SecretString), Redacted> {
         let mut slot = self.slot.lock().await;
         if let Some((at, exp, pw)) = slot.as_ref()
             && at.elapsed() < TTL
@@ -32,7 +32,7 @@ impl CurrentCredentials {
             .secrets()
             .app_secret(&connected.target.app_secret)
             .await
-            .map_err(|e| redact(&e.to_string()))?;
+            .map_err(Redacted::error)?;
         let exp = Expected::new(app.username.clone(), app.password.clone());
         *slot = Some((Instant::now(), exp.clone(), app.password.clone()));
         Ok((exp, app.password))

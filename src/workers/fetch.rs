@@ -11,24 +11,24 @@ use super::backend::Backend;
 use crate::app::state::SessionView;
 use crate::app::{Action, Request};
 use crate::db::{Db, DbError};
-use crate::secret::redact;
+use crate::secret::Redacted;
 use crate::target::Engine;
 
 /// How long one fetch may take before its pane shows an error.
 pub(super) const DEADLINE: Duration = Duration::from_secs(20);
 
-async fn within<T>(fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+async fn within<T>(fut: impl Future<Output = Result<T, Redacted>>) -> Result<T, Redacted> {
     tokio::time::timeout(DEADLINE, fut)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", DEADLINE.as_secs())))
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", DEADLINE.as_secs()).into()))
 }
 
-fn db(b: &Backend) -> Result<&Db, String> {
+fn db(b: &Backend) -> Result<&Db, Redacted> {
     b.connected.db.as_ref().map_err(Clone::clone)
 }
 
-fn e(e: DbError) -> String {
-    redact(&e.to_string())
+fn e(e: DbError) -> Redacted {
+    Redacted::error(e)
 }
 
 /// Carry out `request` and answer with its action, under `generation`.

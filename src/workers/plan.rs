@@ -6,13 +6,13 @@ use crate::rotation::journal::Journal;
 use crate::rotation::step::Confirm;
 use crate::rotation::survey::{self, StepState, Survey};
 use crate::rotation::{Ctx, PlanSpec, RunOptions};
-use crate::secret::redact;
+use crate::secret::Redacted;
 
 /// Survey `spec`'s rotation and show it as the Steps pane does. Writes nothing.
-pub async fn plan_view(spec: &PlanSpec, ctx: &Ctx, journal: &Journal) -> Result<PlanView, String> {
+pub async fn plan_view(spec: &PlanSpec, ctx: &Ctx, journal: &Journal) -> Result<PlanView, Redacted> {
     let survey = survey::survey(spec, ctx, journal, &RunOptions::default())
         .await
-        .map_err(|e| redact(&e.to_string()))?;
+        .map_err(Redacted::error)?;
     Ok(view(&survey))
 }
 
@@ -44,7 +44,7 @@ pub fn view(survey: &Survey) -> PlanView {
                     Ok(lines) => lines.clone(),
                     Err(e) => vec![format!("(preview unavailable: {e})")],
                 },
-                result: Some(redact(&s.state.detail())),
+                result: Some(Redacted::new(s.state.detail()).into_string()),
                 destructive: matches!(s.confirm, Confirm::Destructive | Confirm::Typed(_)),
                 confirm_text: match &s.confirm {
                     Confirm::Typed(word) => Some(word.clone()),

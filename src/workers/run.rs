@@ -9,12 +9,12 @@ use crate::app::state::StepStatus;
 use crate::rotation::runner::{self, RunOutcome, StepEventKind};
 use crate::rotation::step::{Confirm, Observation};
 use crate::rotation::{Plan, RunOptions, StepId};
-use crate::secret::redact;
+use crate::secret::Redacted;
 
 /// Run one step (the UI only offers steps whose prerequisites are done, and
 /// has already shown the preview and asked for any confirmation).
 pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Action>) {
-    let failed = |error: String| Action::Failed {
+    let failed = |error: Redacted| Action::Failed {
         what: format!("step {id}"),
         error,
     };
@@ -24,7 +24,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     };
     let plan = match Plan::build(&b.spec) {
         Ok(p) => p,
-        Err(e) => return drop(tx.send(failed(e.to_string()))),
+        Err(e) => return drop(tx.send(failed(Redacted::error(e)))),
     };
     let Some(step) = plan.steps.iter().find(|s| &s.id == id) else {
         return drop(tx.send(failed("no such step".into())));
@@ -36,7 +36,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     };
     let rotation = match runner::start_or_resume(&b.spec, ctx, journal, &opts).await {
         Ok(r) => r,
-        Err(e) => return drop(tx.send(failed(redact(&e.to_string())))),
+        Err(e) => return drop(tx.send(failed(Redacted::error(e)))),
     };
     if let Confirm::Typed(word) = step.confirm(&rotation) {
         // The dashboard asked for this word to be typed before sending RunStep.
@@ -64,14 +64,14 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
         let _ = tx.send(Action::StepChanged {
             id: ev.step.to_string(),
             status,
-            result: Some(redact(&text)),
+            result: Some(Redacted::new(text)),
         });
     })
     .await;
     let notice = match outcome {
         RunOutcome::Done => Action::Notice("rotation complete".into()),
-        RunOutcome::Waiting(w) => Action::Notice(redact(&w.to_string())),
-        RunOutcome::Failed(e) => failed(redact(&e.to_string())),
+        RunOutcome::Waiting(w) => Action::Notice(Redacted::error(w)),
+        RunOutcome::Failed(e) => failed(Redacted::error(e)),
     };
     b.current.forget().await;
     let _ = tx.send(notice);

@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::backend::Backend;
 use crate::app::{Action, KillTarget};
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
-use crate::secret::redact;
+use crate::secret::Redacted;
 
-fn failed(what: &str, error: String) -> Action {
+fn failed(what: &str, error: Redacted) -> Action {
     Action::Failed {
         what: what.to_owned(),
         error,
@@ -28,8 +28,8 @@ pub(super) async fn kill(b: &Backend, k: KillTarget) -> Action {
             .map(|n| format!("ended {n} connections of {user}")),
     };
     match result {
-        Ok(text) => Action::Notice(text),
-        Err(e) => failed("kill", redact(&e.to_string())),
+        Ok(text) => Action::Notice(text.into()),
+        Err(e) => failed("kill", Redacted::error(e)),
     }
 }
 
@@ -40,11 +40,11 @@ pub(super) async fn force_sync(b: &Backend) -> Action {
     };
     let plan = match ForceSync::plan(k8s, &b.connected.target.external_secret, None).await {
         Ok(p) => p,
-        Err(e) => return failed("force-sync", redact(&e.to_string())),
+        Err(e) => return failed("force-sync", Redacted::error(e)),
     };
     match plan.run(k8s, Duration::from_secs(60)).await {
-        Ok(SyncOutcome::Synced(_)) => Action::Notice(format!("synced: {}", plan.preview())),
-        Ok(other) => failed("force-sync", redact(&format!("{other:?}"))),
-        Err(e) => failed("force-sync", redact(&e.to_string())),
+        Ok(SyncOutcome::Synced(_)) => Action::Notice(format!("synced: {}", plan.preview()).into()),
+        Ok(other) => failed("force-sync", Redacted::new(format!("{other:?}"))),
+        Err(e) => failed("force-sync", Redacted::error(e)),
     }
 }

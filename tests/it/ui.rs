@@ -15,7 +15,7 @@ use rotui::app::{Action, Effect, KillTarget, Pane, Request, State, update};
 use rotui::db::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
 };
-use rotui::secret::{self, MASK};
+use rotui::secret::{self, MASK, Redacted};
 use rotui::target::{Engine, Target};
 
 /// A password only these tests know; it must never reach a screen unrevealed.
@@ -453,9 +453,9 @@ fn snapshot_loading_and_errors() {
             Action::ConnectionsLoaded {
                 generation: 60,
                 at: t0() + secs(30),
-                result: Err(format!(
+                result: Err(Redacted::new(format!(
                     "connect to mysql://aws_db_admin:{PASSWORD}@10.0.0.9:3306 timed out after 5s"
-                )),
+                ))),
             },
             Action::Tick(t0() + secs(40)),
         ],
@@ -557,7 +557,7 @@ fn no_secret_on_screen_unless_revealed_and_only_for_a_while() {
         &mut s,
         [Action::Failed {
             what: "kill".into(),
-            error: format!("Access denied for 'x' using password {PASSWORD}"),
+            error: Redacted::new(format!("Access denied for 'x' using password {PASSWORD}")),
         }],
     );
     assert!(!screen(&s, 160, 48).contains(PASSWORD));
@@ -1318,7 +1318,7 @@ fn blocked_or_concurrent_steps_are_not_offered_to_run() {
         [Action::StepChanged {
             id: "promote".into(),
             status: StepStatus::Done,
-            result: Some(format!("login ok with {PASSWORD}")),
+            result: Some(Redacted::new(format!("login ok with {PASSWORD}"))),
         }],
     );
     assert_eq!(
