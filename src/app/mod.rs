@@ -33,6 +33,8 @@
 pub mod action;
 pub mod command_line;
 pub mod keymap;
+mod lists;
+mod schedule;
 pub mod state;
 pub mod update;
 
