@@ -32,6 +32,7 @@
 
 pub mod action;
 pub mod command_line;
+mod dialogs;
 pub mod keymap;
 mod lists;
 mod schedule;

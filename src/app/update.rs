@@ -6,17 +6,17 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use crate::app::action::{Action, Effect, Fetched, KillTarget, Request, Source};
+use crate::app::action::{Action, Effect, Fetched, Request, Source};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_BUCKET, DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable,
-    Pane, REVEAL_FOR, State, StepStatus,
+    Pane, REVEAL_FOR, State,
 };
 use crate::db::model::ConnectionSnapshot;
-use crate::rotation::StepId;
 use crate::secret::Redacted;
 use crate::target::Target;
 
+use super::dialogs::dialog_key;
 use super::lists::{follow_selected_user, move_by, reindex, selected_key, set_filter};
 pub use super::schedule::next_wake;
 use super::schedule::{WAKE_SLACK, ask, due_at, polled, refresh_all};
@@ -201,7 +201,7 @@ fn count_old_user_objects(state: &mut State) {
     };
 }
 
-fn apply_connections(
+pub(super) fn apply_connections(
     state: &mut State,
     generation: u64,
     at: DateTime<Utc>,
@@ -418,7 +418,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     }
 }
 
-fn refuse_write(state: &mut State, what: &str) -> bool {
+pub(super) fn refuse_write(state: &mut State, what: &str) -> bool {
     if state.read_only {
         state.notice = Some((
             state.now,
@@ -436,7 +436,7 @@ fn ask_quit(state: &mut State, out: &mut Vec<Effect>) {
     }
 }
 
-fn quit(state: &mut State, out: &mut Vec<Effect>) {
+pub(super) fn quit(state: &mut State, out: &mut Vec<Effect>) {
     state.quitting = true;
     out.push(Effect::Quit);
 }
@@ -448,136 +448,6 @@ fn step_interval(state: &mut State, by: isize) {
         .unwrap_or(INTERVALS_MS.len() - 1);
     let j = (i as isize + by).clamp(0, INTERVALS_MS.len() as isize - 1) as usize;
     state.interval_ms = INTERVALS_MS[j];
-}
-
-fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
-    let Some(dialog) = state.dialog.take() else { return };
-    let resolved = state.keymap.resolve(&key);
-    let esc = key.code == KeyCode::Esc;
-    let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
-    let no = esc || matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N'));
-    state.dialog = match dialog {
-        Dialog::Help { scroll } => match (key.code, resolved) {
-            (_, Some(KeyAction::Help | KeyAction::Quit | KeyAction::Cancel)) => None,
-            (_, Some(KeyAction::Down)) => Some(Dialog::Help {
-                scroll: scroll.saturating_add(1),
-            }),
-            (_, Some(KeyAction::Up)) => Some(Dialog::Help {
-                scroll: scroll.saturating_sub(1),
-            }),
-            _ => Some(Dialog::Help { scroll }),
-        },
-        Dialog::QuitWhileRunning if yes => return quit(state, out),
-        Dialog::QuitWhileRunning if no => None,
-        d @ Dialog::QuitWhileRunning => Some(d),
-        Dialog::Preview { step } if key.code == KeyCode::Enter => confirm_step(state, &step, out),
-        Dialog::Preview { .. } if no || resolved == Some(KeyAction::Quit) => None,
-        d @ Dialog::Preview { .. } => Some(d),
-        Dialog::Confirm(action) if yes => {
-            run_destructive(state, action, out);
-            None
-        }
-        Dialog::Confirm(_) if no => None,
-        d @ Dialog::Confirm(_) => Some(d),
-        Dialog::TypedConfirm { .. } if esc => None,
-        Dialog::TypedConfirm {
-            action,
-            expected,
-            input,
-        } if key.code == KeyCode::Enter => {
-            if input.lines().join("") == expected {
-                run_destructive(state, action, out);
-                None
-            } else {
-                state.notice = Some((state.now, format!("type {expected} exactly to confirm")));
-                Some(Dialog::TypedConfirm {
-                    action,
-                    expected,
-                    input,
-                })
-            }
-        }
-        Dialog::TypedConfirm {
-            action,
-            expected,
-            mut input,
-        } => {
-            input.input(key);
-            Some(Dialog::TypedConfirm {
-                action,
-                expected,
-                input,
-            })
-        }
-    };
-    release_held_connections(state);
-}
-
-/// After the preview: destructive steps ask again, dropping a user asks for its name.
-fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Effect>) -> Option<Dialog> {
-    if refuse_write(state, "running steps") {
-        return None;
-    }
-    let step = state.step(id)?.clone();
-    // The engine re-checks; this only spares the operator a pointless confirm.
-    let refusal = match step.status {
-        StepStatus::Blocked => Some(format!(
-            "{}: blocked until the steps before it are done",
-            step.title
-        )),
-        StepStatus::Running => Some(format!("{}: already running", step.title)),
-        _ if state.step_running() => Some("another step is running: wait for it to finish".to_string()),
-        _ => None,
-    };
-    if let Some(why) = refusal {
-        state.notice = Some((state.now, why));
-        return None;
-    }
-    let action = Destructive::RunStep {
-        id: step.id.clone(),
-        title: step.title.clone(),
-    };
-    if let Some(expected) = step.confirm_text {
-        let mut input = TextArea::default();
-        input.set_placeholder_text(format!("type {expected}"));
-        Some(Dialog::TypedConfirm {
-            action,
-            expected,
-            input,
-        })
-    } else if step.destructive {
-        Some(Dialog::Confirm(action))
-    } else {
-        out.push(Effect::RunStep(StepId(step.id)));
-        None
-    }
-}
-
-fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Effect>) {
-    if refuse_write(state, "this") {
-        return;
-    }
-    match action {
-        Destructive::Kill(t) => {
-            state.notice = Some((
-                state.now,
-                match &t {
-                    KillTarget::Connection { id, .. } => format!("killing connection {id}"),
-                    KillTarget::AllOf { user, .. } => format!("killing every connection of {user}"),
-                },
-            ));
-            out.push(Effect::Kill(t));
-        }
-        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(StepId(id))),
-    }
-}
-
-fn release_held_connections(state: &mut State) {
-    if !state.aiming_kill()
-        && let Some((generation, at, result)) = state.held_connections.take()
-    {
-        apply_connections(state, generation, at, result);
-    }
 }
 
 fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
