@@ -90,7 +90,7 @@ fn state(n: usize) -> State {
         })
         .collect();
     let actions = [
-        Action::StepsLoaded {
+        Action::PlanLoaded {
             generation: 1,
             at: now,
             result: Ok(PlanView {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rotui::cli::ConnArgs;
 use rotui::connect;
 use rotui::rotation::runner::StepEventKind;
-use rotui::rotation::{Ctx, Mode, Outcome, PlanSpec, RunOptions, StepEvent, cli, journal};
+use rotui::rotation::{Ctx, Mode, PlanSpec, RunOptions, RunOutcome, StepEvent, cli, journal};
 use rotui::target::{Engine, Target};
 use rotui_sandbox::world::{self, World};
 
@@ -135,7 +135,7 @@ async fn rotate(world: &World, app: &str, engine: Engine, run: usize) -> Run {
     drop(ctx);
     connected.close().await;
     assert!(
-        matches!(outcome, Outcome::Done),
+        matches!(outcome, RunOutcome::Done),
         "{app}: {outcome:?}\n{}",
         String::from_utf8_lossy(&out)
     );

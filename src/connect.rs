@@ -4,19 +4,17 @@
 //! (`mysql --host [rds-hostname] -u aws_db_admin`) — whose password, when the
 //! URL carries none, comes from the `<env>-rds-admin-passwords` secret.
 
-use color_eyre::eyre::{Result, eyre};
+use color_eyre::eyre::Result;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::aws::{AwsOptions, AwsSession};
 use crate::cli::ConnArgs;
-use crate::secret::SecretString;
+use crate::secret::{Redacted, SecretString};
 use crate::target::{Engine, Target};
 
 /// The AWS session the flags and environment describe.
 pub async fn aws_session(conn: &ConnArgs) -> Result<AwsSession> {
-    AwsSession::load(&AwsOptions::from(conn))
-        .await
-        .map_err(|e| eyre!("{e}"))
+    Ok(AwsSession::load(&AwsOptions::from(conn)).await?)
 }
 
 /// The admin's URL for a target, without a password unless `--db-url` had one.
@@ -24,11 +22,7 @@ pub async fn admin_db_url(target: &Target, conn: &ConnArgs, session: &AwsSession
     if let Some(url) = &conn.db_url {
         return Ok(url.clone());
     }
-    let app = session
-        .secrets()
-        .app_secret(&target.app_secret)
-        .await
-        .map_err(|e| eyre!("{e}"))?;
+    let app = session.secrets().app_secret(&target.app_secret).await?;
     Ok(url_for_host(target, &app.host))
 }
 
@@ -56,11 +50,10 @@ pub fn has_password(url: &str) -> bool {
 
 /// The admin password from the admin secret (key: the target's admin secret key).
 pub async fn admin_password(target: &Target, session: &AwsSession) -> Result<SecretString> {
-    session
+    Ok(session
         .secrets()
         .admin_password(&target.admin_secret, &target.admin_secret_key)
-        .await
-        .map_err(|e| eyre!("{e}"))
+        .await?)
 }
 
 /// Everything a target needs, each part on its own: the dashboard shows what
@@ -68,9 +61,9 @@ pub async fn admin_password(target: &Target, session: &AwsSession) -> Result<Sec
 /// cluster, an unreachable cluster does not hide the database).
 pub struct Connected {
     pub target: Target,
-    pub session: Result<AwsSession, String>,
-    pub db: Result<crate::db::Db, String>,
-    pub k8s: Result<crate::k8s::K8s, String>,
+    pub session: Result<AwsSession, Redacted>,
+    pub db: Result<crate::db::Db, Redacted>,
+    pub k8s: Result<crate::k8s::K8s, Redacted>,
     /// The kubeconfig context in use (status bar).
     pub kube_context: Option<String>,
     /// Set with `--tunnel`: the relay pod the database connection goes through.
@@ -81,7 +74,7 @@ pub struct Connected {
 
 impl Connected {
     /// The rotation engine's ports, when every part is up.
-    pub fn ports(&self) -> Result<crate::rotation::ports::EnvPorts, String> {
+    pub fn ports(&self) -> Result<crate::rotation::ports::EnvPorts, Redacted> {
         use std::sync::Arc;
 
         use crate::db::Db;
@@ -89,7 +82,10 @@ impl Connected {
         let session = self.session.as_ref().map_err(Clone::clone)?;
         let db = self.db.as_ref().map_err(Clone::clone)?;
         let k8s = self.k8s.as_ref().map_err(Clone::clone)?;
-        let (host, port) = self.db_addr.clone().ok_or("no database address")?;
+        let (host, port) = self
+            .db_addr
+            .clone()
+            .ok_or_else(|| Redacted::new("no database address"))?;
         let t = &self.target;
         let db: Arc<dyn crate::rotation::ports::DbPort> = match db {
             Db::Mysql(d) => Arc::new(MysqlPort::new(d.clone(), host, port, &t.database)),
@@ -124,21 +120,19 @@ impl Connected {
 /// part carries its own error, already redacted.
 pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
     use crate::k8s::{K8s, KubeOptions};
-    use crate::secret::redact;
-    let err = |e: &dyn std::fmt::Display| redact(&e.to_string());
     let kube_opts = KubeOptions {
         kubeconfig: None,
         context: conn.context.clone(),
         namespace: Some(target.namespace.clone()),
     };
     let (session, k8s) = tokio::join!(aws_session(conn), K8s::connect(&kube_opts));
-    let session = session.map_err(|e| err(&e));
-    let k8s = k8s.map_err(|e| err(&e));
+    let session = session.map_err(Redacted::error);
+    let k8s = k8s.map_err(Redacted::error);
     let kube_context = conn.context.clone().or_else(current_kube_context);
     let mut connected = Connected {
         target: target.clone(),
         session,
-        db: Err("not connected".into()),
+        db: Err(Redacted::new("not connected")),
         k8s,
         kube_context,
         tunnel: None,
@@ -148,22 +142,22 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
     connected
 }
 
-async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<crate::db::Db, String> {
-    use crate::secret::redact;
-    let err = |e: &dyn std::fmt::Display| redact(&e.to_string());
+async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<crate::db::Db, Redacted> {
     let mut password = None;
     let url = match &conn.db_url {
         Some(url) if has_password(url) => url.clone(),
         _ => {
-            let session = c.session.as_ref().map_err(|e| format!("database: {e}"))?;
-            let url = admin_db_url(target, conn, session).await.map_err(|e| err(&e))?;
-            password = Some(admin_password(target, session).await.map_err(|e| err(&e))?);
+            let session = c.session.as_ref().map_err(|e| e.context("database"))?;
+            let url = admin_db_url(target, conn, session)
+                .await
+                .map_err(Redacted::error)?;
+            password = Some(admin_password(target, session).await.map_err(Redacted::error)?);
             url
         }
     };
-    let mut parsed = url::Url::parse(&url).map_err(|_| "the database URL is not a URL".to_owned())?;
+    let mut parsed = url::Url::parse(&url).map_err(|_| Redacted::new("the database URL is not a URL"))?;
     if conn.tunnel {
-        let k8s = c.k8s.as_ref().map_err(|e| format!("tunnel: {e}"))?;
+        let k8s = c.k8s.as_ref().map_err(|e| e.context("tunnel"))?;
         let host = match parsed.port() {
             Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
             None => parsed.host_str().unwrap_or_default().to_owned(),
@@ -171,14 +165,14 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
         let cfg = crate::k8s::tunnel::TunnelConfig::for_db(&host, target.engine);
         let tunnel = crate::k8s::tunnel::Tunnel::start(k8s, &cfg)
             .await
-            .map_err(|e| err(&e))?;
+            .map_err(Redacted::error)?;
         let local = tunnel.local_addr();
         parsed
             .set_host(Some(&local.ip().to_string()))
-            .map_err(|e| err(&e))?;
+            .map_err(Redacted::error)?;
         parsed
             .set_port(Some(local.port()))
-            .map_err(|_| "cannot set the port".to_owned())?;
+            .map_err(|_| Redacted::new("cannot set the port"))?;
         c.tunnel = Some(tunnel);
     }
     let default_port = match target.engine {
@@ -191,7 +185,7 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
     ));
     crate::db::Db::connect(target.engine, parsed.as_str(), password.as_ref())
         .await
-        .map_err(|e| err(&e))
+        .map_err(Redacted::error)
 }
 
 /// The kubeconfig's current context, for the status bar.

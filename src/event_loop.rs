@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
 use crate::app::update::next_wake;
-use crate::app::{Action, Command, State, update};
+use crate::app::{Action, Effect, State, update};
 
 /// What the loop ends with.
 #[derive(Debug)]
@@ -33,13 +33,13 @@ pub struct LoopEnd {
 pub async fn run(
     state: State,
     actions: UnboundedReceiver<Action>,
-    commands: UnboundedSender<Command>,
+    commands: UnboundedSender<Effect>,
 ) -> color_eyre::Result<()> {
     let mut tui = crate::tui::Tui::enter()?;
     let events = crate::tui::events();
     tokio::select! {
         r = run_loop(&mut tui.terminal, events, actions, &commands, state, 30) => { r?; }
-        _ = crate::tui::shutdown_signal() => { let _ = commands.send(Command::Quit); }
+        _ = crate::tui::shutdown_signal() => { let _ = commands.send(Effect::Quit); }
     }
     drop(tui);
     Ok(())
@@ -51,7 +51,7 @@ pub async fn run_loop<B, E>(
     terminal: &mut Terminal<B>,
     mut events: E,
     mut actions: UnboundedReceiver<Action>,
-    commands: &UnboundedSender<Command>,
+    commands: &UnboundedSender<Effect>,
     mut state: State,
     fps: u32,
 ) -> io::Result<LoopEnd>

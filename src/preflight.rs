@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::connect::Connected;
 use crate::k8s::access;
+use crate::secret::Redacted;
 
 /// One thing the rotation needs, and what is wrong with it (if anything).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub struct Check {
     pub system: &'static str,
     pub what: String,
     /// `None` when it is fine.
-    pub problem: Option<String>,
+    pub problem: Option<Redacted>,
 }
 
 /// Every check, in the order they were made.
@@ -34,7 +35,7 @@ impl Report {
         self.failures().next().is_none()
     }
 
-    fn push(&mut self, system: &'static str, what: impl Into<String>, problem: Option<String>) {
+    fn push(&mut self, system: &'static str, what: impl Into<String>, problem: Option<Redacted>) {
         self.checks.push(Check {
             system,
             what: what.into(),
@@ -62,7 +63,7 @@ impl fmt::Display for Report {
                 "  - {}: {}: {}",
                 c.system,
                 c.what,
-                c.problem.as_deref().unwrap_or_default()
+                c.problem.as_ref().map(Redacted::as_str).unwrap_or_default()
             )?;
         }
         Ok(())
@@ -70,17 +71,15 @@ impl fmt::Display for Report {
 }
 
 /// Check what a rotation of `c.target` needs from AWS, the cluster and the
-/// database. Every error is already redacted where `Connected` made it;
-/// new ones are redacted here.
+/// database. Every problem is [`Redacted`].
 pub async fn check(c: &Connected, tunnel: bool) -> Report {
-    use crate::secret::redact;
     let mut report = Report::default();
     let t = &c.target;
-    let e = |e: &dyn fmt::Display| Some(redact(&e.to_string()));
+    let e = |e: &dyn fmt::Display| Some(Redacted::error(e));
 
     // AWS: a live session that can read the app secret and its versions.
     match &c.session {
-        Err(why) => report.push("AWS", "a session", Some(why.to_string())),
+        Err(why) => report.push("AWS", "a session", Some(why.clone())),
         Ok(session) => {
             let who = session.caller_identity().await;
             report.push(
@@ -106,7 +105,7 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
 
     // Kubernetes: reachable, and the role may do each thing the steps do.
     match &c.k8s {
-        Err(why) => report.push("Kubernetes", "a client", Some(why.to_string())),
+        Err(why) => report.push("Kubernetes", "a client", Some(why.clone())),
         Ok(k8s) => match k8s.check().await {
             Err(why) => report.push("Kubernetes", format!("reach {}", k8s.server()), e(&why)),
             Ok(_) => {
@@ -117,12 +116,12 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
                     Ok(denied) => {
                         for p in &needs {
                             let problem = denied.contains(p).then(|| {
-                                format!(
+                                Redacted::new(format!(
                                     "RBAC denies it (needed to {}); ask for `kubectl auth can-i {}` in {}",
                                     p.why,
                                     p.can_i(),
                                     k8s.namespace()
-                                )
+                                ))
                             });
                             report.push("Kubernetes", p.can_i(), problem);
                         }
@@ -134,20 +133,20 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
 
     // The database: connected as an admin that can create users and grant.
     match &c.db {
-        Err(why) => report.push("database", "an admin connection", Some(why.to_string())),
+        Err(why) => report.push("database", "an admin connection", Some(why.clone())),
         Ok(db) => match db.users().await {
             Err(why) => report.push("database", "read the users", e(&why)),
             Ok(users) => {
                 let admin = users.iter().find(|u| u.name == t.admin_user);
                 let problem = match admin {
-                    None => Some(format!(
+                    None => Some(Redacted::new(format!(
                         "{} is not among the users this connection can see",
                         t.admin_user
-                    )),
-                    Some(u) if !(u.can_grant || u.superuser) => Some(format!(
+                    ))),
+                    Some(u) if !(u.can_grant || u.superuser) => Some(Redacted::new(format!(
                         "{} may not create users and grant privileges (MySQL: CREATE USER and GRANT OPTION; PostgreSQL: CREATEROLE)",
                         u.name
-                    )),
+                    ))),
                     Some(_) => None,
                 };
                 report.push(

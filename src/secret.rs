@@ -48,6 +48,60 @@ pub fn generate_password() -> SecretString {
     secret(p)
 }
 
+/// Text that has been through [`redact`]: every way to make one redacts,
+/// so a message bound for the screen cannot skip it. Errors that reach the
+/// dashboard travel as this, not as `String`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(text: impl AsRef<str>) -> Self {
+        Redacted(redact(text.as_ref()))
+    }
+
+    /// An error with its causes (`{:#}`: eyre's chain, a plain error's text).
+    pub fn error(e: impl std::fmt::Display) -> Self {
+        Redacted::new(format!("{e:#}"))
+    }
+
+    /// `what: self`.
+    pub fn context(&self, what: impl std::fmt::Display) -> Self {
+        Redacted::new(format!("{what}: {}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Redacted {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Redacted {
+    fn from(text: &str) -> Self {
+        Redacted::new(text)
+    }
+}
+
+impl From<String> for Redacted {
+    fn from(text: String) -> Self {
+        Redacted::new(text)
+    }
+}
+
 /// Scrub known secrets and URL passwords (`scheme://user:PASSWORD@host`) from text.
 pub fn redact(text: &str) -> String {
     let mut out = mask_url_passwords(text);
@@ -90,6 +144,29 @@ pub fn mask_url_passwords(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_way_to_make_redacted_text_redacts_and_keeps_the_chain() {
+        register("redactedTypeSecret77");
+        let url = "mysql://admin:urlPassword88@db:3306/x";
+        for r in [
+            Redacted::new(format!("failed with redactedTypeSecret77 at {url}")),
+            Redacted::from("failed with redactedTypeSecret77 at mysql://admin:urlPassword88@db:3306/x"),
+            Redacted::from(format!("failed with redactedTypeSecret77 at {url}")),
+            Redacted::error(format!("failed with redactedTypeSecret77 at {url}")),
+            Redacted::new("failed").context(format!("redactedTypeSecret77 at {url}")),
+        ] {
+            let text = format!("{r} {r:?} {}", r.as_str());
+            assert!(!text.contains("redactedTypeSecret77"), "{text}");
+            assert!(!text.contains("urlPassword88"), "{text}");
+            assert!(text.contains(MASK), "{text}");
+        }
+        // An error's causes stay, redacted too.
+        let e = color_eyre::eyre::eyre!("cause with redactedTypeSecret77").wrap_err("connecting");
+        let r = Redacted::error(&e);
+        assert!(r.as_str().starts_with("connecting: cause with"), "{r}");
+        assert!(!r.as_str().contains("redactedTypeSecret77"), "{r}");
+    }
 
     #[test]
     fn generated_passwords_are_32_alphanumerics_and_registered() {

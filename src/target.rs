@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// MySQL 8 or MariaDB (the MySQL family).
+    #[value(alias = "mariadb")]
     Mysql,
     /// PostgreSQL.
+    #[value(aliases = ["postgresql", "pg"])]
     Postgres,
 }
 

@@ -1,18 +1,18 @@
-//! Messages into the app loop ([`Action`]) and side-effect requests out of it
-//! ([`Command`]). Workers only ever send Actions; only `update` reads them.
+//! Messages into the app loop ([`Action`]) and side effects asked of the
+//! worker layer ([`Effect`]). Workers only ever send Actions; only `update`
+//! reads them.
 
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::app::state::{ClusterView, PlanView, SessionView};
 use crate::db::model::{ConnectionSnapshot, DbObject, Grant, User};
+use crate::rotation::StepId;
+use crate::secret::Redacted;
 use crate::target::Target;
 
-/// A worker's answer: data, or an error message (redacted again on arrival).
-pub type Fetched<T> = Result<T, String>;
-
-/// Step ids are the rotation engine's stable names (`create-user`, `drop-old-user`).
-pub type StepId = String;
+/// A worker's answer: data, or an error message, redacted by construction.
+pub type Fetched<T> = Result<T, Redacted>;
 
 /// Everything that can change the app's state.
 // Actions live for one `update` call; boxing the big payloads buys nothing.
@@ -50,7 +50,7 @@ pub enum Action {
         at: DateTime<Utc>,
         result: Fetched<ClusterView>,
     },
-    StepsLoaded {
+    PlanLoaded {
         generation: u64,
         at: DateTime<Utc>,
         result: Fetched<PlanView>,
@@ -60,26 +60,27 @@ pub enum Action {
         at: DateTime<Utc>,
         result: Fetched<SessionView>,
     },
-    /// Progress of a step the operator started.
+    /// Progress of a step the operator started (`id`: the rotation's step id).
     StepChanged {
-        id: StepId,
+        id: String,
         status: crate::app::state::StepStatus,
-        result: Option<String>,
+        result: Option<Redacted>,
     },
     /// A run of steps the operator started has ended (its outcome comes as
     /// `Notice` or `Failed`): every pane is read afresh, now that the
     /// runner has recorded everything it did.
     RunEnded,
     /// A command finished with something to tell the operator (kill done, sync requested).
-    Notice(String),
+    Notice(Redacted),
     /// A command failed; shown as the last error.
     Failed {
         what: String,
-        error: String,
+        error: Redacted,
     },
 }
 
-/// What a refresh fetches. The parameters the worker needs travel with it.
+/// What a refresh fetches. The parameters the worker needs travel with it;
+/// each request has one answer, the `…Loaded` action of the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Users,
@@ -92,9 +93,17 @@ pub enum Request {
     Connections {
         rows: bool,
     },
-    Cluster,
-    Steps,
+    /// The rotation plan: every step with its state (the Steps pane).
+    Plan,
     Session,
+}
+
+/// Where a pane's data comes from: fetched on request, or (the cluster)
+/// watched, answering whenever it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Fetch(Request),
+    Cluster,
 }
 
 /// Who a force-kill is aimed at, captured when the operator pressed `K`, so a
@@ -108,8 +117,16 @@ pub enum KillTarget {
 /// Side effects `update` asks for; the worker layer carries them out and
 /// answers with Actions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Fetch { request: Request, generation: u64 },
+pub enum Effect {
+    Fetch {
+        request: Request,
+        generation: u64,
+    },
+    /// (Re)start the cluster watch; it answers with `ClusterLoaded` under
+    /// this generation whenever the cluster changes.
+    Watch {
+        generation: u64,
+    },
     RunStep(StepId),
     Kill(KillTarget),
     ForceSync,
@@ -117,9 +134,9 @@ pub enum Command {
     Quit,
 }
 
-impl Command {
-    /// Whether the command writes anything (SQL, Secrets Manager, Kubernetes).
+impl Effect {
+    /// Whether the effect writes anything (SQL, Secrets Manager, Kubernetes).
     pub fn is_write(&self) -> bool {
-        matches!(self, Command::RunStep(_) | Command::Kill(_) | Command::ForceSync)
+        matches!(self, Effect::RunStep(_) | Effect::Kill(_) | Effect::ForceSync)
     }
 }

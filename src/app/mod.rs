@@ -1,17 +1,17 @@
 //! The dashboard's core, in The Elm Architecture's shape: [`State`] (the
 //! model), [`Action`] (messages from keys, the clock and workers),
-//! [`update`] (the only mutation, returning [`Command`]s for the worker
+//! [`update`] (the only mutation, returning [`Effect`]s for the worker
 //! layer) and `ui::render` (a pure view of the state). `app` names neither
 //! the screen nor the terminal: `ui` reads `app`'s state, and the loop that
 //! joins them is `crate::event_loop`.
 //!
-//! Plugging in the worker layer: create an `Action` channel and a `Command`
-//! channel, give the worker side the `Action` sender and the `Command`
-//! receiver, and call `event_loop::run`. For each `Command::Fetch { request,
+//! Plugging in the worker layer: create an `Action` channel and an `Effect`
+//! channel, give the worker side the `Action` sender and the `Effect`
+//! receiver, and call `event_loop::run`. For each `Effect::Fetch { request,
 //! generation }` a worker answers with the matching `…Loaded` action carrying
-//! the same generation (older generations are dropped on arrival; a source
-//! that pushes updates on its own, like a watch, reuses the generation of the
-//! latest fetch it saw). Errors travel as text (`Err(String)`) and are
+//! the same generation (older generations are dropped on arrival); for
+//! `Effect::Watch { generation }` it sends `ClusterLoaded` under that
+//! generation each time the cluster changes. Errors travel as text (`Err(String)`) and are
 //! redacted again on arrival. Writes (`RunStep`, `Kill`, `ForceSync`) answer
 //! with `StepChanged`, `Notice` or `Failed`.
 //!
@@ -34,11 +34,15 @@
 
 pub mod action;
 pub mod clock;
+pub mod command_line;
+mod dialogs;
 pub mod keymap;
+mod lists;
+mod schedule;
 pub mod state;
 pub mod update;
 
-pub use action::{Action, Command, Fetched, KillTarget, Request, StepId};
+pub use action::{Action, Effect, Fetched, KillTarget, Request, Source};
 pub use keymap::{KeyAction, Keymap};
 pub use state::{Pane, State};
 pub use update::update;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use ratatui_textarea::TextArea;
 
-use crate::app::action::{KillTarget, Request, StepId};
+use crate::app::action::{KillTarget, Request, Source};
 use crate::app::keymap::Keymap;
 use crate::db::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
 use crate::secret::SecretString;
@@ -173,7 +173,8 @@ pub enum StepStatus {
 /// One step of the guided rotation, as the rotation engine describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepView {
-    pub id: StepId,
+    /// The rotation's step id (`production/create-user`), as text.
+    pub id: String,
     pub title: String,
     pub why: String,
     pub status: StepStatus,
@@ -283,7 +284,7 @@ pub struct DrainPoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destructive {
     Kill(KillTarget),
-    RunStep { id: StepId, title: String },
+    RunStep { id: String, title: String },
 }
 
 // One dialog at a time, held in place: its size does not matter.
@@ -295,7 +296,7 @@ pub enum Dialog {
     },
     /// The statements a step will run; Enter goes on.
     Preview {
-        step: StepId,
+        step: String,
     },
     Confirm(Destructive),
     /// Confirm by typing `expected` (dropping a user).
@@ -533,35 +534,36 @@ pub fn row_at(sel: &Selection, index: usize) -> Option<usize> {
 /// environment (through exec), too much to ask every second of a
 /// production estate, unless a step is waiting. `r`, and every step that
 /// finishes, refresh everything at once.
-pub fn cadence(state: &State, request: &Request) -> Option<i32> {
-    match request {
-        Request::Connections { .. } => Pane::Connections.cadence(),
-        Request::Cluster => Pane::Cluster.cadence(),
-        Request::Users | Request::Grants { .. } => Pane::Users.cadence(),
-        Request::Objects => Pane::Objects.cadence(),
+pub fn cadence(state: &State, source: &Source) -> Option<i32> {
+    match source {
+        Source::Fetch(Request::Connections { .. }) => Pane::Connections.cadence(),
+        Source::Cluster => Pane::Cluster.cadence(),
+        Source::Fetch(Request::Users | Request::Grants { .. }) => Pane::Users.cadence(),
+        Source::Fetch(Request::Objects) => Pane::Objects.cadence(),
         // A step waiting on the world (a rollout, the drain) is what the
         // operator is watching: look every few seconds until it moves on.
-        Request::Steps if state.steps().iter().any(|s| s.status == StepStatus::Waiting) => {
+        Source::Fetch(Request::Plan) if state.steps().iter().any(|s| s.status == StepStatus::Waiting) => {
             Some(WAITING_STEP_CADENCE)
         }
-        Request::Steps => Pane::Steps.cadence(),
+        Source::Fetch(Request::Plan) => Pane::Steps.cadence(),
         // Who we are does not change within a session; `r` asks again.
-        Request::Session => None,
+        Source::Fetch(Request::Session) => None,
     }
 }
 
-pub fn refresh_requests(state: &State) -> Vec<Request> {
+/// Every pane's source (not the session's: `r` and the clock add it).
+pub fn refresh_requests(state: &State) -> Vec<Source> {
     let mut r = vec![
-        Request::Users,
-        Request::Objects,
-        Request::Connections {
+        Source::Fetch(Request::Users),
+        Source::Fetch(Request::Objects),
+        Source::Fetch(Request::Connections {
             rows: state.connection_rows,
-        },
-        Request::Cluster,
-        Request::Steps,
+        }),
+        Source::Cluster,
+        Source::Fetch(Request::Plan),
     ];
     if let Some(user) = &state.grants_of {
-        r.push(Request::Grants { user: user.clone() });
+        r.push(Source::Fetch(Request::Grants { user: user.clone() }));
     }
     r
 }

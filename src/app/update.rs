@@ -1,4 +1,4 @@
-//! The only place state changes: `update(state, action) -> commands`.
+//! The only place state changes: `update(state, action) -> effects`.
 //! Pure (the clock comes in with `Action::Tick`), so every key flow is tested
 //! without a terminal.
 
@@ -6,21 +6,26 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use crate::app::action::{Action, Command, Fetched, KillTarget, Request};
+use crate::app::action::{Action, Effect, Fetched, Request, Source};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_BUCKET, DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable,
-    Pane, REVEAL_FOR, Selection, State, StepStatus, cadence, refresh_requests, row_at,
+    Pane, REVEAL_FOR, State,
 };
 use crate::db::model::ConnectionSnapshot;
-use crate::secret::redact;
-use crate::target::{Engine, Target};
+use crate::secret::Redacted;
+use crate::target::Target;
+
+use super::dialogs::dialog_key;
+use super::lists::{follow_selected_user, move_by, reindex, selected_key, set_filter};
+pub use super::schedule::next_wake;
+use super::schedule::{WAKE_SLACK, ask, due_at, polled, refresh_all};
 
 /// How long a notice stays in the footer.
-const NOTICE_FOR: TimeDelta = TimeDelta::seconds(8);
+pub(super) const NOTICE_FOR: TimeDelta = TimeDelta::seconds(8);
 
 /// Apply one action; return the side effects it asks for.
-pub fn update(state: &mut State, action: Action) -> Vec<Command> {
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut out = Vec::new();
     match action {
         Action::Tick(now) => tick(state, now, &mut out),
@@ -81,11 +86,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 reindex(state, Pane::Cluster);
                 // A sync or rollout may have moved a step along: look again.
                 if !first && state.cluster.error.is_none() && !state.plan.in_flight() && !state.paused {
-                    fetch(state, Request::Steps, &mut out);
+                    ask(state, Source::Fetch(Request::Plan), &mut out);
                 }
             }
         }
-        Action::StepsLoaded {
+        Action::PlanLoaded {
             generation,
             at,
             result,
@@ -111,7 +116,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             {
                 step.status = status;
                 if result.is_some() {
-                    step.result = result.map(|r| redact(&r));
+                    step.result = result.map(Redacted::into_string);
                 }
                 state.dirty = true;
             }
@@ -121,11 +126,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         // a look then would show the step as still to do.)
         Action::RunEnded => refresh_all(state, &mut out),
         Action::Notice(text) => {
-            state.notice = Some((state.now, redact(&text)));
+            state.notice = Some((state.now, text.into_string()));
             state.dirty = true;
         }
         Action::Failed { what, error } => {
-            state.last_error = Some((state.now, format!("{what}: {}", redact(&error))));
+            state.last_error = Some((state.now, error.context(what).into_string()));
             state.dirty = true;
         }
     }
@@ -172,7 +177,7 @@ fn accept_by<T>(
             changed
         }
         Err(e) => {
-            let e = redact(&e);
+            let e = e.into_string();
             let changed = slot.error.as_ref() != Some(&e);
             slot.error = Some(e);
             slot.error_at = Some(at);
@@ -196,7 +201,7 @@ fn count_old_user_objects(state: &mut State) {
     };
 }
 
-fn apply_connections(
+pub(super) fn apply_connections(
     state: &mut State,
     generation: u64,
     at: DateTime<Utc>,
@@ -270,7 +275,7 @@ fn record_drain(state: &mut State, point: DrainPoint) {
     }
 }
 
-fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
+fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Effect>) {
     // Redraw only when a clock-driven text turns over (a stale pane's age,
     // the session countdown), not because a second passed.
     let before = super::clock::face(state);
@@ -293,124 +298,16 @@ fn tick(state: &mut State, now: DateTime<Utc>, out: &mut Vec<Command>) {
     if state.paused || state.target.is_none() {
         return;
     }
-    for request in polled(state) {
-        if due_at(state, &request).is_some_and(|at| at <= now + WAKE_SLACK) {
-            fetch(state, request, out);
+    for source in polled(state) {
+        if due_at(state, &source).is_some_and(|at| at <= now + WAKE_SLACK) {
+            ask(state, source, out);
         }
     }
-}
-
-/// Timers fire a little early or late; a fetch due within this is sent now.
-const WAKE_SLACK: TimeDelta = TimeDelta::milliseconds(5);
-/// The loop looks at the clock at least this often (ages, countdowns).
-const HEARTBEAT: TimeDelta = TimeDelta::seconds(1);
-
-/// What the clock asks for: every pane's source, and who we are.
-fn polled(state: &State) -> Vec<Request> {
-    let mut requests = refresh_requests(state);
-    requests.push(Request::Session);
-    if state.aiming_kill() {
-        // pg_activity's habit: the rows stand still while a kill is aimed.
-        requests.retain(|r| !matches!(r, Request::Connections { .. }));
-    }
-    requests
-}
-
-/// When `request` should next be sent; `None`: not by the clock (a watched
-/// source already answering, or a one-off already asked).
-fn due_at(state: &State, request: &Request) -> Option<DateTime<Utc>> {
-    let requested_at = match request {
-        Request::Users => state.users.requested_at,
-        Request::Grants { .. } => state.grants.requested_at,
-        Request::Objects => state.objects.requested_at,
-        Request::Connections { .. } => state.connections.requested_at,
-        Request::Cluster => state.cluster.requested_at,
-        Request::Steps => state.plan.requested_at,
-        Request::Session => state.session.requested_at,
-    };
-    let Some(at) = requested_at else {
-        return Some(state.now);
-    };
-    let interval = TimeDelta::from_std(state.interval()).unwrap_or(TimeDelta::seconds(1));
-    // One fetch in flight per source; a slow source just shows its age. An
-    // answer that never came (a lost worker) stops blocking after a while.
-    if in_flight(state, request) {
-        return Some(at + (interval * 3).max(TimeDelta::seconds(15)));
-    }
-    cadence(state, request).map(|c| at + interval * c)
-}
-
-/// When the app loop should next wake with a tick if nothing else happens:
-/// the next fetch due, a notice or reveal running out, or the heartbeat.
-pub fn next_wake(state: &State) -> DateTime<Utc> {
-    let mut wake = state.now + HEARTBEAT;
-    if !state.paused && state.target.is_some() {
-        for request in polled(state) {
-            if let Some(at) = due_at(state, &request) {
-                wake = wake.min(at);
-            }
-        }
-    }
-    if let Some((at, _)) = &state.notice {
-        wake = wake.min(*at + NOTICE_FOR);
-    }
-    if let Some(until) = state.reveal_until {
-        wake = wake.min(until);
-    }
-    wake
-}
-
-fn in_flight(state: &State, r: &Request) -> bool {
-    match r {
-        Request::Users => state.users.in_flight(),
-        Request::Grants { .. } => state.grants.in_flight(),
-        Request::Objects => state.objects.in_flight(),
-        Request::Connections { .. } => state.connections.in_flight(),
-        Request::Cluster => state.cluster.in_flight(),
-        Request::Steps => state.plan.in_flight(),
-        Request::Session => state.session.in_flight(),
-    }
-}
-
-/// Ask for a fetch with the source's next generation.
-fn fetch(state: &mut State, request: Request, out: &mut Vec<Command>) {
-    let now = state.now;
-    let bump = |slot_requested: &mut u64, at: &mut Option<DateTime<Utc>>| {
-        *slot_requested += 1;
-        *at = Some(now);
-        *slot_requested
-    };
-    let generation = match &request {
-        Request::Users => bump(&mut state.users.requested, &mut state.users.requested_at),
-        Request::Grants { .. } => bump(&mut state.grants.requested, &mut state.grants.requested_at),
-        Request::Objects => bump(&mut state.objects.requested, &mut state.objects.requested_at),
-        Request::Connections { .. } => bump(
-            &mut state.connections.requested,
-            &mut state.connections.requested_at,
-        ),
-        Request::Cluster => bump(&mut state.cluster.requested, &mut state.cluster.requested_at),
-        Request::Steps => bump(&mut state.plan.requested, &mut state.plan.requested_at),
-        Request::Session => bump(&mut state.session.requested, &mut state.session.requested_at),
-    };
-    out.push(Command::Fetch { request, generation });
-}
-
-fn refresh_all(state: &mut State, out: &mut Vec<Command>) {
-    if state.target.is_none() {
-        return;
-    }
-    for r in refresh_requests(state) {
-        if matches!(r, Request::Connections { .. }) && state.aiming_kill() {
-            continue;
-        }
-        fetch(state, r, out);
-    }
-    fetch(state, Request::Session, out);
 }
 
 // ---- keys -------------------------------------------------------------
 
-fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
+fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl_c {
         // Always a way out, whatever is open; a second Ctrl-C means it.
@@ -475,18 +372,13 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
             state.selections[Pane::Connections.index()] = Default::default();
             reindex(state, Pane::Connections);
             if state.target.is_some() {
-                fetch(
-                    state,
-                    Request::Connections {
-                        rows: state.connection_rows,
-                    },
-                    out,
-                );
+                let rows = state.connection_rows;
+                ask(state, Source::Fetch(Request::Connections { rows }), out);
             }
         }
         KeyAction::ForceSync => {
             if !refuse_write(state, "force-sync") {
-                out.push(Command::ForceSync);
+                out.push(Effect::ForceSync);
                 state.notice = Some((state.now, "force-sync requested".into()));
             }
         }
@@ -526,7 +418,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
     }
 }
 
-fn refuse_write(state: &mut State, what: &str) -> bool {
+pub(super) fn refuse_write(state: &mut State, what: &str) -> bool {
     if state.read_only {
         state.notice = Some((
             state.now,
@@ -536,7 +428,7 @@ fn refuse_write(state: &mut State, what: &str) -> bool {
     state.read_only
 }
 
-fn ask_quit(state: &mut State, out: &mut Vec<Command>) {
+fn ask_quit(state: &mut State, out: &mut Vec<Effect>) {
     if state.step_running() {
         state.dialog = Some(Dialog::QuitWhileRunning);
     } else {
@@ -544,9 +436,9 @@ fn ask_quit(state: &mut State, out: &mut Vec<Command>) {
     }
 }
 
-fn quit(state: &mut State, out: &mut Vec<Command>) {
+pub(super) fn quit(state: &mut State, out: &mut Vec<Effect>) {
     state.quitting = true;
-    out.push(Command::Quit);
+    out.push(Effect::Quit);
 }
 
 fn step_interval(state: &mut State, by: isize) {
@@ -558,137 +450,7 @@ fn step_interval(state: &mut State, by: isize) {
     state.interval_ms = INTERVALS_MS[j];
 }
 
-fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
-    let Some(dialog) = state.dialog.take() else { return };
-    let resolved = state.keymap.resolve(&key);
-    let esc = key.code == KeyCode::Esc;
-    let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
-    let no = esc || matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N'));
-    state.dialog = match dialog {
-        Dialog::Help { scroll } => match (key.code, resolved) {
-            (_, Some(KeyAction::Help | KeyAction::Quit | KeyAction::Cancel)) => None,
-            (_, Some(KeyAction::Down)) => Some(Dialog::Help {
-                scroll: scroll.saturating_add(1),
-            }),
-            (_, Some(KeyAction::Up)) => Some(Dialog::Help {
-                scroll: scroll.saturating_sub(1),
-            }),
-            _ => Some(Dialog::Help { scroll }),
-        },
-        Dialog::QuitWhileRunning if yes => return quit(state, out),
-        Dialog::QuitWhileRunning if no => None,
-        d @ Dialog::QuitWhileRunning => Some(d),
-        Dialog::Preview { step } if key.code == KeyCode::Enter => confirm_step(state, &step, out),
-        Dialog::Preview { .. } if no || resolved == Some(KeyAction::Quit) => None,
-        d @ Dialog::Preview { .. } => Some(d),
-        Dialog::Confirm(action) if yes => {
-            run_destructive(state, action, out);
-            None
-        }
-        Dialog::Confirm(_) if no => None,
-        d @ Dialog::Confirm(_) => Some(d),
-        Dialog::TypedConfirm { .. } if esc => None,
-        Dialog::TypedConfirm {
-            action,
-            expected,
-            input,
-        } if key.code == KeyCode::Enter => {
-            if input.lines().join("") == expected {
-                run_destructive(state, action, out);
-                None
-            } else {
-                state.notice = Some((state.now, format!("type {expected} exactly to confirm")));
-                Some(Dialog::TypedConfirm {
-                    action,
-                    expected,
-                    input,
-                })
-            }
-        }
-        Dialog::TypedConfirm {
-            action,
-            expected,
-            mut input,
-        } => {
-            input.input(key);
-            Some(Dialog::TypedConfirm {
-                action,
-                expected,
-                input,
-            })
-        }
-    };
-    release_held_connections(state);
-}
-
-/// After the preview: destructive steps ask again, dropping a user asks for its name.
-fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Command>) -> Option<Dialog> {
-    if refuse_write(state, "running steps") {
-        return None;
-    }
-    let step = state.step(id)?.clone();
-    // The engine re-checks; this only spares the operator a pointless confirm.
-    let refusal = match step.status {
-        StepStatus::Blocked => Some(format!(
-            "{}: blocked until the steps before it are done",
-            step.title
-        )),
-        StepStatus::Running => Some(format!("{}: already running", step.title)),
-        _ if state.step_running() => Some("another step is running: wait for it to finish".to_string()),
-        _ => None,
-    };
-    if let Some(why) = refusal {
-        state.notice = Some((state.now, why));
-        return None;
-    }
-    let action = Destructive::RunStep {
-        id: step.id.clone(),
-        title: step.title.clone(),
-    };
-    if let Some(expected) = step.confirm_text {
-        let mut input = TextArea::default();
-        input.set_placeholder_text(format!("type {expected}"));
-        Some(Dialog::TypedConfirm {
-            action,
-            expected,
-            input,
-        })
-    } else if step.destructive {
-        Some(Dialog::Confirm(action))
-    } else {
-        out.push(Command::RunStep(step.id));
-        None
-    }
-}
-
-fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Command>) {
-    if refuse_write(state, "this") {
-        return;
-    }
-    match action {
-        Destructive::Kill(t) => {
-            state.notice = Some((
-                state.now,
-                match &t {
-                    KillTarget::Connection { id, .. } => format!("killing connection {id}"),
-                    KillTarget::AllOf { user, .. } => format!("killing every connection of {user}"),
-                },
-            ));
-            out.push(Command::Kill(t));
-        }
-        Destructive::RunStep { id, .. } => out.push(Command::RunStep(id)),
-    }
-}
-
-fn release_held_connections(state: &mut State) {
-    if !state.aiming_kill()
-        && let Some((generation, at, result)) = state.held_connections.take()
-    {
-        apply_connections(state, generation, at, result);
-    }
-}
-
-fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
+fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let Some(mut input) = state.input.take() else {
         return;
     };
@@ -715,76 +477,17 @@ fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Command>) {
 }
 
 /// `:env staging`, `:app account-api engine postgres`, `:target production/signon/mysql`.
-fn run_command_line(state: &mut State, line: &str, out: &mut Vec<Command>) {
-    match parse_command_line(state.target.as_ref(), line) {
+fn run_command_line(state: &mut State, line: &str, out: &mut Vec<Effect>) {
+    match super::command_line::parse(state.target.as_ref(), line) {
         Ok(None) => {}
         Ok(Some(target)) => {
             if state.target.as_ref() != Some(&target) {
                 switch_target(state, target.clone());
-                out.push(Command::SwitchTarget(Box::new(target)));
+                out.push(Effect::SwitchTarget(Box::new(target)));
                 refresh_all(state, out);
             }
         }
         Err(e) => state.notice = Some((state.now, e)),
-    }
-}
-
-pub fn parse_command_line(current: Option<&Target>, line: &str) -> Result<Option<Target>, String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    if words.is_empty() {
-        return Ok(None);
-    }
-    let (mut env, mut app, mut engine) = match current {
-        Some(t) => (Some(t.env.clone()), Some(t.app.clone()), Some(t.engine)),
-        None => (None, None, None),
-    };
-    let mut it = words.iter();
-    while let Some(word) = it.next() {
-        let mut value = || {
-            it.next()
-                .map(|s| s.to_string())
-                .ok_or(format!(":{word} needs a value"))
-        };
-        match *word {
-            "env" | "e" => env = Some(value()?),
-            "app" | "a" => app = Some(value()?),
-            "engine" => {
-                engine = Some(match value()?.as_str() {
-                    "mysql" | "mariadb" => Engine::Mysql,
-                    "postgres" | "postgresql" | "pg" => Engine::Postgres,
-                    other => return Err(format!("unknown engine {other:?}: use mysql or postgres")),
-                })
-            }
-            "target" => {
-                let v = value()?;
-                let parts: Vec<&str> = v.split('/').collect();
-                let [e, a, g] = parts.as_slice() else {
-                    return Err("target is env/app/engine, e.g. production/signon/mysql".into());
-                };
-                env = Some(e.to_string());
-                app = Some(a.to_string());
-                engine = Some(match *g {
-                    "mysql" => Engine::Mysql,
-                    "postgres" => Engine::Postgres,
-                    other => return Err(format!("unknown engine {other:?}: use mysql or postgres")),
-                });
-            }
-            other => {
-                return Err(format!(
-                    "unknown command {other:?}: try env, app, engine or target"
-                ));
-            }
-        }
-    }
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    match (env, app, engine) {
-        (Some(e), Some(a), Some(g)) if valid(&e) && valid(&a) => Ok(Some(Target::new(&e, &a, g))),
-        (Some(e), Some(a), Some(_)) => Err(format!("not a valid environment/app name: {e:?} / {a:?}")),
-        _ => Err("give env, app and engine (e.g. :target production/signon/mysql)".into()),
     }
 }
 
@@ -812,176 +515,4 @@ fn switch_target(state: &mut State, target: Target) {
             state.target.as_ref().map(|t| t.label()).unwrap_or_default()
         ),
     ));
-}
-
-// ---- lists ------------------------------------------------------------
-
-/// How many rows a pane has (unfiltered).
-fn row_count(state: &State, pane: Pane) -> usize {
-    match pane {
-        Pane::Users => state.users.data.as_ref().map_or(0, Vec::len),
-        Pane::Objects => state.objects.data.as_ref().map_or(0, Vec::len),
-        Pane::Connections => match (&state.connections.data, state.connection_rows) {
-            (Some(s), true) => s.rows.len(),
-            (Some(s), false) => s.counts.len(),
-            (None, _) => 0,
-        },
-        Pane::Cluster => state.cluster.data.as_ref().map_or(0, |c| c.pods.len()),
-        Pane::Steps => state.steps().len(),
-    }
-}
-
-/// The stable key of row `row` (pid, `user@host`, step id…): what the
-/// selection holds on to across refreshes.
-fn row_key(state: &State, pane: Pane, row: usize) -> Option<String> {
-    match pane {
-        Pane::Users => state.users.data.as_ref()?.get(row).map(|u| u.key()),
-        Pane::Objects => {
-            let o = state.objects.data.as_ref()?.get(row)?;
-            Some(format!(
-                "{} {}.{}",
-                o.kind,
-                o.schema.as_deref().unwrap_or(""),
-                o.name
-            ))
-        }
-        Pane::Connections => {
-            let s = state.connections.data.as_ref()?;
-            if state.connection_rows {
-                s.rows.get(row).map(|c| c.id.to_string())
-            } else {
-                s.counts
-                    .get(row)
-                    .map(|c| c.user.clone().unwrap_or_else(|| "(dropped role)".into()))
-            }
-        }
-        Pane::Cluster => state.cluster.data.as_ref()?.pods.get(row).map(|p| p.name.clone()),
-        Pane::Steps => state.steps().get(row).map(|s| s.id.clone()),
-    }
-}
-
-/// The text a filter matches against, per row.
-fn row_texts(state: &State, pane: Pane) -> Vec<String> {
-    match pane {
-        Pane::Objects => state
-            .objects
-            .data
-            .iter()
-            .flatten()
-            .map(|o| {
-                format!(
-                    "{} {}.{} {}",
-                    o.kind,
-                    o.schema.as_deref().unwrap_or(""),
-                    o.name,
-                    o.owner
-                )
-            })
-            .collect(),
-        Pane::Connections if state.connection_rows => state
-            .connections
-            .data
-            .iter()
-            .flat_map(|s| &s.rows)
-            .map(|c| {
-                format!(
-                    "{} {} {} {} {}",
-                    c.id,
-                    c.user.as_deref().unwrap_or(""),
-                    c.client.as_deref().unwrap_or(""),
-                    c.database.as_deref().unwrap_or(""),
-                    c.state.as_deref().unwrap_or("")
-                )
-            })
-            .collect(),
-        _ => (0..row_count(state, pane))
-            .filter_map(|r| row_key(state, pane, r))
-            .collect(),
-    }
-}
-
-fn set_filter(state: &mut State, pane: Pane, filter: String, out: &mut Vec<Command>) {
-    state.selections[pane.index()].filter = filter;
-    reindex(state, pane);
-    if pane == Pane::Users {
-        follow_selected_user(state, out);
-    }
-}
-
-/// After new data or a new filter: recompute the visible rows and put the
-/// cursor back on the selected key (or the nearest row if it went away).
-fn reindex(state: &mut State, pane: Pane) {
-    state.dirty = true;
-    let filter = state.selections[pane.index()].filter.to_lowercase();
-    let visible = if filter.is_empty() {
-        None
-    } else {
-        let texts = row_texts(state, pane);
-        Some(
-            texts
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.to_lowercase().contains(&filter))
-                .map(|(i, _)| i)
-                .collect::<Vec<_>>(),
-        )
-    };
-    let len = visible.as_ref().map_or(row_count(state, pane), Vec::len);
-    let sel = &state.selections[pane.index()];
-    let sel_with = Selection {
-        visible,
-        ..sel.clone()
-    };
-    let found = sel.key.as_ref().and_then(|k| {
-        (0..len).find(|&i| {
-            row_at(&sel_with, i)
-                .and_then(|r| row_key(state, pane, r))
-                .as_ref()
-                == Some(k)
-        })
-    });
-    let index = match found {
-        Some(i) => i,
-        None => sel.index.min(len.saturating_sub(1)),
-    };
-    let key = row_at(&sel_with, index).and_then(|r| row_key(state, pane, r));
-    state.selections[pane.index()] = Selection {
-        index,
-        key,
-        ..sel_with
-    };
-}
-
-fn move_by(state: &mut State, pane: Pane, by: isize, out: &mut Vec<Command>) {
-    let sel = state.selection(pane);
-    let len = sel.visible.as_ref().map_or(row_count(state, pane), Vec::len);
-    if len == 0 {
-        return;
-    }
-    let index = (sel.index as isize).saturating_add(by).clamp(0, len as isize - 1) as usize;
-    let key = row_at(sel, index).and_then(|r| row_key(state, pane, r));
-    let sel = &mut state.selections[pane.index()];
-    sel.index = index;
-    sel.key = key;
-    if pane == Pane::Users {
-        follow_selected_user(state, out);
-    }
-}
-
-fn selected_key(state: &State, pane: Pane) -> Option<String> {
-    state.selection(pane).key.clone()
-}
-
-/// The grants pane shows the selected user's grants: fetch them when it changes.
-fn follow_selected_user(state: &mut State, out: &mut Vec<Command>) {
-    let key = selected_key(state, Pane::Users);
-    if key != state.grants_of {
-        state.grants_of = key.clone();
-        state.grants.reset();
-        if let Some(user) = key
-            && state.target.is_some()
-        {
-            fetch(state, Request::Grants { user }, out);
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! What `rotui plan`, `rotui rotate` and `rotui journal` do, as library
 //! functions: main.rs builds the target's ports and calls these.
 //!
-//! `rotate` exit codes ([`Outcome::exit_code`]): 0 done; 10 waiting (the
+//! `rotate` exit codes ([`RunOutcome::exit_code`]): 0 done; 10 waiting (the
 //! overnight sync, a slow sync/rollout/drain, or a confirmation): run it
 //! again to resume; 1 failed.
 
@@ -10,8 +10,9 @@ use std::path::Path;
 
 use super::journal::{self, Entry, Event, Journal, JournalError};
 use super::plan::{Mode, Plan, PlanSpec};
-use super::runner::{self, Outcome, RotationError, RunOptions, StepEventKind};
-use super::step::{Confirm, Ctx, Observation, StepCtx, StepError};
+use super::runner::{self, RotationError, RunOptions, RunOutcome, StepEventKind};
+use super::step::{Confirm, Ctx, Observation, StepError};
+use super::survey::{self, Survey};
 
 fn write_err(e: std::io::Error) -> RotationError {
     RotationError {
@@ -29,19 +30,20 @@ pub async fn plan_cmd(
     opts: &RunOptions,
     out: &mut dyn Write,
 ) -> Result<(), RotationError> {
-    let plan = Plan::build(spec).map_err(|e| RotationError {
-        step: None,
-        error: StepError::Blocked(e.to_string()),
-    })?;
-    let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    let survey = survey::survey(spec, ctx, journal, opts).await?;
+    print_survey(&survey, out).map_err(write_err)
+}
+
+/// The survey as `rotui plan` prints it.
+pub fn print_survey(survey: &Survey, w: &mut dyn Write) -> std::io::Result<()> {
+    let (spec, rotation) = (&survey.plan.spec, &survey.rotation);
     let mode = match spec.mode {
         Mode::Normal => "normal",
         Mode::Compromised => "compromised credentials: no overnight wait",
     };
-    let w = &mut *out;
-    writeln!(w, "Rotation plan for {} ({mode})", spec.label()).map_err(write_err)?;
-    if resumed {
-        writeln!(w, "resuming rotation {}", rotation.id).map_err(write_err)?;
+    writeln!(w, "Rotation plan for {} ({mode})", spec.label())?;
+    if survey.resumed {
+        writeln!(w, "resuming rotation {}", rotation.id)?;
     }
     let olds: Vec<String> = rotation
         .old_users
@@ -50,40 +52,27 @@ pub async fn plan_cmd(
         .collect();
     writeln!(
         w,
-        "old user: {}; new user: {}\n",
+        "old user: {}; new user: {}",
         olds.join(", "),
         rotation.new_username
-    )
-    .map_err(write_err)?;
-    for (i, step) in plan.steps.iter().enumerate() {
-        let cx = StepCtx {
-            ctx,
-            rotation: &rotation,
-            step,
-            opts,
-            recorder: None,
-        };
-        let state = match step.observe(&cx).await {
-            Ok(Observation::Done(d)) => format!("done: {d}"),
-            Ok(Observation::NotDone(d)) => format!("to do: {d}"),
-            Ok(Observation::Blocked(d)) => format!("blocked: {d}"),
-            Err(e) => format!("unknown: {e}"),
-        };
-        let confirm = match step.confirm(&rotation) {
+    )?;
+    writeln!(w, "{}/{} done\n", survey.done(), survey.steps.len())?;
+    for (i, s) in survey.steps.iter().enumerate() {
+        let confirm = match &s.confirm {
             Confirm::Destructive => " [destructive]".to_owned(),
             Confirm::Typed(word) => format!(" [destructive: type {word}]"),
             _ => String::new(),
         };
-        writeln!(w, "{:>2}. {} — {}{confirm}", i + 1, step.id, step.title()).map_err(write_err)?;
-        writeln!(w, "    why: {}", step.why()).map_err(write_err)?;
-        writeln!(w, "    now: {state}").map_err(write_err)?;
-        match step.preview(&cx).await {
+        writeln!(w, "{:>2}. {} — {}{confirm}", i + 1, s.step.id, s.step.title())?;
+        writeln!(w, "    why: {}", s.step.why())?;
+        writeln!(w, "    now: {}: {}", s.state.label(), s.state.detail())?;
+        match &s.preview {
             Ok(lines) => {
                 for l in lines.iter().flat_map(|l| l.lines()) {
-                    writeln!(w, "    | {l}").map_err(write_err)?;
+                    writeln!(w, "    | {l}")?;
                 }
             }
-            Err(e) => writeln!(w, "    | (preview unavailable: {e})").map_err(write_err)?,
+            Err(e) => writeln!(w, "    | (preview unavailable: {e})")?,
         }
     }
     Ok(())
@@ -95,13 +84,13 @@ pub async fn rotate_cmd(
     spec: &PlanSpec,
     ctx: &Ctx,
     journal: &Journal,
-    mut opts: RunOptions,
+    opts: RunOptions,
     out: &mut dyn Write,
-) -> Outcome {
+) -> RunOutcome {
     let plan = match Plan::build(spec) {
         Ok(p) => p,
         Err(e) => {
-            return Outcome::Failed(RotationError {
+            return RunOutcome::Failed(RotationError {
                 step: None,
                 error: StepError::Blocked(e.to_string()),
             });
@@ -109,7 +98,7 @@ pub async fn rotate_cmd(
     };
     let rotation = match runner::start_or_resume(spec, ctx, journal, &opts).await {
         Ok(r) => r,
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => return RunOutcome::Failed(e),
     };
     let _ = writeln!(
         out,
@@ -118,31 +107,11 @@ pub async fn rotate_cmd(
         spec.label(),
         rotation.new_username
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let forward = opts.events.replace(tx);
-    let outcome = {
-        let run = runner::run(&plan, ctx, &rotation, journal, &opts);
-        tokio::pin!(run);
-        loop {
-            tokio::select! {
-                outcome = &mut run => break outcome,
-                Some(ev) = rx.recv() => {
-                    print_event(out, &ev);
-                    if let Some(f) = &forward { let _ = f.send(ev); }
-                }
-            }
-        }
-    };
-    while let Ok(ev) = rx.try_recv() {
-        print_event(out, &ev);
-        if let Some(f) = &forward {
-            let _ = f.send(ev);
-        }
-    }
+    let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| print_event(out, ev)).await;
     let _ = match &outcome {
-        Outcome::Done => writeln!(out, "done: rotation {} finished", rotation.id),
-        Outcome::Waiting(w) => writeln!(out, "waiting: {w}"),
-        Outcome::Failed(e) => writeln!(out, "failed: {e}"),
+        RunOutcome::Done => writeln!(out, "done: rotation {} finished", rotation.id),
+        RunOutcome::Waiting(w) => writeln!(out, "waiting: {w}"),
+        RunOutcome::Failed(e) => writeln!(out, "failed: {e}"),
     };
     outcome
 }

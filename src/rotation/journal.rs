@@ -243,23 +243,6 @@ impl Journal {
         Ok(open)
     }
 
-    /// Give up the unfinished rotation `id`, so that the next run starts a new one.
-    pub fn abandon(&self, id: &str, reason: &str) -> Result<(), JournalError> {
-        match self.unfinished()? {
-            Some(r) if r.id == id => self.append(
-                id,
-                Event::Abandoned {
-                    reason: reason.to_owned(),
-                    by: Operator::os_user(),
-                },
-            ),
-            _ => Err(JournalError::NotFound(format!(
-                "{id} (unfinished, in {})",
-                self.path.display()
-            ))),
-        }
-    }
-
     fn io(&self, e: impl std::fmt::Display) -> JournalError {
         JournalError::Io {
             path: self.path.clone(),

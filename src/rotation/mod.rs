@@ -2,20 +2,24 @@
 //!
 //! - [`plan`]: the ordered steps per engine and mode, and the rotation's decisions.
 //! - [`step`]: one step — preview, observe (live state), apply, verify.
+//! - [`survey`]: the plan, the rotation and every step's state, read live (`rotui plan`, the Steps pane).
 //! - [`ports`]: the narrow interfaces to the database, Secrets Manager and the cluster.
-//! - [`runner`]: walks a plan until done, a wait or a failure; running again resumes.
+//! - [`runner`]: walks a plan until done, a wait or a failure ([`runner::drive`]: the one loop
+//!   `rotui rotate` and the dashboard pump); running again resumes.
 //! - [`journal`]: the append-only, secret-free record each rotation resumes from.
 //! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`.
 //! - [`adapters`]: the ports on the real `db`, `aws` and `k8s` modules.
 //!
-//! Wiring `rotui rotate` (the engine never sees flags or URLs):
+//! Wiring `rotui rotate` (the engine never sees flags or URLs): connect the
+//! way every command does ([`crate::connect::open`]), then hand the ports to
+//! [`cli::rotate_cmd`].
 //!
 //! ```no_run
-//! # async fn rotate(target: rotui::target::Target, session: rotui::aws::AwsSession,
-//! #                 db_url: &str, kube: rotui::k8s::KubeOptions) -> i32 {
-//! use rotui::rotation::{adapters, cli, journal, Ctx, Mode, PlanSpec, RunOptions};
+//! # async fn rotate(target: rotui::target::Target, conn: rotui::cli::ConnArgs) -> i32 {
+//! use rotui::rotation::{cli, journal, Ctx, Mode, PlanSpec, RunOptions};
 //! let spec = PlanSpec::for_target(&target, &[], Mode::Normal);
-//! let ports = adapters::connect_env(&target, session, db_url, &kube).await.unwrap();
+//! let connected = rotui::connect::open(&target, &conn).await;
+//! let ports = connected.ports().unwrap();
 //! let dir = journal::state_dir().unwrap();
 //! let opts = RunOptions { yes: true, ..Default::default() };
 //! let outcome = cli::rotate_cmd(
@@ -26,6 +30,7 @@
 //!     &mut std::io::stdout(),
 //! )
 //! .await;
+//! connected.close().await;
 //! outcome.exit_code() // 0 done, 10 waiting, 1 failed
 //! # }
 //! ```
@@ -39,10 +44,11 @@ pub mod ports;
 pub mod runner;
 pub mod step;
 mod steps;
+pub mod survey;
 
 #[cfg(test)]
 mod tests;
 
 pub use plan::{Mode, Plan, PlanSpec, Rotation};
-pub use runner::{Outcome, RunOptions, StepEvent, Wait};
+pub use runner::{RunOptions, RunOutcome, StepEvent, Wait};
 pub use step::{Ctx, Step, StepId};

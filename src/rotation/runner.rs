@@ -128,19 +128,19 @@ pub struct RotationError {
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RunOutcome {
     Done,
     Waiting(Wait),
     Failed(RotationError),
 }
 
-impl Outcome {
+impl RunOutcome {
     /// `rotui rotate`'s exit status: 0 done, 10 waiting (run again later), 1 failed.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Outcome::Done => 0,
-            Outcome::Waiting(_) => 10,
-            Outcome::Failed(_) => 1,
+            RunOutcome::Done => 0,
+            RunOutcome::Waiting(_) => 10,
+            RunOutcome::Failed(_) => 1,
         }
     }
 }
@@ -220,12 +220,12 @@ pub async fn run(
     rotation: &Rotation,
     journal: &Journal,
     opts: &RunOptions,
-) -> Outcome {
+) -> RunOutcome {
     let rec = Recorder::new(Some(journal.clone()), &rotation.id, opts.events.clone());
     match walk(plan, ctx, rotation, &rec, opts).await {
-        Ok(Outcome::Done) => match rec.journal(Event::Finished) {
-            Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Failed(RotationError { step: None, error: e }),
+        Ok(RunOutcome::Done) => match rec.journal(Event::Finished) {
+            Ok(()) => RunOutcome::Done,
+            Err(e) => RunOutcome::Failed(RotationError { step: None, error: e }),
         },
         Ok(other) => other,
         Err(err) => {
@@ -234,9 +234,45 @@ pub async fn run(
                 step: err.step.clone(),
                 error: err.error.to_string(),
             });
-            Outcome::Failed(err)
+            RunOutcome::Failed(err)
         }
     }
+}
+
+/// [`run`], calling `on_event` with each step event as it happens (and any
+/// left when the run ends): the one loop `rotui rotate` and the dashboard
+/// both pump. Events already asked for in `opts.events` are still sent there.
+pub async fn drive(
+    plan: &Plan,
+    ctx: &Ctx,
+    rotation: &Rotation,
+    journal: &Journal,
+    opts: &RunOptions,
+    mut on_event: impl FnMut(&StepEvent),
+) -> RunOutcome {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut opts = opts.clone();
+    let forward = opts.events.replace(tx);
+    let mut deliver = |ev: StepEvent| {
+        on_event(&ev);
+        if let Some(f) = &forward {
+            let _ = f.send(ev);
+        }
+    };
+    let outcome = {
+        let run = run(plan, ctx, rotation, journal, &opts);
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                outcome = &mut run => break outcome,
+                Some(ev) = rx.recv() => deliver(ev),
+            }
+        }
+    };
+    while let Ok(ev) = rx.try_recv() {
+        deliver(ev);
+    }
+    outcome
 }
 
 async fn walk(
@@ -245,7 +281,7 @@ async fn walk(
     rotation: &Rotation,
     rec: &Recorder,
     opts: &RunOptions,
-) -> Result<Outcome, RotationError> {
+) -> Result<RunOutcome, RotationError> {
     let mut satisfied: BTreeSet<StepId> = BTreeSet::new();
     for step in &plan.steps {
         let fail = |error: StepError| {
@@ -280,7 +316,7 @@ async fn walk(
             return stop(rec, step, wait).map_err(fail);
         }
     }
-    Ok(Outcome::Done)
+    Ok(RunOutcome::Done)
 }
 
 /// Bring one step to done (or skipped by override); `Some` when it must wait.
@@ -344,13 +380,13 @@ async fn one_step(cx: &StepCtx<'_>, rec: &Recorder, opts: &RunOptions) -> Result
     Ok(None)
 }
 
-fn stop(rec: &Recorder, step: &Step, wait: Wait) -> Result<Outcome, StepError> {
+fn stop(rec: &Recorder, step: &Step, wait: Wait) -> Result<RunOutcome, StepError> {
     rec.journal(Event::Waiting {
         step: Some(step.id.clone()),
         reason: wait.to_string(),
     })?;
     rec.emit(step, StepEventKind::Waiting(wait.clone()));
-    Ok(Outcome::Waiting(wait))
+    Ok(RunOutcome::Waiting(wait))
 }
 
 /// The decisions for a rotation of `spec`: the unfinished one in the journal,

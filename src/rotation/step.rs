@@ -23,6 +23,12 @@ use crate::target::Engine;
 #[serde(transparent)]
 pub struct StepId(pub String);
 
+impl From<&str> for StepId {
+    fn from(id: &str) -> Self {
+        StepId(id.to_owned())
+    }
+}
+
 impl fmt::Display for StepId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

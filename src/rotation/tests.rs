@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::journal::{Event, Journal};
 use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
-use super::runner::{self, Outcome, RunOptions, StepEventKind, Wait};
+use super::runner::{self, RunOptions, RunOutcome, StepEventKind, Wait};
 use super::step::{Confirm, Ctx, StepCtx, StepError, StepId};
 use crate::db::model::{DbObject, Grant, GrantKind, Statement, User};
 use crate::secret::{ExposeSecret, MASK, SecretString};
@@ -436,7 +436,7 @@ impl Setup {
             .await
             .unwrap()
     }
-    async fn run(&self, rot: &Rotation, o: &RunOptions) -> Outcome {
+    async fn run(&self, rot: &Rotation, o: &RunOptions) -> RunOutcome {
         runner::run(&self.plan, &self.ctx, rot, &self.journal(), o).await
     }
     fn journal_text(&self) -> String {
@@ -444,9 +444,9 @@ impl Setup {
     }
 }
 
-fn failed_at(o: &Outcome) -> (String, StepError) {
+fn failed_at(o: &RunOutcome) -> (String, StepError) {
     match o {
-        Outcome::Failed(e) => (
+        RunOutcome::Failed(e) => (
             e.step.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
             e.error.clone(),
         ),
@@ -461,7 +461,7 @@ async fn mysql_runs_in_runbook_order_and_a_second_run_changes_nothing() {
     let rot = s.rotation(&o).await;
     assert_eq!(rot.old_user("production"), "signon");
     assert!(rot.new_username.starts_with("signon_user_"));
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
 
     let new = rot.new_username.clone();
     let writes = s.fake("production").writes.clone();
@@ -488,7 +488,7 @@ async fn mysql_runs_in_runbook_order_and_a_second_run_changes_nothing() {
 
     // Idempotence: running the finished rotation again writes nothing.
     let before = s.fake("production").writes.len();
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
     assert_eq!(s.fake("production").writes.len(), before);
 }
 
@@ -500,7 +500,7 @@ async fn without_yes_the_run_stops_before_the_first_write() {
     let out = s.run(&rot, &o).await;
     assert_eq!(
         out,
-        Outcome::Waiting(Wait::Confirmation {
+        RunOutcome::Waiting(Wait::Confirmation {
             step: StepId("production/store-pending".into()),
             confirm: Confirm::Yes
         })
@@ -515,14 +515,14 @@ async fn dropping_needs_the_typed_username() {
     let o = opts(true, &["not-the-user"]);
     let rot = s.rotation(&o).await;
     match s.run(&rot, &o).await {
-        Outcome::Waiting(Wait::Confirmation { step, confirm }) => {
+        RunOutcome::Waiting(Wait::Confirmation { step, confirm }) => {
             assert_eq!(step.0, "production/drop-old-user");
             assert_eq!(confirm, Confirm::Typed("signon".into()));
         }
         other => panic!("{other:?}"),
     }
     assert!(s.fake("production").users.contains_key("signon"));
-    assert_eq!(s.run(&rot, &opts(true, &["signon"])).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &opts(true, &["signon"])).await, RunOutcome::Done);
 }
 
 #[tokio::test]
@@ -592,7 +592,7 @@ async fn lingering_connections_wait_then_block_the_drop_unless_forced() {
     let mut o = opts(true, &["signon"]);
     let rot = s.rotation(&o).await;
     match s.run(&rot, &o).await {
-        Outcome::Waiting(Wait::Drain { user, .. }) => assert_eq!(user, "signon"),
+        RunOutcome::Waiting(Wait::Drain { user, .. }) => assert_eq!(user, "signon"),
         other => panic!("{other:?}"),
     }
     // Skipping the drain does not get the user dropped while it is connected.
@@ -605,7 +605,7 @@ async fn lingering_connections_wait_then_block_the_drop_unless_forced() {
 
     // Forced with the typed username: connections are ended first, then the drop.
     o.force_drop = Some("signon".into());
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
     let writes = s.fake("production").writes.clone();
     let kill = writes.iter().position(|w| w == "KILL signon").unwrap();
     let drop = writes.iter().position(|w| w == "DROP USER signon").unwrap();
@@ -619,7 +619,7 @@ async fn kill_leftovers_ends_the_old_users_connections() {
     let mut o = opts(true, &["signon"]);
     o.kill_leftovers = true;
     let rot = s.rotation(&o).await;
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
     assert!(s.fake("production").writes.iter().any(|w| w == "KILL signon"));
 }
 
@@ -651,7 +651,7 @@ async fn the_journal_records_every_write_masked_and_never_a_password() {
     let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
     let o = opts(true, &["signon"]);
     let rot = s.rotation(&o).await;
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
     let text = s.journal_text();
     let new_pw = s.fake("production").current.1.clone();
     assert!(!text.contains(&new_pw), "new password in the journal");
@@ -681,13 +681,13 @@ async fn resume_reuses_the_journalled_decisions() {
     let rot = s.rotation(&o).await;
     assert!(matches!(
         s.run(&rot, &o).await,
-        Outcome::Waiting(Wait::Paused { .. })
+        RunOutcome::Waiting(Wait::Paused { .. })
     ));
     // The app secret still names the old user, so only the journal knows the new name.
     let again = s.rotation(&o).await;
     assert_eq!(again, rot);
     o.stop_after = None;
-    assert_eq!(s.run(&again, &o).await, Outcome::Done);
+    assert_eq!(s.run(&again, &o).await, RunOutcome::Done);
     let creates = s
         .fake("production")
         .writes
@@ -728,7 +728,7 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
     let rot = s.rotation(&o).await;
     assert_eq!(
         s.run(&rot, &o).await,
-        Outcome::Waiting(Wait::Overnight {
+        RunOutcome::Waiting(Wait::Overnight {
             env: "staging".into(),
             from: "production".into()
         })
@@ -750,7 +750,7 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
     // Running again before the night changes nothing and still waits.
     assert!(matches!(
         s.run(&rot, &o).await,
-        Outcome::Waiting(Wait::Overnight { .. })
+        RunOutcome::Waiting(Wait::Overnight { .. })
     ));
 
     // The overnight restore copies production's users and ownership to staging.
@@ -769,7 +769,7 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
     }
     let resumed = s.rotation(&o).await;
     assert_eq!(resumed, rot);
-    assert_eq!(s.run(&resumed, &o).await, Outcome::Done);
+    assert_eq!(s.run(&resumed, &o).await, RunOutcome::Done);
     let p = s.fake("production");
     let st = s.fake("staging");
     assert_eq!(st.current, p.current, "staging uses production's new credentials");
@@ -812,7 +812,7 @@ async fn compromised_mode_shares_one_password_and_skips_the_night() {
         };
         let o = opts(true, &[old]);
         let rot = s.rotation(&o).await;
-        assert_eq!(s.run(&rot, &o).await, Outcome::Done, "{engine}");
+        assert_eq!(s.run(&rot, &o).await, RunOutcome::Done, "{engine}");
         let p = s.fake("production");
         let st = s.fake("staging");
         assert_eq!(p.current.0, rot.new_username);
@@ -847,7 +847,7 @@ async fn outside_failures_are_clear_and_resumable() {
     );
     s.fake("production").db_hangs = false;
 
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
     let text = s.journal_text();
     assert!(text.contains("failed to sync") && text.contains("no answer within"));
 }
@@ -859,7 +859,7 @@ async fn progress_events_reach_the_dashboard() {
     let mut o = opts(true, &["signon"]);
     o.events = Some(tx);
     let rot = s.rotation(&o).await;
-    assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
     drop(o);
     let mut started = vec![];
     let mut calls = 0;
@@ -911,7 +911,7 @@ async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeati
         let straight = Setup::new(engine, &["production"], Mode::Normal);
         let o = opts(true, &[old]);
         let rot = straight.rotation(&o).await;
-        assert_eq!(straight.run(&rot, &o).await, Outcome::Done);
+        assert_eq!(straight.run(&rot, &o).await, RunOutcome::Done);
         let want = straight.fake("production").writes.len();
 
         let s = Setup::new(engine, &["production"], Mode::Normal);
@@ -926,13 +926,13 @@ async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeati
             let last = s.plan.steps.last().unwrap();
             if step.id == last.id {
                 assert!(
-                    matches!(out, Outcome::Waiting(Wait::Paused { .. }) | Outcome::Done),
+                    matches!(out, RunOutcome::Waiting(Wait::Paused { .. }) | RunOutcome::Done),
                     "{out:?}"
                 );
             } else {
                 assert_eq!(
                     out,
-                    Outcome::Waiting(Wait::Paused {
+                    RunOutcome::Waiting(Wait::Paused {
                         after: step.id.clone()
                     }),
                     "{engine}"
@@ -944,7 +944,7 @@ async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeati
             assert_eq!(&st.users[u].password, p, "{engine}: after {}", step.id);
         }
         o.stop_after = None;
-        assert_eq!(s.run(&rot, &o).await, Outcome::Done);
+        assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
         assert_eq!(s.fake("production").writes.len(), want, "{engine}");
     }
 }
@@ -957,7 +957,7 @@ async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
     let text = String::from_utf8(out).unwrap();
     // Everything up to the drop, which waits for the typed username.
     assert!(
-        matches!(&outcome, Outcome::Waiting(Wait::Confirmation { step, .. }) if step.0 == "production/drop-old-user"),
+        matches!(&outcome, RunOutcome::Waiting(Wait::Confirmation { step, .. }) if step.0 == "production/drop-old-user"),
         "{outcome:?}"
     );
     assert_eq!(outcome.exit_code(), 10);
@@ -979,7 +979,7 @@ async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
         &mut out,
     )
     .await;
-    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(outcome, RunOutcome::Done);
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("✓ production/create-user:"), "{text}");
     assert!(text.contains("done: rotation"), "{text}");

@@ -15,7 +15,7 @@ use crate::app::state::{ClusterView, EsStatusView, PodView, Revealable, RolloutV
 use crate::k8s::externalsecret::{self, EsStatus};
 use crate::k8s::rollout::{self, RolloutSnapshot};
 use crate::k8s::{Expected, K8s, K8sError, secret_check};
-use crate::secret::{SecretString, redact};
+use crate::secret::{Redacted, SecretString};
 
 /// What the pane watches.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct ClusterNames {
 /// The credentials the Secret should carry (AWSCURRENT), asked for each
 /// time the Secret changes.
 pub type Credentials =
-    Box<dyn Fn() -> BoxFuture<'static, Result<(Expected, SecretString), String>> + Send + Sync>;
+    Box<dyn Fn() -> BoxFuture<'static, Result<(Expected, SecretString), Redacted>> + Send + Sync>;
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, K8sError>> + Send>>;
 
@@ -52,9 +52,9 @@ pub async fn watch(
     names: ClusterNames,
     credentials: Credentials,
     first_deadline: Duration,
-    mut send: impl FnMut(Result<ClusterView, String>),
+    mut send: impl FnMut(Result<ClusterView, Redacted>),
 ) {
-    let e = |e: K8sError| redact(&e.to_string());
+    let e = |e: K8sError| Redacted::error(e);
     let mut secret_name = names.secret.clone();
     let mut es_events: Boxed<Option<EsStatus>> =
         Box::pin(externalsecret::watch(&k8s, &names.external_secret));
@@ -65,10 +65,10 @@ pub async fn watch(
 
     // What each watch said last; `None` until it has listed once.
     let mut es: Option<Option<EsStatus>> = None;
-    let mut url: Option<Result<Option<SecretString>, String>> = None;
-    let mut snapshot: Option<Result<RolloutSnapshot, String>> = None;
+    let mut url: Option<Result<Option<SecretString>, Redacted>> = None;
+    let mut snapshot: Option<Result<RolloutSnapshot, Redacted>> = None;
     let mut check: Option<SecretCheckView> = None;
-    let mut last: Option<Result<ClusterView, String>> = None;
+    let mut last: Option<Result<ClusterView, Redacted>> = None;
     let first = tokio::time::sleep(first_deadline);
     tokio::pin!(first);
     let mut late = false;
@@ -80,7 +80,10 @@ pub async fn watch(
             ev = rollout_events.next(), if rollout_open => Change::Rollout(ev),
             _ = &mut first, if last.is_none() && !late => {
                 late = true;
-                send(Err(format!("no answer within {}s from the cluster", first_deadline.as_secs())));
+                send(Err(Redacted::new(format!(
+                    "no answer within {}s from the cluster",
+                    first_deadline.as_secs()
+                ))));
                 continue;
             }
         };
@@ -135,22 +138,22 @@ pub async fn watch(
 async fn secret_view(
     k8s: &K8s,
     name: &str,
-    url: &Result<Option<SecretString>, String>,
+    url: &Result<Option<SecretString>, Redacted>,
     credentials: &Credentials,
 ) -> SecretCheckView {
-    let problem = |problem: String| SecretCheckView {
+    let problem = |problem: Redacted| SecretCheckView {
         secret: name.to_owned(),
-        problem: Some(problem),
+        problem: Some(problem.into_string()),
         ..Default::default()
     };
     let url = match url {
         Ok(Some(url)) => url,
-        Ok(None) => return problem(format!("Secret {name} does not exist")),
+        Ok(None) => return problem(format!("Secret {name} does not exist").into()),
         Err(err) => return problem(err.clone()),
     };
     let (expected, current) = match credentials().await {
         Ok(c) => c,
-        Err(err) => return problem(format!("cannot read the app secret: {err}")),
+        Err(err) => return problem(err.context("cannot read the app secret")),
     };
     match secret_check::check_database_url(k8s, name, url, &expected) {
         Ok(u) => SecretCheckView {
@@ -163,7 +166,7 @@ async fn secret_view(
             matches_app_secret: Some(u.matches()),
             problem: None,
         },
-        Err(err) => problem(redact(&err.to_string())),
+        Err(err) => problem(Redacted::error(err)),
     }
 }
 
@@ -211,4 +214,38 @@ fn view(es: Option<&EsStatus>, secret_check: SecretCheckView, snap: &RolloutSnap
         rollout,
         pods,
     }
+}
+
+/// Feed the Cluster pane from `b`'s cluster until aborted (see [`watch`]),
+/// each view sent as `ClusterLoaded` under `generation`.
+pub(super) async fn watch_backend(
+    b: std::sync::Arc<super::backend::Backend>,
+    generation: u64,
+    tx: tokio::sync::mpsc::UnboundedSender<crate::app::Action>,
+) {
+    let send = |result| {
+        let _ = tx.send(crate::app::Action::ClusterLoaded {
+            generation,
+            at: chrono::Utc::now(),
+            result,
+        });
+    };
+    let k8s = match &b.connected.k8s {
+        Ok(k) => k.clone(),
+        Err(e) => return send(Err(e.clone())),
+    };
+    let t = &b.connected.target;
+    let names = ClusterNames {
+        external_secret: t.external_secret.clone(),
+        secret: t.k8s_secret.clone(),
+        deployment: t.deployment.clone(),
+    };
+    let credentials: Credentials = {
+        let b = b.clone();
+        Box::new(move || {
+            let b = b.clone();
+            Box::pin(async move { b.current.get(&b.connected).await })
+        })
+    };
+    watch(k8s, names, credentials, super::fetch::DEADLINE, send).await;
 }

@@ -37,7 +37,7 @@ async fn connected(world: &World, kubeconfig: &std::path::Path) -> Connected {
         namespace: Some(target.namespace.clone()),
     })
     .await
-    .map_err(|e| e.to_string());
+    .map_err(rotui::secret::Redacted::error);
     Connected {
         target,
         session: Ok(session),
@@ -97,7 +97,7 @@ async fn preflight_names_each_missing_permission_and_an_unreachable_cluster() {
     let report = preflight::check(&c, false).await;
     let failed: Vec<String> = report
         .failures()
-        .map(|f| format!("{}: {}", f.what, f.problem.as_deref().unwrap()))
+        .map(|f| format!("{}: {}", f.what, f.problem.as_ref().unwrap()))
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].starts_with("reach http://127.0.0.1:"), "{failed:?}");
@@ -128,7 +128,7 @@ async fn preflight_names_each_missing_permission_and_an_unreachable_cluster() {
     // The app user cannot even read mysql.user: a database failure.
     assert_eq!(failed[0].system, "database");
     assert!(
-        failed[0].problem.as_deref().unwrap().contains("denied"),
+        failed[0].problem.as_ref().unwrap().as_str().contains("denied"),
         "{report}"
     );
     crate::support::assert_no_secret(&format!("{report} {report:?}"), &[&app.password]);

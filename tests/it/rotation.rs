@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use rotui::db::model::Statement;
 use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
 use rotui::rotation::ports::System;
-use rotui::rotation::runner::{Outcome, RotationError, Wait};
+use rotui::rotation::runner::{RotationError, RunOutcome, Wait};
 use rotui::rotation::step::{StepError, StepId};
 use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
 use rotui::secret::{self, MASK, SecretString};
@@ -404,13 +404,13 @@ fn plans_per_engine_and_mode() {
 
 #[test]
 fn exit_codes_distinguish_done_waiting_and_failed() {
-    assert_eq!(Outcome::Done.exit_code(), 0);
-    let wait = Outcome::Waiting(Wait::Overnight {
+    assert_eq!(RunOutcome::Done.exit_code(), 0);
+    let wait = RunOutcome::Waiting(Wait::Overnight {
         env: "staging".into(),
         from: "production".into(),
     });
     assert_eq!(wait.exit_code(), 10);
-    let failed = Outcome::Failed(RotationError {
+    let failed = RunOutcome::Failed(RotationError {
         step: Some(step("production/promote")),
         error: StepError::Interlock("login failed".into()),
     });
@@ -421,9 +421,9 @@ fn exit_codes_distinguish_done_waiting_and_failed() {
     );
 }
 
-fn failed_text(o: &Outcome) -> String {
+fn failed_text(o: &RunOutcome) -> String {
     match o {
-        Outcome::Failed(e) => e.to_string(),
+        RunOutcome::Failed(e) => e.to_string(),
         _ => String::new(),
     }
 }
@@ -437,6 +437,7 @@ mod real {
     use std::time::Duration;
 
     use aws_sdk_secretsmanager::Client;
+    use rotui::app::state::{PlanView, StepStatus};
     use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
     use rotui::db::model::Statement;
     use rotui::db::mysql::{Account, MysqlDb};
@@ -444,9 +445,9 @@ mod real {
     use rotui::rotation::adapters::{AwsSecrets, MysqlPort, PgPort};
     use rotui::rotation::journal::{Event, Journal};
     use rotui::rotation::ports::*;
-    use rotui::rotation::runner::{self, Outcome, RunOptions, Wait};
+    use rotui::rotation::runner::{self, RunOptions, RunOutcome, Wait};
     use rotui::rotation::step::{StepCtx, StepError, StepId};
-    use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation};
+    use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
     use rotui_sandbox::mariadb::MariaDbServer;
@@ -685,7 +686,7 @@ mod real {
                 .await
                 .unwrap();
             let out = runner::run(&self.plan, &self.ctx, &r, &self.journal(), &o).await;
-            let want = Outcome::Waiting(Wait::Paused {
+            let want = RunOutcome::Waiting(Wait::Paused {
                 after: StepId(format!("production/{step}")),
             });
             assert_eq!(out, want);
@@ -814,7 +815,7 @@ mod real {
 
         // The next step needs the cluster: its failure is clear and names it.
         match runner::run(&w.plan, &w.ctx, &r, &w.journal(), &w.opts("drain")).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 assert!(
                     e.to_string().contains("Kubernetes: this test has no cluster"),
@@ -947,21 +948,17 @@ mod real {
         assert!(w.db.objects_of(&owner).await.unwrap().len() >= 8);
     }
 
-    /// The ports of a target built from the operator's settings: the admin
-    /// password comes from `<env>-rds-admin-passwords` when the URL has none;
-    /// wrong settings give clear, secret-free errors.
+    /// `rotui plan` connects as every command does (`connect::open`): the
+    /// admin password comes from `<env>-rds-admin-passwords` when the URL has
+    /// none; wrong settings give clear, secret-free errors.
     #[tokio::test]
-    async fn connect_env_reads_the_admin_password_from_secrets_manager() {
-        use rotui::k8s::KubeOptions;
-        use rotui::rotation::adapters::connect_env;
-
+    async fn plan_reads_the_admin_password_from_secrets_manager() {
         let server = MariaDbServer::shared();
         let app = server.create_app("signon").await.unwrap();
         let session = aws_session().await;
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let env = format!("env{tag}");
         let mut target = Target::new(&env, &app.user, Engine::Mysql);
-        target.database = app.database.clone();
         target.app_secret = format!("govuk/{}/mysql", app.user);
         app_secret(
             &session,
@@ -978,7 +975,8 @@ mod real {
             .send()
             .await
             .unwrap();
-        // A cluster that is not there: connecting does not contact it; steps will.
+        // A cluster that is not there: connecting does not contact it, and
+        // before the promotion no step needs it.
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         let port = rotui_sandbox::guard::free_port();
@@ -990,46 +988,57 @@ mod real {
             ),
         )
         .unwrap();
-        let kube = KubeOptions {
-            kubeconfig: Some(kubeconfig),
-            ..Default::default()
+        let plan = |url: &str, key: &str| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotui"))
+                .args(["plan", "--env", &env, "--app", &app.user, "--engine", "mysql"])
+                .args(["--database", &app.database, "--app-secret", &target.app_secret])
+                .args(["--admin-secret-key", key])
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap())
+                .env("HOME", dir.path())
+                .env("KUBECONFIG", &kubeconfig)
+                .env("ROTUI_STATE_DIR", dir.path().join("state"))
+                .env("ROTUI_DB_URL", url)
+                .env("AWS_ENDPOINT_URL", MotoServer::shared().endpoint_url())
+                .env("AWS_REGION", "eu-west-1")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .output()
+                .expect("rotui runs");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+            )
         };
 
         let url = format!("mysql://aws_db_admin@127.0.0.1:{}", server.port());
-        let ports = connect_env(&target, session.clone(), &url, &kube).await.unwrap();
-        assert!(ports.db.user(&app.user).await.unwrap().is_some());
-        let current = ports.secrets.current().await.unwrap();
-        assert_eq!(current.username, app.user);
+        let (ok, text) = plan(&url, &app.user);
+        assert!(ok, "{text}");
         assert!(
-            ports
-                .secrets
-                .caller_identity()
-                .await
-                .unwrap()
-                .starts_with("arn:aws:")
+            text.contains(&format!("old user: {} in {env}", app.user)),
+            "AWSCURRENT read: {text}"
         );
-        let err = ports.cluster.check_secret(&current).await.unwrap_err();
-        assert_eq!(err.system, System::Kubernetes);
-        assert_eq!(err.kind, PortErrorKind::Unreachable, "{err}");
+        assert!(
+            text.contains(&format!("now: done: {}@%", app.user)),
+            "the database read with the admin password from Secrets Manager: {text}"
+        );
+        assert!(!text.contains(server.admin_password().expose_secret()));
 
         // A wrong password in the URL: named as such, never shown.
         let bad = format!(
             "mysql://aws_db_admin:NotTheAdminPassword9@127.0.0.1:{}",
             server.port()
         );
-        let err = connect_env(&target, session.clone(), &bad, &kube)
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(err.kind, PortErrorKind::BadPassword, "{err}");
-        assert!(!format!("{err} {err:?}").contains("NotTheAdminPassword9"));
+        let (ok, text) = plan(&bad, &app.user);
+        assert!(!ok, "{text}");
+        assert!(text.to_lowercase().contains("password"), "{text}");
+        assert!(!text.contains("NotTheAdminPassword9"), "{text}");
 
         // No admin password under the app's key: the error names the keys there are.
-        target.admin_secret_key = "not-an-app".into();
-        let err = connect_env(&target, session, &url, &kube).await.err().unwrap();
-        assert_eq!(err.system, System::SecretsManager);
-        assert!(err.to_string().contains(&app.user), "{err}");
-        assert!(!err.to_string().contains(server.admin_password().expose_secret()));
+        let (ok, text) = plan(&url, "not-an-app");
+        assert!(!ok, "{text}");
+        assert!(text.contains(&app.user), "{text}");
+        assert!(!text.contains(server.admin_password().expose_secret()), "{text}");
     }
 
     /// `rotui plan` on live systems shows every step with its statements,
@@ -1045,10 +1054,13 @@ mod real {
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains(rotui::secret::MASK));
             assert!(!text.contains(w.old_password.expose_secret()));
+            // Before the promotion the cluster steps wait for it; the
+            // cluster (absent here) is not what decides they are not done.
             assert!(
-                text.contains("unknown: Kubernetes: this test has no cluster"),
+                text.contains("waiting: needs production/promote first; now: AWSCURRENT still names"),
                 "{text}"
             );
+            assert!(!text.contains("unknown:"), "{text}");
             if w.engine == Engine::Postgres {
                 assert!(text.contains("REASSIGN OWNED"), "{text}");
                 assert!(text.contains("NOLOGIN"), "{text}");
@@ -1163,7 +1175,7 @@ mod real {
             }
         };
         let paused = |step: &str| {
-            Outcome::Waiting(Wait::Paused {
+            RunOutcome::Waiting(Wait::Paused {
                 after: StepId(format!("production/{step}")),
             })
         };
@@ -1183,7 +1195,7 @@ mod real {
             .await
             .unwrap();
         match runner::run(&w.plan, &good, &r, &w.journal(), &o).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/inspect".into())));
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
@@ -1219,7 +1231,7 @@ mod real {
             .await
             .unwrap();
         match runner::run(&w.plan, &no_aws, &r, &w.journal(), &o).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/store-pending".into())));
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
@@ -1402,7 +1414,7 @@ mod real {
             let out = runner::run(&w.plan, &w.ctx, &r, &w.journal(), &o).await;
             assert_eq!(
                 out,
-                Outcome::Waiting(Wait::Paused {
+                RunOutcome::Waiting(Wait::Paused {
                     after: step.id.clone()
                 }),
                 "at {}",
@@ -1418,7 +1430,7 @@ mod real {
         let r = rotation.unwrap();
         assert_eq!(
             runner::run(&w.plan, &w.ctx, &r, &w.journal(), &opts(None)).await,
-            Outcome::Done
+            RunOutcome::Done
         );
         eprintln!(
             "{} rotation in the sandbox, with a resume at every step: {:?}",
@@ -1492,7 +1504,7 @@ mod real {
         };
         assert!(matches!(
             run(Some("production/promote")).await,
-            Outcome::Waiting(Wait::Paused { .. })
+            RunOutcome::Waiting(Wait::Paused { .. })
         ));
         let still_works = || async {
             let cur = w.current().await;
@@ -1501,7 +1513,7 @@ mod real {
 
         sandbox.server.store().deny("patch", "externalsecrets");
         match run(None).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
@@ -1525,7 +1537,7 @@ mod real {
             .cluster
             .set_sync_failure(Some("AccessDeniedException: not authorised to read".into()));
         match run(None).await {
-            Outcome::Failed(e) => {
+            RunOutcome::Failed(e) => {
                 assert_eq!(e.step, Some(StepId("production/force-sync".into())));
                 assert!(e.to_string().contains("failed to sync"), "{e}");
                 assert!(e.to_string().contains("not authorised to read"), "{e}");
@@ -1535,11 +1547,183 @@ mod real {
         still_works().await;
         sandbox.cluster.set_sync_failure(None);
 
-        assert_eq!(run(None).await, Outcome::Done);
+        assert_eq!(run(None).await, RunOutcome::Done);
         still_works().await;
         assert!(w.db.user(&w.old).await.unwrap().is_none());
         let raw = std::fs::read_to_string(w.journal().path()).unwrap();
         assert_eq!(raw.matches("\"event\":\"failed\"").count(), 2);
         assert_eq!(raw.matches("\"event\":\"started\"").count(), 1);
+    }
+
+    /// Each step's state as `rotui plan` prints it (`NN. id — title` then
+    /// `now: state: detail`), and the new user it names.
+    fn plan_states(text: &str) -> (String, Vec<(String, String)>) {
+        let new_user = text
+            .lines()
+            .find_map(|l| l.split_once("new user: ").map(|(_, u)| u.trim().to_owned()))
+            .expect("a new user");
+        let mut states = Vec::new();
+        let mut id = None;
+        for line in text.lines() {
+            if let Some((n, rest)) = line.trim_start().split_once(". ")
+                && n.parse::<usize>().is_ok()
+            {
+                id = rest.split(' ').next().map(str::to_owned);
+            } else if let Some(now) = line.trim_start().strip_prefix("now: ") {
+                let state = ["done", "to do", "blocked", "waiting", "unknown"]
+                    .into_iter()
+                    .find(|s| now.starts_with(&format!("{s}: ")))
+                    .unwrap_or_else(|| panic!("no state in {line:?}"));
+                states.push((id.take().expect("a step line first"), state.to_owned()));
+            }
+        }
+        (new_user, states)
+    }
+
+    /// `rotui plan`'s text and the Steps pane's PlanView (as the dashboard's
+    /// workers build it), each from its own look at the live systems; they
+    /// must agree on the rotation and on every step's state.
+    async fn plan_and_dashboard(w: &World) -> PlanView {
+        let mut out = Vec::new();
+        cli::plan_cmd(
+            &w.plan.spec,
+            &w.ctx,
+            &w.journal(),
+            &RunOptions::default(),
+            &mut out,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let view = rotui::workers::plan::plan_view(&w.plan.spec, &w.ctx, &w.journal())
+            .await
+            .unwrap();
+        let (new_user, states) = plan_states(&text);
+        assert_eq!(view.new_user.as_deref(), Some(new_user.as_str()), "{text}");
+        assert_eq!(view.old_user.as_deref(), Some(w.old.as_str()));
+        assert_eq!(states.len(), view.steps.len(), "{text}");
+        for ((id, state), step) in states.iter().zip(&view.steps) {
+            assert_eq!(id, &step.id, "{text}");
+            let agree = matches!(
+                (state.as_str(), step.status),
+                ("done", StepStatus::Done)
+                    | ("to do", StepStatus::Pending)
+                    | ("blocked" | "waiting" | "unknown", StepStatus::Blocked)
+            );
+            assert!(
+                agree,
+                "{id}: plan says {state}, the dashboard {:?}\n{text}",
+                step.status
+            );
+        }
+        let done = view.steps.iter().filter(|s| s.status == StepStatus::Done).count();
+        assert!(
+            text.contains(&format!("{done}/{} done", view.steps.len())),
+            "{text}"
+        );
+        // Never done before what it needs is done.
+        for (i, step) in w.plan.steps.iter().enumerate() {
+            if view.steps[i].status == StepStatus::Done {
+                for need in &step.requires {
+                    let n = view.steps.iter().find(|s| s.id == need.0).unwrap();
+                    assert_eq!(
+                        n.status,
+                        StepStatus::Done,
+                        "{} done before {need}\n{text}",
+                        step.id
+                    );
+                }
+            }
+        }
+        view
+    }
+
+    fn status(view: &PlanView, slug: &str) -> StepStatus {
+        let id = format!("production/{slug}");
+        view.steps.iter().find(|s| s.id == id).unwrap().status
+    }
+
+    /// At the start of a rotation the cluster matches the *old* credentials:
+    /// neither the step list nor `rotui plan` may call the cluster steps done,
+    /// and neither may the steps' own observations. Mid-rotation (after the
+    /// promotion, after the sync) the two faces still agree step by step.
+    async fn plan_and_dashboard_agree(parts: Parts) {
+        let (_sandbox, w) = deployed(parts).await;
+        let start = plan_and_dashboard(&w).await;
+        for slug in [
+            "force-sync",
+            "verify-secret",
+            "rollout",
+            "drain",
+            "drop-old-user",
+            "promote",
+        ] {
+            assert_eq!(status(&start, slug), StepStatus::Blocked, "{slug} at the start");
+        }
+        assert_eq!(status(&start, "inspect"), StepStatus::Done);
+        // The observations themselves, for the rotation about to start: the
+        // cluster carrying the old credentials is not this rotation's work.
+        let (rotation, resumed) = runner::decide(&w.plan.spec, &w.ctx, &w.journal(), &RunOptions::default())
+            .await
+            .unwrap();
+        assert!(!resumed);
+        let opts = RunOptions::default();
+        for slug in ["force-sync", "verify-secret", "rollout"] {
+            let step = w.step(slug);
+            let cx = StepCtx {
+                ctx: &w.ctx,
+                rotation: &rotation,
+                step: &step,
+                opts: &opts,
+                recorder: None,
+            };
+            let seen = step.observe(&cx).await.unwrap();
+            assert!(!seen.is_done(), "{slug}: {seen:?}");
+        }
+
+        let run_to = |slug: &'static str| {
+            let o = sandbox_opts(&w, Some(&format!("production/{slug}")));
+            let (w, journal) = (&w, w.journal());
+            async move {
+                let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o)
+                    .await
+                    .unwrap();
+                let out = runner::run(&w.plan, &w.ctx, &r, &journal, &o).await;
+                assert!(matches!(out, RunOutcome::Waiting(Wait::Paused { .. })), "{out:?}");
+            }
+        };
+        run_to("promote").await;
+        let promoted = plan_and_dashboard(&w).await;
+        assert_eq!(status(&promoted, "promote"), StepStatus::Done);
+        assert_eq!(status(&promoted, "test-login"), StepStatus::Done);
+        assert_eq!(status(&promoted, "force-sync"), StepStatus::Pending);
+        assert_eq!(status(&promoted, "verify-secret"), StepStatus::Blocked);
+        assert_eq!(status(&promoted, "rollout"), StepStatus::Blocked);
+
+        run_to("force-sync").await;
+        // Reloader restarts the pods on the synced Secret; once they run as
+        // the new user and the old sessions are gone, the state holds still.
+        eventually("the rollout and the drain", || async {
+            let v = rotui::workers::plan::plan_view(&w.plan.spec, &w.ctx, &w.journal())
+                .await
+                .unwrap();
+            status(&v, "rollout") == StepStatus::Done && status(&v, "drain") == StepStatus::Done
+        })
+        .await;
+        let synced = plan_and_dashboard(&w).await;
+        assert_eq!(status(&synced, "force-sync"), StepStatus::Done);
+        assert_eq!(status(&synced, "verify-secret"), StepStatus::Done);
+        // Everything it needs is done, but the old user still exists.
+        assert_eq!(status(&synced, "drop-old-user"), StepStatus::Pending);
+    }
+
+    #[tokio::test]
+    async fn mysql_plan_and_dashboard_agree_and_nothing_is_done_early() {
+        plan_and_dashboard_agree(mysql_parts().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_plan_and_dashboard_agree_and_nothing_is_done_early() {
+        plan_and_dashboard_agree(postgres_parts(false).await).await;
     }
 }

@@ -11,11 +11,11 @@ use rotui::app::state::{
     ClusterView, Dialog, EsStatusView, PlanView, PodView, Revealable, RolloutView, SecretCheckView,
     SessionView, StepStatus, StepView,
 };
-use rotui::app::{Action, Command, KillTarget, Pane, Request, State, update};
+use rotui::app::{Action, Effect, KillTarget, Pane, Request, State, update};
 use rotui::db::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
 };
-use rotui::secret::{self, MASK};
+use rotui::secret::{self, MASK, Redacted};
 use rotui::target::{Engine, Target};
 
 /// A password only these tests know; it must never reach a screen unrevealed.
@@ -273,11 +273,11 @@ fn settled_plan() -> PlanView {
 }
 
 /// Run actions through `update`, collecting commands.
-fn feed(state: &mut State, actions: impl IntoIterator<Item = Action>) -> Vec<Command> {
+fn feed(state: &mut State, actions: impl IntoIterator<Item = Action>) -> Vec<Effect> {
     actions.into_iter().flat_map(|a| update(state, a)).collect()
 }
 
-fn key(state: &mut State, code: KeyCode) -> Vec<Command> {
+fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
     let mods = match code {
         KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
         _ => KeyModifiers::NONE,
@@ -285,7 +285,7 @@ fn key(state: &mut State, code: KeyCode) -> Vec<Command> {
     update(state, Action::Key(KeyEvent::new(code, mods)))
 }
 
-fn keys(state: &mut State, text: &str) -> Vec<Command> {
+fn keys(state: &mut State, text: &str) -> Vec<Effect> {
     text.chars().flat_map(|c| key(state, KeyCode::Char(c))).collect()
 }
 
@@ -307,7 +307,7 @@ fn fixture() -> State {
                 at,
                 result: Ok(session()),
             },
-            Action::StepsLoaded {
+            Action::PlanLoaded {
                 generation: g,
                 at,
                 result: Ok(plan()),
@@ -453,9 +453,9 @@ fn snapshot_loading_and_errors() {
             Action::ConnectionsLoaded {
                 generation: 60,
                 at: t0() + secs(30),
-                result: Err(format!(
+                result: Err(Redacted::new(format!(
                     "connect to mysql://aws_db_admin:{PASSWORD}@10.0.0.9:3306 timed out after 5s"
-                )),
+                ))),
             },
             Action::Tick(t0() + secs(40)),
         ],
@@ -557,7 +557,7 @@ fn no_secret_on_screen_unless_revealed_and_only_for_a_while() {
         &mut s,
         [Action::Failed {
             what: "kill".into(),
-            error: format!("Access denied for 'x' using password {PASSWORD}"),
+            error: Redacted::new(format!("Access denied for 'x' using password {PASSWORD}")),
         }],
     );
     assert!(!screen(&s, 160, 48).contains(PASSWORD));
@@ -590,7 +590,7 @@ fn help_opens_and_closes() {
 #[test]
 fn quit_asks_first_only_while_a_step_runs() {
     let mut s = fixture();
-    assert_eq!(key(&mut s, KeyCode::Char('q')), vec![Command::Quit]);
+    assert_eq!(key(&mut s, KeyCode::Char('q')), vec![Effect::Quit]);
 
     let mut s = fixture();
     feed(
@@ -607,7 +607,7 @@ fn quit_asks_first_only_while_a_step_runs() {
     assert!(s.dialog.is_none());
     let ctrl_c = Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(update(&mut s, ctrl_c.clone()).is_empty());
-    assert_eq!(key(&mut s, KeyCode::Char('y')), vec![Command::Quit]);
+    assert_eq!(key(&mut s, KeyCode::Char('y')), vec![Effect::Quit]);
 
     // Ctrl-C twice always gets out, even from a text input.
     let mut s = fixture();
@@ -621,7 +621,7 @@ fn quit_asks_first_only_while_a_step_runs() {
     );
     keys(&mut s, "/abc");
     assert!(update(&mut s, ctrl_c.clone()).is_empty());
-    assert_eq!(update(&mut s, ctrl_c), vec![Command::Quit]);
+    assert_eq!(update(&mut s, ctrl_c), vec![Effect::Quit]);
 }
 
 #[test]
@@ -661,9 +661,11 @@ fn moving_the_user_selection_fetches_that_users_grants() {
     key(&mut s, KeyCode::Char('1'));
     let cmds = keys(&mut s, "jjj");
     assert_eq!(s.grants_of.as_deref(), Some("signon@%"));
-    assert!(cmds.iter().any(
-        |c| matches!(c, Command::Fetch { request: Request::Grants { user }, .. } if user == "signon@%")
-    ));
+    assert!(
+        cmds.iter().any(
+            |c| matches!(c, Effect::Fetch { request: Request::Grants { user }, .. } if user == "signon@%")
+        )
+    );
     // Grants for a user no longer selected are dropped.
     feed(
         &mut s,
@@ -747,7 +749,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     let ticks = feed(&mut s, [Action::Tick(t0() + secs(5))]);
     assert!(!ticks.iter().any(|c| matches!(
         c,
-        Command::Fetch {
+        Effect::Fetch {
             request: Request::Connections { .. },
             ..
         }
@@ -765,7 +767,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     assert_eq!(s.connections.applied, 30);
     assert_eq!(
         key(&mut s, KeyCode::Char('y')),
-        vec![Command::Kill(KillTarget::Connection {
+        vec![Effect::Kill(KillTarget::Connection {
             id: 4201,
             user: Some(OLD.into())
         })]
@@ -785,7 +787,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     key(&mut s, KeyCode::Char('K'));
     assert_eq!(
         key(&mut s, KeyCode::Enter),
-        vec![Command::Kill(KillTarget::AllOf {
+        vec![Effect::Kill(KillTarget::AllOf {
             user: OLD.into(),
             count: 3
         })]
@@ -807,7 +809,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
     assert!(matches!(&s.dialog, Some(Dialog::Preview { step }) if step == "promote"));
     assert_eq!(
         key(&mut s, KeyCode::Enter),
-        vec![Command::RunStep("promote".into())]
+        vec![Effect::RunStep("promote".into())]
     );
 
     // Destructive: preview, then y/n.
@@ -819,7 +821,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
     assert!(matches!(s.dialog, Some(Dialog::Confirm(_))));
     assert_eq!(
         key(&mut s, KeyCode::Char('y')),
-        vec![Command::RunStep("kill-old".into())]
+        vec![Effect::RunStep("kill-old".into())]
     );
 
     // Dropping a user: its name must be typed exactly.
@@ -837,7 +839,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
     keys(&mut s, "n");
     assert_eq!(
         key(&mut s, KeyCode::Enter),
-        vec![Command::RunStep("drop-old-user".into())]
+        vec![Effect::RunStep("drop-old-user".into())]
     );
     assert!(s.dialog.is_none());
     // Esc abandons it.
@@ -877,12 +879,12 @@ fn read_only_blocks_every_write() {
 #[test]
 fn force_sync_and_refresh_now() {
     let mut s = fixture();
-    assert_eq!(key(&mut s, KeyCode::Char('f')), vec![Command::ForceSync]);
+    assert_eq!(key(&mut s, KeyCode::Char('f')), vec![Effect::ForceSync]);
     let cmds = key(&mut s, KeyCode::Char('r'));
     let sources: Vec<_> = cmds
         .iter()
         .filter_map(|c| {
-            if let Command::Fetch { request, .. } = c {
+            if let Effect::Fetch { request, .. } = c {
                 Some(request.clone())
             } else {
                 None
@@ -893,12 +895,15 @@ fn force_sync_and_refresh_now() {
         Request::Users,
         Request::Objects,
         Request::Connections { rows: false },
-        Request::Cluster,
-        Request::Steps,
+        Request::Plan,
         Request::Session,
     ] {
         assert!(sources.contains(&r), "{r:?} refreshed");
     }
+    assert!(
+        cmds.iter().any(|c| matches!(c, Effect::Watch { .. })),
+        "the cluster watch restarted: {cmds:?}"
+    );
 }
 
 #[test]
@@ -934,7 +939,7 @@ fn refresh_interval_pause_and_the_tick_schedule() {
     let again = feed(&mut s, [Action::Tick(t0() + secs(2))]);
     assert_eq!(
         again,
-        vec![Command::Fetch {
+        vec![Effect::Fetch {
             request: Request::Connections { rows: false },
             generation: 2
         }]
@@ -965,44 +970,45 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     let first = feed(&mut s, [Action::Tick(t0())]);
     // Answer everything the first tick asked for, at once.
-    let answer_all = |s: &mut State, cmds: &[Command], at: DateTime<Utc>| {
+    let answer_all = |s: &mut State, cmds: &[Effect], at: DateTime<Utc>| {
         for c in cmds {
-            let Command::Fetch { request, generation } = c else {
-                continue;
+            let (request, generation) = match c {
+                Effect::Fetch { request, generation } => (Some(request), *generation),
+                Effect::Watch { generation } => (None, *generation),
+                _ => continue,
             };
-            let generation = *generation;
             let a = match request {
-                Request::Users => Action::UsersLoaded {
-                    generation,
-                    at,
-                    result: Ok(vec![]),
-                },
-                Request::Objects => Action::ObjectsLoaded {
-                    generation,
-                    at,
-                    result: Ok(vec![]),
-                },
-                Request::Connections { .. } => Action::ConnectionsLoaded {
-                    generation,
-                    at,
-                    result: Ok(snapshot(at, 1, 1)),
-                },
-                Request::Cluster => Action::ClusterLoaded {
+                None => Action::ClusterLoaded {
                     generation,
                     at,
                     result: Ok(cluster()),
                 },
-                Request::Steps => Action::StepsLoaded {
+                Some(Request::Users) => Action::UsersLoaded {
+                    generation,
+                    at,
+                    result: Ok(vec![]),
+                },
+                Some(Request::Objects) => Action::ObjectsLoaded {
+                    generation,
+                    at,
+                    result: Ok(vec![]),
+                },
+                Some(Request::Connections { .. }) => Action::ConnectionsLoaded {
+                    generation,
+                    at,
+                    result: Ok(snapshot(at, 1, 1)),
+                },
+                Some(Request::Plan) => Action::PlanLoaded {
                     generation,
                     at,
                     result: Ok(settled_plan()),
                 },
-                Request::Session => Action::SessionLoaded {
+                Some(Request::Session) => Action::SessionLoaded {
                     generation,
                     at,
                     result: Ok(session()),
                 },
-                Request::Grants { user } => Action::GrantsLoaded {
+                Some(Request::Grants { user }) => Action::GrantsLoaded {
                     generation,
                     at,
                     user: user.clone(),
@@ -1013,17 +1019,18 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
         }
     };
     answer_all(&mut s, &first, t0());
-    let kinds = |cmds: &[Command]| -> Vec<String> {
+    let kinds = |cmds: &[Effect]| -> Vec<String> {
         let mut k: Vec<String> = cmds
             .iter()
             .filter_map(|c| match c {
-                Command::Fetch { request, .. } => Some(
+                Effect::Fetch { request, .. } => Some(
                     format!("{request:?}")
                         .split([' ', '{'])
                         .next()
                         .unwrap()
                         .to_owned(),
                 ),
+                Effect::Watch { .. } => Some("Cluster".to_owned()),
                 _ => None,
             })
             .collect();
@@ -1052,11 +1059,11 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     );
     assert_eq!(
         asked[119],
-        vec!["Connections", "Objects", "Steps", "Users"],
+        vec!["Connections", "Objects", "Plan", "Users"],
         "2 min: and the step list"
     );
     assert_eq!(
-        asked.iter().filter(|a| a.contains(&"Steps".to_owned())).count(),
+        asked.iter().filter(|a| a.contains(&"Plan".to_owned())).count(),
         1,
         "the step list once in two minutes: {asked:?}"
     );
@@ -1076,7 +1083,7 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
             result: Ok(changed),
         }],
     );
-    assert_eq!(kinds(&cmds), vec!["Steps"], "{cmds:?}");
+    assert_eq!(kinds(&cmds), vec!["Plan"], "{cmds:?}");
 
     // While a step waits on the world (a rollout, the drain), the step list
     // is looked at every few seconds instead.
@@ -1084,14 +1091,14 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     waiting.steps[0].status = StepStatus::Waiting;
     feed(
         &mut s,
-        [Action::StepsLoaded {
+        [Action::PlanLoaded {
             generation: 1000,
             at: t0() + secs(120),
             result: Ok(waiting),
         }],
     );
     let cmds = feed(&mut s, [Action::Tick(t0() + secs(126))]);
-    assert!(kinds(&cmds).contains(&"Steps".to_owned()), "{cmds:?}");
+    assert!(kinds(&cmds).contains(&"Plan".to_owned()), "{cmds:?}");
 
     // A step that ends mid-run only changes its row; the end of the run
     // (the runner has recorded everything) refreshes everything at once.
@@ -1106,7 +1113,7 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     assert!(cmds.is_empty(), "{cmds:?}");
     let cmds = feed(&mut s, [Action::RunEnded]);
     assert!(
-        kinds(&cmds).contains(&"Steps".to_owned()) && kinds(&cmds).contains(&"Cluster".to_owned()),
+        kinds(&cmds).contains(&"Plan".to_owned()) && kinds(&cmds).contains(&"Cluster".to_owned()),
         "{cmds:?}"
     );
 }
@@ -1149,8 +1156,12 @@ fn command_line_switches_target_and_drops_old_answers() {
     keys(&mut s, ":env staging app account-api engine postgres");
     let cmds = key(&mut s, KeyCode::Enter);
     let target = Target::new("staging", "account-api", Engine::Postgres);
-    assert_eq!(cmds[0], Command::SwitchTarget(Box::new(target.clone())));
-    assert!(cmds[1..].iter().all(|c| matches!(c, Command::Fetch { .. })));
+    assert_eq!(cmds[0], Effect::SwitchTarget(Box::new(target.clone())));
+    assert!(
+        cmds[1..]
+            .iter()
+            .all(|c| matches!(c, Effect::Fetch { .. } | Effect::Watch { .. }))
+    );
     assert_eq!(s.target.as_ref(), Some(&target));
     assert!(s.users.data.is_none() && s.drain.is_empty());
     // An answer for the old target, still in flight, is dropped…
@@ -1177,7 +1188,7 @@ fn command_line_switches_target_and_drops_old_answers() {
 
     keys(&mut s, ":target production/signon/mysql");
     assert!(
-        matches!(&key(&mut s, KeyCode::Enter)[0], Command::SwitchTarget(t) if t.label() == "production/signon/mysql")
+        matches!(&key(&mut s, KeyCode::Enter)[0], Effect::SwitchTarget(t) if t.label() == "production/signon/mysql")
     );
     keys(&mut s, ":flavour x");
     assert!(key(&mut s, KeyCode::Enter).is_empty());
@@ -1270,7 +1281,7 @@ fn a_burst_of_keys_costs_one_frame_in_the_loop() {
         while let Ok(c) = crx.try_recv() {
             sent.push(c);
         }
-        assert_eq!(sent.last(), Some(&Command::Quit));
+        assert_eq!(sent.last(), Some(&Effect::Quit));
     });
 }
 
@@ -1308,7 +1319,7 @@ fn blocked_or_concurrent_steps_are_not_offered_to_run() {
         [Action::StepChanged {
             id: "promote".into(),
             status: StepStatus::Done,
-            result: Some(format!("login ok with {PASSWORD}")),
+            result: Some(Redacted::new(format!("login ok with {PASSWORD}"))),
         }],
     );
     assert_eq!(
@@ -1491,7 +1502,7 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     feed(
         &mut s,
-        [Action::StepsLoaded {
+        [Action::PlanLoaded {
             generation: 1,
             at: t0(),
             result: Ok(settled_plan()),

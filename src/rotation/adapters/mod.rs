@@ -2,13 +2,11 @@
 //! names and errors and add no behaviour of their own.
 
 mod aws;
-mod connect;
 mod k8s;
 mod mysql;
 mod postgres;
 
 pub use aws::AwsSecrets;
-pub use connect::connect_env;
 pub use k8s::K8sCluster;
 pub use mysql::MysqlPort;
 pub use postgres::PgPort;

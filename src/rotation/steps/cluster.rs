@@ -7,16 +7,32 @@ use super::super::ports::{AppCredentials, PortError, PortErrorKind, SyncVerdict,
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 
-async fn current(cx: &StepCtx<'_>) -> StepResult<AppCredentials> {
-    cx.read(System::SecretsManager, cx.ports()?.secrets.current())
-        .await
+/// AWSCURRENT when it names this rotation's new user; otherwise what the
+/// step is waiting for. The cluster matching the *old* credentials is not
+/// this rotation's work done.
+async fn current(cx: &StepCtx<'_>) -> StepResult<Result<AppCredentials, String>> {
+    let creds = cx
+        .read(System::SecretsManager, cx.ports()?.secrets.current())
+        .await?;
+    Ok(if creds.username == cx.rotation.new_username {
+        Ok(creds)
+    } else {
+        Err(format!(
+            "AWSCURRENT still names {}, not {}: promote first",
+            creds.username, cx.rotation.new_username
+        ))
+    })
 }
 
 /// Does the Kubernetes Secret carry AWSCURRENT? `strict` (the verify step)
 /// turns "no" into Blocked: only a sync can fix it, and that step came before.
 pub(super) async fn observe_secret(cx: &StepCtx<'_>, strict: bool) -> StepResult<Observation> {
     let ports = cx.ports()?;
-    let creds = current(cx).await?;
+    let creds = match current(cx).await? {
+        Ok(c) => c,
+        Err(not_yet) if strict => return Ok(Observation::Blocked(not_yet)),
+        Err(not_yet) => return Ok(Observation::NotDone(not_yet)),
+    };
     let check = cx
         .read(System::Kubernetes, ports.cluster.check_secret(&creds))
         .await?;
@@ -123,7 +139,10 @@ pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
 
 pub(super) async fn observe_rollout(cx: &StepCtx<'_>) -> StepResult<Observation> {
     let ports = cx.ports()?;
-    let creds = current(cx).await?;
+    let creds = match current(cx).await? {
+        Ok(c) => c,
+        Err(not_yet) => return Ok(Observation::NotDone(not_yet)),
+    };
     let r = cx
         .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
         .await?;

@@ -1,0 +1,142 @@
+//! Keys while a dialog is open: the step preview, confirmations (typed for
+//! a drop) and the quit question; and running what was confirmed.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui_textarea::TextArea;
+
+use crate::app::action::{Effect, KillTarget};
+use crate::app::keymap::KeyAction;
+use crate::app::state::{Destructive, Dialog, State, StepStatus};
+use crate::rotation::StepId;
+
+use super::update::{apply_connections, quit, refuse_write};
+
+pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
+    let Some(dialog) = state.dialog.take() else { return };
+    let resolved = state.keymap.resolve(&key);
+    let esc = key.code == KeyCode::Esc;
+    let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
+    let no = esc || matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N'));
+    state.dialog = match dialog {
+        Dialog::Help { scroll } => match (key.code, resolved) {
+            (_, Some(KeyAction::Help | KeyAction::Quit | KeyAction::Cancel)) => None,
+            (_, Some(KeyAction::Down)) => Some(Dialog::Help {
+                scroll: scroll.saturating_add(1),
+            }),
+            (_, Some(KeyAction::Up)) => Some(Dialog::Help {
+                scroll: scroll.saturating_sub(1),
+            }),
+            _ => Some(Dialog::Help { scroll }),
+        },
+        Dialog::QuitWhileRunning if yes => return quit(state, out),
+        Dialog::QuitWhileRunning if no => None,
+        d @ Dialog::QuitWhileRunning => Some(d),
+        Dialog::Preview { step } if key.code == KeyCode::Enter => confirm_step(state, &step, out),
+        Dialog::Preview { .. } if no || resolved == Some(KeyAction::Quit) => None,
+        d @ Dialog::Preview { .. } => Some(d),
+        Dialog::Confirm(action) if yes => {
+            run_destructive(state, action, out);
+            None
+        }
+        Dialog::Confirm(_) if no => None,
+        d @ Dialog::Confirm(_) => Some(d),
+        Dialog::TypedConfirm { .. } if esc => None,
+        Dialog::TypedConfirm {
+            action,
+            expected,
+            input,
+        } if key.code == KeyCode::Enter => {
+            if input.lines().join("") == expected {
+                run_destructive(state, action, out);
+                None
+            } else {
+                state.notice = Some((state.now, format!("type {expected} exactly to confirm")));
+                Some(Dialog::TypedConfirm {
+                    action,
+                    expected,
+                    input,
+                })
+            }
+        }
+        Dialog::TypedConfirm {
+            action,
+            expected,
+            mut input,
+        } => {
+            input.input(key);
+            Some(Dialog::TypedConfirm {
+                action,
+                expected,
+                input,
+            })
+        }
+    };
+    release_held_connections(state);
+}
+
+/// After the preview: destructive steps ask again, dropping a user asks for its name.
+pub(super) fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Effect>) -> Option<Dialog> {
+    if refuse_write(state, "running steps") {
+        return None;
+    }
+    let step = state.step(id)?.clone();
+    // The engine re-checks; this only spares the operator a pointless confirm.
+    let refusal = match step.status {
+        StepStatus::Blocked => Some(format!(
+            "{}: blocked until the steps before it are done",
+            step.title
+        )),
+        StepStatus::Running => Some(format!("{}: already running", step.title)),
+        _ if state.step_running() => Some("another step is running: wait for it to finish".to_string()),
+        _ => None,
+    };
+    if let Some(why) = refusal {
+        state.notice = Some((state.now, why));
+        return None;
+    }
+    let action = Destructive::RunStep {
+        id: step.id.clone(),
+        title: step.title.clone(),
+    };
+    if let Some(expected) = step.confirm_text {
+        let mut input = TextArea::default();
+        input.set_placeholder_text(format!("type {expected}"));
+        Some(Dialog::TypedConfirm {
+            action,
+            expected,
+            input,
+        })
+    } else if step.destructive {
+        Some(Dialog::Confirm(action))
+    } else {
+        out.push(Effect::RunStep(StepId(step.id)));
+        None
+    }
+}
+
+pub(super) fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Effect>) {
+    if refuse_write(state, "this") {
+        return;
+    }
+    match action {
+        Destructive::Kill(t) => {
+            state.notice = Some((
+                state.now,
+                match &t {
+                    KillTarget::Connection { id, .. } => format!("killing connection {id}"),
+                    KillTarget::AllOf { user, .. } => format!("killing every connection of {user}"),
+                },
+            ));
+            out.push(Effect::Kill(t));
+        }
+        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(StepId(id))),
+    }
+}
+
+pub(super) fn release_held_connections(state: &mut State) {
+    if !state.aiming_kill()
+        && let Some((generation, at, result)) = state.held_connections.take()
+    {
+        apply_connections(state, generation, at, result);
+    }
+}

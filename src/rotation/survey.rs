@@ -1,0 +1,149 @@
+//! One survey of a rotation, read from the live systems and written nowhere:
+//! the plan, the rotation it would start or resume, and each step's
+//! observation, preview, confirmation and state. `rotui plan` prints it and
+//! the dashboard's Steps pane shows it, so the two cannot disagree.
+//!
+//! A step is *done* only when what it establishes holds for this rotation
+//! (the observation is about the new credentials) and every step it needs is
+//! done first: before that it is waiting, never done, whatever the live
+//! systems happen to show for the old credentials.
+
+use std::collections::BTreeSet;
+
+use super::plan::{Plan, PlanSpec, Rotation};
+use super::runner::{self, RotationError, RunOptions};
+use super::step::{Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
+use crate::secret::Redacted;
+
+/// Where a step stands in this rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState {
+    /// What the step establishes holds for this rotation.
+    Done(String),
+    /// Its prerequisites are done; it has work to do.
+    Ready(String),
+    /// Something the step cannot fix (the text says what to do).
+    Blocked(String),
+    /// Steps it needs are not done yet; `now` is what the live systems show.
+    Waiting { needs: Vec<StepId>, now: String },
+    /// The live state could not be read.
+    Unknown(Redacted),
+}
+
+impl StepState {
+    /// One word for the state, the same in `rotui plan` and the dashboard's tests.
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepState::Done(_) => "done",
+            StepState::Ready(_) => "to do",
+            StepState::Blocked(_) => "blocked",
+            StepState::Waiting { .. } => "waiting",
+            StepState::Unknown(_) => "unknown",
+        }
+    }
+
+    /// The state in words, for the operator.
+    pub fn detail(&self) -> String {
+        match self {
+            StepState::Done(d) | StepState::Ready(d) | StepState::Blocked(d) => d.clone(),
+            StepState::Unknown(e) => e.to_string(),
+            StepState::Waiting { needs, now } => format!(
+                "needs {} first; now: {now}",
+                needs.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self, StepState::Done(_))
+    }
+}
+
+/// One step, surveyed.
+#[derive(Debug, Clone)]
+pub struct SurveyedStep {
+    pub step: Step,
+    pub state: StepState,
+    /// The statements and calls apply would make, masked; or why not known.
+    pub preview: Result<Vec<String>, Redacted>,
+    pub confirm: Confirm,
+}
+
+/// The whole rotation, surveyed.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    pub plan: Plan,
+    pub rotation: Rotation,
+    /// Whether `rotation` is the journal's unfinished one (else it would start).
+    pub resumed: bool,
+    pub steps: Vec<SurveyedStep>,
+}
+
+/// Survey `spec`'s rotation: decide it (or read the unfinished one from the
+/// journal), then observe and preview every step in order. Writes nothing.
+pub async fn survey(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &super::journal::Journal,
+    opts: &RunOptions,
+) -> Result<Survey, RotationError> {
+    let plan = Plan::build(spec).map_err(|e| RotationError {
+        step: None,
+        error: StepError::Blocked(e.to_string()),
+    })?;
+    let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    // As the runner counts them: done, or skipped by an override.
+    let mut satisfied: BTreeSet<StepId> = BTreeSet::new();
+    let mut steps = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let cx = StepCtx {
+            ctx,
+            rotation: &rotation,
+            step,
+            opts,
+            recorder: None,
+        };
+        let needs = plan.unmet(step, |id| satisfied.contains(id));
+        let state = match step.observe(&cx).await {
+            Err(e) => StepState::Unknown(Redacted::error(e)),
+            Ok(seen) if !needs.is_empty() => StepState::Waiting {
+                needs,
+                now: observed_text(seen),
+            },
+            Ok(Observation::Done(d)) => StepState::Done(d),
+            Ok(Observation::NotDone(d)) => StepState::Ready(d),
+            Ok(Observation::Blocked(d)) => StepState::Blocked(d),
+        };
+        if state.is_done()
+            || (opts.skip.contains_key(&step.id) && !matches!(state, StepState::Waiting { .. }))
+        {
+            satisfied.insert(step.id.clone());
+        }
+        let preview = step.preview(&cx).await.map_err(Redacted::error);
+        steps.push(SurveyedStep {
+            confirm: step.confirm(&rotation),
+            step: step.clone(),
+            state,
+            preview,
+        });
+    }
+    Ok(Survey {
+        plan,
+        rotation,
+        resumed,
+        steps,
+    })
+}
+
+fn observed_text(o: Observation) -> String {
+    match o {
+        Observation::Done(d) | Observation::NotDone(d) | Observation::Blocked(d) => d,
+    }
+}
+
+impl Survey {
+    /// `done/total`, as the Steps pane counts.
+    pub fn done(&self) -> usize {
+        self.steps.iter().filter(|s| s.state.is_done()).count()
+    }
+}

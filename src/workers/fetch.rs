@@ -1,0 +1,119 @@
+//! Fetches: each [`Request`] answered by its own `…Loaded` action, within a
+//! deadline, so a dead server shows up as an error on its pane, never as a
+//! frozen screen.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::backend::Backend;
+use crate::app::state::SessionView;
+use crate::app::{Action, Request};
+use crate::db::{Db, DbError};
+use crate::secret::Redacted;
+use crate::target::Engine;
+
+/// How long one fetch may take before its pane shows an error.
+pub(super) const DEADLINE: Duration = Duration::from_secs(20);
+
+async fn within<T>(fut: impl Future<Output = Result<T, Redacted>>) -> Result<T, Redacted> {
+    tokio::time::timeout(DEADLINE, fut)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", DEADLINE.as_secs()).into()))
+}
+
+fn db(b: &Backend) -> Result<&Db, Redacted> {
+    b.connected.db.as_ref().map_err(Clone::clone)
+}
+
+fn e(e: DbError) -> Redacted {
+    Redacted::error(e)
+}
+
+/// Carry out `request` and answer with its action, under `generation`.
+pub(super) async fn answer(b: &Backend, request: Request, generation: u64) -> Action {
+    match request {
+        Request::Users => {
+            let result = within(async { db(b)?.users().await.map_err(e) }).await;
+            Action::UsersLoaded {
+                generation,
+                at: Utc::now(),
+                result,
+            }
+        }
+        Request::Grants { user } => {
+            let result = within(async {
+                let db = db(b)?;
+                // Users are keyed `name@host` (MySQL) or `name` (PostgreSQL).
+                let (name, host) = match user.rsplit_once('@') {
+                    Some((n, h)) if db.engine() == Engine::Mysql => (n, Some(h)),
+                    _ => (user.as_str(), None),
+                };
+                db.grants(name, host).await.map_err(e)
+            })
+            .await;
+            Action::GrantsLoaded {
+                generation,
+                at: Utc::now(),
+                user,
+                result,
+            }
+        }
+        Request::Objects => {
+            let database = &b.connected.target.database;
+            let result = within(async { db(b)?.objects(database).await.map_err(e) }).await;
+            Action::ObjectsLoaded {
+                generation,
+                at: Utc::now(),
+                result,
+            }
+        }
+        Request::Connections { rows } => {
+            let result = within(async { db(b)?.connections(rows).await.map_err(e) }).await;
+            Action::ConnectionsLoaded {
+                generation,
+                at: Utc::now(),
+                result,
+            }
+        }
+        Request::Plan => {
+            let result = within(async {
+                let (ctx, journal) = b.engine()?;
+                super::plan::plan_view(&b.spec, ctx, journal).await
+            })
+            .await;
+            Action::PlanLoaded {
+                generation,
+                at: Utc::now(),
+                result,
+            }
+        }
+        Request::Session => {
+            let result = within(async { Ok(session_view(b).await) }).await;
+            Action::SessionLoaded {
+                generation,
+                at: Utc::now(),
+                result,
+            }
+        }
+    }
+}
+
+async fn session_view(b: &Backend) -> SessionView {
+    let c = &b.connected;
+    let mut view = SessionView {
+        kube_context: c.kube_context.clone(),
+        flavor: c.db.as_ref().ok().map(|d| d.flavor().clone()),
+        ..SessionView::default()
+    };
+    if let Ok(s) = &c.session {
+        view.session_expires = s.expiry();
+        view.aws_identity = s
+            .caller_identity()
+            .await
+            .ok()
+            .map(|i| i.principal_name().to_owned());
+    }
+    view
+}

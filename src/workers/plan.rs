@@ -1,0 +1,56 @@
+//! The Steps pane's data: the rotation's [`survey`](crate::rotation::survey),
+//! the same one `rotui plan` prints, as the screen shows it.
+
+use crate::app::state::{PlanView, StepStatus, StepView};
+use crate::rotation::journal::Journal;
+use crate::rotation::step::Confirm;
+use crate::rotation::survey::{self, StepState, Survey};
+use crate::rotation::{Ctx, PlanSpec, RunOptions};
+use crate::secret::Redacted;
+
+/// Survey `spec`'s rotation and show it as the Steps pane does. Writes nothing.
+pub async fn plan_view(spec: &PlanSpec, ctx: &Ctx, journal: &Journal) -> Result<PlanView, Redacted> {
+    let survey = survey::survey(spec, ctx, journal, &RunOptions::default())
+        .await
+        .map_err(Redacted::error)?;
+    Ok(view(&survey))
+}
+
+/// How the pane marks a surveyed state: a step that cannot run yet (its
+/// prerequisites, or something outside) is blocked.
+pub fn status(state: &StepState) -> StepStatus {
+    match state {
+        StepState::Done(_) => StepStatus::Done,
+        StepState::Ready(_) => StepStatus::Pending,
+        StepState::Blocked(_) | StepState::Waiting { .. } | StepState::Unknown(_) => StepStatus::Blocked,
+    }
+}
+
+/// The survey as the Steps pane shows it (old user: the first environment's).
+pub fn view(survey: &Survey) -> PlanView {
+    let env = survey.plan.spec.envs.first();
+    PlanView {
+        old_user: env.and_then(|e| survey.rotation.old_users.get(e)).cloned(),
+        new_user: Some(survey.rotation.new_username.clone()),
+        steps: survey
+            .steps
+            .iter()
+            .map(|s| StepView {
+                id: s.step.id.to_string(),
+                title: s.step.title(),
+                why: s.step.why().to_owned(),
+                status: status(&s.state),
+                preview: match &s.preview {
+                    Ok(lines) => lines.clone(),
+                    Err(e) => vec![format!("(preview unavailable: {e})")],
+                },
+                result: Some(Redacted::new(s.state.detail()).into_string()),
+                destructive: matches!(s.confirm, Confirm::Destructive | Confirm::Typed(_)),
+                confirm_text: match &s.confirm {
+                    Confirm::Typed(word) => Some(word.clone()),
+                    _ => None,
+                },
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,79 @@
+//! The step pump: run one step the operator started, through the runner's
+//! one loop ([`runner::drive`]), turning its events into `StepChanged`.
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::backend::Backend;
+use crate::app::Action;
+use crate::app::state::StepStatus;
+use crate::rotation::runner::{self, RunOutcome, StepEventKind};
+use crate::rotation::step::{Confirm, Observation};
+use crate::rotation::{Plan, RunOptions, StepId};
+use crate::secret::Redacted;
+
+/// Run one step (the UI only offers steps whose prerequisites are done, and
+/// has already shown the preview and asked for any confirmation).
+pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Action>) {
+    let failed = |error: Redacted| Action::Failed {
+        what: format!("step {id}"),
+        error,
+    };
+    let (ctx, journal) = match b.engine() {
+        Ok(e) => e,
+        Err(why) => return drop(tx.send(failed(why))),
+    };
+    let plan = match Plan::build(&b.spec) {
+        Ok(p) => p,
+        Err(e) => return drop(tx.send(failed(Redacted::error(e)))),
+    };
+    let Some(step) = plan.steps.iter().find(|s| &s.id == id) else {
+        return drop(tx.send(failed("no such step".into())));
+    };
+    let mut opts = RunOptions {
+        yes: true,
+        stop_after: Some(step.id.clone()),
+        ..RunOptions::default()
+    };
+    let rotation = match runner::start_or_resume(&b.spec, ctx, journal, &opts).await {
+        Ok(r) => r,
+        Err(e) => return drop(tx.send(failed(Redacted::error(e)))),
+    };
+    if let Confirm::Typed(word) = step.confirm(&rotation) {
+        // The dashboard asked for this word to be typed before sending RunStep.
+        opts.typed.push(word);
+    }
+    let _ = tx.send(Action::StepChanged {
+        id: id.to_string(),
+        status: StepStatus::Running,
+        result: None,
+    });
+    let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| {
+        let (status, text) = match &ev.kind {
+            StepEventKind::Started { .. } => (StepStatus::Running, "started".to_owned()),
+            StepEventKind::Call { text, .. } => (StepStatus::Running, text.clone()),
+            StepEventKind::Finished => (StepStatus::Done, "done".to_owned()),
+            StepEventKind::Skipped { reason } => (StepStatus::Skipped, reason.clone()),
+            StepEventKind::Waiting(w) => (StepStatus::Waiting, w.to_string()),
+            StepEventKind::Failed(e) => (StepStatus::Failed, e.clone()),
+            StepEventKind::Observed(o) => match o {
+                Observation::Done(d) => (StepStatus::Done, d.clone()),
+                Observation::NotDone(d) => (StepStatus::Running, d.clone()),
+                Observation::Blocked(d) => (StepStatus::Blocked, d.clone()),
+            },
+        };
+        let _ = tx.send(Action::StepChanged {
+            id: ev.step.to_string(),
+            status,
+            result: Some(Redacted::new(text)),
+        });
+    })
+    .await;
+    let notice = match outcome {
+        RunOutcome::Done => Action::Notice("rotation complete".into()),
+        RunOutcome::Waiting(w) => Action::Notice(Redacted::error(w)),
+        RunOutcome::Failed(e) => failed(Redacted::error(e)),
+    };
+    b.current.forget().await;
+    let _ = tx.send(notice);
+    let _ = tx.send(Action::RunEnded);
+}
