@@ -1,6 +1,6 @@
 //! The dashboard: the app loop on the terminal, the worker layer behind it.
 
-use color_eyre::eyre::{Result, eyre};
+use color_eyre::eyre::Result;
 
 use crate::cli::ConnArgs;
 use crate::config::Config;
@@ -8,14 +8,14 @@ use crate::target::{Target, TargetArgs};
 
 pub async fn run(target: &TargetArgs, conn: &ConnArgs, read_only: bool) -> Result<()> {
     // Logs go to a file, never to the screen.
-    let log_dir = crate::rotation::journal::state_dir().map_err(|e| eyre!("{e}"))?;
+    let log_dir = crate::rotation::journal::state_dir()?;
     let _log = crate::tui::log_to_file(&log_dir)?;
-    let config = Config::load(conn.config.as_deref()).map_err(|e| eyre!("{e}"))?;
+    let config = Config::load(conn.config.as_deref())?;
     let target = match Target::from_args(target) {
         Ok(t) => Some(t),
         // With no target the dashboard opens empty; `:` switches to one.
         Err(_) if target.app.is_none() && target.engine.is_none() => None,
-        Err(e) => return Err(eyre!("{e}")),
+        Err(e) => return Err(e.into()),
     };
     let state = crate::app::initial_state(target.clone(), read_only, &config, chrono::Utc::now());
     let (actions_tx, actions_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -45,7 +45,7 @@ fn ctx(connected: &[Connected]) -> Result<Ctx> {
 }
 
 fn journal_for(spec: &PlanSpec) -> Result<Journal> {
-    let dir = journal::state_dir().map_err(|e| eyre!("{e}"))?;
+    let dir = journal::state_dir()?;
     Ok(Journal::for_spec(&dir, spec))
 }
 
@@ -68,7 +68,7 @@ pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Resu
             &mut out,
         )
         .await
-        .map_err(|e| eyre!("{e}"))
+        .map_err(Into::into)
     }
     .await;
     close(connected).await;
@@ -107,6 +107,6 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
 }
 
 pub fn journal(id: Option<&str>) -> Result<()> {
-    let dir = journal::state_dir().map_err(|e| eyre!("{e}"))?;
-    cli::journal_cmd(&dir, id, &mut std::io::stdout()).map_err(|e| eyre!("{e}"))
+    let dir = journal::state_dir()?;
+    Ok(cli::journal_cmd(&dir, id, &mut std::io::stdout())?)
 }

@@ -114,9 +114,9 @@ pub async fn survey(
             Ok(Observation::NotDone(d)) => StepState::Ready(d),
             Ok(Observation::Blocked(d)) => StepState::Blocked(d),
         };
-        if state.is_done()
-            || (opts.skip.contains_key(&step.id) && !matches!(state, StepState::Waiting { .. }))
-        {
+        let skipped =
+            opts.skip.contains_key(&step.id) && matches!(state, StepState::Ready(_) | StepState::Blocked(_));
+        if state.is_done() || skipped {
             satisfied.insert(step.id.clone());
         }
         let preview = step.preview(&cx).await.map_err(Redacted::error);

@@ -992,3 +992,60 @@ async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
         .collect();
     assert_eq!(rotations.len(), 1, "the second run resumed the first rotation");
 }
+
+/// Interrupted after every step, the survey (what `rotui plan` and the
+/// Steps pane show) counts exactly the steps the runner has brought about
+/// as done, and nothing after the first step still to do; surveying writes
+/// nothing.
+#[tokio::test]
+async fn the_survey_follows_the_runner_step_by_step_and_writes_nothing() {
+    use super::survey::{StepState, survey};
+    for engine in [Engine::Mysql, Engine::Postgres] {
+        let old = match engine {
+            Engine::Mysql => "signon",
+            Engine::Postgres => "account-api",
+        };
+        let s = Setup::new(engine, &["production"], Mode::Normal);
+        let mut o = opts(true, &[old]);
+        for (k, step) in s.plan.steps.iter().enumerate() {
+            o.stop_after = Some(step.id.clone());
+            let rot = s.rotation(&o).await;
+            s.run(&rot, &o).await;
+            let writes = s.fake("production").writes.len();
+            let seen = survey(&s.plan.spec, &s.ctx, &s.journal(), &RunOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(s.fake("production").writes.len(), writes, "the survey wrote");
+            assert_eq!(
+                seen.rotation, rot,
+                "{engine}: the survey resumes the same rotation"
+            );
+            assert!(seen.resumed || k + 1 == s.plan.steps.len());
+            let states: Vec<&StepState> = seen.steps.iter().map(|x| &x.state).collect();
+            for (i, st) in states.iter().enumerate().take(k + 1) {
+                assert!(
+                    st.is_done(),
+                    "{engine} after {}: {} is {st:?}",
+                    step.id,
+                    s.plan.steps[i].id
+                );
+            }
+            if let Some(first) = states.iter().position(|st| !st.is_done()) {
+                assert!(
+                    matches!(states[first], StepState::Ready(_) | StepState::Blocked(_)),
+                    "{engine} after {}: the next step is {:?}",
+                    step.id,
+                    states[first]
+                );
+                for (i, st) in states.iter().enumerate().skip(first + 1) {
+                    assert!(
+                        matches!(st, StepState::Waiting { .. }),
+                        "{engine} after {}: {} is {st:?}",
+                        step.id,
+                        s.plan.steps[i].id
+                    );
+                }
+            }
+        }
+    }
+}

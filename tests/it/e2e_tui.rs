@@ -1,6 +1,7 @@
 //! The real binary in tmux, against the sandbox: a whole MySQL rotation by
 //! keypresses, read off the captured screens — the old user's connections
-//! falling to 0 live among them — with no password on any screen.
+//! falling to 0 live among them — with no password on any screen, and the
+//! Steps pane agreeing with `rotui plan` at the start and mid-rotation.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -115,6 +116,58 @@ fn old_user_count(screen: &str) -> Option<i64> {
     re.captures(screen).map(|c| c[1].parse().unwrap())
 }
 
+/// `rotui plan` with the dashboard's environment: the new user, each
+/// step's state word in order, and how many are done.
+fn plan(env: &HashMap<String, String>) -> (String, Vec<String>, usize) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rotui"))
+        .args(["plan", "--app", "signon", "--engine", "mysql"])
+        .env_clear()
+        .envs(env)
+        .output()
+        .expect("rotui plan runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_user = Regex::new(r"new user: (\S+)")
+        .unwrap()
+        .captures(&text)
+        .expect(&text)[1]
+        .to_owned();
+    let states = Regex::new(r"(?m)^ +now: (done|to do|blocked|waiting|unknown): ")
+        .unwrap()
+        .captures_iter(&text)
+        .map(|c| c[1].to_owned())
+        .collect();
+    let done = Regex::new(r"(\d+)/\d+ done")
+        .unwrap()
+        .captures(&text)
+        .expect(&text)[1]
+        .parse()
+        .unwrap();
+    (new_user, states, done)
+}
+
+/// Whether the Steps pane on `screen` says what `rotui plan` says: the same
+/// new user, the same count done, and each visible row in the same state
+/// (the pane marks a step that cannot run yet, for whatever reason, blocked).
+fn agrees(screen: &str, (new_user, states, done): &(String, Vec<String>, usize)) -> bool {
+    let rows = steps(screen);
+    !rows.is_empty()
+        && screen.contains(&format!("→ {new_user}"))
+        && progress(screen) == Some((*done, states.len()))
+        && rows.iter().all(|(n, status, _)| {
+            matches!(
+                (status.as_str(), states.get(n - 1).map(String::as_str)),
+                ("done", Some("done"))
+                    | ("pending", Some("to do"))
+                    | ("blocked", Some("blocked" | "waiting" | "unknown"))
+            )
+        })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_mysql_rotation_by_keypresses() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,6 +185,16 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     let tmux = tokio::task::spawn_blocking(move || {
         let mut t = Tmux::start("rotui-e2e", &env, "--app signon --engine mysql");
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
+        // `rotui plan` and the dashboard agree at the start: nothing but the
+        // read-only inspections is done, whatever the cluster shows.
+        let start = plan(&env);
+        assert_eq!(start.2, 2, "done at the start: {start:?}");
+        t.wait_for(
+            "the Steps pane to agree with rotui plan",
+            Duration::from_secs(30),
+            |s| agrees(s, &start),
+        );
+        let mut compared_after_promotion = false;
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
             if Instant::now() >= deadline {
@@ -164,6 +227,17 @@ async fn a_whole_mysql_rotation_by_keypresses() {
                 std::thread::sleep(Duration::from_millis(300));
                 continue;
             }
+            if title.starts_with("Force-sync") && !compared_after_promotion {
+                // Mid-rotation (promoted, not yet synced): they agree again.
+                let mid = plan(&env);
+                t.wait_for(
+                    "the Steps pane to agree with rotui plan mid-rotation",
+                    Duration::from_secs(30),
+                    |s| agrees(s, &mid),
+                );
+                assert_eq!(mid.1[n - 1], "to do", "{mid:?}");
+                compared_after_promotion = true;
+            }
             // Aim at step n, open its preview, run it, answer any confirmation.
             t.keys(&["g"]);
             for _ in 1..n {
@@ -194,6 +268,7 @@ async fn a_whole_mysql_rotation_by_keypresses() {
                 },
             );
         }
+        assert!(compared_after_promotion, "the comparison after the promotion ran");
         t.capture();
         t.captures.clone()
     })
