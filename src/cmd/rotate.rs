@@ -5,6 +5,7 @@ use color_eyre::eyre::{Result, eyre};
 
 use crate::cli::{ConnArgs, PlanArgs, RotateArgs};
 use crate::connect::{self, Connected};
+use crate::preflight;
 use crate::rotation::journal::{self, Journal};
 use crate::rotation::{Ctx, Mode, PlanSpec, RunOptions, cli};
 use crate::target::{Target, TargetArgs};
@@ -49,6 +50,21 @@ fn journal_for(spec: &PlanSpec) -> Result<Journal> {
     Ok(Journal::for_spec(&dir, spec))
 }
 
+/// The preflight of every environment, one report.
+async fn preflight(connected: &[Connected]) -> preflight::Report {
+    let mut report = preflight::Report::default();
+    for c in connected {
+        let mut one = preflight::check(c, c.tunnel.is_some()).await;
+        if connected.len() > 1 {
+            for check in &mut one.checks {
+                check.what = format!("{}: {}", c.target.env, check.what);
+            }
+        }
+        report.checks.extend(one.checks);
+    }
+    report
+}
+
 async fn close(connected: Vec<Connected>) {
     for c in connected {
         c.close().await;
@@ -67,8 +83,11 @@ pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Resu
             &RunOptions::default(),
             &mut out,
         )
-        .await
-        .map_err(Into::into)
+        .await?;
+        // What a rotation would need, as `rotate` will check it first.
+        use std::io::Write;
+        writeln!(out, "\n{}", preflight(&connected).await)?;
+        Ok(())
     }
     .await;
     close(connected).await;
@@ -97,6 +116,12 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
                 .collect(),
             ..RunOptions::default()
         };
+        // Everything the rotation needs, checked before anything is written.
+        let report = preflight(&connected).await;
+        if !report.passed() {
+            eprint!("{report}");
+            return Ok(1);
+        }
         let mut out = std::io::stdout();
         let outcome = cli::rotate_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
         Ok(outcome.exit_code())

@@ -29,6 +29,11 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     let Some(step) = plan.steps.iter().find(|s| &s.id == id) else {
         return drop(tx.send(failed("no such step".into())));
     };
+    // Everything the rotation needs, checked before anything is written.
+    let report = crate::preflight::check(&b.connected, b.connected.tunnel.is_some()).await;
+    if !report.passed() {
+        return drop(tx.send(failed(Redacted::new(report.to_string().trim_end()))));
+    }
     let mut opts = RunOptions {
         yes: true,
         stop_after: Some(step.id.clone()),

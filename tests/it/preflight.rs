@@ -134,3 +134,69 @@ async fn preflight_names_each_missing_permission_and_an_unreachable_cluster() {
     crate::support::assert_no_secret(&format!("{report} {report:?}"), &[&app.password]);
     world.shutdown().await;
 }
+
+/// `rotui rotate --yes` refuses, having written nothing, when the role may
+/// not patch the ExternalSecret or the API server does not answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_stops_before_any_write_when_the_cluster_would_fail_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(dir.path()).await.expect("the sandbox starts");
+    let env = rotui_sandbox::world::parse_env_file(
+        &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
+    );
+    let rotate = |kubeconfig: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotui"))
+            .args(["rotate", "--yes", "--app", "signon", "--engine", "mysql"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", dir.path())
+            .env("ROTUI_STATE_DIR", dir.path().join("state"))
+            .envs(&env)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .expect("rotui runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let c = connected(&world, &world.info().kubeconfig).await;
+    let written = || async {
+        let secrets = c.session.as_ref().unwrap().secrets();
+        let versions = secrets.versions(&c.target.app_secret).await.unwrap();
+        let users = c.db.as_ref().unwrap().users().await.unwrap();
+        (
+            versions.len(),
+            users.iter().filter(|u| u.name.starts_with("signon_")).count(),
+        )
+    };
+    let before = written().await;
+
+    world.kube_store().deny("patch", "externalsecrets");
+    let (code, stderr) = rotate(&world.info().kubeconfig);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(
+        stderr.contains("patch externalsecrets.external-secrets.io/signon-mysql"),
+        "{stderr}"
+    );
+    assert_eq!(written().await, before, "no secret version, no user");
+    world.kube_store().allow("patch", "externalsecrets");
+
+    let closed = rotui_sandbox::guard::free_port();
+    let text = std::fs::read_to_string(&world.info().kubeconfig).unwrap();
+    let dead = dir.path().join("dead-kubeconfig");
+    std::fs::write(
+        &dead,
+        regex::Regex::new(r"server: \S+")
+            .unwrap()
+            .replace(&text, format!("server: http://127.0.0.1:{closed}").as_str())
+            .as_ref(),
+    )
+    .unwrap();
+    let (code, stderr) = rotate(&dead);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    assert_eq!(written().await, before, "no secret version, no user");
+    world.shutdown().await;
+}
