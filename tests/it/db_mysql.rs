@@ -1,16 +1,47 @@
-//! The MySQL-family layer against a real throwaway MariaDB whose admin has
-//! RDS's master-user privileges (no SUPER), shared by these tests; each test
-//! makes its own databases and users.
+//! The MySQL-family layer against real throwaway servers whose admin has
+//! RDS's master-user privileges (no SUPER): every test runs once on MySQL 9.7
+//! LTS (`db_mysql::NAME::mysql`) and once on MariaDB 10.11
+//! (`db_mysql::NAME::mariadb`), each flavour's server shared by these tests;
+//! each test makes its own databases and users.
 
 use rotui::db::DbErrorKind;
 use rotui::db::ident::{mysql_ident, mysql_str};
 use rotui::db::model::{DbObject, FlavorKind, GrantKind, Statement};
 use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, Plan, test_login};
 use rotui::secret::{self, ExposeSecret, SecretString};
-use rotui_sandbox::mariadb::{AppAccount, MariaDbServer, unique_suffix};
+use rotui_sandbox::mariadb::{AppAccount, Flavour, MariaDbServer, unique_suffix};
+
+thread_local! {
+    /// The flavour the running test is on (each `#[tokio::test]` runs on its
+    /// own current-thread runtime, so the whole test sees its own value).
+    static FLAVOUR: std::cell::Cell<Flavour> = const { std::cell::Cell::new(Flavour::Mysql) };
+}
+
+/// One test per flavour: `flavoured!(name)` makes `name::mysql` and
+/// `name::mariadb`, each running `async fn name()` on that flavour's server.
+macro_rules! flavoured {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn mysql() {
+                super::FLAVOUR.with(|f| f.set(super::Flavour::Mysql));
+                super::$name().await
+            }
+            #[tokio::test]
+            async fn mariadb() {
+                super::FLAVOUR.with(|f| f.set(super::Flavour::Mariadb));
+                super::$name().await
+            }
+        }
+    };
+}
+
+fn flavour() -> Flavour {
+    FLAVOUR.with(|f| f.get())
+}
 
 fn server() -> &'static MariaDbServer {
-    MariaDbServer::shared()
+    MariaDbServer::shared_flavour(flavour())
 }
 
 async fn admin() -> MysqlDb {
@@ -30,7 +61,7 @@ fn account(app: &AppAccount) -> Account {
     Account::new(&app.user, &app.host)
 }
 
-#[tokio::test]
+flavoured!(connect_detects_mariadb_on_rds_and_the_admin);
 async fn connect_detects_mariadb_on_rds_and_the_admin() {
     let db = admin().await;
     let f = db.flavor();
@@ -40,7 +71,7 @@ async fn connect_detects_mariadb_on_rds_and_the_admin() {
     assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
 }
 
-#[tokio::test]
+flavoured!(wrong_password_and_unreachable_server_are_clear_and_secret_free);
 async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     let s = server();
     let bad = s.url("aws_db_admin", "NotThePassword123", None);
@@ -59,7 +90,7 @@ async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     assert!(err.to_string().contains("URL"), "{err}");
 }
 
-#[tokio::test]
+flavoured!(connect_with_a_separate_password);
 async fn connect_with_a_separate_password() {
     let s = server();
     let url = format!("mysql://aws_db_admin@{}:{}", s.host(), s.port());
@@ -74,7 +105,7 @@ async fn connect_with_a_separate_password() {
     assert!(!format!("{err:?}").contains("not-the-password-9"));
 }
 
-#[tokio::test]
+flavoured!(users_show_the_runbook_columns_on_mariadb);
 async fn users_show_the_runbook_columns_on_mariadb() {
     let db = admin().await;
     let app = app("signon").await;
@@ -109,7 +140,7 @@ async fn users_show_the_runbook_columns_on_mariadb() {
     );
 }
 
-#[tokio::test]
+flavoured!(grants_are_parsed_and_never_carry_the_password_hash);
 async fn grants_are_parsed_and_never_carry_the_password_hash() {
     let db = admin().await;
     let app = app("signon").await;
@@ -126,7 +157,7 @@ async fn grants_are_parsed_and_never_carry_the_password_hash() {
     assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
 }
 
-#[tokio::test]
+flavoured!(objects_list_views_routines_triggers_and_events_with_definers);
 async fn objects_list_views_routines_triggers_and_events_with_definers() {
     let db = admin().await;
     let app = app("signon").await;
@@ -173,7 +204,7 @@ async fn objects_list_views_routines_triggers_and_events_with_definers() {
     );
 }
 
-#[tokio::test]
+flavoured!(connections_are_counted_per_user_in_one_query);
 async fn connections_are_counted_per_user_in_one_query() {
     let db = admin().await;
     let app = app("signon").await;
@@ -219,7 +250,7 @@ async fn connections_are_counted_per_user_in_one_query() {
     drop(held);
 }
 
-#[tokio::test]
+flavoured!(test_login_accepts_the_right_password_only);
 async fn test_login_accepts_the_right_password_only() {
     let app = app("signon").await;
     let s = server();
@@ -254,7 +285,7 @@ async fn login(user: &str, password: &SecretString) -> Result<(), rotui::db::DbE
     test_login(server().host(), server().port(), user, password, None).await
 }
 
-#[tokio::test]
+flavoured!(create_user_previews_a_masked_password_and_is_idempotent);
 async fn create_user_previews_a_masked_password_and_is_idempotent() {
     let db = admin().await;
     let new = Account::new(format!("signon_user_{}", unique_suffix()), "%");
@@ -292,7 +323,7 @@ async fn create_user_previews_a_masked_password_and_is_idempotent() {
     );
 }
 
-#[tokio::test]
+flavoured!(cloning_never_carries_the_mariadb_password_hash);
 async fn cloning_never_carries_the_mariadb_password_hash() {
     let db = admin().await;
     let old_app = app("signon").await;
@@ -328,7 +359,7 @@ async fn cloning_never_carries_the_mariadb_password_hash() {
     assert!(db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
 }
 
-#[tokio::test]
+flavoured!(cloning_copies_every_kind_of_grant_for_a_non_percent_host);
 async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     let s = server();
     let db = admin().await;
@@ -435,7 +466,7 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     assert!(db.verify_grants_equivalent(&old, &new).await.unwrap().is_empty());
 }
 
-#[tokio::test]
+flavoured!(a_missing_privilege_is_named);
 async fn a_missing_privilege_is_named() {
     let s = server();
     let db = admin().await;
@@ -463,7 +494,7 @@ async fn a_missing_privilege_is_named() {
     );
 }
 
-#[tokio::test]
+flavoured!(definers_move_to_the_admin_and_objects_keep_working);
 async fn definers_move_to_the_admin_and_objects_keep_working() {
     let db = admin().await;
     let old_app = app(HOSTILE).await;
@@ -600,7 +631,7 @@ async fn scalar(db: &MysqlDb, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test]
+flavoured!(kill_goes_through_rds_kill_and_drop_waits_for_it);
 async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     let db = admin().await;
     let app = app("signon").await;
@@ -652,7 +683,7 @@ async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     drop(held);
 }
 
-#[tokio::test]
+flavoured!(drop_is_refused_while_the_user_defines_objects_unless_forced);
 async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     let db = admin().await;
     let app = app("definer").await;
@@ -695,7 +726,7 @@ async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     assert_eq!(err.kind, DbErrorKind::Refused);
 }
 
-#[tokio::test]
+flavoured!(hostile_names_work_end_to_end_and_never_inject);
 async fn hostile_names_work_end_to_end_and_never_inject() {
     let db = admin().await;
     for hint in [
@@ -740,7 +771,7 @@ async fn hostile_names_work_end_to_end_and_never_inject() {
     assert!(db.users().await.unwrap().iter().any(|u| u.name == "root"));
 }
 
-#[tokio::test]
+flavoured!(the_pool_never_holds_more_than_two_connections);
 async fn the_pool_never_holds_more_than_two_connections() {
     let s = server();
     let sfx = unique_suffix();
@@ -770,7 +801,7 @@ async fn the_pool_never_holds_more_than_two_connections() {
     assert!((1..=2).contains(&seen), "saw {seen} connections");
 }
 
-#[tokio::test]
+flavoured!(slow_queries_time_out_with_a_clear_error);
 async fn slow_queries_time_out_with_a_clear_error() {
     let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
@@ -782,7 +813,7 @@ async fn slow_queries_time_out_with_a_clear_error() {
     assert_eq!(b.expect("second slot free").as_deref(), Some("42"));
 }
 
-#[tokio::test]
+flavoured!(a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds);
 async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
     use sqlx::{Connection, Executor};
     let db = admin().await.with_timeout(std::time::Duration::from_secs(2));
@@ -832,7 +863,7 @@ async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
     busy.close().await.unwrap();
 }
 
-#[tokio::test]
+flavoured!(one_connection_can_be_killed_alone);
 async fn one_connection_can_be_killed_alone() {
     use sqlx::Connection;
     let db = admin().await;
@@ -859,7 +890,7 @@ async fn one_connection_can_be_killed_alone() {
     b.close().await.unwrap();
 }
 
-#[tokio::test]
+flavoured!(nothing_prints_a_password);
 async fn nothing_prints_a_password() {
     let s = server();
     let db = admin().await;
@@ -898,14 +929,15 @@ async fn nothing_prints_a_password() {
     assert!(!format!("{err} {err:?}").contains(app.password.expose_secret()));
 }
 
-#[tokio::test]
+flavoured!(quoting_holds_when_the_server_defaults_to_no_backslash_escapes);
 async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
     // A server of its own: the global sql_mode change must not leak into
     // the other tests.
-    let s = tokio::task::spawn_blocking(MariaDbServer::start)
+    let f = flavour();
+    let s = tokio::task::spawn_blocking(move || MariaDbServer::start_flavour(f))
         .await
         .unwrap()
-        .expect("second MariaDB");
+        .unwrap_or_else(|e| panic!("a second {f} server: {e}"));
     s.root_exec(&["SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')".into()])
         .await
         .unwrap();
@@ -947,7 +979,7 @@ async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
     drop(held);
 }
 
-#[tokio::test]
+flavoured!(a_drain_of_many_sessions_is_counted_by_one_cheap_query);
 async fn a_drain_of_many_sessions_is_counted_by_one_cheap_query() {
     use sqlx::Connection;
     let db = admin().await;
@@ -989,7 +1021,7 @@ async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
     db.connection_count(user).await.unwrap()
 }
 
-#[tokio::test]
+flavoured!(trigger_order_survives_definer_migration);
 async fn trigger_order_survives_definer_migration() {
     let db = admin().await;
     let app = app("triggers").await;
@@ -1042,7 +1074,7 @@ async fn trigger_order_survives_definer_migration() {
     );
 }
 
-#[tokio::test]
+flavoured!(no_password_reaches_the_logs);
 async fn no_password_reaches_the_logs() {
     let captured = crate::db_postgres::Captured::default();
     let subscriber = tracing_subscriber::fmt()
