@@ -15,16 +15,28 @@ thread_local! {
     /// The flavour the running test is on (each `#[tokio::test]` runs on its
     /// own current-thread runtime, so the whole test sees its own value).
     static FLAVOUR: std::cell::Cell<Flavour> = const { std::cell::Cell::new(Flavour::Mysql) };
+    /// Whether it runs on the MySQL server with log_bin_trust_function_creators ON.
+    static TRUSTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// One test per flavour: `flavoured!(name)` makes `name::mysql` and
 /// `name::mariadb`, each running `async fn name()` on that flavour's server.
+/// `flavoured!(name, trusting)`: on MySQL, the server whose DB parameters
+/// allow non-SUPER admins to re-create functions and triggers
+/// (`log_bin_trust_function_creators=ON`, as an RDS parameter group sets it).
 macro_rules! flavoured {
     ($name:ident) => {
+        flavoured!($name, false);
+    };
+    ($name:ident, trusting) => {
+        flavoured!($name, true);
+    };
+    ($name:ident, $trusting:expr) => {
         mod $name {
             #[tokio::test]
             async fn mysql() {
                 super::FLAVOUR.with(|f| f.set(super::Flavour::Mysql));
+                super::TRUSTING.with(|t| t.set($trusting));
                 super::$name().await
             }
             #[tokio::test]
@@ -36,12 +48,26 @@ macro_rules! flavoured {
     };
 }
 
+/// `name` + `-suffix`, cut to MySQL's 32 characters on MySQL (the suffix kept).
+fn fit(name: &str, suffix: &str) -> String {
+    let max = match flavour() {
+        Flavour::Mysql => 32 - suffix.chars().count() - 1,
+        Flavour::Mariadb => 80,
+    };
+    let head: String = name.chars().take(max).collect();
+    format!("{head}-{suffix}")
+}
+
 fn flavour() -> Flavour {
     FLAVOUR.with(|f| f.get())
 }
 
 fn server() -> &'static MariaDbServer {
-    MariaDbServer::shared_flavour(flavour())
+    if flavour() == Flavour::Mysql && TRUSTING.with(|t| t.get()) {
+        rotui_sandbox::mysql::shared_trusting()
+    } else {
+        MariaDbServer::shared_flavour(flavour())
+    }
 }
 
 async fn admin() -> MysqlDb {
@@ -65,8 +91,16 @@ flavoured!(connect_detects_mariadb_on_rds_and_the_admin);
 async fn connect_detects_mariadb_on_rds_and_the_admin() {
     let db = admin().await;
     let f = db.flavor();
-    assert_eq!(f.kind, FlavorKind::Mariadb);
-    assert!(f.version.contains("MariaDB"), "{}", f.version);
+    match flavour() {
+        Flavour::Mariadb => {
+            assert_eq!(f.kind, FlavorKind::Mariadb);
+            assert!(f.version.contains("MariaDB"), "{}", f.version);
+        }
+        Flavour::Mysql => {
+            assert_eq!(f.kind, FlavorKind::Mysql);
+            assert!(f.version.starts_with("9.7"), "{}", f.version);
+        }
+    }
     assert!(f.rds, "mysql.rds_kill exists, so this looks like RDS");
     assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
 }
@@ -120,7 +154,11 @@ async fn users_show_the_runbook_columns_on_mariadb() {
     let admin_row = users.iter().find(|u| u.name == "aws_db_admin").unwrap();
     assert_eq!(admin_row.host.as_deref(), Some("%"));
     assert!(!admin_row.superuser && admin_row.can_grant && admin_row.can_login);
-    assert_eq!(admin_row.auth_plugin.as_deref(), Some("mysql_native_password"));
+    let plugin = match flavour() {
+        Flavour::Mariadb => "mysql_native_password",
+        Flavour::Mysql => "caching_sha2_password",
+    };
+    assert_eq!(admin_row.auth_plugin.as_deref(), Some(plugin));
 
     let app_row = users.iter().find(|u| u.name == app.user).unwrap();
     assert!(!app_row.can_grant && !app_row.account_locked && !app_row.password_expired);
@@ -157,7 +195,10 @@ async fn grants_are_parsed_and_never_carry_the_password_hash() {
     assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
 }
 
-flavoured!(objects_list_views_routines_triggers_and_events_with_definers);
+flavoured!(
+    objects_list_views_routines_triggers_and_events_with_definers,
+    trusting
+);
 async fn objects_list_views_routines_triggers_and_events_with_definers() {
     let db = admin().await;
     let app = app("signon").await;
@@ -359,7 +400,10 @@ async fn cloning_never_carries_the_mariadb_password_hash() {
     assert!(db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
 }
 
-flavoured!(cloning_copies_every_kind_of_grant_for_a_non_percent_host);
+flavoured!(
+    cloning_copies_every_kind_of_grant_for_a_non_percent_host,
+    trusting
+);
 async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     let s = server();
     let db = admin().await;
@@ -368,8 +412,8 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     let d = mysql_ident(&dbname);
     let role = format!("app role-{sfx}");
     let proxied = Account::new(format!("proxied-{sfx}"), "%");
-    let old = Account::new(format!("old-{HOSTILE}-{sfx}"), "10.0.%");
-    let new = Account::new(format!("new-{HOSTILE}-{sfx}"), "10.0.%");
+    let old = Account::new(fit(&format!("old-{HOSTILE}"), &sfx), "10.0.%");
+    let new = Account::new(fit(&format!("new-{HOSTILE}"), &sfx), "10.0.%");
     let o = old.sql();
     // What RDS's master user can make itself…
     s.admin_exec(&[
@@ -382,8 +426,18 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
         format!("CREATE USER {o} IDENTIFIED BY 'old-password-1'"),
         format!("CREATE USER {}", proxied.sql()),
         format!("GRANT {} TO {o} WITH ADMIN OPTION", mysql_str(&role)),
-        format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
-        format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
+        match flavour() {
+            Flavour::Mariadb => format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
+            Flavour::Mysql => format!("SET DEFAULT ROLE {} TO {o}", mysql_str(&role)),
+        },
+        match flavour() {
+            Flavour::Mariadb => format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
+            Flavour::Mysql => format!("GRANT PROCESS ON *.* TO {o}"),
+        },
+        match flavour() {
+            Flavour::Mariadb => "DO 0".to_owned(),
+            Flavour::Mysql => format!("ALTER USER {o} WITH MAX_USER_CONNECTIONS 7"),
+        },
         format!("GRANT SELECT, INSERT ON {d}.* TO {o} WITH GRANT OPTION"),
         format!("GRANT UPDATE ON {d}.`t-1` TO {o}"),
         format!("GRANT SELECT (id, `col``x`), UPDATE (`sec'ret`) ON {d}.`t-1` TO {o}"),
@@ -420,9 +474,18 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
 
     let users = db.users().await.unwrap();
     let old_row = users.iter().find(|u| u.name == old.user).unwrap();
-    assert_eq!(old_row.member_of, std::slice::from_ref(&role));
     let role_row = users.iter().find(|u| u.name == role).unwrap();
-    assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
+    match flavour() {
+        Flavour::Mariadb => {
+            assert_eq!(old_row.member_of, std::slice::from_ref(&role));
+            assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
+        }
+        // MySQL roles are accounts with a host (`role`@`%`).
+        Flavour::Mysql => {
+            assert_eq!(old_row.member_of, vec![format!("{role}@%")]);
+            assert!(role_row.is_role && !role_row.can_login);
+        }
+    }
 
     let password = secret::generate_password();
     run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
@@ -494,7 +557,7 @@ async fn a_missing_privilege_is_named() {
     );
 }
 
-flavoured!(definers_move_to_the_admin_and_objects_keep_working);
+flavoured!(definers_move_to_the_admin_and_objects_keep_working, trusting);
 async fn definers_move_to_the_admin_and_objects_keep_working() {
     let db = admin().await;
     let old_app = app(HOSTILE).await;
@@ -567,10 +630,16 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
             b.create_sql
         );
     }
+    let plan_previews = plan.previews();
+    let plan_notes = plan.notes.clone();
+    let recreate = match flavour() {
+        Flavour::Mariadb => "CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION",
+        Flavour::Mysql => "CREATE DEFINER='aws_db_admin'@'%' FUNCTION",
+    };
     assert!(
+        plan.previews().iter().any(|s| s.contains(recreate)),
+        "{:#?}",
         plan.previews()
-            .iter()
-            .any(|s| s.contains("CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION"))
     );
     run(&db, &plan).await;
 
@@ -600,7 +669,10 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
             .unwrap()
             .iter()
             .any(|g| g.kind == GrantKind::Routine),
-        "the routine grant survived"
+        "the routine grant survived: {:?} {:#?} {:?}",
+        db.grants(&account(&other)).await.unwrap(),
+        plan_previews,
+        plan_notes
     );
 
     // With the old user gone, everything still works.
@@ -738,7 +810,13 @@ async fn hostile_names_work_end_to_end_and_never_inject() {
         let old_app = app(hint).await;
         let old = account(&old_app);
         assert!(db.user_exists(&old).await.unwrap(), "{hint}");
-        let new = Account::new(format!("{}-user-20260121", old_app.user), "%");
+        // The product's own naming: long (hostile) names are shortened to
+        // MySQL's 32 characters.
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 21).unwrap();
+        let new = Account::new(
+            rotui::target::new_username(&old_app.user, rotui::target::Engine::Mysql, day, |_| false),
+            "%",
+        );
         let password = secret::generate_password();
         run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
         run(&db, &db.clone_grants_plan(&old, &new).await.unwrap()).await;
@@ -803,7 +881,9 @@ async fn the_pool_never_holds_more_than_two_connections() {
 
 flavoured!(slow_queries_time_out_with_a_clear_error);
 async fn slow_queries_time_out_with_a_clear_error() {
-    let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
+    // (Long enough for a TLS login to MySQL 9.7 on a busy machine, far
+    // shorter than the query.)
+    let db = admin().await.with_timeout(std::time::Duration::from_millis(1500));
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
     // The abandoned connection is closed at once, not kept (draining the old
@@ -813,7 +893,10 @@ async fn slow_queries_time_out_with_a_clear_error() {
     assert_eq!(b.expect("second slot free").as_deref(), Some("42"));
 }
 
-flavoured!(a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds);
+flavoured!(
+    a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds,
+    trusting
+);
 async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
     use sqlx::{Connection, Executor};
     let db = admin().await.with_timeout(std::time::Duration::from_secs(2));
@@ -1021,7 +1104,7 @@ async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
     db.connection_count(user).await.unwrap()
 }
 
-flavoured!(trigger_order_survives_definer_migration);
+flavoured!(trigger_order_survives_definer_migration, trusting);
 async fn trigger_order_survives_definer_migration() {
     let db = admin().await;
     let app = app("triggers").await;
@@ -1103,4 +1186,209 @@ async fn no_password_reaches_the_logs() {
         !logs.contains(server().admin_password().expose_secret()),
         "{logs}"
     );
+}
+
+/// A function and a trigger defined by `app` (made by root, who may, as
+/// the app's own migrations once did), and a table the trigger writes.
+async fn function_and_trigger(app: &AppAccount) {
+    let db = mysql_ident(&app.database);
+    let definer = rotui::db::ident::mysql_account(&app.user, &app.host);
+    server()
+        .root_exec(&[
+            format!("CREATE TABLE {db}.t (id INT, doubled INT)"),
+            format!(
+                "CREATE DEFINER = {definer} FUNCTION {db}.twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2"
+            ),
+            format!(
+                "CREATE DEFINER = {definer} TRIGGER {db}.fill BEFORE INSERT ON {db}.t \
+                 FOR EACH ROW SET NEW.doubled = NEW.id * 2"
+            ),
+        ])
+        .await
+        .unwrap();
+}
+
+/// (kind, name, definer) of the app database's routines and triggers.
+async fn routines_and_triggers(db: &MysqlDb, app: &AppAccount) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = db
+        .objects(Some(&app.database))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| matches!(o.kind.as_str(), "function" | "trigger"))
+        .map(|o| (o.kind, o.name, o.owner))
+        .collect();
+    out.sort();
+    out
+}
+
+// Loss #1: on MySQL, with binary logging on and log_bin_trust_function_creators
+// OFF (MySQL's and RDS's default), a non-SUPER admin's DROP + CREATE of a
+// function or trigger used to drop it and then fail (1419). Now the plan is
+// refused before anything is dropped, and the objects are untouched.
+flavoured!(a_function_and_a_trigger_survive_a_refused_definer_migration);
+async fn a_function_and_a_trigger_survive_a_refused_definer_migration() {
+    let db = admin().await;
+    let app = app("trustoff").await;
+    function_and_trigger(&app).await;
+    let before = routines_and_triggers(&db, &app).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    match flavour() {
+        Flavour::Mysql => {
+            let check = db.recreate_check().await.unwrap();
+            assert!(
+                check.log_bin && !check.trust_function_creators && !check.admin_has_super,
+                "{check:?}"
+            );
+            let err = db
+                .definer_plan(&account(&app), Some(&app.database))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+            let shown = format!("{err} {}", err.hint.as_deref().unwrap_or(""));
+            assert!(shown.contains("log_bin_trust_function_creators"), "{shown}");
+            assert!(shown.contains("parameter group"), "{shown}");
+            assert!(shown.contains("function") && shown.contains("trigger"), "{shown}");
+            // Even a plan made elsewhere (or before the variable changed)
+            // drops nothing: the executor checks again before each DROP.
+            let stale = Statement::new(format!(
+                "DROP FUNCTION {}.`twice`;\nCREATE DEFINER=CURRENT_USER FUNCTION `twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+                mysql_ident(&app.database)
+            ))
+            .in_database(&app.database);
+            let err = db.execute(&[stale]).await.unwrap_err();
+            assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+        }
+        Flavour::Mariadb => {
+            // Binary logging is off on this MariaDB, and MariaDB re-creates with
+            // CREATE OR REPLACE (nothing dropped): the move goes ahead.
+            let plan = db
+                .definer_plan(&account(&app), Some(&app.database))
+                .await
+                .unwrap();
+            run(&db, &plan.plan).await;
+        }
+    }
+    let after = routines_and_triggers(&db, &app).await;
+    assert_eq!(after.len(), 2, "both objects still exist: {after:?}");
+    assert_eq!(
+        scalar(&db, &format!("SELECT {}.twice(21)", mysql_ident(&app.database))).await,
+        "42"
+    );
+    if flavour() == Flavour::Mysql {
+        assert_eq!(after, before, "untouched");
+    }
+}
+
+// Loss #1, the other half: with the variable ON (the RDS fix), the same
+// objects move to the admin and keep working; each was backed up (0600) first.
+flavoured!(a_function_and_a_trigger_migrate_when_trust_is_on, trusting);
+async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
+    let db = admin().await;
+    let app = app("trustson").await;
+    function_and_trigger(&app).await;
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap();
+    assert_eq!(plan.backups.len(), 2);
+    run(&db, &plan.plan).await;
+    let after = routines_and_triggers(&db, &app).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    for (kind, name, owner) in &after {
+        assert!(
+            owner.starts_with("aws_db_admin@"),
+            "{kind} {name} is defined by {owner}"
+        );
+    }
+    let q = mysql_ident(&app.database);
+    assert_eq!(scalar(&db, &format!("SELECT {q}.twice(4)")).await, "8");
+    server()
+        .admin_exec(&[format!("INSERT INTO {q}.t (id) VALUES (5)")])
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar(&db, &format!("SELECT doubled FROM {q}.t WHERE id = 5")).await,
+        "10"
+    );
+}
+
+// If a re-creation fails anyway after its DROP ran, the object is restored
+// from its backup at once, and the error says so (not just "statement 1 of 1
+// failed").
+flavoured!(a_failed_re_creation_is_restored_and_said, trusting);
+async fn a_failed_re_creation_is_restored_and_said() {
+    let db = admin().await;
+    let app = app("restore").await;
+    function_and_trigger(&app).await;
+    let q = mysql_ident(&app.database);
+    let broken = Statement::new(format!(
+        "DROP FUNCTION {q}.`twice`;\nCREATE FUNCTION `twice`(x INT) RETURNS INT DETERMINISTIC RETURN no_such_column +"
+    ))
+    .in_database(&app.database);
+    let err = db.execute(&[broken]).await.unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("DROP FUNCTION") && shown.contains("ran"),
+        "{shown}"
+    );
+    assert!(shown.contains("restored from the backup"), "{shown}");
+    assert_eq!(scalar(&db, &format!("SELECT {q}.twice(21)")).await, "42");
+    let still = routines_and_triggers(&db, &app).await;
+    // MySQL's master may name any definer (SET_ANY_DEFINER); RDS MariaDB's
+    // cannot (no SET USER), so there it comes back defined by the admin.
+    let definer = match flavour() {
+        Flavour::Mysql => app.user.as_str(),
+        Flavour::Mariadb => "aws_db_admin",
+    };
+    assert!(
+        still
+            .iter()
+            .any(|(k, n, o)| k == "function" && n == "twice" && o.starts_with(definer)),
+        "restored, defined by {definer}: {still:?}"
+    );
+    // The backup is a private file in the state directory.
+    let path = shown.rsplit("Backup: ").next().unwrap().trim();
+    let path = std::path::Path::new(path.split_whitespace().next().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", path.display());
+    assert!(std::fs::read_to_string(path).unwrap().contains("RETURN x * 2"));
+}
+
+// Loss #6: the estate's longest MySQL app name makes a 35-character user
+// name; it is shortened to 32, keeps the date, and works.
+flavoured!(a_35_character_user_name_is_shortened_and_works);
+async fn a_35_character_user_name_is_shortened_and_works() {
+    let db = admin().await;
+    let old_app = app("cp").await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    assert_eq!("collections-publisher_user_20261203".len(), 35);
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        let name =
+            rotui::target::new_username("collections-publisher", rotui::target::Engine::Mysql, day, |n| {
+                taken.contains(&n.to_owned())
+            });
+        assert!(name.chars().count() <= 32 && name.contains("20261203"), "{name}");
+        let new = Account::new(&name, "%");
+        let password = secret::generate_password();
+        run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
+        run(
+            &db,
+            &db.clone_grants_plan(&account(&old_app), &new).await.unwrap(),
+        )
+        .await;
+        test_login(
+            server().host(),
+            server().port(),
+            &name,
+            &password,
+            Some(&old_app.database),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        taken.push(name);
+    }
+    assert_ne!(taken[0], taken[1]);
 }

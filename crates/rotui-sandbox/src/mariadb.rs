@@ -224,9 +224,16 @@ impl MariaDbServer {
     /// suffix (hints may hold any characters: that is the point of some tests).
     pub async fn create_app(&self, hint: &str) -> io::Result<AppAccount> {
         let suffix = unique_suffix();
+        // MySQL user names are at most 32 characters (MariaDB's 80): a long
+        // hint is cut, the unique suffix kept.
+        let max = match self.flavour {
+            Flavour::Mysql => 32,
+            Flavour::Mariadb => 80,
+        };
+        let head: String = hint.chars().take(max - suffix.len() - 1).collect();
         let app = AppAccount {
             database: format!("{hint}_production_{suffix}"),
-            user: format!("{hint}_{suffix}"),
+            user: format!("{head}_{suffix}"),
             host: "%".to_owned(),
             password: secret::generate_password(),
         };
