@@ -1392,3 +1392,96 @@ async fn a_35_character_user_name_is_shortened_and_works() {
     }
     assert_ne!(taken[0], taken[1]);
 }
+
+// Loss #3 / #5: account options are cloned, and verification compares them:
+// a difference in any of them makes the users not equivalent.
+flavoured!(account_options_are_cloned_and_compared);
+async fn account_options_are_cloned_and_compared() {
+    let db = admin().await;
+    let old_app = app("opts").await;
+    let old = account(&old_app);
+    let o = old.sql();
+    let setup: Vec<String> = match flavour() {
+        Flavour::Mysql => vec![
+            format!(
+                "ALTER USER {o} REQUIRE SUBJECT '/CN=signon' AND ISSUER '/CN=ca' AND CIPHER 'ECDHE-RSA-AES256-GCM-SHA384' \
+                 WITH MAX_QUERIES_PER_HOUR 1000 MAX_UPDATES_PER_HOUR 100 MAX_CONNECTIONS_PER_HOUR 50 MAX_USER_CONNECTIONS 7 \
+                 PASSWORD EXPIRE INTERVAL 90 DAY PASSWORD HISTORY 5 PASSWORD REUSE INTERVAL 30 DAY \
+                 PASSWORD REQUIRE CURRENT OPTIONAL FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 2"
+            ),
+            format!("ALTER USER {o} ATTRIBUTE '{{\"team\": \"govuk\", \"owner\": \"signon\"}}'"),
+            format!("ALTER USER {o} COMMENT 'signon app user'"),
+        ],
+        Flavour::Mariadb => vec![format!(
+            "ALTER USER {o} REQUIRE SSL WITH MAX_USER_CONNECTIONS 7 MAX_QUERIES_PER_HOUR 1000"
+        )],
+    };
+    server().admin_exec(&setup).await.unwrap();
+    let new = Account::new(
+        format!("{}n", old_app.user.chars().take(30).collect::<String>()),
+        "%",
+    );
+    let password = secret::generate_password();
+    run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
+    // Before cloning, the options differ, and verification says so.
+    server()
+        .admin_exec(&[format!(
+            "GRANT ALL PRIVILEGES ON {}.* TO {}",
+            mysql_ident(&old_app.database),
+            new.sql()
+        )])
+        .await
+        .unwrap();
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(!diff.is_empty(), "options differ before cloning");
+    assert!(
+        diff.missing.iter().any(|m| m.contains("MAX_USER_CONNECTIONS 7")),
+        "{diff:#?}"
+    );
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert!(
+        !plan.previews().iter().any(|p| p.contains("IDENTIFIED")),
+        "{:?}",
+        plan.previews()
+    );
+    run(&db, &plan).await;
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.is_empty(), "{diff:#?}");
+    assert!(
+        db.clone_grants_plan(&old, &new).await.unwrap().is_empty(),
+        "idempotent"
+    );
+    if flavour() == Flavour::Mysql {
+        let a = db.account_options(&old).await.unwrap().unwrap();
+        let b = db.account_options(&new).await.unwrap().unwrap();
+        assert_eq!(a.atoms(), b.atoms());
+        assert_eq!(b.failed_login_attempts, 3);
+        assert_eq!(b.password_lock_time, "2");
+        assert_eq!(b.expire, "INTERVAL 90 DAY");
+        assert!(b.require.contains("SUBJECT '/CN=signon'"), "{}", b.require);
+        assert!(
+            b.metadata.contains("signon app user") && b.metadata.contains("govuk"),
+            "{}",
+            b.metadata
+        );
+        assert_eq!(b.plugin, "caching_sha2_password");
+        // One option changed on the new user alone: verification fails again.
+        server()
+            .admin_exec(&[format!("ALTER USER {} FAILED_LOGIN_ATTEMPTS 4", new.sql())])
+            .await
+            .unwrap();
+        let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+        assert!(
+            diff.extra.iter().any(|e| e.contains("FAILED_LOGIN_ATTEMPTS 4")),
+            "{diff:#?}"
+        );
+        assert!(!db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
+    }
+    // "No more": a privilege the old user lacks makes them differ too.
+    server()
+        .admin_exec(&[format!("GRANT PROCESS ON *.* TO {}", new.sql())])
+        .await
+        .unwrap();
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.extra.iter().any(|e| e.contains("PROCESS")), "{diff:#?}");
+}

@@ -11,6 +11,7 @@ pub mod backup;
 mod connections;
 mod definers;
 pub mod grants;
+pub mod options;
 mod read;
 mod users;
 

@@ -60,6 +60,14 @@ impl MysqlDb {
                 plan.statements.push(Statement::new(sql));
             }
         }
+        // MySQL's account options (REQUIRE, limits, password policy, lock
+        // policy, ATTRIBUTE/COMMENT): one ALTER USER when they differ.
+        if let Some(want) = self.account_options(from).await? {
+            let have = self.account_options(to).await?;
+            if have.is_none_or(|h| h.atoms() != want.atoms()) {
+                plan.statements.push(Statement::new(want.alter_for(to)));
+            }
+        }
         if plan.is_empty() {
             plan.notes.push(format!(
                 "{} already has every grant of {}",
@@ -70,11 +78,20 @@ impl MysqlDb {
         Ok(plan)
     }
 
-    /// How `new`'s grants differ from `old`'s; empty means equivalent.
+    /// How `new`'s grants and account options differ from `old`'s; empty
+    /// means equivalent (no less and no more).
     pub async fn verify_grants_equivalent(&self, old: &Account, new: &Account) -> DbResult<GrantDiff> {
-        let old = self.parsed_grants(old).await?;
-        let new = self.parsed_grants(new).await?;
-        Ok(GrantDiff::between(&old, &new))
+        let old_grants = self.parsed_grants(old).await?;
+        let new_grants = self.parsed_grants(new).await?;
+        let mut diff = GrantDiff::between(&old_grants, &new_grants);
+        let atoms = |o: Option<super::options::MysqlAccountOptions>| -> BTreeSet<String> {
+            o.map(|o| o.atoms().into_iter().collect()).unwrap_or_default()
+        };
+        let a = atoms(self.account_options(old).await?);
+        let b = atoms(self.account_options(new).await?);
+        diff.missing.extend(a.difference(&b).cloned());
+        diff.extra.extend(b.difference(&a).cloned());
+        Ok(diff)
     }
 
     /// `DROP USER account`, refused while the account has connections or
