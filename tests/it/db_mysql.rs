@@ -83,6 +83,11 @@ async fn app(hint: &str) -> AppAccount {
         .expect("create app database and user")
 }
 
+/// An app whose database the test does not use (just a user to grant to).
+async fn app_named(hint: &str) -> AppAccount {
+    app(hint).await
+}
+
 fn account(app: &AppAccount) -> Account {
     Account::new(&app.user, &app.host)
 }
@@ -1287,12 +1292,46 @@ async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
     let db = admin().await;
     let app = app("trustson").await;
     function_and_trigger(&app).await;
+    // Loss #2: a third user's EXECUTE on the function must survive its DROP.
+    let third = app_named("third").await;
+    let q = mysql_ident(&app.database);
+    server()
+        .admin_exec(&[format!(
+            "GRANT EXECUTE ON FUNCTION {q}.`twice` TO {}",
+            account(&third).sql()
+        )])
+        .await
+        .unwrap();
     let plan = db
         .definer_plan(&account(&app), Some(&app.database))
         .await
         .unwrap();
     assert_eq!(plan.backups.len(), 2);
-    run(&db, &plan.plan).await;
+    let statements = plan.statements_with_notes();
+    let previews: Vec<String> = statements.iter().map(Statement::preview).collect();
+    if flavour() == Flavour::Mysql {
+        // The notes reach the previews (and so `rotui plan`, the step list and the journal).
+        assert!(
+            previews[0].contains("-- note:") && previews[0].contains(&third.user),
+            "{previews:#?}"
+        );
+        assert!(
+            previews.iter().any(|p| p.contains("GRANT EXECUTE ON FUNCTION")),
+            "{previews:#?}"
+        );
+    }
+    db.execute(&statements).await.unwrap();
+    let as_third = MysqlDb::connect(&app_url(&third)).await.unwrap();
+    assert_eq!(
+        as_third
+            .query_scalar(&format!("SELECT {q}.twice(3)"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("6"),
+        "the third user can still call the re-created function"
+    );
+    as_third.close().await;
     let after = routines_and_triggers(&db, &app).await;
     assert_eq!(after.len(), 2, "{after:?}");
     for (kind, name, owner) in &after {
@@ -1301,7 +1340,6 @@ async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
             "{kind} {name} is defined by {owner}"
         );
     }
-    let q = mysql_ident(&app.database);
     assert_eq!(scalar(&db, &format!("SELECT {q}.twice(4)")).await, "8");
     server()
         .admin_exec(&[format!("INSERT INTO {q}.t (id) VALUES (5)")])

@@ -37,6 +37,34 @@ pub struct DefinerPlan {
     pub backups: Vec<ObjectBackup>,
 }
 
+impl DefinerPlan {
+    /// The statements, with the plan's notes (what DROP + CREATE does to
+    /// backups and other users' routine grants) carried as `-- note:` lines
+    /// at the top of the first one, so every preview, the step list and the
+    /// journal show them. Notes are one line each: control characters in
+    /// object names become spaces, so a note can never end its comment.
+    pub fn statements_with_notes(&self) -> Vec<Statement> {
+        let mut out = self.plan.statements.clone();
+        if let Some(first) = out.first_mut()
+            && !self.plan.notes.is_empty()
+        {
+            let notes: Vec<String> = self
+                .plan
+                .notes
+                .iter()
+                .map(|n| {
+                    let line: String = n.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+                    format!("-- note: {line}")
+                })
+                .collect();
+            let mut with = Statement::new(format!("{}\n{}", notes.join("\n"), first.sql()));
+            with.database = first.database.clone();
+            *first = with;
+        }
+        out
+    }
+}
+
 /// Whether an object has the expected definer and still works.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectCheck {

@@ -10,10 +10,12 @@
 pub mod backup;
 mod connections;
 mod definers;
+mod grant_parse;
 pub mod grants;
 pub mod options;
 mod read;
 mod users;
+mod verify;
 
 use std::str::FromStr;
 use std::time::Duration;

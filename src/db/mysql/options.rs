@@ -10,11 +10,33 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::grants::Account;
 use super::{MysqlDb, text};
 use crate::db::DbResult;
 use crate::db::ident::mysql_str;
 use crate::db::model::FlavorKind;
+
+/// Account options that MariaDB prints on grant lines (MySQL 8 never does):
+/// TLS requirements and resource limits. Not credentials, so they are cloned,
+/// through `ALTER USER`, which both flavours accept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct AccountOptions {
+    /// The text after `REQUIRE`, e.g. `SSL`; `None` or `NONE` = nothing required.
+    pub require: Option<String>,
+    /// `MAX_USER_CONNECTIONS 10` and the like.
+    pub limits: Vec<(String, String)>,
+}
+
+impl AccountOptions {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.require
+            .as_deref()
+            .is_none_or(|r| r.eq_ignore_ascii_case("NONE"))
+            && self.limits.iter().all(|(_, v)| v == "0")
+    }
+}
 
 /// A MySQL account's options, normalised for comparison and cloning.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +62,27 @@ pub struct MysqlAccountOptions {
 }
 
 impl MysqlAccountOptions {
+    /// What `CREATE USER … IDENTIFIED BY …` gives a new account on MySQL 8.4/9.x.
+    pub fn fresh() -> Self {
+        MysqlAccountOptions {
+            require: "NONE".into(),
+            limits: BTreeMap::from([
+                ("MAX_QUERIES_PER_HOUR", 0),
+                ("MAX_UPDATES_PER_HOUR", 0),
+                ("MAX_CONNECTIONS_PER_HOUR", 0),
+                ("MAX_USER_CONNECTIONS", 0),
+            ]),
+            expire: "DEFAULT".into(),
+            history: "DEFAULT".into(),
+            reuse_interval: "DEFAULT".into(),
+            require_current: "DEFAULT".into(),
+            failed_login_attempts: 0,
+            password_lock_time: "0".into(),
+            metadata: String::new(),
+            plugin: "caching_sha2_password".into(),
+        }
+    }
+
     /// The options as comparable facts. `mysql_native_password` counts as
     /// `caching_sha2_password`: a new user gets the latter where the former
     /// is disabled (8.4) or gone (9.x), and that is the point of rotating.
@@ -240,7 +283,7 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(sql.ends_with(r#"ATTRIBUTE '{"comment":"it\'s"}'"#), "{sql}");
+        assert!(sql.ends_with(r#"ATTRIBUTE '{"comment":"it''s"}'"#), "{sql}");
         let sha = MysqlAccountOptions {
             plugin: "caching_sha2_password".into(),
             ..o.clone()

@@ -63,8 +63,12 @@ impl MysqlDb {
         // MySQL's account options (REQUIRE, limits, password policy, lock
         // policy, ATTRIBUTE/COMMENT): one ALTER USER when they differ.
         if let Some(want) = self.account_options(from).await? {
-            let have = self.account_options(to).await?;
-            if have.is_none_or(|h| h.atoms() != want.atoms()) {
+            // (A user still to be created will have the defaults.)
+            let have = self
+                .account_options(to)
+                .await?
+                .unwrap_or_else(super::options::MysqlAccountOptions::fresh);
+            if have.atoms() != want.atoms() {
                 plan.statements.push(Statement::new(want.alter_for(to)));
             }
         }
