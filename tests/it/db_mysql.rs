@@ -1522,4 +1522,16 @@ async fn account_options_are_cloned_and_compared() {
         .unwrap();
     let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
     assert!(diff.extra.iter().any(|e| e.contains("PROCESS")), "{diff:#?}");
+    // …and the clone plan (what the rotation's verify step asks for) takes it away.
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert!(
+        plan.previews()
+            .iter()
+            .any(|p| p.starts_with("REVOKE PROCESS ON *.*")),
+        "{:?}",
+        plan.previews()
+    );
+    run(&db, &plan).await;
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.is_empty(), "{diff:#?}");
 }

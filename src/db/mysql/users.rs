@@ -60,6 +60,15 @@ impl MysqlDb {
                 plan.statements.push(Statement::new(sql));
             }
         }
+        // No more than `from` has either: what `to` holds beyond it is
+        // revoked (privileges, grant options, roles, PROXY), so the clone is
+        // equivalent and verification, which asks for this plan, sees extras.
+        let want: BTreeSet<String> = old.iter().flat_map(|g| g.line.atoms()).collect();
+        for extra in have.difference(&want) {
+            if let Some(sql) = super::verify::revoke_atom(extra, to) {
+                plan.statements.push(Statement::new(sql));
+            }
+        }
         // MySQL's account options (REQUIRE, limits, password policy, lock
         // policy, ATTRIBUTE/COMMENT): one ALTER USER when they differ.
         if let Some(want) = self.account_options(from).await? {
