@@ -1170,6 +1170,9 @@ async fn no_password_reaches_the_logs() {
         .with_writer(captured.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // A callsite first reached by a concurrent test, before this subscriber
+    // existed, may have cached "no one listens": ask again.
+    tracing::callsite::rebuild_interest_cache();
 
     let db = admin().await;
     let new = Account::new(format!("logs_{}", unique_suffix()), "%");
