@@ -163,19 +163,65 @@ impl Target {
 /// MySQL `signon` → `signon_user_20260121`; PostgreSQL `account-api` →
 /// `account-api-user-20260121`. `taken` says whether a name already exists;
 /// a second rotation on the same day gets `_2`/`-2`, then `_3`…
+///
+/// Names longer than the engine allows ([`max_username_len`]: MySQL 32
+/// characters, PostgreSQL 63 bytes) are shortened deterministically: the
+/// app part is cut and followed by four hex digits of a stable hash of the
+/// whole app name (so two long apps sharing a prefix stay distinct), and the
+/// `user` word, date and counter are kept: `collections-publisher` on MySQL
+/// → `collections-pu1b4b_user_20261203`.
 pub fn new_username(app: &str, engine: Engine, day: NaiveDate, taken: impl Fn(&str) -> bool) -> String {
     let sep = match engine {
         Engine::Mysql => '_',
         Engine::Postgres => '-',
     };
-    let base = format!("{app}{sep}user{sep}{}", day.format("%Y%m%d"));
-    if !taken(&base) {
-        return base;
-    }
-    (2..)
-        .map(|n| format!("{base}{sep}{n}"))
-        .find(|name| !taken(name))
+    let tail = format!("{sep}user{sep}{}", day.format("%Y%m%d"));
+    let name = |counter: Option<u32>| {
+        let tail = match counter {
+            Some(n) => format!("{tail}{sep}{n}"),
+            None => tail.clone(),
+        };
+        let full = format!("{app}{tail}");
+        if username_len(&full, engine) <= max_username_len(engine) {
+            return full;
+        }
+        let hash = format!("{:04x}", stable_hash(app) & 0xffff);
+        let budget = max_username_len(engine).saturating_sub(username_len(&tail, engine) + hash.len());
+        let mut head = app.to_owned();
+        while username_len(&head, engine) > budget {
+            head.pop();
+        }
+        format!("{head}{hash}{tail}")
+    };
+    std::iter::once(None)
+        .chain((2..).map(Some))
+        .map(name)
+        .find(|candidate| !taken(candidate))
         .expect("an unbounded range always finds a free name")
+}
+
+/// The longest user name an engine accepts: MySQL 32 characters (8.0+),
+/// PostgreSQL 63 bytes (NAMEDATALEN - 1).
+pub fn max_username_len(engine: Engine) -> usize {
+    match engine {
+        Engine::Mysql => 32,
+        Engine::Postgres => 63,
+    }
+}
+
+/// A name's length as the engine measures it (MySQL: characters; PostgreSQL: bytes).
+fn username_len(name: &str, engine: Engine) -> usize {
+    match engine {
+        Engine::Mysql => name.chars().count(),
+        Engine::Postgres => name.len(),
+    }
+}
+
+/// FNV-1a, 32 bits: stable across Rust versions and platforms.
+fn stable_hash(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]
@@ -234,5 +280,51 @@ mod tests {
             new_username("signon", Engine::Mysql, day(), |n| taken.contains(&n)),
             "signon_user_20260121_3"
         );
+    }
+
+    #[test]
+    fn long_app_names_are_shortened_within_each_engines_limit() {
+        // The estate's longest MySQL app names, and long PostgreSQL ones.
+        let day = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        for (app, engine) in [
+            ("collections-publisher", Engine::Mysql),
+            ("search-admin", Engine::Mysql),
+            ("content-block-manager", Engine::Mysql),
+            ("collections-publisher-with-a-very-long-suffix", Engine::Mysql),
+            (
+                "content-block-manager-with-a-name-well-past-sixty-three-bytes-long",
+                Engine::Postgres,
+            ),
+        ] {
+            let name = new_username(app, engine, day, |_| false);
+            assert!(username_len(&name, engine) <= max_username_len(engine), "{name}");
+            assert!(name.contains("20261203"), "the date is kept: {name}");
+            assert_eq!(name, new_username(app, engine, day, |_| false), "deterministic");
+            let second = new_username(app, engine, day, |n| n == name);
+            assert_ne!(second, name);
+            assert!(
+                username_len(&second, engine) <= max_username_len(engine),
+                "{second}"
+            );
+        }
+        let long = new_username("collections-publisher", Engine::Mysql, day, |_| false);
+        assert_eq!(long.chars().count(), 32, "{long}");
+        assert!(
+            long.starts_with("collections-pu") && long.ends_with("_user_20261203"),
+            "{long}"
+        );
+        // Two long apps sharing their first 14 characters stay distinct.
+        assert_ne!(
+            new_username("collections-publisher-a", Engine::Mysql, day, |_| false),
+            new_username("collections-publisher-b", Engine::Mysql, day, |_| false)
+        );
+        // Short names are unchanged.
+        assert_eq!(
+            new_username("search-admin", Engine::Mysql, day, |_| false),
+            "search-admin_user_20261203"
+        );
+        // Multibyte names are cut on character boundaries.
+        let n = new_username("ünïcödé-äpplicätion-name-x", Engine::Mysql, day, |_| false);
+        assert!(n.chars().count() <= 32, "{n}");
     }
 }

@@ -1,16 +1,73 @@
-//! The MySQL-family layer against a real throwaway MariaDB whose admin has
-//! RDS's master-user privileges (no SUPER), shared by these tests; each test
-//! makes its own databases and users.
+//! The MySQL-family layer against real throwaway servers whose admin has
+//! RDS's master-user privileges (no SUPER): every test runs once on MySQL 9.7
+//! LTS (`db_mysql::NAME::mysql`) and once on MariaDB 10.11
+//! (`db_mysql::NAME::mariadb`), each flavour's server shared by these tests;
+//! each test makes its own databases and users.
 
 use rotui::db::DbErrorKind;
 use rotui::db::ident::{mysql_ident, mysql_str};
 use rotui::db::model::{DbObject, FlavorKind, GrantKind, Statement};
 use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, Plan, test_login};
 use rotui::secret::{self, ExposeSecret, SecretString};
-use rotui_sandbox::mariadb::{AppAccount, MariaDbServer, unique_suffix};
+use rotui_sandbox::mariadb::{AppAccount, Flavour, MariaDbServer, unique_suffix};
+
+thread_local! {
+    /// The flavour the running test is on (each `#[tokio::test]` runs on its
+    /// own current-thread runtime, so the whole test sees its own value).
+    static FLAVOUR: std::cell::Cell<Flavour> = const { std::cell::Cell::new(Flavour::Mysql) };
+    /// Whether it runs on the MySQL server with log_bin_trust_function_creators ON.
+    static TRUSTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// One test per flavour: `flavoured!(name)` makes `name::mysql` and
+/// `name::mariadb`, each running `async fn name()` on that flavour's server.
+/// `flavoured!(name, trusting)`: on MySQL, the server whose DB parameters
+/// allow non-SUPER admins to re-create functions and triggers
+/// (`log_bin_trust_function_creators=ON`, as an RDS parameter group sets it).
+macro_rules! flavoured {
+    ($name:ident) => {
+        flavoured!($name, false);
+    };
+    ($name:ident, trusting) => {
+        flavoured!($name, true);
+    };
+    ($name:ident, $trusting:expr) => {
+        mod $name {
+            #[tokio::test]
+            async fn mysql() {
+                super::FLAVOUR.with(|f| f.set(super::Flavour::Mysql));
+                super::TRUSTING.with(|t| t.set($trusting));
+                super::$name().await
+            }
+            #[tokio::test]
+            async fn mariadb() {
+                super::FLAVOUR.with(|f| f.set(super::Flavour::Mariadb));
+                super::$name().await
+            }
+        }
+    };
+}
+
+/// `name` + `-suffix`, cut to MySQL's 32 characters on MySQL (the suffix kept).
+fn fit(name: &str, suffix: &str) -> String {
+    let max = match flavour() {
+        Flavour::Mysql => 32 - suffix.chars().count() - 1,
+        Flavour::Mariadb => 80,
+    };
+    let head: String = name.chars().take(max).collect();
+    format!("{head}-{suffix}")
+}
+
+fn flavour() -> Flavour {
+    FLAVOUR.with(|f| f.get())
+}
 
 fn server() -> &'static MariaDbServer {
-    MariaDbServer::shared()
+    if flavour() == Flavour::Mysql && TRUSTING.with(|t| t.get()) {
+        rotui_sandbox::mysql::shared_trusting()
+    } else {
+        MariaDbServer::shared_flavour(flavour())
+    }
 }
 
 async fn admin() -> MysqlDb {
@@ -26,21 +83,34 @@ async fn app(hint: &str) -> AppAccount {
         .expect("create app database and user")
 }
 
+/// An app whose database the test does not use (just a user to grant to).
+async fn app_named(hint: &str) -> AppAccount {
+    app(hint).await
+}
+
 fn account(app: &AppAccount) -> Account {
     Account::new(&app.user, &app.host)
 }
 
-#[tokio::test]
+flavoured!(connect_detects_mariadb_on_rds_and_the_admin);
 async fn connect_detects_mariadb_on_rds_and_the_admin() {
     let db = admin().await;
     let f = db.flavor();
-    assert_eq!(f.kind, FlavorKind::Mariadb);
-    assert!(f.version.contains("MariaDB"), "{}", f.version);
+    match flavour() {
+        Flavour::Mariadb => {
+            assert_eq!(f.kind, FlavorKind::Mariadb);
+            assert!(f.version.contains("MariaDB"), "{}", f.version);
+        }
+        Flavour::Mysql => {
+            assert_eq!(f.kind, FlavorKind::Mysql);
+            assert!(f.version.starts_with("9.7"), "{}", f.version);
+        }
+    }
     assert!(f.rds, "mysql.rds_kill exists, so this looks like RDS");
     assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
 }
 
-#[tokio::test]
+flavoured!(wrong_password_and_unreachable_server_are_clear_and_secret_free);
 async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     let s = server();
     let bad = s.url("aws_db_admin", "NotThePassword123", None);
@@ -59,7 +129,7 @@ async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     assert!(err.to_string().contains("URL"), "{err}");
 }
 
-#[tokio::test]
+flavoured!(connect_with_a_separate_password);
 async fn connect_with_a_separate_password() {
     let s = server();
     let url = format!("mysql://aws_db_admin@{}:{}", s.host(), s.port());
@@ -74,7 +144,7 @@ async fn connect_with_a_separate_password() {
     assert!(!format!("{err:?}").contains("not-the-password-9"));
 }
 
-#[tokio::test]
+flavoured!(users_show_the_runbook_columns_on_mariadb);
 async fn users_show_the_runbook_columns_on_mariadb() {
     let db = admin().await;
     let app = app("signon").await;
@@ -89,7 +159,11 @@ async fn users_show_the_runbook_columns_on_mariadb() {
     let admin_row = users.iter().find(|u| u.name == "aws_db_admin").unwrap();
     assert_eq!(admin_row.host.as_deref(), Some("%"));
     assert!(!admin_row.superuser && admin_row.can_grant && admin_row.can_login);
-    assert_eq!(admin_row.auth_plugin.as_deref(), Some("mysql_native_password"));
+    let plugin = match flavour() {
+        Flavour::Mariadb => "mysql_native_password",
+        Flavour::Mysql => "caching_sha2_password",
+    };
+    assert_eq!(admin_row.auth_plugin.as_deref(), Some(plugin));
 
     let app_row = users.iter().find(|u| u.name == app.user).unwrap();
     assert!(!app_row.can_grant && !app_row.account_locked && !app_row.password_expired);
@@ -109,7 +183,7 @@ async fn users_show_the_runbook_columns_on_mariadb() {
     );
 }
 
-#[tokio::test]
+flavoured!(grants_are_parsed_and_never_carry_the_password_hash);
 async fn grants_are_parsed_and_never_carry_the_password_hash() {
     let db = admin().await;
     let app = app("signon").await;
@@ -126,7 +200,10 @@ async fn grants_are_parsed_and_never_carry_the_password_hash() {
     assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
 }
 
-#[tokio::test]
+flavoured!(
+    objects_list_views_routines_triggers_and_events_with_definers,
+    trusting
+);
 async fn objects_list_views_routines_triggers_and_events_with_definers() {
     let db = admin().await;
     let app = app("signon").await;
@@ -173,7 +250,7 @@ async fn objects_list_views_routines_triggers_and_events_with_definers() {
     );
 }
 
-#[tokio::test]
+flavoured!(connections_are_counted_per_user_in_one_query);
 async fn connections_are_counted_per_user_in_one_query() {
     let db = admin().await;
     let app = app("signon").await;
@@ -219,7 +296,7 @@ async fn connections_are_counted_per_user_in_one_query() {
     drop(held);
 }
 
-#[tokio::test]
+flavoured!(test_login_accepts_the_right_password_only);
 async fn test_login_accepts_the_right_password_only() {
     let app = app("signon").await;
     let s = server();
@@ -254,7 +331,7 @@ async fn login(user: &str, password: &SecretString) -> Result<(), rotui::db::DbE
     test_login(server().host(), server().port(), user, password, None).await
 }
 
-#[tokio::test]
+flavoured!(create_user_previews_a_masked_password_and_is_idempotent);
 async fn create_user_previews_a_masked_password_and_is_idempotent() {
     let db = admin().await;
     let new = Account::new(format!("signon_user_{}", unique_suffix()), "%");
@@ -292,7 +369,7 @@ async fn create_user_previews_a_masked_password_and_is_idempotent() {
     );
 }
 
-#[tokio::test]
+flavoured!(cloning_never_carries_the_mariadb_password_hash);
 async fn cloning_never_carries_the_mariadb_password_hash() {
     let db = admin().await;
     let old_app = app("signon").await;
@@ -328,7 +405,10 @@ async fn cloning_never_carries_the_mariadb_password_hash() {
     assert!(db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
 }
 
-#[tokio::test]
+flavoured!(
+    cloning_copies_every_kind_of_grant_for_a_non_percent_host,
+    trusting
+);
 async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     let s = server();
     let db = admin().await;
@@ -337,8 +417,8 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     let d = mysql_ident(&dbname);
     let role = format!("app role-{sfx}");
     let proxied = Account::new(format!("proxied-{sfx}"), "%");
-    let old = Account::new(format!("old-{HOSTILE}-{sfx}"), "10.0.%");
-    let new = Account::new(format!("new-{HOSTILE}-{sfx}"), "10.0.%");
+    let old = Account::new(fit(&format!("old-{HOSTILE}"), &sfx), "10.0.%");
+    let new = Account::new(fit(&format!("new-{HOSTILE}"), &sfx), "10.0.%");
     let o = old.sql();
     // What RDS's master user can make itself…
     s.admin_exec(&[
@@ -351,8 +431,18 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
         format!("CREATE USER {o} IDENTIFIED BY 'old-password-1'"),
         format!("CREATE USER {}", proxied.sql()),
         format!("GRANT {} TO {o} WITH ADMIN OPTION", mysql_str(&role)),
-        format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
-        format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
+        match flavour() {
+            Flavour::Mariadb => format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
+            Flavour::Mysql => format!("SET DEFAULT ROLE {} TO {o}", mysql_str(&role)),
+        },
+        match flavour() {
+            Flavour::Mariadb => format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
+            Flavour::Mysql => format!("GRANT PROCESS ON *.* TO {o}"),
+        },
+        match flavour() {
+            Flavour::Mariadb => "DO 0".to_owned(),
+            Flavour::Mysql => format!("ALTER USER {o} WITH MAX_USER_CONNECTIONS 7"),
+        },
         format!("GRANT SELECT, INSERT ON {d}.* TO {o} WITH GRANT OPTION"),
         format!("GRANT UPDATE ON {d}.`t-1` TO {o}"),
         format!("GRANT SELECT (id, `col``x`), UPDATE (`sec'ret`) ON {d}.`t-1` TO {o}"),
@@ -389,9 +479,18 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
 
     let users = db.users().await.unwrap();
     let old_row = users.iter().find(|u| u.name == old.user).unwrap();
-    assert_eq!(old_row.member_of, std::slice::from_ref(&role));
     let role_row = users.iter().find(|u| u.name == role).unwrap();
-    assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
+    match flavour() {
+        Flavour::Mariadb => {
+            assert_eq!(old_row.member_of, std::slice::from_ref(&role));
+            assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
+        }
+        // MySQL roles are accounts with a host (`role`@`%`).
+        Flavour::Mysql => {
+            assert_eq!(old_row.member_of, vec![format!("{role}@%")]);
+            assert!(role_row.is_role && !role_row.can_login);
+        }
+    }
 
     let password = secret::generate_password();
     run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
@@ -435,7 +534,7 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     assert!(db.verify_grants_equivalent(&old, &new).await.unwrap().is_empty());
 }
 
-#[tokio::test]
+flavoured!(a_missing_privilege_is_named);
 async fn a_missing_privilege_is_named() {
     let s = server();
     let db = admin().await;
@@ -463,7 +562,7 @@ async fn a_missing_privilege_is_named() {
     );
 }
 
-#[tokio::test]
+flavoured!(definers_move_to_the_admin_and_objects_keep_working, trusting);
 async fn definers_move_to_the_admin_and_objects_keep_working() {
     let db = admin().await;
     let old_app = app(HOSTILE).await;
@@ -536,10 +635,16 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
             b.create_sql
         );
     }
+    let plan_previews = plan.previews();
+    let plan_notes = plan.notes.clone();
+    let recreate = match flavour() {
+        Flavour::Mariadb => "CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION",
+        Flavour::Mysql => "CREATE DEFINER='aws_db_admin'@'%' FUNCTION",
+    };
     assert!(
+        plan.previews().iter().any(|s| s.contains(recreate)),
+        "{:#?}",
         plan.previews()
-            .iter()
-            .any(|s| s.contains("CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION"))
     );
     run(&db, &plan).await;
 
@@ -569,7 +674,10 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
             .unwrap()
             .iter()
             .any(|g| g.kind == GrantKind::Routine),
-        "the routine grant survived"
+        "the routine grant survived: {:?} {:#?} {:?}",
+        db.grants(&account(&other)).await.unwrap(),
+        plan_previews,
+        plan_notes
     );
 
     // With the old user gone, everything still works.
@@ -600,7 +708,7 @@ async fn scalar(db: &MysqlDb, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test]
+flavoured!(kill_goes_through_rds_kill_and_drop_waits_for_it);
 async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     let db = admin().await;
     let app = app("signon").await;
@@ -652,7 +760,7 @@ async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     drop(held);
 }
 
-#[tokio::test]
+flavoured!(drop_is_refused_while_the_user_defines_objects_unless_forced);
 async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     let db = admin().await;
     let app = app("definer").await;
@@ -695,7 +803,7 @@ async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     assert_eq!(err.kind, DbErrorKind::Refused);
 }
 
-#[tokio::test]
+flavoured!(hostile_names_work_end_to_end_and_never_inject);
 async fn hostile_names_work_end_to_end_and_never_inject() {
     let db = admin().await;
     for hint in [
@@ -707,7 +815,13 @@ async fn hostile_names_work_end_to_end_and_never_inject() {
         let old_app = app(hint).await;
         let old = account(&old_app);
         assert!(db.user_exists(&old).await.unwrap(), "{hint}");
-        let new = Account::new(format!("{}-user-20260121", old_app.user), "%");
+        // The product's own naming: long (hostile) names are shortened to
+        // MySQL's 32 characters.
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 21).unwrap();
+        let new = Account::new(
+            rotui::target::new_username(&old_app.user, rotui::target::Engine::Mysql, day, |_| false),
+            "%",
+        );
         let password = secret::generate_password();
         run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
         run(&db, &db.clone_grants_plan(&old, &new).await.unwrap()).await;
@@ -740,7 +854,7 @@ async fn hostile_names_work_end_to_end_and_never_inject() {
     assert!(db.users().await.unwrap().iter().any(|u| u.name == "root"));
 }
 
-#[tokio::test]
+flavoured!(the_pool_never_holds_more_than_two_connections);
 async fn the_pool_never_holds_more_than_two_connections() {
     let s = server();
     let sfx = unique_suffix();
@@ -770,9 +884,11 @@ async fn the_pool_never_holds_more_than_two_connections() {
     assert!((1..=2).contains(&seen), "saw {seen} connections");
 }
 
-#[tokio::test]
+flavoured!(slow_queries_time_out_with_a_clear_error);
 async fn slow_queries_time_out_with_a_clear_error() {
-    let db = admin().await.with_timeout(std::time::Duration::from_millis(300));
+    // (Long enough for a TLS login to MySQL 9.7 on a busy machine, far
+    // shorter than the query.)
+    let db = admin().await.with_timeout(std::time::Duration::from_millis(1500));
     let err = db.query_scalar("SELECT SLEEP(5)").await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
     // The abandoned connection is closed at once, not kept (draining the old
@@ -782,7 +898,10 @@ async fn slow_queries_time_out_with_a_clear_error() {
     assert_eq!(b.expect("second slot free").as_deref(), Some("42"));
 }
 
-#[tokio::test]
+flavoured!(
+    a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds,
+    trusting
+);
 async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
     use sqlx::{Connection, Executor};
     let db = admin().await.with_timeout(std::time::Duration::from_secs(2));
@@ -832,7 +951,7 @@ async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
     busy.close().await.unwrap();
 }
 
-#[tokio::test]
+flavoured!(one_connection_can_be_killed_alone);
 async fn one_connection_can_be_killed_alone() {
     use sqlx::Connection;
     let db = admin().await;
@@ -859,7 +978,7 @@ async fn one_connection_can_be_killed_alone() {
     b.close().await.unwrap();
 }
 
-#[tokio::test]
+flavoured!(nothing_prints_a_password);
 async fn nothing_prints_a_password() {
     let s = server();
     let db = admin().await;
@@ -898,14 +1017,15 @@ async fn nothing_prints_a_password() {
     assert!(!format!("{err} {err:?}").contains(app.password.expose_secret()));
 }
 
-#[tokio::test]
+flavoured!(quoting_holds_when_the_server_defaults_to_no_backslash_escapes);
 async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
     // A server of its own: the global sql_mode change must not leak into
     // the other tests.
-    let s = tokio::task::spawn_blocking(MariaDbServer::start)
+    let f = flavour();
+    let s = tokio::task::spawn_blocking(move || MariaDbServer::start_flavour(f))
         .await
         .unwrap()
-        .expect("second MariaDB");
+        .unwrap_or_else(|e| panic!("a second {f} server: {e}"));
     s.root_exec(&["SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')".into()])
         .await
         .unwrap();
@@ -947,7 +1067,7 @@ async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
     drop(held);
 }
 
-#[tokio::test]
+flavoured!(a_drain_of_many_sessions_is_counted_by_one_cheap_query);
 async fn a_drain_of_many_sessions_is_counted_by_one_cheap_query() {
     use sqlx::Connection;
     let db = admin().await;
@@ -989,7 +1109,7 @@ async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
     db.connection_count(user).await.unwrap()
 }
 
-#[tokio::test]
+flavoured!(trigger_order_survives_definer_migration, trusting);
 async fn trigger_order_survives_definer_migration() {
     let db = admin().await;
     let app = app("triggers").await;
@@ -1042,7 +1162,7 @@ async fn trigger_order_survives_definer_migration() {
     );
 }
 
-#[tokio::test]
+flavoured!(no_password_reaches_the_logs);
 async fn no_password_reaches_the_logs() {
     let captured = crate::db_postgres::Captured::default();
     let subscriber = tracing_subscriber::fmt()
@@ -1050,6 +1170,9 @@ async fn no_password_reaches_the_logs() {
         .with_writer(captured.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // A callsite first reached by a concurrent test, before this subscriber
+    // existed, may have cached "no one listens": ask again.
+    tracing::callsite::rebuild_interest_cache();
 
     let db = admin().await;
     let new = Account::new(format!("logs_{}", unique_suffix()), "%");
@@ -1071,4 +1194,347 @@ async fn no_password_reaches_the_logs() {
         !logs.contains(server().admin_password().expose_secret()),
         "{logs}"
     );
+}
+
+/// A function and a trigger defined by `app` (made by root, who may, as
+/// the app's own migrations once did), and a table the trigger writes.
+async fn function_and_trigger(app: &AppAccount) {
+    let db = mysql_ident(&app.database);
+    let definer = rotui::db::ident::mysql_account(&app.user, &app.host);
+    server()
+        .root_exec(&[
+            format!("CREATE TABLE {db}.t (id INT, doubled INT)"),
+            format!(
+                "CREATE DEFINER = {definer} FUNCTION {db}.twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2"
+            ),
+            format!(
+                "CREATE DEFINER = {definer} TRIGGER {db}.fill BEFORE INSERT ON {db}.t \
+                 FOR EACH ROW SET NEW.doubled = NEW.id * 2"
+            ),
+        ])
+        .await
+        .unwrap();
+}
+
+/// (kind, name, definer) of the app database's routines and triggers.
+async fn routines_and_triggers(db: &MysqlDb, app: &AppAccount) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = db
+        .objects(Some(&app.database))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| matches!(o.kind.as_str(), "function" | "trigger"))
+        .map(|o| (o.kind, o.name, o.owner))
+        .collect();
+    out.sort();
+    out
+}
+
+// Loss #1: on MySQL, with binary logging on and log_bin_trust_function_creators
+// OFF (MySQL's and RDS's default), a non-SUPER admin's DROP + CREATE of a
+// function or trigger used to drop it and then fail (1419). Now the plan is
+// refused before anything is dropped, and the objects are untouched.
+flavoured!(a_function_and_a_trigger_survive_a_refused_definer_migration);
+async fn a_function_and_a_trigger_survive_a_refused_definer_migration() {
+    let db = admin().await;
+    let app = app("trustoff").await;
+    function_and_trigger(&app).await;
+    let before = routines_and_triggers(&db, &app).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    match flavour() {
+        Flavour::Mysql => {
+            let check = db.recreate_check().await.unwrap();
+            assert!(
+                check.log_bin && !check.trust_function_creators && !check.admin_has_super,
+                "{check:?}"
+            );
+            let err = db
+                .definer_plan(&account(&app), Some(&app.database))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+            let shown = format!("{err} {}", err.hint.as_deref().unwrap_or(""));
+            assert!(shown.contains("log_bin_trust_function_creators"), "{shown}");
+            assert!(shown.contains("parameter group"), "{shown}");
+            assert!(shown.contains("function") && shown.contains("trigger"), "{shown}");
+            // Even a plan made elsewhere (or before the variable changed)
+            // drops nothing: the executor checks again before each DROP.
+            let stale = Statement::new(format!(
+                "DROP FUNCTION {}.`twice`;\nCREATE DEFINER=CURRENT_USER FUNCTION `twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+                mysql_ident(&app.database)
+            ))
+            .in_database(&app.database);
+            let err = db.execute(&[stale]).await.unwrap_err();
+            assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+        }
+        Flavour::Mariadb => {
+            // Binary logging is off on this MariaDB, and MariaDB re-creates with
+            // CREATE OR REPLACE (nothing dropped): the move goes ahead.
+            let plan = db
+                .definer_plan(&account(&app), Some(&app.database))
+                .await
+                .unwrap();
+            run(&db, &plan.plan).await;
+        }
+    }
+    let after = routines_and_triggers(&db, &app).await;
+    assert_eq!(after.len(), 2, "both objects still exist: {after:?}");
+    assert_eq!(
+        scalar(&db, &format!("SELECT {}.twice(21)", mysql_ident(&app.database))).await,
+        "42"
+    );
+    if flavour() == Flavour::Mysql {
+        assert_eq!(after, before, "untouched");
+    }
+}
+
+// Loss #1, the other half: with the variable ON (the RDS fix), the same
+// objects move to the admin and keep working; each was backed up (0600) first.
+flavoured!(a_function_and_a_trigger_migrate_when_trust_is_on, trusting);
+async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
+    let db = admin().await;
+    let app = app("trustson").await;
+    function_and_trigger(&app).await;
+    // Loss #2: a third user's EXECUTE on the function must survive its DROP.
+    let third = app_named("third").await;
+    let q = mysql_ident(&app.database);
+    server()
+        .admin_exec(&[format!(
+            "GRANT EXECUTE ON FUNCTION {q}.`twice` TO {}",
+            account(&third).sql()
+        )])
+        .await
+        .unwrap();
+    let plan = db
+        .definer_plan(&account(&app), Some(&app.database))
+        .await
+        .unwrap();
+    assert_eq!(plan.backups.len(), 2);
+    let statements = plan.statements_with_notes();
+    let previews: Vec<String> = statements.iter().map(Statement::preview).collect();
+    if flavour() == Flavour::Mysql {
+        // The notes reach the previews (and so `rotui plan`, the step list and the journal).
+        assert!(
+            previews[0].contains("-- note:") && previews[0].contains(&third.user),
+            "{previews:#?}"
+        );
+        assert!(
+            previews.iter().any(|p| p.contains("GRANT EXECUTE ON FUNCTION")),
+            "{previews:#?}"
+        );
+    }
+    db.execute(&statements).await.unwrap();
+    let as_third = MysqlDb::connect(&app_url(&third)).await.unwrap();
+    assert_eq!(
+        as_third
+            .query_scalar(&format!("SELECT {q}.twice(3)"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("6"),
+        "the third user can still call the re-created function"
+    );
+    as_third.close().await;
+    let after = routines_and_triggers(&db, &app).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    for (kind, name, owner) in &after {
+        assert!(
+            owner.starts_with("aws_db_admin@"),
+            "{kind} {name} is defined by {owner}"
+        );
+    }
+    assert_eq!(scalar(&db, &format!("SELECT {q}.twice(4)")).await, "8");
+    server()
+        .admin_exec(&[format!("INSERT INTO {q}.t (id) VALUES (5)")])
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar(&db, &format!("SELECT doubled FROM {q}.t WHERE id = 5")).await,
+        "10"
+    );
+}
+
+// If a re-creation fails anyway after its DROP ran, the object is restored
+// from its backup at once, and the error says so (not just "statement 1 of 1
+// failed").
+flavoured!(a_failed_re_creation_is_restored_and_said, trusting);
+async fn a_failed_re_creation_is_restored_and_said() {
+    let db = admin().await;
+    let app = app("restore").await;
+    function_and_trigger(&app).await;
+    let q = mysql_ident(&app.database);
+    let broken = Statement::new(format!(
+        "DROP FUNCTION {q}.`twice`;\nCREATE FUNCTION `twice`(x INT) RETURNS INT DETERMINISTIC RETURN no_such_column +"
+    ))
+    .in_database(&app.database);
+    let err = db.execute(&[broken]).await.unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("DROP FUNCTION") && shown.contains("ran"),
+        "{shown}"
+    );
+    assert!(shown.contains("restored from the backup"), "{shown}");
+    assert_eq!(scalar(&db, &format!("SELECT {q}.twice(21)")).await, "42");
+    let still = routines_and_triggers(&db, &app).await;
+    // MySQL's master may name any definer (SET_ANY_DEFINER); RDS MariaDB's
+    // cannot (no SET USER), so there it comes back defined by the admin.
+    let definer = match flavour() {
+        Flavour::Mysql => app.user.as_str(),
+        Flavour::Mariadb => "aws_db_admin",
+    };
+    assert!(
+        still
+            .iter()
+            .any(|(k, n, o)| k == "function" && n == "twice" && o.starts_with(definer)),
+        "restored, defined by {definer}: {still:?}"
+    );
+    // The backup is a private file in the state directory.
+    let path = shown.rsplit("Backup: ").next().unwrap().trim();
+    let path = std::path::Path::new(path.split_whitespace().next().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", path.display());
+    assert!(std::fs::read_to_string(path).unwrap().contains("RETURN x * 2"));
+}
+
+// Loss #6: the estate's longest MySQL app name makes a 35-character user
+// name; it is shortened to 32, keeps the date, and works.
+flavoured!(a_35_character_user_name_is_shortened_and_works);
+async fn a_35_character_user_name_is_shortened_and_works() {
+    let db = admin().await;
+    let old_app = app("cp").await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    assert_eq!("collections-publisher_user_20261203".len(), 35);
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        let name =
+            rotui::target::new_username("collections-publisher", rotui::target::Engine::Mysql, day, |n| {
+                taken.contains(&n.to_owned())
+            });
+        assert!(name.chars().count() <= 32 && name.contains("20261203"), "{name}");
+        let new = Account::new(&name, "%");
+        let password = secret::generate_password();
+        run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
+        run(
+            &db,
+            &db.clone_grants_plan(&account(&old_app), &new).await.unwrap(),
+        )
+        .await;
+        test_login(
+            server().host(),
+            server().port(),
+            &name,
+            &password,
+            Some(&old_app.database),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        taken.push(name);
+    }
+    assert_ne!(taken[0], taken[1]);
+}
+
+// Loss #3 / #5: account options are cloned, and verification compares them:
+// a difference in any of them makes the users not equivalent.
+flavoured!(account_options_are_cloned_and_compared);
+async fn account_options_are_cloned_and_compared() {
+    let db = admin().await;
+    let old_app = app("opts").await;
+    let old = account(&old_app);
+    let o = old.sql();
+    let setup: Vec<String> = match flavour() {
+        Flavour::Mysql => vec![
+            format!(
+                "ALTER USER {o} REQUIRE SUBJECT '/CN=signon' AND ISSUER '/CN=ca' AND CIPHER 'ECDHE-RSA-AES256-GCM-SHA384' \
+                 WITH MAX_QUERIES_PER_HOUR 1000 MAX_UPDATES_PER_HOUR 100 MAX_CONNECTIONS_PER_HOUR 50 MAX_USER_CONNECTIONS 7 \
+                 PASSWORD EXPIRE INTERVAL 90 DAY PASSWORD HISTORY 5 PASSWORD REUSE INTERVAL 30 DAY \
+                 PASSWORD REQUIRE CURRENT OPTIONAL FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 2"
+            ),
+            format!("ALTER USER {o} ATTRIBUTE '{{\"team\": \"govuk\", \"owner\": \"signon\"}}'"),
+            format!("ALTER USER {o} COMMENT 'signon app user'"),
+        ],
+        Flavour::Mariadb => vec![format!(
+            "ALTER USER {o} REQUIRE SSL WITH MAX_USER_CONNECTIONS 7 MAX_QUERIES_PER_HOUR 1000"
+        )],
+    };
+    server().admin_exec(&setup).await.unwrap();
+    let new = Account::new(
+        format!("{}n", old_app.user.chars().take(30).collect::<String>()),
+        "%",
+    );
+    let password = secret::generate_password();
+    run(&db, &db.create_user_plan(&new, &password).await.unwrap()).await;
+    // Before cloning, the options differ, and verification says so.
+    server()
+        .admin_exec(&[format!(
+            "GRANT ALL PRIVILEGES ON {}.* TO {}",
+            mysql_ident(&old_app.database),
+            new.sql()
+        )])
+        .await
+        .unwrap();
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(!diff.is_empty(), "options differ before cloning");
+    assert!(
+        diff.missing.iter().any(|m| m.contains("MAX_USER_CONNECTIONS 7")),
+        "{diff:#?}"
+    );
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert!(
+        !plan.previews().iter().any(|p| p.contains("IDENTIFIED")),
+        "{:?}",
+        plan.previews()
+    );
+    run(&db, &plan).await;
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.is_empty(), "{diff:#?}");
+    assert!(
+        db.clone_grants_plan(&old, &new).await.unwrap().is_empty(),
+        "idempotent"
+    );
+    if flavour() == Flavour::Mysql {
+        let a = db.account_options(&old).await.unwrap().unwrap();
+        let b = db.account_options(&new).await.unwrap().unwrap();
+        assert_eq!(a.atoms(), b.atoms());
+        assert_eq!(b.failed_login_attempts, 3);
+        assert_eq!(b.password_lock_time, "2");
+        assert_eq!(b.expire, "INTERVAL 90 DAY");
+        assert!(b.require.contains("SUBJECT '/CN=signon'"), "{}", b.require);
+        assert!(
+            b.metadata.contains("signon app user") && b.metadata.contains("govuk"),
+            "{}",
+            b.metadata
+        );
+        assert_eq!(b.plugin, "caching_sha2_password");
+        // One option changed on the new user alone: verification fails again.
+        server()
+            .admin_exec(&[format!("ALTER USER {} FAILED_LOGIN_ATTEMPTS 4", new.sql())])
+            .await
+            .unwrap();
+        let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+        assert!(
+            diff.extra.iter().any(|e| e.contains("FAILED_LOGIN_ATTEMPTS 4")),
+            "{diff:#?}"
+        );
+        assert!(!db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
+    }
+    // "No more": a privilege the old user lacks makes them differ too.
+    server()
+        .admin_exec(&[format!("GRANT PROCESS ON *.* TO {}", new.sql())])
+        .await
+        .unwrap();
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.extra.iter().any(|e| e.contains("PROCESS")), "{diff:#?}");
+    // …and the clone plan (what the rotation's verify step asks for) takes it away.
+    let plan = db.clone_grants_plan(&old, &new).await.unwrap();
+    assert!(
+        plan.previews()
+            .iter()
+            .any(|p| p.starts_with("REVOKE PROCESS ON *.*")),
+        "{:?}",
+        plan.previews()
+    );
+    run(&db, &plan).await;
+    let diff = db.verify_grants_equivalent(&old, &new).await.unwrap();
+    assert!(diff.is_empty(), "{diff:#?}");
 }

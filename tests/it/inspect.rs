@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use rotui::secret::{ExposeSecret, generate_password};
-use rotui_sandbox::mariadb::MariaDbServer;
+use rotui_sandbox::mariadb::{Flavour, MariaDbServer};
 use rotui_sandbox::postgres::PostgresServer;
 
 fn inspect(args: &[&str]) -> (bool, String, String) {
@@ -23,9 +23,23 @@ fn inspect(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[tokio::test]
-async fn inspect_json_on_mariadb_shows_users_grants_definers_and_connections() {
-    let server = MariaDbServer::shared();
+/// On each MySQL-family flavour (`…::mysql`, `…::mariadb`).
+mod inspect_json_on_mysql_family_shows_users_grants_definers_and_connections {
+    use super::*;
+
+    #[tokio::test]
+    async fn mysql() {
+        inspect_json_on_mysql_family(Flavour::Mysql).await
+    }
+
+    #[tokio::test]
+    async fn mariadb() {
+        inspect_json_on_mysql_family(Flavour::Mariadb).await
+    }
+}
+
+async fn inspect_json_on_mysql_family(flavour: Flavour) {
+    let server = MariaDbServer::shared_flavour(flavour);
     let app = server.create_app("insp").await.unwrap();
     let db = app.database.clone();
     server
@@ -39,7 +53,7 @@ async fn inspect_json_on_mariadb_shows_users_grants_definers_and_connections() {
     let (ok, stdout, stderr) = inspect(&["--db-url", &url, "--user", &app.user, "--json"]);
     assert!(ok, "inspect failed: {stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
-    assert_eq!(doc["flavor"]["kind"], "mariadb");
+    assert_eq!(doc["flavor"]["kind"], flavour.name());
     assert_eq!(doc["database"], db.as_str());
     let users = doc["users"].as_array().unwrap();
     assert!(users.iter().any(|u| u["name"] == app.user.as_str()));

@@ -450,7 +450,7 @@ mod real {
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
-    use rotui_sandbox::mariadb::MariaDbServer;
+    use rotui_sandbox::mariadb::{Flavour, MariaDbServer};
     use rotui_sandbox::moto::MotoServer;
     use rotui_sandbox::postgres::PostgresServer;
     use serde_json::json;
@@ -500,6 +500,7 @@ mod real {
 
     struct World {
         engine: Engine,
+        flavour: Flavour,
         /// The app's user before the rotation, its password and its database.
         old: String,
         old_password: SecretString,
@@ -541,6 +542,8 @@ mod real {
     /// An app's database side, before any cluster is attached.
     struct Parts {
         engine: Engine,
+        /// The MySQL-family server (unused for PostgreSQL).
+        flavour: Flavour,
         old: String,
         old_password: SecretString,
         database: String,
@@ -551,8 +554,8 @@ mod real {
 
     /// An app like signon: its database, a user that owns a table and
     /// defines a view, and its secret `govuk/<app>/mysql`.
-    async fn mysql_parts() -> Parts {
-        let server = MariaDbServer::shared();
+    async fn mysql_parts(flavour: Flavour) -> Parts {
+        let server = MariaDbServer::shared_flavour(flavour);
         let app = server.create_app("signon").await.expect("create the app");
         let as_app =
             MysqlDb::connect(&server.url(&app.user, app.password.expose_secret(), Some(&app.database)))
@@ -575,6 +578,7 @@ mod real {
         let db = MysqlPort::new(admin, server.host(), server.port(), &app.database);
         Parts {
             engine: Engine::Mysql,
+            flavour,
             old: app.user,
             old_password: app.password,
             database: app.database,
@@ -611,6 +615,7 @@ mod real {
         let db = PgPort::new(admin, "127.0.0.1", pg.port(), &database);
         Parts {
             engine: Engine::Postgres,
+            flavour: Flavour::Mysql,
             old: user,
             old_password: password,
             database,
@@ -621,8 +626,8 @@ mod real {
     }
 
     impl World {
-        async fn mysql() -> World {
-            World::assemble(mysql_parts().await, |_| {}, |_| Arc::new(NoCluster))
+        async fn mysql(flavour: Flavour) -> World {
+            World::assemble(mysql_parts(flavour).await, |_| {}, |_| Arc::new(NoCluster))
         }
 
         async fn postgres() -> World {
@@ -654,6 +659,7 @@ mod real {
             };
             World {
                 engine: p.engine,
+                flavour: p.flavour,
                 old: p.old,
                 old_password: p.old_password,
                 database: p.database,
@@ -702,7 +708,7 @@ mod real {
         async fn app_reads(&self, user: &str, password: &SecretString) -> Result<i64, String> {
             match self.engine {
                 Engine::Mysql => {
-                    let s = MariaDbServer::shared();
+                    let s = MariaDbServer::shared_flavour(self.flavour);
                     let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
                         .await
                         .map_err(|e| e.to_string())?;
@@ -734,7 +740,7 @@ mod real {
         async fn hold_session(&self, user: &str, password: &SecretString) -> Held {
             match self.engine {
                 Engine::Mysql => {
-                    let s = MariaDbServer::shared();
+                    let s = MariaDbServer::shared_flavour(self.flavour);
                     let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
                         .await
                         .unwrap();
@@ -827,12 +833,29 @@ mod real {
         r
     }
 
-    #[tokio::test]
-    async fn mysql_until_promotion_on_mariadb_and_moto() {
-        let w = World::mysql().await;
+    /// `name::mysql` and `name::mariadb`, each running `name(flavour)`.
+    macro_rules! per_flavour {
+        ($name:ident) => {
+            mod $name {
+                use super::*;
+                #[tokio::test]
+                async fn mysql() {
+                    super::$name(Flavour::Mysql).await
+                }
+                #[tokio::test]
+                async fn mariadb() {
+                    super::$name(Flavour::Mariadb).await
+                }
+            }
+        };
+    }
+
+    per_flavour!(mysql_until_promotion_on_moto);
+    async fn mysql_until_promotion_on_moto(flavour: Flavour) {
+        let w = World::mysql(flavour).await;
         let r = until_promotion_interrupted_at_every_step(&w).await;
         // Same rights, and the view no longer depends on the old definer.
-        let admin = MysqlDb::connect(&MariaDbServer::shared().admin_url(None))
+        let admin = MysqlDb::connect(&MariaDbServer::shared_flavour(flavour).admin_url(None))
             .await
             .unwrap();
         let (old, new) = (Account::new(&w.old, "%"), Account::new(&r.new_username, "%"));
@@ -934,9 +957,9 @@ mod real {
         assert_eq!(w.app_reads(&cur.username, &cur.password).await, Ok(2));
     }
 
-    #[tokio::test]
-    async fn mysql_old_user_is_dropped_only_once_unused() {
-        drop_only_once_unused(&World::mysql().await).await;
+    per_flavour!(mysql_old_user_is_dropped_only_once_unused);
+    async fn mysql_old_user_is_dropped_only_once_unused(flavour: Flavour) {
+        drop_only_once_unused(&World::mysql(flavour).await).await;
     }
 
     #[tokio::test]
@@ -1045,7 +1068,7 @@ mod real {
     /// masked, and writes nothing anywhere.
     #[tokio::test]
     async fn plan_cmd_on_live_systems_writes_nothing() {
-        for w in [World::mysql().await, World::postgres().await] {
+        for w in [World::mysql(Flavour::Mysql).await, World::postgres().await] {
             let before = w.current().await;
             let mut out = Vec::new();
             rotui::rotation::cli::plan_cmd(&w.plan.spec, &w.ctx, &w.journal(), &w.opts("promote"), &mut out)
@@ -1145,7 +1168,7 @@ mod real {
     /// system in words, holds no secret, and the next run resumes.
     #[tokio::test]
     async fn outages_fail_clearly_and_the_rotation_resumes() {
-        let w = World::mysql().await;
+        let w = World::mysql(Flavour::Mariadb).await;
         let server = MariaDbServer::shared();
         let relay = Relay::start(server.port()).await;
         let admin = MysqlDb::connect_with(
@@ -1476,9 +1499,9 @@ mod real {
         }
     }
 
-    #[tokio::test]
-    async fn mysql_full_rotation_in_the_sandbox() {
-        full_rotation(mysql_parts().await).await;
+    per_flavour!(mysql_full_rotation_in_the_sandbox);
+    async fn mysql_full_rotation_in_the_sandbox(flavour: Flavour) {
+        full_rotation(mysql_parts(flavour).await).await;
     }
 
     #[tokio::test]
@@ -1491,7 +1514,7 @@ mod real {
     /// and the next run completes it.
     #[tokio::test]
     async fn cluster_failures_are_clear_and_the_rotation_resumes() {
-        let (sandbox, w) = deployed(mysql_parts().await).await;
+        let (sandbox, w) = deployed(mysql_parts(Flavour::Mysql).await).await;
         let run = |stop: Option<&'static str>| {
             let o = sandbox_opts(&w, stop);
             let (w, journal) = (&w, w.journal());
@@ -1717,9 +1740,9 @@ mod real {
         assert_eq!(status(&synced, "drop-old-user"), StepStatus::Pending);
     }
 
-    #[tokio::test]
-    async fn mysql_plan_and_dashboard_agree_and_nothing_is_done_early() {
-        plan_and_dashboard_agree(mysql_parts().await).await;
+    per_flavour!(mysql_plan_and_dashboard_agree_and_nothing_is_done_early);
+    async fn mysql_plan_and_dashboard_agree_and_nothing_is_done_early(flavour: Flavour) {
+        plan_and_dashboard_agree(mysql_parts(flavour).await).await;
     }
 
     #[tokio::test]

@@ -90,7 +90,12 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["flavor"]["kind"], "mariadb");
+    assert_eq!(doc["flavor"]["kind"], world.info().mysql.flavour.as_str());
+    assert!(
+        world.info().mysql.version.contains("9.7"),
+        "{:?}",
+        world.info().mysql
+    );
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(world.client().clone(), "apps");
     let relays = pods
         .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=rotui"))

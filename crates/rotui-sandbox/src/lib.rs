@@ -7,5 +7,6 @@ pub mod controllers;
 pub mod guard;
 pub mod mariadb;
 pub mod moto;
+pub mod mysql;
 pub mod postgres;
 pub mod world;

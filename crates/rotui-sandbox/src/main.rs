@@ -17,6 +17,9 @@ struct Args {
     /// Where to write kubeconfig, sandbox.json and sandbox.env [default: a fresh temp dir].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// The MySQL app's server: `mysql` (MySQL 9.7 LTS, as production's 8.4) or `mariadb`.
+    #[arg(long, default_value = "mysql")]
+    mysql: rotui_sandbox::mariadb::Flavour,
 }
 
 #[tokio::main]
@@ -29,7 +32,7 @@ async fn main() -> Result<()> {
         None => scratch_dir("rotui-sandbox-")?,
     };
     let mut term = signal(SignalKind::terminate())?;
-    let world = World::start(&dir).await?;
+    let world = World::start_mysql(&dir, args.mysql).await?;
     let info = world.info();
     println!("rotui sandbox ready in {:.1} s", started.elapsed().as_secs_f64());
     println!();
@@ -39,7 +42,11 @@ async fn main() -> Result<()> {
         "  Secrets Manager   {} ({})",
         info.aws_endpoint_url, info.aws_region
     );
-    println!("  MariaDB (signon)  {}", info.mysql.admin_url);
+    println!(
+        "  {:<17} {}",
+        format!("{} (signon)", info.mysql.flavour),
+        info.mysql.admin_url
+    );
     println!("  PostgreSQL        {}", info.postgres.admin_url);
     println!();
     println!("In another shell:");

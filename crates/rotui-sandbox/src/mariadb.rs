@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::guard::{Guarded, free_port, is_root, scratch_dir};
+pub use crate::mysql::Flavour;
 use rotui::db::ident::{mysql_account, mysql_ident, mysql_str};
 use rotui::secret::{self, ExposeSecret, SecretString};
 
@@ -30,15 +31,19 @@ REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, 
 REPLICATION SLAVE, BINLOG MONITOR, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, \
 CREATE USER, EVENT, TRIGGER, DELETE HISTORY";
 
-/// A running throwaway MariaDB. Stopped, and its directory removed, when it
-/// is dropped or when this process exits (see [`Guarded`]).
+/// A running throwaway MySQL-family server: MariaDB 10.11 (started here) or
+/// MySQL 9.7 LTS (started by [`crate::mysql`]); both have the same test API,
+/// so a test can run on either ([`Flavour`]). Stopped, and its directory
+/// removed, when it is dropped or when this process exits (see [`Guarded`]).
 #[derive(Debug)]
 pub struct MariaDbServer {
     pub port: u16,
-    dir: PathBuf,
-    admin_password: SecretString,
-    root_password: SecretString,
-    _guard: Guarded,
+    pub(crate) flavour: Flavour,
+    pub(crate) version: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) admin_password: SecretString,
+    pub(crate) root_password: SecretString,
+    pub(crate) _guard: Guarded,
 }
 
 /// An application database and its user, as the runbook's `signon` has
@@ -56,7 +61,10 @@ impl MariaDbServer {
     pub fn start() -> io::Result<MariaDbServer> {
         let install = find_binary(&["mariadb-install-db", "mysql_install_db"])?;
         let server = find_binary(&["mariadbd", "mysqld"])?;
-        let client = find_binary(&["mariadb", "mysql"])?;
+        let client = ClientCmd {
+            program: find_binary(&["mariadb", "mysql"])?,
+            pre_args: Vec::new(),
+        };
 
         let dir = scratch_dir("rotui-mariadb-")?;
         let data = dir.join("data");
@@ -118,9 +126,12 @@ impl MariaDbServer {
         let root_password = secret::generate_password();
         run_sql(&client, &socket, &bootstrap_sql(&admin_password, &root_password))
             .map_err(|e| io::Error::other(format!("bootstrapping MariaDB failed: {e}")))?;
+        let version = binary_version(&server, &[]);
 
         Ok(MariaDbServer {
             port,
+            flavour: Flavour::Mariadb,
+            version,
             dir,
             admin_password,
             root_password,
@@ -128,14 +139,41 @@ impl MariaDbServer {
         })
     }
 
-    /// The server shared by every test in this binary, started on first use.
-    /// Share only the server: sqlx pools belong to one tokio runtime, and each
-    /// `#[tokio::test]` has its own.
+    /// The MariaDB server shared by every test in this binary, started on
+    /// first use. Share only the server: sqlx pools belong to one tokio
+    /// runtime, and each `#[tokio::test]` has its own.
     pub fn shared() -> &'static MariaDbServer {
         static SHARED: OnceLock<MariaDbServer> = OnceLock::new();
         SHARED.get_or_init(|| {
             MariaDbServer::start().unwrap_or_else(|e| panic!("cannot start the test MariaDB: {e}"))
         })
+    }
+
+    /// The shared server of one flavour (MySQL 9.7 with
+    /// `log_bin_trust_function_creators` OFF, as MySQL and RDS default to).
+    pub fn shared_flavour(flavour: Flavour) -> &'static MariaDbServer {
+        match flavour {
+            Flavour::Mariadb => MariaDbServer::shared(),
+            Flavour::Mysql => crate::mysql::shared(),
+        }
+    }
+
+    /// Start a fresh server of one flavour. Blocking.
+    pub fn start_flavour(flavour: Flavour) -> io::Result<MariaDbServer> {
+        match flavour {
+            Flavour::Mariadb => MariaDbServer::start(),
+            Flavour::Mysql => crate::mysql::start(&[]),
+        }
+    }
+
+    /// Which server this is.
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    /// The server's own version line (`mysqld --version`).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn host(&self) -> &'static str {
@@ -186,9 +224,16 @@ impl MariaDbServer {
     /// suffix (hints may hold any characters: that is the point of some tests).
     pub async fn create_app(&self, hint: &str) -> io::Result<AppAccount> {
         let suffix = unique_suffix();
+        // MySQL user names are at most 32 characters (MariaDB's 80): a long
+        // hint is cut, the unique suffix kept.
+        let max = match self.flavour {
+            Flavour::Mysql => 32,
+            Flavour::Mariadb => 80,
+        };
+        let head: String = hint.chars().take(max - suffix.len() - 1).collect();
         let app = AppAccount {
             database: format!("{hint}_production_{suffix}"),
-            user: format!("{hint}_{suffix}"),
+            user: format!("{head}_{suffix}"),
             host: "%".to_owned(),
             password: secret::generate_password(),
         };
@@ -243,7 +288,7 @@ pub fn unique_suffix() -> String {
     )
 }
 
-fn bootstrap_sql(admin: &SecretString, root: &SecretString) -> String {
+pub(crate) fn bootstrap_sql(admin: &SecretString, root: &SecretString) -> String {
     let admin_account = mysql_account(ADMIN_USER, "%");
     let root_pw = mysql_str(root.expose_secret());
     format!(
@@ -273,8 +318,9 @@ ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY {root_pw},
 /// Run SQL through the command-line client as root over the socket (the
 /// root password is still empty when this runs). SQL goes through stdin,
 /// never the command line, so no password shows in `ps`.
-fn run_sql(client: &Path, socket: &Path, sql: &str) -> io::Result<()> {
-    let mut child = Command::new(client)
+pub(crate) fn run_sql(client: &ClientCmd, socket: &Path, sql: &str) -> io::Result<()> {
+    let mut child = Command::new(&client.program)
+        .args(&client.pre_args)
         .arg("--no-defaults")
         .arg(format!("--socket={}", socket.display()))
         .arg("--user=root")
@@ -296,6 +342,25 @@ fn run_sql(client: &Path, socket: &Path, sql: &str) -> io::Result<()> {
             String::from_utf8_lossy(&out.stderr).trim(),
         )))
     }
+}
+
+/// How to run the command-line client: a program and the arguments before
+/// its own (MySQL 9.7's runs through Debian sid's loader).
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCmd {
+    pub program: PathBuf,
+    pub pre_args: Vec<String>,
+}
+
+/// `SERVER --version`, trimmed (e.g. `mysqld  Ver 9.7.4-2 for Linux …`).
+pub(crate) fn binary_version(program: &Path, pre_args: &[String]) -> String {
+    Command::new(program)
+        .args(pre_args)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// Find the first of `names` on PATH, /usr/sbin or /usr/bin.
@@ -321,7 +386,7 @@ fn find_binary(names: &[&str]) -> io::Result<PathBuf> {
     ))
 }
 
-fn log_tail(log: &Path) -> String {
+pub(crate) fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")

@@ -19,7 +19,7 @@ use sqlx::{Connection, Executor};
 use crate::apiserver::{KubeApiServer, KubeStore};
 use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::guard::shell_quote;
-use crate::mariadb::MariaDbServer;
+use crate::mariadb::{Flavour, MariaDbServer};
 use crate::moto::MotoServer;
 use crate::postgres::PostgresServer;
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
@@ -53,6 +53,12 @@ pub struct SandboxInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineInfo {
+    /// Which server runs it (`mysql`, `mariadb`, `postgres`…).
+    #[serde(default)]
+    pub flavour: String,
+    /// The server's own version line.
+    #[serde(default)]
+    pub version: String,
     /// The admin's URL without its password: rotui reads that from the
     /// admin secret, as in a real account.
     pub admin_url: String,
@@ -85,13 +91,26 @@ impl std::fmt::Debug for World {
 impl World {
     /// Start everything and write `kubeconfig`, `sandbox.json` and
     /// `sandbox.env` into `dir`. Returns once the apps' pods are connected.
+    /// The MySQL app runs on MySQL 9.7, as production's on MySQL 8.4.
     pub async fn start(dir: &Path) -> Result<World> {
+        World::start_mysql(dir, Flavour::Mysql).await
+    }
+
+    /// [`World::start`] with the MySQL app on the given flavour. MySQL runs
+    /// with `log_bin_trust_function_creators=ON`, as the RDS DB parameter
+    /// group must set it for rotui to move the definer of its trigger.
+    pub async fn start_mysql(dir: &Path, mysql: Flavour) -> Result<World> {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         // The three servers start in parallel: each is a second or two of waiting.
-        let mariadb = tokio::task::spawn_blocking(MariaDbServer::start);
+        let mariadb = tokio::task::spawn_blocking(move || match mysql {
+            Flavour::Mysql => crate::mysql::start(&["--log-bin-trust-function-creators=ON"]),
+            Flavour::Mariadb => MariaDbServer::start(),
+        });
         let postgres = tokio::task::spawn_blocking(PostgresServer::start);
         let moto = tokio::task::spawn_blocking(MotoServer::start);
-        let mariadb = mariadb.await?.wrap_err("starting MariaDB")?;
+        let mariadb = mariadb
+            .await?
+            .wrap_err_with(|| format!("starting the {mysql} server"))?;
         let postgres = postgres.await?.wrap_err("starting PostgreSQL")?;
         let moto = moto.await?.wrap_err("starting moto (run `just tools`)")?;
 
@@ -101,7 +120,7 @@ impl World {
         let account_api_password = generate_password();
         seed_mariadb(&mariadb, &signon_password)
             .await
-            .wrap_err("seeding MariaDB")?;
+            .wrap_err_with(|| format!("seeding {mysql}"))?;
         seed_postgres(&postgres, &account_api, &account_api_password)
             .await
             .wrap_err("seeding PostgreSQL")?;
@@ -157,6 +176,8 @@ impl World {
             env: ENV.to_owned(),
             namespace: NAMESPACE.to_owned(),
             mysql: EngineInfo {
+                flavour: mariadb.flavour().to_string(),
+                version: mariadb.version().to_owned(),
                 admin_url: format!("mysql://aws_db_admin@{mysql_host}/{}", signon.database),
                 app: signon.app.clone(),
                 database: signon.database.clone(),
@@ -164,6 +185,8 @@ impl World {
                 admin_secret: signon.admin_secret.clone(),
             },
             postgres: EngineInfo {
+                flavour: "postgres".to_owned(),
+                version: String::new(),
                 admin_url: format!(
                     "postgresql://aws_db_admin@{pg_host}/{}",
                     percent_encoding::utf8_percent_encode(
@@ -403,6 +426,8 @@ mod tests {
             env: ENV.into(),
             namespace: NAMESPACE.into(),
             mysql: EngineInfo {
+                flavour: "mysql".into(),
+                version: "9.7".into(),
                 admin_url: "mysql://aws_db_admin@127.0.0.1:2/it's".into(),
                 app: "signon".into(),
                 database: "signon_production".into(),
@@ -410,6 +435,8 @@ mod tests {
                 admin_secret: "sandbox-rds-admin-passwords".into(),
             },
             postgres: EngineInfo {
+                flavour: "postgres".into(),
+                version: "15".into(),
                 admin_url: "postgresql://aws_db_admin@127.0.0.1:3/d".into(),
                 app: "account-api".into(),
                 database: "account-api_production".into(),

@@ -37,6 +37,34 @@ pub struct DefinerPlan {
     pub backups: Vec<ObjectBackup>,
 }
 
+impl DefinerPlan {
+    /// The statements, with the plan's notes (what DROP + CREATE does to
+    /// backups and other users' routine grants) carried as `-- note:` lines
+    /// at the top of the first one, so every preview, the step list and the
+    /// journal show them. Notes are one line each: control characters in
+    /// object names become spaces, so a note can never end its comment.
+    pub fn statements_with_notes(&self) -> Vec<Statement> {
+        let mut out = self.plan.statements.clone();
+        if let Some(first) = out.first_mut()
+            && !self.plan.notes.is_empty()
+        {
+            let notes: Vec<String> = self
+                .plan
+                .notes
+                .iter()
+                .map(|n| {
+                    let line: String = n.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+                    format!("-- note: {line}")
+                })
+                .collect();
+            let mut with = Statement::new(format!("{}\n{}", notes.join("\n"), first.sql()));
+            with.database = first.database.clone();
+            *first = with;
+        }
+        out
+    }
+}
+
 /// Whether an object has the expected definer and still works.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectCheck {
@@ -50,6 +78,9 @@ impl MysqlDb {
     /// trigger and event `old` defines, in `database` or (None) anywhere.
     pub async fn definer_plan(&self, old: &Account, database: Option<&str>) -> DbResult<DefinerPlan> {
         let objects = self.objects_defined_by(old, database).await?;
+        // MySQL re-creates functions and triggers with DROP + CREATE: refuse
+        // now, before anything is dropped, if the CREATE would fail (1419).
+        self.preflight_recreate(&objects).await?;
         let mut out = DefinerPlan::default();
         if objects.is_empty() {
             out.plan
@@ -62,9 +93,28 @@ impl MysqlDb {
             if self.flavor.kind != FlavorKind::Mariadb
                 && matches!(object.kind.as_str(), "procedure" | "function")
             {
+                let db = object.schema.as_deref().unwrap_or_default();
+                let grants = self.routine_grants(&object.kind, db, &object.name).await?;
+                if !grants.is_empty() {
+                    let who: Vec<String> = grants.iter().map(|g| g.grantee.display()).collect();
+                    out.plan.notes.push(format!(
+                        "{} {db}.{}: DROP removes every grantee's privileges on it; they are \
+                         re-granted right after the CREATE and checked: {}",
+                        object.kind,
+                        object.name,
+                        who.join(", ")
+                    ));
+                }
+            }
+            if self.flavor.kind != FlavorKind::Mariadb
+                && matches!(object.kind.as_str(), "procedure" | "function" | "trigger")
+            {
                 out.plan.notes.push(format!(
-                    "{} {}: grants on it are lost with DROP; re-grant them",
-                    object.kind, object.name
+                    "{} {}.{}: re-created with DROP + CREATE; its SHOW CREATE is saved (0600) under \
+                     the state directory's mysql-backups/ first, and restored at once if the CREATE fails",
+                    object.kind,
+                    object.schema.as_deref().unwrap_or("?"),
+                    object.name
                 ));
             }
             out.plan.statements.extend(statements);
@@ -135,7 +185,18 @@ impl MysqlDb {
                 }
                 match self.flavor.kind {
                     FlavorKind::Mariadb => vec![format!("CREATE OR REPLACE {body}")],
-                    _ => vec![format!("DROP {keyword} {qualified}"), format!("CREATE {body}")],
+                    _ => {
+                        // DROP takes every grantee's privileges on a routine
+                        // with it (mysql.procs_priv): give them back at once.
+                        let mut v = vec![format!("DROP {keyword} {qualified}"), format!("CREATE {body}")];
+                        v.extend(
+                            self.routine_grants(kind, &db, &object.name)
+                                .await?
+                                .iter()
+                                .map(|g| g.sql()),
+                        );
+                        v
+                    }
                 }
             }
             other => {

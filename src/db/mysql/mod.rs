@@ -7,11 +7,15 @@
 //! the exact statements (empty when there is nothing to do), and
 //! [`MysqlDb::execute`] runs them.
 
+pub mod backup;
 mod connections;
 mod definers;
+mod grant_parse;
 pub mod grants;
+pub mod options;
 mod read;
 mod users;
+mod verify;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -173,7 +177,31 @@ impl MysqlDb {
 
     /// Run statements in order on one connection. Stops at the first
     /// failure; the error names the statement (as previewed, no secrets).
+    /// A statement that drops and re-creates a routine or trigger (from
+    /// [`MysqlDb::definer_plan`]) runs with a backup first and a restore
+    /// if the re-creation fails (see [`backup`]).
     pub async fn execute(&self, statements: &[Statement]) -> DbResult<()> {
+        let mut rest = statements;
+        while !rest.is_empty() {
+            let recreate = |s: &Statement| backup::dropped_object(&s.preview());
+            match rest.iter().position(|s| recreate(s).is_some()) {
+                Some(0) => {
+                    let (kind, db, name) = recreate(&rest[0]).expect("just matched");
+                    self.execute_recreate(&rest[0], &kind, &db, &name).await?;
+                    rest = &rest[1..];
+                }
+                Some(i) => {
+                    self.execute_plain(&rest[..i]).await?;
+                    rest = &rest[i..];
+                }
+                None => return self.execute_plain(rest).await,
+            }
+        }
+        Ok(())
+    }
+
+    /// [`MysqlDb::execute`] without the re-create guard.
+    pub(crate) async fn execute_plain(&self, statements: &[Statement]) -> DbResult<()> {
         let mut conn = self.conn().await?;
         // A batch may change session state (USE, sql_mode), and a failure may
         // leave it half-changed or mid-answer: such a connection is not reused.

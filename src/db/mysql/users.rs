@@ -60,6 +60,27 @@ impl MysqlDb {
                 plan.statements.push(Statement::new(sql));
             }
         }
+        // No more than `from` has either: what `to` holds beyond it is
+        // revoked (privileges, grant options, roles, PROXY), so the clone is
+        // equivalent and verification, which asks for this plan, sees extras.
+        let want: BTreeSet<String> = old.iter().flat_map(|g| g.line.atoms()).collect();
+        for extra in have.difference(&want) {
+            if let Some(sql) = super::verify::revoke_atom(extra, to) {
+                plan.statements.push(Statement::new(sql));
+            }
+        }
+        // MySQL's account options (REQUIRE, limits, password policy, lock
+        // policy, ATTRIBUTE/COMMENT): one ALTER USER when they differ.
+        if let Some(want) = self.account_options(from).await? {
+            // (A user still to be created will have the defaults.)
+            let have = self
+                .account_options(to)
+                .await?
+                .unwrap_or_else(super::options::MysqlAccountOptions::fresh);
+            if have.atoms() != want.atoms() {
+                plan.statements.push(Statement::new(want.alter_for(to)));
+            }
+        }
         if plan.is_empty() {
             plan.notes.push(format!(
                 "{} already has every grant of {}",
@@ -70,11 +91,20 @@ impl MysqlDb {
         Ok(plan)
     }
 
-    /// How `new`'s grants differ from `old`'s; empty means equivalent.
+    /// How `new`'s grants and account options differ from `old`'s; empty
+    /// means equivalent (no less and no more).
     pub async fn verify_grants_equivalent(&self, old: &Account, new: &Account) -> DbResult<GrantDiff> {
-        let old = self.parsed_grants(old).await?;
-        let new = self.parsed_grants(new).await?;
-        Ok(GrantDiff::between(&old, &new))
+        let old_grants = self.parsed_grants(old).await?;
+        let new_grants = self.parsed_grants(new).await?;
+        let mut diff = GrantDiff::between(&old_grants, &new_grants);
+        let atoms = |o: Option<super::options::MysqlAccountOptions>| -> BTreeSet<String> {
+            o.map(|o| o.atoms().into_iter().collect()).unwrap_or_default()
+        };
+        let a = atoms(self.account_options(old).await?);
+        let b = atoms(self.account_options(new).await?);
+        diff.missing.extend(a.difference(&b).cloned());
+        diff.extra.extend(b.difference(&a).cloned());
+        Ok(diff)
     }
 
     /// `DROP USER account`, refused while the account has connections or

@@ -112,7 +112,9 @@ impl DbPort for MysqlPort {
     fn move_objects<'a>(&'a self, from: &'a str, _to: &'a str) -> PortFuture<'a, Vec<Statement>> {
         Box::pin(async move {
             Ok(match self.account(from).await? {
-                Some(a) => self.db.definer_plan(&a, None).await?.plan.statements,
+                // The notes (backups, re-granted routine privileges) travel
+                // with the statements, so previews and the journal show them.
+                Some(a) => self.db.definer_plan(&a, None).await?.statements_with_notes(),
                 None => vec![],
             })
         })
