@@ -1,7 +1,7 @@
 //! How long one refresh of the drain view (connections per user) takes on a
 //! server holding 500 connections, and proof that rotui itself holds at most
-//! two connections per server while refreshing hard — on PostgreSQL and on
-//! MariaDB.
+//! two connections per server while refreshing hard — on each PostgreSQL
+//! (17 and 15) and each MySQL-family server (MySQL 9.7 LTS and MariaDB).
 //!
 //! `cargo bench --bench connections_refresh` runs it in full (so does
 //! `cargo bench --profile dev --bench connections_refresh -- --bench`,
@@ -18,6 +18,7 @@ use rotui::db::mysql::MysqlDb;
 use rotui::db::postgres::{APPLICATION_NAME, PgDb};
 use rotui::secret::{ExposeSecret, generate_password};
 use rotui_sandbox::mariadb::{ADMIN_USER, MariaDbServer};
+use rotui_sandbox::mysql::Flavour;
 use rotui_sandbox::postgres::PostgresServer;
 use sqlx::Connection as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
@@ -65,10 +66,12 @@ fn main() {
     print_report(&report, &plan);
     server.stop();
 
-    let server = MariaDbServer::start().expect("starting a throwaway MariaDB");
-    let report = rt.block_on(mariadb(&server, &plan));
-    print_report(&report, &plan);
-    drop(server);
+    for flavour in Flavour::ALL {
+        let server = MariaDbServer::start_flavour(flavour).expect("starting a throwaway MySQL-family server");
+        let report = rt.block_on(mysql_family(&server, &plan));
+        print_report(&report, &plan);
+        drop(server);
+    }
 }
 
 async fn postgres(server: &PostgresServer, plan: &Plan) -> Report {
@@ -113,7 +116,7 @@ async fn postgres(server: &PostgresServer, plan: &Plan) -> Report {
     report
 }
 
-async fn mariadb(server: &MariaDbServer, plan: &Plan) -> Report {
+async fn mysql_family(server: &MariaDbServer, plan: &Plan) -> Report {
     // The app: a user with ALL on its own database, holding N idle sessions.
     let app = server.create_app("bench_app").await.expect("creating the app");
     let options = MySqlConnectOptions::new()
