@@ -7,7 +7,7 @@
 use rotui::db::DbErrorKind;
 use rotui::db::ident::{mysql_ident, mysql_str};
 use rotui::db::model::{DbObject, FlavorKind, GrantKind, Statement};
-use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, Plan, test_login};
+use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, WritePlan, test_login};
 use rotui::secret::{self, ExposeSecret, SecretString};
 use rotui_sandbox::mariadb::{AppAccount, Flavour, MariaDbServer, unique_suffix};
 
@@ -321,7 +321,7 @@ fn app_url(app: &AppAccount) -> String {
     server().url(&app.user, app.password.expose_secret(), Some(&app.database))
 }
 
-async fn run(db: &MysqlDb, plan: &Plan) {
+async fn run(db: &MysqlDb, plan: &WritePlan) {
     db.execute(&plan.statements)
         .await
         .unwrap_or_else(|e| panic!("{e}\nplan: {:#?}", plan.previews()));
@@ -966,7 +966,7 @@ async fn one_connection_can_be_killed_alone() {
     assert_eq!(kill.preview(), format!("CALL mysql.rds_kill({a_id})"));
     run(
         &db,
-        &Plan {
+        &WritePlan {
             statements: vec![kill],
             notes: vec![],
         },

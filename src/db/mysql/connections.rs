@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{MysqlDb, Plan, int, opt_int, opt_text};
+use super::{MysqlDb, WritePlan, int, opt_int, opt_text};
 use crate::db::DbResult;
 use crate::db::model::{Connection, ConnectionCount, ConnectionSnapshot, Statement};
 
@@ -81,7 +81,7 @@ impl MysqlDb {
 
     /// Statements ending every connection of `user` (any host), except the
     /// one this plan is computed on.
-    pub async fn kill_user_plan(&self, user: &str) -> DbResult<Plan> {
+    pub async fn kill_user_plan(&self, user: &str) -> DbResult<WritePlan> {
         let rows = self
             .fetch_all(
                 sqlx::query(
@@ -90,7 +90,7 @@ impl MysqlDb {
                 .bind(user),
             )
             .await?;
-        let mut plan = Plan::default();
+        let mut plan = WritePlan::default();
         for r in &rows {
             plan.statements.push(self.kill_statement(int(r, 0)));
         }

@@ -14,7 +14,7 @@
 use serde::Serialize;
 
 use super::grants::Account;
-use super::{MysqlDb, Plan, opt_text, split_definer, text};
+use super::{MysqlDb, WritePlan, opt_text, split_definer, text};
 use crate::db::ident::{mysql_ident, mysql_str};
 use crate::db::model::{DbObject, FlavorKind, Statement};
 use crate::db::{DbError, DbErrorKind, DbResult};
@@ -33,7 +33,7 @@ pub struct ObjectBackup {
 /// What moving definers will do, and the backups to keep first.
 #[derive(Debug, Clone, Default)]
 pub struct DefinerPlan {
-    pub plan: Plan,
+    pub plan: WritePlan,
     pub backups: Vec<ObjectBackup>,
 }
 

@@ -3,7 +3,7 @@
 //! VIA … USING '…'`) are dropped here, at parse time, so nothing later can
 //! replay them.
 
-use super::grants::{Account, AccountOptions, GrantLine, ParseError, ParsedGrant, Privilege, Target};
+use super::grants::{Account, AccountOptions, GrantLine, GrantOn, ParseError, ParsedGrant, Privilege};
 use crate::db::ident::mysql_str;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +201,7 @@ impl Parser<'_> {
     }
 
     /// `[TABLE|PROCEDURE|FUNCTION|PACKAGE [BODY]] db.name` (either part may be `*`).
-    fn target(&mut self) -> Result<Target, String> {
+    fn target(&mut self) -> Result<GrantOn, String> {
         let mut object_type = String::new();
         for t in ["TABLE", "PROCEDURE", "FUNCTION", "PACKAGE"] {
             if self.eat_word(t) {
@@ -221,7 +221,7 @@ impl Parser<'_> {
         };
         let first = part(self)?;
         if self.eat_sym('.') {
-            Ok(Target {
+            Ok(GrantOn {
                 object_type,
                 db: first,
                 name: part(self)?,

@@ -61,7 +61,7 @@ impl Account {
 
 /// The object a privilege line is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Target {
+pub struct GrantOn {
     /// `TABLE`, `PROCEDURE`, `FUNCTION`, `PACKAGE`, `PACKAGE BODY`, or empty.
     pub object_type: String,
     /// `None` = `*`.
@@ -70,7 +70,7 @@ pub struct Target {
     pub name: Option<String>,
 }
 
-impl Target {
+impl GrantOn {
     pub fn sql(&self) -> String {
         let part = |p: &Option<String>| p.as_deref().map(mysql_ident).unwrap_or_else(|| "*".into());
         let prefix = if self.object_type.is_empty() {
@@ -114,7 +114,7 @@ impl Privilege {
 pub enum GrantLine {
     Privileges {
         privileges: Vec<Privilege>,
-        on: Target,
+        on: GrantOn,
         grantee: Account,
         grant_option: bool,
         options: AccountOptions,
@@ -122,7 +122,7 @@ pub enum GrantLine {
     /// MySQL 8 partial revokes (`REVOKE INSERT ON mysql.* FROM …`).
     Revoke {
         privileges: Vec<Privilege>,
-        on: Target,
+        on: GrantOn,
         grantee: Account,
     },
     Proxy {

@@ -38,12 +38,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Statements to run, with notes on what was found (e.g. "exists already").
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct WritePlan {
     pub statements: Vec<Statement>,
     pub notes: Vec<String>,
 }
 
-impl Plan {
+impl WritePlan {
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }

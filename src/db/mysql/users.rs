@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::grants::{Account, GrantDiff};
-use super::{MysqlDb, Plan};
+use super::{MysqlDb, WritePlan};
 use crate::db::DbResult;
 use crate::db::ident::mysql_str;
 use crate::db::model::Statement;
@@ -12,9 +12,9 @@ use crate::secret::{self, ExposeSecret, SecretString};
 impl MysqlDb {
     /// `CREATE USER account IDENTIFIED BY password`, unless it exists (then
     /// the plan is empty and says so: the password is not changed).
-    pub async fn create_user_plan(&self, account: &Account, password: &SecretString) -> DbResult<Plan> {
+    pub async fn create_user_plan(&self, account: &Account, password: &SecretString) -> DbResult<WritePlan> {
         secret::register(password.expose_secret());
-        let mut plan = Plan::default();
+        let mut plan = WritePlan::default();
         if self.user_exists(account).await? {
             plan.notes.push(format!("{} exists already", account.display()));
         } else {
@@ -37,7 +37,7 @@ impl MysqlDb {
     /// credentials. Lines whose grants `to` already holds are left out, so a
     /// second run plans nothing. `to` need not exist yet (its CREATE USER
     /// comes first in a rotation).
-    pub async fn clone_grants_plan(&self, from: &Account, to: &Account) -> DbResult<Plan> {
+    pub async fn clone_grants_plan(&self, from: &Account, to: &Account) -> DbResult<WritePlan> {
         let old = self.parsed_grants(from).await?;
         let have: BTreeSet<String> = if self.user_exists(to).await? {
             self.parsed_grants(to)
@@ -48,7 +48,7 @@ impl MysqlDb {
         } else {
             BTreeSet::new()
         };
-        let mut plan = Plan::default();
+        let mut plan = WritePlan::default();
         for g in &old {
             let atoms = g.line.atoms();
             if atoms.is_subset(&have) {
@@ -112,8 +112,8 @@ impl MysqlDb {
     /// it and leave them failing with error 1449), unless `force`.
     /// Connections are counted by user name: PROCESSLIST does not say which
     /// host entry a session logged in through.
-    pub async fn drop_user_plan(&self, account: &Account, force: bool) -> DbResult<Plan> {
-        let mut plan = Plan::default();
+    pub async fn drop_user_plan(&self, account: &Account, force: bool) -> DbResult<WritePlan> {
+        let mut plan = WritePlan::default();
         if !self.user_exists(account).await? {
             plan.notes
                 .push(format!("{} does not exist (any more)", account.display()));
