@@ -49,8 +49,10 @@ pub enum Command {
 /// How to reach the database, AWS and Kubernetes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConnArgs {
-    /// Admin connection to the database (mysql://… or postgres://…); the
-    /// password may be omitted and is then read from the admin secret.
+    /// Admin connection to the database (mysql://… or postgres://…), without
+    /// a password: it is then read from the admin secret. A URL with a
+    /// password is refused here (others can read command lines with `ps`):
+    /// put that in ROTUI_DB_URL instead.
     #[arg(long, env = "ROTUI_DB_URL", global = true, hide_env_values = true)]
     pub db_url: Option<String>,
     /// Reach the database through a relay pod in the cluster.
@@ -121,4 +123,38 @@ pub struct SandboxArgs {
     /// Arguments for `rotui-sandbox` (`--help` for its own).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<std::ffi::OsString>,
+}
+
+/// Whether a database URL carries a password: in its userinfo
+/// (`scheme://user:password@host`) or as a `password=` query parameter.
+pub fn url_carries_password(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(u) => u.password().is_some() || u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")),
+        // Not a URL: look for the shapes anyway rather than let one through.
+        Err(_) => {
+            let lower = url.to_ascii_lowercase();
+            lower.contains("password=")
+                || url
+                    .split('@')
+                    .next()
+                    .is_some_and(|userinfo| url.contains('@') && userinfo.contains(':'))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_found() {
+        assert!(url_carries_password("mysql://u:p4ss@h/d"));
+        assert!(url_carries_password(
+            "postgresql://u@h/d?sslmode=require&password=p4ss"
+        ));
+        assert!(url_carries_password("u:p4ss@h/d"));
+        assert!(!url_carries_password("mysql://aws_db_admin@h:3306/d"));
+        assert!(!url_carries_password("postgresql://h/d?sslmode=require"));
+        assert!(!url_carries_password("notaurl"));
+    }
 }

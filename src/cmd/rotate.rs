@@ -1,5 +1,7 @@
 //! `rotui plan`, `rotui rotate` and `rotui journal`: the rotation engine
-//! without the dashboard.
+//! without the dashboard. Their output passes through an
+//! [`EscapingWriter`](crate::text::EscapingWriter): names from the database
+//! and the cluster reach the terminal with control characters escaped.
 
 use color_eyre::eyre::{Result, eyre};
 
@@ -59,7 +61,7 @@ pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Resu
     let (spec, connected) = prepare(target, conn, args).await?;
     let result = async {
         let ctx = ctx(&connected)?;
-        let mut out = std::io::stdout();
+        let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         cli::plan_cmd(
             &spec,
             &ctx,
@@ -97,7 +99,7 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
                 .collect(),
             ..RunOptions::default()
         };
-        let mut out = std::io::stdout();
+        let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         let outcome = cli::rotate_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
         Ok(outcome.exit_code())
     }
@@ -108,5 +110,6 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
 
 pub fn journal(id: Option<&str>) -> Result<()> {
     let dir = journal::state_dir().map_err(|e| eyre!("{e}"))?;
-    cli::journal_cmd(&dir, id, &mut std::io::stdout()).map_err(|e| eyre!("{e}"))
+    let mut out = crate::text::EscapingWriter::new(std::io::stdout());
+    cli::journal_cmd(&dir, id, &mut out).map_err(|e| eyre!("{e}"))
 }

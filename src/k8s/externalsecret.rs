@@ -329,9 +329,11 @@ impl ForceSync {
         format!(
             "PATCH /apis/external-secrets.io/v1/namespaces/{ns}/externalsecrets/{name}\n\
              Content-Type: application/merge-patch+json\n{patch}\n\
-             # same as: kubectl annotate -n {ns} externalsecrets.external-secrets.io {name} {FORCE_SYNC}={at} --overwrite",
+             # same as: kubectl annotate -n {qns} externalsecrets.external-secrets.io {qname} {FORCE_SYNC}={at} --overwrite",
             ns = self.namespace,
             name = self.name,
+            qns = crate::text::shell_quote(&self.namespace),
+            qname = crate::text::shell_quote(&self.name),
             patch = self.patch(),
             at = self.at,
         )
