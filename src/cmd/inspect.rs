@@ -71,7 +71,9 @@ pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) 
             result
         }
         (Some(url), Err(_)) => {
-            let why = if url::Url::parse(url).is_err() {
+            let is_db_url = Db::engine_of(url).is_some()
+                && url::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+            let why = if !is_db_url {
                 format!(
                     "--db-url {:?} is not a URL (expected mysql://user@host:port/database or \
                      postgresql://user@host:port/database)",

@@ -17,8 +17,14 @@ use sqlx::Connection;
 /// A name carrying an OSC 52 clipboard write (and a CSI clear-screen).
 const HOSTILE: &str = "v\u{1b}]52;c;aGFja2Vk\u{7}\u{1b}[2J";
 
+/// The binary under test; `ROTUI_HARDENING_BIN` points these tests at
+/// another build (e.g. an older one, to see them fail there).
+fn bin() -> String {
+    std::env::var("ROTUI_HARDENING_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rotui").to_owned())
+}
+
 fn rotui(env: &HashMap<String, String>, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rotui"))
+    Command::new(bin())
         .args(args)
         .env_clear()
         .envs(env)
@@ -198,22 +204,40 @@ async fn a_trace_level_rotation_leaves_no_secret_private_files_and_inert_names()
     let admin_url = admin_url_with_password(&world).await;
     let database = world.info().mysql.database.clone();
 
-    // Hostile names, as the app's own credentials could make them.
+    // Hostile names: a user (by the admin) and a view made with the app's
+    // own credentials, as whoever holds them could.
     let mut db = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
     let hostile_user = HOSTILE.replace('v', "u");
-    for sql in [
-        format!("CREATE USER '{hostile_user}'@'%' IDENTIFIED BY 'x'"),
-        format!("CREATE DEFINER = `signon`@`%` VIEW `{database}`.`{HOSTILE}` AS SELECT 1 AS one"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut db)
-            .await
-            .unwrap();
-    }
+    let sql = format!("CREATE USER '{hostile_user}'@'%' IDENTIFIED BY 'x'");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let app = secret_json(
+        &sm_client(&world).await,
+        &world.info().mysql.app_secret,
+        "AWSCURRENT",
+    )
+    .await
+    .unwrap();
+    let mut app_url = url::Url::parse(&admin_url).unwrap();
+    app_url.set_username(app["username"].as_str().unwrap()).unwrap();
+    app_url.set_password(app["password"].as_str()).unwrap();
+    let mut as_app = sqlx::MySqlConnection::connect(app_url.as_str()).await.unwrap();
+    let sql = format!("CREATE VIEW `{database}`.`{HOSTILE}` AS SELECT 1 AS one");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut as_app)
+        .await
+        .unwrap();
+    as_app.close().await.unwrap();
 
     // plan: the hostile view's name shown, escaped.
     let out = rotui(&env, &[&["plan"], &target[..]].concat());
     let plan = text(&out.stdout);
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("hardening-plan.txt"),
+        &plan,
+    );
     assert!(out.status.success(), "plan failed: {}", text(&out.stderr));
     assert_inert("plan", &plan);
     assert!(
@@ -224,7 +248,8 @@ async fn a_trace_level_rotation_leaves_no_secret_private_files_and_inert_names()
     // Its kubectl line is what a shell runs: the same words.
     let line = plan
         .lines()
-        .find(|l| l.trim_start().starts_with("kubectl annotate"))
+        .map(|l| l.trim_start().trim_start_matches("| "))
+        .find(|l| l.starts_with("kubectl annotate"))
         .expect("a force-sync preview");
     let words = shell_words(line);
     assert_eq!(
@@ -363,6 +388,13 @@ struct Tmux {
     session: String,
 }
 
+/// tmux on a server of its own (`-L`), apart from other tests' sessions.
+fn tmux(session: &str) -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-L", session]);
+    c
+}
+
 impl Tmux {
     fn start(name: &str, env: &HashMap<String, String>, args: &str) -> Tmux {
         let session = format!("{name}-{}", std::process::id());
@@ -370,11 +402,8 @@ impl Tmux {
             .iter()
             .map(|(k, v)| format!("export {k}={}; ", rotui::text::shell_quote(v)))
             .collect();
-        let cmd = format!(
-            "{exports} {} {args}; echo \"exit=$?\"; sleep 60",
-            env!("CARGO_BIN_EXE_rotui")
-        );
-        let ok = Command::new("tmux")
+        let cmd = format!("{exports} {} {args}; echo \"exit=$?\"; sleep 60", bin());
+        let ok = tmux(&session)
             .args([
                 "new-session",
                 "-d",
@@ -396,7 +425,7 @@ impl Tmux {
     }
 
     fn capture(&self) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.session)
             .args(["capture-pane", "-p", "-t", &self.session])
             .output()
             .expect("capture-pane");
@@ -404,7 +433,7 @@ impl Tmux {
     }
 
     fn format(&self, f: &str) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.session)
             .args(["display-message", "-p", "-t", &self.session, f])
             .output()
             .expect("display-message");
@@ -454,9 +483,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
+        let _ = tmux(&self.session).args(["kill-server"]).status();
     }
 }
 
