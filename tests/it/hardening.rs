@@ -58,7 +58,7 @@ fn soft(problems: &mut Vec<String>, what: &str, check: impl FnOnce()) {
             .cloned()
             .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_default();
-        problems.push(format!("{what}: {}", &msg[..msg.len().min(600)]));
+        problems.push(format!("{what}: {}", msg.chars().take(600).collect::<String>()));
     }
 }
 
