@@ -60,16 +60,16 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
         DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let mode = fs::metadata(dir)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        if let Err(e) = fs::set_permissions(dir, Permissions::from_mode(mode & 0o700)) {
-            eprintln!(
-                "rotui: warning: {} is readable by others (mode {:o}) and could not be tightened ({e}): \
+    if mode & 0o077 != 0
+        && let Err(e) = fs::set_permissions(dir, Permissions::from_mode(mode & 0o700))
+    {
+        eprintln!(
+            "rotui: warning: {} is readable by others (mode {:o}) and could not be tightened ({e}): \
                  run `chmod 700 {}`",
-                dir.display(),
-                mode & 0o777,
-                dir.display()
-            );
-        }
+            dir.display(),
+            mode & 0o777,
+            dir.display()
+        );
     }
     Ok(())
 }
