@@ -128,18 +128,21 @@ pub struct SandboxArgs {
 /// Whether a database URL carries a password: in its userinfo
 /// (`scheme://user:password@host`) or as a `password=` query parameter.
 pub fn url_carries_password(url: &str) -> bool {
-    match url::Url::parse(url) {
-        Ok(u) => u.password().is_some() || u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")),
-        // Not a URL: look for the shapes anyway rather than let one through.
-        Err(_) => {
-            let lower = url.to_ascii_lowercase();
-            lower.contains("password=")
-                || url
-                    .split('@')
-                    .next()
-                    .is_some_and(|userinfo| url.contains('@') && userinfo.contains(':'))
-        }
-    }
+    let parsed = url::Url::parse(url).ok();
+    let in_userinfo = parsed.as_ref().is_some_and(|u| u.password().is_some()) || {
+        // Also what the URL parser reads otherwise (`user:pw@host/db` has
+        // no `//`): a `:` in what comes before the authority's last `@`.
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    };
+    let in_query = match &parsed {
+        Some(u) => u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")),
+        None => url.to_ascii_lowercase().contains("password="),
+    };
+    in_userinfo || in_query
 }
 
 #[cfg(test)]
