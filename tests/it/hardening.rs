@@ -707,3 +707,37 @@ async fn an_endpoint_that_is_not_aws_is_named_with_what_to_check() {
     assert!(!err.contains(": error"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+/// On a terminal the error report is coloured, unless NO_COLOR is set.
+#[test]
+fn error_colour_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = HashMap::new();
+    env.insert(
+        "ROTUI_STATE_DIR".to_owned(),
+        dir.path().join("state").to_string_lossy().into_owned(),
+    );
+    env.insert("HOME".to_owned(), dir.path().to_string_lossy().into_owned());
+    env.insert("PATH".to_owned(), std::env::var("PATH").unwrap());
+    let mut coloured = Vec::new();
+    for no_color in [None, Some("1")] {
+        let mut env = env.clone();
+        if let Some(v) = no_color {
+            env.insert("NO_COLOR".to_owned(), v.to_owned());
+        }
+        let t = Tmux::start("rotui-colour", &env, "inspect --db-url notaurl");
+        t.wait_for("the exit code", Duration::from_secs(20), |s| s.contains("exit="));
+        let out = tmux(&t.session)
+            .args(["capture-pane", "-e", "-p", "-t", &t.session])
+            .output()
+            .unwrap();
+        let screen = text(&out.stdout);
+        assert!(screen.contains("is not a URL"), "{screen}");
+        coloured.push(screen.contains('\u{1b}'));
+    }
+    assert_eq!(
+        coloured,
+        [true, false],
+        "colour on a terminal, none with NO_COLOR"
+    );
+}
