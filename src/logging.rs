@@ -132,6 +132,14 @@ pub fn ceilings() -> Targets {
     )
 }
 
+/// `ROTUI_LOG`'s filter under the [`CEILINGS`].
+pub fn capped<S>(filter: EnvFilter) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    filter.and(ceilings())
+}
+
 /// Log to `<dir>/rotui.log` at `ROTUI_LOG`'s levels (default `info`), through
 /// the redactor and under the [`CEILINGS`]. `dir` is made private first.
 pub fn init(dir: &Path) -> io::Result<LogGuard> {
@@ -142,7 +150,7 @@ pub fn init(dir: &Path) -> io::Result<LogGuard> {
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(MakeRedacting(writer))
         .with_ansi(false)
-        .with_filter(filter.and(ceilings()));
+        .with_filter(capped(filter));
     // A second init (tests calling commands in-process) keeps the first.
     let _ = tracing_subscriber::registry().with(layer).try_init();
     Ok(LogGuard { _worker: worker })
@@ -165,6 +173,47 @@ mod tests {
         );
         assert!(!out.contains('\u{1b}') && out.contains(r"\x1b]52"), "{out}");
         assert!(out.ends_with('\n'));
+    }
+
+    #[test]
+    fn rotui_log_cannot_lift_the_ceilings() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(MakeRedacting(move || buf.clone()))
+            .with_ansi(false)
+            .with_filter(capped(EnvFilter::new(
+                "trace,tungstenite=trace,tokio_tungstenite=trace,aws_smithy_runtime=trace",
+            )));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "tungstenite::protocol", "Received message DATABASE_URL frame");
+            tracing::trace!(target: "tokio_tungstenite", "frame bytes");
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "response body");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "kept debug");
+            tracing::trace!(target: "rotui::k8s", "kept trace");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("kept debug") && text.contains("kept trace"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("frame") && !text.contains("response body"),
+            "{text}"
+        );
     }
 
     #[test]
