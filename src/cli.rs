@@ -49,8 +49,10 @@ pub enum Command {
 /// How to reach the database, AWS and Kubernetes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConnArgs {
-    /// Admin connection to the database (mysql://… or postgres://…); the
-    /// password may be omitted and is then read from the admin secret.
+    /// Admin connection to the database (mysql://… or postgres://…), without
+    /// a password: it is then read from the admin secret. A URL with a
+    /// password is refused here (others can read command lines with `ps`):
+    /// put that in ROTUI_DB_URL instead.
     #[arg(long, env = "ROTUI_DB_URL", global = true, hide_env_values = true)]
     pub db_url: Option<String>,
     /// Reach the database through a relay pod in the cluster.
@@ -121,4 +123,41 @@ pub struct SandboxArgs {
     /// Arguments for `rotui-sandbox` (`--help` for its own).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<std::ffi::OsString>,
+}
+
+/// Whether a database URL carries a password: in its userinfo
+/// (`scheme://user:password@host`) or as a `password=` query parameter.
+pub fn url_carries_password(url: &str) -> bool {
+    let parsed = url::Url::parse(url).ok();
+    let in_userinfo = parsed.as_ref().is_some_and(|u| u.password().is_some()) || {
+        // Also what the URL parser reads otherwise (`user:pw@host/db` has
+        // no `//`): a `:` in what comes before the authority's last `@`.
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    };
+    let in_query = match &parsed {
+        Some(u) => u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")),
+        None => url.to_ascii_lowercase().contains("password="),
+    };
+    in_userinfo || in_query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_found() {
+        assert!(url_carries_password("mysql://u:p4ss@h/d"));
+        assert!(url_carries_password(
+            "postgresql://u@h/d?sslmode=require&password=p4ss"
+        ));
+        assert!(url_carries_password("u:p4ss@h/d"));
+        assert!(!url_carries_password("mysql://aws_db_admin@h:3306/d"));
+        assert!(!url_carries_password("postgresql://h/d?sslmode=require"));
+        assert!(!url_carries_password("notaurl"));
+    }
 }

@@ -105,6 +105,49 @@ pub struct Target {
 pub enum TargetError {
     #[error("missing --{0} (or set it in the config file)")]
     Missing(&'static str),
+    /// A name that cannot be what it names (shown escaped).
+    #[error("--{flag} {value}: {why}")]
+    Invalid {
+        flag: &'static str,
+        value: String,
+        why: String,
+    },
+}
+
+/// What a DNS-1123 label is, for messages.
+const DNS_LABEL: &str = "Kubernetes needs a DNS-1123 label: at most 63 lowercase letters, digits and '-', \
+starting and ending with a letter or digit (e.g. signon, account-api)";
+const DNS_SUBDOMAIN: &str = "Kubernetes needs a DNS-1123 subdomain: at most 253 lowercase letters, digits, \
+'-' and '.', starting and ending with a letter or digit";
+
+fn dns_label_ok(s: &str) -> bool {
+    dns_subdomain_ok(s) && s.len() <= 63 && !s.contains('.')
+}
+
+fn dns_subdomain_ok(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.split('.').all(|part| !part.is_empty())
+}
+
+/// AWS Secrets Manager names: letters, digits and `/_+=.@-`, at most 512.
+fn aws_secret_name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 512
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+}
+
+fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> TargetError {
+    TargetError::Invalid {
+        flag,
+        value: crate::text::shell_quote(&crate::text::escape_controls(value)),
+        why: why.into(),
+    }
 }
 
 impl Target {
@@ -150,7 +193,61 @@ impl Target {
         set(&mut t.deployment, &a.deployment);
         set(&mut t.container, &a.container);
         set(&mut t.owner_role, &a.owner_role);
+        t.validate()?;
         Ok(t)
+    }
+
+    /// Check every name before anything uses it: the app and environment
+    /// (they make the Kubernetes names and the secrets' names) and the
+    /// Kubernetes names are DNS-1123, the secrets' names are AWS names, and
+    /// no name holds a control character. The first bad name is named, with
+    /// what it should look like.
+    pub fn validate(&self) -> Result<(), TargetError> {
+        let labels: [(&'static str, &str); 4] = [
+            ("app", &self.app),
+            ("env", &self.env),
+            ("namespace", &self.namespace),
+            ("container", &self.container),
+        ];
+        for (flag, v) in labels {
+            if !dns_label_ok(v) {
+                return Err(invalid(flag, v, DNS_LABEL));
+            }
+        }
+        let subdomains: [(&'static str, &str); 3] = [
+            ("external-secret", &self.external_secret),
+            ("k8s-secret", &self.k8s_secret),
+            ("deployment", &self.deployment),
+        ];
+        for (flag, v) in subdomains {
+            if !dns_subdomain_ok(v) {
+                return Err(invalid(flag, v, DNS_SUBDOMAIN));
+            }
+        }
+        for (flag, v) in [
+            ("app-secret", &self.app_secret),
+            ("admin-secret", &self.admin_secret),
+        ] {
+            if !aws_secret_name_ok(v) {
+                return Err(invalid(
+                    flag,
+                    v,
+                    "a Secrets Manager name is at most 512 letters, digits and /_+=.@-",
+                ));
+            }
+        }
+        let others: [(&'static str, &str); 4] = [
+            ("admin-secret-key", &self.admin_secret_key),
+            ("admin-user", &self.admin_user),
+            ("database", &self.database),
+            ("owner-role", &self.owner_role),
+        ];
+        for (flag, v) in others {
+            if v.is_empty() || v.chars().any(char::is_control) {
+                return Err(invalid(flag, v, "must be non-empty, without control characters"));
+            }
+        }
+        Ok(())
     }
 
     /// A short label for status bars and the journal: `production/signon/mysql`.
@@ -263,6 +360,43 @@ mod tests {
         assert_eq!(t.app_secret, "govuk/signon/mysql");
         a.app = None;
         assert_eq!(Target::from_args(&a), Err(TargetError::Missing("app")));
+    }
+
+    #[test]
+    fn names_are_validated_up_front() {
+        let args = |app: &str| TargetArgs {
+            env: Some("production".into()),
+            app: Some(app.into()),
+            engine: Some(Engine::Mysql),
+            ..Default::default()
+        };
+        assert!(Target::from_args(&args("account-api")).is_ok());
+        for bad in ["x'; DROP", "Signon", "-rm", "a_b", "a\u{1b}]52;c;eA==\u{7}", ""] {
+            let e = Target::from_args(&args(bad)).unwrap_err();
+            assert!(
+                matches!(e, TargetError::Invalid { flag: "app", .. }),
+                "{bad:?}: {e}"
+            );
+            let text = e.to_string();
+            assert!(text.contains("DNS-1123") && !text.contains('\u{1b}'), "{text}");
+        }
+        let mut a = args("signon");
+        a.namespace = Some("apps;id".into());
+        assert!(matches!(
+            Target::from_args(&a),
+            Err(TargetError::Invalid {
+                flag: "namespace",
+                ..
+            })
+        ));
+        let mut a = args("signon");
+        a.deployment = Some("signon.web".into());
+        assert!(Target::from_args(&a).is_ok());
+        a.database = Some("signon\nlive".into());
+        assert!(matches!(
+            Target::from_args(&a),
+            Err(TargetError::Invalid { flag: "database", .. })
+        ));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The terminal: raw mode + alternate screen while the dashboard runs, and
 //! restored on every way out — normal exit, error, panic (in any thread or
-//! tokio task: the hook restores and ends the process) and SIGINT/SIGTERM.
+//! tokio task: the hook restores and ends the process) and SIGINT, SIGTERM,
+//! SIGHUP and SIGQUIT (the process then exits with 128 + the signal).
 
 use std::io::{self, Stdout, stdout};
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -94,7 +94,7 @@ pub fn install_hooks() -> color_eyre::Result<()> {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "(no message)".to_owned());
-        let message = crate::secret::redact(&message);
+        let message = crate::text::escape_controls_keep_lines(&crate::secret::redact(&message)).into_owned();
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -141,43 +141,45 @@ pub fn events() -> impl Stream<Item = io::Result<crossterm::event::Event>> + Unp
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// Resolves on SIGINT, SIGTERM or SIGHUP (raw mode turns Ctrl-C into a key,
-/// so SIGINT only comes from outside, e.g. `kill -INT`).
+/// The signal that ended the dashboard, if one did (0: none).
+static SIGNALLED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The signal [`shutdown_signal`] resolved on, if any: the process then
+/// exits with 128 + its number, as a shell reports a process it killed.
+pub fn received_signal() -> Option<i32> {
+    match SIGNALLED.load(Ordering::SeqCst) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// The signals that end the dashboard with the terminal restored.
+pub const SHUTDOWN_SIGNALS: [nix::sys::signal::Signal; 4] = {
+    use nix::sys::signal::Signal::*;
+    [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+};
+
+/// Resolves on SIGINT, SIGTERM, SIGHUP or SIGQUIT (raw mode turns Ctrl-C and
+/// Ctrl-\ into keys, so these only come from outside, e.g. `kill -QUIT`),
+/// and records which one for [`received_signal`].
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut streams = Vec::new();
-    for kind in [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ] {
-        if let Ok(s) = signal(kind) {
-            streams.push(s);
+    for n in SHUTDOWN_SIGNALS.map(|s| s as i32) {
+        if let Ok(s) = signal(SignalKind::from_raw(n)) {
+            streams.push((n, s));
         }
     }
     if streams.is_empty() {
         return std::future::pending().await;
     }
-    let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
-    futures::future::select_all(waits).await;
-}
-
-/// Send tracing output to `<dir>/rotui.log`, never to the screen. Keep the
-/// guard alive for the program's life (it flushes on drop).
-pub fn log_to_file(dir: &Path) -> io::Result<tracing_appender::non_blocking::WorkerGuard> {
-    std::fs::create_dir_all(dir)?;
-    let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "rotui.log"));
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ROTUI_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init();
-    Ok(guard)
-}
-
-/// Where logs go: the XDG state dir (`~/.local/state/rotui`), else the data dir.
-pub fn state_dir() -> Option<std::path::PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "rotui")?;
-    Some(dirs.state_dir().unwrap_or(dirs.data_local_dir()).to_path_buf())
+    let waits = streams.iter_mut().map(|(n, s)| {
+        let n = *n;
+        Box::pin(async move {
+            s.recv().await;
+            n
+        })
+    });
+    let (n, _, _) = futures::future::select_all(waits).await;
+    SIGNALLED.store(n, Ordering::SeqCst);
 }

@@ -99,8 +99,17 @@ impl AwsError {
                     AwsErrorKind::ExpiredSession => {
                         format!("{what} in {region}: AWS rejected the credentials")
                     }
-                    _ => format!("{what} in {region}: {}", code.unwrap_or("error")),
+                    _ => match (code, status) {
+                        (Some(code), _) => format!("{what} in {region}: {code}"),
+                        // No AWS error at all: something else answered.
+                        (None, Some(status)) => format!(
+                            "{what} in {region}: the endpoint answered HTTP {status} without an AWS error \
+                             (is it Secrets Manager, or a proxy or firewall answering in its place?)"
+                        ),
+                        (None, None) => format!("{what} in {region}: the endpoint's answer was not AWS's"),
+                    },
                 };
+                let no_aws_answer = code.is_none() && kind == AwsErrorKind::Other;
                 let message = if detail.is_empty() {
                     message
                 } else {
@@ -108,6 +117,13 @@ impl AwsError {
                 };
                 let mut e = AwsError::new(kind, message);
                 e.code = code.map(str::to_owned);
+                if no_aws_answer {
+                    e.hint = Some(
+                        "check --aws-endpoint-url / AWS_ENDPOINT_URL (unset it for real AWS), the region and \
+                         any HTTPS proxy"
+                            .to_owned(),
+                    );
+                }
                 e
             }
             SdkError::TimeoutError(_) => AwsError::new(

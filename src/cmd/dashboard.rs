@@ -7,9 +7,8 @@ use crate::config::Config;
 use crate::target::{Target, TargetArgs};
 
 pub async fn run(target: &TargetArgs, conn: &ConnArgs, read_only: bool) -> Result<()> {
-    // Logs go to a file, never to the screen.
-    let log_dir = crate::rotation::journal::state_dir()?;
-    let _log = crate::tui::log_to_file(&log_dir)?;
+    // Logs go to a file, never to the screen: main starts the log for every
+    // command (crate::logging).
     let config = Config::load(conn.config.as_deref())?;
     let target = match Target::from_args(target) {
         Ok(t) => Some(t),

@@ -1,6 +1,8 @@
 //! `rotui inspect`: the database's read side, for people (tables) and
 //! scripts (`--json`). Reads only.
 
+use std::io::Write;
+
 use color_eyre::eyre::{Result, eyre};
 use percent_encoding::percent_decode_str;
 
@@ -68,19 +70,38 @@ pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) 
             connected.close().await;
             result
         }
-        (Some(_), Err(_)) => {
+        (Some(url), Err(_)) => {
+            let is_db_url = Db::engine_of(url).is_some()
+                && url::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+            let why = if !is_db_url {
+                format!(
+                    "--db-url {:?} is not a URL (expected mysql://user@host:port/database or \
+                     postgresql://user@host:port/database)",
+                    crate::text::escape_controls(&redact(url))
+                )
+            } else if conn.tunnel {
+                "with --tunnel, rotui needs the target to reach the database".to_owned()
+            } else {
+                "--db-url has no password (ROTUI_DB_URL may carry one)".to_owned()
+            };
             return Err(eyre!(
-                "--db-url has no password (or --tunnel is on): add --env, --app and --engine so rotui can \
-                 read the admin secret and the app secret's host"
+                "{why}: or add --env, --app and --engine so rotui reads the admin password from the admin \
+                 secret and the host from the app secret"
             ));
         }
         (None, Err(_)) => return Err(eyre!("inspect needs --db-url, or --env, --app and --engine")),
     };
     let inspection = result.map_err(|e| eyre!("{e}"))?;
+    // Names come from the database: no control character reaches the
+    // terminal raw (JSON keeps its own escapes, so stays JSON).
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", redact(&serde_json::to_string_pretty(&inspection)?));
+        let json = redact(&serde_json::to_string_pretty(&inspection)?);
+        writeln!(out, "{}", crate::text::escape_json_controls(&json))?;
     } else {
-        print!("{}", redact(&human(&inspection)));
+        let mut out = crate::text::EscapingWriter::new(out);
+        write!(out, "{}", redact(&human(&inspection)))?;
+        out.flush()?;
     }
     Ok(())
 }

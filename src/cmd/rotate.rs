@@ -1,5 +1,7 @@
 //! `rotui plan`, `rotui rotate` and `rotui journal`: the rotation engine
-//! without the dashboard.
+//! without the dashboard. Their output passes through an
+//! [`EscapingWriter`](crate::text::EscapingWriter): names from the database
+//! and the cluster reach the terminal with control characters escaped.
 
 use color_eyre::eyre::{Result, eyre};
 
@@ -75,7 +77,7 @@ pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Resu
     let (spec, connected) = prepare(target, conn, args).await?;
     let result = async {
         let ctx = ctx(&connected)?;
-        let mut out = std::io::stdout();
+        let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         cli::plan_cmd(
             &spec,
             &ctx,
@@ -119,10 +121,10 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
         // Everything the rotation needs, checked before anything is written.
         let report = preflight(&connected).await;
         if !report.passed() {
-            eprint!("{report}");
+            eprint!("{}", crate::text::escape_controls(&report.to_string()));
             return Ok(1);
         }
-        let mut out = std::io::stdout();
+        let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         let outcome = cli::rotate_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
         Ok(outcome.exit_code())
     }
@@ -133,5 +135,6 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
 
 pub fn journal(id: Option<&str>) -> Result<()> {
     let dir = journal::state_dir()?;
-    Ok(cli::journal_cmd(&dir, id, &mut std::io::stdout())?)
+    let mut out = crate::text::EscapingWriter::new(std::io::stdout());
+    Ok(cli::journal_cmd(&dir, id, &mut out)?)
 }

@@ -329,9 +329,11 @@ impl ForceSync {
         format!(
             "PATCH /apis/external-secrets.io/v1/namespaces/{ns}/externalsecrets/{name}\n\
              Content-Type: application/merge-patch+json\n{patch}\n\
-             # same as: kubectl annotate -n {ns} externalsecrets.external-secrets.io {name} {FORCE_SYNC}={at} --overwrite",
+             # same as: kubectl annotate -n {qns} externalsecrets.external-secrets.io {qname} {FORCE_SYNC}={at} --overwrite",
             ns = self.namespace,
             name = self.name,
+            qns = crate::text::shell_quote(&self.namespace),
+            qname = crate::text::shell_quote(&self.name),
             patch = self.patch(),
             at = self.at,
         )
@@ -511,5 +513,41 @@ mod tests {
             "{p}"
         );
         assert!(p.contains("kubectl annotate -n apps externalsecrets.external-secrets.io signon-mysql force-sync=1768989600 --overwrite"));
+    }
+
+    #[test]
+    fn a_hostile_name_in_the_preview_stays_one_word_in_a_shell() {
+        let plan = ForceSync {
+            name: "x'; touch /tmp/pwned; echo 'DROP-mysql".into(),
+            namespace: "apps $(id)".into(),
+            at: 1768989600,
+            before: status("1", ("True", "SecretSynced"), None),
+            warnings: vec![],
+            already_done: None,
+        };
+        let p = plan.preview();
+        let line = p.lines().last().unwrap();
+        let args = line.split_once("kubectl ").unwrap().1;
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("printf '%s\\n' {args}")])
+            .output()
+            .unwrap();
+        let words: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "annotate",
+                "-n",
+                "apps $(id)",
+                "externalsecrets.external-secrets.io",
+                "x'; touch /tmp/pwned; echo 'DROP-mysql",
+                "force-sync=1768989600",
+                "--overwrite"
+            ]
+        );
     }
 }

@@ -6,9 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -207,15 +206,12 @@ impl Journal {
         scrub(&mut value);
         let mut line = serde_json::to_string(&value).map_err(|e| self.io(e))?;
         line.push('\n');
+        // The journal holds backups of what a step removes: private
+        // directories (0700, looser ones tightened) and a 0600 file.
         if let Some(parent) = self.path.parent() {
-            fs::create_dir_all(parent).map_err(|e| self.io(e))?;
+            crate::logging::private_dir(parent).map_err(|e| self.io(e))?;
         }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.path)
-            .map_err(|e| self.io(e))?;
+        let mut f = crate::logging::private_append(&self.path).map_err(|e| self.io(e))?;
         // One write per line: O_APPEND keeps concurrent writers' lines whole.
         f.write_all(line.as_bytes()).map_err(|e| self.io(e))?;
         f.sync_data().map_err(|e| self.io(e))

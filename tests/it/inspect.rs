@@ -8,9 +8,21 @@ use rotui_sandbox::mariadb::{Flavour, MariaDbServer};
 use rotui_sandbox::postgres::PostgresServer;
 
 fn inspect(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rotui"))
+    // A URL with a password goes in ROTUI_DB_URL: rotui refuses it as an
+    // argument (anyone can read a command line).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotui"));
+    let mut rest = args.iter();
+    let mut kept = Vec::new();
+    while let Some(a) = rest.next() {
+        if *a == "--db-url" {
+            cmd.env("ROTUI_DB_URL", rest.next().expect("--db-url's value"));
+        } else {
+            kept.push(*a);
+        }
+    }
+    let out = cmd
         .arg("inspect")
-        .args(args)
+        .args(kept)
         .env_remove("ROTUI_ENV")
         .env_remove("ROTUI_APP")
         .env_remove("ROTUI_ENGINE")

@@ -93,17 +93,9 @@ impl Drop for Guarded {
     }
 }
 
-/// Quote a word for `sh`.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+/// `s` as one shell word (rotui's own quoting, so previews and the
+/// sandbox's scripts quote alike).
+pub use rotui::text::shell_quote;
 
 /// A free TCP port on 127.0.0.1 (bind to 0, read it, release it).
 pub fn free_port() -> u16 {

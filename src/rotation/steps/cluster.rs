@@ -3,6 +3,8 @@
 
 use tokio::time::Instant;
 
+use crate::text::shell_quote as q;
+
 use super::super::ports::{AppCredentials, PortError, PortErrorKind, SyncVerdict, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
@@ -54,12 +56,17 @@ pub(super) async fn observe_secret(cx: &StepCtx<'_>, strict: bool) -> StepResult
     })
 }
 
+// Previews are what a person may paste into a shell: every name in a
+// kubectl line is quoted as a shell word (`crate::text::shell_quote`), and
+// what is not a command is a `#` comment or a `--` line.
+
 pub(super) fn preview_sync(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
     let t = &cx.ports()?.target;
     Ok(vec![
         format!(
-            "kubectl annotate -n {} externalsecrets.external-secrets.io {} force-sync=<now> --overwrite",
-            t.namespace, t.external_secret
+            "kubectl annotate -n {} externalsecrets.external-secrets.io {} force-sync=\"$(date +%s)\" --overwrite",
+            q(&t.namespace),
+            q(&t.external_secret)
         ),
         format!(
             "-- wait up to {} s for Ready=True (SecretSynced) with refreshTime after the annotation",
@@ -71,8 +78,9 @@ pub(super) fn preview_sync(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
 pub(super) fn preview_verify(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
     let t = &cx.ports()?.target;
     Ok(vec![format!(
-        "kubectl get secret -n {} {} -o json | jq '.data.DATABASE_URL | @base64d'   (read only)",
-        t.namespace, t.k8s_secret
+        "kubectl get secret -n {} {} -o json | jq '.data.DATABASE_URL | @base64d'   # read only",
+        q(&t.namespace),
+        q(&t.k8s_secret)
     )])
 }
 
@@ -85,8 +93,10 @@ pub(super) fn preview_rollout(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
             t.deployment
         ),
         format!(
-            "kubectl exec -n {} <each pod of deployment/{}> --container={} -- env | grep DATABASE_URL   (read only)",
-            t.namespace, t.deployment, t.container
+            "kubectl exec -n {} {} --container={} -- env | grep DATABASE_URL   # read only; rotui checks every pod",
+            q(&t.namespace),
+            q(&format!("deployment/{}", t.deployment)),
+            q(&t.container)
         ),
     ])
 }
