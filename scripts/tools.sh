@@ -31,6 +31,7 @@ command -v tmux >/dev/null || missing+=("tmux (end-to-end tests): apt-get instal
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   missing+=("a 'postgres' system user (initdb refuses to run as root): apt-get install postgresql")
 fi
+"$(dirname "$0")/postgres-server.sh" || missing+=("PostgreSQL 17: scripts/postgres-server.sh failed (see above)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tools: missing:" >&2
   printf '  - %s\n' "${missing[@]}" >&2

@@ -9,12 +9,58 @@ use rotui::db::model::{DbObject, Statement};
 use rotui::db::postgres::{APPLICATION_NAME, PgConfig, PgDb};
 use rotui::db::{DbError, DbErrorKind};
 use rotui::secret::{ExposeSecret, MASK, SecretString, generate_password};
-use rotui_sandbox::postgres::PostgresServer;
+use rotui_sandbox::postgres::{PgFlavour, PostgresServer, skip_pg17};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
+tokio::task_local! {
+    /// The flavour the running test is on (set by [`pg_test!`]).
+    static FLAVOUR: PgFlavour;
+}
+
+/// The flavour of the running test.
+fn flavour() -> PgFlavour {
+    FLAVOUR
+        .try_with(|f| *f)
+        .expect("a PostgreSQL test runs inside pg_test!")
+}
+
+/// The shared server of the running test's flavour.
 fn pg() -> &'static PostgresServer {
-    PostgresServer::shared()
+    PostgresServer::shared_of(flavour())
+}
+
+/// Run a test body on one flavour. PostgreSQL 17 is only skipped when the
+/// machine says so (`ROTUI_SKIP_PG17=1`), and then loudly.
+pub(crate) async fn on_flavour(flavour: PgFlavour, body: impl std::future::Future<Output = ()>) {
+    if flavour == PgFlavour::Pg17 && skip_pg17() {
+        eprintln!("SKIPPED on {flavour}: ROTUI_SKIP_PG17 is set");
+        return;
+    }
+    FLAVOUR.scope(flavour, body).await
+}
+
+/// `pg_test! { async fn name() { … } }`: the test `name::postgresql_17` and
+/// `name::postgresql_15`, one per flavour, so a failure names its server.
+macro_rules! pg_test {
+    (async fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body() $body
+
+            #[tokio::test]
+            async fn postgresql_17() {
+                on_flavour(PgFlavour::Pg17, body()).await
+            }
+
+            #[tokio::test]
+            async fn postgresql_15() {
+                on_flavour(PgFlavour::Pg15, body()).await
+            }
+        }
+    };
 }
 
 /// A short unique tag for names.
@@ -111,7 +157,7 @@ fn owners<'a>(objects: &'a [DbObject], kind: &str) -> Vec<&'a str> {
 
 // ---------------------------------------------------------------- server
 
-#[tokio::test]
+pg_test! {
 async fn the_test_server_has_an_rds_shaped_admin() {
     let db = admin("postgres").await;
     let flavor = db.flavor();
@@ -154,10 +200,22 @@ async fn the_test_server_has_an_rds_shaped_admin() {
     assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
     assert!(err.to_string().contains("superuser"), "{err}");
 }
+}
 
-#[test]
-fn a_server_of_its_own_starts_cleanly_and_is_removed_when_stopped() {
-    let server = PostgresServer::start().unwrap();
+pg_test! {
+async fn a_server_of_its_own_starts_cleanly_and_is_removed_when_stopped() {
+    let f = flavour();
+    let server = tokio::task::spawn_blocking(move || PostgresServer::start_flavour(f))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(server.flavour(), flavour());
+    assert!(
+        server.version().starts_with(&format!("{}.", flavour().major())),
+        "{flavour}: {}",
+        server.version(),
+        flavour = flavour()
+    );
     let log = std::fs::read_to_string(server.dir.join("postgres.log")).unwrap();
     assert!(log.contains("ready to accept connections"), "{log}");
     assert!(
@@ -168,8 +226,9 @@ fn a_server_of_its_own_starts_cleanly_and_is_removed_when_stopped() {
     server.stop();
     assert!(!server.dir.exists(), "the guard removes the directory");
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn rotui_holds_at_most_two_connections() {
     // A dedicated admin-like login, so other tests' pools don't count.
     let user = hostile("watcher");
@@ -207,8 +266,9 @@ async fn rotui_holds_at_most_two_connections() {
             .all(|r| r.application.as_deref() == Some(APPLICATION_NAME))
     );
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn work_in_other_databases_uses_short_lived_connections() {
     let app = App::seed("short").await;
     let second = format!("{}_more", hostile("short"));
@@ -261,10 +321,11 @@ async fn work_in_other_databases_uses_short_lived_connections() {
         "{mine:?}"
     );
 }
+}
 
 // ---------------------------------------------------------------- errors
 
-#[tokio::test]
+pg_test! {
 async fn a_wrong_password_is_bad_password_and_never_shown() {
     let wrong = rotui::secret::secret("Wr0ngPassw0rdWr0ngPassw0rd");
     let url = pg().url("aws_db_admin", &wrong, "postgres");
@@ -286,8 +347,9 @@ async fn a_wrong_password_is_bad_password_and_never_shown() {
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::BadPassword);
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_nologin_role_is_told_apart_from_a_wrong_password() {
     let user = hostile("nologin");
     let password = generate_password();
@@ -308,8 +370,9 @@ async fn a_nologin_role_is_told_apart_from_a_wrong_password() {
     assert!(err.hint.as_deref().unwrap().contains("NOLOGIN"), "{err:?}");
     assert_no_secret(&err, password.expose_secret());
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn an_unreachable_server_is_unreachable() {
     // Port 1 (tcpmux): nothing listens there, and no parallel test can take it.
     let url = "postgresql://aws_db_admin:S3cretS3cretS3cret@127.0.0.1:1/postgres";
@@ -337,8 +400,9 @@ async fn an_unreachable_server_is_unreachable() {
     assert_eq!(err.kind, DbErrorKind::Unreachable, "{err:?}");
     assert_no_secret(&err, "S3cretS3cretS3cret");
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_slow_statement_is_cancelled_as_a_timeout() {
     let config = PgConfig {
         statement_timeout: Duration::from_millis(300),
@@ -358,8 +422,9 @@ async fn a_slow_statement_is_cancelled_as_a_timeout() {
     // The pool is still usable afterwards.
     assert!(db.role_exists("aws_db_admin").await.unwrap());
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_missing_database_is_named() {
     let err = PgDb::connect(pg().admin_url(&hostile("nodb")).expose_secret())
         .await
@@ -367,14 +432,16 @@ async fn a_missing_database_is_named() {
     assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
     assert_eq!(err.code.as_deref(), Some("3D000"));
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_bad_url_is_a_clear_error_without_the_url() {
     let err = PgDb::connect("postgresql://u:Sup3rS3cretValue@[bad/x")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("URL"), "{err}");
     assert_no_secret(&err, "Sup3rS3cretValue");
+}
 }
 
 fn assert_no_secret(err: &DbError, secret: &str) {
@@ -385,7 +452,7 @@ fn assert_no_secret(err: &DbError, secret: &str) {
 
 // ---------------------------------------------------------------- read side
 
-#[tokio::test]
+pg_test! {
 async fn the_read_side_shows_an_app_database_owned_by_its_login_user() {
     let app = App::seed("account-api").await;
     let db = admin("postgres").await;
@@ -457,8 +524,9 @@ async fn the_read_side_shows_an_app_database_owned_by_its_login_user() {
     assert!(db.role_exists(&app.user).await.unwrap());
     assert!(!db.role_exists(&hostile("ghost")).await.unwrap());
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn grants_show_memberships_and_object_privileges() {
     let app = App::seed("grants").await;
     let reader = hostile("reader");
@@ -549,8 +617,9 @@ async fn grants_show_memberships_and_object_privileges() {
     let reader_grants: Vec<_> = grants.into_iter().map(|g| (g.on, g.privileges)).collect();
     assert_eq!(twin_grants, reader_grants);
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn connections_are_one_query_and_show_the_apps_sessions() {
     let app = App::seed("conns").await;
     let db = admin("postgres").await;
@@ -603,8 +672,9 @@ async fn connections_are_one_query_and_show_the_apps_sessions() {
         "SELECT COALESCE(pg_terminate_backend(42, 5000), false)"
     );
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_dropped_roles_sessions_show_without_a_user() {
     let user = hostile("dropped");
     let password = generate_password();
@@ -637,8 +707,9 @@ async fn a_dropped_roles_sessions_show_without_a_user() {
     // rds_superuser holds pg_signal_backend, so the admin can still end it.
     assert!(db.kill(i64::from(pid)).await.unwrap());
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn an_ordinary_user_lacks_privileges_and_is_told_so() {
     let app = App::seed("noprivs").await;
     let url = pg().url(&app.user, &app.password, &app.database);
@@ -669,10 +740,11 @@ async fn an_ordinary_user_lacks_privileges_and_is_told_so() {
     let err = db.kill(admin_pid).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
 }
+}
 
 // ---------------------------------------------------------------- hostile names
 
-#[tokio::test]
+pg_test! {
 async fn hostile_identifiers_work_and_never_inject() {
     // Names that would end the statement or the literal if pasted raw.
     let evil_user = format!("x{}\"; DROP ROLE aws_db_admin; --", tag());
@@ -717,10 +789,11 @@ async fn hostile_identifiers_work_and_never_inject() {
         "postgres survived"
     );
 }
+}
 
 // ---------------------------------------------------------------- owner roles
 
-#[tokio::test]
+pg_test! {
 async fn converting_to_owner_roles_end_to_end() {
     let app = App::seed("account-api").await;
     let second = format!("{}_reports", hostile("account-api"));
@@ -970,8 +1043,9 @@ async fn converting_to_owner_roles_end_to_end() {
         "default privileges were carried over in the second database too"
     );
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_noinherit_app_user_keeps_working_after_conversion() {
     let app = App::seed("noinherit").await;
     superuser("postgres", &format!("ALTER ROLE {} NOINHERIT", ident(&app.user))).await;
@@ -994,8 +1068,9 @@ async fn a_noinherit_app_user_keeps_working_after_conversion() {
             .is_empty()
     );
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn plans_refuse_what_they_cannot_do_safely() {
     let app = App::seed("refuse").await;
     let db = admin(&app.database).await;
@@ -1058,8 +1133,9 @@ async fn plans_refuse_what_they_cannot_do_safely() {
     assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
     assert!(err.to_string().contains("cannot revoke"), "{err}");
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn creating_an_existing_user_is_detected_not_an_error() {
     let app = App::seed("exists").await;
     let db = admin(&app.database).await;
@@ -1134,10 +1210,11 @@ async fn creating_an_existing_user_is_detected_not_an_error() {
         "the failing statement is shown masked: {err}"
     );
 }
+}
 
 // ---------------------------------------------------------------- retire
 
-#[tokio::test]
+pg_test! {
 async fn retiring_the_old_user_waits_for_its_connections() {
     let app = App::seed("retire").await;
     let second = format!("{}_more", hostile("retire"));
@@ -1212,8 +1289,9 @@ async fn retiring_the_old_user_waits_for_its_connections() {
     let again = db.retire(&app.user, &owner_role, false).await.unwrap();
     assert!(again.statements.is_empty());
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_forced_retire_ends_the_sessions_first() {
     let app = App::seed("force").await;
     let owner_role = app.owner_role();
@@ -1245,8 +1323,9 @@ async fn a_forced_retire_ends_the_sessions_first() {
         "no orphaned sessions"
     );
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn a_held_lock_is_a_clear_lock_timeout() {
     let app = App::seed("locked").await;
     let owner_role = app.owner_role();
@@ -1287,8 +1366,9 @@ async fn a_held_lock_is_a_clear_lock_timeout() {
             .on_owner_roles()
     );
 }
+}
 
-#[tokio::test]
+pg_test! {
 async fn debug_output_never_holds_a_password() {
     let url = pg().admin_url("postgres");
     let db = PgDb::connect(url.expose_secret()).await.unwrap();
@@ -1302,6 +1382,7 @@ async fn debug_output_never_holds_a_password() {
         st.sql().contains(p.expose_secret()),
         "only the executed SQL holds it"
     );
+}
 }
 
 /// Everything logged, at every level, while a future runs on this thread.
@@ -1325,7 +1406,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test]
+pg_test! {
 async fn no_password_reaches_the_logs() {
     let app = App::seed("logs").await;
     let owner_role = app.owner_role();
@@ -1374,4 +1455,5 @@ async fn no_password_reaches_the_logs() {
     );
     assert!(!logs.contains(password.expose_secret()), "{logs}");
     assert!(!logs.contains(pg().admin_password().expose_secret()), "{logs}");
+}
 }

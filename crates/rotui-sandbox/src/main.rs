@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::Parser;
 use color_eyre::eyre::Result;
 use rotui_sandbox::guard::scratch_dir;
-use rotui_sandbox::world::World;
+use rotui_sandbox::postgres::PgFlavour;
+use rotui_sandbox::world::{Servers, World};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Start a local world (databases, Secrets Manager, Kubernetes) to try rotui in.
@@ -17,6 +18,9 @@ struct Args {
     /// Where to write kubeconfig, sandbox.json and sandbox.env [default: a fresh temp dir].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// PostgreSQL server for account-api: 17 (Debian trixie's, the estate's) or 15 (the system's).
+    #[arg(long, default_value = "17", value_parser = clap::value_parser!(PgFlavour))]
+    postgres: PgFlavour,
 }
 
 #[tokio::main]
@@ -29,7 +33,10 @@ async fn main() -> Result<()> {
         None => scratch_dir("rotui-sandbox-")?,
     };
     let mut term = signal(SignalKind::terminate())?;
-    let world = World::start(&dir).await?;
+    let servers = Servers {
+        postgres: args.postgres,
+    };
+    let world = World::start_with_servers(&dir, &servers).await?;
     let info = world.info();
     println!("rotui sandbox ready in {:.1} s", started.elapsed().as_secs_f64());
     println!();
@@ -40,7 +47,10 @@ async fn main() -> Result<()> {
         info.aws_endpoint_url, info.aws_region
     );
     println!("  MariaDB (signon)  {}", info.mysql.admin_url);
-    println!("  PostgreSQL        {}", info.postgres.admin_url);
+    println!(
+        "  PostgreSQL {}  {}",
+        info.postgres.version, info.postgres.admin_url
+    );
     println!();
     println!("In another shell:");
     println!("  source {}", dir.join("sandbox.env").display());

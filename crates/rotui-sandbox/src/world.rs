@@ -21,7 +21,7 @@ use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::guard::shell_quote;
 use crate::mariadb::MariaDbServer;
 use crate::moto::MotoServer;
-use crate::postgres::PostgresServer;
+use crate::postgres::{PgFlavour, PostgresServer};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
 use rotui::db::ident::{mysql_str, pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
@@ -53,6 +53,12 @@ pub struct SandboxInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineInfo {
+    /// Which server runs the app's database (`postgresql-17`, `mariadb`, …).
+    #[serde(default)]
+    pub flavour: String,
+    /// That server's version (`17.12`).
+    #[serde(default)]
+    pub version: String,
     /// The admin's URL without its password: rotui reads that from the
     /// admin secret, as in a real account.
     pub admin_url: String,
@@ -60,6 +66,13 @@ pub struct EngineInfo {
     pub database: String,
     pub app_secret: String,
     pub admin_secret: String,
+}
+
+/// Which server flavours the sandbox runs (the estate's by default).
+#[derive(Debug, Clone, Default)]
+pub struct Servers {
+    /// PostgreSQL 17 by default, as the estate's newest apps.
+    pub postgres: PgFlavour,
 }
 
 /// The running sandbox. Dropping it stops everything (the servers' guards
@@ -86,13 +99,21 @@ impl World {
     /// Start everything and write `kubeconfig`, `sandbox.json` and
     /// `sandbox.env` into `dir`. Returns once the apps' pods are connected.
     pub async fn start(dir: &Path) -> Result<World> {
+        Self::start_with_servers(dir, &Servers::default()).await
+    }
+
+    /// [`World::start`] on the given server flavours.
+    pub async fn start_with_servers(dir: &Path, servers: &Servers) -> Result<World> {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         // The three servers start in parallel: each is a second or two of waiting.
         let mariadb = tokio::task::spawn_blocking(MariaDbServer::start);
-        let postgres = tokio::task::spawn_blocking(PostgresServer::start);
+        let pg_flavour = servers.postgres;
+        let postgres = tokio::task::spawn_blocking(move || PostgresServer::start_flavour(pg_flavour));
         let moto = tokio::task::spawn_blocking(MotoServer::start);
         let mariadb = mariadb.await?.wrap_err("starting MariaDB")?;
-        let postgres = postgres.await?.wrap_err("starting PostgreSQL")?;
+        let postgres = postgres
+            .await?
+            .wrap_err_with(|| format!("starting PostgreSQL ({pg_flavour})"))?;
         let moto = moto.await?.wrap_err("starting moto (run `just tools`)")?;
 
         let signon = Target::new(ENV, "signon", Engine::Mysql);
@@ -157,6 +178,8 @@ impl World {
             env: ENV.to_owned(),
             namespace: NAMESPACE.to_owned(),
             mysql: EngineInfo {
+                flavour: "mariadb".to_owned(),
+                version: String::new(),
                 admin_url: format!("mysql://aws_db_admin@{mysql_host}/{}", signon.database),
                 app: signon.app.clone(),
                 database: signon.database.clone(),
@@ -164,6 +187,8 @@ impl World {
                 admin_secret: signon.admin_secret.clone(),
             },
             postgres: EngineInfo {
+                flavour: postgres.flavour().name().to_owned(),
+                version: postgres.version().to_owned(),
                 admin_url: format!(
                     "postgresql://aws_db_admin@{pg_host}/{}",
                     percent_encoding::utf8_percent_encode(
@@ -308,12 +333,17 @@ async fn seed_mariadb(server: &MariaDbServer, password: &SecretString) -> Result
 /// login user (not yet on owner roles).
 async fn seed_postgres(server: &PostgresServer, target: &Target, password: &SecretString) -> Result<()> {
     let user = pg_ident(&target.app);
+    // The RDS master creates the app's login (on 16+ that gives it ADMIN
+    // OPTION on it, which rotating needs); a superuser makes the fixtures.
+    let mut admin = sqlx::PgConnection::connect_with(&server.admin_options("postgres")).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {user} LOGIN PASSWORD {}",
+            pg_str(password.expose_secret())
+        )))
+        .await?;
+    admin.close().await?;
     let mut su = sqlx::PgConnection::connect_with(&server.superuser_options("postgres")).await?;
-    su.execute(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {user} LOGIN PASSWORD {}",
-        pg_str(password.expose_secret())
-    )))
-    .await?;
     su.execute(sqlx::AssertSqlSafe(format!(
         "CREATE DATABASE {} OWNER {user}",
         pg_ident(&target.database)
@@ -398,6 +428,8 @@ mod tests {
             env: ENV.into(),
             namespace: NAMESPACE.into(),
             mysql: EngineInfo {
+                flavour: "mariadb".into(),
+                version: "10.11.6".into(),
                 admin_url: "mysql://aws_db_admin@127.0.0.1:2/it's".into(),
                 app: "signon".into(),
                 database: "signon_production".into(),
@@ -405,6 +437,8 @@ mod tests {
                 admin_secret: "sandbox-rds-admin-passwords".into(),
             },
             postgres: EngineInfo {
+                flavour: "postgresql-17".into(),
+                version: "17.12".into(),
                 admin_url: "postgresql://aws_db_admin@127.0.0.1:3/d".into(),
                 app: "account-api".into(),
                 database: "account-api_production".into(),
