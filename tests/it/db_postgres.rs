@@ -139,6 +139,33 @@ async fn superuser(database: &str, sql: &str) {
     c.close().await.unwrap();
 }
 
+/// Create NOLOGIN roles as the RDS-shaped admin, as on RDS (where the master
+/// user creates every role: on 16+ that gives it ADMIN OPTION on them).
+async fn admin_roles(roles: &[&str]) {
+    let mut c = PgConnection::connect_with(&pg().admin_options("postgres"))
+        .await
+        .expect("admin connects");
+    for r in roles {
+        c.execute(AssertSqlSafe(format!("CREATE ROLE {} NOLOGIN", ident(r))))
+            .await
+            .expect("the admin creates a role");
+    }
+    c.close().await.unwrap();
+}
+
+/// PostgreSQL 16+: inheritance is per grant, and the plans say so.
+fn per_grant() -> bool {
+    flavour().major() >= 16
+}
+
+/// `GRANT role TO member` as the plans write it on this flavour.
+fn grant_inheriting(role: &str, member: &str) -> String {
+    format!(
+        "GRANT {role} TO {member}{}",
+        if per_grant() { " WITH INHERIT TRUE" } else { "" }
+    )
+}
+
 fn ident(s: &str) -> String {
     rotui::db::ident::pg_ident(s)
 }
@@ -198,7 +225,10 @@ async fn the_test_server_has_an_rds_shaped_admin() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Privilege, "{err}");
-    assert!(err.to_string().contains("superuser"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("superuser"),
+        "{err}"
+    );
 }
 }
 
@@ -285,6 +315,18 @@ async fn work_in_other_databases_uses_short_lived_connections() {
         ),
     )
     .await;
+    if per_grant() {
+        // On 16+ only a role with ADMIN OPTION on the app user may act for it.
+        superuser(
+            "postgres",
+            &format!(
+                "GRANT {} TO {} WITH ADMIN OPTION",
+                ident(&app.user),
+                ident(&admin_user)
+            ),
+        )
+        .await;
+    }
     let db = PgDb::connect(pg().url(&admin_user, &password, "postgres").expose_secret())
         .await
         .unwrap();
@@ -678,10 +720,11 @@ pg_test! {
 async fn a_dropped_roles_sessions_show_without_a_user() {
     let user = hostile("dropped");
     let password = generate_password();
+    admin_roles(&[&user]).await;
     superuser(
         "postgres",
         &format!(
-            "CREATE ROLE {} LOGIN PASSWORD {}",
+            "ALTER ROLE {} LOGIN PASSWORD {}",
             ident(&user),
             rotui::db::ident::pg_str(password.expose_secret())
         ),
@@ -804,13 +847,12 @@ async fn converting_to_owner_roles_end_to_end() {
     // What a real estate has around the app: default privileges the app
     // set (including a revoke from PUBLIC), and a table another role owns
     // that the app may only read.
+    admin_roles(&[&reader, &etl]).await;
     superuser(
         &app.database,
         &format!(
-            "CREATE ROLE {r} NOLOGIN; CREATE ROLE {e} NOLOGIN;
-             CREATE TABLE shared_ref (code text); INSERT INTO shared_ref VALUES ('gb');
+            "CREATE TABLE shared_ref (code text); INSERT INTO shared_ref VALUES ('gb');
              ALTER TABLE shared_ref OWNER TO {e}; GRANT SELECT ON shared_ref TO {a};",
-            r = ident(&reader),
             e = ident(&etl),
             a = ident(&app.user)
         ),
@@ -864,7 +906,7 @@ async fn converting_to_owner_roles_end_to_end() {
     let (o, a, me) = (ident(&owner_role), ident(&app.user), ident("aws_db_admin"));
     for expected in [
         format!("CREATE ROLE {o} NOLOGIN"),
-        format!("GRANT {o} TO {a}"),
+        grant_inheriting(&o, &a),
         format!("GRANT {o} TO {me}"),
         format!("GRANT {a} TO {me}"),
         format!("GRANT {} TO {me}", ident(&etl)),
@@ -949,7 +991,7 @@ async fn converting_to_owner_roles_end_to_end() {
         previews(&plan),
         [
             format!("CREATE USER {} WITH PASSWORD '{MASK}'", ident(&new_user)),
-            format!("GRANT {o} TO {}", ident(&new_user)),
+            grant_inheriting(&o, &ident(&new_user)),
             format!(
                 "ALTER ROLE {} SET role = {}",
                 ident(&new_user),
@@ -1054,7 +1096,16 @@ async fn a_noinherit_app_user_keeps_working_after_conversion() {
         .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
         .await
         .unwrap();
-    assert!(previews(&plan).contains(&format!("ALTER ROLE {} INHERIT", ident(&app.user))));
+    if per_grant() {
+        // 16+: the grant itself inherits, whatever the role's default.
+        assert!(
+            previews(&plan).contains(&grant_inheriting(&ident(&app.owner_role()), &ident(&app.user))),
+            "{:#?}",
+            previews(&plan)
+        );
+    } else {
+        assert!(previews(&plan).contains(&format!("ALTER ROLE {} INHERIT", ident(&app.user))));
+    }
     db.execute(&plan).await.unwrap();
     // A fresh session of the old app still reads and writes its tables.
     let mut c = app.conn(&app.database).await;
@@ -1150,9 +1201,10 @@ async fn creating_an_existing_user_is_detected_not_an_error() {
     let new_user = hostile("new");
     let password = generate_password();
     // Someone created the user by hand, half way.
+    admin_roles(&[&new_user]).await;
     superuser(
         "postgres",
-        &format!("CREATE ROLE {} NOLOGIN NOINHERIT", ident(&new_user)),
+        &format!("ALTER ROLE {} NOINHERIT", ident(&new_user)),
     )
     .await;
     let plan = db
@@ -1162,11 +1214,12 @@ async fn creating_an_existing_user_is_detected_not_an_error() {
     let text = previews(&plan);
     assert!(!text.iter().any(|t| t.starts_with("CREATE")), "{text:?}");
     assert_eq!(text[0], format!("ALTER ROLE {} LOGIN", ident(&new_user)));
-    assert_eq!(
-        text[1],
-        format!("ALTER ROLE {} INHERIT", ident(&new_user)),
-        "{text:?}"
-    );
+    let expected = if per_grant() {
+        grant_inheriting(&ident(&owner_role), &ident(&new_user))
+    } else {
+        format!("ALTER ROLE {} INHERIT", ident(&new_user))
+    };
+    assert_eq!(text[1], expected, "{text:?}");
     db.execute(&plan).await.unwrap();
     assert!(
         db.verify_inheritance(&new_user, &owner_role)
@@ -1235,10 +1288,11 @@ async fn retiring_the_old_user_waits_for_its_connections() {
         .await
         .unwrap();
     let etl = hostile("etl");
+    admin_roles(&[&etl]).await;
     superuser(
         &app.database,
         &format!(
-            "CREATE ROLE {e} NOLOGIN; CREATE TABLE other (id int); ALTER TABLE other OWNER TO {e};
+            "CREATE TABLE other (id int); ALTER TABLE other OWNER TO {e};
              GRANT SELECT ON other TO {a}",
             e = ident(&etl),
             a = ident(&app.user)
