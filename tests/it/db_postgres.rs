@@ -1511,3 +1511,201 @@ async fn no_password_reaches_the_logs() {
     assert!(!logs.contains(pg().admin_password().expose_secret()), "{logs}");
 }
 }
+
+// ------------------------------------------------ privileges of every kind
+
+/// Run SQL as the RDS-shaped admin (what it can grant, it grants itself).
+async fn as_admin(database: &str, sql: &str) {
+    let mut c = PgConnection::connect_with(&pg().admin_options(database))
+        .await
+        .expect("admin connects");
+    c.execute(AssertSqlSafe(sql.to_owned())).await.expect(sql);
+    c.close().await.unwrap();
+}
+
+/// One `SELECT <bool>` as the superuser (fixtures and checks only).
+async fn check(database: &str, sql: &str) -> bool {
+    let mut c = PgConnection::connect_with(&pg().superuser_options(database))
+        .await
+        .expect("superuser connects");
+    let b: bool = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    c.close().await.unwrap();
+    b
+}
+
+pg_test! {
+async fn every_privilege_kind_the_old_login_holds_carries_over_to_the_new_login() {
+    let app = App::seed("kinds").await;
+    let owner_role = app.owner_role();
+    let etl = hostile("etl");
+    let group = hostile("group");
+    let nogroup = hostile("noinherit-group");
+    admin_roles(&[&etl, &group, &nogroup]).await;
+    let (a, e) = (ident(&app.user), ident(&etl));
+    // A database of someone else's that the app may connect to and use.
+    let other = format!("{}_other", hostile("kinds"));
+    superuser("postgres", &format!("CREATE DATABASE {} OWNER {e}", ident(&other))).await;
+    superuser(
+        "postgres",
+        &format!("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {a}", ident(&other)),
+    )
+    .await;
+    // Objects another role owns, on which the app holds privileges of every kind.
+    let wrapper = format!("w{}", tag());
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE SCHEMA etl_s AUTHORIZATION {e};
+             CREATE TABLE etl_s.people (id int, email text, secret text);
+             INSERT INTO etl_s.people VALUES (1, 'a@example.org', 'x');
+             CREATE TABLE etl_s.codes (c text);
+             CREATE SEQUENCE etl_s.ids;
+             CREATE FUNCTION etl_s.f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+             CREATE PROCEDURE etl_s.p() LANGUAGE sql AS 'SELECT 1';
+             CREATE TYPE etl_s.mood AS ENUM ('ok');
+             ALTER TABLE etl_s.people OWNER TO {e}; ALTER TABLE etl_s.codes OWNER TO {e};
+             ALTER SEQUENCE etl_s.ids OWNER TO {e}; ALTER FUNCTION etl_s.f() OWNER TO {e};
+             ALTER PROCEDURE etl_s.p() OWNER TO {e}; ALTER TYPE etl_s.mood OWNER TO {e};
+             REVOKE EXECUTE ON FUNCTION etl_s.f() FROM PUBLIC;
+             REVOKE EXECUTE ON PROCEDURE etl_s.p() FROM PUBLIC;
+             REVOKE USAGE ON TYPE etl_s.mood FROM PUBLIC;
+             GRANT USAGE ON SCHEMA etl_s TO {a};
+             GRANT SELECT (id, email), UPDATE (email) ON etl_s.people TO {a};
+             GRANT SELECT, INSERT ON etl_s.codes TO {a};
+             GRANT USAGE ON SEQUENCE etl_s.ids TO {a};
+             GRANT EXECUTE ON FUNCTION etl_s.f() TO {a};
+             GRANT EXECUTE ON PROCEDURE etl_s.p() TO {a};
+             GRANT USAGE ON TYPE etl_s.mood TO {a};
+             CREATE FOREIGN DATA WRAPPER {w};
+             GRANT USAGE ON FOREIGN DATA WRAPPER {w} TO {e}, aws_db_admin WITH GRANT OPTION;
+             CREATE SERVER {w}_srv FOREIGN DATA WRAPPER {w};
+             ALTER SERVER {w}_srv OWNER TO {e};
+             GRANT USAGE ON FOREIGN SERVER {w}_srv TO {a};
+             GRANT SET ON PARAMETER log_statement_stats TO aws_db_admin WITH GRANT OPTION;",
+            w = wrapper,
+        ),
+    )
+    .await;
+    // A large object of etl's the app may read and write.
+    let lo: u32 = {
+        let mut c = PgConnection::connect_with(&pg().superuser_options(&app.database))
+            .await
+            .unwrap();
+        let oid: sqlx::postgres::types::Oid = sqlx::query_scalar("SELECT lo_from_bytea(0, 'hello')")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        c.execute(AssertSqlSafe(format!(
+            "ALTER LARGE OBJECT {o} OWNER TO {e}; GRANT SELECT, UPDATE ON LARGE OBJECT {o} TO {a}",
+            o = oid.0
+        )))
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+        oid.0
+    };
+    // What only a grant option lets the admin pass on (as on RDS: the FDW
+    // belongs to a superuser, parameters to nobody), and memberships.
+    as_admin(
+        &app.database,
+        &format!(
+            "GRANT USAGE ON FOREIGN DATA WRAPPER {wrapper} TO {a};
+             GRANT SET ON PARAMETER log_statement_stats TO {a};
+             GRANT {g} TO {a} WITH ADMIN OPTION;",
+            g = ident(&group)
+        ),
+    )
+    .await;
+    if per_grant() {
+        as_admin(
+            "postgres",
+            &format!(
+                "GRANT {} TO {a} WITH INHERIT FALSE, SET TRUE",
+                ident(&nogroup)
+            ),
+        )
+        .await;
+    }
+
+    // The old login's grants show the column privileges.
+    let db = admin(&app.database).await;
+    let grants = db.grants(&app.user).await.unwrap();
+    let raws: Vec<&str> = grants.iter().map(|g| g.raw.as_str()).collect();
+    assert!(
+        raws.iter().any(|r| r.starts_with("GRANT SELECT (\"email\"), UPDATE (\"email\") ON TABLE \"etl_s\".\"people\"")),
+        "{raws:#?}"
+    );
+    assert!(
+        raws.iter().any(|r| r.contains("ON PARAMETER \"log_statement_stats\"")),
+        "{raws:#?}"
+    );
+    assert!(raws.iter().any(|r| r.contains(&format!("ON LARGE OBJECT {lo}"))), "{raws:#?}");
+
+    // Convert, create the new login, retire the old one: the rotation's database half.
+    let plan = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+        .await
+        .unwrap();
+    db.execute(&plan).await.unwrap();
+    let new_user = hostile("kinds-new");
+    let password = generate_password();
+    let plan = db
+        .plan_create_login(&new_user, &password, &owner_role)
+        .await
+        .unwrap();
+    db.execute(&plan).await.unwrap();
+    db.retire(&app.user, &owner_role, false).await.unwrap();
+    assert!(!db.role_exists(&app.user).await.unwrap());
+
+    // The new login can do all of it, and no more.
+    let n = rotui::db::ident::pg_str(&new_user);
+    let expect = [
+        (format!("has_column_privilege({n}, 'etl_s.people', 'email', 'SELECT')"), true),
+        (format!("has_column_privilege({n}, 'etl_s.people', 'id', 'SELECT')"), true),
+        (format!("has_column_privilege({n}, 'etl_s.people', 'email', 'UPDATE')"), true),
+        (format!("has_column_privilege({n}, 'etl_s.people', 'secret', 'SELECT')"), false),
+        (format!("has_table_privilege({n}, 'etl_s.codes', 'SELECT')"), true),
+        (format!("has_table_privilege({n}, 'etl_s.codes', 'INSERT')"), true),
+        (format!("has_table_privilege({n}, 'etl_s.codes', 'DELETE')"), false),
+        (format!("has_sequence_privilege({n}, 'etl_s.ids', 'USAGE')"), true),
+        (format!("has_function_privilege({n}, 'etl_s.f()', 'EXECUTE')"), true),
+        (format!("has_function_privilege({n}, 'etl_s.p()', 'EXECUTE')"), true),
+        (format!("has_schema_privilege({n}, 'etl_s', 'USAGE')"), true),
+        (format!("has_schema_privilege({n}, 'etl_s', 'CREATE')"), false),
+        (format!("has_type_privilege({n}, 'etl_s.mood', 'USAGE')"), true),
+        (format!("has_foreign_data_wrapper_privilege({n}, {}, 'USAGE')", rotui::db::ident::pg_str(&wrapper)), true),
+        (format!("has_server_privilege({n}, '{wrapper}_srv', 'USAGE')"), true),
+        (format!("has_database_privilege({n}, {}, 'CONNECT')", rotui::db::ident::pg_str(&other)), true),
+        (format!("has_database_privilege({n}, {}, 'CREATE')", rotui::db::ident::pg_str(&other)), true),
+        (format!("has_database_privilege({n}, {}, 'TEMPORARY')", rotui::db::ident::pg_str(&other)), true),
+        (format!("has_parameter_privilege({n}, 'log_statement_stats', 'SET')"), true),
+        (format!("pg_has_role({n}, {}, 'USAGE')", rotui::db::ident::pg_str(&group)), true),
+        (format!("pg_has_role({n}, {}, 'MEMBER WITH ADMIN OPTION')", rotui::db::ident::pg_str(&group)), true),
+    ];
+    for (sql, want) in &expect {
+        assert_eq!(check(&app.database, &format!("SELECT {sql}")).await, *want, "{sql} on {}", flavour());
+    }
+    if per_grant() {
+        let g = rotui::db::ident::pg_str(&nogroup);
+        assert!(check("postgres", &format!("SELECT pg_has_role({n}, {g}, 'SET')")).await);
+        assert!(!check("postgres", &format!("SELECT pg_has_role({n}, {g}, 'USAGE')")).await, "INHERIT FALSE carried over");
+    }
+    // And for real: the app's session reads its columns and the large object.
+    let mut c = login(&new_user, &password, &app.database).await;
+    let email: String = sqlx::query_scalar("SELECT email FROM etl_s.people")
+        .fetch_one(&mut c)
+        .await
+        .expect("the new login reads the column it was granted");
+    assert_eq!(email, "a@example.org");
+    let bytes: Vec<u8> = sqlx::query_scalar("SELECT lo_get($1)")
+        .bind(sqlx::postgres::types::Oid(lo))
+        .fetch_one(&mut c)
+        .await
+        .expect("the new login reads the large object");
+    assert_eq!(bytes, b"hello");
+    c.close().await.unwrap();
+}
+}
