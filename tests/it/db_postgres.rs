@@ -1657,6 +1657,10 @@ async fn every_privilege_kind_the_old_login_holds_carries_over_to_the_new_login(
         .await
         .unwrap();
     db.execute(&plan).await.unwrap();
+    // Before the old login goes: the new one can do what it can, no more, no less.
+    let eq = db.equivalence(&app.user, &new_user).await.unwrap();
+    assert!(eq.is_equivalent(), "{eq:#?}");
+    assert!(eq.databases.contains(&other), "{:?}", eq.databases);
     db.retire(&app.user, &owner_role, false).await.unwrap();
     assert!(!db.role_exists(&app.user).await.unwrap());
 
@@ -1707,5 +1711,90 @@ async fn every_privilege_kind_the_old_login_holds_carries_over_to_the_new_login(
         .expect("the new login reads the large object");
     assert_eq!(bytes, b"hello");
     c.close().await.unwrap();
+}
+}
+
+pg_test! {
+async fn verification_compares_effective_privileges_object_by_object() {
+    use rotui::rotation::ports::DbPort;
+    let app = App::seed("equiv").await;
+    let owner_role = app.owner_role();
+    let etl = hostile("etl");
+    let group = hostile("group");
+    admin_roles(&[&etl, &group]).await;
+    let (a, e) = (ident(&app.user), ident(&etl));
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE TABLE people (id int, email text, secret text); ALTER TABLE people OWNER TO {e};
+             GRANT SELECT (email) ON people TO {a}; GRANT {g} TO {a};",
+            g = ident(&group)
+        ),
+    )
+    .await;
+    let db = admin(&app.database).await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let new_user = hostile("equiv-new");
+    db.execute(
+        &db.plan_create_login(&new_user, &generate_password(), &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let port = rotui::rotation::adapters::PgPort::new(db.clone(), "127.0.0.1", pg().port(), &app.database);
+    assert_eq!(
+        previews(&port.clone_grants(&app.user, &new_user).await.unwrap()),
+        Vec::<String>::new(),
+        "equivalent after the conversion"
+    );
+
+    // Less: the owner role loses the column grant (as if never copied).
+    let o = ident(&owner_role);
+    superuser(&app.database, &format!("REVOKE SELECT (email) ON people FROM {o}")).await;
+    let eq = db.equivalence(&app.user, &new_user).await.unwrap();
+    assert!(!eq.is_equivalent());
+    assert_eq!(eq.missing.len(), 1, "{eq:#?}");
+    let m = &eq.missing[0];
+    assert_eq!((m.kind.as_str(), m.privilege.as_str()), ("COLUMN", "SELECT"), "{m:?}");
+    assert_eq!(m.database.as_deref(), Some(app.database.as_str()));
+    let remedies = previews(&port.clone_grants(&app.user, &new_user).await.unwrap());
+    assert_eq!(
+        remedies,
+        [format!(
+            "-- in database {}\nGRANT SELECT (email) ON TABLE public.people TO {}",
+            app.database,
+            ident(&new_user)
+        )],
+        "the verify step names what the new login lacks"
+    );
+    superuser(&app.database, &format!("GRANT SELECT (email) ON people TO {o}")).await;
+
+    // More: the new login alone may delete, and is in a role the old is not in.
+    let n = ident(&new_user);
+    let extra_role = hostile("extra");
+    admin_roles(&[&extra_role]).await;
+    superuser(
+        &app.database,
+        &format!("GRANT DELETE ON people TO {n}; GRANT {} TO {n}", ident(&extra_role)),
+    )
+    .await;
+    let eq = db.equivalence(&app.user, &new_user).await.unwrap();
+    assert!(eq.missing.is_empty(), "{eq:#?}");
+    let extra: Vec<(&str, &str)> = eq
+        .extra
+        .iter()
+        .map(|d| (d.kind.as_str(), d.privilege.as_str()))
+        .collect();
+    assert!(extra.contains(&("TABLE", "DELETE")), "{extra:?}");
+    assert!(extra.contains(&("ROLE", "MEMBER")), "{extra:?}");
+    // Not just membership: the verify step would block on this.
+    assert!(!port.clone_grants(&app.user, &new_user).await.unwrap().is_empty());
 }
 }
