@@ -1798,3 +1798,37 @@ async fn verification_compares_effective_privileges_object_by_object() {
     assert!(!port.clone_grants(&app.user, &new_user).await.unwrap().is_empty());
 }
 }
+
+pg_test! {
+async fn role_names_longer_than_63_bytes_are_refused_not_truncated() {
+    let app = App::seed("names").await;
+    let owner_role = app.owner_role();
+    let db = admin(&app.database).await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // 63 bytes, multi-byte characters included: kept whole, and it logs in.
+    let stem = format!("ü-{}-user-20261203", tag());
+    let fits = format!("{}{stem}", "x".repeat(rotui::db::postgres::MAX_ROLE_NAME_BYTES - stem.len()));
+    assert_eq!(fits.len(), 63);
+    let password = generate_password();
+    db.execute(&db.plan_create_login(&fits, &password, &owner_role).await.unwrap())
+        .await
+        .unwrap();
+    assert!(db.role_exists(&fits).await.unwrap());
+    login(&fits, &password, &app.database).await.close().await.unwrap();
+    // One byte more would be truncated by PostgreSQL: refused before anything runs.
+    let long = format!("y{fits}");
+    let err = db
+        .plan_create_login(&long, &password, &owner_role)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("64 bytes"), "{err}");
+    assert!(!db.role_exists(&long[..63]).await.unwrap(), "nothing was created");
+}
+}

@@ -38,7 +38,7 @@ use super::watch::{WatchConn, WatchError};
 use crate::secret::{self, ExposeSecret, SecretString};
 
 pub use equivalence::{Equivalence, PrivilegeDifference};
-pub use login::Inheritance;
+pub use login::{Inheritance, MAX_ROLE_NAME_BYTES};
 pub use owner_roles::OwnerRoleStatus;
 pub use retire::Retired;
 
