@@ -1462,6 +1462,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 pg_test! {
 async fn no_password_reaches_the_logs() {
+    // One flavour at a time: tracing's per-callsite interest cache is global,
+    // and two thread-local capturing subscribers coming and going at once
+    // can leave a callsite disabled for one of them.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = ONE_AT_A_TIME.lock().await;
     let app = App::seed("logs").await;
     let owner_role = app.owner_role();
     let captured = Captured::default();
@@ -1830,5 +1835,62 @@ async fn role_names_longer_than_63_bytes_are_refused_not_truncated() {
     assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
     assert!(err.to_string().contains("64 bytes"), "{err}");
     assert!(!db.role_exists(&long[..63]).await.unwrap(), "nothing was created");
+}
+}
+
+pg_test! {
+async fn on_16_and_later_roles_the_admin_did_not_create_are_refused_up_front() {
+    let app = App::seed("foreign").await;
+    // A role a superuser made (not the RDS master): on 16+ the admin has no
+    // ADMIN OPTION on it, so it cannot act for it.
+    let legacy = hostile("legacy");
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE ROLE {l} NOLOGIN; CREATE TABLE legacy_ref (id int); ALTER TABLE legacy_ref OWNER TO {l};
+             GRANT SELECT ON legacy_ref TO {a}",
+            l = ident(&legacy),
+            a = ident(&app.user)
+        ),
+    )
+    .await;
+    let db = admin(&app.database).await;
+    let result = db
+        .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+        .await;
+    if per_grant() {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+        assert!(err.to_string().contains("ADMIN OPTION"), "{err}");
+        assert!(err.to_string().contains(&ident(&legacy)), "{err}");
+        assert!(
+            !db.role_exists(&app.owner_role()).await.unwrap(),
+            "refused before anything ran"
+        );
+        // Once granted, as the hint says, the conversion runs.
+        superuser(
+            "postgres",
+            &format!("GRANT {} TO aws_db_admin WITH ADMIN OPTION, INHERIT FALSE, SET FALSE", ident(&legacy)),
+        )
+        .await;
+        let plan = db
+            .plan_convert_to_owner_roles(&app.database, &app.user, &app.owner_role())
+            .await
+            .unwrap();
+        db.execute(&plan).await.unwrap();
+    } else {
+        // PostgreSQL 15: CREATEROLE may grant any non-superuser role.
+        db.execute(&result.unwrap()).await.unwrap();
+    }
+    let eq_user = hostile("foreign-new");
+    db.execute(
+        &db.plan_create_login(&eq_user, &generate_password(), &app.owner_role())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let eq = db.equivalence(&app.user, &eq_user).await.unwrap();
+    assert!(eq.is_equivalent(), "{eq:#?}");
 }
 }

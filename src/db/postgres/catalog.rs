@@ -5,6 +5,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::PgDb;
+use super::roles::ADMIN_CAN_GRANT;
 use crate::db::error::DbResult;
 use crate::db::ident::pg_ident;
 use crate::db::model::{DbObject, DefaultPrivilege, Grant, GrantKind, OwnedIn, User};
@@ -278,7 +279,8 @@ impl PgDb {
                 sqlx::query_as(AssertSqlSafe(format!(
                     "{OBJECT_ACLS},
                      me AS (SELECT oid FROM pg_roles WHERE rolname = $1)
-                     SELECT DISTINCT r.rolname::text AS name, r.rolsuper AS superuser FROM (
+                     SELECT DISTINCT r.rolname::text AS name, r.rolsuper AS superuser,
+                            COALESCE({ADMIN_CAN_GRANT}, false) AS admin_can_grant FROM (
                        SELECT a.grantor AS owner FROM objs o CROSS JOIN LATERAL aclexplode(o.acl) a, me WHERE a.grantee = me.oid
                        UNION
                        SELECT d.defaclrole FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a, me
@@ -301,6 +303,7 @@ impl PgDb {
 pub(super) struct AclOwner {
     pub name: String,
     pub superuser: bool,
+    pub admin_can_grant: bool,
 }
 
 /// (kind, schema, name, owner)

@@ -157,7 +157,7 @@ impl PgDb {
         }
         let needs_app_privs = !owns_in.is_empty() || database_owner == app_user;
         if needs_app_privs && !app.admin_has_privs && self.user != app_user {
-            plan.push(Statement::new(format!("GRANT {a} TO {me}")));
+            plan.push(self.join_role(app_user, &app, "hand its objects to the owner role")?);
         }
 
         // 2. What the app user holds without owning it: memberships, then

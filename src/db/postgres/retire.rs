@@ -66,7 +66,7 @@ impl PgDb {
             // DROP OWNED revokes the old user's privileges on others'
             // objects, which needs their owners'.
             if !user.admin_has_privs {
-                plan.push(Statement::new(format!("GRANT {u} TO {me}")));
+                plan.push(self.join_role(old, &user, "reassign and drop what it owns")?);
             }
             if !owner.admin_has_privs {
                 plan.push(Statement::new(format!("GRANT {o} TO {me}")));
