@@ -1301,6 +1301,18 @@ async fn retiring_the_old_user_waits_for_its_connections() {
     .await;
     assert_eq!(db.owned_in(&app.user).await.unwrap().len(), 1);
 
+    // The privilege is not the owner role's: DROP OWNED would lose it.
+    let err = db.plan_retire(&app.user, &owner_role).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("DROP OWNED would remove"), "{err}");
+    assert!(err.to_string().contains("\"public\".\"other\""), "{err}");
+    // (What the conversion, run again, would copy.)
+    superuser(
+        &app.database,
+        &format!("GRANT SELECT ON other TO {}", ident(&owner_role)),
+    )
+    .await;
+
     let err = db.retire(&app.user, &owner_role, false).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
     assert!(err.to_string().contains("1 connection"), "{err}");
@@ -1892,5 +1904,56 @@ async fn on_16_and_later_roles_the_admin_did_not_create_are_refused_up_front() {
     .unwrap();
     let eq = db.equivalence(&app.user, &eq_user).await.unwrap();
     assert!(eq.is_equivalent(), "{eq:#?}");
+}
+}
+
+pg_test! {
+async fn retire_refuses_while_a_privilege_of_the_old_login_is_not_the_owner_roles() {
+    let app = App::seed("late").await;
+    let owner_role = app.owner_role();
+    let etl = hostile("etl");
+    admin_roles(&[&etl]).await;
+    let db = admin(&app.database).await;
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // Granted after the conversion: DROP OWNED would take it away for good.
+    superuser(
+        &app.database,
+        &format!(
+            "CREATE TABLE late_ref (id int, code text); ALTER TABLE late_ref OWNER TO {e};
+             GRANT SELECT (code) ON late_ref TO {a}",
+            e = ident(&etl),
+            a = ident(&app.user)
+        ),
+    )
+    .await;
+    let err = db.plan_retire(&app.user, &owner_role).await.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("SELECT (\"code\")"), "{err}");
+    assert!(db.role_exists(&app.user).await.unwrap());
+    // The conversion, run again, copies it; then retiring keeps it for the new login.
+    db.execute(
+        &db.plan_convert_to_owner_roles(&app.database, &app.user, &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let new_user = hostile("late-new");
+    db.execute(
+        &db.plan_create_login(&new_user, &generate_password(), &owner_role)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    db.retire(&app.user, &owner_role, false).await.unwrap();
+    let n = rotui::db::ident::pg_str(&new_user);
+    assert!(check(&app.database, &format!("SELECT has_column_privilege({n}, 'late_ref', 'code', 'SELECT')")).await);
 }
 }

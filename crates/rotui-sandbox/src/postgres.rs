@@ -389,16 +389,22 @@ impl PostgresServer {
     fn wait_ready(&self, bin: &Binaries, data: &Path, log: &Path) -> io::Result<()> {
         let started = Instant::now();
         loop {
+            // The postmaster marks its pid file `ready` once it accepts
+            // connections; polling before that would be turned away with a
+            // FATAL "the database system is starting up" in the log.
+            let marked_ready = std::fs::read_to_string(data.join("postmaster.pid"))
+                .is_ok_and(|pid| pid.lines().any(|l| l.trim() == "ready"));
             // As the superuser, whom pg_hba trusts locally: any other user
             // would be turned away with a FATAL line in the log.
-            let ready = Command::new(&bin.pg_isready)
-                .args(["-q", "-U", SUPERUSER, "-d", "postgres", "-h"])
-                .arg(data)
-                .args(["-p", &self.port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
+            let ready = marked_ready
+                && Command::new(&bin.pg_isready)
+                    .args(["-q", "-U", SUPERUSER, "-d", "postgres", "-h"])
+                    .arg(data)
+                    .args(["-p", &self.port.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
             if ready {
                 return Ok(());
             }

@@ -222,6 +222,47 @@ impl PgDb {
         Ok(plan)
     }
 
+    /// The GRANTs the owner-role conversion would still have to make for
+    /// `old`'s memberships and privileges (in `databases` and on parameters):
+    /// empty when the owner role holds all of them.
+    pub(super) async fn uncopied_privileges(
+        &self,
+        databases: &[String],
+        old: &str,
+        owner_role: &str,
+    ) -> DbResult<Vec<String>> {
+        let mut out: Vec<String> = self
+            .memberships_to_copy(old, owner_role)
+            .await?
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "GRANT {} TO {}{}",
+                    pg_ident(&m.role),
+                    pg_ident(owner_role),
+                    m.options(self.inherit_per_grant())
+                )
+            })
+            .collect();
+        if self.version_num >= 150000 {
+            out.extend(
+                self.privileges_to_copy(None, PARAMETER_ACLS, old, owner_role)
+                    .await?
+                    .iter()
+                    .map(|p| p.grant_to(owner_role)),
+            );
+        }
+        for db in databases {
+            out.extend(
+                self.privileges_to_copy(Some(db), OBJECT_ACLS, old, owner_role)
+                    .await?
+                    .iter()
+                    .map(|p| format!("{} (in {})", p.grant_to(owner_role), pg_ident(db))),
+            );
+        }
+        Ok(out)
+    }
+
     /// Roles the app user is in, with their options (ADMIN; on 16+ INHERIT
     /// and SET too), that the owner role is not in with at least those
     /// options (new login users get them through the owner role).
