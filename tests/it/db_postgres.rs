@@ -1487,6 +1487,9 @@ async fn no_password_reaches_the_logs() {
         .with_writer(captured.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites another test's thread (with no subscriber) already hit keep
+    // a cached "never" interest: ask again with this capture in place.
+    tracing::callsite::rebuild_interest_cache();
 
     let db = admin(&app.database).await;
     db.execute(

@@ -222,9 +222,10 @@ impl PgDb {
         Ok(plan)
     }
 
-    /// The GRANTs the owner-role conversion would still have to make for
-    /// `old`'s memberships and privileges (in `databases` and on parameters):
-    /// empty when the owner role holds all of them.
+    /// The GRANTs (and ALTER DEFAULT PRIVILEGES) the owner-role conversion
+    /// would still have to make for `old`'s memberships, privileges and
+    /// default privileges (in `databases`, and on parameters): empty when the
+    /// owner role holds all of them.
     pub(super) async fn uncopied_privileges(
         &self,
         databases: &[String],
@@ -258,6 +259,13 @@ impl PgDb {
                     .await?
                     .iter()
                     .map(|p| format!("{} (in {})", p.grant_to(owner_role), pg_ident(db))),
+            );
+            // DROP OWNED deletes the old user's default privileges too.
+            out.extend(
+                self.default_privileges_to_copy(db, old, owner_role)
+                    .await?
+                    .iter()
+                    .map(|s| format!("{} (in {})", s.preview(), pg_ident(db))),
             );
         }
         Ok(out)
