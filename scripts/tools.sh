@@ -32,6 +32,7 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   missing+=("a 'postgres' system user (initdb refuses to run as root): apt-get install postgresql")
 fi
 "$(dirname "$0")/mysql-server.sh" || missing+=("MySQL 9.7 LTS: scripts/mysql-server.sh failed (see above)")
+"$(dirname "$0")/postgres-server.sh" || missing+=("PostgreSQL 17: scripts/postgres-server.sh failed (see above)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tools: missing:" >&2
   printf '  - %s\n' "${missing[@]}" >&2

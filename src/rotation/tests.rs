@@ -116,7 +116,11 @@ impl DbPort for Fake {
     }
     fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
         self.db(|s| {
-            let have = s.users.get(to).map(|u| u.grants.clone()).unwrap_or_default();
+            // What `to` has, its own or through the roles it is in (PostgreSQL's owner role).
+            let mut have = s.users.get(to).map(|u| u.grants.clone()).unwrap_or_default();
+            for role in s.users.get(to).map(|u| u.member_of.clone()).unwrap_or_default() {
+                have.extend(s.users.get(&role).map(|r| r.grants.clone()).unwrap_or_default());
+            }
             let mut out: Vec<Statement> = s.users[from]
                 .grants
                 .difference(&have)
@@ -234,8 +238,11 @@ impl DbPort for Fake {
                         s.users.get_mut(*who).unwrap().grants.insert(what.to_string());
                     }
                 }
-                ["MOVE", from, _to] => {
+                ["MOVE", from, to] => {
                     s.objects.remove(*from);
+                    // PostgreSQL: the owner role gets the old user's privileges too.
+                    let grants = s.users.get(*from).map(|u| u.grants.clone()).unwrap_or_default();
+                    s.users.entry(to.to_string()).or_default().grants.extend(grants);
                 }
                 ["KILL", who] => {
                     s.conns.remove(*who);

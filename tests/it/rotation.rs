@@ -452,7 +452,7 @@ mod real {
     use rotui::target::{Engine, Target};
     use rotui_sandbox::mariadb::{Flavour, MariaDbServer};
     use rotui_sandbox::moto::MotoServer;
-    use rotui_sandbox::postgres::PostgresServer;
+    use rotui_sandbox::postgres::{PgFlavour, PostgresServer};
     use serde_json::json;
     use sqlx::{Connection, PgConnection};
 
@@ -508,6 +508,8 @@ mod real {
         session: AwsSession,
         secret_id: String,
         db: Arc<dyn DbPort>,
+        /// The PostgreSQL server (flavour) of a PostgreSQL app.
+        pg_flavour: PgFlavour,
         ctx: Ctx,
         plan: Plan,
         dir: tempfile::TempDir,
@@ -550,6 +552,7 @@ mod real {
         session: AwsSession,
         secret_id: String,
         db: Arc<dyn DbPort>,
+        pg_flavour: PgFlavour,
     }
 
     /// An app like signon: its database, a user that owns a table and
@@ -585,6 +588,7 @@ mod real {
             session,
             secret_id,
             db: Arc::new(db),
+            pg_flavour: PgFlavour::default(),
         }
     }
 
@@ -592,8 +596,8 @@ mod real {
     /// object in it (not on owner roles yet). `hostile` names break naive
     /// quoting (they cannot go into an unescaped DATABASE_URL, so the
     /// end-to-end tests use plain ones, as GOV.UK does).
-    async fn postgres_parts(hostile: bool) -> Parts {
-        let pg = PostgresServer::shared();
+    async fn postgres_parts(pg_flavour: PgFlavour, hostile: bool) -> Parts {
+        let pg = PostgresServer::shared_of(pg_flavour);
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let user = if hostile {
             format!("account-api-{tag} it's \"q\" %")
@@ -622,6 +626,7 @@ mod real {
             session,
             secret_id,
             db: Arc::new(db),
+            pg_flavour,
         }
     }
 
@@ -631,7 +636,15 @@ mod real {
         }
 
         async fn postgres() -> World {
-            World::assemble(postgres_parts(true).await, |_| {}, |_| Arc::new(NoCluster))
+            World::postgres_on(PgFlavour::default()).await
+        }
+
+        async fn postgres_on(flavour: PgFlavour) -> World {
+            World::assemble(
+                postgres_parts(flavour, true).await,
+                |_| {},
+                |_| Arc::new(NoCluster),
+            )
         }
 
         /// The rotation of `p`'s app in "production": `rename` adjusts the
@@ -666,6 +679,7 @@ mod real {
                 session: p.session,
                 secret_id: p.secret_id,
                 db: p.db,
+                pg_flavour: p.pg_flavour,
                 plan: Plan::build(&spec).unwrap(),
                 ctx: Ctx::new([ports]),
                 dir: tempfile::tempdir().unwrap(),
@@ -730,7 +744,7 @@ mod real {
         }
 
         async fn pg_session(&self, user: &str, password: &SecretString) -> Result<PgConnection, String> {
-            let url = PostgresServer::shared().url(user, password, &self.database);
+            let url = PostgresServer::shared_of(self.pg_flavour).url(user, password, &self.database);
             PgConnection::connect(url.expose_secret())
                 .await
                 .map_err(|e| secret::redact(&e.to_string()))
@@ -871,7 +885,16 @@ mod real {
 
     #[tokio::test]
     async fn postgres_until_promotion_with_owner_role_conversion() {
-        let w = World::postgres().await;
+        postgres_until_promotion(PgFlavour::Pg17).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_15_until_promotion_with_owner_role_conversion() {
+        postgres_until_promotion(PgFlavour::Pg15).await;
+    }
+
+    async fn postgres_until_promotion(flavour: PgFlavour) {
+        let w = World::postgres_on(flavour).await;
         let r = until_promotion_interrupted_at_every_step(&w).await;
         let owner = format!("{}-owner-role", w.old);
         // Everything belongs to the owner role, which both users inherit.
@@ -964,7 +987,16 @@ mod real {
 
     #[tokio::test]
     async fn postgres_old_user_is_reassigned_and_dropped_only_once_unused() {
-        let w = World::postgres().await;
+        postgres_old_user_dropped(PgFlavour::Pg17).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_15_old_user_is_reassigned_and_dropped_only_once_unused() {
+        postgres_old_user_dropped(PgFlavour::Pg15).await;
+    }
+
+    async fn postgres_old_user_dropped(flavour: PgFlavour) {
+        let w = World::postgres_on(flavour).await;
         drop_only_once_unused(&w).await;
         // Nothing was lost with it: the owner role owns every object.
         let owner = format!("{}-owner-role", w.old);
@@ -1506,7 +1538,12 @@ mod real {
 
     #[tokio::test]
     async fn postgres_full_rotation_in_the_sandbox_with_owner_role_conversion() {
-        full_rotation(postgres_parts(false).await).await;
+        full_rotation(postgres_parts(PgFlavour::Pg17, false).await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_15_full_rotation_in_the_sandbox_with_owner_role_conversion() {
+        full_rotation(postgres_parts(PgFlavour::Pg15, false).await).await;
     }
 
     /// Kubernetes refuses (RBAC), then External Secrets cannot sync: each
@@ -1747,6 +1784,11 @@ mod real {
 
     #[tokio::test]
     async fn postgres_plan_and_dashboard_agree_and_nothing_is_done_early() {
-        plan_and_dashboard_agree(postgres_parts(false).await).await;
+        plan_and_dashboard_agree(postgres_parts(PgFlavour::Pg17, false).await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_15_plan_and_dashboard_agree_and_nothing_is_done_early() {
+        plan_and_dashboard_agree(postgres_parts(PgFlavour::Pg15, false).await).await;
     }
 }

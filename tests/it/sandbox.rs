@@ -22,6 +22,12 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
             assert!(info[engine][key].is_string(), "sandbox.json lacks {engine}.{key}");
         }
     }
+    // Each server's flavour and version; PostgreSQL is the estate's 17 by default.
+    assert_eq!(info["postgres"]["flavour"], "postgresql-17", "{info}");
+    assert!(
+        info["postgres"]["version"].as_str().unwrap().starts_with("17."),
+        "{info}"
+    );
     assert!(dir.path().join("kubeconfig").exists());
 
     // ESO rendered both apps' DATABASE_URLs into their Secrets.

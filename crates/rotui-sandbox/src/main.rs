@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::Parser;
 use color_eyre::eyre::Result;
 use rotui_sandbox::guard::scratch_dir;
-use rotui_sandbox::world::World;
+use rotui_sandbox::postgres::PgFlavour;
+use rotui_sandbox::world::{Servers, World};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Start a local world (databases, Secrets Manager, Kubernetes) to try rotui in.
@@ -20,6 +21,9 @@ struct Args {
     /// The MySQL app's server: `mysql` (MySQL 9.7 LTS, as production's 8.4) or `mariadb`.
     #[arg(long, default_value = "mysql")]
     mysql: rotui_sandbox::mariadb::Flavour,
+    /// PostgreSQL server for account-api: 17 (Debian trixie's, the estate's) or 15 (the system's).
+    #[arg(long, default_value = "17", value_parser = clap::value_parser!(PgFlavour))]
+    postgres: PgFlavour,
 }
 
 #[tokio::main]
@@ -32,7 +36,11 @@ async fn main() -> Result<()> {
         None => scratch_dir("rotui-sandbox-")?,
     };
     let mut term = signal(SignalKind::terminate())?;
-    let world = World::start_mysql(&dir, args.mysql).await?;
+    let servers = Servers {
+        mysql: args.mysql,
+        postgres: args.postgres,
+    };
+    let world = World::start_with_servers(&dir, &servers).await?;
     let info = world.info();
     println!("rotui sandbox ready in {:.1} s", started.elapsed().as_secs_f64());
     println!();
@@ -47,7 +55,11 @@ async fn main() -> Result<()> {
         format!("{} (signon)", info.mysql.flavour),
         info.mysql.admin_url
     );
-    println!("  PostgreSQL        {}", info.postgres.admin_url);
+    println!(
+        "  {:<17} {}",
+        format!("{} (account-api)", info.postgres.flavour),
+        info.postgres.admin_url
+    );
     println!();
     println!("In another shell:");
     println!("  source {}", dir.join("sandbox.env").display());

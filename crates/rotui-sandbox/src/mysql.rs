@@ -30,10 +30,11 @@ use rotui::secret::{self, ExposeSecret, SecretString};
 const RDS_MASTER_SQL: &str = include_str!("mysql_rds_master.sql");
 
 /// Which MySQL-family server a test or the sandbox runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavour {
     /// MySQL 9.7 LTS (production runs MySQL 8.4 on RDS).
+    #[default]
     Mysql,
     /// MariaDB 10.11 (Debian 12's).
     Mariadb,

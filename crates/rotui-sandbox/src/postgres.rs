@@ -1,7 +1,8 @@
 //! A throwaway PostgreSQL server with an admin shaped like RDS's master user.
 //!
-//! The server runs from the locally installed binaries (Debian's
-//! `postgresql` package) in a temp dir on a free port, 127.0.0.1 only, under
+//! The server runs PostgreSQL 17 ([`PgFlavour::Pg17`], Debian trixie's
+//! `postgresql-17` unpacked by `scripts/postgres-server.sh`, the default) or
+//! the system's 15 ([`PgFlavour::Pg15`], Debian 12's `postgresql`) in a temp dir on a free port, 127.0.0.1 only, under
 //! a [`Guarded`] process so it is stopped and its directory removed when the
 //! test binary exits, even after a panic.
 //!
@@ -35,12 +36,82 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// A running throwaway PostgreSQL.
 #[derive(Debug)]
 pub struct PostgresServer {
+    pub flavour: PgFlavour,
+    /// The server's version, `17.12`.
+    pub version: String,
     pub port: u16,
     /// Scratch directory (data dir, socket, log); removed when the guard fires.
     pub dir: PathBuf,
     guard: Mutex<Guarded>,
     admin_password: SecretString,
     superuser_password: SecretString,
+}
+
+/// Which PostgreSQL a server runs. The estate runs 14, 16 and 17; Debian 12
+/// ships 15 and `scripts/postgres-server.sh` unpacks Debian trixie's 17.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PgFlavour {
+    /// PostgreSQL 17 from Debian trixie, unpacked into a cache by
+    /// `scripts/postgres-server.sh` (the estate's newest major).
+    #[default]
+    Pg17,
+    /// The system's PostgreSQL (Debian 12's `postgresql`: 15).
+    Pg15,
+}
+
+impl PgFlavour {
+    /// Every flavour the database tests run on.
+    pub const ALL: [PgFlavour; 2] = [PgFlavour::Pg17, PgFlavour::Pg15];
+
+    /// `postgresql-17` / `postgresql-15`: how test names and `sandbox.json` name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PgFlavour::Pg17 => "postgresql-17",
+            PgFlavour::Pg15 => "postgresql-15",
+        }
+    }
+
+    pub fn major(self) -> u32 {
+        match self {
+            PgFlavour::Pg17 => 17,
+            PgFlavour::Pg15 => 15,
+        }
+    }
+
+    /// `17` or `15` (the sandbox's `--postgres`).
+    pub fn parse(s: &str) -> Option<PgFlavour> {
+        match s.trim().trim_start_matches("postgresql-") {
+            "17" => Some(PgFlavour::Pg17),
+            "15" => Some(PgFlavour::Pg15),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PgFlavour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for PgFlavour {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PgFlavour::parse(s).ok_or_else(|| format!("unknown PostgreSQL flavour `{s}` (expected 17 or 15)"))
+    }
+}
+
+/// Where `scripts/postgres-server.sh` unpacks PostgreSQL 17's programs.
+pub fn pg17_cache_bindir() -> PathBuf {
+    let base = std::env::var_os("ROTUI_SERVERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/rotui-servers-{}", nix::unistd::getuid())));
+    base.join("postgres-17/root/usr/lib/postgresql/17/bin")
+}
+
+/// The install script in this source tree (tests run from it).
+fn install_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres-server.sh")
 }
 
 /// Where the server binaries live.
@@ -52,8 +123,77 @@ struct Binaries {
 }
 
 impl Binaries {
-    /// `/usr/lib/postgresql/<highest>/bin`, else PATH.
-    fn find() -> io::Result<Self> {
+    fn in_dir(bin: &Path) -> Option<Self> {
+        let b = Binaries {
+            initdb: bin.join("initdb"),
+            postgres: bin.join("postgres"),
+            pg_isready: bin.join("pg_isready"),
+            psql: bin.join("psql"),
+        };
+        [&b.initdb, &b.postgres, &b.pg_isready, &b.psql]
+            .iter()
+            .all(|p| p.is_file())
+            .then_some(b)
+    }
+
+    fn find(flavour: PgFlavour) -> io::Result<Self> {
+        match flavour {
+            PgFlavour::Pg17 => Self::find_17(),
+            PgFlavour::Pg15 => Self::find_system(),
+        }
+    }
+
+    /// The system's `/usr/lib/postgresql/17/bin`, else the cache; installed
+    /// into the cache by `scripts/postgres-server.sh` when missing (one
+    /// download, ~90 MB, then cached). A machine that cannot get it fails
+    /// loudly: PostgreSQL 17 is what the estate runs.
+    fn find_17() -> io::Result<Self> {
+        if let Some(b) = Self::in_dir(Path::new("/usr/lib/postgresql/17/bin")) {
+            return Ok(b);
+        }
+        let cache = pg17_cache_bindir();
+        let patched = cache.join("../../../../../.patched");
+        if patched.exists()
+            && let Some(b) = Self::in_dir(&cache)
+        {
+            return Ok(b);
+        }
+        // One install at a time across threads (the script also takes a lock
+        // across processes).
+        static INSTALL: Mutex<()> = Mutex::new(());
+        let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        if !patched.exists() {
+            let script = install_script();
+            let out = Command::new("bash")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| io::Error::other(format!("cannot run {}: {e}", script.display())))?;
+            if !out.status.success() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "PostgreSQL 17 is not installed and {} failed (run `just tools`; \
+                         ROTUI_SKIP_PG17=1 skips the PostgreSQL 17 tests, loudly): {}",
+                        script.display(),
+                        tail(&String::from_utf8_lossy(&out.stderr), 10)
+                    ),
+                ));
+            }
+        }
+        Self::in_dir(&cache).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "PostgreSQL 17's programs are not in {} after scripts/postgres-server.sh ran",
+                    cache.display()
+                ),
+            )
+        })
+    }
+
+    /// `/usr/lib/postgresql/<highest below 17>/bin` (Debian 12: 15), else PATH.
+    fn find_system() -> io::Result<Self> {
         let versioned = std::fs::read_dir("/usr/lib/postgresql")
             .into_iter()
             .flatten()
@@ -62,7 +202,7 @@ impl Binaries {
                 let major: u32 = e.file_name().to_str()?.parse().ok()?;
                 Some((major, e.path().join("bin")))
             })
-            .filter(|(_, bin)| bin.join("initdb").is_file())
+            .filter(|(major, bin)| *major < 17 && bin.join("initdb").is_file())
             .max_by_key(|(major, _)| *major)
             .map(|(_, bin)| bin);
         let find = |name: &str| -> io::Result<PathBuf> {
@@ -88,26 +228,48 @@ impl Binaries {
             psql: find("psql")?,
         })
     }
+
+    /// `17.12` from `postgres (PostgreSQL) 17.12 (Debian …)`.
+    fn version(&self) -> io::Result<String> {
+        let out = Command::new(&self.postgres).arg("--version").output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .nth(2)
+            .map(str::to_owned)
+            .ok_or_else(|| io::Error::other(format!("unexpected `postgres --version`: {text}")))
+    }
+}
+
+/// Whether the PostgreSQL 17 tests may be skipped on this machine
+/// (`ROTUI_SKIP_PG17=1`); CI never sets it.
+pub fn skip_pg17() -> bool {
+    std::env::var_os("ROTUI_SKIP_PG17").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 impl PostgresServer {
     /// Initialise a data dir, start the server and create the RDS-shaped
     /// admin. Blocking; about a second.
     pub fn start() -> io::Result<Self> {
-        let bin = Binaries::find()?;
+        Self::start_flavour(PgFlavour::default())
+    }
+
+    /// Start a server of the given flavour.
+    pub fn start_flavour(flavour: PgFlavour) -> io::Result<Self> {
+        let bin = Binaries::find(flavour)?;
+        let version = bin.version()?;
         // The free port may be taken by someone else before the server binds
         // it: then start over on another one.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match Self::start_once(&bin) {
+            match Self::start_once(&bin, flavour, &version) {
                 Err(e) if attempts < 3 && e.to_string().contains("Address already in use") => continue,
                 other => return other,
             }
         }
     }
 
-    fn start_once(bin: &Binaries) -> io::Result<Self> {
+    fn start_once(bin: &Binaries, flavour: PgFlavour, version: &str) -> io::Result<Self> {
         // PostgreSQL refuses to run as root: drop to the `postgres` user then.
         let run_as = if is_root() {
             nix::unistd::User::from_name(SUPERUSER)
@@ -211,6 +373,8 @@ impl PostgresServer {
         };
 
         let server = PostgresServer {
+            flavour,
+            version: version.to_owned(),
             port,
             dir,
             guard: Mutex::new(guard),
@@ -225,16 +389,22 @@ impl PostgresServer {
     fn wait_ready(&self, bin: &Binaries, data: &Path, log: &Path) -> io::Result<()> {
         let started = Instant::now();
         loop {
+            // The postmaster marks its pid file `ready` once it accepts
+            // connections; polling before that would be turned away with a
+            // FATAL "the database system is starting up" in the log.
+            let marked_ready = std::fs::read_to_string(data.join("postmaster.pid"))
+                .is_ok_and(|pid| pid.lines().any(|l| l.trim() == "ready"));
             // As the superuser, whom pg_hba trusts locally: any other user
             // would be turned away with a FATAL line in the log.
-            let ready = Command::new(&bin.pg_isready)
-                .args(["-q", "-U", SUPERUSER, "-d", "postgres", "-h"])
-                .arg(data)
-                .args(["-p", &self.port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
+            let ready = marked_ready
+                && Command::new(&bin.pg_isready)
+                    .args(["-q", "-U", SUPERUSER, "-d", "postgres", "-h"])
+                    .arg(data)
+                    .args(["-p", &self.port.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
             if ready {
                 return Ok(());
             }
@@ -316,10 +486,28 @@ impl PostgresServer {
     /// the tokio runtime that made them, so only the process is shared: each
     /// test connects with its own pool.
     pub fn shared() -> &'static PostgresServer {
-        static SHARED: OnceLock<PostgresServer> = OnceLock::new();
-        SHARED.get_or_init(|| {
-            PostgresServer::start().unwrap_or_else(|e| panic!("cannot start the test PostgreSQL: {e}"))
+        Self::shared_of(PgFlavour::default())
+    }
+
+    /// One server of `flavour` per test binary, started on first use.
+    pub fn shared_of(flavour: PgFlavour) -> &'static PostgresServer {
+        static SHARED: [OnceLock<PostgresServer>; 2] = [OnceLock::new(), OnceLock::new()];
+        let slot = match flavour {
+            PgFlavour::Pg17 => &SHARED[0],
+            PgFlavour::Pg15 => &SHARED[1],
+        };
+        slot.get_or_init(|| {
+            PostgresServer::start_flavour(flavour)
+                .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL ({flavour}): {e}"))
         })
+    }
+
+    pub fn flavour(&self) -> PgFlavour {
+        self.flavour
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn port(&self) -> u16 {
@@ -369,6 +557,17 @@ impl PostgresServer {
             .disable_statement_logging()
     }
 
+    /// Connection options for the RDS-shaped admin.
+    pub fn admin_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new_without_pgpass()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(ADMIN_USER)
+            .password(self.admin_password.expose_secret())
+            .database(database)
+            .disable_statement_logging()
+    }
+
     /// Create (if missing) the login `user` with `password`, a database
     /// `database` it owns, and, connected as that user, the objects an app's
     /// migrations leave behind — so everything is owned by the login user,
@@ -387,11 +586,16 @@ impl PostgresServer {
             .await?;
         let u = pg_ident(user);
         if !exists {
-            su.execute(AssertSqlSafe(format!(
-                "CREATE ROLE {u} LOGIN PASSWORD {}",
-                pg_str(password.expose_secret())
-            )))
-            .await?;
+            // As on RDS, the master user creates the app's login: on 16+ that
+            // gives it ADMIN OPTION on the role (and nothing more).
+            let mut admin = PgConnection::connect_with(&self.admin_options("postgres")).await?;
+            admin
+                .execute(AssertSqlSafe(format!(
+                    "CREATE ROLE {u} LOGIN PASSWORD {}",
+                    pg_str(password.expose_secret())
+                )))
+                .await?;
+            admin.close().await?;
         }
         su.execute(AssertSqlSafe(format!(
             "CREATE DATABASE {} OWNER {u}",

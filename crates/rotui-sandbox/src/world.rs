@@ -21,7 +21,7 @@ use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::guard::shell_quote;
 use crate::mariadb::{Flavour, MariaDbServer};
 use crate::moto::MotoServer;
-use crate::postgres::PostgresServer;
+use crate::postgres::{PgFlavour, PostgresServer};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
 use rotui::db::ident::{mysql_str, pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
@@ -53,10 +53,10 @@ pub struct SandboxInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineInfo {
-    /// Which server runs it (`mysql`, `mariadb`, `postgres`…).
+    /// Which server runs the app's database (`postgresql-17`, `mariadb`, …).
     #[serde(default)]
     pub flavour: String,
-    /// The server's own version line.
+    /// That server's version (`17.12`).
     #[serde(default)]
     pub version: String,
     /// The admin's URL without its password: rotui reads that from the
@@ -66,6 +66,15 @@ pub struct EngineInfo {
     pub database: String,
     pub app_secret: String,
     pub admin_secret: String,
+}
+
+/// Which server flavours the sandbox runs (the estate's by default).
+#[derive(Debug, Clone, Default)]
+pub struct Servers {
+    /// MySQL 9.7 LTS by default, as production's MySQL 8.4.
+    pub mysql: Flavour,
+    /// PostgreSQL 17 by default, as the estate's newest apps.
+    pub postgres: PgFlavour,
 }
 
 /// The running sandbox. Dropping it stops everything (the servers' guards
@@ -93,25 +102,29 @@ impl World {
     /// `sandbox.env` into `dir`. Returns once the apps' pods are connected.
     /// The MySQL app runs on MySQL 9.7, as production's on MySQL 8.4.
     pub async fn start(dir: &Path) -> Result<World> {
-        World::start_mysql(dir, Flavour::Mysql).await
+        Self::start_with_servers(dir, &Servers::default()).await
     }
 
-    /// [`World::start`] with the MySQL app on the given flavour. MySQL runs
-    /// with `log_bin_trust_function_creators=ON`, as the RDS DB parameter
-    /// group must set it for rotui to move the definer of its trigger.
-    pub async fn start_mysql(dir: &Path, mysql: Flavour) -> Result<World> {
+    /// [`World::start`] on the given server flavours. MySQL runs with
+    /// `log_bin_trust_function_creators=ON`, as the RDS DB parameter group
+    /// must set it for rotui to move the definer of its trigger.
+    pub async fn start_with_servers(dir: &Path, servers: &Servers) -> Result<World> {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         // The three servers start in parallel: each is a second or two of waiting.
+        let mysql = servers.mysql;
         let mariadb = tokio::task::spawn_blocking(move || match mysql {
             Flavour::Mysql => crate::mysql::start(&["--log-bin-trust-function-creators=ON"]),
             Flavour::Mariadb => MariaDbServer::start(),
         });
-        let postgres = tokio::task::spawn_blocking(PostgresServer::start);
+        let pg_flavour = servers.postgres;
+        let postgres = tokio::task::spawn_blocking(move || PostgresServer::start_flavour(pg_flavour));
         let moto = tokio::task::spawn_blocking(MotoServer::start);
         let mariadb = mariadb
             .await?
             .wrap_err_with(|| format!("starting the {mysql} server"))?;
-        let postgres = postgres.await?.wrap_err("starting PostgreSQL")?;
+        let postgres = postgres
+            .await?
+            .wrap_err_with(|| format!("starting PostgreSQL ({pg_flavour})"))?;
         let moto = moto.await?.wrap_err("starting moto (run `just tools`)")?;
 
         let signon = Target::new(ENV, "signon", Engine::Mysql);
@@ -185,8 +198,8 @@ impl World {
                 admin_secret: signon.admin_secret.clone(),
             },
             postgres: EngineInfo {
-                flavour: "postgres".to_owned(),
-                version: String::new(),
+                flavour: postgres.flavour().name().to_owned(),
+                version: postgres.version().to_owned(),
                 admin_url: format!(
                     "postgresql://aws_db_admin@{pg_host}/{}",
                     percent_encoding::utf8_percent_encode(
@@ -336,12 +349,17 @@ async fn seed_mariadb(server: &MariaDbServer, password: &SecretString) -> Result
 /// login user (not yet on owner roles).
 async fn seed_postgres(server: &PostgresServer, target: &Target, password: &SecretString) -> Result<()> {
     let user = pg_ident(&target.app);
+    // The RDS master creates the app's login (on 16+ that gives it ADMIN
+    // OPTION on it, which rotating needs); a superuser makes the fixtures.
+    let mut admin = sqlx::PgConnection::connect_with(&server.admin_options("postgres")).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {user} LOGIN PASSWORD {}",
+            pg_str(password.expose_secret())
+        )))
+        .await?;
+    admin.close().await?;
     let mut su = sqlx::PgConnection::connect_with(&server.superuser_options("postgres")).await?;
-    su.execute(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {user} LOGIN PASSWORD {}",
-        pg_str(password.expose_secret())
-    )))
-    .await?;
     su.execute(sqlx::AssertSqlSafe(format!(
         "CREATE DATABASE {} OWNER {user}",
         pg_ident(&target.database)
@@ -435,8 +453,8 @@ mod tests {
                 admin_secret: "sandbox-rds-admin-passwords".into(),
             },
             postgres: EngineInfo {
-                flavour: "postgres".into(),
-                version: "15".into(),
+                flavour: "postgresql-17".into(),
+                version: "17.12".into(),
                 admin_url: "postgresql://aws_db_admin@127.0.0.1:3/d".into(),
                 app: "account-api".into(),
                 database: "account-api_production".into(),

@@ -5,6 +5,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::PgDb;
+use super::roles::ADMIN_CAN_GRANT;
 use crate::db::error::DbResult;
 use crate::db::ident::pg_ident;
 use crate::db::model::{DbObject, DefaultPrivilege, Grant, GrantKind, OwnedIn, User};
@@ -114,29 +115,34 @@ impl PgDb {
             })
             .collect();
 
-        let rows: Vec<ObjectPrivilege> = self
-            .timed(
-                sqlx::query_as(AssertSqlSafe(format!(
-                    "{OBJECT_ACLS}
-                     SELECT o.kind, o.schema, o.name, o.args, a.is_grantable,
-                            array_agg(a.privilege_type::text ORDER BY a.privilege_type) AS privileges
-                     FROM objs o CROSS JOIN LATERAL aclexplode(o.acl) a
-                     WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) AND a.grantee <> o.owner
-                     GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
-                )))
-                .bind(role)
-                .fetch_all(&self.pool),
-            )
-            .await?;
+        let mut rows: Vec<ObjectPrivilege> = Vec::new();
+        let sources: &[&str] = if self.version_num >= 150000 {
+            &[OBJECT_ACLS, PARAMETER_ACLS]
+        } else {
+            &[OBJECT_ACLS]
+        };
+        for objs in sources {
+            rows.extend(
+                self.timed(
+                    sqlx::query_as::<_, ObjectPrivilege>(AssertSqlSafe(format!(
+                        "{objs}
+                         SELECT o.kind, o.schema, o.name, o.args, o.col, a.is_grantable,
+                                array_agg(a.privilege_type::text ORDER BY a.privilege_type) AS privileges
+                         FROM objs o CROSS JOIN LATERAL aclexplode(o.acl) a
+                         WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)
+                           AND a.grantee IS DISTINCT FROM o.owner
+                         GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
+                    )))
+                    .bind(role)
+                    .fetch_all(&self.pool),
+                )
+                .await?,
+            );
+        }
         grants.extend(rows.into_iter().map(|p| {
-            let on = p.target();
+            let on = p.on();
             Grant {
-                raw: format!(
-                    "GRANT {} ON {on} TO {}{}",
-                    p.privileges.join(", "),
-                    pg_ident(role),
-                    if p.is_grantable { " WITH GRANT OPTION" } else { "" }
-                ),
+                raw: p.grant_to(role),
                 privileges: p.privileges,
                 on,
                 kind: GrantKind::Object,
@@ -261,9 +267,9 @@ impl PgDb {
 }
 
 impl PgDb {
-    /// Owners of objects in `database` on which `role` holds privileges
-    /// (and roles whose default privileges name it), when the admin has none
-    /// of their privileges. Copying or revoking those privileges (GRANT to
+    /// Grantors (usually the owners) of the privileges `role` holds on
+    /// objects in `database` (and roles whose default privileges name it),
+    /// when the admin has none of their privileges. Copying or revoking those privileges (GRANT to
     /// the owner role, DROP OWNED) needs the owner's rights: without them
     /// PostgreSQL only warns and does nothing.
     pub(super) async fn foreign_acl_owners(&self, database: &str, role: &str) -> DbResult<Vec<AclOwner>> {
@@ -273,8 +279,9 @@ impl PgDb {
                 sqlx::query_as(AssertSqlSafe(format!(
                     "{OBJECT_ACLS},
                      me AS (SELECT oid FROM pg_roles WHERE rolname = $1)
-                     SELECT DISTINCT r.rolname::text AS name, r.rolsuper AS superuser FROM (
-                       SELECT o.owner FROM objs o CROSS JOIN LATERAL aclexplode(o.acl) a, me WHERE a.grantee = me.oid
+                     SELECT DISTINCT r.rolname::text AS name, r.rolsuper AS superuser,
+                            COALESCE({ADMIN_CAN_GRANT}, false) AS admin_can_grant FROM (
+                       SELECT a.grantor AS owner FROM objs o CROSS JOIN LATERAL aclexplode(o.acl) a, me WHERE a.grantee = me.oid
                        UNION
                        SELECT d.defaclrole FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a, me
                        WHERE a.grantee = me.oid
@@ -296,6 +303,7 @@ impl PgDb {
 pub(super) struct AclOwner {
     pub name: String,
     pub superuser: bool,
+    pub admin_can_grant: bool,
 }
 
 /// (kind, schema, name, owner)
@@ -309,19 +317,47 @@ const NOT_EXT_PROC: &str = "AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.cl
 const NOT_EXT_TYPE: &str = "AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')";
 
 /// Objects of the current database that carry an ACL, with their owners:
-/// a CTE `objs(kind, schema, name, args, acl, owner)`.
+/// a CTE `objs(kind, schema, name, args, col, acl, owner)`. `kind` is the
+/// word GRANT takes (`TABLE`, `FOREIGN SERVER`, …); columns are `COLUMN`
+/// rows of their table (`col` set), large objects are named by their OID.
 pub(super) const OBJECT_ACLS: &str = "WITH objs AS (
-    SELECT 'DATABASE' AS kind, NULL::text AS schema, d.datname::text AS name, NULL::text AS args, d.datacl AS acl, d.datdba AS owner
+    SELECT 'DATABASE' AS kind, NULL::text AS schema, d.datname::text AS name, NULL::text AS args, NULL::text AS col,
+           d.datacl AS acl, d.datdba AS owner
     FROM pg_database d WHERE d.datname = current_database()
     UNION ALL
-    SELECT 'SCHEMA', NULL, n.nspname::text, NULL, n.nspacl, n.nspowner FROM pg_namespace n
+    SELECT 'SCHEMA', NULL, n.nspname::text, NULL, NULL, n.nspacl, n.nspowner FROM pg_namespace n
     UNION ALL
-    SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname::text, c.relname::text, NULL, c.relacl, c.relowner
+    SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname::text, c.relname::text, NULL, NULL,
+           c.relacl, c.relowner
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
     UNION ALL
+    SELECT 'COLUMN', n.nspname::text, c.relname::text, NULL, a.attname::text, a.attacl, c.relowner
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    UNION ALL
     SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname::text, p.proname::text,
-           pg_get_function_identity_arguments(p.oid), p.proacl, p.proowner
+           pg_get_function_identity_arguments(p.oid), NULL, p.proacl, p.proowner
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    UNION ALL
+    SELECT 'TYPE', n.nspname::text, t.typname::text, NULL, NULL, t.typacl, t.typowner
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typacl IS NOT NULL
+    UNION ALL
+    SELECT 'LANGUAGE', NULL, l.lanname::text, NULL, NULL, l.lanacl, l.lanowner FROM pg_language l
+    UNION ALL
+    SELECT 'FOREIGN DATA WRAPPER', NULL, w.fdwname::text, NULL, NULL, w.fdwacl, w.fdwowner FROM pg_foreign_data_wrapper w
+    UNION ALL
+    SELECT 'FOREIGN SERVER', NULL, s.srvname::text, NULL, NULL, s.srvacl, s.srvowner FROM pg_foreign_server s
+    UNION ALL
+    SELECT 'LARGE OBJECT', NULL, m.oid::text, NULL, NULL, m.lomacl, m.lomowner FROM pg_largeobject_metadata m
+)";
+
+/// Parameters (`pg_parameter_acl`, PostgreSQL 15+): shared by every database,
+/// so read once. The same columns as [`OBJECT_ACLS`]; parameters have no owner
+/// (only superusers and holders of the grant option can grant them).
+pub(super) const PARAMETER_ACLS: &str = "WITH objs AS (
+    SELECT 'PARAMETER' AS kind, NULL::text AS schema, p.parname::text AS name, NULL::text AS args, NULL::text AS col,
+           p.paracl AS acl, NULL::oid AS owner
+    FROM pg_parameter_acl p
 )";
 
 /// One row of privileges on one object, as `GRANT` needs it.
@@ -331,25 +367,75 @@ pub(super) struct ObjectPrivilege {
     pub schema: Option<String>,
     pub name: String,
     pub args: Option<String>,
+    /// A column privilege's column (then `kind` is `COLUMN`, `name` its table).
+    pub col: Option<String>,
     pub is_grantable: bool,
     pub privileges: Vec<String>,
 }
 
 impl ObjectPrivilege {
     /// The `ON …` part of a GRANT, quoted: `TABLE "public"."users"`,
-    /// `FUNCTION "public"."f"(integer)`, `DATABASE "x"`.
+    /// `FUNCTION "public"."f"(integer)`, `DATABASE "x"`, `LARGE OBJECT 16400`,
+    /// `PARAMETER "log_statement"`; a column's table.
     pub fn target(&self) -> String {
-        let mut t = format!("{} ", self.kind);
+        let kind = match self.kind.as_str() {
+            "COLUMN" => "TABLE",
+            k => k,
+        };
+        let mut t = format!("{kind} ");
         if let Some(s) = &self.schema {
             t.push_str(&pg_ident(s));
             t.push('.');
         }
-        t.push_str(&pg_ident(&self.name));
+        match kind {
+            // An OID: a number, never quoted.
+            "LARGE OBJECT" => t.push_str(&self.name),
+            // Dotted names (`plpgsql.extra_warnings`) quote each part.
+            "PARAMETER" => t.push_str(&self.name.split('.').map(pg_ident).collect::<Vec<_>>().join(".")),
+            _ => t.push_str(&pg_ident(&self.name)),
+        }
         if let Some(a) = &self.args {
             t.push('(');
             t.push_str(a);
             t.push(')');
         }
         t
+    }
+
+    /// The privilege list of a GRANT: `SELECT, UPDATE`, or for a column
+    /// `SELECT ("email"), UPDATE ("email")`.
+    pub fn privilege_list(&self) -> String {
+        match &self.col {
+            Some(c) => self
+                .privileges
+                .iter()
+                .map(|p| format!("{p} ({})", pg_ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => self.privileges.join(", "),
+        }
+    }
+
+    /// `GRANT … ON … TO grantee [WITH GRANT OPTION]`.
+    pub fn grant_to(&self, grantee: &str) -> String {
+        format!(
+            "GRANT {} ON {} TO {}{}",
+            self.privilege_list(),
+            self.target(),
+            pg_ident(grantee),
+            if self.is_grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// What the GRANT is on, for display: the target, or `TABLE t (col)`.
+    pub fn on(&self) -> String {
+        match &self.col {
+            Some(c) => format!("{} ({})", self.target(), pg_ident(c)),
+            None => self.target(),
+        }
     }
 }

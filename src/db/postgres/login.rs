@@ -8,6 +8,10 @@ use crate::db::ident::{pg_ident, pg_str};
 use crate::db::model::Statement;
 use crate::secret::{self, ExposeSecret, SecretString};
 
+/// The longest role name PostgreSQL keeps (NAMEDATALEN - 1 bytes); longer
+/// names are truncated silently.
+pub const MAX_ROLE_NAME_BYTES: usize = 63;
+
 /// The runbook's "verify role inheritance" check for a login user.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Inheritance {
@@ -45,6 +49,18 @@ impl PgDb {
         owner_role: &str,
     ) -> DbResult<Vec<Statement>> {
         secret::register(password.expose_secret());
+        // PostgreSQL would silently truncate a longer name (a NOTICE only),
+        // and the app's secret would then name a user that does not exist.
+        for name in [new_user, owner_role] {
+            if name.len() > MAX_ROLE_NAME_BYTES {
+                return Err(DbError::refused(format!(
+                    "the role name {} is {} bytes long; PostgreSQL keeps only {MAX_ROLE_NAME_BYTES}",
+                    pg_ident(name),
+                    name.len()
+                ))
+                .with_hint("choose a shorter name (rotui shortens generated names to fit)"));
+            }
+        }
         let role = self.role_facts(owner_role).await?;
         if !role.exists {
             return Err(

@@ -17,6 +17,7 @@
 mod catalog;
 mod connections;
 mod default_privileges;
+mod equivalence;
 mod login;
 mod owner_roles;
 mod retire;
@@ -36,7 +37,8 @@ use super::model::{Flavor, FlavorKind, Statement};
 use super::watch::{WatchConn, WatchError};
 use crate::secret::{self, ExposeSecret, SecretString};
 
-pub use login::Inheritance;
+pub use equivalence::{Equivalence, PrivilegeDifference};
+pub use login::{Inheritance, MAX_ROLE_NAME_BYTES};
 pub use owner_roles::OwnerRoleStatus;
 pub use retire::Retired;
 

@@ -15,7 +15,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::PgDb;
-use super::catalog::{OBJECT_ACLS, ObjectPrivilege, USER_SCHEMA};
+use super::catalog::{OBJECT_ACLS, ObjectPrivilege, PARAMETER_ACLS, USER_SCHEMA};
 use crate::db::error::{DbError, DbResult};
 use crate::db::ident::pg_ident;
 use crate::db::model::{DbObject, OwnedIn, Statement};
@@ -157,7 +157,7 @@ impl PgDb {
         }
         let needs_app_privs = !owns_in.is_empty() || database_owner == app_user;
         if needs_app_privs && !app.admin_has_privs && self.user != app_user {
-            plan.push(Statement::new(format!("GRANT {a} TO {me}")));
+            plan.push(self.join_role(app_user, &app, "hand its objects to the owner role")?);
         }
 
         // 2. What the app user holds without owning it: memberships, then
@@ -167,20 +167,28 @@ impl PgDb {
             self.join_privilege_owners(&dbs, app_user, owner_role, "grant to the owner role")
                 .await?,
         );
-        for r in self.memberships_to_copy(app_user, owner_role).await? {
-            plan.push(Statement::new(format!("GRANT {} TO {o}", pg_ident(&r))));
+        for m in self.memberships_to_copy(app_user, owner_role).await? {
+            plan.push(Statement::new(format!(
+                "GRANT {} TO {o}{}",
+                pg_ident(&m.role),
+                m.options(self.inherit_per_grant())
+            )));
+        }
+        // Parameters are shared by every database: once.
+        if self.version_num >= 150000 {
+            for p in self
+                .privileges_to_copy(None, PARAMETER_ACLS, app_user, owner_role)
+                .await?
+            {
+                plan.push(Statement::new(p.grant_to(owner_role)));
+            }
         }
         for db in &dbs {
-            for p in self.privileges_to_copy(db, app_user, owner_role).await? {
-                plan.push(
-                    Statement::new(format!(
-                        "GRANT {} ON {} TO {o}{}",
-                        p.privileges.join(", "),
-                        p.target(),
-                        if p.is_grantable { " WITH GRANT OPTION" } else { "" }
-                    ))
-                    .in_database(db),
-                );
+            for p in self
+                .privileges_to_copy(Some(db), OBJECT_ACLS, app_user, owner_role)
+                .await?
+            {
+                plan.push(Statement::new(p.grant_to(owner_role)).in_database(db));
             }
         }
 
@@ -214,18 +222,88 @@ impl PgDb {
         Ok(plan)
     }
 
-    /// Roles the app user is in that the owner role is not (new login users
-    /// get them through the owner role).
-    async fn memberships_to_copy(&self, app_user: &str, owner_role: &str) -> DbResult<Vec<String>> {
+    /// The GRANTs (and ALTER DEFAULT PRIVILEGES) the owner-role conversion
+    /// would still have to make for `old`'s memberships, privileges and
+    /// default privileges (in `databases`, and on parameters): empty when the
+    /// owner role holds all of them.
+    pub(super) async fn uncopied_privileges(
+        &self,
+        databases: &[String],
+        old: &str,
+        owner_role: &str,
+    ) -> DbResult<Vec<String>> {
+        let mut out: Vec<String> = self
+            .memberships_to_copy(old, owner_role)
+            .await?
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "GRANT {} TO {}{}",
+                    pg_ident(&m.role),
+                    pg_ident(owner_role),
+                    m.options(self.inherit_per_grant())
+                )
+            })
+            .collect();
+        if self.version_num >= 150000 {
+            out.extend(
+                self.privileges_to_copy(None, PARAMETER_ACLS, old, owner_role)
+                    .await?
+                    .iter()
+                    .map(|p| p.grant_to(owner_role)),
+            );
+        }
+        for db in databases {
+            out.extend(
+                self.privileges_to_copy(Some(db), OBJECT_ACLS, old, owner_role)
+                    .await?
+                    .iter()
+                    .map(|p| format!("{} (in {})", p.grant_to(owner_role), pg_ident(db))),
+            );
+            // DROP OWNED deletes the old user's default privileges too.
+            out.extend(
+                self.default_privileges_to_copy(db, old, owner_role)
+                    .await?
+                    .iter()
+                    .map(|s| format!("{} (in {})", s.preview(), pg_ident(db))),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Roles the app user is in, with their options (ADMIN; on 16+ INHERIT
+    /// and SET too), that the owner role is not in with at least those
+    /// options (new login users get them through the owner role).
+    async fn memberships_to_copy(&self, app_user: &str, owner_role: &str) -> DbResult<Vec<Membership>> {
+        // PostgreSQL 15 has neither inherit_option nor set_option: there a
+        // membership always allows SET ROLE and inherits per role.
+        let (inherit, set) = if self.inherit_per_grant() {
+            ("m.inherit_option", "m.set_option")
+        } else {
+            ("true", "true")
+        };
+        let (inherit2, set2) = if self.inherit_per_grant() {
+            ("m2.inherit_option", "m2.set_option")
+        } else {
+            ("true", "true")
+        };
         self.timed(
-            sqlx::query_scalar(
-                "SELECT g.rolname::text FROM pg_auth_members m
-                 JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-                 WHERE u.rolname = $1 AND g.rolname <> $2
-                   AND NOT EXISTS (SELECT 1 FROM pg_auth_members m2 JOIN pg_roles o ON o.oid = m2.member
-                                   WHERE m2.roleid = g.oid AND o.rolname = $2)
-                 ORDER BY 1",
-            )
+            sqlx::query_as(AssertSqlSafe(format!(
+                "WITH held AS (
+                   SELECT g.oid AS roleid, g.rolname::text AS role, bool_or(m.admin_option) AS admin,
+                          bool_or({inherit}) AS inherit, bool_or({set}) AS set
+                   FROM pg_auth_members m
+                   JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+                   WHERE u.rolname = $1 AND g.rolname <> $2
+                   GROUP BY 1, 2)
+                 SELECT role, admin, inherit, set FROM held h
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_auth_members m2 JOIN pg_roles o ON o.oid = m2.member
+                                   WHERE m2.roleid = h.roleid AND o.rolname = $2
+                                     AND (m2.admin_option OR NOT h.admin)
+                                     AND ({inherit2} OR NOT h.inherit)
+                                     AND ({set2} OR NOT h.set))
+                 ORDER BY 1"
+            )))
             .bind(app_user)
             .bind(owner_role)
             .fetch_all(&self.pool),
@@ -238,29 +316,32 @@ impl PgDb {
     /// already has.
     async fn privileges_to_copy(
         &self,
-        database: &str,
+        database: Option<&str>,
+        objs: &str,
         app_user: &str,
         owner_role: &str,
     ) -> DbResult<Vec<ObjectPrivilege>> {
-        let mut conn = self.conn_in(Some(database)).await?;
+        let mut conn = self.conn_in(database).await?;
         let rows = self
             .timed(
                 sqlx::query_as(AssertSqlSafe(format!(
-                    "{OBJECT_ACLS},
+                    "{objs},
                      roles AS (SELECT (SELECT oid FROM pg_roles WHERE rolname = $1) AS app,
                                       (SELECT oid FROM pg_roles WHERE rolname = $2) AS owner_role),
                      held AS (
-                       SELECT o.kind, o.schema, o.name, o.args, a.privilege_type::text AS privilege, a.is_grantable,
+                       SELECT o.kind, o.schema, o.name, o.args, o.col, a.privilege_type::text AS privilege, a.is_grantable,
                               EXISTS (SELECT 1 FROM aclexplode(o.acl) b
                                       WHERE b.grantee = roles.owner_role AND b.privilege_type = a.privilege_type
                                         AND (b.is_grantable OR NOT a.is_grantable)) AS already
                        FROM objs o CROSS JOIN roles CROSS JOIN LATERAL aclexplode(o.acl) a
-                       WHERE a.grantee = roles.app AND o.owner <> roles.app
-                         AND o.owner IS DISTINCT FROM roles.owner_role)
-                     SELECT kind, schema, name, args, is_grantable,
+                       WHERE a.grantee = roles.app
+                         -- parameters have no owner (and the owner role may not exist yet)
+                         AND (o.owner IS NULL OR (o.owner <> roles.app
+                                                  AND o.owner IS DISTINCT FROM roles.owner_role)))
+                     SELECT kind, schema, name, args, col, is_grantable,
                             array_agg(privilege ORDER BY privilege) AS privileges
                      FROM held WHERE NOT already
-                     GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+                     GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
                 )))
                 .bind(app_user)
                 .bind(owner_role)
@@ -285,5 +366,34 @@ impl PgDb {
             .await;
         conn.finish().await;
         rows
+    }
+}
+
+/// A membership to copy, with its options.
+#[derive(Debug, sqlx::FromRow)]
+struct Membership {
+    role: String,
+    admin: bool,
+    inherit: bool,
+    set: bool,
+}
+
+impl Membership {
+    /// The `WITH …` of the GRANT: on 16+ every option explicitly (the
+    /// defaults depend on the grantee), on 15 only ADMIN OPTION.
+    fn options(&self, per_grant: bool) -> String {
+        let tf = |b: bool| if b { "TRUE" } else { "FALSE" };
+        if per_grant {
+            format!(
+                " WITH ADMIN {}, INHERIT {}, SET {}",
+                tf(self.admin),
+                tf(self.inherit),
+                tf(self.set)
+            )
+        } else if self.admin {
+            " WITH ADMIN OPTION".to_owned()
+        } else {
+            String::new()
+        }
     }
 }

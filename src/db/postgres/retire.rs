@@ -61,12 +61,13 @@ impl PgDb {
             .into_iter()
             .map(|d| d.database)
             .collect();
+
         if !depends_in.is_empty() {
             // REASSIGN/DROP OWNED need the privileges of both roles, and
             // DROP OWNED revokes the old user's privileges on others'
             // objects, which needs their owners'.
             if !user.admin_has_privs {
-                plan.push(Statement::new(format!("GRANT {u} TO {me}")));
+                plan.push(self.join_role(old, &user, "reassign and drop what it owns")?);
             }
             if !owner.admin_has_privs {
                 plan.push(Statement::new(format!("GRANT {o} TO {me}")));
@@ -75,6 +76,19 @@ impl PgDb {
                 self.join_privilege_owners(&depends_in, old, owner_role, "revoke")
                     .await?,
             );
+        }
+        // DROP OWNED revokes every privilege the old user holds: each must
+        // already be the owner role's, or the new login loses it with it.
+        let uncopied = self.uncopied_privileges(&depends_in, old, owner_role).await?;
+        if !uncopied.is_empty() {
+            return Err(DbError::refused(format!(
+                "{} holds {} privilege(s) the owner role {} lacks, which DROP OWNED would remove: {}",
+                pg_ident(old),
+                uncopied.len(),
+                pg_ident(owner_role),
+                short(&uncopied)
+            ))
+            .with_hint("run the owner-role conversion again (it copies them), then retry"));
         }
         for db in depends_in {
             plan.push(Statement::new(format!("REASSIGN OWNED BY {u} TO {o}")).in_database(&db));
@@ -124,4 +138,13 @@ fn refuse_connected(old: &str, pids: &[i64]) -> DbError {
         if pids.len() > 10 { ", …" } else { "" }
     ))
     .with_hint("wait for the app to drain them, or kill them (or force), then retry")
+}
+
+/// The first few items of a list, then how many more.
+fn short(items: &[String]) -> String {
+    let mut s = items.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+    if items.len() > 5 {
+        s.push_str(&format!("; and {} more", items.len() - 5));
+    }
+    s
 }

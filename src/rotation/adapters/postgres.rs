@@ -40,9 +40,18 @@ impl DbPort for PgPort {
         Box::pin(async move { Ok(self.db.grants(name).await?) })
     }
 
-    /// PostgreSQL users get their rights from the owner role, not by copying grants.
-    fn clone_grants<'a>(&'a self, _from: &'a str, _to: &'a str) -> PortFuture<'a, Vec<Statement>> {
-        Box::pin(async { Ok(vec![]) })
+    /// PostgreSQL users get their rights from the owner role, not by copying
+    /// grants: nothing to copy for a user still to be created. Once it
+    /// exists, what makes it differ from `from` — effective privileges
+    /// compared object by object in every database `from` may connect to —
+    /// as the statements that would make them equal; empty when equivalent.
+    fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move {
+            if !self.db.role_exists(to).await? || !self.db.role_exists(from).await? {
+                return Ok(vec![]);
+            }
+            Ok(self.db.equivalence(from, to).await?.remedies())
+        })
     }
 
     fn create_user<'a>(

@@ -158,7 +158,21 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
         }
         StepKind::VerifyInheritance => match user(cx, env, n.new).await? {
             Some(u) if u.member_of.iter().any(|r| r == n.owner) => {
-                Done(format!("{} is a member of {}", n.new, n.owner))
+                // And it can do what the old user could, no more, no less.
+                let differs = missing_grants(cx, &n).await?;
+                if differs.is_empty() {
+                    Done(format!(
+                        "{} is a member of {} and can do what {} can",
+                        n.new, n.owner, n.old
+                    ))
+                } else {
+                    Blocked(format!(
+                        "{}'s privileges differ from {}'s: {}",
+                        n.new,
+                        n.old,
+                        short_list(&previews(&differs))
+                    ))
+                }
             }
             Some(u) => Blocked(format!(
                 "{} is a member of [{}], not {}",
