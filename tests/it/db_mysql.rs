@@ -1164,15 +1164,7 @@ async fn trigger_order_survives_definer_migration() {
 
 flavoured!(no_password_reaches_the_logs);
 async fn no_password_reaches_the_logs() {
-    let captured = crate::db_postgres::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // A callsite first reached by a concurrent test, before this subscriber
-    // existed, may have cached "no one listens": ask again.
-    tracing::callsite::rebuild_interest_cache();
+    let (captured, _capturing) = crate::support::capture_logs().await;
 
     let db = admin().await;
     let new = Account::new(format!("logs_{}", unique_suffix()), "%");
@@ -1184,7 +1176,7 @@ async fn no_password_reaches_the_logs() {
         .await
         .unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("CREATE USER"),
         "statements are logged, masked: {logs}"

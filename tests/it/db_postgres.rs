@@ -1451,45 +1451,11 @@ async fn debug_output_never_holds_a_password() {
 }
 }
 
-/// Everything logged, at every level, while a future runs on this thread.
-#[derive(Clone, Default)]
-pub(crate) struct Captured(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 pg_test! {
 async fn no_password_reaches_the_logs() {
-    // One flavour at a time: tracing's per-callsite interest cache is global,
-    // and two thread-local capturing subscribers coming and going at once
-    // can leave a callsite disabled for one of them.
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _one = ONE_AT_A_TIME.lock().await;
     let app = App::seed("logs").await;
     let owner_role = app.owner_role();
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Callsites another test's thread (with no subscriber) already hit keep
-    // a cached "never" interest: ask again with this capture in place.
-    tracing::callsite::rebuild_interest_cache();
+    let (captured, _capturing) = crate::support::capture_logs().await;
 
     let db = admin(&app.database).await;
     db.execute(
@@ -1521,7 +1487,7 @@ async fn no_password_reaches_the_logs() {
     .await
     .unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("skipping"), "the capture sees sqlx's logs: {logs}");
     assert!(
         logs.contains("CREATE USER"),

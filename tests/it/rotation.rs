@@ -1045,7 +1045,15 @@ mod real {
         .unwrap();
         let plan = |url: &str, key: &str| {
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotui"))
-                .args(["plan", "--env", &env, "--app", &app.user, "--engine", "mysql"])
+                .args([
+                    "plan",
+                    "--env",
+                    &env,
+                    "--app",
+                    &app.user.replace('_', "-"),
+                    "--engine",
+                    "mysql",
+                ])
                 .args(["--database", &app.database, "--app-secret", &target.app_secret])
                 .args(["--admin-secret-key", key])
                 .env_clear()

@@ -17,3 +17,56 @@ pub fn assert_no_secret(text: &str, secrets: &[&SecretString]) {
         );
     }
 }
+
+/// Everything logged, at every level, on this thread while the guard lives.
+#[derive(Clone, Default)]
+pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// Capture every log line of this thread until the returned guards drop.
+/// One capture at a time in the whole test binary: tracing's per-callsite
+/// interest cache and its global level filter are shared, and thread-local
+/// subscribers coming and going at once can leave a callsite disabled for
+/// one of them.
+pub async fn capture_logs() -> (
+    Captured,
+    (
+        tokio::sync::MutexGuard<'static, ()>,
+        tracing::subscriber::DefaultGuard,
+    ),
+) {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let one = ONE_AT_A_TIME.lock().await;
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Callsites another thread (with no subscriber) already reached keep a
+    // cached "never": ask again with this capture in place.
+    tracing::callsite::rebuild_interest_cache();
+    (captured, (one, guard))
+}
