@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use rotui::db::Db;
-use rotui::db::model::Connection;
 use rotui::db::mysql::MysqlDb;
 use rotui::db::postgres::{APPLICATION_NAME, PgDb};
+use rotui::model::Connection;
 use rotui::secret::{ExposeSecret, generate_password};
 use rotui_sandbox::mariadb::{ADMIN_USER, MariaDbServer};
 use rotui_sandbox::mysql::Flavour;

@@ -14,7 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rotui::app::state::{PlanView, StepStatus, StepView};
 use rotui::app::{Action, Pane, State, update};
-use rotui::db::model::{Connection, ConnectionCount, ConnectionSnapshot, DbObject, User};
+use rotui::model::{Connection, ConnectionCount, ConnectionSnapshot, DbObject, User};
 use rotui::target::{Engine, Target};
 
 const SIZES: [usize; 2] = [100, 10_000];

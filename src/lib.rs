@@ -11,6 +11,7 @@ pub mod db;
 pub mod event_loop;
 pub mod k8s;
 pub mod logging;
+pub mod model;
 pub mod preflight;
 pub mod rotation;
 pub mod secret;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::app::state::{ClusterView, PlanView, SessionView};
-use crate::db::model::{ConnectionSnapshot, DbObject, Grant, User};
+use crate::model::{ConnectionSnapshot, DbObject, Grant, User};
 use crate::rotation::StepId;
 use crate::secret::Redacted;
 use crate::target::Target;

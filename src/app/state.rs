@@ -8,7 +8,7 @@ use ratatui_textarea::TextArea;
 
 use crate::app::action::{KillTarget, Request, Source};
 use crate::app::keymap::Keymap;
-use crate::db::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
+use crate::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
 use crate::secret::SecretString;
 use crate::target::Target;
 
@@ -482,7 +482,7 @@ impl State {
     }
 
     /// The connection counts, busiest first (the order the pane lists them).
-    pub fn connection_counts(&self) -> &[crate::db::model::ConnectionCount] {
+    pub fn connection_counts(&self) -> &[crate::model::ConnectionCount] {
         self.connections
             .data
             .as_ref()

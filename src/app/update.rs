@@ -12,7 +12,7 @@ use crate::app::state::{
     DRAIN_BUCKET, DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable,
     Pane, REVEAL_FOR, State,
 };
-use crate::db::model::ConnectionSnapshot;
+use crate::model::ConnectionSnapshot;
 use crate::secret::Redacted;
 use crate::target::Target;
 
@@ -205,7 +205,7 @@ pub(super) fn apply_connections(
     state: &mut State,
     generation: u64,
     at: DateTime<Utc>,
-    result: Fetched<crate::db::model::ConnectionSnapshot>,
+    result: Fetched<crate::model::ConnectionSnapshot>,
 ) {
     let result = result.map(|mut snap| {
         // Busiest first; ties by name so the order is stable between refreshes.

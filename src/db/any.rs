@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use crate::db::model::{ConnectionSnapshot, DbObject, DefaultPrivilege, Flavor, Grant, OwnedIn, User};
 use crate::db::mysql::{Account, MysqlDb};
 use crate::db::postgres::PgDb;
 use crate::db::{DbError, DbErrorKind, DbResult};
+use crate::model::{ConnectionSnapshot, DbObject, DefaultPrivilege, Flavor, Grant, OwnedIn, User};
 use crate::secret::SecretString;
 use crate::target::Engine;
 

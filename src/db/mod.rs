@@ -3,12 +3,13 @@
 
 pub mod error;
 pub mod ident;
-pub mod model;
 pub mod mysql;
 pub mod postgres;
+mod statement;
 pub mod watch;
 
 pub use error::{DbError, DbErrorKind, DbResult};
+pub use statement::Statement;
 
 mod any;
 pub use any::{Db, Inspection, UserGrants};

@@ -1,7 +1,7 @@
 //! Safety rules the engine enforces whatever the operator or a port says.
 //! They are pure so they can be tested on their own; the steps call them.
 
-use crate::db::model::Statement;
+use crate::db::Statement;
 
 /// Does this statement set or copy a credential? Cloning grants must never
 /// (MariaDB's `SHOW GRANTS` prints the old password hash in its USAGE line;

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::model::{DbObject, Grant, Statement, User};
+use crate::db::Statement;
 use crate::db::{DbError, DbErrorKind};
+use crate::model::{DbObject, Grant, User};
 use crate::secret::{self, SecretString};
 use crate::target::Target;
 

@@ -14,7 +14,7 @@ use super::plan::Rotation;
 use super::ports::{EnvPorts, PortError, System, within};
 use super::runner::{Recorder, RunOptions, Wait};
 use super::steps;
-use crate::db::model::Statement;
+use crate::db::Statement;
 use crate::target::Engine;
 
 /// `<env>/<slug>`, e.g. `production/create-user`: stable across runs, so the

@@ -14,7 +14,8 @@ use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
 use super::runner::{self, RunOptions, RunOutcome, StepEventKind, Wait};
 use super::step::{Confirm, Ctx, StepCtx, StepError, StepId};
-use crate::db::model::{DbObject, Grant, GrantKind, Statement, User};
+use crate::db::Statement;
+use crate::model::{DbObject, Grant, GrantKind, User};
 use crate::secret::{ExposeSecret, MASK, SecretString};
 use crate::target::{Engine, Target};
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::state::{Pane, State, row_at};
-use crate::db::model::User;
+use crate::model::User;
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
 use crate::ui::{clip, pane_block, with_error_line};

@@ -5,9 +5,10 @@
 //! each test makes its own databases and users.
 
 use rotui::db::DbErrorKind;
+use rotui::db::Statement;
 use rotui::db::ident::{mysql_ident, mysql_str};
-use rotui::db::model::{DbObject, FlavorKind, GrantKind, Statement};
 use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, WritePlan, test_login};
+use rotui::model::{DbObject, FlavorKind, GrantKind};
 use rotui::secret::{self, ExposeSecret, SecretString};
 use rotui_sandbox::mariadb::{AppAccount, Flavour, MariaDbServer, unique_suffix};
 

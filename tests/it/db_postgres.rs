@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use rotui::db::model::{DbObject, Statement};
+use rotui::db::Statement;
 use rotui::db::postgres::{APPLICATION_NAME, PgConfig, PgDb};
 use rotui::db::{DbError, DbErrorKind};
+use rotui::model::DbObject;
 use rotui::secret::{ExposeSecret, MASK, SecretString, generate_password};
 use rotui_sandbox::postgres::{PgFlavour, PostgresServer, skip_pg17};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -188,7 +189,7 @@ pg_test! {
 async fn the_test_server_has_an_rds_shaped_admin() {
     let db = admin("postgres").await;
     let flavor = db.flavor();
-    assert_eq!(flavor.kind, rotui::db::model::FlavorKind::Postgres);
+    assert_eq!(flavor.kind, rotui::model::FlavorKind::Postgres);
     assert!(flavor.rds, "rds_superuser exists, as on RDS");
     assert!(flavor.version.starts_with(char::is_numeric), "{flavor:?}");
     assert!(flavor.to_string().starts_with("PostgreSQL 1"), "{flavor}");
@@ -593,7 +594,7 @@ async fn grants_show_memberships_and_object_privileges() {
     let grants = db.grants(&reader).await.unwrap();
     let membership = grants
         .iter()
-        .find(|g| g.kind == rotui::db::model::GrantKind::Membership)
+        .find(|g| g.kind == rotui::model::GrantKind::Membership)
         .unwrap();
     assert_eq!(membership.privileges, vec![group.clone()]);
     assert!(membership.with_grant_option);
@@ -683,7 +684,7 @@ async fn connections_are_one_query_and_show_the_apps_sessions() {
         assert_eq!(r.state.as_deref(), Some("idle"));
         assert!(r.seconds.unwrap() >= 0);
     }
-    let count = |s: &rotui::db::model::ConnectionSnapshot| {
+    let count = |s: &rotui::model::ConnectionSnapshot| {
         s.counts
             .iter()
             .find(|c| c.user.as_deref() == Some(app.user.as_str()))
@@ -1246,7 +1247,7 @@ async fn creating_an_existing_user_is_detected_not_an_error() {
         .unwrap();
 
     // Running the raw CREATE again fails as AlreadyExists, without the password.
-    let again = rotui::db::model::Statement::with_password(
+    let again = rotui::db::Statement::with_password(
         format!(
             "CREATE USER {} WITH PASSWORD {}",
             ident(&new_user),

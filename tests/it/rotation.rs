@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
-use rotui::db::model::Statement;
+use rotui::db::Statement;
 use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
 use rotui::rotation::ports::System;
 use rotui::rotation::runner::{RotationError, RunOutcome, Wait};
@@ -439,7 +439,7 @@ mod real {
     use aws_sdk_secretsmanager::Client;
     use rotui::app::state::{PlanView, StepStatus};
     use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
-    use rotui::db::model::Statement;
+    use rotui::db::Statement;
     use rotui::db::mysql::{Account, MysqlDb};
     use rotui::db::postgres::PgDb;
     use rotui::rotation::adapters::{AwsSecrets, MysqlPort, PgPort};

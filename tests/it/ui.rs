@@ -12,7 +12,7 @@ use rotui::app::state::{
     SessionView, StepStatus, StepView,
 };
 use rotui::app::{Action, Effect, KillTarget, Pane, Request, State, update};
-use rotui::db::model::{
+use rotui::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
 };
 use rotui::secret::{self, MASK, Redacted};

@@ -15,9 +15,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{MysqlDb, opt_text, text};
+use crate::db::Statement;
 use crate::db::ident::mysql_ident;
-use crate::db::model::{DbObject, FlavorKind, Statement};
 use crate::db::{DbError, DbErrorKind, DbResult};
+use crate::model::{DbObject, FlavorKind};
 
 /// What the server says about re-creating functions and triggers.
 #[derive(Debug, Clone, PartialEq, Eq)]

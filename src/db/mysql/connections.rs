@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::{MysqlDb, WritePlan, int, opt_int, opt_text};
 use crate::db::DbResult;
-use crate::db::model::{Connection, ConnectionCount, ConnectionSnapshot, Statement};
+use crate::db::Statement;
+use crate::model::{Connection, ConnectionCount, ConnectionSnapshot};
 
 impl MysqlDb {
     /// Connections per user from information_schema.PROCESSLIST, in one

@@ -15,9 +15,10 @@ use serde::Serialize;
 
 use super::grants::Account;
 use super::{MysqlDb, WritePlan, opt_text, split_definer, text};
+use crate::db::Statement;
 use crate::db::ident::{mysql_ident, mysql_str};
-use crate::db::model::{DbObject, FlavorKind, Statement};
 use crate::db::{DbError, DbErrorKind, DbResult};
+use crate::model::{DbObject, FlavorKind};
 
 /// An object's `SHOW CREATE` text, kept before it is changed.
 #[derive(Debug, Clone, Serialize)]

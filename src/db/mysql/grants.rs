@@ -17,7 +17,7 @@ pub use super::grant_parse::parse_line;
 pub use super::options::AccountOptions;
 pub use super::verify::GrantDiff;
 use crate::db::ident::{mysql_ident, mysql_str};
-use crate::db::model::{FlavorKind, Grant, GrantKind};
+use crate::model::{FlavorKind, Grant, GrantKind};
 
 /// A MySQL account or role. MariaDB roles have no host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

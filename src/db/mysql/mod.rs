@@ -26,8 +26,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row};
 pub use definers::{DefinerPlan, ObjectBackup, ObjectCheck};
 pub use grants::{Account, GrantDiff, GrantLine, ParsedGrant};
 
-use crate::db::model::{Flavor, FlavorKind, Statement};
+use crate::db::Statement;
 use crate::db::{DbError, DbErrorKind, DbResult};
+use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};
 
 /// rotui's budget of connections per server.

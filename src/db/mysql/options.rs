@@ -16,7 +16,7 @@ use super::grants::Account;
 use super::{MysqlDb, text};
 use crate::db::DbResult;
 use crate::db::ident::mysql_str;
-use crate::db::model::FlavorKind;
+use crate::model::FlavorKind;
 
 /// Account options that MariaDB prints on grant lines (MySQL 8 never does):
 /// TLS requirements and resource limits. Not credentials, so they are cloned,

@@ -7,7 +7,7 @@ use super::{MysqlDb, int, opt_text, split_definer, text};
 use crate::db::DbError;
 use crate::db::DbErrorKind;
 use crate::db::DbResult;
-use crate::db::model::{DbObject, FlavorKind, Grant, User};
+use crate::model::{DbObject, FlavorKind, Grant, User};
 use sqlx::AssertSqlSafe;
 
 impl MysqlDb {

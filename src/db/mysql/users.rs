@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use super::grants::{Account, GrantDiff};
 use super::{MysqlDb, WritePlan};
 use crate::db::DbResult;
+use crate::db::Statement;
 use crate::db::ident::mysql_str;
-use crate::db::model::Statement;
 use crate::secret::{self, ExposeSecret, SecretString};
 
 impl MysqlDb {

@@ -8,7 +8,7 @@ use super::PgDb;
 use super::roles::ADMIN_CAN_GRANT;
 use crate::db::error::DbResult;
 use crate::db::ident::pg_ident;
-use crate::db::model::{DbObject, DefaultPrivilege, Grant, GrantKind, OwnedIn, User};
+use crate::model::{DbObject, DefaultPrivilege, Grant, GrantKind, OwnedIn, User};
 
 /// Schemas that belong to PostgreSQL itself.
 pub(super) const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'";

@@ -4,9 +4,10 @@ use chrono::Utc;
 use sqlx::AssertSqlSafe;
 
 use super::PgDb;
+use crate::db::Statement;
 use crate::db::error::DbResult;
 use crate::db::ident::pg_str;
-use crate::db::model::{Connection, ConnectionCount, ConnectionSnapshot, Statement};
+use crate::model::{Connection, ConnectionCount, ConnectionSnapshot};
 
 /// How long `pg_terminate_backend` waits for a backend to exit (PG 14+).
 const TERMINATE_WAIT_MS: u32 = 5000;

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::PgDb;
+use crate::db::Statement;
 use crate::db::error::DbResult;
 use crate::db::ident::pg_ident;
-use crate::db::model::Statement;
 
 impl PgDb {
     /// `ALTER DEFAULT PRIVILEGES` statements that give the owner role the

@@ -15,9 +15,9 @@ use sqlx::AssertSqlSafe;
 
 use super::PgDb;
 use super::catalog::USER_SCHEMA;
+use crate::db::Statement;
 use crate::db::error::{DbError, DbResult};
 use crate::db::ident::pg_ident;
-use crate::db::model::Statement;
 
 /// One privilege on one object that one of the two logins has and the other lacks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]

@@ -3,9 +3,9 @@
 //! and the runbook's check that it inherits.
 
 use super::PgDb;
+use crate::db::Statement;
 use crate::db::error::{DbError, DbResult};
 use crate::db::ident::{pg_ident, pg_str};
-use crate::db::model::Statement;
 use crate::secret::{self, ExposeSecret, SecretString};
 
 /// The longest role name PostgreSQL keeps (NAMEDATALEN - 1 bytes); longer

@@ -33,8 +33,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Postgres};
 
 use super::error::{DbError, DbErrorKind, DbResult};
-use super::model::{Flavor, FlavorKind, Statement};
 use super::watch::{WatchConn, WatchError};
+use crate::db::Statement;
+use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};
 
 pub use equivalence::{Equivalence, PrivilegeDifference};

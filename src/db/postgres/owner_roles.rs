@@ -16,9 +16,10 @@ use sqlx::AssertSqlSafe;
 
 use super::PgDb;
 use super::catalog::{OBJECT_ACLS, ObjectPrivilege, PARAMETER_ACLS, USER_SCHEMA};
+use crate::db::Statement;
 use crate::db::error::{DbError, DbResult};
 use crate::db::ident::pg_ident;
-use crate::db::model::{DbObject, OwnedIn, Statement};
+use crate::model::{DbObject, OwnedIn};
 
 /// Whether a database is on owner roles, and what is still missing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -9,9 +9,9 @@
 //! sneaks in between the check and the drop.
 
 use super::PgDb;
+use crate::db::Statement;
 use crate::db::error::{DbError, DbResult};
 use crate::db::ident::pg_ident;
-use crate::db::model::Statement;
 
 /// What [`PgDb::retire`] did.
 #[derive(Debug, Clone)]

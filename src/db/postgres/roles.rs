@@ -3,9 +3,9 @@
 use sqlx::AssertSqlSafe;
 
 use super::PgDb;
+use crate::db::Statement;
 use crate::db::error::{DbError, DbErrorKind, DbResult};
 use crate::db::ident::pg_ident;
-use crate::db::model::Statement;
 
 /// Facts about a role that plans depend on.
 #[derive(Debug, sqlx::FromRow)]

@@ -3,8 +3,9 @@
 //! and gives a new user the host of the user it replaces.
 
 use crate::db::DbResult;
-use crate::db::model::{DbObject, Grant, Statement, User};
+use crate::db::Statement;
 use crate::db::mysql::{Account, MysqlDb, test_login};
+use crate::model::{DbObject, Grant, User};
 use crate::rotation::ports::{DbPort, PortFuture};
 use crate::secret::SecretString;
 

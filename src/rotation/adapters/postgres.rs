@@ -1,8 +1,9 @@
 //! [`DbPort`] on `crate::db::postgres`, for one app database.
 
 use crate::db::DbResult;
-use crate::db::model::{DbObject, Grant, Statement, User};
+use crate::db::Statement;
 use crate::db::postgres::PgDb;
+use crate::model::{DbObject, Grant, User};
 use crate::rotation::ports::{DbPort, PortError, PortErrorKind, PortFuture, System};
 use crate::secret::SecretString;
 

@@ -8,7 +8,8 @@ use super::super::ports::{PortErrorKind, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
 use super::secrets::new_credentials;
-use crate::db::model::{Statement, User};
+use crate::db::Statement;
+use crate::model::User;
 use crate::secret::{MASK, SecretString};
 use crate::target::Engine;
 

@@ -1,11 +1,10 @@
-//! What the database layer reports and what it will run. Both engines map
-//! their catalogues into these types, so the dashboard and the rotation
-//! engine never branch on SQL dialects.
+//! The domain: users, grants, objects, connections and the server's flavour,
+//! as the database layer reports them and the screen and the rotation engine
+//! read them. Both engines map their catalogues into these types, so nothing
+//! above `db` branches on SQL dialects; neither `db` nor `ui` owns them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::secret::{ExposeSecret, MASK, SecretString};
 
 /// Which server rotui is talking to, detected on connect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,97 +162,4 @@ pub struct ConnectionSnapshot {
     pub counts: Vec<ConnectionCount>,
     /// The single rows, when asked for.
     pub rows: Vec<Connection>,
-}
-
-/// A statement rotui will run, shown before it runs. The text holds the
-/// marker [`Statement::PASSWORD`] where a password goes, so the preview and
-/// the executed statement are the same string but for the secret.
-#[derive(Clone)]
-pub struct Statement {
-    text: String,
-    password: Option<SecretString>,
-    /// How the password is written into the SQL (engine-specific literal quoting).
-    quote: fn(&str) -> String,
-    /// Which database it runs in, when not the connection's default.
-    pub database: Option<String>,
-}
-
-impl Statement {
-    pub const PASSWORD: &'static str = "{{password}}";
-
-    pub fn new(text: impl Into<String>) -> Self {
-        Statement {
-            text: text.into(),
-            password: None,
-            quote: |s| s.to_owned(),
-            database: None,
-        }
-    }
-
-    /// A statement with a password literal, written with `quote`.
-    pub fn with_password(text: impl Into<String>, password: SecretString, quote: fn(&str) -> String) -> Self {
-        Statement {
-            text: text.into(),
-            password: Some(password),
-            quote,
-            database: None,
-        }
-    }
-
-    pub fn in_database(mut self, db: impl Into<String>) -> Self {
-        self.database = Some(db.into());
-        self
-    }
-
-    /// The statement as shown to the operator and written to the journal.
-    pub fn preview(&self) -> String {
-        let text = match &self.password {
-            Some(_) => self.text.replace(Self::PASSWORD, &(self.quote)(MASK)),
-            None => self.text.clone(),
-        };
-        match &self.database {
-            Some(db) => format!("-- in database {db}\n{text}"),
-            None => text,
-        }
-    }
-
-    /// The statement to execute. Never log or display this.
-    pub fn sql(&self) -> String {
-        match &self.password {
-            Some(p) => self
-                .text
-                .replace(Self::PASSWORD, &(self.quote)(p.expose_secret())),
-            None => self.text.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Statement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.preview())
-    }
-}
-
-impl std::fmt::Display for Statement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.preview())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::ident::mysql_str;
-
-    #[test]
-    fn statements_mask_passwords_in_preview_only() {
-        let s = Statement::with_password(
-            "CREATE USER 'u'@'%' IDENTIFIED BY {{password}}",
-            SecretString::from("s3cretpassw0rd"),
-            mysql_str,
-        );
-        assert_eq!(s.preview(), format!("CREATE USER 'u'@'%' IDENTIFIED BY '{MASK}'"));
-        assert_eq!(s.sql(), "CREATE USER 'u'@'%' IDENTIFIED BY 's3cretpassw0rd'");
-        assert!(!format!("{s:?} {s}").contains("s3cret"));
-    }
 }
