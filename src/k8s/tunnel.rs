@@ -15,6 +15,10 @@
 //!   `activeDeadlineSeconds`, the backstop that ends a forgotten relay).
 //!
 //! A live colleague's tunnel is never touched: its heartbeat is fresh.
+//!
+//! (Over 600 lines on purpose: the relay's whole life — pod, adoption,
+//! pumping, heartbeat, cleanup — reads as one story, and about 80 of the
+//! lines are its tests.)
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -633,38 +637,24 @@ mod tests {
             a.insert(HEARTBEAT.into(), beat.to_string());
             p
         };
-        let dead = |_| false;
-        let live = |_| true;
-        // Someone else's live tunnel: fresh heartbeat, never touched.
-        assert!(!is_stale(
-            &pod_with("carol@other", 42, now - 30),
-            "bob@host",
-            now,
-            ten,
-            dead
-        ));
-        // Anyone's, heartbeat too old.
-        assert!(is_stale(
-            &pod_with("carol@other", 42, now - 3600),
-            "bob@host",
-            now,
-            ten,
-            live
-        ));
-        // Ours, process gone.
-        assert!(is_stale(
-            &pod_with("bob@host", 42, now - 30),
-            "bob@host",
-            now,
-            ten,
-            dead
-        ));
-        assert!(!is_stale(
-            &pod_with("bob@host", 42, now - 30),
-            "bob@host",
-            now,
-            ten,
-            live
-        ));
+        // (owner, heartbeat age, is the owner's process alive?, stale?)
+        let cases = [
+            // Someone else's live tunnel: fresh heartbeat, never touched.
+            ("carol@other", 30, false, false),
+            // Anyone's, heartbeat too old.
+            ("carol@other", 3600, true, true),
+            // Ours, process gone.
+            ("bob@host", 30, false, true),
+            // Ours, still running.
+            ("bob@host", 30, true, false),
+        ];
+        for (owner, age, alive, stale) in cases {
+            let pod = pod_with(owner, 42, now - age);
+            assert_eq!(
+                is_stale(&pod, "bob@host", now, ten, |_| alive),
+                stale,
+                "{owner}, {age} s old, alive: {alive}"
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
 //! Gating, ordering and interlock tests of the runner, on an in-memory world.
+//! (Long because it is a test suite with its own fake world, not product code.)
 //!
 //! The fake here only lets the engine's own logic be exercised (which step
 //! runs when, what is refused, what is journalled); it is not evidence that
