@@ -19,7 +19,7 @@ use rotui::model::Connection;
 use rotui::secret::{ExposeSecret, generate_password};
 use rotui_sandbox::mariadb::{ADMIN_USER, MariaDbServer};
 use rotui_sandbox::mysql::Flavour;
-use rotui_sandbox::postgres::PostgresServer;
+use rotui_sandbox::postgres::{PgFlavour, PostgresServer};
 use sqlx::Connection as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -61,10 +61,12 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
-    let server = PostgresServer::start().expect("starting a throwaway PostgreSQL");
-    let report = rt.block_on(postgres(&server, &plan));
-    print_report(&report, &plan);
-    server.stop();
+    for flavour in [PgFlavour::Pg17, PgFlavour::Pg15] {
+        let server = PostgresServer::start_flavour(flavour).expect("starting a throwaway PostgreSQL");
+        let report = rt.block_on(postgres(&server, &plan));
+        print_report(&report, &plan);
+        server.stop();
+    }
 
     for flavour in Flavour::ALL {
         let server = MariaDbServer::start_flavour(flavour).expect("starting a throwaway MySQL-family server");
