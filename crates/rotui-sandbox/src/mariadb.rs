@@ -106,21 +106,15 @@ impl MariaDbServer {
         args.extend(root_user.iter().map(|s| s.to_string()));
         let mut guard = Guarded::spawn(&server, &args, None, &log, Some(&dir))?;
 
-        // Ready = root can run a statement over the socket.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if run_sql(&client, &socket, "SELECT 1").is_ok() {
-                break;
-            }
-            if !guard.is_running() || Instant::now() > deadline {
-                let tail = log_tail(&log);
-                guard.stop();
-                return Err(io::Error::other(format!(
-                    "MariaDB did not become ready on port {port} within 20 s; server log:\n{tail}"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_ready(
+            &mut guard,
+            &client,
+            &socket,
+            &log,
+            "MariaDB",
+            port,
+            Duration::from_secs(20),
+        )?;
 
         let admin_password = secret::generate_password();
         let root_password = secret::generate_password();
@@ -384,6 +378,34 @@ fn find_binary(names: &[&str]) -> io::Result<PathBuf> {
             names[0]
         ),
     ))
+}
+
+/// Wait until root can run a statement over the socket; on a timeout or a
+/// server that died, stop it and fail with the end of its log.
+pub(crate) fn wait_ready(
+    guard: &mut Guarded,
+    client: &ClientCmd,
+    socket: &Path,
+    log: &Path,
+    name: &str,
+    port: u16,
+    within: Duration,
+) -> io::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        if run_sql(client, socket, "SELECT 1").is_ok() {
+            return Ok(());
+        }
+        if !guard.is_running() || Instant::now() > deadline {
+            let tail = log_tail(log);
+            guard.stop();
+            return Err(io::Error::other(format!(
+                "{name} did not become ready on port {port} within {} s; server log:\n{tail}",
+                within.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 pub(crate) fn log_tail(log: &Path) -> String {

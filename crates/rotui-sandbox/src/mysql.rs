@@ -20,10 +20,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::guard::{Guarded, free_port, is_root, scratch_dir};
-use crate::mariadb::{ClientCmd, MariaDbServer, binary_version, log_tail, run_sql};
+use crate::mariadb::{ClientCmd, MariaDbServer, binary_version, log_tail, run_sql, wait_ready};
 use rotui::db::ident::mysql_str;
 use rotui::secret::{self, ExposeSecret, SecretString};
 
@@ -252,20 +252,15 @@ pub fn start(extra: &[&str]) -> io::Result<MariaDbServer> {
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut guard = Guarded::spawn(&run.loader, &args, None, &log, Some(&dir))?;
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if run_sql(&client, &socket, "SELECT 1").is_ok() {
-            break;
-        }
-        if !guard.is_running() || Instant::now() > deadline {
-            let tail = log_tail(&log);
-            guard.stop();
-            return Err(io::Error::other(format!(
-                "MySQL 9.7 did not become ready on port {port} within 60 s; server log:\n{tail}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_ready(
+        &mut guard,
+        &client,
+        &socket,
+        &log,
+        "MySQL 9.7",
+        port,
+        Duration::from_secs(60),
+    )?;
 
     let admin_password = secret::generate_password();
     let root_password = secret::generate_password();
