@@ -109,18 +109,18 @@ fn progress(screen: &str) -> Option<(usize, usize)> {
         .map(|c| (c[1].parse().unwrap(), c[2].parse().unwrap()))
 }
 
-/// The drain history's latest count for `signon` while it is the old user
+/// The drain history's latest count for `app` while it is the old user
 /// (once the rotation is done, the next one's "old" is the new user).
-fn old_user_count(screen: &str) -> Option<i64> {
-    let re = Regex::new(r"old signon +(\d+)").unwrap();
+fn old_user_count(screen: &str, app: &str) -> Option<i64> {
+    let re = Regex::new(&format!(r"old {} +(\d+)", regex::escape(app))).unwrap();
     re.captures(screen).map(|c| c[1].parse().unwrap())
 }
 
 /// `rotui plan` with the dashboard's environment: the new user, each
 /// step's state word in order, and how many are done.
-fn plan(env: &HashMap<String, String>) -> (String, Vec<String>, usize) {
+fn plan(env: &HashMap<String, String>, app: &str, engine: &str) -> (String, Vec<String>, usize) {
     let out = Command::new(env!("CARGO_BIN_EXE_rotui"))
-        .args(["plan", "--app", "signon", "--engine", "mysql"])
+        .args(["plan", "--app", app, "--engine", engine])
         .env_clear()
         .envs(env)
         .output()
@@ -170,6 +170,19 @@ fn agrees(screen: &str, (new_user, states, done): &(String, Vec<String>, usize))
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_mysql_rotation_by_keypresses() {
+    whole_rotation_by_keypresses("signon", "mysql", 2).await;
+}
+
+/// The PostgreSQL app starts with its tables owned by the login user, so its
+/// rotation also converts it to an owner role (on PostgreSQL 17).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_postgres_rotation_by_keypresses() {
+    whole_rotation_by_keypresses("account-api", "postgres", 1).await;
+}
+
+/// Drive a whole rotation of `app` by keys; `done_at_start` steps (the
+/// read-only inspections) are done before any is run.
+async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, done_at_start: usize) {
     let dir = tempfile::tempdir().unwrap();
     let world = World::start(dir.path()).await.expect("the sandbox starts");
     let mut env = rotui_sandbox::world::parse_env_file(
@@ -183,12 +196,16 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     env.insert("PATH".into(), std::env::var("PATH").unwrap());
 
     let tmux = tokio::task::spawn_blocking(move || {
-        let mut t = Tmux::start("rotui-e2e", &env, "--app signon --engine mysql");
+        let mut t = Tmux::start(
+            &format!("rotui-e2e-{engine}"),
+            &env,
+            &format!("--app {app} --engine {engine}"),
+        );
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
         // `rotui plan` and the dashboard agree at the start: nothing but the
         // read-only inspections is done, whatever the cluster shows.
-        let start = plan(&env);
-        assert_eq!(start.2, 2, "done at the start: {start:?}");
+        let start = plan(&env, app, engine);
+        assert_eq!(start.2, done_at_start, "done at the start: {start:?}");
         t.wait_for(
             "the Steps pane to agree with rotui plan",
             Duration::from_secs(30),
@@ -199,7 +216,8 @@ async fn a_whole_mysql_rotation_by_keypresses() {
         loop {
             if Instant::now() >= deadline {
                 // Every screen seen, for whoever has to find out why.
-                let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-captures.txt");
+                let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .join(format!("e2e-captures-{engine}.txt"));
                 let _ = std::fs::write(&path, t.captures.join("\n=====\n"));
                 panic!(
                     "the rotation did not finish (every screen: {}); last screen:\n{}",
@@ -229,7 +247,7 @@ async fn a_whole_mysql_rotation_by_keypresses() {
             }
             if title.starts_with("Force-sync") && !compared_after_promotion {
                 // Mid-rotation (promoted, not yet synced): they agree again.
-                let mid = plan(&env);
+                let mid = plan(&env, app, engine);
                 t.wait_for(
                     "the Steps pane to agree with rotui plan mid-rotation",
                     Duration::from_secs(30),
@@ -253,7 +271,7 @@ async fn a_whole_mysql_rotation_by_keypresses() {
             std::thread::sleep(Duration::from_millis(300));
             let s = t.capture();
             if s.contains("Type to confirm") {
-                t.keys(&["-l", "signon"]);
+                t.keys(&["-l", app]);
                 t.keys(&["Enter"]);
             } else if s.contains("y yes, do it") {
                 t.keys(&["y"]);
@@ -276,7 +294,7 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     .unwrap();
     let captures = tmux;
     // Every screen seen, in order: the old user's count as the drain went.
-    let drain_counts: Vec<i64> = captures.iter().filter_map(|s| old_user_count(s)).collect();
+    let drain_counts: Vec<i64> = captures.iter().filter_map(|s| old_user_count(s, app)).collect();
 
     // The old user's connections were seen live, then seen falling to 0.
     assert!(
@@ -308,7 +326,7 @@ async fn a_whole_mysql_rotation_by_keypresses() {
     for stage in ["AWSCURRENT", "AWSPREVIOUS"] {
         let v = sm
             .get_secret_value()
-            .secret_id("govuk/signon/mysql")
+            .secret_id(format!("govuk/{app}/{engine}"))
             .version_stage(stage)
             .send()
             .await
@@ -317,7 +335,10 @@ async fn a_whole_mysql_rotation_by_keypresses() {
         secrets.push(doc["password"].as_str().unwrap().to_owned());
         if stage == "AWSCURRENT" {
             assert!(
-                doc["username"].as_str().unwrap().starts_with("signon_user_"),
+                doc["username"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{app}{}user", if engine == "mysql" { "_" } else { "-" })),
                 "the secret names the new user"
             );
         }
