@@ -103,16 +103,23 @@ impl ClusterPort for K8sCluster {
             let snap = rollout::snapshot(&self.k8s, &self.deployment).await?;
             let want = expected(creds);
             let mut pods = vec![];
+            // A pod replaced between the listing and its exec (a rollout
+            // still under way) is no failure: the rollout is not complete,
+            // and the next look sees its successor.
+            let mut vanished = false;
             for p in snap.pods.iter().filter(|p| p.is_serving()) {
-                let c = exec::check_pod(&self.k8s, &p.name, &self.container, &want).await?;
-                pods.push(PodCheck {
-                    pod: p.name.clone(),
-                    check: cred_check(&c.check),
-                });
+                match exec::check_pod(&self.k8s, &p.name, &self.container, &want).await {
+                    Ok(c) => pods.push(PodCheck {
+                        pod: p.name.clone(),
+                        check: cred_check(&c.check),
+                    }),
+                    Err(K8sError::NotFound { .. }) => vanished = true,
+                    Err(e) => return Err(e.into()),
+                }
             }
             let status = snap.deployment.as_ref();
             Ok(RolloutCheck {
-                complete: status.is_some_and(|d| d.is_complete()),
+                complete: !vanished && status.is_some_and(|d| d.is_complete()),
                 summary: status
                     .map(|d| d.summary())
                     .unwrap_or_else(|| "no Deployment".into()),
