@@ -24,7 +24,10 @@ sandbox *args: tools
 test: tools
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo test --workspace --lib --bins --tests
+    # What the tests write (journals, definer backups, logs) stays out of the
+    # real state directory: a private scratch dir, removed afterwards.
+    state="$(mktemp -d -t rotui-test-state-XXXXXX)"; trap 'rm -rf "$state"' EXIT; \
+      ROTUI_STATE_DIR="$state" cargo test --workspace --lib --bins --tests
 
 # Benchmarks (watch_cpu compares against pg_activity); numbers go in README.md.
 bench:

@@ -194,6 +194,7 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
     );
     env.insert("HOME".into(), dir.path().to_string_lossy().into_owned());
     env.insert("PATH".into(), std::env::var("PATH").unwrap());
+    env.insert("ROTUI_LOG".into(), "trace".into());
 
     let tmux = tokio::task::spawn_blocking(move || {
         let mut t = Tmux::start(
@@ -362,5 +363,38 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
             assert!(!screen.contains(s.as_str()), "a password reached the screen");
         }
     }
+    // The dashboard ran at ROTUI_LOG=trace through the whole rotation: no
+    // file it wrote (log, journal, backups) holds a password, in plain text
+    // or hex, and none is readable by others.
+    use std::os::unix::fs::PermissionsExt;
+    let state = dir.path().join("state");
+    let mut files = 0;
+    let mut pending = vec![state.clone()];
+    while let Some(d) = pending.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", d.display());
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            files += 1;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            for s in &secrets {
+                let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
+                assert!(
+                    !text.contains(s.as_str()) && !text.to_lowercase().contains(&hex),
+                    "a password is in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    let log = std::fs::read_to_string(state.join("rotui.log")).unwrap();
+    assert!(log.contains("TRACE"), "the log is at trace level");
+    assert!(files >= 2, "the log and the journal were written");
     world.shutdown().await;
 }
