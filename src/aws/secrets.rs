@@ -96,6 +96,19 @@ impl SecretsManager {
         AppSecret::parse(secret_id, &raw.version_id, raw.stages, &raw.text).map(Some)
     }
 
+    /// Every username the app secret has held, in any version AWS still
+    /// keeps (deprecated ones included), sorted, each once. A version whose
+    /// value is gone or not app-secret JSON is passed over.
+    pub async fn past_usernames(&self, secret_id: &str) -> AwsResult<Vec<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        for v in self.versions(secret_id).await? {
+            if let Ok(Some(s)) = self.app_secret_at(secret_id, VersionRef::Id(&v.version_id)).await {
+                names.insert(s.username);
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
     /// The version labelled AWSPENDING, if there is one: a staged update
     /// that was written but not yet promoted, to be reused on a re-run.
     pub async fn pending(&self, secret_id: &str) -> AwsResult<Option<AppSecret>> {

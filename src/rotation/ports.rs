@@ -196,6 +196,9 @@ pub trait SecretsPort: Send + Sync {
     ) -> PortFuture<'a, ()>;
     /// Move AWSCURRENT to the AWSPENDING version (the old one becomes AWSPREVIOUS).
     fn promote_pending(&self) -> PortFuture<'_, ()>;
+    /// Every username the secret has held (its version history), so a new
+    /// rotation never reuses one, even of a user dropped since.
+    fn past_usernames(&self) -> PortFuture<'_, Vec<String>>;
 }
 
 /// How a DATABASE_URL (in the Secret, or a pod's environment) compares

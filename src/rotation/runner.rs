@@ -422,7 +422,16 @@ pub async fn decide(
         old_users.insert(env.clone(), current.username);
     }
     let today = chrono::Utc::now().date_naive();
+    // Never a name an earlier rotation used, even of a user dropped since:
+    // the secrets' version histories remember every one.
     let mut taken: BTreeSet<String> = old_users.values().cloned().collect();
+    for env in &spec.envs {
+        let ports = ctx.env(env).map_err(err)?;
+        let past = super::ports::within(System::SecretsManager, t, ports.secrets.past_usernames())
+            .await
+            .map_err(|e| err(e.into()))?;
+        taken.extend(past);
+    }
     let new_username = loop {
         let candidate = crate::target::new_username(&spec.app, spec.engine, today, |n| taken.contains(n));
         let mut free = true;

@@ -36,6 +36,8 @@ struct State {
     /// The old user's connections do not go away by themselves.
     sticky: bool,
     current: (String, String),
+    /// Usernames AWSCURRENT held before the current one (the version history).
+    past: Vec<String>,
     pending: Option<(String, String)>,
     k8s_url: Option<(String, String)>,
     pods_url: Option<(String, String)>,
@@ -294,8 +296,15 @@ impl SecretsPort for Fake {
         let mut s = self.s();
         s.writes.push("promote".into());
         let p = s.pending.take().expect("promote without pending");
-        s.current = p;
+        let old = std::mem::replace(&mut s.current, p);
+        s.past.push(old.0);
         ready(Ok(()))
+    }
+    fn past_usernames(&self) -> PortFuture<'_, Vec<String>> {
+        let s = self.s();
+        let mut names = s.past.clone();
+        names.push(s.current.0.clone());
+        ready(Ok(names))
     }
 }
 
@@ -1056,5 +1065,26 @@ async fn the_survey_follows_the_runner_step_by_step_and_writes_nothing() {
                 }
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn a_new_username_is_never_one_an_earlier_rotation_used() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut seen = vec!["signon".to_owned()];
+    for _ in 0..3 {
+        let old = seen.last().unwrap().clone();
+        let o = opts(true, &[&old]);
+        let rot = s.rotation(&o).await;
+        assert_eq!(rot.old_user("production"), old);
+        assert!(
+            !seen.contains(&rot.new_username),
+            "{} was used before: {seen:?}",
+            rot.new_username
+        );
+        assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
+        // The old user is gone, so only the secret's history remembers it.
+        assert!(!s.fake("production").users.contains_key(&old));
+        seen.push(rot.new_username.clone());
     }
 }

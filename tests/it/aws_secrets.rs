@@ -1015,3 +1015,27 @@ async fn https_endpoints_go_through_rustls_and_untrusted_certificates_are_refuse
     assert_eq!(err.kind, AwsErrorKind::Network, "{err}");
     assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
 }
+
+#[tokio::test]
+async fn past_usernames_come_from_every_version_the_secret_keeps() {
+    let s = session().await;
+    let sm = s.secrets();
+    let id = app_secret_fixture(&s, "signon", "OldHistoryPassw0rdAA").await;
+    for name in ["signon_user_20261203", "signon_user_20261203_2"] {
+        let pending = sm
+            .put_pending(
+                &id,
+                &unique("rotation"),
+                name,
+                &rotui::secret::generate_password(),
+            )
+            .await
+            .unwrap();
+        sm.promote(&id, &pending.version_id).await.unwrap();
+    }
+    // The first user is now in a version with no label at all (deprecated).
+    assert_eq!(
+        sm.past_usernames(&id).await.unwrap(),
+        ["signon", "signon_user_20261203", "signon_user_20261203_2"]
+    );
+}

@@ -92,4 +92,8 @@ impl SecretsPort for AwsSecrets {
             Ok(())
         })
     }
+
+    fn past_usernames(&self) -> PortFuture<'_, Vec<String>> {
+        Box::pin(async move { Ok(self.secrets.past_usernames(&self.secret_id).await?) })
+    }
 }
