@@ -7,88 +7,9 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::tmux::Tmux;
 use regex::Regex;
 use rotui_sandbox::world::World;
-
-struct Tmux {
-    session: String,
-    captures: Vec<String>,
-}
-
-impl Tmux {
-    fn start(name: &str, env: &HashMap<String, String>, args: &str) -> Tmux {
-        let session = format!("{name}-{}", std::process::id());
-        let exports: String = env
-            .iter()
-            .map(|(k, v)| format!("export {k}={}; ", rotui_sandbox::guard::shell_quote(v)))
-            .collect();
-        let cmd = format!("{exports} {} {args}; sleep 30", env!("CARGO_BIN_EXE_rotui"));
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "160",
-                "-y",
-                "48",
-                "bash",
-                "-c",
-                &cmd,
-            ])
-            .status()
-            .expect("tmux runs")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        let _ = Command::new("tmux")
-            .args(["set", "-t", &session, "escape-time", "0"])
-            .status();
-        Tmux {
-            session,
-            captures: Vec::new(),
-        }
-    }
-
-    fn capture(&mut self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .expect("capture-pane");
-        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-        self.captures.push(screen.clone());
-        screen
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.session];
-        args.extend_from_slice(keys);
-        Command::new("tmux").args(&args).status().expect("send-keys");
-    }
-
-    fn wait_for(&mut self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.capture();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
 
 /// (number, status word, title) of each row of the Steps pane.
 fn steps(screen: &str) -> Vec<(usize, String, String)> {
@@ -197,9 +118,10 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
     env.insert("ROTUI_LOG".into(), "trace".into());
 
     let tmux = tokio::task::spawn_blocking(move || {
-        let mut t = Tmux::start(
+        let t = Tmux::start(
             &format!("rotui-e2e-{engine}"),
             &env,
+            env!("CARGO_BIN_EXE_rotui"),
             &format!("--app {app} --engine {engine}"),
         );
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
@@ -219,11 +141,11 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                 // Every screen seen, for whoever has to find out why.
                 let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
                     .join(format!("e2e-captures-{engine}.txt"));
-                let _ = std::fs::write(&path, t.captures.join("\n=====\n"));
+                let _ = std::fs::write(&path, t.captures().join("\n=====\n"));
                 panic!(
                     "the rotation did not finish (every screen: {}); last screen:\n{}",
                     path.display(),
-                    t.captures.last().map(String::as_str).unwrap_or("")
+                    t.captures().last().map(String::as_str).unwrap_or("")
                 );
             }
             let screen = t.capture();
@@ -289,7 +211,7 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
         }
         assert!(compared_after_promotion, "the comparison after the promotion ran");
         t.capture();
-        t.captures.clone()
+        t.captures()
     })
     .await
     .unwrap();

@@ -5,6 +5,7 @@
 //! restored on every signal with 128 + signal as the exit code, and errors
 //! that say what was wrong.
 
+use crate::tmux::{Tmux, exit_code};
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -382,7 +383,12 @@ async fn a_trace_level_rotation_leaves_no_secret_private_files_and_inert_names()
     // terminal restored and 128 + 3 as the exit code.
     let tmux_env = env.clone();
     let (code, alternate, cursor) = tokio::task::spawn_blocking(move || {
-        let t = Tmux::start("rotui-harden-dash", &tmux_env, "--app signon --engine mysql");
+        let t = Tmux::start(
+            "rotui-harden-dash",
+            &tmux_env,
+            &bin(),
+            "--app signon --engine mysql",
+        );
         t.wait_for("the Cluster pane's pods", Duration::from_secs(60), |s| {
             s.contains("Deployment signon") && s.contains("db user") && s.contains("signon_user_")
         });
@@ -431,117 +437,6 @@ async fn a_trace_level_rotation_leaves_no_secret_private_files_and_inert_names()
     );
 }
 
-/// The dashboard in a tmux pane, then the exit code (`exit=N`) on its screen.
-struct Tmux {
-    session: String,
-}
-
-/// tmux on a server of its own (`-L`), apart from other tests' sessions.
-fn tmux(session: &str) -> Command {
-    let mut c = Command::new("tmux");
-    c.args(["-L", session]);
-    c
-}
-
-impl Tmux {
-    fn start(name: &str, env: &HashMap<String, String>, args: &str) -> Tmux {
-        let session = format!("{name}-{}", std::process::id());
-        let exports: String = env
-            .iter()
-            .map(|(k, v)| format!("export {k}={}; ", rotui::text::shell_quote(v)))
-            .collect();
-        let cmd = format!("{exports} {} {args}; echo \"exit=$?\"; sleep 60", bin());
-        let ok = tmux(&session)
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "160",
-                "-y",
-                "48",
-                "bash",
-                "-c",
-                &cmd,
-            ])
-            .status()
-            .expect("tmux runs")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Tmux { session }
-    }
-
-    fn capture(&self) -> String {
-        let out = tmux(&self.session)
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .expect("capture-pane");
-        text(&out.stdout)
-    }
-
-    fn format(&self, f: &str) -> String {
-        let out = tmux(&self.session)
-            .args(["display-message", "-p", "-t", &self.session, f])
-            .output()
-            .expect("display-message");
-        text(&out.stdout).trim().to_owned()
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.capture();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// rotui's pid: the only child of the pane's shell.
-    fn rotui_pid(&self) -> String {
-        let shell = self.format("#{pane_pid}");
-        let start = Instant::now();
-        loop {
-            let children =
-                std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
-            if let Some(pid) = children.split_whitespace().next() {
-                return pid.to_owned();
-            }
-            assert!(start.elapsed() < Duration::from_secs(10), "rotui did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.rotui_pid();
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name} {pid}");
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = tmux(&self.session).args(["kill-server"]).status();
-    }
-}
-
-fn exit_code(screen: &str) -> Option<i32> {
-    screen
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("exit="))
-        .and_then(|c| c.trim().parse().ok())
-}
-
 /// Each signal that ends the dashboard leaves the terminal as it found it
 /// (main screen, cursor shown) and exits with 128 + its number.
 #[test]
@@ -559,7 +454,7 @@ fn every_signal_restores_the_terminal_and_exits_128_plus_it() {
         dir.path().join("none").to_string_lossy().into_owned(),
     );
     for (name, number) in [("QUIT", 3), ("TERM", 15), ("INT", 2), ("HUP", 1)] {
-        let t = Tmux::start(&format!("rotui-sig-{name}"), &env, "");
+        let t = Tmux::start(&format!("rotui-sig-{name}"), &env, &bin(), "");
         let start = Instant::now();
         while t.format("#{alternate_on}") != "1" {
             assert!(
@@ -725,13 +620,9 @@ fn error_colour_only_on_a_terminal_and_never_with_no_color() {
         if let Some(v) = no_color {
             env.insert("NO_COLOR".to_owned(), v.to_owned());
         }
-        let t = Tmux::start("rotui-colour", &env, "inspect --db-url notaurl");
+        let t = Tmux::start("rotui-colour", &env, &bin(), "inspect --db-url notaurl");
         t.wait_for("the exit code", Duration::from_secs(20), |s| s.contains("exit="));
-        let out = tmux(&t.session)
-            .args(["capture-pane", "-e", "-p", "-t", &t.session])
-            .output()
-            .unwrap();
-        let screen = text(&out.stdout);
+        let screen = t.capture_with(&["-e"]);
         assert!(screen.contains("is not a URL"), "{screen}");
         coloured.push(screen.contains('\u{1b}'));
     }

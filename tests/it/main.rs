@@ -2,6 +2,7 @@
 //! run and shared; each test uses its own database and user names.
 
 mod support;
+mod tmux;
 
 mod aws_secrets;
 mod db_mysql;

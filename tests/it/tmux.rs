@@ -1,0 +1,166 @@
+//! The real binary in a tmux pane, as an operator would run it: keys in,
+//! screens out. Each session runs on a tmux server of its own (`-L`), apart
+//! from other tests' sessions; the pane's shell prints `exit=N` when the
+//! program ends, and every screen captured is kept, in order.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Tmux {
+    pub session: String,
+    captures: Mutex<Vec<String>>,
+}
+
+/// tmux on the session's own server.
+fn tmux(session: &str) -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-L", session]);
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Tmux {
+    /// Run `bin args` with exactly `env` exported, in a 160×48 pane.
+    pub fn start(name: &str, env: &HashMap<String, String>, bin: &str, args: &str) -> Tmux {
+        let session = format!("{name}-{}", std::process::id());
+        let exports: String = env
+            .iter()
+            .map(|(k, v)| format!("export {k}={}; ", rotui::text::shell_quote(v)))
+            .collect();
+        let cmd = format!(
+            "{exports} {} {args}; echo \"exit=$?\"; sleep 60",
+            rotui::text::shell_quote(bin)
+        );
+        let ok = tmux(&session)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "160",
+                "-y",
+                "48",
+                "bash",
+                "-c",
+                &cmd,
+            ])
+            .status()
+            .expect("tmux runs")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        // Esc reaches the program at once, not as the start of a sequence.
+        let _ = tmux(&session)
+            .args(["set", "-t", &session, "escape-time", "0"])
+            .status();
+        Tmux {
+            session,
+            captures: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The screen as text (kept among the captures).
+    pub fn capture(&self) -> String {
+        let screen = self.capture_with(&[]);
+        self.captures.lock().unwrap().push(screen.clone());
+        screen
+    }
+
+    /// The screen with `capture-pane`'s extra flags (`-e`: with escapes).
+    pub fn capture_with(&self, flags: &[&str]) -> String {
+        let out = tmux(&self.session)
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .args(flags)
+            .output()
+            .expect("capture-pane");
+        text(&out.stdout)
+    }
+
+    /// Every screen captured so far, in order.
+    pub fn captures(&self) -> Vec<String> {
+        self.captures.lock().unwrap().clone()
+    }
+
+    /// `tmux send-keys` (`-l` first for literal text).
+    pub fn keys(&self, keys: &[&str]) {
+        let ok = tmux(&self.session)
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .expect("send-keys")
+            .success();
+        assert!(ok, "send-keys {keys:?}");
+    }
+
+    /// A tmux format of the pane (`#{alternate_on}`, `#{cursor_flag}`, …).
+    pub fn format(&self, f: &str) -> String {
+        let out = tmux(&self.session)
+            .args(["display-message", "-p", "-t", &self.session, f])
+            .output()
+            .expect("display-message");
+        text(&out.stdout).trim().to_owned()
+    }
+
+    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.capture();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The program's pid: the only child of the pane's shell.
+    pub fn program_pid(&self) -> String {
+        let shell = self.format("#{pane_pid}");
+        let start = Instant::now();
+        loop {
+            let children =
+                std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                return pid.to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the program did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `kill -NAME` the program.
+    pub fn signal(&self, name: &str) {
+        let pid = self.program_pid();
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {pid}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = tmux(&self.session).args(["kill-server"]).status();
+    }
+}
+
+/// The `exit=N` the pane's shell printed when the program ended.
+pub fn exit_code(screen: &str) -> Option<i32> {
+    screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("exit="))
+        .and_then(|c| c.trim().parse().ok())
+}
