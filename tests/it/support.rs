@@ -46,17 +46,14 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 }
 
 /// Capture every log line of this thread until the returned guards drop.
-/// One capture at a time in the whole test binary: tracing's per-callsite
-/// interest cache and its global level filter are shared, and thread-local
-/// subscribers coming and going at once can leave a callsite disabled for
-/// one of them.
-pub async fn capture_logs() -> (
-    Captured,
-    (
-        tokio::sync::MutexGuard<'static, ()>,
-        tracing::subscriber::DefaultGuard,
-    ),
-) {
+///
+/// tracing caches, per callsite, whether anyone listens. While only one
+/// dispatcher exists, a callsite first reached on *another* thread (a
+/// concurrent test) is judged by that thread's (empty) default and cached as
+/// "never", hiding it from this capture too. A second, silent dispatcher kept
+/// alive meanwhile makes tracing ask every live dispatcher instead. And one
+/// capture at a time in the whole test binary.
+pub async fn capture_logs() -> (Captured, CaptureGuards) {
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let one = ONE_AT_A_TIME.lock().await;
     let captured = Captured::default();
@@ -64,9 +61,17 @@ pub async fn capture_logs() -> (
         .with_max_level(tracing::Level::TRACE)
         .with_writer(captured.clone())
         .finish();
+    let silent = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let guard = tracing::subscriber::set_default(subscriber);
-    // Callsites another thread (with no subscriber) already reached keep a
-    // cached "never": ask again with this capture in place.
+    // Callsites reached before this capture existed keep a cached "never":
+    // ask again with it in place.
     tracing::callsite::rebuild_interest_cache();
-    (captured, (one, guard))
+    (captured, CaptureGuards(one, silent, guard))
 }
+
+/// Held while a capture lasts (see [`capture_logs`]).
+pub struct CaptureGuards(
+    #[allow(dead_code)] tokio::sync::MutexGuard<'static, ()>,
+    #[allow(dead_code)] tracing::Dispatch,
+    #[allow(dead_code)] tracing::subscriber::DefaultGuard,
+);
