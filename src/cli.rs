@@ -110,6 +110,11 @@ pub struct RotateArgs {
     /// first): type its name here.
     #[arg(long, value_name = "OLD_USER")]
     pub force_drop: Option<String>,
+    /// Take over a rotation another operator holds (its rotation mark names
+    /// them): allowed once they have been idle for 15 minutes; recorded in
+    /// the mark and the journal.
+    #[arg(long)]
+    pub take_over: bool,
 }
 
 #[derive(Debug, Args)]

@@ -232,6 +232,53 @@ impl SecretsManager {
         }
     }
 
+    /// The secret's tags (DescribeSecret), as (key, value).
+    pub async fn tags(&self, secret_id: &str) -> AwsResult<Vec<(String, String)>> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error(&e, secret_id))?;
+        Ok(out
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+            .collect())
+    }
+
+    /// Add or overwrite tags (TagResource).
+    pub async fn tag(&self, secret_id: &str, tags: &[(String, String)]) -> AwsResult<()> {
+        let mut req = self.client.tag_resource().secret_id(secret_id);
+        for (k, v) in tags {
+            req = req.tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build(),
+            );
+        }
+        req.send().await.map_err(|e| self.sdk_error(&e, secret_id))?;
+        Ok(())
+    }
+
+    /// Remove tags by key (UntagResource); nothing to remove is no call.
+    pub async fn untag(&self, secret_id: &str, keys: &[String]) -> AwsResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .untag_resource()
+            .secret_id(secret_id)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| self.sdk_error(&e, secret_id))?;
+        Ok(())
+    }
+
     /// Whether the secret exists (NotFound is the only "no").
     async fn exists(&self, secret_id: &str) -> AwsResult<bool> {
         match self.client.describe_secret().secret_id(secret_id).send().await {

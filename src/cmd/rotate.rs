@@ -116,6 +116,7 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
                 .chain(&args.force_drop)
                 .cloned()
                 .collect(),
+            take_over: args.take_over,
             ..RunOptions::default()
         };
         // Everything the rotation needs, checked before anything is written.

@@ -45,6 +45,20 @@ pub fn print_survey(survey: &Survey, w: &mut dyn Write) -> std::io::Result<()> {
     if survey.resumed {
         writeln!(w, "resuming rotation {}", rotation.id)?;
     }
+    if let Some(m) = &survey.mark {
+        let taken = m
+            .taken_over_from
+            .as_ref()
+            .map(|f| format!("; taken over from {f}"))
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "rotation {} {}; started {}{taken}",
+            m.rotation_id,
+            m.held_text(),
+            m.started.format("%Y-%m-%d %H:%M UTC")
+        )?;
+    }
     let olds: Vec<String> = rotation
         .old_users
         .iter()
@@ -199,6 +213,26 @@ fn entry_text(e: &Entry) -> String {
             decisions.new_username
         ),
         Event::Resumed { operator } => format!("resumed by {}", operator.os_user),
+        Event::Adopted {
+            decisions,
+            operator,
+            started_by,
+            started,
+        } => format!(
+            "picked up by {} from the rotation mark: started by {started_by} at {}, new user {}",
+            operator.os_user,
+            started.format("%Y-%m-%d %H:%M UTC"),
+            decisions.new_username
+        ),
+        Event::TakenOver {
+            from,
+            last_active,
+            operator,
+        } => format!(
+            "TAKEN OVER by {} from {from} (last active {})",
+            operator.os_user,
+            last_active.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
         Event::StepStarted { step, title, .. } => format!("{step}: started — {title}"),
         Event::Call { step, system, text } => format!("{step}: {system}: {}", text.replace('\n', " ")),
         Event::StepFinished { step, result, detail } => match result {

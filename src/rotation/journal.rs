@@ -1,7 +1,8 @@
 //! The journal: per target, an append-only file of JSON lines holding each
 //! rotation's decisions, every step's start, finish and result, every
 //! statement and call made (masked previews) and who ran it. It is the audit
-//! trail and what a rotation resumes from. It never holds a password: every
+//! trail; a rotation resumes from it on the laptop that ran it, and from the
+//! rotation mark in Secrets Manager anywhere else (`super::mark`). It never holds a password: every
 //! string goes through [`crate::secret::redact`] before it is written.
 
 use std::collections::BTreeMap;
@@ -75,6 +76,21 @@ pub enum Event {
         operator: Operator,
     },
     Resumed {
+        operator: Operator,
+    },
+    /// This journal picks up a rotation begun elsewhere (another laptop or
+    /// state directory): its decisions as the rotation mark holds them.
+    Adopted {
+        decisions: Rotation,
+        operator: Operator,
+        /// The mark's holder and start.
+        started_by: String,
+        started: DateTime<Utc>,
+    },
+    /// The operator took the rotation over from another holder, idle since `last_active`.
+    TakenOver {
+        from: String,
+        last_active: DateTime<Utc>,
         operator: Operator,
     },
     StepStarted {
@@ -227,7 +243,7 @@ impl Journal {
         let mut open: Option<Rotation> = None;
         for e in self.entries()? {
             match e.event {
-                Event::Started { decisions, .. } => open = Some(decisions),
+                Event::Started { decisions, .. } | Event::Adopted { decisions, .. } => open = Some(decisions),
                 Event::Finished | Event::Abandoned { .. }
                     if open.as_ref().is_some_and(|r| r.id == e.rotation) =>
                 {
@@ -346,17 +362,27 @@ pub fn list(dir: &Path) -> Result<Vec<Summary>, JournalError> {
     for path in journal_files(dir)? {
         let mut by_id: BTreeMap<String, Summary> = BTreeMap::new();
         for e in read_entries(&path)? {
-            if let Event::Started { decisions, operator } = &e.event {
+            let begun = match &e.event {
+                Event::Started { decisions, operator } => Some((decisions, operator.os_user.clone(), e.at)),
+                Event::Adopted {
+                    decisions,
+                    started_by,
+                    started,
+                    ..
+                } => Some((decisions, started_by.clone(), *started)),
+                _ => None,
+            };
+            if let Some((decisions, started_by, started)) = begun {
                 by_id.insert(
                     e.rotation.clone(),
                     Summary {
                         id: e.rotation.clone(),
                         label: decisions.spec.label(),
-                        started: e.at,
+                        started,
                         last: e.at,
                         old_users: decisions.old_users.clone(),
                         new_username: decisions.new_username.clone(),
-                        started_by: operator.os_user.clone(),
+                        started_by,
                         state: RotationState::InProgress,
                         path: path.clone(),
                     },
@@ -372,7 +398,9 @@ pub fn list(dir: &Path) -> Result<Vec<Summary>, JournalError> {
                 Event::Failed { error, .. } => s.state = RotationState::Failed(error),
                 Event::Finished => s.state = RotationState::Finished,
                 Event::Abandoned { reason, .. } => s.state = RotationState::Abandoned(reason),
-                Event::Resumed { .. } | Event::StepStarted { .. } => s.state = RotationState::InProgress,
+                Event::Resumed { .. } | Event::TakenOver { .. } | Event::StepStarted { .. } => {
+                    s.state = RotationState::InProgress
+                }
                 _ => {}
             }
         }

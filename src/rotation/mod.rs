@@ -6,7 +6,9 @@
 //! - [`ports`]: the narrow interfaces to the database, Secrets Manager and the cluster.
 //! - [`runner`]: walks a plan until done, a wait or a failure ([`runner::drive`]: the one loop
 //!   `rotui rotate` and the dashboard pump); running again resumes.
-//! - [`journal`]: the append-only, secret-free record each rotation resumes from.
+//! - [`journal`]: the append-only, secret-free audit record of each rotation.
+//! - [`mark`]: the rotation mark on the app secrets (tags): what any laptop resumes from, and
+//!   the team-visible lock.
 //! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`.
 //! - [`adapters`]: the ports on the real `db`, `aws` and `k8s` modules.
 //!
@@ -39,6 +41,7 @@ pub mod adapters;
 pub mod cli;
 pub mod interlock;
 pub mod journal;
+pub mod mark;
 pub mod plan;
 pub mod ports;
 pub mod runner;

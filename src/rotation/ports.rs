@@ -24,6 +24,8 @@ use crate::model::{DbObject, Grant, User};
 use crate::secret::{self, SecretString};
 use crate::target::Target;
 
+pub use super::mark::RotationMark;
+
 /// What every port method returns.
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
 
@@ -168,6 +170,85 @@ pub trait DbPort: Send + Sync {
     -> PortFuture<'a, Vec<Statement>>;
     /// Run one statement (in `statement.database` when set).
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()>;
+    /// Try (without waiting) to take the advisory lock `key` on a connection
+    /// of its own, held until the [`DbLock`] is released or dropped (MySQL
+    /// `GET_LOCK`, PostgreSQL `pg_try_advisory_lock`). `None`: another
+    /// session holds it.
+    fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>>;
+}
+
+type Release = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A database advisory lock, held on its own connection. [`DbLock::release`]
+/// gives it back; dropping it does too (in the background), and a session
+/// that dies releases its locks on the server.
+pub struct DbLock {
+    pub key: String,
+    release: Option<Release>,
+}
+
+impl DbLock {
+    pub fn new(
+        key: impl Into<String>,
+        release: impl FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + 'static,
+    ) -> Self {
+        DbLock {
+            key: key.into(),
+            release: Some(Box::new(release)),
+        }
+    }
+
+    /// Give the lock back and close its connection.
+    pub async fn release(mut self) {
+        if let Some(r) = self.release.take() {
+            r().await;
+        }
+    }
+}
+
+impl Drop for DbLock {
+    fn drop(&mut self) {
+        if let Some(r) = self.release.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(r());
+        }
+    }
+}
+
+impl fmt::Debug for DbLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbLock")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The advisory lock's name for `app` in `env`: `rotui:<env>/<app>`, cut to
+/// MySQL's 64 characters (with a hash of the whole when cut, so two long
+/// names do not share a lock).
+pub fn lock_key(env: &str, app: &str) -> String {
+    let full = format!("rotui:{env}/{app}");
+    if full.len() <= 64 {
+        return full;
+    }
+    let hash = format!("{:016x}", fnv1a(full.as_bytes()));
+    let mut head: String = String::new();
+    for c in full.chars() {
+        if head.len() + c.len_utf8() > 64 - 17 {
+            break;
+        }
+        head.push(c);
+    }
+    format!("{head}~{hash}")
+}
+
+/// FNV-1a, 64 bits: stable across Rust releases (PostgreSQL's lock key is
+/// this hash of the name, so every rotui must compute the same).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The app's credentials as one version of its Secrets Manager secret holds them.
@@ -199,6 +280,12 @@ pub trait SecretsPort: Send + Sync {
     /// Every username the secret has held (its version history), so a new
     /// rotation never reuses one, even of a user dropped since.
     fn past_usernames(&self) -> PortFuture<'_, Vec<String>>;
+    /// The rotation mark on the secret (its tags), if there is one.
+    fn rotation_mark(&self) -> PortFuture<'_, Option<RotationMark>>;
+    /// Write `mark` on the secret (replacing any other mark's tags).
+    fn set_rotation_mark<'a>(&'a self, mark: &'a RotationMark) -> PortFuture<'a, ()>;
+    /// Remove the mark, but only when it is rotation `rotation_id`'s.
+    fn clear_rotation_mark<'a>(&'a self, rotation_id: &'a str) -> PortFuture<'a, ()>;
 }
 
 /// How a DATABASE_URL (in the Secret, or a pod's environment) compares
@@ -265,6 +352,15 @@ pub struct EnvPorts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_keys_fit_mysql_and_stay_distinct() {
+        assert_eq!(lock_key("production", "signon"), "rotui:production/signon");
+        let a = lock_key("production", &"a".repeat(80));
+        let b = lock_key("production", &format!("{}b", "a".repeat(79)));
+        assert!(a.len() <= 64 && b.len() <= 64, "{a} {b}");
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn db_errors_keep_kind_and_code() {

@@ -1,8 +1,16 @@
 //! The headless runner: walks a plan's steps in order — observe, skip if
 //! done, preview (journalled), apply, verify (journalled) — until the
 //! rotation is done, must wait for something outside, or fails. Running it
-//! again resumes: observe() reads the live systems, the journal supplies the
-//! decisions (rotation id, new username).
+//! again resumes: observe() reads the live systems; the decisions (rotation
+//! id, old and new users) come from this laptop's journal, or from the
+//! rotation mark on the app secret when the rotation began elsewhere.
+//!
+//! One at a time: a run holds each environment's database advisory lock
+//! (`rotui:<env>/<app>`) throughout, and starting or resuming takes it
+//! before deciding, so two rotuis never decide, mark or write at once. The
+//! mark says who holds the rotation; another operator is refused unless it
+//! takes the rotation over (`RunOptions::take_over`), which the holder's
+//! idleness must allow ([`super::mark::access`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,9 +19,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
+use chrono::Utc;
+
 use super::journal::{Event, Journal, Operator, StepOutcome};
+use super::mark::{self, Access, RotationMark};
 use super::plan::{Plan, PlanSpec, Rotation};
-use super::ports::System;
+use super::ports::{DbLock, System, within};
 use super::step::{Applied, Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
 
 /// How a run behaves. Defaults suit the headless `rotui rotate`.
@@ -42,6 +53,22 @@ pub struct RunOptions {
     pub poll: Duration,
     /// Live progress for the dashboard.
     pub events: Option<UnboundedSender<StepEvent>>,
+    /// Take the rotation over from another holder (`--take-over`): allowed
+    /// once that holder has been idle for [`mark::STALE_AFTER`]; recorded in
+    /// the mark and the journal.
+    pub take_over: bool,
+    /// Who this run is, as rotation marks name holders; `os-user@host` when unset.
+    pub holder: Option<String>,
+    /// How long to wait for another rotui's database lock before refusing
+    /// (starting or resuming holds it only briefly; a run, throughout).
+    pub lock_wait: Duration,
+}
+
+impl RunOptions {
+    /// This run's holder name.
+    pub fn holder(&self) -> String {
+        self.holder.clone().unwrap_or_else(mark::local_holder)
+    }
 }
 
 impl Default for RunOptions {
@@ -59,6 +86,9 @@ impl Default for RunOptions {
             drain_timeout: Duration::from_secs(300),
             poll: Duration::from_secs(2),
             events: None,
+            take_over: false,
+            holder: None,
+            lock_wait: Duration::from_secs(5),
         }
     }
 }
@@ -213,7 +243,10 @@ impl Recorder {
     }
 }
 
-/// Walk `plan` for `rotation` until done, a wait, or a failure.
+/// Walk `plan` for `rotation` until done, a wait, or a failure, holding
+/// every environment's database lock throughout; refused (failed, with
+/// [`StepError::Held`]) while another rotui holds a lock or the rotation's
+/// mark names another holder. When the rotation finishes, its mark is removed.
 pub async fn run(
     plan: &Plan,
     ctx: &Ctx,
@@ -221,12 +254,43 @@ pub async fn run(
     journal: &Journal,
     opts: &RunOptions,
 ) -> RunOutcome {
+    let locks = match lock_all(&plan.spec, ctx, opts).await {
+        Ok(l) => l,
+        Err(e) => return failed_before_steps(journal, rotation, e),
+    };
+    let outcome = run_locked(plan, ctx, rotation, journal, opts).await;
+    release(locks).await;
+    outcome
+}
+
+async fn run_locked(
+    plan: &Plan,
+    ctx: &Ctx,
+    rotation: &Rotation,
+    journal: &Journal,
+    opts: &RunOptions,
+) -> RunOutcome {
+    let top = |error: StepError| RunOutcome::Failed(RotationError { step: None, error });
+    let mut mark = match claim(&plan.spec, ctx, rotation, opts).await {
+        Ok(m) => m,
+        Err(error) => return failed_before_steps(journal, rotation, RotationError { step: None, error }),
+    };
     let rec = Recorder::new(Some(journal.clone()), &rotation.id, opts.events.clone());
-    match walk(plan, ctx, rotation, &rec, opts).await {
-        Ok(RunOutcome::Done) => match rec.journal(Event::Finished) {
-            Ok(()) => RunOutcome::Done,
-            Err(e) => RunOutcome::Failed(RotationError { step: None, error: e }),
-        },
+    match walk(plan, ctx, rotation, &rec, opts, &mut mark).await {
+        Ok(RunOutcome::Done) => {
+            // Finished: the team no longer sees it as under way.
+            if let Err(e) = clear_marks(&plan.spec, ctx, &rotation.id, opts).await {
+                let _ = rec.journal(Event::Failed {
+                    step: None,
+                    error: e.to_string(),
+                });
+                return top(e);
+            }
+            match rec.journal(Event::Finished) {
+                Ok(()) => RunOutcome::Done,
+                Err(e) => top(e),
+            }
+        }
         Ok(other) => other,
         Err(err) => {
             // Best effort: the failure is returned whether or not the journal takes it.
@@ -236,6 +300,207 @@ pub async fn run(
             });
             RunOutcome::Failed(err)
         }
+    }
+}
+
+/// A run that could not begin: an outage is journalled as the rotation's
+/// failure; a refusal (another holder) is not this rotation's event, so the
+/// refused operator's journal stays as it was.
+fn failed_before_steps(journal: &Journal, rotation: &Rotation, err: RotationError) -> RunOutcome {
+    if !matches!(err.error, StepError::Held(_)) {
+        // Best effort, as for any failure.
+        let _ = journal.append(
+            &rotation.id,
+            Event::Failed {
+                step: None,
+                error: err.error.to_string(),
+            },
+        );
+    }
+    RunOutcome::Failed(err)
+}
+
+/// Take each environment's database lock, in the spec's order, waiting up
+/// to `opts.lock_wait` for one that is held; refused naming the holder.
+async fn lock_all(spec: &PlanSpec, ctx: &Ctx, opts: &RunOptions) -> Result<Vec<DbLock>, RotationError> {
+    let err = |error: StepError| RotationError { step: None, error };
+    let mut held: Vec<DbLock> = vec![];
+    for env in &spec.envs {
+        let db = match ctx.env(env) {
+            Ok(p) => p.db.clone(),
+            Err(e) => {
+                release(held).await;
+                return Err(err(e));
+            }
+        };
+        let key = super::ports::lock_key(env, &spec.app);
+        let deadline = tokio::time::Instant::now() + opts.lock_wait;
+        loop {
+            match within(System::Database, opts.call_timeout, db.lock(&key)).await {
+                Ok(Some(lock)) => {
+                    held.push(lock);
+                    break;
+                }
+                Ok(None) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(
+                        opts.poll
+                            .clamp(Duration::from_millis(50), Duration::from_millis(500)),
+                    )
+                    .await;
+                }
+                Ok(None) => {
+                    release(held).await;
+                    return Err(err(StepError::Held(
+                        locked_text(spec, ctx, opts, env, &key).await,
+                    )));
+                }
+                Err(e) => {
+                    release(held).await;
+                    return Err(err(e.into()));
+                }
+            }
+        }
+    }
+    Ok(held)
+}
+
+async fn release(locks: Vec<DbLock>) {
+    for l in locks {
+        l.release().await;
+    }
+}
+
+/// Why a lock could not be had: whose rotation is running, from the mark.
+async fn locked_text(spec: &PlanSpec, ctx: &Ctx, opts: &RunOptions, env: &str, key: &str) -> String {
+    let lock = format!("the database lock {key} in {env} is taken");
+    match read_mark(spec, ctx, opts).await {
+        Ok(Some(m)) => format!(
+            "rotation {} of {} is {}, and its rotui is running now ({lock}): watch it in the \
+             dashboard (`rotui`), or run again once it stops",
+            m.rotation_id,
+            m.spec.label(),
+            m.held_text()
+        ),
+        _ => format!(
+            "another rotui is starting or running a rotation of {} ({lock}): watch it in the \
+             dashboard (`rotui`), or try again shortly",
+            spec.label()
+        ),
+    }
+}
+
+/// The mark on the first environment's app secret.
+async fn read_mark(spec: &PlanSpec, ctx: &Ctx, opts: &RunOptions) -> Result<Option<RotationMark>, StepError> {
+    let env = spec
+        .envs
+        .first()
+        .ok_or_else(|| StepError::NoEnvironment("(none)".into()))?;
+    let secrets = &ctx.env(env)?.secrets;
+    Ok(within(System::SecretsManager, opts.call_timeout, secrets.rotation_mark()).await?)
+}
+
+/// The rotation mark on `spec`'s first environment's app secret, if any.
+pub async fn mark_of(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    opts: &RunOptions,
+) -> Result<Option<RotationMark>, RotationError> {
+    read_mark(spec, ctx, opts)
+        .await
+        .map_err(|error| RotationError { step: None, error })
+}
+
+/// Write `mark` on every environment's app secret.
+async fn write_marks(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    mark: &RotationMark,
+    opts: &RunOptions,
+) -> Result<(), StepError> {
+    for env in &spec.envs {
+        let secrets = &ctx.env(env)?.secrets;
+        within(
+            System::SecretsManager,
+            opts.call_timeout,
+            secrets.set_rotation_mark(mark),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn clear_marks(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    rotation_id: &str,
+    opts: &RunOptions,
+) -> Result<(), StepError> {
+    for env in &spec.envs {
+        let secrets = &ctx.env(env)?.secrets;
+        within(
+            System::SecretsManager,
+            opts.call_timeout,
+            secrets.clear_rotation_mark(rotation_id),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Under the locks: the mark must be this rotation's and this operator's
+/// (a rotation without one gets it); its heartbeat is refreshed.
+async fn claim(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    rotation: &Rotation,
+    opts: &RunOptions,
+) -> Result<RotationMark, StepError> {
+    let me = opts.holder();
+    let now = Utc::now();
+    let mark = match read_mark(spec, ctx, opts).await? {
+        Some(m) if m.rotation_id != rotation.id => {
+            return Err(StepError::Held(format!(
+                "rotation {} of {} is {}, not rotation {}: resume that one (`rotui rotate`), or watch it \
+                 in the dashboard (`rotui`)",
+                m.rotation_id,
+                m.spec.label(),
+                m.held_text(),
+                rotation.id
+            )));
+        }
+        Some(m) => match mark::access(Some(&m), &me, false, now) {
+            Access::Refused(why) => return Err(StepError::Held(why)),
+            _ => RotationMark { heartbeat: now, ..m },
+        },
+        None => {
+            let arn = caller_arn(spec, ctx, opts).await;
+            RotationMark::new(rotation, &me, &arn, now)
+        }
+    };
+    write_marks(spec, ctx, &mark, opts).await?;
+    Ok(mark)
+}
+
+/// The first environment's AWS caller identity, or why it is unknown.
+async fn caller_arn(spec: &PlanSpec, ctx: &Ctx, opts: &RunOptions) -> String {
+    let Some(Ok(p)) = spec.envs.first().map(|e| ctx.env(e)) else {
+        return String::new();
+    };
+    within(
+        System::SecretsManager,
+        opts.call_timeout,
+        p.secrets.caller_identity(),
+    )
+    .await
+    .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The holder's sign of life, before each step (best effort: a missed
+/// heartbeat only makes the rotation look idle sooner).
+async fn heartbeat(spec: &PlanSpec, ctx: &Ctx, mark: &mut RotationMark, opts: &RunOptions) {
+    mark.heartbeat = Utc::now();
+    if let Err(e) = write_marks(spec, ctx, mark, opts).await {
+        tracing::warn!(error = %e, "could not refresh the rotation mark's heartbeat");
     }
 }
 
@@ -281,9 +546,13 @@ async fn walk(
     rotation: &Rotation,
     rec: &Recorder,
     opts: &RunOptions,
+    mark: &mut RotationMark,
 ) -> Result<RunOutcome, RotationError> {
     let mut satisfied: BTreeSet<StepId> = BTreeSet::new();
-    for step in &plan.steps {
+    for (i, step) in plan.steps.iter().enumerate() {
+        if i > 0 {
+            heartbeat(&plan.spec, ctx, mark, opts).await;
+        }
         let fail = |error: StepError| {
             rec.emit(step, StepEventKind::Failed(error.to_string()));
             RotationError {
@@ -389,19 +658,47 @@ fn stop(rec: &Recorder, step: &Step, wait: Wait) -> Result<RunOutcome, StepError
     Ok(RunOutcome::Waiting(wait))
 }
 
+/// Where a rotation's decisions came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// This laptop's journal.
+    Journal,
+    /// The rotation mark on the app secret: begun elsewhere.
+    Mark(Box<RotationMark>),
+    /// Decided now: a new rotation.
+    New,
+}
+
 /// The decisions for a rotation of `spec`: the unfinished one in the journal,
-/// or new ones read from the live systems (old users from each environment's
-/// AWSCURRENT, a dated new username free in every environment). Writes nothing.
+/// else the one the rotation mark names (begun on another laptop), or new
+/// ones read from the live systems (old users from each environment's
+/// AWSCURRENT, a dated new username free in every environment). A mark of
+/// another rotation than the journal's wins: the systems are the truth.
+/// Writes nothing.
 pub async fn decide(
     spec: &PlanSpec,
     ctx: &Ctx,
     journal: &Journal,
     opts: &RunOptions,
 ) -> Result<(Rotation, bool), RotationError> {
+    let (rotation, source) = decide_from(spec, ctx, journal, opts).await?;
+    Ok((rotation, source != Source::New))
+}
+
+/// [`decide`], saying where the decisions came from.
+pub async fn decide_from(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    opts: &RunOptions,
+) -> Result<(Rotation, Source), RotationError> {
     let err = |error: StepError| RotationError { step: None, error };
-    if let Some(r) = journal
+    let journalled = journal
         .unfinished()
-        .map_err(|e| err(StepError::Journal(e.to_string())))?
+        .map_err(|e| err(StepError::Journal(e.to_string())))?;
+    let mark = read_mark(spec, ctx, opts).await.map_err(err)?;
+    if let Some(r) = journalled
+        && mark.as_ref().is_none_or(|m| m.rotation_id == r.id)
     {
         if &r.spec != spec {
             return Err(err(StepError::Blocked(format!(
@@ -410,7 +707,19 @@ pub async fn decide(
                 r.spec.label()
             ))));
         }
-        return Ok((r, true));
+        return Ok((r, Source::Journal));
+    }
+    if let Some(m) = mark {
+        if &m.spec != spec {
+            return Err(err(StepError::Blocked(format!(
+                "rotation {} of {} ({}) is unfinished: resume it with the same environments and mode, \
+                 or finish it first",
+                m.rotation_id,
+                m.spec.label(),
+                m.held_text()
+            ))));
+        }
+        return Ok((m.rotation(), Source::Mark(Box::new(m))));
     }
     let t = opts.call_timeout;
     let mut old_users = BTreeMap::new();
@@ -459,31 +768,105 @@ pub async fn decide(
             old_users,
             new_username,
         },
-        false,
+        Source::New,
     ))
 }
 
-/// Start a rotation (recording its decisions and who runs it) or resume the
-/// unfinished one.
+/// Start a rotation or resume the unfinished one (from the journal, or from
+/// the rotation mark when it began elsewhere), under every environment's
+/// database lock: the mark is written on every environment's app secret
+/// (holder, heartbeat) before anything else, and the journal records the
+/// start, the resume, the pick-up from the mark or the take-over, with who.
+/// Refused ([`StepError::Held`]) when another operator holds the rotation
+/// and may not be taken over.
 pub async fn start_or_resume(
     spec: &PlanSpec,
     ctx: &Ctx,
     journal: &Journal,
     opts: &RunOptions,
 ) -> Result<Rotation, RotationError> {
-    let (rotation, resumed) = decide(spec, ctx, journal, opts).await?;
+    let locks = lock_all(spec, ctx, opts).await?;
+    let begun = begin(spec, ctx, journal, opts).await;
+    release(locks).await;
+    begun
+}
+
+async fn begin(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    opts: &RunOptions,
+) -> Result<Rotation, RotationError> {
+    let err = |error: StepError| RotationError { step: None, error };
+    let (rotation, source) = decide_from(spec, ctx, journal, opts).await?;
     let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
-    let event = if resumed {
-        Event::Resumed { operator }
-    } else {
-        Event::Started {
+    let arn = spec
+        .envs
+        .first()
+        .and_then(|e| operator.aws.get(e))
+        .cloned()
+        .unwrap_or_default();
+    let me = opts.holder();
+    let now = Utc::now();
+    // The mark as it stands (this rotation's, if any: decide chose it).
+    let marked = match &source {
+        Source::Mark(m) => Some((**m).clone()),
+        Source::Journal => read_mark(spec, ctx, opts)
+            .await
+            .map_err(err)?
+            .filter(|m| m.rotation_id == rotation.id),
+        Source::New => None,
+    };
+    let mut events = vec![];
+    if let Source::Mark(m) = &source {
+        events.push(Event::Adopted {
+            decisions: rotation.clone(),
+            operator: operator.clone(),
+            started_by: m.holder.clone(),
+            started: m.started,
+        });
+    }
+    let mark = match mark::access(marked.as_ref(), &me, opts.take_over, now) {
+        Access::Refused(why) => return Err(err(StepError::Held(why))),
+        Access::TakeOver => {
+            let m = marked.expect("a take-over has a mark");
+            events.push(Event::TakenOver {
+                from: m.holder.clone(),
+                last_active: m.heartbeat,
+                operator: operator.clone(),
+            });
+            RotationMark {
+                holder: me,
+                holder_arn: arn,
+                since: now,
+                heartbeat: now,
+                taken_over_from: Some(m.holder.clone()),
+                ..m
+            }
+        }
+        Access::Own => match marked {
+            Some(m) => RotationMark {
+                holder_arn: arn,
+                heartbeat: now,
+                ..m
+            },
+            None => RotationMark::new(&rotation, &me, &arn, now),
+        },
+    };
+    match source {
+        Source::New => events.push(Event::Started {
             decisions: rotation.clone(),
             operator,
-        }
-    };
-    journal.append(&rotation.id, event).map_err(|e| RotationError {
-        step: None,
-        error: StepError::Journal(e.to_string()),
-    })?;
+        }),
+        Source::Journal => events.push(Event::Resumed { operator }),
+        Source::Mark(_) => {}
+    }
+    // Before the first write of the rotation: the team sees it under way.
+    write_marks(spec, ctx, &mark, opts).await.map_err(err)?;
+    for event in events {
+        journal
+            .append(&rotation.id, event)
+            .map_err(|e| err(StepError::Journal(e.to_string())))?;
+    }
     Ok(rotation)
 }

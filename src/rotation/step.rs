@@ -132,6 +132,10 @@ pub enum StepError {
     Journal(String),
     #[error("no connection set up for environment {0}")]
     NoEnvironment(String),
+    /// Another operator, or another rotui, holds the rotation (its mark or
+    /// the database lock): who, since when, and what to do.
+    #[error("{0}")]
+    Held(String),
 }
 
 pub type StepResult<T> = Result<T, StepError>;

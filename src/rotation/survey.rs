@@ -74,8 +74,12 @@ pub struct SurveyedStep {
 pub struct Survey {
     pub plan: Plan,
     pub rotation: Rotation,
-    /// Whether `rotation` is the journal's unfinished one (else it would start).
+    /// Whether `rotation` is under way (the journal's unfinished one, or the
+    /// one the rotation mark names); else it would start.
     pub resumed: bool,
+    /// The rotation mark on the first environment's app secret: whose
+    /// rotation it is and since when (`None` before it starts).
+    pub mark: Option<super::mark::RotationMark>,
     pub steps: Vec<SurveyedStep>,
 }
 
@@ -92,6 +96,11 @@ pub async fn survey(
         error: StepError::Blocked(e.to_string()),
     })?;
     let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    let mark = runner::mark_of(spec, ctx, opts)
+        .await
+        .ok()
+        .flatten()
+        .filter(|m| m.rotation_id == rotation.id);
     // As the runner counts them: done, or skipped by an override.
     let mut satisfied: BTreeSet<StepId> = BTreeSet::new();
     let mut steps = Vec::with_capacity(plan.steps.len());
@@ -131,6 +140,7 @@ pub async fn survey(
         plan,
         rotation,
         resumed,
+        mark,
         steps,
     })
 }

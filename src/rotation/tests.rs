@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::journal::{Event, Journal};
+use super::mark::RotationMark;
 use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
 use super::runner::{self, RunOptions, RunOutcome, StepEventKind, Wait};
@@ -50,6 +51,10 @@ struct State {
     db_hangs: bool,
     /// Every write, as executed (real text, passwords included).
     writes: Vec<String>,
+    /// The rotation mark (the secret's tags), as tags.
+    mark_tags: Vec<(String, String)>,
+    /// Advisory locks held (their keys).
+    locks: BTreeSet<String>,
 }
 
 #[derive(Clone)]
@@ -212,6 +217,18 @@ impl DbPort for Fake {
         out.push(Statement::new(format!("DROP USER {user}")));
         self.db(|_| Ok(out))
     }
+    fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>> {
+        let fake = self.clone();
+        let mut s = self.s();
+        if !s.locks.insert(key.to_owned()) {
+            return ready(Ok(None));
+        }
+        let key = key.to_owned();
+        ready(Ok(Some(DbLock::new(key.clone(), move || {
+            fake.s().locks.remove(&key);
+            Box::pin(async {})
+        }))))
+    }
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
         let sql = statement.sql();
         self.db(|s| {
@@ -305,6 +322,27 @@ impl SecretsPort for Fake {
         let mut names = s.past.clone();
         names.push(s.current.0.clone());
         ready(Ok(names))
+    }
+    // The mark goes through its tags, as on AWS.
+    fn rotation_mark(&self) -> PortFuture<'_, Option<RotationMark>> {
+        ready(match RotationMark::from_tags(&self.s().mark_tags) {
+            None => Ok(None),
+            Some(Ok(m)) => Ok(Some(m)),
+            Some(Err(e)) => Err(PortError::new(System::SecretsManager, PortErrorKind::Invalid, e)),
+        })
+    }
+    fn set_rotation_mark<'a>(&'a self, mark: &'a RotationMark) -> PortFuture<'a, ()> {
+        self.s().mark_tags = mark.to_tags();
+        ready(Ok(()))
+    }
+    fn clear_rotation_mark<'a>(&'a self, rotation_id: &'a str) -> PortFuture<'a, ()> {
+        let mut s = self.s();
+        if RotationMark::from_tags(&s.mark_tags)
+            .is_some_and(|m| m.is_ok_and(|m| m.rotation_id == rotation_id))
+        {
+            s.mark_tags.clear();
+        }
+        ready(Ok(()))
     }
 }
 
@@ -1087,4 +1125,200 @@ async fn a_new_username_is_never_one_an_earlier_rotation_used() {
         assert!(!s.fake("production").users.contains_key(&old));
         seen.push(rot.new_username.clone());
     }
+}
+
+// ---- sharing a rotation: the mark and the lock ----------------------------
+
+/// A journal in a state directory of its own: another laptop.
+fn laptop() -> (tempfile::TempDir, impl Fn(&PlanSpec) -> Journal) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    (dir, move |spec: &PlanSpec| Journal::for_spec(&path, spec))
+}
+
+fn as_holder(mut o: RunOptions, holder: &str) -> RunOptions {
+    o.holder = Some(holder.into());
+    o
+}
+
+#[tokio::test]
+async fn every_step_resumed_from_an_empty_state_dir_finishes_the_same_rotation() {
+    for (engine, envs) in [
+        (Engine::Mysql, &["production", "staging"][..]),
+        (Engine::Postgres, &["production", "staging"][..]),
+    ] {
+        let old = match engine {
+            Engine::Mysql => "signon",
+            Engine::Postgres => "account-api",
+        };
+        let s = Setup::new(engine, envs, Mode::Normal);
+        let mut o = opts(true, &[old]);
+        let mut rotation: Option<Rotation> = None;
+        for (i, step) in s.plan.steps.iter().enumerate() {
+            o.stop_after = Some(step.id.clone());
+            // Each boundary: a new laptop, with nothing in its journal.
+            let (_dir, journal) = laptop();
+            let journal = journal(&s.plan.spec);
+            let r = runner::start_or_resume(&s.plan.spec, &s.ctx, &journal, &o)
+                .await
+                .unwrap();
+            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r, "at {}", step.id);
+            let out = runner::run(&s.plan, &s.ctx, &r, &journal, &o).await;
+            match out {
+                RunOutcome::Waiting(Wait::Paused { after }) => assert_eq!(after, step.id),
+                // PostgreSQL staging waits for the night's restore: the fake restores it.
+                RunOutcome::Waiting(Wait::Overnight { env, .. }) => {
+                    let p = s.fake("production");
+                    let mut st = s.fake(&env);
+                    let new = &p.users[&r.new_username];
+                    let restored = FakeUser {
+                        password: new.password.clone(),
+                        member_of: new.member_of.clone(),
+                        grants: BTreeSet::new(),
+                    };
+                    st.users.insert(r.new_username.clone(), restored);
+                    st.objects.clear();
+                }
+                other => panic!("at {}: {other:?}", step.id),
+            }
+            // The old users are the mark's, also after the promotion (AWSPREVIOUS).
+            assert_eq!(r.old_user("production"), old, "at {}", step.id);
+            let journal_text = std::fs::read_to_string(journal.path()).unwrap();
+            if i > 0 {
+                assert!(journal_text.contains("\"event\":\"adopted\""), "at {}", step.id);
+            }
+        }
+        let r = rotation.unwrap();
+        let (_dir, journal) = laptop();
+        let journal = journal(&s.plan.spec);
+        o.stop_after = None;
+        let again = runner::start_or_resume(&s.plan.spec, &s.ctx, &journal, &o)
+            .await
+            .unwrap();
+        assert_eq!(again, r);
+        assert_eq!(
+            runner::run(&s.plan, &s.ctx, &r, &journal, &o).await,
+            RunOutcome::Done
+        );
+        for env in envs {
+            let st = s.fake(env);
+            assert_eq!(st.current.0, r.new_username, "{env}");
+            // One new user, created once; the mark is gone.
+            let creates = st.writes.iter().filter(|w| w.starts_with("CREATE USER")).count();
+            assert!(creates <= 1, "{env}: {:?}", st.writes);
+            assert!(st.mark_tags.is_empty(), "{env}: {:?}", st.mark_tags);
+        }
+        assert!(!s.fake("production").users.contains_key(old));
+    }
+}
+
+#[tokio::test]
+async fn another_operator_is_refused_naming_the_holder_and_may_take_over_once_stale() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut o = as_holder(opts(true, &["signon"]), "alice@laptop");
+    o.stop_after = Some(StepId("production/create-user".into()));
+    let rot = s.rotation(&o).await;
+    assert!(matches!(s.run(&rot, &o).await, RunOutcome::Waiting(_)));
+
+    // Bob, on his laptop, an hour later in his mind but not by the clock.
+    let (_dir, bob_journal) = laptop();
+    let bob_journal = bob_journal(&s.plan.spec);
+    let mut bob = as_holder(opts(true, &["signon"]), "bob@desk");
+    for take_over in [false, true] {
+        bob.take_over = take_over;
+        let err = runner::start_or_resume(&s.plan.spec, &s.ctx, &bob_journal, &bob)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err.error, StepError::Held(_)), "{text}");
+        assert!(
+            text.contains(&format!("rotation {} of production/signon/mysql", rot.id)),
+            "{text}"
+        );
+        assert!(text.contains("held by alice@laptop since"), "{text}");
+        assert!(text.contains("last active"), "{text}");
+    }
+    // Nor may Bob run Alice's rotation directly.
+    let out = runner::run(&s.plan, &s.ctx, &rot, &bob_journal, &bob).await;
+    assert!(
+        matches!(&out, RunOutcome::Failed(e) if matches!(e.error, StepError::Held(_))),
+        "{out:?}"
+    );
+    assert!(!bob_journal.path().exists(), "a refusal writes nothing");
+    let before = s.fake("production").writes.len();
+
+    // Alice's last heartbeat, 16 minutes ago.
+    {
+        let mut st = s.fake("production");
+        let mut m = RotationMark::from_tags(&st.mark_tags).unwrap().unwrap();
+        m.heartbeat -= chrono::Duration::minutes(16);
+        st.mark_tags = m.to_tags();
+    }
+    bob.take_over = false;
+    assert!(
+        runner::start_or_resume(&s.plan.spec, &s.ctx, &bob_journal, &bob)
+            .await
+            .is_err()
+    );
+    bob.take_over = true;
+    let taken = runner::start_or_resume(&s.plan.spec, &s.ctx, &bob_journal, &bob)
+        .await
+        .unwrap();
+    assert_eq!(taken, rot);
+    let m = RotationMark::from_tags(&s.fake("production").mark_tags)
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.holder, "bob@desk");
+    assert_eq!(m.taken_over_from.as_deref(), Some("alice@laptop"));
+    let entries = bob_journal.entries().unwrap();
+    assert!(matches!(&entries[0].event, Event::Adopted { started_by, .. } if started_by == "alice@laptop"));
+    assert!(matches!(&entries[1].event, Event::TakenOver { from, .. } if from == "alice@laptop"));
+    assert_eq!(s.fake("production").writes.len(), before);
+
+    // Now Alice is the other one.
+    let err = runner::start_or_resume(&s.plan.spec, &s.ctx, &s.journal(), &o)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("held by bob@desk"), "{err}");
+    bob.stop_after = None;
+    assert_eq!(s.run(&taken, &bob).await, RunOutcome::Done);
+    assert!(s.fake("production").mark_tags.is_empty());
+}
+
+#[tokio::test]
+async fn a_held_database_lock_refuses_the_run_naming_the_holder() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut o = opts(true, &["signon"]);
+    o.lock_wait = Duration::from_millis(30);
+    let rot = s.rotation(&o).await;
+    // Another rotui is running it: it holds the lock.
+    let held = s.fakes["production"]
+        .lock("rotui:production/signon")
+        .await
+        .unwrap()
+        .unwrap();
+    let out = s.run(&rot, &o).await;
+    let RunOutcome::Failed(e) = &out else {
+        panic!("{out:?}")
+    };
+    assert!(matches!(e.error, StepError::Held(_)), "{e}");
+    assert!(e.to_string().contains("its rotui is running now"), "{e}");
+    assert!(e.to_string().contains(&format!("rotation {}", rot.id)), "{e}");
+    assert!(s.fake("production").writes.is_empty());
+    held.release().await;
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
+}
+
+#[tokio::test]
+async fn the_mark_names_the_rotation_and_never_a_password() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut o = opts(true, &["signon"]);
+    o.stop_after = Some(StepId("production/promote".into()));
+    let rot = s.rotation(&o).await;
+    assert!(matches!(s.run(&rot, &o).await, RunOutcome::Waiting(_)));
+    let st = s.fake("production");
+    let text = format!("{:?}", st.mark_tags);
+    assert!(!text.contains(&st.current.1) && !text.contains(OLD_PW), "{text}");
+    let m = RotationMark::from_tags(&st.mark_tags).unwrap().unwrap();
+    assert_eq!(m.rotation(), rot);
 }

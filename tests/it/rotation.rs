@@ -701,16 +701,50 @@ mod real {
 
         /// Resume from the journal (or start) and run until `step` is done.
         async fn run_to(&self, step: &str) -> Rotation {
+            self.run_to_with(step, &self.journal()).await
+        }
+
+        /// [`run_to`] with `journal`: another laptop's state directory.
+        async fn run_to_with(&self, step: &str, journal: &Journal) -> Rotation {
             let o = self.opts(step);
-            let r = runner::start_or_resume(&self.plan.spec, &self.ctx, &self.journal(), &o)
+            let r = runner::start_or_resume(&self.plan.spec, &self.ctx, journal, &o)
                 .await
                 .unwrap();
-            let out = runner::run(&self.plan, &self.ctx, &r, &self.journal(), &o).await;
+            let out = runner::run(&self.plan, &self.ctx, &r, journal, &o).await;
             let want = RunOutcome::Waiting(Wait::Paused {
                 after: StepId(format!("production/{step}")),
             });
             assert_eq!(out, want);
             r
+        }
+
+        /// The app secret's tags (the rotation mark), read with the SDK.
+        async fn tags(&self) -> Vec<(String, String)> {
+            Client::new(self.session.sdk_config())
+                .describe_secret()
+                .secret_id(&self.secret_id)
+                .send()
+                .await
+                .unwrap()
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+                .collect()
+        }
+
+        /// Every version of the app secret, deprecated ones included (SDK).
+        async fn versions(&self) -> usize {
+            Client::new(self.session.sdk_config())
+                .list_secret_version_ids()
+                .secret_id(&self.secret_id)
+                .include_deprecated(true)
+                .send()
+                .await
+                .unwrap()
+                .versions
+                .unwrap_or_default()
+                .len()
         }
 
         /// AWSCURRENT, read with the real AWS module.
@@ -765,15 +799,6 @@ mod real {
             }
         }
 
-        async fn calls(&self) -> usize {
-            self.journal()
-                .entries()
-                .unwrap()
-                .iter()
-                .filter(|e| matches!(e.event, Event::Call { .. }))
-                .count()
-        }
-
         fn step(&self, slug: &str) -> rotui::rotation::Step {
             self.plan
                 .step(&StepId(format!("production/{slug}")))
@@ -794,20 +819,43 @@ mod real {
         }
     }
 
+    /// A fresh, empty state directory: another laptop.
+    fn laptop(w: &World) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::for_spec(dir.path(), &w.plan.spec);
+        (dir, journal)
+    }
+
     /// The database and Secrets Manager half of a rotation, interrupted and
-    /// resumed at every step boundary, with the app's current credentials
-    /// checked between every two steps.
+    /// resumed at every step boundary, each time from an empty state
+    /// directory (another laptop: the rotation mark on the secret is all it
+    /// has), with the app's current credentials checked between every two
+    /// steps and the mark checked to hold no secret.
     async fn until_promotion_interrupted_at_every_step(w: &World) -> Rotation {
         let mut rotation: Option<Rotation> = None;
+        let mut journals = vec![];
         for step in w.until_promotion() {
-            let r = w.run_to(&step).await;
-            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r);
+            let (dir, journal) = laptop(w);
+            let r = w.run_to_with(&step, &journal).await;
+            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r, "at {step}");
             let cur = w.current().await;
             let n = w
                 .app_reads(&cur.username, &cur.password)
                 .await
                 .unwrap_or_else(|e| panic!("AWSCURRENT cannot work after {step}: {e}"));
             assert_eq!(n, 2, "after {step}");
+            // The mark names the rotation, for anyone, and holds no secret.
+            let tags = w.tags().await;
+            let text = format!("{tags:?}");
+            assert!(text.contains(&r.id) && text.contains("rotui:holder"), "{text}");
+            crate::support::assert_no_secret(&text, &[&cur.password, &w.old_password]);
+            let first = journal.entries().unwrap().remove(0).event;
+            if journals.is_empty() {
+                assert!(matches!(first, Event::Started { .. }), "{first:?}");
+            } else {
+                assert!(matches!(first, Event::Adopted { .. }), "at {step}: {first:?}");
+            }
+            journals.push((dir, journal));
         }
         let r = rotation.unwrap();
         let cur = w.current().await;
@@ -815,16 +863,31 @@ mod real {
         assert_ne!(cur.password.expose_secret(), w.old_password.expose_secret());
         assert!(cur.host.starts_with("127.0.0.1:"), "{}", cur.host);
         assert_eq!(cur.other["hostReplica"], "replica.internal", "other keys kept");
+        // One pending version was written: the original and the new one.
+        assert_eq!(w.versions().await, 2);
         // The old user keeps working until the app has moved and it is dropped.
         assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
 
-        // Running again changes nothing.
-        let before = w.calls().await;
-        w.run_to("promote").await;
-        assert_eq!(w.calls().await, before);
+        // Running again, from yet another laptop, changes nothing.
+        let (_dir, journal) = laptop(w);
+        let again = w.run_to_with("promote", &journal).await;
+        assert_eq!(again, r);
+        assert_eq!(
+            again.old_user("production"),
+            w.old,
+            "the old user, though AWSPREVIOUS now"
+        );
+        let calls = journal.entries().unwrap();
+        assert!(
+            !calls.iter().any(|e| matches!(e.event, Event::Call { .. })),
+            "{calls:?}"
+        );
 
-        // No password in the journal, though it lists every write.
-        let raw = std::fs::read_to_string(w.journal().path()).unwrap();
+        // No password in any journal, though together they list every write.
+        let raw: String = journals
+            .iter()
+            .map(|(_, j)| std::fs::read_to_string(j.path()).unwrap())
+            .collect();
         assert!(!raw.contains(cur.password.expose_secret()));
         assert!(!raw.contains(w.old_password.expose_secret()));
         assert!(
@@ -916,6 +979,72 @@ mod real {
                 .unwrap();
         assert_eq!(by, owner);
         let _ = c.close().await;
+    }
+
+    /// Two operators run `rotate` at the same moment, each with its own
+    /// state directory: exactly one new user and one pending version; the
+    /// other is refused, naming the holder. Then the winner's rotation is
+    /// resumed by its holder, from another laptop.
+    async fn two_at_once(w: &World) {
+        let (_a_dir, a_journal) = laptop(w);
+        let (_b_dir, b_journal) = laptop(w);
+        let mut alice = w.opts("test-login");
+        alice.holder = Some("alice@laptop".into());
+        let mut bob = alice.clone();
+        bob.holder = Some("bob@desk".into());
+        let go = |o: RunOptions, journal: Journal| async move {
+            let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o).await?;
+            match runner::run(&w.plan, &w.ctx, &r, &journal, &o).await {
+                RunOutcome::Failed(e) => Err(e),
+                _ => Ok(r),
+            }
+        };
+        let (a, b) = tokio::join!(go(alice, a_journal), go(bob, b_journal));
+        let (won, refused, winner) = match (a, b) {
+            (Ok(r), Err(e)) => (r, e, "alice@laptop"),
+            (Err(e), Ok(r)) => (r, e, "bob@desk"),
+            other => panic!("exactly one must win: {other:?}"),
+        };
+        assert!(matches!(refused.error, StepError::Held(_)), "{refused}");
+        assert!(
+            refused.to_string().contains(&format!("held by {winner}")),
+            "{refused}"
+        );
+        // One new user, one pending version (beside the original).
+        assert!(w.db.user(&won.new_username).await.unwrap().is_some());
+        assert_eq!(w.versions().await, 2);
+        let pending = w
+            .ctx
+            .env("production")
+            .unwrap()
+            .secrets
+            .pending()
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pending.username, won.new_username);
+        let mut other = won.new_username.clone();
+        other.push_str("_2");
+        assert!(w.db.user(&other).await.unwrap().is_none());
+        let past = w
+            .ctx
+            .env("production")
+            .unwrap()
+            .secrets
+            .past_usernames()
+            .await
+            .unwrap();
+        assert_eq!(past.len(), 2, "{past:?}");
+    }
+
+    #[tokio::test]
+    async fn two_operators_at_once_make_one_new_user_mysql() {
+        two_at_once(&World::mysql(Flavour::Mysql).await).await;
+    }
+
+    #[tokio::test]
+    async fn two_operators_at_once_make_one_new_user_postgres() {
+        two_at_once(&World::postgres().await).await;
     }
 
     /// The drop refuses while the secret names the old user or a session
@@ -1248,18 +1377,18 @@ mod real {
         );
 
         // The database goes away.
-        relay.cut();
         let o = w.opts("promote");
         let o = RunOptions {
             call_timeout: Duration::from_secs(5),
             ..o
         };
-        let r = runner::start_or_resume(&w.plan.spec, &good, &w.journal(), &o)
-            .await
-            .unwrap();
-        match runner::run(&w.plan, &good, &r, &w.journal(), &o).await {
-            RunOutcome::Failed(e) => {
-                assert_eq!(e.step, Some(StepId("production/inspect".into())));
+        // Starting (or resuming) takes the database lock first: that fails,
+        // before any step, and nothing is written.
+        let r = w.run_to("create-user").await;
+        relay.cut();
+        match runner::start_or_resume(&w.plan.spec, &good, &w.journal(), &o).await {
+            Err(e) => {
+                assert_eq!(e.step, None);
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
                 };
@@ -1273,6 +1402,10 @@ mod real {
                 );
                 assert!(!e.to_string().contains(server.admin_password().expose_secret()));
             }
+            Ok(r) => panic!("{r:?}"),
+        }
+        match runner::run(&w.plan, &good, &r, &w.journal(), &o).await {
+            RunOutcome::Failed(e) => assert!(matches!(e.error, StepError::Port(_)), "{e}"),
             other => panic!("{other:?}"),
         }
         relay.restore();
@@ -1293,9 +1426,10 @@ mod real {
         let r = runner::start_or_resume(&w.plan.spec, &good, &w.journal(), &o)
             .await
             .unwrap();
+        // The run reads the rotation mark before any step: that fails first.
         match runner::run(&w.plan, &no_aws, &r, &w.journal(), &o).await {
             RunOutcome::Failed(e) => {
-                assert_eq!(e.step, Some(StepId("production/store-pending".into())));
+                assert_eq!(e.step, None);
                 let StepError::Port(p) = &e.error else {
                     panic!("{e}")
                 };
@@ -1462,19 +1596,36 @@ mod real {
     }
 
     /// A full rotation in the sandbox, interrupted and resumed at every step
-    /// boundary, with the app's current credentials checked at each.
-    async fn full_rotation(parts: Parts) {
+    /// boundary, with the app's current credentials checked at each. With
+    /// `laptops`, every resume starts from an empty state directory (another
+    /// laptop, or another operator's: the rotation mark is all it has), also
+    /// after the promotion, when the old user is only AWSPREVIOUS.
+    async fn full_rotation(parts: Parts, laptops: bool) {
         let (_sandbox, w) = deployed(parts).await;
         let opts = |stop: Option<&str>| sandbox_opts(&w, stop);
         let started = std::time::Instant::now();
         let mut rotation: Option<Rotation> = None;
+        let mut journals: Vec<(Option<tempfile::TempDir>, Journal)> = vec![];
+        let mut next_journal = || {
+            if laptops {
+                let (dir, j) = laptop(&w);
+                journals.push((Some(dir), j.clone()));
+                j
+            } else {
+                if journals.is_empty() {
+                    journals.push((None, w.journal()));
+                }
+                w.journal()
+            }
+        };
         for step in &w.plan.steps {
             let o = opts(Some(&step.id.0));
-            let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &w.journal(), &o)
+            let journal = next_journal();
+            let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o)
                 .await
                 .unwrap();
-            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r);
-            let out = runner::run(&w.plan, &w.ctx, &r, &w.journal(), &o).await;
+            assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r, "at {}", step.id);
+            let out = runner::run(&w.plan, &w.ctx, &r, &journal, &o).await;
             assert_eq!(
                 out,
                 RunOutcome::Waiting(Wait::Paused {
@@ -1491,13 +1642,21 @@ mod real {
             assert_eq!(n, 2, "after {}", step.id);
         }
         let r = rotation.unwrap();
+        let journal = next_journal();
         assert_eq!(
-            runner::run(&w.plan, &w.ctx, &r, &w.journal(), &opts(None)).await,
+            runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &opts(None))
+                .await
+                .unwrap(),
+            r
+        );
+        assert_eq!(
+            runner::run(&w.plan, &w.ctx, &r, &journal, &opts(None)).await,
             RunOutcome::Done
         );
         eprintln!(
-            "{} rotation in the sandbox, with a resume at every step: {:?}",
+            "{} rotation in the sandbox, with a resume at every step{}: {:?}",
             w.engine,
+            if laptops { " from an empty state dir" } else { "" },
             started.elapsed()
         );
 
@@ -1522,10 +1681,17 @@ mod real {
         } else {
             assert!(w.db.objects_of(&w.old).await.unwrap().is_empty());
         }
-        // A complete journal, without a secret.
-        let entries = w.journal().entries().unwrap();
+        // One pending version in all; finished, the rotation's mark is gone.
+        assert_eq!(w.versions().await, 2);
+        let tags = w.tags().await;
+        assert!(!tags.iter().any(|(k, _)| k.starts_with("rotui:")), "{tags:?}");
+        // A complete journal (across the laptops), without a secret.
+        let entries = journal.entries().unwrap();
         assert!(matches!(entries.last().unwrap().event, Event::Finished));
-        let raw = std::fs::read_to_string(w.journal().path()).unwrap();
+        let raw: String = journals
+            .iter()
+            .map(|(_, j)| std::fs::read_to_string(j.path()).unwrap())
+            .collect();
         assert!(!raw.contains(cur.password.expose_secret()));
         assert!(!raw.contains(w.old_password.expose_secret()));
         for call in [
@@ -1539,19 +1705,22 @@ mod real {
         }
     }
 
+    // MySQL 9.7 resumes from an empty state directory at every step;
+    // MariaDB from the same one.
     per_flavour!(mysql_full_rotation_in_the_sandbox);
     async fn mysql_full_rotation_in_the_sandbox(flavour: Flavour) {
-        full_rotation(mysql_parts(flavour).await).await;
+        full_rotation(mysql_parts(flavour).await, flavour == Flavour::Mysql).await;
     }
 
+    /// Each resume from an empty state directory.
     #[tokio::test]
     async fn postgres_full_rotation_in_the_sandbox_with_owner_role_conversion() {
-        full_rotation(postgres_parts(PgFlavour::Pg17, false).await).await;
+        full_rotation(postgres_parts(PgFlavour::Pg17, false).await, true).await;
     }
 
     #[tokio::test]
     async fn postgres_15_full_rotation_in_the_sandbox_with_owner_role_conversion() {
-        full_rotation(postgres_parts(PgFlavour::Pg15, false).await).await;
+        full_rotation(postgres_parts(PgFlavour::Pg15, false).await, false).await;
     }
 
     /// Kubernetes refuses (RBAC), then External Secrets cannot sync: each

@@ -254,6 +254,28 @@ impl MysqlDb {
             .map(|_| ())
     }
 
+    /// Try to take the named lock (`GET_LOCK(name, 0)`: no waiting) on a
+    /// connection of its own, taken out of the pool; `None` when another
+    /// session holds it. The lock lives as long as that connection: give
+    /// it back with [`release_advisory_lock`].
+    pub async fn try_advisory_lock(&self, name: &str) -> DbResult<Option<sqlx::MySqlConnection>> {
+        use sqlx::Connection;
+        let mut conn = self.conn().await?.detach();
+        let got: Option<i64> = self
+            .within(
+                sqlx::query_scalar("SELECT CAST(GET_LOCK(?, 0) AS SIGNED)")
+                    .bind(name)
+                    .fetch_one(&mut conn),
+            )
+            .await?;
+        if got == Some(1) {
+            Ok(Some(conn))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+
     /// The first column of the first row of a read-only query, as text: for
     /// checks such as "does the view still answer?". `None` for no row or NULL.
     pub async fn query_scalar(&self, sql: &str) -> DbResult<Option<String>> {
@@ -313,6 +335,16 @@ impl MysqlDb {
         self.within(sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(&mut *conn))
             .await
     }
+}
+
+/// Give back a lock [`MysqlDb::try_advisory_lock`] took, and close its connection.
+pub async fn release_advisory_lock(mut conn: sqlx::MySqlConnection, name: &str) {
+    use sqlx::Connection;
+    let release = sqlx::query("SELECT RELEASE_LOCK(?)")
+        .bind(name)
+        .execute(&mut conn);
+    let _ = tokio::time::timeout(DEFAULT_TIMEOUT, release).await;
+    let _ = tokio::time::timeout(DEFAULT_TIMEOUT, conn.close()).await;
 }
 
 /// Log in once with the given credentials and log out: "does this password work?"

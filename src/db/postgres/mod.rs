@@ -215,6 +215,27 @@ impl PgDb {
         }
     }
 
+    /// Try to take the advisory lock `key` (`pg_try_advisory_lock`: no
+    /// waiting; scoped to this database) on a connection of its own, taken
+    /// out of the pool; `None` when another session holds it. Give it back
+    /// with [`release_advisory_lock`].
+    pub async fn try_advisory_lock(&self, key: i64) -> DbResult<Option<PgConnection>> {
+        let mut conn = self.timed(self.pool.acquire()).await?.detach();
+        let got: bool = self
+            .timed(
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(key)
+                    .fetch_one(&mut conn),
+            )
+            .await?;
+        if got {
+            Ok(Some(conn))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+
     /// Whether a role exists.
     pub async fn role_exists(&self, name: &str) -> DbResult<bool> {
         self.timed(
@@ -316,6 +337,16 @@ impl PgDb {
     fn terminate_waits(&self) -> bool {
         self.version_num >= 140000
     }
+}
+
+/// Give back a lock [`PgDb::try_advisory_lock`] took, and close its connection.
+pub async fn release_advisory_lock(mut conn: PgConnection, key: i64) {
+    let limit = Duration::from_secs(10);
+    let release = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut conn);
+    let _ = tokio::time::timeout(limit, release).await;
+    let _ = tokio::time::timeout(limit, conn.close()).await;
 }
 
 /// Who a test login runs as: `current_user` differs from `session_user` when

@@ -1,7 +1,10 @@
 //! [`SecretsPort`] on `crate::aws`: the app secret's staged update.
 
 use crate::aws::{AWSCURRENT, AppSecret, AwsError, AwsErrorKind, AwsSession, SecretsManager};
-use crate::rotation::ports::{AppCredentials, PortError, PortErrorKind, PortFuture, SecretsPort, System};
+use crate::rotation::mark::TAG_PREFIX;
+use crate::rotation::ports::{
+    AppCredentials, PortError, PortErrorKind, PortFuture, RotationMark, SecretsPort, System,
+};
 use crate::secret::SecretString;
 
 /// One environment's app secret, through the operator's AWS session.
@@ -95,5 +98,60 @@ impl SecretsPort for AwsSecrets {
 
     fn past_usernames(&self) -> PortFuture<'_, Vec<String>> {
         Box::pin(async move { Ok(self.secrets.past_usernames(&self.secret_id).await?) })
+    }
+
+    fn rotation_mark(&self) -> PortFuture<'_, Option<RotationMark>> {
+        Box::pin(async move {
+            let tags = self.secrets.tags(&self.secret_id).await?;
+            match RotationMark::from_tags(&tags) {
+                None => Ok(None),
+                Some(Ok(m)) => Ok(Some(m)),
+                Some(Err(why)) => Err(PortError::new(
+                    System::SecretsManager,
+                    PortErrorKind::Invalid,
+                    format!("secret {}: {why}", self.secret_id),
+                )
+                .with_hint(format!(
+                    "remove its {TAG_PREFIX}* tags only if no rotation is under way"
+                ))),
+            }
+        })
+    }
+
+    fn set_rotation_mark<'a>(&'a self, mark: &'a RotationMark) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let tags = mark.to_tags();
+            // Tags of another mark that this one does not have (an
+            // environment's old user, a take-over) would mix the two.
+            let stale: Vec<String> = self
+                .secrets
+                .tags(&self.secret_id)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(TAG_PREFIX) && !tags.iter().any(|(t, _)| t == k))
+                .collect();
+            self.secrets.untag(&self.secret_id, &stale).await?;
+            self.secrets.tag(&self.secret_id, &tags).await?;
+            Ok(())
+        })
+    }
+
+    fn clear_rotation_mark<'a>(&'a self, rotation_id: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let tags = self.secrets.tags(&self.secret_id).await?;
+            let ours = tags.iter().any(|(k, v)| {
+                k == "rotui:rotation" && crate::rotation::mark::decode(v).as_deref() == Some(rotation_id)
+            });
+            if ours {
+                let keys: Vec<String> = tags
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| k.starts_with(TAG_PREFIX))
+                    .collect();
+                self.secrets.untag(&self.secret_id, &keys).await?;
+            }
+            Ok(())
+        })
     }
 }

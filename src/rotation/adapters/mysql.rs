@@ -6,7 +6,7 @@ use crate::db::DbResult;
 use crate::db::Statement;
 use crate::db::mysql::{Account, MysqlDb, test_login};
 use crate::model::{DbObject, Grant, User};
-use crate::rotation::ports::{DbPort, PortFuture};
+use crate::rotation::ports::{DbLock, DbPort, PortFuture};
 use crate::secret::SecretString;
 
 /// The admin connection to one environment's MySQL-family server.
@@ -152,5 +152,17 @@ impl DbPort for MysqlPort {
 
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
         Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+    }
+
+    fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>> {
+        Box::pin(async move {
+            let Some(conn) = self.db.try_advisory_lock(key).await? else {
+                return Ok(None);
+            };
+            let name = key.to_owned();
+            Ok(Some(DbLock::new(key, move || {
+                Box::pin(async move { crate::db::mysql::release_advisory_lock(conn, &name).await })
+            })))
+        })
     }
 }

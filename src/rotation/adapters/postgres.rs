@@ -4,7 +4,7 @@ use crate::db::DbResult;
 use crate::db::Statement;
 use crate::db::postgres::PgDb;
 use crate::model::{DbObject, Grant, User};
-use crate::rotation::ports::{DbPort, PortError, PortErrorKind, PortFuture, System};
+use crate::rotation::ports::{DbLock, DbPort, PortError, PortErrorKind, PortFuture, System, fnv1a};
 use crate::secret::SecretString;
 
 /// The admin connection to one environment's PostgreSQL, for `database`.
@@ -137,5 +137,18 @@ impl DbPort for PgPort {
 
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
         Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+    }
+
+    /// The key is a 64-bit hash of the lock's name (every rotui computes the same).
+    fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>> {
+        Box::pin(async move {
+            let id = fnv1a(key.as_bytes()) as i64;
+            let Some(conn) = self.db.try_advisory_lock(id).await? else {
+                return Ok(None);
+            };
+            Ok(Some(DbLock::new(key, move || {
+                Box::pin(crate::db::postgres::release_advisory_lock(conn, id))
+            })))
+        })
     }
 }
