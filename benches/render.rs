@@ -96,6 +96,7 @@ fn state(n: usize) -> State {
             result: Ok(PlanView {
                 old_user: Some("signon".into()),
                 new_user: Some("signon_user_20260121".into()),
+                holder: None,
                 steps,
             }),
         },

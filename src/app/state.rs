@@ -191,6 +191,9 @@ pub struct StepView {
 pub struct PlanView {
     pub old_user: Option<String>,
     pub new_user: Option<String>,
+    /// Whose rotation it is and since when, from its rotation mark
+    /// (`alice@laptop since 09:12 UTC`); `None` before it starts.
+    pub holder: Option<String>,
     pub steps: Vec<StepView>,
 }
 

@@ -36,7 +36,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             (Some(o), Some(n)) => format!(" · {o} → {n}"),
             _ => String::new(),
         };
-        Span::styled(format!("{done}/{} done{users}", steps.len()), theme.muted())
+        let holder = p
+            .holder
+            .as_ref()
+            .map(|h| format!(" · held by {h}"))
+            .unwrap_or_default();
+        Span::styled(
+            format!("{done}/{} done{users}{holder}", steps.len()),
+            theme.muted(),
+        )
     });
     let block = pane_block(state, Pane::Steps, &state.plan, extra);
     let inner = block.inner(area);

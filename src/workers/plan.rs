@@ -26,12 +26,23 @@ pub fn status(state: &StepState) -> StepStatus {
     }
 }
 
+/// Whose rotation it is and since when, as the Steps pane's title says it.
+pub fn holder_text(m: &crate::rotation::mark::RotationMark) -> String {
+    let day = if m.since.date_naive() == chrono::Utc::now().date_naive() {
+        m.since.format("%H:%M UTC").to_string()
+    } else {
+        m.since.format("%Y-%m-%d %H:%M UTC").to_string()
+    };
+    format!("{} since {day}", m.holder)
+}
+
 /// The survey as the Steps pane shows it (old user: the first environment's).
 pub fn view(survey: &Survey) -> PlanView {
     let env = survey.plan.spec.envs.first();
     PlanView {
         old_user: env.and_then(|e| survey.rotation.old_users.get(e)).cloned(),
         new_user: Some(survey.rotation.new_username.clone()),
+        holder: survey.mark.as_ref().map(holder_text),
         steps: survey
             .steps
             .iter()

@@ -147,6 +147,7 @@ fn plan() -> PlanView {
     PlanView {
         old_user: Some(OLD.into()),
         new_user: Some(NEW.into()),
+        holder: None,
         steps: vec![
             step(
                 "inspect",
@@ -418,6 +419,20 @@ fn snapshot_every_pane_zoomed() {
         s.zoom = true;
         snap_both(&format!("pane_{pane:?}").to_lowercase(), &s);
     }
+}
+
+/// A rotation under way says whose it is and since when, in the Steps
+/// pane's title (from its rotation mark; `rotui plan` prints the same).
+#[test]
+fn snapshot_steps_of_a_held_rotation() {
+    let mut s = fixture();
+    s.focus = Pane::Steps;
+    s.zoom = true;
+    if let Some(p) = s.plan.data.as_mut() {
+        p.holder = Some("alice@laptop since 09:12 UTC".into());
+    }
+    snap_both("pane_steps_held", &s);
+    assert!(screen(&s, 160, 48).contains("held by alice@laptop since 09:12 UTC"));
 }
 
 #[test]
