@@ -1047,6 +1047,70 @@ mod real {
         two_at_once(&World::postgres().await).await;
     }
 
+    /// On moto: another operator is refused naming the holder while it is
+    /// fresh, and takes over once its heartbeat (a tag) is 16 minutes old;
+    /// the take-over is in the mark and in the taker's journal.
+    #[tokio::test]
+    async fn a_stale_holder_is_taken_over_and_it_is_recorded() {
+        let w = World::mysql(Flavour::Mysql).await;
+        let mut alice = w.opts("create-user");
+        alice.holder = Some("alice@laptop".into());
+        let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &w.journal(), &alice)
+            .await
+            .unwrap();
+        runner::run(&w.plan, &w.ctx, &r, &w.journal(), &alice).await;
+        let (_dir, journal) = laptop(&w);
+        let mut bob = w.opts("test-login");
+        bob.holder = Some("bob@desk".into());
+        bob.take_over = true;
+        let err = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &bob)
+            .await
+            .unwrap_err();
+        assert!(matches!(err.error, StepError::Held(_)), "{err}");
+        assert!(err.to_string().contains("held by alice@laptop since"), "{err}");
+
+        // Alice's last heartbeat, as the tag says, 16 minutes ago.
+        let old = (chrono::Utc::now() - chrono::Duration::minutes(16))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Client::new(w.session.sdk_config())
+            .tag_resource()
+            .secret_id(&w.secret_id)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("rotui:heartbeat")
+                    .value(old)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let taken = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &bob)
+            .await
+            .unwrap();
+        assert_eq!(taken, r);
+        let tags = w.tags().await;
+        let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert_eq!(tag("rotui:holder").as_deref(), Some("bob@desk"));
+        assert_eq!(tag("rotui:taken-over-from").as_deref(), Some("alice@laptop"));
+        let entries = journal.entries().unwrap();
+        assert!(
+            entries
+                .iter()
+                .any(|e| matches!(&e.event, Event::TakenOver { from, .. } if from == "alice@laptop"))
+        );
+        assert_eq!(
+            runner::run(&w.plan, &w.ctx, &taken, &journal, &bob).await,
+            RunOutcome::Waiting(Wait::Paused {
+                after: StepId("production/test-login".into())
+            })
+        );
+        // Now Alice is refused, naming Bob.
+        let err = runner::start_or_resume(&w.plan.spec, &w.ctx, &w.journal(), &alice)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("held by bob@desk"), "{err}");
+    }
+
     /// The drop refuses while the secret names the old user or a session
     /// uses it, then drops it once unused, and is idempotent.
     async fn drop_only_once_unused(w: &World) {
