@@ -7,6 +7,7 @@
 //! - [`runner`]: walks a plan until done, a wait or a failure ([`runner::drive`]: the one loop
 //!   `rotui rotate` and the dashboard pump); running again resumes.
 //! - [`journal`]: the append-only, secret-free record each rotation resumes from.
+//! - [`rollback`]: the undo of an unfinished rotation while its old user exists, as a plan of its own.
 //! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`.
 //! - [`adapters`]: the ports on the real `db`, `aws` and `k8s` modules.
 //!
@@ -41,6 +42,7 @@ pub mod interlock;
 pub mod journal;
 pub mod plan;
 pub mod ports;
+pub mod rollback;
 pub mod runner;
 pub mod step;
 mod steps;

@@ -199,6 +199,12 @@ pub trait SecretsPort: Send + Sync {
     /// Every username the secret has held (its version history), so a new
     /// rotation never reuses one, even of a user dropped since.
     fn past_usernames(&self) -> PortFuture<'_, Vec<String>>;
+    /// Roll the secret back to `old_username`'s version: AWSCURRENT moves
+    /// back to it (the AWSPREVIOUS version after a promotion; refused when
+    /// that version names someone else) and AWSPENDING leaves any version
+    /// of another user. Done already (no call) when AWSCURRENT names
+    /// `old_username` and nothing else is pending.
+    fn restore_previous<'a>(&'a self, old_username: &'a str) -> PortFuture<'a, ()>;
 }
 
 /// How a DATABASE_URL (in the Secret, or a pod's environment) compares

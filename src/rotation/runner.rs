@@ -222,8 +222,14 @@ pub async fn run(
     opts: &RunOptions,
 ) -> RunOutcome {
     let rec = Recorder::new(Some(journal.clone()), &rotation.id, opts.events.clone());
+    // A rollback's plan ends the rotation as rolled back.
+    let end = if plan.steps.iter().any(|s| s.kind.is_rollback()) {
+        Event::RolledBack
+    } else {
+        Event::Finished
+    };
     match walk(plan, ctx, rotation, &rec, opts).await {
-        Ok(RunOutcome::Done) => match rec.journal(Event::Finished) {
+        Ok(RunOutcome::Done) => match rec.journal(end) {
             Ok(()) => RunOutcome::Done,
             Err(e) => RunOutcome::Failed(RotationError { step: None, error: e }),
         },
@@ -472,6 +478,15 @@ pub async fn start_or_resume(
     opts: &RunOptions,
 ) -> Result<Rotation, RotationError> {
     let (rotation, resumed) = decide(spec, ctx, journal, opts).await?;
+    if resumed && journal.rolling_back(&rotation.id).unwrap_or(false) {
+        return Err(RotationError {
+            step: None,
+            error: StepError::Blocked(format!(
+                "rotation {} is being rolled back: finish that with `rotui rollback`, then rotate afresh",
+                rotation.id
+            )),
+        });
+    }
     let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
     let event = if resumed {
         Event::Resumed { operator }

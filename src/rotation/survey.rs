@@ -77,6 +77,8 @@ pub struct Survey {
     /// Whether `rotation` is the journal's unfinished one (else it would start).
     pub resumed: bool,
     pub steps: Vec<SurveyedStep>,
+    /// Whether the rotation can be rolled back now (`rotui rollback`).
+    pub rollback: Result<super::rollback::Rollbackable, Redacted>,
 }
 
 /// Survey `spec`'s rotation: decide it (or read the unfinished one from the
@@ -127,11 +129,15 @@ pub async fn survey(
             preview,
         });
     }
+    let rollback = super::rollback::rollbackable(&plan, &rotation, resumed, ctx, opts)
+        .await
+        .map_err(Redacted::error);
     Ok(Survey {
         plan,
         rotation,
         resumed,
         steps,
+        rollback,
     })
 }
 
