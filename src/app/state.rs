@@ -192,6 +192,10 @@ pub struct PlanView {
     pub old_user: Option<String>,
     pub new_user: Option<String>,
     pub steps: Vec<StepView>,
+    /// Whether the rotation can be rolled back (`rollback possible (until …)`,
+    /// `no rollback: …`), as `rotui plan` says it; `None` before a rotation.
+    pub rollback: Option<String>,
+    pub can_roll_back: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -284,7 +288,16 @@ pub struct DrainPoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destructive {
     Kill(KillTarget),
-    RunStep { id: String, title: String },
+    RunStep {
+        id: String,
+        title: String,
+    },
+    /// Roll the unfinished rotation back; `drop_new` when the operator typed
+    /// the new user's name to drop it too.
+    Rollback {
+        new_user: String,
+        drop_new: bool,
+    },
 }
 
 // One dialog at a time, held in place: its size does not matter.
@@ -306,6 +319,13 @@ pub enum Dialog {
         input: TextArea<'static>,
     },
     QuitWhileRunning,
+    /// The rollback's full preview (`None` while it loads); Enter rolls
+    /// back, with the new user dropped only if its name is typed.
+    Rollback {
+        preview: Option<Result<Vec<StepView>, String>>,
+        new_user: String,
+        input: TextArea<'static>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
