@@ -1539,6 +1539,9 @@ mod real {
         }
     }
 
+    // Rolling back, on the same worlds.
+    mod rollback;
+
     per_flavour!(mysql_full_rotation_in_the_sandbox);
     async fn mysql_full_rotation_in_the_sandbox(flavour: Flavour) {
         full_rotation(mysql_parts(flavour).await).await;
