@@ -94,6 +94,8 @@ fn state(n: usize) -> State {
             generation: 1,
             at: now,
             result: Ok(PlanView {
+                rollback: None,
+                can_roll_back: false,
                 old_user: Some("signon".into()),
                 new_user: Some("signon_user_20260121".into()),
                 holder: None,

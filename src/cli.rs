@@ -38,6 +38,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the rotation without the dashboard, until done or a wait; run again to resume.
     Rotate(RotateArgs),
+    /// Roll the unfinished rotation back to the old user (while it exists):
+    /// the secret, the Secret and the app's pods; run again to resume.
+    Rollback(RollbackArgs),
     /// List past rotations, or show one.
     Journal(JournalArgs),
     /// Start a local world to try rotui in (runs the `rotui-sandbox` binary
@@ -115,6 +118,21 @@ pub struct RotateArgs {
     /// the mark and the journal.
     #[arg(long)]
     pub take_over: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Apply every step without asking (required: without it rollback
+    /// stops before the first write).
+    #[arg(long)]
+    pub yes: bool,
+    /// Also drop the never-used new user (once the app is back on the old
+    /// one and it has no connections): type its name here. Without it the
+    /// new user is kept, and the journal says so.
+    #[arg(long, value_name = "NEW_USER")]
+    pub confirm_drop_new: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -146,6 +146,9 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Rotate(args) => {
             return cmd::rotate::rotate(&cli.target, &cli.conn, &args, cli.read_only).await;
         }
+        Command::Rollback(args) => {
+            return cmd::rotate::rollback(&cli.target, &cli.conn, &args, cli.read_only).await;
+        }
         Command::Journal(args) => cmd::rotate::journal(args.id.as_deref())?,
         Command::Sandbox(args) => cmd::sandbox::run(&args)?,
     }

@@ -70,6 +70,10 @@ pub enum Action {
     /// `Notice` or `Failed`): every pane is read afresh, now that the
     /// runner has recorded everything it did.
     RunEnded,
+    /// The rollback's preview, step by step, for its dialog.
+    RollbackPreview(Result<Vec<crate::app::state::StepView>, Redacted>),
+    /// A rollback began: the Steps pane shows its steps until the run ends.
+    RollbackSteps(Vec<crate::app::state::StepView>),
     /// A command finished with something to tell the operator (kill done, sync requested).
     Notice(Redacted),
     /// A command failed; shown as the last error.
@@ -128,6 +132,12 @@ pub enum Effect {
         generation: u64,
     },
     RunStep(StepId),
+    /// Work out the rollback's preview (answered by `RollbackPreview`).
+    PreviewRollback,
+    /// Roll the unfinished rotation back (dropping the new user when set).
+    Rollback {
+        drop_new: Option<String>,
+    },
     Kill(KillTarget),
     ForceSync,
     SwitchTarget(Box<Target>),
@@ -137,6 +147,9 @@ pub enum Effect {
 impl Effect {
     /// Whether the effect writes anything (SQL, Secrets Manager, Kubernetes).
     pub fn is_write(&self) -> bool {
-        matches!(self, Effect::RunStep(_) | Effect::Kill(_) | Effect::ForceSync)
+        matches!(
+            self,
+            Effect::RunStep(_) | Effect::Rollback { .. } | Effect::Kill(_) | Effect::ForceSync
+        )
     }
 }

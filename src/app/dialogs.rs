@@ -40,6 +40,46 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
         }
         Dialog::Confirm(_) if no => None,
         d @ Dialog::Confirm(_) => Some(d),
+        Dialog::Rollback { .. } if esc => None,
+        Dialog::Rollback {
+            preview,
+            new_user,
+            input,
+        } if key.code == KeyCode::Enter => {
+            let typed = input.lines().join("");
+            let ready = matches!(preview, Some(Ok(_)));
+            if ready && (typed.is_empty() || typed == new_user) {
+                let drop_new = typed == new_user;
+                run_destructive(state, Destructive::Rollback { new_user, drop_new }, out);
+                None
+            } else {
+                state.notice = Some((
+                    state.now,
+                    if ready {
+                        format!("type {new_user} exactly to drop it too, or nothing to keep it")
+                    } else {
+                        "the rollback's preview is not ready".to_string()
+                    },
+                ));
+                Some(Dialog::Rollback {
+                    preview,
+                    new_user,
+                    input,
+                })
+            }
+        }
+        Dialog::Rollback {
+            preview,
+            new_user,
+            mut input,
+        } => {
+            input.input(key);
+            Some(Dialog::Rollback {
+                preview,
+                new_user,
+                input,
+            })
+        }
         Dialog::TypedConfirm { .. } if esc => None,
         Dialog::TypedConfirm {
             action,
@@ -130,7 +170,45 @@ pub(super) fn run_destructive(state: &mut State, action: Destructive, out: &mut 
             out.push(Effect::Kill(t));
         }
         Destructive::RunStep { id, .. } => out.push(Effect::RunStep(StepId(id))),
+        Destructive::Rollback { new_user, drop_new } => {
+            state.notice = Some((state.now, "rolling back".into()));
+            out.push(Effect::Rollback {
+                drop_new: drop_new.then_some(new_user),
+            });
+        }
     }
+}
+
+/// `B`: the rollback's preview and confirmation, when the survey says one
+/// is possible (the engine checks again before writing).
+pub(super) fn open_rollback(state: &mut State, out: &mut Vec<Effect>) {
+    if refuse_write(state, "rolling back") {
+        return;
+    }
+    let plan = state.plan.data.as_ref();
+    let refusal = match plan {
+        None => Some("the plan has not been read yet".to_string()),
+        Some(p) if !p.can_roll_back => Some(
+            p.rollback
+                .clone()
+                .unwrap_or_else(|| "no rollback: no rotation under way".into()),
+        ),
+        _ if state.step_running() => Some("a step is running: wait for it to finish".to_string()),
+        _ => None,
+    };
+    if let Some(why) = refusal {
+        state.notice = Some((state.now, why));
+        return;
+    }
+    let new_user = plan.and_then(|p| p.new_user.clone()).unwrap_or_default();
+    let mut input = TextArea::default();
+    input.set_placeholder_text(format!("type {new_user} to drop it too; empty keeps it"));
+    state.dialog = Some(Dialog::Rollback {
+        preview: None,
+        new_user,
+        input,
+    });
+    out.push(Effect::PreviewRollback);
 }
 
 pub(super) fn release_held_connections(state: &mut State) {

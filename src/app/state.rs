@@ -195,6 +195,10 @@ pub struct PlanView {
     /// (`alice@laptop since 09:12 UTC`); `None` before it starts.
     pub holder: Option<String>,
     pub steps: Vec<StepView>,
+    /// Whether the rotation can be rolled back (`rollback possible (until …)`,
+    /// `no rollback: …`), as `rotui plan` says it; `None` before a rotation.
+    pub rollback: Option<String>,
+    pub can_roll_back: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -287,7 +291,16 @@ pub struct DrainPoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destructive {
     Kill(KillTarget),
-    RunStep { id: String, title: String },
+    RunStep {
+        id: String,
+        title: String,
+    },
+    /// Roll the unfinished rotation back; `drop_new` when the operator typed
+    /// the new user's name to drop it too.
+    Rollback {
+        new_user: String,
+        drop_new: bool,
+    },
 }
 
 // One dialog at a time, held in place: its size does not matter.
@@ -309,6 +322,13 @@ pub enum Dialog {
         input: TextArea<'static>,
     },
     QuitWhileRunning,
+    /// The rollback's full preview (`None` while it loads); Enter rolls
+    /// back, with the new user dropped only if its name is typed.
+    Rollback {
+        preview: Option<Result<Vec<StepView>, String>>,
+        new_user: String,
+        input: TextArea<'static>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -125,6 +125,21 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         // each step's own end: the runner may not have recorded it yet, and
         // a look then would show the step as still to do.)
         Action::RunEnded => refresh_all(state, &mut out),
+        Action::RollbackPreview(result) => {
+            if let Some(Dialog::Rollback { preview, .. }) = state.dialog.as_mut() {
+                *preview = Some(result.map_err(Redacted::into_string));
+                state.dirty = true;
+            }
+        }
+        Action::RollbackSteps(steps) => {
+            if let Some(p) = state.plan.data.as_mut() {
+                p.steps = steps;
+                p.rollback = Some("rolling back".into());
+                p.can_roll_back = false;
+                reindex(state, Pane::Steps);
+                state.dirty = true;
+            }
+        }
         Action::Notice(text) => {
             state.notice = Some((state.now, text.into_string()));
             state.dirty = true;
@@ -351,6 +366,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 state.dialog = Some(Dialog::Preview { step: id });
             }
         }
+        KeyAction::Rollback => super::dialogs::open_rollback(state, out),
         KeyAction::Kill => {
             if refuse_write(state, "force-kill") {
                 return;

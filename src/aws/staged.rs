@@ -20,6 +20,7 @@ pub enum WriteKind {
     PutPending,
     Promote,
     Rollback,
+    RemovePending,
 }
 
 /// A Secrets Manager write worked out from live state: the calls to make,
@@ -298,6 +299,37 @@ impl SecretsManager {
             from: Some(rotated_version_id.to_owned()),
         });
         Ok(write)
+    }
+
+    /// Work out removing the AWSPENDING label from `version_id` (a staged
+    /// update given up: rolled back before its promotion). Done when that
+    /// version does not carry the label.
+    pub async fn plan_remove_pending(&self, secret_id: &str, version_id: &str) -> AwsResult<SecretWrite> {
+        let versions = self.versions(secret_id).await?;
+        let target = find_version(&versions, secret_id, version_id)?;
+        let mut write = SecretWrite {
+            secret_id: secret_id.to_owned(),
+            kind: WriteKind::RemovePending,
+            version_id: version_id.to_owned(),
+            done: None,
+            calls: Vec::new(),
+        };
+        if target.has_stage(AWSPENDING) {
+            write.calls.push(Call::MoveStage {
+                stage: AWSPENDING,
+                to: None,
+                from: Some(version_id.to_owned()),
+            });
+        } else {
+            write.done = Some(format!("version {version_id} is not {AWSPENDING}"));
+        }
+        Ok(write)
+    }
+
+    /// Remove the AWSPENDING label from `version_id`, unless it is gone already.
+    pub async fn remove_pending(&self, secret_id: &str, version_id: &str) -> AwsResult<()> {
+        let write = self.plan_remove_pending(secret_id, version_id).await?;
+        self.apply(&write).await
     }
 
     /// Make the calls of `write`, in order. A done write makes none.

@@ -1,11 +1,11 @@
-//! `rotui plan`, `rotui rotate` and `rotui journal`: the rotation engine
+//! `rotui plan`, `rotui rotate`, `rotui rollback` and `rotui journal`: the rotation engine
 //! without the dashboard. Their output passes through an
 //! [`EscapingWriter`](crate::text::EscapingWriter): names from the database
 //! and the cluster reach the terminal with control characters escaped.
 
 use color_eyre::eyre::{Result, eyre};
 
-use crate::cli::{ConnArgs, PlanArgs, RotateArgs};
+use crate::cli::{ConnArgs, PlanArgs, RollbackArgs, RotateArgs};
 use crate::connect::{self, Connected};
 use crate::preflight;
 use crate::rotation::journal::{self, Journal};
@@ -127,6 +127,42 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
         }
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         let outcome = cli::rotate_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
+        Ok(outcome.exit_code())
+    }
+    .await;
+    close(connected).await;
+    result
+}
+
+/// `rotui rollback`: the same exit codes as `rotate`.
+pub async fn rollback(
+    target: &TargetArgs,
+    conn: &ConnArgs,
+    args: &RollbackArgs,
+    read_only: bool,
+) -> Result<i32> {
+    if read_only {
+        return Err(eyre!(
+            "--read-only: rollback writes; use `rotui plan` to see whether a rollback is possible"
+        ));
+    }
+    let (spec, connected) = prepare(target, conn, &args.plan).await?;
+    let result = async {
+        let ctx = ctx(&connected)?;
+        let opts = RunOptions {
+            yes: args.yes,
+            typed: args.confirm_drop_new.iter().cloned().collect(),
+            ..RunOptions::default()
+        };
+        // Everything the rollback needs, checked before anything is written.
+        let report = preflight(&connected).await;
+        if !report.passed() {
+            eprint!("{}", crate::text::escape_controls(&report.to_string()));
+            return Ok(1);
+        }
+        let mut out = crate::text::EscapingWriter::new(std::io::stdout());
+        let outcome =
+            crate::rotation::rollback::rollback_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
         Ok(outcome.exit_code())
     }
     .await;

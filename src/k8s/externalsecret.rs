@@ -309,10 +309,20 @@ impl ForceSync {
             },
             _ => None,
         };
+        // The annotation must change, or the controller sees nothing to do:
+        // a second sync within the same second (a rollback, then a fresh
+        // rotation at once) waits for the next second.
+        let previous = before.force_sync.as_deref().and_then(|v| v.parse::<i64>().ok());
+        let mut at = Utc::now().timestamp();
+        if let Some(prev) = previous.filter(|p| *p >= at && *p - at < 5) {
+            let wait = (prev - at + 1) as u64 * 1000 - u64::from(Utc::now().timestamp_subsec_millis());
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            at = Utc::now().timestamp().max(prev + 1);
+        }
         Ok(ForceSync {
             name: name.to_owned(),
             namespace: k8s.namespace().to_owned(),
-            at: Utc::now().timestamp(),
+            at,
             warnings: before.force_sync_warnings(),
             before,
             already_done,

@@ -70,7 +70,11 @@ pub fn print_survey(survey: &Survey, w: &mut dyn Write) -> std::io::Result<()> {
         olds.join(", "),
         rotation.new_username
     )?;
-    writeln!(w, "{}/{} done\n", survey.done(), survey.steps.len())?;
+    writeln!(w, "{}/{} done", survey.done(), survey.steps.len())?;
+    match &survey.rollback {
+        Ok(r) => writeln!(w, "{r}\n")?,
+        Err(e) => writeln!(w, "rollback: unknown ({e})\n")?,
+    }
     for (i, s) in survey.steps.iter().enumerate() {
         let confirm = match &s.confirm {
             Confirm::Destructive => " [destructive]".to_owned(),
@@ -130,7 +134,7 @@ pub async fn rotate_cmd(
     outcome
 }
 
-fn print_event(out: &mut dyn Write, ev: &runner::StepEvent) {
+pub(super) fn print_event(out: &mut dyn Write, ev: &runner::StepEvent) {
     let s = &ev.step;
     let _ = match &ev.kind {
         StepEventKind::Observed(Observation::Done(d)) => writeln!(out, "  ✓ {s}: {d}"),
@@ -195,6 +199,8 @@ fn state_text(s: &journal::RotationState) -> String {
         journal::RotationState::Failed(e) => format!("failed: {e}"),
         journal::RotationState::Finished => "finished".into(),
         journal::RotationState::Abandoned(r) => format!("abandoned: {r}"),
+        journal::RotationState::RollingBack => "rolling back".into(),
+        journal::RotationState::RolledBack => "rolled back".into(),
     }
 }
 
@@ -247,6 +253,8 @@ fn entry_text(e: &Entry) -> String {
         ),
         Event::Finished => "finished".into(),
         Event::Abandoned { reason, by } => format!("abandoned by {by}: {reason}"),
+        Event::RollbackStarted { operator } => format!("rollback started by {}", operator.os_user),
+        Event::RolledBack => "rolled back".into(),
     };
     format!("{at}  {body}")
 }

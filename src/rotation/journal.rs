@@ -130,6 +130,14 @@ pub enum Event {
         reason: String,
         by: String,
     },
+    /// The operator chose to roll the rotation back (`rotation::rollback`):
+    /// its steps follow; it can no longer be resumed forward.
+    RollbackStarted {
+        operator: Operator,
+    },
+    /// The rollback finished: the app is back on the old user, and the
+    /// rotation is over (a new one starts afresh, with a new username).
+    RolledBack,
 }
 
 /// One line of the journal.
@@ -244,7 +252,7 @@ impl Journal {
         for e in self.entries()? {
             match e.event {
                 Event::Started { decisions, .. } | Event::Adopted { decisions, .. } => open = Some(decisions),
-                Event::Finished | Event::Abandoned { .. }
+                Event::Finished | Event::Abandoned { .. } | Event::RolledBack
                     if open.as_ref().is_some_and(|r| r.id == e.rotation) =>
                 {
                     open = None
@@ -253,6 +261,14 @@ impl Journal {
             }
         }
         Ok(open)
+    }
+
+    /// Whether a rollback of rotation `id` was started (finished or not).
+    pub fn rolling_back(&self, id: &str) -> Result<bool, JournalError> {
+        Ok(self
+            .entries()?
+            .iter()
+            .any(|e| e.rotation == id && matches!(e.event, Event::RollbackStarted { .. })))
     }
 
     fn io(&self, e: impl std::fmt::Display) -> JournalError {
@@ -320,6 +336,9 @@ pub enum RotationState {
     Failed(String),
     Finished,
     Abandoned(String),
+    /// A rollback is under way (or waiting).
+    RollingBack,
+    RolledBack,
 }
 
 /// One rotation in `rotui journal`'s list.
@@ -398,6 +417,8 @@ pub fn list(dir: &Path) -> Result<Vec<Summary>, JournalError> {
                 Event::Failed { error, .. } => s.state = RotationState::Failed(error),
                 Event::Finished => s.state = RotationState::Finished,
                 Event::Abandoned { reason, .. } => s.state = RotationState::Abandoned(reason),
+                Event::RollbackStarted { .. } => s.state = RotationState::RollingBack,
+                Event::RolledBack => s.state = RotationState::RolledBack,
                 Event::Resumed { .. } | Event::TakenOver { .. } | Event::StepStarted { .. } => {
                     s.state = RotationState::InProgress
                 }

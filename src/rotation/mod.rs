@@ -9,6 +9,7 @@
 //! - [`journal`]: the append-only, secret-free audit record of each rotation.
 //! - [`mark`]: the rotation mark on the app secrets (tags): what any laptop resumes from, and
 //!   the team-visible lock.
+//! - [`rollback`]: the undo of an unfinished rotation while its old user exists, as a plan of its own.
 //! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`.
 //! - [`adapters`]: the ports on the real `db`, `aws` and `k8s` modules.
 //!
@@ -44,6 +45,7 @@ pub mod journal;
 pub mod mark;
 pub mod plan;
 pub mod ports;
+pub mod rollback;
 pub mod runner;
 pub mod step;
 mod steps;

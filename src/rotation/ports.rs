@@ -286,6 +286,12 @@ pub trait SecretsPort: Send + Sync {
     fn set_rotation_mark<'a>(&'a self, mark: &'a RotationMark) -> PortFuture<'a, ()>;
     /// Remove the mark, but only when it is rotation `rotation_id`'s.
     fn clear_rotation_mark<'a>(&'a self, rotation_id: &'a str) -> PortFuture<'a, ()>;
+    /// Roll the secret back to `old_username`'s version: AWSCURRENT moves
+    /// back to it (the AWSPREVIOUS version after a promotion; refused when
+    /// that version names someone else) and AWSPENDING leaves any version
+    /// of another user. Done already (no call) when AWSCURRENT names
+    /// `old_username` and nothing else is pending.
+    fn restore_previous<'a>(&'a self, old_username: &'a str) -> PortFuture<'a, ()>;
 }
 
 /// How a DATABASE_URL (in the Secret, or a pod's environment) compares

@@ -276,9 +276,15 @@ async fn run_locked(
         Err(error) => return failed_before_steps(journal, rotation, RotationError { step: None, error }),
     };
     let rec = Recorder::new(Some(journal.clone()), &rotation.id, opts.events.clone());
+    // A rollback's plan ends the rotation as rolled back.
+    let end = if plan.steps.iter().any(|s| s.kind.is_rollback()) {
+        Event::RolledBack
+    } else {
+        Event::Finished
+    };
     match walk(plan, ctx, rotation, &rec, opts, &mut mark).await {
         Ok(RunOutcome::Done) => {
-            // Finished: the team no longer sees it as under way.
+            // Finished or rolled back: the team no longer sees it as under way.
             if let Err(e) = clear_marks(&plan.spec, ctx, &rotation.id, opts).await {
                 let _ = rec.journal(Event::Failed {
                     step: None,
@@ -286,7 +292,7 @@ async fn run_locked(
                 });
                 return top(e);
             }
-            match rec.journal(Event::Finished) {
+            match rec.journal(end) {
                 Ok(()) => RunOutcome::Done,
                 Err(e) => top(e),
             }
@@ -785,8 +791,28 @@ pub async fn start_or_resume(
     journal: &Journal,
     opts: &RunOptions,
 ) -> Result<Rotation, RotationError> {
+    hold(spec, ctx, journal, opts, Purpose::Rotate).await
+}
+
+/// What a run takes hold of a rotation for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Forward: start a rotation, or resume one (not one being rolled back).
+    Rotate,
+    /// Back: only an unfinished rotation, never a new one.
+    Rollback,
+}
+
+/// [`start_or_resume`] for `purpose`: the same locks, mark and holder rule.
+pub async fn hold(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &Journal,
+    opts: &RunOptions,
+    purpose: Purpose,
+) -> Result<Rotation, RotationError> {
     let locks = lock_all(spec, ctx, opts).await?;
-    let begun = begin(spec, ctx, journal, opts).await;
+    let begun = begin(spec, ctx, journal, opts, purpose).await;
     release(locks).await;
     begun
 }
@@ -796,9 +822,24 @@ async fn begin(
     ctx: &Ctx,
     journal: &Journal,
     opts: &RunOptions,
+    purpose: Purpose,
 ) -> Result<Rotation, RotationError> {
     let err = |error: StepError| RotationError { step: None, error };
     let (rotation, source) = decide_from(spec, ctx, journal, opts).await?;
+    if purpose == Purpose::Rollback && source == Source::New {
+        return Err(err(StepError::Blocked(
+            "no rollback: no rotation under way".into(),
+        )));
+    }
+    if purpose == Purpose::Rotate
+        && matches!(source, Source::Journal)
+        && journal.rolling_back(&rotation.id).unwrap_or(false)
+    {
+        return Err(err(StepError::Blocked(format!(
+            "rotation {} is being rolled back: finish that with `rotui rollback`, then rotate afresh",
+            rotation.id
+        ))));
+    }
     let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
     let arn = spec
         .envs

@@ -77,6 +77,28 @@ pub enum StepKind {
     /// Drop the old user; `also_check` are environments whose secrets and
     /// connections must not use it either (PostgreSQL staging follows production).
     DropOldUser { also_check: Vec<String> },
+    // A rollback's steps (`rotation::rollback`): back to the old user.
+    /// AWSCURRENT back on the old user's version, no AWSPENDING of the new user.
+    RestoreSecret,
+    /// Force-sync the ExternalSecret to the old credentials.
+    SyncBack,
+    /// The Kubernetes Secret's DATABASE_URL names the old credentials.
+    VerifySecretBack,
+    /// The app rolled out and its pods' DATABASE_URL names the old credentials.
+    RolloutBack,
+    /// Drop the never-used new user (only without connections).
+    DropNewUser,
+}
+
+impl StepKind {
+    /// A step of a rollback: it establishes the *old* credentials.
+    pub fn is_rollback(&self) -> bool {
+        use StepKind::*;
+        matches!(
+            self,
+            RestoreSecret | SyncBack | VerifySecretBack | RolloutBack | DropNewUser
+        )
+    }
 }
 
 /// What the operator must give before a step writes.
@@ -173,6 +195,11 @@ impl Step {
             AwaitOvernightSync { .. } => "await-overnight-sync",
             ValidateRestore { .. } => "validate-restore",
             DropOldUser { .. } => "drop-old-user",
+            RestoreSecret => "rollback-secret",
+            SyncBack => "rollback-sync",
+            VerifySecretBack => "rollback-verify-secret",
+            RolloutBack => "rollback-rollout",
+            DropNewUser => "drop-new-user",
         }
     }
 
@@ -201,6 +228,11 @@ impl Step {
             ValidateRestore { from } => format!("Validate {from}'s changes arrived in {}", self.env),
             DropOldUser { .. } if pg => "Reassign, drop owned, drop the old user".into(),
             DropOldUser { .. } => "Drop the old user".into(),
+            RestoreSecret => "Roll the secret back to the old user".into(),
+            SyncBack => "Force-sync the ExternalSecret back".into(),
+            VerifySecretBack => "Verify the Kubernetes Secret names the old user".into(),
+            RolloutBack => "Wait for the rollout back to the old user".into(),
+            DropNewUser => "Drop the never-used new user".into(),
         }
     }
 
@@ -234,6 +266,14 @@ impl Step {
             }
             ValidateRestore { .. } => "Check the restored user and ownership before staging uses them.",
             DropOldUser { .. } => "Retire the old credentials.",
+            RestoreSecret => {
+                "Undo: AWSCURRENT goes back to the old user's version, which still logs in; \
+                 the new user's version keeps no label."
+            }
+            SyncBack => "The Secret must carry the old credentials again, now.",
+            VerifySecretBack => "Check the DATABASE_URL the cluster holds names the old user again.",
+            RolloutBack => "The pods must restart with the old DATABASE_URL.",
+            DropNewUser => "The new user was never used for good; its name is never reused.",
         }
     }
 
@@ -254,6 +294,9 @@ impl Step {
             StorePending { .. } | CreateUser | Promote | ForceSync => Confirm::Yes,
             EnsureOwnerRole | MigrateDefiners => Confirm::Destructive,
             DropOldUser { .. } => Confirm::Typed(rotation.old_user(&self.env).to_owned()),
+            VerifySecretBack | RolloutBack => Confirm::None,
+            RestoreSecret | SyncBack => Confirm::Yes,
+            DropNewUser => Confirm::Typed(rotation.new_username.clone()),
         }
     }
 

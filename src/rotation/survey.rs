@@ -81,6 +81,8 @@ pub struct Survey {
     /// rotation it is and since when (`None` before it starts).
     pub mark: Option<super::mark::RotationMark>,
     pub steps: Vec<SurveyedStep>,
+    /// Whether the rotation can be rolled back now (`rotui rollback`).
+    pub rollback: Result<super::rollback::Rollbackable, Redacted>,
 }
 
 /// Survey `spec`'s rotation: decide it (or read the unfinished one from the
@@ -136,12 +138,16 @@ pub async fn survey(
             preview,
         });
     }
+    let rollback = super::rollback::rollbackable(&plan, &rotation, resumed, ctx, opts)
+        .await
+        .map_err(Redacted::error);
     Ok(Survey {
         plan,
         rotation,
         resumed,
         mark,
         steps,
+        rollback,
     })
 }
 

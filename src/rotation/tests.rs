@@ -40,6 +40,8 @@ struct State {
     /// Usernames AWSCURRENT held before the current one (the version history).
     past: Vec<String>,
     pending: Option<(String, String)>,
+    /// AWSPREVIOUS: the version AWSCURRENT left at the last promotion.
+    previous: Option<(String, String)>,
     k8s_url: Option<(String, String)>,
     pods_url: Option<(String, String)>,
     sync_error: bool,
@@ -314,7 +316,8 @@ impl SecretsPort for Fake {
         s.writes.push("promote".into());
         let p = s.pending.take().expect("promote without pending");
         let old = std::mem::replace(&mut s.current, p);
-        s.past.push(old.0);
+        s.past.push(old.0.clone());
+        s.previous = Some(old);
         ready(Ok(()))
     }
     fn past_usernames(&self) -> PortFuture<'_, Vec<String>> {
@@ -341,6 +344,32 @@ impl SecretsPort for Fake {
             .is_some_and(|m| m.is_ok_and(|m| m.rotation_id == rotation_id))
         {
             s.mark_tags.clear();
+        }
+        ready(Ok(()))
+    }
+    fn restore_previous<'a>(&'a self, old_username: &'a str) -> PortFuture<'a, ()> {
+        let mut s = self.s();
+        if s.current.0 != old_username {
+            match s.previous.take() {
+                Some(p) if p.0 == old_username => {
+                    s.writes.push(format!("restore_previous {old_username}"));
+                    let rotated = std::mem::replace(&mut s.current, p);
+                    s.past.push(rotated.0.clone());
+                    s.previous = Some(rotated);
+                }
+                other => {
+                    s.previous = other;
+                    return ready(Err(PortError::new(
+                        System::SecretsManager,
+                        PortErrorKind::Invalid,
+                        "AWSPREVIOUS is not the old user's version",
+                    )));
+                }
+            }
+        }
+        if s.pending.as_ref().is_some_and(|p| p.0 != old_username) {
+            s.writes.push("remove_pending".into());
+            s.pending = None;
         }
         ready(Ok(()))
     }
@@ -1322,3 +1351,5 @@ async fn the_mark_names_the_rotation_and_never_a_password() {
     let m = RotationMark::from_tags(&st.mark_tags).unwrap().unwrap();
     assert_eq!(m.rotation(), rot);
 }
+
+mod rollback;

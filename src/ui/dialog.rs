@@ -24,6 +24,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
             input,
         } => typed(frame, area, state, action, expected, input),
         Dialog::QuitWhileRunning => quit(frame, area, state),
+        Dialog::Rollback {
+            preview,
+            new_user,
+            input,
+        } => rollback(frame, area, state, preview.as_ref(), new_user, input),
     }
 }
 
@@ -68,6 +73,14 @@ pub fn describe(action: &Destructive) -> String {
             format!("Kill all {count} connections of user {user}")
         }
         Destructive::RunStep { title, .. } => format!("Run: {title}"),
+        Destructive::Rollback { new_user, drop_new } => format!(
+            "Roll the rotation back to the old user{}",
+            if *drop_new {
+                format!(" and drop {new_user}")
+            } else {
+                format!(", keeping {new_user}")
+            }
+        ),
     }
 }
 
@@ -168,4 +181,68 @@ fn quit(frame: &mut Frame, area: Rect, state: &State) {
         keys_line(state, &[("y", "quit"), ("n/Esc", "stay")]),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The rollback: every step's preview, then the typed choice about the new user.
+fn rollback(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    preview: Option<&Result<Vec<crate::app::state::StepView>, String>>,
+    new_user: &str,
+    input: &ratatui_textarea::TextArea<'static>,
+) {
+    let theme = Theme::of(state.theme);
+    let inner = popup(
+        frame,
+        area,
+        area.width.saturating_sub(8).min(110),
+        area.height.saturating_sub(4).min(34),
+        "Roll back the rotation",
+        true,
+        state,
+    );
+    let [body, ask, field, foot] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(2),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let mut lines = vec![];
+    match preview {
+        None => lines.push(Line::styled("reading the live systems…", theme.muted())),
+        Some(Err(e)) => lines.push(Line::styled(e.clone(), theme.danger())),
+        Some(Ok(steps)) => {
+            for (i, s) in steps.iter().enumerate() {
+                let state_text = s.result.as_deref().unwrap_or_default();
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{}. {}", i + 1, s.title), theme.accent()),
+                    Span::styled(format!("  {state_text}"), theme.muted()),
+                ]));
+                for l in s.preview.iter().flat_map(|l| l.lines()) {
+                    lines.push(Line::raw(format!("   {l}")));
+                }
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw("Type "),
+            Span::styled(new_user.to_owned(), theme.danger()),
+            Span::raw(" to drop the never-used new user too; leave it empty to keep it."),
+        ]))
+        .wrap(Wrap { trim: false }),
+        ask,
+    );
+    let mut input = input.clone();
+    input.set_block(Block::bordered().border_style(theme.border(true)));
+    frame.render_widget(&input, field);
+    let foot_line = if state.read_only {
+        Line::styled("read-only: nothing will run · Esc close", theme.warn())
+    } else {
+        keys_line(state, &[("Enter", "roll back"), ("Esc", "cancel")])
+    };
+    frame.render_widget(Paragraph::new(foot_line), foot);
 }

@@ -61,6 +61,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         let [l, d] = Layout::vertical([Constraint::Length(list_h), Constraint::Min(0)]).areas(inner);
         (l, d)
     };
+    // Whether the rotation can be rolled back, as `rotui plan` says it: the
+    // list's last line.
+    let rollback = state.plan.data.as_ref().and_then(|p| p.rollback.clone());
+    let list = match rollback {
+        Some(text) if list.height >= 3 => {
+            let [l, r] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(list);
+            frame.render_widget(
+                Paragraph::new(Line::styled(
+                    clip(&format!("↶ {text}"), r.width as usize),
+                    theme.muted(),
+                )),
+                r,
+            );
+            l
+        }
+        _ => list,
+    };
     let sel = state.selection(Pane::Steps);
     let title_w = (list.width as usize).saturating_sub(15);
     let lines: Vec<Line> = window(steps.len(), sel.index, list.height as usize)

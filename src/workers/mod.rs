@@ -7,6 +7,7 @@
 //! - [`fetch`]: each request answered by its action, within a deadline.
 //! - [`plan`]: the Steps pane, from the rotation's survey.
 //! - [`run`]: one step the operator started, pumped through the runner.
+//! - [`rollback`]: the rollback's preview, and the rollback the operator confirmed.
 //! - [`writes`]: ending connections and forcing a sync.
 //! - [`cluster`]: the cluster watch (watched, not fetched).
 
@@ -15,6 +16,7 @@ pub mod cluster;
 mod credentials;
 mod fetch;
 pub mod plan;
+mod rollback;
 mod run;
 mod writes;
 
@@ -95,6 +97,27 @@ async fn serve(
                 tokio::spawn(async move {
                     let Some(b) = backends.get().await else { return };
                     let _ = tx.send(writes::force_sync(&b).await);
+                });
+            }
+            Effect::PreviewRollback => {
+                tokio::spawn(async move {
+                    if let Some(b) = backends.get().await {
+                        rollback::preview(&b, &tx).await;
+                    }
+                });
+            }
+            Effect::Rollback { drop_new } => {
+                let running = running.clone();
+                tokio::spawn(async move {
+                    // One write run at a time, as for steps.
+                    let key = StepId("rollback".into());
+                    if !running.lock().await.insert(key.clone()) {
+                        return;
+                    }
+                    if let Some(b) = backends.get().await {
+                        rollback::run(&b, drop_new, &tx).await;
+                    }
+                    running.lock().await.remove(&key);
                 });
             }
             Effect::RunStep(id) => {

@@ -3,6 +3,7 @@
 
 use crate::app::state::{PlanView, StepStatus, StepView};
 use crate::rotation::journal::Journal;
+use crate::rotation::rollback::Rollbackable;
 use crate::rotation::step::Confirm;
 use crate::rotation::survey::{self, StepState, Survey};
 use crate::rotation::{Ctx, PlanSpec, RunOptions};
@@ -40,28 +41,44 @@ pub fn holder_text(m: &crate::rotation::mark::RotationMark) -> String {
 pub fn view(survey: &Survey) -> PlanView {
     let env = survey.plan.spec.envs.first();
     PlanView {
+        rollback: match &survey.rollback {
+            Ok(Rollbackable::NoRotation) => None,
+            Ok(r) => Some(r.to_string()),
+            Err(e) => Some(format!("rollback: unknown ({e})")),
+        },
+        can_roll_back: matches!(survey.rollback, Ok(Rollbackable::Possible { .. })),
         old_user: env.and_then(|e| survey.rotation.old_users.get(e)).cloned(),
         new_user: Some(survey.rotation.new_username.clone()),
         holder: survey.mark.as_ref().map(holder_text),
         steps: survey
             .steps
             .iter()
-            .map(|s| StepView {
-                id: s.step.id.to_string(),
-                title: s.step.title(),
-                why: s.step.why().to_owned(),
-                status: status(&s.state),
-                preview: match &s.preview {
-                    Ok(lines) => lines.clone(),
-                    Err(e) => vec![format!("(preview unavailable: {e})")],
-                },
-                result: Some(Redacted::new(s.state.detail()).into_string()),
-                destructive: matches!(s.confirm, Confirm::Destructive | Confirm::Typed(_)),
-                confirm_text: match &s.confirm {
-                    Confirm::Typed(word) => Some(word.clone()),
-                    _ => None,
-                },
-            })
+            .map(|s| step_view(s.step.clone(), &s.state, &s.preview, &s.confirm))
             .collect(),
+    }
+}
+
+/// One step as the pane shows it.
+pub fn step_view(
+    step: crate::rotation::Step,
+    state: &StepState,
+    preview: &Result<Vec<String>, Redacted>,
+    confirm: &Confirm,
+) -> StepView {
+    StepView {
+        id: step.id.to_string(),
+        title: step.title(),
+        why: step.why().to_owned(),
+        status: status(state),
+        preview: match preview {
+            Ok(lines) => lines.clone(),
+            Err(e) => vec![format!("(preview unavailable: {e})")],
+        },
+        result: Some(Redacted::new(state.detail()).into_string()),
+        destructive: matches!(confirm, Confirm::Destructive | Confirm::Typed(_)),
+        confirm_text: match confirm {
+            Confirm::Typed(word) => Some(word.clone()),
+            _ => None,
+        },
     }
 }

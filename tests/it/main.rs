@@ -12,6 +12,7 @@ mod hardening;
 mod inspect;
 mod k8s;
 mod preflight;
+mod rollback_cli;
 mod rotation;
 mod sandbox;
 mod sandbox_cluster;

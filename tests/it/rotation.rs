@@ -747,6 +747,16 @@ mod real {
                 .len()
         }
 
+        /// How many writes the journal records (a rerun that writes nothing adds none).
+        async fn calls(&self) -> usize {
+            self.journal()
+                .entries()
+                .unwrap()
+                .iter()
+                .filter(|e| matches!(e.event, Event::Call { .. }))
+                .count()
+        }
+
         /// AWSCURRENT, read with the real AWS module.
         async fn current(&self) -> rotui::aws::AppSecret {
             self.session.secrets().app_secret(&self.secret_id).await.unwrap()
@@ -1768,6 +1778,9 @@ mod real {
             assert!(raw.contains(call), "the journal lacks {call}");
         }
     }
+
+    // Rolling back, on the same worlds.
+    mod rollback;
 
     // MySQL 9.7 resumes from an empty state directory at every step;
     // MariaDB from the same one.

@@ -145,6 +145,8 @@ fn plan() -> PlanView {
     );
     kill.destructive = true;
     PlanView {
+        rollback: None,
+        can_roll_back: false,
         old_user: Some(OLD.into()),
         new_user: Some(NEW.into()),
         holder: None,
@@ -1682,4 +1684,137 @@ fn the_status_bar_counts_the_session_down_and_says_when_it_expired() {
     assert!(screen(&s, 160, 48).contains("session expired"));
     key(&mut s, KeyCode::Char(' '));
     assert!(screen(&s, 160, 48).contains("⏸ paused"));
+}
+
+// ---- rolling back ------------------------------------------------------
+
+/// The fixture with a rotation that can still be rolled back.
+fn rollbackable() -> State {
+    let mut s = fixture();
+    let mut p = plan();
+    p.rollback = Some("rollback possible (until production/drop-old-user)".into());
+    p.can_roll_back = true;
+    feed(
+        &mut s,
+        [Action::PlanLoaded {
+            generation: 2,
+            at: t0() - secs(1),
+            result: Ok(p),
+        }],
+    );
+    s
+}
+
+fn rollback_preview() -> Vec<StepView> {
+    let mut restore = step(
+        "production/rollback-secret",
+        "Roll the secret back to the old user",
+        StepStatus::Pending,
+        &[
+            "UpdateSecretVersionStage govuk/signon/mysql: AWSCURRENT moves back to the AWSPREVIOUS version (signon), off signon_user_20260121's version",
+            "-- then log in as signon with the AWSCURRENT password (read only)",
+            "-- no database undo needed: signon's grants were never changed",
+        ],
+    );
+    restore.result = Some("AWSCURRENT names signon_user_20260121, not signon".into());
+    let mut drop = step(
+        "production/drop-new-user",
+        "Drop the never-used new user",
+        StepStatus::Pending,
+        &["DROP USER `signon_user_20260121`@`%`"],
+    );
+    drop.destructive = true;
+    drop.confirm_text = Some(NEW.into());
+    vec![
+        restore,
+        step(
+            "production/rollback-sync",
+            "Force-sync the ExternalSecret back",
+            StepStatus::Pending,
+            &[
+                "kubectl annotate -n apps externalsecrets.external-secrets.io signon-mysql force-sync=\"$(date +%s)\" --overwrite",
+            ],
+        ),
+        drop,
+    ]
+}
+
+#[test]
+fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
+    // Its line in the Steps pane, as `rotui plan` says it.
+    let s = rollbackable();
+    assert!(screen(&s, 160, 48).contains("rollback possible (until production/drop-old-user)"));
+
+    let mut s = rollbackable();
+    key(&mut s, KeyCode::Char('5'));
+    let fx = key(&mut s, KeyCode::Char('B'));
+    assert!(fx.iter().any(|e| matches!(e, Effect::PreviewRollback)), "{fx:?}");
+    assert!(matches!(s.dialog, Some(Dialog::Rollback { preview: None, .. })));
+    // Not before the preview is there.
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(!fx.iter().any(|e| e.is_write()), "{fx:?}");
+    feed(&mut s, [Action::RollbackPreview(Ok(rollback_preview()))]);
+    snap_both("dialog_rollback", &s);
+
+    // Enter with nothing typed: roll back, keeping the new user.
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Rollback { drop_new: None })),
+        "{fx:?}"
+    );
+    assert!(s.dialog.is_none());
+
+    // A wrong name does nothing; the new user's name drops it too.
+    let mut s = rollbackable();
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('B'));
+    feed(&mut s, [Action::RollbackPreview(Ok(rollback_preview()))]);
+    keys(&mut s, "signon");
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(!fx.iter().any(|e| e.is_write()), "{fx:?}");
+    assert!(matches!(s.dialog, Some(Dialog::Rollback { .. })));
+    keys(&mut s, "_user_20260121");
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Rollback { drop_new: Some(n) } if n == NEW)),
+        "{fx:?}"
+    );
+
+    // Esc cancels; nothing runs.
+    let mut s = rollbackable();
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('B'));
+    let fx = key(&mut s, KeyCode::Esc);
+    assert!(fx.is_empty() && s.dialog.is_none(), "{fx:?}");
+}
+
+#[test]
+fn no_rollback_dialog_when_the_survey_says_there_is_none() {
+    let mut s = fixture();
+    let mut p = plan();
+    p.rollback = Some("no rollback: signon was dropped in production".into());
+    feed(
+        &mut s,
+        [Action::PlanLoaded {
+            generation: 2,
+            at: t0() - secs(1),
+            result: Ok(p),
+        }],
+    );
+    key(&mut s, KeyCode::Char('5'));
+    let fx = key(&mut s, KeyCode::Char('B'));
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(s.dialog.is_none());
+    assert_eq!(
+        s.notice.as_ref().map(|(_, n)| n.as_str()),
+        Some("no rollback: signon was dropped in production")
+    );
+    // Read-only refuses too.
+    let mut s = rollbackable();
+    s.read_only = true;
+    key(&mut s, KeyCode::Char('5'));
+    assert!(key(&mut s, KeyCode::Char('B')).is_empty());
+    assert!(s.dialog.is_none());
 }

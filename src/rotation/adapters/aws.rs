@@ -1,6 +1,8 @@
 //! [`SecretsPort`] on `crate::aws`: the app secret's staged update.
 
-use crate::aws::{AWSCURRENT, AppSecret, AwsError, AwsErrorKind, AwsSession, SecretsManager};
+use crate::aws::{
+    AWSCURRENT, AWSPREVIOUS, AppSecret, AwsError, AwsErrorKind, AwsSession, SecretsManager, VersionRef,
+};
 use crate::rotation::mark::TAG_PREFIX;
 use crate::rotation::ports::{
     AppCredentials, PortError, PortErrorKind, PortFuture, RotationMark, SecretsPort, System,
@@ -150,6 +152,42 @@ impl SecretsPort for AwsSecrets {
                     .filter(|k| k.starts_with(TAG_PREFIX))
                     .collect();
                 self.secrets.untag(&self.secret_id, &keys).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn restore_previous<'a>(&'a self, old_username: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let id = &self.secret_id;
+            let current = self.secrets.app_secret(id).await?;
+            if current.username != old_username {
+                // Only ever back to the version that holds the old user.
+                let previous = self
+                    .secrets
+                    .app_secret_at(id, VersionRef::Stage(AWSPREVIOUS))
+                    .await?;
+                match previous {
+                    Some(p) if p.username == old_username => {}
+                    other => {
+                        return Err(PortError::new(
+                            System::SecretsManager,
+                            PortErrorKind::Invalid,
+                            format!(
+                                "secret {id}: AWSCURRENT names {}, and {AWSPREVIOUS} is {} rather than {old_username}'s version: not rolling back",
+                                current.username,
+                                other.map(|p| format!("{}'s", p.username)).unwrap_or_else(|| "missing".into())
+                            ),
+                        )
+                        .with_hint("restore AWSCURRENT by hand (UpdateSecretVersionStage)"));
+                    }
+                }
+                self.secrets.rollback(id, &current.version_id).await?;
+            }
+            if let Some(p) = self.secrets.pending(id).await?
+                && p.username != old_username
+            {
+                self.secrets.remove_pending(id, &p.version_id).await?;
             }
             Ok(())
         })

@@ -9,19 +9,35 @@ use super::super::ports::{AppCredentials, PortError, PortErrorKind, SyncVerdict,
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 
-/// AWSCURRENT when it names this rotation's new user; otherwise what the
-/// step is waiting for. The cluster matching the *old* credentials is not
-/// this rotation's work done.
+/// The user this step brings the cluster to: the rotation's new user, or,
+/// for a rollback's steps, the environment's old user.
+fn expected_user<'a>(cx: &'a StepCtx<'a>) -> &'a str {
+    if cx.step.kind.is_rollback() {
+        cx.rotation.old_user(&cx.step.env)
+    } else {
+        &cx.rotation.new_username
+    }
+}
+
+/// AWSCURRENT when it names the expected user ([`expected_user`]);
+/// otherwise what the step is waiting for. The cluster matching the other
+/// credentials is not this step's work done.
 async fn current(cx: &StepCtx<'_>) -> StepResult<Result<AppCredentials, String>> {
     let creds = cx
         .read(System::SecretsManager, cx.ports()?.secrets.current())
         .await?;
-    Ok(if creds.username == cx.rotation.new_username {
+    let want = expected_user(cx);
+    Ok(if creds.username == want {
         Ok(creds)
     } else {
+        let first = if cx.step.kind.is_rollback() {
+            "roll the secret back first"
+        } else {
+            "promote first"
+        };
         Err(format!(
-            "AWSCURRENT still names {}, not {}: promote first",
-            creds.username, cx.rotation.new_username
+            "AWSCURRENT still names {}, not {want}: {first}",
+            creds.username
         ))
     })
 }

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod database;
+mod rollback;
 mod secrets;
 
 use super::step::{Applied, Observation, Step, StepCtx, StepKind, StepResult};
@@ -14,7 +15,10 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
         Promote => secrets::observe_promoted(cx).await,
         ForceSync => cluster::observe_secret(cx, false).await,
         VerifySecret => cluster::observe_secret(cx, true).await,
-        Rollout => cluster::observe_rollout(cx).await,
+        Rollout | RolloutBack => cluster::observe_rollout(cx).await,
+        SyncBack => cluster::observe_secret(cx, false).await,
+        VerifySecretBack => cluster::observe_secret(cx, true).await,
+        RestoreSecret | DropNewUser => rollback::observe(step, cx).await,
         _ => database::observe(step, cx).await,
     }
 }
@@ -24,9 +28,10 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
     match &step.kind {
         StorePending { source } => secrets::preview_pending(cx, source.as_deref()),
         Promote => secrets::preview_promote(cx),
-        ForceSync => cluster::preview_sync(cx),
-        VerifySecret => cluster::preview_verify(cx),
-        Rollout => cluster::preview_rollout(cx),
+        ForceSync | SyncBack => cluster::preview_sync(cx),
+        VerifySecret | VerifySecretBack => cluster::preview_verify(cx),
+        Rollout | RolloutBack => cluster::preview_rollout(cx),
+        RestoreSecret | DropNewUser => rollback::preview(step, cx).await,
         _ => database::preview(step, cx).await,
     }
 }
@@ -40,8 +45,9 @@ pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> 
     match &step.kind {
         StorePending { source } => secrets::store_pending(cx, source.as_deref()).await,
         Promote => secrets::promote(cx).await,
-        ForceSync => cluster::force_sync(cx).await,
-        Rollout => cluster::await_rollout(cx).await,
+        ForceSync | SyncBack => cluster::force_sync(cx).await,
+        Rollout | RolloutBack => cluster::await_rollout(cx).await,
+        RestoreSecret | DropNewUser | VerifySecretBack => rollback::apply(step, cx).await,
         _ => database::apply(step, cx).await,
     }
 }
