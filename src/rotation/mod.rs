@@ -40,6 +40,7 @@
 
 pub mod adapters;
 pub mod cli;
+pub mod hold;
 pub mod interlock;
 pub mod journal;
 pub mod mark;
