@@ -5,11 +5,12 @@
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::backend::Backend;
+use super::run::step_changed;
 use crate::app::Action;
 use crate::app::state::{StepStatus, StepView};
 use crate::rotation::RunOptions;
 use crate::rotation::rollback::{self, PreviewedStep};
-use crate::rotation::runner::{self, RunOutcome, StepEventKind};
+use crate::rotation::runner::{self, RunOutcome};
 use crate::rotation::step::Observation;
 use crate::rotation::survey::StepState;
 use crate::secret::Redacted;
@@ -79,24 +80,7 @@ pub(super) async fn run(b: &Backend, drop_new: Option<String>, tx: &UnboundedSen
     };
     let opts = rollback::options(opts, &plan, &rotation);
     let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| {
-        let (status, text) = match &ev.kind {
-            StepEventKind::Started { .. } => (StepStatus::Running, "started".to_owned()),
-            StepEventKind::Call { text, .. } => (StepStatus::Running, text.clone()),
-            StepEventKind::Finished => (StepStatus::Done, "done".to_owned()),
-            StepEventKind::Skipped { reason } => (StepStatus::Skipped, reason.clone()),
-            StepEventKind::Waiting(w) => (StepStatus::Waiting, w.to_string()),
-            StepEventKind::Failed(e) => (StepStatus::Failed, e.clone()),
-            StepEventKind::Observed(o) => match o {
-                Observation::Done(d) => (StepStatus::Done, d.clone()),
-                Observation::NotDone(d) => (StepStatus::Running, d.clone()),
-                Observation::Blocked(d) => (StepStatus::Blocked, d.clone()),
-            },
-        };
-        let _ = tx.send(Action::StepChanged {
-            id: ev.step.to_string(),
-            status,
-            result: Some(Redacted::new(text)),
-        });
+        let _ = tx.send(step_changed(ev));
     })
     .await;
     let notice = match outcome {

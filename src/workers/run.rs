@@ -6,7 +6,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::backend::Backend;
 use crate::app::Action;
 use crate::app::state::StepStatus;
-use crate::rotation::runner::{self, RunOutcome, StepEventKind};
+use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind};
 use crate::rotation::step::{Confirm, Observation};
 use crate::rotation::{Plan, RunOptions, StepId};
 use crate::secret::Redacted;
@@ -53,24 +53,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
         result: None,
     });
     let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| {
-        let (status, text) = match &ev.kind {
-            StepEventKind::Started { .. } => (StepStatus::Running, "started".to_owned()),
-            StepEventKind::Call { text, .. } => (StepStatus::Running, text.clone()),
-            StepEventKind::Finished => (StepStatus::Done, "done".to_owned()),
-            StepEventKind::Skipped { reason } => (StepStatus::Skipped, reason.clone()),
-            StepEventKind::Waiting(w) => (StepStatus::Waiting, w.to_string()),
-            StepEventKind::Failed(e) => (StepStatus::Failed, e.clone()),
-            StepEventKind::Observed(o) => match o {
-                Observation::Done(d) => (StepStatus::Done, d.clone()),
-                Observation::NotDone(d) => (StepStatus::Running, d.clone()),
-                Observation::Blocked(d) => (StepStatus::Blocked, d.clone()),
-            },
-        };
-        let _ = tx.send(Action::StepChanged {
-            id: ev.step.to_string(),
-            status,
-            result: Some(Redacted::new(text)),
-        });
+        let _ = tx.send(step_changed(ev));
     })
     .await;
     let notice = match outcome {
@@ -81,4 +64,26 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     b.current.forget().await;
     let _ = tx.send(notice);
     let _ = tx.send(Action::RunEnded);
+}
+
+/// A runner event as the Steps pane shows it.
+pub(super) fn step_changed(ev: &StepEvent) -> Action {
+    let (status, text) = match &ev.kind {
+        StepEventKind::Started { .. } => (StepStatus::Running, "started".to_owned()),
+        StepEventKind::Call { text, .. } => (StepStatus::Running, text.clone()),
+        StepEventKind::Finished => (StepStatus::Done, "done".to_owned()),
+        StepEventKind::Skipped { reason } => (StepStatus::Skipped, reason.clone()),
+        StepEventKind::Waiting(w) => (StepStatus::Waiting, w.to_string()),
+        StepEventKind::Failed(e) => (StepStatus::Failed, e.clone()),
+        StepEventKind::Observed(o) => match o {
+            Observation::Done(d) => (StepStatus::Done, d.clone()),
+            Observation::NotDone(d) => (StepStatus::Running, d.clone()),
+            Observation::Blocked(d) => (StepStatus::Blocked, d.clone()),
+        },
+    };
+    Action::StepChanged {
+        id: ev.step.to_string(),
+        status,
+        result: Some(Redacted::new(text)),
+    }
 }
