@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{ListParams, PostParams};
@@ -38,6 +39,10 @@ fn pods_of<'a>(pods: &'a [Pod], prefix: &str) -> Vec<&'a Pod> {
                 .is_some_and(|n| n == prefix)
         })
         .collect()
+}
+
+fn is_running(p: &Pod) -> bool {
+    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
 }
 
 fn ip(p: &Pod) -> String {
@@ -212,6 +217,53 @@ async fn the_default_estate() {
             );
         }
     }
+
+    // A StatefulSet reading a Secret runs like a Deployment, and Reloader restarts it.
+    let sts: StatefulSet = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "signon-cache", "annotations": {"reloader.stakater.com/auto": "true"}},
+        "spec": {
+            "replicas": 2, "serviceName": "signon-cache",
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "signon-cache"}},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "signon-cache"}},
+                "spec": {"containers": [{"name": "cache", "image": "x", "envFrom": [{"secretRef": {"name": "signon-mysql"}}]}]},
+            },
+        },
+    }))
+    .unwrap();
+    let statefulsets: Api<StatefulSet> = Api::namespaced(estate.client("production").clone(), ns);
+    statefulsets.create(&PostParams::default(), &sts).await.unwrap();
+    let ready = |want: i32| {
+        let api = statefulsets.clone();
+        async move {
+            let s = api.get("signon-cache").await.unwrap();
+            let st = s.status.unwrap_or_default();
+            st.ready_replicas == Some(want) && st.updated_replicas == Some(want)
+        }
+    };
+    poll("the StatefulSet's pods", || ready(2)).await;
+    let prod_pods: Api<Pod> = Api::namespaced(estate.client("production").clone(), ns);
+    let first = prod_pods.get("signon-cache-0").await.unwrap();
+    assert!(
+        mysql_hosts(&estate, "production", "signon")
+            .await
+            .contains(&ip(&first))
+    );
+    let mut changed = prod_secrets.get("signon-mysql").await.unwrap();
+    changed
+        .data
+        .get_or_insert_default()
+        .insert("EXTRA".into(), k8s_openapi::ByteString(b"1".to_vec()));
+    changed.metadata.managed_fields = None;
+    prod_secrets
+        .replace("signon-mysql", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    poll("Reloader to roll the StatefulSet", || async {
+        let p = prod_pods.get_opt("signon-cache-0").await.unwrap();
+        p.is_some_and(|p| p.uid() != first.uid() && !ip(&p).is_empty() && is_running(&p))
+    })
+    .await;
 
     // A CronJob run holds its connections until it finishes.
     let env = "production";

@@ -29,6 +29,7 @@ mod podnet;
 mod pods;
 mod reloader;
 mod source;
+mod statefulset;
 mod template;
 
 use std::sync::Arc;
@@ -53,7 +54,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Start the External Secrets controller (reading from `source`),
-    /// Reloader, the Deployment controller, the garbage collector and the pod runtime `pods` (the
+    /// Reloader, the Deployment and StatefulSet controllers, the garbage collector and the pod runtime `pods` (the
     /// same one the API server was given for exec and port-forward).
     pub fn start(
         client: kube::Client,
@@ -67,6 +68,7 @@ impl Cluster {
             tokio::spawn(eso::run(client.clone(), ns.clone(), source, fail.clone())),
             tokio::spawn(reloader::run(client.clone(), ns.clone())),
             tokio::spawn(deployment::run(client.clone(), ns.clone())),
+            tokio::spawn(statefulset::run(client.clone(), ns.clone())),
             tokio::spawn(gc::run(client.clone(), ns.clone())),
             tokio::spawn(pods.clone().run(client, ns)),
         ];

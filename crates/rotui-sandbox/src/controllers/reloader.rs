@@ -1,5 +1,5 @@
 //! A Stakater Reloader (annotations strategy): when a Secret's data changes,
-//! every Deployment annotated `reloader.stakater.com/auto: "true"` that uses
+//! every Deployment and StatefulSet annotated `reloader.stakater.com/auto: "true"` that uses
 //! it (env `secretKeyRef` or `envFrom`) gets
 //! `reloader.stakater.com/last-reloaded-from` written into its pod template,
 //! which bumps its generation and so starts a rollout.
@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{PodSpec, Secret};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Secret};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -28,7 +28,8 @@ pub const LAST_RELOADED_FROM: &str = "reloader.stakater.com/last-reloaded-from";
 
 pub(super) async fn run(client: kube::Client, namespace: String) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let deployments: Api<Deployment> = Api::namespaced(client, &namespace);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client, &namespace);
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut events = watcher(secrets).boxed();
     while let Some(event) = events.next().await {
@@ -51,8 +52,14 @@ pub(super) async fn run(client: kube::Client, namespace: String) {
         if previous.is_none() || previous.as_deref() == Some(hash.as_str()) {
             continue;
         }
-        if let Err(e) = reload_users(&deployments, &namespace, &name, &hash).await {
-            tracing::warn!(secret = %name, error = %redact(&e.to_string()), "reloader could not restart a deployment");
+        let deployment_template = |d: &Deployment| d.spec.as_ref().map(|s| s.template.clone());
+        let statefulset_template = |s: &StatefulSet| s.spec.as_ref().map(|s| s.template.clone());
+        let reloaded = match reload_users(&deployments, deployment_template, &namespace, &name, &hash).await {
+            Ok(()) => reload_users(&statefulsets, statefulset_template, &namespace, &name, &hash).await,
+            e => e,
+        };
+        if let Err(e) = reloaded {
+            tracing::warn!(secret = %name, error = %redact(&e.to_string()), "reloader could not restart a workload");
         }
     }
 }
@@ -72,12 +79,21 @@ fn data_hash(secret: &Secret) -> String {
     fnv_hex(serde_json::to_string(&data).unwrap_or_default().as_bytes())
 }
 
-async fn reload_users(api: &Api<Deployment>, namespace: &str, secret: &str, hash: &str) -> kube::Result<()> {
+async fn reload_users<K>(
+    api: &Api<K>,
+    template_of: impl Fn(&K) -> Option<PodTemplateSpec>,
+    namespace: &str,
+    secret: &str,
+    hash: &str,
+) -> kube::Result<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     for d in api.list(&ListParams::default()).await? {
         if d.annotations().get(AUTO_ANNOTATION).map(String::as_str) != Some("true") {
             continue;
         }
-        let Some(template) = d.spec.as_ref().map(|s| &s.template) else {
+        let Some(template) = template_of(&d) else {
             continue;
         };
         let Some(pod) = template.spec.as_ref() else {
@@ -110,7 +126,7 @@ async fn reload_users(api: &Api<Deployment>, namespace: &str, secret: &str, hash
         }}}}});
         api.patch(&d.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
-        tracing::info!(deployment = %d.name_any(), %secret, "reloader restarted deployment");
+        tracing::info!(workload = %d.name_any(), %secret, "reloader restarted a workload");
     }
     Ok(())
 }
