@@ -32,10 +32,12 @@ pub struct MotoServer {
     _guard: Guarded,
 }
 
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Python starts in about a second, but a loaded machine starting several
+/// servers at once (an estate) can take far longer.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl MotoServer {
-    /// Start a fresh server (blocking until it answers, at most 10 s).
+    /// Start a fresh server (blocking until it answers, at most 30 s).
     pub fn start() -> Result<Self, MotoError> {
         Self::start_in(None)
     }
