@@ -47,8 +47,8 @@ pub(super) async fn observe_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Obs
     let now = identity(cx).await?;
     Ok(match baseline(cx).await? {
         None => Observation::NotDone(format!(
-            "{db} ({now}) has not been re-created since {from}'s switch: its identity is recorded \
-             now, and the nightly restore is awaited"
+            "{db} ({now}) has no baseline yet: the step records it on the rotation mark, then waits \
+             for the nightly restore from {from} to re-create the database"
         )),
         Some(_) if now == ABSENT => {
             Observation::NotDone(format!("{db} does not exist right now: a restore is under way"))
