@@ -6,8 +6,10 @@
 //! over, and only once the holder has been idle for [`STALE_AFTER`].
 //!
 //! A mark holds decisions and names, never a secret: the rotation id (from
-//! which the pending version's id is derived), the spec, the old user per
-//! environment, the new user, the holder and times. AWS tag values allow
+//! which the pending version's id is derived), the spec (with its nightly
+//! restores), the old user per environment, the new user, the holder and
+//! times, and what a restored environment's database was when its wait for
+//! the nightly restore began (its baseline). AWS tag values allow
 //! only letters, digits, spaces and `_.:/=+-@` (256 characters at most), so
 //! every value goes through [`encode`]: anything else is written `=XX` per
 //! UTF-8 byte (and `=` itself as `=3D`).
@@ -17,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Mode, PlanSpec, Rotation};
+use super::plan::{Mode, PlanSpec, Restore, Rotation, default_restores};
 use crate::target::Engine;
 
 /// How long a holder may be silent (no heartbeat) before another operator
@@ -39,6 +41,10 @@ const STARTED: &str = "rotui:started";
 const SINCE: &str = "rotui:since";
 const HEARTBEAT: &str = "rotui:heartbeat";
 const TAKEN_FROM: &str = "rotui:taken-over-from";
+/// `env from env from …`, each encoded (absent on marks written before
+/// restores were configurable: the default restores then).
+const RESTORES: &str = "rotui:restores";
+const RESTORE_BASELINE: &str = "rotui:restore-baseline:";
 
 /// A rotation in progress, as the team sees it in Secrets Manager.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +67,15 @@ pub struct RotationMark {
     pub heartbeat: DateTime<Utc>,
     /// The holder it was taken over from, if it was.
     pub taken_over_from: Option<String>,
+    /// Per restored environment, its database's identity when the wait for
+    /// the nightly restore began (`DbPort::database_incarnation`, or
+    /// [`ABSENT`]): the wait ends when it differs.
+    #[serde(default)]
+    pub restore_baselines: BTreeMap<String, String>,
 }
+
+/// A baseline taken while the database did not exist.
+pub const ABSENT: &str = "absent";
 
 impl RotationMark {
     /// A new rotation's mark, held by `holder` from `now`.
@@ -77,6 +91,7 @@ impl RotationMark {
             since: now,
             heartbeat: now,
             taken_over_from: None,
+            restore_baselines: BTreeMap::new(),
         }
     }
 
@@ -144,6 +159,16 @@ impl RotationMark {
         for (env, user) in &self.old_users {
             tags.push((format!("{OLD_USER}{}", encode(env)), encode(user)));
         }
+        let restores: Vec<String> = self
+            .spec
+            .restores
+            .iter()
+            .flat_map(|r| [encode(&r.env), encode(&r.from)])
+            .collect();
+        tags.push((RESTORES.to_owned(), restores.join(" ")));
+        for (env, baseline) in &self.restore_baselines {
+            tags.push((format!("{RESTORE_BASELINE}{}", encode(env)), encode(baseline)));
+        }
         if let Some(from) = &self.taken_over_from {
             tags.push((TAKEN_FROM.to_owned(), encode(from)));
         }
@@ -185,12 +210,29 @@ impl RotationMark {
                 .map(|e| decode(e).ok_or_else(|| format!("tag {ENVS} is not readable")))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut old_users = BTreeMap::new();
+            let mut restore_baselines = BTreeMap::new();
             for (k, v) in tags {
+                let bad = || format!("tag {k} is not readable");
                 if let Some(env) = k.strip_prefix(OLD_USER) {
-                    let bad = || format!("tag {k} is not readable");
                     old_users.insert(decode(env).ok_or_else(bad)?, decode(v).ok_or_else(bad)?);
+                } else if let Some(env) = k.strip_prefix(RESTORE_BASELINE) {
+                    restore_baselines.insert(decode(env).ok_or_else(bad)?, decode(v).ok_or_else(bad)?);
                 }
             }
+            let restores = match get(RESTORES) {
+                None => default_restores(),
+                Some(v) => {
+                    let names = v
+                        .split(' ')
+                        .filter(|e| !e.is_empty())
+                        .map(|e| decode(e).ok_or_else(|| format!("tag {RESTORES} is not readable")))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if names.len() % 2 != 0 {
+                        return Err(format!("tag {RESTORES} does not hold pairs"));
+                    }
+                    names.chunks(2).map(|p| Restore::new(&p[0], &p[1])).collect()
+                }
+            };
             Ok(RotationMark {
                 rotation_id: decode(id).ok_or_else(|| format!("tag {ROTATION} is not readable"))?,
                 spec: PlanSpec {
@@ -198,6 +240,7 @@ impl RotationMark {
                     engine,
                     envs,
                     mode,
+                    restores,
                 },
                 old_users,
                 new_username: text(NEW_USER)?,
@@ -207,6 +250,7 @@ impl RotationMark {
                 since: time(SINCE)?,
                 heartbeat: time(HEARTBEAT)?,
                 taken_over_from: get(TAKEN_FROM).and_then(decode),
+                restore_baselines,
             })
         })())
     }
@@ -330,6 +374,7 @@ mod tests {
                 engine: Engine::Postgres,
                 envs: vec!["production".into(), "staging".into()],
                 mode: Mode::Normal,
+                restores: default_restores(),
             },
             old_users: [
                 ("production".to_string(), "account-api it's \"q\" %=".to_string()),
@@ -353,6 +398,7 @@ mod tests {
     fn tags_round_trip_and_use_only_allowed_characters() {
         let mut m = mark();
         m.taken_over_from = Some("bob@laptop".into());
+        m.restore_baselines.insert("staging".into(), "oid 16384".into());
         let tags = m.to_tags();
         for (k, v) in &tags {
             let ok = |s: &str| {
@@ -365,6 +411,22 @@ mod tests {
         assert!(RotationMark::from_tags(&[("team".into(), "x".into())]).is_none());
         let damaged: Vec<_> = tags.into_iter().filter(|(k, _)| k != "rotui:holder").collect();
         assert!(matches!(RotationMark::from_tags(&damaged), Some(Err(e)) if e.contains("rotui:holder")));
+    }
+
+    #[test]
+    fn restores_round_trip_and_older_marks_mean_the_default() {
+        let mut m = mark();
+        m.spec.restores = vec![];
+        assert_eq!(RotationMark::from_tags(&m.to_tags()), Some(Ok(m.clone())));
+        m.spec.restores = vec![
+            Restore::new("staging", "production"),
+            Restore::new("qa env", "staging"),
+        ];
+        assert_eq!(RotationMark::from_tags(&m.to_tags()), Some(Ok(m.clone())));
+        // A mark written before restores were tagged: the estate's default.
+        let older: Vec<_> = m.to_tags().into_iter().filter(|(k, _)| k != RESTORES).collect();
+        let read = RotationMark::from_tags(&older).unwrap().unwrap();
+        assert_eq!(read.spec.restores, default_restores());
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! The runbook as ordered steps, per engine and mode.
 //!
 //! MySQL keeps users per environment, so the plan repeats per environment
-//! and drops the old users last, once none is in use anywhere. PostgreSQL's
-//! staging is restored from production every night: production is rotated,
-//! staging waits for the restore, is validated and switched to the same
-//! credentials, and only then does production drop the old user (the drop
-//! reaches staging the next night). In "compromised credentials" mode nobody
-//! waits for the night: every environment gets the same new username and
-//! password at once.
+//! and drops the old users last, once none is in use anywhere. A PostgreSQL
+//! environment restored every night from another (staging from production,
+//! by `pg_dump -Fc` and `pg_restore`: [`PlanSpec::restores`]) is not rotated
+//! directly: the source is rotated, the restored environment waits until its
+//! database was re-created after the source's switch, is validated, gets the
+//! new login the restore did not bring (pg_dump copies no roles) with the
+//! source's username and password, and is switched; then the old users are
+//! dropped (roles are per server, so in each). An app the restore does not
+//! copy is rotated directly in every environment. In "compromised
+//! credentials" mode nobody waits for the night: every environment gets the
+//! same new username and password at once.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +30,33 @@ pub enum Mode {
     Compromised,
 }
 
+/// An environment whose database is restored every night from another's
+/// (PostgreSQL staging from production: `pg_dump -Fc`, `pg_restore`, then
+/// `ALTER DATABASE … OWNER`). Roles are not copied.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Restore {
+    /// The restored environment.
+    pub env: String,
+    /// The environment its database is copied from.
+    pub from: String,
+}
+
+impl Restore {
+    pub fn new(env: impl Into<String>, from: impl Into<String>) -> Self {
+        Restore {
+            env: env.into(),
+            from: from.into(),
+        }
+    }
+}
+
+/// The estate's restores when nothing says otherwise: PostgreSQL staging is
+/// restored from production (also what journals and marks written before
+/// restores were configurable mean).
+pub fn default_restores() -> Vec<Restore> {
+    vec![Restore::new("staging", "production")]
+}
+
 /// What to rotate: an app's database in one or more environments, in order
 /// (production first when it is there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,11 +65,32 @@ pub struct PlanSpec {
     pub engine: Engine,
     pub envs: Vec<String>,
     pub mode: Mode,
+    /// Which environments' databases are nightly copies of another's, for
+    /// this app (PostgreSQL, normal mode, when the source is rotated too).
+    /// An app the restore does not copy has none: each environment is then
+    /// rotated directly.
+    #[serde(default = "default_restores")]
+    pub restores: Vec<Restore>,
 }
 
 impl PlanSpec {
-    /// The plan for `target`'s app in `envs` (the target's own when empty).
+    /// The plan for `target`'s app in `envs` (the target's own when empty),
+    /// with the estate's default restores ([`default_restores`]).
     pub fn for_target(target: &Target, envs: &[String], mode: Mode) -> PlanSpec {
+        let restores: Vec<(String, String)> =
+            default_restores().into_iter().map(|r| (r.env, r.from)).collect();
+        PlanSpec::for_target_with_restores(target, envs, mode, &restores)
+    }
+
+    /// [`PlanSpec::for_target`] with the restores configured for the app,
+    /// as `(restored env, env it is restored from)` pairs; empty for an app
+    /// the restore does not copy (like account-api).
+    pub fn for_target_with_restores(
+        target: &Target,
+        envs: &[String],
+        mode: Mode,
+        restores: &[(String, String)],
+    ) -> PlanSpec {
         PlanSpec {
             app: target.app.clone(),
             engine: target.engine,
@@ -48,7 +100,21 @@ impl PlanSpec {
                 envs.to_vec()
             },
             mode,
+            restores: restores.iter().map(|(e, f)| Restore::new(e, f)).collect(),
         }
+    }
+
+    /// The environment `env` waits for in this rotation, when its database
+    /// is a nightly copy of another one that is rotated too (PostgreSQL,
+    /// normal mode only: compromised credentials do not wait for the night).
+    pub fn restored_from(&self, env: &str) -> Option<&str> {
+        if self.engine != Engine::Postgres || self.mode != Mode::Normal {
+            return None;
+        }
+        self.restores
+            .iter()
+            .find(|r| r.env == env && r.from != env && self.envs.contains(&r.from))
+            .map(|r| r.from.as_str())
     }
 
     /// `target` moved to `env`: the same names (they are the same app), but
@@ -75,10 +141,12 @@ pub enum PlanError {
     #[error("environment {0} is named twice")]
     Duplicate(String),
     #[error(
-        "PostgreSQL staging is restored from production every night, so a user created there is \
-         undone: rotate production (staging follows), or use --compromised"
+        "PostgreSQL {env} is restored from {from} every night, so a user created there is \
+         undone: rotate {from} too ({env} follows), or use --compromised"
     )]
-    StagingWithoutProduction,
+    RestoredWithoutSource { env: String, from: String },
+    #[error("{env} is restored from {from}, which is itself restored: rotate the first source")]
+    RestoreChain { env: String, from: String },
 }
 
 /// The decisions of one rotation, recorded in the journal when it starts and
@@ -212,25 +280,45 @@ fn mysql(spec: &PlanSpec, b: &mut Builder) {
 }
 
 fn postgres(spec: &PlanSpec, b: &mut Builder) -> Result<(), PlanError> {
-    let has_prod = spec.envs.iter().any(|e| e == "production");
-    let first = spec.envs[0].clone();
-    if spec.mode == Mode::Normal && spec.envs.iter().any(|e| e == "staging") && !has_prod {
-        return Err(PlanError::StagingWithoutProduction);
+    if spec.mode == Mode::Normal {
+        for r in &spec.restores {
+            if spec.envs.contains(&r.env) && r.from != r.env && !spec.envs.contains(&r.from) {
+                return Err(PlanError::RestoredWithoutSource {
+                    env: r.env.clone(),
+                    from: r.from.clone(),
+                });
+            }
+        }
     }
-
-    // Environments rotated directly: all of them when compromised; otherwise
-    // all but staging when production is there (staging follows by restore).
-    let restored = |e: &str| spec.mode == Mode::Normal && has_prod && e == "staging";
-    let prod_first = if has_prod {
-        "production".to_owned()
-    } else {
-        first.clone()
+    // Environments rotated directly, production first; the restored ones
+    // follow the environment they are copied from.
+    let restored = |e: &str| spec.restored_from(e).is_some();
+    let direct: Vec<String> = {
+        let mut d: Vec<String> = spec.envs.iter().filter(|e| !restored(e)).cloned().collect();
+        if let Some(i) = d.iter().position(|e| e == "production") {
+            let p = d.remove(i);
+            d.insert(0, p);
+        }
+        d
     };
-    let mut order: Vec<String> = vec![prod_first.clone()];
-    order.extend(spec.envs.iter().filter(|e| **e != prod_first).cloned());
+    let later: Vec<(String, String)> = spec
+        .envs
+        .iter()
+        .filter_map(|e| spec.restored_from(e).map(|f| (e.clone(), f.to_owned())))
+        .collect();
+    if let Some((env, from)) = later.iter().find(|(_, f)| restored(f)) {
+        return Err(PlanError::RestoreChain {
+            env: env.clone(),
+            from: from.clone(),
+        });
+    }
+    // Compromised mode: everyone gets the first environment's new password.
+    let Some(first) = direct.first().cloned() else {
+        return Err(PlanError::NoEnvironment);
+    };
 
-    for env in order.iter().filter(|e| !restored(e)) {
-        let source = (spec.mode == Mode::Compromised && *env != prod_first).then(|| prod_first.clone());
+    for env in &direct {
+        let source = (spec.mode == Mode::Compromised && *env != first).then(|| first.clone());
         let needs = match &source {
             Some(s) => vec![StepId(format!("{s}/store-pending"))],
             None => vec![],
@@ -243,43 +331,34 @@ fn postgres(spec: &PlanSpec, b: &mut Builder) -> Result<(), PlanError> {
         switch_over(b, env, &[]);
     }
 
-    let mut also_check = vec![];
-    for env in order.iter().filter(|e| restored(e)) {
-        let drained = b.last(&prod_first);
-        b.push(
-            env,
-            StepKind::AwaitOvernightSync {
-                from: prod_first.clone(),
-            },
-            &drained,
-        );
-        b.push(
-            env,
-            StepKind::ValidateRestore {
-                from: prod_first.clone(),
-            },
-            &[],
-        );
+    let mut also_check: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (env, from) in &later {
+        // Only once the source has switched and drained: a restore after
+        // that carries its changes.
+        let drained = b.last(from);
+        let from = from.clone();
+        b.push(env, StepKind::AwaitOvernightSync { from: from.clone() }, &drained);
+        b.push(env, StepKind::ValidateRestore { from: from.clone() }, &[]);
         b.push(
             env,
             StepKind::StorePending {
-                source: Some(prod_first.clone()),
+                source: Some(from.clone()),
             },
             &[],
         );
+        // pg_dump copies no roles: the new login is made here, with the
+        // source's username and password.
+        b.push(env, StepKind::CreateRestoredLogin { from: from.clone() }, &[]);
         switch_over(b, env, &[]);
-        also_check.push(env.clone());
+        also_check.entry(from).or_default().push(env.clone());
     }
 
-    let drained: Vec<StepId> = order.iter().flat_map(|e| b.last(e)).collect();
-    for env in order.iter().filter(|e| !restored(e)) {
-        // Production's drop reaches restored environments overnight, so their
-        // secrets and connections must be off the old user too.
-        let check = if *env == prod_first {
-            also_check.clone()
-        } else {
-            vec![]
-        };
+    let drained: Vec<StepId> = spec.envs.iter().flat_map(|e| b.last(e)).collect();
+    for env in direct.iter().chain(later.iter().map(|(e, _)| e)) {
+        // A restored environment's secrets and connections must be off the
+        // old user before its source drops it: the next restore hands the
+        // objects to roles as the source has them.
+        let check = also_check.get(env).cloned().unwrap_or_default();
         b.push(env, StepKind::DropOldUser { also_check: check }, &drained);
     }
     Ok(())
@@ -295,6 +374,7 @@ mod tests {
             engine,
             envs: envs.iter().map(|e| e.to_string()).collect(),
             mode,
+            restores: default_restores(),
         }
     }
 
@@ -357,6 +437,7 @@ mod tests {
                 "staging/await-overnight-sync",
                 "staging/validate-restore",
                 "staging/store-pending",
+                "staging/create-restored-login",
                 "staging/test-login",
                 "staging/promote",
                 "staging/force-sync",
@@ -364,9 +445,10 @@ mod tests {
                 "staging/rollout",
                 "staging/drain",
                 "production/drop-old-user",
+                "staging/drop-old-user",
             ]
         );
-        let drop = p.steps.last().unwrap();
+        let drop = p.step(&StepId("production/drop-old-user".into())).unwrap();
         assert_eq!(
             drop.kind,
             StepKind::DropOldUser {
@@ -380,6 +462,66 @@ mod tests {
                 source: Some("production".into())
             }
         );
+    }
+
+    #[test]
+    fn an_app_the_restore_does_not_copy_is_rotated_directly_in_staging() {
+        let t = Target::new("production", "account-api", Engine::Postgres);
+        let envs = ["production".to_string(), "staging".to_string()];
+        let s = PlanSpec::for_target_with_restores(&t, &envs, Mode::Normal, &[]);
+        assert!(s.restores.is_empty() && s.restored_from("staging").is_none());
+        let p = Plan::build(&s).unwrap();
+        assert!(
+            !p.steps
+                .iter()
+                .any(|s| matches!(s.kind, StepKind::AwaitOvernightSync { .. }))
+        );
+        for id in [
+            "staging/create-user",
+            "staging/ensure-owner-role",
+            "staging/drop-old-user",
+        ] {
+            assert!(p.step(&StepId(id.into())).is_some(), "{id}");
+        }
+        // Its own password: nothing to wait for, nothing to share.
+        assert_eq!(
+            p.step(&StepId("staging/store-pending".into())).unwrap().kind,
+            StepKind::StorePending { source: None }
+        );
+        // Staging alone is fine then.
+        let alone = PlanSpec::for_target_with_restores(&t, &["staging".into()], Mode::Normal, &[]);
+        assert!(Plan::build(&alone).is_ok());
+    }
+
+    #[test]
+    fn restores_are_data_and_default_to_staging_from_production() {
+        let t = Target::new("production", "content-store", Engine::Postgres);
+        let envs = ["production".to_string(), "staging".to_string()];
+        assert_eq!(
+            PlanSpec::for_target(&t, &envs, Mode::Normal).restores,
+            default_restores()
+        );
+        let qa = PlanSpec::for_target_with_restores(
+            &t,
+            &["production".into(), "qa".into(), "staging".into()],
+            Mode::Normal,
+            &[("qa".into(), "production".into())],
+        );
+        let p = Plan::build(&qa).unwrap();
+        assert!(p.step(&StepId("qa/await-overnight-sync".into())).is_some());
+        assert!(p.step(&StepId("staging/create-user".into())).is_some());
+        // A spec journalled before restores existed reads as the default.
+        let old = r#"{"app":"a","engine":"postgres","envs":["production","staging"],"mode":"normal"}"#;
+        let read: PlanSpec = serde_json::from_str(old).unwrap();
+        assert_eq!(read.restores, default_restores());
+        assert_eq!(read.restored_from("staging"), Some("production"));
+        // MySQL and compromised mode never wait for a restore.
+        let mut m = read.clone();
+        m.engine = Engine::Mysql;
+        assert_eq!(m.restored_from("staging"), None);
+        m.engine = Engine::Postgres;
+        m.mode = Mode::Compromised;
+        assert_eq!(m.restored_from("staging"), None);
     }
 
     #[test]
@@ -457,7 +599,10 @@ mod tests {
         assert_eq!(p.steps.last().unwrap().id.0, "integration/drop-old-user");
         assert_eq!(
             Plan::build(&spec(Engine::Postgres, &["staging"], Mode::Normal)),
-            Err(PlanError::StagingWithoutProduction)
+            Err(PlanError::RestoredWithoutSource {
+                env: "staging".into(),
+                from: "production".into()
+            })
         );
         assert!(Plan::build(&spec(Engine::Postgres, &["staging"], Mode::Compromised)).is_ok());
         assert_eq!(

@@ -168,6 +168,11 @@ pub trait DbPort: Send + Sync {
     /// `reassign_to` and `DROP OWNED` in each database it owns something in, then `DROP USER`).
     fn drop_user<'a>(&'a self, user: &'a str, reassign_to: Option<&'a str>)
     -> PortFuture<'a, Vec<Statement>>;
+    /// Which incarnation of the app database this is (PostgreSQL: its
+    /// `pg_database.oid`, e.g. `oid 16384`): a restore re-creates the
+    /// database, so the value changes. `None` while the database does not
+    /// exist (in the middle of a restore).
+    fn database_incarnation(&self) -> PortFuture<'_, Option<String>>;
     /// Run one statement (in `statement.database` when set).
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()>;
     /// Try (without waiting) to take the advisory lock `key` on a connection

@@ -90,13 +90,17 @@ pub fn plan(spec: &PlanSpec) -> Result<Plan, PlanError> {
         }
         back.extend(prev);
     }
-    // A restored environment (PostgreSQL staging) gets the drop by the next restore.
+    // Wherever the rotation creates the new user: also a restored
+    // environment (PostgreSQL staging), where pg_dump brings no roles and
+    // the rotation makes the login itself.
     for env in &order {
-        if rotation
-            .steps
-            .iter()
-            .any(|s| &s.env == env && s.kind == StepKind::CreateUser)
-        {
+        if rotation.steps.iter().any(|s| {
+            &s.env == env
+                && matches!(
+                    s.kind,
+                    StepKind::CreateUser | StepKind::CreateRestoredLogin { .. }
+                )
+        }) {
             steps.push(Step {
                 id: id(env, &StepKind::DropNewUser),
                 env: env.clone(),

@@ -69,11 +69,16 @@ pub enum StepKind {
     Rollout,
     /// The old user's connections are gone (killed on request).
     Drain,
-    /// PostgreSQL: the overnight restore brought the new user into this
-    /// (staging) environment from `from`.
+    /// PostgreSQL: this (staging) environment's database was re-created by
+    /// the nightly restore from `from` after `from` switched (its identity
+    /// differs from the one recorded then, on the rotation mark).
     AwaitOvernightSync { from: String },
-    /// PostgreSQL: the restored user works here with `from`'s password.
+    /// PostgreSQL: the restore brought `from`'s ownership (the owner role owns the objects).
     ValidateRestore { from: String },
+    /// PostgreSQL: pg_dump copies no roles, so the new login is created here
+    /// (when the restore did not bring it) with the username and password
+    /// `from` holds, and granted the owner role.
+    CreateRestoredLogin { from: String },
     /// Drop the old user; `also_check` are environments whose secrets and
     /// connections must not use it either (PostgreSQL staging follows production).
     DropOldUser { also_check: Vec<String> },
@@ -194,6 +199,7 @@ impl Step {
             Drain => "drain",
             AwaitOvernightSync { .. } => "await-overnight-sync",
             ValidateRestore { .. } => "validate-restore",
+            CreateRestoredLogin { .. } => "create-restored-login",
             DropOldUser { .. } => "drop-old-user",
             RestoreSecret => "rollback-secret",
             SyncBack => "rollback-sync",
@@ -226,6 +232,10 @@ impl Step {
             Drain => "Watch the old user's connections drain".into(),
             AwaitOvernightSync { from } => format!("Wait for the overnight {from}-to-{} sync", self.env),
             ValidateRestore { from } => format!("Validate {from}'s changes arrived in {}", self.env),
+            CreateRestoredLogin { from } => format!(
+                "Create {from}'s new login in {} (no roles are restored)",
+                self.env
+            ),
             DropOldUser { .. } if pg => "Reassign, drop owned, drop the old user".into(),
             DropOldUser { .. } => "Drop the old user".into(),
             RestoreSecret => "Roll the secret back to the old user".into(),
@@ -262,9 +272,16 @@ impl Step {
             Rollout => "The pods must restart with the new DATABASE_URL.",
             Drain => "The old credentials must no longer be in use before the user is removed.",
             AwaitOvernightSync { .. } => {
-                "Staging's database is restored from production overnight; the new user arrives with it."
+                "Staging's database is re-created from production's dump overnight; only a restore \
+                 after production's switch carries production's changes."
             }
-            ValidateRestore { .. } => "Check the restored user and ownership before staging uses them.",
+            ValidateRestore { .. } => {
+                "Check the restore gave the objects to the owner role before staging uses them."
+            }
+            CreateRestoredLogin { .. } => {
+                "pg_dump copies no roles: the restore brings production's ownership but not its new \
+                 login, so staging gets the same username and password, as production's secret holds them."
+            }
             DropOldUser { .. } => "Retire the old credentials.",
             RestoreSecret => {
                 "Undo: AWSCURRENT goes back to the old user's version, which still logs in; \
@@ -291,7 +308,9 @@ impl Step {
             | ValidateRestore { .. } => Confirm::None,
             // Waiting is harmless; killing leftovers is asked for separately (RunOptions::kill_leftovers).
             Rollout | Drain => Confirm::None,
-            StorePending { .. } | CreateUser | Promote | ForceSync => Confirm::Yes,
+            StorePending { .. } | CreateUser | CreateRestoredLogin { .. } | Promote | ForceSync => {
+                Confirm::Yes
+            }
             EnsureOwnerRole | MigrateDefiners => Confirm::Destructive,
             DropOldUser { .. } => Confirm::Typed(rotation.old_user(&self.env).to_owned()),
             VerifySecretBack | RolloutBack => Confirm::None,

@@ -57,6 +57,8 @@ struct State {
     mark_tags: Vec<(String, String)>,
     /// Advisory locks held (their keys).
     locks: BTreeSet<String>,
+    /// The app database's identity (PostgreSQL's oid): a restore changes it.
+    incarnation: u32,
 }
 
 #[derive(Clone)]
@@ -231,6 +233,9 @@ impl DbPort for Fake {
             Box::pin(async {})
         }))))
     }
+    fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
+        self.db(|s| Ok(Some(format!("oid {}", 16384 + s.incarnation))))
+    }
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
         let sql = statement.sql();
         self.db(|s| {
@@ -262,7 +267,8 @@ impl DbPort for Fake {
                     }
                 }
                 ["MOVE", from, to] => {
-                    s.objects.remove(*from);
+                    let n = s.objects.remove(*from).unwrap_or(0);
+                    *s.objects.entry(to.to_string()).or_default() += n;
                     // PostgreSQL: the owner role gets the old user's privileges too.
                     let grants = s.users.get(*from).map(|u| u.grants.clone()).unwrap_or_default();
                     s.users.entry(to.to_string()).or_default().grants.extend(grants);
@@ -429,6 +435,24 @@ impl ClusterPort for Fake {
 }
 
 const OLD_PW: &str = "OldPasswordOfTheApp0123456789xyz";
+const OWNER: &str = "account-api-owner-role";
+
+/// The night: `to`'s database re-created from a `pg_dump -Fc` of `from`'s,
+/// then `ALTER DATABASE … OWNER`. Objects keep their owners where `to` has
+/// those roles (the restoring admin gets the rest); no role is copied.
+fn nightly_restore(from: &State, to: &mut State) {
+    to.incarnation += 1;
+    let mut objects: BTreeMap<String, usize> = BTreeMap::new();
+    for (owner, n) in &from.objects {
+        let owner = if to.users.contains_key(owner) {
+            owner.clone()
+        } else {
+            "aws_db_admin".into()
+        };
+        *objects.entry(owner).or_default() += n;
+    }
+    to.objects = objects;
+}
 
 fn world(env: &str, engine: Engine) -> (Fake, EnvPorts) {
     crate::secret::register(OLD_PW);
@@ -448,6 +472,12 @@ fn world(env: &str, engine: Engine) -> (Fake, EnvPorts) {
     s.users.insert("aws_db_admin".into(), FakeUser::default());
     s.objects.insert(old.into(), 2);
     s.conns.insert(old.into(), 3);
+    if engine == Engine::Postgres && env == "staging" {
+        // Roles outlive restores: a conversion before left staging the owner
+        // role (that the app inherits), so a restore can give it the objects.
+        s.users.insert(OWNER.into(), FakeUser::default());
+        s.users.get_mut(old).unwrap().member_of.insert(OWNER.into());
+    }
     s.current = (old.into(), OLD_PW.into());
     s.k8s_url = Some(s.current.clone());
     s.pods_url = Some(s.current.clone());
@@ -470,6 +500,7 @@ fn spec(engine: Engine, envs: &[&str], mode: Mode) -> PlanSpec {
         engine,
         envs: envs.iter().map(|e| e.to_string()).collect(),
         mode,
+        restores: super::plan::default_restores(),
     }
 }
 
@@ -811,18 +842,16 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
     let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
     let o = opts(true, &["account-api"]);
     let rot = s.rotation(&o).await;
-    assert_eq!(
-        s.run(&rot, &o).await,
-        RunOutcome::Waiting(Wait::Overnight {
-            env: "staging".into(),
-            from: "production".into()
-        })
-    );
+    let overnight = RunOutcome::Waiting(Wait::Overnight {
+        env: "staging".into(),
+        from: "production".into(),
+    });
+    assert_eq!(s.run(&rot, &o).await, overnight);
     let new = rot.new_username.clone();
     {
         let p = s.fake("production");
         assert_eq!(p.current.0, new);
-        assert!(p.users[&new].member_of.contains("account-api-owner-role"));
+        assert!(p.users[&new].member_of.contains(OWNER));
         assert!(
             p.users.contains_key("account-api"),
             "dropped before staging moved"
@@ -832,25 +861,55 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
             "staging touched before the restore"
         );
     }
-    // Running again before the night changes nothing and still waits.
-    assert!(matches!(
-        s.run(&rot, &o).await,
-        RunOutcome::Waiting(Wait::Overnight { .. })
-    ));
+    // The wait recorded staging's database as it was once production had
+    // switched: on the mark (every environment's) and in the journal.
+    let baseline = |env: &str| {
+        RotationMark::from_tags(&s.fake(env).mark_tags)
+            .unwrap()
+            .unwrap()
+            .restore_baselines
+    };
+    for env in ["production", "staging"] {
+        assert_eq!(baseline(env)["staging"], "oid 16384", "{env}");
+    }
+    assert!(
+        s.journal_text()
+            .contains("rotui:restore-baseline:staging=oid 16384"),
+        "{}",
+        s.journal_text()
+    );
+    // Running again before the night changes nothing and still waits,
+    // saying what for.
+    let mut seen = vec![];
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let with_events = RunOptions {
+        events: Some(tx),
+        ..o.clone()
+    };
+    assert_eq!(s.run(&rot, &with_events).await, overnight);
+    while let Ok(ev) = rx.try_recv() {
+        if let StepEventKind::Observed(obs) = ev.kind
+            && ev.step.0 == "staging/await-overnight-sync"
+        {
+            seen.push(format!("{obs:?}"));
+        }
+    }
+    assert!(
+        seen.iter().any(|t| t.contains(
+            "staging's account-api_production was last re-created before production's switch (oid 16384); \
+             waiting for the nightly restore"
+        )),
+        "{seen:?}"
+    );
+    assert_eq!(baseline("staging")["staging"], "oid 16384", "re-recorded");
 
-    // The overnight restore copies production's users and ownership to staging.
+    // The night: staging re-created from production's dump, which brings
+    // ownership but no role.
     {
         let p = s.fake("production");
         let mut st = s.fake("staging");
-        st.users.insert(
-            new.clone(),
-            FakeUser {
-                password: p.users[&new].password.clone(),
-                member_of: p.users[&new].member_of.clone(),
-                grants: BTreeSet::new(),
-            },
-        );
-        st.objects.clear();
+        nightly_restore(&p, &mut st);
+        assert!(!st.users.contains_key(&new));
     }
     let resumed = s.rotation(&o).await;
     assert_eq!(resumed, rot);
@@ -860,14 +919,119 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
     assert_eq!(st.current, p.current, "staging uses production's new credentials");
     assert!(!p.users.contains_key("account-api"));
     assert!(
-        !st.writes
-            .iter()
-            .any(|w| w.starts_with("CREATE USER") || w.starts_with("DROP"))
+        !st.users.contains_key("account-api"),
+        "staging's old login is dropped too"
+    );
+    // The login the restore did not bring, with production's password, once.
+    assert_eq!(st.users[&new].password, p.users[&new].password);
+    assert!(st.users[&new].member_of.contains(OWNER));
+    assert_eq!(
+        st.writes.iter().filter(|w| w.starts_with("CREATE USER")).count(),
+        1,
+        "{:?}",
+        st.writes
     );
     assert!(
         p.writes
             .contains(&"MOVE account-api account-api-owner-role".to_string())
     );
+    let journal = s.journal_text();
+    assert!(
+        journal.contains("pg_dump copies no roles: the restore brought production's ownership"),
+        "{journal}"
+    );
+    assert!(!journal.contains(&p.users[&new].password));
+}
+
+#[tokio::test]
+async fn staging_without_the_owner_role_blocks_after_the_restore_and_says_why() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    s.fake("staging").users.remove(OWNER);
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        RunOutcome::Waiting(Wait::Overnight { .. })
+    ));
+    {
+        let p = s.fake("production");
+        nightly_restore(&p, &mut s.fake("staging"));
+    }
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "staging/validate-restore");
+    assert!(
+        err.to_string()
+            .contains("account-api-owner-role does not exist in staging")
+            && err.to_string().contains("pg_dump copies no roles"),
+        "{err}"
+    );
+}
+
+/// The wait's baseline lives on the mark: another laptop, with nothing in
+/// its journal, resumes the same wait (it does not take a new baseline after
+/// the night, which would wait a night more), and a second run once done
+/// plans nothing.
+#[tokio::test]
+async fn the_restore_baseline_is_resumed_from_the_mark_and_a_second_run_plans_nothing() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        RunOutcome::Waiting(Wait::Overnight { .. })
+    ));
+    {
+        let p = s.fake("production");
+        nightly_restore(&p, &mut s.fake("staging"));
+    }
+    let (_dir, journal) = laptop();
+    let journal = journal(&s.plan.spec);
+    let bob = as_holder(o.clone(), &o.holder()); // the same operator, on another laptop
+    let r = runner::start_or_resume(&s.plan.spec, &s.ctx, &journal, &bob)
+        .await
+        .unwrap();
+    assert_eq!(r, rot);
+    let mut until = bob.clone();
+    until.stop_after = Some(StepId("staging/await-overnight-sync".into()));
+    assert_eq!(
+        runner::run(&s.plan, &s.ctx, &r, &journal, &until).await,
+        RunOutcome::Waiting(Wait::Paused {
+            after: StepId("staging/await-overnight-sync".into())
+        })
+    );
+    let text = std::fs::read_to_string(journal.path()).unwrap();
+    assert!(
+        text.contains(
+            "was re-created by a restore after production's switch (oid 16384 then, oid 16385 now)"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        runner::run(&s.plan, &s.ctx, &r, &journal, &bob).await,
+        RunOutcome::Done
+    );
+    // Done: running it again (this laptop's journal still has it
+    // unfinished) observes every step done and writes nothing.
+    let before: Vec<usize> = ["production", "staging"]
+        .iter()
+        .map(|e| s.fake(e).writes.len())
+        .collect();
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
+    let after: Vec<usize> = ["production", "staging"]
+        .iter()
+        .map(|e| s.fake(e).writes.len())
+        .collect();
+    assert_eq!(before, after);
+    for step in &s.plan.steps {
+        let cx = StepCtx {
+            ctx: &s.ctx,
+            rotation: &rot,
+            step,
+            opts: &o,
+            recorder: None,
+        };
+        assert!(step.observe(&cx).await.unwrap().is_done(), "{}", step.id);
+    }
 }
 
 #[tokio::test]
@@ -1198,15 +1362,7 @@ async fn every_step_resumed_from_an_empty_state_dir_finishes_the_same_rotation()
                 // PostgreSQL staging waits for the night's restore: the fake restores it.
                 RunOutcome::Waiting(Wait::Overnight { env, .. }) => {
                     let p = s.fake("production");
-                    let mut st = s.fake(&env);
-                    let new = &p.users[&r.new_username];
-                    let restored = FakeUser {
-                        password: new.password.clone(),
-                        member_of: new.member_of.clone(),
-                        grants: BTreeSet::new(),
-                    };
-                    st.users.insert(r.new_username.clone(), restored);
-                    st.objects.clear();
+                    nightly_restore(&p, &mut s.fake(&env));
                 }
                 other => panic!("at {}: {other:?}", step.id),
             }

@@ -16,4 +16,5 @@ mod rollback_cli;
 mod rotation;
 mod sandbox;
 mod sandbox_cluster;
+mod staging_restore;
 mod ui;

@@ -21,6 +21,7 @@ fn spec(env: &str, app: &str, engine: Engine) -> PlanSpec {
         engine,
         envs: vec![env.into()],
         mode: Mode::Normal,
+        restores: rotui::rotation::plan::default_restores(),
     }
 }
 
@@ -379,6 +380,7 @@ fn plans_per_engine_and_mode() {
         engine: Engine::Mysql,
         envs: vec!["production".into(), "staging".into()],
         mode: Mode::Normal,
+        restores: rotui::rotation::plan::default_restores(),
     })
     .unwrap();
     // The runbook's MySQL steps, repeated per environment, drops last.
@@ -391,6 +393,7 @@ fn plans_per_engine_and_mode() {
         engine: Engine::Postgres,
         envs: vec!["production".into(), "staging".into()],
         mode: Mode::Normal,
+        restores: rotui::rotation::plan::default_restores(),
     })
     .unwrap();
     let titles: Vec<String> = p.steps.iter().map(|s| s.title()).collect();
@@ -669,6 +672,7 @@ mod real {
                 engine: p.engine,
                 envs: vec!["production".into()],
                 mode: Mode::Normal,
+                restores: rotui::rotation::plan::default_restores(),
             };
             World {
                 engine: p.engine,

@@ -152,6 +152,18 @@ impl PgDb {
         Ok(grants)
     }
 
+    /// `database`'s `pg_database.oid`, `None` when there is no such
+    /// database. A restore (DROP and CREATE, or CREATE and RENAME) gives it a
+    /// new one, so the OID tells one incarnation of a database from the next.
+    pub async fn database_oid(&self, database: &str) -> DbResult<Option<i64>> {
+        self.timed(
+            sqlx::query_scalar("SELECT oid::bigint FROM pg_database WHERE datname = $1")
+                .bind(database)
+                .fetch_optional(&self.pool),
+        )
+        .await
+    }
+
     /// The objects of `database` with their owners: the database itself, its
     /// schemas, tables, sequences, views, materialized views, foreign tables,
     /// routines and user-defined types (extension members left out).

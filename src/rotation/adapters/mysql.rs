@@ -6,7 +6,7 @@ use crate::db::DbResult;
 use crate::db::Statement;
 use crate::db::mysql::{Account, MysqlDb, test_login};
 use crate::model::{DbObject, Grant, User};
-use crate::rotation::ports::{DbLock, DbPort, PortFuture};
+use crate::rotation::ports::{DbLock, DbPort, PortError, PortErrorKind, PortFuture, System};
 use crate::secret::SecretString;
 
 /// The admin connection to one environment's MySQL-family server.
@@ -147,6 +147,21 @@ impl DbPort for MysqlPort {
                 Some(a) => self.db.drop_user_plan(&a, true).await?.statements,
                 None => vec![],
             })
+        })
+    }
+
+    /// MySQL keeps no identity of a database's incarnation, and no plan
+    /// waits for a MySQL restore: asking is a mistake, said so.
+    fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
+        Box::pin(async move {
+            Err(PortError::new(
+                System::Database,
+                PortErrorKind::Invalid,
+                format!(
+                    "MySQL has no identity for each incarnation of {}: restores are watched on PostgreSQL only",
+                    self.database
+                ),
+            ))
         })
     }
 

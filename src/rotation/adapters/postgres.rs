@@ -135,6 +135,16 @@ impl DbPort for PgPort {
         })
     }
 
+    fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
+        Box::pin(async move {
+            Ok(self
+                .db
+                .database_oid(&self.database)
+                .await?
+                .map(|oid| format!("oid {oid}")))
+        })
+    }
+
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
         Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
     }

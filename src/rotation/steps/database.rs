@@ -1,5 +1,6 @@
 //! Database steps: inspect, owner roles and definers, the new user, the
-//! login test, the drain and the drop.
+//! login test, the drain and the drop; for an environment restored every
+//! night, the wait for the restore, its validation and the login it lacks.
 
 use tokio::time::Instant;
 
@@ -7,6 +8,7 @@ use super::super::interlock;
 use super::super::ports::{PortErrorKind, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
+use super::restore;
 use super::secrets::new_credentials;
 use crate::db::Statement;
 use crate::model::User;
@@ -203,11 +205,27 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
                 k => NotDone(format!("{k} connections of {} remain", n.old)),
             },
         },
-        StepKind::AwaitOvernightSync { from } => match user(cx, env, n.new).await? {
-            Some(_) => Done(format!("{} arrived in {env} from {from}", n.new)),
-            None => NotDone(format!("{} is not in {env} yet", n.new)),
-        },
+        StepKind::AwaitOvernightSync { from } => restore::observe_wait(cx, from).await?,
         StepKind::ValidateRestore { from } => validate_restore(cx, &n, env, from).await?,
+        StepKind::CreateRestoredLogin { from } => match user(cx, env, n.new).await? {
+            None => NotDone(format!(
+                "pg_dump copies no roles: the restore brought {from}'s ownership ({}) but not {}; \
+                 it is created here with {from}'s username and password",
+                n.owner, n.new
+            )),
+            Some(_) => {
+                let todo = creation(cx, &n, &SecretString::from(MASK)).await?;
+                if todo.is_empty() {
+                    Done(format!("{} exists in {env}, a member of {}", n.new, n.owner))
+                } else {
+                    NotDone(format!(
+                        "{} exists in {env}; {} statements to complete it",
+                        n.new,
+                        todo.len()
+                    ))
+                }
+            }
+        },
         StepKind::DropOldUser { .. } => match user(cx, env, n.old).await? {
             None => Done(format!("{} is dropped", n.old)),
             Some(_) => NotDone(format!("{} exists", n.old)),
@@ -249,33 +267,41 @@ async fn login(cx: &StepCtx<'_>, env: &str, secret_env: &str, new: &str) -> Step
     }
 }
 
+/// The restore brought `from`'s ownership: the owner role exists here and
+/// owns the database's objects, and the old user owns none of them. (The
+/// new login is the next step's business: pg_dump copies no roles.)
 async fn validate_restore(cx: &StepCtx<'_>, n: &Names<'_>, env: &str, from: &str) -> StepResult<Observation> {
     use Observation::*;
-    match user(cx, env, n.new).await? {
-        None => {
-            return Ok(Blocked(format!(
-                "{} is not in {env}: the restore has not run",
-                n.new
-            )));
-        }
-        Some(u) if !u.member_of.iter().any(|r| r == n.owner) => {
-            return Ok(Blocked(format!(
-                "{} is not a member of {} in {env}",
-                n.new, n.owner
-            )));
-        }
-        Some(_) => {}
+    let db = &cx.ports_of(env)?.db;
+    if user(cx, env, n.owner).await?.is_none() {
+        return Ok(Blocked(format!(
+            "{} does not exist in {env}, so the restore could not give it {from}'s objects \
+             (pg_dump copies no roles): create it NOLOGIN in {env}, grant it to {}, and wait for the next restore",
+            n.owner, n.old
+        )));
+    }
+    let owned = cx.read(System::Database, db.objects_of(n.owner)).await?;
+    if owned.is_empty() {
+        return Ok(Blocked(format!(
+            "nothing in {env}'s database belongs to {}: the restore did not bring {from}'s ownership",
+            n.owner
+        )));
     }
     if user(cx, env, n.old).await?.is_some() {
-        let todo = statements(cx, cx.ports_of(env)?.db.move_objects(n.old, n.owner)).await?;
-        if !todo.is_empty() {
+        let left = cx.read(System::Database, db.objects_of(n.old)).await?;
+        if !left.is_empty() {
             return Ok(Blocked(format!(
-                "{} still owns objects in {env}: the owner-role conversion has not arrived",
-                n.old
+                "{} still owns {} objects in {env}: the owner-role conversion has not arrived from {from}",
+                n.old,
+                left.len()
             )));
         }
     }
-    login(cx, env, from, n.new).await
+    Ok(Done(format!(
+        "{env}'s database came from {from} with {}'s ownership ({} objects)",
+        n.owner,
+        owned.len()
+    )))
 }
 
 pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
@@ -321,14 +347,26 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
             }
             Ok(out)
         }
-        StepKind::AwaitOvernightSync { from } => read_only(format!(
-            "look for {} in {} (restored from {from})",
-            n.new, step.env
-        )),
+        StepKind::AwaitOvernightSync { from } => restore::preview_wait(cx, from).await,
         StepKind::ValidateRestore { from } => read_only(format!(
-            "{}'s membership of {}, ownership, and its login with {from}'s password",
-            n.new, n.owner
+            "{} exists and owns the objects {from}'s dump brought; {} owns none",
+            n.owner, n.old
         )),
+        StepKind::CreateRestoredLogin { from } => {
+            let mut out = previews(&creation(cx, &n, &SecretString::from(MASK)).await?);
+            if user(cx, &step.env, n.new).await?.is_none() {
+                out.insert(
+                    0,
+                    format!(
+                        "-- pg_dump copies no roles: the restore brought {from}'s ownership ({}) but not {}; \
+                         it is created here with the password {from}'s secret holds for it, as {}'s pending \
+                         version now does ({MASK})",
+                        n.owner, n.new, step.env
+                    ),
+                );
+            }
+            Ok(out)
+        }
         StepKind::DropOldUser { also_check } => {
             let mut envs = vec![step.env.clone()];
             envs.extend(also_check.iter().cloned());
@@ -354,18 +392,13 @@ pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> 
             let todo = statements(cx, db.move_objects(n.old, n.owner)).await?;
             cx.execute(&todo).await?;
         }
-        StepKind::CreateUser => create_user(cx, &n).await?,
+        StepKind::CreateUser | StepKind::CreateRestoredLogin { .. } => create_user(cx, &n).await?,
         StepKind::MigrateDefiners => {
             let todo = statements(cx, db.move_objects(n.old, n.admin)).await?;
             cx.execute(&todo).await?;
         }
         StepKind::Drain => return drain(cx, &n).await,
-        StepKind::AwaitOvernightSync { from } => {
-            return Ok(Applied::Waiting(Wait::Overnight {
-                env: step.env.clone(),
-                from: from.clone(),
-            }));
-        }
+        StepKind::AwaitOvernightSync { from } => return restore::wait(cx, from).await,
         StepKind::DropOldUser { also_check } => drop_old_user(cx, &n, also_check).await?,
         // Checks: observe said not done, and applying cannot change that.
         _ => match observe(step, cx).await? {

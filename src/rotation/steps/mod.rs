@@ -3,6 +3,7 @@
 
 mod cluster;
 mod database;
+mod restore;
 mod rollback;
 mod secrets;
 

@@ -38,12 +38,14 @@ fn the_rollback_plan_restores_every_environment_then_drops_the_new_user_where_it
             "staging/rollback-sync",
             "staging/rollback-verify-secret",
             "staging/rollback-rollout",
-            // Staging's copy of the user goes with the next restore.
+            // Staging's login too: rotui made it there (pg_dump copies no roles).
             "production/drop-new-user",
+            "staging/drop-new-user",
         ]
     );
-    let drop = p.steps.last().unwrap();
-    assert!(drop.requires.contains(&StepId("staging/rollback-rollout".into())));
+    for drop in &p.steps[8..] {
+        assert!(drop.requires.contains(&StepId("staging/rollback-rollout".into())));
+    }
     assert!(p.steps.iter().all(|s| s.kind.is_rollback()));
 }
 
@@ -245,4 +247,32 @@ async fn a_rollback_follows_the_holder_rule_and_clears_the_mark_from_any_laptop(
         st.mark_tags.is_empty(),
         "a rolled-back rotation is no longer marked"
     );
+}
+
+/// Staging's login is rotui's own (the restore brought none): rolling back
+/// after it was made drops it there too, and staging is back on its old user.
+#[tokio::test]
+async fn a_rollback_drops_the_login_rotui_made_in_restored_staging() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        RunOutcome::Waiting(Wait::Overnight { .. })
+    ));
+    {
+        let p = s.fake("production");
+        nightly_restore(&p, &mut s.fake("staging"));
+    }
+    s.rotate_until("staging/promote", &o).await;
+    let new = rot.new_username.clone();
+    assert!(s.fake("staging").users.contains_key(&new));
+
+    let (outcome, text) = s.rollback(opts(true, &[&new])).await;
+    assert_eq!(outcome, RunOutcome::Done, "{text}");
+    for env in ["production", "staging"] {
+        let f = s.fake(env);
+        assert_eq!(f.current.0, "account-api", "{env}");
+        assert!(!f.users.contains_key(&new), "{env}: {:?}", f.writes);
+    }
 }

@@ -1,0 +1,112 @@
+//! The wait for a nightly restore, observed: a restored environment's
+//! database is re-created by each restore (PostgreSQL: a new
+//! `pg_database.oid`), so the wait records the database's identity when it
+//! first runs — once the source has switched and drained — on the rotation
+//! mark (any laptop resuming sees it) and in the journal, and is done once
+//! the identity differs: that database was restored after the switch. A
+//! role appearing proves nothing (pg_dump copies no roles).
+
+use super::super::hold::read_mark;
+use super::super::mark::ABSENT;
+use super::super::ports::System;
+use super::super::runner::Wait;
+use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
+
+/// This rotation's baseline for the step's environment, from the live mark.
+async fn baseline(cx: &StepCtx<'_>) -> StepResult<Option<String>> {
+    let mark = read_mark(&cx.rotation.spec, cx.ctx, cx.opts).await?;
+    Ok(mark
+        .filter(|m| m.rotation_id == cx.rotation.id)
+        .and_then(|m| m.restore_baselines.get(&cx.step.env).cloned()))
+}
+
+/// The database's identity now ([`ABSENT`] while it does not exist).
+async fn identity(cx: &StepCtx<'_>) -> StepResult<String> {
+    let db = &cx.ports()?.db;
+    Ok(cx
+        .read(System::Database, db.database_incarnation())
+        .await?
+        .unwrap_or_else(|| ABSENT.to_owned()))
+}
+
+fn database(cx: &StepCtx<'_>) -> StepResult<String> {
+    Ok(format!("{}'s {}", cx.step.env, cx.ports()?.target.database))
+}
+
+pub(super) async fn observe_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Observation> {
+    let db = database(cx)?;
+    // Past the wait already (the mark and its baseline go when the rotation ends).
+    let secrets = &cx.ports()?.secrets;
+    let current = cx.read(System::SecretsManager, secrets.current()).await?;
+    if current.username == cx.rotation.new_username {
+        return Ok(Observation::Done(format!(
+            "{} uses {} already: the restore was awaited",
+            cx.step.env, cx.rotation.new_username
+        )));
+    }
+    let now = identity(cx).await?;
+    Ok(match baseline(cx).await? {
+        None => Observation::NotDone(format!(
+            "{db} ({now}) has no baseline yet: the step records it on the rotation mark, then waits \
+             for the nightly restore from {from} to re-create the database"
+        )),
+        Some(_) if now == ABSENT => {
+            Observation::NotDone(format!("{db} does not exist right now: a restore is under way"))
+        }
+        Some(b) if b == now => Observation::NotDone(format!(
+            "{db} was last re-created before {from}'s switch ({now}); waiting for the nightly restore"
+        )),
+        Some(b) => Observation::Done(format!(
+            "{db} was re-created by a restore after {from}'s switch ({b} then, {now} now)"
+        )),
+    })
+}
+
+pub(super) async fn preview_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Vec<String>> {
+    let db = database(cx)?;
+    let mut out = vec![format!(
+        "-- read only: {db}'s identity (pg_database.oid), against the one recorded once {from} had switched"
+    )];
+    if baseline(cx).await?.is_none() {
+        out.push(format!(
+            "-- record it: tag {}{} on the app secret of {}",
+            "rotui:restore-baseline:",
+            cx.step.env,
+            cx.rotation.spec.envs.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// Record the baseline when there is none yet, then wait for the night.
+pub(super) async fn wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Applied> {
+    if baseline(cx).await?.is_none() {
+        let now = identity(cx).await?;
+        let spec = &cx.rotation.spec;
+        let mut mark = read_mark(spec, cx.ctx, cx.opts)
+            .await?
+            .filter(|m| m.rotation_id == cx.rotation.id)
+            .ok_or_else(|| {
+                StepError::Blocked(format!(
+                    "rotation {} has no mark on the app secret to record {}'s restore baseline on: \
+                     run it with `rotui rotate`",
+                    cx.rotation.id, cx.step.env
+                ))
+            })?;
+        mark.restore_baselines.insert(cx.step.env.clone(), now.clone());
+        for env in &spec.envs {
+            let secrets = &cx.ports_of(env)?.secrets;
+            let what = format!(
+                "tag {env}'s app secret rotui:restore-baseline:{}={now} ({} before any restore after {from}'s switch)",
+                cx.step.env,
+                database(cx)?
+            );
+            cx.write(System::SecretsManager, &what, secrets.set_rotation_mark(&mark))
+                .await?;
+        }
+    }
+    Ok(Applied::Waiting(Wait::Overnight {
+        env: cx.step.env.clone(),
+        from: from.to_owned(),
+    }))
+}
