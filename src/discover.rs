@@ -33,7 +33,7 @@ use crate::secret::{ExposeSecret, Redacted};
 use crate::target::{Field, Source, Target};
 
 /// How long discovery may take before the rest keeps its conventions.
-const DEADLINE: Duration = Duration::from_secs(20);
+const DEADLINE: Duration = Duration::from_secs(15);
 
 /// The names the cluster can tell.
 const CLUSTER_FIELDS: [Field; 6] = [
@@ -148,6 +148,11 @@ fn err(e: K8sError) -> String {
 }
 
 async fn cluster(t: &mut Target, k8s: &K8s) {
+    // One cheap call first: an unreachable cluster costs one timeout, not one per lookup.
+    if let Err(e) = k8s.check().await {
+        fallback_unset(t, &CLUSTER_FIELDS, &format!("cluster unreachable: {}", err(e)));
+        return;
+    }
     consumer(t, k8s).await;
     let es = external_secret(t, k8s).await;
     database(t, k8s, es.as_ref()).await;
