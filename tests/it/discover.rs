@@ -368,3 +368,86 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
     assert!(!text.contains("Cd4Passw0rdSecret"), "{text}");
     s.world.shutdown().await;
 }
+
+/// The dashboard shows each name with its source (`n`), says when the admin
+/// key needs choosing, and the choice reconnects as `--admin-secret-key` would.
+#[test]
+fn the_dashboard_shows_the_names_and_asks_for_the_admin_key() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+    use rotui::app::action::{Action, Effect};
+    use rotui::app::state::{Dialog, SessionView, State};
+    use rotui::app::update::update;
+
+    let now = chrono::Utc::now();
+    let given = Target::new("production", "whitehall-admin", Engine::Mysql);
+    let mut connected = given.clone();
+    connected.set(
+        Field::K8sSecret,
+        "whitehall-database",
+        Source::Discovered("Deployment whitehall-admin env DATABASE_URL".into()),
+    );
+    connected.set(
+        Field::Database,
+        "whitehall_production",
+        Source::Discovered("Secret whitehall-database DATABASE_URL path".into()),
+    );
+    connected.note(
+        Field::ExternalSecret,
+        Source::Fallback("no ExternalSecret writes Secret whitehall-database".into()),
+    );
+    connected.note(
+        Field::AdminSecretKey,
+        Source::Choose(vec!["signon".into(), "whitehall".into()]),
+    );
+    let mut s = State::new(Some(given), now);
+    update(
+        &mut s,
+        Action::SessionLoaded {
+            generation: 1,
+            at: now,
+            result: Ok(SessionView {
+                target: Some(connected),
+                ..SessionView::default()
+            }),
+        },
+    );
+    let notice = s.notice.as_ref().map(|(_, n)| n.clone()).unwrap_or_default();
+    assert!(notice.contains("press n"), "{notice}");
+
+    let press =
+        |s: &mut State, code: KeyCode| update(s, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    press(&mut s, KeyCode::Char('n'));
+    assert_eq!(
+        s.dialog.as_ref().map(|d| matches!(d, Dialog::Names { .. })),
+        Some(true)
+    );
+    let mut term = Terminal::new(TestBackend::new(160, 40)).unwrap();
+    term.draw(|f| rotui::ui::render(f, &s)).unwrap();
+    let screen = term.backend().to_string();
+    for want in [
+        "k8s-secret        whitehall-database",
+        "Deployment whitehall-admin env DATABASE_URL",
+        "Secret whitehall-database DATABASE_URL path",
+        "convention (no ExternalSecret writes Secret whitehall-database)",
+        "namespace         apps",
+        "choose the admin password's key",
+        "› signon",
+        "whitehall",
+    ] {
+        assert!(screen.contains(want), "{want:?} missing from:\n{screen}");
+    }
+
+    press(&mut s, KeyCode::Char('j'));
+    let effects = press(&mut s, KeyCode::Enter);
+    let switched = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::SwitchTarget(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("the choice reconnects");
+    assert_eq!(switched.admin_secret_key, "whitehall");
+    assert_eq!(switched.sources.get(Field::AdminSecretKey), &Source::Flag);
+    assert!(s.dialog.is_none());
+}
