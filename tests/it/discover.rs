@@ -366,6 +366,32 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
         "{text}"
     );
     assert!(!text.contains("Cd4Passw0rdSecret"), "{text}");
+
+    // No RBAC to list ExternalSecrets: those names fall back, saying why,
+    // and everything else is still discovered.
+    s.world.kube_store().deny("list", "externalsecrets");
+    let t = s.discover(&s.no_name_flags("signon", Engine::Mysql)).await;
+    s.world.kube_store().allow("list", "externalsecrets");
+    for f in [Field::ExternalSecret, Field::AppSecret] {
+        assert!(
+            matches!(t.sources.get(f), Source::Fallback(why) if why.contains("externalsecrets")),
+            "{f:?}: {:?}",
+            t.sources.get(f)
+        );
+    }
+    assert_eq!(t.external_secret, "signon-mysql");
+    assert_eq!(
+        discovered(&t, Field::K8sSecret),
+        "Deployment signon env DATABASE_URL"
+    );
+    assert_eq!(
+        discovered(&t, Field::Database),
+        "Secret signon-mysql DATABASE_URL path"
+    );
+    assert_eq!(
+        discovered(&t, Field::AdminSecretKey),
+        "admin secret key (app name)"
+    );
     s.world.shutdown().await;
 }
 
