@@ -128,6 +128,8 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
     let (session, k8s) = tokio::join!(aws_session(conn), K8s::connect(&kube_opts));
     let session = session.map_err(Redacted::error);
     let k8s = k8s.map_err(Redacted::error);
+    // The names flags did not give, read from the live systems (read-only).
+    let target = &crate::discover::resolve(target, &k8s, &session).await;
     let kube_context = conn.context.clone().or_else(current_kube_context);
     let mut connected = Connected {
         target: target.clone(),

@@ -82,6 +82,167 @@ pub struct TargetArgs {
     pub owner_role: Option<String>,
 }
 
+/// One of a target's derived names, for saying where its value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Field {
+    AppSecret,
+    AdminSecret,
+    AdminSecretKey,
+    AdminUser,
+    Database,
+    Namespace,
+    ExternalSecret,
+    K8sSecret,
+    Deployment,
+    Container,
+    OwnerRole,
+}
+
+impl Field {
+    /// Every derived name, in the order screens list them.
+    pub const ALL: [Field; 11] = [
+        Field::Namespace,
+        Field::Deployment,
+        Field::Container,
+        Field::K8sSecret,
+        Field::ExternalSecret,
+        Field::AppSecret,
+        Field::Database,
+        Field::AdminSecret,
+        Field::AdminSecretKey,
+        Field::AdminUser,
+        Field::OwnerRole,
+    ];
+
+    /// The flag that overrides it, without the dashes: `admin-secret-key`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Field::AppSecret => "app-secret",
+            Field::AdminSecret => "admin-secret",
+            Field::AdminSecretKey => "admin-secret-key",
+            Field::AdminUser => "admin-user",
+            Field::Database => "database",
+            Field::Namespace => "namespace",
+            Field::ExternalSecret => "external-secret",
+            Field::K8sSecret => "k8s-secret",
+            Field::Deployment => "deployment",
+            Field::Container => "container",
+            Field::OwnerRole => "owner-role",
+        }
+    }
+
+    /// Its value in `t`.
+    pub fn get(self, t: &Target) -> &str {
+        match self {
+            Field::AppSecret => &t.app_secret,
+            Field::AdminSecret => &t.admin_secret,
+            Field::AdminSecretKey => &t.admin_secret_key,
+            Field::AdminUser => &t.admin_user,
+            Field::Database => &t.database,
+            Field::Namespace => &t.namespace,
+            Field::ExternalSecret => &t.external_secret,
+            Field::K8sSecret => &t.k8s_secret,
+            Field::Deployment => &t.deployment,
+            Field::Container => &t.container,
+            Field::OwnerRole => &t.owner_role,
+        }
+    }
+
+    fn slot(self, t: &mut Target) -> &mut String {
+        match self {
+            Field::AppSecret => &mut t.app_secret,
+            Field::AdminSecret => &mut t.admin_secret,
+            Field::AdminSecretKey => &mut t.admin_secret_key,
+            Field::AdminUser => &mut t.admin_user,
+            Field::Database => &mut t.database,
+            Field::Namespace => &mut t.namespace,
+            Field::ExternalSecret => &mut t.external_secret,
+            Field::K8sSecret => &mut t.k8s_secret,
+            Field::Deployment => &mut t.deployment,
+            Field::Container => &mut t.container,
+            Field::OwnerRole => &mut t.owner_role,
+        }
+    }
+
+    /// The flag's value in `a`, if given.
+    fn arg(self, a: &TargetArgs) -> Option<&String> {
+        match self {
+            Field::AppSecret => a.app_secret.as_ref(),
+            Field::AdminSecret => a.admin_secret.as_ref(),
+            Field::AdminSecretKey => a.admin_secret_key.as_ref(),
+            Field::AdminUser => a.admin_user.as_ref(),
+            Field::Database => a.database.as_ref(),
+            Field::Namespace => a.namespace.as_ref(),
+            Field::ExternalSecret => a.external_secret.as_ref(),
+            Field::K8sSecret => a.k8s_secret.as_ref(),
+            Field::Deployment => a.deployment.as_ref(),
+            Field::Container => a.container.as_ref(),
+            Field::OwnerRole => a.owner_role.as_ref(),
+        }
+    }
+}
+
+/// Where a name's value came from. Precedence: a flag always wins, then
+/// what was discovered on the live systems, then the convention.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// GOV.UK's convention (`Target::new`), not checked against anything.
+    #[default]
+    Convention,
+    /// Given on the command line (or in the config file).
+    Flag,
+    /// Read from the live systems: from what, e.g.
+    /// "Deployment whitehall-admin env DATABASE_URL".
+    Discovered(String),
+    /// The convention, because discovery could not tell: why.
+    Fallback(String),
+    /// Discovery found several candidates and cannot choose: the operator
+    /// must pass the flag with one of them (the value is still the convention).
+    Choose(Vec<String>),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Convention => f.write_str("convention"),
+            Source::Flag => f.write_str("flag"),
+            Source::Discovered(from) => f.write_str(from),
+            Source::Fallback(why) => write!(f, "convention ({why})"),
+            Source::Choose(keys) => write!(f, "unresolved: one of {}", keys.join(", ")),
+        }
+    }
+}
+
+/// Each derived name's [`Source`]; a name not listed is conventional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sources(std::collections::BTreeMap<Field, Source>);
+
+impl Sources {
+    pub fn get(&self, field: Field) -> &Source {
+        static CONVENTION: Source = Source::Convention;
+        self.0.get(&field).unwrap_or(&CONVENTION)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a flag set it (discovery must then leave it alone).
+    pub fn is_flag(&self, field: Field) -> bool {
+        matches!(self.get(field), Source::Flag)
+    }
+
+    /// The first name discovery could not choose, with its candidates.
+    pub fn unresolved(&self) -> Option<(Field, &[String])> {
+        self.0.iter().find_map(|(f, s)| match s {
+            Source::Choose(keys) => Some((*f, keys.as_slice())),
+            _ => None,
+        })
+    }
+}
+
 /// A fully resolved target: every name rotui will touch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
@@ -99,6 +260,9 @@ pub struct Target {
     pub deployment: String,
     pub container: String,
     pub owner_role: String,
+    /// Where each name came from (flag, discovery or convention).
+    #[serde(default, skip_serializing_if = "Sources::is_empty")]
+    pub sources: Sources,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -168,7 +332,28 @@ impl Target {
             deployment: app.to_owned(),
             container: "app".to_owned(),
             owner_role: format!("{app}-owner-role"),
+            sources: Sources::default(),
         }
+    }
+
+    /// Set `field` to `value`, recording where it came from.
+    pub fn set(&mut self, field: Field, value: impl Into<String>, source: Source) {
+        *field.slot(self) = value.into();
+        self.sources.0.insert(field, source);
+    }
+
+    /// Record where `field`'s current value came from, leaving the value.
+    pub fn note(&mut self, field: Field, source: Source) {
+        self.sources.0.insert(field, source);
+    }
+
+    /// Every derived name with its value and where it came from, in
+    /// [`Field::ALL`]'s order.
+    pub fn provenance(&self) -> Vec<(Field, &str, &Source)> {
+        Field::ALL
+            .iter()
+            .map(|&f| (f, f.get(self), self.sources.get(f)))
+            .collect()
     }
 
     /// Resolve flags into a target: conventions first, then overrides.
@@ -177,22 +362,11 @@ impl Target {
         let app = a.app.as_deref().ok_or(TargetError::Missing("app"))?;
         let engine = a.engine.ok_or(TargetError::Missing("engine"))?;
         let mut t = Target::new(env, app, engine);
-        let set = |slot: &mut String, v: &Option<String>| {
-            if let Some(v) = v {
-                *slot = v.clone();
+        for field in Field::ALL {
+            if let Some(v) = field.arg(a) {
+                t.set(field, v.clone(), Source::Flag);
             }
-        };
-        set(&mut t.app_secret, &a.app_secret);
-        set(&mut t.admin_secret, &a.admin_secret);
-        set(&mut t.admin_secret_key, &a.admin_secret_key);
-        set(&mut t.admin_user, &a.admin_user);
-        set(&mut t.database, &a.database);
-        set(&mut t.namespace, &a.namespace);
-        set(&mut t.external_secret, &a.external_secret);
-        set(&mut t.k8s_secret, &a.k8s_secret);
-        set(&mut t.deployment, &a.deployment);
-        set(&mut t.container, &a.container);
-        set(&mut t.owner_role, &a.owner_role);
+        }
         t.validate()?;
         Ok(t)
     }
@@ -358,6 +532,9 @@ mod tests {
         let t = Target::from_args(&a).unwrap();
         assert_eq!(t.database, "signon_live");
         assert_eq!(t.app_secret, "govuk/signon/mysql");
+        assert_eq!(t.sources.get(Field::Database), &Source::Flag);
+        assert_eq!(t.sources.get(Field::AppSecret), &Source::Convention);
+        assert!(t.sources.unresolved().is_none());
         a.app = None;
         assert_eq!(Target::from_args(&a), Err(TargetError::Missing("app")));
     }

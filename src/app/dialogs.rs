@@ -9,7 +9,9 @@ use crate::app::keymap::KeyAction;
 use crate::app::state::{Destructive, Dialog, State, StepStatus};
 use crate::rotation::StepId;
 
-use super::update::{apply_connections, quit, refuse_write};
+use super::schedule::refresh_all;
+use super::update::{apply_connections, quit, refuse_write, switch_target};
+use crate::target::{Field, Source};
 
 pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let Some(dialog) = state.dialog.take() else { return };
@@ -28,6 +30,7 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
             }),
             _ => Some(Dialog::Help { scroll }),
         },
+        Dialog::Names { selected } => names_key(state, selected, key, resolved, out),
         Dialog::QuitWhileRunning if yes => return quit(state, out),
         Dialog::QuitWhileRunning if no => None,
         d @ Dialog::QuitWhileRunning => Some(d),
@@ -216,5 +219,36 @@ pub(super) fn release_held_connections(state: &mut State) {
         && let Some((generation, at, result)) = state.held_connections.take()
     {
         apply_connections(state, generation, at, result);
+    }
+}
+
+/// The names dialog: j/k move through the admin keys offered, Enter uses
+/// the selected one (as if given with --admin-secret-key), Esc or n closes.
+fn names_key(
+    state: &mut State,
+    selected: usize,
+    key: KeyEvent,
+    resolved: Option<KeyAction>,
+    out: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let keys = state.admin_key_choice().to_vec();
+    match (key.code, resolved) {
+        (KeyCode::Esc, _) | (_, Some(KeyAction::Names | KeyAction::Quit | KeyAction::Cancel)) => None,
+        (_, Some(KeyAction::Down)) => Some(Dialog::Names {
+            selected: (selected + 1).min(keys.len().saturating_sub(1)),
+        }),
+        (_, Some(KeyAction::Up)) => Some(Dialog::Names {
+            selected: selected.saturating_sub(1),
+        }),
+        (KeyCode::Enter, _) => {
+            if let (Some(admin_key), Some(mut target)) = (keys.get(selected), state.target.clone()) {
+                target.set(Field::AdminSecretKey, admin_key.clone(), Source::Flag);
+                switch_target(state, target.clone());
+                out.push(Effect::SwitchTarget(Box::new(target)));
+                refresh_all(state, out);
+            }
+            None
+        }
+        _ => Some(Dialog::Names { selected }),
     }
 }

@@ -40,6 +40,7 @@ pub enum KeyAction {
     Filter,
     Reveal,
     CommandLine,
+    Names,
     Cancel,
 }
 
@@ -105,6 +106,7 @@ const DEFAULTS: &[Entry] = &[
     e(A::Filter,           "filter",            &["/"],                  "filter the focused pane",                              Some("filter"),  &[Pane::Users, Pane::Objects, Pane::Connections]),
     e(A::Reveal,           "reveal",            &["v"],                  "reveal masked values for a few seconds",               Some("reveal"),  &[Pane::Cluster]),
     e(A::CommandLine,      "command",           &[":"],                  "command line: env/app/engine",                         Some("cmd"),     &[]),
+    e(A::Names,            "names",             &["n"],                  "names, where each came from; choose the admin key",    None,            &[]),
     e(A::Cancel,           "cancel",            &["esc"],                "close dialog / clear filter",                          None,            &[]),
 ];
 

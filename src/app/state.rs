@@ -275,6 +275,9 @@ pub struct SessionView {
     pub session_expires: Option<DateTime<Utc>>,
     pub kube_context: Option<String>,
     pub flavor: Option<Flavor>,
+    /// The target as connected: every name with where it came from (flag,
+    /// discovered on the live systems, or convention).
+    pub target: Option<Target>,
 }
 
 /// One column of the drain history: connections of the old and new user
@@ -322,6 +325,12 @@ pub enum Dialog {
         input: TextArea<'static>,
     },
     QuitWhileRunning,
+    /// The target's names and where each came from; when the admin key
+    /// could not be discovered, a picker of the admin secret's keys
+    /// (`selected` indexes them).
+    Names {
+        selected: usize,
+    },
     /// The rollback's full preview (`None` while it loads); Enter rolls
     /// back, with the new user dropped only if its name is typed.
     Rollback {
@@ -413,6 +422,23 @@ pub struct State {
 }
 
 impl State {
+    /// The target as connected (names as discovered), once the session is loaded.
+    pub fn connected_target(&self) -> Option<&Target> {
+        self.session.data.as_ref().and_then(|s| s.target.as_ref())
+    }
+
+    /// The admin secret's keys to choose from, when discovery could not choose.
+    pub fn admin_key_choice(&self) -> &[String] {
+        use crate::target::{Field, Source};
+        match self
+            .connected_target()
+            .map(|t| t.sources.get(Field::AdminSecretKey))
+        {
+            Some(Source::Choose(keys)) => keys,
+            _ => &[],
+        }
+    }
+
     pub fn new(target: Option<Target>, now: DateTime<Utc>) -> Self {
         State {
             now,

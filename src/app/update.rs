@@ -105,7 +105,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             at,
             result,
         } => {
+            let asked = unresolved_key(state);
             accept(&mut state.dirty, &mut state.session, generation, at, result);
+            if !asked && unresolved_key(state) {
+                state.notice = Some((
+                    state.now,
+                    "the admin password's key is not the app's name: press n to choose it".into(),
+                ));
+            }
         }
         Action::StepChanged { id, status, result } => {
             if let Some(step) = state
@@ -344,6 +351,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let focus = state.focus;
     match action {
         KeyAction::Help => state.dialog = Some(Dialog::Help { scroll: 0 }),
+        KeyAction::Names => state.dialog = Some(Dialog::Names { selected: 0 }),
         KeyAction::Quit => ask_quit(state, out),
         KeyAction::NextPane => state.focus = focus.following(),
         KeyAction::PrevPane => state.focus = focus.preceding(),
@@ -507,9 +515,14 @@ fn run_command_line(state: &mut State, line: &str, out: &mut Vec<Effect>) {
     }
 }
 
+/// Whether the connected target's admin key waits for the operator's choice.
+fn unresolved_key(state: &State) -> bool {
+    !state.admin_key_choice().is_empty()
+}
+
 /// Everything shown belonged to the old target: drop it and ignore answers
 /// still in flight for it.
-fn switch_target(state: &mut State, target: Target) {
+pub(super) fn switch_target(state: &mut State, target: Target) {
     state.target = Some(target);
     state.users.reset();
     state.grants.reset();

@@ -141,6 +141,21 @@ impl SecretsManager {
         }
     }
 
+    /// The keys of the admin passwords secret, sorted — never its values
+    /// (which are dropped here, unread by anything else).
+    pub async fn admin_secret_keys(&self, secret_id: &str) -> AwsResult<Vec<String>> {
+        let raw = self
+            .get(secret_id, VersionRef::Stage(AWSCURRENT))
+            .await?
+            .ok_or_else(|| self.no_version(secret_id, AWSCURRENT))?;
+        let mut keys: Vec<String> = parse_object(secret_id, &raw.text)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Create `secret_id` holding `value` unless it exists; `true` when it
     /// was created. For seeding the sandbox: an existing secret is never
     /// touched.

@@ -39,6 +39,30 @@ async fn prepare(
     Ok((spec, connected))
 }
 
+/// Each environment's names and where they came from: flag, discovered
+/// (from what) or convention.
+fn print_names(connected: &[Connected], out: &mut dyn std::io::Write) -> Result<()> {
+    for c in connected {
+        writeln!(out, "Names for {}:", c.target.label())?;
+        for line in crate::discover::describe(&c.target) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Refuse, before anything is written, a name discovery could not choose.
+fn resolved(connected: &[Connected]) -> Result<()> {
+    match connected
+        .iter()
+        .find_map(|c| crate::discover::unresolved(&c.target))
+    {
+        Some(ask) => Err(eyre!("{ask}")),
+        None => Ok(()),
+    }
+}
+
 fn ctx(connected: &[Connected]) -> Result<Ctx> {
     let mut ports = Vec::new();
     for c in connected {
@@ -76,8 +100,10 @@ async fn close(connected: Vec<Connected>) {
 pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Result<()> {
     let (spec, connected) = prepare(target, conn, args).await?;
     let result = async {
-        let ctx = ctx(&connected)?;
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
+        print_names(&connected, &mut out)?;
+        resolved(&connected)?;
+        let ctx = ctx(&connected)?;
         cli::plan_cmd(
             &spec,
             &ctx,
@@ -105,6 +131,7 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
     }
     let (spec, connected) = prepare(target, conn, &args.plan).await?;
     let result = async {
+        resolved(&connected)?;
         let ctx = ctx(&connected)?;
         let opts = RunOptions {
             yes: args.yes,
@@ -148,6 +175,7 @@ pub async fn rollback(
     }
     let (spec, connected) = prepare(target, conn, &args.plan).await?;
     let result = async {
+        resolved(&connected)?;
         let ctx = ctx(&connected)?;
         let opts = RunOptions {
             yes: args.yes,

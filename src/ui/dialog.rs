@@ -24,6 +24,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
             input,
         } => typed(frame, area, state, action, expected, input),
         Dialog::QuitWhileRunning => quit(frame, area, state),
+        Dialog::Names { selected } => crate::ui::names::render(frame, area, state, *selected),
         Dialog::Rollback {
             preview,
             new_user,
@@ -32,7 +33,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
     }
 }
 
-fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str, danger: bool, state: &State) -> Rect {
+pub(super) fn popup(
+    frame: &mut Frame,
+    area: Rect,
+    w: u16,
+    h: u16,
+    title: &str,
+    danger: bool,
+    state: &State,
+) -> Rect {
     let rect = centered(area, w, h);
     let style = if danger {
         Theme::of(state.theme).danger()
@@ -48,7 +57,7 @@ fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str, danger: boo
     inner
 }
 
-fn keys_line(state: &State, parts: &[(&str, &str)]) -> Line<'static> {
+pub(super) fn keys_line(state: &State, parts: &[(&str, &str)]) -> Line<'static> {
     let mut spans = Vec::new();
     for (k, what) in parts {
         spans.push(Span::styled(k.to_string(), Theme::of(state.theme).accent()));

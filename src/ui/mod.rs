@@ -7,6 +7,7 @@ mod dialog;
 mod filter;
 mod help;
 pub mod layout;
+mod names;
 mod objects;
 mod status_bar;
 mod steps;

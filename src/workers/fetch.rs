@@ -104,6 +104,7 @@ async fn session_view(b: &Backend) -> SessionView {
     let c = &b.connected;
     let mut view = SessionView {
         kube_context: c.kube_context.clone(),
+        target: Some(c.target.clone()),
         flavor: c.db.as_ref().ok().map(|d| d.flavor().clone()),
         ..SessionView::default()
     };

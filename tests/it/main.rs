@@ -7,6 +7,7 @@ mod tmux;
 mod aws_secrets;
 mod db_mysql;
 mod db_postgres;
+mod discover;
 mod e2e_tui;
 mod hardening;
 mod inspect;

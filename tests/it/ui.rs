@@ -261,6 +261,7 @@ fn session() -> SessionView {
             version: "10.11.6-MariaDB-0+deb12u1".into(),
             rds: false,
         }),
+        target: None,
     }
 }
 
