@@ -337,6 +337,11 @@ fn postgres(spec: &PlanSpec, b: &mut Builder) -> Result<(), PlanError> {
         // that carries its changes.
         let drained = b.last(from);
         let from = from.clone();
+        // The restore re-creates objects owned as in the source: by the owner
+        // role, which pg_dump does not create. Made here (and given to the
+        // old login) before the night, staging's app keeps working after it.
+        b.push(env, StepKind::Inspect, &[]);
+        b.push(env, StepKind::EnsureOwnerRole, &[]);
         b.push(env, StepKind::AwaitOvernightSync { from: from.clone() }, &drained);
         b.push(env, StepKind::ValidateRestore { from: from.clone() }, &[]);
         b.push(
@@ -434,6 +439,8 @@ mod tests {
                 "production/verify-secret",
                 "production/rollout",
                 "production/drain",
+                "staging/inspect",
+                "staging/ensure-owner-role",
                 "staging/await-overnight-sync",
                 "staging/validate-restore",
                 "staging/store-pending",
