@@ -8,6 +8,7 @@
 
 pub mod access;
 mod client;
+pub mod consumers;
 mod error;
 pub mod exec;
 pub mod externalsecret;
