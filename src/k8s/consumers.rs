@@ -312,7 +312,7 @@ fn app_of(meta: &ObjectMeta) -> Option<String> {
 }
 
 /// A workload object as a [`Consumer`] of `secret`, when its pod template reads it.
-pub trait PodTemplated: kube::Resource + Clone + DeserializeOwned + fmt::Debug {
+pub trait PodTemplated: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug {
     const KIND: Kind;
     fn pod_spec(&self) -> Option<&PodSpec>;
     fn selector(&self) -> Option<String>;
@@ -384,10 +384,7 @@ impl PodTemplated for Job {
 }
 
 /// `obj` as a consumer of `secret`, or `None` when no container reads it.
-pub fn consumer<K: PodTemplated>(obj: &K, secret: &str, keys: &[String]) -> Option<Consumer>
-where
-    K: kube::Resource<DynamicType = ()>,
-{
+pub fn consumer<K: PodTemplated>(obj: &K, secret: &str, keys: &[String]) -> Option<Consumer> {
     let containers = reads(obj.pod_spec()?, secret, keys);
     if containers.is_empty() {
         return None;
@@ -530,7 +527,7 @@ fn unlisted(kind: Kind, e: K8sError) -> Result<Unlisted, K8sError> {
 
 async fn list_kind<K>(k8s: &K8s, secret: &str, keys: &[String], out: &mut Consumers) -> Result<(), K8sError>
 where
-    K: PodTemplated + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: PodTemplated + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
     match k8s.api::<K>().list(&Default::default()).await {
         Ok(list) => {

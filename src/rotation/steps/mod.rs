@@ -6,6 +6,9 @@ mod database;
 mod rollback;
 mod secrets;
 
+#[cfg(test)]
+pub(crate) use cluster::rollout_observation;
+
 use super::step::{Applied, Observation, Step, StepCtx, StepKind, StepResult};
 
 pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observation> {
