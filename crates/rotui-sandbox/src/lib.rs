@@ -4,6 +4,7 @@
 
 pub mod apiserver;
 pub mod controllers;
+pub mod estate;
 pub mod guard;
 pub mod mariadb;
 pub mod moto;

@@ -37,13 +37,38 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 impl MotoServer {
     /// Start a fresh server (blocking until it answers, at most 10 s).
     pub fn start() -> Result<Self, MotoError> {
+        Self::start_in(None)
+    }
+
+    /// A server playing the AWS account `account_id` (12 digits): moto's
+    /// `MOTO_ACCOUNT_ID`, so STS GetCallerIdentity answers that account and
+    /// ARNs carry it. One server per account, as each GOV.UK environment is
+    /// its own account.
+    pub fn start_for_account(account_id: &str) -> Result<Self, MotoError> {
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(MotoError::Spawn(std::io::Error::other(format!(
+                "an AWS account id is 12 digits, not `{account_id}`"
+            ))));
+        }
+        Self::start_in(Some(account_id))
+    }
+
+    fn start_in(account_id: Option<&str>) -> Result<Self, MotoError> {
         let program = find_moto_server()?;
         let dir = scratch_dir("rotui-moto-")?;
         let log = dir.join("moto.log");
         // Port 0: the server binds a free port itself and logs it, so two
         // servers starting at once can never race for the same port.
-        let args = ["-H", "127.0.0.1", "-p", "0"].map(str::to_owned);
-        let guard = Guarded::spawn(&program, &args, None, &log, Some(&dir))?;
+        let mut args: Vec<String> = ["-H", "127.0.0.1", "-p", "0"].map(str::to_owned).into();
+        let guard = match account_id {
+            // `env` execs moto, so the guard still signals moto itself.
+            Some(id) => {
+                args.insert(0, program.to_string_lossy().into_owned());
+                args.insert(0, format!("MOTO_ACCOUNT_ID={id}"));
+                Guarded::spawn(Path::new("env"), &args, None, &log, Some(&dir))?
+            }
+            None => Guarded::spawn(&program, &args, None, &log, Some(&dir))?,
+        };
         let started = Instant::now();
         let port = loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -42,6 +42,8 @@ pub struct PostgresServer {
     pub port: u16,
     /// Scratch directory (data dir, socket, log); removed when the guard fires.
     pub dir: PathBuf,
+    /// Where its programs (`pg_dump`, `pg_restore`, `psql`, …) live.
+    bin_dir: PathBuf,
     guard: Mutex<Guarded>,
     admin_password: SecretString,
     superuser_password: SecretString,
@@ -323,7 +325,7 @@ impl PostgresServer {
         }
         std::fs::write(
             data.join("pg_hba.conf"),
-            format!("local all {SUPERUSER} trust\nhost all all 127.0.0.1/32 scram-sha-256\n"),
+            format!("local all {SUPERUSER} trust\nhost all all 127.0.0.0/8 scram-sha-256\n"),
         )?;
 
         let port = free_port();
@@ -377,6 +379,7 @@ impl PostgresServer {
             version: version.to_owned(),
             port,
             dir,
+            bin_dir: bin.postgres.parent().map(Path::to_path_buf).unwrap_or_default(),
             guard: Mutex::new(guard),
             admin_password: generate_password(),
             superuser_password: generate_password(),
@@ -512,6 +515,17 @@ impl PostgresServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The directory of the server's programs, for the client tools of the
+    /// same version (`pg_dump`, `pg_restore`).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// The superuser's password, for fixtures and the sandbox's own jobs.
+    pub fn superuser_password(&self) -> &SecretString {
+        &self.superuser_password
     }
 
     pub fn admin_user(&self) -> &'static str {

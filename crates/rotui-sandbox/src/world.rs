@@ -296,9 +296,14 @@ pub fn env_file(info: &SandboxInfo) -> String {
         ("ROTUI_SANDBOX_MYSQL_URL", info.mysql.admin_url.clone()),
         ("ROTUI_SANDBOX_POSTGRES_URL", info.postgres.admin_url.clone()),
     ];
-    let mut out = String::from("# rotui sandbox: `source` this file, then run rotui.\n");
+    exports("# rotui sandbox: `source` this file, then run rotui.\n", &vars)
+}
+
+/// `header` then one shell-quoted `export K=V` line per variable.
+pub(crate) fn exports(header: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::from(header);
     for (k, v) in vars {
-        out.push_str(&format!("export {k}={}\n", shell_quote(&v)));
+        out.push_str(&format!("export {k}={}\n", shell_quote(v)));
     }
     out
 }
@@ -319,7 +324,7 @@ pub fn parse_env_file(text: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-async fn create_secret(
+pub(crate) async fn create_secret(
     sm: &aws_sdk_secretsmanager::Client,
     name: &str,
     body: &serde_json::Value,
@@ -374,7 +379,7 @@ async fn seed_postgres(server: &PostgresServer, target: &Target, password: &Secr
 }
 
 /// Split a seed script into statements: each ends with `;` at the end of a line.
-fn sql_statements(script: &str) -> Vec<String> {
+pub(crate) fn sql_statements(script: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in script.lines() {
@@ -396,26 +401,32 @@ async fn apply_manifests(client: &Client, yaml: &str) -> Result<()> {
     use serde::Deserialize as _;
     for doc in serde_yaml::Deserializer::from_str(yaml) {
         let value = serde_json::Value::deserialize(doc)?;
-        let obj: DynamicObject = serde_json::from_value(value)?;
-        let types = obj
-            .types
-            .clone()
-            .ok_or_else(|| eyre!("a manifest without apiVersion/kind"))?;
-        let (group, version) = match types.api_version.split_once('/') {
-            Some((g, v)) => (g.to_owned(), v.to_owned()),
-            None => (String::new(), types.api_version.clone()),
-        };
-        let gvk = GroupVersionKind::gvk(&group, &version, &types.kind);
-        let plural = format!("{}s", types.kind.to_ascii_lowercase());
-        let ar = ApiResource::from_gvk_with_plural(&gvk, &plural);
-        let ns = obj
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| NAMESPACE.to_owned());
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
-        api.create(&PostParams::default(), &obj).await?;
+        create_object(client, NAMESPACE, value).await?;
     }
+    Ok(())
+}
+
+/// Create one object given as JSON (in `namespace` unless it names one).
+pub(crate) async fn create_object(client: &Client, namespace: &str, value: serde_json::Value) -> Result<()> {
+    let obj: DynamicObject = serde_json::from_value(value)?;
+    let types = obj
+        .types
+        .clone()
+        .ok_or_else(|| eyre!("a manifest without apiVersion/kind"))?;
+    let (group, version) = match types.api_version.split_once('/') {
+        Some((g, v)) => (g.to_owned(), v.to_owned()),
+        None => (String::new(), types.api_version.clone()),
+    };
+    let gvk = GroupVersionKind::gvk(&group, &version, &types.kind);
+    let plural = format!("{}s", types.kind.to_ascii_lowercase());
+    let ar = ApiResource::from_gvk_with_plural(&gvk, &plural);
+    let ns = obj
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| namespace.to_owned());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
+    api.create(&PostParams::default(), &obj).await?;
     Ok(())
 }
 

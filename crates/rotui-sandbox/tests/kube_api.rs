@@ -1488,3 +1488,120 @@ async fn dry_run_changes_nothing() {
     );
     assert_eq!(code, 403, "a dry run is authorized like the real thing");
 }
+
+#[tokio::test]
+async fn batch_cronjobs_jobs_statefulsets_and_daemonsets() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    let sb = Sandbox::new().await;
+    let template = json!({
+        "metadata": {"labels": {"app": "signon"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "task", "image": "x"}]},
+    });
+    let cronjobs: Api<CronJob> = Api::default_namespaced(sb.client.clone());
+    let cj: CronJob = serde_json::from_value(json!({
+        "metadata": {"name": "signon-delete-expired-tokens"},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": template}}},
+    }))
+    .unwrap();
+    let cj = cronjobs.create(&PostParams::default(), &cj).await.unwrap();
+    let jobs: Api<Job> = Api::default_namespaced(sb.client.clone());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "signon-delete-expired-tokens-1", "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "CronJob", "name": "signon-delete-expired-tokens",
+            "uid": cj.metadata.uid.clone().unwrap(), "controller": true,
+        }]},
+        "spec": {"template": template},
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let status = json!({"status": {"succeeded": 1, "completionTime": "2026-01-01T00:00:00Z",
+        "conditions": [{"type": "Complete", "status": "True"}]}});
+    let done = jobs
+        .patch_status(
+            "signon-delete-expired-tokens-1",
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status.unwrap().succeeded, Some(1));
+    cronjobs
+        .patch_status(
+            "signon-delete-expired-tokens",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"lastScheduleTime": "2026-01-01T00:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        cronjobs
+            .get("signon-delete-expired-tokens")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .last_schedule_time
+            .is_some()
+    );
+
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": "db-proxy"},
+        "spec": {"serviceName": "db-proxy", "selector": {"matchLabels": {"app": "db-proxy"}}, "template": template},
+    }))
+    .unwrap();
+    let statefulsets: Api<StatefulSet> = Api::default_namespaced(sb.client.clone());
+    let sts = statefulsets.create(&PostParams::default(), &sts).await.unwrap();
+    assert_eq!(sts.spec.unwrap().replicas, Some(1), "defaulted like a Deployment");
+    let ds: DaemonSet = serde_json::from_value(json!({
+        "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template},
+    }))
+    .unwrap();
+    let daemonsets: Api<DaemonSet> = Api::default_namespaced(sb.client.clone());
+    daemonsets.create(&PostParams::default(), &ds).await.unwrap();
+    let listed = daemonsets.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let mut w = statefulsets
+        .watch(&WatchParams::default().timeout(5), "0")
+        .await
+        .unwrap()
+        .boxed();
+    statefulsets
+        .patch(
+            "db-proxy",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .unwrap();
+    let mut saw_patch = false;
+    while let Some(ev) = w.try_next().await.unwrap() {
+        if let WatchEvent::Modified(s) = ev {
+            saw_patch = s.spec.unwrap().replicas == Some(2);
+            break;
+        }
+    }
+    assert!(saw_patch, "the watch sees the patch");
+
+    // kubectl finds them by short name and prints their tables.
+    let (ok, out, err) = kubectl(&sb, &["get", "cj,jobs,sts,ds"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("signon-delete-expired-tokens") && out.contains("0 3 * * *"),
+        "{out}"
+    );
+    assert!(out.contains("Complete") && out.contains("1/1"), "{out}");
+    assert!(out.contains("db-proxy") && out.contains("agent"), "{out}");
+
+    // Deleting the CronJob takes its Jobs with it.
+    cronjobs
+        .delete("signon-delete-expired-tokens", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(jobs.list(&ListParams::default()).await.unwrap().items.is_empty());
+    statefulsets
+        .delete("db-proxy", &DeleteParams::default())
+        .await
+        .unwrap();
+}

@@ -1,6 +1,7 @@
 //! The sandbox's Kubernetes API server: the real REST/JSON protocol for the
 //! objects rotui uses (Namespace, Pod, Secret, Event, events.k8s.io Event,
-//! Deployment, ReplicaSet, ExternalSecret v1 and v1beta1), so the real
+//! Deployment, ReplicaSet, StatefulSet, DaemonSet, batch/v1 CronJob and Job,
+//! ExternalSecret v1 and v1beta1), so the real
 //! `kube` client, kube-runtime watchers and plain `kubectl` work against it.
 //!
 //! - objects are JSON with uid, creationTimestamp, a string resourceVersion

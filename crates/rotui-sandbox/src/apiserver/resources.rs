@@ -56,6 +56,10 @@ pub static RESOURCES: &[ResourceType] = &[
     rt("events.k8s.io", &["v1"], "events", "event", "Event", true, &[], false, false),
     rt("apps", &["v1"], "deployments", "deployment", "Deployment", true, &["deploy"], true, true),
     rt("apps", &["v1"], "replicasets", "replicaset", "ReplicaSet", true, &["rs"], true, true),
+    rt("apps", &["v1"], "statefulsets", "statefulset", "StatefulSet", true, &["sts"], true, true),
+    rt("apps", &["v1"], "daemonsets", "daemonset", "DaemonSet", true, &["ds"], true, true),
+    rt("batch", &["v1"], "cronjobs", "cronjob", "CronJob", true, &["cj"], true, true),
+    rt("batch", &["v1"], "jobs", "job", "Job", true, &[], true, true),
     rt("external-secrets.io", &["v1", "v1beta1"], "externalsecrets", "externalsecret", "ExternalSecret",
        true, &["es"], true, true),
 ];
@@ -72,7 +76,7 @@ impl ResourceType {
     /// Discovery categories: `kubectl get all` lists the `all` ones.
     pub fn categories(&self) -> &'static [&'static str] {
         match self.kind {
-            "Pod" | "Deployment" | "ReplicaSet" => &["all"],
+            "Pod" | "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "CronJob" | "Job" => &["all"],
             "ExternalSecret" => &["external-secrets"],
             _ => &[],
         }

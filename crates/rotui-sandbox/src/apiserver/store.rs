@@ -694,7 +694,7 @@ fn defaults(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
                 obj["type"] = json!("Opaque");
             }
         }
-        "Deployment" | "ReplicaSet"
+        "Deployment" | "ReplicaSet" | "StatefulSet"
             if obj.pointer("/spec/replicas").is_none() && obj.get("spec").is_some() =>
         {
             obj["spec"]["replicas"] = json!(1);

@@ -72,6 +72,28 @@ fn columns(kind: &str) -> &'static [(&'static str, &'static str)] {
             ("Ready", "Ready replicas."),
             AGE,
         ],
+        "StatefulSet" => &[NAME, ("Ready", "Ready replicas / desired replicas."), AGE],
+        "DaemonSet" => &[
+            NAME,
+            ("Desired", "Desired scheduled pods."),
+            ("Current", "Current scheduled pods."),
+            ("Ready", "Ready pods."),
+            AGE,
+        ],
+        "CronJob" => &[
+            NAME,
+            ("Schedule", "The cron schedule."),
+            ("Suspend", "Whether scheduling is suspended."),
+            ("Active", "Running jobs."),
+            ("Last Schedule", "Time since the last scheduled job."),
+            AGE,
+        ],
+        "Job" => &[
+            NAME,
+            ("Status", "Complete, Failed or Running."),
+            ("Completions", "Succeeded / wanted completions."),
+            AGE,
+        ],
         "Secret" => &[
             NAME,
             ("Type", "The secret's type."),
@@ -167,6 +189,59 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
             json!(int(&o["status"]["readyReplicas"])),
             age,
         ],
+        "StatefulSet" => vec![
+            name,
+            json!(format!(
+                "{}/{}",
+                int(&o["status"]["readyReplicas"]),
+                int(&o["spec"]["replicas"])
+            )),
+            age,
+        ],
+        "DaemonSet" => {
+            let st = &o["status"];
+            vec![
+                name,
+                json!(int(&st["desiredNumberScheduled"])),
+                json!(int(&st["currentNumberScheduled"])),
+                json!(int(&st["numberReady"])),
+                age,
+            ]
+        }
+        "CronJob" => vec![
+            name,
+            json!(s(&o["spec"]["schedule"])),
+            json!(o["spec"]["suspend"].as_bool().unwrap_or(false).to_string()),
+            json!(o["status"]["active"].as_array().map_or(0, |a| a.len())),
+            json!(
+                o["status"]["lastScheduleTime"]
+                    .as_str()
+                    .map_or("<none>".to_string(), |t| short_age(Some(t)))
+            ),
+            age,
+        ],
+        "Job" => {
+            let st = &o["status"];
+            let cond = |t: &str| {
+                st["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == t && c["status"] == "True"))
+            };
+            let status = if cond("Complete") {
+                "Complete"
+            } else if cond("Failed") {
+                "Failed"
+            } else {
+                "Running"
+            };
+            let wanted = o["spec"]["completions"].as_i64().unwrap_or(1);
+            vec![
+                name,
+                json!(status),
+                json!(format!("{}/{wanted}", int(&st["succeeded"]))),
+                age,
+            ]
+        }
         "Secret" => {
             let n = o["data"].as_object().map_or(0, |d| d.len());
             vec![name, json!(s(&o["type"])), json!(n), age]

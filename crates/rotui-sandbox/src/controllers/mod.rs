@@ -25,6 +25,7 @@ mod deployment;
 mod eso;
 mod gc;
 pub mod govuk;
+mod podnet;
 mod pods;
 mod reloader;
 mod source;

@@ -13,9 +13,17 @@
 //!
 //! Resolved environments live only in this process's memory, never in API
 //! objects; `exec … env` prints them.
+//!
+//! With [`AppPods::with_pod_ips`] each pod gets its own address 127.0.0.N
+//! (its `status.podIP`) and its database connections come from it
+//! ([`super::podnet`]), so a database's connection list names the pod.
+//! A pod's database URL is its `DATABASE_URL`, else the first variable that
+//! holds a MySQL or PostgreSQL URL (e.g. `CONTENT_STORE_DATABASE_URL`).
+//! A Job's pod holds its connections until [`AppPods::complete`] ends it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +40,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::now_rfc3339;
+use super::podnet::{Forwarder, next_pod_ip};
 use super::source::is_secret_key;
 use crate::apiserver::{ExecOutput, PodRuntime};
 use rotui::secret::{redact, register};
@@ -50,6 +59,8 @@ const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 #[derive(Clone, Default)]
 pub struct AppPods {
     inner: Arc<Mutex<HashMap<PodKey, Running>>>,
+    /// Each pod gets its own 127.0.0.N and connects from it.
+    pod_ips: bool,
 }
 
 type PodKey = (String, String);
@@ -58,9 +69,14 @@ type PodKey = (String, String);
 /// container runs), where it relays to, and how to stop it.
 struct Running {
     uid: String,
+    ip: Option<Ipv4Addr>,
     env: Arc<Mutex<Option<Env>>>,
     relay: Option<Relay>,
     stop: CancellationToken,
+    /// Set before `stop` when the pod's work is done (a Job's pod).
+    succeed: Arc<AtomicBool>,
+    /// Cancelled once the pod has stopped and reported its last status.
+    exited: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -84,6 +100,40 @@ impl std::fmt::Debug for AppPods {
 impl AppPods {
     pub fn new() -> AppPods {
         AppPods::default()
+    }
+
+    /// A runtime whose pods each get an address of their own (127.0.0.N,
+    /// in `status.podIP`) from which their database connections come.
+    pub fn with_pod_ips() -> AppPods {
+        AppPods {
+            pod_ips: true,
+            ..AppPods::default()
+        }
+    }
+
+    /// The address of a started pod (None without [`AppPods::with_pod_ips`]).
+    pub fn pod_ip(&self, namespace: &str, pod: &str) -> Option<Ipv4Addr> {
+        self.lock()
+            .get(&(namespace.to_owned(), pod.to_owned()))
+            .and_then(|r| r.ip)
+    }
+
+    /// End a pod whose work is done, as a Job's container exiting 0: its
+    /// connections close and it reports phase Succeeded. Returns once the
+    /// status is written.
+    pub async fn complete(&self, namespace: &str, pod: &str) -> Result<(), String> {
+        let exited = {
+            let pods = self.lock();
+            let r = pods
+                .get(&(namespace.to_owned(), pod.to_owned()))
+                .ok_or_else(|| format!("pod {namespace}/{pod} is not running"))?;
+            r.succeed.store(true, Ordering::SeqCst);
+            r.stop.cancel();
+            r.exited.clone()
+        };
+        tokio::time::timeout(Duration::from_secs(10), exited.cancelled())
+            .await
+            .map_err(|_| format!("pod {namespace}/{pod} did not stop within 10 s"))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, Running>> {
@@ -134,26 +184,42 @@ impl AppPods {
         if pods.get(&key).is_some_and(|r| r.uid == uid) {
             return;
         }
+        // A pod that ran to completion is never started again.
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            return;
+        }
         if let Some(old) = pods.remove(&key) {
             old.stop.cancel();
         }
         let env = Arc::new(Mutex::new(None));
         let stop = CancellationToken::new();
+        let succeed = Arc::new(AtomicBool::new(false));
+        let exited = CancellationToken::new();
         let relay = relay_of(&pod);
-        let task = tokio::spawn(run_pod(
-            client.clone(),
-            namespace.to_owned(),
-            pod,
-            env.clone(),
-            stop.clone(),
-        ));
+        let ip = self.pod_ips.then(next_pod_ip);
+        let life = PodLife {
+            ip,
+            env: env.clone(),
+            stop: stop.clone(),
+            succeed: succeed.clone(),
+        };
+        let done = exited.clone();
+        let (client, ns) = (client.clone(), namespace.to_owned());
+        let task = tokio::spawn(async move {
+            run_pod(client, ns, pod, life).await;
+            done.cancel();
+        });
         pods.insert(
             key,
             Running {
                 uid,
+                ip,
                 env,
                 relay,
                 stop,
+                succeed,
+                exited,
                 task,
             },
         );
@@ -326,15 +392,24 @@ fn relay_of(pod: &Pod) -> Option<Relay> {
 
 /// The life of one pod: resolve env, connect, report status, stay healthy,
 /// and on stop close its connections.
-async fn run_pod(
-    client: kube::Client,
-    namespace: String,
-    pod: Pod,
-    env_slot: Arc<Mutex<Option<Env>>>,
+/// What one pod's task is given: its address, where to publish its live
+/// environment, and how it is told to stop (and whether it succeeded).
+struct PodLife {
+    ip: Option<Ipv4Addr>,
+    env: Arc<Mutex<Option<Env>>>,
     stop: CancellationToken,
-) {
+    succeed: Arc<AtomicBool>,
+}
+
+async fn run_pod(client: kube::Client, namespace: String, pod: Pod, life: PodLife) {
+    let PodLife {
+        ip,
+        env: env_slot,
+        stop,
+        succeed,
+    } = life;
     let name = pod.name_any();
-    let status = StatusWriter::new(&client, &namespace, &pod);
+    let status = StatusWriter::new(&client, &namespace, &pod, ip);
     let connections = pod
         .annotations()
         .get(CONNECTIONS_ANNOTATION)
@@ -343,7 +418,7 @@ async fn run_pod(
     let mut restarts = 0u32;
     loop {
         // Like kubelet, env is resolved each time the container starts.
-        let env = match resolve_env(&client, &namespace, &pod).await {
+        let env = match resolve_env(&client, &namespace, &pod, ip).await {
             Ok(env) => env,
             Err(message) => {
                 status
@@ -355,14 +430,26 @@ async fn run_pod(
                 continue;
             }
         };
-        let db_url = env
-            .values()
-            .flatten()
-            .find(|(k, _)| k == "DATABASE_URL")
-            .map(|(_, v)| v.clone());
+        let db_url = database_url(&env);
+        // The pod's own address, via a forwarder living as long as its connections.
+        let forwarder = match (&db_url, ip) {
+            (Some(url), Some(ip)) => match forwarder_for(url, ip).await {
+                Ok(f) => Some(f),
+                Err(message) => {
+                    restarts += 1;
+                    status.waiting("CrashLoopBackOff", &message, restarts).await;
+                    if sleep_or_stop(&stop, backoff(restarts)).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        let via = forwarder.as_ref().map(Forwarder::addr);
         let mut conns = Vec::new();
         if let Some(url) = &db_url {
-            match open_all(url, &name, connections).await {
+            match open_all(url, &name, connections, via).await {
                 Ok(c) => conns = c,
                 Err(message) => {
                     restarts += 1;
@@ -387,12 +474,17 @@ async fn run_pod(
                 for c in conns {
                     c.close().await;
                 }
+                drop(forwarder);
+                *env_slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                if succeed.load(Ordering::SeqCst) {
+                    status.succeeded(restarts).await;
+                }
                 return;
             }
             let mut failure = None;
             for c in conns.iter_mut() {
                 if c.ping().await.is_err() {
-                    match open(db_url.as_deref().unwrap_or_default(), &name).await {
+                    match open(db_url.as_deref().unwrap_or_default(), &name, via).await {
                         Ok(fresh) => *c = fresh,
                         Err(e) => {
                             failure = Some(e);
@@ -433,12 +525,17 @@ async fn sleep_or_stop(stop: &CancellationToken, d: Duration) -> bool {
 
 /// The environment of every container, as kubelet builds it: PATH and
 /// HOSTNAME, then `envFrom` sources, then `env` entries (which win).
-async fn resolve_env(client: &kube::Client, namespace: &str, pod: &Pod) -> Result<Env, String> {
+async fn resolve_env(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &Pod,
+    ip: Option<Ipv4Addr>,
+) -> Result<Env, String> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let mut out = Env::new();
     for c in pod.spec.iter().flat_map(|s| &s.containers) {
-        out.insert(c.name.clone(), container_env(c, pod, &secrets, &maps).await?);
+        out.insert(c.name.clone(), container_env(c, pod, ip, &secrets, &maps).await?);
     }
     Ok(out)
 }
@@ -446,6 +543,7 @@ async fn resolve_env(client: &kube::Client, namespace: &str, pod: &Pod) -> Resul
 async fn container_env(
     c: &Container,
     pod: &Pod,
+    ip: Option<Ipv4Addr>,
     secrets: &Api<Secret>,
     maps: &Api<ConfigMap>,
 ) -> Result<Vec<(String, String)>, String> {
@@ -512,7 +610,8 @@ async fn container_env(
                     match f.field_path.as_str() {
                         "metadata.name" => Some(pod.name_any()),
                         "metadata.namespace" => pod.namespace(),
-                        "status.podIP" | "status.hostIP" => Some("127.0.0.1".into()),
+                        "status.podIP" => Some(ip.unwrap_or(Ipv4Addr::LOCALHOST).to_string()),
+                        "status.hostIP" => Some("127.0.0.1".into()),
                         other => return Err(format!("unsupported fieldRef {other}")),
                     }
                 } else {
@@ -587,9 +686,31 @@ impl Conn {
     }
 }
 
-/// Open `n` connections; all or nothing.
-async fn open_all(url: &str, pod: &str, n: usize) -> Result<Vec<Conn>, String> {
-    let results = futures::future::join_all((0..n).map(|_| open(url, pod))).await;
+/// The URL a pod's app connects with: `DATABASE_URL`, else the first
+/// variable (in `env` order) holding a MySQL or PostgreSQL URL.
+fn database_url(env: &Env) -> Option<String> {
+    let vars = || env.values().flatten();
+    vars()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .or_else(|| vars().find(|(_, v)| DbTarget::parse(v).is_ok()))
+        .map(|(_, v)| v.clone())
+}
+
+/// A forwarder from `ip` to the database `url` names.
+async fn forwarder_for(url: &str, ip: Ipv4Addr) -> Result<Forwarder, String> {
+    let t = DbTarget::parse(url)?;
+    let port = t.port.unwrap_or(match t.engine {
+        Engine::MySql => 3306,
+        Engine::Postgres => 5432,
+    });
+    Forwarder::start(ip, &t.host, port)
+        .await
+        .map_err(|e| format!("could not reach {}:{port} from {ip}: {e}", t.host))
+}
+
+/// Open `n` connections (through `via` when given); all or nothing.
+async fn open_all(url: &str, pod: &str, n: usize, via: Option<SocketAddr>) -> Result<Vec<Conn>, String> {
+    let results = futures::future::join_all((0..n).map(|_| open(url, pod, via))).await;
     let mut conns = Vec::with_capacity(n);
     let mut failure = None;
     for r in results {
@@ -609,8 +730,12 @@ async fn open_all(url: &str, pod: &str, n: usize) -> Result<Vec<Conn>, String> {
 
 /// Connect as the app would with its DATABASE_URL (`mysql2://` as Rails
 /// writes it, or `postgres(ql)://`). Errors are redacted and name no password.
-async fn open(url: &str, pod: &str) -> Result<Conn, String> {
-    let target = DbTarget::parse(url)?;
+async fn open(url: &str, pod: &str, via: Option<SocketAddr>) -> Result<Conn, String> {
+    let mut target = DbTarget::parse(url)?;
+    if let Some(v) = via {
+        target.host = v.ip().to_string();
+        target.port = Some(v.port());
+    }
     let connect = async {
         match target.engine {
             Engine::MySql => sqlx::mysql::MySqlConnectOptions::new()
@@ -701,10 +826,11 @@ struct StatusWriter {
     name: String,
     containers: Vec<(String, String)>,
     started: String,
+    ip: String,
 }
 
 impl StatusWriter {
-    fn new(client: &kube::Client, namespace: &str, pod: &Pod) -> StatusWriter {
+    fn new(client: &kube::Client, namespace: &str, pod: &Pod, ip: Option<Ipv4Addr>) -> StatusWriter {
         let containers = pod
             .spec
             .iter()
@@ -716,7 +842,15 @@ impl StatusWriter {
             name: pod.name_any(),
             containers,
             started: now_rfc3339(),
+            ip: ip.unwrap_or(Ipv4Addr::LOCALHOST).to_string(),
         }
+    }
+
+    /// Every container exited 0: phase Succeeded, not ready.
+    async fn succeeded(&self, restarts: u32) {
+        let now = now_rfc3339();
+        let state = json!({ "terminated": { "exitCode": 0, "reason": "Completed", "startedAt": self.started, "finishedAt": now } });
+        self.write("Succeeded", false, state, None, restarts).await;
     }
 
     async fn running(&self, restarts: u32) {
@@ -758,7 +892,11 @@ impl StatusWriter {
             })
             .collect();
         // A crashed container that has run before reports Running phase.
-        let phase = if restarts > 0 { "Running" } else { phase };
+        let phase = if restarts > 0 && phase == "Pending" {
+            "Running"
+        } else {
+            phase
+        };
         let patch = json!({ "status": {
             "phase": phase,
             "conditions": [
@@ -766,7 +904,7 @@ impl StatusWriter {
                 cond("ContainersReady", flag), cond("Ready", flag),
             ],
             "containerStatuses": containers,
-            "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
+            "hostIP": "127.0.0.1", "podIP": self.ip, "podIPs": [{ "ip": self.ip }],
             "startTime": self.started,
         }});
         if let Err(e) = self
