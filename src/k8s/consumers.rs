@@ -572,5 +572,78 @@ pub async fn list_pod_addresses(k8s: &K8s) -> Result<Vec<PodAddress>, K8sError> 
     Ok(pod_addresses(&pods.items))
 }
 
+/// Watch every pod address in the namespace: yields the whole list once
+/// the pods are listed and after each change of it. Errors are yielded and
+/// the watch retries with backoff.
+pub fn watch_pod_addresses(
+    k8s: &K8s,
+) -> impl futures::Stream<Item = Result<Vec<PodAddress>, K8sError>> + Send + 'static {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let k8s = k8s.clone();
+    async_stream::stream! {
+        let events = watcher(k8s.api::<Pod>(), watcher::Config::default()).default_backoff();
+        let mut events = std::pin::pin!(events);
+        let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
+        let mut buffer: Option<BTreeMap<String, Pod>> = None;
+        let mut listed = false;
+        let mut last: Option<Vec<PodAddress>> = None;
+        while let Some(ev) = events.next().await {
+            match ev {
+                Ok(watcher::Event::Init) => buffer = Some(BTreeMap::new()),
+                Ok(watcher::Event::InitApply(p)) => {
+                    buffer.get_or_insert_with(BTreeMap::new).insert(p.name_any(), p);
+                    continue;
+                }
+                Ok(watcher::Event::InitDone) => {
+                    pods = buffer.take().unwrap_or_default();
+                    listed = true;
+                }
+                Ok(watcher::Event::Apply(p)) => {
+                    pods.insert(p.name_any(), p);
+                }
+                Ok(watcher::Event::Delete(p)) => {
+                    pods.remove(&p.name_any());
+                }
+                Err(e) => {
+                    yield Err(k8s.op("watch", "pods").watch_err(e));
+                    continue;
+                }
+            }
+            if !listed {
+                continue;
+            }
+            let now = pod_addresses(pods.values());
+            if last.as_ref() != Some(&now) {
+                last = Some(now.clone());
+                yield Ok(now);
+            }
+        }
+    }
+}
+
+/// `worker: DATABASE_URL`, `app: CONTENT_STORE_DATABASE_URL ← DATABASE_URL`,
+/// `app: file /etc/db/url ← DATABASE_URL`: what each container reads.
+pub fn describe_reads(c: &Consumer) -> String {
+    c.containers
+        .iter()
+        .map(|k| {
+            let reads: Vec<String> = k
+                .reads
+                .iter()
+                .map(|r| match (&r.variable, &r.source) {
+                    (Some(v), _) if v == &r.key => v.clone(),
+                    (Some(v), _) => format!("{v} ← {}", r.key),
+                    (None, Source::Volume { path }) => format!("file {path} ← {}", r.key),
+                    (None, _) => r.key.clone(),
+                })
+                .collect();
+            let init = if k.init { " (init)" } else { "" };
+            format!("{}{init}: {}", k.container, reads.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests;

@@ -57,6 +57,10 @@ fn another_app_reads_the_key_under_its_own_name() {
         ]}]}),
     );
     let c = consumer(&d, "content-store-postgres", &keys()).unwrap();
+    assert_eq!(
+        describe_reads(&c),
+        "app: CONTENT_STORE_DATABASE_URL ← DATABASE_URL"
+    );
     let vars: Vec<_> = c.containers[0].credential_vars().collect();
     assert_eq!(vars, [("DATABASE_URL", "CONTENT_STORE_DATABASE_URL")]);
 }
