@@ -38,7 +38,7 @@ struct World {
     target: Target,
     app: AppAccount,
     _cluster: Cluster,
-    _server: KubeApiServer,
+    server: KubeApiServer,
     _dir: tempfile::TempDir,
 }
 
@@ -137,7 +137,7 @@ async fn world() -> World {
         target,
         app,
         _cluster: cluster,
-        _server: api,
+        server: api,
         _dir: dir,
     };
     w.source.set(&w.target.app_secret, w.secret_doc(&w.app.password));
@@ -357,6 +357,17 @@ async fn every_consumer_is_checked_and_a_running_job_on_the_old_credentials_is_n
     assert!(
         !r.workloads.iter().any(|w| w.workload == job_w),
         "a finished Job holds nothing"
+    );
+
+    // A kind RBAC will not list is reported, not fatal.
+    w.server.store().deny("list", "daemonsets");
+    let r = w.check(&new).await;
+    assert!(r.complete, "{r:#?}");
+    assert_eq!(r.unlisted.len(), 1, "{:?}", r.unlisted);
+    assert!(
+        r.unlisted[0].starts_with("daemonsets: listing denied (RBAC)"),
+        "{:?}",
+        r.unlisted
     );
     db.close().await;
 }
