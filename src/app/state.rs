@@ -266,6 +266,29 @@ pub struct ClusterView {
     pub secret_check: Option<SecretCheckView>,
     pub rollout: Option<RolloutView>,
     pub pods: Vec<PodView>,
+    /// Every workload reading the Secret (`k8s::consumers`).
+    pub consumers: Vec<ConsumerView>,
+    /// Why some consumers may be missing: kinds not served or denied, or
+    /// the listing's error.
+    pub consumers_note: Option<String>,
+    /// Every pod's address, to name the consumer behind a connection.
+    pub pod_addresses: Vec<crate::k8s::consumers::PodAddress>,
+}
+
+impl ClusterView {
+    /// The pod (and its workload) a database connection from `client` comes from.
+    pub fn consumer_of(&self, client: &str) -> Option<String> {
+        crate::k8s::consumers::attribute(client, &self.pod_addresses)
+    }
+}
+
+/// A workload that reads the app's Secret.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConsumerView {
+    /// `deployment/signon-worker`.
+    pub workload: String,
+    /// `worker: DATABASE_URL`, `app: CONTENT_STORE_DATABASE_URL ← DATABASE_URL`.
+    pub reads: String,
 }
 
 /// Who we are and where: for the status bar.

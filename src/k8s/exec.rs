@@ -61,6 +61,33 @@ pub async fn check_pod(
     })
 }
 
+/// Run `env` once in `container` of `pod` and check each of `variables`
+/// (a consumer's names for the Secret's credential keys, e.g. router's
+/// `CONTENT_STORE_DATABASE_URL`); `None` for a variable the environment
+/// does not have.
+pub async fn check_pod_vars(
+    k8s: &K8s,
+    pod: &str,
+    container: &str,
+    variables: &[&str],
+    expected: &Expected,
+) -> Result<Vec<(String, Option<UrlCheck>)>, K8sError> {
+    let env = run_env(k8s, pod, container).await?;
+    variables
+        .iter()
+        .map(|var| {
+            let check =
+                match find_env(env.expose_secret(), var) {
+                    Some(url) => Some(check_url(url, expected).map_err(|e| {
+                        K8sError::Invalid(format!("pod {pod} container {container} {var}: {e}"))
+                    })?),
+                    None => None,
+                };
+            Ok(((*var).to_owned(), check))
+        })
+        .collect()
+}
+
 /// The same check in the newest serving pod of `deployment`, as
 /// `kubectl exec deployment/X` picks one.
 pub async fn check_deployment(

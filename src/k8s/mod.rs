@@ -1,6 +1,7 @@
 //! Kubernetes: the app's ExternalSecret (status, watch, force sync), the
-//! Secret it writes (DATABASE_URL check), the Deployment's rollout and the
-//! runbook's `env` check inside a pod, and the `--tunnel` relay pod that
+//! Secret it writes (DATABASE_URL check), every consumer of that Secret
+//! (`consumers`), their rollouts and the runbook's `env` check inside their
+//! pods, and the `--tunnel` relay pod that
 //! carries database sessions to RDS through the API server.
 //!
 //! Everything goes through kube's real client; anything that waits uses a
@@ -8,6 +9,7 @@
 
 pub mod access;
 mod client;
+pub mod consumers;
 mod error;
 pub mod exec;
 pub mod externalsecret;

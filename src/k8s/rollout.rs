@@ -8,11 +8,12 @@ use std::pin::pin;
 
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
+use super::consumers::{Kind, Workload};
 use super::{K8s, K8sError};
 
 /// Stakater Reloader writes this into the pod template when it restarts the app.
@@ -230,6 +231,136 @@ pub async fn snapshot(k8s: &K8s, name: &str) -> Result<RolloutSnapshot, K8sError
     })
 }
 
+/// The progress of any workload that rolls out (Deployment, StatefulSet,
+/// DaemonSet), in the terms `kubectl rollout status` uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadRollout {
+    pub workload: Workload,
+    pub complete: bool,
+    pub summary: String,
+    /// Its pods' label selector.
+    pub selector: String,
+}
+
+impl From<&RolloutStatus> for WorkloadRollout {
+    fn from(d: &RolloutStatus) -> Self {
+        WorkloadRollout {
+            workload: Workload::new(Kind::Deployment, d.name.clone()),
+            complete: d.is_complete(),
+            summary: d.summary(),
+            selector: d.selector.clone(),
+        }
+    }
+}
+
+fn match_labels(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> String {
+    s.match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn observed(generation: Option<i64>, observed: Option<i64>) -> (bool, String) {
+    let (g, o) = (generation.unwrap_or(0), observed.unwrap_or(0));
+    if o >= g {
+        (true, String::new())
+    } else {
+        (false, format!(", controller has not seen generation {g} yet"))
+    }
+}
+
+impl From<&StatefulSet> for WorkloadRollout {
+    /// Complete as kubectl decides for RollingUpdate: every replica updated
+    /// and ready, on the update revision.
+    fn from(s: &StatefulSet) -> Self {
+        let spec = s.spec.clone().unwrap_or_default();
+        let st = s.status.clone().unwrap_or_default();
+        let desired = spec.replicas.unwrap_or(1);
+        let (seen, note) = observed(s.metadata.generation, st.observed_generation);
+        let updated = st.updated_replicas.unwrap_or(0);
+        let ready = st.ready_replicas.unwrap_or(0);
+        let same_revision = st.update_revision.is_none() || st.current_revision == st.update_revision;
+        WorkloadRollout {
+            workload: Workload::new(Kind::StatefulSet, s.name_any()),
+            complete: seen
+                && updated >= desired
+                && ready >= desired
+                && st.replicas <= desired
+                && same_revision,
+            summary: format!(
+                "{updated}/{desired} updated, {ready} ready, {} total{note}",
+                st.replicas
+            ),
+            selector: match_labels(&spec.selector),
+        }
+    }
+}
+
+impl From<&DaemonSet> for WorkloadRollout {
+    /// Complete when every scheduled pod is updated and available.
+    fn from(d: &DaemonSet) -> Self {
+        let spec = d.spec.clone().unwrap_or_default();
+        let st = d.status.clone().unwrap_or_default();
+        let (seen, note) = observed(d.metadata.generation, st.observed_generation);
+        let desired = st.desired_number_scheduled;
+        let updated = st.updated_number_scheduled.unwrap_or(0);
+        let available = st.number_available.unwrap_or(0);
+        WorkloadRollout {
+            workload: Workload::new(Kind::DaemonSet, d.name_any()),
+            complete: seen && updated >= desired && available >= desired,
+            summary: format!("{updated}/{desired} updated, {available} available{note}"),
+            selector: match_labels(&spec.selector),
+        }
+    }
+}
+
+/// A Deployment's, StatefulSet's or DaemonSet's rollout; `None` when it does
+/// not exist (any more) or its kind does not roll out.
+pub async fn workload(k8s: &K8s, w: &Workload) -> Result<Option<WorkloadRollout>, K8sError> {
+    async fn one<K>(k8s: &K8s, name: &str, resource: &str) -> Result<Option<K>, K8sError>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        match k8s.api::<K>().get(name).await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) => match k8s.op("get", resource).named(name).err(e) {
+                K8sError::NotFound { .. } => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+    let name = &w.name;
+    Ok(match w.kind {
+        Kind::Deployment => one::<Deployment>(k8s, name, "deployments")
+            .await?
+            .map(|d| WorkloadRollout::from(&RolloutStatus::from(&d))),
+        Kind::StatefulSet => one::<StatefulSet>(k8s, name, "statefulsets")
+            .await?
+            .map(|s| WorkloadRollout::from(&s)),
+        Kind::DaemonSet => one::<DaemonSet>(k8s, name, "daemonsets")
+            .await?
+            .map(|d| WorkloadRollout::from(&d)),
+        Kind::CronJob | Kind::Job => None,
+    })
+}
+
+/// The pods matching a label selector, oldest first.
+pub async fn pods_matching(k8s: &K8s, selector: &str) -> Result<Vec<PodInfo>, K8sError> {
+    let list = k8s
+        .api::<Pod>()
+        .list(&kube::api::ListParams::default().labels(selector))
+        .await
+        .map_err(|e| k8s.op("list", "pods").err(e))?;
+    let mut pods: Vec<PodInfo> = list.items.iter().map(PodInfo::from).collect();
+    sort(&mut pods);
+    Ok(pods)
+}
+
 fn sort(pods: &mut [PodInfo]) {
     pods.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.name.cmp(&b.name)));
 }
@@ -364,6 +495,46 @@ mod tests {
         assert!(!status(2, 2, 2, 3, 2, 2).is_complete(), "an old pod remains");
         assert!(!status(2, 2, 2, 2, 2, 1).is_complete(), "one not yet available");
         assert!(!status(2, 2, 2, 2, 1, 1).is_complete());
+    }
+
+    #[test]
+    fn statefulsets_and_daemonsets_complete_like_kubectl_says() {
+        let sts = |updated: i32, ready: i32, cur: &str, upd: &str| -> StatefulSet {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "sync", "generation": 2 },
+                "spec": { "replicas": 2, "serviceName": "sync", "selector": { "matchLabels": { "app": "sync" } },
+                          "template": {} },
+                "status": { "observedGeneration": 2, "replicas": 2, "updatedReplicas": updated,
+                            "readyReplicas": ready, "currentRevision": cur, "updateRevision": upd }
+            }))
+            .unwrap()
+        };
+        let done = WorkloadRollout::from(&sts(2, 2, "r2", "r2"));
+        assert!(done.complete, "{done:?}");
+        assert_eq!(done.workload.to_string(), "statefulset/sync");
+        assert_eq!(done.selector, "app=sync");
+        assert!(!WorkloadRollout::from(&sts(1, 2, "r1", "r2")).complete);
+        assert!(
+            !WorkloadRollout::from(&sts(2, 2, "r1", "r2")).complete,
+            "revision not switched yet"
+        );
+
+        let ds = |updated: i32, available: i32| -> DaemonSet {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "agent", "generation": 1 },
+                "spec": { "selector": { "matchLabels": { "app": "agent" } }, "template": {} },
+                "status": { "observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 3,
+                            "numberMisscheduled": 0, "numberReady": available,
+                            "updatedNumberScheduled": updated, "numberAvailable": available }
+            }))
+            .unwrap()
+        };
+        assert!(WorkloadRollout::from(&ds(3, 3)).complete);
+        assert!(!WorkloadRollout::from(&ds(2, 3)).complete);
+        assert_eq!(
+            WorkloadRollout::from(&ds(2, 3)).summary,
+            "2/3 updated, 3 available"
+        );
     }
 
     #[test]

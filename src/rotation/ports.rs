@@ -322,23 +322,51 @@ pub enum SyncVerdict {
     TimedOut(String),
 }
 
-/// One serving pod of the app and what its DATABASE_URL says.
+/// One credential variable in one container of a serving pod, and what it
+/// says (exec `env`, compared by the variable's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodCheck {
+    /// The consumer, as kubectl names it: `deployment/signon-worker`.
+    pub workload: String,
     pub pod: String,
+    pub container: String,
+    /// The variable the Secret's key becomes in this container
+    /// (`DATABASE_URL`, router's `CONTENT_STORE_DATABASE_URL`).
+    pub variable: String,
     pub check: CredCheck,
 }
 
-/// The app Deployment's rollout, and every serving pod checked.
+/// One consumer of the Secret: its rollout, or for a CronJob what its next
+/// run reads, or for a running Job whether its pods hold the expected
+/// credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RolloutCheck {
-    /// Every replica updated and available, no old pods left.
+pub struct WorkloadCheck {
+    /// `deployment/signon`, `cronjob/signon-cleanup`, `job/signon-cleanup-29000000`.
+    pub workload: String,
+    /// Nothing left to wait for: rolled out (Deployment, StatefulSet,
+    /// DaemonSet), always for a CronJob (it reads the Secret when a run
+    /// starts), no pod on other credentials for a running Job.
     pub complete: bool,
     pub summary: String,
-    pub pods: Vec<PodCheck>,
 }
 
-/// One environment's cluster, for the app's ExternalSecret, Secret and Deployment.
+/// Every consumer's rollout, and every serving pod checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutCheck {
+    /// Every consumer complete: replicas updated and available, no old pods
+    /// left, no running Job on other credentials.
+    pub complete: bool,
+    /// The app Deployment's rollout in words.
+    pub summary: String,
+    pub pods: Vec<PodCheck>,
+    /// Each consumer, the app Deployment first.
+    pub workloads: Vec<WorkloadCheck>,
+    /// Kinds that could not be looked at, with why
+    /// (`cronjobs: not served by the API server`): their consumers are unknown.
+    pub unlisted: Vec<String>,
+}
+
+/// One environment's cluster, for the app's ExternalSecret, Secret and its consumers.
 pub trait ClusterPort: Send + Sync {
     /// Annotate the ExternalSecret with `force-sync=<now>` and wait up to
     /// `timeout` for the controller's verdict on that annotation.
@@ -346,8 +374,9 @@ pub trait ClusterPort: Send + Sync {
     /// Compare the Kubernetes Secret's DATABASE_URL with `expected`; `None`
     /// when the Secret or its DATABASE_URL does not exist.
     fn check_secret<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>>;
-    /// The rollout, and each serving pod's DATABASE_URL (exec `env` in the
-    /// app container) compared with `expected`.
+    /// Every consumer of the Secret (the app Deployment always): its
+    /// rollout, and in each serving pod each container's credential
+    /// variables (exec `env`) compared with `expected`.
     fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck>;
 }
 

@@ -44,6 +44,8 @@ struct State {
     previous: Option<(String, String)>,
     k8s_url: Option<(String, String)>,
     pods_url: Option<(String, String)>,
+    /// Consumers besides the app Deployment's `app` container.
+    consumers: Vec<FakeConsumer>,
     sync_error: bool,
     /// clone_grants adds MariaDB's credential-bearing USAGE line.
     leak_credentials: bool,
@@ -59,6 +61,20 @@ struct State {
     locks: BTreeSet<String>,
     /// The app database's identity (PostgreSQL's oid): a restore changes it.
     incarnation: u32,
+}
+
+/// Another consumer of the app's Secret: a worker, another app, a CronJob
+/// (no pod), a running Job.
+#[derive(Clone, Default)]
+struct FakeConsumer {
+    workload: String,
+    /// `None`: a CronJob between runs.
+    pod: Option<String>,
+    container: String,
+    variable: String,
+    url: Option<(String, String)>,
+    /// Restarted by the Reloader when the Secret changes (a Job is not).
+    restarts: bool,
 }
 
 #[derive(Clone)]
@@ -404,6 +420,9 @@ impl ClusterPort for Fake {
         s.k8s_url = Some(s.current.clone());
         // The Reloader restarts the app: its connections move to the new user.
         let current = s.current.clone();
+        for c in s.consumers.iter_mut().filter(|c| c.restarts) {
+            c.url = Some(current.clone());
+        }
         let before = s.pods_url.replace(current);
         if let Some((old, _)) = before
             && old != s.current.0
@@ -419,17 +438,51 @@ impl ClusterPort for Fake {
         ready(Ok(cred_check(&self.s().k8s_url, expected)))
     }
     fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
-        let pods = cred_check(&self.s().pods_url, expected)
+        let s = self.s();
+        let mut pods: Vec<PodCheck> = cred_check(&s.pods_url, expected)
             .map(|check| PodCheck {
+                workload: "deployment/signon".into(),
                 pod: "app-1".into(),
+                container: "app".into(),
+                variable: "DATABASE_URL".into(),
                 check,
             })
             .into_iter()
             .collect();
-        ready(Ok(RolloutCheck {
+        let mut workloads = vec![WorkloadCheck {
+            workload: "deployment/signon".into(),
             complete: true,
             summary: "1/1 updated, 1 available".into(),
+        }];
+        for c in &s.consumers {
+            let check = c.pod.as_ref().and_then(|pod| {
+                cred_check(&c.url, expected).map(|check| PodCheck {
+                    workload: c.workload.clone(),
+                    pod: pod.clone(),
+                    container: c.container.clone(),
+                    variable: c.variable.clone(),
+                    check,
+                })
+            });
+            let stale = check.as_ref().is_some_and(|p| !p.check.matches);
+            let job = c.workload.starts_with("job/");
+            workloads.push(WorkloadCheck {
+                workload: c.workload.clone(),
+                complete: !(job && stale),
+                summary: match (&c.pod, job) {
+                    (None, _) => "next run uses the new credentials".into(),
+                    (Some(_), true) => "running, 1 pods".into(),
+                    (Some(_), false) => "1/1 updated, 1 available".into(),
+                },
+            });
+            pods.extend(check);
+        }
+        ready(Ok(RolloutCheck {
+            complete: workloads.iter().all(|w| w.complete),
+            summary: "1/1 updated, 1 available".into(),
             pods,
+            workloads,
+            unlisted: vec![],
         }))
     }
 }
@@ -1522,3 +1575,104 @@ async fn the_mark_names_the_rotation_and_never_a_password() {
 }
 
 mod rollback;
+
+fn consumer(
+    workload: &str,
+    pod: Option<&str>,
+    container: &str,
+    variable: &str,
+    restarts: bool,
+) -> FakeConsumer {
+    FakeConsumer {
+        workload: workload.into(),
+        pod: pod.map(Into::into),
+        container: container.into(),
+        variable: variable.into(),
+        url: Some(("signon".into(), OLD_PW.into())),
+        restarts,
+    }
+}
+
+#[tokio::test]
+async fn every_consumer_is_waited_for_and_a_running_job_on_the_old_credentials_is_named() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").consumers = vec![
+        consumer(
+            "deployment/signon-worker",
+            Some("signon-worker-5d-x"),
+            "worker",
+            "DATABASE_URL",
+            true,
+        ),
+        consumer(
+            "deployment/router",
+            Some("router-7f-y"),
+            "app",
+            "CONTENT_STORE_DATABASE_URL",
+            true,
+        ),
+        consumer("cronjob/signon-cleanup", None, "task", "DATABASE_URL", false),
+        consumer(
+            "job/signon-cleanup-29000000",
+            Some("signon-cleanup-29000000-z"),
+            "task",
+            "DATABASE_URL",
+            false,
+        ),
+    ];
+    let o = opts(true, &["signon"]);
+    let rot = s.rotation(&o).await;
+    let detail = match s.run(&rot, &o).await {
+        RunOutcome::Waiting(Wait::Rollout { detail, .. }) => detail,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        detail.contains("job/signon-cleanup-29000000")
+            && detail.contains("signon-cleanup-29000000-z (task DATABASE_URL: signon)"),
+        "{detail}"
+    );
+    assert!(!detail.contains("signon-worker"), "the worker moved on: {detail}");
+
+    // The Job finishes: the step completes, the CronJob's next run is reported.
+    s.fake("production").consumers.pop();
+    let ports = s.ctx.env("production").unwrap();
+    let cur = ports.secrets.current().await.unwrap();
+    let r = ports.cluster.check_rollout(&cur).await.unwrap();
+    match crate::rotation::steps::rollout_observation(&r, &cur.username, "signon") {
+        crate::rotation::step::Observation::Done(m) => {
+            assert!(
+                m.contains("deployment/router") && m.contains("deployment/signon-worker"),
+                "{m}"
+            );
+            assert!(
+                m.contains("cronjob/signon-cleanup: next run uses the new credentials"),
+                "{m}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
+}
+
+#[tokio::test]
+async fn the_drain_names_the_consumers_still_on_the_old_user() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").sticky = true;
+    s.fake("production").consumers = vec![consumer(
+        "job/signon-cleanup-1",
+        Some("signon-cleanup-1-abc"),
+        "task",
+        "DATABASE_URL",
+        false,
+    )];
+    let mut o = opts(true, &["signon"]);
+    o.skip.insert(StepId("production/rollout".into()), "test".into());
+    let rot = s.rotation(&o).await;
+    match s.run(&rot, &o).await {
+        RunOutcome::Waiting(Wait::Drain { detail, .. }) => assert!(
+            detail.contains("still on signon: job/signon-cleanup-1 (signon-cleanup-1-abc)"),
+            "{detail}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

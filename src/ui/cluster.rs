@@ -1,5 +1,6 @@
 //! The cluster side: ExternalSecret sync, the Secret's DATABASE_URL (its
-//! password masked unless revealed), the Deployment's rollout and its pods.
+//! password masked unless revealed), the Deployment's rollout and its pods,
+//! and every workload that reads the Secret.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -131,6 +132,25 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
             ),
         ])),
         None => lines.push(Line::styled("Deployment: not found", theme.warn())),
+    }
+    // Every other workload reading the Secret, and what it reads it as.
+    // One line, so the pods keep their room: the workloads first, what they read after.
+    if !view.consumers.is_empty() {
+        let mut l = vec![Span::styled(
+            format!("Consumers {} ", view.consumers.len()),
+            theme.muted(),
+        )];
+        for (i, c) in view.consumers.iter().enumerate() {
+            if i > 0 {
+                l.push(Span::styled(" · ", theme.muted()));
+            }
+            l.push(Span::raw(format!("{} ", c.workload)));
+            l.push(Span::styled(format!("({})", c.reads), theme.muted()));
+        }
+        lines.push(Line::from(l));
+    }
+    if let Some(note) = &view.consumers_note {
+        lines.push(Line::styled(format!("  consumers: {note}"), theme.warn()));
     }
     lines
 }

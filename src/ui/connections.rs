@@ -1,5 +1,6 @@
 //! Live connections: counts per user (the drain), a history of the old user
-//! against the new, and the single connections on demand (`c`).
+//! against the new, and the single connections on demand (`c`), each named
+//! by the consumer (pod and workload) its client address belongs to.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -205,10 +206,18 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
         .as_ref()
         .map(|s| s.rows.as_slice())
         .unwrap_or(&[]);
+    let cluster = state.cluster.data.as_ref();
     let sel = state.selection(Pane::Connections);
     let len = sel.visible.as_ref().map_or(rows_data.len(), Vec::len);
     let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {
         let c = &rows_data[row_at(sel, i)?];
+        // Client address → pod → workload, so a leftover of the old user is attributable.
+        let consumer = c
+            .client
+            .as_deref()
+            .zip(cluster)
+            .and_then(|(client, v)| v.consumer_of(client))
+            .unwrap_or_default();
         let mut row = Row::new(vec![
             Cell::from(c.id.to_string()),
             Cell::from(Span::styled(
@@ -219,6 +228,7 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             Cell::from(c.database.clone().unwrap_or_default()),
             Cell::from(c.state.clone().unwrap_or_default()),
             Cell::from(c.seconds.map(|s| format!("{s}s")).unwrap_or_default()),
+            Cell::from(Span::styled(consumer, theme.muted())),
         ]);
         if i == sel.index {
             row = row.style(theme.selected());
@@ -232,10 +242,14 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             Constraint::Length(22),
             Constraint::Length(21),
             Constraint::Length(18),
-            Constraint::Min(6),
+            Constraint::Length(6),
             Constraint::Length(7),
+            // Last, in what is left: a narrow pane loses it first.
+            Constraint::Min(0),
         ],
     )
-    .header(Row::new(["id", "user", "client", "database", "state", "time"]).style(theme.header()));
+    .header(
+        Row::new(["id", "user", "client", "database", "state", "time", "consumer"]).style(theme.header()),
+    );
     frame.render_widget(table, area);
 }

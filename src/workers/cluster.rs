@@ -1,7 +1,9 @@
 //! The Cluster pane's source: watches, not polls. The ExternalSecret, the
 //! Secret it writes, the Deployment and its pods are each watched (kube's
 //! watcher: one list, then changes as they happen, retried with backoff),
-//! and a new view is sent whenever what the pane shows changes. A quiet
+//! and a new view is sent whenever what the pane shows changes. Every pod's
+//! address is watched too (to name the consumer behind a connection), and
+//! the Secret's consumers are listed again whenever the pods change. A quiet
 //! cluster costs nothing; a rollout shows up as it happens, not on the next
 //! poll.
 
@@ -11,7 +13,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 
-use crate::app::state::{ClusterView, EsStatusView, PodView, Revealable, RolloutView, SecretCheckView};
+use crate::app::state::{
+    ClusterView, ConsumerView, EsStatusView, PodView, Revealable, RolloutView, SecretCheckView,
+};
+use crate::k8s::consumers::{self, PodAddress};
 use crate::k8s::externalsecret::{self, EsStatus};
 use crate::k8s::rollout::{self, RolloutSnapshot};
 use crate::k8s::{Expected, K8s, K8sError, secret_check};
@@ -39,6 +44,7 @@ enum Change {
     ExternalSecret(Result<Option<EsStatus>, K8sError>),
     Secret(Result<Option<SecretString>, K8sError>),
     Rollout(Option<Result<RolloutSnapshot, K8sError>>),
+    Addresses(Result<Vec<PodAddress>, K8sError>),
 }
 
 /// Watch until dropped, calling `send` with each new view of the cluster,
@@ -62,6 +68,11 @@ pub async fn watch(
         Box::pin(secret_check::watch_url(&k8s, &secret_name));
     let mut rollout_events = Box::pin(rollout::watch(&k8s, &names.deployment));
     let mut rollout_open = true;
+    // Every pod's address: who is behind each database connection. Pods
+    // coming and going is also when the Secret's consumers may change.
+    let mut address_events = Box::pin(consumers::watch_pod_addresses(&k8s));
+    let mut addresses: Vec<PodAddress> = vec![];
+    let mut readers: Option<(Vec<ConsumerView>, Option<String>)> = None;
 
     // What each watch said last; `None` until it has listed once.
     let mut es: Option<Option<EsStatus>> = None;
@@ -78,6 +89,7 @@ pub async fn watch(
             Some(ev) = es_events.next() => Change::ExternalSecret(ev),
             Some(ev) = secret_events.next() => Change::Secret(ev),
             ev = rollout_events.next(), if rollout_open => Change::Rollout(ev),
+            Some(ev) = address_events.next() => Change::Addresses(ev),
             _ = &mut first, if last.is_none() && !late => {
                 late = true;
                 send(Err(Redacted::new(format!(
@@ -97,6 +109,7 @@ pub async fn watch(
                     secret_name = target;
                     secret_events = Box::pin(secret_check::watch_url(&k8s, &secret_name));
                     url = None;
+                    readers = None;
                 }
                 es = Some(status);
             }
@@ -112,6 +125,12 @@ pub async fn watch(
             Change::Rollout(Some(Err(err))) if snapshot.is_none() => snapshot = Some(Err(e(err))),
             Change::Rollout(Some(Err(err))) => failed = Some(e(err)),
             Change::Rollout(None) => rollout_open = false,
+            Change::Addresses(Ok(now)) => {
+                addresses = now;
+                readers = None;
+            }
+            // Attribution is a nicety: without it the pane shows what it has.
+            Change::Addresses(Err(_)) => {}
         }
         let view = match failed {
             Some(err) => Err(err),
@@ -123,13 +142,49 @@ pub async fn watch(
                     check = Some(secret_view(&k8s, &secret_name, url, &credentials).await);
                 }
                 let check = check.clone().expect("just set");
-                snapshot.clone().map(|snap| view(es.as_ref(), check, &snap))
+                if readers.is_none() {
+                    readers = Some(consumer_views(&k8s, &secret_name).await);
+                }
+                let (consumers, consumers_note) = readers.clone().expect("just set");
+                snapshot.clone().map(|snap| ClusterView {
+                    consumers,
+                    consumers_note,
+                    pod_addresses: addresses.clone(),
+                    ..view(es.as_ref(), check, &snap)
+                })
             }
         };
         if last.as_ref() != Some(&view) {
             last = Some(view.clone());
             send(view);
         }
+    }
+}
+
+/// The Secret's consumers, for the pane; a failure or a kind that could
+/// not be listed is the note.
+async fn consumer_views(k8s: &K8s, secret: &str) -> (Vec<ConsumerView>, Option<String>) {
+    match consumers::list(k8s, secret).await {
+        Ok(found) => {
+            let note = (!found.unlisted.is_empty()).then(|| {
+                found
+                    .unlisted
+                    .iter()
+                    .map(|u| format!("{} {}", u.kind.resource(), u.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            let views = found
+                .consumers
+                .iter()
+                .map(|c| ConsumerView {
+                    workload: c.workload.to_string(),
+                    reads: consumers::describe_reads(c),
+                })
+                .collect();
+            (views, note)
+        }
+        Err(e) => (vec![], Some(Redacted::error(e).into_string())),
     }
 }
 
@@ -213,6 +268,7 @@ fn view(es: Option<&EsStatus>, secret_check: SecretCheckView, snap: &RolloutSnap
         secret_check: Some(secret_check),
         rollout,
         pods,
+        ..Default::default()
     }
 }
 

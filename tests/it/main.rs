@@ -5,6 +5,7 @@ mod support;
 mod tmux;
 
 mod aws_secrets;
+mod consumers;
 mod db_mysql;
 mod db_postgres;
 mod discover;

@@ -8,10 +8,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use rotui::app::state::{
-    ClusterView, Dialog, EsStatusView, PlanView, PodView, Revealable, RolloutView, SecretCheckView,
-    SessionView, StepStatus, StepView,
+    ClusterView, ConsumerView, Dialog, EsStatusView, PlanView, PodView, Revealable, RolloutView,
+    SecretCheckView, SessionView, StepStatus, StepView,
 };
 use rotui::app::{Action, Effect, KillTarget, Pane, Request, State, update};
+use rotui::k8s::consumers::{Kind, PodAddress, Workload};
 use rotui::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
 };
@@ -248,6 +249,27 @@ fn cluster() -> ClusterView {
                 db_user: Some(OLD.into()),
             },
         ],
+        consumers: vec![
+            ConsumerView {
+                workload: "deployment/signon".into(),
+                reads: "app: DATABASE_URL".into(),
+            },
+            ConsumerView {
+                workload: "deployment/signon-worker".into(),
+                reads: "worker: DATABASE_URL".into(),
+            },
+            ConsumerView {
+                workload: "cronjob/signon-cleanup".into(),
+                reads: "task: DATABASE_URL".into(),
+            },
+        ],
+        consumers_note: None,
+        // The old user's leftovers come from the old pod's address.
+        pod_addresses: vec![PodAddress {
+            ip: "10.1.4.7".into(),
+            pod: "signon-5c4b-klmno".into(),
+            workload: Some(Workload::new(Kind::Deployment, "signon")),
+        }],
     }
 }
 
@@ -453,6 +475,12 @@ fn snapshot_connection_rows() {
         }],
     );
     snap_both("connections_rows", &s);
+    // Zoomed, each connection names the pod (and workload) it comes from.
+    s.zoom = true;
+    snap_both("connections_rows_zoomed", &s);
+    let text = screen(&s, 160, 48);
+    let row = text.lines().find(|l| l.contains("10.1.4.7:50000")).unwrap();
+    assert!(row.contains("signon-5c4b-klmno (deployment/signon)"), "{row}");
 }
 
 #[test]

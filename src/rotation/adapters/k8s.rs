@@ -1,14 +1,15 @@
 //! [`ClusterPort`] on `crate::k8s`: the ExternalSecret's forced sync, the
-//! Secret's DATABASE_URL and the app pods' environment.
+//! Secret's DATABASE_URL, and every consumer's rollout and pods' environment.
 
 use std::time::Duration;
 
+use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, Source, Workload};
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
-use crate::k8s::secret_check::{Expected, UrlCheck, check_secret};
+use crate::k8s::secret_check::{DATABASE_URL, Expected, UrlCheck, check_secret};
 use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
     AppCredentials, ClusterPort, CredCheck, PodCheck, PortError, PortErrorKind, PortFuture, RolloutCheck,
-    SyncVerdict, System,
+    SyncVerdict, System, WorkloadCheck,
 };
 
 /// One environment's cluster, for the app's objects (in the client's namespace).
@@ -100,31 +101,161 @@ impl ClusterPort for K8sCluster {
 
     fn check_rollout<'a>(&'a self, creds: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
         Box::pin(async move {
-            let snap = rollout::snapshot(&self.k8s, &self.deployment).await?;
             let want = expected(creds);
-            let mut pods = vec![];
-            // A pod replaced between the listing and its exec (a rollout
-            // still under way) is no failure: the rollout is not complete,
-            // and the next look sees its successor.
-            let mut vanished = false;
-            for p in snap.pods.iter().filter(|p| p.is_serving()) {
-                match exec::check_pod(&self.k8s, &p.name, &self.container, &want).await {
-                    Ok(c) => pods.push(PodCheck {
-                        pod: p.name.clone(),
-                        check: cred_check(&c.check),
-                    }),
+            let found = consumers::list(&self.k8s, &self.secret).await?;
+            let mut check = RolloutCheck {
+                complete: true,
+                summary: "no Deployment".into(),
+                pods: vec![],
+                workloads: vec![],
+                unlisted: found
+                    .unlisted
+                    .iter()
+                    .map(|u| format!("{}: {}", u.kind.resource(), u.reason))
+                    .collect(),
+            };
+            for c in self.to_check(found) {
+                self.check_consumer(&c, &want, &mut check).await?;
+            }
+            Ok(check)
+        })
+    }
+}
+
+impl K8sCluster {
+    /// The consumers to check, the configured Deployment first: as before
+    /// (its container's DATABASE_URL) when it does not show up as reading
+    /// the Secret, so a Secret read in a way rotui cannot see still gets
+    /// the runbook's check.
+    fn to_check(&self, found: Consumers) -> Vec<Consumer> {
+        let app = Workload::new(Kind::Deployment, self.deployment.clone());
+        let (mut first, rest): (Vec<Consumer>, Vec<Consumer>) =
+            found.consumers.into_iter().partition(|c| c.workload == app);
+        if first.is_empty() {
+            first.push(Consumer {
+                workload: app,
+                app: None,
+                containers: vec![ContainerReads {
+                    container: self.container.clone(),
+                    init: false,
+                    reads: vec![KeyRead {
+                        key: DATABASE_URL.into(),
+                        variable: Some(DATABASE_URL.into()),
+                        source: Source::Env,
+                    }],
+                }],
+                selector: None,
+                owner: None,
+                active: 0,
+            });
+        }
+        first.extend(rest);
+        first
+    }
+
+    async fn check_consumer(
+        &self,
+        c: &Consumer,
+        want: &Expected,
+        out: &mut RolloutCheck,
+    ) -> Result<(), PortError> {
+        let name = c.workload.to_string();
+        let is_app = c.workload.kind == Kind::Deployment && c.workload.name == self.deployment;
+        let (complete, summary, pods) = match c.workload.kind {
+            Kind::CronJob => {
+                out.workloads.push(WorkloadCheck {
+                    workload: name,
+                    complete: true,
+                    summary: "next run uses the new credentials (read when its pods start)".into(),
+                });
+                return Ok(());
+            }
+            Kind::Job => {
+                // Every running pod; readiness means nothing to a batch pod.
+                let selector = c.selector.clone().unwrap_or_default();
+                let pods = rollout::pods_matching(&self.k8s, &selector).await?;
+                let running: Vec<String> = pods
+                    .into_iter()
+                    .filter(|p| p.phase == "Running" && !p.terminating)
+                    .map(|p| p.name)
+                    .collect();
+                let owner = c.owner.as_ref().map(|o| format!(" (of {o})")).unwrap_or_default();
+                (true, format!("running{owner}, {} pods", running.len()), running)
+            }
+            _ => {
+                let Some(r) = rollout::workload(&self.k8s, &c.workload).await? else {
+                    if is_app {
+                        // As before: the app's Deployment must exist.
+                        rollout::get(&self.k8s, &self.deployment).await?;
+                    }
+                    return Ok(());
+                };
+                let pods = rollout::pods_matching(&self.k8s, &r.selector).await?;
+                let serving = pods
+                    .into_iter()
+                    .filter(|p| p.is_serving())
+                    .map(|p| p.name)
+                    .collect();
+                (r.complete, r.summary, serving)
+            }
+        };
+        let first_pod = out.pods.len();
+        // A pod replaced between the listing and its exec (a rollout still
+        // under way) is no failure: the rollout is not complete, and the
+        // next look sees its successor.
+        let mut vanished = false;
+        for pod in &pods {
+            for container in c.containers.iter().filter(|k| !k.init) {
+                let vars: Vec<&str> = container.credential_vars().map(|(_, v)| v).collect();
+                if vars.is_empty() {
+                    continue;
+                }
+                match exec::check_pod_vars(&self.k8s, pod, &container.container, &vars, want).await {
+                    Ok(checks) => out
+                        .pods
+                        .extend(checks.into_iter().map(|(variable, check)| PodCheck {
+                            workload: name.clone(),
+                            pod: pod.clone(),
+                            container: container.container.clone(),
+                            check: match check {
+                                Some(u) => cred_check(&u),
+                                None => CredCheck {
+                                    user: String::new(),
+                                    matches: false,
+                                    summary: format!("{variable} is not set"),
+                                },
+                            },
+                            variable,
+                        })),
                     Err(K8sError::NotFound { .. }) => vanished = true,
                     Err(e) => return Err(e.into()),
                 }
             }
-            let status = snap.deployment.as_ref();
-            Ok(RolloutCheck {
-                complete: !vanished && status.is_some_and(|d| d.is_complete()),
-                summary: status
-                    .map(|d| d.summary())
-                    .unwrap_or_else(|| "no Deployment".into()),
-                pods,
-            })
-        })
+        }
+        let stale: Vec<&str> = out.pods[first_pod..]
+            .iter()
+            .filter(|p| !p.check.matches)
+            .map(|p| p.pod.as_str())
+            .collect();
+        let (complete, summary) = if c.workload.kind == Kind::Job && !stale.is_empty() {
+            let mut stale = stale;
+            stale.dedup();
+            (
+                false,
+                format!("{summary}; still on other credentials: {}", stale.join(", ")),
+            )
+        } else {
+            (complete && !vanished, summary)
+        };
+        if is_app {
+            out.summary = summary.clone();
+        }
+        out.complete &= complete;
+        out.workloads.push(WorkloadCheck {
+            workload: name,
+            complete,
+            summary,
+        });
+        Ok(())
     }
 }

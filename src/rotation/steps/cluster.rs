@@ -5,7 +5,7 @@ use tokio::time::Instant;
 
 use crate::text::shell_quote as q;
 
-use super::super::ports::{AppCredentials, PortError, PortErrorKind, SyncVerdict, System};
+use super::super::ports::{AppCredentials, PortError, PortErrorKind, RolloutCheck, SyncVerdict, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 
@@ -104,12 +104,13 @@ pub(super) fn preview_rollout(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
     let t = &cx.ports()?.target;
     Ok(vec![
         format!(
-            "-- wait up to {} s for deployment/{} to roll out",
+            "-- wait up to {} s for deployment/{} and every other consumer of Secret {} (Deployments, StatefulSets, DaemonSets; running Jobs) to roll out",
             cx.opts.rollout_timeout.as_secs(),
-            t.deployment
+            t.deployment,
+            t.k8s_secret
         ),
         format!(
-            "kubectl exec -n {} {} --container={} -- env | grep DATABASE_URL   # read only; rotui checks every pod",
+            "kubectl exec -n {} {} --container={} -- env | grep DATABASE_URL   # read only; rotui checks every pod of every consumer, by its variable name",
             q(&t.namespace),
             q(&format!("deployment/{}", t.deployment)),
             q(&t.container)
@@ -172,32 +173,124 @@ pub(super) async fn observe_rollout(cx: &StepCtx<'_>) -> StepResult<Observation>
     let r = cx
         .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
         .await?;
+    Ok(rollout_observation(&r, &creds.username, &ports.target.deployment))
+}
+
+/// Done when every consumer is complete and every checked container holds
+/// `user`; otherwise each consumer still waited for, named with what it
+/// still holds.
+pub(crate) fn rollout_observation(r: &RolloutCheck, user: &str, deployment: &str) -> Observation {
     let on_new = r.pods.iter().filter(|p| p.check.matches).count();
-    let deployment = &ports.target.deployment;
-    Ok(if r.complete && !r.pods.is_empty() && on_new == r.pods.len() {
-        Observation::Done(format!(
-            "deployment/{deployment}: all {on_new} serving pods use {}",
-            creds.username
-        ))
+    let unlisted = if r.unlisted.is_empty() {
+        String::new()
     } else {
+        format!(" (not looked at: {})", r.unlisted.join("; "))
+    };
+    let others: Vec<String> = r
+        .workloads
+        .iter()
+        .filter(|w| w.complete && !r.pods.iter().any(|p| p.workload == w.workload))
+        .map(|w| format!("{}: {}", w.workload, w.summary))
+        .collect();
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", others.join("; "))
+    };
+    if r.complete && !r.pods.is_empty() && on_new == r.pods.len() {
+        let mut with_pods: Vec<&str> = r.pods.iter().map(|p| p.workload.as_str()).collect();
+        with_pods.dedup();
+        let what = if with_pods.len() <= 1 {
+            format!("deployment/{deployment}: all {on_new} serving pods use {user}")
+        } else {
+            format!(
+                "{}: all {on_new} credential variables of their serving pods use {user}",
+                with_pods.join(", ")
+            )
+        };
+        return Observation::Done(format!("{what}{others}{unlisted}"));
+    }
+    if r.workloads.len() <= 1 && r.pods.iter().all(|p| p.variable == "DATABASE_URL") {
+        // The app Deployment alone: the runbook's words.
+        let pods = r.pods.len();
         let stale: Vec<String> = r
             .pods
             .iter()
             .filter(|p| !p.check.matches)
             .map(|p| format!("{} ({})", p.pod, p.check.user))
             .collect();
-        Observation::NotDone(format!(
-            "deployment/{deployment}: {on_new} of {} serving pods use {}{}; {}",
-            r.pods.len(),
-            creds.username,
+        return Observation::NotDone(format!(
+            "deployment/{deployment}: {on_new} of {pods} serving pods use {user}{}; {}{unlisted}",
             if stale.is_empty() {
                 String::new()
             } else {
                 format!(", not: {}", stale.join(", "))
             },
             r.summary
-        ))
-    })
+        ));
+    }
+    let waiting: Vec<String> = r
+        .workloads
+        .iter()
+        .filter_map(|w| {
+            let pods: Vec<_> = r.pods.iter().filter(|p| p.workload == w.workload).collect();
+            let stale: Vec<String> = pods
+                .iter()
+                .filter(|p| !p.check.matches)
+                .map(|p| {
+                    let held = if p.check.user.is_empty() {
+                        p.check.summary.clone()
+                    } else {
+                        p.check.user.clone()
+                    };
+                    format!("{} ({} {}: {held})", p.pod, p.container, p.variable)
+                })
+                .collect();
+            if w.complete && stale.is_empty() && !(pods.is_empty() && w.workload.starts_with("deployment/")) {
+                return None;
+            }
+            let on = pods.iter().filter(|p| p.check.matches).count();
+            Some(format!(
+                "{}: {on} of {} use {user}{}; {}",
+                w.workload,
+                pods.len(),
+                if stale.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not: {}", stale.join(", "))
+                },
+                w.summary
+            ))
+        })
+        .collect();
+    Observation::NotDone(format!("waiting for {}{unlisted}", waiting.join("; ")))
+}
+
+/// The consumers whose pods still hold `old` (exec `env`), for the drain's
+/// waiting message: `deployment/signon-worker (signon-worker-5d…)`. Empty
+/// when unknown (the cluster cannot be asked, or nothing holds it).
+pub(super) async fn holding(cx: &StepCtx<'_>, old: &str) -> Vec<String> {
+    let Ok(ports) = cx.ports() else { return vec![] };
+    let Ok(creds) = cx.read(System::SecretsManager, ports.secrets.current()).await else {
+        return vec![];
+    };
+    if creds.username == old {
+        return vec![];
+    }
+    let Ok(r) = cx
+        .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
+        .await
+    else {
+        return vec![];
+    };
+    let mut out: Vec<String> = vec![];
+    for p in r.pods.iter().filter(|p| p.check.user == old) {
+        let line = format!("{} ({})", p.workload, p.pod);
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
 }
 
 pub(super) async fn await_rollout(cx: &StepCtx<'_>) -> StepResult<Applied> {

@@ -455,10 +455,17 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
         };
         if Instant::now() >= deadline {
             if !cx.opts.kill_leftovers || killed {
+                // Name the consumers still holding the old user, when the cluster says.
+                let holding = super::cluster::holding(cx, n.old).await;
+                let detail = if holding.is_empty() {
+                    remaining
+                } else {
+                    format!("{remaining}; still on {}: {}", n.old, holding.join(", "))
+                };
                 return Ok(Applied::Waiting(Wait::Drain {
                     env: cx.step.env.clone(),
                     user: n.old.to_owned(),
-                    detail: remaining,
+                    detail,
                 }));
             }
             // Killing is pointless (and harmful) while the app still uses the old user.

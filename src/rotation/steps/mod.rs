@@ -7,6 +7,9 @@ mod restore;
 mod rollback;
 mod secrets;
 
+#[cfg(test)]
+pub(crate) use cluster::rollout_observation;
+
 use super::step::{Applied, Observation, Step, StepCtx, StepKind, StepResult};
 
 pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observation> {
