@@ -118,6 +118,10 @@ pub struct RotateArgs {
     /// the mark and the journal.
     #[arg(long)]
     pub take_over: bool,
+    /// How long rotate waits for a rollout or a drain before it stops
+    /// (exit 10; run again to keep waiting) [default: 600 s rollout, 300 s drain].
+    #[arg(long, value_name = "SECS")]
+    pub wait_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

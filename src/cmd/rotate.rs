@@ -146,6 +146,14 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             take_over: args.take_over,
             ..RunOptions::default()
         };
+        let opts = match args.wait_timeout.map(std::time::Duration::from_secs) {
+            Some(wait) => RunOptions {
+                rollout_timeout: wait,
+                drain_timeout: wait,
+                ..opts
+            },
+            None => opts,
+        };
         // Everything the rotation needs, checked before anything is written.
         let report = preflight(&connected).await;
         if !report.passed() {
