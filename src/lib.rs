@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod config;
 pub mod connect;
 pub mod db;
+pub mod environments;
 pub mod event_loop;
 pub mod k8s;
 pub mod logging;

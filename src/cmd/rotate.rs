@@ -12,7 +12,9 @@ use crate::rotation::journal::{self, Journal};
 use crate::rotation::{Ctx, Mode, PlanSpec, RunOptions, cli};
 use crate::target::{Target, TargetArgs};
 
-/// The plan's spec and, per environment, live connections.
+/// The plan's spec and, per environment, live connections (each with its
+/// own session and context when configured; refused before connecting when
+/// several environments are asked for and one is not configured).
 async fn prepare(
     target_args: &TargetArgs,
     conn: &ConnArgs,
@@ -31,6 +33,12 @@ async fn prepare(
             "--db-url names one database: with --also-env, rotui finds each environment's from its secrets"
         ));
     }
+    // Each environment is its own AWS account and cluster: several at once
+    // need each one's session and context from the config.
+    let config = crate::config::Config::load(conn.config.as_deref())?;
+    let path = crate::config::resolved_path(conn.config.as_deref());
+    crate::environments::require_configured(&config.environments, &envs, path.as_deref())
+        .map_err(|e| eyre!(e))?;
     let spec = PlanSpec::for_target(&target, &envs, mode);
     let mut connected = Vec::new();
     for env in &envs {
