@@ -47,10 +47,18 @@ async fn prepare(
     Ok((spec, connected))
 }
 
-fn ctx(connected: &[Connected]) -> Result<Ctx> {
+/// The engine's ports; when a part is down, the preflight says what else is
+/// wrong (an environment's session that is another account's, say).
+async fn ctx(connected: &[Connected]) -> Result<Ctx> {
     let mut ports = Vec::new();
     for c in connected {
-        ports.push(c.ports().map_err(|e| eyre!("{}: {e}", c.target.label()))?);
+        match c.ports() {
+            Ok(p) => ports.push(p),
+            Err(e) => {
+                let report = preflight(connected).await;
+                return Err(eyre!("{}: {e}\n{report}", c.target.label()));
+            }
+        }
     }
     Ok(Ctx::new(ports))
 }
@@ -84,7 +92,7 @@ async fn close(connected: Vec<Connected>) {
 pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Result<()> {
     let (spec, connected) = prepare(target, conn, args).await?;
     let result = async {
-        let ctx = ctx(&connected)?;
+        let ctx = ctx(&connected).await?;
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         cli::plan_cmd(
             &spec,
@@ -113,7 +121,7 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
     }
     let (spec, connected) = prepare(target, conn, &args.plan).await?;
     let result = async {
-        let ctx = ctx(&connected)?;
+        let ctx = ctx(&connected).await?;
         let opts = RunOptions {
             yes: args.yes,
             kill_leftovers: args.kill_leftovers,
@@ -156,7 +164,7 @@ pub async fn rollback(
     }
     let (spec, connected) = prepare(target, conn, &args.plan).await?;
     let result = async {
-        let ctx = ctx(&connected)?;
+        let ctx = ctx(&connected).await?;
         let opts = RunOptions {
             yes: args.yes,
             typed: args.confirm_drop_new.iter().cloned().collect(),

@@ -37,12 +37,30 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 impl MotoServer {
     /// Start a fresh server (blocking until it answers, at most 10 s).
     pub fn start() -> Result<Self, MotoError> {
-        let program = find_moto_server()?;
+        Self::start_with(&[])
+    }
+
+    /// A fresh server whose caller identity is `account` (moto's
+    /// `MOTO_ACCOUNT_ID`): another environment's AWS account.
+    pub fn start_for_account(account: &str) -> Result<Self, MotoError> {
+        Self::start_with(&[format!("MOTO_ACCOUNT_ID={account}")])
+    }
+
+    fn start_with(env: &[String]) -> Result<Self, MotoError> {
+        let moto = find_moto_server()?;
         let dir = scratch_dir("rotui-moto-")?;
         let log = dir.join("moto.log");
         // Port 0: the server binds a free port itself and logs it, so two
         // servers starting at once can never race for the same port.
         let args = ["-H", "127.0.0.1", "-p", "0"].map(str::to_owned);
+        let (program, args) = if env.is_empty() {
+            (moto, args.to_vec())
+        } else {
+            let mut all = env.to_vec();
+            all.push(moto.to_string_lossy().into_owned());
+            all.extend(args);
+            (PathBuf::from("env"), all)
+        };
         let guard = Guarded::spawn(&program, &args, None, &log, Some(&dir))?;
         let started = Instant::now();
         let port = loop {
