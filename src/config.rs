@@ -6,6 +6,11 @@
 //! [keys]                   # action = key or [keys]; replaces that action's keys
 //! kill = "ctrl-k"
 //! down = ["j", "down", "ctrl-n"]
+//! [environments.production]  # see crate::environments
+//! account_id = "172025368201"
+//! kube_context = "production"
+//! [apps.account-api]
+//! copied_by_restore = false
 //! ```
 //!
 //! A missing file is the defaults. Bad keymap entries are warnings shown in
@@ -17,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::app::keymap::Keymap;
+use crate::environments::{AppConfig, Environments};
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +31,12 @@ pub struct Config {
     pub theme: Option<String>,
     #[serde(default)]
     pub keys: BTreeMap<String, Keys>,
+    /// Each environment's AWS account and cluster ([`crate::environments`]).
+    #[serde(default)]
+    pub environments: Environments,
+    /// Per-app settings, by app name.
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppConfig>,
 }
 
 /// One key or several.
@@ -48,10 +60,15 @@ pub fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "rotui").map(|d| d.config_dir().join("config.toml"))
 }
 
+/// The file [`Config::load`] reads: `path`, else the default path.
+pub fn resolved_path(path: Option<&Path>) -> Option<PathBuf> {
+    path.map(Path::to_path_buf).or_else(default_path)
+}
+
 impl Config {
     /// Load `path` (or the default path); a missing file gives the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let Some(path) = path.map(Path::to_path_buf).or_else(default_path) else {
+        let Some(path) = resolved_path(path) else {
             return Ok(Config::default());
         };
         match std::fs::read_to_string(&path) {

@@ -3,18 +3,28 @@
 //! `--db-url`, or built from the app secret's `host` as the runbook does
 //! (`mysql --host [rds-hostname] -u aws_db_admin`) — whose password, when the
 //! URL carries none, comes from the `<env>-rds-admin-passwords` secret.
+//!
+//! An environment named in the config ([`crate::environments`]) gets its own
+//! AWS session (profile, endpoint, region) and kube context; one that is not
+//! uses the flags, the shell's session and the current context.
 
 use color_eyre::eyre::Result;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::aws::{AwsOptions, AwsSession};
 use crate::cli::ConnArgs;
+use crate::environments::{self, EnvConfig, Environments};
 use crate::secret::{Redacted, SecretString};
 use crate::target::{Engine, Target};
 
 /// The AWS session the flags and environment describe.
 pub async fn aws_session(conn: &ConnArgs) -> Result<AwsSession> {
-    Ok(AwsSession::load(&AwsOptions::from(conn)).await?)
+    env_session(conn, None).await
+}
+
+/// An environment's AWS session: from its config when it has one.
+pub async fn env_session(conn: &ConnArgs, env: Option<&EnvConfig>) -> Result<AwsSession> {
+    Ok(AwsSession::load(&AwsOptions::for_env(conn, env)).await?)
 }
 
 /// The admin's URL for a target, without a password unless `--db-url` had one.
@@ -66,6 +76,11 @@ pub struct Connected {
     pub k8s: Result<crate::k8s::K8s, Redacted>,
     /// The kubeconfig context in use (status bar).
     pub kube_context: Option<String>,
+    /// That context's `cluster` entry in the kubeconfig, if known.
+    pub kube_cluster: Option<String>,
+    /// Every configured environment: what the preflight checks this one's
+    /// session and cluster against (empty: nothing configured, no check).
+    pub environments: Environments,
     /// Set with `--tunnel`: the relay pod the database connection goes through.
     pub tunnel: Option<crate::k8s::tunnel::Tunnel>,
     /// Where the admin connection goes (host, port), for the login tests.
@@ -73,6 +88,48 @@ pub struct Connected {
 }
 
 impl Connected {
+    /// Nothing connected, every part failing with `why`.
+    fn failed(target: &Target, why: Redacted) -> Connected {
+        Connected {
+            target: target.clone(),
+            session: Err(why.clone()),
+            db: Err(why.clone()),
+            k8s: Err(why),
+            kube_context: None,
+            kube_cluster: None,
+            environments: Environments::new(),
+            tunnel: None,
+            db_addr: None,
+        }
+    }
+
+    /// Why this environment's session or context is not the one its config
+    /// names (nothing when it has no config). Reads STS, writes nothing.
+    pub async fn identity_problems(&self) -> Vec<Redacted> {
+        let env = &self.target.env;
+        let Some(cfg) = self.environments.get(env) else {
+            return Vec::new();
+        };
+        let mut problems = Vec::new();
+        if let Ok(session) = &self.session {
+            match session.caller_identity().await {
+                Ok(who) => {
+                    if let Err(e) = environments::check_account(env, &self.environments, &who.account) {
+                        problems.push(Redacted::new(e));
+                    }
+                }
+                Err(e) => problems.push(Redacted::error(e)),
+            }
+        }
+        let context = self.kube_context.as_deref().unwrap_or(&cfg.kube_context);
+        if let Err(e) =
+            environments::check_cluster(env, &self.environments, context, self.kube_cluster.as_deref())
+        {
+            problems.push(Redacted::new(e));
+        }
+        problems
+    }
+
     /// The rotation engine's ports, when every part is up.
     pub fn ports(&self) -> Result<crate::rotation::ports::EnvPorts, Redacted> {
         use std::sync::Arc;
@@ -116,27 +173,39 @@ impl Connected {
     }
 }
 
-/// Connect to everything the target names. Never fails as a whole: each
-/// part carries its own error, already redacted.
+/// Connect to everything the target names, with its environment's session
+/// and context when the config (`--config`) has it. Never fails as a whole:
+/// each part carries its own error, already redacted.
 pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
     use crate::k8s::{K8s, KubeOptions};
+    let environments = match crate::config::Config::load(conn.config.as_deref()) {
+        Ok(config) => config.environments,
+        Err(e) => return Connected::failed(target, Redacted::error(e)),
+    };
+    let env = environments.get(&target.env);
+    let context = env
+        .map(|e| e.kube_context.clone())
+        .or_else(|| conn.context.clone());
     let kube_opts = KubeOptions {
         kubeconfig: None,
-        context: conn.context.clone(),
+        context: context.clone(),
         namespace: Some(target.namespace.clone()),
     };
-    let (session, k8s) = tokio::join!(aws_session(conn), K8s::connect(&kube_opts));
+    let (session, k8s) = tokio::join!(env_session(conn, env), K8s::connect(&kube_opts));
     let session = session.map_err(Redacted::error);
     let k8s = k8s.map_err(Redacted::error);
     // The names flags did not give, read from the live systems (read-only).
     let target = &crate::discover::resolve(target, &k8s, &session).await;
-    let kube_context = conn.context.clone().or_else(current_kube_context);
+    let kube_context = context.or_else(current_kube_context);
+    let kube_cluster = kube_context.as_deref().and_then(environments::context_cluster);
     let mut connected = Connected {
         target: target.clone(),
         session,
         db: Err(Redacted::new("not connected")),
         k8s,
         kube_context,
+        kube_cluster,
+        environments,
         tunnel: None,
         db_addr: None,
     };
@@ -160,6 +229,10 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
     let mut parsed = url::Url::parse(&url).map_err(|_| Redacted::new("the database URL is not a URL"))?;
     if conn.tunnel {
         let k8s = c.k8s.as_ref().map_err(|e| e.context("tunnel"))?;
+        // The relay pod is a write: never in another environment's cluster.
+        if let Some(why) = c.identity_problems().await.into_iter().next() {
+            return Err(why.context("tunnel"));
+        }
         let host = match parsed.port() {
             Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
             None => parsed.host_str().unwrap_or_default().to_owned(),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connect;
 pub mod db;
 pub mod discover;
+pub mod environments;
 pub mod event_loop;
 pub mod k8s;
 pub mod logging;

@@ -3,10 +3,15 @@
 //! not patch the ExternalSecret, a cluster that cannot be reached, an admin
 //! that cannot create users) is refused with every problem listed, before
 //! AWSPENDING is written, rather than discovered after AWSCURRENT moved.
+//!
+//! A configured environment ([`crate::environments`]) is first checked to be
+//! itself: the session's account and the kube context's cluster are the
+//! ones its config names, so production is never rotated as staging.
 
 use std::fmt;
 
 use crate::connect::Connected;
+use crate::environments;
 use crate::k8s::access;
 use crate::secret::Redacted;
 
@@ -85,8 +90,16 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
             report.push(
                 "AWS",
                 "whose credentials these are (STS)",
-                who.err().and_then(|x| e(&x)),
+                who.as_ref().err().and_then(|x| e(x)),
             );
+            if let (Some(cfg), Ok(who)) = (c.environments.get(&t.env), &who) {
+                let problem = environments::check_account(&t.env, &c.environments, &who.account).err();
+                report.push(
+                    "AWS",
+                    format!("the session is {}'s account {}", t.env, cfg.account_id),
+                    problem.map(Redacted::new),
+                );
+            }
             let secrets = session.secrets();
             let read = secrets.app_secret(&t.app_secret).await;
             report.push(
@@ -101,6 +114,18 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
                 versions.err().and_then(|x| e(&x)),
             );
         }
+    }
+
+    // Kubernetes: the environment's own cluster (read from the kubeconfig).
+    if let Some(cfg) = c.environments.get(&t.env) {
+        let context = c.kube_context.as_deref().unwrap_or(&cfg.kube_context);
+        let problem =
+            environments::check_cluster(&t.env, &c.environments, context, c.kube_cluster.as_deref()).err();
+        let what = match &cfg.cluster {
+            Some(cluster) => format!("context {context} is {}'s cluster {cluster}", t.env),
+            None => format!("context {context} is a cluster of {}'s account", t.env),
+        };
+        report.push("Kubernetes", what, problem.map(Redacted::new));
     }
 
     // Kubernetes: reachable, and the role may do each thing the steps do.

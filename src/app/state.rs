@@ -295,6 +295,9 @@ pub struct ConsumerView {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionView {
     pub aws_identity: Option<String>,
+    /// The caller identity's account, and the configured environment that
+    /// account is (its alias), e.g. `111111111111`, `production`.
+    pub aws_account: Option<(String, Option<String>)>,
     pub session_expires: Option<DateTime<Utc>>,
     pub kube_context: Option<String>,
     pub flavor: Option<Flavor>,

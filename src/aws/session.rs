@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::environment::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::profile::region::ProfileFileRegionProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
@@ -44,6 +46,22 @@ impl From<&crate::cli::ConnArgs> for AwsOptions {
             endpoint_url: args.aws_endpoint_url.clone(),
             ..AwsOptions::default()
         }
+    }
+}
+
+impl AwsOptions {
+    /// An environment's session: its profile, endpoint and region from its
+    /// config (`None`: the flags, as for an unconfigured environment).
+    pub fn for_env(args: &crate::cli::ConnArgs, env: Option<&crate::environments::EnvConfig>) -> Self {
+        let mut opts = AwsOptions::from(args);
+        if let Some(env) = env {
+            opts.profile = env.aws_profile.clone();
+            opts.region = env.region.clone();
+            if env.aws_endpoint_url.is_some() {
+                opts.endpoint_url = env.aws_endpoint_url.clone();
+            }
+        }
+        opts
     }
 }
 
@@ -128,7 +146,16 @@ impl AwsSession {
             .or_else(Region::new(DEFAULT_REGION));
         let mut loader = base_loader(opts).region(region);
         if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
+            // The profile's credentials only: the default chain would prefer
+            // the shell's exported keys, which belong to another account when
+            // several environments are open at once.
+            let conf = ProviderConfig::without_region().with_http_client(http_client());
+            loader = loader.profile_name(p).credentials_provider(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(&conf)
+                    .profile_name(p)
+                    .build(),
+            );
         }
         let sdk = loader.load().await;
         let provider = sdk.credentials_provider().ok_or_else(no_credentials)?;

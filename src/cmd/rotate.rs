@@ -12,7 +12,9 @@ use crate::rotation::journal::{self, Journal};
 use crate::rotation::{Ctx, Mode, PlanSpec, RunOptions, cli};
 use crate::target::{Target, TargetArgs};
 
-/// The plan's spec and, per environment, live connections.
+/// The plan's spec and, per environment, live connections (each with its
+/// own session and context when configured; refused before connecting when
+/// several environments are asked for and one is not configured).
 async fn prepare(
     target_args: &TargetArgs,
     conn: &ConnArgs,
@@ -31,7 +33,20 @@ async fn prepare(
             "--db-url names one database: with --also-env, rotui finds each environment's from its secrets"
         ));
     }
-    let spec = PlanSpec::for_target(&target, &envs, mode);
+    // Each environment is its own AWS account and cluster: several at once
+    // need each one's session and context from the config.
+    let config = crate::config::Config::load(conn.config.as_deref())?;
+    let path = crate::config::resolved_path(conn.config.as_deref());
+    crate::environments::require_configured(&config.environments, &envs, path.as_deref())
+        .map_err(|e| eyre!(e))?;
+    // Which environments are restored nightly from another (config); none
+    // configured keeps the runbook's default, staging from production.
+    let spec = if config.environments.is_empty() {
+        PlanSpec::for_target(&target, &envs, mode)
+    } else {
+        let restores = crate::environments::restored_envs(&config, &target.app, &envs);
+        PlanSpec::for_target_with_restores(&target, &envs, mode, &restores)
+    };
     let mut connected = Vec::new();
     for env in &envs {
         connected.push(connect::open(&PlanSpec::target_in(&target, env), conn).await);
@@ -63,10 +78,18 @@ fn resolved(connected: &[Connected]) -> Result<()> {
     }
 }
 
-fn ctx(connected: &[Connected]) -> Result<Ctx> {
+/// The engine's ports; when a part is down, the preflight says what else is
+/// wrong (an environment's session that is another account's, say).
+async fn ctx(connected: &[Connected]) -> Result<Ctx> {
     let mut ports = Vec::new();
     for c in connected {
-        ports.push(c.ports().map_err(|e| eyre!("{}: {e}", c.target.label()))?);
+        match c.ports() {
+            Ok(p) => ports.push(p),
+            Err(e) => {
+                let report = preflight(connected).await;
+                return Err(eyre!("{}: {e}\n{report}", c.target.label()));
+            }
+        }
     }
     Ok(Ctx::new(ports))
 }
@@ -103,7 +126,7 @@ pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Resu
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         print_names(&connected, &mut out)?;
         resolved(&connected)?;
-        let ctx = ctx(&connected)?;
+        let ctx = ctx(&connected).await?;
         cli::plan_cmd(
             &spec,
             &ctx,
@@ -132,7 +155,7 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
     let (spec, connected) = prepare(target, conn, &args.plan).await?;
     let result = async {
         resolved(&connected)?;
-        let ctx = ctx(&connected)?;
+        let ctx = ctx(&connected).await?;
         let opts = RunOptions {
             yes: args.yes,
             kill_leftovers: args.kill_leftovers,
@@ -184,7 +207,7 @@ pub async fn rollback(
     let (spec, connected) = prepare(target, conn, &args.plan).await?;
     let result = async {
         resolved(&connected)?;
-        let ctx = ctx(&connected)?;
+        let ctx = ctx(&connected).await?;
         let opts = RunOptions {
             yes: args.yes,
             typed: args.confirm_drop_new.iter().cloned().collect(),

@@ -1,5 +1,5 @@
-//! The top status bar (target, AWS identity and session countdown, kube
-//! context, DB flavour, refresh rate, last error), the tab strip of small
+//! The top status bar (target, AWS account and whose environment it is,
+//! identity and session countdown, kube context, DB flavour, refresh rate, last error), the tab strip of small
 //! layouts and the footer of key hints generated from the keymap.
 
 use ratatui::Frame;
@@ -61,6 +61,14 @@ fn bar(state: &State, compact: bool) -> Line<'static> {
     spans.push(sep());
     if !compact {
         spans.push(Span::styled("aws ", theme.muted()));
+    }
+    // The account first: on the estate it is what tells environments apart.
+    if let Some((account, alias)) = &session.aws_account {
+        spans.push(Span::raw(account.clone()));
+        if let Some(alias) = alias {
+            spans.push(Span::styled(format!(" ({alias})"), theme.accent()));
+        }
+        spans.push(Span::raw(" "));
     }
     let identity = session.aws_identity.clone().unwrap_or_else(|| "?".into());
     let identity = if compact {

@@ -110,11 +110,11 @@ async fn session_view(b: &Backend) -> SessionView {
     };
     if let Ok(s) = &c.session {
         view.session_expires = s.expiry();
-        view.aws_identity = s
-            .caller_identity()
-            .await
-            .ok()
-            .map(|i| i.principal_name().to_owned());
+        if let Ok(who) = s.caller_identity().await {
+            let alias = crate::environments::env_of_account(&c.environments, &who.account);
+            view.aws_account = Some((who.account.clone(), alias.map(str::to_owned)));
+            view.aws_identity = Some(who.principal_name().to_owned());
+        }
     }
     view
 }

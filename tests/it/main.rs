@@ -10,6 +10,7 @@ mod db_mysql;
 mod db_postgres;
 mod discover;
 mod e2e_tui;
+mod environments;
 mod hardening;
 mod inspect;
 mod k8s;

@@ -44,6 +44,8 @@ async fn connected(world: &World, kubeconfig: &std::path::Path) -> Connected {
         db: Ok(db),
         k8s,
         kube_context: None,
+        kube_cluster: None,
+        environments: Default::default(),
         tunnel: None,
         db_addr: None,
     }

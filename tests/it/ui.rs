@@ -276,6 +276,7 @@ fn cluster() -> ClusterView {
 fn session() -> SessionView {
     SessionView {
         aws_identity: Some("govuk-production-fulladmin/jane.doe".into()),
+        aws_account: None,
         session_expires: Some(t0() + secs(42 * 60 + 10)),
         kube_context: Some("govuk-production".into()),
         flavor: Some(Flavor {
@@ -1713,6 +1714,41 @@ fn the_status_bar_counts_the_session_down_and_says_when_it_expired() {
     assert!(screen(&s, 160, 48).contains("session expired"));
     key(&mut s, KeyCode::Char(' '));
     assert!(screen(&s, 160, 48).contains("⏸ paused"));
+}
+
+#[test]
+fn the_status_bar_shows_the_aws_account_and_whose_environment_it_is() {
+    let mut s = fixture();
+    assert!(!screen(&s, 160, 48).contains("111111111111"));
+    let mut session = session();
+    session.aws_account = Some(("111111111111".into(), Some("production".into())));
+    feed(
+        &mut s,
+        [Action::SessionLoaded {
+            generation: 1,
+            at: t0(),
+            result: Ok(session.clone()),
+        }],
+    );
+    let text = screen(&s, 220, 48);
+    assert!(
+        text.contains("aws 111111111111 (production) govuk-production-fulladmin/jane.doe"),
+        "{text}"
+    );
+    // Compact, the account and its environment stay.
+    let text = screen(&s, 100, 30);
+    assert!(text.contains("│111111111111 (production) jane.doe"), "{text}");
+    // An account the config does not know: the id alone.
+    session.aws_account = Some(("333333333333".into(), None));
+    feed(
+        &mut s,
+        [Action::SessionLoaded {
+            generation: 1,
+            at: t0(),
+            result: Ok(session),
+        }],
+    );
+    assert!(screen(&s, 220, 48).contains("aws 333333333333 govuk-production"));
 }
 
 // ---- rolling back ------------------------------------------------------

@@ -1,0 +1,387 @@
+//! Environments as configuration. On the estate each environment is its own
+//! AWS account and its own EKS cluster, so a rotation that spans several
+//! (`--also-env`, compromised mode) needs, for each, the AWS session and the
+//! kube context to use, and what they must turn out to be:
+//!
+//! ```toml
+//! [environments.production]
+//! aws_profile = "govuk-production-developer"  # else the shell's session
+//! aws_endpoint_url = "http://127.0.0.1:PORT"  # sandbox/tests only
+//! region = "eu-west-1"
+//! account_id = "172025368201"                 # required
+//! kube_context = "production"                 # required
+//! cluster = "arn:aws:eks:eu-west-1:172025368201:cluster/govuk"
+//! restored_from = "production"                # (PostgreSQL) restored nightly from it
+//! [apps.account-api]
+//! copied_by_restore = false
+//! ```
+//!
+//! Before the first write, the caller identity's account and the context's
+//! cluster are checked against the environment ([`check_account`],
+//! [`check_cluster`]); a mismatch names both sides.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::Config;
+
+/// One environment: its AWS account and its cluster.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// The AWS profile to use; `None` = the shell's session (`gds aws … --shell`).
+    pub aws_profile: Option<String>,
+    /// A Secrets Manager/STS endpoint (the sandbox and tests only).
+    pub aws_endpoint_url: Option<String>,
+    pub region: Option<String>,
+    /// The AWS account this environment is.
+    pub account_id: String,
+    /// The kubeconfig context of its cluster.
+    pub kube_context: String,
+    /// What the context's `cluster` entry must be (an EKS ARN is also
+    /// checked against `account_id`).
+    pub cluster: Option<String>,
+    /// (PostgreSQL) restored nightly from that environment.
+    pub restored_from: Option<String>,
+}
+
+/// Per-app settings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// `false`: the nightly restore does not copy this app's database
+    /// (e.g. account-api), so its restored environments stand on their own.
+    pub copied_by_restore: Option<bool>,
+}
+
+/// Every configured environment, by name.
+pub type Environments = BTreeMap<String, EnvConfig>;
+
+/// The environments among `envs` that a nightly restore refreshes for `app`,
+/// each with the environment it is restored from: those with `restored_from`
+/// set, unless the app says `copied_by_restore = false`.
+pub fn restored_envs(config: &Config, app: &str, envs: &[String]) -> Vec<(String, String)> {
+    if config.apps.get(app).and_then(|a| a.copied_by_restore) == Some(false) {
+        return Vec::new();
+    }
+    envs.iter()
+        .filter_map(|env| {
+            let from = config.environments.get(env)?.restored_from.clone()?;
+            Some((env.clone(), from))
+        })
+        .collect()
+}
+
+/// A run over several environments needs each one configured: with one
+/// shell session and one kube context, every environment would be the same
+/// account and cluster. The error shows the TOML to write.
+pub fn require_configured(
+    environments: &Environments,
+    envs: &[String],
+    config_path: Option<&Path>,
+) -> Result<(), String> {
+    if envs.len() < 2 {
+        return Ok(());
+    }
+    let missing: Vec<&str> = envs
+        .iter()
+        .filter(|e| !environments.contains_key(*e))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(missing_message(&missing, envs, config_path))
+}
+
+fn missing_message(missing: &[&str], envs: &[String], config_path: Option<&Path>) -> String {
+    let path = config_path.map_or_else(
+        || "the config file (--config or ROTUI_CONFIG)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let mut out = format!(
+        "{} spans {} environments, each its own AWS account and cluster, but {} not configured: \
+         nothing was connected to. Add to {path}:\n",
+        envs.join("+"),
+        envs.len(),
+        match missing {
+            [one] => format!("{one} is"),
+            many => format!("{} are", many.join(", ")),
+        },
+    );
+    for env in missing {
+        out.push_str(&template(env));
+    }
+    out.push_str(
+        "\nWithout aws_profile, rotui uses the shell's session for every environment, which \
+         holds one account at a time; with it, each environment's session comes from its profile.",
+    );
+    out
+}
+
+/// The config block for `env`, with placeholders.
+pub fn template(env: &str) -> String {
+    format!(
+        "\n[environments.{env}]\n\
+         # credentials: a profile, or run from `gds aws govuk-{env}-<role> --shell`\n\
+         aws_profile = \"govuk-{env}-<role>\"\n\
+         account_id = \"<12-digit account id of {env}>\"\n\
+         kube_context = \"<kubeconfig context of {env}'s cluster>\"\n\
+         cluster = \"arn:aws:eks:eu-west-1:<account id>:cluster/<name>\"  # optional\n"
+    )
+}
+
+/// The environment whose account is `account`, if the config knows it.
+pub fn env_of_account<'a>(environments: &'a Environments, account: &str) -> Option<&'a str> {
+    environments
+        .iter()
+        .find(|(_, c)| c.account_id == account)
+        .map(|(name, _)| name.as_str())
+}
+
+fn whose(environments: &Environments, account: &str) -> String {
+    env_of_account(environments, account).map_or_else(String::new, |e| format!(" ({e}?)"))
+}
+
+/// The caller identity's account must be the environment's.
+pub fn check_account(env: &str, environments: &Environments, found: &str) -> Result<(), String> {
+    let Some(cfg) = environments.get(env) else {
+        return Ok(());
+    };
+    if found == cfg.account_id {
+        return Ok(());
+    }
+    Err(format!(
+        "{env}: the AWS session is account {found}{}, expected {}",
+        whose(environments, found),
+        cfg.account_id
+    ))
+}
+
+/// The context's cluster must be the configured one, and an EKS cluster's
+/// ARN must name the environment's account. `found` is the context's
+/// `cluster` entry from the kubeconfig (`None`: no such context).
+pub fn check_cluster(
+    env: &str,
+    environments: &Environments,
+    context: &str,
+    found: Option<&str>,
+) -> Result<(), String> {
+    let Some(cfg) = environments.get(env) else {
+        return Ok(());
+    };
+    let Some(found) = found else {
+        return Err(format!(
+            "{env}: the kubeconfig has no context {context} (or it names no cluster)"
+        ));
+    };
+    if let Some(expected) = &cfg.cluster
+        && found != expected
+    {
+        let owner = eks_account(found).map_or_else(String::new, |a| whose(environments, a));
+        return Err(format!(
+            "{env}: kube context {context} is cluster {found}{owner}, expected {expected}"
+        ));
+    }
+    if let Some(account) = eks_account(found)
+        && account != cfg.account_id
+    {
+        return Err(format!(
+            "{env}: kube context {context} is cluster {found}, in account {account}{}, expected {}",
+            whose(environments, account),
+            cfg.account_id
+        ));
+    }
+    Ok(())
+}
+
+/// The account of an EKS cluster ARN (`arn:aws:eks:<region>:<account>:cluster/<name>`).
+pub fn eks_account(cluster: &str) -> Option<&str> {
+    let parts: Vec<&str> = cluster.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "eks", _, account, rest] if rest.starts_with("cluster/") && !account.is_empty() => {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
+/// The `cluster` entry of `context` in the operator's kubeconfig
+/// (`$KUBECONFIG` or `~/.kube/config`, merged as kubectl does).
+pub fn context_cluster(context: &str) -> Option<String> {
+    let kubeconfig = kube::config::Kubeconfig::read().ok()?;
+    cluster_of(&kubeconfig, context)
+}
+
+/// The `cluster` entry of `context` in `kubeconfig`.
+pub fn cluster_of(kubeconfig: &kube::config::Kubeconfig, context: &str) -> Option<String> {
+    kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()
+        .map(|c| c.cluster.clone())
+        .filter(|c| !c.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[environments.production]
+aws_profile = "govuk-production-developer"
+region = "eu-west-1"
+account_id = "111111111111"
+kube_context = "production"
+cluster = "arn:aws:eks:eu-west-1:111111111111:cluster/govuk"
+
+[environments.staging]
+aws_endpoint_url = "http://127.0.0.1:5000"
+account_id = "222222222222"
+kube_context = "staging"
+restored_from = "production"
+
+[apps.account-api]
+copied_by_restore = false
+"#;
+
+    fn config() -> Config {
+        Config::parse(CONFIG).unwrap()
+    }
+
+    fn envs(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_environments_and_apps() {
+        let c = config();
+        let p = &c.environments["production"];
+        assert_eq!(p.aws_profile.as_deref(), Some("govuk-production-developer"));
+        assert_eq!(p.account_id, "111111111111");
+        assert_eq!(p.kube_context, "production");
+        assert_eq!(p.restored_from, None);
+        let s = &c.environments["staging"];
+        assert_eq!(s.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(s.cluster, None);
+        assert_eq!(c.apps["account-api"].copied_by_restore, Some(false));
+    }
+
+    #[test]
+    fn account_and_context_are_required_and_typos_refused() {
+        let err = Config::parse("[environments.x]\nkube_context = \"x\"\n").unwrap_err();
+        assert!(err.contains("account_id"), "{err}");
+        let err = Config::parse("[environments.x]\naccount_id = \"1\"\n").unwrap_err();
+        assert!(err.contains("kube_context"), "{err}");
+        let err =
+            Config::parse("[environments.x]\naccount_id = \"1\"\nkube_context = \"x\"\naws_profle = \"p\"\n")
+                .unwrap_err();
+        assert!(err.contains("aws_profle"), "{err}");
+    }
+
+    #[test]
+    fn restored_environments_unless_the_app_is_not_copied() {
+        let c = config();
+        let both = envs(&["production", "staging"]);
+        assert_eq!(
+            restored_envs(&c, "signon", &both),
+            vec![("staging".to_owned(), "production".to_owned())]
+        );
+        assert_eq!(restored_envs(&c, "account-api", &both), vec![]);
+        assert_eq!(restored_envs(&c, "signon", &envs(&["production"])), vec![]);
+    }
+
+    #[test]
+    fn several_environments_need_each_configured_and_are_shown_the_toml() {
+        let c = config();
+        let path = Path::new("/home/op/.config/rotui/config.toml");
+        assert!(require_configured(&c.environments, &envs(&["integration"]), Some(path)).is_ok());
+        assert!(require_configured(&c.environments, &envs(&["production", "staging"]), None).is_ok());
+        let err = require_configured(&c.environments, &envs(&["production", "integration"]), Some(path))
+            .unwrap_err();
+        assert!(err.contains("integration is not configured"), "{err}");
+        assert!(err.contains("/home/op/.config/rotui/config.toml"), "{err}");
+        assert!(err.contains("[environments.integration]"), "{err}");
+        assert!(err.contains("gds aws govuk-integration-<role> --shell"), "{err}");
+        assert!(!err.contains("[environments.production]"), "{err}");
+        // The template is itself a valid config, once filled in.
+        let filled = template("integration").replace("<12-digit account id of integration>", "3");
+        assert!(Config::parse(&filled).is_ok(), "{filled}");
+        let err = require_configured(&Environments::new(), &envs(&["a", "b"]), None).unwrap_err();
+        assert!(err.contains("a, b are not configured"), "{err}");
+        assert!(err.contains("--config or ROTUI_CONFIG"), "{err}");
+    }
+
+    #[test]
+    fn an_account_mismatch_names_both_sides_and_whose_it_is() {
+        let e = config().environments;
+        assert_eq!(check_account("production", &e, "111111111111"), Ok(()));
+        assert_eq!(
+            check_account("production", &e, "222222222222").unwrap_err(),
+            "production: the AWS session is account 222222222222 (staging?), expected 111111111111"
+        );
+        assert_eq!(
+            check_account("staging", &e, "333333333333").unwrap_err(),
+            "staging: the AWS session is account 333333333333, expected 222222222222"
+        );
+        // Unconfigured environments are not checked.
+        assert_eq!(check_account("integration", &e, "1"), Ok(()));
+    }
+
+    #[test]
+    fn a_cluster_mismatch_names_both_sides() {
+        let e = config().environments;
+        let prod = "arn:aws:eks:eu-west-1:111111111111:cluster/govuk";
+        let stag = "arn:aws:eks:eu-west-1:222222222222:cluster/govuk";
+        assert_eq!(check_cluster("production", &e, "production", Some(prod)), Ok(()));
+        assert_eq!(
+            check_cluster("production", &e, "production", Some(stag)).unwrap_err(),
+            format!("production: kube context production is cluster {stag} (staging?), expected {prod}")
+        );
+        // No `cluster` configured: an EKS ARN must still be in the account.
+        assert_eq!(check_cluster("staging", &e, "staging", Some(stag)), Ok(()));
+        assert_eq!(
+            check_cluster("staging", &e, "staging", Some("kind-local")),
+            Ok(())
+        );
+        assert_eq!(
+            check_cluster("staging", &e, "staging", Some(prod)).unwrap_err(),
+            format!(
+                "staging: kube context staging is cluster {prod}, in account 111111111111 (production?), expected 222222222222"
+            )
+        );
+        assert!(
+            check_cluster("staging", &e, "staging", None)
+                .unwrap_err()
+                .contains("no context staging")
+        );
+    }
+
+    #[test]
+    fn eks_arns_name_their_account() {
+        assert_eq!(
+            eks_account("arn:aws:eks:eu-west-1:172025368201:cluster/govuk"),
+            Some("172025368201")
+        );
+        assert_eq!(eks_account("govuk-production"), None);
+        assert_eq!(eks_account("arn:aws:iam::1:role/x"), None);
+    }
+
+    #[test]
+    fn reads_a_contexts_cluster_from_the_kubeconfig() {
+        let kc: kube::config::Kubeconfig = serde_yaml::from_str(
+            "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n\
+             - name: production\n  context:\n    cluster: arn:aws:eks:eu-west-1:1:cluster/govuk\n    user: u\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cluster_of(&kc, "production").as_deref(),
+            Some("arn:aws:eks:eu-west-1:1:cluster/govuk")
+        );
+        assert_eq!(cluster_of(&kc, "staging"), None);
+    }
+}
