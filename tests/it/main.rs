@@ -11,6 +11,7 @@ mod db_postgres;
 mod discover;
 mod e2e_tui;
 mod environments;
+mod estate;
 mod hardening;
 mod inspect;
 mod k8s;
