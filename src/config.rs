@@ -25,6 +25,9 @@ pub struct Config {
     pub theme: Option<String>,
     #[serde(default)]
     pub keys: BTreeMap<String, Keys>,
+    /// `rotui fleet`'s policy (`[fleet]`).
+    #[serde(default)]
+    pub fleet: crate::fleet::FleetConfig,
 }
 
 /// One key or several.

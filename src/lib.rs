@@ -9,6 +9,7 @@ pub mod config;
 pub mod connect;
 pub mod db;
 pub mod event_loop;
+pub mod fleet;
 pub mod k8s;
 pub mod logging;
 pub mod model;
