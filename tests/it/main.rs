@@ -8,6 +8,7 @@ mod aws_secrets;
 mod db_mysql;
 mod db_postgres;
 mod e2e_tui;
+mod fleet;
 mod hardening;
 mod inspect;
 mod k8s;
