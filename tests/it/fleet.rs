@@ -213,3 +213,47 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
     assert_eq!(doc["errors"][0]["system"], "kubernetes", "{doc:#}");
     world.shutdown().await;
 }
+
+/// The full screen, by keys in tmux: the table comes up, `/` narrows it,
+/// Enter opens the dashboard on that app, `q` quits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_on_a_fleet_row_opens_the_dashboard_on_that_app() {
+    use std::time::Duration;
+
+    use crate::tmux::{Tmux, exit_code};
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(dir.path()).await.expect("the sandbox starts");
+    let mut env = rotui_sandbox::world::parse_env_file(
+        &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
+    );
+    env.insert(
+        "ROTUI_STATE_DIR".into(),
+        dir.path().join("state").to_string_lossy().into_owned(),
+    );
+    env.insert("HOME".into(), dir.path().to_string_lossy().into_owned());
+    env.insert("PATH".into(), std::env::var("PATH").unwrap());
+    tokio::task::spawn_blocking(move || {
+        let t = Tmux::start("rotui-fleet", &env, env!("CARGO_BIN_EXE_rotui"), "fleet");
+        let screen = t.wait_for("the fleet table", Duration::from_secs(30), |s| {
+            s.contains("2 apps") && s.contains("account-api") && s.contains("signon")
+        });
+        assert!(screen.contains("rotui fleet · sandbox"), "{screen}");
+        t.keys(&["/"]);
+        t.keys(&["a", "c", "c", "o", "u", "n", "t"]);
+        t.wait_for("the filter", Duration::from_secs(10), |s| {
+            s.contains("apps (1 of 2)")
+        });
+        t.keys(&["Enter", "Enter"]);
+        t.wait_for("the dashboard on account-api", Duration::from_secs(30), |s| {
+            s.contains("sandbox/account-api/postgres")
+        });
+        t.keys(&["q"]);
+        let end = t.wait_for("rotui to exit", Duration::from_secs(20), |s| {
+            exit_code(s).is_some()
+        });
+        assert_eq!(exit_code(&end), Some(0), "{end}");
+    })
+    .await
+    .unwrap();
+    world.shutdown().await;
+}
