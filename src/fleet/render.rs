@@ -80,16 +80,25 @@ fn footer(view: &FleetView) -> String {
 fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) {
     let rows = view.visible();
     let lines: Vec<Row> = rows.iter().map(|r| table_row(r, view.now, theme)).collect();
+    // Names as wide as the longest shown (within reason); the rotation
+    // column takes what is left.
+    let widest = |f: &dyn Fn(&FleetRow) -> usize, min: usize, max: usize| {
+        rows.iter().map(|r| f(r)).max().unwrap_or(0).clamp(min, max) as u16
+    };
     let widths = [
-        Constraint::Length(11),
-        Constraint::Min(12),
+        Constraint::Length(widest(&|r| r.env.chars().count(), 3, 16)),
+        Constraint::Length(widest(&|r| r.app.chars().count(), 3, 32)),
         Constraint::Length(8),
-        Constraint::Min(14),
+        Constraint::Length(widest(
+            &|r| r.username.as_deref().map_or(12, |u| u.chars().count()),
+            4,
+            36,
+        )),
         Constraint::Length(5),
-        Constraint::Length(4),
-        Constraint::Min(18),
-        Constraint::Length(8),
-        Constraint::Min(8),
+        Constraint::Length(3),
+        Constraint::Fill(1),
+        Constraint::Length(7),
+        Constraint::Length(6),
     ];
     let title = if view.filter.is_empty() {
         format!(" apps ({}) ", rows.len())
@@ -113,36 +122,39 @@ fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) 
 /// One app's line; failing and stale parts say so.
 fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
     let text = |s: &str| escape_controls(s).into_owned();
-    let failing = |e: &Option<String>| e.as_ref().map(|e| format!("failing: {}", text(e)));
-    let user = match (&r.username, &r.secrets_error) {
-        (Some(u), _) => text(u),
-        (None, e) => failing(e).unwrap_or_else(|| "?".into()),
-    };
+    let user = r.username.as_deref().map_or_else(|| "?".into(), text);
     let age = r.age_days.map_or("?".into(), |d| format!("{d}d"));
     let due = if r.due { "DUE" } else { "" };
-    let rotation = match &r.rotation {
-        Some(p) => {
-            let who = p.holder.as_deref().map(text).unwrap_or_else(|| "unmarked".into());
-            let since = p
-                .since
-                .map(|s| format!(" since {}", ago(now, s)))
-                .unwrap_or_default();
-            format!("{who}{since}: {}", text(&p.phase))
-        }
-        None => String::new(),
-    };
+    // The rotation, then what failed or is stale: the widest column.
+    let mut notes = Vec::new();
+    if let Some(p) = &r.rotation {
+        let who = p.holder.as_deref().map(text).unwrap_or_else(|| "unmarked".into());
+        let since = p
+            .since
+            .map(|s| format!(" since {}", ago(now, s)))
+            .unwrap_or_default();
+        notes.push(format!("{who}{since}: {}", text(&p.phase)));
+    }
+    if let Some(e) = &r.secrets_error {
+        notes.push(format!("Secrets Manager failing: {}", text(e)));
+    }
+    if let Some(e) = &r.cluster_error {
+        notes.push(format!("cluster failing: {}", text(e)));
+    }
+    if r.stale {
+        notes.push("stale: showing the last load".into());
+    }
     let yes_no = |v: Option<bool>| match v {
         Some(true) => "yes".to_owned(),
         Some(false) => "NO".to_owned(),
         None => "?".to_owned(),
     };
-    let (sync, matches) = match (&r.cluster_error, r.external_secrets.is_empty()) {
-        (Some(e), _) if !r.stale || r.external_secrets.is_empty() => (
-            "failing".to_owned(),
-            failing(&Some(e.clone())).unwrap_or_default(),
-        ),
-        (_, true) => ("none".to_owned(), "-".to_owned()),
-        _ => (yes_no(r.synced()), yes_no(r.secrets_match())),
+    let (sync, matches) = if r.cluster_error.is_some() && (!r.stale || r.external_secrets.is_empty()) {
+        ("failing".to_owned(), "?".to_owned())
+    } else if r.external_secrets.is_empty() {
+        ("none".to_owned(), "-".to_owned())
+    } else {
+        (yes_no(r.synced()), yes_no(r.secrets_match()))
     };
     let cells = vec![
         Span::raw(text(&r.env)),
@@ -151,13 +163,9 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
         Span::raw(user),
         Span::raw(age),
         Span::styled(due, theme.danger()),
-        Span::styled(rotation, theme.warn()),
+        Span::styled(notes.join(" · "), theme.warn()),
         Span::raw(sync),
-        Span::raw(if r.stale {
-            format!("{matches} (stale)")
-        } else {
-            matches
-        }),
+        Span::raw(matches),
     ];
     let style = if r.secrets_error.is_some() || (r.cluster_error.is_some() && !r.stale) {
         theme.danger()
