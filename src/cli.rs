@@ -43,6 +43,11 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List past rotations, or show one.
     Journal(JournalArgs),
+    /// Every database app of the environment (--env, with the current AWS
+    /// session and kube context): credential age, due, half-finished
+    /// rotations, ExternalSecret sync; Enter opens the dashboard on one.
+    /// Reads only. With --json exits 3 when an app is due or half-rotated.
+    Fleet(FleetArgs),
     /// Start a local world to try rotui in (runs the `rotui-sandbox` binary
     /// beside this one; its arguments pass through, e.g. `--dir D`).
     #[command(disable_help_flag = true)]
@@ -137,6 +142,14 @@ pub struct RollbackArgs {
     /// new user is kept, and the journal says so.
     #[arg(long, value_name = "NEW_USER")]
     pub confirm_drop_new: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// Print one JSON document (rows, errors, calls) and exit 0 (all well),
+    /// 3 (an app due or half-rotated) or 1 (a system could not be read).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

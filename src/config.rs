@@ -37,6 +37,9 @@ pub struct Config {
     /// Per-app settings, by app name.
     #[serde(default)]
     pub apps: BTreeMap<String, AppConfig>,
+    /// `rotui fleet`'s policy (`[fleet]`).
+    #[serde(default)]
+    pub fleet: crate::fleet::FleetConfig,
 }
 
 /// One key or several.

@@ -620,7 +620,10 @@ fn error_colour_only_on_a_terminal_and_never_with_no_color() {
         if let Some(v) = no_color {
             env.insert("NO_COLOR".to_owned(), v.to_owned());
         }
-        let t = Tmux::start("rotui-colour", &env, &bin(), "inspect --db-url notaurl");
+        // A tmux server per run: the first one's kill-server may not have
+        // finished when the second starts ("server exited unexpectedly").
+        let name = format!("rotui-colour-{}", no_color.is_some());
+        let t = Tmux::start(&name, &env, &bin(), "inspect --db-url notaurl");
         t.wait_for("the exit code", Duration::from_secs(20), |s| s.contains("exit="));
         let screen = t.capture_with(&["-e"]);
         assert!(screen.contains("is not a URL"), "{screen}");

@@ -12,6 +12,7 @@ mod discover;
 mod e2e_tui;
 mod environments;
 mod estate;
+mod fleet;
 mod hardening;
 mod inspect;
 mod k8s;

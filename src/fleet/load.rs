@@ -1,0 +1,458 @@
+//! Loading one environment's fleet: Secrets Manager and the cluster side by
+//! side, each with at most [`CONCURRENCY`] calls in flight, every call
+//! counted. Only reads: ListSecrets, GetSecretValue, ListSecretVersionIds;
+//! list ExternalSecrets, get Secrets. A system that fails marks the rows (or
+//! the column) it could not fill, with the error redacted; the rest shows.
+//!
+//! Passwords are read to be compared (AWSCURRENT's with each Secret's
+//! DATABASE_URL) and dropped here: a [`FleetRow`] holds only verdicts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
+use k8s_openapi::api::core::v1::Secret;
+
+use super::model::{
+    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Matches, app_of_secret,
+    engine_of_scheme, engine_of_secret, username_date,
+};
+use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, SecretsManager};
+use crate::k8s::K8s;
+use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
+use crate::k8s::secret_check::{Expected, check_url, database_url};
+use crate::rotation::mark::RotationMark;
+use crate::secret::{ExposeSecret, Redacted, SecretString, redact};
+
+/// The database app secrets' common prefix (`govuk/<app>/<engine>`).
+pub const SECRET_PREFIX: &str = "govuk/";
+/// Calls in flight per system at most.
+pub const CONCURRENCY: usize = 8;
+
+/// Load `env`'s fleet at `now` from its Secrets Manager and cluster (each
+/// given as connected, or as the error connecting gave).
+pub async fn load(
+    env: &str,
+    secrets: Result<SecretsManager, Redacted>,
+    k8s: Result<K8s, Redacted>,
+    max_age_days: u32,
+    now: DateTime<Utc>,
+) -> FleetReport {
+    let calls = Calls::default();
+    let (secret_side, cluster_side) = tokio::join!(
+        async {
+            match &secrets {
+                Ok(sm) => read_secrets(sm, &calls).await,
+                Err(e) => Err(e.to_string()),
+            }
+        },
+        async {
+            match &k8s {
+                Ok(k) => read_cluster(k, &calls).await,
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    );
+    let mut errors = Vec::new();
+    let found = match secret_side {
+        Ok(found) => found,
+        Err(message) => {
+            errors.push(FleetError {
+                system: FleetSystem::SecretsManager,
+                scope: None,
+                message: redact(&message),
+            });
+            Vec::new()
+        }
+    };
+    if let Err(message) = &cluster_side {
+        errors.push(FleetError {
+            system: FleetSystem::Kubernetes,
+            scope: None,
+            message: redact(message),
+        });
+    }
+    let mut rows = Vec::with_capacity(found.len());
+    for f in found {
+        let mut row = f.row(env, max_age_days, now);
+        if let Some(e) = &row.secrets_error {
+            errors.push(FleetError {
+                system: FleetSystem::SecretsManager,
+                scope: Some(row.secret.clone()),
+                message: e.clone(),
+            });
+        }
+        match &cluster_side {
+            Ok(cluster) => cluster.fill(&mut row, f.current.as_ref()),
+            Err(message) => row.cluster_error = Some(redact(message)),
+        }
+        rows.push(row);
+    }
+    rows.sort_by(|a, b| a.app.cmp(&b.app).then(a.secret.cmp(&b.secret)));
+    FleetReport {
+        env: env.to_owned(),
+        loaded_at: now,
+        rows,
+        errors,
+        calls,
+    }
+}
+
+/// A `govuk/…` secret as ListSecrets shows it.
+struct Listed {
+    name: String,
+    tags: Vec<(String, String)>,
+    /// Version id → its staging labels.
+    stages: BTreeMap<String, Vec<String>>,
+}
+
+/// A database secret read: its AWSCURRENT (password only to compare) and
+/// the creation of that version, or why it could not be read.
+struct Found {
+    listed: Listed,
+    current: Option<AppSecret>,
+    created: Option<DateTime<Utc>>,
+    error: Option<String>,
+}
+
+impl Found {
+    fn row(&self, env: &str, max_age_days: u32, now: DateTime<Utc>) -> FleetRow {
+        let name = &self.listed.name;
+        let username = self.current.as_ref().map(|c| c.username.clone());
+        let mut row = FleetRow {
+            env: env.to_owned(),
+            app: app_of_secret(name).unwrap_or(name).to_owned(),
+            secret: name.clone(),
+            engine: engine_of_secret(name),
+            username_date: username.as_deref().and_then(username_date),
+            username,
+            current_since: self.created,
+            age_days: None,
+            max_age_days,
+            due: false,
+            rotation: self.in_progress(),
+            external_secrets: Vec::new(),
+            secrets_error: self.error.clone(),
+            cluster_error: None,
+            stale: false,
+        };
+        row.set_age(now);
+        row
+    }
+
+    /// AWSPENDING on a version other than AWSCURRENT, and/or a rotation mark.
+    fn in_progress(&self) -> Option<InProgress> {
+        let pending = self
+            .listed
+            .stages
+            .values()
+            .any(|s| s.iter().any(|l| l == AWSPENDING) && !s.iter().any(|l| l == AWSCURRENT));
+        let mark = RotationMark::from_tags(&self.listed.tags);
+        if !pending && mark.is_none() {
+            return None;
+        }
+        let (mark, mark_error) = match mark {
+            Some(Ok(m)) => (Some(m), None),
+            Some(Err(e)) => (None, Some(redact(&e))),
+            None => (None, None),
+        };
+        let current = self.current.as_ref().map(|c| c.username.as_str());
+        let phase = match (&mark, pending) {
+            (Some(m), true) => format!("new user {} pending, not yet current", m.new_username),
+            (Some(m), false) if current == Some(m.new_username.as_str()) => {
+                let old: Vec<&str> = m.old_users.values().map(String::as_str).collect();
+                format!("promoted; old user {} not yet dropped", old.join(", "))
+            }
+            (Some(_), false) => "marked; nothing pending".to_owned(),
+            (None, _) => "AWSPENDING without a rotation mark".to_owned(),
+        };
+        Some(InProgress {
+            pending,
+            rotation_id: mark.as_ref().map(|m| m.rotation_id.clone()),
+            holder: mark.as_ref().map(|m| m.holder.clone()),
+            since: mark.as_ref().map(|m| m.since),
+            heartbeat: mark.as_ref().map(|m| m.heartbeat),
+            new_username: mark.as_ref().map(|m| m.new_username.clone()),
+            phase,
+            mark_error,
+        })
+    }
+}
+
+/// Every `govuk/` secret whose AWSCURRENT has username, password and host.
+async fn read_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<Found>, String> {
+    let listed = list_secrets(sm, calls).await?;
+    let found: Vec<Option<Found>> = stream::iter(listed)
+        .map(|l| read_one(sm, calls, l))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// ListSecrets filtered by name prefix, every page.
+async fn list_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<Listed>, String> {
+    let mut out = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        calls.count(FleetSystem::SecretsManager);
+        let page = sm
+            .client
+            .list_secrets()
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(SECRET_PREFIX)
+                    .build(),
+            )
+            .max_results(100)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| sm.sdk_error(&e, &format!("{SECRET_PREFIX}*")).to_string())?;
+        for entry in page.secret_list.unwrap_or_default() {
+            let Some(name) = entry.name.clone() else { continue };
+            // The filter is a prefix match, case-insensitive: be exact.
+            if !name.starts_with(SECRET_PREFIX) || app_of_secret(&name).is_none() {
+                continue;
+            }
+            let tags = entry
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+                .collect();
+            let stages = entry
+                .secret_versions_to_stages()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            out.push(Listed { name, tags, stages });
+        }
+        match page.next_token {
+            Some(t) if !t.is_empty() => next = Some(t),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// AWSCURRENT and its creation; `None` when it is not a database secret.
+async fn read_one(sm: &SecretsManager, calls: &Calls, listed: Listed) -> Option<Found> {
+    let name = listed.name.clone();
+    calls.count(FleetSystem::SecretsManager);
+    let got = sm
+        .client
+        .get_secret_value()
+        .secret_id(&name)
+        .version_stage(AWSCURRENT)
+        .send()
+        .await;
+    let failed = |listed: Listed, e: String| {
+        Some(Found {
+            listed,
+            current: None,
+            created: None,
+            error: Some(redact(&e)),
+        })
+    };
+    let current = match got {
+        Ok(out) => {
+            let Some(text) = out.secret_string else {
+                return None; // binary: not a database secret
+            };
+            let version = out.version_id.unwrap_or_default();
+            match AppSecret::parse(&name, &version, out.version_stages.unwrap_or_default(), &text) {
+                Ok(s) => s,
+                Err(e) if e.kind == AwsErrorKind::Invalid => return None,
+                Err(e) => return failed(listed, e.to_string()),
+            }
+        }
+        Err(e) => return failed(listed, sm.sdk_error(&e, &name).to_string()),
+    };
+    let created = match current_created(sm, calls, &name, &current.version_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Some(Found {
+                listed,
+                current: Some(current),
+                created: None,
+                error: Some(redact(&e)),
+            });
+        }
+    };
+    Some(Found {
+        listed,
+        current: Some(current),
+        created,
+        error: None,
+    })
+}
+
+/// The creation time of version `version_id` (ListSecretVersionIds).
+async fn current_created(
+    sm: &SecretsManager,
+    calls: &Calls,
+    name: &str,
+    version_id: &str,
+) -> Result<Option<DateTime<Utc>>, String> {
+    let mut next: Option<String> = None;
+    loop {
+        calls.count(FleetSystem::SecretsManager);
+        let page = sm
+            .client
+            .list_secret_version_ids()
+            .secret_id(name)
+            .max_results(100)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| sm.sdk_error(&e, name).to_string())?;
+        let found = page
+            .versions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|v| v.version_id.as_deref() == Some(version_id));
+        if let Some(v) = found {
+            return Ok(v
+                .created_date
+                .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos())));
+        }
+        match page.next_token {
+            Some(t) if !t.is_empty() => next = Some(t),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The cluster's side: every ExternalSecret reading a `govuk/` key, and the
+/// DATABASE_URL of each Secret they write (kept secret, compared later).
+struct ClusterSide {
+    externals: Vec<(BTreeSet<String>, EsStatus)>,
+    urls: BTreeMap<String, Result<SecretString, String>>,
+}
+
+async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, String> {
+    calls.count(FleetSystem::Kubernetes);
+    let list = k8s
+        .api::<ExternalSecret>()
+        .list(&Default::default())
+        .await
+        .map_err(|e| {
+            k8s.op("list", "externalsecrets.external-secrets.io")
+                .err(e)
+                .to_string()
+        })?;
+    let externals: Vec<(BTreeSet<String>, EsStatus)> = list
+        .items
+        .iter()
+        .map(|es| (remote_keys(es), EsStatus::from(es)))
+        .filter(|(keys, _)| keys.iter().any(|k| k.starts_with(SECRET_PREFIX)))
+        .collect();
+    let targets: BTreeSet<String> = externals.iter().map(|(_, s)| s.target.clone()).collect();
+    let urls = stream::iter(targets)
+        .map(|name| async move {
+            calls.count(FleetSystem::Kubernetes);
+            let url = match k8s.api::<Secret>().get(&name).await {
+                Ok(secret) => database_url(k8s, &name, &secret).map_err(|e| redact(&e.to_string())),
+                Err(e) => Err(redact(&k8s.op("get", "secrets").named(&name).err(e).to_string())),
+            };
+            (name, url)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    Ok(ClusterSide { externals, urls })
+}
+
+/// The Secrets Manager keys an ExternalSecret reads: `dataFrom[].extract.key`
+/// and `data[].remoteRef.key`.
+pub(crate) fn remote_keys(es: &ExternalSecret) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let items =
+        |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    for item in items(&es.spec.data_from) {
+        if let Some(k) = item.pointer("/extract/key").and_then(|k| k.as_str()) {
+            keys.insert(k.to_owned());
+        }
+    }
+    for item in items(&es.spec.data) {
+        if let Some(k) = item.pointer("/remoteRef/key").and_then(|k| k.as_str()) {
+            keys.insert(k.to_owned());
+        }
+    }
+    keys
+}
+
+impl ClusterSide {
+    /// The row's ExternalSecrets, their sync state, and whether each one's
+    /// Secret holds `current`'s user and password.
+    fn fill(&self, row: &mut FleetRow, current: Option<&AppSecret>) {
+        for (keys, es) in &self.externals {
+            if !keys.contains(&row.secret) {
+                continue;
+            }
+            let matches = match (self.urls.get(&es.target), current) {
+                (Some(Ok(url)), Some(cur)) => {
+                    let expected = Expected::new(cur.username.clone(), cur.password.clone());
+                    match check_url(url.expose_secret(), &expected) {
+                        Ok(c) => {
+                            if row.engine.is_none() {
+                                row.engine = engine_of_scheme(&c.scheme);
+                            }
+                            if c.matches() {
+                                Matches::Yes
+                            } else {
+                                Matches::No {
+                                    user_matches: c.user_matches,
+                                    password_matches: c.password_matches,
+                                }
+                            }
+                        }
+                        Err(e) => Matches::Unknown(redact(&e.to_string())),
+                    }
+                }
+                (Some(Err(e)), _) => Matches::Unknown(e.clone()),
+                (None, _) => Matches::Unknown("the Secret was not read".into()),
+                (_, None) => Matches::Unknown("AWSCURRENT could not be read".into()),
+            };
+            let ready = es.ready.as_ref();
+            row.external_secrets.push(EsSync {
+                name: es.name.clone(),
+                ready: ready.map(|c| c.status == "True"),
+                reason: ready.and_then(|c| c.reason.clone()),
+                message: ready
+                    .filter(|c| c.status != "True")
+                    .and_then(|c| c.message.as_deref())
+                    .map(redact),
+                secret: es.target.clone(),
+                matches,
+            });
+        }
+        row.external_secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_keys_come_from_data_from_and_data() {
+        let es: ExternalSecret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": { "name": "router-mongo", "namespace": "apps" },
+            "spec": {
+                "dataFrom": [ { "extract": { "key": "govuk/signon/mysql" } }, { "find": {} } ],
+                "data": [
+                    { "secretKey": "CS", "remoteRef": { "key": "govuk/content-store/postgres", "property": "password" } }
+                ]
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            remote_keys(&es).into_iter().collect::<Vec<_>>(),
+            vec!["govuk/content-store/postgres", "govuk/signon/mysql"]
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The fleet: every database app's credentials in one environment, how old
+//! they are, whether they are due, and whether anything is half-rotated —
+//! read from Secrets Manager (the `govuk/*` database secrets, their versions
+//! and rotation marks) and the cluster (the ExternalSecrets reading them and
+//! the Secrets they write).
+//!
+//! Read-only by construction: [`load`] only lists, gets and describes; no
+//! write call is reachable from this module. One [`FleetRow`] per
+//! (environment, app secret), so several environments side by side are just
+//! more rows.
+
+mod config;
+mod load;
+mod model;
+pub mod render;
+pub mod view;
+
+pub use config::{DEFAULT_MAX_AGE_DAYS, FleetConfig, FleetEnvConfig};
+pub use load::{CONCURRENCY, SECRET_PREFIX, load};
+pub use model::{
+    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Matches, app_of_secret,
+    engine_of_secret, username_date,
+};

@@ -1,0 +1,422 @@
+//! What the fleet view shows: one row per (environment, app secret), the
+//! errors of the systems that could not be read, and how many calls each
+//! system took. Nothing here ever holds a password: the loader compares
+//! them and keeps only the verdicts.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::target::Engine;
+
+/// The systems the fleet reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FleetSystem {
+    SecretsManager,
+    Kubernetes,
+}
+
+impl std::fmt::Display for FleetSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FleetSystem::SecretsManager => "Secrets Manager",
+            FleetSystem::Kubernetes => "Kubernetes",
+        })
+    }
+}
+
+/// One database app secret in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetRow {
+    pub env: String,
+    pub app: String,
+    /// The Secrets Manager secret (`govuk/<app>/<engine>`, or a drifted name).
+    pub secret: String,
+    /// From the secret's name, else the Secret's DATABASE_URL scheme.
+    pub engine: Option<Engine>,
+    /// AWSCURRENT's username.
+    pub username: Option<String>,
+    /// When the AWSCURRENT version was created.
+    pub current_since: Option<DateTime<Utc>>,
+    /// The date in the username (`_user_YYYYMMDD` / `-user-YYYYMMDD`).
+    pub username_date: Option<NaiveDate>,
+    /// The credentials' age in whole days: from the older of the two dates,
+    /// so an edit of the secret that kept the credentials does not hide them.
+    pub age_days: Option<i64>,
+    pub max_age_days: u32,
+    /// Older than `max_age_days`.
+    pub due: bool,
+    /// An unfinished rotation (AWSPENDING, or a rotation mark).
+    pub rotation: Option<InProgress>,
+    /// The ExternalSecrets whose remote key is this secret.
+    pub external_secrets: Vec<EsSync>,
+    /// Secrets Manager could not be read for this row (redacted).
+    pub secrets_error: Option<String>,
+    /// The cluster could not be read for this row (redacted).
+    pub cluster_error: Option<String>,
+    /// The last refresh failed for this row: what is shown is from before.
+    pub stale: bool,
+}
+
+/// A rotation that has begun and not ended, as the systems show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InProgress {
+    /// An AWSPENDING version other than AWSCURRENT exists.
+    pub pending: bool,
+    pub rotation_id: Option<String>,
+    /// `os-user@host` from the rotation mark.
+    pub holder: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub heartbeat: Option<DateTime<Utc>>,
+    pub new_username: Option<String>,
+    /// Where it stands, as far as Secrets Manager tells.
+    pub phase: String,
+    /// The mark is there but cannot be read.
+    pub mark_error: Option<String>,
+}
+
+/// One ExternalSecret reading the app's secret, and the Secret it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EsSync {
+    pub name: String,
+    /// Ready condition: `Some(true)` Ready=True, `Some(false)` not ready,
+    /// `None` not reported yet.
+    pub ready: Option<bool>,
+    pub reason: Option<String>,
+    /// The condition's message when not ready (redacted).
+    pub message: Option<String>,
+    /// The Kubernetes Secret it writes.
+    pub secret: String,
+    /// Whether that Secret's DATABASE_URL holds AWSCURRENT's user and password.
+    pub matches: Matches,
+}
+
+/// How a Secret's DATABASE_URL compares with AWSCURRENT (never the values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "detail")]
+pub enum Matches {
+    Yes,
+    /// The user, the password or both differ.
+    No {
+        user_matches: bool,
+        password_matches: bool,
+    },
+    /// Could not be compared (the Secret or the current version unreadable).
+    Unknown(String),
+}
+
+/// An error of one system, for all rows (`scope: None`) or one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetError {
+    pub system: FleetSystem,
+    /// The secret or object it is about, if not the whole system.
+    pub scope: Option<String>,
+    /// Redacted.
+    pub message: String,
+}
+
+/// Calls made per system (the bench's measure; bounded concurrency keeps
+/// the rate down, this keeps the total honest).
+#[derive(Debug, Default, Serialize)]
+pub struct Calls {
+    pub secrets_manager: AtomicU32,
+    pub kubernetes: AtomicU32,
+}
+
+impl Calls {
+    pub fn count(&self, system: FleetSystem) {
+        match system {
+            FleetSystem::SecretsManager => &self.secrets_manager,
+            FleetSystem::Kubernetes => &self.kubernetes,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, system: FleetSystem) -> u32 {
+        match system {
+            FleetSystem::SecretsManager => &self.secrets_manager,
+            FleetSystem::Kubernetes => &self.kubernetes,
+        }
+        .load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for Calls {
+    fn clone(&self) -> Self {
+        let c = Calls::default();
+        c.secrets_manager
+            .store(self.get(FleetSystem::SecretsManager), Ordering::Relaxed);
+        c.kubernetes
+            .store(self.get(FleetSystem::Kubernetes), Ordering::Relaxed);
+        c
+    }
+}
+
+impl PartialEq for Calls {
+    fn eq(&self, other: &Self) -> bool {
+        [FleetSystem::SecretsManager, FleetSystem::Kubernetes]
+            .iter()
+            .all(|s| self.get(*s) == other.get(*s))
+    }
+}
+
+/// One environment's fleet as loaded at `loaded_at` (`rotui fleet --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetReport {
+    pub env: String,
+    pub loaded_at: DateTime<Utc>,
+    pub rows: Vec<FleetRow>,
+    pub errors: Vec<FleetError>,
+    pub calls: Calls,
+}
+
+impl FleetRow {
+    /// Due, or a rotation unfinished: what a scheduled job alerts on.
+    pub fn needs_attention(&self) -> bool {
+        self.due || self.rotation.is_some()
+    }
+
+    /// Every ExternalSecret's Secret holds AWSCURRENT: `Some(true)`; one
+    /// does not: `Some(false)`; none known or not comparable: `None`.
+    pub fn secrets_match(&self) -> Option<bool> {
+        if self.external_secrets.is_empty() {
+            return None;
+        }
+        let mut all = Some(true);
+        for es in &self.external_secrets {
+            match es.matches {
+                Matches::Yes => {}
+                Matches::No { .. } => return Some(false),
+                Matches::Unknown(_) => all = None,
+            }
+        }
+        all
+    }
+
+    /// Every ExternalSecret Ready: `Some(true)`; one not: `Some(false)`.
+    pub fn synced(&self) -> Option<bool> {
+        if self.external_secrets.is_empty() {
+            return None;
+        }
+        let mut all = Some(true);
+        for es in &self.external_secrets {
+            match es.ready {
+                Some(true) => {}
+                Some(false) => return Some(false),
+                None => all = None,
+            }
+        }
+        all
+    }
+
+    /// Work out age and due from the two dates, at `now`.
+    pub fn set_age(&mut self, now: DateTime<Utc>) {
+        let from_name = self
+            .username_date
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc());
+        let since = match (self.current_since, from_name) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let age = since.map(|s| now - s);
+        self.age_days = age.map(|a| a.num_days().max(0));
+        self.due = age.is_some_and(|a| a > Duration::days(i64::from(self.max_age_days)));
+    }
+}
+
+impl FleetReport {
+    /// `rotui fleet --json`'s exit code: 3 when an app is due or
+    /// half-rotated, else 1 when a system could not be read, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.rows.iter().any(FleetRow::needs_attention) {
+            3
+        } else if !self.errors.is_empty() || self.rows.iter().any(|r| r.secrets_error.is_some()) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// `govuk/<app>/<rest>` → `<app>`.
+pub fn app_of_secret(name: &str) -> Option<&str> {
+    let mut parts = name.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("govuk"), Some(app), Some(rest)) if !app.is_empty() && !rest.is_empty() => Some(app),
+        _ => None,
+    }
+}
+
+/// The engine a secret's name suggests: its last part mentions mysql,
+/// mariadb or postgres (`mysql-primary`, `postgresql`).
+pub fn engine_of_secret(name: &str) -> Option<Engine> {
+    let last = name.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+    if last.contains("mysql") || last.contains("mariadb") {
+        Some(Engine::Mysql)
+    } else if last.contains("postgres") || last == "pg" {
+        Some(Engine::Postgres)
+    } else {
+        None
+    }
+}
+
+/// The engine a DATABASE_URL scheme names.
+pub(crate) fn engine_of_scheme(scheme: &str) -> Option<Engine> {
+    match scheme {
+        s if s.starts_with("mysql") || s == "mariadb" || s == "trilogy" => Some(Engine::Mysql),
+        s if s.starts_with("postgres") => Some(Engine::Postgres),
+        _ => None,
+    }
+}
+
+/// The date a rotated username carries: `signon_user_20261203`,
+/// `account-api-user-20261203-2` → 2026-12-03.
+pub fn username_date(username: &str) -> Option<NaiveDate> {
+    for marker in ["_user_", "-user-"] {
+        if let Some(i) = username.rfind(marker) {
+            let digits = username[i + marker.len()..].get(..8)?;
+            if digits.chars().all(|c| c.is_ascii_digit()) {
+                return NaiveDate::parse_from_str(digits, "%Y%m%d").ok();
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> FleetRow {
+        FleetRow {
+            env: "production".into(),
+            app: "signon".into(),
+            secret: "govuk/signon/mysql".into(),
+            engine: Some(Engine::Mysql),
+            username: Some("signon_user_20260101".into()),
+            current_since: None,
+            username_date: username_date("signon_user_20260101"),
+            age_days: None,
+            max_age_days: 90,
+            due: false,
+            rotation: None,
+            external_secrets: vec![],
+            secrets_error: None,
+            cluster_error: None,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn names_give_app_engine_and_date() {
+        assert_eq!(app_of_secret("govuk/signon/mysql"), Some("signon"));
+        assert_eq!(app_of_secret("govuk/signon"), None);
+        assert_eq!(app_of_secret("other/signon/mysql"), None);
+        assert_eq!(
+            engine_of_secret("govuk/whitehall/mysql-primary"),
+            Some(Engine::Mysql)
+        );
+        assert_eq!(
+            engine_of_secret("govuk/account-api/postgres"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(engine_of_secret("govuk/signon/oauth"), None);
+        assert_eq!(engine_of_scheme("mysql2"), Some(Engine::Mysql));
+        assert_eq!(engine_of_scheme("postgresql"), Some(Engine::Postgres));
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day);
+        assert_eq!(username_date("signon_user_20261203"), d(2026, 12, 3));
+        assert_eq!(username_date("account-api-user-20261203-2"), d(2026, 12, 3));
+        assert_eq!(
+            username_date("collections-pu1b4b_user_20261203_3"),
+            d(2026, 12, 3)
+        );
+        assert_eq!(username_date("signon"), None);
+        assert_eq!(username_date("x_user_2026"), None);
+        assert_eq!(username_date("x_user_20261399"), None);
+    }
+
+    #[test]
+    fn age_is_from_the_older_date_and_due_past_the_policy() {
+        let now = DateTime::parse_from_rfc3339("2026-04-15T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut r = row();
+        // The version is recent (an edit kept the credentials); the name is not.
+        r.current_since = Some(now - Duration::days(3));
+        r.set_age(now);
+        assert_eq!(r.age_days, Some(104));
+        assert!(r.due && r.needs_attention());
+        r.max_age_days = 200;
+        r.set_age(now);
+        assert!(!r.due);
+        // No dated name: the version's age; policy 0 makes any age due.
+        r.username = Some("signon".into());
+        r.username_date = None;
+        r.max_age_days = 0;
+        r.current_since = Some(now - Duration::minutes(1));
+        r.set_age(now);
+        assert_eq!(r.age_days, Some(0));
+        assert!(r.due);
+    }
+
+    #[test]
+    fn the_exit_code_alerts_on_due_or_half_rotated_first() {
+        let mut report = FleetReport {
+            env: "production".into(),
+            loaded_at: Utc::now(),
+            rows: vec![row()],
+            errors: vec![],
+            calls: Calls::default(),
+        };
+        assert_eq!(report.exit_code(), 0);
+        report.errors.push(FleetError {
+            system: FleetSystem::Kubernetes,
+            scope: None,
+            message: "unreachable".into(),
+        });
+        assert_eq!(report.exit_code(), 1);
+        report.rows[0].rotation = Some(InProgress {
+            pending: true,
+            rotation_id: None,
+            holder: None,
+            since: None,
+            heartbeat: None,
+            new_username: None,
+            phase: "pending".into(),
+            mark_error: None,
+        });
+        assert_eq!(report.exit_code(), 3);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["calls"]["secrets_manager"], 0);
+        assert_eq!(json["rows"][0]["rotation"]["pending"], true);
+    }
+
+    #[test]
+    fn match_and_sync_summaries() {
+        let es = |ready, matches| EsSync {
+            name: "signon-mysql".into(),
+            ready,
+            reason: None,
+            message: None,
+            secret: "signon-mysql".into(),
+            matches,
+        };
+        let mut r = row();
+        assert_eq!((r.secrets_match(), r.synced()), (None, None));
+        r.external_secrets = vec![es(Some(true), Matches::Yes)];
+        assert_eq!((r.secrets_match(), r.synced()), (Some(true), Some(true)));
+        r.external_secrets.push(es(None, Matches::Unknown("x".into())));
+        assert_eq!((r.secrets_match(), r.synced()), (None, None));
+        r.external_secrets.push(es(
+            Some(false),
+            Matches::No {
+                user_matches: true,
+                password_matches: false,
+            },
+        ));
+        assert_eq!((r.secrets_match(), r.synced()), (Some(false), Some(false)));
+    }
+}
