@@ -16,6 +16,13 @@ demo app="signon" engine="mysql": tools
     cargo build --release --workspace
     ./scripts/demo.sh {{app}} {{engine}}
 
+# The sandbox estate (production and staging as separate accounts and
+# clusters, drifted names, workers, CronJobs, a nightly restore) and the
+# dashboard on one of its apps: `just estate whitehall-admin mysql staging`.
+estate app="signon" engine="mysql" env="production": tools
+    cargo build --release --workspace
+    ./scripts/estate-demo.sh {{app}} {{engine}} {{env}}
+
 # The sandbox on its own, printing how to point rotui and kubectl at it.
 sandbox *args: tools
     cargo run --release -p rotui-sandbox -- {{args}}
