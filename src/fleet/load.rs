@@ -59,6 +59,7 @@ pub async fn load(
         Ok(found) => found,
         Err(message) => {
             errors.push(FleetError {
+                env: env.to_owned(),
                 system: FleetSystem::SecretsManager,
                 scope: None,
                 message: redact(&message),
@@ -68,6 +69,7 @@ pub async fn load(
     };
     if let Err(message) = &cluster_side {
         errors.push(FleetError {
+            env: env.to_owned(),
             system: FleetSystem::Kubernetes,
             scope: None,
             message: redact(message),
@@ -78,6 +80,7 @@ pub async fn load(
         let mut row = f.row(env, max_age_days, now);
         if let Some(e) = &row.secrets_error {
             errors.push(FleetError {
+                env: env.to_owned(),
                 system: FleetSystem::SecretsManager,
                 scope: Some(row.secret.clone()),
                 message: e.clone(),
@@ -92,6 +95,7 @@ pub async fn load(
     rows.sort_by(|a, b| a.app.cmp(&b.app).then(a.secret.cmp(&b.secret)));
     FleetReport {
         env: env.to_owned(),
+        envs: vec![env.to_owned()],
         loaded_at: now,
         rows,
         errors,
