@@ -431,6 +431,34 @@ mod tests {
     }
 
     #[test]
+    fn several_environments_merge_into_one_report_and_one_exit_code() {
+        let one = |env: &str, due: bool, sm: u32| {
+            let mut r = row();
+            r.env = env.into();
+            r.due = due;
+            let report = FleetReport {
+                env: env.into(),
+                envs: vec![env.into()],
+                loaded_at: Utc::now(),
+                rows: vec![r],
+                errors: vec![],
+                calls: Calls::default(),
+            };
+            report.calls.secrets_manager.store(sm, Ordering::Relaxed);
+            report
+        };
+        let both = FleetReport::merge(vec![one("production", false, 5), one("staging", false, 3)]);
+        assert_eq!(both.env, "production,staging");
+        assert_eq!(both.envs, ["production", "staging"]);
+        assert_eq!(both.rows.len(), 2);
+        assert_eq!(both.calls.get(FleetSystem::SecretsManager), 8);
+        assert_eq!(both.exit_code(), 0);
+        // Staging's due app is the whole fleet's alert.
+        let both = FleetReport::merge(vec![one("production", false, 5), one("staging", true, 3)]);
+        assert_eq!(both.exit_code(), 3);
+    }
+
+    #[test]
     fn match_and_sync_summaries() {
         let es = |ready, matches| EsSync {
             name: "signon-mysql".into(),
