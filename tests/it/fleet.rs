@@ -197,7 +197,7 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
     };
     let args = rotui::cmd::fleet::dashboard_args(&Default::default(), &chosen);
     let mut opened = Target::from_args(&args).unwrap();
-    // The names come as flags (the fleet found them); only their source differs.
+    // The names are given as flags (the fleet found them); compare the names.
     opened.sources = Default::default();
     assert_eq!(opened, target);
 
