@@ -43,8 +43,8 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List past rotations, or show one.
     Journal(JournalArgs),
-    /// Every database app of the environment (--env, with the current AWS
-    /// session and kube context): credential age, due, half-finished
+    /// Every database app of the environments (--env production,staging,
+    /// each with its configured session and kube context): credential age, due, half-finished
     /// rotations, ExternalSecret sync; Enter opens the dashboard on one.
     /// Reads only. With --json exits 3 when an app is due or half-rotated.
     Fleet(FleetArgs),
@@ -150,6 +150,12 @@ pub struct FleetArgs {
     /// 3 (an app due or half-rotated) or 1 (a system could not be read).
     #[arg(long)]
     pub json: bool,
+    /// The environments to show, comma-separated or repeated
+    /// (`--env production,staging`); several need each configured
+    /// (`[environments.<env>]`): each is read with its own session and context.
+    // Named `env` so it takes the place of the global `--env` here.
+    #[arg(long, env = "ROTUI_ENV", value_delimiter = ',')]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Args)]

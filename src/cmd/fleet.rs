@@ -1,9 +1,15 @@
-//! `rotui fleet`: every database app of one environment, as a full-screen
-//! table or (`--json`) one document for scripts. Reads only.
+//! `rotui fleet`: every database app of one or more environments, as a
+//! full-screen table or (`--json`) one document for scripts. Reads only.
 //!
-//! Exit codes with `--json`: 0 nothing due or half-rotated; 3 an app is due
-//! (older than `max_age_days`) or half-rotated (AWSPENDING or a rotation
-//! mark); 1 a system could not be read (the document still lists what was).
+//! Each environment is read with its own AWS session and kube context from
+//! the config (`[environments.<env>]`), after its caller identity's account
+//! is checked: a session of another account is never read, so one
+//! environment's numbers cannot show as another's.
+//!
+//! Exit codes with `--json`, over all environments: 0 nothing due or
+//! half-rotated; 3 an app is due (older than `max_age_days`) or half-rotated
+//! (AWSPENDING or a rotation mark); 1 a system could not be read (the
+//! document still lists what was).
 
 use std::io::Write;
 
@@ -13,8 +19,9 @@ use futures::StreamExt;
 
 use crate::cli::{ConnArgs, FleetArgs};
 use crate::config::Config;
+use crate::environments::{self, Environments};
 use crate::fleet::view::{FleetEffect, FleetView};
-use crate::fleet::{FleetReport, FleetRow};
+use crate::fleet::{FleetError, FleetReport, FleetRow, FleetSystem};
 use crate::k8s::{DEFAULT_NAMESPACE, K8s, KubeOptions};
 use crate::secret::{Redacted, redact};
 use crate::target::TargetArgs;
@@ -28,15 +35,41 @@ pub enum FleetExit {
     Open(Box<TargetArgs>),
 }
 
+/// What every load needs: the environments with their policies, their
+/// configuration, and the flags.
+#[derive(Debug, Clone)]
+pub struct FleetSources {
+    /// (environment, max_age_days), in the order asked for.
+    pub envs: Vec<(String, u32)>,
+    pub environments: Environments,
+    pub namespace: String,
+    pub conn: ConnArgs,
+}
+
 pub async fn run(target: &TargetArgs, conn: &ConnArgs, args: &FleetArgs) -> Result<FleetExit> {
     let config = Config::load(conn.config.as_deref())?;
-    let env = target
-        .env
-        .clone()
-        .ok_or_else(|| eyre!("missing --env (or ROTUI_ENV): the environment whose fleet to show"))?;
-    let max_age = config.fleet.max_age_days(&env);
+    let envs = fleet_envs(&args.env, target.env.as_deref());
+    if envs.is_empty() {
+        return Err(eyre!(
+            "missing --env (or ROTUI_ENV): the environments whose fleet to show (e.g. production,staging)"
+        ));
+    }
+    environments::require_configured(&config.environments, &envs, conn.config.as_deref())
+        .map_err(|e| eyre!(e))?;
+    let sources = FleetSources {
+        envs: envs
+            .iter()
+            .map(|e| (e.clone(), config.fleet.max_age_days(e)))
+            .collect(),
+        environments: config.environments.clone(),
+        namespace: target
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        conn: conn.clone(),
+    };
     if args.json {
-        let report = load(&env, target, conn, max_age).await;
+        let report = load_all(&sources).await;
         let json = redact(&serde_json::to_string_pretty(&report)?);
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", crate::text::escape_json_controls(&json))?;
@@ -44,30 +77,101 @@ pub async fn run(target: &TargetArgs, conn: &ConnArgs, args: &FleetArgs) -> Resu
     }
     let (keymap, _warnings) = config.keymap();
     let theme = crate::app::state::ThemeName::from_env(config.theme.as_deref());
-    let view = FleetView::new(&env, keymap, theme, Utc::now());
-    let chosen = screen(view, target, conn, max_age).await?;
+    let view = FleetView::new(&envs.join(","), keymap, theme, Utc::now());
+    let chosen = screen(view, sources).await?;
     Ok(match chosen {
         Some(row) => FleetExit::Open(Box::new(dashboard_args(target, &row))),
         None => FleetExit::Code(0),
     })
 }
 
-/// One load of `env` with the session and context the flags name.
-pub async fn load(env: &str, target: &TargetArgs, conn: &ConnArgs, max_age_days: u32) -> FleetReport {
+/// The environments named: the fleet's `--env` (comma-separated or
+/// repeated), else the global one given before `fleet`; each once, in
+/// order. Every value is split on commas: a global `--env a,b` reaches the
+/// fleet's unsplit.
+pub fn fleet_envs(fleet: &[String], global: Option<&str>) -> Vec<String> {
+    let named: Vec<&str> = if fleet.is_empty() {
+        global.into_iter().collect()
+    } else {
+        fleet.iter().map(String::as_str).collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for e in named.iter().flat_map(|n| n.split(',')).map(str::trim) {
+        if !e.is_empty() && !out.iter().any(|o| o == e) {
+            out.push(e.to_owned());
+        }
+    }
+    out
+}
+
+/// Every environment loaded side by side, as one report.
+pub async fn load_all(sources: &FleetSources) -> FleetReport {
+    let reports = futures::future::join_all(
+        sources
+            .envs
+            .iter()
+            .map(|(env, max_age)| load(env, sources, *max_age)),
+    )
+    .await;
+    FleetReport::merge(reports)
+}
+
+/// One load of `env`: with its configured session and context, else the
+/// flags' (the shell's session, `--context` or the current one). A
+/// configured environment's account is checked first; another account's
+/// secrets are not read, the environment failing with both accounts named.
+pub async fn load(env: &str, sources: &FleetSources, max_age_days: u32) -> FleetReport {
+    let cfg = sources.environments.get(env);
+    let context = cfg
+        .map(|c| c.kube_context.clone())
+        .or_else(|| sources.conn.context.clone());
     let kube = KubeOptions {
         kubeconfig: None,
-        context: conn.context.clone(),
-        namespace: Some(
-            target
-                .namespace
-                .clone()
-                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-        ),
+        context: context.clone(),
+        namespace: Some(sources.namespace.clone()),
     };
-    let (session, k8s) = tokio::join!(crate::connect::aws_session(conn), K8s::connect(&kube));
-    let secrets = session.map(|s| s.secrets()).map_err(Redacted::error);
-    let k8s = k8s.map_err(Redacted::error);
+    let (session, k8s) = tokio::join!(
+        crate::connect::env_session(&sources.conn, cfg),
+        K8s::connect(&kube)
+    );
+    let session = session.map_err(Redacted::error);
+    let mut k8s = k8s.map_err(Redacted::error);
+    if let (Some(cfg), Ok(s)) = (cfg, &session) {
+        let account = match s.caller_identity().await {
+            Ok(who) => environments::check_account(env, &sources.environments, &who.account),
+            Err(e) => Err(format!(
+                "{env}: the AWS session's account could not be checked: {e}"
+            )),
+        };
+        if let Err(why) = account {
+            return refused(env, FleetSystem::SecretsManager, &why);
+        }
+        let context = context.as_deref().unwrap_or(&cfg.kube_context);
+        let cluster = environments::context_cluster(context);
+        if let Err(why) = environments::check_cluster(env, &sources.environments, context, cluster.as_deref())
+        {
+            k8s = Err(Redacted::new(why));
+        }
+    }
+    let secrets = session.map(|s| s.secrets());
     crate::fleet::load(env, secrets, k8s, max_age_days, Utc::now()).await
+}
+
+/// An environment not read at all: no rows, `why` as its error.
+fn refused(env: &str, system: FleetSystem, why: &str) -> FleetReport {
+    FleetReport {
+        env: env.to_owned(),
+        envs: vec![env.to_owned()],
+        loaded_at: Utc::now(),
+        rows: Vec::new(),
+        errors: vec![FleetError {
+            env: env.to_owned(),
+            system,
+            scope: None,
+            message: redact(why),
+        }],
+        calls: Default::default(),
+    }
 }
 
 /// The dashboard's flags for a row: its env, app and engine, and the names
@@ -87,18 +191,12 @@ pub fn dashboard_args(target: &TargetArgs, row: &FleetRow) -> TargetArgs {
 
 /// The full-screen table until `q` (None) or Enter (the chosen row). Loads
 /// run as background tasks; the screen never waits on one.
-async fn screen(
-    mut view: FleetView,
-    target: &TargetArgs,
-    conn: &ConnArgs,
-    max_age: u32,
-) -> Result<Option<FleetRow>> {
+async fn screen(mut view: FleetView, sources: FleetSources) -> Result<Option<FleetRow>> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<FleetReport>();
-    let env = view.env.clone();
     let spawn_load = || {
-        let (tx, env, target, conn) = (tx.clone(), env.clone(), target.clone(), conn.clone());
+        let (tx, sources) = (tx.clone(), sources.clone());
         tokio::spawn(async move {
-            let _ = tx.send(load(&env, &target, &conn, max_age).await);
+            let _ = tx.send(load_all(&sources).await);
         });
     };
     spawn_load();
@@ -176,4 +274,46 @@ fn events() -> (
         }
     });
     (futures::stream::poll_fn(move |cx| rx.poll_recv(cx)), reader)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn fleet(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(Command::Fleet(f)) => fleet_envs(&f.env, cli.target.env.as_deref()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn environments_comma_separated_repeated_or_before_the_subcommand() {
+        let both = vec!["production".to_owned(), "staging".to_owned()];
+        assert_eq!(fleet(&["rotui", "fleet", "--env", "production,staging"]), both);
+        assert_eq!(
+            fleet(&[
+                "rotui",
+                "fleet",
+                "--env",
+                "production",
+                "--env",
+                "staging",
+                "--env",
+                "production"
+            ]),
+            both
+        );
+        assert_eq!(fleet(&["rotui", "--env", "production,staging", "fleet"]), both);
+        assert_eq!(
+            fleet(&["rotui", "fleet", "--json", "--env", "production"]),
+            ["production"]
+        );
+        assert!(fleet(&["rotui", "fleet"]).is_empty() || std::env::var_os("ROTUI_ENV").is_some());
+        assert_eq!(fleet_envs(&[], Some(" a, ,b,a ")), ["a", "b"]);
+    }
 }

@@ -27,6 +27,8 @@ use crate::secret::{ExposeSecret, Redacted, SecretString, redact};
 
 /// The database app secrets' common prefix (`govuk/<app>/<engine>`).
 pub const SECRET_PREFIX: &str = "govuk/";
+/// The label naming the app an ExternalSecret belongs to.
+const APP_LABEL: &str = "app.kubernetes.io/name";
 /// Calls in flight per system at most.
 pub const CONCURRENCY: usize = 8;
 
@@ -59,6 +61,7 @@ pub async fn load(
         Ok(found) => found,
         Err(message) => {
             errors.push(FleetError {
+                env: env.to_owned(),
                 system: FleetSystem::SecretsManager,
                 scope: None,
                 message: redact(&message),
@@ -68,6 +71,7 @@ pub async fn load(
     };
     if let Err(message) = &cluster_side {
         errors.push(FleetError {
+            env: env.to_owned(),
             system: FleetSystem::Kubernetes,
             scope: None,
             message: redact(message),
@@ -78,6 +82,7 @@ pub async fn load(
         let mut row = f.row(env, max_age_days, now);
         if let Some(e) = &row.secrets_error {
             errors.push(FleetError {
+                env: env.to_owned(),
                 system: FleetSystem::SecretsManager,
                 scope: Some(row.secret.clone()),
                 message: e.clone(),
@@ -92,6 +97,7 @@ pub async fn load(
     rows.sort_by(|a, b| a.app.cmp(&b.app).then(a.secret.cmp(&b.secret)));
     FleetReport {
         env: env.to_owned(),
+        envs: vec![env.to_owned()],
         loaded_at: now,
         rows,
         errors,
@@ -327,7 +333,8 @@ async fn current_created(
 /// The cluster's side: every ExternalSecret reading a `govuk/` key, and the
 /// DATABASE_URL of each Secret they write (kept secret, compared later).
 struct ClusterSide {
-    externals: Vec<(BTreeSet<String>, EsStatus)>,
+    /// Remote keys, status, and the app its `app.kubernetes.io/name` label names.
+    externals: Vec<(BTreeSet<String>, EsStatus, Option<String>)>,
     urls: BTreeMap<String, Result<SecretString, String>>,
 }
 
@@ -342,13 +349,22 @@ async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, String> {
                 .err(e)
                 .to_string()
         })?;
-    let externals: Vec<(BTreeSet<String>, EsStatus)> = list
+    let externals: Vec<(BTreeSet<String>, EsStatus, Option<String>)> = list
         .items
         .iter()
-        .map(|es| (remote_keys(es), EsStatus::from(es)))
-        .filter(|(keys, _)| keys.iter().any(|k| k.starts_with(SECRET_PREFIX)))
+        .map(|es| {
+            let app = es
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(APP_LABEL))
+                .filter(|a| !a.is_empty())
+                .cloned();
+            (remote_keys(es), EsStatus::from(es), app)
+        })
+        .filter(|(keys, ..)| keys.iter().any(|k| k.starts_with(SECRET_PREFIX)))
         .collect();
-    let targets: BTreeSet<String> = externals.iter().map(|(_, s)| s.target.clone()).collect();
+    let targets: BTreeSet<String> = externals.iter().map(|(_, s, _)| s.target.clone()).collect();
     let urls = stream::iter(targets)
         .map(|name| async move {
             calls.count(FleetSystem::Kubernetes);
@@ -387,10 +403,12 @@ impl ClusterSide {
     /// The row's ExternalSecrets, their sync state, and whether each one's
     /// Secret holds `current`'s user and password.
     fn fill(&self, row: &mut FleetRow, current: Option<&AppSecret>) {
-        for (keys, es) in &self.externals {
+        let mut apps = BTreeSet::new();
+        for (keys, es, app) in &self.externals {
             if !keys.contains(&row.secret) {
                 continue;
             }
+            apps.extend(app.clone());
             let matches = match (self.urls.get(&es.target), current) {
                 (Some(Ok(url)), Some(cur)) => {
                     let expected = Expected::new(cur.username.clone(), cur.password.clone());
@@ -429,6 +447,11 @@ impl ClusterSide {
             });
         }
         row.external_secrets.sort_by(|a, b| a.name.cmp(&b.name));
+        // The deployed app's name, when its ExternalSecrets agree on one: a
+        // drifted secret (`govuk/whitehall/mysql-primary`) is whitehall-admin's.
+        if let [app] = Vec::from_iter(apps).as_slice() {
+            row.app = app.clone();
+        }
     }
 }
 

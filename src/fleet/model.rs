@@ -107,9 +107,11 @@ pub enum Matches {
     Unknown(String),
 }
 
-/// An error of one system, for all rows (`scope: None`) or one.
+/// An error of one system in one environment, for all its rows
+/// (`scope: None`) or one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FleetError {
+    pub env: String,
     pub system: FleetSystem,
     /// The secret or object it is about, if not the whole system.
     pub scope: Option<String>,
@@ -162,10 +164,14 @@ impl PartialEq for Calls {
     }
 }
 
-/// One environment's fleet as loaded at `loaded_at` (`rotui fleet --json`).
+/// The fleet of one or more environments as loaded at `loaded_at`
+/// (`rotui fleet --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetReport {
+    /// The environments, comma-separated (as `--env` takes them).
     pub env: String,
+    /// The environments, in the order asked for.
+    pub envs: Vec<String>,
     pub loaded_at: DateTime<Utc>,
     pub rows: Vec<FleetRow>,
     pub errors: Vec<FleetError>,
@@ -228,6 +234,34 @@ impl FleetRow {
 }
 
 impl FleetReport {
+    /// Several environments' loads as one: rows, errors and calls of all,
+    /// loaded when the earliest was (the oldest data shown).
+    pub fn merge(reports: Vec<FleetReport>) -> FleetReport {
+        let envs: Vec<String> = reports.iter().flat_map(|r| r.envs.clone()).collect();
+        let loaded_at = reports.iter().map(|r| r.loaded_at).min().unwrap_or_else(Utc::now);
+        let calls = Calls::default();
+        let (mut rows, mut errors) = (Vec::new(), Vec::new());
+        for r in reports {
+            for system in [FleetSystem::SecretsManager, FleetSystem::Kubernetes] {
+                let field = match system {
+                    FleetSystem::SecretsManager => &calls.secrets_manager,
+                    FleetSystem::Kubernetes => &calls.kubernetes,
+                };
+                field.fetch_add(r.calls.get(system), Ordering::Relaxed);
+            }
+            rows.extend(r.rows);
+            errors.extend(r.errors);
+        }
+        FleetReport {
+            env: envs.join(","),
+            envs,
+            loaded_at,
+            rows,
+            errors,
+            calls,
+        }
+    }
+
     /// `rotui fleet --json`'s exit code: 3 when an app is due or
     /// half-rotated, else 1 when a system could not be read, else 0.
     pub fn exit_code(&self) -> i32 {
@@ -366,6 +400,7 @@ mod tests {
     fn the_exit_code_alerts_on_due_or_half_rotated_first() {
         let mut report = FleetReport {
             env: "production".into(),
+            envs: vec!["production".into()],
             loaded_at: Utc::now(),
             rows: vec![row()],
             errors: vec![],
@@ -373,6 +408,7 @@ mod tests {
         };
         assert_eq!(report.exit_code(), 0);
         report.errors.push(FleetError {
+            env: "production".into(),
             system: FleetSystem::Kubernetes,
             scope: None,
             message: "unreachable".into(),
@@ -392,6 +428,34 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["calls"]["secrets_manager"], 0);
         assert_eq!(json["rows"][0]["rotation"]["pending"], true);
+    }
+
+    #[test]
+    fn several_environments_merge_into_one_report_and_one_exit_code() {
+        let one = |env: &str, due: bool, sm: u32| {
+            let mut r = row();
+            r.env = env.into();
+            r.due = due;
+            let report = FleetReport {
+                env: env.into(),
+                envs: vec![env.into()],
+                loaded_at: Utc::now(),
+                rows: vec![r],
+                errors: vec![],
+                calls: Calls::default(),
+            };
+            report.calls.secrets_manager.store(sm, Ordering::Relaxed);
+            report
+        };
+        let both = FleetReport::merge(vec![one("production", false, 5), one("staging", false, 3)]);
+        assert_eq!(both.env, "production,staging");
+        assert_eq!(both.envs, ["production", "staging"]);
+        assert_eq!(both.rows.len(), 2);
+        assert_eq!(both.calls.get(FleetSystem::SecretsManager), 8);
+        assert_eq!(both.exit_code(), 0);
+        // Staging's due app is the whole fleet's alert.
+        let both = FleetReport::merge(vec![one("production", false, 5), one("staging", true, 3)]);
+        assert_eq!(both.exit_code(), 3);
     }
 
     #[test]

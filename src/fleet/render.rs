@@ -50,7 +50,8 @@ fn header(view: &FleetView) -> String {
             for e in &r.errors {
                 if e.scope.is_none() {
                     s.push_str(&format!(
-                        " · {} failing: {}",
+                        " · {} {} failing: {}",
+                        e.env,
                         e.system,
                         escape_controls(&e.message)
                     ));

@@ -130,11 +130,15 @@ impl FleetView {
                 row.stale = true;
             }
         }
-        // A listing that failed as a whole keeps every row, stale.
-        if rows.is_empty() && !report.errors.is_empty() {
-            rows = self.rows.clone();
-            for r in &mut rows {
-                r.stale = true;
+        // An environment whose listing failed as a whole (or was refused:
+        // another account) keeps its rows, stale.
+        for env in &report.envs {
+            let failed = report.errors.iter().any(|e| &e.env == env && e.scope.is_none());
+            if failed && !rows.iter().any(|r| &r.env == env) {
+                rows.extend(self.rows.iter().filter(|r| &r.env == env).map(|r| FleetRow {
+                    stale: true,
+                    ..r.clone()
+                }));
             }
         }
         let key = self.selected_key();
@@ -305,6 +309,7 @@ pub(crate) mod tests {
     pub(crate) fn report(rows: Vec<FleetRow>) -> FleetReport {
         FleetReport {
             env: "production".into(),
+            envs: vec!["production".into()],
             loaded_at: Utc::now(),
             rows,
             errors: vec![],
@@ -377,12 +382,23 @@ pub(crate) mod tests {
         // The whole listing failing keeps every row, stale.
         let mut whole = report(vec![]);
         whole.errors.push(crate::fleet::FleetError {
+            env: "production".into(),
             system: crate::fleet::FleetSystem::SecretsManager,
             scope: None,
             message: "expired".into(),
         });
-        v.loaded(whole);
+        v.loaded(whole.clone());
         assert_eq!(v.visible().len(), 1);
         assert!(v.visible()[0].stale);
+        // Several environments: staging's rows come, production's stay stale.
+        let mut staging = row("signon", 3, false);
+        staging.env = "staging".into();
+        let mut both = FleetReport::merge(vec![whole, report(vec![staging])]);
+        both.envs = vec!["production".into(), "staging".into()];
+        v.loaded(both);
+        let shown: Vec<(String, bool)> = v.visible().iter().map(|r| (r.env.clone(), r.stale)).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown.contains(&("production".into(), true)), "{shown:?}");
+        assert!(shown.contains(&("staging".into(), false)), "{shown:?}");
     }
 }

@@ -13,6 +13,7 @@ mod e2e_tui;
 mod environments;
 mod estate;
 mod fleet;
+mod fleet_estate;
 mod hardening;
 mod inspect;
 mod k8s;
