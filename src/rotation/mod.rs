@@ -44,6 +44,7 @@ pub mod hold;
 pub mod interlock;
 pub mod journal;
 pub mod mark;
+mod memo;
 pub mod plan;
 pub mod ports;
 pub mod rollback;

@@ -356,6 +356,18 @@ impl Ctx {
         }
     }
 
+    /// The same environments, each read answered once for the life of the
+    /// result (see [`super::memo`]): for a survey, which only reads.
+    pub fn memoized(&self) -> Ctx {
+        Ctx {
+            envs: self
+                .envs
+                .iter()
+                .map(|(env, p)| (env.clone(), super::memo::memoize(p)))
+                .collect(),
+        }
+    }
+
     pub fn env(&self, env: &str) -> StepResult<&EnvPorts> {
         self.envs
             .get(env)

@@ -86,8 +86,20 @@ pub struct Survey {
 }
 
 /// Survey `spec`'s rotation: decide it (or read the unfinished one from the
-/// journal), then observe and preview every step in order. Writes nothing.
+/// journal), then observe and preview every step in order. Writes nothing,
+/// and reads each outside value once (through [`Ctx::memoized`]).
 pub async fn survey(
+    spec: &PlanSpec,
+    ctx: &Ctx,
+    journal: &super::journal::Journal,
+    opts: &RunOptions,
+) -> Result<Survey, RotationError> {
+    survey_as_is(spec, &ctx.memoized(), journal, opts).await
+}
+
+/// [`survey`] with `ctx`'s ports as they are, each step reading for itself
+/// (what the survey did before it memoized): for counting calls.
+pub(super) async fn survey_as_is(
     spec: &PlanSpec,
     ctx: &Ctx,
     journal: &super::journal::Journal,

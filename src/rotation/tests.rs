@@ -61,6 +61,8 @@ struct State {
     locks: BTreeSet<String>,
     /// The app database's identity (PostgreSQL's oid): a restore changes it.
     incarnation: u32,
+    /// Every read so far, by method and arguments (credentials by username).
+    reads: BTreeMap<String, usize>,
 }
 
 /// Another consumer of the app's Secret: a worker, another app, a CronJob
@@ -84,6 +86,9 @@ impl Fake {
     fn s(&self) -> std::sync::MutexGuard<'_, State> {
         self.0.lock().unwrap()
     }
+    fn count(&self, read: String) {
+        *self.s().reads.entry(read).or_default() += 1;
+    }
 }
 
 fn ready<'a, T: Send + 'a>(r: Result<T, PortError>) -> PortFuture<'a, T> {
@@ -106,6 +111,7 @@ impl Fake {
 
 impl DbPort for Fake {
     fn user<'a>(&'a self, name: &'a str) -> PortFuture<'a, Option<User>> {
+        self.count(format!("user {name}"));
         self.db(|s| {
             Ok(s.users.get(name).map(|u| User {
                 name: name.into(),
@@ -125,6 +131,7 @@ impl DbPort for Fake {
         })
     }
     fn grants<'a>(&'a self, name: &'a str) -> PortFuture<'a, Vec<Grant>> {
+        self.count(format!("grants {name}"));
         self.db(|s| {
             Ok(s.users
                 .get(name)
@@ -144,6 +151,7 @@ impl DbPort for Fake {
         })
     }
     fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        self.count(format!("clone_grants {from} {to}"));
         self.db(|s| {
             // What `to` has, its own or through the roles it is in (PostgreSQL's owner role).
             let mut have = s.users.get(to).map(|u| u.grants.clone()).unwrap_or_default();
@@ -170,6 +178,7 @@ impl DbPort for Fake {
         _like: &'a str,
         owner_role: Option<&'a str>,
     ) -> PortFuture<'a, Vec<Statement>> {
+        self.count(format!("create_user {name}"));
         let password = password.clone();
         self.db(move |s| {
             let mut out = vec![];
@@ -190,6 +199,7 @@ impl DbPort for Fake {
         })
     }
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        self.count(format!("objects_of {user}"));
         self.db(|s| {
             let n = s.objects.get(user).copied().unwrap_or(0);
             Ok((0..n)
@@ -203,6 +213,7 @@ impl DbPort for Fake {
         })
     }
     fn move_objects<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        self.count(format!("move_objects {from} {to}"));
         self.db(|s| {
             Ok(match s.objects.get(from) {
                 Some(n) if *n > 0 => vec![Statement::new(format!("MOVE {from} {to}"))],
@@ -211,6 +222,7 @@ impl DbPort for Fake {
         })
     }
     fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
+        self.count(format!("test_login {user}"));
         self.db(|s| match s.users.get(user) {
             Some(u) if !s.fail_login && u.password == password.expose_secret() => Ok(()),
             _ => Err(db_err(
@@ -220,9 +232,11 @@ impl DbPort for Fake {
         })
     }
     fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64> {
+        self.count(format!("connections {user}"));
         self.db(|s| Ok(s.conns.get(user).copied().unwrap_or(0)))
     }
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        self.count(format!("kill_connections {user}"));
         self.db(|_| Ok(vec![Statement::new(format!("KILL {user}"))]))
     }
     fn drop_user<'a>(
@@ -230,6 +244,7 @@ impl DbPort for Fake {
         user: &'a str,
         reassign_to: Option<&'a str>,
     ) -> PortFuture<'a, Vec<Statement>> {
+        self.count(format!("drop_user {user}"));
         let mut out = vec![];
         if let Some(r) = reassign_to {
             out.push(Statement::new(format!("MOVE {user} {r}")));
@@ -250,6 +265,7 @@ impl DbPort for Fake {
         }))))
     }
     fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
+        self.count("database_incarnation".into());
         self.db(|s| Ok(Some(format!("oid {}", 16384 + s.incarnation))))
     }
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
@@ -304,11 +320,13 @@ impl DbPort for Fake {
 
 impl SecretsPort for Fake {
     fn caller_identity(&self) -> PortFuture<'_, String> {
+        self.count("caller_identity".into());
         ready(Ok(
             "arn:aws:sts::123456789012:assumed-role/fulladmin/tester".into()
         ))
     }
     fn current(&self) -> PortFuture<'_, AppCredentials> {
+        self.count("current".into());
         let (u, p) = self.s().current.clone();
         ready(Ok(AppCredentials {
             username: u,
@@ -316,6 +334,7 @@ impl SecretsPort for Fake {
         }))
     }
     fn pending(&self) -> PortFuture<'_, Option<AppCredentials>> {
+        self.count("pending".into());
         let p = self.s().pending.clone();
         ready(Ok(p.map(|(u, p)| AppCredentials {
             username: u,
@@ -343,6 +362,7 @@ impl SecretsPort for Fake {
         ready(Ok(()))
     }
     fn past_usernames(&self) -> PortFuture<'_, Vec<String>> {
+        self.count("past_usernames".into());
         let s = self.s();
         let mut names = s.past.clone();
         names.push(s.current.0.clone());
@@ -350,6 +370,7 @@ impl SecretsPort for Fake {
     }
     // The mark goes through its tags, as on AWS.
     fn rotation_mark(&self) -> PortFuture<'_, Option<RotationMark>> {
+        self.count("rotation_mark".into());
         ready(match RotationMark::from_tags(&self.s().mark_tags) {
             None => Ok(None),
             Some(Ok(m)) => Ok(Some(m)),
@@ -435,9 +456,11 @@ impl ClusterPort for Fake {
         ready(Ok(SyncVerdict::Synced))
     }
     fn check_secret<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, Option<CredCheck>> {
+        self.count(format!("check_secret {}", expected.username));
         ready(Ok(cred_check(&self.s().k8s_url, expected)))
     }
     fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck> {
+        self.count(format!("check_rollout {}", expected.username));
         let s = self.s();
         let mut pods: Vec<PodCheck> = cred_check(&s.pods_url, expected)
             .map(|check| PodCheck {
@@ -1574,6 +1597,7 @@ async fn the_mark_names_the_rotation_and_never_a_password() {
     assert_eq!(m.rotation(), rot);
 }
 
+mod memo;
 mod rollback;
 
 fn consumer(
