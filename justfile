@@ -21,7 +21,7 @@ demo app="signon" engine="mysql": tools
 # dashboard on one of its apps: `just estate whitehall-admin mysql staging`.
 estate app="signon" engine="mysql" env="production": tools
     cargo build --release --workspace
-    ./scripts/estate-demo.sh {{app}} {{engine}} {{env}}
+    ./scripts/demo.sh --estate {{app}} {{engine}} {{env}}
 
 # The sandbox on its own, printing how to point rotui and kubectl at it.
 sandbox *args: tools

@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# `just demo`: start the sandbox, then open the dashboard on it.
-# Usage: scripts/demo.sh [APP ENGINE]   (default: signon mysql; or account-api postgres)
+# `just demo` / `just estate`: start the sandbox (or the sandbox estate),
+# then open the dashboard on it.
+# Usage: scripts/demo.sh [APP ENGINE]            (default: signon mysql; or account-api postgres)
+#        scripts/demo.sh --estate [APP ENGINE ENV] (default: signon mysql production)
 set -euo pipefail
+estate=""
+if [ "${1:-}" = "--estate" ]; then
+  estate=1
+  shift
+fi
 app="${1:-signon}"
 engine="${2:-mysql}"
+env="${3:-production}"
 bin="${ROTUI_BIN:-./target/release/rotui}"
 dir="$(mktemp -d -t rotui-demo-XXXXXX)"
+log="$dir/sandbox.log"
 
-"${ROTUI_SANDBOX_BIN:-./target/release/rotui-sandbox}" --dir "$dir" >"$dir/sandbox.log" 2>&1 &
+"${ROTUI_SANDBOX_BIN:-./target/release/rotui-sandbox}" ${estate:+--estate} --dir "$dir" >"$log" 2>&1 &
 sandbox=$!
 cleanup() {
   kill -TERM "$sandbox" 2>/dev/null || true
@@ -15,16 +24,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 600); do
-  grep -q "ready in" "$dir/sandbox.log" 2>/dev/null && break
-  kill -0 "$sandbox" 2>/dev/null || { cat "$dir/sandbox.log" >&2; exit 1; }
+# An estate starts six servers: allow it three minutes.
+for _ in $(seq 1800); do
+  grep -q "ready in" "$log" 2>/dev/null && break
+  kill -0 "$sandbox" 2>/dev/null || { cat "$log" >&2; exit 1; }
   sleep 0.1
 done
-grep -q "ready in" "$dir/sandbox.log" || { echo "the sandbox did not start:" >&2; cat "$dir/sandbox.log" >&2; exit 1; }
+grep -q "ready in" "$log" || { echo "the sandbox did not start:" >&2; cat "$log" >&2; exit 1; }
 
-# shellcheck disable=SC1091
-source "$dir/sandbox.env"
 # The demo's journal stays with the demo, apart from real rotations.
 export ROTUI_STATE_DIR="$dir/state"
-echo "sandbox: $(head -1 "$dir/sandbox.log") — files in $dir"
-"$bin" --app "$app" --engine "$engine"
+if [ -n "$estate" ]; then
+  # shellcheck disable=SC1091
+  source "$dir/estate.env"
+  echo "estate: $(head -1 "$log") — files in $dir (kill -USR1 $sandbox runs the nightly restore)"
+  "$bin" --env "$env" --app "$app" --engine "$engine"
+else
+  # shellcheck disable=SC1091
+  source "$dir/sandbox.env"
+  echo "sandbox: $(head -1 "$log") — files in $dir"
+  "$bin" --app "$app" --engine "$engine"
+fi
