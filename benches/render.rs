@@ -64,7 +64,7 @@ fn state(n: usize) -> State {
             database: Some("signon_production".into()),
             application: None,
             state: Some("Sleep".into()),
-            seconds: Some((i % 600) as i64),
+            since: chrono::DateTime::from_timestamp(1_796_000_000 - (i % 600) as i64, 0),
         })
         .collect();
     let counts = vec![

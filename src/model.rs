@@ -144,8 +144,9 @@ pub struct Connection {
     pub database: Option<String>,
     pub application: Option<String>,
     pub state: Option<String>,
-    /// Seconds in the current state/command.
-    pub seconds: Option<i64>,
+    /// When it entered its current state/command (a time, not an age, so
+    /// an idle connection looks the same from one refresh to the next).
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// Connections per user: the drain view.

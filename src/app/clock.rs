@@ -34,6 +34,18 @@ pub fn clock_time(state: &State, t: DateTime<Utc>) -> String {
     }
 }
 
+/// [`clock_time`] in at most 8 characters, for narrow columns: the time
+/// today, else only the day (`02 Dec`).
+pub fn short_clock_time(state: &State, t: DateTime<Utc>) -> String {
+    let at = t.with_timezone(&state.utc_offset);
+    let today = state.now.with_timezone(&state.utc_offset).date_naive();
+    if at.date_naive() == today {
+        at.format("%H:%M:%S").to_string()
+    } else {
+        at.format("%d %b").to_string()
+    }
+}
+
 /// The operator's UTC offset now (tests use UTC).
 pub fn local_offset() -> FixedOffset {
     *chrono::Local::now().offset()

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
-use crate::app::clock::clock_time;
+use crate::app::clock::{clock_time, short_clock_time};
 use crate::app::state::{Pane, State, row_at};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
@@ -227,7 +227,8 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             Cell::from(c.client.clone().unwrap_or_default()),
             Cell::from(c.database.clone().unwrap_or_default()),
             Cell::from(c.state.clone().unwrap_or_default()),
-            Cell::from(c.seconds.map(|s| format!("{s}s")).unwrap_or_default()),
+            // A clock time, not a ticking age: an idle list stays still.
+            Cell::from(c.since.map(|t| short_clock_time(state, t)).unwrap_or_default()),
             Cell::from(Span::styled(consumer, theme.muted())),
         ]);
         if i == sel.index {
@@ -235,21 +236,28 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
         }
         Some(row)
     });
+    // A time is unreadable cut: a pane too narrow for every column narrows
+    // the names rather than it (Min holds; Length would be squeezed).
+    let since = if area.width > 8 + 22 + 21 + 17 + 6 + 8 + 6 {
+        Constraint::Length(8)
+    } else {
+        Constraint::Min(8)
+    };
     let table = Table::new(
         rows,
         [
             Constraint::Length(8),
             Constraint::Length(22),
             Constraint::Length(21),
-            Constraint::Length(18),
+            Constraint::Length(17),
             Constraint::Length(6),
-            Constraint::Length(7),
+            since,
             // Last, in what is left: a narrow pane loses it first.
-            Constraint::Min(0),
+            Constraint::Fill(1),
         ],
     )
     .header(
-        Row::new(["id", "user", "client", "database", "state", "time", "consumer"]).style(theme.header()),
+        Row::new(["id", "user", "client", "database", "state", "since", "consumer"]).style(theme.header()),
     );
     frame.render_widget(table, area);
 }

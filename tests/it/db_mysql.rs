@@ -286,6 +286,15 @@ async fn connections_are_counted_per_user_in_one_query() {
         mine.iter()
             .all(|r| r.client.as_deref().unwrap_or("").starts_with("127.0.0.1:"))
     );
+    // Each thread's command began at a time (not an age), within the last
+    // minute here.
+    let now = chrono::Utc::now();
+    assert!(
+        mine.iter().all(|r| r.since.is_some_and(
+            |t| t <= now + chrono::Duration::seconds(1) && now - t < chrono::Duration::minutes(1)
+        )),
+        "{mine:?}"
+    );
     assert_eq!(
         snap.counts
             .iter()

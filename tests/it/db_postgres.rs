@@ -666,6 +666,7 @@ pg_test! {
 async fn connections_are_one_query_and_show_the_apps_sessions() {
     let app = App::seed("conns").await;
     let db = admin("postgres").await;
+    let opened = chrono::Utc::now() - chrono::Duration::seconds(1);
     let mut sessions = Vec::new();
     for _ in 0..3 {
         sessions.push(app.conn(&app.database).await);
@@ -682,8 +683,20 @@ async fn connections_are_one_query_and_show_the_apps_sessions() {
         assert_eq!(r.application.as_deref(), Some("the-app"));
         assert!(r.client.as_deref().unwrap().starts_with("127.0.0.1:"), "{r:?}");
         assert_eq!(r.state.as_deref(), Some("idle"));
-        assert!(r.seconds.unwrap() >= 0);
+        // When each went idle, a time rather than an age: it does not
+        // change from one refresh to the next while the session is quiet.
+        let since = r.since.unwrap();
+        assert!(since >= opened && since <= chrono::Utc::now(), "{r:?}");
     }
+    let again = db.connections(true).await.unwrap();
+    let apps = |s: &rotui::model::ConnectionSnapshot| -> Vec<rotui::model::Connection> {
+        s.rows
+            .iter()
+            .filter(|r| r.user.as_deref() == Some(app.user.as_str()))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(apps(&again), apps(&snap), "a quiet session's row is the same a second time");
     let count = |s: &rotui::model::ConnectionSnapshot| {
         s.counts
             .iter()

@@ -94,7 +94,7 @@ fn conn(id: i64, user: &str, port: u16) -> Connection {
         database: Some("signon_production".into()),
         application: None,
         state: Some("Sleep".into()),
-        seconds: Some(id % 60),
+        since: Some(t0() - chrono::Duration::seconds(id % 60)),
     }
 }
 

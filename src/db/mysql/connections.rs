@@ -34,7 +34,12 @@ impl MysqlDb {
         }
         let rows = self
             .fetch_all(sqlx::query(
-                "SELECT ID, USER, HOST, DB, COMMAND, STATE, TIME FROM information_schema.PROCESSLIST ORDER BY ID",
+                // When each thread's command began, as a time rather than an
+                // age, so a quiet server's list does not change every second;
+                // this query's own thread has none worth showing.
+                "SELECT ID, USER, HOST, DB, COMMAND, STATE,
+                        IF(ID = CONNECTION_ID(), NULL, CAST(UNIX_TIMESTAMP() AS SIGNED) - TIME)
+                 FROM information_schema.PROCESSLIST ORDER BY ID",
             ))
             .await?;
         let rows: Vec<Connection> = rows
@@ -52,7 +57,7 @@ impl MysqlDb {
                         Some(s) => format!("{command}: {s}"),
                         None => command,
                     }),
-                    seconds: opt_int(r, 6),
+                    since: opt_int(r, 6).and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
                 }
             })
             .collect();

@@ -69,12 +69,18 @@ impl Default for PgConfig {
     }
 }
 
+/// The connection list's last answer: the server's text, and its rows.
+type LastRows = (String, Vec<crate::model::Connection>);
+
 /// A PostgreSQL server as rotui's admin sees it.
 #[derive(Clone)]
 pub struct PgDb {
     pool: PgPool,
     /// The connection the connections view polls on.
     watch: Arc<WatchConn<PgConnection>>,
+    /// The connection list's last answer, as the server's JSON text and as
+    /// rows: an unchanged answer is not decoded again.
+    last_rows: Arc<std::sync::Mutex<Option<LastRows>>>,
     /// Holds the password: never Debug-printed (see the manual impl).
     options: PgConnectOptions,
     config: PgConfig,
@@ -139,6 +145,7 @@ impl PgDb {
         let mut db = PgDb {
             pool,
             watch,
+            last_rows: Arc::default(),
             options,
             config,
             flavor: Flavor {
@@ -277,6 +284,36 @@ impl PgDb {
             session_user,
             current_user,
         })
+    }
+
+    /// The server's version, asked as the app would ask: log in with its
+    /// credentials (`limit` for connecting and for the answer), read
+    /// `server_version`, log out. The fleet view's per-row check.
+    pub async fn server_version(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        database: &str,
+        limit: Duration,
+    ) -> DbResult<String> {
+        secret::register(password.expose_secret());
+        let options = PgConnectOptions::new_without_pgpass()
+            .host(host)
+            .port(port)
+            .username(user)
+            .password(password.expose_secret())
+            .database(database)
+            .application_name(APPLICATION_NAME)
+            .disable_statement_logging();
+        let mut conn = connect_one(&options, limit).await?;
+        let version: DbResult<String> = timed(
+            limit,
+            sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn),
+        )
+        .await;
+        let _ = conn.close().await;
+        version
     }
 
     /// Run statements in order, each in the database it names (the pool's
