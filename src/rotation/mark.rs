@@ -45,6 +45,8 @@ const TAKEN_FROM: &str = "rotui:taken-over-from";
 /// restores were configurable: the default restores then).
 const RESTORES: &str = "rotui:restores";
 const RESTORE_BASELINE: &str = "rotui:restore-baseline:";
+/// The step the holder last began (absent until the first step).
+const STEP: &str = "rotui:step";
 
 /// A rotation in progress, as the team sees it in Secrets Manager.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +74,10 @@ pub struct RotationMark {
     /// [`ABSENT`]): the wait ends when it differs.
     #[serde(default)]
     pub restore_baselines: BTreeMap<String, String>,
+    /// The step the holder last began (`production/drop-old-user`): where the
+    /// rotation stands, for the fleet view and colleagues.
+    #[serde(default)]
+    pub step: Option<String>,
 }
 
 /// A baseline taken while the database did not exist.
@@ -92,6 +98,7 @@ impl RotationMark {
             heartbeat: now,
             taken_over_from: None,
             restore_baselines: BTreeMap::new(),
+            step: None,
         }
     }
 
@@ -172,6 +179,9 @@ impl RotationMark {
         if let Some(from) = &self.taken_over_from {
             tags.push((TAKEN_FROM.to_owned(), encode(from)));
         }
+        if let Some(step) = &self.step {
+            tags.push((STEP.to_owned(), encode(step)));
+        }
         for (_, v) in &mut tags {
             truncate_encoded(v, 256);
         }
@@ -251,6 +261,7 @@ impl RotationMark {
                 heartbeat: time(HEARTBEAT)?,
                 taken_over_from: get(TAKEN_FROM).and_then(decode),
                 restore_baselines,
+                step: get(STEP).and_then(decode),
             })
         })())
     }
@@ -398,6 +409,7 @@ mod tests {
     fn tags_round_trip_and_use_only_allowed_characters() {
         let mut m = mark();
         m.taken_over_from = Some("bob@laptop".into());
+        m.step = Some("production/drop-old-user".into());
         m.restore_baselines.insert("staging".into(), "oid 16384".into());
         let tags = m.to_tags();
         for (k, v) in &tags {

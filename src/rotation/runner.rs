@@ -375,7 +375,12 @@ async fn walk(
 ) -> Result<RunOutcome, RotationError> {
     let mut satisfied: BTreeSet<StepId> = BTreeSet::new();
     for (i, step) in plan.steps.iter().enumerate() {
-        if i > 0 {
+        // The mark names the step begun, so the fleet view (and a colleague)
+        // sees where the rotation stands; the claim has just written the
+        // mark, so the first step writes it only when the step is news.
+        let now_at = Some(step.id.0.clone());
+        if i > 0 || mark.step != now_at {
+            mark.step = now_at;
             heartbeat(&plan.spec, ctx, mark, opts).await;
         }
         let fail = |error: StepError| {
