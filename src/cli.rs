@@ -156,6 +156,10 @@ pub struct FleetArgs {
     // Named `env` so it takes the place of the global `--env` here.
     #[arg(long, env = "ROTUI_ENV", value_delimiter = ',')]
     pub env: Vec<String>,
+    /// Do not log in to each app's server with its AWSCURRENT credentials
+    /// (which checks they work and reads the server's version).
+    #[arg(long)]
+    pub no_login: bool,
 }
 
 #[derive(Debug, Args)]

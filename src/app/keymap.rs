@@ -42,7 +42,13 @@ pub enum KeyAction {
     CommandLine,
     Names,
     Cancel,
+    /// The fleet view's: sort by the next column, reverse the order.
+    Sort,
+    SortReverse,
 }
+
+/// Actions only the fleet view has: the dashboard's help leaves them out.
+pub const FLEET_ONLY: [KeyAction; 2] = [KeyAction::Sort, KeyAction::SortReverse];
 
 struct Entry {
     action: KeyAction,
@@ -108,6 +114,8 @@ const DEFAULTS: &[Entry] = &[
     e(A::CommandLine,      "command",           &[":"],                  "command line: env/app/engine",                         Some("cmd"),     &[]),
     e(A::Names,            "names",             &["n"],                  "names, where each came from; choose the admin key",    None,            &[]),
     e(A::Cancel,           "cancel",            &["esc"],                "close dialog / clear filter",                          None,            &[]),
+    e(A::Sort,             "sort",              &["s"],                  "fleet: sort by the next column",                       None,            &[]),
+    e(A::SortReverse,      "sort_reverse",      &["S"],                  "fleet: reverse the order",                             None,            &[]),
 ];
 
 /// A key as written in the config: `q`, `K`, `?`, `enter`, `ctrl-c`, `f5`.
@@ -343,20 +351,41 @@ impl Keymap {
             .unwrap_or_else(|| "—".into())
     }
 
-    /// Every action with its keys, in table order.
+    /// Every dashboard action with its keys, in table order.
     pub fn help_lines(&self) -> Vec<HelpLine> {
         DEFAULTS
             .iter()
-            .map(|d| HelpLine {
-                keys: self
-                    .keys(d.action)
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                help: d.help,
+            .filter(|d| !FLEET_ONLY.contains(&d.action))
+            .map(|d| self.help_line(d))
+            .collect()
+    }
+
+    /// `actions` with their keys, in the order given, with the help text
+    /// `text` gives (the table's when it gives none).
+    pub fn help_lines_for(&self, actions: &[(KeyAction, Option<&'static str>)]) -> Vec<HelpLine> {
+        actions
+            .iter()
+            .filter_map(|(a, text)| {
+                let d = DEFAULTS.iter().find(|d| d.action == *a)?;
+                let mut line = self.help_line(d);
+                if let Some(t) = text {
+                    line.help = t;
+                }
+                Some(line)
             })
             .collect()
+    }
+
+    fn help_line(&self, d: &Entry) -> HelpLine {
+        HelpLine {
+            keys: self
+                .keys(d.action)
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            help: d.help,
+        }
     }
 
     /// Footer hints for the focused pane: (key, label).

@@ -439,6 +439,8 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 state.warnings.clear();
             }
         }
+        // The fleet view's own.
+        KeyAction::Sort | KeyAction::SortReverse => {}
     }
 }
 

@@ -44,6 +44,8 @@ pub struct FleetSources {
     pub environments: Environments,
     pub namespace: String,
     pub conn: ConnArgs,
+    /// `--no-login`: AWSCURRENT is not tried on each server.
+    pub no_login: bool,
 }
 
 pub async fn run(target: &TargetArgs, conn: &ConnArgs, args: &FleetArgs) -> Result<FleetExit> {
@@ -67,6 +69,7 @@ pub async fn run(target: &TargetArgs, conn: &ConnArgs, args: &FleetArgs) -> Resu
             .clone()
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
         conn: conn.clone(),
+        no_login: args.no_login,
     };
     if args.json {
         let report = load_all(&sources).await;
@@ -154,7 +157,8 @@ pub async fn load(env: &str, sources: &FleetSources, max_age_days: u32) -> Fleet
         }
     }
     let secrets = session.map(|s| s.secrets());
-    crate::fleet::load(env, secrets, k8s, max_age_days, Utc::now()).await
+    let login = (!sources.no_login).then_some(crate::fleet::LOGIN_LIMIT);
+    crate::fleet::load(env, secrets, k8s, max_age_days, login, Utc::now()).await
 }
 
 /// An environment not read at all: no rows, `why` as its error.

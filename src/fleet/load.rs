@@ -5,21 +5,26 @@
 //! the column) it could not fill, with the error redacted; the rest shows.
 //!
 //! Passwords are read to be compared (AWSCURRENT's with each Secret's
-//! DATABASE_URL) and dropped here: a [`FleetRow`] holds only verdicts.
+//! DATABASE_URL) and tried (a login to the server AWSCURRENT names, see
+//! [`super::probe`]), and dropped here: a [`FleetRow`] holds only verdicts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
 
 use super::model::{
-    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Matches, app_of_secret,
+    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Login, Matches, app_of_secret,
     engine_of_scheme, engine_of_secret, username_date,
 };
+use super::probe::{self, Probe};
 use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, SecretsManager};
 use crate::k8s::K8s;
+use crate::k8s::consumers::{self, Kind, PodTemplated};
 use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
 use crate::k8s::secret_check::{Expected, check_url, database_url};
 use crate::rotation::mark::RotationMark;
@@ -31,14 +36,19 @@ pub const SECRET_PREFIX: &str = "govuk/";
 const APP_LABEL: &str = "app.kubernetes.io/name";
 /// Calls in flight per system at most.
 pub const CONCURRENCY: usize = 8;
+/// How long one login to an app's server may take (connect and answer).
+pub const LOGIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Load `env`'s fleet at `now` from its Secrets Manager and cluster (each
-/// given as connected, or as the error connecting gave).
+/// given as connected, or as the error connecting gave), then try each
+/// row's AWSCURRENT on its server, each login within `login` (`None`: not
+/// tried).
 pub async fn load(
     env: &str,
     secrets: Result<SecretsManager, Redacted>,
     k8s: Result<K8s, Redacted>,
     max_age_days: u32,
+    login: Option<std::time::Duration>,
     now: DateTime<Utc>,
 ) -> FleetReport {
     let calls = Calls::default();
@@ -69,15 +79,23 @@ pub async fn load(
             Vec::new()
         }
     };
-    if let Err(message) = &cluster_side {
-        errors.push(FleetError {
+    match &cluster_side {
+        Err(message) => errors.push(FleetError {
             env: env.to_owned(),
             system: FleetSystem::Kubernetes,
             scope: None,
             message: redact(message),
-        });
+        }),
+        // A kind that could not be listed: its consumers are unknown.
+        Ok(cluster) => errors.extend(cluster.unlisted.iter().map(|(kind, why)| FleetError {
+            env: env.to_owned(),
+            system: FleetSystem::Kubernetes,
+            scope: Some(kind.resource().to_owned()),
+            message: redact(why),
+        })),
     }
     let mut rows = Vec::with_capacity(found.len());
+    let mut probes = Vec::new();
     for f in found {
         let mut row = f.row(env, max_age_days, now);
         if let Some(e) = &row.secrets_error {
@@ -88,11 +106,25 @@ pub async fn load(
                 message: e.clone(),
             });
         }
-        match &cluster_side {
+        let database = match &cluster_side {
             Ok(cluster) => cluster.fill(&mut row, f.current.as_ref()),
-            Err(message) => row.cluster_error = Some(redact(message)),
+            Err(message) => {
+                row.cluster_error = Some(redact(message));
+                None
+            }
+        };
+        if let (Some(_), Some(current)) = (login, &f.current) {
+            match Probe::new(rows.len(), row.engine, current, database) {
+                Ok(p) => probes.push(p),
+                Err(why) => row.login = Some(Login::NotTried(redact(&why))),
+            }
         }
         rows.push(row);
+    }
+    if let Some(limit) = login {
+        for (i, result) in probe::run_all(probes, limit, &calls).await {
+            rows[i].login = Some(result);
+        }
     }
     rows.sort_by(|a, b| a.app.cmp(&b.app).then(a.secret.cmp(&b.secret)));
     FleetReport {
@@ -142,6 +174,7 @@ impl Found {
             secrets_error: self.error.clone(),
             cluster_error: None,
             stale: false,
+            login: None,
         };
         row.set_age(now);
         row
@@ -180,6 +213,7 @@ impl Found {
             since: mark.as_ref().map(|m| m.since),
             heartbeat: mark.as_ref().map(|m| m.heartbeat),
             new_username: mark.as_ref().map(|m| m.new_username.clone()),
+            step: mark.as_ref().and_then(|m| m.step.clone()),
             phase,
             mark_error,
         })
@@ -330,12 +364,52 @@ async fn current_created(
     }
 }
 
-/// The cluster's side: every ExternalSecret reading a `govuk/` key, and the
-/// DATABASE_URL of each Secret they write (kept secret, compared later).
+/// The cluster's side: every ExternalSecret reading a `govuk/` key, the
+/// DATABASE_URL of each Secret they write (kept secret, compared later) and
+/// its keys, and every workload that may read one.
 struct ClusterSide {
     /// Remote keys, status, and the app its `app.kubernetes.io/name` label names.
     externals: Vec<(BTreeSet<String>, EsStatus, Option<String>)>,
-    urls: BTreeMap<String, Result<SecretString, String>>,
+    secrets: BTreeMap<String, SecretRead>,
+    workloads: Workloads,
+    /// Kinds that could not be listed (RBAC), and why.
+    unlisted: Vec<(Kind, String)>,
+}
+
+struct SecretRead {
+    url: Result<SecretString, String>,
+    keys: Vec<String>,
+}
+
+/// The namespace's workloads of every kind whose pods may read a Secret.
+#[derive(Default)]
+struct Workloads {
+    deployments: Vec<Deployment>,
+    statefulsets: Vec<StatefulSet>,
+    daemonsets: Vec<DaemonSet>,
+    cronjobs: Vec<CronJob>,
+    jobs: Vec<Job>,
+}
+
+impl Workloads {
+    /// `kind/name` of each workload reading `secret` (whose keys are
+    /// `keys`); a Job only while it runs pods.
+    fn reading(&self, secret: &str, keys: &[String]) -> Vec<String> {
+        fn of<K: PodTemplated>(items: &[K], secret: &str, keys: &[String]) -> Vec<consumers::Consumer> {
+            items
+                .iter()
+                .filter_map(|o| consumers::consumer(o, secret, keys))
+                .collect()
+        }
+        let mut all = of(&self.deployments, secret, keys);
+        all.extend(of(&self.statefulsets, secret, keys));
+        all.extend(of(&self.daemonsets, secret, keys));
+        all.extend(of(&self.cronjobs, secret, keys));
+        all.extend(of(&self.jobs, secret, keys).into_iter().filter(|c| c.active > 0));
+        let mut names: Vec<String> = all.iter().map(|c| c.workload.to_string()).collect();
+        names.sort();
+        names
+    }
 }
 
 async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, String> {
@@ -365,19 +439,70 @@ async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, String> {
         .filter(|(keys, ..)| keys.iter().any(|k| k.starts_with(SECRET_PREFIX)))
         .collect();
     let targets: BTreeSet<String> = externals.iter().map(|(_, s, _)| s.target.clone()).collect();
-    let urls = stream::iter(targets)
+    let secrets = stream::iter(targets)
         .map(|name| async move {
             calls.count(FleetSystem::Kubernetes);
-            let url = match k8s.api::<Secret>().get(&name).await {
-                Ok(secret) => database_url(k8s, &name, &secret).map_err(|e| redact(&e.to_string())),
-                Err(e) => Err(redact(&k8s.op("get", "secrets").named(&name).err(e).to_string())),
+            let read = match k8s.api::<Secret>().get(&name).await {
+                Ok(secret) => SecretRead {
+                    url: database_url(k8s, &name, &secret).map_err(|e| redact(&e.to_string())),
+                    keys: secret.data.iter().flat_map(|d| d.keys().cloned()).collect(),
+                },
+                Err(e) => SecretRead {
+                    url: Err(redact(&k8s.op("get", "secrets").named(&name).err(e).to_string())),
+                    keys: vec![crate::k8s::secret_check::DATABASE_URL.to_owned()],
+                },
             };
-            (name, url)
+            (name, read)
         })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    Ok(ClusterSide { externals, urls })
+        .buffer_unordered(CONCURRENCY);
+    let (secrets, deployments, statefulsets, daemonsets, cronjobs, jobs) = tokio::join!(
+        secrets.collect::<BTreeMap<_, _>>(),
+        list_all::<Deployment>(k8s, calls),
+        list_all::<StatefulSet>(k8s, calls),
+        list_all::<DaemonSet>(k8s, calls),
+        list_all::<CronJob>(k8s, calls),
+        list_all::<Job>(k8s, calls),
+    );
+    let mut unlisted = Vec::new();
+    let workloads = Workloads {
+        deployments: take(&mut unlisted, Kind::Deployment, deployments),
+        statefulsets: take(&mut unlisted, Kind::StatefulSet, statefulsets),
+        daemonsets: take(&mut unlisted, Kind::DaemonSet, daemonsets),
+        cronjobs: take(&mut unlisted, Kind::CronJob, cronjobs),
+        jobs: take(&mut unlisted, Kind::Job, jobs),
+    };
+    Ok(ClusterSide {
+        externals,
+        secrets,
+        workloads,
+        unlisted,
+    })
+}
+
+/// A kind's list, or none (noting why) when it could not be listed.
+fn take<K>(unlisted: &mut Vec<(Kind, String)>, kind: Kind, listed: Result<Option<Vec<K>>, String>) -> Vec<K> {
+    listed
+        .unwrap_or_else(|why| {
+            unlisted.push((kind, why));
+            None
+        })
+        .unwrap_or_default()
+}
+
+/// Every `K` in the namespace: `Ok(None)` when the API server does not
+/// serve the kind, an error when listing it was denied or failed.
+async fn list_all<K>(k8s: &K8s, calls: &Calls) -> Result<Option<Vec<K>>, String>
+where
+    K: PodTemplated + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    calls.count(FleetSystem::Kubernetes);
+    match k8s.api::<K>().list(&Default::default()).await {
+        Ok(list) => Ok(Some(list.items)),
+        Err(e) => match k8s.op("list", K::KIND.resource()).err(e) {
+            crate::k8s::K8sError::NotFound { .. } => Ok(None),
+            e => Err(e.to_string()),
+        },
+    }
 }
 
 /// The Secrets Manager keys an ExternalSecret reads: `dataFrom[].extract.key`
@@ -400,16 +525,24 @@ pub(crate) fn remote_keys(es: &ExternalSecret) -> BTreeSet<String> {
 }
 
 impl ClusterSide {
-    /// The row's ExternalSecrets, their sync state, and whether each one's
-    /// Secret holds `current`'s user and password.
-    fn fill(&self, row: &mut FleetRow, current: Option<&AppSecret>) {
+    /// The row's ExternalSecrets, their sync state, whether each one's
+    /// Secret holds `current`'s user and password, and who reads it.
+    /// Returns the database the first readable DATABASE_URL names.
+    fn fill(&self, row: &mut FleetRow, current: Option<&AppSecret>) -> Option<String> {
         let mut apps = BTreeSet::new();
+        let mut database = None;
         for (keys, es, app) in &self.externals {
             if !keys.contains(&row.secret) {
                 continue;
             }
             apps.extend(app.clone());
-            let matches = match (self.urls.get(&es.target), current) {
+            let read = self.secrets.get(&es.target);
+            if database.is_none()
+                && let Some(Ok(url)) = read.map(|r| &r.url)
+            {
+                database = database_of(url.expose_secret());
+            }
+            let matches = match (read.map(|r| &r.url), current) {
                 (Some(Ok(url)), Some(cur)) => {
                     let expected = Expected::new(cur.username.clone(), cur.password.clone());
                     match check_url(url.expose_secret(), &expected) {
@@ -444,6 +577,9 @@ impl ClusterSide {
                     .map(redact),
                 secret: es.target.clone(),
                 matches,
+                consumers: self
+                    .workloads
+                    .reading(&es.target, read.map_or(&[][..], |r| &r.keys)),
             });
         }
         row.external_secrets.sort_by(|a, b| a.name.cmp(&b.name));
@@ -452,7 +588,19 @@ impl ClusterSide {
         if let [app] = Vec::from_iter(apps).as_slice() {
             row.app = app.clone();
         }
+        database
     }
+}
+
+/// The database a DATABASE_URL names (its path), never its credentials.
+fn database_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let path = parsed.path().trim_start_matches('/');
+    (!path.is_empty()).then(|| {
+        percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned()
+    })
 }
 
 #[cfg(test)]

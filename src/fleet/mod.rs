@@ -2,22 +2,24 @@
 //! they are, whether they are due, and whether anything is half-rotated —
 //! read from Secrets Manager (the `govuk/*` database secrets, their versions
 //! and rotation marks) and the cluster (the ExternalSecrets reading them and
-//! the Secrets they write).
+//! the Secrets they write, and the workloads reading those), and each
+//! app's server, logged in to with AWSCURRENT to read its version.
 //!
-//! Read-only by construction: [`load`] only lists, gets and describes; no
-//! write call is reachable from this module. One [`FleetRow`] per
+//! Read-only by construction: [`load`] only lists, gets, describes and logs
+//! in; no write call is reachable from this module. One [`FleetRow`] per
 //! (environment, app secret), so several environments side by side are just
 //! more rows.
 
 mod config;
 mod load;
 mod model;
+mod probe;
 pub mod render;
 pub mod view;
 
 pub use config::{DEFAULT_MAX_AGE_DAYS, FleetConfig, FleetEnvConfig};
-pub use load::{CONCURRENCY, SECRET_PREFIX, load};
+pub use load::{CONCURRENCY, LOGIN_LIMIT, SECRET_PREFIX, load};
 pub use model::{
-    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Matches, app_of_secret,
+    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Login, Matches, app_of_secret,
     engine_of_secret, username_date,
 };

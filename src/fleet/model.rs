@@ -16,6 +16,16 @@ use crate::target::Engine;
 pub enum FleetSystem {
     SecretsManager,
     Kubernetes,
+    /// The app's own database server, logged in to with AWSCURRENT.
+    Database,
+}
+
+impl FleetSystem {
+    pub const ALL: [FleetSystem; 3] = [
+        FleetSystem::SecretsManager,
+        FleetSystem::Kubernetes,
+        FleetSystem::Database,
+    ];
 }
 
 impl std::fmt::Display for FleetSystem {
@@ -23,6 +33,7 @@ impl std::fmt::Display for FleetSystem {
         f.write_str(match self {
             FleetSystem::SecretsManager => "Secrets Manager",
             FleetSystem::Kubernetes => "Kubernetes",
+            FleetSystem::Database => "the database",
         })
     }
 }
@@ -58,6 +69,24 @@ pub struct FleetRow {
     pub cluster_error: Option<String>,
     /// The last refresh failed for this row: what is shown is from before.
     pub stale: bool,
+    /// AWSCURRENT's credentials tried on the server they name (with the
+    /// server's version when they log in); `None` when not tried.
+    pub login: Option<Login>,
+}
+
+/// What the server said to AWSCURRENT's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "detail")]
+pub enum Login {
+    /// Logged in: the server's version.
+    Ok { version: String },
+    /// The server refused them (redacted).
+    Refused(String),
+    /// No answer in time, or no route (redacted): from a laptop, RDS is
+    /// often reachable only through a tunnel.
+    Unreachable(String),
+    /// Not tried, and why (no host, no engine, `--no-login`).
+    NotTried(String),
 }
 
 /// A rotation that has begun and not ended, as the systems show it.
@@ -71,6 +100,8 @@ pub struct InProgress {
     pub since: Option<DateTime<Utc>>,
     pub heartbeat: Option<DateTime<Utc>>,
     pub new_username: Option<String>,
+    /// The step its holder last began, from the rotation mark.
+    pub step: Option<String>,
     /// Where it stands, as far as Secrets Manager tells.
     pub phase: String,
     /// The mark is there but cannot be read.
@@ -91,6 +122,9 @@ pub struct EsSync {
     pub secret: String,
     /// Whether that Secret's DATABASE_URL holds AWSCURRENT's user and password.
     pub matches: Matches,
+    /// The workloads reading that Secret (`deployment/signon`,
+    /// `cronjob/signon-cleanup`, …), whichever app they belong to.
+    pub consumers: Vec<String>,
 }
 
 /// How a Secret's DATABASE_URL compares with AWSCURRENT (never the values).
@@ -125,42 +159,45 @@ pub struct FleetError {
 pub struct Calls {
     pub secrets_manager: AtomicU32,
     pub kubernetes: AtomicU32,
+    /// Logins to database servers.
+    pub databases: AtomicU32,
 }
 
 impl Calls {
-    pub fn count(&self, system: FleetSystem) {
+    fn counter(&self, system: FleetSystem) -> &AtomicU32 {
         match system {
             FleetSystem::SecretsManager => &self.secrets_manager,
             FleetSystem::Kubernetes => &self.kubernetes,
+            FleetSystem::Database => &self.databases,
         }
-        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self, system: FleetSystem) {
+        self.add(system, 1);
+    }
+
+    pub fn add(&self, system: FleetSystem, n: u32) {
+        self.counter(system).fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn get(&self, system: FleetSystem) -> u32 {
-        match system {
-            FleetSystem::SecretsManager => &self.secrets_manager,
-            FleetSystem::Kubernetes => &self.kubernetes,
-        }
-        .load(Ordering::Relaxed)
+        self.counter(system).load(Ordering::Relaxed)
     }
 }
 
 impl Clone for Calls {
     fn clone(&self) -> Self {
         let c = Calls::default();
-        c.secrets_manager
-            .store(self.get(FleetSystem::SecretsManager), Ordering::Relaxed);
-        c.kubernetes
-            .store(self.get(FleetSystem::Kubernetes), Ordering::Relaxed);
+        for s in FleetSystem::ALL {
+            c.add(s, self.get(s));
+        }
         c
     }
 }
 
 impl PartialEq for Calls {
     fn eq(&self, other: &Self) -> bool {
-        [FleetSystem::SecretsManager, FleetSystem::Kubernetes]
-            .iter()
-            .all(|s| self.get(*s) == other.get(*s))
+        FleetSystem::ALL.iter().all(|s| self.get(*s) == other.get(*s))
     }
 }
 
@@ -198,6 +235,18 @@ impl FleetRow {
                 Matches::Unknown(_) => all = None,
             }
         }
+        all
+    }
+
+    /// Every workload reading one of the row's Secrets, each once.
+    pub fn readers(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .external_secrets
+            .iter()
+            .flat_map(|es| es.consumers.iter().map(String::as_str))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
         all
     }
 
@@ -242,12 +291,8 @@ impl FleetReport {
         let calls = Calls::default();
         let (mut rows, mut errors) = (Vec::new(), Vec::new());
         for r in reports {
-            for system in [FleetSystem::SecretsManager, FleetSystem::Kubernetes] {
-                let field = match system {
-                    FleetSystem::SecretsManager => &calls.secrets_manager,
-                    FleetSystem::Kubernetes => &calls.kubernetes,
-                };
-                field.fetch_add(r.calls.get(system), Ordering::Relaxed);
+            for system in FleetSystem::ALL {
+                calls.add(system, r.calls.get(system));
             }
             rows.extend(r.rows);
             errors.extend(r.errors);
@@ -341,6 +386,7 @@ mod tests {
             secrets_error: None,
             cluster_error: None,
             stale: false,
+            login: None,
         }
     }
 
@@ -421,6 +467,7 @@ mod tests {
             since: None,
             heartbeat: None,
             new_username: None,
+            step: None,
             phase: "pending".into(),
             mark_error: None,
         });
@@ -467,6 +514,7 @@ mod tests {
             message: None,
             secret: "signon-mysql".into(),
             matches,
+            consumers: vec![],
         };
         let mut r = row();
         assert_eq!((r.secrets_match(), r.synced()), (None, None));

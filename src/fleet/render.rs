@@ -7,14 +7,15 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
 
-use super::model::FleetRow;
-use super::view::FleetView;
+use super::model::{FleetRow, Login};
+use super::view::{FLEET_KEYS, FleetView};
+use crate::app::KeyAction;
 use crate::text::escape_controls;
 use crate::ui::theme::Theme;
 
 /// The column headings, in order.
-pub const COLUMNS: [&str; 9] = [
-    "env", "app", "engine", "user", "age", "due", "rotation", "ES sync", "Secret",
+pub const COLUMNS: [&str; 11] = [
+    "env", "app", "engine", "user", "age", "due", "rotation", "ES sync", "Secret", "readers", "login",
 ];
 
 pub fn render(frame: &mut Frame, view: &FleetView) {
@@ -34,6 +35,43 @@ pub fn render(frame: &mut Frame, view: &FleetView) {
         }
         None => frame.render_widget(Paragraph::new(footer(view)).style(theme.muted()), foot),
     }
+    if view.help {
+        render_help(frame, view, &theme);
+    }
+}
+
+/// What each column means, under the keys in the help.
+const COLUMN_HELP: [&str; 6] = [
+    "age      days since the older of AWSCURRENT's creation and the date in its user name",
+    "due      older than max_age_days ([fleet] in the config, per environment)",
+    "rotation an unfinished rotation: its holder, since when, the step begun, the phase",
+    "Secret   every Secret synced from the secret holds AWSCURRENT's user and password",
+    "readers  workloads reading those Secrets (Deployments, CronJobs, workers, other apps)",
+    "login    AWSCURRENT logged in to its server (the engine column then has its version)",
+];
+
+/// The `?` overlay: the fleet's keys from the keymap (overrides shown), and
+/// what the columns mean.
+fn render_help(frame: &mut Frame, view: &FleetView, theme: &Theme) {
+    let area = crate::ui::layout::centered(frame.area(), 96, frame.area().height.saturating_sub(2));
+    let mut lines: Vec<Line> = view
+        .keymap
+        .help_lines_for(&FLEET_KEYS)
+        .into_iter()
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(format!("{:>18}  ", l.keys), theme.accent()),
+                Span::raw(l.help),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.extend(COLUMN_HELP.iter().map(|c| Line::styled(*c, theme.muted())));
+    let block = Block::bordered()
+        .border_style(theme.border(true))
+        .title(Span::styled(" Fleet help — any key to close ", theme.title(true)));
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn header(view: &FleetView) -> String {
@@ -68,9 +106,15 @@ fn header(view: &FleetView) -> String {
 
 fn footer(view: &FleetView) -> String {
     let mut s = format!(
-        " ↑↓ move · Enter open dashboard · / filter · s sort ({}{}) · r refresh · q quit",
+        " ↑↓ move · {} open dashboard · {} filter · {} sort ({}{}) · {} refresh · {} help · {} quit",
+        view.keymap.key_label(KeyAction::RunStep),
+        view.keymap.key_label(KeyAction::Filter),
+        view.keymap.key_label(KeyAction::Sort),
         view.sort.name(),
-        if view.descending { ", reversed" } else { "" }
+        if view.descending { ", reversed" } else { "" },
+        view.keymap.key_label(KeyAction::Refresh),
+        view.keymap.key_label(KeyAction::Help),
+        view.keymap.key_label(KeyAction::Quit),
     );
     if !view.filter.is_empty() {
         s.push_str(&format!(" · filter: {}", escape_controls(&view.filter)));
@@ -80,7 +124,8 @@ fn footer(view: &FleetView) -> String {
 
 fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) {
     let rows = view.visible();
-    let lines: Vec<Row> = rows.iter().map(|r| table_row(r, view.now, theme)).collect();
+    let mut lines: Vec<Row> = rows.iter().map(|r| table_row(r, view.now, theme)).collect();
+    lines.extend(unread_envs(view, theme));
     // Names as wide as the longest shown (within reason); the rotation
     // column takes what is left.
     let widest = |f: &dyn Fn(&FleetRow) -> usize, min: usize, max: usize| {
@@ -89,7 +134,7 @@ fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) 
     let widths = [
         Constraint::Length(widest(&|r| r.env.chars().count(), 3, 16)),
         Constraint::Length(widest(&|r| r.app.chars().count(), 3, 32)),
-        Constraint::Length(8),
+        Constraint::Length(widest(&|r| engine_text(r).chars().count(), 6, 24)),
         Constraint::Length(widest(
             &|r| r.username.as_deref().map_or(12, |u| u.chars().count()),
             4,
@@ -100,6 +145,8 @@ fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) 
         Constraint::Fill(1),
         Constraint::Length(7),
         Constraint::Length(6),
+        Constraint::Length(7),
+        Constraint::Length(7),
     ];
     let title = if view.filter.is_empty() {
         format!(" apps ({}) ", rows.len())
@@ -120,6 +167,35 @@ fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) 
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// A line for each environment with no rows because it could not be read
+/// at all (refused for its account, unreachable): what failed, in the
+/// rotation column, so the gap in the table is explained where it is.
+fn unread_envs<'a>(view: &FleetView, theme: &Theme) -> Vec<Row<'a>> {
+    let Some(report) = &view.report else {
+        return Vec::new();
+    };
+    report
+        .envs
+        .iter()
+        .filter(|env| !view.rows.iter().any(|r| &r.env == *env))
+        .filter_map(|env| {
+            let why: Vec<String> = report
+                .errors
+                .iter()
+                .filter(|e| &e.env == env && e.scope.is_none())
+                .map(|e| format!("{} failing: {}", e.system, escape_controls(&e.message)))
+                .collect();
+            if why.is_empty() {
+                return None;
+            }
+            let mut cells = vec![Line::from(escape_controls(env).into_owned()), Line::from("—")];
+            cells.extend((0..4).map(|_| Line::from("")));
+            cells.push(Line::from(format!("not read: {}", why.join(" · "))));
+            Some(Row::new(cells).style(theme.danger()))
+        })
+        .collect()
+}
+
 /// One app's line; failing and stale parts say so.
 fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
     let text = |s: &str| escape_controls(s).into_owned();
@@ -134,7 +210,12 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
             .since
             .map(|s| format!(" since {}", ago(now, s)))
             .unwrap_or_default();
-        notes.push(format!("{who}{since}: {}", text(&p.phase)));
+        let step = p
+            .step
+            .as_deref()
+            .map(|s| format!("at {}; ", text(s)))
+            .unwrap_or_default();
+        notes.push(format!("{who}{since}: {step}{}", text(&p.phase)));
     }
     if let Some(e) = &r.secrets_error {
         notes.push(format!("Secrets Manager failing: {}", text(e)));
@@ -157,16 +238,30 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
     } else {
         (yes_no(r.synced()), yes_no(r.secrets_match()))
     };
+    let readers = if r.external_secrets.is_empty() {
+        "-".to_owned()
+    } else {
+        r.readers().len().to_string()
+    };
+    let (login, login_style) = match &r.login {
+        None => ("-", Style::default()),
+        Some(Login::Ok { .. }) => ("ok", Style::default()),
+        Some(Login::Refused(_)) => ("REFUSED", theme.danger()),
+        Some(Login::Unreachable(_)) => ("no route", theme.muted()),
+        Some(Login::NotTried(_)) => ("-", theme.muted()),
+    };
     let cells = vec![
         Span::raw(text(&r.env)),
         Span::raw(text(&r.app)),
-        Span::raw(r.engine.map(|e| e.as_str()).unwrap_or("?")),
+        Span::raw(engine_text(r)),
         Span::raw(user),
         Span::raw(age),
         Span::styled(due, theme.danger()),
         Span::styled(notes.join(" · "), theme.warn()),
         Span::raw(sync),
         Span::raw(matches),
+        Span::raw(readers),
+        Span::styled(login, login_style),
     ];
     let style = if r.secrets_error.is_some() || (r.cluster_error.is_some() && !r.stale) {
         theme.danger()
@@ -176,6 +271,15 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
         Style::default()
     };
     Row::new(cells.into_iter().map(Line::from).collect::<Vec<_>>()).style(style)
+}
+
+/// "mysql 8.4.3": the engine, and the server's version when a login read it.
+fn engine_text(r: &FleetRow) -> String {
+    let engine = r.engine.map_or("?", |e| e.as_str());
+    match &r.login {
+        Some(Login::Ok { version }) => format!("{engine} {}", escape_controls(version)),
+        _ => engine.to_owned(),
+    }
 }
 
 /// "3h", "2d", "15m": how long ago.
@@ -228,6 +332,10 @@ mod tests {
             message: None,
             secret: "signon-mysql".into(),
             matches: Matches::Yes,
+            consumers: vec!["deployment/signon".into(), "cronjob/signon-cleanup".into()],
+        });
+        signon.login = Some(Login::Ok {
+            version: "8.4.3".into(),
         });
         let mut half = row("whitehall", 3, false);
         half.rotation = Some(InProgress {
@@ -237,6 +345,7 @@ mod tests {
             since: Some(now - chrono::Duration::hours(3)),
             heartbeat: None,
             new_username: Some("whitehall_user_20261203".into()),
+            step: Some("production/switch-secret".into()),
             phase: "new user whitehall_user_20261203 pending".into(),
             mark_error: None,
         });
@@ -255,12 +364,48 @@ mod tests {
             s.contains("120d") && s.contains("DUE") && s.contains("yes"),
             "{s}"
         );
+        assert!(
+            s.contains("mysql 8.4.3") && s.contains(" 2 ") && s.contains(" ok"),
+            "{s}"
+        );
         let w = line("whitehall");
-        assert!(w.contains("alice@laptop since 3h"), "{w}");
+        assert!(
+            w.contains("alice@laptop since 3h: at production/switch-secret"),
+            "{w}"
+        );
         let p = line("publisher");
         assert!(p.contains("failing: AccessDenied"), "{p}");
         for c in COLUMNS {
             assert!(text.contains(c), "column {c}: {text}");
         }
+    }
+
+    /// An environment refused outright still has a line saying why.
+    #[test]
+    fn an_environment_read_not_at_all_has_a_line_saying_why() {
+        let mut v = FleetView::new(
+            "production,staging",
+            Keymap::default(),
+            ThemeName::Mono,
+            Utc::now(),
+        );
+        let mut r = report(vec![row("signon", 3, false)]);
+        r.envs.push("staging".into());
+        r.errors.push(crate::fleet::FleetError {
+            env: "staging".into(),
+            system: crate::fleet::FleetSystem::SecretsManager,
+            scope: None,
+            message: "staging: the AWS session is account 111111111111 (production?)".into(),
+        });
+        v.loaded(r);
+        let text = render_to_text(&v, 200, 8);
+        let line = text
+            .lines()
+            .find(|l| l.contains("not read:"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            line.contains("staging") && line.contains("account 111111111111"),
+            "{line}"
+        );
     }
 }

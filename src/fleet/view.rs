@@ -1,8 +1,9 @@
 //! The fleet screen's state and what keys do to it: pure, so tests drive it
 //! without a terminal. The keys are the dashboard's (its keymap, with the
 //! config's overrides): moves, `/` filter, `r` refresh, `q` quit, Enter
-//! (the dashboard's "run") opens the dashboard on the selected app; `s`
-//! cycles the sort column and `S` reverses it.
+//! (the dashboard's "run") opens the dashboard on the selected app, `?`
+//! shows them all; `s` cycles the sort column and `S` reverses it (keymap
+//! actions `sort` and `sort_reverse`, so the config can move them too).
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -81,9 +82,29 @@ pub struct FleetView {
     pub selected: usize,
     pub keymap: Keymap,
     pub theme: ThemeName,
+    /// The `?` help is open.
+    pub help: bool,
     /// Redraw needed.
     pub dirty: bool,
 }
+
+/// The fleet's keys, in the order its help lists them, with what each does
+/// here where that differs from the dashboard's words.
+pub const FLEET_KEYS: [(KeyAction, Option<&str>); 13] = [
+    (KeyAction::Down, None),
+    (KeyAction::Up, None),
+    (KeyAction::PageDown, None),
+    (KeyAction::PageUp, None),
+    (KeyAction::Top, None),
+    (KeyAction::Bottom, None),
+    (KeyAction::RunStep, Some("open the dashboard on the selected app")),
+    (KeyAction::Filter, Some("filter the rows (every column)")),
+    (KeyAction::Cancel, Some("close the help / clear the filter")),
+    (KeyAction::Sort, Some("sort by the next column")),
+    (KeyAction::SortReverse, Some("reverse the order")),
+    (KeyAction::Refresh, Some("load again, in the background")),
+    (KeyAction::Quit, Some("quit")),
+];
 
 impl FleetView {
     pub fn new(env: &str, keymap: Keymap, theme: ThemeName, now: DateTime<Utc>) -> Self {
@@ -100,6 +121,7 @@ impl FleetView {
             selected: 0,
             keymap,
             theme,
+            help: false,
             dirty: true,
         }
     }
@@ -206,6 +228,11 @@ impl FleetView {
     /// A key; the loop carries out what it asks for.
     pub fn key(&mut self, key: KeyEvent) -> Option<FleetEffect> {
         self.dirty = true;
+        if self.help {
+            // Any key closes the help; quitting still quits.
+            self.help = false;
+            return (self.keymap.resolve(&key) == Some(KeyAction::Quit)).then_some(FleetEffect::Quit);
+        }
         if let Some(mut input) = self.input.take() {
             match key.code {
                 KeyCode::Esc => self.set_filter(String::new()),
@@ -245,14 +272,13 @@ impl FleetView {
                 self.input = Some(t);
             }
             Some(KeyAction::Cancel) => self.set_filter(String::new()),
-            _ => match key.code {
-                KeyCode::Char('s') => {
-                    self.sort = self.sort.next();
-                    self.descending = false;
-                }
-                KeyCode::Char('S') => self.descending = !self.descending,
-                _ => self.dirty = false,
-            },
+            Some(KeyAction::Sort) => {
+                self.sort = self.sort.next();
+                self.descending = false;
+            }
+            Some(KeyAction::SortReverse) => self.descending = !self.descending,
+            Some(KeyAction::Help) => self.help = true,
+            _ => self.dirty = false,
         }
         None
     }
@@ -303,6 +329,7 @@ pub(crate) mod tests {
             secrets_error: None,
             cluster_error: None,
             stale: false,
+            login: None,
         }
     }
 
@@ -332,6 +359,7 @@ pub(crate) mod tests {
             since: None,
             heartbeat: None,
             new_username: None,
+            step: None,
             phase: "pending".into(),
             mark_error: None,
         });
@@ -363,6 +391,34 @@ pub(crate) mod tests {
         assert_eq!(v.visible().len(), 3);
         assert_eq!(v.key(key('r')), Some(FleetEffect::Refresh));
         assert_eq!(v.key(key('r')), None, "one refresh at a time");
+        assert_eq!(v.key(key('q')), Some(FleetEffect::Quit));
+    }
+
+    /// Sort and help are keymap actions: the config moves them, and `?`
+    /// opens the help, which any key closes.
+    #[test]
+    fn sort_and_help_follow_the_keymap() {
+        let overrides = [("sort".to_string(), vec!["o".to_string()])].into();
+        let (keymap, warnings) = Keymap::with_overrides(&overrides);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut v = FleetView::new("production", keymap, ThemeName::Default, Utc::now());
+        v.loaded(report(vec![
+            row("signon", 1, false),
+            row("account-api", 2, false),
+        ]));
+        v.key(key('s'));
+        assert_eq!(v.sort, SortBy::Attention, "s is no longer sort");
+        v.key(key('o'));
+        assert_eq!(v.sort, SortBy::App);
+        assert_eq!(v.key(key('?')), None);
+        assert!(v.help);
+        let text = crate::fleet::render::render_to_text(&v, 120, 30);
+        assert!(text.contains("o  sort by the next column"), "{text}");
+        assert!(text.contains("readers  workloads reading"), "{text}");
+        assert_eq!(v.key(key('j')), None);
+        assert!(!v.help, "any key closes the help");
+        assert_eq!(v.selected, 0, "and does nothing else");
+        v.key(key('?'));
         assert_eq!(v.key(key('q')), Some(FleetEffect::Quit));
     }
 

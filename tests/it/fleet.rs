@@ -94,11 +94,23 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
         assert_eq!(es["name"], format!("{app}-{engine}"));
         assert_eq!(es["ready"], true, "{r:#}");
         assert_eq!(es["matches"]["state"], "yes", "{r:#}");
+        // Its readers, and AWSCURRENT logged in to its server, whose
+        // version is read there.
+        assert_eq!(
+            es["consumers"],
+            serde_json::json!([format!("deployment/{app}")]),
+            "{r:#}"
+        );
+        assert_eq!(r["login"]["state"], "ok", "{r:#}");
+        let version = r["login"]["detail"]["version"].as_str().unwrap();
+        assert!(version.starts_with(|c: char| c.is_ascii_digit()), "{r:#}");
     }
     // One listing page, then AWSCURRENT and its versions per app; one
-    // ExternalSecret list and one Secret per app.
+    // ExternalSecret list, one Secret per app and one list per workload
+    // kind; one login per app.
     assert_eq!(doc["calls"]["secrets_manager"], 5, "{doc:#}");
-    assert_eq!(doc["calls"]["kubernetes"], 3, "{doc:#}");
+    assert_eq!(doc["calls"]["kubernetes"], 8, "{doc:#}");
+    assert_eq!(doc["calls"]["databases"], 2, "{doc:#}");
     let refs: Vec<&SecretString> = passwords.iter().collect();
     assert_no_secret(&stdout, &refs);
 
@@ -175,7 +187,15 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
     })
     .await
     .unwrap();
-    let report = rotui::fleet::load("sandbox", Ok(sm.clone()), Ok(k8s), 90, chrono::Utc::now()).await;
+    let report = rotui::fleet::load(
+        "sandbox",
+        Ok(sm.clone()),
+        Ok(k8s),
+        90,
+        Some(rotui::fleet::LOGIN_LIMIT),
+        chrono::Utc::now(),
+    )
+    .await;
     assert_eq!(report.exit_code(), 3);
     let mut view = FleetView::new(
         "sandbox",
@@ -215,6 +235,32 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
     );
     assert_eq!(r["username"], "account-api");
     assert_eq!(doc["errors"][0]["system"], "kubernetes", "{doc:#}");
+
+    // AWSCURRENT edited by hand to a password the server does not know:
+    // the login says so, never the value.
+    let wrong = "Wr0ngButLongEnoughForTheRedactor";
+    aws_sdk_secretsmanager::Client::new(session.sdk_config())
+        .put_secret_value()
+        .secret_id("govuk/signon/mysql")
+        .secret_string(
+            serde_json::json!({
+                "username": "signon",
+                "password": wrong,
+                "host": sm.app_secret("govuk/signon/mysql").await.unwrap().host,
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (_, doc, stdout) = fleet(None, &[]);
+    let r = row(&doc, "signon");
+    assert_eq!(r["login"]["state"], "refused", "{r:#}");
+    assert_eq!(row(&doc, "account-api")["login"]["state"], "ok", "{doc:#}");
+    assert_no_secret(
+        &stdout,
+        &[&rotui::secret::secret(wrong), &passwords[0], &passwords[1]],
+    );
     world.shutdown().await;
 }
 

@@ -123,7 +123,23 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
                 "{r:#}"
             );
             usernames.insert(r["username"].as_str().unwrap().to_owned());
+            // AWSCURRENT logs in to this account's own servers: MySQL 9.7 and PostgreSQL 17.
+            let version = r["login"]["detail"]["version"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r:#}"));
+            let major = if r["engine"] == "mysql" { "9." } else { "17." };
+            assert!(version.starts_with(major), "{r:#}");
         }
+        // Every workload reading signon's Secret, the worker and the CronJob too.
+        assert_eq!(
+            row(&doc, env, "govuk/signon/mysql")["external_secrets"][0]["consumers"],
+            serde_json::json!([
+                "cronjob/signon-delete-expired-tokens",
+                "deployment/signon",
+                "deployment/signon-worker"
+            ]),
+            "{env}"
+        );
     }
     assert!(usernames.contains("whitehall"), "{usernames:?}");
 
@@ -223,6 +239,8 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
         rotation["phase"].as_str().unwrap().contains("not yet dropped"),
         "{r:#}"
     );
+    // The step it stopped at, from the mark the holder refreshes per step.
+    assert_eq!(rotation["step"], "production/drop-old-user", "{r:#}");
     assert_eq!(r["age_days"], 0, "{r:#}");
     // Staging's signon is untouched: its own account says so.
     let s = row(&doc, "staging", "govuk/signon/mysql");

@@ -347,6 +347,42 @@ pub async fn release_advisory_lock(mut conn: sqlx::MySqlConnection, name: &str) 
     let _ = tokio::time::timeout(DEFAULT_TIMEOUT, conn.close()).await;
 }
 
+/// The server's version, asked as the app would ask: log in with its
+/// credentials (`limit` for the whole exchange), `SELECT VERSION()`, log
+/// out. The fleet view's per-row check.
+pub async fn server_version(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &SecretString,
+    limit: Duration,
+) -> DbResult<String> {
+    use sqlx::Connection;
+    secret::register(password.expose_secret());
+    let options = MySqlConnectOptions::new()
+        .host(host)
+        .port(port)
+        .username(user)
+        .password(password.expose_secret())
+        .disable_statement_logging();
+    let attempt = async {
+        let mut conn = sqlx::MySqlConnection::connect_with(&options)
+            .await
+            .map_err(login_error)?;
+        let version: Result<String, sqlx::Error> =
+            sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn).await;
+        let _ = conn.close().await;
+        version.map_err(statement_error)
+    };
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(DbError::new(
+            DbErrorKind::Unreachable,
+            format!("no answer from {host}:{port} within {} s", limit.as_secs()),
+        )),
+    }
+}
+
 /// Log in once with the given credentials and log out: "does this password work?"
 pub async fn test_login(
     host: &str,
