@@ -3,7 +3,9 @@
 //! ExternalSecret that the sandbox's External Secrets controller syncs), then
 //! [`rotui::fleet::load`] as `rotui fleet` runs it: wall time per load
 //! (target ≤ 2 s) and the calls it made to each system, with at most
-//! [`rotui::fleet::CONCURRENCY`] in flight per system.
+//! [`rotui::fleet::CONCURRENCY`] in flight per system. Each app's user
+//! exists on its server, so every load also logs in 40 times (the login
+//! column), as against a real estate.
 //!
 //! `cargo bench --profile dev --bench fleet -- --bench` runs it; without
 //! `--bench` (`cargo test --benches`) it only says so: a sandbox costs
@@ -49,29 +51,47 @@ async fn bench() {
     .await
     .expect("a session");
     let sm = session.secrets();
-    let host = sm
-        .app_secret(&info.mysql.app_secret)
-        .await
-        .expect("signon's secret")
-        .host;
+    let host_of = |secret: String| {
+        let sm = sm.clone();
+        async move { sm.app_secret(&secret).await.expect("a seeded app secret").host }
+    };
+    let mysql_host = host_of(info.mysql.app_secret.clone()).await;
+    let pg_host = host_of(info.postgres.app_secret.clone()).await;
+    let mut mysql_admin = admin::<sqlx::MySqlConnection>(&sm, &info.mysql).await;
+    let mut pg_admin = admin::<sqlx::PgConnection>(&sm, &info.postgres).await;
 
     // Grow the estate: 38 more apps, half MySQL, half PostgreSQL.
     let externals: Api<ExternalSecret> = Api::namespaced(world.client().clone(), &info.namespace);
     let mut names = Vec::new();
     for i in 0..APPS - 2 {
-        let (engine, scheme) = if i % 2 == 0 {
-            ("mysql", "mysql2")
-        } else {
-            ("postgres", "postgresql")
-        };
         let app = format!("app-{i:02}");
-        let key = format!("govuk/{app}/{engine}");
+        let user = format!("{app}_user_20260101");
         let password = rotui::secret::generate_password();
+        let pw = rotui::secret::ExposeSecret::expose_secret(&password);
+        // Names and passwords made here are plain (letters, digits, `-`, `_`).
+        let (engine, scheme, host, database) = if i % 2 == 0 {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE USER '{user}'@'%' IDENTIFIED BY '{pw}'"
+            )))
+            .execute(&mut mysql_admin)
+            .await
+            .expect("a MySQL user");
+            ("mysql", "mysql2", &mysql_host, format!("{app}_production"))
+        } else {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE ROLE \"{user}\" LOGIN PASSWORD '{pw}'"
+            )))
+            .execute(&mut pg_admin)
+            .await
+            .expect("a PostgreSQL role");
+            ("postgres", "postgresql", &pg_host, info.postgres.database.clone())
+        };
+        let key = format!("govuk/{app}/{engine}");
         sm.create_if_missing(
             &key,
             &serde_json::json!({
-                "username": format!("{app}_user_20260101"),
-                "password": rotui::secret::ExposeSecret::expose_secret(&password),
+                "username": user,
+                "password": pw,
                 "host": host,
             }),
         )
@@ -89,7 +109,7 @@ async fn bench() {
                 "target": {
                     "name": name,
                     "template": { "data": {
-                        "DATABASE_URL": format!("{scheme}://{{{{ .username }}}}:{{{{ .password }}}}@{{{{ .host }}}}/{app}_production")
+                        "DATABASE_URL": format!("{scheme}://{{{{ .username }}}}:{{{{ .password }}}}@{{{{ .host }}}}/{database}")
                     } }
                 }
             }
@@ -122,8 +142,15 @@ async fn bench() {
     let mut last = None;
     for _ in 0..LOADS {
         let t = Instant::now();
-        let report =
-            rotui::fleet::load(&info.env, Ok(sm.clone()), Ok(k8s.clone()), 90, chrono::Utc::now()).await;
+        let report = rotui::fleet::load(
+            &info.env,
+            Ok(sm.clone()),
+            Ok(k8s.clone()),
+            90,
+            Some(rotui::fleet::LOGIN_LIMIT),
+            chrono::Utc::now(),
+        )
+        .await;
         walls.push(t.elapsed());
         last = Some(report);
     }
@@ -134,16 +161,47 @@ async fn bench() {
         report.rows.iter().all(|r| r.secrets_match() == Some(true)),
         "every Secret matches AWSCURRENT"
     );
+    assert!(
+        report
+            .rows
+            .iter()
+            .all(|r| matches!(r.login, Some(rotui::fleet::Login::Ok { .. }))),
+        "every AWSCURRENT logs in: {:?}",
+        report.rows.iter().map(|r| (&r.app, &r.login)).collect::<Vec<_>>()
+    );
     walls.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "fleet of {APPS} apps: load median {:.1} ms, max {:.1} ms over {LOADS} loads (target ≤ 2000 ms); \
-         calls per load: Secrets Manager {}, Kubernetes {}; at most {} in flight per system",
+         calls per load: Secrets Manager {}, Kubernetes {}, database logins {}; at most {} in flight per system",
         ms(walls[LOADS / 2]),
         ms(walls[LOADS - 1]),
         report.calls.get(rotui::fleet::FleetSystem::SecretsManager),
         report.calls.get(rotui::fleet::FleetSystem::Kubernetes),
+        report.calls.get(rotui::fleet::FleetSystem::Database),
         rotui::fleet::CONCURRENCY,
     );
     world.shutdown().await;
+}
+
+/// A connection as the sandbox's admin: its URL, with the password from the
+/// admin secret (as rotui reads it).
+async fn admin<C: sqlx::Connection>(sm: &rotui::aws::SecretsManager, engine: &world::EngineInfo) -> C {
+    let target = rotui::target::Target::new(
+        world::ENV,
+        &engine.app,
+        if engine.admin_url.starts_with("postgres") {
+            rotui::target::Engine::Postgres
+        } else {
+            rotui::target::Engine::Mysql
+        },
+    );
+    let password = sm
+        .admin_password(&target.admin_secret, &target.admin_secret_key)
+        .await
+        .expect("the admin password");
+    let mut url = url::Url::parse(&engine.admin_url).expect("the admin URL");
+    url.set_password(Some(rotui::secret::ExposeSecret::expose_secret(&password)))
+        .expect("a password");
+    C::connect(url.as_str()).await.expect("connected as the admin")
 }
