@@ -149,6 +149,14 @@ pub struct Connection {
     pub since: Option<DateTime<Utc>>,
 }
 
+impl Connection {
+    /// Between statements: PostgreSQL's `idle`, MySQL's `Sleep` command.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state.as_deref(), Some("idle"))
+            || self.state.as_deref().is_some_and(|s| s.starts_with("Sleep"))
+    }
+}
+
 /// Connections per user: the drain view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionCount {

@@ -10,6 +10,7 @@
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 
 use crate::app::state::{Freshness, Loadable, Pane, State};
+use crate::model::Connection;
 
 /// `12s`, `3m04s`, `2h05m`, `3d04h`.
 pub fn fmt_age(d: TimeDelta) -> String {
@@ -34,15 +35,22 @@ pub fn clock_time(state: &State, t: DateTime<Utc>) -> String {
     }
 }
 
-/// [`clock_time`] in at most 8 characters, for narrow columns: the time
-/// today, else only the day (`02 Dec`).
-pub fn short_clock_time(state: &State, t: DateTime<Utc>) -> String {
-    let at = t.with_timezone(&state.utc_offset);
-    let today = state.now.with_timezone(&state.utc_offset).date_naive();
-    if at.date_naive() == today {
-        at.format("%H:%M:%S").to_string()
-    } else {
+/// When a connection's state began, as its row shows it (at most 8
+/// characters; the day alone before today): to the second while it is
+/// busy, since how long a query or an open transaction has run matters; to
+/// the minute while idle, so sessions that go idle again after each query
+/// (every app's) leave the list still from one refresh to the next.
+pub fn connection_since(offset: FixedOffset, now: DateTime<Utc>, c: &Connection) -> String {
+    let Some(t) = c.since else {
+        return String::new();
+    };
+    let at = t.with_timezone(&offset);
+    if at.date_naive() != now.with_timezone(&offset).date_naive() {
         at.format("%d %b").to_string()
+    } else if c.is_idle() {
+        at.format("%H:%M").to_string()
+    } else {
+        at.format("%H:%M:%S").to_string()
     }
 }
 
@@ -155,5 +163,33 @@ mod tests {
             .unwrap()
             .to_utc();
         assert_eq!(clock_time(&state, yesterday), "27 Nov 10:00");
+    }
+
+    #[test]
+    fn a_connection_shows_the_minute_idle_the_second_busy_and_the_day_before_today() {
+        let now = DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let mut c = Connection {
+            id: 1,
+            user: None,
+            client: None,
+            database: None,
+            application: None,
+            state: Some("idle".into()),
+            since: Some(now - TimeDelta::seconds(75)),
+        };
+        assert_eq!(connection_since(utc, now, &c), "09:58");
+        c.state = Some("Sleep".into());
+        assert_eq!(connection_since(utc, now, &c), "09:58");
+        c.state = Some("idle in transaction".into());
+        assert_eq!(connection_since(utc, now, &c), "09:58:45");
+        c.state = Some("Query: executing".into());
+        assert_eq!(connection_since(utc, now, &c), "09:58:45");
+        c.since = Some(now - TimeDelta::days(2));
+        assert_eq!(connection_since(utc, now, &c), "01 Dec");
+        c.since = None;
+        assert_eq!(connection_since(utc, now, &c), "");
     }
 }

@@ -438,6 +438,11 @@ pub struct State {
     pub utc_offset: chrono::FixedOffset,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
+    /// The single connections the last frame showed (`start..end` of the
+    /// rows, unfiltered), noted by the render as ratatui's stateful widgets
+    /// note their offset: a refresh that changes only rows off screen (a
+    /// monitor's own session, each second) leaves the screen still.
+    pub connection_rows_shown: std::cell::Cell<Option<(usize, usize)>>,
     /// Connection results that arrived while a kill was being aimed.
     pub held_connections: Option<(
         u64,
@@ -496,6 +501,7 @@ impl State {
             theme: ThemeName::Default,
             utc_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
             dirty: true,
+            connection_rows_shown: std::cell::Cell::new(None),
             held_connections: None,
             quitting: false,
         }

@@ -235,8 +235,32 @@ pub(super) fn apply_connections(
             .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.user.cmp(&b.user)));
         snap
     });
-    // The snapshot's time is not shown; its counts and rows are.
-    let same = |a: &ConnectionSnapshot, b: &ConnectionSnapshot| a.counts == b.counts && a.rows == b.rows;
+    // The snapshot's time is not shown; its counts are, and the rows the
+    // last frame listed (all of them when that is not known), as they show.
+    let shown = state.connection_rows_shown.get();
+    let (offset, now) = (state.utc_offset, state.now);
+    let face = |c: &crate::model::Connection| {
+        (
+            c.id,
+            c.user.clone(),
+            c.client.clone(),
+            c.database.clone(),
+            c.state.clone(),
+            super::clock::connection_since(offset, now, c),
+        )
+    };
+    let rows_look_the_same = |a: &[crate::model::Connection], b: &[crate::model::Connection]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || face(x) == face(y))
+    };
+    let same = |a: &ConnectionSnapshot, b: &ConnectionSnapshot| {
+        a.counts == b.counts
+            && match shown {
+                Some((start, end)) if a.rows.len() == b.rows.len() && end <= a.rows.len() => {
+                    rows_look_the_same(&a.rows[start..end], &b.rows[start..end])
+                }
+                _ => rows_look_the_same(&a.rows, &b.rows),
+            }
+    };
     let Some(changed) = accept_by(
         &mut state.dirty,
         &mut state.connections,

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
-use crate::app::clock::{clock_time, short_clock_time};
+use crate::app::clock::{clock_time, connection_since};
 use crate::app::state::{Pane, State, row_at};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
@@ -209,7 +209,11 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
     let cluster = state.cluster.data.as_ref();
     let sel = state.selection(Pane::Connections);
     let len = sel.visible.as_ref().map_or(rows_data.len(), Vec::len);
-    let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {
+    let shown = window(len, sel.index, area.height.saturating_sub(1) as usize);
+    if sel.visible.is_none() {
+        state.connection_rows_shown.set(Some((shown.start, shown.end)));
+    }
+    let rows = shown.filter_map(|i| {
         let c = &rows_data[row_at(sel, i)?];
         // Client address → pod → workload, so a leftover of the old user is attributable.
         let consumer = c
@@ -228,7 +232,7 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             Cell::from(c.database.clone().unwrap_or_default()),
             Cell::from(c.state.clone().unwrap_or_default()),
             // A clock time, not a ticking age: an idle list stays still.
-            Cell::from(c.since.map(|t| short_clock_time(state, t)).unwrap_or_default()),
+            Cell::from(connection_since(state.utc_offset, state.now, c)),
             Cell::from(Span::styled(consumer, theme.muted())),
         ]);
         if i == sel.index {

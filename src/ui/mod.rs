@@ -25,6 +25,8 @@ use crate::ui::theme::Theme;
 
 /// Draw the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {
+    // Noted again by the connections pane if it lists rows this frame.
+    state.connection_rows_shown.set(None);
     let areas = layout::areas(frame.area(), state.focus, state.zoom);
     status_bar::render(frame, areas.status, state);
     if let Some(tabs) = areas.tabs {

@@ -729,6 +729,58 @@ fn moving_the_user_selection_fetches_that_users_grants() {
     assert_eq!(s.selection(Pane::Users).index, 3);
 }
 
+/// The single connections (`c`): a session below the rows on screen that
+/// changes every second (a monitor's own) redraws nothing; one on screen does.
+#[test]
+fn connection_rows_changing_off_screen_leave_the_screen_still() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    let load = |s: &mut State, generation: u64, snap: ConnectionSnapshot| {
+        feed(
+            s,
+            [Action::ConnectionsLoaded {
+                generation,
+                at: t0(),
+                result: Ok(snap),
+            }],
+        );
+    };
+    let mut snap = snapshot(t0(), 30, 40);
+    load(&mut s, 20, snap.clone());
+    let _ = screen(&s, 160, 48);
+    let (start, end) = s.connection_rows_shown.get().expect("the frame listed rows");
+    assert!(
+        end < snap.rows.len(),
+        "some rows are below the pane: {start}..{end}"
+    );
+    s.dirty = false;
+    // The last session ran a query: only its time changed.
+    let last = snap.rows.len() - 1;
+    snap.rows[last].since = Some(t0());
+    load(&mut s, 21, snap.clone());
+    assert!(!s.dirty, "a change off screen redraws nothing");
+    assert_eq!(
+        s.connections.data.as_ref().unwrap().rows[last].since,
+        Some(t0()),
+        "but is kept"
+    );
+    // The first went idle again after a query, within the same minute: an
+    // idle row shows the minute, so nothing on screen changed.
+    snap.rows[0].since = Some(snap.rows[0].since.unwrap() + chrono::Duration::seconds(1));
+    assert_eq!(
+        snap.rows[0].since.unwrap().timestamp() % 60,
+        1,
+        "the fixture's row 0"
+    );
+    load(&mut s, 22, snap.clone());
+    assert!(!s.dirty, "an idle row's time shows to the minute");
+    // Now it runs a query: on screen, so redrawn (and busy rows show seconds).
+    snap.rows[0].state = Some("Query".into());
+    load(&mut s, 23, snap);
+    assert!(s.dirty, "a change on screen redraws");
+}
+
 #[test]
 fn selection_stays_on_its_row_across_refreshes() {
     let mut s = fixture();
