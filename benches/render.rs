@@ -125,7 +125,7 @@ fn state(n: usize) -> State {
             result: Ok(ConnectionSnapshot {
                 at: now,
                 counts,
-                rows,
+                rows: rows.into(),
             }),
         },
     ];

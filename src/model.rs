@@ -169,6 +169,7 @@ pub struct ConnectionCount {
 pub struct ConnectionSnapshot {
     pub at: DateTime<Utc>,
     pub counts: Vec<ConnectionCount>,
-    /// The single rows, when asked for.
-    pub rows: Vec<Connection>,
+    /// The single rows, when asked for: shared, as an unchanged answer
+    /// hands on the last one's rows rather than copies.
+    pub rows: std::sync::Arc<[Connection]>,
 }

@@ -72,7 +72,7 @@ pub(super) fn row_texts(state: &State, pane: Pane) -> Vec<String> {
             .connections
             .data
             .iter()
-            .flat_map(|s| &s.rows)
+            .flat_map(|s| s.rows.iter())
             .map(|c| {
                 format!(
                     "{} {} {} {} {}",

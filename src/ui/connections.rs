@@ -204,7 +204,7 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
         .connections
         .data
         .as_ref()
-        .map(|s| s.rows.as_slice())
+        .map(|s| &s.rows[..])
         .unwrap_or(&[]);
     let cluster = state.cluster.data.as_ref();
     let sel = state.selection(Pane::Connections);

@@ -350,8 +350,9 @@ async fn work_in_other_databases_uses_short_lived_connections() {
             .await
             .unwrap()
             .rows
-            .into_iter()
+            .iter()
             .filter(|r| r.user.as_deref() == Some(admin_user.as_str()))
+            .cloned()
             .collect();
         if mine.iter().all(|r| r.database.as_deref() == Some("postgres")) {
             break;

@@ -110,7 +110,7 @@ fn snapshot(at: DateTime<Utc>, old: i64, new: i64) -> ConnectionSnapshot {
     ConnectionSnapshot {
         at,
         counts: counts(old, new),
-        rows,
+        rows: rows.into(),
     }
 }
 
@@ -757,7 +757,7 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     s.dirty = false;
     // The last session ran a query: only its time changed.
     let last = snap.rows.len() - 1;
-    snap.rows[last].since = Some(t0());
+    std::sync::Arc::make_mut(&mut snap.rows)[last].since = Some(t0());
     load(&mut s, 21, snap.clone());
     assert!(!s.dirty, "a change off screen redraws nothing");
     assert_eq!(
@@ -767,7 +767,8 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     );
     // The first went idle again after a query, within the same minute: an
     // idle row shows the minute, so nothing on screen changed.
-    snap.rows[0].since = Some(snap.rows[0].since.unwrap() + chrono::Duration::seconds(1));
+    let first = &mut std::sync::Arc::make_mut(&mut snap.rows)[0];
+    first.since = Some(first.since.unwrap() + chrono::Duration::seconds(1));
     assert_eq!(
         snap.rows[0].since.unwrap().timestamp() % 60,
         1,
@@ -776,7 +777,7 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     load(&mut s, 22, snap.clone());
     assert!(!s.dirty, "an idle row's time shows to the minute");
     // Now it runs a query: on screen, so redrawn (and busy rows show seconds).
-    snap.rows[0].state = Some("Query".into());
+    std::sync::Arc::make_mut(&mut snap.rows)[0].state = Some("Query".into());
     load(&mut s, 23, snap);
     assert!(s.dirty, "a change on screen redraws");
 }
@@ -798,8 +799,11 @@ fn selection_stays_on_its_row_across_refreshes() {
     let picked = s.selection(Pane::Connections).key.clone().unwrap();
     // New connections appear above it: the cursor follows the row, not the index.
     let mut snap = snapshot(t0(), 3, 12);
-    snap.rows.insert(0, conn(1, "aws_db_admin", 1));
-    snap.rows.insert(0, conn(2, "aws_db_admin", 2));
+    let rows = snap.rows.to_vec();
+    snap.rows = [conn(2, "aws_db_admin", 2), conn(1, "aws_db_admin", 1)]
+        .into_iter()
+        .chain(rows)
+        .collect();
     feed(
         &mut s,
         [Action::ConnectionsLoaded {
@@ -812,7 +816,12 @@ fn selection_stays_on_its_row_across_refreshes() {
     assert_eq!(s.selection(Pane::Connections).index, 6);
     // Its row goes away: the cursor stays put and lands on a real row.
     let mut snap = snapshot(t0(), 3, 12);
-    snap.rows.retain(|c| c.id.to_string() != picked);
+    snap.rows = snap
+        .rows
+        .iter()
+        .filter(|c| c.id.to_string() != picked)
+        .cloned()
+        .collect();
     feed(
         &mut s,
         [Action::ConnectionsLoaded {
@@ -854,7 +863,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
         }
     )));
     let mut moved = snapshot(t0() + secs(5), 3, 12);
-    moved.rows.reverse();
+    std::sync::Arc::make_mut(&mut moved.rows).reverse();
     feed(
         &mut s,
         [Action::ConnectionsLoaded {

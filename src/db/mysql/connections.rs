@@ -29,7 +29,7 @@ impl MysqlDb {
             return Ok(ConnectionSnapshot {
                 at,
                 counts,
-                rows: Vec::new(),
+                rows: Default::default(),
             });
         }
         let rows = self
@@ -71,7 +71,7 @@ impl MysqlDb {
                 .into_iter()
                 .map(|(user, count)| ConnectionCount { user, count })
                 .collect(),
-            rows,
+            rows: rows.into(),
         })
     }
 

@@ -1,5 +1,7 @@
 //! Who is connected (the drain view), and ending sessions.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
@@ -30,7 +32,7 @@ impl PgDb {
                     .into_iter()
                     .map(|(user, count)| ConnectionCount { user, count })
                     .collect(),
-                rows: Vec::new(),
+                rows: Default::default(),
             });
         }
         // One JSON value for every session rather than a row each (decoding
@@ -63,14 +65,14 @@ impl PgDb {
 
     /// The rows `json` holds: the last answer's rows again when the text is
     /// the same.
-    fn rows_from_json(&self, json: String) -> DbResult<Vec<Connection>> {
+    fn rows_from_json(&self, json: String) -> DbResult<Arc<[Connection]>> {
         let mut last = self.last_rows.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((text, rows)) = last.as_ref()
             && *text == json
         {
             return Ok(rows.clone());
         }
-        let rows = parse_rows(&json)?;
+        let rows: Arc<[Connection]> = parse_rows(&json)?.into();
         *last = Some((json, rows.clone()));
         Ok(rows)
     }

@@ -70,7 +70,7 @@ impl Default for PgConfig {
 }
 
 /// The connection list's last answer: the server's text, and its rows.
-type LastRows = (String, Vec<crate::model::Connection>);
+type LastRows = (String, Arc<[crate::model::Connection]>);
 
 /// A PostgreSQL server as rotui's admin sees it.
 #[derive(Clone)]
