@@ -21,7 +21,7 @@ use crate::cli::{ConnArgs, FleetArgs};
 use crate::config::Config;
 use crate::environments::{self, Environments};
 use crate::fleet::view::{FleetEffect, FleetView};
-use crate::fleet::{FleetError, FleetReport, FleetRow, FleetSystem};
+use crate::fleet::{FleetError, FleetReport, FleetRow, FleetSystem, Logins, Read, Tried};
 use crate::k8s::{DEFAULT_NAMESPACE, K8s, KubeOptions};
 use crate::secret::{Redacted, redact};
 use crate::target::TargetArgs;
@@ -107,23 +107,36 @@ pub fn fleet_envs(fleet: &[String], global: Option<&str>) -> Vec<String> {
     out
 }
 
-/// Every environment loaded side by side, as one report.
+/// Every environment loaded side by side, as one report, with every row's
+/// login tried (unless `--no-login`).
 pub async fn load_all(sources: &FleetSources) -> FleetReport {
-    let reports = futures::future::join_all(
+    let (mut report, logins) = read_all(sources).await;
+    if !sources.no_login {
+        let tried = logins.try_all(crate::fleet::LOGIN_LIMIT, &report.calls).await;
+        report.apply_logins(&tried);
+    }
+    report
+}
+
+/// Every environment read side by side, as one report, and the logins left
+/// to try.
+pub async fn read_all(sources: &FleetSources) -> (FleetReport, Logins) {
+    let reads = futures::future::join_all(
         sources
             .envs
             .iter()
-            .map(|(env, max_age)| load(env, sources, *max_age)),
+            .map(|(env, max_age)| read(env, sources, *max_age)),
     )
     .await;
-    FleetReport::merge(reports)
+    let (reports, logins): (Vec<_>, Vec<_>) = reads.into_iter().map(|r| (r.report, r.logins)).unzip();
+    (FleetReport::merge(reports), Logins::merge(logins))
 }
 
-/// One load of `env`: with its configured session and context, else the
+/// One read of `env`: with its configured session and context, else the
 /// flags' (the shell's session, `--context` or the current one). A
 /// configured environment's account is checked first; another account's
 /// secrets are not read, the environment failing with both accounts named.
-pub async fn load(env: &str, sources: &FleetSources, max_age_days: u32) -> FleetReport {
+pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read {
     let cfg = sources.environments.get(env);
     let context = cfg
         .map(|c| c.kube_context.clone())
@@ -147,7 +160,10 @@ pub async fn load(env: &str, sources: &FleetSources, max_age_days: u32) -> Fleet
             )),
         };
         if let Err(why) = account {
-            return refused(env, FleetSystem::SecretsManager, &why);
+            return Read {
+                report: refused(env, FleetSystem::SecretsManager, &why),
+                logins: Logins::default(),
+            };
         }
         let context = context.as_deref().unwrap_or(&cfg.kube_context);
         let cluster = environments::context_cluster(context);
@@ -157,8 +173,7 @@ pub async fn load(env: &str, sources: &FleetSources, max_age_days: u32) -> Fleet
         }
     }
     let secrets = session.map(|s| s.secrets());
-    let login = (!sources.no_login).then_some(crate::fleet::LOGIN_LIMIT);
-    crate::fleet::load(env, secrets, k8s, max_age_days, login, Utc::now()).await
+    crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await
 }
 
 /// An environment not read at all: no rows, `why` as its error.
@@ -193,14 +208,28 @@ pub fn dashboard_args(target: &TargetArgs, row: &FleetRow) -> TargetArgs {
     t
 }
 
+/// What a background load sends the screen: the rows, then their logins.
+enum Loaded {
+    Report(FleetReport),
+    Logins(Vec<Tried>),
+}
+
 /// The full-screen table until `q` (None) or Enter (the chosen row). Loads
-/// run as background tasks; the screen never waits on one.
+/// run as background tasks; the screen never waits on one. The rows show as
+/// soon as the systems are read; the logins (a server reachable only
+/// through a tunnel takes their whole limit) fill in after.
 async fn screen(mut view: FleetView, sources: FleetSources) -> Result<Option<FleetRow>> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<FleetReport>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Loaded>();
     let spawn_load = || {
         let (tx, sources) = (tx.clone(), sources.clone());
         tokio::spawn(async move {
-            let _ = tx.send(load_all(&sources).await);
+            let (report, logins) = read_all(&sources).await;
+            let calls = report.calls.clone();
+            let _ = tx.send(Loaded::Report(report));
+            if !sources.no_login {
+                let tried = logins.try_all(crate::fleet::LOGIN_LIMIT, &calls).await;
+                let _ = tx.send(Loaded::Logins(tried));
+            }
         });
     };
     spawn_load();
@@ -231,7 +260,10 @@ async fn screen(mut view: FleetView, sources: FleetSources) -> Result<Option<Fle
                 Some(Err(e)) => return Err(e.into()),
                 None => break None,
             },
-            Some(report) = rx.recv() => view.loaded(report),
+            Some(loaded) = rx.recv() => match loaded {
+                Loaded::Report(report) => view.loaded(report),
+                Loaded::Logins(tried) => view.logins(&tried),
+            },
             _ = tick.tick() => {
                 let now = Utc::now();
                 // The "since" texts change by the minute.

@@ -51,6 +51,30 @@ pub async fn load(
     login: Option<std::time::Duration>,
     now: DateTime<Utc>,
 ) -> FleetReport {
+    let Read { mut report, logins } = read(env, secrets, k8s, max_age_days, now).await;
+    if let Some(limit) = login {
+        let tried = logins.try_all(limit, &report.calls).await;
+        report.apply_logins(&tried);
+    }
+    report
+}
+
+/// An environment read, and the logins it leaves to try.
+pub struct Read {
+    pub report: FleetReport,
+    pub logins: Logins,
+}
+
+/// [`load`] without the logins: every row's `login` is `None`, and
+/// [`Read::logins`] holds them, to try when the caller chooses (the full
+/// screen shows the rows first).
+pub async fn read(
+    env: &str,
+    secrets: Result<SecretsManager, Redacted>,
+    k8s: Result<K8s, Redacted>,
+    max_age_days: u32,
+    now: DateTime<Utc>,
+) -> Read {
     let calls = Calls::default();
     let (secret_side, cluster_side) = tokio::join!(
         async {
@@ -95,7 +119,7 @@ pub async fn load(
         })),
     }
     let mut rows = Vec::with_capacity(found.len());
-    let mut probes = Vec::new();
+    let mut logins = Logins::default();
     for f in found {
         let mut row = f.row(env, max_age_days, now);
         if let Some(e) = &row.secrets_error {
@@ -113,27 +137,86 @@ pub async fn load(
                 None
             }
         };
-        if let (Some(_), Some(current)) = (login, &f.current) {
-            match Probe::new(rows.len(), row.engine, current, database) {
-                Ok(p) => probes.push(p),
-                Err(why) => row.login = Some(Login::NotTried(redact(&why))),
+        if let Some(current) = &f.current {
+            let key = (row.env.clone(), row.secret.clone());
+            match Probe::new(key.clone(), row.engine, current, database) {
+                Ok(p) => logins.probes.push(p),
+                Err(why) => logins.not_tried.push(Tried {
+                    env: key.0,
+                    secret: key.1,
+                    login: Login::NotTried(redact(&why)),
+                }),
             }
         }
         rows.push(row);
     }
-    if let Some(limit) = login {
-        for (i, result) in probe::run_all(probes, limit, &calls).await {
-            rows[i].login = Some(result);
-        }
-    }
     rows.sort_by(|a, b| a.app.cmp(&b.app).then(a.secret.cmp(&b.secret)));
-    FleetReport {
-        env: env.to_owned(),
-        envs: vec![env.to_owned()],
-        loaded_at: now,
-        rows,
-        errors,
-        calls,
+    Read {
+        report: FleetReport {
+            env: env.to_owned(),
+            envs: vec![env.to_owned()],
+            loaded_at: now,
+            rows,
+            errors,
+            calls,
+        },
+        logins,
+    }
+}
+
+/// The logins a read leaves to try: AWSCURRENT's credentials per row
+/// (held until tried, never shown), and the rows that have none to try.
+#[derive(Default)]
+pub struct Logins {
+    probes: Vec<Probe>,
+    not_tried: Vec<Tried>,
+}
+
+/// What one row's login gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tried {
+    pub env: String,
+    pub secret: String,
+    pub login: Login,
+}
+
+impl Logins {
+    /// Several environments' logins as one batch.
+    pub fn merge(all: impl IntoIterator<Item = Logins>) -> Logins {
+        let mut out = Logins::default();
+        for l in all {
+            out.probes.extend(l.probes);
+            out.not_tried.extend(l.not_tried);
+        }
+        out
+    }
+
+    /// Try every login, at most [`CONCURRENCY`] at a time, each within
+    /// `limit`, counted in `calls`.
+    pub async fn try_all(self, limit: std::time::Duration, calls: &Calls) -> Vec<Tried> {
+        let mut tried = self.not_tried;
+        tried.extend(
+            probe::run_all(self.probes, limit, calls)
+                .await
+                .into_iter()
+                .map(|((env, secret), login)| Tried { env, secret, login }),
+        );
+        tried
+    }
+}
+
+impl FleetReport {
+    /// Each row's login, as tried.
+    pub fn apply_logins(&mut self, tried: &[Tried]) {
+        for t in tried {
+            if let Some(r) = self
+                .rows
+                .iter_mut()
+                .find(|r| r.env == t.env && r.secret == t.secret)
+            {
+                r.login = Some(t.login.clone());
+            }
+        }
     }
 }
 

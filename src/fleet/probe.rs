@@ -20,9 +20,9 @@ use crate::db::{DbError, DbErrorKind};
 use crate::secret::{SecretString, redact};
 use crate::target::Engine;
 
-/// One login to try, for the row at `index`.
+/// One login to try, for the row `key` names: (environment, secret).
 pub struct Probe {
-    pub index: usize,
+    key: (String, String),
     engine: Engine,
     host: String,
     port: u16,
@@ -35,7 +35,7 @@ pub struct Probe {
 impl Probe {
     /// The login `current` describes, or why there is none to try.
     pub fn new(
-        index: usize,
+        key: (String, String),
         engine: Option<Engine>,
         current: &AppSecret,
         database: Option<String>,
@@ -43,7 +43,7 @@ impl Probe {
         let engine = engine.ok_or("the engine is unknown")?;
         let (host, port) = host_port(&current.host, engine)?;
         Ok(Probe {
-            index,
+            key,
             engine,
             host,
             port,
@@ -53,7 +53,7 @@ impl Probe {
         })
     }
 
-    async fn run(self, limit: Duration) -> (usize, Login) {
+    async fn run(self, limit: Duration) -> ((String, String), Login) {
         let version = match self.engine {
             Engine::Mysql => {
                 mysql::server_version(&self.host, self.port, &self.user, &self.password, limit).await
@@ -70,12 +70,12 @@ impl Probe {
                 .await
             }
         };
-        (self.index, login_of(version))
+        (self.key, login_of(version))
     }
 }
 
 /// Every probe, at most [`super::CONCURRENCY`] at a time, each within `limit`.
-pub async fn run_all(probes: Vec<Probe>, limit: Duration, calls: &Calls) -> Vec<(usize, Login)> {
+pub async fn run_all(probes: Vec<Probe>, limit: Duration, calls: &Calls) -> Vec<((String, String), Login)> {
     stream::iter(probes)
         .map(|p| {
             calls.count(FleetSystem::Database);

@@ -136,6 +136,11 @@ impl FleetView {
                 .rows
                 .iter()
                 .find(|r| r.env == row.env && r.secret == row.secret);
+            // Logins come after the rows: until this load's arrive, the
+            // last ones stand.
+            if row.login.is_none() {
+                row.login = before.and_then(|b| b.login.clone());
+            }
             if let (true, Some(before)) = (failed, before) {
                 let (secrets_error, cluster_error) = (row.secrets_error.take(), row.cluster_error.take());
                 if secrets_error.is_some() && before.secrets_error.is_none() {
@@ -175,6 +180,23 @@ impl FleetView {
         self.report = Some(report);
         self.loading = false;
         self.clamp();
+        self.dirty = true;
+    }
+
+    /// The logins of the last load, tried after its rows arrived.
+    pub fn logins(&mut self, tried: &[crate::fleet::Tried]) {
+        for t in tried {
+            if let Some(r) = self
+                .rows
+                .iter_mut()
+                .find(|r| r.env == t.env && r.secret == t.secret)
+            {
+                r.login = Some(t.login.clone());
+            }
+        }
+        if let Some(report) = &mut self.report {
+            report.apply_logins(tried);
+        }
         self.dirty = true;
     }
 
@@ -392,6 +414,33 @@ pub(crate) mod tests {
         assert_eq!(v.key(key('r')), Some(FleetEffect::Refresh));
         assert_eq!(v.key(key('r')), None, "one refresh at a time");
         assert_eq!(v.key(key('q')), Some(FleetEffect::Quit));
+    }
+
+    /// Logins arrive after their rows; a refresh keeps the last ones until
+    /// its own arrive.
+    #[test]
+    fn logins_fill_in_after_the_rows_and_survive_a_refresh() {
+        use crate::fleet::{Login, Tried};
+        let mut v = FleetView::new("production", Keymap::default(), ThemeName::Default, Utc::now());
+        v.loaded(report(vec![row("signon", 1, false)]));
+        assert_eq!(v.rows[0].login, None);
+        let ok = Login::Ok {
+            version: "8.4.3".into(),
+        };
+        v.dirty = false;
+        v.logins(&[Tried {
+            env: "production".into(),
+            secret: "govuk/signon/mysql".into(),
+            login: ok.clone(),
+        }]);
+        assert!(v.dirty);
+        assert_eq!(v.rows[0].login.as_ref(), Some(&ok));
+        v.loaded(report(vec![row("signon", 1, false)]));
+        assert_eq!(
+            v.rows[0].login.as_ref(),
+            Some(&ok),
+            "kept until the new ones come"
+        );
     }
 
     /// Sort and help are keymap actions: the config moves them, and `?`

@@ -264,8 +264,9 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
     world.shutdown().await;
 }
 
-/// The full screen, by keys in tmux: the table comes up, `/` narrows it,
-/// Enter opens the dashboard on that app, `q` quits it.
+/// The full screen, by keys in tmux: the table comes up with each server's
+/// version, `?` explains it, `/` narrows it, Enter opens the dashboard on
+/// that app, `q` quits it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enter_on_a_fleet_row_opens_the_dashboard_on_that_app() {
     use std::time::Duration;
@@ -288,6 +289,20 @@ async fn enter_on_a_fleet_row_opens_the_dashboard_on_that_app() {
             s.contains("2 apps") && s.contains("account-api") && s.contains("signon")
         });
         assert!(screen.contains("rotui fleet · sandbox"), "{screen}");
+        // Each server's version, read with the app's own credentials.
+        let versions =
+            regex::Regex::new(r"(?s)mysql \d+\.\d+.*postgres \d+\.\d+|postgres \d+\.\d+.*mysql \d+\.\d+")
+                .unwrap();
+        t.wait_for("the versions", Duration::from_secs(10), |s| versions.is_match(s));
+        // `?` shows the fleet's keys and what the columns mean; any key closes it.
+        t.keys(&["?"]);
+        t.wait_for("the help", Duration::from_secs(10), |s| {
+            s.contains("sort by the next column") && s.contains("readers  workloads")
+        });
+        t.keys(&["Escape"]);
+        t.wait_for("the help to close", Duration::from_secs(10), |s| {
+            !s.contains("Fleet help")
+        });
         t.keys(&["/"]);
         t.keys(&["a", "c", "c", "o", "u", "n", "t"]);
         t.wait_for("the filter", Duration::from_secs(10), |s| {
