@@ -145,7 +145,8 @@ pub struct Connection {
     pub application: Option<String>,
     pub state: Option<String>,
     /// When it entered its current state/command (a time, not an age, so
-    /// an idle connection looks the same from one refresh to the next).
+    /// an idle connection looks the same from one refresh to the next;
+    /// PostgreSQL gives an idle one's to the minute, as the list shows it).
     pub since: Option<DateTime<Utc>>,
 }
 

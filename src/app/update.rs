@@ -254,12 +254,13 @@ pub(super) fn apply_connections(
     };
     let same = |a: &ConnectionSnapshot, b: &ConnectionSnapshot| {
         a.counts == b.counts
-            && match shown {
-                Some((start, end)) if a.rows.len() == b.rows.len() && end <= a.rows.len() => {
-                    rows_look_the_same(&a.rows[start..end], &b.rows[start..end])
-                }
-                _ => rows_look_the_same(&a.rows, &b.rows),
-            }
+            && (std::sync::Arc::ptr_eq(&a.rows, &b.rows)
+                || match shown {
+                    Some((start, end)) if a.rows.len() == b.rows.len() && end <= a.rows.len() => {
+                        rows_look_the_same(&a.rows[start..end], &b.rows[start..end])
+                    }
+                    _ => rows_look_the_same(&a.rows, &b.rows),
+                })
     };
     let Some(changed) = accept_by(
         &mut state.dirty,

@@ -38,9 +38,12 @@ impl PgDb {
         // One JSON value for every session rather than a row each (decoding
         // rows one by one was most of the list's CPU at a 1 s refresh), and
         // nothing in it that ticks: each session's state began at a time, not
-        // an age, and this query's own session is dated from its start. So
-        // a quiet server answers with the very same text each second, which
-        // is compared, not decoded (the watch_cpu bench).
+        // an age; an idle one's to the minute (as the list shows it), since
+        // every app's sessions go idle again after each query; and this
+        // query's own session is dated from its start. So a server whose
+        // sessions only come and go between queries answers with the very
+        // same text for a minute, which is compared, not decoded (the
+        // watch_cpu bench).
         let json: Vec<(String,)> = self
             .watch_fetch(
                 "SELECT COALESCE(json_agg(json_build_array(
@@ -49,6 +52,7 @@ impl PgDb {
                                  WHEN client_port = -1 THEN 'local' END,
                             datname, application_name, state,
                             floor(EXTRACT(EPOCH FROM CASE WHEN pid = pg_backend_pid() THEN backend_start
+                                       WHEN state = 'idle' THEN date_trunc('minute', state_change)
                                        ELSE COALESCE(state_change, backend_start) END))::bigint)
                           ORDER BY usename NULLS FIRST, pid), '[]')::text
                      FROM pg_stat_activity WHERE backend_type = 'client backend'",
