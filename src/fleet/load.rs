@@ -208,14 +208,15 @@ impl Logins {
 impl FleetReport {
     /// Each row's login, as tried.
     pub fn apply_logins(&mut self, tried: &[Tried]) {
-        for t in tried {
-            if let Some(r) = self
-                .rows
-                .iter_mut()
-                .find(|r| r.env == t.env && r.secret == t.secret)
-            {
-                r.login = Some(t.login.clone());
-            }
+        apply_logins(&mut self.rows, tried);
+    }
+}
+
+/// Each of `rows`' login, as tried.
+pub fn apply_logins(rows: &mut [FleetRow], tried: &[Tried]) {
+    for t in tried {
+        if let Some(r) = rows.iter_mut().find(|r| r.env == t.env && r.secret == t.secret) {
+            r.login = Some(t.login.clone());
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod render;
 pub mod view;
 
 pub use config::{DEFAULT_MAX_AGE_DAYS, FleetConfig, FleetEnvConfig};
-pub use load::{CONCURRENCY, LOGIN_LIMIT, Logins, Read, SECRET_PREFIX, Tried, load, read};
+pub use load::{CONCURRENCY, LOGIN_LIMIT, Logins, Read, SECRET_PREFIX, Tried, apply_logins, load, read};
 pub use model::{
     Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Login, Matches, app_of_secret,
     engine_of_secret, username_date,

@@ -58,12 +58,7 @@ fn render_help(frame: &mut Frame, view: &FleetView, theme: &Theme) {
         .keymap
         .help_lines_for(&FLEET_KEYS)
         .into_iter()
-        .map(|l| {
-            Line::from(vec![
-                Span::styled(format!("{:>18}  ", l.keys), theme.accent()),
-                Span::raw(l.help),
-            ])
-        })
+        .map(|l| crate::ui::help::key_line(l, theme))
         .collect();
     lines.push(Line::raw(""));
     lines.extend(COLUMN_HELP.iter().map(|c| Line::styled(*c, theme.muted())));

@@ -185,15 +185,7 @@ impl FleetView {
 
     /// The logins of the last load, tried after its rows arrived.
     pub fn logins(&mut self, tried: &[crate::fleet::Tried]) {
-        for t in tried {
-            if let Some(r) = self
-                .rows
-                .iter_mut()
-                .find(|r| r.env == t.env && r.secret == t.secret)
-            {
-                r.login = Some(t.login.clone());
-            }
-        }
+        crate::fleet::apply_logins(&mut self.rows, tried);
         if let Some(report) = &mut self.report {
             report.apply_logins(tried);
         }

@@ -6,9 +6,19 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+use crate::app::keymap::HelpLine;
 use crate::app::state::State;
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
+
+/// One key's line: its keys right-aligned, then what it does (the fleet's
+/// help too).
+pub fn key_line(l: HelpLine, theme: &Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{:>18}  ", l.keys), theme.accent()),
+        Span::raw(l.help),
+    ])
+}
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     let theme = Theme::of(state.theme);
@@ -20,12 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         .keymap
         .help_lines()
         .into_iter()
-        .map(|l| {
-            Line::from(vec![
-                Span::styled(format!("{:>18}  ", l.keys), theme.accent()),
-                Span::raw(l.help),
-            ])
-        })
+        .map(|l| key_line(l, &theme))
         .collect();
     lines.push(Line::raw(""));
     lines.push(Line::styled(

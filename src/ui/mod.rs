@@ -5,7 +5,7 @@ mod cluster;
 mod connections;
 mod dialog;
 mod filter;
-mod help;
+pub mod help;
 pub mod layout;
 mod names;
 mod objects;

@@ -262,16 +262,8 @@ impl PgDb {
         password: &SecretString,
         database: &str,
     ) -> DbResult<LoginCheck> {
-        secret::register(password.expose_secret());
         let config = PgConfig::default();
-        let options = PgConnectOptions::new_without_pgpass()
-            .host(host)
-            .port(port)
-            .username(user)
-            .password(password.expose_secret())
-            .database(database)
-            .application_name(APPLICATION_NAME)
-            .disable_statement_logging();
+        let options = login_options(host, port, user, password, database);
         let mut conn = connect_one(&options, config.connect_timeout).await?;
         let row: Result<(String, String), DbError> = timed(
             config.statement_timeout,
@@ -297,15 +289,7 @@ impl PgDb {
         database: &str,
         limit: Duration,
     ) -> DbResult<String> {
-        secret::register(password.expose_secret());
-        let options = PgConnectOptions::new_without_pgpass()
-            .host(host)
-            .port(port)
-            .username(user)
-            .password(password.expose_secret())
-            .database(database)
-            .application_name(APPLICATION_NAME)
-            .disable_statement_logging();
+        let options = login_options(host, port, user, password, database);
         let mut conn = connect_one(&options, limit).await?;
         let version: DbResult<String> = timed(
             limit,
@@ -442,6 +426,25 @@ fn parse_url(url: &str) -> DbResult<PgConnectOptions> {
         DbError::new(DbErrorKind::Other, "the PostgreSQL URL is not valid")
             .with_hint("expected postgresql://user:password@host:port/database")
     })
+}
+
+/// A one-off login as `user` (its password registered for redaction first).
+fn login_options(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &SecretString,
+    database: &str,
+) -> PgConnectOptions {
+    secret::register(password.expose_secret());
+    PgConnectOptions::new_without_pgpass()
+        .host(host)
+        .port(port)
+        .username(user)
+        .password(password.expose_secret())
+        .database(database)
+        .application_name(APPLICATION_NAME)
+        .disable_statement_logging()
 }
 
 async fn connect_one(options: &PgConnectOptions, limit: Duration) -> DbResult<PgConnection> {
