@@ -25,6 +25,14 @@ const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
 const STATUS: u8 = 3;
 
+/// How long after the upgrade the first frame may go. kubectl (client-go)
+/// starts reading the socket before it registers its streams, and drops a
+/// frame that comes first ("Unknown stream id 1, discarding message"), so
+/// a command that ends at once would lose its output and exit code. A real
+/// kubelet never wins that race: starting a process in a container takes
+/// longer. This does the same for the sandbox's in-process commands.
+const FIRST_FRAME_AFTER: Duration = Duration::from_millis(150);
+
 pub async fn handle(
     app: &Arc<App>,
     t: Addressed,
@@ -108,6 +116,7 @@ async fn session(
     streams: Streams,
     shutdown: CancellationToken,
 ) {
+    let upgraded = tokio::time::Instant::now();
     // Stdin and resize frames are read and dropped; a client that goes away
     // ends the session.
     let result = tokio::select! {
@@ -120,6 +129,7 @@ async fn session(
         let _ = futures::SinkExt::close(&mut socket).await;
         return;
     };
+    tokio::time::sleep_until(upgraded + FIRST_FRAME_AFTER).await;
     let status = match result {
         Ok(out) => {
             let (mut stdout, stderr) = (out.stdout, out.stderr);
