@@ -278,7 +278,10 @@ impl FleetRow {
         };
         let age = since.map(|s| now - s);
         self.age_days = age.map(|a| a.num_days().max(0));
-        self.due = age.is_some_and(|a| a > Duration::days(i64::from(self.max_age_days)));
+        // A policy of 0 days makes everything due (an alert's dry run), even
+        // a version whose second-rounded creation reads as just after now.
+        self.due =
+            age.is_some_and(|a| self.max_age_days == 0 || a > Duration::days(i64::from(self.max_age_days)));
     }
 }
 
