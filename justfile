@@ -27,19 +27,15 @@ estate app="signon" engine="mysql" env="production": tools
 sandbox *args: tools
     cargo run --release -p rotui-sandbox -- {{args}}
 
-# Format check, lints and every test (real PostgreSQL, MariaDB, moto, sandbox cluster).
+# Format check, lints and every test (real PostgreSQL, MySQL, MariaDB, moto,
+# the sandbox cluster): see scripts/test.sh.
 test: tools
-    cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
-    # What the tests write (journals, definer backups, logs) stays out of the
-    # real state directory: a private scratch dir, removed afterwards.
-    state="$(mktemp -d -t rotui-test-state-XXXXXX)"; trap 'rm -rf "$state"' EXIT; \
-      ROTUI_STATE_DIR="$state" cargo test --workspace --lib --bins --tests
+    ./scripts/test.sh
 
 # Benchmarks (watch_cpu compares against pg_activity); numbers go in README.md.
 bench:
     ./scripts/tools.sh "{{venv}}" bench
-    cargo bench
+    cargo bench --workspace
 
 # Install what a fresh machine lacks; check the server binaries tests start.
 tools:

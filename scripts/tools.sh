@@ -9,7 +9,9 @@ purpose="${2:-}"
 if [ ! -x "$venv/bin/moto_server" ]; then
   echo "tools: installing moto (Secrets Manager emulator) into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]>=5,<6"
+  # --no-compile: Python compiles what it imports, when it does; compiling
+  # all of botocore up front is most of the install's time.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile "moto[server]>=5,<6"
 fi
 if [ "$purpose" = bench ] && [ ! -x "$venv/bin/pg_activity" ]; then
   echo "tools: installing pg_activity (benches/watch_cpu.rs compares against it) into $venv"

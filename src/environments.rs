@@ -25,8 +25,6 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::Config;
-
 /// One environment: its AWS account and its cluster.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -58,21 +56,6 @@ pub struct AppConfig {
 
 /// Every configured environment, by name.
 pub type Environments = BTreeMap<String, EnvConfig>;
-
-/// The environments among `envs` that a nightly restore refreshes for `app`,
-/// each with the environment it is restored from: those with `restored_from`
-/// set, unless the app says `copied_by_restore = false`.
-pub fn restored_envs(config: &Config, app: &str, envs: &[String]) -> Vec<(String, String)> {
-    if config.apps.get(app).and_then(|a| a.copied_by_restore) == Some(false) {
-        return Vec::new();
-    }
-    envs.iter()
-        .filter_map(|env| {
-            let from = config.environments.get(env)?.restored_from.clone()?;
-            Some((env.clone(), from))
-        })
-        .collect()
-}
 
 /// A run over several environments needs each one configured: with one
 /// shell session and one kube context, every environment would be the same
@@ -230,6 +213,7 @@ pub fn cluster_of(kubeconfig: &kube::config::Kubeconfig, context: &str) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     const CONFIG: &str = r#"
 [environments.production]
@@ -288,11 +272,11 @@ copied_by_restore = false
         let c = config();
         let both = envs(&["production", "staging"]);
         assert_eq!(
-            restored_envs(&c, "signon", &both),
+            c.restored_envs("signon", &both),
             vec![("staging".to_owned(), "production".to_owned())]
         );
-        assert_eq!(restored_envs(&c, "account-api", &both), vec![]);
-        assert_eq!(restored_envs(&c, "signon", &envs(&["production"])), vec![]);
+        assert_eq!(c.restored_envs("account-api", &both), vec![]);
+        assert_eq!(c.restored_envs("signon", &envs(&["production"])), vec![]);
     }
 
     #[test]
@@ -373,7 +357,7 @@ copied_by_restore = false
 
     #[test]
     fn reads_a_contexts_cluster_from_the_kubeconfig() {
-        let kc: kube::config::Kubeconfig = serde_yaml::from_str(
+        let kc: kube::config::Kubeconfig = serde_saphyr::from_str(
             "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n\
              - name: production\n  context:\n    cluster: arn:aws:eks:eu-west-1:1:cluster/govuk\n    user: u\n",
         )

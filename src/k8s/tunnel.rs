@@ -97,16 +97,13 @@ impl TunnelConfig {
     /// A relay to the `host` from the app's secret (`host` or `host:port`),
     /// on the engine's default port unless it names one.
     pub fn for_db(host: &str, engine: crate::target::Engine) -> Self {
-        let default = match engine {
-            crate::target::Engine::Mysql => 3306,
-            crate::target::Engine::Postgres => 5432,
-        };
-        match host
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-        {
-            Some((h, port)) => TunnelConfig::new(h, port),
-            None => TunnelConfig::new(host, default),
+        match crate::db::Endpoint::parse(host) {
+            Ok(e) => {
+                let port = e.port_or_default(engine);
+                TunnelConfig::new(e.host, port)
+            }
+            // Unparsable: relayed as written, for socat to refuse visibly.
+            Err(_) => TunnelConfig::new(host, engine.default_port()),
         }
     }
 }
@@ -215,7 +212,7 @@ pub fn relay_pod(cfg: &TunnelConfig) -> Pod {
 
 /// The exact create call, as YAML.
 pub fn preview(cfg: &TunnelConfig, namespace: &str) -> String {
-    let yaml = serde_yaml::to_string(&relay_pod(cfg)).unwrap_or_default();
+    let yaml = serde_saphyr::to_string(&relay_pod(cfg)).unwrap_or_default();
     format!("POST /api/v1/namespaces/{namespace}/pods\n{yaml}")
 }
 
@@ -620,6 +617,9 @@ mod tests {
         );
         let c = TunnelConfig::for_db("db.internal:6432", Engine::Postgres);
         assert_eq!((c.remote_host.as_str(), c.remote_port), ("db.internal", 6432));
+        // An IPv6 address is not a host and a port.
+        let c = TunnelConfig::for_db("::1", Engine::Postgres);
+        assert_eq!((c.remote_host.as_str(), c.remote_port), ("::1", 5432));
     }
 
     #[test]

@@ -311,12 +311,17 @@ impl PgDb {
 }
 
 /// A role that owns objects another role holds privileges on.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct AclOwner {
     pub name: String,
     pub superuser: bool,
     pub admin_can_grant: bool,
 }
+from_pg_row!(AclOwner {
+    name,
+    superuser,
+    admin_can_grant
+});
 
 /// (kind, schema, name, owner)
 type ObjectRow = (String, Option<String>, String, String);
@@ -373,7 +378,7 @@ pub(super) const PARAMETER_ACLS: &str = "WITH objs AS (
 )";
 
 /// One row of privileges on one object, as `GRANT` needs it.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct ObjectPrivilege {
     pub kind: String,
     pub schema: Option<String>,
@@ -384,6 +389,15 @@ pub(super) struct ObjectPrivilege {
     pub is_grantable: bool,
     pub privileges: Vec<String>,
 }
+from_pg_row!(ObjectPrivilege {
+    kind,
+    schema,
+    name,
+    args,
+    col,
+    is_grantable,
+    privileges
+});
 
 impl ObjectPrivilege {
     /// The `ON …` part of a GRANT, quoted: `TABLE "public"."users"`,

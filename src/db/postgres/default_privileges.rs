@@ -44,7 +44,7 @@ impl PgDb {
 }
 
 /// One exploded `pg_default_acl` entry. `grantee` `None` is PUBLIC.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 struct DefaultAclItem {
     role: String,
     schema: Option<String>,
@@ -53,6 +53,14 @@ struct DefaultAclItem {
     privilege: String,
     is_grantable: bool,
 }
+from_pg_row!(DefaultAclItem {
+    role,
+    schema,
+    objtype,
+    grantee,
+    privilege,
+    is_grantable
+});
 
 /// (for role, in schema, object type, grantee, privilege, grantable)
 type AclKey = (String, Option<String>, String, Option<String>, String, bool);

@@ -20,11 +20,10 @@ use crate::db::error::{DbError, DbResult};
 use crate::db::ident::pg_ident;
 
 /// One privilege on one object that one of the two logins has and the other lacks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PrivilegeDifference {
     /// Where the object lives; `None` for shared objects (databases, roles,
     /// tablespaces, parameters).
-    #[sqlx(skip)]
     pub database: Option<String>,
     /// `TABLE`, `COLUMN`, `SEQUENCE`, `FUNCTION`, `SCHEMA`, `TYPE`, `LANGUAGE`,
     /// `FOREIGN DATA WRAPPER`, `FOREIGN SERVER`, `LARGE OBJECT`, `DATABASE`,
@@ -37,6 +36,7 @@ pub struct PrivilegeDifference {
     /// Whether the old login has it (else only the new one does).
     pub old_has: bool,
 }
+from_pg_row!(PrivilegeDifference { kind, object, privilege, old_has }; database);
 
 impl PrivilegeDifference {
     /// The statement that would remove this difference for `new`: GRANT

@@ -371,13 +371,19 @@ impl PgDb {
 }
 
 /// A membership to copy, with its options.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct Membership {
     role: String,
     admin: bool,
     inherit: bool,
     set: bool,
 }
+from_pg_row!(Membership {
+    role,
+    admin,
+    inherit,
+    set
+});
 
 impl Membership {
     /// The `WITH …` of the GRANT: on 16+ every option explicitly (the

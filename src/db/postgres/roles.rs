@@ -8,7 +8,7 @@ use crate::db::error::{DbError, DbErrorKind, DbResult};
 use crate::db::ident::pg_ident;
 
 /// Facts about a role that plans depend on.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct RoleFacts {
     pub exists: bool,
     pub can_login: bool,
@@ -22,6 +22,13 @@ pub(super) struct RoleFacts {
     /// non-superuser role.
     pub admin_can_grant: bool,
 }
+from_pg_row!(RoleFacts {
+    exists,
+    can_login,
+    inherit,
+    admin_has_privs,
+    admin_can_grant
+});
 
 /// The SQL for [`RoleFacts::admin_can_grant`] of the role `r`.
 pub(super) const ADMIN_CAN_GRANT: &str =

@@ -362,7 +362,7 @@ fn object(cx: &Cx, method: &Method, name: &str) -> Result<Response, ApiError> {
                     // Server-side apply, approximated: create, or merge the
                     // applied fields into the live object.
                     // The error names a position only: YAML errors can quote values.
-                    let patch: Value = serde_yaml::from_slice(body).map_err(|e| {
+                    let patch: Value = serde_saphyr::from_slice(body).map_err(|e| {
                         let at = e
                             .location()
                             .map(|l| format!(" at line {} column {}", l.line(), l.column()));

@@ -159,7 +159,7 @@ mod tests {
     fn info() -> (EstateInfo, EstateSpec) {
         let spec = EstateSpec::load(&EstateSpec::default_path()).unwrap();
         let server = |f: &str| ServerInfo {
-            flavour: f.into(),
+            flavor: f.into(),
             version: "1".into(),
             host: "127.0.0.1:1".into(),
             admin_url: "mysql://aws_db_admin@127.0.0.1:1".into(),
@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(env["AWS_PROFILE"], "govuk-production");
         assert_eq!(env["ROTUI_CONFIG"], "/tmp/e state/rotui.toml");
         assert!(!env.contains_key("AWS_ENDPOINT_URL"));
-        let kc: serde_json::Value = serde_yaml::from_str(&kubeconfig(&info)).unwrap();
+        let kc: serde_json::Value = serde_saphyr::from_str(&kubeconfig(&info)).unwrap();
         assert_eq!(kc["contexts"][1]["name"], "staging");
         assert_eq!(
             kc["contexts"][1]["context"]["cluster"],

@@ -1421,7 +1421,7 @@ async fn kubectl_apply_creates_then_patches() {
         let es = serde_json::to_value(external_secret("applied")).unwrap();
         let mut es = es;
         es["spec"]["refreshInterval"] = json!(interval);
-        std::fs::write(&manifest, serde_yaml::to_string(&es).unwrap()).unwrap();
+        std::fs::write(&manifest, serde_saphyr::to_string(&es).unwrap()).unwrap();
     };
     write("1h");
     let path = manifest.to_str().unwrap().to_string();

@@ -2,7 +2,7 @@
 //! laid out, so a dashboard holding 10,000 users, objects and connections
 //! should draw about as fast as one holding 100 (target: ≤ 1.5×).
 //!
-//! `cargo bench --bench render` prints criterion's numbers, then the ratio.
+//! `cargo bench -p rotui-bench --bench render` prints criterion's numbers, then the ratio.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
