@@ -15,7 +15,7 @@ use crate::aws::{AwsOptions, AwsSession};
 use crate::cli::ConnArgs;
 use crate::environments::{self, EnvConfig, Environments};
 use crate::secret::{Redacted, SecretString};
-use crate::target::{Engine, Target};
+use crate::target::Target;
 
 /// The AWS session the flags and environment describe.
 pub async fn aws_session(conn: &ConnArgs) -> Result<AwsSession> {
@@ -38,10 +38,9 @@ pub async fn admin_db_url(target: &Target, conn: &ConnArgs, session: &AwsSession
 
 /// `scheme://admin@host/database` (the host may carry a port).
 pub fn url_for_host(target: &Target, host: &str) -> String {
-    let scheme = match target.engine {
-        Engine::Mysql => "mysql",
-        Engine::Postgres => "postgresql",
-    };
+    let scheme = target.engine.url_scheme();
+    // A bare IPv6 address gets the brackets a URL needs.
+    let host = crate::db::Endpoint::parse(host).map_or_else(|_| host.to_owned(), |e| e.to_string());
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
     format!(
         "{scheme}://{}@{host}/{}",
@@ -250,10 +249,7 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
             .map_err(|_| Redacted::new("cannot set the port"))?;
         c.tunnel = Some(tunnel);
     }
-    let default_port = match target.engine {
-        Engine::Mysql => 3306,
-        Engine::Postgres => 5432,
-    };
+    let default_port = target.engine.default_port();
     c.db_addr = Some((
         parsed.host_str().unwrap_or("localhost").to_owned(),
         parsed.port().unwrap_or(default_port),
@@ -273,6 +269,7 @@ fn current_kube_context() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::Engine;
 
     #[test]
     fn urls_from_the_secrets_host() {

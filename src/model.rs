@@ -1,4 +1,4 @@
-//! The domain: users, grants, objects, connections and the server's flavour,
+//! The domain: users, grants, objects, connections and the server's flavor,
 //! as the database layer reports them and the screen and the rotation engine
 //! read them. Both engines map their catalogues into these types, so nothing
 //! above `db` branches on SQL dialects; neither `db` nor `ui` owns them.
@@ -173,4 +173,27 @@ pub struct ConnectionSnapshot {
     /// The single rows, when asked for: shared, as an unchanged answer
     /// hands on the last one's rows rather than copies.
     pub rows: std::sync::Arc<[Connection]>,
+}
+
+/// The outside system a call went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum System {
+    Database,
+    SecretsManager,
+    Kubernetes,
+}
+
+impl System {
+    pub const ALL: [System; 3] = [System::SecretsManager, System::Kubernetes, System::Database];
+}
+
+impl std::fmt::Display for System {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            System::Database => "database",
+            System::SecretsManager => "Secrets Manager",
+            System::Kubernetes => "Kubernetes",
+        })
+    }
 }

@@ -8,6 +8,8 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::stable_hash::{cut_to_fit, fnv1a_32};
+
 /// The database engine behind an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -187,7 +189,7 @@ impl Field {
 /// what was discovered on the live systems, then the convention.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Source {
+pub enum NameSource {
     /// GOV.UK's convention (`Target::new`), not checked against anything.
     #[default]
     Convention,
@@ -203,25 +205,25 @@ pub enum Source {
     Choose(Vec<String>),
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for NameSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Convention => f.write_str("convention"),
-            Source::Flag => f.write_str("flag"),
-            Source::Discovered(from) => f.write_str(from),
-            Source::Fallback(why) => write!(f, "convention ({why})"),
-            Source::Choose(keys) => write!(f, "unresolved: one of {}", keys.join(", ")),
+            NameSource::Convention => f.write_str("convention"),
+            NameSource::Flag => f.write_str("flag"),
+            NameSource::Discovered(from) => f.write_str(from),
+            NameSource::Fallback(why) => write!(f, "convention ({why})"),
+            NameSource::Choose(keys) => write!(f, "unresolved: one of {}", keys.join(", ")),
         }
     }
 }
 
-/// Each derived name's [`Source`]; a name not listed is conventional.
+/// Each derived name's [`NameSource`]; a name not listed is conventional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sources(std::collections::BTreeMap<Field, Source>);
+pub struct Sources(std::collections::BTreeMap<Field, NameSource>);
 
 impl Sources {
-    pub fn get(&self, field: Field) -> &Source {
-        static CONVENTION: Source = Source::Convention;
+    pub fn get(&self, field: Field) -> &NameSource {
+        static CONVENTION: NameSource = NameSource::Convention;
         self.0.get(&field).unwrap_or(&CONVENTION)
     }
 
@@ -231,13 +233,13 @@ impl Sources {
 
     /// Whether a flag set it (discovery must then leave it alone).
     pub fn is_flag(&self, field: Field) -> bool {
-        matches!(self.get(field), Source::Flag)
+        matches!(self.get(field), NameSource::Flag)
     }
 
     /// The first name discovery could not choose, with its candidates.
     pub fn unresolved(&self) -> Option<(Field, &[String])> {
         self.0.iter().find_map(|(f, s)| match s {
-            Source::Choose(keys) => Some((*f, keys.as_slice())),
+            NameSource::Choose(keys) => Some((*f, keys.as_slice())),
             _ => None,
         })
     }
@@ -337,19 +339,19 @@ impl Target {
     }
 
     /// Set `field` to `value`, recording where it came from.
-    pub fn set(&mut self, field: Field, value: impl Into<String>, source: Source) {
+    pub fn set(&mut self, field: Field, value: impl Into<String>, source: NameSource) {
         *field.slot(self) = value.into();
         self.sources.0.insert(field, source);
     }
 
     /// Record where `field`'s current value came from, leaving the value.
-    pub fn note(&mut self, field: Field, source: Source) {
+    pub fn note(&mut self, field: Field, source: NameSource) {
         self.sources.0.insert(field, source);
     }
 
     /// Every derived name with its value and where it came from, in
     /// [`Field::ALL`]'s order.
-    pub fn provenance(&self) -> Vec<(Field, &str, &Source)> {
+    pub fn provenance(&self) -> Vec<(Field, &str, &NameSource)> {
         Field::ALL
             .iter()
             .map(|&f| (f, f.get(self), self.sources.get(f)))
@@ -364,7 +366,7 @@ impl Target {
         let mut t = Target::new(env, app, engine);
         for field in Field::ALL {
             if let Some(v) = field.arg(a) {
-                t.set(field, v.clone(), Source::Flag);
+                t.set(field, v.clone(), NameSource::Flag);
             }
         }
         t.validate()?;
@@ -435,7 +437,7 @@ impl Target {
 /// `account-api-user-20260121`. `taken` says whether a name already exists;
 /// a second rotation on the same day gets `_2`/`-2`, then `_3`…
 ///
-/// Names longer than the engine allows ([`max_username_len`]: MySQL 32
+/// Names longer than the engine allows (`Engine::max_username_len`: MySQL 32
 /// characters, PostgreSQL 63 bytes) are shortened deterministically: the
 /// app part is cut and followed by four hex digits of a stable hash of the
 /// whole app name (so two long apps sharing a prefix stay distinct), and the
@@ -453,15 +455,14 @@ pub fn new_username(app: &str, engine: Engine, day: NaiveDate, taken: impl Fn(&s
             None => tail.clone(),
         };
         let full = format!("{app}{tail}");
-        if username_len(&full, engine) <= max_username_len(engine) {
+        if engine.username_len(&full) <= engine.max_username_len() {
             return full;
         }
-        let hash = format!("{:04x}", stable_hash(app) & 0xffff);
-        let budget = max_username_len(engine).saturating_sub(username_len(&tail, engine) + hash.len());
-        let mut head = app.to_owned();
-        while username_len(&head, engine) > budget {
-            head.pop();
-        }
+        let hash = format!("{:04x}", fnv1a_32(app.as_bytes()) & 0xffff);
+        let budget = engine
+            .max_username_len()
+            .saturating_sub(engine.username_len(&tail) + hash.len());
+        let head = cut_to_fit(app, budget, |s| engine.username_len(s));
         format!("{head}{hash}{tail}")
     };
     std::iter::once(None)
@@ -469,30 +470,6 @@ pub fn new_username(app: &str, engine: Engine, day: NaiveDate, taken: impl Fn(&s
         .map(name)
         .find(|candidate| !taken(candidate))
         .expect("an unbounded range always finds a free name")
-}
-
-/// The longest user name an engine accepts: MySQL 32 characters (8.0+),
-/// PostgreSQL 63 bytes (NAMEDATALEN - 1).
-pub fn max_username_len(engine: Engine) -> usize {
-    match engine {
-        Engine::Mysql => 32,
-        Engine::Postgres => 63,
-    }
-}
-
-/// A name's length as the engine measures it (MySQL: characters; PostgreSQL: bytes).
-fn username_len(name: &str, engine: Engine) -> usize {
-    match engine {
-        Engine::Mysql => name.chars().count(),
-        Engine::Postgres => name.len(),
-    }
-}
-
-/// FNV-1a, 32 bits: stable across Rust versions and platforms.
-fn stable_hash(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[cfg(test)]
@@ -532,8 +509,8 @@ mod tests {
         let t = Target::from_args(&a).unwrap();
         assert_eq!(t.database, "signon_live");
         assert_eq!(t.app_secret, "govuk/signon/mysql");
-        assert_eq!(t.sources.get(Field::Database), &Source::Flag);
-        assert_eq!(t.sources.get(Field::AppSecret), &Source::Convention);
+        assert_eq!(t.sources.get(Field::Database), &NameSource::Flag);
+        assert_eq!(t.sources.get(Field::AppSecret), &NameSource::Convention);
         assert!(t.sources.unresolved().is_none());
         a.app = None;
         assert_eq!(Target::from_args(&a), Err(TargetError::Missing("app")));
@@ -608,13 +585,13 @@ mod tests {
             ),
         ] {
             let name = new_username(app, engine, day, |_| false);
-            assert!(username_len(&name, engine) <= max_username_len(engine), "{name}");
+            assert!(engine.username_len(&name) <= engine.max_username_len(), "{name}");
             assert!(name.contains("20261203"), "the date is kept: {name}");
             assert_eq!(name, new_username(app, engine, day, |_| false), "deterministic");
             let second = new_username(app, engine, day, |n| n == name);
             assert_ne!(second, name);
             assert!(
-                username_len(&second, engine) <= max_username_len(engine),
+                engine.username_len(&second) <= engine.max_username_len(),
                 "{second}"
             );
         }

@@ -23,7 +23,7 @@ pub struct InspectTarget {
 pub fn resolve(db_url: &str, target: &TargetArgs) -> Result<InspectTarget> {
     let engine = target
         .engine
-        .or_else(|| Db::engine_of(db_url))
+        .or_else(|| Engine::of_url(db_url))
         .ok_or_else(|| eyre!("cannot tell the engine from the URL: pass --engine mysql|postgres"))?;
     let from_url = url::Url::parse(db_url)
         .ok()
@@ -71,7 +71,7 @@ pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) 
             result
         }
         (Some(url), Err(_)) => {
-            let is_db_url = Db::engine_of(url).is_some()
+            let is_db_url = Engine::of_url(url).is_some()
                 && url::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
             let why = if !is_db_url {
                 format!(

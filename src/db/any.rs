@@ -31,14 +31,22 @@ impl Db {
         }
     }
 
-    /// The engine a URL names (`mysql://`, `mysql2://`, `mariadb://`,
-    /// `postgres://`, `postgresql://`).
-    pub fn engine_of(url: &str) -> Option<Engine> {
-        let scheme = url.split("://").next()?.to_ascii_lowercase();
-        match scheme.as_str() {
-            "mysql" | "mysql2" | "mariadb" => Some(Engine::Mysql),
-            "postgres" | "postgresql" => Some(Engine::Postgres),
-            _ => None,
+    /// Log in as `user` (a fresh connection, within `limit`), read the
+    /// server's version and log out. `database` matters to PostgreSQL only,
+    /// whose logins name one.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn server_version(
+        engine: Engine,
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        database: &str,
+        limit: std::time::Duration,
+    ) -> DbResult<String> {
+        match engine {
+            Engine::Mysql => crate::db::mysql::server_version(host, port, user, password, limit).await,
+            Engine::Postgres => PgDb::server_version(host, port, user, password, database, limit).await,
         }
     }
 
@@ -179,16 +187,4 @@ pub struct Inspection {
 pub struct UserGrants {
     pub user: String,
     pub grants: Vec<Grant>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn engines_from_urls() {
-        assert_eq!(Db::engine_of("mysql2://u@h/d"), Some(Engine::Mysql));
-        assert_eq!(Db::engine_of("postgresql://u@h/d"), Some(Engine::Postgres));
-        assert_eq!(Db::engine_of("redis://h"), None);
-    }
 }

@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use futures::{StreamExt, stream};
 
-use super::model::{Calls, FleetSystem, Login};
+use super::model::{Calls, Login};
 use crate::aws::AppSecret;
-use crate::db::mysql;
-use crate::db::postgres::PgDb;
-use crate::db::{DbError, DbErrorKind};
-use crate::secret::{SecretString, redact};
+use crate::db::{Db, DbError, DbErrorKind, Endpoint};
+use crate::model::System;
+use crate::secret::{Redacted, SecretString, redact};
 use crate::target::Engine;
 
 /// One login to try, for the row `key` names: (environment, secret).
@@ -39,9 +38,11 @@ impl Probe {
         engine: Option<Engine>,
         current: &AppSecret,
         database: Option<String>,
-    ) -> Result<Probe, String> {
-        let engine = engine.ok_or("the engine is unknown")?;
-        let (host, port) = host_port(&current.host, engine)?;
+    ) -> Result<Probe, Redacted> {
+        let engine = engine.ok_or_else(|| Redacted::new("the engine is unknown"))?;
+        let endpoint = Endpoint::parse(&current.host).map_err(Redacted::new)?;
+        let port = endpoint.port_or_default(engine);
+        let host = endpoint.host;
         Ok(Probe {
             key,
             engine,
@@ -54,22 +55,16 @@ impl Probe {
     }
 
     async fn run(self, limit: Duration) -> ((String, String), Login) {
-        let version = match self.engine {
-            Engine::Mysql => {
-                mysql::server_version(&self.host, self.port, &self.user, &self.password, limit).await
-            }
-            Engine::Postgres => {
-                PgDb::server_version(
-                    &self.host,
-                    self.port,
-                    &self.user,
-                    &self.password,
-                    &self.database,
-                    limit,
-                )
-                .await
-            }
-        };
+        let version = Db::server_version(
+            self.engine,
+            &self.host,
+            self.port,
+            &self.user,
+            &self.password,
+            &self.database,
+            limit,
+        )
+        .await;
         (self.key, login_of(version))
     }
 }
@@ -78,7 +73,7 @@ impl Probe {
 pub async fn run_all(probes: Vec<Probe>, limit: Duration, calls: &Calls) -> Vec<((String, String), Login)> {
     stream::iter(probes)
         .map(|p| {
-            calls.count(FleetSystem::Database);
+            calls.count(System::Database);
             p.run(limit)
         })
         .buffer_unordered(super::CONCURRENCY)
@@ -104,55 +99,9 @@ fn login_of(version: Result<String, DbError>) -> Login {
     }
 }
 
-/// `host`, `host:port` or `[v6]:port` as the secret's `host` holds it; the
-/// engine's port when none is given.
-fn host_port(host: &str, engine: Engine) -> Result<(String, u16), String> {
-    let default = match engine {
-        Engine::Mysql => 3306,
-        Engine::Postgres => 5432,
-    };
-    let bad = || format!("the secret's host is not host[:port]: {host:?}");
-    let host = host.trim();
-    if host.is_empty() {
-        return Err("the secret has no host".into());
-    }
-    if let Some(rest) = host.strip_prefix('[') {
-        let (addr, after) = rest.split_once(']').ok_or_else(bad)?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| bad())?,
-            None if after.is_empty() => default,
-            None => return Err(bad()),
-        };
-        return Ok((addr.to_owned(), port));
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => Ok((h.to_owned(), p.parse().map_err(|_| bad())?)),
-        Some(_) => Ok((host.to_owned(), default)),
-        None => Ok((host.to_owned(), default)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_with_and_without_ports() {
-        let pg = Engine::Postgres;
-        assert_eq!(
-            host_port("db.eu-west-1.rds.amazonaws.com", pg),
-            Ok(("db.eu-west-1.rds.amazonaws.com".into(), 5432))
-        );
-        assert_eq!(
-            host_port("127.0.0.1:40123", Engine::Mysql),
-            Ok(("127.0.0.1".into(), 40123))
-        );
-        assert_eq!(host_port("[::1]:5433", pg), Ok(("::1".into(), 5433)));
-        assert_eq!(host_port("[::1]", pg), Ok(("::1".into(), 5432)));
-        assert_eq!(host_port("::1", pg), Ok(("::1".into(), 5432)));
-        assert!(host_port("db:port", pg).is_err());
-        assert!(host_port(" ", pg).is_err());
-    }
 
     #[test]
     fn versions_are_shortened_and_errors_sorted() {

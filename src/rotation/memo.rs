@@ -19,6 +19,7 @@ use super::ports::*;
 use crate::db::Statement;
 use crate::model::{DbObject, Grant, User};
 use crate::secret::{ExposeSecret, SecretString};
+use crate::stable_hash::fnv1a_64;
 
 type Answer = Arc<OnceCell<Box<dyn Any + Send + Sync>>>;
 
@@ -56,7 +57,7 @@ impl Answers {
 
 /// A password in a key: its hash, never the text.
 fn pw(p: &SecretString) -> u64 {
-    fnv1a(p.expose_secret().as_bytes())
+    fnv1a_64(p.expose_secret().as_bytes())
 }
 
 fn creds(c: &AppCredentials) -> String {
@@ -106,19 +107,30 @@ impl DbPort for MemoDb {
         name: &'a str,
         password: &'a SecretString,
         like: &'a str,
-        owner_role: Option<&'a str>,
+        owner_role: &'a str,
     ) -> PortFuture<'a, Vec<Statement>> {
-        let key = format!(
-            "create_user\0{name}\0{:016x}\0{like}\0{owner_role:?}",
-            pw(password)
-        );
+        let key = format!("create_user\0{name}\0{:016x}\0{like}\0{owner_role}", pw(password));
         self.answers.read(key, move || {
             self.inner.create_user(name, password, like, owner_role)
         })
     }
+    fn copies_grants(&self) -> bool {
+        self.inner.copies_grants()
+    }
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
         self.answers
             .read(format!("objects_of\0{user}"), || self.inner.objects_of(user))
+    }
+    fn objects_verb(&self) -> &'static str {
+        self.inner.objects_verb()
+    }
+    fn objects_lost_on_drop<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        self.answers.read(format!("objects_lost_on_drop\0{user}"), || {
+            self.inner.objects_lost_on_drop(user)
+        })
+    }
+    fn rollback_note(&self, old: &str, owner_role: &str) -> String {
+        self.inner.rollback_note(old, owner_role)
     }
     fn move_objects<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>> {
         self.answers.read(format!("move_objects\0{from}\0{to}"), || {
@@ -138,14 +150,10 @@ impl DbPort for MemoDb {
             self.inner.kill_connections(user)
         })
     }
-    fn drop_user<'a>(
-        &'a self,
-        user: &'a str,
-        reassign_to: Option<&'a str>,
-    ) -> PortFuture<'a, Vec<Statement>> {
+    fn drop_user<'a>(&'a self, user: &'a str, owner_role: &'a str) -> PortFuture<'a, Vec<Statement>> {
         self.answers
-            .read(format!("drop_user\0{user}\0{reassign_to:?}"), move || {
-                self.inner.drop_user(user, reassign_to)
+            .read(format!("drop_user\0{user}\0{owner_role}"), move || {
+                self.inner.drop_user(user, owner_role)
             })
     }
     fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {

@@ -22,6 +22,7 @@ use crate::db::Statement;
 use crate::db::{DbError, DbErrorKind};
 use crate::model::{DbObject, Grant, User};
 use crate::secret::{self, SecretString};
+use crate::stable_hash::{cut_to_fit, fnv1a_64};
 use crate::target::Target;
 
 pub use super::mark::RotationMark;
@@ -29,24 +30,7 @@ pub use super::mark::RotationMark;
 /// What every port method returns.
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
 
-/// The outside system a call went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum System {
-    Database,
-    SecretsManager,
-    Kubernetes,
-}
-
-impl fmt::Display for System {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            System::Database => "database",
-            System::SecretsManager => "Secrets Manager",
-            System::Kubernetes => "Kubernetes",
-        })
-    }
-}
+pub use crate::model::System;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,18 +124,36 @@ pub trait DbPort: Send + Sync {
     /// Must never carry credentials (MariaDB's `IDENTIFIED BY PASSWORD` lines).
     fn clone_grants<'a>(&'a self, from: &'a str, to: &'a str) -> PortFuture<'a, Vec<Statement>>;
     /// Statements that create login user `name` with `password`, as the
-    /// successor of `like` (MySQL: on the same host; PostgreSQL: granted
-    /// `owner_role`, whose objects it then works with). Empty when it exists.
+    /// successor of `like`, or complete it: MySQL on the same host;
+    /// PostgreSQL granted `owner_role`, whose objects it then works with
+    /// (MySQL has no owner role and ignores it). Empty when it exists, complete.
     fn create_user<'a>(
         &'a self,
         name: &'a str,
         password: &'a SecretString,
         like: &'a str,
-        owner_role: Option<&'a str>,
+        owner_role: &'a str,
     ) -> PortFuture<'a, Vec<Statement>>;
+    /// Whether a new user gets the old user's rights by having its grants
+    /// copied ([`DbPort::clone_grants`], MySQL) rather than through the
+    /// owner role [`DbPort::create_user`] grants it (PostgreSQL). A fact
+    /// of the engine, not a call: the engine asks it instead of asking
+    /// which engine it is.
+    fn copies_grants(&self) -> bool;
     /// Objects `user` defines (MySQL: views, routines, triggers, events) or
     /// owns (PostgreSQL, in every database).
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>>;
+    /// How a user stands to the objects [`DbPort::objects_of`] lists, for
+    /// sentences: `defines` (MySQL) or `owns` (PostgreSQL).
+    fn objects_verb(&self) -> &'static str;
+    /// The objects that would stop working if `user` were dropped now:
+    /// MySQL's views, routines, triggers and events it defines (MariaDB
+    /// drops a definer silently and they then fail with 1449); none on
+    /// PostgreSQL, whose [`DbPort::drop_user`] hands them to the owner role.
+    fn objects_lost_on_drop<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>>;
+    /// Why a user the rotation replaced works again once the secret names
+    /// it, with no undo in the database (a preview's comment line).
+    fn rollback_note(&self, old: &str, owner_role: &str) -> String;
     /// Statements that hand `from`'s objects to `to`: MySQL re-defines them
     /// as `to` (the admin); PostgreSQL converts to the owner role `to`
     /// (creating it NOLOGIN when missing, granting it to `from` so the running
@@ -165,9 +167,9 @@ pub trait DbPort: Send + Sync {
     /// Statements that end `user`'s connections (`KILL`, `mysql.rds_kill`, `pg_terminate_backend`).
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>>;
     /// Statements that drop `user` (PostgreSQL: `REASSIGN OWNED` to
-    /// `reassign_to` and `DROP OWNED` in each database it owns something in, then `DROP USER`).
-    fn drop_user<'a>(&'a self, user: &'a str, reassign_to: Option<&'a str>)
-    -> PortFuture<'a, Vec<Statement>>;
+    /// `owner_role` and `DROP OWNED` in each database it owns something in,
+    /// then `DROP USER`; MySQL has no owner role and ignores it).
+    fn drop_user<'a>(&'a self, user: &'a str, owner_role: &'a str) -> PortFuture<'a, Vec<Statement>>;
     /// Which incarnation of the app database this is (PostgreSQL: its
     /// `pg_database.oid`, e.g. `oid 16384`): a restore re-creates the
     /// database, so the value changes. `None` while the database does not
@@ -237,23 +239,9 @@ pub fn lock_key(env: &str, app: &str) -> String {
     if full.len() <= 64 {
         return full;
     }
-    let hash = format!("{:016x}", fnv1a(full.as_bytes()));
-    let mut head: String = String::new();
-    for c in full.chars() {
-        if head.len() + c.len_utf8() > 64 - 17 {
-            break;
-        }
-        head.push(c);
-    }
+    let hash = format!("{:016x}", fnv1a_64(full.as_bytes()));
+    let head = cut_to_fit(&full, 64 - 17, str::len);
     format!("{head}~{hash}")
-}
-
-/// FNV-1a, 64 bits: stable across Rust releases (PostgreSQL's lock key is
-/// this hash of the name, so every rotui must compute the same).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// The app's credentials as one version of its Secrets Manager secret holds them.

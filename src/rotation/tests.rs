@@ -63,6 +63,9 @@ struct State {
     incarnation: u32,
     /// Every read so far, by method and arguments (credentials by username).
     reads: BTreeMap<String, usize>,
+    /// Users work through an owner role (PostgreSQL), rather than copied
+    /// grants and definers (MySQL).
+    owner_roles: bool,
 }
 
 /// Another consumer of the app's Secret: a worker, another app, a CronJob
@@ -176,7 +179,7 @@ impl DbPort for Fake {
         name: &'a str,
         password: &'a SecretString,
         _like: &'a str,
-        owner_role: Option<&'a str>,
+        owner_role: &'a str,
     ) -> PortFuture<'a, Vec<Statement>> {
         self.count(format!("create_user {name}"));
         let password = password.clone();
@@ -190,13 +193,27 @@ impl DbPort for Fake {
                     |p| p.to_owned(),
                 ));
             }
-            if let Some(o) = owner_role
-                && !existing.is_some_and(|u| u.member_of.contains(o))
-            {
+            let o = owner_role;
+            if s.owner_roles && !existing.is_some_and(|u| u.member_of.contains(o)) {
                 out.push(Statement::new(format!("GRANT \"{o}\" TO \"{name}\"")));
             }
             Ok(out)
         })
+    }
+    fn copies_grants(&self) -> bool {
+        !self.s().owner_roles
+    }
+    fn objects_verb(&self) -> &'static str {
+        if self.s().owner_roles { "owns" } else { "defines" }
+    }
+    fn objects_lost_on_drop<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        if self.s().owner_roles {
+            return ready(Ok(vec![]));
+        }
+        self.objects_of(user)
+    }
+    fn rollback_note(&self, old: &str, owner_role: &str) -> String {
+        format!("-- no database undo needed: {old} works as before ({owner_role})")
     }
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
         self.count(format!("objects_of {user}"));
@@ -239,15 +256,11 @@ impl DbPort for Fake {
         self.count(format!("kill_connections {user}"));
         self.db(|_| Ok(vec![Statement::new(format!("KILL {user}"))]))
     }
-    fn drop_user<'a>(
-        &'a self,
-        user: &'a str,
-        reassign_to: Option<&'a str>,
-    ) -> PortFuture<'a, Vec<Statement>> {
+    fn drop_user<'a>(&'a self, user: &'a str, owner_role: &'a str) -> PortFuture<'a, Vec<Statement>> {
         self.count(format!("drop_user {user}"));
         let mut out = vec![];
-        if let Some(r) = reassign_to {
-            out.push(Statement::new(format!("MOVE {user} {r}")));
+        if self.s().owner_roles {
+            out.push(Statement::new(format!("MOVE {user} {owner_role}")));
         }
         out.push(Statement::new(format!("DROP USER {user}")));
         self.db(|_| Ok(out))
@@ -536,7 +549,10 @@ fn world(env: &str, engine: Engine) -> (Fake, EnvPorts) {
         Engine::Mysql => ("signon", "signon"),
         Engine::Postgres => ("account-api", "account-api"),
     };
-    let mut s = State::default();
+    let mut s = State {
+        owner_roles: engine == Engine::Postgres,
+        ..State::default()
+    };
     s.users.insert(
         old.into(),
         FakeUser {

@@ -385,8 +385,8 @@ pub fn undo_latin1(s: &str) -> String {
 
 /// Where object backups go: `STATE_DIR/mysql-backups/`.
 pub fn backup_dir() -> std::io::Result<PathBuf> {
-    let dir = crate::rotation::journal::state_dir()
-        .map_err(|e| std::io::Error::other(e.to_string()))?
+    let dir = crate::paths::state_dir()
+        .ok_or_else(|| std::io::Error::other("no state directory: set ROTUI_STATE_DIR"))?
         .join("mysql-backups");
     create_private_dir(&dir)?;
     Ok(dir)

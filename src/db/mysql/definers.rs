@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::grants::Account;
+use super::account::Account;
 use super::{MysqlDb, WritePlan, opt_text, split_definer, text};
 use crate::db::Statement;
 use crate::db::ident::{mysql_ident, mysql_str};

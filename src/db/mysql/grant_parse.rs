@@ -3,7 +3,9 @@
 //! VIA … USING '…'`) are dropped here, at parse time, so nothing later can
 //! replay them.
 
-use super::grants::{Account, AccountOptions, GrantLine, GrantOn, ParseError, ParsedGrant, Privilege};
+use super::account::Account;
+use super::grants::{GrantLine, GrantOn, ParseError, ParsedGrant, Privilege};
+use super::options::AccountOptions;
 use crate::db::ident::mysql_str;
 
 #[derive(Debug, Clone, PartialEq)]

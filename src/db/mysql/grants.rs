@@ -13,51 +13,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-pub use super::grant_parse::parse_line;
-pub use super::options::AccountOptions;
-pub use super::verify::GrantDiff;
-use crate::db::ident::{mysql_ident, mysql_str};
+pub use super::account::Account;
+use super::options::AccountOptions;
+use crate::db::ident::mysql_ident;
 use crate::model::{FlavorKind, Grant, GrantKind};
-
-/// A MySQL account or role. MariaDB roles have no host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Account {
-    pub user: String,
-    pub host: Option<String>,
-}
-
-impl Account {
-    pub fn new(user: impl Into<String>, host: impl Into<String>) -> Self {
-        Account {
-            user: user.into(),
-            host: Some(host.into()),
-        }
-    }
-
-    /// A MariaDB role (no host part).
-    pub fn role(name: impl Into<String>) -> Self {
-        Account {
-            user: name.into(),
-            host: None,
-        }
-    }
-
-    /// As SQL: `'user'@'host'`, or `'role'`.
-    pub fn sql(&self) -> String {
-        match &self.host {
-            Some(h) => format!("{}@{}", mysql_str(&self.user), mysql_str(h)),
-            None => mysql_str(&self.user),
-        }
-    }
-
-    /// For people: `user@host`, or `role`.
-    pub fn display(&self) -> String {
-        match &self.host {
-            Some(h) => format!("{}@{}", self.user, h),
-            None => self.user.clone(),
-        }
-    }
-}
 
 /// The object a privilege line is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -385,6 +344,8 @@ impl ParsedGrant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::mysql::grant_parse::parse_line;
+    use crate::db::mysql::verify::GrantDiff;
 
     fn parse(l: &str) -> ParsedGrant {
         parse_line(l).unwrap_or_else(|e| panic!("{e}"))

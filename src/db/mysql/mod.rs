@@ -2,11 +2,12 @@
 //!
 //! One pool of at most two connections per server (rotui must stay a light
 //! guest on a production database), a timeout on every query, and the
-//! flavour detected on connect so each read uses the right catalogue.
+//! flavor detected on connect so each read uses the right catalogue.
 //! Writes come in two halves: a `*_plan` method reads live state and returns
 //! the exact statements (empty when there is nothing to do), and
 //! [`MysqlDb::execute`] runs them.
 
+mod account;
 pub mod backup;
 mod connections;
 mod definers;
@@ -23,8 +24,10 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row};
 
+pub use account::Account;
 pub use definers::{DefinerPlan, ObjectBackup, ObjectCheck};
-pub use grants::{Account, GrantDiff, GrantLine, ParsedGrant};
+pub use grants::{GrantLine, ParsedGrant};
+pub use verify::GrantDiff;
 
 use crate::db::Statement;
 use crate::db::{DbError, DbErrorKind, DbResult};
@@ -33,6 +36,13 @@ use crate::secret::{self, ExposeSecret, SecretString};
 
 /// rotui's budget of connections per server.
 pub const MAX_CONNECTIONS: u32 = 2;
+/// The longest user name MySQL 8.0+ accepts, in characters.
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// The port MySQL (and RDS for MySQL) listens on by default.
+pub const DEFAULT_PORT: u16 = 3306;
+/// The schemes that name the MySQL family in a DATABASE_URL (Rails'
+/// `mysql2` and `trilogy` adapters among them); rotui writes the first.
+pub const URL_SCHEMES: &[&str] = &["mysql", "mysql2", "mariadb", "trilogy"];
 
 /// How long any one query may take unless changed with [`MysqlDb::with_timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -438,18 +448,11 @@ fn parse_url(url: &str) -> DbResult<MySqlConnectOptions> {
     })
 }
 
-/// A driver error as the operator needs it. MySQL's error numbers are more
-/// precise than its SQLSTATEs (which `DbError::from_sqlx` sees), so they
-/// classify here; everything else falls through to the shared mapping.
-fn mysql_error(err: sqlx::Error) -> DbError {
+/// MySQL's one error table: its error numbers are more precise than its
+/// SQLSTATEs, so they classify here.
+pub(crate) fn database_error(err: &sqlx::mysql::MySqlDatabaseError) -> DbError {
     use DbErrorKind::*;
-    let Some(number) = err
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .map(|e| e.number())
-    else {
-        return DbError::from_sqlx(err);
-    };
+    let number = err.number();
     let (kind, hint) = match number {
         1045 => (
             BadPassword,
@@ -487,11 +490,7 @@ fn mysql_error(err: sqlx::Error) -> DbError {
         1040 | 1203 => (Unreachable, "the server or user has no connections to spare"),
         _ => (Other, ""),
     };
-    let message = err
-        .as_database_error()
-        .map(|e| e.message().to_owned())
-        .unwrap_or_default();
-    let mut e = DbError::new(kind, message);
+    let mut e = DbError::new(kind, err.message());
     e.code = Some(number.to_string());
     if !hint.is_empty() {
         e.hint = Some(hint.into());
@@ -501,7 +500,7 @@ fn mysql_error(err: sqlx::Error) -> DbError {
 
 /// A failure while logging in: 1698 means the login itself was refused.
 fn login_error(err: sqlx::Error) -> DbError {
-    let e = mysql_error(err);
+    let e = DbError::from_sqlx(err);
     if e.code.as_deref() == Some("1698") {
         DbError {
             kind: DbErrorKind::BadPassword,
@@ -517,7 +516,7 @@ fn login_error(err: sqlx::Error) -> DbError {
 /// password: MariaDB reports it when a view or routine runs as a definer
 /// that no longer exists (MySQL says 1449).
 fn statement_error(err: sqlx::Error) -> DbError {
-    let e = mysql_error(err);
+    let e = DbError::from_sqlx(err);
     if e.code.as_deref() == Some("1045") {
         DbError {
             kind: DbErrorKind::Privilege,

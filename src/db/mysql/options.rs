@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::grants::Account;
+use super::account::Account;
 use super::{MysqlDb, text};
 use crate::db::DbResult;
 use crate::db::ident::mysql_str;
@@ -20,7 +20,7 @@ use crate::model::FlavorKind;
 
 /// Account options that MariaDB prints on grant lines (MySQL 8 never does):
 /// TLS requirements and resource limits. Not credentials, so they are cloned,
-/// through `ALTER USER`, which both flavours accept.
+/// through `ALTER USER`, which both flavors accept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct AccountOptions {
     /// The text after `REQUIRE`, e.g. `SSL`; `None` or `NONE` = nothing required.

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::grants::{Account, GrantLine, ParsedGrant, parse_line};
+use super::account::Account;
+use super::grant_parse::parse_line;
+use super::grants::{GrantLine, ParsedGrant};
 use super::{MysqlDb, int, opt_text, split_definer, text};
 use crate::db::DbError;
 use crate::db::DbErrorKind;
@@ -11,7 +13,7 @@ use crate::model::{DbObject, FlavorKind, Grant, User};
 use sqlx::AssertSqlSafe;
 
 impl MysqlDb {
-    /// Every account and role, with the runbook's columns on either flavour.
+    /// Every account and role, with the runbook's columns on either flavor.
     /// (Authentication strings are never selected.)
     pub async fn users(&self) -> DbResult<Vec<User>> {
         // MariaDB keeps the lock flag only in mysql.global_priv's JSON;

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use super::grants::{Account, GrantDiff};
+use super::account::Account;
+use super::verify::GrantDiff;
 use super::{MysqlDb, WritePlan};
 use crate::db::DbResult;
 use crate::db::Statement;

@@ -38,7 +38,7 @@ impl GrantDiff {
 /// undo alone (default roles, admin options, account options, partial revokes).
 ///
 /// [`GrantLine::atoms`]: super::grants::GrantLine::atoms
-pub fn revoke_atom(atom: &str, from: &super::grants::Account) -> Option<String> {
+pub fn revoke_atom(atom: &str, from: &super::account::Account) -> Option<String> {
     if let Some(role) = atom.strip_prefix("ROLE ") {
         return Some(format!("REVOKE {role} FROM {}", from.sql()));
     }

@@ -14,6 +14,24 @@
 //! [`Statement`]s computed from live state, so a preview is exact and a
 //! second run plans nothing.
 
+/// `sqlx::FromRow` by column name for a plain struct, without sqlx's
+/// `macros` feature: its proc-macro crate compiles sqlx, tokio and their
+/// dependencies a second time (for the host), in every build and lint.
+/// Fields listed after `;` are not columns and start as their default.
+macro_rules! from_pg_row {
+    ($ty:ident { $($field:ident),* $(,)? } $(; $($skip:ident),*)?) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for $ty {
+            fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($ty {
+                    $($field: row.try_get(stringify!($field))?,)*
+                    $($($skip: Default::default(),)*)?
+                })
+            }
+        }
+    };
+}
+
 mod catalog;
 mod connections;
 mod default_privileges;
@@ -38,10 +56,64 @@ use crate::db::Statement;
 use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};
 
+/// The port PostgreSQL (and RDS for PostgreSQL) listens on by default.
+pub const DEFAULT_PORT: u16 = 5432;
+/// The schemes that name PostgreSQL in a DATABASE_URL (Rails' `postgis`
+/// adapter among them); rotui writes the first.
+pub const URL_SCHEMES: &[&str] = &["postgresql", "postgres", "postgis"];
+
 pub use equivalence::{Equivalence, PrivilegeDifference};
 pub use login::{Inheritance, MAX_ROLE_NAME_BYTES};
 pub use owner_roles::OwnerRoleStatus;
 pub use retire::Retired;
+
+/// PostgreSQL's one error table, by SQLSTATE. The useful part of some
+/// errors is in DETAIL (which objects still depend on a role, for instance).
+pub(crate) fn database_error(err: &sqlx::postgres::PgDatabaseError) -> DbError {
+    use DbErrorKind::*;
+    let code = err.code();
+    let (kind, hint) = match code {
+        "28P01" => (BadPassword, "check the password (is the admin secret current?)"),
+        // Not a wrong password: the role may not log in (NOLOGIN), or
+        // pg_hba.conf refuses the client.
+        "28000" => (
+            BadPassword,
+            "the server refuses this login: is the role NOLOGIN, or does pg_hba.conf exclude this client?",
+        ),
+        "42501" => (Privilege, "the admin user lacks a privilege named above"),
+        "42710" => (
+            AlreadyExists,
+            "it may exist already: refresh to see the live state",
+        ),
+        "3D000" => (NotFound, "the database does not exist: check its name"),
+        "53300" => (
+            Unreachable,
+            "the server has no connection slots left: wait, or end idle sessions",
+        ),
+        "57P01" => (Other, "the session was terminated by an administrator; reconnect"),
+        "42704" => (
+            NotFound,
+            "it does not exist (any more): refresh to see the live state",
+        ),
+        "55P03" => (
+            LockTimeout,
+            "another session holds a lock; retry when it is quiet",
+        ),
+        "2BP01" => (DependentObjects, "objects still depend on it: move them first"),
+        "57014" => (Timeout, "the statement took too long and was cancelled"),
+        _ => (Other, ""),
+    };
+    let message = match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.message()),
+        None => err.message().to_owned(),
+    };
+    let mut e = DbError::new(kind, message);
+    e.code = Some(code.to_owned());
+    if !hint.is_empty() {
+        e.hint = Some(hint.into());
+    }
+    e
+}
 
 /// The `application_name` of every rotui connection, so the drain view (and
 /// the benchmark) can tell rotui's own sessions apart.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, Source, Workload};
+use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, ReadVia, Workload};
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
 use crate::k8s::secret_check::{DATABASE_URL, Expected, UrlCheck, check_secret};
 use crate::k8s::{K8s, K8sError, exec, rollout};
@@ -141,7 +141,7 @@ impl K8sCluster {
                     reads: vec![KeyRead {
                         key: DATABASE_URL.into(),
                         variable: Some(DATABASE_URL.into()),
-                        source: Source::Env,
+                        source: ReadVia::Env,
                     }],
                 }],
                 selector: None,

@@ -87,7 +87,7 @@ impl DbPort for MysqlPort {
         name: &'a str,
         password: &'a SecretString,
         like: &'a str,
-        _owner_role: Option<&'a str>,
+        _owner_role: &'a str,
     ) -> PortFuture<'a, Vec<Statement>> {
         Box::pin(async move {
             let host = self
@@ -98,6 +98,27 @@ impl DbPort for MysqlPort {
             let account = Account::new(name, host);
             Ok(self.db.create_user_plan(&account, password).await?.statements)
         })
+    }
+
+    /// Yes: MySQL has no owner role to inherit from.
+    fn copies_grants(&self) -> bool {
+        true
+    }
+
+    fn objects_verb(&self) -> &'static str {
+        "defines"
+    }
+
+    /// What the user defines: its definer must exist for them to run.
+    fn objects_lost_on_drop<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        self.objects_of(user)
+    }
+
+    fn rollback_note(&self, old: &str, _owner_role: &str) -> String {
+        format!(
+            "-- no database undo needed: {old}'s grants were never changed, and the objects it defined \
+             now have the admin as definer, which works for every caller"
+        )
     }
 
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
@@ -137,11 +158,7 @@ impl DbPort for MysqlPort {
 
     /// The engine has checked connections, definers and the secret before
     /// asking, so the database layer's own guard is told so (`force`).
-    fn drop_user<'a>(
-        &'a self,
-        user: &'a str,
-        _reassign_to: Option<&'a str>,
-    ) -> PortFuture<'a, Vec<Statement>> {
+    fn drop_user<'a>(&'a self, user: &'a str, _owner_role: &'a str) -> PortFuture<'a, Vec<Statement>> {
         Box::pin(async move {
             Ok(match self.account(user).await? {
                 Some(a) => self.db.drop_user_plan(&a, true).await?.statements,

@@ -4,8 +4,9 @@ use crate::db::DbResult;
 use crate::db::Statement;
 use crate::db::postgres::PgDb;
 use crate::model::{DbObject, Grant, User};
-use crate::rotation::ports::{DbLock, DbPort, PortError, PortErrorKind, PortFuture, System, fnv1a};
+use crate::rotation::ports::{DbLock, DbPort, PortFuture};
 use crate::secret::SecretString;
+use crate::stable_hash::fnv1a_64;
 
 /// The admin connection to one environment's PostgreSQL, for `database`.
 #[derive(Clone)]
@@ -60,18 +61,30 @@ impl DbPort for PgPort {
         name: &'a str,
         password: &'a SecretString,
         _like: &'a str,
-        owner_role: Option<&'a str>,
+        owner_role: &'a str,
     ) -> PortFuture<'a, Vec<Statement>> {
-        Box::pin(async move {
-            let owner = owner_role.ok_or_else(|| {
-                PortError::new(
-                    System::Database,
-                    PortErrorKind::Invalid,
-                    "a PostgreSQL login user needs an owner role",
-                )
-            })?;
-            Ok(self.db.plan_create_login(name, password, owner).await?)
-        })
+        Box::pin(async move { Ok(self.db.plan_create_login(name, password, owner_role).await?) })
+    }
+
+    /// No: the owner role granted at creation carries every right.
+    fn copies_grants(&self) -> bool {
+        false
+    }
+
+    fn objects_verb(&self) -> &'static str {
+        "owns"
+    }
+
+    /// None: dropping reassigns what the user owns to the owner role first.
+    fn objects_lost_on_drop<'a>(&'a self, _user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
+        Box::pin(async move { Ok(vec![]) })
+    }
+
+    fn rollback_note(&self, old: &str, owner_role: &str) -> String {
+        format!(
+            "-- no database undo needed: {old} is a member of {owner_role}, which owns the database's objects \
+             (granted to it before the new user existed), so it works as before"
+        )
     }
 
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
@@ -118,21 +131,8 @@ impl DbPort for PgPort {
         Box::pin(async move { Ok(vec![self.db.plan_kill_user(user)]) })
     }
 
-    fn drop_user<'a>(
-        &'a self,
-        user: &'a str,
-        reassign_to: Option<&'a str>,
-    ) -> PortFuture<'a, Vec<Statement>> {
-        Box::pin(async move {
-            let owner = reassign_to.ok_or_else(|| {
-                PortError::new(
-                    System::Database,
-                    PortErrorKind::Invalid,
-                    "dropping a PostgreSQL user needs the owner role to hand its objects to",
-                )
-            })?;
-            Ok(self.db.plan_retire(user, owner).await?)
-        })
+    fn drop_user<'a>(&'a self, user: &'a str, owner_role: &'a str) -> PortFuture<'a, Vec<Statement>> {
+        Box::pin(async move { Ok(self.db.plan_retire(user, owner_role).await?) })
     }
 
     fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
@@ -152,7 +152,8 @@ impl DbPort for PgPort {
     /// The key is a 64-bit hash of the lock's name (every rotui computes the same).
     fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>> {
         Box::pin(async move {
-            let id = fnv1a(key.as_bytes()) as i64;
+            // Every rotui computes the same key for the same name: a fixed hash.
+            let id = fnv1a_64(key.as_bytes()) as i64;
             let Some(conn) = self.db.try_advisory_lock(id).await? else {
                 return Ok(None);
             };

@@ -13,14 +13,12 @@ use super::secrets::new_credentials;
 use crate::db::Statement;
 use crate::model::User;
 use crate::secret::{MASK, SecretString};
-use crate::target::Engine;
 
 struct Names<'a> {
     old: &'a str,
     new: &'a str,
     owner: &'a str,
     admin: &'a str,
-    pg: bool,
 }
 
 fn names<'a>(step: &Step, cx: &'a StepCtx<'a>) -> StepResult<Names<'a>> {
@@ -30,7 +28,6 @@ fn names<'a>(step: &Step, cx: &'a StepCtx<'a>) -> StepResult<Names<'a>> {
         new: &cx.rotation.new_username,
         owner: &t.owner_role,
         admin: &t.admin_user,
-        pg: step.engine == Engine::Postgres,
     })
 }
 
@@ -80,7 +77,7 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
             Some(u) => {
                 let grants = cx.read(System::Database, db.grants(n.old)).await?;
                 let objects = cx.read(System::Database, db.objects_of(n.old)).await?;
-                let verb = if n.pg { "owns" } else { "defines" };
+                let verb = db.objects_verb();
                 let roles = if u.member_of.is_empty() {
                     String::new()
                 } else {
@@ -376,8 +373,7 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
                 n.old,
                 n.old
             )];
-            let reassign = n.pg.then_some(n.owner);
-            out.extend(previews(&statements(cx, db.drop_user(n.old, reassign)).await?));
+            out.extend(previews(&statements(cx, db.drop_user(n.old, n.owner)).await?));
             Ok(out)
         }
         other => unreachable!("{other:?} is not a database step"),
@@ -409,13 +405,12 @@ pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> 
     Ok(Applied::Done)
 }
 
-/// The statements that create (or complete) the new user and give it the
-/// old user's grants (MySQL), credential-free.
+/// The statements that create (or complete) the new user and, where the
+/// engine copies grants, give it those of the old user, credential-free.
 async fn creation(cx: &StepCtx<'_>, n: &Names<'_>, password: &SecretString) -> StepResult<Vec<Statement>> {
     let db = &cx.ports()?.db;
-    let owner = n.pg.then_some(n.owner);
-    let mut out = statements(cx, db.create_user(n.new, password, n.old, owner)).await?;
-    if !n.pg {
+    let mut out = statements(cx, db.create_user(n.new, password, n.old, n.owner)).await?;
+    if db.copies_grants() {
         out.extend(credential_free(missing_grants(cx, n).await?)?);
     }
     Ok(out)
@@ -431,16 +426,14 @@ async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
     };
     let create = statements(
         cx,
-        cx.ports()?
-            .db
-            .create_user(n.new, &creds.password, n.old, n.pg.then_some(n.owner)),
+        cx.ports()?.db.create_user(n.new, &creds.password, n.old, n.owner),
     )
     .await?;
     cx.execute(&create).await?;
-    if !n.pg {
+    if cx.ports()?.db.copies_grants() {
         // Recomputed now the user exists: only what it still lacks.
-        let clone = credential_free(missing_grants(cx, n).await?)?;
-        cx.execute(&clone).await?;
+        let copy = credential_free(missing_grants(cx, n).await?)?;
+        cx.execute(&copy).await?;
     }
     Ok(())
 }
@@ -498,16 +491,15 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[String]) -
         ensure_secret_moved_on(cx, env, n.old).await?;
     }
     let db = &cx.ports()?.db;
-    if !n.pg {
-        // MariaDB drops a definer silently and its objects then fail (1449).
-        let defined = cx.read(System::Database, db.objects_of(n.old)).await?;
-        if !defined.is_empty() {
-            return Err(StepError::Interlock(format!(
-                "{} still defines {} objects: migrate definers first",
-                n.old,
-                defined.len()
-            )));
-        }
+    // Nothing lost: MariaDB drops a definer silently and its objects then fail (1449).
+    let lost = cx.read(System::Database, db.objects_lost_on_drop(n.old)).await?;
+    if !lost.is_empty() {
+        return Err(StepError::Interlock(format!(
+            "{} still {} {} objects: migrate definers first",
+            n.old,
+            db.objects_verb(),
+            lost.len()
+        )));
     }
     let forced = cx.opts.force_drop.as_deref() == Some(n.old);
     for env in &envs {
@@ -529,7 +521,6 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[String]) -
             cx.execute_in(env, &kill).await?;
         }
     }
-    let reassign = n.pg.then_some(n.owner);
-    let drop = statements(cx, db.drop_user(n.old, reassign)).await?;
+    let drop = statements(cx, db.drop_user(n.old, n.owner)).await?;
     cx.execute(&drop).await
 }

@@ -8,13 +8,11 @@ use super::super::ports::{PortErrorKind, System};
 use super::super::runner::Wait;
 use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
 use crate::db::Statement;
-use crate::target::Engine;
 
 struct Names<'a> {
     old: &'a str,
     new: &'a str,
     owner: &'a str,
-    pg: bool,
 }
 
 fn names<'a>(step: &Step, cx: &'a StepCtx<'a>) -> StepResult<Names<'a>> {
@@ -22,23 +20,7 @@ fn names<'a>(step: &Step, cx: &'a StepCtx<'a>) -> StepResult<Names<'a>> {
         old: cx.rotation.old_user(&step.env),
         new: &cx.rotation.new_username,
         owner: &cx.ports()?.target.owner_role,
-        pg: step.engine == Engine::Postgres,
     })
-}
-
-/// What the rotation changed in the database for the new user, and why the
-/// old user works without an undo.
-fn database_note(engine: Engine, old: &str, owner: &str) -> String {
-    match engine {
-        Engine::Mysql => format!(
-            "-- no database undo needed: {old}'s grants were never changed, and the objects it defined \
-             now have the admin as definer, which works for every caller"
-        ),
-        Engine::Postgres => format!(
-            "-- no database undo needed: {old} is a member of {owner}, which owns the database's objects \
-             (granted to it before the new user existed), so it works as before"
-        ),
-    }
 }
 
 pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observation> {
@@ -133,7 +115,7 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
                 "-- then log in as {} with the AWSCURRENT password (read only)",
                 n.old
             ));
-            out.push(database_note(step.engine, n.old, n.owner));
+            out.push(ports.db.rollback_note(n.old, n.owner));
             Ok(out)
         }
         StepKind::DropNewUser => {
@@ -143,9 +125,8 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
                 n.new,
                 cx.opts.drain_timeout.as_secs()
             )];
-            let reassign = n.pg.then_some(n.owner);
             let drop = cx
-                .read(System::Database, ports.db.drop_user(n.new, reassign))
+                .read(System::Database, ports.db.drop_user(n.new, n.owner))
                 .await?;
             out.extend(drop.iter().map(Statement::preview));
             Ok(out)
@@ -197,15 +178,16 @@ async fn drop_new_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
             n.new
         )));
     }
-    if !n.pg {
-        let defined = cx.read(System::Database, ports.db.objects_of(n.new)).await?;
-        if !defined.is_empty() {
-            return Err(StepError::Interlock(format!(
-                "{} defines {} objects: move them to the admin before dropping it",
-                n.new,
-                defined.len()
-            )));
-        }
+    let lost = cx
+        .read(System::Database, ports.db.objects_lost_on_drop(n.new))
+        .await?;
+    if !lost.is_empty() {
+        return Err(StepError::Interlock(format!(
+            "{} {} {} objects: move them to the admin before dropping it",
+            n.new,
+            ports.db.objects_verb(),
+            lost.len()
+        )));
     }
     // The app's last pods on the new user may still be going away.
     let deadline = Instant::now() + cx.opts.drain_timeout;
@@ -223,9 +205,8 @@ async fn drop_new_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
         }
         tokio::time::sleep(cx.opts.poll).await;
     }
-    let reassign = n.pg.then_some(n.owner);
     let drop = cx
-        .read(System::Database, ports.db.drop_user(n.new, reassign))
+        .read(System::Database, ports.db.drop_user(n.new, n.owner))
         .await?;
     cx.execute(&drop).await?;
     Ok(Applied::Done)
