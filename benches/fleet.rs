@@ -176,9 +176,9 @@ async fn bench() {
          calls per load: Secrets Manager {}, Kubernetes {}, database logins {}; at most {} in flight per system",
         ms(walls[LOADS / 2]),
         ms(walls[LOADS - 1]),
-        report.calls.get(rotui::fleet::FleetSystem::SecretsManager),
-        report.calls.get(rotui::fleet::FleetSystem::Kubernetes),
-        report.calls.get(rotui::fleet::FleetSystem::Database),
+        report.calls.get(rotui::model::System::SecretsManager),
+        report.calls.get(rotui::model::System::Kubernetes),
+        report.calls.get(rotui::model::System::Database),
         rotui::fleet::CONCURRENCY,
     );
     world.shutdown().await;

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::app::keymap::Keymap;
 use crate::environments::{AppConfig, Environments};
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -39,7 +38,7 @@ pub struct Config {
     pub apps: BTreeMap<String, AppConfig>,
     /// `rotui fleet`'s policy (`[fleet]`).
     #[serde(default)]
-    pub fleet: crate::fleet::FleetConfig,
+    pub fleet: FleetConfig,
 }
 
 /// One key or several.
@@ -85,10 +84,9 @@ impl Config {
         toml::from_str(text).map_err(|e| e.message().to_owned())
     }
 
-    /// The keymap with this config's overrides, and warnings for bad entries.
-    pub fn keymap(&self) -> (Keymap, Vec<String>) {
-        let overrides = self
-            .keys
+    /// Each `[keys]` entry as action → keys, for the keymap to apply.
+    pub fn key_overrides(&self) -> BTreeMap<String, Vec<String>> {
+        self.keys
             .iter()
             .map(|(action, keys)| {
                 let keys = match keys {
@@ -97,56 +95,86 @@ impl Config {
                 };
                 (action.clone(), keys)
             })
-            .collect();
-        Keymap::with_overrides(&overrides)
+            .collect()
     }
 
-    /// The refresh interval, kept within what `+`/`-` can reach.
-    pub fn refresh_ms(&self) -> u64 {
-        let ms = self.refresh_ms.unwrap_or(1000);
-        let allowed = crate::app::state::INTERVALS_MS;
-        *allowed.iter().min_by_key(|a| a.abs_diff(ms)).unwrap_or(&1000)
+    /// The environments among `envs` that a nightly restore refreshes for
+    /// `app`, each with the environment it is restored from: those with
+    /// `restored_from` set, unless the app says `copied_by_restore = false`.
+    pub fn restored_envs(&self, app: &str, envs: &[String]) -> Vec<(String, String)> {
+        if self.apps.get(app).and_then(|a| a.copied_by_restore) == Some(false) {
+            return Vec::new();
+        }
+        envs.iter()
+            .filter_map(|env| {
+                let from = self.environments.get(env)?.restored_from.clone()?;
+                Some((env.clone(), from))
+            })
+            .collect()
+    }
+}
+
+/// The fleet's policy when the config names none.
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 90;
+
+/// `rotui fleet`'s policy (`[fleet]`):
+///
+/// ```toml
+/// [fleet]
+/// max_age_days = 90                 # credentials older than this are due
+/// [fleet.environments.integration]
+/// max_age_days = 30                 # per environment
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    pub max_age_days: Option<u32>,
+    #[serde(default)]
+    pub environments: BTreeMap<String, FleetEnvConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FleetEnvConfig {
+    pub max_age_days: Option<u32>,
+}
+
+impl FleetConfig {
+    /// The policy for `env`: its own, else the fleet's, else 90 days.
+    pub fn max_age_days(&self, env: &str) -> u32 {
+        self.environments
+            .get(env)
+            .and_then(|e| e.max_age_days)
+            .or(self.max_age_days)
+            .unwrap_or(DEFAULT_MAX_AGE_DAYS)
+    }
+}
+
+#[cfg(test)]
+mod fleet_policy_tests {
+    use crate::config::Config;
+
+    #[test]
+    fn environments_override_the_fleet_policy() {
+        let c =
+            Config::parse("[fleet]\nmax_age_days = 60\n[fleet.environments.integration]\nmax_age_days = 7\n")
+                .unwrap();
+        assert_eq!(c.fleet.max_age_days("integration"), 7);
+        assert_eq!(c.fleet.max_age_days("production"), 60);
+        assert_eq!(Config::default().fleet.max_age_days("production"), 90);
+        assert!(Config::parse("[fleet]\nmax_age = 1\n").is_err());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     #[test]
     fn a_missing_file_is_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let c = Config::load(Some(&dir.path().join("nope.toml"))).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.refresh_ms(), 1000);
-    }
-
-    #[test]
-    fn keys_override_one_action_at_a_time_and_bad_ones_warn() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, "refresh_ms = 1900\ntheme = \"mono\"\n[keys]\nkill = \"ctrl-k\"\ndown = [\"j\", \"ctrl-n\"]\nfly = \"x\"\n").unwrap();
-        let c = Config::load(Some(&path)).unwrap();
-        assert_eq!(c.refresh_ms(), 2000);
-        assert_eq!(c.theme.as_deref(), Some("mono"));
-        let (km, warnings) = c.keymap();
-        assert_eq!(
-            km.resolve(&KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL)),
-            Some(crate::app::KeyAction::Kill)
-        );
-        assert_eq!(
-            km.resolve(&KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL)),
-            Some(crate::app::KeyAction::Down)
-        );
-        assert_eq!(
-            km.resolve(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
-            None
-        );
-        assert_eq!(
-            warnings,
-            vec!["keymap: unknown action \"fly\" (ignored)".to_string()]
-        );
     }
 
     #[test]

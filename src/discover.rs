@@ -10,7 +10,7 @@
 //! DATABASE_URL path (or the ExternalSecret's template); the admin
 //! password's key among the admin secret's keys. A flag always wins over
 //! discovery, discovery over the convention; whatever cannot be read keeps
-//! its conventional value with a note saying why (see [`Source`]).
+//! its conventional value with a note saying why (see [`NameSource`]).
 
 mod admin_key;
 mod specs;
@@ -30,7 +30,7 @@ use crate::k8s::externalsecret::{EsStatus, ExternalSecret, ExternalSecretSpec};
 use crate::k8s::secret_check::{DATABASE_URL, database_url};
 use crate::k8s::{K8s, K8sError};
 use crate::secret::{ExposeSecret, Redacted};
-use crate::target::{Field, Source, Target};
+use crate::target::{Field, NameSource, Target};
 
 /// How long discovery may take before the rest keeps its conventions.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -57,8 +57,8 @@ pub async fn resolve(
 }
 
 /// Discover the names of `target` that no flag gave. Never fails: a name
-/// that cannot be read keeps its value with [`Source::Fallback`] saying why,
-/// and an admin key that cannot be chosen gets [`Source::Choose`].
+/// that cannot be read keeps its value with [`NameSource::Fallback`] saying why,
+/// and an admin key that cannot be chosen gets [`NameSource::Choose`].
 pub async fn discover(target: &Target, k8s: Option<&K8s>, secrets: Option<&SecretsManager>) -> Target {
     let mut t = target.clone();
     match k8s {
@@ -114,7 +114,7 @@ fn found(t: &mut Target, field: Field, value: impl Into<String>, from: impl Into
     }
     let (before, source) = (field.get(t).to_owned(), t.sources.get(field).clone());
     let value = value.into();
-    t.set(field, value.clone(), Source::Discovered(from.into()));
+    t.set(field, value.clone(), NameSource::Discovered(from.into()));
     if let Err(e) = t.validate() {
         t.set(field, before, source);
         fallback(
@@ -130,14 +130,14 @@ fn found(t: &mut Target, field: Field, value: impl Into<String>, from: impl Into
 
 fn fallback(t: &mut Target, field: Field, why: impl Into<String>) {
     if !t.sources.is_flag(field) {
-        t.note(field, Source::Fallback(why.into()));
+        t.note(field, NameSource::Fallback(why.into()));
     }
 }
 
 /// [`fallback`] for each of `fields` still conventional.
 fn fallback_unset(t: &mut Target, fields: &[Field], why: &str) {
     for &f in fields {
-        if *t.sources.get(f) == Source::Convention {
+        if *t.sources.get(f) == NameSource::Convention {
             fallback(t, f, why);
         }
     }
@@ -371,7 +371,7 @@ async fn admin(t: &mut Target, sm: &SecretsManager) {
     match sm.admin_secret_keys(&t.admin_secret).await {
         Ok(keys) => match choose_admin_key(&t.app, &t.env, &t.database, &keys) {
             Ok((key, why)) => found(t, Field::AdminSecretKey, key, format!("admin secret key ({why})")),
-            Err(keys) => t.note(Field::AdminSecretKey, Source::Choose(keys)),
+            Err(keys) => t.note(Field::AdminSecretKey, NameSource::Choose(keys)),
         },
         Err(e) => fallback(
             t,
@@ -411,10 +411,12 @@ mod tests {
         assert_eq!(t.k8s_secret, "whitehall-database");
         found(&mut t, Field::Deployment, "Not_A_Name", "somewhere");
         assert_eq!(t.deployment, "whitehall-admin");
-        assert!(matches!(t.sources.get(Field::Deployment), Source::Fallback(w) if w.contains("rejected")));
+        assert!(
+            matches!(t.sources.get(Field::Deployment), NameSource::Fallback(w) if w.contains("rejected"))
+        );
         t.note(
             Field::AdminSecretKey,
-            Source::Choose(vec!["a".into(), "b".into()]),
+            NameSource::Choose(vec!["a".into(), "b".into()]),
         );
         assert_eq!(
             unresolved(&t).unwrap(),

@@ -146,10 +146,16 @@ pub enum Effect {
 
 impl Effect {
     /// Whether the effect writes anything (SQL, Secrets Manager, Kubernetes).
+    /// Every variant is named, so a new effect must be decided here: the
+    /// read-only gate cannot default it to "not a write".
     pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Effect::RunStep(_) | Effect::Rollback { .. } | Effect::Kill(_) | Effect::ForceSync
-        )
+        match self {
+            Effect::RunStep(_) | Effect::Rollback { .. } | Effect::Kill(_) | Effect::ForceSync => true,
+            Effect::Fetch { .. }
+            | Effect::Watch { .. }
+            | Effect::PreviewRollback
+            | Effect::SwitchTarget(_)
+            | Effect::Quit => false,
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::rotation::StepId;
 
 use super::schedule::refresh_all;
 use super::update::{apply_connections, quit, refuse_write, switch_target};
-use crate::target::{Field, Source};
+use crate::target::{Field, NameSource};
 
 pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let Some(dialog) = state.dialog.take() else { return };
@@ -242,7 +242,7 @@ fn names_key(
         }),
         (KeyCode::Enter, _) => {
             if let (Some(admin_key), Some(mut target)) = (keys.get(selected), state.target.clone()) {
-                target.set(Field::AdminSecretKey, admin_key.clone(), Source::Flag);
+                target.set(Field::AdminSecretKey, admin_key.clone(), NameSource::Flag);
                 switch_target(state, target.clone());
                 out.push(Effect::SwitchTarget(Box::new(target)));
                 refresh_all(state, out);

@@ -410,6 +410,37 @@ fn name_of(action: KeyAction) -> &'static str {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_config_overrides_one_action_at_a_time_and_bad_ones_warn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "refresh_ms = 1900\ntheme = \"mono\"\n[keys]\nkill = \"ctrl-k\"\ndown = [\"j\", \"ctrl-n\"]\nfly = \"x\"\n").unwrap();
+        let c = crate::config::Config::load(Some(&path)).unwrap();
+        assert_eq!(c.theme.as_deref(), Some("mono"));
+        let state = crate::app::initial_state(None, false, &c, chrono::Utc::now());
+        assert_eq!(state.interval_ms, 2000, "the nearest interval +/- can reach");
+        let km = &state.keymap;
+        assert_eq!(
+            km.resolve(&KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            Some(KeyAction::Kill)
+        );
+        assert_eq!(
+            km.resolve(&KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+            Some(KeyAction::Down)
+        );
+        assert_eq!(
+            km.resolve(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+            None
+        );
+        assert_eq!(
+            state.warnings,
+            vec!["keymap: unknown action \"fly\" (ignored)".to_string()]
+        );
+        let defaults =
+            crate::app::initial_state(None, false, &crate::config::Config::default(), chrono::Utc::now());
+        assert_eq!(defaults.interval_ms, 1000);
+    }
+
     fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, m)
     }

@@ -57,11 +57,11 @@ pub fn initial_state(
     now: chrono::DateTime<chrono::Utc>,
 ) -> State {
     let mut state = State::new(target, now);
-    let (keymap, warnings) = config.keymap();
+    let (keymap, warnings) = keymap::Keymap::with_overrides(&config.key_overrides());
     state.keymap = keymap;
     state.warnings = warnings;
     state.read_only = read_only;
-    state.interval_ms = config.refresh_ms();
+    state.interval_ms = state::nearest_interval(config.refresh_ms.unwrap_or(1000));
     state.theme = state::ThemeName::from_env(config.theme.as_deref());
     state.utc_offset = clock::local_offset();
     state

@@ -390,6 +390,14 @@ pub const WAITING_STEP_CADENCE: i32 = 3;
 
 /// Refresh intervals `+`/`-` step through.
 pub const INTERVALS_MS: [u64; 8] = [250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+
+/// The interval of [`INTERVALS_MS`] nearest to `ms` (what `+`/`-` can reach).
+pub fn nearest_interval(ms: u64) -> u64 {
+    *INTERVALS_MS
+        .iter()
+        .min_by_key(|a| a.abs_diff(ms))
+        .unwrap_or(&1000)
+}
 /// How long `v` shows masked values.
 pub const REVEAL_FOR: TimeDelta = TimeDelta::seconds(5);
 /// Time one column of the drain history covers. Coarser than the refresh,
@@ -460,12 +468,12 @@ impl State {
 
     /// The admin secret's keys to choose from, when discovery could not choose.
     pub fn admin_key_choice(&self) -> &[String] {
-        use crate::target::{Field, Source};
+        use crate::target::{Field, NameSource};
         match self
             .connected_target()
             .map(|t| t.sources.get(Field::AdminSecretKey))
         {
-            Some(Source::Choose(keys)) => keys,
+            Some(NameSource::Choose(keys)) => keys,
             _ => &[],
         }
     }

@@ -22,7 +22,9 @@ mod staged;
 
 pub use app_secret::{AppSecret, REQUIRED_KEYS};
 pub use error::{AwsError, AwsErrorKind, AwsResult, RELOGIN_HINT, classify};
-pub use secrets::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretVersion, SecretsManager, VersionRef};
+pub use secrets::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, ListedSecret, Paged, SecretVersion, SecretsManager, VersionRef,
+};
 pub use session::{
     AwsOptions, AwsSession, CallerIdentity, DEFAULT_REGION, DEFAULT_TIMEOUT, EXPIRY_ENV_VARS,
     StaticCredentials, expiry_from_env,

@@ -44,6 +44,22 @@ impl SecretVersion {
     }
 }
 
+/// A secret as ListSecrets describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSecret {
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+    /// Version id → its staging labels.
+    pub stages: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// What a paged read found, and how many calls (pages) it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paged<T> {
+    pub value: T,
+    pub calls: u32,
+}
+
 /// Which version to read.
 #[derive(Debug, Clone, Copy)]
 pub enum VersionRef<'a> {
@@ -176,6 +192,94 @@ impl SecretsManager {
             // Created meanwhile by someone else: just as good.
             Err(e) if e.code() == Some("ResourceExistsException") => Ok(false),
             Err(e) => Err(self.sdk_error(&e, secret_id)),
+        }
+    }
+
+    /// Every secret whose name starts with `prefix` (ListSecrets' name
+    /// filter, which is case-insensitive, made exact here), every page.
+    pub async fn list_by_prefix(&self, prefix: &str) -> AwsResult<Paged<Vec<ListedSecret>>> {
+        use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+        let mut out = Vec::new();
+        let mut calls = 0;
+        let mut next: Option<String> = None;
+        loop {
+            calls += 1;
+            let page = self
+                .client
+                .list_secrets()
+                .filters(
+                    Filter::builder()
+                        .key(FilterNameStringType::Name)
+                        .values(prefix)
+                        .build(),
+                )
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_error(&e, &format!("{prefix}*")))?;
+            for entry in page.secret_list.unwrap_or_default() {
+                let Some(name) = entry.name.clone() else { continue };
+                if !name.starts_with(prefix) {
+                    continue;
+                }
+                let tags = entry
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+                    .collect();
+                let stages = entry
+                    .secret_versions_to_stages()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                out.push(ListedSecret { name, tags, stages });
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => break,
+            }
+        }
+        Ok(Paged { value: out, calls })
+    }
+
+    /// When version `version_id` of `secret_id` was created
+    /// (ListSecretVersionIds, reading pages until it is found).
+    pub async fn version_created(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> AwsResult<Paged<Option<DateTime<Utc>>>> {
+        let mut calls = 0;
+        let mut next: Option<String> = None;
+        loop {
+            calls += 1;
+            let page = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(secret_id)
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_error(&e, secret_id))?;
+            let found = page
+                .versions
+                .unwrap_or_default()
+                .into_iter()
+                .find(|v| v.version_id.as_deref() == Some(version_id));
+            if let Some(v) = found {
+                let created = v
+                    .created_date
+                    .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
+                return Ok(Paged {
+                    value: created,
+                    calls,
+                });
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => return Ok(Paged { value: None, calls }),
+            }
         }
     }
 

@@ -21,8 +21,9 @@ use crate::cli::{ConnArgs, FleetArgs};
 use crate::config::Config;
 use crate::environments::{self, Environments};
 use crate::fleet::view::{FleetEffect, FleetView};
-use crate::fleet::{FleetError, FleetReport, FleetRow, FleetSystem, Logins, Read, Tried};
+use crate::fleet::{FleetError, FleetReport, FleetRow, Logins, Read, Tried};
 use crate::k8s::{DEFAULT_NAMESPACE, K8s, KubeOptions};
+use crate::model::System;
 use crate::secret::{Redacted, redact};
 use crate::target::TargetArgs;
 
@@ -78,7 +79,7 @@ pub async fn run(target: &TargetArgs, conn: &ConnArgs, args: &FleetArgs) -> Resu
         writeln!(out, "{}", crate::text::escape_json_controls(&json))?;
         return Ok(FleetExit::Code(report.exit_code()));
     }
-    let (keymap, _warnings) = config.keymap();
+    let (keymap, _warnings) = crate::app::keymap::Keymap::with_overrides(&config.key_overrides());
     let theme = crate::app::state::ThemeName::from_env(config.theme.as_deref());
     let view = FleetView::new(&envs.join(","), keymap, theme, Utc::now());
     let chosen = screen(view, sources).await?;
@@ -161,7 +162,7 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
         };
         if let Err(why) = account {
             return Read {
-                report: refused(env, FleetSystem::SecretsManager, &why),
+                report: refused(env, System::SecretsManager, &why),
                 logins: Logins::default(),
             };
         }
@@ -177,7 +178,7 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
 }
 
 /// An environment not read at all: no rows, `why` as its error.
-fn refused(env: &str, system: FleetSystem, why: &str) -> FleetReport {
+fn refused(env: &str, system: System, why: &str) -> FleetReport {
     FleetReport {
         env: env.to_owned(),
         envs: vec![env.to_owned()],

@@ -44,7 +44,7 @@ async fn prepare(
     let spec = if config.environments.is_empty() {
         PlanSpec::for_target(&target, &envs, mode)
     } else {
-        let restores = crate::environments::restored_envs(&config, &target.app, &envs);
+        let restores = config.restored_envs(&target.app, &envs);
         PlanSpec::for_target_with_restores(&target, &envs, mode, &restores)
     };
     let mut connected = Vec::new();

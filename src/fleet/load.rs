@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -18,17 +17,19 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
 
 use super::model::{
-    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Login, Matches, app_of_secret,
-    engine_of_scheme, engine_of_secret, username_date,
+    Calls, EsSync, FleetError, FleetReport, FleetRow, InProgress, Login, Matches, app_of_secret,
+    engine_of_secret, username_date,
 };
 use super::probe::{self, Probe};
-use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, SecretsManager};
+use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, ListedSecret, SecretsManager};
 use crate::k8s::K8s;
 use crate::k8s::consumers::{self, Kind, PodTemplated};
 use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
 use crate::k8s::secret_check::{Expected, check_url, database_url};
+use crate::model::System;
 use crate::rotation::mark::RotationMark;
 use crate::secret::{ExposeSecret, Redacted, SecretString, redact};
+use crate::target::Engine;
 
 /// The database app secrets' common prefix (`govuk/<app>/<engine>`).
 pub const SECRET_PREFIX: &str = "govuk/";
@@ -80,13 +81,13 @@ pub async fn read(
         async {
             match &secrets {
                 Ok(sm) => read_secrets(sm, &calls).await,
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.clone()),
             }
         },
         async {
             match &k8s {
                 Ok(k) => read_cluster(k, &calls).await,
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.clone()),
             }
         }
     );
@@ -96,9 +97,9 @@ pub async fn read(
         Err(message) => {
             errors.push(FleetError {
                 env: env.to_owned(),
-                system: FleetSystem::SecretsManager,
+                system: System::SecretsManager,
                 scope: None,
-                message: redact(&message),
+                message: message.to_string(),
             });
             Vec::new()
         }
@@ -106,14 +107,14 @@ pub async fn read(
     match &cluster_side {
         Err(message) => errors.push(FleetError {
             env: env.to_owned(),
-            system: FleetSystem::Kubernetes,
+            system: System::Kubernetes,
             scope: None,
-            message: redact(message),
+            message: message.to_string(),
         }),
         // A kind that could not be listed: its consumers are unknown.
         Ok(cluster) => errors.extend(cluster.unlisted.iter().map(|(kind, why)| FleetError {
             env: env.to_owned(),
-            system: FleetSystem::Kubernetes,
+            system: System::Kubernetes,
             scope: Some(kind.resource().to_owned()),
             message: redact(why),
         })),
@@ -125,7 +126,7 @@ pub async fn read(
         if let Some(e) = &row.secrets_error {
             errors.push(FleetError {
                 env: env.to_owned(),
-                system: FleetSystem::SecretsManager,
+                system: System::SecretsManager,
                 scope: Some(row.secret.clone()),
                 message: e.clone(),
             });
@@ -133,7 +134,7 @@ pub async fn read(
         let database = match &cluster_side {
             Ok(cluster) => cluster.fill(&mut row, f.current.as_ref()),
             Err(message) => {
-                row.cluster_error = Some(redact(message));
+                row.cluster_error = Some(message.to_string());
                 None
             }
         };
@@ -144,7 +145,7 @@ pub async fn read(
                 Err(why) => logins.not_tried.push(Tried {
                     env: key.0,
                     secret: key.1,
-                    login: Login::NotTried(redact(&why)),
+                    login: Login::NotTried(why.to_string()),
                 }),
             }
         }
@@ -221,18 +222,10 @@ pub fn apply_logins(rows: &mut [FleetRow], tried: &[Tried]) {
     }
 }
 
-/// A `govuk/…` secret as ListSecrets shows it.
-struct Listed {
-    name: String,
-    tags: Vec<(String, String)>,
-    /// Version id → its staging labels.
-    stages: BTreeMap<String, Vec<String>>,
-}
-
 /// A database secret read: its AWSCURRENT (password only to compare) and
 /// the creation of that version, or why it could not be read.
 struct Found {
-    listed: Listed,
+    listed: ListedSecret,
     current: Option<AppSecret>,
     created: Option<DateTime<Utc>>,
     error: Option<String>,
@@ -305,7 +298,7 @@ impl Found {
 }
 
 /// Every `govuk/` secret whose AWSCURRENT has username, password and host.
-async fn read_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<Found>, String> {
+async fn read_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<Found>, Redacted> {
     let listed = list_secrets(sm, calls).await?;
     let found: Vec<Option<Found>> = stream::iter(listed)
         .map(|l| read_one(sm, calls, l))
@@ -315,63 +308,21 @@ async fn read_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<Found>, 
     Ok(found.into_iter().flatten().collect())
 }
 
-/// ListSecrets filtered by name prefix, every page.
-async fn list_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<Listed>, String> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        calls.count(FleetSystem::SecretsManager);
-        let page = sm
-            .client
-            .list_secrets()
-            .filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(SECRET_PREFIX)
-                    .build(),
-            )
-            .max_results(100)
-            .set_next_token(next.take())
-            .send()
-            .await
-            .map_err(|e| sm.sdk_error(&e, &format!("{SECRET_PREFIX}*")).to_string())?;
-        for entry in page.secret_list.unwrap_or_default() {
-            let Some(name) = entry.name.clone() else { continue };
-            // The filter is a prefix match, case-insensitive: be exact.
-            if !name.starts_with(SECRET_PREFIX) || app_of_secret(&name).is_none() {
-                continue;
-            }
-            let tags = entry
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-                .collect();
-            let stages = entry
-                .secret_versions_to_stages()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            out.push(Listed { name, tags, stages });
-        }
-        match page.next_token {
-            Some(t) if !t.is_empty() => next = Some(t),
-            _ => break,
-        }
-    }
-    Ok(out)
+/// Every `govuk/<app>/<…>` secret ListSecrets names.
+async fn list_secrets(sm: &SecretsManager, calls: &Calls) -> Result<Vec<ListedSecret>, Redacted> {
+    let listed = sm.list_by_prefix(SECRET_PREFIX).await;
+    let listed = listed.map_err(Redacted::error)?;
+    calls.add(System::SecretsManager, listed.calls);
+    Ok(listed
+        .value
+        .into_iter()
+        .filter(|l| app_of_secret(&l.name).is_some())
+        .collect())
 }
 
 /// AWSCURRENT and its creation; `None` when it is not a database secret.
-async fn read_one(sm: &SecretsManager, calls: &Calls, listed: Listed) -> Option<Found> {
-    let name = listed.name.clone();
-    calls.count(FleetSystem::SecretsManager);
-    let got = sm
-        .client
-        .get_secret_value()
-        .secret_id(&name)
-        .version_stage(AWSCURRENT)
-        .send()
-        .await;
-    let failed = |listed: Listed, e: String| {
+async fn read_one(sm: &SecretsManager, calls: &Calls, listed: ListedSecret) -> Option<Found> {
+    let failed = |listed: ListedSecret, e: String| {
         Some(Found {
             listed,
             current: None,
@@ -379,28 +330,26 @@ async fn read_one(sm: &SecretsManager, calls: &Calls, listed: Listed) -> Option<
             error: Some(redact(&e)),
         })
     };
-    let current = match got {
-        Ok(out) => {
-            let Some(text) = out.secret_string else {
-                return None; // binary: not a database secret
-            };
-            let version = out.version_id.unwrap_or_default();
-            match AppSecret::parse(&name, &version, out.version_stages.unwrap_or_default(), &text) {
-                Ok(s) => s,
-                Err(e) if e.kind == AwsErrorKind::Invalid => return None,
-                Err(e) => return failed(listed, e.to_string()),
-            }
-        }
-        Err(e) => return failed(listed, sm.sdk_error(&e, &name).to_string()),
+    calls.count(System::SecretsManager);
+    let current = match sm.app_secret(&listed.name).await {
+        Ok(s) => s,
+        // Binary, or JSON without username, password and host: not a database secret.
+        Err(e) if e.kind == AwsErrorKind::Invalid => return None,
+        Err(e) => return failed(listed, e.to_string()),
     };
-    let created = match current_created(sm, calls, &name, &current.version_id).await {
-        Ok(c) => c,
+    let created = sm.version_created(&listed.name, &current.version_id).await;
+    let created = match created {
+        Ok(c) => {
+            calls.add(System::SecretsManager, c.calls);
+            c.value
+        }
         Err(e) => {
+            calls.count(System::SecretsManager);
             return Some(Found {
                 listed,
                 current: Some(current),
                 created: None,
-                error: Some(redact(&e)),
+                error: Some(redact(&e.to_string())),
             });
         }
     };
@@ -410,42 +359,6 @@ async fn read_one(sm: &SecretsManager, calls: &Calls, listed: Listed) -> Option<
         created,
         error: None,
     })
-}
-
-/// The creation time of version `version_id` (ListSecretVersionIds).
-async fn current_created(
-    sm: &SecretsManager,
-    calls: &Calls,
-    name: &str,
-    version_id: &str,
-) -> Result<Option<DateTime<Utc>>, String> {
-    let mut next: Option<String> = None;
-    loop {
-        calls.count(FleetSystem::SecretsManager);
-        let page = sm
-            .client
-            .list_secret_version_ids()
-            .secret_id(name)
-            .max_results(100)
-            .set_next_token(next.take())
-            .send()
-            .await
-            .map_err(|e| sm.sdk_error(&e, name).to_string())?;
-        let found = page
-            .versions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|v| v.version_id.as_deref() == Some(version_id));
-        if let Some(v) = found {
-            return Ok(v
-                .created_date
-                .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos())));
-        }
-        match page.next_token {
-            Some(t) if !t.is_empty() => next = Some(t),
-            _ => return Ok(None),
-        }
-    }
 }
 
 /// The cluster's side: every ExternalSecret reading a `govuk/` key, the
@@ -461,7 +374,7 @@ struct ClusterSide {
 }
 
 struct SecretRead {
-    url: Result<SecretString, String>,
+    url: Result<SecretString, Redacted>,
     keys: Vec<String>,
 }
 
@@ -496,17 +409,13 @@ impl Workloads {
     }
 }
 
-async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, String> {
-    calls.count(FleetSystem::Kubernetes);
+async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, Redacted> {
+    calls.count(System::Kubernetes);
     let list = k8s
         .api::<ExternalSecret>()
         .list(&Default::default())
         .await
-        .map_err(|e| {
-            k8s.op("list", "externalsecrets.external-secrets.io")
-                .err(e)
-                .to_string()
-        })?;
+        .map_err(|e| Redacted::error(k8s.op("list", "externalsecrets.external-secrets.io").err(e)))?;
     let externals: Vec<(BTreeSet<String>, EsStatus, Option<String>)> = list
         .items
         .iter()
@@ -525,14 +434,14 @@ async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, String> {
     let targets: BTreeSet<String> = externals.iter().map(|(_, s, _)| s.target.clone()).collect();
     let secrets = stream::iter(targets)
         .map(|name| async move {
-            calls.count(FleetSystem::Kubernetes);
+            calls.count(System::Kubernetes);
             let read = match k8s.api::<Secret>().get(&name).await {
                 Ok(secret) => SecretRead {
-                    url: database_url(k8s, &name, &secret).map_err(|e| redact(&e.to_string())),
+                    url: database_url(k8s, &name, &secret).map_err(Redacted::error),
                     keys: secret.data.iter().flat_map(|d| d.keys().cloned()).collect(),
                 },
                 Err(e) => SecretRead {
-                    url: Err(redact(&k8s.op("get", "secrets").named(&name).err(e).to_string())),
+                    url: Err(Redacted::error(k8s.op("get", "secrets").named(&name).err(e))),
                     keys: vec![crate::k8s::secret_check::DATABASE_URL.to_owned()],
                 },
             };
@@ -579,7 +488,7 @@ async fn list_all<K>(k8s: &K8s, calls: &Calls) -> Result<Option<Vec<K>>, String>
 where
     K: PodTemplated + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    calls.count(FleetSystem::Kubernetes);
+    calls.count(System::Kubernetes);
     match k8s.api::<K>().list(&Default::default()).await {
         Ok(list) => Ok(Some(list.items)),
         Err(e) => match k8s.op("list", K::KIND.resource()).err(e) {
@@ -632,7 +541,7 @@ impl ClusterSide {
                     match check_url(url.expose_secret(), &expected) {
                         Ok(c) => {
                             if row.engine.is_none() {
-                                row.engine = engine_of_scheme(&c.scheme);
+                                row.engine = Engine::of_scheme(&c.scheme);
                             }
                             if c.matches() {
                                 Matches::Yes
@@ -646,7 +555,7 @@ impl ClusterSide {
                         Err(e) => Matches::Unknown(redact(&e.to_string())),
                     }
                 }
-                (Some(Err(e)), _) => Matches::Unknown(e.clone()),
+                (Some(Err(e)), _) => Matches::Unknown(e.to_string()),
                 (None, _) => Matches::Unknown("the Secret was not read".into()),
                 (_, None) => Matches::Unknown("AWSCURRENT could not be read".into()),
             };

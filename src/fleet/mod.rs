@@ -10,16 +10,14 @@
 //! (environment, app secret), so several environments side by side are just
 //! more rows.
 
-mod config;
 mod load;
 mod model;
 mod probe;
 pub mod render;
 pub mod view;
 
-pub use config::{DEFAULT_MAX_AGE_DAYS, FleetConfig, FleetEnvConfig};
 pub use load::{CONCURRENCY, LOGIN_LIMIT, Logins, Read, SECRET_PREFIX, Tried, apply_logins, load, read};
 pub use model::{
-    Calls, EsSync, FleetError, FleetReport, FleetRow, FleetSystem, InProgress, Login, Matches, app_of_secret,
+    Calls, EsSync, FleetError, FleetReport, FleetRow, InProgress, Login, Matches, app_of_secret,
     engine_of_secret, username_date,
 };

@@ -10,33 +10,7 @@ use serde::Serialize;
 
 use crate::target::Engine;
 
-/// The systems the fleet reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FleetSystem {
-    SecretsManager,
-    Kubernetes,
-    /// The app's own database server, logged in to with AWSCURRENT.
-    Database,
-}
-
-impl FleetSystem {
-    pub const ALL: [FleetSystem; 3] = [
-        FleetSystem::SecretsManager,
-        FleetSystem::Kubernetes,
-        FleetSystem::Database,
-    ];
-}
-
-impl std::fmt::Display for FleetSystem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            FleetSystem::SecretsManager => "Secrets Manager",
-            FleetSystem::Kubernetes => "Kubernetes",
-            FleetSystem::Database => "the database",
-        })
-    }
-}
+use crate::model::System;
 
 /// One database app secret in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -146,7 +120,7 @@ pub enum Matches {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FleetError {
     pub env: String,
-    pub system: FleetSystem,
+    pub system: System,
     /// The secret or object it is about, if not the whole system.
     pub scope: Option<String>,
     /// Redacted.
@@ -164,23 +138,23 @@ pub struct Calls {
 }
 
 impl Calls {
-    fn counter(&self, system: FleetSystem) -> &AtomicU32 {
+    fn counter(&self, system: System) -> &AtomicU32 {
         match system {
-            FleetSystem::SecretsManager => &self.secrets_manager,
-            FleetSystem::Kubernetes => &self.kubernetes,
-            FleetSystem::Database => &self.databases,
+            System::SecretsManager => &self.secrets_manager,
+            System::Kubernetes => &self.kubernetes,
+            System::Database => &self.databases,
         }
     }
 
-    pub fn count(&self, system: FleetSystem) {
+    pub fn count(&self, system: System) {
         self.add(system, 1);
     }
 
-    pub fn add(&self, system: FleetSystem, n: u32) {
+    pub fn add(&self, system: System, n: u32) {
         self.counter(system).fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn get(&self, system: FleetSystem) -> u32 {
+    pub fn get(&self, system: System) -> u32 {
         self.counter(system).load(Ordering::Relaxed)
     }
 }
@@ -188,7 +162,7 @@ impl Calls {
 impl Clone for Calls {
     fn clone(&self) -> Self {
         let c = Calls::default();
-        for s in FleetSystem::ALL {
+        for s in System::ALL {
             c.add(s, self.get(s));
         }
         c
@@ -197,7 +171,7 @@ impl Clone for Calls {
 
 impl PartialEq for Calls {
     fn eq(&self, other: &Self) -> bool {
-        FleetSystem::ALL.iter().all(|s| self.get(*s) == other.get(*s))
+        System::ALL.iter().all(|s| self.get(*s) == other.get(*s))
     }
 }
 
@@ -294,7 +268,7 @@ impl FleetReport {
         let calls = Calls::default();
         let (mut rows, mut errors) = (Vec::new(), Vec::new());
         for r in reports {
-            for system in FleetSystem::ALL {
+            for system in System::ALL {
                 calls.add(system, r.calls.get(system));
             }
             rows.extend(r.rows);
@@ -342,15 +316,6 @@ pub fn engine_of_secret(name: &str) -> Option<Engine> {
         Some(Engine::Postgres)
     } else {
         None
-    }
-}
-
-/// The engine a DATABASE_URL scheme names.
-pub(crate) fn engine_of_scheme(scheme: &str) -> Option<Engine> {
-    match scheme {
-        s if s.starts_with("mysql") || s == "mariadb" || s == "trilogy" => Some(Engine::Mysql),
-        s if s.starts_with("postgres") => Some(Engine::Postgres),
-        _ => None,
     }
 }
 
@@ -407,8 +372,6 @@ mod tests {
             Some(Engine::Postgres)
         );
         assert_eq!(engine_of_secret("govuk/signon/oauth"), None);
-        assert_eq!(engine_of_scheme("mysql2"), Some(Engine::Mysql));
-        assert_eq!(engine_of_scheme("postgresql"), Some(Engine::Postgres));
         let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day);
         assert_eq!(username_date("signon_user_20261203"), d(2026, 12, 3));
         assert_eq!(username_date("account-api-user-20261203-2"), d(2026, 12, 3));
@@ -458,7 +421,7 @@ mod tests {
         assert_eq!(report.exit_code(), 0);
         report.errors.push(FleetError {
             env: "production".into(),
-            system: FleetSystem::Kubernetes,
+            system: System::Kubernetes,
             scope: None,
             message: "unreachable".into(),
         });
@@ -501,7 +464,7 @@ mod tests {
         assert_eq!(both.env, "production,staging");
         assert_eq!(both.envs, ["production", "staging"]);
         assert_eq!(both.rows.len(), 2);
-        assert_eq!(both.calls.get(FleetSystem::SecretsManager), 8);
+        assert_eq!(both.calls.get(System::SecretsManager), 8);
         assert_eq!(both.exit_code(), 0);
         // Staging's due app is the whole fleet's alert.
         let both = FleetReport::merge(vec![one("production", false, 5), one("staging", true, 3)]);

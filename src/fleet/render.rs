@@ -388,7 +388,7 @@ mod tests {
         r.envs.push("staging".into());
         r.errors.push(crate::fleet::FleetError {
             env: "staging".into(),
-            system: crate::fleet::FleetSystem::SecretsManager,
+            system: crate::model::System::SecretsManager,
             scope: None,
             message: "staging: the AWS session is account 111111111111 (production?)".into(),
         });

@@ -480,7 +480,7 @@ pub(crate) mod tests {
         let mut whole = report(vec![]);
         whole.errors.push(crate::fleet::FleetError {
             env: "production".into(),
-            system: crate::fleet::FleetSystem::SecretsManager,
+            system: crate::model::System::SecretsManager,
             scope: None,
             message: "expired".into(),
         });

@@ -101,7 +101,7 @@ impl fmt::Display for Workload {
 
 /// How a container gets a key of the Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum ReadVia {
     /// `env[].valueFrom.secretKeyRef`.
     Env,
     /// `envFrom[].secretRef` (every key, under an optional prefix).
@@ -116,7 +116,7 @@ pub struct KeyRead {
     pub key: String,
     /// The environment variable it becomes; `None` for a volume file.
     pub variable: Option<String>,
-    pub source: Source,
+    pub source: ReadVia,
 }
 
 /// What one container reads from the Secret.
@@ -254,7 +254,7 @@ fn container_reads(
                 out.push(KeyRead {
                     key: k.clone(),
                     variable: Some(var),
-                    source: Source::EnvFrom,
+                    source: ReadVia::EnvFrom,
                 });
             }
         }
@@ -271,7 +271,7 @@ fn container_reads(
             out.push(KeyRead {
                 key: r.key.clone(),
                 variable: Some(e.name.clone()),
-                source: Source::Env,
+                source: ReadVia::Env,
             });
         }
     }
@@ -285,7 +285,7 @@ fn container_reads(
             out.push(KeyRead {
                 key: key.clone(),
                 variable: None,
-                source: Source::Volume { path },
+                source: ReadVia::Volume { path },
             });
         }
     }
@@ -634,7 +634,7 @@ pub fn describe_reads(c: &Consumer) -> String {
                 .map(|r| match (&r.variable, &r.source) {
                     (Some(v), _) if v == &r.key => v.clone(),
                     (Some(v), _) => format!("{v} ← {}", r.key),
-                    (None, Source::Volume { path }) => format!("file {path} ← {}", r.key),
+                    (None, ReadVia::Volume { path }) => format!("file {path} ← {}", r.key),
                     (None, _) => r.key.clone(),
                 })
                 .collect();

@@ -6,7 +6,6 @@
 //! string goes through [`crate::secret::redact`] before it is written.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -167,21 +166,9 @@ pub enum JournalError {
     NoStateDir,
 }
 
-/// Where journals live: `$ROTUI_STATE_DIR`, else the XDG state directory
-/// (`~/.local/state/rotui`), else the data directory (macOS has no state dir).
+/// Where journals live: [`crate::paths::state_dir`].
 pub fn state_dir() -> Result<PathBuf, JournalError> {
-    state_dir_from(std::env::var_os("ROTUI_STATE_DIR"))
-}
-
-fn state_dir_from(overridden: Option<OsString>) -> Result<PathBuf, JournalError> {
-    if let Some(d) = overridden.filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d));
-    }
-    let dirs = directories::ProjectDirs::from("dev", "rotui", "rotui").ok_or(JournalError::NoStateDir)?;
-    Ok(dirs
-        .state_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dirs.data_dir().to_path_buf()))
+    crate::paths::state_dir().ok_or(JournalError::NoStateDir)
 }
 
 /// One target's journal file.
@@ -453,18 +440,6 @@ pub fn show(dir: &Path, id: &str) -> Result<(Summary, Vec<Entry>), JournalError>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_dir_prefers_the_override() {
-        assert_eq!(
-            state_dir_from(Some("/tmp/rotui-state".into())).unwrap(),
-            PathBuf::from("/tmp/rotui-state")
-        );
-        // Without an override it is rotui's own XDG directory.
-        if let Ok(d) = state_dir_from(None) {
-            assert!(d.to_string_lossy().contains("rotui"));
-        }
-    }
 
     #[test]
     fn scrub_reaches_nested_strings_and_keys() {

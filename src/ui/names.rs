@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::dialog::{keys_line, popup};
 use crate::app::state::State;
-use crate::target::{Field, Source};
+use crate::target::{Field, NameSource};
 use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
@@ -41,10 +41,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     )];
     for (field, value, source) in target.provenance() {
         let style = match source {
-            Source::Flag | Source::Discovered(_) => theme.ok(),
-            Source::Convention => theme.muted(),
-            Source::Fallback(_) => theme.warn(),
-            Source::Choose(_) => theme.danger(),
+            NameSource::Flag | NameSource::Discovered(_) => theme.ok(),
+            NameSource::Convention => theme.muted(),
+            NameSource::Fallback(_) => theme.warn(),
+            NameSource::Choose(_) => theme.danger(),
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{:width$}  ", field.flag()), theme.accent()),

@@ -1,5 +1,5 @@
 //! The top status bar (target, AWS account and whose environment it is,
-//! identity and session countdown, kube context, DB flavour, refresh rate, last error), the tab strip of small
+//! identity and session countdown, kube context, DB flavor, refresh rate, last error), the tab strip of small
 //! layouts and the footer of key hints generated from the keymap.
 
 use ratatui::Frame;

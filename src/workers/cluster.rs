@@ -20,6 +20,7 @@ use crate::k8s::consumers::{self, PodAddress};
 use crate::k8s::externalsecret::{self, EsStatus};
 use crate::k8s::rollout::{self, RolloutSnapshot};
 use crate::k8s::{Expected, K8s, K8sError, secret_check};
+use crate::rotation::adapters::AwsSecrets;
 use crate::secret::{Redacted, SecretString};
 
 /// What the pane watches.
@@ -300,7 +301,12 @@ pub(super) async fn watch_backend(
         let b = b.clone();
         Box::new(move || {
             let b = b.clone();
-            Box::pin(async move { b.current.get(&b.connected).await })
+            Box::pin(async move {
+                // Secrets Manager alone: the check must work while the database is down.
+                let session = b.connected.session.as_ref().map_err(Clone::clone)?;
+                let secrets = AwsSecrets::new(session.clone(), &b.connected.target.app_secret);
+                b.current.get(&secrets).await
+            })
         })
     };
     watch(k8s, names, credentials, super::fetch::DEADLINE, send).await;

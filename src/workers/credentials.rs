@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::connect::Connected;
 use crate::k8s::Expected;
+use crate::rotation::ports::SecretsPort;
 use crate::secret::{Redacted, SecretString};
 
 /// How long AWSCURRENT's credentials are reused.
@@ -19,20 +19,16 @@ pub(super) struct CurrentCredentials {
 }
 
 impl CurrentCredentials {
-    /// AWSCURRENT's username and password, read afresh after [`TTL`].
-    pub async fn get(&self, connected: &Connected) -> Result<(Expected, SecretString), Redacted> {
+    /// AWSCURRENT's username and password, read afresh after [`TTL`]
+    /// through the same port the rotation reads it by.
+    pub async fn get(&self, secrets: &dyn SecretsPort) -> Result<(Expected, SecretString), Redacted> {
         let mut slot = self.slot.lock().await;
         if let Some((at, exp, pw)) = slot.as_ref()
             && at.elapsed() < TTL
         {
             return Ok((exp.clone(), pw.clone()));
         }
-        let session = connected.session.as_ref().map_err(Clone::clone)?;
-        let app = session
-            .secrets()
-            .app_secret(&connected.target.app_secret)
-            .await
-            .map_err(Redacted::error)?;
+        let app = secrets.current().await.map_err(Redacted::error)?;
         let exp = Expected::new(app.username.clone(), app.password.clone());
         *slot = Some((Instant::now(), exp.clone(), app.password.clone()));
         Ok((exp, app.password))

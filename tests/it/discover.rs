@@ -14,7 +14,7 @@ use kube::api::PostParams;
 use rotui::aws::{AwsOptions, AwsSession, SecretsManager, StaticCredentials};
 use rotui::discover::{self, discover};
 use rotui::k8s::{K8s, KubeOptions};
-use rotui::target::{Engine, Field, Source, Target, TargetArgs};
+use rotui::target::{Engine, Field, NameSource, Target, TargetArgs};
 use rotui_sandbox::controllers::govuk;
 use rotui_sandbox::world::World;
 use serde_json::json;
@@ -146,7 +146,7 @@ async fn whitehall(s: &Sandbox) -> Target {
 
 fn discovered(t: &Target, f: Field) -> String {
     match t.sources.get(f) {
-        Source::Discovered(from) => from.clone(),
+        NameSource::Discovered(from) => from.clone(),
         other => panic!("{f:?} = {} was not discovered: {other:?}", f.get(t)),
     }
 }
@@ -194,7 +194,7 @@ async fn a_drifted_app_is_discovered_with_no_name_flags_and_flags_override() {
         discovered(&t, Field::AdminSecretKey),
         "admin secret key (app name with underscores)"
     );
-    assert_eq!(t.sources.get(Field::Namespace), &Source::Convention);
+    assert_eq!(t.sources.get(Field::Namespace), &NameSource::Convention);
     assert!(discover::unresolved(&t).is_none());
     // Nothing of the DATABASE_URL but its path reaches the names.
     let shown = discover::describe(&t).join("\n");
@@ -222,7 +222,7 @@ async fn a_drifted_app_is_discovered_with_no_name_flags_and_flags_override() {
         Field::AdminSecretKey,
         Field::Container,
     ] {
-        assert_eq!(t.sources.get(f), &Source::Flag, "{f:?}");
+        assert_eq!(t.sources.get(f), &NameSource::Flag, "{f:?}");
     }
     // ... and what no flag named is still discovered.
     assert_eq!(t.k8s_secret, "whitehall-database");
@@ -312,11 +312,11 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
     assert_eq!(t.external_secret, "content-data-api-postgres");
     assert_eq!(
         t.sources.get(Field::ExternalSecret),
-        &Source::Fallback("no ExternalSecret writes Secret content-data-api-database".into())
+        &NameSource::Fallback("no ExternalSecret writes Secret content-data-api-database".into())
     );
-    assert!(matches!(t.sources.get(Field::AppSecret), Source::Fallback(_)));
+    assert!(matches!(t.sources.get(Field::AppSecret), NameSource::Fallback(_)));
     // The admin key: every key offered, none chosen.
-    let Source::Choose(keys) = t.sources.get(Field::AdminSecretKey) else {
+    let NameSource::Choose(keys) = t.sources.get(Field::AdminSecretKey) else {
         panic!("{:?}", t.sources.get(Field::AdminSecretKey));
     };
     assert_eq!(keys, &["account-api".to_owned(), "signon".to_owned()]);
@@ -332,7 +332,7 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
     let t = s.discover(&s.no_name_flags("nothing-here", Engine::Mysql)).await;
     assert_eq!(t.deployment, "nothing-here");
     assert!(
-        matches!(t.sources.get(Field::Deployment), Source::Fallback(w) if w.contains("no Deployment nothing-here")),
+        matches!(t.sources.get(Field::Deployment), NameSource::Fallback(w) if w.contains("no Deployment nothing-here")),
         "{:?}",
         t.sources.get(Field::Deployment)
     );
@@ -374,7 +374,7 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
     s.world.kube_store().allow("list", "externalsecrets");
     for f in [Field::ExternalSecret, Field::AppSecret] {
         assert!(
-            matches!(t.sources.get(f), Source::Fallback(why) if why.contains("externalsecrets")),
+            matches!(t.sources.get(f), NameSource::Fallback(why) if why.contains("externalsecrets")),
             "{f:?}: {:?}",
             t.sources.get(f)
         );
@@ -411,20 +411,20 @@ fn the_dashboard_shows_the_names_and_asks_for_the_admin_key() {
     connected.set(
         Field::K8sSecret,
         "whitehall-database",
-        Source::Discovered("Deployment whitehall-admin env DATABASE_URL".into()),
+        NameSource::Discovered("Deployment whitehall-admin env DATABASE_URL".into()),
     );
     connected.set(
         Field::Database,
         "whitehall_production",
-        Source::Discovered("Secret whitehall-database DATABASE_URL path".into()),
+        NameSource::Discovered("Secret whitehall-database DATABASE_URL path".into()),
     );
     connected.note(
         Field::ExternalSecret,
-        Source::Fallback("no ExternalSecret writes Secret whitehall-database".into()),
+        NameSource::Fallback("no ExternalSecret writes Secret whitehall-database".into()),
     );
     connected.note(
         Field::AdminSecretKey,
-        Source::Choose(vec!["signon".into(), "whitehall".into()]),
+        NameSource::Choose(vec!["signon".into(), "whitehall".into()]),
     );
     let mut s = State::new(Some(given), now);
     update(
@@ -474,6 +474,6 @@ fn the_dashboard_shows_the_names_and_asks_for_the_admin_key() {
         })
         .expect("the choice reconnects");
     assert_eq!(switched.admin_secret_key, "whitehall");
-    assert_eq!(switched.sources.get(Field::AdminSecretKey), &Source::Flag);
+    assert_eq!(switched.sources.get(Field::AdminSecretKey), &NameSource::Flag);
     assert!(s.dialog.is_none());
 }

@@ -19,6 +19,23 @@ use rotui::model::{
 use rotui::secret::{self, MASK, Redacted};
 use rotui::target::{Engine, Target};
 
+/// What writes, decided here apart from `Effect::is_write` (the product's
+/// own answer, which the read-only gate uses): a test asking the product
+/// whether the product wrote could not fail. Every variant is named, so a
+/// new effect does not compile until it is decided here too.
+fn writes(effect: &Effect) -> bool {
+    match effect {
+        // SQL, Secrets Manager or Kubernetes changes.
+        Effect::RunStep(_) | Effect::Rollback { .. } | Effect::Kill(_) | Effect::ForceSync => true,
+        // Reads, watches, the rollback's preview, the screen's own business.
+        Effect::Fetch { .. }
+        | Effect::Watch { .. }
+        | Effect::PreviewRollback
+        | Effect::SwitchTarget(_)
+        | Effect::Quit => false,
+    }
+}
+
 /// A password only these tests know; it must never reach a screen unrevealed.
 const PASSWORD: &str = "Snap5hotPassw0rdNeverShownXyZ123";
 const OLD: &str = "signon";
@@ -980,7 +997,7 @@ fn read_only_blocks_every_write() {
     cmds.extend(key(&mut s, KeyCode::Enter));
     cmds.extend(keys(&mut s, "signon"));
     cmds.extend(key(&mut s, KeyCode::Enter));
-    assert!(cmds.iter().all(|c| !c.is_write()), "{cmds:?}");
+    assert!(cmds.iter().all(|c| !writes(c)), "{cmds:?}");
     assert!(s.notice.as_ref().unwrap().1.contains("read-only"));
 }
 
@@ -1298,7 +1315,7 @@ fn command_line_switches_target_and_drops_old_answers() {
     assert!(
         matches!(&key(&mut s, KeyCode::Enter)[0], Effect::SwitchTarget(t) if t.label() == "production/signon/mysql")
     );
-    keys(&mut s, ":flavour x");
+    keys(&mut s, ":flavor x");
     assert!(key(&mut s, KeyCode::Enter).is_empty());
     assert!(s.notice.as_ref().unwrap().1.contains("unknown command"));
     keys(&mut s, ":app sig'non");
@@ -1739,7 +1756,7 @@ fn random_key_storms_keep_the_state_sound() {
                 key(&mut s, k)
             };
             if read_only {
-                assert!(cmds.iter().all(|c| !c.is_write()), "{cmds:?}");
+                assert!(cmds.iter().all(|c| !writes(c)), "{cmds:?}");
             }
             if i % 97 == 0 {
                 let at = t0() + secs(i as i64 / 10);
@@ -1878,7 +1895,7 @@ fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
     assert!(matches!(s.dialog, Some(Dialog::Rollback { preview: None, .. })));
     // Not before the preview is there.
     let fx = key(&mut s, KeyCode::Enter);
-    assert!(!fx.iter().any(|e| e.is_write()), "{fx:?}");
+    assert!(!fx.iter().any(writes), "{fx:?}");
     feed(&mut s, [Action::RollbackPreview(Ok(rollback_preview()))]);
     snap_both("dialog_rollback", &s);
 
@@ -1898,7 +1915,7 @@ fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
     feed(&mut s, [Action::RollbackPreview(Ok(rollback_preview()))]);
     keys(&mut s, "signon");
     let fx = key(&mut s, KeyCode::Enter);
-    assert!(!fx.iter().any(|e| e.is_write()), "{fx:?}");
+    assert!(!fx.iter().any(writes), "{fx:?}");
     assert!(matches!(s.dialog, Some(Dialog::Rollback { .. })));
     keys(&mut s, "_user_20260121");
     let fx = key(&mut s, KeyCode::Enter);
@@ -1943,4 +1960,26 @@ fn no_rollback_dialog_when_the_survey_says_there_is_none() {
     key(&mut s, KeyCode::Char('5'));
     assert!(key(&mut s, KeyCode::Char('B')).is_empty());
     assert!(s.dialog.is_none());
+}
+
+#[test]
+fn the_read_only_gate_calls_exactly_the_writes_writes() {
+    let every_effect = [
+        Effect::Fetch {
+            request: Request::Users,
+            generation: 1,
+        },
+        Effect::Watch { generation: 1 },
+        Effect::RunStep("production/create-user".into()),
+        Effect::PreviewRollback,
+        Effect::Rollback { drop_new: None },
+        Effect::Kill(KillTarget::Connection { id: 7, user: None }),
+        Effect::ForceSync,
+        Effect::SwitchTarget(Box::new(Target::new("staging", "signon", Engine::Mysql))),
+        Effect::Quit,
+    ];
+    for effect in &every_effect {
+        assert_eq!(effect.is_write(), writes(effect), "{effect:?}");
+    }
+    assert_eq!(every_effect.iter().filter(|e| writes(e)).count(), 4);
 }

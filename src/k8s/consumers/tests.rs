@@ -89,7 +89,7 @@ fn env_from_gives_every_key_under_its_prefix_and_env_overrides() {
         ],
         "a plain env entry replaces the envFrom variable of its name"
     );
-    assert!(w.reads.iter().all(|r| r.source == Source::EnvFrom));
+    assert!(w.reads.iter().all(|r| r.source == ReadVia::EnvFrom));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn volumes_secret_and_projected_are_files_not_variables() {
         [KeyRead {
             key: "DATABASE_URL".into(),
             variable: None,
-            source: Source::Volume {
+            source: ReadVia::Volume {
                 path: "/etc/db/url".into()
             }
         }]
