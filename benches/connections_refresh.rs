@@ -17,9 +17,9 @@ use rotui::db::mysql::MysqlDb;
 use rotui::db::postgres::{APPLICATION_NAME, PgDb};
 use rotui::model::Connection;
 use rotui::secret::{ExposeSecret, generate_password};
-use rotui_sandbox::mariadb::{ADMIN_USER, MariaDbServer};
-use rotui_sandbox::mysql::Flavour;
-use rotui_sandbox::postgres::{PgFlavour, PostgresServer};
+use rotui_sandbox::mariadb::{ADMIN_USER, MysqlServer};
+use rotui_sandbox::mysql::MysqlFlavor;
+use rotui_sandbox::postgres::{PgFlavor, PostgresServer};
 use sqlx::Connection as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -61,15 +61,15 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
-    for flavour in [PgFlavour::Pg17, PgFlavour::Pg15] {
-        let server = PostgresServer::start_flavour(flavour).expect("starting a throwaway PostgreSQL");
+    for flavor in [PgFlavor::Pg17, PgFlavor::Pg15] {
+        let server = PostgresServer::start_flavor(flavor).expect("starting a throwaway PostgreSQL");
         let report = rt.block_on(postgres(&server, &plan));
         print_report(&report, &plan);
         server.stop();
     }
 
-    for flavour in Flavour::ALL {
-        let server = MariaDbServer::start_flavour(flavour).expect("starting a throwaway MySQL-family server");
+    for flavor in MysqlFlavor::ALL {
+        let server = MysqlServer::start_flavor(flavor).expect("starting a throwaway MySQL-family server");
         let report = rt.block_on(mysql_family(&server, &plan));
         print_report(&report, &plan);
         drop(server);
@@ -118,7 +118,7 @@ async fn postgres(server: &PostgresServer, plan: &Plan) -> Report {
     report
 }
 
-async fn mysql_family(server: &MariaDbServer, plan: &Plan) -> Report {
+async fn mysql_family(server: &MysqlServer, plan: &Plan) -> Report {
     // The app: a user with ALL on its own database, holding N idle sessions.
     let app = server.create_app("bench_app").await.expect("creating the app");
     let options = MySqlConnectOptions::new()

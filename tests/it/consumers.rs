@@ -24,7 +24,7 @@ use rotui::secret::{ExposeSecret, SecretString};
 use rotui::target::{Engine, Target};
 use rotui_sandbox::apiserver::KubeApiServer;
 use rotui_sandbox::controllers::{AppPods, Cluster, ExternalSecret, MapSource, govuk};
-use rotui_sandbox::mariadb::{AppAccount, MariaDbServer};
+use rotui_sandbox::mariadb::{AppAccount, MysqlServer};
 use serde_json::json;
 
 const NS: &str = "apps";
@@ -54,7 +54,7 @@ impl World {
     }
 
     fn secret_doc(&self, password: &SecretString) -> serde_json::Value {
-        let server = MariaDbServer::shared();
+        let server = MysqlServer::shared();
         json!({ "username": self.app.user, "password": password.expose_secret(),
                 "host": format!("{}:{}", server.host(), server.port()) })
     }
@@ -96,7 +96,7 @@ impl World {
 /// Deployment, a worker (`envFrom`), another app reading the Secret under
 /// its own variable name, and a CronJob.
 async fn world() -> World {
-    let server = MariaDbServer::shared();
+    let server = MysqlServer::shared();
     let app = server.create_app("consumers").await.unwrap();
     let source = MapSource::new();
     let pods = AppPods::with_pod_ips();
@@ -280,7 +280,7 @@ async fn every_consumer_is_checked_and_a_running_job_on_the_old_credentials_is_n
     );
 
     // Connections come from the pods' own addresses, and name them.
-    let db = MysqlDb::connect(&MariaDbServer::shared().admin_url(None))
+    let db = MysqlDb::connect(&MysqlServer::shared().admin_url(None))
         .await
         .unwrap();
     let addresses = consumers::list_pod_addresses(&w.k8s).await.unwrap();
@@ -300,7 +300,7 @@ async fn every_consumer_is_checked_and_a_running_job_on_the_old_credentials_is_n
 
     // New credentials: a new password, synced; Reloader restarts the Deployments.
     let new = rotui::secret::generate_password();
-    MariaDbServer::shared()
+    MysqlServer::shared()
         .admin_exec(&[format!(
             "ALTER USER '{}'@'%' IDENTIFIED BY '{}'",
             w.app.user,

@@ -1,7 +1,7 @@
 //! The MySQL-family layer against real throwaway servers whose admin has
 //! RDS's master-user privileges (no SUPER): every test runs once on MySQL 9.7
 //! LTS (`db_mysql::NAME::mysql`) and once on MariaDB 10.11
-//! (`db_mysql::NAME::mariadb`), each flavour's server shared by these tests;
+//! (`db_mysql::NAME::mariadb`), each flavor's server shared by these tests;
 //! each test makes its own databases and users.
 
 use rotui::db::DbErrorKind;
@@ -10,39 +10,39 @@ use rotui::db::ident::{mysql_ident, mysql_str};
 use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, WritePlan, test_login};
 use rotui::model::{DbObject, FlavorKind, GrantKind};
 use rotui::secret::{self, ExposeSecret, SecretString};
-use rotui_sandbox::mariadb::{AppAccount, Flavour, MariaDbServer, unique_suffix};
+use rotui_sandbox::mariadb::{AppAccount, MysqlFlavor, MysqlServer, unique_suffix};
 
 thread_local! {
-    /// The flavour the running test is on (each `#[tokio::test]` runs on its
+    /// The flavor the running test is on (each `#[tokio::test]` runs on its
     /// own current-thread runtime, so the whole test sees its own value).
-    static FLAVOUR: std::cell::Cell<Flavour> = const { std::cell::Cell::new(Flavour::Mysql) };
+    static FLAVOR: std::cell::Cell<MysqlFlavor> = const { std::cell::Cell::new(MysqlFlavor::Mysql) };
     /// Whether it runs on the MySQL server with log_bin_trust_function_creators ON.
     static TRUSTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// One test per flavour: `flavoured!(name)` makes `name::mysql` and
-/// `name::mariadb`, each running `async fn name()` on that flavour's server.
-/// `flavoured!(name, trusting)`: on MySQL, the server whose DB parameters
+/// One test per flavor: `flavored!(name)` makes `name::mysql` and
+/// `name::mariadb`, each running `async fn name()` on that flavor's server.
+/// `flavored!(name, trusting)`: on MySQL, the server whose DB parameters
 /// allow non-SUPER admins to re-create functions and triggers
 /// (`log_bin_trust_function_creators=ON`, as an RDS parameter group sets it).
-macro_rules! flavoured {
+macro_rules! flavored {
     ($name:ident) => {
-        flavoured!($name, false);
+        flavored!($name, false);
     };
     ($name:ident, trusting) => {
-        flavoured!($name, true);
+        flavored!($name, true);
     };
     ($name:ident, $trusting:expr) => {
         mod $name {
             #[tokio::test]
             async fn mysql() {
-                super::FLAVOUR.with(|f| f.set(super::Flavour::Mysql));
+                super::FLAVOR.with(|f| f.set(super::MysqlFlavor::Mysql));
                 super::TRUSTING.with(|t| t.set($trusting));
                 super::$name().await
             }
             #[tokio::test]
             async fn mariadb() {
-                super::FLAVOUR.with(|f| f.set(super::Flavour::Mariadb));
+                super::FLAVOR.with(|f| f.set(super::MysqlFlavor::Mariadb));
                 super::$name().await
             }
         }
@@ -51,23 +51,23 @@ macro_rules! flavoured {
 
 /// `name` + `-suffix`, cut to MySQL's 32 characters on MySQL (the suffix kept).
 fn fit(name: &str, suffix: &str) -> String {
-    let max = match flavour() {
-        Flavour::Mysql => 32 - suffix.chars().count() - 1,
-        Flavour::Mariadb => 80,
+    let max = match flavor() {
+        MysqlFlavor::Mysql => 32 - suffix.chars().count() - 1,
+        MysqlFlavor::Mariadb => 80,
     };
     let head: String = name.chars().take(max).collect();
     format!("{head}-{suffix}")
 }
 
-fn flavour() -> Flavour {
-    FLAVOUR.with(|f| f.get())
+fn flavor() -> MysqlFlavor {
+    FLAVOR.with(|f| f.get())
 }
 
-fn server() -> &'static MariaDbServer {
-    if flavour() == Flavour::Mysql && TRUSTING.with(|t| t.get()) {
+fn server() -> &'static MysqlServer {
+    if flavor() == MysqlFlavor::Mysql && TRUSTING.with(|t| t.get()) {
         rotui_sandbox::mysql::shared_trusting()
     } else {
-        MariaDbServer::shared_flavour(flavour())
+        MysqlServer::shared_flavor(flavor())
     }
 }
 
@@ -93,16 +93,16 @@ fn account(app: &AppAccount) -> Account {
     Account::new(&app.user, &app.host)
 }
 
-flavoured!(connect_detects_mariadb_on_rds_and_the_admin);
+flavored!(connect_detects_mariadb_on_rds_and_the_admin);
 async fn connect_detects_mariadb_on_rds_and_the_admin() {
     let db = admin().await;
     let f = db.flavor();
-    match flavour() {
-        Flavour::Mariadb => {
+    match flavor() {
+        MysqlFlavor::Mariadb => {
             assert_eq!(f.kind, FlavorKind::Mariadb);
             assert!(f.version.contains("MariaDB"), "{}", f.version);
         }
-        Flavour::Mysql => {
+        MysqlFlavor::Mysql => {
             assert_eq!(f.kind, FlavorKind::Mysql);
             assert!(f.version.starts_with("9.7"), "{}", f.version);
         }
@@ -111,7 +111,7 @@ async fn connect_detects_mariadb_on_rds_and_the_admin() {
     assert_eq!(db.admin(), &Account::new("aws_db_admin", "%"));
 }
 
-flavoured!(wrong_password_and_unreachable_server_are_clear_and_secret_free);
+flavored!(wrong_password_and_unreachable_server_are_clear_and_secret_free);
 async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     let s = server();
     let bad = s.url("aws_db_admin", "NotThePassword123", None);
@@ -130,7 +130,7 @@ async fn wrong_password_and_unreachable_server_are_clear_and_secret_free() {
     assert!(err.to_string().contains("URL"), "{err}");
 }
 
-flavoured!(connect_with_a_separate_password);
+flavored!(connect_with_a_separate_password);
 async fn connect_with_a_separate_password() {
     let s = server();
     let url = format!("mysql://aws_db_admin@{}:{}", s.host(), s.port());
@@ -145,7 +145,7 @@ async fn connect_with_a_separate_password() {
     assert!(!format!("{err:?}").contains("not-the-password-9"));
 }
 
-flavoured!(users_show_the_runbook_columns_on_mariadb);
+flavored!(users_show_the_runbook_columns_on_mariadb);
 async fn users_show_the_runbook_columns_on_mariadb() {
     let db = admin().await;
     let app = app("signon").await;
@@ -160,9 +160,9 @@ async fn users_show_the_runbook_columns_on_mariadb() {
     let admin_row = users.iter().find(|u| u.name == "aws_db_admin").unwrap();
     assert_eq!(admin_row.host.as_deref(), Some("%"));
     assert!(!admin_row.superuser && admin_row.can_grant && admin_row.can_login);
-    let plugin = match flavour() {
-        Flavour::Mariadb => "mysql_native_password",
-        Flavour::Mysql => "caching_sha2_password",
+    let plugin = match flavor() {
+        MysqlFlavor::Mariadb => "mysql_native_password",
+        MysqlFlavor::Mysql => "caching_sha2_password",
     };
     assert_eq!(admin_row.auth_plugin.as_deref(), Some(plugin));
 
@@ -184,7 +184,7 @@ async fn users_show_the_runbook_columns_on_mariadb() {
     );
 }
 
-flavoured!(grants_are_parsed_and_never_carry_the_password_hash);
+flavored!(grants_are_parsed_and_never_carry_the_password_hash);
 async fn grants_are_parsed_and_never_carry_the_password_hash() {
     let db = admin().await;
     let app = app("signon").await;
@@ -201,7 +201,7 @@ async fn grants_are_parsed_and_never_carry_the_password_hash() {
     assert_eq!(err.kind, DbErrorKind::NotFound, "{err}");
 }
 
-flavoured!(
+flavored!(
     objects_list_views_routines_triggers_and_events_with_definers,
     trusting
 );
@@ -251,7 +251,7 @@ async fn objects_list_views_routines_triggers_and_events_with_definers() {
     );
 }
 
-flavoured!(connections_are_counted_per_user_in_one_query);
+flavored!(connections_are_counted_per_user_in_one_query);
 async fn connections_are_counted_per_user_in_one_query() {
     let db = admin().await;
     let app = app("signon").await;
@@ -306,7 +306,7 @@ async fn connections_are_counted_per_user_in_one_query() {
     drop(held);
 }
 
-flavoured!(test_login_accepts_the_right_password_only);
+flavored!(test_login_accepts_the_right_password_only);
 async fn test_login_accepts_the_right_password_only() {
     let app = app("signon").await;
     let s = server();
@@ -341,7 +341,7 @@ async fn login(user: &str, password: &SecretString) -> Result<(), rotui::db::DbE
     test_login(server().host(), server().port(), user, password, None).await
 }
 
-flavoured!(create_user_previews_a_masked_password_and_is_idempotent);
+flavored!(create_user_previews_a_masked_password_and_is_idempotent);
 async fn create_user_previews_a_masked_password_and_is_idempotent() {
     let db = admin().await;
     let new = Account::new(format!("signon_user_{}", unique_suffix()), "%");
@@ -379,7 +379,7 @@ async fn create_user_previews_a_masked_password_and_is_idempotent() {
     );
 }
 
-flavoured!(cloning_never_carries_the_mariadb_password_hash);
+flavored!(cloning_never_carries_the_mariadb_password_hash);
 async fn cloning_never_carries_the_mariadb_password_hash() {
     let db = admin().await;
     let old_app = app("signon").await;
@@ -415,7 +415,7 @@ async fn cloning_never_carries_the_mariadb_password_hash() {
     assert!(db.clone_grants_plan(&old, &new).await.unwrap().is_empty());
 }
 
-flavoured!(
+flavored!(
     cloning_copies_every_kind_of_grant_for_a_non_percent_host,
     trusting
 );
@@ -441,17 +441,17 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
         format!("CREATE USER {o} IDENTIFIED BY 'old-password-1'"),
         format!("CREATE USER {}", proxied.sql()),
         format!("GRANT {} TO {o} WITH ADMIN OPTION", mysql_str(&role)),
-        match flavour() {
-            Flavour::Mariadb => format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
-            Flavour::Mysql => format!("SET DEFAULT ROLE {} TO {o}", mysql_str(&role)),
+        match flavor() {
+            MysqlFlavor::Mariadb => format!("SET DEFAULT ROLE {} FOR {o}", mysql_str(&role)),
+            MysqlFlavor::Mysql => format!("SET DEFAULT ROLE {} TO {o}", mysql_str(&role)),
         },
-        match flavour() {
-            Flavour::Mariadb => format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
-            Flavour::Mysql => format!("GRANT PROCESS ON *.* TO {o}"),
+        match flavor() {
+            MysqlFlavor::Mariadb => format!("GRANT PROCESS ON *.* TO {o} WITH MAX_USER_CONNECTIONS 7"),
+            MysqlFlavor::Mysql => format!("GRANT PROCESS ON *.* TO {o}"),
         },
-        match flavour() {
-            Flavour::Mariadb => "DO 0".to_owned(),
-            Flavour::Mysql => format!("ALTER USER {o} WITH MAX_USER_CONNECTIONS 7"),
+        match flavor() {
+            MysqlFlavor::Mariadb => "DO 0".to_owned(),
+            MysqlFlavor::Mysql => format!("ALTER USER {o} WITH MAX_USER_CONNECTIONS 7"),
         },
         format!("GRANT SELECT, INSERT ON {d}.* TO {o} WITH GRANT OPTION"),
         format!("GRANT UPDATE ON {d}.`t-1` TO {o}"),
@@ -490,13 +490,13 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     let users = db.users().await.unwrap();
     let old_row = users.iter().find(|u| u.name == old.user).unwrap();
     let role_row = users.iter().find(|u| u.name == role).unwrap();
-    match flavour() {
-        Flavour::Mariadb => {
+    match flavor() {
+        MysqlFlavor::Mariadb => {
             assert_eq!(old_row.member_of, std::slice::from_ref(&role));
             assert!(role_row.is_role && role_row.host.is_none() && !role_row.can_login);
         }
         // MySQL roles are accounts with a host (`role`@`%`).
-        Flavour::Mysql => {
+        MysqlFlavor::Mysql => {
             assert_eq!(old_row.member_of, vec![format!("{role}@%")]);
             assert!(role_row.is_role && !role_row.can_login);
         }
@@ -544,7 +544,7 @@ async fn cloning_copies_every_kind_of_grant_for_a_non_percent_host() {
     assert!(db.verify_grants_equivalent(&old, &new).await.unwrap().is_empty());
 }
 
-flavoured!(a_missing_privilege_is_named);
+flavored!(a_missing_privilege_is_named);
 async fn a_missing_privilege_is_named() {
     let s = server();
     let db = admin().await;
@@ -572,7 +572,7 @@ async fn a_missing_privilege_is_named() {
     );
 }
 
-flavoured!(definers_move_to_the_admin_and_objects_keep_working, trusting);
+flavored!(definers_move_to_the_admin_and_objects_keep_working, trusting);
 async fn definers_move_to_the_admin_and_objects_keep_working() {
     let db = admin().await;
     let old_app = app(HOSTILE).await;
@@ -647,9 +647,9 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
     }
     let plan_previews = plan.previews();
     let plan_notes = plan.notes.clone();
-    let recreate = match flavour() {
-        Flavour::Mariadb => "CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION",
-        Flavour::Mysql => "CREATE DEFINER='aws_db_admin'@'%' FUNCTION",
+    let recreate = match flavor() {
+        MysqlFlavor::Mariadb => "CREATE OR REPLACE DEFINER='aws_db_admin'@'%' FUNCTION",
+        MysqlFlavor::Mysql => "CREATE DEFINER='aws_db_admin'@'%' FUNCTION",
     };
     assert!(
         plan.previews().iter().any(|s| s.contains(recreate)),
@@ -718,7 +718,7 @@ async fn scalar(db: &MysqlDb, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-flavoured!(kill_goes_through_rds_kill_and_drop_waits_for_it);
+flavored!(kill_goes_through_rds_kill_and_drop_waits_for_it);
 async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     let db = admin().await;
     let app = app("signon").await;
@@ -770,7 +770,7 @@ async fn kill_goes_through_rds_kill_and_drop_waits_for_it() {
     drop(held);
 }
 
-flavoured!(drop_is_refused_while_the_user_defines_objects_unless_forced);
+flavored!(drop_is_refused_while_the_user_defines_objects_unless_forced);
 async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     let db = admin().await;
     let app = app("definer").await;
@@ -813,7 +813,7 @@ async fn drop_is_refused_while_the_user_defines_objects_unless_forced() {
     assert_eq!(err.kind, DbErrorKind::Refused);
 }
 
-flavoured!(hostile_names_work_end_to_end_and_never_inject);
+flavored!(hostile_names_work_end_to_end_and_never_inject);
 async fn hostile_names_work_end_to_end_and_never_inject() {
     let db = admin().await;
     for hint in [
@@ -864,7 +864,7 @@ async fn hostile_names_work_end_to_end_and_never_inject() {
     assert!(db.users().await.unwrap().iter().any(|u| u.name == "root"));
 }
 
-flavoured!(the_pool_never_holds_more_than_two_connections);
+flavored!(the_pool_never_holds_more_than_two_connections);
 async fn the_pool_never_holds_more_than_two_connections() {
     let s = server();
     let sfx = unique_suffix();
@@ -894,7 +894,7 @@ async fn the_pool_never_holds_more_than_two_connections() {
     assert!((1..=2).contains(&seen), "saw {seen} connections");
 }
 
-flavoured!(slow_queries_time_out_with_a_clear_error);
+flavored!(slow_queries_time_out_with_a_clear_error);
 async fn slow_queries_time_out_with_a_clear_error() {
     // (Long enough for a TLS login to MySQL 9.7 on a busy machine, far
     // shorter than the query.)
@@ -908,7 +908,7 @@ async fn slow_queries_time_out_with_a_clear_error() {
     assert_eq!(b.expect("second slot free").as_deref(), Some("42"));
 }
 
-flavoured!(
+flavored!(
     a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds,
     trusting
 );
@@ -961,7 +961,7 @@ async fn a_held_table_lock_gives_a_lock_timeout_and_a_retry_succeeds() {
     busy.close().await.unwrap();
 }
 
-flavoured!(one_connection_can_be_killed_alone);
+flavored!(one_connection_can_be_killed_alone);
 async fn one_connection_can_be_killed_alone() {
     use sqlx::Connection;
     let db = admin().await;
@@ -988,7 +988,7 @@ async fn one_connection_can_be_killed_alone() {
     b.close().await.unwrap();
 }
 
-flavoured!(nothing_prints_a_password);
+flavored!(nothing_prints_a_password);
 async fn nothing_prints_a_password() {
     let s = server();
     let db = admin().await;
@@ -1027,12 +1027,12 @@ async fn nothing_prints_a_password() {
     assert!(!format!("{err} {err:?}").contains(app.password.expose_secret()));
 }
 
-flavoured!(quoting_holds_when_the_server_defaults_to_no_backslash_escapes);
+flavored!(quoting_holds_when_the_server_defaults_to_no_backslash_escapes);
 async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
     // A server of its own: the global sql_mode change must not leak into
     // the other tests.
-    let f = flavour();
-    let s = tokio::task::spawn_blocking(move || MariaDbServer::start_flavour(f))
+    let f = flavor();
+    let s = tokio::task::spawn_blocking(move || MysqlServer::start_flavor(f))
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("a second {f} server: {e}"));
@@ -1077,7 +1077,7 @@ async fn quoting_holds_when_the_server_defaults_to_no_backslash_escapes() {
     drop(held);
 }
 
-flavoured!(a_drain_of_many_sessions_is_counted_by_one_cheap_query);
+flavored!(a_drain_of_many_sessions_is_counted_by_one_cheap_query);
 async fn a_drain_of_many_sessions_is_counted_by_one_cheap_query() {
     use sqlx::Connection;
     let db = admin().await;
@@ -1119,7 +1119,7 @@ async fn settled_count(db: &MysqlDb, user: &str, want: i64) -> i64 {
     db.connection_count(user).await.unwrap()
 }
 
-flavoured!(trigger_order_survives_definer_migration, trusting);
+flavored!(trigger_order_survives_definer_migration, trusting);
 async fn trigger_order_survives_definer_migration() {
     let db = admin().await;
     let app = app("triggers").await;
@@ -1172,7 +1172,7 @@ async fn trigger_order_survives_definer_migration() {
     );
 }
 
-flavoured!(no_password_reaches_the_logs);
+flavored!(no_password_reaches_the_logs);
 async fn no_password_reaches_the_logs() {
     let (captured, _capturing) = crate::support::capture_logs().await;
 
@@ -1236,15 +1236,15 @@ async fn routines_and_triggers(db: &MysqlDb, app: &AppAccount) -> Vec<(String, S
 // OFF (MySQL's and RDS's default), a non-SUPER admin's DROP + CREATE of a
 // function or trigger used to drop it and then fail (1419). Now the plan is
 // refused before anything is dropped, and the objects are untouched.
-flavoured!(a_function_and_a_trigger_survive_a_refused_definer_migration);
+flavored!(a_function_and_a_trigger_survive_a_refused_definer_migration);
 async fn a_function_and_a_trigger_survive_a_refused_definer_migration() {
     let db = admin().await;
     let app = app("trustoff").await;
     function_and_trigger(&app).await;
     let before = routines_and_triggers(&db, &app).await;
     assert_eq!(before.len(), 2, "{before:?}");
-    match flavour() {
-        Flavour::Mysql => {
+    match flavor() {
+        MysqlFlavor::Mysql => {
             let check = db.recreate_check().await.unwrap();
             assert!(
                 check.log_bin && !check.trust_function_creators && !check.admin_has_super,
@@ -1269,7 +1269,7 @@ async fn a_function_and_a_trigger_survive_a_refused_definer_migration() {
             let err = db.execute(&[stale]).await.unwrap_err();
             assert_eq!(err.kind, DbErrorKind::Refused, "{err}");
         }
-        Flavour::Mariadb => {
+        MysqlFlavor::Mariadb => {
             // Binary logging is off on this MariaDB, and MariaDB re-creates with
             // CREATE OR REPLACE (nothing dropped): the move goes ahead.
             let plan = db
@@ -1285,14 +1285,14 @@ async fn a_function_and_a_trigger_survive_a_refused_definer_migration() {
         scalar(&db, &format!("SELECT {}.twice(21)", mysql_ident(&app.database))).await,
         "42"
     );
-    if flavour() == Flavour::Mysql {
+    if flavor() == MysqlFlavor::Mysql {
         assert_eq!(after, before, "untouched");
     }
 }
 
 // Loss #1, the other half: with the variable ON (the RDS fix), the same
 // objects move to the admin and keep working; each was backed up (0600) first.
-flavoured!(a_function_and_a_trigger_migrate_when_trust_is_on, trusting);
+flavored!(a_function_and_a_trigger_migrate_when_trust_is_on, trusting);
 async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
     let db = admin().await;
     let app = app("trustson").await;
@@ -1314,7 +1314,7 @@ async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
     assert_eq!(plan.backups.len(), 2);
     let statements = plan.statements_with_notes();
     let previews: Vec<String> = statements.iter().map(Statement::preview).collect();
-    if flavour() == Flavour::Mysql {
+    if flavor() == MysqlFlavor::Mysql {
         // The notes reach the previews (and so `rotui plan`, the step list and the journal).
         assert!(
             previews[0].contains("-- note:") && previews[0].contains(&third.user),
@@ -1359,7 +1359,7 @@ async fn a_function_and_a_trigger_migrate_when_trust_is_on() {
 // If a re-creation fails anyway after its DROP ran, the object is restored
 // from its backup at once, and the error says so (not just "statement 1 of 1
 // failed").
-flavoured!(a_failed_re_creation_is_restored_and_said, trusting);
+flavored!(a_failed_re_creation_is_restored_and_said, trusting);
 async fn a_failed_re_creation_is_restored_and_said() {
     let db = admin().await;
     let app = app("restore").await;
@@ -1380,9 +1380,9 @@ async fn a_failed_re_creation_is_restored_and_said() {
     let still = routines_and_triggers(&db, &app).await;
     // MySQL's master may name any definer (SET_ANY_DEFINER); RDS MariaDB's
     // cannot (no SET USER), so there it comes back defined by the admin.
-    let definer = match flavour() {
-        Flavour::Mysql => app.user.as_str(),
-        Flavour::Mariadb => "aws_db_admin",
+    let definer = match flavor() {
+        MysqlFlavor::Mysql => app.user.as_str(),
+        MysqlFlavor::Mariadb => "aws_db_admin",
     };
     assert!(
         still
@@ -1401,7 +1401,7 @@ async fn a_failed_re_creation_is_restored_and_said() {
 
 // Loss #6: the estate's longest MySQL app name makes a 35-character user
 // name; it is shortened to 32, keeps the date, and works.
-flavoured!(a_35_character_user_name_is_shortened_and_works);
+flavored!(a_35_character_user_name_is_shortened_and_works);
 async fn a_35_character_user_name_is_shortened_and_works() {
     let db = admin().await;
     let old_app = app("cp").await;
@@ -1438,14 +1438,14 @@ async fn a_35_character_user_name_is_shortened_and_works() {
 
 // Loss #3 / #5: account options are cloned, and verification compares them:
 // a difference in any of them makes the users not equivalent.
-flavoured!(account_options_are_cloned_and_compared);
+flavored!(account_options_are_cloned_and_compared);
 async fn account_options_are_cloned_and_compared() {
     let db = admin().await;
     let old_app = app("opts").await;
     let old = account(&old_app);
     let o = old.sql();
-    let setup: Vec<String> = match flavour() {
-        Flavour::Mysql => vec![
+    let setup: Vec<String> = match flavor() {
+        MysqlFlavor::Mysql => vec![
             format!(
                 "ALTER USER {o} REQUIRE SUBJECT '/CN=signon' AND ISSUER '/CN=ca' AND CIPHER 'ECDHE-RSA-AES256-GCM-SHA384' \
                  WITH MAX_QUERIES_PER_HOUR 1000 MAX_UPDATES_PER_HOUR 100 MAX_CONNECTIONS_PER_HOUR 50 MAX_USER_CONNECTIONS 7 \
@@ -1455,7 +1455,7 @@ async fn account_options_are_cloned_and_compared() {
             format!("ALTER USER {o} ATTRIBUTE '{{\"team\": \"govuk\", \"owner\": \"signon\"}}'"),
             format!("ALTER USER {o} COMMENT 'signon app user'"),
         ],
-        Flavour::Mariadb => vec![format!(
+        MysqlFlavor::Mariadb => vec![format!(
             "ALTER USER {o} REQUIRE SSL WITH MAX_USER_CONNECTIONS 7 MAX_QUERIES_PER_HOUR 1000"
         )],
     };
@@ -1494,7 +1494,7 @@ async fn account_options_are_cloned_and_compared() {
         db.clone_grants_plan(&old, &new).await.unwrap().is_empty(),
         "idempotent"
     );
-    if flavour() == Flavour::Mysql {
+    if flavor() == MysqlFlavor::Mysql {
         let a = db.account_options(&old).await.unwrap().unwrap();
         let b = db.account_options(&new).await.unwrap().unwrap();
         assert_eq!(a.atoms(), b.atoms());

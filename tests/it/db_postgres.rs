@@ -10,39 +10,42 @@ use rotui::db::postgres::{APPLICATION_NAME, PgConfig, PgDb};
 use rotui::db::{DbError, DbErrorKind};
 use rotui::model::DbObject;
 use rotui::secret::{ExposeSecret, MASK, SecretString, generate_password};
-use rotui_sandbox::postgres::{PgFlavour, PostgresServer, skip_pg17};
+use rotui_sandbox::postgres::{PgFlavor, PostgresServer, skipping_pg17};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 tokio::task_local! {
-    /// The flavour the running test is on (set by [`pg_test!`]).
-    static FLAVOUR: PgFlavour;
+    /// The flavor the running test is on (set by [`pg_test!`]).
+    static FLAVOR: PgFlavor;
 }
 
-/// The flavour of the running test.
-fn flavour() -> PgFlavour {
-    FLAVOUR
+/// The flavor of the running test.
+fn flavor() -> PgFlavor {
+    FLAVOR
         .try_with(|f| *f)
         .expect("a PostgreSQL test runs inside pg_test!")
 }
 
-/// The shared server of the running test's flavour.
+/// The shared server of the running test's flavor.
 fn pg() -> &'static PostgresServer {
-    PostgresServer::shared_of(flavour())
+    PostgresServer::shared_of(flavor())
 }
 
-/// Run a test body on one flavour. PostgreSQL 17 is only skipped when the
+/// Run a test body on one flavor. PostgreSQL 17 is only skipped when the
 /// machine says so (`ROTUI_SKIP_PG17=1`), and then loudly.
-pub(crate) async fn on_flavour(flavour: PgFlavour, body: impl std::future::Future<Output = ()>) {
-    if flavour == PgFlavour::Pg17 && skip_pg17() {
-        eprintln!("SKIPPED on {flavour}: ROTUI_SKIP_PG17 is set");
+pub(crate) async fn on_flavor(flavor: PgFlavor, body: impl std::future::Future<Output = ()>) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a PostgreSQL test")
+        .to_owned();
+    if flavor == PgFlavor::Pg17 && skipping_pg17(&test) {
         return;
     }
-    FLAVOUR.scope(flavour, body).await
+    FLAVOR.scope(flavor, body).await
 }
 
 /// `pg_test! { async fn name() { … } }`: the test `name::postgresql_17` and
-/// `name::postgresql_15`, one per flavour, so a failure names its server.
+/// `name::postgresql_15`, one per flavor, so a failure names its server.
 macro_rules! pg_test {
     (async fn $name:ident() $body:block) => {
         mod $name {
@@ -53,12 +56,12 @@ macro_rules! pg_test {
 
             #[tokio::test]
             async fn postgresql_17() {
-                on_flavour(PgFlavour::Pg17, body()).await
+                on_flavor(PgFlavor::Pg17, body()).await
             }
 
             #[tokio::test]
             async fn postgresql_15() {
-                on_flavour(PgFlavour::Pg15, body()).await
+                on_flavor(PgFlavor::Pg15, body()).await
             }
         }
     };
@@ -156,10 +159,10 @@ async fn admin_roles(roles: &[&str]) {
 
 /// PostgreSQL 16+: inheritance is per grant, and the plans say so.
 fn per_grant() -> bool {
-    flavour().major() >= 16
+    flavor().major() >= 16
 }
 
-/// `GRANT role TO member` as the plans write it on this flavour.
+/// `GRANT role TO member` as the plans write it on this flavor.
 fn grant_inheriting(role: &str, member: &str) -> String {
     format!(
         "GRANT {role} TO {member}{}",
@@ -235,17 +238,17 @@ async fn the_test_server_has_an_rds_shaped_admin() {
 
 pg_test! {
 async fn a_server_of_its_own_starts_cleanly_and_is_removed_when_stopped() {
-    let f = flavour();
-    let server = tokio::task::spawn_blocking(move || PostgresServer::start_flavour(f))
+    let f = flavor();
+    let server = tokio::task::spawn_blocking(move || PostgresServer::start_flavor(f))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(server.flavour(), flavour());
+    assert_eq!(server.flavor(), flavor());
     assert!(
-        server.version().starts_with(&format!("{}.", flavour().major())),
-        "{flavour}: {}",
+        server.version().starts_with(&format!("{}.", flavor().major())),
+        "{flavor}: {}",
         server.version(),
-        flavour = flavour()
+        flavor = flavor()
     );
     let log = std::fs::read_to_string(server.dir.join("postgres.log")).unwrap();
     assert!(log.contains("ready to accept connections"), "{log}");
@@ -1692,7 +1695,7 @@ async fn every_privilege_kind_the_old_login_holds_carries_over_to_the_new_login(
         (format!("pg_has_role({n}, {}, 'MEMBER WITH ADMIN OPTION')", rotui::db::ident::pg_str(&group)), true),
     ];
     for (sql, want) in &expect {
-        assert_eq!(check(&app.database, &format!("SELECT {sql}")).await, *want, "{sql} on {}", flavour());
+        assert_eq!(check(&app.database, &format!("SELECT {sql}")).await, *want, "{sql} on {}", flavor());
     }
     if per_grant() {
         let g = rotui::db::ident::pg_str(&nogroup);

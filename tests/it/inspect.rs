@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use rotui::secret::{ExposeSecret, generate_password};
-use rotui_sandbox::mariadb::{Flavour, MariaDbServer};
+use rotui_sandbox::mariadb::{MysqlFlavor, MysqlServer};
 use rotui_sandbox::postgres::PostgresServer;
 
 fn inspect(args: &[&str]) -> (bool, String, String) {
@@ -35,23 +35,23 @@ fn inspect(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// On each MySQL-family flavour (`…::mysql`, `…::mariadb`).
+/// On each MySQL-family flavor (`…::mysql`, `…::mariadb`).
 mod inspect_json_on_mysql_family_shows_users_grants_definers_and_connections {
     use super::*;
 
     #[tokio::test]
     async fn mysql() {
-        inspect_json_on_mysql_family(Flavour::Mysql).await
+        inspect_json_on_mysql_family(MysqlFlavor::Mysql).await
     }
 
     #[tokio::test]
     async fn mariadb() {
-        inspect_json_on_mysql_family(Flavour::Mariadb).await
+        inspect_json_on_mysql_family(MysqlFlavor::Mariadb).await
     }
 }
 
-async fn inspect_json_on_mysql_family(flavour: Flavour) {
-    let server = MariaDbServer::shared_flavour(flavour);
+async fn inspect_json_on_mysql_family(flavor: MysqlFlavor) {
+    let server = MysqlServer::shared_flavor(flavor);
     let app = server.create_app("insp").await.unwrap();
     let db = app.database.clone();
     server
@@ -65,7 +65,7 @@ async fn inspect_json_on_mysql_family(flavour: Flavour) {
     let (ok, stdout, stderr) = inspect(&["--db-url", &url, "--user", &app.user, "--json"]);
     assert!(ok, "inspect failed: {stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
-    assert_eq!(doc["flavor"]["kind"], flavour.name());
+    assert_eq!(doc["flavor"]["kind"], flavor.name());
     assert_eq!(doc["database"], db.as_str());
     let users = doc["users"].as_array().unwrap();
     assert!(users.iter().any(|u| u["name"] == app.user.as_str()));

@@ -453,9 +453,9 @@ mod real {
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
-    use rotui_sandbox::mariadb::{Flavour, MariaDbServer};
+    use rotui_sandbox::mariadb::{MysqlFlavor, MysqlServer};
     use rotui_sandbox::moto::MotoServer;
-    use rotui_sandbox::postgres::{PgFlavour, PostgresServer};
+    use rotui_sandbox::postgres::{PgFlavor, PostgresServer};
     use serde_json::json;
     use sqlx::{Connection, PgConnection};
 
@@ -503,7 +503,7 @@ mod real {
 
     struct World {
         engine: Engine,
-        flavour: Flavour,
+        flavor: MysqlFlavor,
         /// The app's user before the rotation, its password and its database.
         old: String,
         old_password: SecretString,
@@ -511,8 +511,8 @@ mod real {
         session: AwsSession,
         secret_id: String,
         db: Arc<dyn DbPort>,
-        /// The PostgreSQL server (flavour) of a PostgreSQL app.
-        pg_flavour: PgFlavour,
+        /// The PostgreSQL server (flavor) of a PostgreSQL app.
+        pg_flavor: PgFlavor,
         ctx: Ctx,
         plan: Plan,
         dir: tempfile::TempDir,
@@ -548,20 +548,20 @@ mod real {
     struct Parts {
         engine: Engine,
         /// The MySQL-family server (unused for PostgreSQL).
-        flavour: Flavour,
+        flavor: MysqlFlavor,
         old: String,
         old_password: SecretString,
         database: String,
         session: AwsSession,
         secret_id: String,
         db: Arc<dyn DbPort>,
-        pg_flavour: PgFlavour,
+        pg_flavor: PgFlavor,
     }
 
     /// An app like signon: its database, a user that owns a table and
     /// defines a view, and its secret `govuk/<app>/mysql`.
-    async fn mysql_parts(flavour: Flavour) -> Parts {
-        let server = MariaDbServer::shared_flavour(flavour);
+    async fn mysql_parts(flavor: MysqlFlavor) -> Parts {
+        let server = MysqlServer::shared_flavor(flavor);
         let app = server.create_app("signon").await.expect("create the app");
         let as_app =
             MysqlDb::connect(&server.url(&app.user, app.password.expose_secret(), Some(&app.database)))
@@ -584,14 +584,14 @@ mod real {
         let db = MysqlPort::new(admin, server.host(), server.port(), &app.database);
         Parts {
             engine: Engine::Mysql,
-            flavour,
+            flavor,
             old: app.user,
             old_password: app.password,
             database: app.database,
             session,
             secret_id,
             db: Arc::new(db),
-            pg_flavour: PgFlavour::default(),
+            pg_flavor: PgFlavor::default(),
         }
     }
 
@@ -599,8 +599,8 @@ mod real {
     /// object in it (not on owner roles yet). `hostile` names break naive
     /// quoting (they cannot go into an unescaped DATABASE_URL, so the
     /// end-to-end tests use plain ones, as GOV.UK does).
-    async fn postgres_parts(pg_flavour: PgFlavour, hostile: bool) -> Parts {
-        let pg = PostgresServer::shared_of(pg_flavour);
+    async fn postgres_parts(pg_flavor: PgFlavor, hostile: bool) -> Parts {
+        let pg = PostgresServer::shared_of(pg_flavor);
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let user = if hostile {
             format!("account-api-{tag} it's \"q\" %")
@@ -622,29 +622,29 @@ mod real {
         let db = PgPort::new(admin, "127.0.0.1", pg.port(), &database);
         Parts {
             engine: Engine::Postgres,
-            flavour: Flavour::Mysql,
+            flavor: MysqlFlavor::Mysql,
             old: user,
             old_password: password,
             database,
             session,
             secret_id,
             db: Arc::new(db),
-            pg_flavour,
+            pg_flavor,
         }
     }
 
     impl World {
-        async fn mysql(flavour: Flavour) -> World {
-            World::assemble(mysql_parts(flavour).await, |_| {}, |_| Arc::new(NoCluster))
+        async fn mysql(flavor: MysqlFlavor) -> World {
+            World::assemble(mysql_parts(flavor).await, |_| {}, |_| Arc::new(NoCluster))
         }
 
         async fn postgres() -> World {
-            World::postgres_on(PgFlavour::default()).await
+            World::postgres_on(PgFlavor::default()).await
         }
 
-        async fn postgres_on(flavour: PgFlavour) -> World {
+        async fn postgres_on(flavor: PgFlavor) -> World {
             World::assemble(
-                postgres_parts(flavour, true).await,
+                postgres_parts(flavor, true).await,
                 |_| {},
                 |_| Arc::new(NoCluster),
             )
@@ -676,14 +676,14 @@ mod real {
             };
             World {
                 engine: p.engine,
-                flavour: p.flavour,
+                flavor: p.flavor,
                 old: p.old,
                 old_password: p.old_password,
                 database: p.database,
                 session: p.session,
                 secret_id: p.secret_id,
                 db: p.db,
-                pg_flavour: p.pg_flavour,
+                pg_flavor: p.pg_flavor,
                 plan: Plan::build(&spec).unwrap(),
                 ctx: Ctx::new([ports]),
                 dir: tempfile::tempdir().unwrap(),
@@ -770,7 +770,7 @@ mod real {
         async fn app_reads(&self, user: &str, password: &SecretString) -> Result<i64, String> {
             match self.engine {
                 Engine::Mysql => {
-                    let s = MariaDbServer::shared_flavour(self.flavour);
+                    let s = MysqlServer::shared_flavor(self.flavor);
                     let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
                         .await
                         .map_err(|e| e.to_string())?;
@@ -792,7 +792,7 @@ mod real {
         }
 
         async fn pg_session(&self, user: &str, password: &SecretString) -> Result<PgConnection, String> {
-            let url = PostgresServer::shared_of(self.pg_flavour).url(user, password, &self.database);
+            let url = PostgresServer::shared_of(self.pg_flavor).url(user, password, &self.database);
             PgConnection::connect(url.expose_secret())
                 .await
                 .map_err(|e| secret::redact(&e.to_string()))
@@ -802,7 +802,7 @@ mod real {
         async fn hold_session(&self, user: &str, password: &SecretString) -> Held {
             match self.engine {
                 Engine::Mysql => {
-                    let s = MariaDbServer::shared_flavour(self.flavour);
+                    let s = MysqlServer::shared_flavor(self.flavor);
                     let db = MysqlDb::connect(&s.url(user, password.expose_secret(), Some(&self.database)))
                         .await
                         .unwrap();
@@ -924,29 +924,29 @@ mod real {
         r
     }
 
-    /// `name::mysql` and `name::mariadb`, each running `name(flavour)`.
-    macro_rules! per_flavour {
+    /// `name::mysql` and `name::mariadb`, each running `name(flavor)`.
+    macro_rules! per_flavor {
         ($name:ident) => {
             mod $name {
                 use super::*;
                 #[tokio::test]
                 async fn mysql() {
-                    super::$name(Flavour::Mysql).await
+                    super::$name(MysqlFlavor::Mysql).await
                 }
                 #[tokio::test]
                 async fn mariadb() {
-                    super::$name(Flavour::Mariadb).await
+                    super::$name(MysqlFlavor::Mariadb).await
                 }
             }
         };
     }
 
-    per_flavour!(mysql_until_promotion_on_moto);
-    async fn mysql_until_promotion_on_moto(flavour: Flavour) {
-        let w = World::mysql(flavour).await;
+    per_flavor!(mysql_until_promotion_on_moto);
+    async fn mysql_until_promotion_on_moto(flavor: MysqlFlavor) {
+        let w = World::mysql(flavor).await;
         let r = until_promotion_interrupted_at_every_step(&w).await;
         // Same rights, and the view no longer depends on the old definer.
-        let admin = MysqlDb::connect(&MariaDbServer::shared_flavour(flavour).admin_url(None))
+        let admin = MysqlDb::connect(&MysqlServer::shared_flavor(flavor).admin_url(None))
             .await
             .unwrap();
         let (old, new) = (Account::new(&w.old, "%"), Account::new(&r.new_username, "%"));
@@ -962,16 +962,16 @@ mod real {
 
     #[tokio::test]
     async fn postgres_until_promotion_with_owner_role_conversion() {
-        postgres_until_promotion(PgFlavour::Pg17).await;
+        postgres_until_promotion(PgFlavor::Pg17).await;
     }
 
     #[tokio::test]
     async fn postgres_15_until_promotion_with_owner_role_conversion() {
-        postgres_until_promotion(PgFlavour::Pg15).await;
+        postgres_until_promotion(PgFlavor::Pg15).await;
     }
 
-    async fn postgres_until_promotion(flavour: PgFlavour) {
-        let w = World::postgres_on(flavour).await;
+    async fn postgres_until_promotion(flavor: PgFlavor) {
+        let w = World::postgres_on(flavor).await;
         let r = until_promotion_interrupted_at_every_step(&w).await;
         let owner = format!("{}-owner-role", w.old);
         // Everything belongs to the owner role, which both users inherit.
@@ -1053,7 +1053,7 @@ mod real {
 
     #[tokio::test]
     async fn two_operators_at_once_make_one_new_user_mysql() {
-        two_at_once(&World::mysql(Flavour::Mysql).await).await;
+        two_at_once(&World::mysql(MysqlFlavor::Mysql).await).await;
     }
 
     #[tokio::test]
@@ -1066,7 +1066,7 @@ mod real {
     /// the take-over is in the mark and in the taker's journal.
     #[tokio::test]
     async fn a_stale_holder_is_taken_over_and_it_is_recorded() {
-        let w = World::mysql(Flavour::Mysql).await;
+        let w = World::mysql(MysqlFlavor::Mysql).await;
         let mut alice = w.opts("create-user");
         alice.holder = Some("alice@laptop".into());
         let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &w.journal(), &alice)
@@ -1187,23 +1187,23 @@ mod real {
         assert_eq!(w.app_reads(&cur.username, &cur.password).await, Ok(2));
     }
 
-    per_flavour!(mysql_old_user_is_dropped_only_once_unused);
-    async fn mysql_old_user_is_dropped_only_once_unused(flavour: Flavour) {
-        drop_only_once_unused(&World::mysql(flavour).await).await;
+    per_flavor!(mysql_old_user_is_dropped_only_once_unused);
+    async fn mysql_old_user_is_dropped_only_once_unused(flavor: MysqlFlavor) {
+        drop_only_once_unused(&World::mysql(flavor).await).await;
     }
 
     #[tokio::test]
     async fn postgres_old_user_is_reassigned_and_dropped_only_once_unused() {
-        postgres_old_user_dropped(PgFlavour::Pg17).await;
+        postgres_old_user_dropped(PgFlavor::Pg17).await;
     }
 
     #[tokio::test]
     async fn postgres_15_old_user_is_reassigned_and_dropped_only_once_unused() {
-        postgres_old_user_dropped(PgFlavour::Pg15).await;
+        postgres_old_user_dropped(PgFlavor::Pg15).await;
     }
 
-    async fn postgres_old_user_dropped(flavour: PgFlavour) {
-        let w = World::postgres_on(flavour).await;
+    async fn postgres_old_user_dropped(flavor: PgFlavor) {
+        let w = World::postgres_on(flavor).await;
         drop_only_once_unused(&w).await;
         // Nothing was lost with it: the owner role owns every object.
         let owner = format!("{}-owner-role", w.old);
@@ -1215,7 +1215,7 @@ mod real {
     /// none; wrong settings give clear, secret-free errors.
     #[tokio::test]
     async fn plan_reads_the_admin_password_from_secrets_manager() {
-        let server = MariaDbServer::shared();
+        let server = MysqlServer::shared();
         let app = server.create_app("signon").await.unwrap();
         let session = aws_session().await;
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -1315,7 +1315,7 @@ mod real {
     /// masked, and writes nothing anywhere.
     #[tokio::test]
     async fn plan_cmd_on_live_systems_writes_nothing() {
-        for w in [World::mysql(Flavour::Mysql).await, World::postgres().await] {
+        for w in [World::mysql(MysqlFlavor::Mysql).await, World::postgres().await] {
             let before = w.current().await;
             let mut out = Vec::new();
             rotui::rotation::cli::plan_cmd(&w.plan.spec, &w.ctx, &w.journal(), &w.opts("promote"), &mut out)
@@ -1415,8 +1415,8 @@ mod real {
     /// system in words, holds no secret, and the next run resumes.
     #[tokio::test]
     async fn outages_fail_clearly_and_the_rotation_resumes() {
-        let w = World::mysql(Flavour::Mariadb).await;
-        let server = MariaDbServer::shared();
+        let w = World::mysql(MysqlFlavor::Mariadb).await;
+        let server = MysqlServer::shared();
         let relay = Relay::start(server.port()).await;
         let admin = MysqlDb::connect_with(
             &format!("mysql://aws_db_admin@127.0.0.1:{}", relay.port),
@@ -1788,20 +1788,20 @@ mod real {
 
     // MySQL 9.7 resumes from an empty state directory at every step;
     // MariaDB from the same one.
-    per_flavour!(mysql_full_rotation_in_the_sandbox);
-    async fn mysql_full_rotation_in_the_sandbox(flavour: Flavour) {
-        full_rotation(mysql_parts(flavour).await, flavour == Flavour::Mysql).await;
+    per_flavor!(mysql_full_rotation_in_the_sandbox);
+    async fn mysql_full_rotation_in_the_sandbox(flavor: MysqlFlavor) {
+        full_rotation(mysql_parts(flavor).await, flavor == MysqlFlavor::Mysql).await;
     }
 
     /// Each resume from an empty state directory.
     #[tokio::test]
     async fn postgres_full_rotation_in_the_sandbox_with_owner_role_conversion() {
-        full_rotation(postgres_parts(PgFlavour::Pg17, false).await, true).await;
+        full_rotation(postgres_parts(PgFlavor::Pg17, false).await, true).await;
     }
 
     #[tokio::test]
     async fn postgres_15_full_rotation_in_the_sandbox_with_owner_role_conversion() {
-        full_rotation(postgres_parts(PgFlavour::Pg15, false).await, false).await;
+        full_rotation(postgres_parts(PgFlavor::Pg15, false).await, false).await;
     }
 
     /// Kubernetes refuses (RBAC), then External Secrets cannot sync: each
@@ -1809,7 +1809,7 @@ mod real {
     /// and the next run completes it.
     #[tokio::test]
     async fn cluster_failures_are_clear_and_the_rotation_resumes() {
-        let (sandbox, w) = deployed(mysql_parts(Flavour::Mysql).await).await;
+        let (sandbox, w) = deployed(mysql_parts(MysqlFlavor::Mysql).await).await;
         let run = |stop: Option<&'static str>| {
             let o = sandbox_opts(&w, stop);
             let (w, journal) = (&w, w.journal());
@@ -2035,18 +2035,18 @@ mod real {
         assert_eq!(status(&synced, "drop-old-user"), StepStatus::Pending);
     }
 
-    per_flavour!(mysql_plan_and_dashboard_agree_and_nothing_is_done_early);
-    async fn mysql_plan_and_dashboard_agree_and_nothing_is_done_early(flavour: Flavour) {
-        plan_and_dashboard_agree(mysql_parts(flavour).await).await;
+    per_flavor!(mysql_plan_and_dashboard_agree_and_nothing_is_done_early);
+    async fn mysql_plan_and_dashboard_agree_and_nothing_is_done_early(flavor: MysqlFlavor) {
+        plan_and_dashboard_agree(mysql_parts(flavor).await).await;
     }
 
     #[tokio::test]
     async fn postgres_plan_and_dashboard_agree_and_nothing_is_done_early() {
-        plan_and_dashboard_agree(postgres_parts(PgFlavour::Pg17, false).await).await;
+        plan_and_dashboard_agree(postgres_parts(PgFlavor::Pg17, false).await).await;
     }
 
     #[tokio::test]
     async fn postgres_15_plan_and_dashboard_agree_and_nothing_is_done_early() {
-        plan_and_dashboard_agree(postgres_parts(PgFlavour::Pg15, false).await).await;
+        plan_and_dashboard_agree(postgres_parts(PgFlavor::Pg15, false).await).await;
     }
 }

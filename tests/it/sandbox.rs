@@ -22,8 +22,8 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
             assert!(info[engine][key].is_string(), "sandbox.json lacks {engine}.{key}");
         }
     }
-    // Each server's flavour and version; PostgreSQL is the estate's 17 by default.
-    assert_eq!(info["postgres"]["flavour"], "postgresql-17", "{info}");
+    // Each server's flavor and version; PostgreSQL is the estate's 17 by default.
+    assert_eq!(info["postgres"]["flavor"], "postgresql-17", "{info}");
     assert!(
         info["postgres"]["version"].as_str().unwrap().starts_with("17."),
         "{info}"
@@ -96,7 +96,7 @@ async fn the_sandbox_serves_the_runbook_world_and_inspect_runs_on_its_exports() 
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["flavor"]["kind"], world.info().mysql.flavour.as_str());
+    assert_eq!(doc["flavor"]["kind"], world.info().mysql.flavor.as_str());
     assert!(
         world.info().mysql.version.contains("9.7"),
         "{:?}",

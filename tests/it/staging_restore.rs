@@ -28,7 +28,7 @@ use rotui::target::{Engine, Target};
 use rotui_sandbox::apiserver::KubeApiServer;
 use rotui_sandbox::controllers::{AppPods, Cluster, ExternalSecret, SecretSource, govuk};
 use rotui_sandbox::moto::MotoServer;
-use rotui_sandbox::postgres::{PgFlavour, PostgresServer, pg17_cache_bindir, skip_pg17};
+use rotui_sandbox::postgres::{PgFlavor, PostgresServer, pg17_cache_bindir, skipping_pg17};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
@@ -247,12 +247,11 @@ where
 
 #[tokio::test]
 async fn postgres_staging_follows_a_nightly_restore_that_brings_no_roles() {
-    if skip_pg17() {
-        eprintln!("SKIPPED: ROTUI_SKIP_PG17 is set");
+    if skipping_pg17("staging_restore::postgres_staging_follows_a_nightly_restore_that_brings_no_roles") {
         return;
     }
-    let production = PostgresServer::shared_of(PgFlavour::Pg17);
-    let staging = PostgresServer::start_flavour(PgFlavour::Pg17).expect("start staging's PostgreSQL 17");
+    let production = PostgresServer::shared_of(PgFlavor::Pg17);
+    let staging = PostgresServer::start_flavor(PgFlavor::Pg17).expect("start staging's PostgreSQL 17");
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let app = format!("content-store-{tag}");
     let database = format!("content_store_{tag}_production");

@@ -9,7 +9,7 @@ use clap::Parser;
 use color_eyre::eyre::Result;
 use rotui_sandbox::estate::{Estate, EstateSpec};
 use rotui_sandbox::guard::scratch_dir;
-use rotui_sandbox::postgres::PgFlavour;
+use rotui_sandbox::postgres::PgFlavor;
 use rotui_sandbox::world::{Servers, World};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -34,10 +34,10 @@ struct Args {
     dir: Option<PathBuf>,
     /// The MySQL app's server: `mysql` (MySQL 9.7 LTS, as production's 8.4) or `mariadb`.
     #[arg(long, default_value = "mysql")]
-    mysql: rotui_sandbox::mariadb::Flavour,
+    mysql: rotui_sandbox::mariadb::MysqlFlavor,
     /// PostgreSQL server for account-api: 17 (Debian trixie's, the estate's) or 15 (the system's).
-    #[arg(long, default_value = "17", value_parser = clap::value_parser!(PgFlavour))]
-    postgres: PgFlavour,
+    #[arg(long, default_value = "17", value_parser = clap::value_parser!(PgFlavor))]
+    postgres: PgFlavor,
 }
 
 #[tokio::main]
@@ -71,12 +71,12 @@ async fn main() -> Result<()> {
     );
     println!(
         "  {:<17} {}",
-        format!("{} (signon)", info.mysql.flavour),
+        format!("{} (signon)", info.mysql.flavor),
         info.mysql.admin_url
     );
     println!(
         "  {:<17} {}",
-        format!("{} (account-api)", info.postgres.flavour),
+        format!("{} (account-api)", info.postgres.flavor),
         info.postgres.admin_url
     );
     println!();
@@ -124,8 +124,8 @@ async fn run_estate(
             e.kube_context, e.cluster, e.kube_url
         );
         println!("    AWS profile    {}  ({})", e.aws_profile, e.aws_endpoint_url);
-        println!("    {:<14} {}", e.mysql.flavour, e.mysql.admin_url);
-        println!("    {:<14} {}", e.postgres.flavour, e.postgres.admin_url);
+        println!("    {:<14} {}", e.mysql.flavor, e.mysql.admin_url);
+        println!("    {:<14} {}", e.postgres.flavor, e.postgres.admin_url);
         println!("    admin secret   {}", e.admin_secret);
         if let Some(from) = &e.restored_from {
             println!(

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::guard::{Guarded, free_port, is_root, scratch_dir};
-pub use crate::mysql::Flavour;
+pub use crate::mysql::MysqlFlavor;
 use rotui::db::ident::{mysql_account, mysql_ident, mysql_str};
 use rotui::secret::{self, ExposeSecret, SecretString};
 
@@ -33,12 +33,12 @@ CREATE USER, EVENT, TRIGGER, DELETE HISTORY";
 
 /// A running throwaway MySQL-family server: MariaDB 10.11 (started here) or
 /// MySQL 9.7 LTS (started by [`crate::mysql`]); both have the same test API,
-/// so a test can run on either ([`Flavour`]). Stopped, and its directory
+/// so a test can run on either ([`MysqlFlavor`]). Stopped, and its directory
 /// removed, when it is dropped or when this process exits (see [`Guarded`]).
 #[derive(Debug)]
-pub struct MariaDbServer {
+pub struct MysqlServer {
     pub port: u16,
-    pub(crate) flavour: Flavour,
+    pub(crate) flavor: MysqlFlavor,
     pub(crate) version: String,
     pub(crate) dir: PathBuf,
     pub(crate) admin_password: SecretString,
@@ -56,9 +56,9 @@ pub struct AppAccount {
     pub password: SecretString,
 }
 
-impl MariaDbServer {
+impl MysqlServer {
     /// Start a server on a free port and bootstrap the admin. Blocking.
-    pub fn start() -> io::Result<MariaDbServer> {
+    pub fn start() -> io::Result<MysqlServer> {
         let install = find_binary(&["mariadb-install-db", "mysql_install_db"])?;
         let server = find_binary(&["mariadbd", "mysqld"])?;
         let client = ClientCmd {
@@ -122,9 +122,9 @@ impl MariaDbServer {
             .map_err(|e| io::Error::other(format!("bootstrapping MariaDB failed: {e}")))?;
         let version = binary_version(&server, &[]);
 
-        Ok(MariaDbServer {
+        Ok(MysqlServer {
             port,
-            flavour: Flavour::Mariadb,
+            flavor: MysqlFlavor::Mariadb,
             version,
             dir,
             admin_password,
@@ -136,33 +136,33 @@ impl MariaDbServer {
     /// The MariaDB server shared by every test in this binary, started on
     /// first use. Share only the server: sqlx pools belong to one tokio
     /// runtime, and each `#[tokio::test]` has its own.
-    pub fn shared() -> &'static MariaDbServer {
-        static SHARED: OnceLock<MariaDbServer> = OnceLock::new();
+    pub fn shared() -> &'static MysqlServer {
+        static SHARED: OnceLock<MysqlServer> = OnceLock::new();
         SHARED.get_or_init(|| {
-            MariaDbServer::start().unwrap_or_else(|e| panic!("cannot start the test MariaDB: {e}"))
+            MysqlServer::start().unwrap_or_else(|e| panic!("cannot start the test MariaDB: {e}"))
         })
     }
 
-    /// The shared server of one flavour (MySQL 9.7 with
+    /// The shared server of one flavor (MySQL 9.7 with
     /// `log_bin_trust_function_creators` OFF, as MySQL and RDS default to).
-    pub fn shared_flavour(flavour: Flavour) -> &'static MariaDbServer {
-        match flavour {
-            Flavour::Mariadb => MariaDbServer::shared(),
-            Flavour::Mysql => crate::mysql::shared(),
+    pub fn shared_flavor(flavor: MysqlFlavor) -> &'static MysqlServer {
+        match flavor {
+            MysqlFlavor::Mariadb => MysqlServer::shared(),
+            MysqlFlavor::Mysql => crate::mysql::shared(),
         }
     }
 
-    /// Start a fresh server of one flavour. Blocking.
-    pub fn start_flavour(flavour: Flavour) -> io::Result<MariaDbServer> {
-        match flavour {
-            Flavour::Mariadb => MariaDbServer::start(),
-            Flavour::Mysql => crate::mysql::start(&[]),
+    /// Start a fresh server of one flavor. Blocking.
+    pub fn start_flavor(flavor: MysqlFlavor) -> io::Result<MysqlServer> {
+        match flavor {
+            MysqlFlavor::Mariadb => MysqlServer::start(),
+            MysqlFlavor::Mysql => crate::mysql::start(&[]),
         }
     }
 
     /// Which server this is.
-    pub fn flavour(&self) -> Flavour {
-        self.flavour
+    pub fn flavor(&self) -> MysqlFlavor {
+        self.flavor
     }
 
     /// The server's own version line (`mysqld --version`).
@@ -220,9 +220,9 @@ impl MariaDbServer {
         let suffix = unique_suffix();
         // MySQL user names are at most 32 characters (MariaDB's 80): a long
         // hint is cut, the unique suffix kept.
-        let max = match self.flavour {
-            Flavour::Mysql => 32,
-            Flavour::Mariadb => 80,
+        let max = match self.flavor {
+            MysqlFlavor::Mysql => 32,
+            MysqlFlavor::Mariadb => 80,
         };
         let head: String = hint.chars().take(max - suffix.len() - 1).collect();
         let app = AppAccount {

@@ -1,7 +1,7 @@
 //! A throwaway MySQL 9.7 LTS (the successor LTS of the estate's MySQL 8.4:
 //! same roles, grants and definer rules) whose admin is shaped like RDS's
 //! master user, beside [`crate::mariadb`]'s MariaDB 10.11 and with the same
-//! test API ([`MariaDbServer`]).
+//! test API ([`MysqlServer`]).
 //!
 //! The server is Debian sid's `mysql-server-core`, unpacked by
 //! `scripts/mysql-server.sh` into `/var/tmp/rotui-servers-UID/mysql/root` and
@@ -23,7 +23,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::guard::{Guarded, free_port, is_root, scratch_dir};
-use crate::mariadb::{ClientCmd, MariaDbServer, binary_version, log_tail, run_sql, wait_ready};
+use crate::mariadb::{ClientCmd, MysqlServer, binary_version, log_tail, run_sql, wait_ready};
 use rotui::db::ident::mysql_str;
 use rotui::secret::{self, ExposeSecret, SecretString};
 
@@ -32,7 +32,7 @@ const RDS_MASTER_SQL: &str = include_str!("mysql_rds_master.sql");
 /// Which MySQL-family server a test or the sandbox runs on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Flavour {
+pub enum MysqlFlavor {
     /// MySQL 9.7 LTS (production runs MySQL 8.4 on RDS).
     #[default]
     Mysql,
@@ -40,46 +40,46 @@ pub enum Flavour {
     Mariadb,
 }
 
-impl Flavour {
-    /// Every flavour, the production-like one first.
-    pub const ALL: [Flavour; 2] = [Flavour::Mysql, Flavour::Mariadb];
+impl MysqlFlavor {
+    /// Every flavor, the production-like one first.
+    pub const ALL: [MysqlFlavor; 2] = [MysqlFlavor::Mysql, MysqlFlavor::Mariadb];
 
     pub fn name(self) -> &'static str {
         match self {
-            Flavour::Mysql => "mysql",
-            Flavour::Mariadb => "mariadb",
+            MysqlFlavor::Mysql => "mysql",
+            MysqlFlavor::Mariadb => "mariadb",
         }
     }
 }
 
-impl std::fmt::Display for Flavour {
+impl std::fmt::Display for MysqlFlavor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl std::str::FromStr for Flavour {
+impl std::str::FromStr for MysqlFlavor {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
-            "mysql" => Ok(Flavour::Mysql),
-            "mariadb" => Ok(Flavour::Mariadb),
-            other => Err(format!("unknown MySQL flavour `{other}` (mysql or mariadb)")),
+            "mysql" => Ok(MysqlFlavor::Mysql),
+            "mariadb" => Ok(MysqlFlavor::Mariadb),
+            other => Err(format!("unknown MySQL flavor `{other}` (mysql or mariadb)")),
         }
     }
 }
 
 /// The shared MySQL 9.7 (trust OFF), started on first use.
-pub fn shared() -> &'static MariaDbServer {
-    static SHARED: OnceLock<MariaDbServer> = OnceLock::new();
+pub fn shared() -> &'static MysqlServer {
+    static SHARED: OnceLock<MysqlServer> = OnceLock::new();
     SHARED.get_or_init(|| start(&[]).unwrap_or_else(|e| panic!("cannot start the test MySQL 9.7: {e}")))
 }
 
 /// A shared MySQL 9.7 started with `log_bin_trust_function_creators=ON`, as
 /// an RDS DB parameter group can set it (routines and triggers can then be
 /// re-created without SUPER).
-pub fn shared_trusting() -> &'static MariaDbServer {
-    static SHARED: OnceLock<MariaDbServer> = OnceLock::new();
+pub fn shared_trusting() -> &'static MysqlServer {
+    static SHARED: OnceLock<MysqlServer> = OnceLock::new();
     SHARED.get_or_init(|| {
         start(&["--log-bin-trust-function-creators=ON"])
             .unwrap_or_else(|e| panic!("cannot start the test MySQL 9.7 (trusting): {e}"))
@@ -179,7 +179,7 @@ impl Runner {
 
 /// Start a MySQL 9.7 server on a free port with an RDS-shaped master;
 /// `extra` are more mysqld options. Blocking.
-pub fn start(extra: &[&str]) -> io::Result<MariaDbServer> {
+pub fn start(extra: &[&str]) -> io::Result<MysqlServer> {
     let root = server_root()?;
     let run = Runner::new(&root)?;
     let mysqld = root.join("usr/sbin/mysqld");
@@ -268,9 +268,9 @@ pub fn start(extra: &[&str]) -> io::Result<MariaDbServer> {
         .map_err(|e| io::Error::other(format!("bootstrapping MySQL 9.7 failed: {e}")))?;
     let version = binary_version(&run.loader, &run.pre_args(&mysqld));
 
-    Ok(MariaDbServer {
+    Ok(MysqlServer {
         port,
-        flavour: Flavour::Mysql,
+        flavor: MysqlFlavor::Mysql,
         version,
         dir,
         admin_password,
@@ -299,11 +299,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flavours_parse_and_print() {
-        for f in Flavour::ALL {
-            assert_eq!(f.name().parse::<Flavour>().unwrap(), f);
+    fn flavors_parse_and_print() {
+        for f in MysqlFlavor::ALL {
+            assert_eq!(f.name().parse::<MysqlFlavor>().unwrap(), f);
         }
-        assert!("postgres".parse::<Flavour>().is_err());
+        assert!("postgres".parse::<MysqlFlavor>().is_err());
     }
 
     #[test]

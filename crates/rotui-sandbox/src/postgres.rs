@@ -1,8 +1,8 @@
 //! A throwaway PostgreSQL server with an admin shaped like RDS's master user.
 //!
-//! The server runs PostgreSQL 17 ([`PgFlavour::Pg17`], Debian trixie's
+//! The server runs PostgreSQL 17 ([`PgFlavor::Pg17`], Debian trixie's
 //! `postgresql-17` unpacked by `scripts/postgres-server.sh`, the default) or
-//! the system's 15 ([`PgFlavour::Pg15`], Debian 12's `postgresql`) in a temp dir on a free port, 127.0.0.1 only, under
+//! the system's 15 ([`PgFlavor::Pg15`], Debian 12's `postgresql`) in a temp dir on a free port, 127.0.0.1 only, under
 //! a [`Guarded`] process so it is stopped and its directory removed when the
 //! test binary exits, even after a panic.
 //!
@@ -36,7 +36,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// A running throwaway PostgreSQL.
 #[derive(Debug)]
 pub struct PostgresServer {
-    pub flavour: PgFlavour,
+    pub flavor: PgFlavor,
     /// The server's version, `17.12`.
     pub version: String,
     pub port: u16,
@@ -52,7 +52,7 @@ pub struct PostgresServer {
 /// Which PostgreSQL a server runs. The estate runs 14, 16 and 17; Debian 12
 /// ships 15 and `scripts/postgres-server.sh` unpacks Debian trixie's 17.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum PgFlavour {
+pub enum PgFlavor {
     /// PostgreSQL 17 from Debian trixie, unpacked into a cache by
     /// `scripts/postgres-server.sh` (the estate's newest major).
     #[default]
@@ -61,45 +61,45 @@ pub enum PgFlavour {
     Pg15,
 }
 
-impl PgFlavour {
-    /// Every flavour the database tests run on.
-    pub const ALL: [PgFlavour; 2] = [PgFlavour::Pg17, PgFlavour::Pg15];
+impl PgFlavor {
+    /// Every flavor the database tests run on.
+    pub const ALL: [PgFlavor; 2] = [PgFlavor::Pg17, PgFlavor::Pg15];
 
     /// `postgresql-17` / `postgresql-15`: how test names and `sandbox.json` name it.
     pub fn name(self) -> &'static str {
         match self {
-            PgFlavour::Pg17 => "postgresql-17",
-            PgFlavour::Pg15 => "postgresql-15",
+            PgFlavor::Pg17 => "postgresql-17",
+            PgFlavor::Pg15 => "postgresql-15",
         }
     }
 
     pub fn major(self) -> u32 {
         match self {
-            PgFlavour::Pg17 => 17,
-            PgFlavour::Pg15 => 15,
+            PgFlavor::Pg17 => 17,
+            PgFlavor::Pg15 => 15,
         }
     }
 
     /// `17` or `15` (the sandbox's `--postgres`).
-    pub fn parse(s: &str) -> Option<PgFlavour> {
+    pub fn parse(s: &str) -> Option<PgFlavor> {
         match s.trim().trim_start_matches("postgresql-") {
-            "17" => Some(PgFlavour::Pg17),
-            "15" => Some(PgFlavour::Pg15),
+            "17" => Some(PgFlavor::Pg17),
+            "15" => Some(PgFlavor::Pg15),
             _ => None,
         }
     }
 }
 
-impl std::fmt::Display for PgFlavour {
+impl std::fmt::Display for PgFlavor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl std::str::FromStr for PgFlavour {
+impl std::str::FromStr for PgFlavor {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PgFlavour::parse(s).ok_or_else(|| format!("unknown PostgreSQL flavour `{s}` (expected 17 or 15)"))
+        PgFlavor::parse(s).ok_or_else(|| format!("unknown PostgreSQL flavor `{s}` (expected 17 or 15)"))
     }
 }
 
@@ -138,10 +138,10 @@ impl Binaries {
             .then_some(b)
     }
 
-    fn find(flavour: PgFlavour) -> io::Result<Self> {
-        match flavour {
-            PgFlavour::Pg17 => Self::find_17(),
-            PgFlavour::Pg15 => Self::find_system(),
+    fn find(flavor: PgFlavor) -> io::Result<Self> {
+        match flavor {
+            PgFlavor::Pg17 => Self::find_17(),
+            PgFlavor::Pg15 => Self::find_system(),
         }
     }
 
@@ -248,30 +248,47 @@ pub fn skip_pg17() -> bool {
     std::env::var_os("ROTUI_SKIP_PG17").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
+/// Whether `test` skips its PostgreSQL 17 part here; when it does, says so
+/// on stderr and adds the test to the file `ROTUI_SKIPPED_LOG` names, which
+/// `just test` prints after the run (a passing test's stderr is hidden).
+pub fn skipping_pg17(test: &str) -> bool {
+    if !skip_pg17() {
+        return false;
+    }
+    eprintln!("SKIPPED on PostgreSQL 17: {test} (ROTUI_SKIP_PG17 is set)");
+    if let Some(path) = std::env::var_os("ROTUI_SKIPPED_LOG") {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{test}");
+        }
+    }
+    true
+}
+
 impl PostgresServer {
     /// Initialise a data dir, start the server and create the RDS-shaped
     /// admin. Blocking; about a second.
     pub fn start() -> io::Result<Self> {
-        Self::start_flavour(PgFlavour::default())
+        Self::start_flavor(PgFlavor::default())
     }
 
-    /// Start a server of the given flavour.
-    pub fn start_flavour(flavour: PgFlavour) -> io::Result<Self> {
-        let bin = Binaries::find(flavour)?;
+    /// Start a server of the given flavor.
+    pub fn start_flavor(flavor: PgFlavor) -> io::Result<Self> {
+        let bin = Binaries::find(flavor)?;
         let version = bin.version()?;
         // The free port may be taken by someone else before the server binds
         // it: then start over on another one.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match Self::start_once(&bin, flavour, &version) {
+            match Self::start_once(&bin, flavor, &version) {
                 Err(e) if attempts < 3 && e.to_string().contains("Address already in use") => continue,
                 other => return other,
             }
         }
     }
 
-    fn start_once(bin: &Binaries, flavour: PgFlavour, version: &str) -> io::Result<Self> {
+    fn start_once(bin: &Binaries, flavor: PgFlavor, version: &str) -> io::Result<Self> {
         // PostgreSQL refuses to run as root: drop to the `postgres` user then.
         let run_as = if is_root() {
             nix::unistd::User::from_name(SUPERUSER)
@@ -375,7 +392,7 @@ impl PostgresServer {
         };
 
         let server = PostgresServer {
-            flavour,
+            flavor,
             version: version.to_owned(),
             port,
             dir,
@@ -489,24 +506,24 @@ impl PostgresServer {
     /// the tokio runtime that made them, so only the process is shared: each
     /// test connects with its own pool.
     pub fn shared() -> &'static PostgresServer {
-        Self::shared_of(PgFlavour::default())
+        Self::shared_of(PgFlavor::default())
     }
 
-    /// One server of `flavour` per test binary, started on first use.
-    pub fn shared_of(flavour: PgFlavour) -> &'static PostgresServer {
+    /// One server of `flavor` per test binary, started on first use.
+    pub fn shared_of(flavor: PgFlavor) -> &'static PostgresServer {
         static SHARED: [OnceLock<PostgresServer>; 2] = [OnceLock::new(), OnceLock::new()];
-        let slot = match flavour {
-            PgFlavour::Pg17 => &SHARED[0],
-            PgFlavour::Pg15 => &SHARED[1],
+        let slot = match flavor {
+            PgFlavor::Pg17 => &SHARED[0],
+            PgFlavor::Pg15 => &SHARED[1],
         };
         slot.get_or_init(|| {
-            PostgresServer::start_flavour(flavour)
-                .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL ({flavour}): {e}"))
+            PostgresServer::start_flavor(flavor)
+                .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL ({flavor}): {e}"))
         })
     }
 
-    pub fn flavour(&self) -> PgFlavour {
-        self.flavour
+    pub fn flavor(&self) -> PgFlavor {
+        self.flavor
     }
 
     pub fn version(&self) -> &str {

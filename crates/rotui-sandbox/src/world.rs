@@ -19,9 +19,9 @@ use sqlx::{Connection, Executor};
 use crate::apiserver::{KubeApiServer, KubeStore};
 use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::guard::shell_quote;
-use crate::mariadb::{Flavour, MariaDbServer};
+use crate::mariadb::{MysqlFlavor, MysqlServer};
 use crate::moto::MotoServer;
-use crate::postgres::{PgFlavour, PostgresServer};
+use crate::postgres::{PgFlavor, PostgresServer};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
 use rotui::db::ident::{mysql_str, pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
@@ -55,7 +55,7 @@ pub struct SandboxInfo {
 pub struct EngineInfo {
     /// Which server runs the app's database (`postgresql-17`, `mariadb`, …).
     #[serde(default)]
-    pub flavour: String,
+    pub flavor: String,
     /// That server's version (`17.12`).
     #[serde(default)]
     pub version: String,
@@ -68,13 +68,13 @@ pub struct EngineInfo {
     pub admin_secret: String,
 }
 
-/// Which server flavours the sandbox runs (the estate's by default).
+/// Which server flavors the sandbox runs (the estate's by default).
 #[derive(Debug, Clone, Default)]
 pub struct Servers {
     /// MySQL 9.7 LTS by default, as production's MySQL 8.4.
-    pub mysql: Flavour,
+    pub mysql: MysqlFlavor,
     /// PostgreSQL 17 by default, as the estate's newest apps.
-    pub postgres: PgFlavour,
+    pub postgres: PgFlavor,
 }
 
 /// The running sandbox. Dropping it stops everything (the servers' guards
@@ -84,7 +84,7 @@ pub struct World {
     client: Client,
     cluster: Option<Cluster>,
     kube: Option<KubeApiServer>,
-    _mariadb: MariaDbServer,
+    _mariadb: MysqlServer,
     _postgres: PostgresServer,
     _moto: MotoServer,
 }
@@ -105,7 +105,7 @@ impl World {
         Self::start_with_servers(dir, &Servers::default()).await
     }
 
-    /// [`World::start`] on the given server flavours. MySQL runs with
+    /// [`World::start`] on the given server flavors. MySQL runs with
     /// `log_bin_trust_function_creators=ON`, as the RDS DB parameter group
     /// must set it for rotui to move the definer of its trigger.
     pub async fn start_with_servers(dir: &Path, servers: &Servers) -> Result<World> {
@@ -113,18 +113,18 @@ impl World {
         // The three servers start in parallel: each is a second or two of waiting.
         let mysql = servers.mysql;
         let mariadb = tokio::task::spawn_blocking(move || match mysql {
-            Flavour::Mysql => crate::mysql::start(&["--log-bin-trust-function-creators=ON"]),
-            Flavour::Mariadb => MariaDbServer::start(),
+            MysqlFlavor::Mysql => crate::mysql::start(&["--log-bin-trust-function-creators=ON"]),
+            MysqlFlavor::Mariadb => MysqlServer::start(),
         });
-        let pg_flavour = servers.postgres;
-        let postgres = tokio::task::spawn_blocking(move || PostgresServer::start_flavour(pg_flavour));
+        let pg_flavor = servers.postgres;
+        let postgres = tokio::task::spawn_blocking(move || PostgresServer::start_flavor(pg_flavor));
         let moto = tokio::task::spawn_blocking(MotoServer::start);
         let mariadb = mariadb
             .await?
             .wrap_err_with(|| format!("starting the {mysql} server"))?;
         let postgres = postgres
             .await?
-            .wrap_err_with(|| format!("starting PostgreSQL ({pg_flavour})"))?;
+            .wrap_err_with(|| format!("starting PostgreSQL ({pg_flavor})"))?;
         let moto = moto.await?.wrap_err("starting moto (run `just tools`)")?;
 
         let signon = Target::new(ENV, "signon", Engine::Mysql);
@@ -189,7 +189,7 @@ impl World {
             env: ENV.to_owned(),
             namespace: NAMESPACE.to_owned(),
             mysql: EngineInfo {
-                flavour: mariadb.flavour().to_string(),
+                flavor: mariadb.flavor().to_string(),
                 version: mariadb.version().to_owned(),
                 admin_url: format!("mysql://aws_db_admin@{mysql_host}/{}", signon.database),
                 app: signon.app.clone(),
@@ -198,7 +198,7 @@ impl World {
                 admin_secret: signon.admin_secret.clone(),
             },
             postgres: EngineInfo {
-                flavour: postgres.flavour().name().to_owned(),
+                flavor: postgres.flavor().name().to_owned(),
                 version: postgres.version().to_owned(),
                 admin_url: format!(
                     "postgresql://aws_db_admin@{pg_host}/{}",
@@ -344,7 +344,7 @@ pub(crate) async fn create_secret(
 }
 
 /// `signon_production` with the `signon` user and the objects it defines.
-async fn seed_mariadb(server: &MariaDbServer, password: &SecretString) -> Result<()> {
+async fn seed_mariadb(server: &MysqlServer, password: &SecretString) -> Result<()> {
     let script = SIGNON_SQL.replace("{{password}}", &mysql_str(password.expose_secret()));
     server.root_exec(&sql_statements(&script)).await?;
     Ok(())
@@ -398,9 +398,8 @@ pub(crate) fn sql_statements(script: &str) -> Vec<String> {
 
 /// Create each object of a multi-document YAML manifest.
 async fn apply_manifests(client: &Client, yaml: &str) -> Result<()> {
-    use serde::Deserialize as _;
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let value = serde_json::Value::deserialize(doc)?;
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(yaml)?;
+    for value in docs {
         create_object(client, NAMESPACE, value).await?;
     }
     Ok(())
@@ -455,7 +454,7 @@ mod tests {
             env: ENV.into(),
             namespace: NAMESPACE.into(),
             mysql: EngineInfo {
-                flavour: "mysql".into(),
+                flavor: "mysql".into(),
                 version: "9.7".into(),
                 admin_url: "mysql://aws_db_admin@127.0.0.1:2/it's".into(),
                 app: "signon".into(),
@@ -464,7 +463,7 @@ mod tests {
                 admin_secret: "sandbox-rds-admin-passwords".into(),
             },
             postgres: EngineInfo {
-                flavour: "postgresql-17".into(),
+                flavor: "postgresql-17".into(),
                 version: "17.12".into(),
                 admin_url: "postgresql://aws_db_admin@127.0.0.1:3/d".into(),
                 app: "account-api".into(),
@@ -484,7 +483,7 @@ mod tests {
 
     #[test]
     fn the_manifest_parses() {
-        let docs: Vec<_> = serde_yaml::Deserializer::from_str(CLUSTER_YAML).collect();
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(CLUSTER_YAML).unwrap();
         assert_eq!(docs.len(), 4);
     }
 }

@@ -30,9 +30,9 @@ use sqlx::{Connection, Executor};
 
 use crate::apiserver::{KubeApiServer, KubeStore};
 use crate::controllers::{AppPods, AwsSource, Cluster};
-use crate::mariadb::MariaDbServer;
+use crate::mariadb::MysqlServer;
 use crate::moto::MotoServer;
-use crate::postgres::{PgFlavour, PostgresServer};
+use crate::postgres::{PgFlavor, PostgresServer};
 use crate::world::{AWS_KEY, create_object, create_secret, sql_statements};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
 use rotui::db::ident::{mysql_str, pg_ident, pg_str};
@@ -83,7 +83,7 @@ pub struct EnvInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerInfo {
-    pub flavour: String,
+    pub flavor: String,
     pub version: String,
     /// `127.0.0.1:PORT`, what the app secrets' `host` holds.
     pub host: String,
@@ -98,7 +98,7 @@ struct EnvWorld {
     pods: AppPods,
     cluster: Option<Cluster>,
     kube: Option<KubeApiServer>,
-    mysql: MariaDbServer,
+    mysql: MysqlServer,
     postgres: PostgresServer,
     moto: MotoServer,
 }
@@ -119,10 +119,10 @@ impl std::fmt::Debug for Estate {
 }
 
 /// The servers of one environment, started in parallel.
-async fn start_servers(account_id: &str) -> Result<(MariaDbServer, PostgresServer, MotoServer)> {
+async fn start_servers(account_id: &str) -> Result<(MysqlServer, PostgresServer, MotoServer)> {
     let mysql =
         tokio::task::spawn_blocking(|| crate::mysql::start(&["--log-bin-trust-function-creators=ON"]));
-    let postgres = tokio::task::spawn_blocking(|| PostgresServer::start_flavour(PgFlavour::Pg17));
+    let postgres = tokio::task::spawn_blocking(|| PostgresServer::start_flavor(PgFlavor::Pg17));
     let id = account_id.to_owned();
     let moto = tokio::task::spawn_blocking(move || MotoServer::start_for_account(&id));
     let mysql = mysql.await?.wrap_err("starting MySQL 9.7")?;
@@ -253,7 +253,7 @@ impl Estate {
         &self.env(env).account_id
     }
 
-    pub fn mysql(&self, env: &str) -> &MariaDbServer {
+    pub fn mysql(&self, env: &str) -> &MysqlServer {
         &self.world(env).mysql
     }
 
@@ -334,7 +334,7 @@ async fn start_env(
     spec: &EstateSpec,
     name: &str,
     env: &EnvSpec,
-    mysql: MariaDbServer,
+    mysql: MysqlServer,
     postgres: PostgresServer,
     moto: MotoServer,
 ) -> Result<EnvWorld> {
@@ -417,13 +417,13 @@ async fn start_env(
         restored_from: env.restored_from.clone(),
         admin_secret,
         mysql: ServerInfo {
-            flavour: mysql.flavour().to_string(),
+            flavor: mysql.flavor().to_string(),
             version: mysql.version().to_owned(),
             admin_url: format!("mysql://aws_db_admin@{mysql_host}"),
             host: mysql_host,
         },
         postgres: ServerInfo {
-            flavour: postgres.flavour().name().to_owned(),
+            flavor: postgres.flavor().name().to_owned(),
             version: postgres.version().to_owned(),
             admin_url: pg_admin_url,
             host: pg_host,
@@ -443,7 +443,7 @@ async fn start_env(
 
 /// Run the app's seed script as root (`{{password}}`: the login's password).
 async fn seed_mysql(
-    server: &MariaDbServer,
+    server: &MysqlServer,
     app: &AppSpec,
     seed: Option<&str>,
     password: &SecretString,

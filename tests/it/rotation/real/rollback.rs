@@ -69,7 +69,7 @@ async fn app_runs_as(w: &World, user: &str) {
 
 #[tokio::test]
 async fn mysql_rollback_after_promotion_brings_the_app_back_then_a_fresh_rotation_succeeds() {
-    let (_sandbox, w) = deployed(mysql_parts(Flavour::Mysql).await).await;
+    let (_sandbox, w) = deployed(mysql_parts(MysqlFlavor::Mysql).await).await;
     let r = rotate_until(&w, "rollout").await;
     app_runs_as(&w, &r.new_username).await;
     assert!(
@@ -131,7 +131,7 @@ async fn mysql_rollback_after_promotion_brings_the_app_back_then_a_fresh_rotatio
 
 #[tokio::test]
 async fn postgres_rollback_before_promotion_removes_awspending_and_drops_the_new_user() {
-    let (_sandbox, w) = deployed(postgres_parts(PgFlavour::Pg17, false).await).await;
+    let (_sandbox, w) = deployed(postgres_parts(PgFlavor::Pg17, false).await).await;
     let r = rotate_until(&w, "test-login").await;
     let pending = w.session.secrets().pending(&w.secret_id).await.unwrap();
     assert_eq!(pending.map(|p| p.username), Some(r.new_username.clone()));
@@ -171,7 +171,7 @@ async fn postgres_rollback_before_promotion_removes_awspending_and_drops_the_new
 
 #[tokio::test]
 async fn mysql_no_rollback_once_the_old_user_is_dropped() {
-    let (_sandbox, w) = deployed(mysql_parts(Flavour::Mysql).await).await;
+    let (_sandbox, w) = deployed(mysql_parts(MysqlFlavor::Mysql).await).await;
     let r = rotate_until(&w, "drop-old-user").await;
     let refusal = format!("no rollback: {} was dropped in production", w.old);
     assert!(plan_text(&w).await.contains(&refusal));
