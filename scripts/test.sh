@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 # test build itself, with clippy's lints denied as `cargo clippy -- -D
 # warnings` would (CLIPPY_ARGS is how cargo-clippy hands them over). Every
 # target clippy's `--all-targets` covers is built: lib, bins, tests, benches.
+# (`--tests` is every target with a test harness: the libraries' unit tests
+# and the integration tests; the binaries, `test = false`, are built for the
+# integration tests that run them.)
 # The variables stay set for the run below, so nothing is rebuilt.
 RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" || {
   echo "test: clippy-driver not found: rustup component add clippy" >&2
@@ -22,7 +25,7 @@ RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" || {
 }
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-cargo test --workspace --lib --bins --tests --benches --no-run
+cargo test --workspace --tests --benches --no-run
 
 # What the tests write (journals, definer backups, logs) stays out of the
 # real state directory: a private scratch dir, removed afterwards. Tests
@@ -37,6 +40,6 @@ loud() {
 }
 status=0
 ROTUI_STATE_DIR="$state" ROTUI_SKIPPED_LOG="$state/skipped" \
-  cargo test --workspace --lib --bins --tests || status=$?
+  cargo test --workspace --tests || status=$?
 loud
 exit "$status"
