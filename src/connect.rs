@@ -24,7 +24,24 @@ pub async fn aws_session(conn: &ConnArgs) -> Result<AwsSession> {
 
 /// An environment's AWS session: from its config when it has one.
 pub async fn env_session(conn: &ConnArgs, env: Option<&EnvConfig>) -> Result<AwsSession> {
-    Ok(AwsSession::load(&AwsOptions::for_env(conn, env)).await?)
+    Ok(AwsSession::load(&aws_options(conn, env)).await?)
+}
+
+/// How to reach an environment's AWS: its profile, endpoint and region from
+/// its config (`None`: the flags alone, as for an unconfigured environment).
+pub fn aws_options(conn: &ConnArgs, env: Option<&EnvConfig>) -> AwsOptions {
+    let mut opts = AwsOptions {
+        endpoint_url: conn.aws_endpoint_url.clone(),
+        ..AwsOptions::default()
+    };
+    if let Some(env) = env {
+        opts.profile = env.aws_profile.clone();
+        opts.region = env.region.clone();
+        if env.aws_endpoint_url.is_some() {
+            opts.endpoint_url = env.aws_endpoint_url.clone();
+        }
+    }
+    opts
 }
 
 /// The admin's URL for a target, without a password unless `--db-url` had one.

@@ -13,9 +13,7 @@
 //! The state directory is made private (0700, tightened when it is looser)
 //! and the log file 0600.
 
-use std::fs::{self, DirBuilder, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use tracing_subscriber::Layer;
@@ -50,43 +48,6 @@ pub const CEILINGS: &[(&str, LevelFilter)] = &[
 /// Keep it for the program's life: dropping it flushes the log.
 pub struct LogGuard {
     _worker: tracing_appender::non_blocking::WorkerGuard,
-}
-
-/// Create `dir` (and its parents) 0700 when missing; when it exists with
-/// group or other permissions, tighten it to 0700 (or, when that is not
-/// allowed, say so on stderr and go on).
-pub fn private_dir(dir: &Path) -> io::Result<()> {
-    if !dir.exists() {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    }
-    let mode = fs::metadata(dir)?.permissions().mode();
-    if mode & 0o077 != 0
-        && let Err(e) = fs::set_permissions(dir, Permissions::from_mode(mode & 0o700))
-    {
-        eprintln!(
-            "rotui: warning: {} is readable by others (mode {:o}) and could not be tightened ({e}): \
-                 run `chmod 700 {}`",
-            dir.display(),
-            mode & 0o777,
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-/// Open `path` for appending, created 0600; an existing file readable by
-/// others is tightened to 0600 first.
-pub fn private_append(path: &Path) -> io::Result<fs::File> {
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    let mode = f.metadata()?.permissions().mode();
-    if mode & 0o077 != 0 {
-        f.set_permissions(Permissions::from_mode(mode & 0o600))?;
-    }
-    Ok(f)
 }
 
 /// A writer that redacts and escapes each write before passing it on. The
@@ -143,8 +104,8 @@ where
 /// Log to `<dir>/rotui.log` at `ROTUI_LOG`'s levels (default `info`), through
 /// the redactor and under the [`CEILINGS`]. `dir` is made private first.
 pub fn init(dir: &Path) -> io::Result<LogGuard> {
-    private_dir(dir)?;
-    let file = private_append(&dir.join(LOG_FILE))?;
+    crate::paths::private_dir(dir)?;
+    let file = crate::paths::private_append(&dir.join(LOG_FILE))?;
     let (writer, worker) = tracing_appender::non_blocking(file);
     let filter = EnvFilter::try_from_env("ROTUI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let layer = tracing_subscriber::fmt::layer()
@@ -214,23 +175,5 @@ mod tests {
             !text.contains("frame") && !text.contains("response body"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn private_dir_tightens_a_loose_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let loose = tmp.path().join("state");
-        fs::create_dir(&loose).unwrap();
-        fs::set_permissions(&loose, Permissions::from_mode(0o755)).unwrap();
-        private_dir(&loose).unwrap();
-        assert_eq!(fs::metadata(&loose).unwrap().permissions().mode() & 0o777, 0o700);
-        let fresh = tmp.path().join("a/b");
-        private_dir(&fresh).unwrap();
-        assert_eq!(fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
-        let f = fresh.join("f");
-        fs::write(&f, "x").unwrap();
-        fs::set_permissions(&f, Permissions::from_mode(0o644)).unwrap();
-        drop(private_append(&f).unwrap());
-        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -1,7 +1,11 @@
-//! Where rotui keeps its files: the state directory, home of the journals,
-//! the log and the definer backups. Any layer may ask; it names nothing of rotui's.
+//! Where rotui keeps its files, and how: the state directory, home of the
+//! journals, the log and the definer backups, private to the user (0700
+//! directories, 0600 files). Any layer may ask; it names nothing of rotui's.
 
 use std::ffi::OsString;
+use std::fs::{self, DirBuilder, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// `$ROTUI_STATE_DIR`, else the XDG state directory (`~/.local/state/rotui`),
@@ -23,6 +27,43 @@ fn state_dir_from(overridden: Option<OsString>) -> Option<PathBuf> {
     )
 }
 
+/// Create `dir` (and its parents) 0700 when missing; when it exists with
+/// group or other permissions, tighten it to 0700 (or, when that is not
+/// allowed, say so on stderr and go on).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    if !dir.exists() {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let mode = fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0
+        && let Err(e) = fs::set_permissions(dir, Permissions::from_mode(mode & 0o700))
+    {
+        eprintln!(
+            "rotui: warning: {} is readable by others (mode {:o}) and could not be tightened ({e}): \
+                 run `chmod 700 {}`",
+            dir.display(),
+            mode & 0o777,
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Open `path` for appending, created 0600; an existing file readable by
+/// others is tightened to 0600 first.
+pub fn private_append(path: &Path) -> io::Result<fs::File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = f.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        f.set_permissions(Permissions::from_mode(mode & 0o600))?;
+    }
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +77,23 @@ mod tests {
         if let Some(d) = state_dir_from(None) {
             assert!(d.ends_with("rotui"), "{}", d.display());
         }
+    }
+
+    #[test]
+    fn private_dir_tightens_a_loose_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loose = tmp.path().join("state");
+        fs::create_dir(&loose).unwrap();
+        fs::set_permissions(&loose, Permissions::from_mode(0o755)).unwrap();
+        private_dir(&loose).unwrap();
+        assert_eq!(fs::metadata(&loose).unwrap().permissions().mode() & 0o777, 0o700);
+        let fresh = tmp.path().join("a/b");
+        private_dir(&fresh).unwrap();
+        assert_eq!(fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+        let f = fresh.join("f");
+        fs::write(&f, "x").unwrap();
+        fs::set_permissions(&f, Permissions::from_mode(0o644)).unwrap();
+        drop(private_append(&f).unwrap());
+        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -40,31 +40,6 @@ pub struct AwsOptions {
     pub timeout: Option<Duration>,
 }
 
-impl From<&crate::cli::ConnArgs> for AwsOptions {
-    fn from(args: &crate::cli::ConnArgs) -> Self {
-        AwsOptions {
-            endpoint_url: args.aws_endpoint_url.clone(),
-            ..AwsOptions::default()
-        }
-    }
-}
-
-impl AwsOptions {
-    /// An environment's session: its profile, endpoint and region from its
-    /// config (`None`: the flags, as for an unconfigured environment).
-    pub fn for_env(args: &crate::cli::ConnArgs, env: Option<&crate::environments::EnvConfig>) -> Self {
-        let mut opts = AwsOptions::from(args);
-        if let Some(env) = env {
-            opts.profile = env.aws_profile.clone();
-            opts.region = env.region.clone();
-            if env.aws_endpoint_url.is_some() {
-                opts.endpoint_url = env.aws_endpoint_url.clone();
-            }
-        }
-        opts
-    }
-}
-
 /// Default bound on one AWS call, retries included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(45);
 

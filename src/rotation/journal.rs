@@ -220,9 +220,9 @@ impl Journal {
         // The journal holds backups of what a step removes: private
         // directories (0700, looser ones tightened) and a 0600 file.
         if let Some(parent) = self.path.parent() {
-            crate::logging::private_dir(parent).map_err(|e| self.io(e))?;
+            crate::paths::private_dir(parent).map_err(|e| self.io(e))?;
         }
-        let mut f = crate::logging::private_append(&self.path).map_err(|e| self.io(e))?;
+        let mut f = crate::paths::private_append(&self.path).map_err(|e| self.io(e))?;
         // One write per line: O_APPEND keeps concurrent writers' lines whole.
         f.write_all(line.as_bytes()).map_err(|e| self.io(e))?;
         f.sync_data().map_err(|e| self.io(e))

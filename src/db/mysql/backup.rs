@@ -388,17 +388,8 @@ pub fn backup_dir() -> std::io::Result<PathBuf> {
     let dir = crate::paths::state_dir()
         .ok_or_else(|| std::io::Error::other("no state directory: set ROTUI_STATE_DIR"))?
         .join("mysql-backups");
-    create_private_dir(&dir)?;
+    crate::paths::private_dir(&dir)?;
     Ok(dir)
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// Write one object's definition (runnable SQL: `USE`, its sql_mode, its
@@ -555,7 +546,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path().join("mysql-backups");
-        create_private_dir(&dir).unwrap();
+        crate::paths::private_dir(&dir).unwrap();
         let path = save_backup(
             &dir,
             "d",
