@@ -17,6 +17,7 @@ mod fleet_estate;
 mod hardening;
 mod inspect;
 mod k8s;
+mod layers;
 mod preflight;
 mod rollback_cli;
 mod rotation;
