@@ -158,7 +158,10 @@ async fn bench() {
     assert_eq!(report.rows.len(), APPS, "{:?}", report.errors);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(
-        report.rows.iter().all(|r| r.secrets_match() == Some(true)),
+        report
+            .rows
+            .iter()
+            .all(|r| r.secrets_match() == rotui::model::Verdict::Yes),
         "every Secret matches AWSCURRENT"
     );
     assert!(

@@ -197,3 +197,47 @@ impl std::fmt::Display for System {
         })
     }
 }
+
+/// Yes, no, or not known (not read, not reported, not comparable): three
+/// states by name, where an `Option<bool>`'s `None` could mean anything. In
+/// JSON it stays `true`, `false` or `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Verdict {
+    /// Every verdict of `all` together: `No` if any is, else `Unknown` if
+    /// any is, else `Yes`; `Unknown` for none at all.
+    pub fn all(all: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut seen = false;
+        let mut out = Verdict::Yes;
+        for v in all {
+            seen = true;
+            match v {
+                Verdict::No => return Verdict::No,
+                Verdict::Unknown => out = Verdict::Unknown,
+                Verdict::Yes => {}
+            }
+        }
+        if seen { out } else { Verdict::Unknown }
+    }
+}
+
+impl From<bool> for Verdict {
+    fn from(b: bool) -> Self {
+        if b { Verdict::Yes } else { Verdict::No }
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Verdict::Yes => s.serialize_bool(true),
+            Verdict::No => s.serialize_bool(false),
+            Verdict::Unknown => s.serialize_none(),
+        }
+    }
+}

@@ -26,7 +26,7 @@ use crate::k8s::K8s;
 use crate::k8s::consumers::{self, Kind, PodTemplated};
 use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
 use crate::k8s::secret_check::{Expected, check_url, database_url};
-use crate::model::System;
+use crate::model::{System, Verdict};
 use crate::rotation::mark::RotationMark;
 use crate::secret::{ExposeSecret, Redacted, SecretString, redact};
 use crate::target::Engine;
@@ -562,7 +562,7 @@ impl ClusterSide {
             let ready = es.ready.as_ref();
             row.external_secrets.push(EsSync {
                 name: es.name.clone(),
-                ready: ready.map(|c| c.status == "True"),
+                ready: ready.map_or(Verdict::Unknown, |c| Verdict::from(c.status == "True")),
                 reason: ready.and_then(|c| c.reason.clone()),
                 message: ready
                     .filter(|c| c.status != "True")

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::target::Engine;
 
-use crate::model::System;
+use crate::model::{System, Verdict};
 
 /// One database app secret in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,9 +86,8 @@ pub struct InProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EsSync {
     pub name: String,
-    /// Ready condition: `Some(true)` Ready=True, `Some(false)` not ready,
-    /// `None` not reported yet.
-    pub ready: Option<bool>,
+    /// Ready condition: Ready=True, not ready, or not reported yet.
+    pub ready: Verdict,
     pub reason: Option<String>,
     /// The condition's message when not ready (redacted).
     pub message: Option<String>,
@@ -195,21 +194,14 @@ impl FleetRow {
         self.due || self.rotation.is_some()
     }
 
-    /// Every ExternalSecret's Secret holds AWSCURRENT: `Some(true)`; one
-    /// does not: `Some(false)`; none known or not comparable: `None`.
-    pub fn secrets_match(&self) -> Option<bool> {
-        if self.external_secrets.is_empty() {
-            return None;
-        }
-        let mut all = Some(true);
-        for es in &self.external_secrets {
-            match es.matches {
-                Matches::Yes => {}
-                Matches::No { .. } => return Some(false),
-                Matches::Unknown(_) => all = None,
-            }
-        }
-        all
+    /// Every ExternalSecret's Secret holds AWSCURRENT: `Yes`; one does
+    /// not: `No`; none known or not comparable: `Unknown`.
+    pub fn secrets_match(&self) -> Verdict {
+        Verdict::all(self.external_secrets.iter().map(|es| match es.matches {
+            Matches::Yes => Verdict::Yes,
+            Matches::No { .. } => Verdict::No,
+            Matches::Unknown(_) => Verdict::Unknown,
+        }))
     }
 
     /// Every workload reading one of the row's Secrets, each once.
@@ -224,20 +216,9 @@ impl FleetRow {
         all
     }
 
-    /// Every ExternalSecret Ready: `Some(true)`; one not: `Some(false)`.
-    pub fn synced(&self) -> Option<bool> {
-        if self.external_secrets.is_empty() {
-            return None;
-        }
-        let mut all = Some(true);
-        for es in &self.external_secrets {
-            match es.ready {
-                Some(true) => {}
-                Some(false) => return Some(false),
-                None => all = None,
-            }
-        }
-        all
+    /// Every ExternalSecret Ready: `Yes`; one not: `No`.
+    pub fn synced(&self) -> Verdict {
+        Verdict::all(self.external_secrets.iter().map(|es| es.ready))
     }
 
     /// Work out age and due from the two dates, at `now`.
@@ -483,18 +464,25 @@ mod tests {
             consumers: vec![],
         };
         let mut r = row();
-        assert_eq!((r.secrets_match(), r.synced()), (None, None));
-        r.external_secrets = vec![es(Some(true), Matches::Yes)];
-        assert_eq!((r.secrets_match(), r.synced()), (Some(true), Some(true)));
-        r.external_secrets.push(es(None, Matches::Unknown("x".into())));
-        assert_eq!((r.secrets_match(), r.synced()), (None, None));
+        assert_eq!(
+            (r.secrets_match(), r.synced()),
+            (Verdict::Unknown, Verdict::Unknown)
+        );
+        r.external_secrets = vec![es(Verdict::Yes, Matches::Yes)];
+        assert_eq!((r.secrets_match(), r.synced()), (Verdict::Yes, Verdict::Yes));
+        r.external_secrets
+            .push(es(Verdict::Unknown, Matches::Unknown("x".into())));
+        assert_eq!(
+            (r.secrets_match(), r.synced()),
+            (Verdict::Unknown, Verdict::Unknown)
+        );
         r.external_secrets.push(es(
-            Some(false),
+            Verdict::No,
             Matches::No {
                 user_matches: true,
                 password_matches: false,
             },
         ));
-        assert_eq!((r.secrets_match(), r.synced()), (Some(false), Some(false)));
+        assert_eq!((r.secrets_match(), r.synced()), (Verdict::No, Verdict::No));
     }
 }

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
 use super::model::{FleetRow, Login};
 use super::view::{FLEET_KEYS, FleetView};
 use crate::app::KeyAction;
+use crate::model::Verdict;
 use crate::text::escape_controls;
 use crate::ui::theme::Theme;
 
@@ -221,10 +222,10 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
     if r.stale {
         notes.push("stale: showing the last load".into());
     }
-    let yes_no = |v: Option<bool>| match v {
-        Some(true) => "yes".to_owned(),
-        Some(false) => "NO".to_owned(),
-        None => "?".to_owned(),
+    let yes_no = |v: Verdict| match v {
+        Verdict::Yes => "yes".to_owned(),
+        Verdict::No => "NO".to_owned(),
+        Verdict::Unknown => "?".to_owned(),
     };
     let (sync, matches) = if r.cluster_error.is_some() && (!r.stale || r.external_secrets.is_empty()) {
         ("failing".to_owned(), "?".to_owned())
@@ -322,7 +323,7 @@ mod tests {
         let mut signon = row("signon", 120, true);
         signon.external_secrets.push(EsSync {
             name: "signon-mysql".into(),
-            ready: Some(true),
+            ready: Verdict::Yes,
             reason: Some("SecretSynced".into()),
             message: None,
             secret: "signon-mysql".into(),
