@@ -9,8 +9,9 @@ use std::io::Write;
 use std::path::Path;
 
 use super::journal::{self, Entry, Event, Journal, JournalError};
-use super::plan::{Mode, Plan, PlanSpec};
+use super::plan::Plan;
 use super::runner::{self, RotationError, RunOptions, RunOutcome, StepEventKind};
+use super::spec::{Mode, PlanSpec};
 use super::step::{Confirm, Ctx, Observation, StepError};
 use super::survey::{self, Survey};
 

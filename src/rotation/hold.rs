@@ -12,9 +12,9 @@ use chrono::Utc;
 
 use super::journal::{Event, Journal, Operator};
 use super::mark::{self, Access, RotationMark};
-use super::plan::{PlanSpec, Rotation};
 use super::ports::{DbLock, System, within};
 use super::runner::{RotationError, RunOptions};
+use super::spec::{PlanSpec, Rotation};
 use super::step::{Ctx, StepError};
 
 /// Take each environment's database lock, in the spec's order, waiting up

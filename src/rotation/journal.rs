@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::plan::{PlanSpec, Rotation};
 use super::ports::{System, within};
+use super::spec::{PlanSpec, Rotation};
 use super::step::{Ctx, StepId};
 use crate::secret;
 

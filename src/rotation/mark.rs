@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Mode, PlanSpec, Restore, Rotation, default_restores};
+use super::spec::{Mode, PlanSpec, Restore, Rotation, default_restores};
 use crate::target::Engine;
 
 /// How long a holder may be silent (no heartbeat) before another operator

@@ -1,6 +1,7 @@
 //! The rotation engine: the runbook as guided, resumable, verifiable steps.
 //!
-//! - [`plan`]: the ordered steps per engine and mode, and the rotation's decisions.
+//! - [`spec`]: what a rotation is of ([`PlanSpec`]) and what it decided ([`Rotation`]).
+//! - [`plan`]: the ordered steps per engine and mode.
 //! - [`step`]: one step — preview, observe (live state), apply, verify.
 //! - [`survey`]: the plan, the rotation and every step's state, read live (`rotui plan`, the Steps pane).
 //! - [`ports`]: the narrow interfaces to the database, Secrets Manager and the cluster.
@@ -49,6 +50,7 @@ pub mod plan;
 pub mod ports;
 pub mod rollback;
 pub mod runner;
+pub mod spec;
 pub mod step;
 mod steps;
 pub mod survey;
@@ -56,6 +58,7 @@ pub mod survey;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{Mode, Plan, PlanSpec, Rotation};
+pub use plan::Plan;
 pub use runner::{RunOptions, RunOutcome, StepEvent, Wait};
+pub use spec::{Mode, PlanSpec, Rotation};
 pub use step::{Ctx, Step, StepId};

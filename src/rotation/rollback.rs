@@ -20,9 +20,10 @@
 use std::io::Write;
 
 use super::journal::{Event, Journal, Operator};
-use super::plan::{Plan, PlanError, PlanSpec, Rotation};
+use super::plan::{Plan, PlanError};
 use super::ports::{System, within};
 use super::runner::{self, RotationError, RunOptions, RunOutcome};
+use super::spec::{PlanSpec, Rotation};
 use super::step::{Ctx, Step, StepError, StepId, StepKind};
 
 /// Whether the rotation can be rolled back, as `rotui plan` and the Steps pane say it.

@@ -23,8 +23,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::hold::{claim, clear_marks, heartbeat, lock_all, release};
 use super::journal::{Event, Journal, Operator, StepOutcome};
 use super::mark::{self, RotationMark};
-use super::plan::{Plan, Rotation};
+use super::plan::Plan;
 use super::ports::System;
+use super::spec::Rotation;
 use super::step::{Applied, Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
 
 // Deciding and holding a rotation live in `hold`; their names stay here too.

@@ -10,9 +10,9 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Rotation;
 use super::ports::{EnvPorts, PortError, System, within};
 use super::runner::{Recorder, RunOptions, Wait};
+use super::spec::Rotation;
 use super::steps;
 use crate::db::Statement;
 use crate::target::Engine;

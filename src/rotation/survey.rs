@@ -10,8 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::{Plan, PlanSpec, Rotation};
+use super::plan::Plan;
 use super::runner::{self, RotationError, RunOptions};
+use super::spec::{PlanSpec, Rotation};
 use super::step::{Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
 use crate::secret::Redacted;
 
