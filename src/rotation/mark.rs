@@ -363,16 +363,6 @@ pub fn access(mark: Option<&RotationMark>, me: &str, take_over: bool, now: DateT
     })
 }
 
-/// Who this rotui is, as marks name holders: `os-user@host`.
-pub fn local_holder() -> String {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into());
-    format!("{}@{host}", super::journal::Operator::os_user())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! - [`runner`]: walks a plan until done, a wait or a failure ([`runner::drive`]: the one loop
 //!   `rotui rotate` and the dashboard pump); running again resumes.
 //! - [`journal`]: the append-only, secret-free audit record of each rotation.
+//! - [`operator`]: who runs rotui (the OS user, AWS identities, the holder name marks use).
 //! - [`mark`]: the rotation mark on the app secrets (tags): what any laptop resumes from, and
 //!   the team-visible lock.
 //! - [`rollback`]: the undo of an unfinished rotation while its old user exists, as a plan of its own.
@@ -46,6 +47,7 @@ pub mod interlock;
 pub mod journal;
 pub mod mark;
 mod memo;
+pub mod operator;
 pub mod plan;
 pub mod ports;
 pub mod rollback;

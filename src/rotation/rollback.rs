@@ -19,7 +19,8 @@
 
 use std::io::Write;
 
-use super::journal::{Event, Journal, Operator};
+use super::hold::identify;
+use super::journal::{Event, Journal};
 use super::plan::{Plan, PlanError};
 use super::ports::{System, within};
 use super::runner::{self, RotationError, RunOptions, RunOutcome};
@@ -178,7 +179,7 @@ pub async fn start(
         .map_err(|e| err(StepError::Journal(e.to_string())))?;
     if !started {
         // `hold` recorded the resume (or pick-up, or take-over) and who.
-        let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
+        let operator = identify(spec, ctx, opts.call_timeout).await;
         journal
             .append(&rotation.id, Event::RollbackStarted { operator })
             .map_err(|e| err(StepError::Journal(e.to_string())))?;

@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::hold::{claim, clear_marks, heartbeat, lock_all, release};
-use super::journal::{Event, Journal, Operator, StepOutcome};
-use super::mark::{self, RotationMark};
+use super::journal::{Event, Journal, StepOutcome};
+use super::mark::RotationMark;
+use super::operator::{self, Operator};
 use super::plan::Plan;
 use super::ports::System;
 use super::spec::Rotation;
@@ -58,7 +59,7 @@ pub struct RunOptions {
     /// Live progress for the dashboard.
     pub events: Option<UnboundedSender<StepEvent>>,
     /// Take the rotation over from another holder (`--take-over`): allowed
-    /// once that holder has been idle for [`mark::STALE_AFTER`]; recorded in
+    /// once that holder has been idle for [`super::mark::STALE_AFTER`]; recorded in
     /// the mark and the journal.
     pub take_over: bool,
     /// Who this run is, as rotation marks name holders; `os-user@host` when unset.
@@ -71,7 +72,7 @@ pub struct RunOptions {
 impl RunOptions {
     /// This run's holder name.
     pub fn holder(&self) -> String {
-        self.holder.clone().unwrap_or_else(mark::local_holder)
+        self.holder.clone().unwrap_or_else(operator::local_holder)
     }
 }
 
