@@ -8,11 +8,13 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::context::{Ctx, RunOptions, StepEvent, StepEventKind};
 use super::journal::{self, Entry, Event, Journal, JournalError};
+use super::outcome::{Observation, RotationError, StepError};
 use super::plan::Plan;
-use super::runner::{self, RotationError, RunOptions, RunOutcome, StepEventKind};
+use super::runner::{self, RunOutcome};
 use super::spec::{Mode, PlanSpec};
-use super::step::{Confirm, Ctx, Observation, StepError};
+use super::step::Confirm;
 use super::survey::{self, Survey};
 
 fn write_err(e: std::io::Error) -> RotationError {
@@ -135,7 +137,7 @@ pub async fn rotate_cmd(
     outcome
 }
 
-pub(super) fn print_event(out: &mut dyn Write, ev: &runner::StepEvent) {
+pub(super) fn print_event(out: &mut dyn Write, ev: &StepEvent) {
     let s = &ev.step;
     let _ = match &ev.kind {
         StepEventKind::Observed(Observation::Done(d)) => writeln!(out, "  ✓ {s}: {d}"),

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::context::{Ctx, RunOptions};
 use super::journal::{Event, Journal};
 use super::mark::{self, Access, RotationMark};
 use super::operator::Operator;
+use super::outcome::{RotationError, StepError};
 use super::ports::{DbLock, System, within};
-use super::runner::{RotationError, RunOptions};
 use super::spec::{PlanSpec, Rotation};
-use super::step::{Ctx, StepError};
 
 /// Take each environment's database lock, in the spec's order, waiting up
 /// to `opts.lock_wait` for one that is held; refused naming the holder.

@@ -2,7 +2,11 @@
 //!
 //! - [`spec`]: what a rotation is of ([`PlanSpec`]) and what it decided ([`Rotation`]).
 //! - [`plan`]: the ordered steps per engine and mode.
-//! - [`step`]: one step — preview, observe (live state), apply, verify.
+//! - [`step`]: what one step is (id, kind, title, why, confirmation); what it does
+//!   (observe live state, preview, apply, verify) lives in `steps/`.
+//! - [`outcome`]: what comes of a step (observation, applied, wait, errors).
+//! - [`context`]: what a step sees while it runs (every environment's ports, the run's
+//!   options, the recorder that journals its writes).
 //! - [`survey`]: the plan, the rotation and every step's state, read live (`rotui plan`, the Steps pane).
 //! - [`ports`]: the narrow interfaces to the database, Secrets Manager and the cluster.
 //! - [`runner`]: walks a plan until done, a wait or a failure ([`runner::drive`]: the one loop
@@ -42,12 +46,14 @@
 
 pub mod adapters;
 pub mod cli;
+pub mod context;
 pub mod hold;
 pub mod interlock;
 pub mod journal;
 pub mod mark;
 mod memo;
 pub mod operator;
+pub mod outcome;
 pub mod plan;
 pub mod ports;
 pub mod rollback;
@@ -60,7 +66,9 @@ pub mod survey;
 #[cfg(test)]
 mod tests;
 
+pub use context::{Ctx, RunOptions, StepCtx, StepEvent};
+pub use outcome::{Applied, Observation, RotationError, StepError, StepResult, Wait};
 pub use plan::Plan;
-pub use runner::{RunOptions, RunOutcome, StepEvent, Wait};
+pub use runner::RunOutcome;
 pub use spec::{Mode, PlanSpec, Rotation};
-pub use step::{Ctx, Step, StepId};
+pub use step::{Confirm, Step, StepId, StepKind};

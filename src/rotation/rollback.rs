@@ -19,13 +19,15 @@
 
 use std::io::Write;
 
+use super::context::{Ctx, RunOptions, StepCtx};
 use super::hold::identify;
 use super::journal::{Event, Journal};
+use super::outcome::{Observation, RotationError, StepError};
 use super::plan::{Plan, PlanError};
 use super::ports::{System, within};
-use super::runner::{self, RotationError, RunOptions, RunOutcome};
+use super::runner::{self, RunOutcome};
 use super::spec::{PlanSpec, Rotation};
-use super::step::{Ctx, Step, StepError, StepId, StepKind};
+use super::step::{Confirm, Step, StepId, StepKind};
 
 /// Whether the rotation can be rolled back, as `rotui plan` and the Steps pane say it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,10 +277,10 @@ pub fn options(mut opts: RunOptions, plan: &Plan, rotation: &Rotation) -> RunOpt
 pub struct PreviewedStep {
     pub step: Step,
     /// What the live systems show now (done or not, and why).
-    pub observed: Result<super::step::Observation, crate::secret::Redacted>,
+    pub observed: Result<Observation, crate::secret::Redacted>,
     /// The calls and statements it would make, masked; or why not known.
     pub preview: Result<Vec<String>, crate::secret::Redacted>,
-    pub confirm: super::step::Confirm,
+    pub confirm: Confirm,
 }
 
 /// The whole rollback, previewed from live state; writes nothing (refused
@@ -302,7 +304,7 @@ pub async fn preview(
     }
     let mut out = vec![];
     for step in &rollback_plan.steps {
-        let cx = super::step::StepCtx {
+        let cx = StepCtx {
             ctx,
             rotation: &rotation,
             step,

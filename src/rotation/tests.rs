@@ -10,12 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::context::{Ctx, StepCtx};
 use super::journal::{Event, Journal};
 use super::mark::RotationMark;
+use super::outcome::StepError;
 use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
 use super::runner::{self, RunOptions, RunOutcome, StepEventKind, Wait};
-use super::step::{Confirm, Ctx, StepCtx, StepError, StepId};
+use super::step::{Confirm, StepId};
 use crate::db::Statement;
 use crate::model::{DbObject, Grant, GrantKind, User};
 use crate::secret::{ExposeSecret, MASK, SecretString};
@@ -1679,7 +1681,7 @@ async fn every_consumer_is_waited_for_and_a_running_job_on_the_old_credentials_i
     let cur = ports.secrets.current().await.unwrap();
     let r = ports.cluster.check_rollout(&cur).await.unwrap();
     match crate::rotation::steps::rollout_observation(&r, &cur.username, "signon") {
-        crate::rotation::step::Observation::Done(m) => {
+        crate::rotation::outcome::Observation::Done(m) => {
             assert!(
                 m.contains("deployment/router") && m.contains("deployment/signon-worker"),
                 "{m}"

@@ -10,8 +10,8 @@ use rotui::db::Statement;
 use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
 use rotui::rotation::ports::System;
 use rotui::rotation::runner::{RotationError, RunOutcome, Wait};
-use rotui::rotation::step::{StepError, StepId};
 use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
+use rotui::rotation::{StepError, StepId};
 use rotui::secret::{self, MASK, SecretString};
 use rotui::target::Engine;
 
@@ -449,8 +449,8 @@ mod real {
     use rotui::rotation::journal::{Event, Journal};
     use rotui::rotation::ports::*;
     use rotui::rotation::runner::{self, RunOptions, RunOutcome, Wait};
-    use rotui::rotation::step::{StepCtx, StepError, StepId};
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
+    use rotui::rotation::{StepCtx, StepError, StepId};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
     use rotui_sandbox::mariadb::{MysqlFlavor, MysqlServer};

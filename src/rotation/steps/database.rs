@@ -4,10 +4,11 @@
 
 use tokio::time::Instant;
 
+use super::super::context::StepCtx;
 use super::super::interlock;
+use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{PortErrorKind, System};
-use super::super::runner::Wait;
-use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
+use super::super::step::{Step, StepKind};
 use super::restore;
 use super::secrets::new_credentials;
 use crate::db::Statement;

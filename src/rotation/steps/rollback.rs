@@ -4,9 +4,10 @@
 
 use tokio::time::Instant;
 
+use super::super::context::StepCtx;
+use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{PortErrorKind, System};
-use super::super::runner::Wait;
-use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
+use super::super::step::{Step, StepKind};
 use crate::db::Statement;
 
 struct Names<'a> {
@@ -159,7 +160,7 @@ pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> 
         }
         StepKind::DropNewUser => drop_new_user(cx, &n).await,
         // A check: observe said not done, and applying cannot change that.
-        _ => match super::observe(step, cx).await? {
+        _ => match step.observe(cx).await? {
             Observation::Done(_) => Ok(Applied::Done),
             Observation::NotDone(why) | Observation::Blocked(why) => Err(StepError::Blocked(why)),
         },

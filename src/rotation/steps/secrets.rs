@@ -1,8 +1,9 @@
 //! The app's secret: the new credentials go in as AWSPENDING first and are
 //! promoted to AWSCURRENT only after a fresh, successful login test.
 
+use super::super::context::StepCtx;
+use super::super::outcome::{Applied, Observation, StepError, StepResult};
 use super::super::ports::{AppCredentials, PortErrorKind, System};
-use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 use crate::secret::{self, MASK};
 
 /// The credentials Secrets Manager holds for the new user in `env`: the
