@@ -16,7 +16,8 @@
 //! - [`mark`]: the rotation mark on the app secrets (tags): what any laptop resumes from, and
 //!   the team-visible lock.
 //! - [`rollback`]: the undo of an unfinished rotation while its old user exists, as a plan of its own.
-//! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`.
+//! - [`cli`]: `rotui plan`, `rotui rotate`, `rotui journal`; `progress`: how `rotate` and
+//!   `rollback` print a run's events.
 //! - [`adapters`]: the ports on the real `db`, `aws` and `k8s` modules.
 //!
 //! Wiring `rotui rotate` (the engine never sees flags or URLs): connect the
@@ -56,6 +57,7 @@ pub mod operator;
 pub mod outcome;
 pub mod plan;
 pub mod ports;
+mod progress;
 pub mod rollback;
 pub mod runner;
 pub mod spec;

@@ -25,6 +25,7 @@ use super::journal::{Event, Journal};
 use super::outcome::{Observation, RotationError, StepError};
 use super::plan::{Plan, PlanError};
 use super::ports::{System, within};
+use super::progress::print_event;
 use super::runner::{self, RunOutcome};
 use super::spec::{PlanSpec, Rotation};
 use super::step::{Confirm, Step, StepId, StepKind};
@@ -233,10 +234,7 @@ pub async fn rollback_cmd(
         olds.join(", "),
         rotation.new_username
     );
-    let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| {
-        super::cli::print_event(out, ev)
-    })
-    .await;
+    let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| print_event(out, ev)).await;
     let _ = match &outcome {
         RunOutcome::Done => writeln!(out, "done: rotation {} rolled back", rotation.id),
         RunOutcome::Waiting(w) => writeln!(out, "waiting: {w}"),
