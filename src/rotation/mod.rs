@@ -69,6 +69,7 @@ pub mod survey;
 mod tests;
 
 pub use context::{Ctx, RunOptions, StepCtx, StepEvent};
+pub use interlock::InterlockKind;
 pub use outcome::{Applied, Observation, RotationError, StepError, StepResult, Wait};
 pub use plan::Plan;
 pub use runner::RunOutcome;

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::interlock::InterlockKind;
 use super::ports::PortError;
 use super::step::{Confirm, StepId};
 
@@ -44,8 +45,9 @@ pub enum StepError {
     Port(#[from] PortError),
     #[error("blocked: {0}")]
     Blocked(String),
-    #[error("refused by a safety interlock: {0}")]
-    Interlock(String),
+    /// A safety interlock refused the step: which one, and why in words.
+    #[error("refused by a safety interlock: {message}")]
+    Interlock { kind: InterlockKind, message: String },
     #[error("verification failed: {0}")]
     Verify(String),
     #[error("journal: {0}")]
@@ -56,6 +58,16 @@ pub enum StepError {
     /// the database lock): who, since when, and what to do.
     #[error("{0}")]
     Held(String),
+}
+
+impl StepError {
+    /// The interlock `kind` refused the step, for the reason `message`.
+    pub fn interlock(kind: InterlockKind, message: impl Into<String>) -> StepError {
+        StepError::Interlock {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 pub type StepResult<T> = Result<T, StepError>;

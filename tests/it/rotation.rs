@@ -10,8 +10,8 @@ use rotui::db::Statement;
 use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
 use rotui::rotation::ports::System;
 use rotui::rotation::runner::{RotationError, RunOutcome, Wait};
+use rotui::rotation::{InterlockKind, StepError, StepId};
 use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
-use rotui::rotation::{StepError, StepId};
 use rotui::secret::{self, MASK, SecretString};
 use rotui::target::Engine;
 
@@ -415,7 +415,12 @@ fn exit_codes_distinguish_done_waiting_and_failed() {
     assert_eq!(wait.exit_code(), 10);
     let failed = RunOutcome::Failed(RotationError {
         step: Some(step("production/promote")),
-        error: StepError::Interlock("login failed".into()),
+        error: StepError::interlock(
+            InterlockKind::LoginFails {
+                system: System::Database,
+            },
+            "login failed",
+        ),
     });
     assert_eq!(failed.exit_code(), 1);
     assert_eq!(
@@ -1143,7 +1148,7 @@ mod real {
         };
         let err = drop_step.apply(&cx).await.unwrap_err();
         assert!(
-            matches!(&err, StepError::Interlock(m) if m.contains("AWSCURRENT still names")),
+            matches!(&err, StepError::Interlock { message: m, .. } if m.contains("AWSCURRENT still names")),
             "{err}"
         );
 
@@ -1165,7 +1170,7 @@ mod real {
         };
         let err = drop_step.apply(&cx).await.unwrap_err();
         assert!(
-            matches!(&err, StepError::Interlock(m) if m.contains("connections")),
+            matches!(&err, StepError::Interlock { message: m, .. } if m.contains("connections")),
             "{err}"
         );
         assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
