@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::context::{Ctx, StepCtx};
+use super::interlock::InterlockKind;
 use super::journal::{Event, Journal};
 use super::mark::RotationMark;
 use super::outcome::StepError;
@@ -756,7 +757,18 @@ async fn a_failed_login_test_blocks_promotion_even_when_skipped() {
     let out = s.run(&rot, &o).await;
     let (step, err) = failed_at(&out);
     assert_eq!(step, "production/promote");
-    assert!(matches!(err, StepError::Interlock { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StepError::Interlock {
+                kind: InterlockKind::LoginFails {
+                    system: System::Database
+                },
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(s.fake("production").current.0, "signon");
     let skipped: Vec<Event> = s
         .journal()
@@ -784,7 +796,16 @@ async fn cloned_grants_never_carry_credentials() {
     let out = s.run(&rot, &o).await;
     let (step, err) = failed_at(&out);
     assert_eq!(step, "production/create-user");
-    assert!(matches!(err, StepError::Interlock { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StepError::Interlock {
+                kind: InterlockKind::CredentialsInClonedGrant,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // The hash is neither run nor shown, nor journalled.
     assert!(!err.to_string().contains("0123456789ABCDEF"));
     assert!(!s.journal_text().contains("0123456789ABCDEF"));
@@ -810,7 +831,10 @@ async fn lingering_connections_wait_then_block_the_drop_unless_forced() {
         .insert(StepId("production/drain".into()), "in a hurry".into());
     let (step, err) = failed_at(&s.run(&rot, &o).await);
     assert_eq!(step, "production/drop-old-user");
-    assert!(matches!(err, StepError::Interlock { message: m, .. } if m.contains("3 connections")));
+    assert!(matches!(
+        err,
+        StepError::Interlock { kind: InterlockKind::ConnectionsRemain, message: m } if m.contains("3 connections")
+    ));
     assert!(s.fake("production").users.contains_key("signon"));
 
     // Forced with the typed username: connections are ended first, then the drop.
@@ -850,7 +874,11 @@ async fn never_drop_the_user_the_current_secret_names() {
     };
     let err = step.apply(&cx).await.unwrap_err();
     assert!(
-        matches!(&err, StepError::Interlock { message: m, .. } if m.contains("AWSCURRENT still names signon")),
+        matches!(
+            &err,
+            StepError::Interlock { kind: InterlockKind::SecretStillNamesUser, message: m }
+                if m.contains("names signon")
+        ),
         "{err}"
     );
     assert!(s.fake("production").writes.is_empty());
@@ -1155,7 +1183,10 @@ async fn postgres_drop_waits_for_staging_to_leave_the_old_user() {
     }
     let (step, err) = failed_at(&s.run(&rot, &o).await);
     assert_eq!(step, "production/drop-old-user");
-    assert!(matches!(err, StepError::Interlock { message: m, .. } if m.contains("staging's AWSCURRENT")));
+    assert!(matches!(
+        err,
+        StepError::Interlock { kind: InterlockKind::SecretStillNamesUser, message: m } if m.starts_with("staging's")
+    ));
 }
 
 #[tokio::test]

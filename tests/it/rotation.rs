@@ -455,7 +455,7 @@ mod real {
     use rotui::rotation::ports::*;
     use rotui::rotation::runner::{self, RunOptions, RunOutcome, Wait};
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
-    use rotui::rotation::{StepCtx, StepError, StepId};
+    use rotui::rotation::{InterlockKind, StepCtx, StepError, StepId};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
     use rotui_sandbox::mariadb::{MysqlFlavor, MysqlServer};
@@ -1148,7 +1148,13 @@ mod real {
         };
         let err = drop_step.apply(&cx).await.unwrap_err();
         assert!(
-            matches!(&err, StepError::Interlock { message: m, .. } if m.contains("AWSCURRENT still names")),
+            matches!(
+                &err,
+                StepError::Interlock {
+                    kind: InterlockKind::SecretStillNamesUser,
+                    ..
+                }
+            ),
             "{err}"
         );
 
@@ -1170,7 +1176,13 @@ mod real {
         };
         let err = drop_step.apply(&cx).await.unwrap_err();
         assert!(
-            matches!(&err, StepError::Interlock { message: m, .. } if m.contains("connections")),
+            matches!(
+                &err,
+                StepError::Interlock {
+                    kind: InterlockKind::ConnectionsRemain,
+                    ..
+                }
+            ),
             "{err}"
         );
         assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));
