@@ -20,6 +20,15 @@
 //!   `rollback` print a run's events.
 //! - [`adapters`]: the ports on the real `db`, `aws` and `k8s` modules.
 //!
+//! Each idea has one file, and the files are layered: each imports only
+//! files listed before it here, so there is no import cycle among them.
+//! `spec`, `operator`, `step`, `interlock`; `mark`, `ports`, `memo`; `plan`,
+//! `outcome`, `journal`, `context`; `hold` (whose the rotation is, and its
+//! mark, which the restore step reads); `steps`; `runner`; `progress`;
+//! `rollback`, `survey`, `cli`. The adapters sit on `ports` and `mark`. The
+//! crate-facing names are re-exported below, and `runner` and `plan` still
+//! re-export what callers have always found there.
+//!
 //! Wiring `rotui rotate` (the engine never sees flags or URLs): connect the
 //! way every command does ([`crate::connect::open`]), then hand the ports to
 //! [`cli::rotate_cmd`].
