@@ -8,10 +8,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::context::{Ctx, RunOptions};
 use super::journal::{self, Entry, Event, Journal, JournalError};
-use super::plan::{Mode, Plan, PlanSpec};
-use super::runner::{self, RotationError, RunOptions, RunOutcome, StepEventKind};
-use super::step::{Confirm, Ctx, Observation, StepError};
+use super::outcome::{RotationError, StepError};
+use super::plan::Plan;
+use super::progress::print_event;
+use super::runner::{self, RunOutcome};
+use super::spec::{Mode, PlanSpec};
+use super::step::Confirm;
 use super::survey::{self, Survey};
 
 fn write_err(e: std::io::Error) -> RotationError {
@@ -132,26 +136,6 @@ pub async fn rotate_cmd(
         RunOutcome::Failed(e) => writeln!(out, "failed: {e}"),
     };
     outcome
-}
-
-pub(super) fn print_event(out: &mut dyn Write, ev: &runner::StepEvent) {
-    let s = &ev.step;
-    let _ = match &ev.kind {
-        StepEventKind::Observed(Observation::Done(d)) => writeln!(out, "  ✓ {s}: {d}"),
-        StepEventKind::Observed(_) => Ok(()),
-        StepEventKind::Started { .. } => writeln!(out, "  → {s}"),
-        StepEventKind::Call { text, .. } => {
-            let mut r = Ok(());
-            for l in text.lines() {
-                r = writeln!(out, "      | {l}");
-            }
-            r
-        }
-        StepEventKind::Finished => writeln!(out, "  ✓ {s}"),
-        StepEventKind::Skipped { reason } => writeln!(out, "  ↷ {s} skipped by override: {reason}"),
-        StepEventKind::Waiting(_) => Ok(()),
-        StepEventKind::Failed(e) => writeln!(out, "  ✗ {s}: {e}"),
-    };
 }
 
 /// `rotui journal [ID]`: list rotations, or show one entry by entry.

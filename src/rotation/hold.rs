@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::journal::{Event, Journal, Operator};
+use super::context::{Ctx, RunOptions};
+use super::journal::{Event, Journal};
 use super::mark::{self, Access, RotationMark};
-use super::plan::{PlanSpec, Rotation};
+use super::operator::Operator;
+use super::outcome::{RotationError, StepError};
 use super::ports::{DbLock, System, within};
-use super::runner::{RotationError, RunOptions};
-use super::step::{Ctx, StepError};
+use super::spec::{PlanSpec, Rotation};
 
 /// Take each environment's database lock, in the spec's order, waiting up
 /// to `opts.lock_wait` for one that is held; refused naming the holder.
@@ -184,6 +185,25 @@ pub(super) async fn claim(
     };
     write_marks(spec, ctx, &mark, opts).await?;
     Ok(mark)
+}
+
+/// The OS user and each environment's AWS caller identity.
+pub(super) async fn identify(spec: &PlanSpec, ctx: &Ctx, limit: Duration) -> Operator {
+    let mut aws = BTreeMap::new();
+    for env in &spec.envs {
+        let who = match ctx.env(env) {
+            Ok(p) => match within(System::SecretsManager, limit, p.secrets.caller_identity()).await {
+                Ok(arn) => arn,
+                Err(e) => format!("unknown ({e})"),
+            },
+            Err(e) => format!("unknown ({e})"),
+        };
+        aws.insert(env.clone(), who);
+    }
+    Operator {
+        os_user: Operator::os_user(),
+        aws,
+    }
 }
 
 /// The first environment's AWS caller identity, or why it is unknown.
@@ -385,7 +405,7 @@ async fn begin(
             rotation.id
         ))));
     }
-    let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
+    let operator = identify(spec, ctx, opts.call_timeout).await;
     let arn = spec
         .envs
         .first()

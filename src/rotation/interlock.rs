@@ -1,7 +1,40 @@
-//! Safety rules the engine enforces whatever the operator or a port says.
-//! They are pure so they can be tested on their own; the steps call them.
+//! Safety rules the engine enforces whatever the operator or a port says,
+//! and which of them refused a step ([`InterlockKind`], carried by
+//! `StepError::Interlock`). The rules are pure so they can be tested on
+//! their own; the steps call them.
+
+use serde::{Deserialize, Serialize};
 
 use crate::db::Statement;
+use crate::model::System;
+
+/// Which safety interlock refused a step: what the engine would not do,
+/// whatever the operator (skips, `--yes`) or a port said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterlockKind {
+    /// A statement that gives the new user the old user's rights would copy
+    /// the old user's credentials (MariaDB's `IDENTIFIED BY PASSWORD`
+    /// lines: [`carries_credentials`]); not run.
+    CredentialsInClonedGrant,
+    /// Secrets Manager holds no pending password for the new user: nothing
+    /// to create the user with (no secret lives only in rotui), or nothing
+    /// to promote.
+    NoPendingPassword,
+    /// The new user cannot log in with the pending password, as `system`
+    /// answered the login test just before promoting: not promoted.
+    LoginFails { system: System },
+    /// The new user's login could not be tested just before promoting
+    /// (`system` failed otherwise): not promoted.
+    LoginUntested { system: System },
+    /// An environment's app secret still names the user about to be
+    /// dropped, or whose connections would be ended: the app uses it.
+    SecretStillNamesUser,
+    /// The user to drop still has connections, and the drop was not forced.
+    ConnectionsRemain,
+    /// Dropping the user would lose the objects it defines or owns.
+    ObjectsWouldBeLost,
+}
 
 /// Does this statement set or copy a credential? Cloning grants must never
 /// (MariaDB's `SHOW GRANTS` prints the old password hash in its USAGE line;

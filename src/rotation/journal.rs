@@ -9,54 +9,18 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::plan::{PlanSpec, Rotation};
-use super::ports::{System, within};
-use super::step::{Ctx, StepId};
+use super::ports::System;
+use super::spec::{PlanSpec, Rotation};
+use super::step::StepId;
 use crate::secret;
 
-/// Who ran a rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operator {
-    pub os_user: String,
-    /// AWS caller identity per environment (or why it is unknown).
-    pub aws: BTreeMap<String, String>,
-}
-
-impl Operator {
-    pub fn os_user() -> String {
-        nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
-    }
-
-    /// The OS user and each environment's AWS caller identity.
-    pub async fn identify(spec: &PlanSpec, ctx: &Ctx, limit: Duration) -> Operator {
-        let mut aws = BTreeMap::new();
-        for env in &spec.envs {
-            let who = match ctx.env(env) {
-                Ok(p) => match within(System::SecretsManager, limit, p.secrets.caller_identity()).await {
-                    Ok(arn) => arn,
-                    Err(e) => format!("unknown ({e})"),
-                },
-                Err(e) => format!("unknown ({e})"),
-            };
-            aws.insert(env.clone(), who);
-        }
-        Operator {
-            os_user: Operator::os_user(),
-            aws,
-        }
-    }
-}
+// Who ran a rotation has its own file, below the journal and the mark.
+pub use super::operator::Operator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

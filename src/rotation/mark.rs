@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Mode, PlanSpec, Restore, Rotation, default_restores};
+use super::spec::{Mode, PlanSpec, Restore, Rotation, default_restores};
 use crate::target::Engine;
 
 /// How long a holder may be silent (no heartbeat) before another operator
@@ -361,16 +361,6 @@ pub fn access(mark: Option<&RotationMark>, me: &str, take_over: bool, now: DateT
             m.holder
         )
     })
-}
-
-/// Who this rotui is, as marks name holders: `os-user@host`.
-pub fn local_holder() -> String {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into());
-    format!("{}@{host}", super::journal::Operator::os_user())
 }
 
 #[cfg(test)]

@@ -19,11 +19,16 @@
 
 use std::io::Write;
 
-use super::journal::{Event, Journal, Operator};
-use super::plan::{Plan, PlanError, PlanSpec, Rotation};
+use super::context::{Ctx, RunOptions, StepCtx};
+use super::hold::identify;
+use super::journal::{Event, Journal};
+use super::outcome::{Observation, RotationError, StepError};
+use super::plan::{Plan, PlanError};
 use super::ports::{System, within};
-use super::runner::{self, RotationError, RunOptions, RunOutcome};
-use super::step::{Ctx, Step, StepError, StepId, StepKind};
+use super::progress::print_event;
+use super::runner::{self, RunOutcome};
+use super::spec::{PlanSpec, Rotation};
+use super::step::{Confirm, Step, StepId, StepKind};
 
 /// Whether the rotation can be rolled back, as `rotui plan` and the Steps pane say it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +182,7 @@ pub async fn start(
         .map_err(|e| err(StepError::Journal(e.to_string())))?;
     if !started {
         // `hold` recorded the resume (or pick-up, or take-over) and who.
-        let operator = Operator::identify(spec, ctx, opts.call_timeout).await;
+        let operator = identify(spec, ctx, opts.call_timeout).await;
         journal
             .append(&rotation.id, Event::RollbackStarted { operator })
             .map_err(|e| err(StepError::Journal(e.to_string())))?;
@@ -229,10 +234,7 @@ pub async fn rollback_cmd(
         olds.join(", "),
         rotation.new_username
     );
-    let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| {
-        super::cli::print_event(out, ev)
-    })
-    .await;
+    let outcome = runner::drive(&plan, ctx, &rotation, journal, &opts, |ev| print_event(out, ev)).await;
     let _ = match &outcome {
         RunOutcome::Done => writeln!(out, "done: rotation {} rolled back", rotation.id),
         RunOutcome::Waiting(w) => writeln!(out, "waiting: {w}"),
@@ -273,10 +275,10 @@ pub fn options(mut opts: RunOptions, plan: &Plan, rotation: &Rotation) -> RunOpt
 pub struct PreviewedStep {
     pub step: Step,
     /// What the live systems show now (done or not, and why).
-    pub observed: Result<super::step::Observation, crate::secret::Redacted>,
+    pub observed: Result<Observation, crate::secret::Redacted>,
     /// The calls and statements it would make, masked; or why not known.
     pub preview: Result<Vec<String>, crate::secret::Redacted>,
-    pub confirm: super::step::Confirm,
+    pub confirm: Confirm,
 }
 
 /// The whole rollback, previewed from live state; writes nothing (refused
@@ -300,7 +302,7 @@ pub async fn preview(
     }
     let mut out = vec![];
     for step in &rollback_plan.steps {
-        let cx = super::step::StepCtx {
+        let cx = StepCtx {
             ctx,
             rotation: &rotation,
             step,

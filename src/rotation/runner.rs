@@ -13,151 +13,24 @@
 //! idleness must allow ([`super::mark::access`]). Deciding and holding
 //! live in [`super::hold`].
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::time::Duration;
+use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::UnboundedSender;
-
+use super::context::{Ctx, StepCtx};
 use super::hold::{claim, clear_marks, heartbeat, lock_all, release};
-use super::journal::{Event, Journal, Operator, StepOutcome};
-use super::mark::{self, RotationMark};
-use super::plan::{Plan, Rotation};
-use super::ports::System;
-use super::step::{Applied, Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
+use super::journal::{Event, Journal, StepOutcome};
+use super::mark::RotationMark;
+use super::operator::Operator;
+use super::outcome::{Applied, Observation, StepError};
+use super::plan::Plan;
+use super::spec::Rotation;
+use super::step::{Confirm, Step, StepId};
 
+// What a run gives its steps, and what comes of them, live below the runner
+// (`context.rs`, `outcome.rs`), where the steps use them too; their names stay here.
+pub use super::context::{Recorder, RunOptions, StepEvent, StepEventKind};
+pub use super::outcome::{RotationError, Wait};
 // Deciding and holding a rotation live in `hold`; their names stay here too.
 pub use super::hold::{Purpose, Source, decide, decide_from, hold, mark_of, start_or_resume};
-
-/// How a run behaves. Defaults suit the headless `rotui rotate`.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Apply writes without asking (`--yes`). Without it the run stops before the first write.
-    pub yes: bool,
-    /// Words the operator typed to confirm irreversible steps (the username to drop).
-    pub typed: Vec<String>,
-    /// Steps the operator chose to skip, with the reason (recorded in the journal).
-    pub skip: BTreeMap<StepId, String>,
-    /// End the old user's connections that outlive the drain timeout.
-    pub kill_leftovers: bool,
-    /// Drop the old user even with live connections (they are killed first):
-    /// the operator types the username.
-    pub force_drop: Option<String>,
-    /// Stop (as waiting) once this step is done, whether by this run or before;
-    /// for step-by-step driving and the interrupt-and-resume tests.
-    pub stop_after: Option<StepId>,
-    /// Deadline of any single call to an outside system.
-    pub call_timeout: Duration,
-    pub sync_timeout: Duration,
-    pub rollout_timeout: Duration,
-    pub drain_timeout: Duration,
-    /// How often waits poll.
-    pub poll: Duration,
-    /// Live progress for the dashboard.
-    pub events: Option<UnboundedSender<StepEvent>>,
-    /// Take the rotation over from another holder (`--take-over`): allowed
-    /// once that holder has been idle for [`mark::STALE_AFTER`]; recorded in
-    /// the mark and the journal.
-    pub take_over: bool,
-    /// Who this run is, as rotation marks name holders; `os-user@host` when unset.
-    pub holder: Option<String>,
-    /// How long to wait for another rotui's database lock before refusing
-    /// (starting or resuming holds it only briefly; a run, throughout).
-    pub lock_wait: Duration,
-}
-
-impl RunOptions {
-    /// This run's holder name.
-    pub fn holder(&self) -> String {
-        self.holder.clone().unwrap_or_else(mark::local_holder)
-    }
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            yes: false,
-            typed: vec![],
-            skip: BTreeMap::new(),
-            kill_leftovers: false,
-            force_drop: None,
-            stop_after: None,
-            call_timeout: Duration::from_secs(30),
-            sync_timeout: Duration::from_secs(120),
-            rollout_timeout: Duration::from_secs(600),
-            drain_timeout: Duration::from_secs(300),
-            poll: Duration::from_secs(2),
-            events: None,
-            take_over: false,
-            holder: None,
-            lock_wait: Duration::from_secs(5),
-        }
-    }
-}
-
-/// Why a run stopped without finishing or failing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "wait")]
-pub enum Wait {
-    Overnight {
-        env: String,
-        from: String,
-    },
-    Sync {
-        env: String,
-        external_secret: String,
-    },
-    Rollout {
-        env: String,
-        detail: String,
-    },
-    Drain {
-        env: String,
-        user: String,
-        detail: String,
-    },
-    Confirmation {
-        step: StepId,
-        confirm: Confirm,
-    },
-    Paused {
-        after: StepId,
-    },
-}
-
-impl fmt::Display for Wait {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Wait::Overnight { env, from } => write!(
-                f,
-                "waiting for the overnight {from}-to-{env} sync: run `rotui rotate` again tomorrow"
-            ),
-            Wait::Sync { env, external_secret } => write!(
-                f,
-                "ExternalSecret {external_secret} in {env} has not synced yet: run again to keep waiting"
-            ),
-            Wait::Rollout { env, detail } => write!(f, "{env}: {detail}: run again to keep waiting"),
-            Wait::Drain { env, user, detail } => write!(
-                f,
-                "{env}: {detail}: run again to keep waiting, or end {user}'s connections (kill leftovers)"
-            ),
-            Wait::Confirmation { step, confirm } => match confirm {
-                Confirm::Typed(word) => write!(f, "{step} needs confirmation: type {word}"),
-                _ => write!(f, "{step} writes: confirm it (or run with --yes)"),
-            },
-            Wait::Paused { after } => write!(f, "paused after {after}"),
-        }
-    }
-}
-
-/// A failure, with the step it happened in.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{error}", .step.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
-pub struct RotationError {
-    pub step: Option<StepId>,
-    pub error: StepError,
-}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,74 +48,6 @@ impl RunOutcome {
             RunOutcome::Waiting(_) => 10,
             RunOutcome::Failed(_) => 1,
         }
-    }
-}
-
-/// Progress, for the dashboard.
-#[derive(Debug, Clone)]
-pub struct StepEvent {
-    pub rotation: String,
-    pub step: StepId,
-    pub kind: StepEventKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum StepEventKind {
-    Observed(Observation),
-    Started { preview: Vec<String> },
-    Call { system: System, text: String },
-    Finished,
-    Skipped { reason: String },
-    Waiting(Wait),
-    Failed(String),
-}
-
-/// Writes the journal (first) and sends events (second).
-pub struct Recorder {
-    journal: Option<Journal>,
-    rotation: String,
-    events: Option<UnboundedSender<StepEvent>>,
-}
-
-impl Recorder {
-    pub fn new(journal: Option<Journal>, rotation: &str, events: Option<UnboundedSender<StepEvent>>) -> Self {
-        Recorder {
-            journal,
-            rotation: rotation.to_owned(),
-            events,
-        }
-    }
-
-    fn journal(&self, event: Event) -> Result<(), StepError> {
-        match &self.journal {
-            Some(j) => j
-                .append(&self.rotation, event)
-                .map_err(|e| StepError::Journal(e.to_string())),
-            None => Ok(()),
-        }
-    }
-
-    fn emit(&self, step: &Step, kind: StepEventKind) {
-        if let Some(tx) = &self.events {
-            // A closed dashboard must not stop a rotation.
-            let _ = tx.send(StepEvent {
-                rotation: self.rotation.clone(),
-                step: step.id.clone(),
-                kind,
-            });
-        }
-    }
-
-    /// Record a write before it is made.
-    pub fn call(&self, step: &Step, system: System, text: &str) -> Result<(), StepError> {
-        let text = crate::secret::redact(text);
-        self.journal(Event::Call {
-            step: step.id.clone(),
-            system,
-            text: text.clone(),
-        })?;
-        self.emit(step, StepEventKind::Call { system, text });
-        Ok(())
     }
 }
 

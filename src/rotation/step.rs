@@ -1,20 +1,18 @@
-//! One unit of the guided rotation: what it is (id, title, why from the
-//! runbook), what it will do (preview), whether it is done already (observe,
-//! from live state), the action (apply) and its check (verify). The
-//! behaviour of each kind lives in `steps/`; this file holds the types and
-//! the dispatch.
+//! One unit of the guided rotation, as data: what it is (id, kind, title,
+//! why from the runbook) and what the operator must give before it writes
+//! (its confirmation). The plan builds steps, the journal and the mark name
+//! them, screens show them.
+//!
+//! What a step does lives elsewhere, above this file: its behaviour
+//! (`observe`, `preview`, `apply`, `verify`) in `steps/`, what it sees while
+//! it runs in `context.rs`, and what comes of it in `outcome.rs`. Kept apart
+//! so that everything which only names a step need not depend on running one.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Rotation;
-use super::ports::{EnvPorts, PortError, System, within};
-use super::runner::{Recorder, RunOptions, Wait};
-use super::steps;
-use crate::db::Statement;
+use super::spec::Rotation;
 use crate::target::Engine;
 
 /// `<env>/<slug>`, e.g. `production/create-user`: stable across runs, so the
@@ -119,53 +117,6 @@ pub enum Confirm {
     /// Irreversible: the operator types this word (the username to drop).
     Typed(String),
 }
-
-/// Live state, as observe() reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
-pub enum Observation {
-    Done(String),
-    NotDone(String),
-    /// Something apply cannot fix; the reason says what to do.
-    Blocked(String),
-}
-
-impl Observation {
-    pub fn is_done(&self) -> bool {
-        matches!(self, Observation::Done(_))
-    }
-}
-
-/// What apply achieved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    Done,
-    /// Not yet: something outside must happen first (sync, rollout, drain, overnight).
-    Waiting(Wait),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "error", content = "detail")]
-pub enum StepError {
-    #[error("{0}")]
-    Port(#[from] PortError),
-    #[error("blocked: {0}")]
-    Blocked(String),
-    #[error("refused by a safety interlock: {0}")]
-    Interlock(String),
-    #[error("verification failed: {0}")]
-    Verify(String),
-    #[error("journal: {0}")]
-    Journal(String),
-    #[error("no connection set up for environment {0}")]
-    NoEnvironment(String),
-    /// Another operator, or another rotui, holds the rotation (its mark or
-    /// the database lock): who, since when, and what to do.
-    #[error("{0}")]
-    Held(String),
-}
-
-pub type StepResult<T> = Result<T, StepError>;
 
 /// A step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,133 +268,5 @@ impl Step {
             RestoreSecret | SyncBack => Confirm::Yes,
             DropNewUser => Confirm::Typed(rotation.new_username.clone()),
         }
-    }
-
-    /// Read live state: is this step done already?
-    pub async fn observe(&self, cx: &StepCtx<'_>) -> StepResult<Observation> {
-        steps::observe(self, cx).await
-    }
-
-    /// The exact statements and calls apply will make, secrets masked.
-    pub async fn preview(&self, cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
-        steps::preview(self, cx).await
-    }
-
-    /// Do it. Applying a step that is done changes nothing.
-    pub async fn apply(&self, cx: &StepCtx<'_>) -> StepResult<Applied> {
-        steps::apply(self, cx).await
-    }
-
-    /// Check that apply achieved what it should, from live state.
-    pub async fn verify(&self, cx: &StepCtx<'_>) -> StepResult<()> {
-        match self.observe(cx).await? {
-            Observation::Done(_) => Ok(()),
-            Observation::NotDone(why) | Observation::Blocked(why) => Err(StepError::Verify(why)),
-        }
-    }
-}
-
-/// The ports of every environment in a rotation.
-#[derive(Clone, Default)]
-pub struct Ctx {
-    envs: BTreeMap<String, EnvPorts>,
-}
-
-impl Ctx {
-    pub fn new(envs: impl IntoIterator<Item = EnvPorts>) -> Self {
-        Ctx {
-            envs: envs.into_iter().map(|p| (p.target.env.clone(), p)).collect(),
-        }
-    }
-
-    /// The same environments, each read answered once for the life of the
-    /// result (see [`super::memo`]): for a survey, which only reads.
-    pub fn memoized(&self) -> Ctx {
-        Ctx {
-            envs: self
-                .envs
-                .iter()
-                .map(|(env, p)| (env.clone(), super::memo::memoize(p)))
-                .collect(),
-        }
-    }
-
-    pub fn env(&self, env: &str) -> StepResult<&EnvPorts> {
-        self.envs
-            .get(env)
-            .ok_or_else(|| StepError::NoEnvironment(env.to_owned()))
-    }
-}
-
-/// What a step sees while it runs.
-pub struct StepCtx<'a> {
-    pub ctx: &'a Ctx,
-    pub rotation: &'a Rotation,
-    pub step: &'a Step,
-    pub opts: &'a RunOptions,
-    /// Journal and events; `None` for `rotui plan`, which writes nothing.
-    pub recorder: Option<&'a Recorder>,
-}
-
-impl StepCtx<'_> {
-    pub fn ports(&self) -> StepResult<&EnvPorts> {
-        self.ctx.env(&self.step.env)
-    }
-
-    pub fn ports_of(&self, env: &str) -> StepResult<&EnvPorts> {
-        self.ctx.env(env)
-    }
-
-    /// A read, with the call timeout.
-    pub async fn read<T>(
-        &self,
-        system: System,
-        fut: impl Future<Output = Result<T, PortError>>,
-    ) -> StepResult<T> {
-        Ok(within(system, self.opts.call_timeout, fut).await?)
-    }
-
-    /// A write: journalled (masked) before it is made, then made with the call timeout.
-    pub async fn write<T>(
-        &self,
-        system: System,
-        description: &str,
-        fut: impl Future<Output = Result<T, PortError>>,
-    ) -> StepResult<T> {
-        self.write_within(system, description, self.opts.call_timeout, fut)
-            .await
-    }
-
-    /// A write that may take up to `limit` (one that waits for a controller).
-    pub async fn write_within<T>(
-        &self,
-        system: System,
-        description: &str,
-        limit: std::time::Duration,
-        fut: impl Future<Output = Result<T, PortError>>,
-    ) -> StepResult<T> {
-        if let Some(r) = self.recorder {
-            r.call(self.step, system, description)?;
-        }
-        Ok(within(system, limit, fut).await?)
-    }
-
-    /// Run statements in this step's environment, each journalled first.
-    pub async fn execute(&self, statements: &[Statement]) -> StepResult<()> {
-        self.execute_in(&self.step.env, statements).await
-    }
-
-    /// Run statements in `env`'s database, each journalled first.
-    pub async fn execute_in(&self, env: &str, statements: &[Statement]) -> StepResult<()> {
-        let db = &self.ctx.env(env)?.db;
-        for s in statements {
-            let what = if env == self.step.env {
-                s.preview()
-            } else {
-                format!("-- in {env}\n{}", s.preview())
-            };
-            self.write(System::Database, &what, db.execute(s)).await?;
-        }
-        Ok(())
     }
 }

@@ -10,9 +10,12 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::{Plan, PlanSpec, Rotation};
-use super::runner::{self, RotationError, RunOptions};
-use super::step::{Confirm, Ctx, Observation, Step, StepCtx, StepError, StepId};
+use super::context::{Ctx, RunOptions, StepCtx};
+use super::outcome::{Observation, RotationError, StepError};
+use super::plan::Plan;
+use super::runner;
+use super::spec::{PlanSpec, Rotation};
+use super::step::{Confirm, Step, StepId};
 use crate::secret::Redacted;
 
 /// Where a step stands in this rotation.

@@ -10,12 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::context::{Ctx, StepCtx};
+use super::interlock::InterlockKind;
 use super::journal::{Event, Journal};
 use super::mark::RotationMark;
+use super::outcome::StepError;
 use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
 use super::runner::{self, RunOptions, RunOutcome, StepEventKind, Wait};
-use super::step::{Confirm, Ctx, StepCtx, StepError, StepId};
+use super::step::{Confirm, StepId};
 use crate::db::Statement;
 use crate::model::{DbObject, Grant, GrantKind, User};
 use crate::secret::{ExposeSecret, MASK, SecretString};
@@ -754,7 +757,18 @@ async fn a_failed_login_test_blocks_promotion_even_when_skipped() {
     let out = s.run(&rot, &o).await;
     let (step, err) = failed_at(&out);
     assert_eq!(step, "production/promote");
-    assert!(matches!(err, StepError::Interlock(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StepError::Interlock {
+                kind: InterlockKind::LoginFails {
+                    system: System::Database
+                },
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(s.fake("production").current.0, "signon");
     let skipped: Vec<Event> = s
         .journal()
@@ -782,7 +796,16 @@ async fn cloned_grants_never_carry_credentials() {
     let out = s.run(&rot, &o).await;
     let (step, err) = failed_at(&out);
     assert_eq!(step, "production/create-user");
-    assert!(matches!(err, StepError::Interlock(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StepError::Interlock {
+                kind: InterlockKind::CredentialsInClonedGrant,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // The hash is neither run nor shown, nor journalled.
     assert!(!err.to_string().contains("0123456789ABCDEF"));
     assert!(!s.journal_text().contains("0123456789ABCDEF"));
@@ -808,7 +831,10 @@ async fn lingering_connections_wait_then_block_the_drop_unless_forced() {
         .insert(StepId("production/drain".into()), "in a hurry".into());
     let (step, err) = failed_at(&s.run(&rot, &o).await);
     assert_eq!(step, "production/drop-old-user");
-    assert!(matches!(err, StepError::Interlock(m) if m.contains("3 connections")));
+    assert!(matches!(
+        err,
+        StepError::Interlock { kind: InterlockKind::ConnectionsRemain, message: m } if m.contains("3 connections")
+    ));
     assert!(s.fake("production").users.contains_key("signon"));
 
     // Forced with the typed username: connections are ended first, then the drop.
@@ -848,7 +874,11 @@ async fn never_drop_the_user_the_current_secret_names() {
     };
     let err = step.apply(&cx).await.unwrap_err();
     assert!(
-        matches!(&err, StepError::Interlock(m) if m.contains("AWSCURRENT still names signon")),
+        matches!(
+            &err,
+            StepError::Interlock { kind: InterlockKind::SecretStillNamesUser, message: m }
+                if m.contains("names signon")
+        ),
         "{err}"
     );
     assert!(s.fake("production").writes.is_empty());
@@ -1153,7 +1183,10 @@ async fn postgres_drop_waits_for_staging_to_leave_the_old_user() {
     }
     let (step, err) = failed_at(&s.run(&rot, &o).await);
     assert_eq!(step, "production/drop-old-user");
-    assert!(matches!(err, StepError::Interlock(m) if m.contains("staging's AWSCURRENT")));
+    assert!(matches!(
+        err,
+        StepError::Interlock { kind: InterlockKind::SecretStillNamesUser, message: m } if m.starts_with("staging's")
+    ));
 }
 
 #[tokio::test]
@@ -1679,7 +1712,7 @@ async fn every_consumer_is_waited_for_and_a_running_job_on_the_old_credentials_i
     let cur = ports.secrets.current().await.unwrap();
     let r = ports.cluster.check_rollout(&cur).await.unwrap();
     match crate::rotation::steps::rollout_observation(&r, &cur.username, "signon") {
-        crate::rotation::step::Observation::Done(m) => {
+        crate::rotation::outcome::Observation::Done(m) => {
             assert!(
                 m.contains("deployment/router") && m.contains("deployment/signon-worker"),
                 "{m}"

@@ -8,10 +8,10 @@ use super::backend::Backend;
 use super::run::step_changed;
 use crate::app::Action;
 use crate::app::state::{StepStatus, StepView};
+use crate::rotation::Observation;
 use crate::rotation::RunOptions;
 use crate::rotation::rollback::{self, PreviewedStep};
 use crate::rotation::runner::{self, RunOutcome};
-use crate::rotation::step::Observation;
 use crate::rotation::survey::StepState;
 use crate::secret::Redacted;
 

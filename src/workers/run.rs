@@ -6,8 +6,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::backend::Backend;
 use crate::app::Action;
 use crate::app::state::StepStatus;
+use crate::rotation::Observation;
 use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind};
-use crate::rotation::step::{Confirm, Observation};
+use crate::rotation::step::Confirm;
 use crate::rotation::{Plan, RunOptions, StepId};
 use crate::secret::Redacted;
 

@@ -10,7 +10,7 @@ use rotui::db::Statement;
 use rotui::rotation::journal::{self, Event, Journal, JournalError, Operator, RotationState, StepOutcome};
 use rotui::rotation::ports::System;
 use rotui::rotation::runner::{RotationError, RunOutcome, Wait};
-use rotui::rotation::step::{StepError, StepId};
+use rotui::rotation::{InterlockKind, StepError, StepId};
 use rotui::rotation::{Mode, Plan, PlanSpec, Rotation, cli};
 use rotui::secret::{self, MASK, SecretString};
 use rotui::target::Engine;
@@ -415,7 +415,12 @@ fn exit_codes_distinguish_done_waiting_and_failed() {
     assert_eq!(wait.exit_code(), 10);
     let failed = RunOutcome::Failed(RotationError {
         step: Some(step("production/promote")),
-        error: StepError::Interlock("login failed".into()),
+        error: StepError::interlock(
+            InterlockKind::LoginFails {
+                system: System::Database,
+            },
+            "login failed",
+        ),
     });
     assert_eq!(failed.exit_code(), 1);
     assert_eq!(
@@ -449,8 +454,8 @@ mod real {
     use rotui::rotation::journal::{Event, Journal};
     use rotui::rotation::ports::*;
     use rotui::rotation::runner::{self, RunOptions, RunOutcome, Wait};
-    use rotui::rotation::step::{StepCtx, StepError, StepId};
     use rotui::rotation::{Ctx, Mode, Plan, PlanSpec, Rotation, cli};
+    use rotui::rotation::{InterlockKind, StepCtx, StepError, StepId};
     use rotui::secret::{self, ExposeSecret, SecretString};
     use rotui::target::{Engine, Target};
     use rotui_sandbox::mariadb::{MysqlFlavor, MysqlServer};
@@ -1143,7 +1148,13 @@ mod real {
         };
         let err = drop_step.apply(&cx).await.unwrap_err();
         assert!(
-            matches!(&err, StepError::Interlock(m) if m.contains("AWSCURRENT still names")),
+            matches!(
+                &err,
+                StepError::Interlock {
+                    kind: InterlockKind::SecretStillNamesUser,
+                    ..
+                }
+            ),
             "{err}"
         );
 
@@ -1165,7 +1176,13 @@ mod real {
         };
         let err = drop_step.apply(&cx).await.unwrap_err();
         assert!(
-            matches!(&err, StepError::Interlock(m) if m.contains("connections")),
+            matches!(
+                &err,
+                StepError::Interlock {
+                    kind: InterlockKind::ConnectionsRemain,
+                    ..
+                }
+            ),
             "{err}"
         );
         assert_eq!(w.app_reads(&w.old, &w.old_password).await, Ok(2));

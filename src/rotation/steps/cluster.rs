@@ -5,9 +5,9 @@ use tokio::time::Instant;
 
 use crate::text::shell_quote as q;
 
+use super::super::context::StepCtx;
+use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{AppCredentials, PortError, PortErrorKind, RolloutCheck, SyncVerdict, System};
-use super::super::runner::Wait;
-use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 
 /// The user this step brings the cluster to: the rotation's new user, or,
 /// for a rollback's steps, the environment's old user.

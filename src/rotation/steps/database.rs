@@ -4,10 +4,11 @@
 
 use tokio::time::Instant;
 
-use super::super::interlock;
+use super::super::context::StepCtx;
+use super::super::interlock::{self, InterlockKind};
+use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{PortErrorKind, System};
-use super::super::runner::Wait;
-use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
+use super::super::step::{Step, StepKind};
 use super::restore;
 use super::secrets::new_credentials;
 use crate::db::Statement;
@@ -58,10 +59,10 @@ fn short_list(items: &[String]) -> String {
 fn credential_free(s: Vec<Statement>) -> StepResult<Vec<Statement>> {
     // The statement itself is not quoted: it holds a password hash.
     if interlock::first_with_credentials(&s).is_some() {
-        return Err(StepError::Interlock(
+        return Err(StepError::interlock(
+            InterlockKind::CredentialsInClonedGrant,
             "a cloned grant would copy the old user's credentials (IDENTIFIED … PASSWORD); \
-             refusing to run it: report this to the database layer"
-                .into(),
+             refusing to run it: report this to the database layer",
         ));
     }
     Ok(s)
@@ -419,10 +420,13 @@ async fn creation(cx: &StepCtx<'_>, n: &Names<'_>, password: &SecretString) -> S
 async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
     // No secret lives only in rotui: the password comes from Secrets Manager.
     let Some(creds) = new_credentials(cx, &cx.step.env).await? else {
-        return Err(StepError::Interlock(format!(
-            "Secrets Manager holds no password for {}: store it as pending first",
-            n.new
-        )));
+        return Err(StepError::interlock(
+            InterlockKind::NoPendingPassword,
+            format!(
+                "Secrets Manager holds no password for {}: store it as pending first",
+                n.new
+            ),
+        ));
     };
     let create = statements(
         cx,
@@ -477,9 +481,10 @@ async fn ensure_secret_moved_on(cx: &StepCtx<'_>, env: &str, old: &str) -> StepR
         .read(System::SecretsManager, cx.ports_of(env)?.secrets.current())
         .await?;
     if current.username == old {
-        return Err(StepError::Interlock(format!(
-            "{env}'s AWSCURRENT still names {old}: the app uses it"
-        )));
+        return Err(StepError::interlock(
+            InterlockKind::SecretStillNamesUser,
+            format!("{env}'s AWSCURRENT still names {old}: the app uses it"),
+        ));
     }
     Ok(())
 }
@@ -494,12 +499,15 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[String]) -
     // Nothing lost: MariaDB drops a definer silently and its objects then fail (1449).
     let lost = cx.read(System::Database, db.objects_lost_on_drop(n.old)).await?;
     if !lost.is_empty() {
-        return Err(StepError::Interlock(format!(
-            "{} still {} {} objects: migrate definers first",
-            n.old,
-            db.objects_verb(),
-            lost.len()
-        )));
+        return Err(StepError::interlock(
+            InterlockKind::ObjectsWouldBeLost,
+            format!(
+                "{} still {} {} objects: migrate definers first",
+                n.old,
+                db.objects_verb(),
+                lost.len()
+            ),
+        ));
     }
     let forced = cx.opts.force_drop.as_deref() == Some(n.old);
     for env in &envs {
@@ -510,10 +518,13 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[String]) -
             .read(System::Database, cx.ports_of(env)?.db.connections(n.old))
             .await?;
         if live > 0 && !forced {
-            return Err(StepError::Interlock(format!(
-                "{} still has {live} connections in {env}: wait for them to drain, or force the drop by typing the username",
-                n.old
-            )));
+            return Err(StepError::interlock(
+                InterlockKind::ConnectionsRemain,
+                format!(
+                    "{} still has {live} connections in {env}: wait for them to drain, or force the drop by typing the username",
+                    n.old
+                ),
+            ));
         }
         if live > 0 {
             // Sessions survive DROP USER; end them first.

@@ -1,5 +1,7 @@
 //! What each kind of step observes, previews and applies, grouped by the
-//! system it mostly works on.
+//! system it mostly works on, and [`Step`]'s `observe`, `preview`, `apply`
+//! and `verify`, which pick the right one. What a step is lives in
+//! `step.rs`, what it sees in `context.rs`: both below this module.
 
 mod cluster;
 mod database;
@@ -10,48 +12,63 @@ mod secrets;
 #[cfg(test)]
 pub(crate) use cluster::rollout_observation;
 
-use super::step::{Applied, Observation, Step, StepCtx, StepKind, StepResult};
+use super::context::StepCtx;
+use super::outcome::{Applied, Observation, StepError, StepResult};
+use super::step::{Step, StepKind};
 
-pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observation> {
-    use StepKind::*;
-    match &step.kind {
-        StorePending { .. } => secrets::observe_pending(cx).await,
-        Promote => secrets::observe_promoted(cx).await,
-        ForceSync => cluster::observe_secret(cx, false).await,
-        VerifySecret => cluster::observe_secret(cx, true).await,
-        Rollout | RolloutBack => cluster::observe_rollout(cx).await,
-        SyncBack => cluster::observe_secret(cx, false).await,
-        VerifySecretBack => cluster::observe_secret(cx, true).await,
-        RestoreSecret | DropNewUser => rollback::observe(step, cx).await,
-        _ => database::observe(step, cx).await,
+impl Step {
+    /// Read live state: is this step done already?
+    pub async fn observe(&self, cx: &StepCtx<'_>) -> StepResult<Observation> {
+        use StepKind::*;
+        match &self.kind {
+            StorePending { .. } => secrets::observe_pending(cx).await,
+            Promote => secrets::observe_promoted(cx).await,
+            ForceSync => cluster::observe_secret(cx, false).await,
+            VerifySecret => cluster::observe_secret(cx, true).await,
+            Rollout | RolloutBack => cluster::observe_rollout(cx).await,
+            SyncBack => cluster::observe_secret(cx, false).await,
+            VerifySecretBack => cluster::observe_secret(cx, true).await,
+            RestoreSecret | DropNewUser => rollback::observe(self, cx).await,
+            _ => database::observe(self, cx).await,
+        }
     }
-}
 
-pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
-    use StepKind::*;
-    match &step.kind {
-        StorePending { source } => secrets::preview_pending(cx, source.as_deref()),
-        Promote => secrets::preview_promote(cx),
-        ForceSync | SyncBack => cluster::preview_sync(cx),
-        VerifySecret | VerifySecretBack => cluster::preview_verify(cx),
-        Rollout | RolloutBack => cluster::preview_rollout(cx),
-        RestoreSecret | DropNewUser => rollback::preview(step, cx).await,
-        _ => database::preview(step, cx).await,
+    /// The exact statements and calls apply will make, secrets masked.
+    pub async fn preview(&self, cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+        use StepKind::*;
+        match &self.kind {
+            StorePending { source } => secrets::preview_pending(cx, source.as_deref()),
+            Promote => secrets::preview_promote(cx),
+            ForceSync | SyncBack => cluster::preview_sync(cx),
+            VerifySecret | VerifySecretBack => cluster::preview_verify(cx),
+            Rollout | RolloutBack => cluster::preview_rollout(cx),
+            RestoreSecret | DropNewUser => rollback::preview(self, cx).await,
+            _ => database::preview(self, cx).await,
+        }
     }
-}
 
-pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> {
-    use StepKind::*;
-    // Idempotence: a step that is done already is not applied again.
-    if let Observation::Done(_) = observe(step, cx).await? {
-        return Ok(Applied::Done);
+    /// Do it. Applying a step that is done changes nothing.
+    pub async fn apply(&self, cx: &StepCtx<'_>) -> StepResult<Applied> {
+        use StepKind::*;
+        // Idempotence: a step that is done already is not applied again.
+        if let Observation::Done(_) = self.observe(cx).await? {
+            return Ok(Applied::Done);
+        }
+        match &self.kind {
+            StorePending { source } => secrets::store_pending(cx, source.as_deref()).await,
+            Promote => secrets::promote(cx).await,
+            ForceSync | SyncBack => cluster::force_sync(cx).await,
+            Rollout | RolloutBack => cluster::await_rollout(cx).await,
+            RestoreSecret | DropNewUser | VerifySecretBack => rollback::apply(self, cx).await,
+            _ => database::apply(self, cx).await,
+        }
     }
-    match &step.kind {
-        StorePending { source } => secrets::store_pending(cx, source.as_deref()).await,
-        Promote => secrets::promote(cx).await,
-        ForceSync | SyncBack => cluster::force_sync(cx).await,
-        Rollout | RolloutBack => cluster::await_rollout(cx).await,
-        RestoreSecret | DropNewUser | VerifySecretBack => rollback::apply(step, cx).await,
-        _ => database::apply(step, cx).await,
+
+    /// Check that apply achieved what it should, from live state.
+    pub async fn verify(&self, cx: &StepCtx<'_>) -> StepResult<()> {
+        match self.observe(cx).await? {
+            Observation::Done(_) => Ok(()),
+            Observation::NotDone(why) | Observation::Blocked(why) => Err(StepError::Verify(why)),
+        }
     }
 }

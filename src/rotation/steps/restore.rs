@@ -6,11 +6,11 @@
 //! the identity differs: that database was restored after the switch. A
 //! role appearing proves nothing (pg_dump copies no roles).
 
+use super::super::context::StepCtx;
 use super::super::hold::read_mark;
 use super::super::mark::ABSENT;
+use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::System;
-use super::super::runner::Wait;
-use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 
 /// This rotation's baseline for the step's environment, from the live mark.
 async fn baseline(cx: &StepCtx<'_>) -> StepResult<Option<String>> {

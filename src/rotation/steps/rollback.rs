@@ -4,9 +4,11 @@
 
 use tokio::time::Instant;
 
+use super::super::context::StepCtx;
+use super::super::interlock::InterlockKind;
+use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{PortErrorKind, System};
-use super::super::runner::Wait;
-use super::super::step::{Applied, Observation, Step, StepCtx, StepError, StepKind, StepResult};
+use super::super::step::{Step, StepKind};
 use crate::db::Statement;
 
 struct Names<'a> {
@@ -159,7 +161,7 @@ pub(super) async fn apply(step: &Step, cx: &StepCtx<'_>) -> StepResult<Applied> 
         }
         StepKind::DropNewUser => drop_new_user(cx, &n).await,
         // A check: observe said not done, and applying cannot change that.
-        _ => match super::observe(step, cx).await? {
+        _ => match step.observe(cx).await? {
             Observation::Done(_) => Ok(Applied::Done),
             Observation::NotDone(why) | Observation::Blocked(why) => Err(StepError::Blocked(why)),
         },
@@ -173,21 +175,24 @@ async fn drop_new_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
     let current = cx.read(System::SecretsManager, ports.secrets.current()).await?;
     let pending = cx.read(System::SecretsManager, ports.secrets.pending()).await?;
     if current.username == n.new || pending.is_some_and(|p| p.username == n.new) {
-        return Err(StepError::Interlock(format!(
-            "{env}'s secret still names {}: roll the secret back first",
-            n.new
-        )));
+        return Err(StepError::interlock(
+            InterlockKind::SecretStillNamesUser,
+            format!("{env}'s secret still names {}: roll the secret back first", n.new),
+        ));
     }
     let lost = cx
         .read(System::Database, ports.db.objects_lost_on_drop(n.new))
         .await?;
     if !lost.is_empty() {
-        return Err(StepError::Interlock(format!(
-            "{} {} {} objects: move them to the admin before dropping it",
-            n.new,
-            ports.db.objects_verb(),
-            lost.len()
-        )));
+        return Err(StepError::interlock(
+            InterlockKind::ObjectsWouldBeLost,
+            format!(
+                "{} {} {} objects: move them to the admin before dropping it",
+                n.new,
+                ports.db.objects_verb(),
+                lost.len()
+            ),
+        ));
     }
     // The app's last pods on the new user may still be going away.
     let deadline = Instant::now() + cx.opts.drain_timeout;

@@ -1,8 +1,10 @@
 //! The app's secret: the new credentials go in as AWSPENDING first and are
 //! promoted to AWSCURRENT only after a fresh, successful login test.
 
+use super::super::context::StepCtx;
+use super::super::interlock::InterlockKind;
+use super::super::outcome::{Applied, Observation, StepError, StepResult};
 use super::super::ports::{AppCredentials, PortErrorKind, System};
-use super::super::step::{Applied, Observation, StepCtx, StepError, StepResult};
 use crate::secret::{self, MASK};
 
 /// The credentials Secrets Manager holds for the new user in `env`: the
@@ -104,7 +106,10 @@ pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
         .await?
         .filter(|p| &p.username == new)
         .ok_or_else(|| {
-            StepError::Interlock(format!("no AWSPENDING version names {new}: nothing to promote"))
+            StepError::interlock(
+                InterlockKind::NoPendingPassword,
+                format!("no AWSPENDING version names {new}: nothing to promote"),
+            )
         })?;
     match cx
         .read(System::Database, ports.db.test_login(new, &pending.password))
@@ -114,14 +119,16 @@ pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
         Err(StepError::Port(e))
             if e.kind == PortErrorKind::BadPassword || e.kind == PortErrorKind::NotFound =>
         {
-            return Err(StepError::Interlock(format!(
-                "{new} cannot log in with the pending password ({e}); not promoting"
-            )));
+            return Err(StepError::interlock(
+                InterlockKind::LoginFails { system: e.system },
+                format!("{new} cannot log in with the pending password ({e}); not promoting"),
+            ));
         }
         Err(StepError::Port(e)) => {
-            return Err(StepError::Interlock(format!(
-                "could not test {new}'s login ({e}); not promoting"
-            )));
+            return Err(StepError::interlock(
+                InterlockKind::LoginUntested { system: e.system },
+                format!("could not test {new}'s login ({e}); not promoting"),
+            ));
         }
         Err(e) => return Err(e),
     }
