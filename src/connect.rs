@@ -146,6 +146,16 @@ impl Connected {
         problems
     }
 
+    /// The app secret's store alone, through the port the rotation reads it
+    /// by: what needs only credentials works while the database is down.
+    pub fn secrets_port(&self) -> Result<std::sync::Arc<dyn crate::rotation::ports::SecretsPort>, Redacted> {
+        let session = self.session.as_ref().map_err(Clone::clone)?;
+        Ok(std::sync::Arc::new(crate::rotation::adapters::AwsSecrets::new(
+            session.clone(),
+            &self.target.app_secret,
+        )))
+    }
+
     /// The rotation engine's ports, when every part is up.
     pub fn ports(&self) -> Result<crate::rotation::ports::EnvPorts, Redacted> {
         use std::sync::Arc;

@@ -23,11 +23,20 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Its name as rotui writes it (journal, rotation mark, messages).
     pub fn as_str(self) -> &'static str {
         match self {
             Engine::Mysql => "mysql",
             Engine::Postgres => "postgres",
         }
+    }
+
+    /// The engine whose [`Engine::as_str`] is `name`, exactly.
+    pub fn from_name(name: &str) -> Option<Engine> {
+        Engine::value_variants()
+            .iter()
+            .copied()
+            .find(|e| e.as_str() == name)
     }
 }
 

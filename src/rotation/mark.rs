@@ -204,11 +204,9 @@ impl RotationMark {
                         .map_err(|_| format!("tag {k} is not a time: {v}"))
                 })
             };
-            let engine = match need(ENGINE)? {
-                "mysql" => Engine::Mysql,
-                "postgres" => Engine::Postgres,
-                other => return Err(format!("tag {ENGINE} names no engine: {other}")),
-            };
+            let engine = need(ENGINE).and_then(|v| {
+                Engine::from_name(v).ok_or_else(|| format!("tag {ENGINE} names no engine: {v}"))
+            })?;
             let mode = match need(MODE)? {
                 "normal" => Mode::Normal,
                 "compromised" => Mode::Compromised,

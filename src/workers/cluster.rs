@@ -20,7 +20,6 @@ use crate::k8s::consumers::{self, PodAddress};
 use crate::k8s::externalsecret::{self, EsStatus};
 use crate::k8s::rollout::{self, RolloutSnapshot};
 use crate::k8s::{Expected, K8s, K8sError, secret_check};
-use crate::rotation::adapters::AwsSecrets;
 use crate::secret::{Redacted, SecretString};
 
 /// What the pane watches.
@@ -302,10 +301,8 @@ pub(super) async fn watch_backend(
         Box::new(move || {
             let b = b.clone();
             Box::pin(async move {
-                // Secrets Manager alone: the check must work while the database is down.
-                let session = b.connected.session.as_ref().map_err(Clone::clone)?;
-                let secrets = AwsSecrets::new(session.clone(), &b.connected.target.app_secret);
-                b.current.get(&secrets).await
+                let secrets = b.connected.secrets_port()?;
+                b.current.get(secrets.as_ref()).await
             })
         })
     };
