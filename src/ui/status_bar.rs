@@ -9,7 +9,8 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::clock::{clock_time, expiry_text};
 use crate::app::state::{Pane, State};
-use crate::ui::connections::interval_label;
+use crate::ui::chrome::interval_label;
+use crate::ui::panes;
 use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -158,20 +159,7 @@ fn badge(state: &State, p: Pane) -> Option<String> {
     if err {
         return Some("✗".into());
     }
-    match p {
-        Pane::Connections => {
-            let old = state.old_user()?;
-            let n: i64 = state
-                .connection_counts()
-                .iter()
-                .filter(|c| c.user.as_deref() == Some(old))
-                .map(|c| c.count)
-                .sum();
-            state.connections.data.as_ref().map(|_| format!("old:{n}"))
-        }
-        Pane::Objects => state.old_user_objects.filter(|n| *n > 0).map(|n| format!("⚑{n}")),
-        _ => None,
-    }
+    (panes::view(p).badge)(state)
 }
 
 pub fn render_footer(frame: &mut Frame, area: Rect, state: &State) {

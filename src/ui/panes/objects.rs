@@ -7,11 +7,18 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
 use crate::app::state::{Pane, State, row_at};
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View { render, badge };
+
+/// How many objects must move before the old user can go.
+fn badge(state: &State) -> Option<String> {
+    state.old_user_objects.filter(|n| *n > 0).map(|n| format!("⚑{n}"))
+}
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
     let objects = state.objects.data.as_deref().unwrap_or(&[]);
     let old = state.old_user();

@@ -8,11 +8,16 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::app::state::{Pane, State, row_at};
 use crate::model::User;
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View {
+    render,
+    badge: super::no_badge,
+};
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let count = state.users.data.as_ref().map(|u| format!("{} users", u.len()));
     let block = pane_block(
         state,

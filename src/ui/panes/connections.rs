@@ -9,11 +9,25 @@ use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
 use crate::app::clock::{clock_time, connection_since};
 use crate::app::state::{Pane, State, row_at};
+use crate::ui::chrome::{clip, interval_label, pane_block, with_error_line};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View { render, badge };
+
+/// The old user's connections, the drain in a word.
+fn badge(state: &State) -> Option<String> {
+    let old = state.old_user()?;
+    let n: i64 = state
+        .connection_counts()
+        .iter()
+        .filter(|c| c.user.as_deref() == Some(old))
+        .map(|c| c.count)
+        .sum();
+    state.connections.data.as_ref().map(|_| format!("old:{n}"))
+}
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
     let total: i64 = state.connection_counts().iter().map(|c| c.count).sum();
     let extra = state.connections.data.as_ref().map(|_| {
@@ -56,14 +70,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Layout::vertical([Constraint::Min(0), Constraint::Length(drain_h)]).areas(inner);
         render_counts(frame, counts, state, true);
         render_drain(frame, drain, state);
-    }
-}
-
-pub fn interval_label(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", ms / 1000)
     }
 }
 

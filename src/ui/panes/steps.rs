@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::app::state::{Pane, State, StepStatus, StepView};
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
 pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
     match s {
@@ -24,7 +24,12 @@ pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View {
+    render,
+    badge: super::no_badge,
+};
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
     let steps = state.steps();
     let extra = state.plan.data.as_ref().map(|p| {

@@ -10,11 +10,16 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use crate::app::clock::clock_time;
 use crate::app::state::{ClusterView, Pane, State, row_at};
 use crate::secret::{ExposeSecret, MASK};
+use crate::ui::chrome::{pane_block, with_error_line};
 use crate::ui::layout::window;
 use crate::ui::theme::Theme;
-use crate::ui::{pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View {
+    render,
+    badge: super::no_badge,
+};
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let block = pane_block(state, Pane::Cluster, &state.cluster, None);
     let inner = block.inner(area);
     frame.render_widget(block, area);
