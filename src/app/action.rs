@@ -60,9 +60,9 @@ pub enum Action {
         at: DateTime<Utc>,
         result: Fetched<SessionView>,
     },
-    /// Progress of a step the operator started (`id`: the rotation's step id).
+    /// Progress of a step the operator started.
     StepChanged {
-        id: String,
+        id: StepId,
         status: crate::app::state::StepStatus,
         result: Option<Redacted>,
     },

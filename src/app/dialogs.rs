@@ -8,6 +8,7 @@ use crate::app::action::{Effect, KillTarget};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{Destructive, Dialog, State, StepStatus};
 use crate::rotation::StepId;
+use crate::rotation::step::Confirm;
 
 use super::schedule::refresh_all;
 use super::update::{apply_connections, quit, refuse_write, switch_target};
@@ -137,23 +138,26 @@ pub(super) fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Effect>) -
         state.notice = Some((state.now, why));
         return None;
     }
+    let id = StepId(step.id);
     let action = Destructive::RunStep {
-        id: step.id.clone(),
-        title: step.title.clone(),
+        id: id.clone(),
+        title: step.title,
     };
-    if let Some(expected) = step.confirm_text {
-        let mut input = TextArea::default();
-        input.set_placeholder_text(format!("type {expected}"));
-        Some(Dialog::TypedConfirm {
-            action,
-            expected,
-            input,
-        })
-    } else if step.destructive {
-        Some(Dialog::Confirm(action))
-    } else {
-        out.push(Effect::RunStep(StepId(step.id)));
-        None
+    match step.confirm {
+        Confirm::Typed(expected) => {
+            let mut input = TextArea::default();
+            input.set_placeholder_text(format!("type {expected}"));
+            Some(Dialog::TypedConfirm {
+                action,
+                expected,
+                input,
+            })
+        }
+        Confirm::Destructive => Some(Dialog::Confirm(action)),
+        Confirm::None | Confirm::Yes => {
+            out.push(Effect::RunStep(id));
+            None
+        }
     }
 }
 
@@ -172,7 +176,7 @@ pub(super) fn run_destructive(state: &mut State, action: Destructive, out: &mut 
             ));
             out.push(Effect::Kill(t));
         }
-        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(StepId(id))),
+        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(id)),
         Destructive::Rollback { new_user, drop_new } => {
             state.notice = Some((state.now, "rolling back".into()));
             out.push(Effect::Rollback {

@@ -9,6 +9,8 @@ use ratatui_textarea::TextArea;
 use crate::app::action::{KillTarget, Request, Source};
 use crate::app::keymap::Keymap;
 use crate::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
+use crate::rotation::StepId;
+use crate::rotation::step::Confirm;
 use crate::secret::SecretString;
 use crate::target::Target;
 
@@ -181,9 +183,17 @@ pub struct StepView {
     /// Statements / API calls, secrets already masked.
     pub preview: Vec<String>,
     pub result: Option<String>,
-    pub destructive: bool,
-    /// Text the operator must type to confirm (dropping a user: its name).
-    pub confirm_text: Option<String>,
+    /// What the operator must give before it writes, as the rotation says
+    /// it: nothing, a key, a second confirmation, or a word typed.
+    pub confirm: Confirm,
+}
+
+impl StepView {
+    /// Whether it asks a second time (or for a word) before writing: the
+    /// pane marks it `!` and its preview says so.
+    pub fn destructive(&self) -> bool {
+        matches!(self.confirm, Confirm::Destructive | Confirm::Typed(_))
+    }
 }
 
 /// The rotation plan: who is being replaced by whom, and the steps.
@@ -321,7 +331,7 @@ pub struct DrainPoint {
 pub enum Destructive {
     Kill(KillTarget),
     RunStep {
-        id: String,
+        id: StepId,
         title: String,
     },
     /// Roll the unfinished rotation back; `drop_new` when the operator typed

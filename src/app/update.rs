@@ -119,7 +119,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 .plan
                 .data
                 .as_mut()
-                .and_then(|p| p.steps.iter_mut().find(|s| s.id == id))
+                .and_then(|p| p.steps.iter_mut().find(|s| s.id == id.0))
             {
                 step.status = status;
                 if result.is_some() {

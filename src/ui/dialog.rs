@@ -65,7 +65,7 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
         area.width.saturating_sub(8).min(110),
         area.height.saturating_sub(4).min(30),
         &format!("Preview: {}", step.title),
-        step.destructive,
+        step.destructive(),
         state,
     );
     let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
@@ -78,7 +78,7 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
             "read-only: this step will not run · Esc close",
             Theme::of(state.theme).warn(),
         )
-    } else if step.destructive {
+    } else if step.destructive() {
         keys_line(
             state,
             &[("Enter", "continue (asks to confirm)"), ("Esc", "cancel")],

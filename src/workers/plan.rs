@@ -75,10 +75,6 @@ pub fn step_view(
             Err(e) => vec![format!("(preview unavailable: {e})")],
         },
         result: Some(Redacted::new(state.detail()).into_string()),
-        destructive: matches!(confirm, Confirm::Destructive | Confirm::Typed(_)),
-        confirm_text: match confirm {
-            Confirm::Typed(word) => Some(word.clone()),
-            _ => None,
-        },
+        confirm: confirm.clone(),
     }
 }

@@ -48,7 +48,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
         opts.typed.push(word);
     }
     let _ = tx.send(Action::StepChanged {
-        id: id.to_string(),
+        id: id.clone(),
         status: StepStatus::Running,
         result: None,
     });
@@ -82,7 +82,7 @@ pub(super) fn step_changed(ev: &StepEvent) -> Action {
         },
     };
     Action::StepChanged {
-        id: ev.step.to_string(),
+        id: ev.step.clone(),
         status,
         result: Some(Redacted::new(text)),
     }

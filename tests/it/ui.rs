@@ -16,6 +16,7 @@ use rotui::k8s::consumers::{Kind, PodAddress, Workload};
 use rotui::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
 };
+use rotui::rotation::step::Confirm;
 use rotui::secret::{self, MASK, Redacted};
 use rotui::target::{Engine, Target};
 
@@ -139,8 +140,7 @@ fn step(id: &str, title: &str, status: StepStatus, preview: &[&str]) -> StepView
         status,
         preview: preview.iter().map(|s| s.to_string()).collect(),
         result: (status == StepStatus::Done).then(|| "ok".to_string()),
-        destructive: false,
-        confirm_text: None,
+        confirm: Confirm::Yes,
     }
 }
 
@@ -153,15 +153,14 @@ fn plan() -> PlanView {
         StepStatus::Pending,
         &["DROP USER 'signon'@'%'"],
     );
-    drop.destructive = true;
-    drop.confirm_text = Some(OLD.into());
+    drop.confirm = Confirm::Typed(OLD.into());
     let mut kill = step(
         "kill-old",
         "Kill the old user's remaining connections",
         StepStatus::Pending,
         &["KILL 4200"],
     );
-    kill.destructive = true;
+    kill.confirm = Confirm::Destructive;
     PlanView {
         rollback: None,
         can_roll_back: false,
@@ -1866,8 +1865,7 @@ fn rollback_preview() -> Vec<StepView> {
         StepStatus::Pending,
         &["DROP USER `signon_user_20260121`@`%`"],
     );
-    drop.destructive = true;
-    drop.confirm_text = Some(NEW.into());
+    drop.confirm = Confirm::Typed(NEW.into());
     vec![
         restore,
         step(

@@ -15,6 +15,7 @@ use ratatui::backend::TestBackend;
 use rotui::app::state::{PlanView, StepStatus, StepView};
 use rotui::app::{Action, Pane, State, update};
 use rotui::model::{Connection, ConnectionCount, ConnectionSnapshot, DbObject, User};
+use rotui::rotation::step::Confirm;
 use rotui::target::{Engine, Target};
 
 const SIZES: [usize; 2] = [100, 10_000];
@@ -85,8 +86,7 @@ fn state(n: usize) -> State {
             status: StepStatus::Pending,
             preview: vec!["SELECT 1".into()],
             result: None,
-            destructive: false,
-            confirm_text: None,
+            confirm: Confirm::Yes,
         })
         .collect();
     let actions = [

@@ -92,7 +92,7 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
                 Span::raw(format!("{:>2} ", i + 1)),
                 status_mark(&theme, s.status),
                 Span::raw(" "),
-                Span::styled(if s.destructive { "!" } else { " " }, theme.danger()),
+                Span::styled(if s.destructive() { "!" } else { " " }, theme.danger()),
                 Span::raw(clip(&s.title, title_w)),
             ]);
             if i == sel.index {
@@ -137,12 +137,12 @@ pub fn detail_lines(theme: &Theme, step: &StepView) -> Vec<Line<'static>> {
         ));
     } else {
         lines.push(Line::styled(
-            if step.destructive {
+            if step.destructive() {
                 "Will run (destructive):"
             } else {
                 "Will run:"
             },
-            if step.destructive {
+            if step.destructive() {
                 theme.danger()
             } else {
                 theme.muted()
