@@ -24,41 +24,12 @@ pub enum Action {
     Resize(u16, u16),
     /// The slow clock (~4 Hz). Carries the time so that `update` stays pure.
     Tick(DateTime<Utc>),
-    UsersLoaded {
+    /// A source's answer, under the generation it was asked with: answers
+    /// older than what is shown are dropped on arrival.
+    Loaded {
         generation: u64,
         at: DateTime<Utc>,
-        result: Fetched<Vec<User>>,
-    },
-    GrantsLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        user: String,
-        result: Fetched<Vec<Grant>>,
-    },
-    ObjectsLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<Vec<DbObject>>,
-    },
-    ConnectionsLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<ConnectionSnapshot>,
-    },
-    ClusterLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<ClusterView>,
-    },
-    PlanLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<PlanView>,
-    },
-    SessionLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<SessionView>,
+        answer: Answer,
     },
     /// Progress of a step the operator started.
     StepChanged {
@@ -83,8 +54,28 @@ pub enum Action {
     },
 }
 
+/// What a source answered: the data of a [`Request`] (or of the cluster
+/// watch), or why there is none.
+// One answer at a time, gone once applied: boxing the big ones buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Users(Fetched<Vec<User>>),
+    /// `user`: the key the grants were asked for (dropped if another user
+    /// is selected by the time they come).
+    Grants {
+        user: String,
+        result: Fetched<Vec<Grant>>,
+    },
+    Objects(Fetched<Vec<DbObject>>),
+    Connections(Fetched<ConnectionSnapshot>),
+    Cluster(Fetched<ClusterView>),
+    Plan(Fetched<PlanView>),
+    Session(Fetched<SessionView>),
+}
+
 /// What a refresh fetches. The parameters the worker needs travel with it;
-/// each request has one answer, the `…Loaded` action of the same name.
+/// each request has one answer, the [`Answer`] of the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Users,
@@ -126,7 +117,7 @@ pub enum Effect {
         request: Request,
         generation: u64,
     },
-    /// (Re)start the cluster watch; it answers with `ClusterLoaded` under
+    /// (Re)start the cluster watch; it answers with `Answer::Cluster` under
     /// this generation whenever the cluster changes.
     Watch {
         generation: u64,

@@ -8,10 +8,10 @@
 //! Plugging in the worker layer: create an `Action` channel and an `Effect`
 //! channel, give the worker side the `Action` sender and the `Effect`
 //! receiver, and call `event_loop::run`. For each `Effect::Fetch { request,
-//! generation }` a worker answers with the matching `…Loaded` action carrying
-//! the same generation (older generations are dropped on arrival); for
-//! `Effect::Watch { generation }` it sends `ClusterLoaded` under that
-//! generation each time the cluster changes. Errors travel as text (`Err(String)`) and are
+//! generation }` a worker answers with `Action::Loaded` carrying the same
+//! generation and the request's [`Answer`] (older generations are dropped on
+//! arrival); for `Effect::Watch { generation }` it sends `Answer::Cluster`
+//! under that generation each time the cluster changes. Errors travel as text (`Err(String)`) and are
 //! redacted again on arrival. Writes (`RunStep`, `Kill`, `ForceSync`) answer
 //! with `StepChanged`, `Notice` or `Failed`.
 //!
@@ -42,7 +42,7 @@ mod schedule;
 pub mod state;
 pub mod update;
 
-pub use action::{Action, Effect, Fetched, KillTarget, Request, Source};
+pub use action::{Action, Answer, Effect, Fetched, KillTarget, Request, Source};
 pub use keymap::{KeyAction, Keymap};
 pub use state::{Pane, State};
 pub use update::update;

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use crate::app::action::{Action, Effect, Fetched, Request, Source};
+use crate::app::action::{Action, Answer, Effect, Fetched, Request, Source};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{
     DRAIN_BUCKET, DRAIN_POINTS, Destructive, Dialog, DrainPoint, INTERVALS_MS, Input, InputKind, Loadable,
@@ -34,86 +34,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.dirty = true;
             key_event(state, key, &mut out);
         }
-        Action::UsersLoaded {
+        Action::Loaded {
             generation,
             at,
-            result,
-        } => {
-            if accept(&mut state.dirty, &mut state.users, generation, at, result) {
-                reindex(state, Pane::Users);
-                follow_selected_user(state, &mut out);
-            }
-        }
-        Action::GrantsLoaded {
-            generation,
-            at,
-            user,
-            result,
-        } => {
-            if state.grants_of.as_deref() == Some(user.as_str()) {
-                accept(&mut state.dirty, &mut state.grants, generation, at, result);
-            }
-        }
-        Action::ObjectsLoaded {
-            generation,
-            at,
-            result,
-        } => {
-            if accept(&mut state.dirty, &mut state.objects, generation, at, result) {
-                reindex(state, Pane::Objects);
-                count_old_user_objects(state);
-            }
-        }
-        Action::ConnectionsLoaded {
-            generation,
-            at,
-            result,
-        } => {
-            if state.aiming_kill() {
-                // pg_activity's habit: the rows stand still while a kill is aimed.
-                state.held_connections = Some((generation, at, result));
-            } else {
-                apply_connections(state, generation, at, result);
-            }
-        }
-        Action::ClusterLoaded {
-            generation,
-            at,
-            result,
-        } => {
-            let first = state.cluster.data.is_none();
-            if accept(&mut state.dirty, &mut state.cluster, generation, at, result) {
-                reindex(state, Pane::Cluster);
-                // A sync or rollout may have moved a step along: look again.
-                if !first && state.cluster.error.is_none() && !state.plan.in_flight() && !state.paused {
-                    ask(state, Source::Fetch(Request::Plan), &mut out);
-                }
-            }
-        }
-        Action::PlanLoaded {
-            generation,
-            at,
-            result,
-        } => {
-            if accept(&mut state.dirty, &mut state.plan, generation, at, result) {
-                reindex(state, Pane::Steps);
-                count_old_user_objects(state);
-            }
-        }
-        Action::SessionLoaded {
-            generation,
-            at,
-            result,
-        } => {
-            let asked = unresolved_key(state);
-            accept(&mut state.dirty, &mut state.session, generation, at, result);
-            if !asked && unresolved_key(state) {
-                state.notice = Some((
-                    state.now,
-                    "the admin password's key is not the app's name: press n to choose it".into(),
-                ));
-            }
-        }
+            answer,
+        } => loaded(state, generation, at, answer, &mut out),
         Action::StepChanged { id, status, result } => {
             if let Some(step) = state
                 .plan
@@ -157,6 +82,64 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         }
     }
     out
+}
+
+/// A source's answer lands: the acceptance of its generation is the same
+/// for every source ([`accept_by`]); what follows is each source's own.
+fn loaded(state: &mut State, generation: u64, at: DateTime<Utc>, answer: Answer, out: &mut Vec<Effect>) {
+    match answer {
+        Answer::Users(result) => {
+            if accept(&mut state.dirty, &mut state.users, generation, at, result) {
+                reindex(state, Pane::Users);
+                follow_selected_user(state, out);
+            }
+        }
+        Answer::Grants { user, result } => {
+            if state.grants_of.as_deref() == Some(user.as_str()) {
+                accept(&mut state.dirty, &mut state.grants, generation, at, result);
+            }
+        }
+        Answer::Objects(result) => {
+            if accept(&mut state.dirty, &mut state.objects, generation, at, result) {
+                reindex(state, Pane::Objects);
+                count_old_user_objects(state);
+            }
+        }
+        Answer::Connections(result) => {
+            if state.aiming_kill() {
+                // pg_activity's habit: the rows stand still while a kill is aimed.
+                state.held_connections = Some((generation, at, result));
+            } else {
+                apply_connections(state, generation, at, result);
+            }
+        }
+        Answer::Cluster(result) => {
+            let first = state.cluster.data.is_none();
+            if accept(&mut state.dirty, &mut state.cluster, generation, at, result) {
+                reindex(state, Pane::Cluster);
+                // A sync or rollout may have moved a step along: look again.
+                if !first && state.cluster.error.is_none() && !state.plan.in_flight() && !state.paused {
+                    ask(state, Source::Fetch(Request::Plan), out);
+                }
+            }
+        }
+        Answer::Plan(result) => {
+            if accept(&mut state.dirty, &mut state.plan, generation, at, result) {
+                reindex(state, Pane::Steps);
+                count_old_user_objects(state);
+            }
+        }
+        Answer::Session(result) => {
+            let asked = unresolved_key(state);
+            accept(&mut state.dirty, &mut state.session, generation, at, result);
+            if !asked && unresolved_key(state) {
+                state.notice = Some((
+                    state.now,
+                    "the admin password's key is not the app's name: press n to choose it".into(),
+                ));
+            }
+        }
+    }
 }
 
 /// Store a worker's answer unless a newer one is already shown. On failure

@@ -11,7 +11,7 @@ use rotui::app::state::{
     ClusterView, ConsumerView, Dialog, EsStatusView, PlanView, PodView, Revealable, RolloutView,
     SecretCheckView, SessionView, StepStatus, StepView,
 };
-use rotui::app::{Action, Effect, KillTarget, Pane, Request, State, update};
+use rotui::app::{Action, Answer, Effect, KillTarget, Pane, Request, State, update};
 use rotui::k8s::consumers::{Kind, PodAddress, Workload};
 use rotui::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
@@ -345,41 +345,41 @@ fn fixture() -> State {
     feed(
         &mut s,
         [
-            Action::SessionLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(session()),
+                answer: Answer::Session(Ok(session())),
             },
-            Action::PlanLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(plan()),
+                answer: Answer::Plan(Ok(plan())),
             },
-            Action::UsersLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(vec![
+                answer: Answer::Users(Ok(vec![
                     user("aws_db_admin", "%"),
                     user("mysql.sys", "localhost"),
                     user("rdsadmin", "localhost"),
                     user(OLD, "%"),
                     user(NEW, "%"),
-                ]),
+                ])),
             },
-            Action::ObjectsLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(vec![
+                answer: Answer::Objects(Ok(vec![
                     object("view", "active_users", "signon@%"),
                     object("procedure", "purge_old_sessions", "signon@%"),
                     object("trigger", "users_audit", "aws_db_admin@%"),
                     object("event", "nightly_cleanup", "signon_user_20260121@%"),
-                ]),
+                ])),
             },
-            Action::ClusterLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(cluster()),
+                answer: Answer::Cluster(Ok(cluster())),
             },
         ],
     );
@@ -401,10 +401,10 @@ fn fixture() -> State {
         let at = t0() - secs(1 + 5 * (7 - i as i64));
         feed(
             &mut s,
-            [Action::ConnectionsLoaded {
+            [Action::Loaded {
                 generation: 1 + i as u64,
                 at,
-                result: Ok(snapshot(at, old, new)),
+                answer: Answer::Connections(Ok(snapshot(at, old, new))),
             }],
         );
     }
@@ -412,14 +412,16 @@ fn fixture() -> State {
     let user_key = s.grants_of.clone().expect("a user is selected once users load");
     feed(
         &mut s,
-        [Action::GrantsLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0() - secs(2),
-            user: user_key,
-            result: Ok(vec![
-                grant("GRANT USAGE ON *.* TO `aws_db_admin`@`%`"),
-                grant("GRANT ALL PRIVILEGES ON *.* TO `aws_db_admin`@`%` WITH GRANT OPTION"),
-            ]),
+            answer: Answer::Grants {
+                user: user_key,
+                result: Ok(vec![
+                    grant("GRANT USAGE ON *.* TO `aws_db_admin`@`%`"),
+                    grant("GRANT ALL PRIVILEGES ON *.* TO `aws_db_admin`@`%` WITH GRANT OPTION"),
+                ]),
+            },
         }],
     );
     feed(&mut s, [Action::Tick(t0())]);
@@ -485,10 +487,10 @@ fn snapshot_connection_rows() {
     let at = t0();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 50,
             at,
-            result: Ok(snapshot(at, 3, 12)),
+            answer: Answer::Connections(Ok(snapshot(at, 3, 12))),
         }],
     );
     snap_both("connections_rows", &s);
@@ -513,12 +515,12 @@ fn snapshot_loading_and_errors() {
     feed(
         &mut s,
         [
-            Action::ConnectionsLoaded {
+            Action::Loaded {
                 generation: 60,
                 at: t0() + secs(30),
-                result: Err(Redacted::new(format!(
+                answer: Answer::Connections(Err(Redacted::new(format!(
                     "connect to mysql://aws_db_admin:{PASSWORD}@10.0.0.9:3306 timed out after 5s"
-                ))),
+                )))),
             },
             Action::Tick(t0() + secs(40)),
         ],
@@ -732,11 +734,13 @@ fn moving_the_user_selection_fetches_that_users_grants() {
     // Grants for a user no longer selected are dropped.
     feed(
         &mut s,
-        [Action::GrantsLoaded {
+        [Action::Loaded {
             generation: 99,
             at: t0(),
-            user: "rdsadmin@localhost".into(),
-            result: Ok(vec![grant("GRANT x")]),
+            answer: Answer::Grants {
+                user: "rdsadmin@localhost".into(),
+                result: Ok(vec![grant("GRANT x")]),
+            },
         }],
     );
     assert!(s.grants.data.is_none());
@@ -755,10 +759,10 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     let load = |s: &mut State, generation: u64, snap: ConnectionSnapshot| {
         feed(
             s,
-            [Action::ConnectionsLoaded {
+            [Action::Loaded {
                 generation,
                 at: t0(),
-                result: Ok(snap),
+                answer: Answer::Connections(Ok(snap)),
             }],
         );
     };
@@ -805,10 +809,10 @@ fn selection_stays_on_its_row_across_refreshes() {
     key(&mut s, KeyCode::Char('c'));
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 20,
             at: t0(),
-            result: Ok(snapshot(t0(), 3, 12)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 3, 12))),
         }],
     );
     keys(&mut s, "jjjj");
@@ -822,10 +826,10 @@ fn selection_stays_on_its_row_across_refreshes() {
         .collect();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 21,
             at: t0(),
-            result: Ok(snap),
+            answer: Answer::Connections(Ok(snap)),
         }],
     );
     assert_eq!(s.selection(Pane::Connections).key.as_ref(), Some(&picked));
@@ -840,10 +844,10 @@ fn selection_stays_on_its_row_across_refreshes() {
         .collect();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 22,
             at: t0(),
-            result: Ok(snap),
+            answer: Answer::Connections(Ok(snap)),
         }],
     );
     assert_eq!(s.selection(Pane::Connections).index, 6);
@@ -857,10 +861,10 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     key(&mut s, KeyCode::Char('c'));
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 30,
             at: t0(),
-            result: Ok(snapshot(t0(), 3, 12)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 3, 12))),
         }],
     );
     key(&mut s, KeyCode::Char('j'));
@@ -882,10 +886,10 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     std::sync::Arc::make_mut(&mut moved.rows).reverse();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 31,
             at: t0() + secs(5),
-            result: Ok(moved),
+            answer: Answer::Connections(Ok(moved)),
         }],
     );
     assert_eq!(s.connections.applied, 30);
@@ -1054,10 +1058,10 @@ fn refresh_interval_pause_and_the_tick_schedule() {
     );
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0() + secs(2),
-            result: Ok(snapshot(t0(), 1, 1)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 1, 1))),
         }],
     );
     let again = feed(&mut s, [Action::Tick(t0() + secs(2))]);
@@ -1070,10 +1074,10 @@ fn refresh_interval_pause_and_the_tick_schedule() {
     );
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 2,
             at: t0() + secs(2),
-            result: Ok(snapshot(t0(), 1, 1)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 1, 1))),
         }],
     );
     key(&mut s, KeyCode::Char(' '));
@@ -1102,41 +1106,43 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
                 _ => continue,
             };
             let a = match request {
-                None => Action::ClusterLoaded {
+                None => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(cluster()),
+                    answer: Answer::Cluster(Ok(cluster())),
                 },
-                Some(Request::Users) => Action::UsersLoaded {
+                Some(Request::Users) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(vec![]),
+                    answer: Answer::Users(Ok(vec![])),
                 },
-                Some(Request::Objects) => Action::ObjectsLoaded {
+                Some(Request::Objects) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(vec![]),
+                    answer: Answer::Objects(Ok(vec![])),
                 },
-                Some(Request::Connections { .. }) => Action::ConnectionsLoaded {
+                Some(Request::Connections { .. }) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(snapshot(at, 1, 1)),
+                    answer: Answer::Connections(Ok(snapshot(at, 1, 1))),
                 },
-                Some(Request::Plan) => Action::PlanLoaded {
+                Some(Request::Plan) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(settled_plan()),
+                    answer: Answer::Plan(Ok(settled_plan())),
                 },
-                Some(Request::Session) => Action::SessionLoaded {
+                Some(Request::Session) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(session()),
+                    answer: Answer::Session(Ok(session())),
                 },
-                Some(Request::Grants { user }) => Action::GrantsLoaded {
+                Some(Request::Grants { user }) => Action::Loaded {
                     generation,
                     at,
-                    user: user.clone(),
-                    result: Ok(vec![]),
+                    answer: Answer::Grants {
+                        user: user.clone(),
+                        result: Ok(vec![]),
+                    },
                 },
             };
             feed(s, [a]);
@@ -1201,10 +1207,10 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     changed.pods.pop();
     let cmds = feed(
         &mut s,
-        [Action::ClusterLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0() + secs(121),
-            result: Ok(changed),
+            answer: Answer::Cluster(Ok(changed)),
         }],
     );
     assert_eq!(kinds(&cmds), vec!["Plan"], "{cmds:?}");
@@ -1215,10 +1221,10 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     waiting.steps[0].status = StepStatus::Waiting;
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 1000,
             at: t0() + secs(120),
-            result: Ok(waiting),
+            answer: Answer::Plan(Ok(waiting)),
         }],
     );
     let cmds = feed(&mut s, [Action::Tick(t0() + secs(126))]);
@@ -1292,20 +1298,20 @@ fn command_line_switches_target_and_drops_old_answers() {
     let users_gen = s.users.requested;
     feed(
         &mut s,
-        [Action::UsersLoaded {
+        [Action::Loaded {
             generation: asked_before_the_switch,
             at: t0(),
-            result: Ok(vec![user("signon", "%")]),
+            answer: Answer::Users(Ok(vec![user("signon", "%")])),
         }],
     );
     assert!(s.users.data.is_none());
     // …the one asked for after the switch lands.
     feed(
         &mut s,
-        [Action::UsersLoaded {
+        [Action::Loaded {
             generation: users_gen,
             at: t0(),
-            result: Ok(vec![user("account-api", "%")]),
+            answer: Answer::Users(Ok(vec![user("account-api", "%")])),
         }],
     );
     assert_eq!(s.users.data.as_ref().unwrap()[0].name, "account-api");
@@ -1331,19 +1337,19 @@ fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
     let before = s.objects.data.clone();
     feed(
         &mut s,
-        [Action::ObjectsLoaded {
+        [Action::Loaded {
             generation: 5,
             at: t0(),
-            result: Ok(vec![]),
+            answer: Answer::Objects(Ok(vec![])),
         }],
     );
     assert_eq!(s.objects.data.as_ref().unwrap().len(), 0);
     feed(
         &mut s,
-        [Action::ObjectsLoaded {
+        [Action::Loaded {
             generation: 4,
             at: t0(),
-            result: Ok(before.clone().unwrap()),
+            answer: Answer::Objects(Ok(before.clone().unwrap())),
         }],
     );
     assert_eq!(
@@ -1353,10 +1359,10 @@ fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
     );
     feed(
         &mut s,
-        [Action::ObjectsLoaded {
+        [Action::Loaded {
             generation: 6,
             at: t0() + secs(1),
-            result: Err("Lost connection to server".into()),
+            answer: Answer::Objects(Err("Lost connection to server".into())),
         }],
     );
     assert_eq!(
@@ -1545,10 +1551,10 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     let at = t0() + secs(1);
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 40,
             at,
-            result: Ok(snapshot(at, 0, 15)),
+            answer: Answer::Connections(Ok(snapshot(at, 0, 15))),
         }],
     );
     assert_eq!(s.drain.last().map(|p| (p.old, p.new)), Some((0, 15)));
@@ -1571,10 +1577,10 @@ fn a_quiet_dashboard_redraws_only_what_changed_and_sleeps_until_something_is_due
             s,
             [
                 Action::Tick(at),
-                Action::ConnectionsLoaded {
+                Action::Loaded {
                     generation,
                     at,
-                    result: Ok(snapshot(at, old, new)),
+                    answer: Answer::Connections(Ok(snapshot(at, old, new))),
                 },
             ],
         );
@@ -1626,10 +1632,10 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0(),
-            result: Ok(settled_plan()),
+            answer: Answer::Plan(Ok(settled_plan())),
         }],
     );
     for i in 0..4 {
@@ -1637,10 +1643,10 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
         s.dirty = false;
         feed(
             &mut s,
-            [Action::ConnectionsLoaded {
+            [Action::Loaded {
                 generation: 1 + i as u64,
                 at,
-                result: Ok(snapshot(at, 4, 0)),
+                answer: Answer::Connections(Ok(snapshot(at, 4, 0))),
             }],
         );
         assert_eq!(s.dirty, i == 0, "column {i}: only the first changes the screen");
@@ -1652,10 +1658,10 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
     let at = t0() + secs(20);
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 9,
             at,
-            result: Ok(snapshot(at, 2, 2)),
+            answer: Answer::Connections(Ok(snapshot(at, 2, 2))),
         }],
     );
     assert!(s.dirty);
@@ -1763,10 +1769,10 @@ fn random_key_storms_keep_the_state_sound() {
                     &mut s,
                     [
                         Action::Tick(at),
-                        Action::ConnectionsLoaded {
+                        Action::Loaded {
                             generation: 100 + i,
                             at,
-                            result: Ok(snapshot(at, (i % 7) as i64, 5)),
+                            answer: Answer::Connections(Ok(snapshot(at, (i % 7) as i64, 5))),
                         },
                     ],
                 );
@@ -1801,10 +1807,10 @@ fn the_status_bar_shows_the_aws_account_and_whose_environment_it_is() {
     session.aws_account = Some(("111111111111".into(), Some("production".into())));
     feed(
         &mut s,
-        [Action::SessionLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0(),
-            result: Ok(session.clone()),
+            answer: Answer::Session(Ok(session.clone())),
         }],
     );
     let text = screen(&s, 220, 48);
@@ -1819,10 +1825,10 @@ fn the_status_bar_shows_the_aws_account_and_whose_environment_it_is() {
     session.aws_account = Some(("333333333333".into(), None));
     feed(
         &mut s,
-        [Action::SessionLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0(),
-            result: Ok(session),
+            answer: Answer::Session(Ok(session)),
         }],
     );
     assert!(screen(&s, 220, 48).contains("aws 333333333333 govuk-production"));
@@ -1838,10 +1844,10 @@ fn rollbackable() -> State {
     p.can_roll_back = true;
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 2,
             at: t0() - secs(1),
-            result: Ok(p),
+            answer: Answer::Plan(Ok(p)),
         }],
     );
     s
@@ -1938,10 +1944,10 @@ fn no_rollback_dialog_when_the_survey_says_there_is_none() {
     p.rollback = Some("no rollback: signon was dropped in production".into());
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 2,
             at: t0() - secs(1),
-            result: Ok(p),
+            answer: Answer::Plan(Ok(p)),
         }],
     );
     key(&mut s, KeyCode::Char('5'));
