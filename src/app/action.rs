@@ -20,7 +20,7 @@ pub type Fetched<T> = Result<T, Redacted>;
 #[derive(Debug, Clone)]
 pub enum Action {
     Key(KeyEvent),
-    /// The terminal was resized; only a redraw is needed.
+    /// The terminal's size: at the start, and whenever it changes.
     Resize(u16, u16),
     /// The slow clock (~4 Hz). Carries the time so that `update` stays pure.
     Tick(DateTime<Utc>),

@@ -37,6 +37,7 @@ pub mod clock;
 pub mod command_line;
 mod dialogs;
 pub mod keymap;
+pub mod layout;
 mod lists;
 mod schedule;
 pub mod state;

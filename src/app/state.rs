@@ -8,6 +8,7 @@ use ratatui_textarea::TextArea;
 
 use crate::app::action::{KillTarget, Request, Source};
 use crate::app::keymap::Keymap;
+use crate::app::layout;
 use crate::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
 use crate::rotation::StepId;
 use crate::rotation::step::Confirm;
@@ -456,11 +457,9 @@ pub struct State {
     pub utc_offset: chrono::FixedOffset,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
-    /// The single connections the last frame showed (`start..end` of the
-    /// rows, unfiltered), noted by the render as ratatui's stateful widgets
-    /// note their offset: a refresh that changes only rows off screen (a
-    /// monitor's own session, each second) leaves the screen still.
-    pub connection_rows_shown: std::cell::Cell<Option<(usize, usize)>>,
+    /// The terminal's area, as the last `Resize` gave it: what update knows
+    /// of the screen (`None` until told).
+    pub screen: Option<ratatui::layout::Rect>,
     /// Connection results that arrived while a kill was being aimed.
     pub held_connections: Option<(
         u64,
@@ -519,7 +518,7 @@ impl State {
             theme: ThemeName::Default,
             utc_offset: chrono::FixedOffset::east_opt(0).expect("UTC"),
             dirty: true,
-            connection_rows_shown: std::cell::Cell::new(None),
+            screen: None,
             held_connections: None,
             quitting: false,
         }
@@ -607,6 +606,35 @@ impl State {
                 count: c.count,
             })
         }
+    }
+
+    /// The single connections on screen (`start..end` of the rows,
+    /// unfiltered), as render lists them for the screen's size: a refresh
+    /// that changes only rows off screen (a monitor's own session, each
+    /// second) leaves the screen still. `None` when no rows are listed, or
+    /// they are filtered, or the screen's size is not known.
+    pub fn connection_rows_shown(&self) -> Option<(usize, usize)> {
+        let area = layout::areas(self.screen?, self.focus, self.zoom).area_of(Pane::Connections)?;
+        if !self.connection_rows || self.selection(Pane::Connections).visible.is_some() {
+            return None;
+        }
+        let body = layout::pane_body(area, &self.connections)?;
+        let parts = layout::connection_parts(
+            body,
+            self.old_user().is_some(),
+            true,
+            self.connection_counts().len(),
+        );
+        let shown = self.connection_rows_window(parts.rows?);
+        Some((shown.start, shown.end))
+    }
+
+    /// Which single connections a list in `rows` (its header included) shows.
+    pub fn connection_rows_window(&self, rows: ratatui::layout::Rect) -> std::ops::Range<usize> {
+        let sel = self.selection(Pane::Connections);
+        let all = self.connections.data.as_ref().map_or(0, |s| s.rows.len());
+        let len = sel.visible.as_ref().map_or(all, Vec::len);
+        layout::window(len, sel.index, rows.height.saturating_sub(1) as usize)
     }
 
     /// Whether a DB owner/definer string names `user` (`user` or `user@host`).

@@ -29,7 +29,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut out = Vec::new();
     match action {
         Action::Tick(now) => tick(state, now, &mut out),
-        Action::Resize(..) => state.dirty = true,
+        Action::Resize(width, height) => {
+            state.screen = Some(ratatui::layout::Rect::new(0, 0, width, height));
+            state.dirty = true;
+        }
         Action::Key(key) => {
             state.dirty = true;
             key_event(state, key, &mut out);
@@ -218,9 +221,9 @@ pub(super) fn apply_connections(
             .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.user.cmp(&b.user)));
         snap
     });
-    // The snapshot's time is not shown; its counts are, and the rows the
-    // last frame listed (all of them when that is not known), as they show.
-    let shown = state.connection_rows_shown.get();
+    // The snapshot's time is not shown; its counts are, and the rows on
+    // screen (all of them when that is not known), as they show.
+    let shown = state.connection_rows_shown();
     let (offset, now) = (state.utc_offset, state.now);
     let face = |c: &crate::model::Connection| {
         (

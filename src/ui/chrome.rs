@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::clock;
+use crate::app::layout::below_error_line;
 use crate::app::state::{Freshness, Loadable, Pane, State};
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
@@ -82,29 +83,25 @@ pub(crate) fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragr
 }
 
 /// Inner area minus an error line at the top (when the last refresh failed
-/// but older data is still shown).
+/// but older data is still shown); `None` when a placeholder fills it.
 pub(crate) fn with_error_line<T>(
     frame: &mut Frame,
     inner: Rect,
     state: &State,
     data: &Loadable<T>,
 ) -> Option<Rect> {
-    match (placeholder(state, data), &data.data) {
-        (Some(p), None) => {
-            frame.render_widget(p, inner);
-            None
-        }
-        (Some(p), Some(_)) => {
-            let [top, rest] = ratatui::layout::Layout::vertical([
-                ratatui::layout::Constraint::Length(1),
-                ratatui::layout::Constraint::Min(0),
-            ])
-            .areas(inner);
-            frame.render_widget(p, top);
-            Some(rest)
-        }
-        (None, _) => Some(inner),
+    let body = below_error_line(inner, data);
+    if let Some(p) = placeholder(state, data) {
+        let at = match body {
+            Some(_) => Rect {
+                height: inner.height.min(1),
+                ..inner
+            },
+            None => inner,
+        };
+        frame.render_widget(p, at);
     }
+    body
 }
 
 /// Cut `s` to `width` columns with an ellipsis.

@@ -22,9 +22,7 @@ use crate::app::state::{Pane, State};
 
 /// Draw the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {
-    // Noted again by the connections pane if it lists rows this frame.
-    state.connection_rows_shown.set(None);
-    let areas = layout::areas(frame.area(), state.focus, state.zoom);
+    let areas = crate::app::layout::areas(frame.area(), state.focus, state.zoom);
     status_bar::render(frame, areas.status, state);
     if let Some(tabs) = areas.tabs {
         status_bar::render_tabs(frame, tabs, state);

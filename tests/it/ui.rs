@@ -768,8 +768,9 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     };
     let mut snap = snapshot(t0(), 30, 40);
     load(&mut s, 20, snap.clone());
+    feed(&mut s, [Action::Resize(160, 48)]);
     let _ = screen(&s, 160, 48);
-    let (start, end) = s.connection_rows_shown.get().expect("the frame listed rows");
+    let (start, end) = s.connection_rows_shown().expect("the frame listed rows");
     assert!(
         end < snap.rows.len(),
         "some rows are below the pane: {start}..{end}"

@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::app::clock::clock_time;
+use crate::app::layout::window;
 use crate::app::state::{ClusterView, Pane, State, row_at};
 use crate::secret::{ExposeSecret, MASK};
 use crate::ui::chrome::{pane_block, with_error_line};
-use crate::ui::layout::window;
 use crate::ui::theme::Theme;
 
 pub(super) const VIEW: super::View = super::View {

@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
 use crate::app::clock::{clock_time, connection_since};
+use crate::app::layout::{connection_parts, window};
 use crate::app::state::{Pane, State, row_at};
 use crate::ui::chrome::{clip, interval_label, pane_block, with_error_line};
-use crate::ui::layout::window;
 use crate::ui::theme::Theme;
 
 pub(super) const VIEW: super::View = super::View { render, badge };
@@ -43,33 +43,23 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
     let block = pane_block(state, Pane::Connections, &state.connections, extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.connections) else {
+    let Some(body) = with_error_line(frame, inner, state, &state.connections) else {
         return;
     };
-    let has_drain = state.old_user().is_some();
-    let drain_h = if has_drain {
-        if inner.height >= 16 { 4 } else { 2 }
-    } else {
-        0
-    };
-    if state.connection_rows {
-        let counts_h = (state.connection_counts().len() as u16 + 1)
-            .min(inner.height / 4)
-            .max(2);
-        let [drain, counts, rows] = Layout::vertical([
-            Constraint::Length(drain_h),
-            Constraint::Length(counts_h),
-            Constraint::Min(0),
-        ])
-        .areas(inner);
-        render_drain(frame, drain, state);
-        render_counts(frame, counts, state, false);
+    // The same parts update reckons with (`State::connection_rows_shown`).
+    let parts = connection_parts(
+        body,
+        state.old_user().is_some(),
+        state.connection_rows,
+        state.connection_counts().len(),
+    );
+    if let Some(rows) = parts.rows {
+        render_drain(frame, parts.drain, state);
+        render_counts(frame, parts.counts, state, false);
         render_rows(frame, rows, state);
     } else {
-        let [counts, drain] =
-            Layout::vertical([Constraint::Min(0), Constraint::Length(drain_h)]).areas(inner);
-        render_counts(frame, counts, state, true);
-        render_drain(frame, drain, state);
+        render_counts(frame, parts.counts, state, true);
+        render_drain(frame, parts.drain, state);
     }
 }
 
@@ -214,12 +204,7 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
         .unwrap_or(&[]);
     let cluster = state.cluster.data.as_ref();
     let sel = state.selection(Pane::Connections);
-    let len = sel.visible.as_ref().map_or(rows_data.len(), Vec::len);
-    let shown = window(len, sel.index, area.height.saturating_sub(1) as usize);
-    if sel.visible.is_none() {
-        state.connection_rows_shown.set(Some((shown.start, shown.end)));
-    }
-    let rows = shown.filter_map(|i| {
+    let rows = state.connection_rows_window(area).filter_map(|i| {
         let c = &rows_data[row_at(sel, i)?];
         // Client address → pod → workload, so a leftover of the old user is attributable.
         let consumer = c

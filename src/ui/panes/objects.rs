@@ -6,9 +6,9 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
+use crate::app::layout::window;
 use crate::app::state::{Pane, State, row_at};
 use crate::ui::chrome::{clip, pane_block, with_error_line};
-use crate::ui::layout::window;
 use crate::ui::theme::Theme;
 
 pub(super) const VIEW: super::View = super::View { render, badge };

@@ -7,9 +7,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use crate::app::layout::window;
 use crate::app::state::{Pane, State, StepStatus, StepView};
 use crate::ui::chrome::{clip, pane_block, with_error_line};
-use crate::ui::layout::window;
 use crate::ui::theme::Theme;
 
 pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {

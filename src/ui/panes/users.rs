@@ -6,10 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
+use crate::app::layout::window;
 use crate::app::state::{Pane, State, row_at};
 use crate::model::User;
 use crate::ui::chrome::{clip, pane_block, with_error_line};
-use crate::ui::layout::window;
 use crate::ui::theme::Theme;
 
 pub(super) const VIEW: super::View = super::View {
