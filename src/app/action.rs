@@ -5,14 +5,10 @@
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
-use crate::app::state::{ClusterView, PlanView, SessionView};
-use crate::model::{ConnectionSnapshot, DbObject, Grant, User};
+use crate::app::source::{Answer, Request, StepStatus, StepView};
 use crate::rotation::StepId;
 use crate::secret::Redacted;
 use crate::target::Target;
-
-/// A worker's answer: data, or an error message, redacted by construction.
-pub type Fetched<T> = Result<T, Redacted>;
 
 /// Everything that can change the app's state.
 // Actions live for one `update` call; boxing the big payloads buys nothing.
@@ -34,7 +30,7 @@ pub enum Action {
     /// Progress of a step the operator started.
     StepChanged {
         id: StepId,
-        status: crate::app::state::StepStatus,
+        status: StepStatus,
         result: Option<Redacted>,
     },
     /// A run of steps the operator started has ended (its outcome comes as
@@ -42,9 +38,9 @@ pub enum Action {
     /// runner has recorded everything it did.
     RunEnded,
     /// The rollback's preview, step by step, for its dialog.
-    RollbackPreview(Result<Vec<crate::app::state::StepView>, Redacted>),
+    RollbackPreview(Result<Vec<StepView>, Redacted>),
     /// A rollback began: the Steps pane shows its steps until the run ends.
-    RollbackSteps(Vec<crate::app::state::StepView>),
+    RollbackSteps(Vec<StepView>),
     /// A command finished with something to tell the operator (kill done, sync requested).
     Notice(Redacted),
     /// A command failed; shown as the last error.
@@ -52,53 +48,6 @@ pub enum Action {
         what: String,
         error: Redacted,
     },
-}
-
-/// What a source answered: the data of a [`Request`] (or of the cluster
-/// watch), or why there is none.
-// One answer at a time, gone once applied: boxing the big ones buys nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum Answer {
-    Users(Fetched<Vec<User>>),
-    /// `user`: the key the grants were asked for (dropped if another user
-    /// is selected by the time they come).
-    Grants {
-        user: String,
-        result: Fetched<Vec<Grant>>,
-    },
-    Objects(Fetched<Vec<DbObject>>),
-    Connections(Fetched<ConnectionSnapshot>),
-    Cluster(Fetched<ClusterView>),
-    Plan(Fetched<PlanView>),
-    Session(Fetched<SessionView>),
-}
-
-/// What a refresh fetches. The parameters the worker needs travel with it;
-/// each request has one answer, the [`Answer`] of the same name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    Users,
-    /// `user` is the selected row's key: `name@host` (MySQL) or the role name.
-    Grants {
-        user: String,
-    },
-    Objects,
-    /// `rows`: the single connections too, not only the counts per user.
-    Connections {
-        rows: bool,
-    },
-    /// The rotation plan: every step with its state (the Steps pane).
-    Plan,
-    Session,
-}
-
-/// Where a pane's data comes from: fetched on request, or (the cluster)
-/// watched, answering whenever it changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Fetch(Request),
-    Cluster,
 }
 
 /// Who a force-kill is aimed at, captured when the operator pressed `K`, so a

@@ -8,19 +8,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::clock;
-use crate::app::layout::below_error_line;
-use crate::app::state::{Freshness, Loadable, Pane, State};
+use crate::app::loadable::{Freshness, Tracked};
+use crate::app::panes::Pane;
+use crate::app::panes::pane::below_error_line;
+use crate::app::state::State;
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 
 /// The bordered frame every pane wears: number, title, and the honest state
 /// of its data on the right (loading / age when stale / error).
-pub(crate) fn pane_block<'a, T>(
-    state: &State,
-    pane: Pane,
-    data: &Loadable<T>,
-    extra: Option<Span<'a>>,
-) -> Block<'a> {
+pub(crate) fn pane_block<'a>(state: &State, pane: Pane, extra: Option<Span<'a>>) -> Block<'a> {
     let theme = Theme::of(state.theme);
     let focused = state.focus == pane;
     let mut title = vec![Span::styled(
@@ -38,14 +35,16 @@ pub(crate) fn pane_block<'a, T>(
     Block::bordered()
         .border_style(theme.border(focused))
         .title(Line::from(title))
-        .title_top(freshness_line(state, data, clock::every(state, pane)).right_aligned())
+        .title_top(
+            freshness_line(state, state.panes.get(pane).shown(), clock::every(state, pane)).right_aligned(),
+        )
 }
 
 /// `every`: how often this data is refreshed (stale after three misses),
 /// `None` for watched data. Fresh data says nothing: a quiet screen.
-pub(crate) fn freshness_line<'a, T>(
+pub(crate) fn freshness_line<'a>(
     state: &State,
-    data: &Loadable<T>,
+    data: &dyn Tracked,
     every: Option<std::time::Duration>,
 ) -> Line<'a> {
     let theme = Theme::of(state.theme);
@@ -62,16 +61,16 @@ pub(crate) fn freshness_line<'a, T>(
 
 /// What a pane shows inside instead of rows it does not have yet, or the
 /// error line above the rows it kept.
-pub(crate) fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragraph<'static>> {
+pub(crate) fn placeholder(state: &State, data: &dyn Tracked) -> Option<Paragraph<'static>> {
     let theme = Theme::of(state.theme);
-    if let Some(err) = &data.error {
+    if let Some(err) = data.error() {
         let line = Line::from(vec![
             Span::styled("✗ ", theme.danger()),
-            Span::styled(err.clone(), theme.danger()),
+            Span::styled(err.to_owned(), theme.danger()),
         ]);
         return Some(Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }));
     }
-    if data.data.is_none() {
+    if !data.has_data() {
         let msg = if state.target.is_none() {
             "no target: use :target env/app/engine"
         } else {
@@ -84,11 +83,11 @@ pub(crate) fn placeholder<T>(state: &State, data: &Loadable<T>) -> Option<Paragr
 
 /// Inner area minus an error line at the top (when the last refresh failed
 /// but older data is still shown); `None` when a placeholder fills it.
-pub(crate) fn with_error_line<T>(
+pub(crate) fn with_error_line(
     frame: &mut Frame,
     inner: Rect,
     state: &State,
-    data: &Loadable<T>,
+    data: &dyn Tracked,
 ) -> Option<Rect> {
     let body = below_error_line(inner, data);
     if let Some(p) = placeholder(state, data) {

@@ -18,7 +18,8 @@ pub mod theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use crate::app::state::{Pane, State};
+use crate::app::panes::Pane;
+use crate::app::state::State;
 
 /// Draw the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::clock::{clock_time, expiry_text};
-use crate::app::state::{Pane, State};
+use crate::app::panes::Pane;
+use crate::app::state::State;
 use crate::ui::chrome::interval_label;
 use crate::ui::panes;
 use crate::ui::theme::Theme;
@@ -128,7 +129,10 @@ pub fn render_tabs(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             theme.muted()
         };
-        spans.push(Span::styled(format!(" {} {} ", p.index() + 1, short(p)), style));
+        spans.push(Span::styled(
+            format!(" {} {} ", p.index() + 1, p.about().tab),
+            style,
+        ));
         if let Some(badge) = badge(state, p) {
             spans.push(Span::styled(badge, theme.warn()));
         }
@@ -137,26 +141,9 @@ pub fn render_tabs(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn short(p: Pane) -> &'static str {
-    match p {
-        Pane::Users => "Users",
-        Pane::Objects => "Objects",
-        Pane::Connections => "Conns",
-        Pane::Cluster => "Cluster",
-        Pane::Steps => "Steps",
-    }
-}
-
 /// What an unseen pane wants the operator to know, in a word.
 fn badge(state: &State, p: Pane) -> Option<String> {
-    let err = match p {
-        Pane::Users => state.users.error.is_some(),
-        Pane::Objects => state.objects.error.is_some(),
-        Pane::Connections => state.connections.error.is_some(),
-        Pane::Cluster => state.cluster.error.is_some(),
-        Pane::Steps => state.plan.error.is_some(),
-    };
-    if err {
+    if state.panes.get(p).shown().error().is_some() {
         return Some("✗".into());
     }
     (panes::view(p).badge)(state)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 
-use crate::app::state::{
+use crate::app::source::{
     ClusterView, ConsumerView, EsStatusView, PodView, Revealable, RolloutView, SecretCheckView,
 };
 use crate::k8s::consumers::{self, PodAddress};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::backend::Backend;
-use crate::app::state::SessionView;
+use crate::app::source::SessionView;
 use crate::app::{Action, Answer, Request};
 use crate::db::{Db, DbError};
 use crate::secret::Redacted;

@@ -1,7 +1,7 @@
 //! The Steps pane's data: the rotation's [`survey`](crate::rotation::survey),
 //! the same one `rotui plan` prints, as the screen shows it.
 
-use crate::app::state::{PlanView, StepStatus, StepView};
+use crate::app::source::{PlanView, StepStatus, StepView};
 use crate::rotation::journal::Journal;
 use crate::rotation::rollback::Rollbackable;
 use crate::rotation::step::Confirm;

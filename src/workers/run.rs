@@ -5,7 +5,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::backend::Backend;
 use crate::app::Action;
-use crate::app::state::StepStatus;
+use crate::app::source::StepStatus;
 use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind};
 use crate::rotation::step::{Confirm, Observation};
 use crate::rotation::{Plan, RunOptions, StepId};

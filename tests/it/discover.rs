@@ -401,7 +401,8 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
 fn the_dashboard_shows_the_names_and_asks_for_the_admin_key() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::{Terminal, backend::TestBackend};
-    use rotui::app::action::{Action, Answer, Effect};
+    use rotui::app::Answer;
+    use rotui::app::action::{Action, Effect};
     use rotui::app::state::{Dialog, SessionView, State};
     use rotui::app::update::update;
 

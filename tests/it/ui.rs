@@ -409,7 +409,12 @@ fn fixture() -> State {
         );
     }
     // The users pane follows the selected user's grants.
-    let user_key = s.grants_of.clone().expect("a user is selected once users load");
+    let user_key = s
+        .panes
+        .users
+        .grants_of
+        .clone()
+        .expect("a user is selected once users load");
     feed(
         &mut s,
         [Action::Loaded {
@@ -472,7 +477,7 @@ fn snapshot_steps_of_a_held_rotation() {
     let mut s = fixture();
     s.focus = Pane::Steps;
     s.zoom = true;
-    if let Some(p) = s.plan.data.as_mut() {
+    if let Some(p) = s.panes.steps.plan.data.as_mut() {
         p.holder = Some("alice@laptop since 09:12 UTC".into());
     }
     snap_both("pane_steps_held", &s);
@@ -725,7 +730,7 @@ fn moving_the_user_selection_fetches_that_users_grants() {
     let mut s = fixture();
     key(&mut s, KeyCode::Char('1'));
     let cmds = keys(&mut s, "jjj");
-    assert_eq!(s.grants_of.as_deref(), Some("signon@%"));
+    assert_eq!(s.panes.users.grants_of.as_deref(), Some("signon@%"));
     assert!(
         cmds.iter().any(
             |c| matches!(c, Effect::Fetch { request: Request::Grants { user }, .. } if user == "signon@%")
@@ -743,7 +748,7 @@ fn moving_the_user_selection_fetches_that_users_grants() {
             },
         }],
     );
-    assert!(s.grants.data.is_none());
+    assert!(s.panes.users.grants.data.is_none());
     key(&mut s, KeyCode::Up);
     key(&mut s, KeyCode::Down);
     assert_eq!(s.selection(Pane::Users).index, 3);
@@ -782,7 +787,7 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     load(&mut s, 21, snap.clone());
     assert!(!s.dirty, "a change off screen redraws nothing");
     assert_eq!(
-        s.connections.data.as_ref().unwrap().rows[last].since,
+        s.panes.connections.snapshot.data.as_ref().unwrap().rows[last].since,
         Some(t0()),
         "but is kept"
     );
@@ -893,7 +898,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
             answer: Answer::Connections(Ok(moved)),
         }],
     );
-    assert_eq!(s.connections.applied, 30);
+    assert_eq!(s.panes.connections.snapshot.applied, 30);
     assert_eq!(
         key(&mut s, KeyCode::Char('y')),
         vec![Effect::Kill(KillTarget::Connection {
@@ -902,7 +907,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
         })]
     );
     assert_eq!(
-        s.connections.applied, 31,
+        s.panes.connections.snapshot.applied, 31,
         "held data lands once the dialog closes"
     );
 
@@ -1283,7 +1288,7 @@ fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
 #[test]
 fn command_line_switches_target_and_drops_old_answers() {
     let mut s = fixture();
-    let asked_before_the_switch = s.users.requested;
+    let asked_before_the_switch = s.panes.users.list.requested;
     keys(&mut s, ":env staging app account-api engine postgres");
     let cmds = key(&mut s, KeyCode::Enter);
     let target = Target::new("staging", "account-api", Engine::Postgres);
@@ -1294,9 +1299,9 @@ fn command_line_switches_target_and_drops_old_answers() {
             .all(|c| matches!(c, Effect::Fetch { .. } | Effect::Watch { .. }))
     );
     assert_eq!(s.target.as_ref(), Some(&target));
-    assert!(s.users.data.is_none() && s.drain.is_empty());
+    assert!(s.panes.users.list.data.is_none() && s.panes.connections.drain.is_empty());
     // An answer for the old target, still in flight, is dropped…
-    let users_gen = s.users.requested;
+    let users_gen = s.panes.users.list.requested;
     feed(
         &mut s,
         [Action::Loaded {
@@ -1305,7 +1310,7 @@ fn command_line_switches_target_and_drops_old_answers() {
             answer: Answer::Users(Ok(vec![user("signon", "%")])),
         }],
     );
-    assert!(s.users.data.is_none());
+    assert!(s.panes.users.list.data.is_none());
     // …the one asked for after the switch lands.
     feed(
         &mut s,
@@ -1315,7 +1320,7 @@ fn command_line_switches_target_and_drops_old_answers() {
             answer: Answer::Users(Ok(vec![user("account-api", "%")])),
         }],
     );
-    assert_eq!(s.users.data.as_ref().unwrap()[0].name, "account-api");
+    assert_eq!(s.panes.users.list.data.as_ref().unwrap()[0].name, "account-api");
 
     keys(&mut s, ":target production/signon/mysql");
     assert!(
@@ -1335,7 +1340,7 @@ fn command_line_switches_target_and_drops_old_answers() {
 #[test]
 fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
     let mut s = fixture();
-    let before = s.objects.data.clone();
+    let before = s.panes.objects.list.data.clone();
     feed(
         &mut s,
         [Action::Loaded {
@@ -1344,7 +1349,7 @@ fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
             answer: Answer::Objects(Ok(vec![])),
         }],
     );
-    assert_eq!(s.objects.data.as_ref().unwrap().len(), 0);
+    assert_eq!(s.panes.objects.list.data.as_ref().unwrap().len(), 0);
     feed(
         &mut s,
         [Action::Loaded {
@@ -1354,7 +1359,7 @@ fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
         }],
     );
     assert_eq!(
-        s.objects.data.as_ref().unwrap().len(),
+        s.panes.objects.list.data.as_ref().unwrap().len(),
         0,
         "an older answer arriving late is dropped"
     );
@@ -1367,11 +1372,14 @@ fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
         }],
     );
     assert_eq!(
-        s.objects.data.as_ref().unwrap().len(),
+        s.panes.objects.list.data.as_ref().unwrap().len(),
         0,
         "the last good data stays"
     );
-    assert_eq!(s.objects.error.as_deref(), Some("Lost connection to server"));
+    assert_eq!(
+        s.panes.objects.list.error.as_deref(),
+        Some("Lost connection to server")
+    );
     feed(&mut s, [Action::Tick(t0() + secs(75))]);
     s.focus = Pane::Objects;
     let text = screen(&s, 160, 48);
@@ -1535,7 +1543,7 @@ fn a_panicking_task_ends_the_process() {
 #[test]
 fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     let mut s = fixture();
-    let points: Vec<(i64, i64)> = s.drain.iter().map(|p| (p.old, p.new)).collect();
+    let points: Vec<(i64, i64)> = s.panes.connections.drain.iter().map(|p| (p.old, p.new)).collect();
     assert_eq!(
         points,
         vec![
@@ -1558,7 +1566,10 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
             answer: Answer::Connections(Ok(snapshot(at, 0, 15))),
         }],
     );
-    assert_eq!(s.drain.last().map(|p| (p.old, p.new)), Some((0, 15)));
+    assert_eq!(
+        s.panes.connections.drain.last().map(|p| (p.old, p.new)),
+        Some((0, 15))
+    );
     s.focus = Pane::Connections;
     assert!(
         screen(&s, 80, 24).contains("3 Conns old:0"),
@@ -1652,7 +1663,7 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
         );
         assert_eq!(s.dirty, i == 0, "column {i}: only the first changes the screen");
     }
-    assert_eq!(s.drain.len(), 4);
+    assert_eq!(s.panes.connections.drain.len(), 4);
     let text = screen(&s, 160, 48);
     assert!(text.contains("steady since 10:00:00"), "{text}");
     // Something moves: the chart appears, with the history behind it.
@@ -1666,7 +1677,7 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
         }],
     );
     assert!(s.dirty);
-    assert_eq!(s.drain_steady_since(), None);
+    assert_eq!(s.panes.connections.drain_steady_since(), None);
     assert!(!screen(&s, 160, 48).contains("steady since"));
 }
 

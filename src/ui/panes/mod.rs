@@ -5,7 +5,8 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use crate::app::state::{Pane, State};
+use crate::app::panes::Pane;
+use crate::app::state::State;
 
 mod cluster;
 mod connections;

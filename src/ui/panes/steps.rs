@@ -7,8 +7,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::app::layout::window;
-use crate::app::state::{Pane, State, StepStatus, StepView};
+use crate::app::panes::Pane;
+use crate::app::selection::window;
+use crate::app::state::{State, StepStatus, StepView};
 use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
 
@@ -32,7 +33,8 @@ pub(super) const VIEW: super::View = super::View {
 fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
     let steps = state.steps();
-    let extra = state.plan.data.as_ref().map(|p| {
+    let plan = &state.panes.steps.plan;
+    let extra = plan.data.as_ref().map(|p| {
         let done = steps
             .iter()
             .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Skipped))
@@ -51,10 +53,10 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
             theme.muted(),
         )
     });
-    let block = pane_block(state, Pane::Steps, &state.plan, extra);
+    let block = pane_block(state, Pane::Steps, extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.plan) else {
+    let Some(inner) = with_error_line(frame, inner, state, plan) else {
         return;
     };
     let (list, detail) = if inner.width >= 100 {
@@ -68,7 +70,7 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
     };
     // Whether the rotation can be rolled back, as `rotui plan` says it: the
     // list's last line.
-    let rollback = state.plan.data.as_ref().and_then(|p| p.rollback.clone());
+    let rollback = plan.data.as_ref().and_then(|p| p.rollback.clone());
     let list = match rollback {
         Some(text) if list.height >= 3 => {
             let [l, r] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(list);
