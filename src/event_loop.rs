@@ -71,6 +71,10 @@ where
             let _ = commands.send(c);
         }
     };
+    // Update knows what is on screen (which rows a pane lists) from the
+    // screen's size: tell it the first one; Resize events tell it the rest.
+    let size = terminal.size().map_err(io::Error::other)?;
+    handle(&mut state, Action::Resize(size.width, size.height));
     handle(&mut state, Action::Tick(Utc::now()));
     loop {
         if state.quitting {

@@ -5,14 +5,10 @@
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
-use crate::app::state::{ClusterView, PlanView, SessionView};
-use crate::model::{ConnectionSnapshot, DbObject, Grant, User};
+use crate::app::source::{Answer, Request, StepStatus, StepView};
 use crate::rotation::StepId;
 use crate::secret::Redacted;
 use crate::target::Target;
-
-/// A worker's answer: data, or an error message, redacted by construction.
-pub type Fetched<T> = Result<T, Redacted>;
 
 /// Everything that can change the app's state.
 // Actions live for one `update` call; boxing the big payloads buys nothing.
@@ -20,50 +16,21 @@ pub type Fetched<T> = Result<T, Redacted>;
 #[derive(Debug, Clone)]
 pub enum Action {
     Key(KeyEvent),
-    /// The terminal was resized; only a redraw is needed.
+    /// The terminal's size: at the start, and whenever it changes.
     Resize(u16, u16),
     /// The slow clock (~4 Hz). Carries the time so that `update` stays pure.
     Tick(DateTime<Utc>),
-    UsersLoaded {
+    /// A source's answer, under the generation it was asked with: answers
+    /// older than what is shown are dropped on arrival.
+    Loaded {
         generation: u64,
         at: DateTime<Utc>,
-        result: Fetched<Vec<User>>,
+        answer: Answer,
     },
-    GrantsLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        user: String,
-        result: Fetched<Vec<Grant>>,
-    },
-    ObjectsLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<Vec<DbObject>>,
-    },
-    ConnectionsLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<ConnectionSnapshot>,
-    },
-    ClusterLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<ClusterView>,
-    },
-    PlanLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<PlanView>,
-    },
-    SessionLoaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        result: Fetched<SessionView>,
-    },
-    /// Progress of a step the operator started (`id`: the rotation's step id).
+    /// Progress of a step the operator started.
     StepChanged {
-        id: String,
-        status: crate::app::state::StepStatus,
+        id: StepId,
+        status: StepStatus,
         result: Option<Redacted>,
     },
     /// A run of steps the operator started has ended (its outcome comes as
@@ -71,9 +38,9 @@ pub enum Action {
     /// runner has recorded everything it did.
     RunEnded,
     /// The rollback's preview, step by step, for its dialog.
-    RollbackPreview(Result<Vec<crate::app::state::StepView>, Redacted>),
+    RollbackPreview(Result<Vec<StepView>, Redacted>),
     /// A rollback began: the Steps pane shows its steps until the run ends.
-    RollbackSteps(Vec<crate::app::state::StepView>),
+    RollbackSteps(Vec<StepView>),
     /// A command finished with something to tell the operator (kill done, sync requested).
     Notice(Redacted),
     /// A command failed; shown as the last error.
@@ -81,33 +48,6 @@ pub enum Action {
         what: String,
         error: Redacted,
     },
-}
-
-/// What a refresh fetches. The parameters the worker needs travel with it;
-/// each request has one answer, the `…Loaded` action of the same name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    Users,
-    /// `user` is the selected row's key: `name@host` (MySQL) or the role name.
-    Grants {
-        user: String,
-    },
-    Objects,
-    /// `rows`: the single connections too, not only the counts per user.
-    Connections {
-        rows: bool,
-    },
-    /// The rotation plan: every step with its state (the Steps pane).
-    Plan,
-    Session,
-}
-
-/// Where a pane's data comes from: fetched on request, or (the cluster)
-/// watched, answering whenever it changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Fetch(Request),
-    Cluster,
 }
 
 /// Who a force-kill is aimed at, captured when the operator pressed `K`, so a
@@ -126,7 +66,7 @@ pub enum Effect {
         request: Request,
         generation: u64,
     },
-    /// (Re)start the cluster watch; it answers with `ClusterLoaded` under
+    /// (Re)start the cluster watch; it answers with `Answer::Cluster` under
     /// this generation whenever the cluster changes.
     Watch {
         generation: u64,

@@ -9,8 +9,9 @@
 
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 
-use crate::app::state::{Freshness, Loadable, Pane, State};
-use crate::model::Connection;
+use crate::app::loadable::{Freshness, Tracked};
+use crate::app::panes::Pane;
+use crate::app::state::State;
 
 /// `12s`, `3m04s`, `2h05m`, `3d04h`.
 pub fn fmt_age(d: TimeDelta) -> String {
@@ -35,34 +36,15 @@ pub fn clock_time(state: &State, t: DateTime<Utc>) -> String {
     }
 }
 
-/// When a connection's state began, as its row shows it (at most 8
-/// characters; the day alone before today): to the second while it is
-/// busy, since how long a query or an open transaction has run matters; to
-/// the minute while idle, so sessions that go idle again after each query
-/// (every app's) leave the list still from one refresh to the next.
-pub fn connection_since(offset: FixedOffset, now: DateTime<Utc>, c: &Connection) -> String {
-    let Some(t) = c.since else {
-        return String::new();
-    };
-    let at = t.with_timezone(&offset);
-    if at.date_naive() != now.with_timezone(&offset).date_naive() {
-        at.format("%d %b").to_string()
-    } else if c.is_idle() {
-        at.format("%H:%M").to_string()
-    } else {
-        at.format("%H:%M:%S").to_string()
-    }
-}
-
 /// The operator's UTC offset now (tests use UTC).
 pub fn local_offset() -> FixedOffset {
     *chrono::Local::now().offset()
 }
 
 /// What a pane's title says about its data: nothing while it is fresh.
-pub fn freshness_text<T>(
+pub fn freshness_text(
     state: &State,
-    data: &Loadable<T>,
+    data: &dyn Tracked,
     every: Option<std::time::Duration>,
 ) -> Option<String> {
     match data.freshness(state.now, every) {
@@ -80,7 +62,7 @@ pub fn freshness_text<T>(
 
 /// How often `pane`'s data is refreshed, `None` when it is watched (live).
 pub fn every(state: &State, pane: Pane) -> Option<std::time::Duration> {
-    pane.cadence().map(|c| state.interval() * c as u32)
+    pane.about().every.map(|c| state.interval() * c as u32)
 }
 
 /// The session countdown: minutes, then seconds in the last five minutes.
@@ -108,17 +90,7 @@ pub fn expiry_text(left: TimeDelta, compact: bool) -> String {
 pub fn face(state: &State) -> Vec<String> {
     let mut texts: Vec<String> = Pane::ALL
         .iter()
-        .map(|&p| {
-            let every = every(state, p);
-            match p {
-                Pane::Users => freshness_text(state, &state.users, every),
-                Pane::Objects => freshness_text(state, &state.objects, every),
-                Pane::Connections => freshness_text(state, &state.connections, every),
-                Pane::Cluster => freshness_text(state, &state.cluster, every),
-                Pane::Steps => freshness_text(state, &state.plan, every),
-            }
-            .unwrap_or_default()
-        })
+        .map(|&p| freshness_text(state, state.panes.get(p).shown(), every(state, p)).unwrap_or_default())
         .collect();
     if let Some(exp) = state.session.data.as_ref().and_then(|s| s.session_expires) {
         texts.push(expiry_text(exp - state.now, false));
@@ -163,33 +135,5 @@ mod tests {
             .unwrap()
             .to_utc();
         assert_eq!(clock_time(&state, yesterday), "27 Nov 10:00");
-    }
-
-    #[test]
-    fn a_connection_shows_the_minute_idle_the_second_busy_and_the_day_before_today() {
-        let now = DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z")
-            .unwrap()
-            .to_utc();
-        let utc = FixedOffset::east_opt(0).unwrap();
-        let mut c = Connection {
-            id: 1,
-            user: None,
-            client: None,
-            database: None,
-            application: None,
-            state: Some("idle".into()),
-            since: Some(now - TimeDelta::seconds(75)),
-        };
-        assert_eq!(connection_since(utc, now, &c), "09:58");
-        c.state = Some("Sleep".into());
-        assert_eq!(connection_since(utc, now, &c), "09:58");
-        c.state = Some("idle in transaction".into());
-        assert_eq!(connection_since(utc, now, &c), "09:58:45");
-        c.state = Some("Query: executing".into());
-        assert_eq!(connection_since(utc, now, &c), "09:58:45");
-        c.since = Some(now - TimeDelta::days(2));
-        assert_eq!(connection_since(utc, now, &c), "01 Dec");
-        c.since = None;
-        assert_eq!(connection_since(utc, now, &c), "");
     }
 }

@@ -1,5 +1,5 @@
 //! Keys while a dialog is open: the step preview, confirmations (typed for
-//! a drop) and the quit question; and running what was confirmed.
+//! a drop) and the quit question; running what was confirmed, and quitting.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
@@ -8,10 +8,11 @@ use crate::app::action::{Effect, KillTarget};
 use crate::app::keymap::KeyAction;
 use crate::app::state::{Destructive, Dialog, State, StepStatus};
 use crate::rotation::StepId;
-
-use super::schedule::refresh_all;
-use super::update::{apply_connections, quit, refuse_write, switch_target};
+use crate::rotation::step::Confirm;
 use crate::target::{Field, NameSource};
+
+use super::receive::release_held;
+use super::schedule::refresh_all;
 
 pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     let Some(dialog) = state.dialog.take() else { return };
@@ -114,12 +115,12 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
             })
         }
     };
-    release_held_connections(state);
+    release_held(state, out);
 }
 
 /// After the preview: destructive steps ask again, dropping a user asks for its name.
 pub(super) fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Effect>) -> Option<Dialog> {
-    if refuse_write(state, "running steps") {
+    if state.refuse_write("running steps") {
         return None;
     }
     let step = state.step(id)?.clone();
@@ -137,28 +138,31 @@ pub(super) fn confirm_step(state: &mut State, id: &str, out: &mut Vec<Effect>) -
         state.notice = Some((state.now, why));
         return None;
     }
+    let id = StepId(step.id);
     let action = Destructive::RunStep {
-        id: step.id.clone(),
-        title: step.title.clone(),
+        id: id.clone(),
+        title: step.title,
     };
-    if let Some(expected) = step.confirm_text {
-        let mut input = TextArea::default();
-        input.set_placeholder_text(format!("type {expected}"));
-        Some(Dialog::TypedConfirm {
-            action,
-            expected,
-            input,
-        })
-    } else if step.destructive {
-        Some(Dialog::Confirm(action))
-    } else {
-        out.push(Effect::RunStep(StepId(step.id)));
-        None
+    match step.confirm {
+        Confirm::Typed(expected) => {
+            let mut input = TextArea::default();
+            input.set_placeholder_text(format!("type {expected}"));
+            Some(Dialog::TypedConfirm {
+                action,
+                expected,
+                input,
+            })
+        }
+        Confirm::Destructive => Some(Dialog::Confirm(action)),
+        Confirm::None | Confirm::Yes => {
+            out.push(Effect::RunStep(id));
+            None
+        }
     }
 }
 
 pub(super) fn run_destructive(state: &mut State, action: Destructive, out: &mut Vec<Effect>) {
-    if refuse_write(state, "this") {
+    if state.refuse_write("this") {
         return;
     }
     match action {
@@ -172,7 +176,7 @@ pub(super) fn run_destructive(state: &mut State, action: Destructive, out: &mut 
             ));
             out.push(Effect::Kill(t));
         }
-        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(StepId(id))),
+        Destructive::RunStep { id, .. } => out.push(Effect::RunStep(id)),
         Destructive::Rollback { new_user, drop_new } => {
             state.notice = Some((state.now, "rolling back".into()));
             out.push(Effect::Rollback {
@@ -185,10 +189,10 @@ pub(super) fn run_destructive(state: &mut State, action: Destructive, out: &mut 
 /// `B`: the rollback's preview and confirmation, when the survey says one
 /// is possible (the engine checks again before writing).
 pub(super) fn open_rollback(state: &mut State, out: &mut Vec<Effect>) {
-    if refuse_write(state, "rolling back") {
+    if state.refuse_write("rolling back") {
         return;
     }
-    let plan = state.plan.data.as_ref();
+    let plan = state.panes.steps.plan.data.as_ref();
     let refusal = match plan {
         None => Some("the plan has not been read yet".to_string()),
         Some(p) if !p.can_roll_back => Some(
@@ -214,12 +218,18 @@ pub(super) fn open_rollback(state: &mut State, out: &mut Vec<Effect>) {
     out.push(Effect::PreviewRollback);
 }
 
-pub(super) fn release_held_connections(state: &mut State) {
-    if !state.aiming_kill()
-        && let Some((generation, at, result)) = state.held_connections.take()
-    {
-        apply_connections(state, generation, at, result);
+/// Quit, unless a step runs: then ask first.
+pub(super) fn ask_quit(state: &mut State, out: &mut Vec<Effect>) {
+    if state.step_running() {
+        state.dialog = Some(Dialog::QuitWhileRunning);
+    } else {
+        quit(state, out);
     }
+}
+
+pub(super) fn quit(state: &mut State, out: &mut Vec<Effect>) {
+    state.quitting = true;
+    out.push(Effect::Quit);
 }
 
 /// The names dialog: j/k move through the admin keys offered, Enter uses
@@ -243,7 +253,7 @@ fn names_key(
         (KeyCode::Enter, _) => {
             if let (Some(admin_key), Some(mut target)) = (keys.get(selected), state.target.clone()) {
                 target.set(Field::AdminSecretKey, admin_key.clone(), NameSource::Flag);
-                switch_target(state, target.clone());
+                state.switch_target(target.clone());
                 out.push(Effect::SwitchTarget(Box::new(target)));
                 refresh_all(state, out);
             }

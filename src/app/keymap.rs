@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::app::state::Pane;
+use crate::app::panes::Pane;
 
 /// What a key asks for, independent of which key it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,11 +17,8 @@ pub enum KeyAction {
     Quit,
     NextPane,
     PrevPane,
-    FocusUsers,
-    FocusObjects,
-    FocusConnections,
-    FocusCluster,
-    FocusSteps,
+    /// Focus a pane: its number picks it (1 for the first).
+    Focus(Pane),
     Down,
     Up,
     PageDown,
@@ -50,6 +48,7 @@ pub enum KeyAction {
 /// Actions only the fleet view has: the dashboard's help leaves them out.
 pub const FLEET_ONLY: [KeyAction; 2] = [KeyAction::Sort, KeyAction::SortReverse];
 
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     action: KeyAction,
     name: &'static str,
@@ -57,8 +56,27 @@ struct Entry {
     help: &'static str,
     /// Footer label; `None` keeps it out of the footer.
     hint: Option<&'static str>,
-    /// Panes where it is offered in the footer; empty = everywhere.
-    panes: &'static [Pane],
+    /// Panes whose footer offers it.
+    offered: Offered,
+}
+
+/// Where the footer offers a key.
+#[derive(Debug, Clone, Copy)]
+enum Offered {
+    Everywhere,
+    In(&'static [Pane]),
+    /// In panes whose rows `/` filters (as each pane's `About` says).
+    Filterable,
+}
+
+impl Offered {
+    fn in_pane(self, pane: Pane) -> bool {
+        match self {
+            Offered::Everywhere => true,
+            Offered::In(panes) => panes.contains(&pane),
+            Offered::Filterable => pane.about().filterable,
+        }
+    }
 }
 
 const fn e(
@@ -67,7 +85,7 @@ const fn e(
     keys: &'static [&'static str],
     help: &'static str,
     hint: Option<&'static str>,
-    panes: &'static [Pane],
+    offered: Offered,
 ) -> Entry {
     Entry {
         action,
@@ -75,48 +93,75 @@ const fn e(
         keys,
         help,
         hint,
-        panes,
+        offered,
     }
 }
 
 use KeyAction as A;
+use Offered::{Everywhere, Filterable, In};
 /// The embedded defaults (k9s / pg_activity habits): action, config name,
-/// keys, help text, footer hint, panes whose footer offers it (empty = all).
+/// keys, help text, footer hint, panes whose footer offers it. The panes'
+/// focus keys come after `prev_pane`, from the panes themselves.
 #[rustfmt::skip]
 const DEFAULTS: &[Entry] = &[
-    e(A::Help,             "help",              &["?"],                  "show this help",                                       Some("help"),    &[]),
-    e(A::Quit,             "quit",              &["q", "ctrl-c"],        "quit (asks first while a step runs)",                  Some("quit"),    &[]),
-    e(A::NextPane,         "next_pane",         &["tab"],                "next pane",                                            None,            &[]),
-    e(A::PrevPane,         "prev_pane",         &["backtab"],            "previous pane",                                        None,            &[]),
-    e(A::FocusUsers,       "focus_users",       &["1"],                  "users & grants pane",                                  None,            &[]),
-    e(A::FocusObjects,     "focus_objects",     &["2"],                  "objects pane",                                         None,            &[]),
-    e(A::FocusConnections, "focus_connections", &["3"],                  "connections pane",                                     None,            &[]),
-    e(A::FocusCluster,     "focus_cluster",     &["4"],                  "cluster pane",                                         None,            &[]),
-    e(A::FocusSteps,       "focus_steps",       &["5"],                  "steps pane",                                           None,            &[]),
-    e(A::Down,             "down",              &["j", "down"],          "move down",                                            None,            &[]),
-    e(A::Up,               "up",                &["k", "up"],            "move up",                                              None,            &[]),
-    e(A::PageDown,         "page_down",         &["pagedown", "ctrl-d"], "page down",                                            None,            &[]),
-    e(A::PageUp,           "page_up",           &["pageup", "ctrl-u"],   "page up",                                              None,            &[]),
-    e(A::Top,              "top",               &["g", "home"],          "first row",                                            None,            &[]),
-    e(A::Bottom,           "bottom",            &["G", "end"],           "last row",                                             None,            &[]),
-    e(A::Zoom,             "zoom",              &["z"],                  "zoom the focused pane",                                Some("zoom"),    &[]),
-    e(A::RunStep,          "run_step",          &["enter"],              "run the selected step (preview first)",                Some("run"),     &[Pane::Steps]),
-    e(A::Rollback,         "rollback",          &["B"],                  "roll the rotation back (preview first)",               Some("rollback"), &[Pane::Steps]),
-    e(A::Kill,             "kill",              &["K"],                  "force-kill the selected connection / all of a user's", Some("kill"),    &[Pane::Connections]),
-    e(A::ToggleRows,       "toggle_rows",       &["c"],                  "single connections on/off",                            Some("rows"),    &[Pane::Connections]),
-    e(A::ForceSync,        "force_sync",        &["f"],                  "force-sync the ExternalSecret",                        Some("sync"),    &[Pane::Cluster]),
-    e(A::Refresh,          "refresh",           &["r"],                  "refresh now",                                          Some("refresh"), &[]),
-    e(A::Faster,           "faster",            &["+", "="],             "refresh more often",                                   None,            &[]),
-    e(A::Slower,           "slower",            &["-"],                  "refresh less often",                                   None,            &[]),
-    e(A::Pause,            "pause",             &["space"],              "pause / resume refreshing",                            Some("pause"),   &[]),
-    e(A::Filter,           "filter",            &["/"],                  "filter the focused pane",                              Some("filter"),  &[Pane::Users, Pane::Objects, Pane::Connections]),
-    e(A::Reveal,           "reveal",            &["v"],                  "reveal masked values for a few seconds",               Some("reveal"),  &[Pane::Cluster]),
-    e(A::CommandLine,      "command",           &[":"],                  "command line: env/app/engine",                         Some("cmd"),     &[]),
-    e(A::Names,            "names",             &["n"],                  "names, where each came from; choose the admin key",    None,            &[]),
-    e(A::Cancel,           "cancel",            &["esc"],                "close dialog / clear filter",                          None,            &[]),
-    e(A::Sort,             "sort",              &["s"],                  "fleet: sort by the next column",                       None,            &[]),
-    e(A::SortReverse,      "sort_reverse",      &["S"],                  "fleet: reverse the order",                             None,            &[]),
+    e(A::Help,             "help",              &["?"],                  "show this help",                                       Some("help"),    Everywhere),
+    e(A::Quit,             "quit",              &["q", "ctrl-c"],        "quit (asks first while a step runs)",                  Some("quit"),    Everywhere),
+    e(A::NextPane,         "next_pane",         &["tab"],                "next pane",                                            None,            Everywhere),
+    e(A::PrevPane,         "prev_pane",         &["backtab"],            "previous pane",                                        None,            Everywhere),
+    e(A::Down,             "down",              &["j", "down"],          "move down",                                            None,            Everywhere),
+    e(A::Up,               "up",                &["k", "up"],            "move up",                                              None,            Everywhere),
+    e(A::PageDown,         "page_down",         &["pagedown", "ctrl-d"], "page down",                                            None,            Everywhere),
+    e(A::PageUp,           "page_up",           &["pageup", "ctrl-u"],   "page up",                                              None,            Everywhere),
+    e(A::Top,              "top",               &["g", "home"],          "first row",                                            None,            Everywhere),
+    e(A::Bottom,           "bottom",            &["G", "end"],           "last row",                                             None,            Everywhere),
+    e(A::Zoom,             "zoom",              &["z"],                  "zoom the focused pane",                                Some("zoom"),    Everywhere),
+    e(A::RunStep,          "run_step",          &["enter"],              "run the selected step (preview first)",                Some("run"),     In(&[Pane::Steps])),
+    e(A::Rollback,         "rollback",          &["B"],                  "roll the rotation back (preview first)",               Some("rollback"), In(&[Pane::Steps])),
+    e(A::Kill,             "kill",              &["K"],                  "force-kill the selected connection / all of a user's", Some("kill"),    In(&[Pane::Connections])),
+    e(A::ToggleRows,       "toggle_rows",       &["c"],                  "single connections on/off",                            Some("rows"),    In(&[Pane::Connections])),
+    e(A::ForceSync,        "force_sync",        &["f"],                  "force-sync the ExternalSecret",                        Some("sync"),    In(&[Pane::Cluster])),
+    e(A::Refresh,          "refresh",           &["r"],                  "refresh now",                                          Some("refresh"), Everywhere),
+    e(A::Faster,           "faster",            &["+", "="],             "refresh more often",                                   None,            Everywhere),
+    e(A::Slower,           "slower",            &["-"],                  "refresh less often",                                   None,            Everywhere),
+    e(A::Pause,            "pause",             &["space"],              "pause / resume refreshing",                            Some("pause"),   Everywhere),
+    e(A::Filter,           "filter",            &["/"],                  "filter the focused pane",                              Some("filter"),  Filterable),
+    e(A::Reveal,           "reveal",            &["v"],                  "reveal masked values for a few seconds",               Some("reveal"),  In(&[Pane::Cluster])),
+    e(A::CommandLine,      "command",           &[":"],                  "command line: env/app/engine",                         Some("cmd"),     Everywhere),
+    e(A::Names,            "names",             &["n"],                  "names, where each came from; choose the admin key",    None,            Everywhere),
+    e(A::Cancel,           "cancel",            &["esc"],                "close dialog / clear filter",                          None,            Everywhere),
+    e(A::Sort,             "sort",              &["s"],                  "fleet: sort by the next column",                       None,            Everywhere),
+    e(A::SortReverse,      "sort_reverse",      &["S"],                  "fleet: reverse the order",                             None,            Everywhere),
 ];
+
+/// A pane's focus key is its number.
+static DIGITS: [&str; 9] = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// Every binding, in the order help lists them: the defaults, with a focus
+/// key for each pane (its name and help as the pane says them).
+static TABLE: LazyLock<Vec<Entry>> = LazyLock::new(|| {
+    let at = DEFAULTS
+        .iter()
+        .position(|d| d.action == A::PrevPane)
+        .map_or(0, |i| i + 1);
+    let (before, after) = DEFAULTS.split_at(at);
+    let focus = Pane::ALL.into_iter().map(|pane| {
+        let about = pane.about();
+        Entry {
+            action: A::Focus(pane),
+            name: about.focus_key,
+            keys: DIGITS.get(pane.index()).map_or(&[], std::slice::from_ref),
+            help: about.focus_help,
+            hint: None,
+            offered: Offered::Everywhere,
+        }
+    });
+    before
+        .iter()
+        .copied()
+        .chain(focus)
+        .chain(after.iter().copied())
+        .collect()
+});
 
 /// A key as written in the config: `q`, `K`, `?`, `enter`, `ctrl-c`, `f5`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -273,7 +318,7 @@ impl Keymap {
     /// the rest still applies.
     pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> (Keymap, Vec<String>) {
         let mut warnings = Vec::new();
-        let mut bindings: BTreeMap<KeyAction, Vec<Key>> = DEFAULTS
+        let mut bindings: BTreeMap<KeyAction, Vec<Key>> = TABLE
             .iter()
             .map(|d| {
                 (
@@ -283,7 +328,7 @@ impl Keymap {
             })
             .collect();
         for (name, keys) in overrides {
-            let Some(d) = DEFAULTS.iter().find(|d| d.name == name) else {
+            let Some(d) = TABLE.iter().find(|d| d.name == name) else {
                 warnings.push(format!("keymap: unknown action {name:?} (ignored)"));
                 continue;
             };
@@ -301,7 +346,7 @@ impl Keymap {
         // An overridden key wins over a default that used it; two overrides
         // claiming one key is a clash, first one (by action order) wins.
         let overridden = |a: KeyAction| {
-            DEFAULTS
+            TABLE
                 .iter()
                 .any(|d| d.action == a && overrides.contains_key(d.name) && bindings.contains_key(&a))
         };
@@ -353,7 +398,7 @@ impl Keymap {
 
     /// Every dashboard action with its keys, in table order.
     pub fn help_lines(&self) -> Vec<HelpLine> {
-        DEFAULTS
+        TABLE
             .iter()
             .filter(|d| !FLEET_ONLY.contains(&d.action))
             .map(|d| self.help_line(d))
@@ -366,7 +411,7 @@ impl Keymap {
         actions
             .iter()
             .filter_map(|(a, text)| {
-                let d = DEFAULTS.iter().find(|d| d.action == *a)?;
+                let d = TABLE.iter().find(|d| d.action == *a)?;
                 let mut line = self.help_line(d);
                 if let Some(t) = text {
                     line.help = t;
@@ -390,16 +435,16 @@ impl Keymap {
 
     /// Footer hints for the focused pane: (key, label).
     pub fn hints(&self, pane: Pane) -> Vec<(String, &'static str)> {
-        DEFAULTS
+        TABLE
             .iter()
-            .filter(|d| d.panes.is_empty() || d.panes.contains(&pane))
+            .filter(|d| d.offered.in_pane(pane))
             .filter_map(|d| Some((self.keys(d.action).first()?.to_string(), d.hint?)))
             .collect()
     }
 }
 
 fn name_of(action: KeyAction) -> &'static str {
-    DEFAULTS
+    TABLE
         .iter()
         .find(|d| d.action == action)
         .map(|d| d.name)

@@ -5,13 +5,18 @@
 //! the screen nor the terminal: `ui` reads `app`'s state, and the loop that
 //! joins them is `crate::event_loop`.
 //!
+//! Each pane is a unit ([`panes`]): its model here (what it reads, how
+//! often, its rows and selection, how its answers land), its view in
+//! `ui::panes`. What workers read and answer is [`source`]; an answer's
+//! acceptance, generation by generation, is [`loadable`]'s, once for all.
+//!
 //! Plugging in the worker layer: create an `Action` channel and an `Effect`
 //! channel, give the worker side the `Action` sender and the `Effect`
 //! receiver, and call `event_loop::run`. For each `Effect::Fetch { request,
-//! generation }` a worker answers with the matching `…Loaded` action carrying
-//! the same generation (older generations are dropped on arrival); for
-//! `Effect::Watch { generation }` it sends `ClusterLoaded` under that
-//! generation each time the cluster changes. Errors travel as text (`Err(String)`) and are
+//! generation }` a worker answers with `Action::Loaded` carrying the same
+//! generation and the request's [`Answer`] (older generations are dropped on
+//! arrival); for `Effect::Watch { generation }` it sends `Answer::Cluster`
+//! under that generation each time the cluster changes. Errors travel as text (`Err(String)`) and are
 //! redacted again on arrival. Writes (`RunStep`, `Kill`, `ForceSync`) answer
 //! with `StepChanged`, `Notice` or `Failed`.
 //!
@@ -37,14 +42,23 @@ pub mod clock;
 pub mod command_line;
 mod dialogs;
 pub mod keymap;
+pub mod layout;
 mod lists;
+pub mod loadable;
+pub mod panes;
+mod receive;
 mod schedule;
+pub mod selection;
+pub mod source;
 pub mod state;
 pub mod update;
 
-pub use action::{Action, Effect, Fetched, KillTarget, Request, Source};
+pub use action::{Action, Effect, KillTarget};
 pub use keymap::{KeyAction, Keymap};
-pub use state::{Pane, State};
+pub use loadable::Fetched;
+pub use panes::Pane;
+pub use source::{Answer, Request, Source};
+pub use state::State;
 pub use update::update;
 
 /// The state the dashboard starts in: the target, `--read-only`, and the

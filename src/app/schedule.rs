@@ -1,34 +1,78 @@
 //! When each source is asked again: the clock's schedule (cadences, one
-//! fetch in flight per source), and the one table from a source to the
-//! loadable state it fills.
+//! fetch in flight per source), and asking: a source's next generation, as
+//! a fetch or a new cluster watch. Every source belongs to the pane that
+//! reads it (its cadence and loadable are the pane's), except who we are:
+//! the status bar's.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::app::action::{Effect, Request, Source};
-use crate::app::state::{Loadable, State, cadence, refresh_requests};
-
-use super::update::NOTICE_FOR;
+use crate::app::action::Effect;
+use crate::app::loadable::Tracked;
+use crate::app::panes::Pane;
+use crate::app::source::{Request, Source};
+use crate::app::state::{NOTICE_FOR, State};
 
 /// Timers fire a little early or late; a fetch due within this is sent now.
 pub(super) const WAKE_SLACK: TimeDelta = TimeDelta::milliseconds(5);
 /// The loop looks at the clock at least this often (ages, countdowns).
 const HEARTBEAT: TimeDelta = TimeDelta::seconds(1);
 
-/// What the clock asks for: every pane's source, and who we are.
+/// Who we are does not change within a session: asked once, and on `r`.
+const SESSION: Source = Source::Fetch(Request::Session);
+
+/// What the clock asks for, and `r`: every pane's sources, and who we are.
 pub(super) fn polled(state: &State) -> Vec<Source> {
-    let mut sources = refresh_requests(state);
-    sources.push(Source::Fetch(Request::Session));
-    if state.aiming_kill() {
-        // pg_activity's habit: the rows stand still while a kill is aimed.
-        sources.retain(|r| !matches!(r, Source::Fetch(Request::Connections { .. })));
-    }
+    let around = state.around();
+    let mut sources: Vec<Source> = Pane::ALL
+        .into_iter()
+        .flat_map(|p| state.panes.get(p).sources(&around))
+        .collect();
+    sources.push(SESSION);
     sources
+}
+
+/// The loadable `source` fills.
+fn tracked<'a>(state: &'a State, source: &Source) -> Option<&'a dyn Tracked> {
+    if *source == SESSION {
+        return Some(&state.session);
+    }
+    Pane::ALL
+        .into_iter()
+        .find_map(|p| state.panes.get(p).tracked(source))
+}
+
+fn tracked_mut<'a>(state: &'a mut State, source: &Source) -> Option<&'a mut dyn Tracked> {
+    if *source == SESSION {
+        return Some(&mut state.session);
+    }
+    let owner = Pane::ALL
+        .into_iter()
+        .find(|&p| state.panes.get(p).tracked(source).is_some())?;
+    state.panes.get_mut(owner).tracked_mut(source)
+}
+
+/// How many refresh intervals apart `source` is asked; `None`: not by the
+/// clock (watched, or asked once).
+fn cadence(state: &State, source: &Source) -> Option<i32> {
+    if *source == SESSION {
+        return None;
+    }
+    Pane::ALL
+        .into_iter()
+        .map(|p| state.panes.get(p))
+        .find(|p| p.tracked(source).is_some())
+        .and_then(|p| p.cadence(source))
+}
+
+/// Whether an answer from `source` is awaited.
+pub(super) fn in_flight(state: &State, source: &Source) -> bool {
+    tracked(state, source).is_some_and(|t| t.in_flight())
 }
 
 /// When `source` should next be asked; `None`: not by the clock (a watched
 /// source already answering, or a one-off already asked).
 pub(super) fn due_at(state: &State, source: &Source) -> Option<DateTime<Utc>> {
-    let slot = slot(state, source);
+    let slot = tracked(state, source)?;
     let Some(at) = slot.requested_at() else {
         return Some(state.now);
     };
@@ -61,72 +105,25 @@ pub fn next_wake(state: &State) -> DateTime<Utc> {
     wake
 }
 
-/// What the schedule needs of a source's loadable state, whatever its data.
-trait Asked {
-    fn requested_at(&self) -> Option<DateTime<Utc>>;
-    fn in_flight(&self) -> bool;
-    /// Ask again: the next generation.
-    fn bump(&mut self, now: DateTime<Utc>) -> u64;
-}
-
-impl<T> Asked for Loadable<T> {
-    fn requested_at(&self) -> Option<DateTime<Utc>> {
-        self.requested_at
-    }
-
-    fn in_flight(&self) -> bool {
-        Loadable::in_flight(self)
-    }
-
-    fn bump(&mut self, now: DateTime<Utc>) -> u64 {
-        self.requested += 1;
-        self.requested_at = Some(now);
-        self.requested
-    }
-}
-
-/// The one table from a source to the loadable state it fills.
-macro_rules! sources {
-    ($($source:pat => $field:ident),* $(,)?) => {
-        fn slot<'a>(state: &'a State, source: &Source) -> &'a dyn Asked {
-            match source { $($source => &state.$field,)* }
-        }
-
-        fn slot_mut<'a>(state: &'a mut State, source: &Source) -> &'a mut dyn Asked {
-            match source { $($source => &mut state.$field,)* }
-        }
-    };
-}
-
-sources! {
-    Source::Fetch(Request::Users) => users,
-    Source::Fetch(Request::Grants { .. }) => grants,
-    Source::Fetch(Request::Objects) => objects,
-    Source::Fetch(Request::Connections { .. }) => connections,
-    Source::Fetch(Request::Plan) => plan,
-    Source::Fetch(Request::Session) => session,
-    Source::Cluster => cluster,
-}
-
 /// Ask a source for its next generation: a fetch, or a new cluster watch.
 pub(super) fn ask(state: &mut State, source: Source, out: &mut Vec<Effect>) {
     let now = state.now;
-    let generation = slot_mut(state, &source).bump(now);
+    let Some(slot) = tracked_mut(state, &source) else {
+        return;
+    };
+    let generation = slot.bump(now);
     out.push(match source {
         Source::Fetch(request) => Effect::Fetch { request, generation },
         Source::Cluster => Effect::Watch { generation },
     });
 }
 
+/// Everything at once (`r`, a finished run, a new target).
 pub(super) fn refresh_all(state: &mut State, out: &mut Vec<Effect>) {
     if state.target.is_none() {
         return;
     }
-    for r in refresh_requests(state) {
-        if matches!(r, Source::Fetch(Request::Connections { .. })) && state.aiming_kill() {
-            continue;
-        }
-        ask(state, r, out);
+    for source in polled(state) {
+        ask(state, source, out);
     }
-    ask(state, Source::Fetch(Request::Session), out);
 }

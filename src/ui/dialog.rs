@@ -5,12 +5,12 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::action::KillTarget;
 use crate::app::state::{Destructive, Dialog, State};
-use crate::ui::layout::centered;
-use crate::ui::steps::detail_lines;
+use crate::ui::chrome::{keys_line, popup};
+use crate::ui::panes::steps::detail_lines;
 use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
@@ -31,42 +31,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
             input,
         } => rollback(frame, area, state, preview.as_ref(), new_user, input),
     }
-}
-
-pub(super) fn popup(
-    frame: &mut Frame,
-    area: Rect,
-    w: u16,
-    h: u16,
-    title: &str,
-    danger: bool,
-    state: &State,
-) -> Rect {
-    let rect = centered(area, w, h);
-    let style = if danger {
-        Theme::of(state.theme).danger()
-    } else {
-        Theme::of(state.theme).border(true)
-    };
-    let block = Block::bordered()
-        .border_style(style)
-        .title(Span::styled(format!(" {title} "), style));
-    let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(block, rect);
-    inner
-}
-
-pub(super) fn keys_line(state: &State, parts: &[(&str, &str)]) -> Line<'static> {
-    let mut spans = Vec::new();
-    for (k, what) in parts {
-        spans.push(Span::styled(k.to_string(), Theme::of(state.theme).accent()));
-        spans.push(Span::styled(
-            format!(" {what}   "),
-            Theme::of(state.theme).muted(),
-        ));
-    }
-    Line::from(spans)
 }
 
 /// What a destructive action does, naming its target exactly.
@@ -101,7 +65,7 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
         area.width.saturating_sub(8).min(110),
         area.height.saturating_sub(4).min(30),
         &format!("Preview: {}", step.title),
-        step.destructive,
+        step.destructive(),
         state,
     );
     let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
@@ -114,7 +78,7 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
             "read-only: this step will not run · Esc close",
             Theme::of(state.theme).warn(),
         )
-    } else if step.destructive {
+    } else if step.destructive() {
         keys_line(
             state,
             &[("Enter", "continue (asks to confirm)"), ("Esc", "cancel")],

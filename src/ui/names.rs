@@ -8,9 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::dialog::{keys_line, popup};
 use crate::app::state::State;
 use crate::target::{Field, NameSource};
+use crate::ui::chrome::{keys_line, popup};
 use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, selected: usize) {

@@ -8,8 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::clock::{clock_time, expiry_text};
-use crate::app::state::{Pane, State};
-use crate::ui::connections::interval_label;
+use crate::app::panes::Pane;
+use crate::app::state::State;
+use crate::ui::chrome::interval_label;
+use crate::ui::panes;
 use crate::ui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -127,7 +129,10 @@ pub fn render_tabs(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             theme.muted()
         };
-        spans.push(Span::styled(format!(" {} {} ", p.index() + 1, short(p)), style));
+        spans.push(Span::styled(
+            format!(" {} {} ", p.index() + 1, p.about().tab),
+            style,
+        ));
         if let Some(badge) = badge(state, p) {
             spans.push(Span::styled(badge, theme.warn()));
         }
@@ -136,42 +141,12 @@ pub fn render_tabs(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn short(p: Pane) -> &'static str {
-    match p {
-        Pane::Users => "Users",
-        Pane::Objects => "Objects",
-        Pane::Connections => "Conns",
-        Pane::Cluster => "Cluster",
-        Pane::Steps => "Steps",
-    }
-}
-
 /// What an unseen pane wants the operator to know, in a word.
 fn badge(state: &State, p: Pane) -> Option<String> {
-    let err = match p {
-        Pane::Users => state.users.error.is_some(),
-        Pane::Objects => state.objects.error.is_some(),
-        Pane::Connections => state.connections.error.is_some(),
-        Pane::Cluster => state.cluster.error.is_some(),
-        Pane::Steps => state.plan.error.is_some(),
-    };
-    if err {
+    if state.panes.get(p).shown().error().is_some() {
         return Some("✗".into());
     }
-    match p {
-        Pane::Connections => {
-            let old = state.old_user()?;
-            let n: i64 = state
-                .connection_counts()
-                .iter()
-                .filter(|c| c.user.as_deref() == Some(old))
-                .map(|c| c.count)
-                .sum();
-            state.connections.data.as_ref().map(|_| format!("old:{n}"))
-        }
-        Pane::Objects => state.old_user_objects.filter(|n| *n > 0).map(|n| format!("⚑{n}")),
-        _ => None,
-    }
+    (panes::view(p).badge)(state)
 }
 
 pub fn render_footer(frame: &mut Frame, area: Rect, state: &State) {

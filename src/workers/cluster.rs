@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 
-use crate::app::state::{
+use crate::app::source::{
     ClusterView, ConsumerView, EsStatusView, PodView, Revealable, RolloutView, SecretCheckView,
 };
 use crate::k8s::consumers::{self, PodAddress};
@@ -273,17 +273,17 @@ fn view(es: Option<&EsStatus>, secret_check: SecretCheckView, snap: &RolloutSnap
 }
 
 /// Feed the Cluster pane from `b`'s cluster until aborted (see [`watch`]),
-/// each view sent as `ClusterLoaded` under `generation`.
+/// each view sent as `Answer::Cluster` under `generation`.
 pub(super) async fn watch_backend(
     b: std::sync::Arc<super::backend::Backend>,
     generation: u64,
     tx: tokio::sync::mpsc::UnboundedSender<crate::app::Action>,
 ) {
     let send = |result| {
-        let _ = tx.send(crate::app::Action::ClusterLoaded {
+        let _ = tx.send(crate::app::Action::Loaded {
             generation,
             at: chrono::Utc::now(),
-            result,
+            answer: crate::app::Answer::Cluster(result),
         });
     };
     let k8s = match &b.connected.k8s {

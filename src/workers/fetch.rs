@@ -1,4 +1,4 @@
-//! Fetches: each [`Request`] answered by its own `…Loaded` action, within a
+//! Fetches: each [`Request`] answered by its [`Answer`](crate::app::Answer), within a
 //! deadline, so a dead server shows up as an error on its pane, never as a
 //! frozen screen.
 
@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::backend::Backend;
-use crate::app::state::SessionView;
-use crate::app::{Action, Request};
+use crate::app::source::SessionView;
+use crate::app::{Action, Answer, Request};
 use crate::db::{Db, DbError};
 use crate::secret::Redacted;
 use crate::target::Engine;
@@ -33,15 +33,8 @@ fn e(e: DbError) -> Redacted {
 
 /// Carry out `request` and answer with its action, under `generation`.
 pub(super) async fn answer(b: &Backend, request: Request, generation: u64) -> Action {
-    match request {
-        Request::Users => {
-            let result = within(async { db(b)?.users().await.map_err(e) }).await;
-            Action::UsersLoaded {
-                generation,
-                at: Utc::now(),
-                result,
-            }
-        }
+    let answer = match request {
+        Request::Users => Answer::Users(within(async { db(b)?.users().await.map_err(e) }).await),
         Request::Grants { user } => {
             let result = within(async {
                 let db = db(b)?;
@@ -53,50 +46,28 @@ pub(super) async fn answer(b: &Backend, request: Request, generation: u64) -> Ac
                 db.grants(name, host).await.map_err(e)
             })
             .await;
-            Action::GrantsLoaded {
-                generation,
-                at: Utc::now(),
-                user,
-                result,
-            }
+            Answer::Grants { user, result }
         }
         Request::Objects => {
             let database = &b.connected.target.database;
-            let result = within(async { db(b)?.objects(database).await.map_err(e) }).await;
-            Action::ObjectsLoaded {
-                generation,
-                at: Utc::now(),
-                result,
-            }
+            Answer::Objects(within(async { db(b)?.objects(database).await.map_err(e) }).await)
         }
         Request::Connections { rows } => {
-            let result = within(async { db(b)?.connections(rows).await.map_err(e) }).await;
-            Action::ConnectionsLoaded {
-                generation,
-                at: Utc::now(),
-                result,
-            }
+            Answer::Connections(within(async { db(b)?.connections(rows).await.map_err(e) }).await)
         }
-        Request::Plan => {
-            let result = within(async {
+        Request::Plan => Answer::Plan(
+            within(async {
                 let (ctx, journal) = b.engine()?;
                 super::plan::plan_view(&b.spec, ctx, journal).await
             })
-            .await;
-            Action::PlanLoaded {
-                generation,
-                at: Utc::now(),
-                result,
-            }
-        }
-        Request::Session => {
-            let result = within(async { Ok(session_view(b).await) }).await;
-            Action::SessionLoaded {
-                generation,
-                at: Utc::now(),
-                result,
-            }
-        }
+            .await,
+        ),
+        Request::Session => Answer::Session(within(async { Ok(session_view(b).await) }).await),
+    };
+    Action::Loaded {
+        generation,
+        at: Utc::now(),
+        answer,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Steps pane's data: the rotation's [`survey`](crate::rotation::survey),
 //! the same one `rotui plan` prints, as the screen shows it.
 
-use crate::app::state::{PlanView, StepStatus, StepView};
+use crate::app::source::{PlanView, StepStatus, StepView};
 use crate::rotation::journal::Journal;
 use crate::rotation::rollback::Rollbackable;
 use crate::rotation::step::Confirm;
@@ -75,10 +75,6 @@ pub fn step_view(
             Err(e) => vec![format!("(preview unavailable: {e})")],
         },
         result: Some(Redacted::new(state.detail()).into_string()),
-        destructive: matches!(confirm, Confirm::Destructive | Confirm::Typed(_)),
-        confirm_text: match confirm {
-            Confirm::Typed(word) => Some(word.clone()),
-            _ => None,
-        },
+        confirm: confirm.clone(),
     }
 }

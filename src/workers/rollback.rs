@@ -7,7 +7,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::backend::Backend;
 use super::run::step_changed;
 use crate::app::Action;
-use crate::app::state::{StepStatus, StepView};
+use crate::app::source::{StepStatus, StepView};
 use crate::rotation::Observation;
 use crate::rotation::RunOptions;
 use crate::rotation::rollback::{self, PreviewedStep};

@@ -5,7 +5,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::backend::Backend;
 use crate::app::Action;
-use crate::app::state::StepStatus;
+use crate::app::source::StepStatus;
 use crate::rotation::Observation;
 use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind};
 use crate::rotation::step::Confirm;
@@ -49,7 +49,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
         opts.typed.push(word);
     }
     let _ = tx.send(Action::StepChanged {
-        id: id.to_string(),
+        id: id.clone(),
         status: StepStatus::Running,
         result: None,
     });
@@ -83,7 +83,7 @@ pub(super) fn step_changed(ev: &StepEvent) -> Action {
         },
     };
     Action::StepChanged {
-        id: ev.step.to_string(),
+        id: ev.step.clone(),
         status,
         result: Some(Redacted::new(text)),
     }

@@ -401,6 +401,7 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
 fn the_dashboard_shows_the_names_and_asks_for_the_admin_key() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::{Terminal, backend::TestBackend};
+    use rotui::app::Answer;
     use rotui::app::action::{Action, Effect};
     use rotui::app::state::{Dialog, SessionView, State};
     use rotui::app::update::update;
@@ -429,13 +430,13 @@ fn the_dashboard_shows_the_names_and_asks_for_the_admin_key() {
     let mut s = State::new(Some(given), now);
     update(
         &mut s,
-        Action::SessionLoaded {
+        Action::Loaded {
             generation: 1,
             at: now,
-            result: Ok(SessionView {
+            answer: Answer::Session(Ok(SessionView {
                 target: Some(connected),
                 ..SessionView::default()
-            }),
+            })),
         },
     );
     let notice = s.notice.as_ref().map(|(_, n)| n.clone()).unwrap_or_default();

@@ -11,11 +11,12 @@ use rotui::app::state::{
     ClusterView, ConsumerView, Dialog, EsStatusView, PlanView, PodView, Revealable, RolloutView,
     SecretCheckView, SessionView, StepStatus, StepView,
 };
-use rotui::app::{Action, Effect, KillTarget, Pane, Request, State, update};
+use rotui::app::{Action, Answer, Effect, KillTarget, Pane, Request, State, update};
 use rotui::k8s::consumers::{Kind, PodAddress, Workload};
 use rotui::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
 };
+use rotui::rotation::step::Confirm;
 use rotui::secret::{self, MASK, Redacted};
 use rotui::target::{Engine, Target};
 
@@ -139,8 +140,7 @@ fn step(id: &str, title: &str, status: StepStatus, preview: &[&str]) -> StepView
         status,
         preview: preview.iter().map(|s| s.to_string()).collect(),
         result: (status == StepStatus::Done).then(|| "ok".to_string()),
-        destructive: false,
-        confirm_text: None,
+        confirm: Confirm::Yes,
     }
 }
 
@@ -153,15 +153,14 @@ fn plan() -> PlanView {
         StepStatus::Pending,
         &["DROP USER 'signon'@'%'"],
     );
-    drop.destructive = true;
-    drop.confirm_text = Some(OLD.into());
+    drop.confirm = Confirm::Typed(OLD.into());
     let mut kill = step(
         "kill-old",
         "Kill the old user's remaining connections",
         StepStatus::Pending,
         &["KILL 4200"],
     );
-    kill.destructive = true;
+    kill.confirm = Confirm::Destructive;
     PlanView {
         rollback: None,
         can_roll_back: false,
@@ -346,41 +345,41 @@ fn fixture() -> State {
     feed(
         &mut s,
         [
-            Action::SessionLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(session()),
+                answer: Answer::Session(Ok(session())),
             },
-            Action::PlanLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(plan()),
+                answer: Answer::Plan(Ok(plan())),
             },
-            Action::UsersLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(vec![
+                answer: Answer::Users(Ok(vec![
                     user("aws_db_admin", "%"),
                     user("mysql.sys", "localhost"),
                     user("rdsadmin", "localhost"),
                     user(OLD, "%"),
                     user(NEW, "%"),
-                ]),
+                ])),
             },
-            Action::ObjectsLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(vec![
+                answer: Answer::Objects(Ok(vec![
                     object("view", "active_users", "signon@%"),
                     object("procedure", "purge_old_sessions", "signon@%"),
                     object("trigger", "users_audit", "aws_db_admin@%"),
                     object("event", "nightly_cleanup", "signon_user_20260121@%"),
-                ]),
+                ])),
             },
-            Action::ClusterLoaded {
+            Action::Loaded {
                 generation: g,
                 at,
-                result: Ok(cluster()),
+                answer: Answer::Cluster(Ok(cluster())),
             },
         ],
     );
@@ -402,25 +401,32 @@ fn fixture() -> State {
         let at = t0() - secs(1 + 5 * (7 - i as i64));
         feed(
             &mut s,
-            [Action::ConnectionsLoaded {
+            [Action::Loaded {
                 generation: 1 + i as u64,
                 at,
-                result: Ok(snapshot(at, old, new)),
+                answer: Answer::Connections(Ok(snapshot(at, old, new))),
             }],
         );
     }
     // The users pane follows the selected user's grants.
-    let user_key = s.grants_of.clone().expect("a user is selected once users load");
+    let user_key = s
+        .panes
+        .users
+        .grants_of
+        .clone()
+        .expect("a user is selected once users load");
     feed(
         &mut s,
-        [Action::GrantsLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0() - secs(2),
-            user: user_key,
-            result: Ok(vec![
-                grant("GRANT USAGE ON *.* TO `aws_db_admin`@`%`"),
-                grant("GRANT ALL PRIVILEGES ON *.* TO `aws_db_admin`@`%` WITH GRANT OPTION"),
-            ]),
+            answer: Answer::Grants {
+                user: user_key,
+                result: Ok(vec![
+                    grant("GRANT USAGE ON *.* TO `aws_db_admin`@`%`"),
+                    grant("GRANT ALL PRIVILEGES ON *.* TO `aws_db_admin`@`%` WITH GRANT OPTION"),
+                ]),
+            },
         }],
     );
     feed(&mut s, [Action::Tick(t0())]);
@@ -471,7 +477,7 @@ fn snapshot_steps_of_a_held_rotation() {
     let mut s = fixture();
     s.focus = Pane::Steps;
     s.zoom = true;
-    if let Some(p) = s.plan.data.as_mut() {
+    if let Some(p) = s.panes.steps.plan.data.as_mut() {
         p.holder = Some("alice@laptop since 09:12 UTC".into());
     }
     snap_both("pane_steps_held", &s);
@@ -486,10 +492,10 @@ fn snapshot_connection_rows() {
     let at = t0();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 50,
             at,
-            result: Ok(snapshot(at, 3, 12)),
+            answer: Answer::Connections(Ok(snapshot(at, 3, 12))),
         }],
     );
     snap_both("connections_rows", &s);
@@ -514,12 +520,12 @@ fn snapshot_loading_and_errors() {
     feed(
         &mut s,
         [
-            Action::ConnectionsLoaded {
+            Action::Loaded {
                 generation: 60,
                 at: t0() + secs(30),
-                result: Err(Redacted::new(format!(
+                answer: Answer::Connections(Err(Redacted::new(format!(
                     "connect to mysql://aws_db_admin:{PASSWORD}@10.0.0.9:3306 timed out after 5s"
-                ))),
+                )))),
             },
             Action::Tick(t0() + secs(40)),
         ],
@@ -724,7 +730,7 @@ fn moving_the_user_selection_fetches_that_users_grants() {
     let mut s = fixture();
     key(&mut s, KeyCode::Char('1'));
     let cmds = keys(&mut s, "jjj");
-    assert_eq!(s.grants_of.as_deref(), Some("signon@%"));
+    assert_eq!(s.panes.users.grants_of.as_deref(), Some("signon@%"));
     assert!(
         cmds.iter().any(
             |c| matches!(c, Effect::Fetch { request: Request::Grants { user }, .. } if user == "signon@%")
@@ -733,14 +739,16 @@ fn moving_the_user_selection_fetches_that_users_grants() {
     // Grants for a user no longer selected are dropped.
     feed(
         &mut s,
-        [Action::GrantsLoaded {
+        [Action::Loaded {
             generation: 99,
             at: t0(),
-            user: "rdsadmin@localhost".into(),
-            result: Ok(vec![grant("GRANT x")]),
+            answer: Answer::Grants {
+                user: "rdsadmin@localhost".into(),
+                result: Ok(vec![grant("GRANT x")]),
+            },
         }],
     );
-    assert!(s.grants.data.is_none());
+    assert!(s.panes.users.grants.data.is_none());
     key(&mut s, KeyCode::Up);
     key(&mut s, KeyCode::Down);
     assert_eq!(s.selection(Pane::Users).index, 3);
@@ -756,17 +764,18 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     let load = |s: &mut State, generation: u64, snap: ConnectionSnapshot| {
         feed(
             s,
-            [Action::ConnectionsLoaded {
+            [Action::Loaded {
                 generation,
                 at: t0(),
-                result: Ok(snap),
+                answer: Answer::Connections(Ok(snap)),
             }],
         );
     };
     let mut snap = snapshot(t0(), 30, 40);
     load(&mut s, 20, snap.clone());
+    feed(&mut s, [Action::Resize(160, 48)]);
     let _ = screen(&s, 160, 48);
-    let (start, end) = s.connection_rows_shown.get().expect("the frame listed rows");
+    let (start, end) = s.connection_rows_shown().expect("the frame listed rows");
     assert!(
         end < snap.rows.len(),
         "some rows are below the pane: {start}..{end}"
@@ -778,7 +787,7 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
     load(&mut s, 21, snap.clone());
     assert!(!s.dirty, "a change off screen redraws nothing");
     assert_eq!(
-        s.connections.data.as_ref().unwrap().rows[last].since,
+        s.panes.connections.snapshot.data.as_ref().unwrap().rows[last].since,
         Some(t0()),
         "but is kept"
     );
@@ -806,10 +815,10 @@ fn selection_stays_on_its_row_across_refreshes() {
     key(&mut s, KeyCode::Char('c'));
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 20,
             at: t0(),
-            result: Ok(snapshot(t0(), 3, 12)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 3, 12))),
         }],
     );
     keys(&mut s, "jjjj");
@@ -823,10 +832,10 @@ fn selection_stays_on_its_row_across_refreshes() {
         .collect();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 21,
             at: t0(),
-            result: Ok(snap),
+            answer: Answer::Connections(Ok(snap)),
         }],
     );
     assert_eq!(s.selection(Pane::Connections).key.as_ref(), Some(&picked));
@@ -841,10 +850,10 @@ fn selection_stays_on_its_row_across_refreshes() {
         .collect();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 22,
             at: t0(),
-            result: Ok(snap),
+            answer: Answer::Connections(Ok(snap)),
         }],
     );
     assert_eq!(s.selection(Pane::Connections).index, 6);
@@ -858,10 +867,10 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     key(&mut s, KeyCode::Char('c'));
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 30,
             at: t0(),
-            result: Ok(snapshot(t0(), 3, 12)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 3, 12))),
         }],
     );
     key(&mut s, KeyCode::Char('j'));
@@ -883,13 +892,13 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     std::sync::Arc::make_mut(&mut moved.rows).reverse();
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 31,
             at: t0() + secs(5),
-            result: Ok(moved),
+            answer: Answer::Connections(Ok(moved)),
         }],
     );
-    assert_eq!(s.connections.applied, 30);
+    assert_eq!(s.panes.connections.snapshot.applied, 30);
     assert_eq!(
         key(&mut s, KeyCode::Char('y')),
         vec![Effect::Kill(KillTarget::Connection {
@@ -898,7 +907,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
         })]
     );
     assert_eq!(
-        s.connections.applied, 31,
+        s.panes.connections.snapshot.applied, 31,
         "held data lands once the dialog closes"
     );
 
@@ -1055,10 +1064,10 @@ fn refresh_interval_pause_and_the_tick_schedule() {
     );
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0() + secs(2),
-            result: Ok(snapshot(t0(), 1, 1)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 1, 1))),
         }],
     );
     let again = feed(&mut s, [Action::Tick(t0() + secs(2))]);
@@ -1071,10 +1080,10 @@ fn refresh_interval_pause_and_the_tick_schedule() {
     );
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 2,
             at: t0() + secs(2),
-            result: Ok(snapshot(t0(), 1, 1)),
+            answer: Answer::Connections(Ok(snapshot(t0(), 1, 1))),
         }],
     );
     key(&mut s, KeyCode::Char(' '));
@@ -1103,41 +1112,43 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
                 _ => continue,
             };
             let a = match request {
-                None => Action::ClusterLoaded {
+                None => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(cluster()),
+                    answer: Answer::Cluster(Ok(cluster())),
                 },
-                Some(Request::Users) => Action::UsersLoaded {
+                Some(Request::Users) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(vec![]),
+                    answer: Answer::Users(Ok(vec![])),
                 },
-                Some(Request::Objects) => Action::ObjectsLoaded {
+                Some(Request::Objects) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(vec![]),
+                    answer: Answer::Objects(Ok(vec![])),
                 },
-                Some(Request::Connections { .. }) => Action::ConnectionsLoaded {
+                Some(Request::Connections { .. }) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(snapshot(at, 1, 1)),
+                    answer: Answer::Connections(Ok(snapshot(at, 1, 1))),
                 },
-                Some(Request::Plan) => Action::PlanLoaded {
+                Some(Request::Plan) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(settled_plan()),
+                    answer: Answer::Plan(Ok(settled_plan())),
                 },
-                Some(Request::Session) => Action::SessionLoaded {
+                Some(Request::Session) => Action::Loaded {
                     generation,
                     at,
-                    result: Ok(session()),
+                    answer: Answer::Session(Ok(session())),
                 },
-                Some(Request::Grants { user }) => Action::GrantsLoaded {
+                Some(Request::Grants { user }) => Action::Loaded {
                     generation,
                     at,
-                    user: user.clone(),
-                    result: Ok(vec![]),
+                    answer: Answer::Grants {
+                        user: user.clone(),
+                        result: Ok(vec![]),
+                    },
                 },
             };
             feed(s, [a]);
@@ -1202,10 +1213,10 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     changed.pods.pop();
     let cmds = feed(
         &mut s,
-        [Action::ClusterLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0() + secs(121),
-            result: Ok(changed),
+            answer: Answer::Cluster(Ok(changed)),
         }],
     );
     assert_eq!(kinds(&cmds), vec!["Plan"], "{cmds:?}");
@@ -1216,10 +1227,10 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     waiting.steps[0].status = StepStatus::Waiting;
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 1000,
             at: t0() + secs(120),
-            result: Ok(waiting),
+            answer: Answer::Plan(Ok(waiting)),
         }],
     );
     let cmds = feed(&mut s, [Action::Tick(t0() + secs(126))]);
@@ -1277,7 +1288,7 @@ fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
 #[test]
 fn command_line_switches_target_and_drops_old_answers() {
     let mut s = fixture();
-    let asked_before_the_switch = s.users.requested;
+    let asked_before_the_switch = s.panes.users.list.requested;
     keys(&mut s, ":env staging app account-api engine postgres");
     let cmds = key(&mut s, KeyCode::Enter);
     let target = Target::new("staging", "account-api", Engine::Postgres);
@@ -1288,28 +1299,28 @@ fn command_line_switches_target_and_drops_old_answers() {
             .all(|c| matches!(c, Effect::Fetch { .. } | Effect::Watch { .. }))
     );
     assert_eq!(s.target.as_ref(), Some(&target));
-    assert!(s.users.data.is_none() && s.drain.is_empty());
+    assert!(s.panes.users.list.data.is_none() && s.panes.connections.drain.is_empty());
     // An answer for the old target, still in flight, is dropped…
-    let users_gen = s.users.requested;
+    let users_gen = s.panes.users.list.requested;
     feed(
         &mut s,
-        [Action::UsersLoaded {
+        [Action::Loaded {
             generation: asked_before_the_switch,
             at: t0(),
-            result: Ok(vec![user("signon", "%")]),
+            answer: Answer::Users(Ok(vec![user("signon", "%")])),
         }],
     );
-    assert!(s.users.data.is_none());
+    assert!(s.panes.users.list.data.is_none());
     // …the one asked for after the switch lands.
     feed(
         &mut s,
-        [Action::UsersLoaded {
+        [Action::Loaded {
             generation: users_gen,
             at: t0(),
-            result: Ok(vec![user("account-api", "%")]),
+            answer: Answer::Users(Ok(vec![user("account-api", "%")])),
         }],
     );
-    assert_eq!(s.users.data.as_ref().unwrap()[0].name, "account-api");
+    assert_eq!(s.panes.users.list.data.as_ref().unwrap()[0].name, "account-api");
 
     keys(&mut s, ":target production/signon/mysql");
     assert!(
@@ -1329,43 +1340,46 @@ fn command_line_switches_target_and_drops_old_answers() {
 #[test]
 fn stale_generations_are_dropped_and_failures_keep_data_with_its_age() {
     let mut s = fixture();
-    let before = s.objects.data.clone();
+    let before = s.panes.objects.list.data.clone();
     feed(
         &mut s,
-        [Action::ObjectsLoaded {
+        [Action::Loaded {
             generation: 5,
             at: t0(),
-            result: Ok(vec![]),
+            answer: Answer::Objects(Ok(vec![])),
         }],
     );
-    assert_eq!(s.objects.data.as_ref().unwrap().len(), 0);
+    assert_eq!(s.panes.objects.list.data.as_ref().unwrap().len(), 0);
     feed(
         &mut s,
-        [Action::ObjectsLoaded {
+        [Action::Loaded {
             generation: 4,
             at: t0(),
-            result: Ok(before.clone().unwrap()),
+            answer: Answer::Objects(Ok(before.clone().unwrap())),
         }],
     );
     assert_eq!(
-        s.objects.data.as_ref().unwrap().len(),
+        s.panes.objects.list.data.as_ref().unwrap().len(),
         0,
         "an older answer arriving late is dropped"
     );
     feed(
         &mut s,
-        [Action::ObjectsLoaded {
+        [Action::Loaded {
             generation: 6,
             at: t0() + secs(1),
-            result: Err("Lost connection to server".into()),
+            answer: Answer::Objects(Err("Lost connection to server".into())),
         }],
     );
     assert_eq!(
-        s.objects.data.as_ref().unwrap().len(),
+        s.panes.objects.list.data.as_ref().unwrap().len(),
         0,
         "the last good data stays"
     );
-    assert_eq!(s.objects.error.as_deref(), Some("Lost connection to server"));
+    assert_eq!(
+        s.panes.objects.list.error.as_deref(),
+        Some("Lost connection to server")
+    );
     feed(&mut s, [Action::Tick(t0() + secs(75))]);
     s.focus = Pane::Objects;
     let text = screen(&s, 160, 48);
@@ -1529,7 +1543,7 @@ fn a_panicking_task_ends_the_process() {
 #[test]
 fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     let mut s = fixture();
-    let points: Vec<(i64, i64)> = s.drain.iter().map(|p| (p.old, p.new)).collect();
+    let points: Vec<(i64, i64)> = s.panes.connections.drain.iter().map(|p| (p.old, p.new)).collect();
     assert_eq!(
         points,
         vec![
@@ -1546,13 +1560,16 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     let at = t0() + secs(1);
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 40,
             at,
-            result: Ok(snapshot(at, 0, 15)),
+            answer: Answer::Connections(Ok(snapshot(at, 0, 15))),
         }],
     );
-    assert_eq!(s.drain.last().map(|p| (p.old, p.new)), Some((0, 15)));
+    assert_eq!(
+        s.panes.connections.drain.last().map(|p| (p.old, p.new)),
+        Some((0, 15))
+    );
     s.focus = Pane::Connections;
     assert!(
         screen(&s, 80, 24).contains("3 Conns old:0"),
@@ -1572,10 +1589,10 @@ fn a_quiet_dashboard_redraws_only_what_changed_and_sleeps_until_something_is_due
             s,
             [
                 Action::Tick(at),
-                Action::ConnectionsLoaded {
+                Action::Loaded {
                     generation,
                     at,
-                    result: Ok(snapshot(at, old, new)),
+                    answer: Answer::Connections(Ok(snapshot(at, old, new))),
                 },
             ],
         );
@@ -1627,10 +1644,10 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0(),
-            result: Ok(settled_plan()),
+            answer: Answer::Plan(Ok(settled_plan())),
         }],
     );
     for i in 0..4 {
@@ -1638,29 +1655,29 @@ fn a_flat_drain_history_says_steady_since_instead_of_scrolling() {
         s.dirty = false;
         feed(
             &mut s,
-            [Action::ConnectionsLoaded {
+            [Action::Loaded {
                 generation: 1 + i as u64,
                 at,
-                result: Ok(snapshot(at, 4, 0)),
+                answer: Answer::Connections(Ok(snapshot(at, 4, 0))),
             }],
         );
         assert_eq!(s.dirty, i == 0, "column {i}: only the first changes the screen");
     }
-    assert_eq!(s.drain.len(), 4);
+    assert_eq!(s.panes.connections.drain.len(), 4);
     let text = screen(&s, 160, 48);
     assert!(text.contains("steady since 10:00:00"), "{text}");
     // Something moves: the chart appears, with the history behind it.
     let at = t0() + secs(20);
     feed(
         &mut s,
-        [Action::ConnectionsLoaded {
+        [Action::Loaded {
             generation: 9,
             at,
-            result: Ok(snapshot(at, 2, 2)),
+            answer: Answer::Connections(Ok(snapshot(at, 2, 2))),
         }],
     );
     assert!(s.dirty);
-    assert_eq!(s.drain_steady_since(), None);
+    assert_eq!(s.panes.connections.drain_steady_since(), None);
     assert!(!screen(&s, 160, 48).contains("steady since"));
 }
 
@@ -1764,10 +1781,10 @@ fn random_key_storms_keep_the_state_sound() {
                     &mut s,
                     [
                         Action::Tick(at),
-                        Action::ConnectionsLoaded {
+                        Action::Loaded {
                             generation: 100 + i,
                             at,
-                            result: Ok(snapshot(at, (i % 7) as i64, 5)),
+                            answer: Answer::Connections(Ok(snapshot(at, (i % 7) as i64, 5))),
                         },
                     ],
                 );
@@ -1802,10 +1819,10 @@ fn the_status_bar_shows_the_aws_account_and_whose_environment_it_is() {
     session.aws_account = Some(("111111111111".into(), Some("production".into())));
     feed(
         &mut s,
-        [Action::SessionLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0(),
-            result: Ok(session.clone()),
+            answer: Answer::Session(Ok(session.clone())),
         }],
     );
     let text = screen(&s, 220, 48);
@@ -1820,10 +1837,10 @@ fn the_status_bar_shows_the_aws_account_and_whose_environment_it_is() {
     session.aws_account = Some(("333333333333".into(), None));
     feed(
         &mut s,
-        [Action::SessionLoaded {
+        [Action::Loaded {
             generation: 1,
             at: t0(),
-            result: Ok(session),
+            answer: Answer::Session(Ok(session)),
         }],
     );
     assert!(screen(&s, 220, 48).contains("aws 333333333333 govuk-production"));
@@ -1839,10 +1856,10 @@ fn rollbackable() -> State {
     p.can_roll_back = true;
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 2,
             at: t0() - secs(1),
-            result: Ok(p),
+            answer: Answer::Plan(Ok(p)),
         }],
     );
     s
@@ -1866,8 +1883,7 @@ fn rollback_preview() -> Vec<StepView> {
         StepStatus::Pending,
         &["DROP USER `signon_user_20260121`@`%`"],
     );
-    drop.destructive = true;
-    drop.confirm_text = Some(NEW.into());
+    drop.confirm = Confirm::Typed(NEW.into());
     vec![
         restore,
         step(
@@ -1940,10 +1956,10 @@ fn no_rollback_dialog_when_the_survey_says_there_is_none() {
     p.rollback = Some("no rollback: signon was dropped in production".into());
     feed(
         &mut s,
-        [Action::PlanLoaded {
+        [Action::Loaded {
             generation: 2,
             at: t0() - secs(1),
-            result: Ok(p),
+            answer: Answer::Plan(Ok(p)),
         }],
     );
     key(&mut s, KeyCode::Char('5'));

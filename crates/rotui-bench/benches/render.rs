@@ -13,8 +13,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rotui::app::state::{PlanView, StepStatus, StepView};
-use rotui::app::{Action, Pane, State, update};
+use rotui::app::{Action, Answer, Pane, State, update};
 use rotui::model::{Connection, ConnectionCount, ConnectionSnapshot, DbObject, User};
+use rotui::rotation::step::Confirm;
 use rotui::target::{Engine, Target};
 
 const SIZES: [usize; 2] = [100, 10_000];
@@ -85,48 +86,47 @@ fn state(n: usize) -> State {
             status: StepStatus::Pending,
             preview: vec!["SELECT 1".into()],
             result: None,
-            destructive: false,
-            confirm_text: None,
+            confirm: Confirm::Yes,
         })
         .collect();
     let actions = [
-        Action::PlanLoaded {
+        Action::Loaded {
             generation: 1,
             at: now,
-            result: Ok(PlanView {
+            answer: Answer::Plan(Ok(PlanView {
                 rollback: None,
                 can_roll_back: false,
                 old_user: Some("signon".into()),
                 new_user: Some("signon_user_20260121".into()),
                 holder: None,
                 steps,
-            }),
+            })),
         },
-        Action::UsersLoaded {
+        Action::Loaded {
             generation: 1,
             at: now,
-            result: Ok((0..n).map(user).collect()),
+            answer: Answer::Users(Ok((0..n).map(user).collect())),
         },
-        Action::ObjectsLoaded {
+        Action::Loaded {
             generation: 1,
             at: now,
-            result: Ok((0..n)
+            answer: Answer::Objects(Ok((0..n)
                 .map(|i| DbObject {
                     kind: "view".into(),
                     schema: Some("signon_production".into()),
                     name: format!("v_{i:05}"),
                     owner: owner(i),
                 })
-                .collect()),
+                .collect())),
         },
-        Action::ConnectionsLoaded {
+        Action::Loaded {
             generation: 1,
             at: now,
-            result: Ok(ConnectionSnapshot {
+            answer: Answer::Connections(Ok(ConnectionSnapshot {
                 at: now,
                 counts,
                 rows: rows.into(),
-            }),
+            })),
         },
     ];
     for a in actions {

@@ -6,30 +6,40 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
-use crate::app::state::{Pane, State, row_at};
-use crate::ui::layout::window;
+use crate::app::panes::Pane;
+use crate::app::panes::objects::names_user;
+use crate::app::selection::{row_at, window};
+use crate::app::state::State;
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View { render, badge };
+
+/// How many objects must move before the old user can go.
+fn badge(state: &State) -> Option<String> {
+    state
+        .panes
+        .objects
+        .owned_by_old_user
+        .filter(|n| *n > 0)
+        .map(|n| format!("⚑{n}"))
+}
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
-    let objects = state.objects.data.as_deref().unwrap_or(&[]);
+    let pane = &state.panes.objects;
+    let objects = pane.list.data.as_deref().unwrap_or(&[]);
     let old = state.old_user();
     // Only shown when known, so the title never claims "0" falsely.
-    let extra = match state.old_user_objects {
+    let extra = match pane.owned_by_old_user {
         Some(0) => Span::styled("none owned by the old user".to_string(), theme.ok()),
         Some(n) => Span::styled(format!("⚑ {n} owned by the old user"), theme.warn()),
         None => Span::styled(format!("{} objects", objects.len()), theme.muted()),
     };
-    let block = pane_block(
-        state,
-        Pane::Objects,
-        &state.objects,
-        state.objects.data.as_ref().map(|_| extra),
-    );
+    let block = pane_block(state, Pane::Objects, pane.list.data.as_ref().map(|_| extra));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.objects) else {
+    let Some(inner) = with_error_line(frame, inner, state, &pane.list) else {
         return;
     };
     let sel = state.selection(Pane::Objects);
@@ -37,7 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let w = inner.width as usize;
     let rows = window(len, sel.index, inner.height.saturating_sub(1) as usize).filter_map(|i| {
         let o = &objects[row_at(sel, i)?];
-        let owned = old.is_some_and(|u| State::names_user(&o.owner, u));
+        let owned = old.is_some_and(|u| names_user(&o.owner, u));
         let name = match &o.schema {
             Some(s) => format!("{s}.{}", o.name),
             None => o.name.clone(),

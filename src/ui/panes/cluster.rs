@@ -8,20 +8,28 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::app::clock::clock_time;
-use crate::app::state::{ClusterView, Pane, State, row_at};
+use crate::app::panes::Pane;
+use crate::app::selection::{row_at, window};
+use crate::app::state::{ClusterView, State};
 use crate::secret::{ExposeSecret, MASK};
-use crate::ui::layout::window;
+use crate::ui::chrome::{pane_block, with_error_line};
 use crate::ui::theme::Theme;
-use crate::ui::{pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let block = pane_block(state, Pane::Cluster, &state.cluster, None);
+pub(super) const VIEW: super::View = super::View {
+    render,
+    badge: super::no_badge,
+};
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let block = pane_block(state, Pane::Cluster, None);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.cluster) else {
+    let Some(inner) = with_error_line(frame, inner, state, &state.panes.cluster.view) else {
         return;
     };
-    let Some(view) = &state.cluster.data else { return };
+    let Some(view) = &state.panes.cluster.view.data else {
+        return;
+    };
     let lines = summary(state, view);
     let [top, pods] =
         Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(0)]).areas(inner);

@@ -6,23 +6,29 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
-use crate::app::state::{Pane, State, row_at};
+use crate::app::panes::Pane;
+use crate::app::selection::{row_at, window};
+use crate::app::state::State;
 use crate::model::User;
-use crate::ui::layout::window;
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let count = state.users.data.as_ref().map(|u| format!("{} users", u.len()));
+pub(super) const VIEW: super::View = super::View {
+    render,
+    badge: super::no_badge,
+};
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let list = &state.panes.users.list;
+    let count = list.data.as_ref().map(|u| format!("{} users", u.len()));
     let block = pane_block(
         state,
         Pane::Users,
-        &state.users,
         count.map(|c| Span::styled(c, Theme::of(state.theme).muted())),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.users) else {
+    let Some(inner) = with_error_line(frame, inner, state, list) else {
         return;
     };
     let (list, grants) = if inner.width >= 70 {
@@ -59,7 +65,7 @@ fn flags(u: &User) -> String {
 
 fn render_list(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
-    let users = state.users.data.as_deref().unwrap_or(&[]);
+    let users = state.panes.users.list.data.as_deref().unwrap_or(&[]);
     let sel = state.selection(Pane::Users);
     let len = sel.visible.as_ref().map_or(users.len(), Vec::len);
     let body_h = area.height.saturating_sub(1) as usize;
@@ -94,7 +100,8 @@ fn render_list(frame: &mut Frame, area: Rect, state: &State) {
 
 fn render_grants(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
-    let title = match &state.grants_of {
+    let pane = &state.panes.users;
+    let title = match &pane.grants_of {
         Some(k) => format!(" grants of {k} "),
         None => " grants ".to_string(),
     };
@@ -104,13 +111,11 @@ fn render_grants(frame: &mut Frame, area: Rect, state: &State) {
         .title(Span::styled(title, theme.header()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if state.grants_of.is_none() {
+    if pane.grants_of.is_none() {
         return;
     }
     let mut lines: Vec<Line> = Vec::new();
-    let sel = state.selection(Pane::Users);
-    let selected = row_at(sel, sel.index).and_then(|r| state.users.data.as_ref()?.get(r));
-    if let Some(user) = selected.filter(|u| Some(u.key()) == state.grants_of) {
+    if let Some(user) = pane.selected().filter(|u| Some(u.key()) == pane.grants_of) {
         if !user.member_of.is_empty() {
             lines.push(Line::from(vec![
                 Span::styled("member of ", theme.muted()),
@@ -124,13 +129,13 @@ fn render_grants(frame: &mut Frame, area: Rect, state: &State) {
             ]));
         }
     }
-    match (&state.grants.data, &state.grants.error) {
+    match (&pane.grants.data, &pane.grants.error) {
         (_, Some(e)) => lines.push(Line::styled(format!("✗ {e}"), theme.danger())),
         (None, None) => lines.push(Line::styled("loading…", theme.muted())),
         (Some(g), None) if g.is_empty() => lines.push(Line::styled("no grants", theme.muted())),
         _ => {}
     }
-    for g in state.grants.data.iter().flatten().take(inner.height as usize) {
+    for g in pane.grants.data.iter().flatten().take(inner.height as usize) {
         lines.push(Line::raw(g.raw.clone()));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);

@@ -7,16 +7,34 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
 
-use crate::app::clock::{clock_time, connection_since};
-use crate::app::state::{Pane, State, row_at};
-use crate::ui::layout::window;
+use crate::app::clock::clock_time;
+use crate::app::panes::Pane;
+use crate::app::panes::connections::connection_since;
+use crate::app::selection::{row_at, window};
+use crate::app::state::State;
+use crate::ui::chrome::{clip, interval_label, pane_block, with_error_line};
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View { render, badge };
+
+/// The old user's connections, the drain in a word.
+fn badge(state: &State) -> Option<String> {
+    let old = state.old_user()?;
+    let pane = &state.panes.connections;
+    let n: i64 = pane
+        .counts()
+        .iter()
+        .filter(|c| c.user.as_deref() == Some(old))
+        .map(|c| c.count)
+        .sum();
+    pane.snapshot.data.as_ref().map(|_| format!("old:{n}"))
+}
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
-    let total: i64 = state.connection_counts().iter().map(|c| c.count).sum();
-    let extra = state.connections.data.as_ref().map(|_| {
+    let pane = &state.panes.connections;
+    let total: i64 = pane.counts().iter().map(|c| c.count).sum();
+    let extra = pane.snapshot.data.as_ref().map(|_| {
         let held = if state.aiming_kill() { " · held" } else { "" };
         Span::styled(
             format!(
@@ -26,44 +44,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             theme.muted(),
         )
     });
-    let block = pane_block(state, Pane::Connections, &state.connections, extra);
+    let block = pane_block(state, Pane::Connections, extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.connections) else {
+    let Some(body) = with_error_line(frame, inner, state, &pane.snapshot) else {
         return;
     };
-    let has_drain = state.old_user().is_some();
-    let drain_h = if has_drain {
-        if inner.height >= 16 { 4 } else { 2 }
-    } else {
-        0
-    };
-    if state.connection_rows {
-        let counts_h = (state.connection_counts().len() as u16 + 1)
-            .min(inner.height / 4)
-            .max(2);
-        let [drain, counts, rows] = Layout::vertical([
-            Constraint::Length(drain_h),
-            Constraint::Length(counts_h),
-            Constraint::Min(0),
-        ])
-        .areas(inner);
-        render_drain(frame, drain, state);
-        render_counts(frame, counts, state, false);
+    // The same parts update reckons with (`ConnectionsPane::rows_shown`).
+    let parts = pane.parts(body, state.old_user().is_some());
+    if let Some(rows) = parts.rows {
+        render_drain(frame, parts.drain, state);
+        render_counts(frame, parts.counts, state, false);
         render_rows(frame, rows, state);
     } else {
-        let [counts, drain] =
-            Layout::vertical([Constraint::Min(0), Constraint::Length(drain_h)]).areas(inner);
-        render_counts(frame, counts, state, true);
-        render_drain(frame, drain, state);
-    }
-}
-
-pub fn interval_label(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", ms / 1000)
+        render_counts(frame, parts.counts, state, true);
+        render_drain(frame, parts.drain, state);
     }
 }
 
@@ -78,7 +73,7 @@ fn user_style(state: &State, user: Option<&str>) -> ratatui::style::Style {
 
 fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool) {
     let theme = Theme::of(state.theme);
-    let counts = state.connection_counts();
+    let counts = state.panes.connections.counts();
     let sel = state.selection(Pane::Connections);
     let max = counts.iter().map(|c| c.count).max().unwrap_or(1).max(1);
     let bar_w = (area.width as usize).saturating_sub(34).max(4);
@@ -135,7 +130,8 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
     let rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(labels);
     let chart_rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(charts);
     let width = charts.width as usize;
-    let points = &state.drain[state.drain.len().saturating_sub(width)..];
+    let drain = &state.panes.connections.drain;
+    let points = &drain[drain.len().saturating_sub(width)..];
     let max = points.iter().map(|p| p.old.max(p.new)).max().unwrap_or(0).max(1) as u64;
     let last = points.last();
     let series = [
@@ -154,7 +150,7 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
             style: theme.new_user(),
         },
     ];
-    let steady = state.drain_steady_since();
+    let steady = state.panes.connections.drain_steady_since();
     for (
         i,
         Series {
@@ -200,20 +196,12 @@ struct Series<'a> {
 
 fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
-    let rows_data = state
-        .connections
-        .data
-        .as_ref()
-        .map(|s| &s.rows[..])
-        .unwrap_or(&[]);
-    let cluster = state.cluster.data.as_ref();
-    let sel = state.selection(Pane::Connections);
-    let len = sel.visible.as_ref().map_or(rows_data.len(), Vec::len);
-    let shown = window(len, sel.index, area.height.saturating_sub(1) as usize);
-    if sel.visible.is_none() {
-        state.connection_rows_shown.set(Some((shown.start, shown.end)));
-    }
-    let rows = shown.filter_map(|i| {
+    let pane = &state.panes.connections;
+    let rows_data = pane.snapshot.data.as_ref().map(|s| &s.rows[..]).unwrap_or(&[]);
+    let cluster = state.panes.cluster.view.data.as_ref();
+    let sel = &pane.selection;
+    // The same window update reckons with (`ConnectionsPane::rows_shown`).
+    let rows = pane.rows_window(area).filter_map(|i| {
         let c = &rows_data[row_at(sel, i)?];
         // Client address → pod → workload, so a leftover of the old user is attributable.
         let consumer = c

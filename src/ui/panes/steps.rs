@@ -7,10 +7,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::app::state::{Pane, State, StepStatus, StepView};
-use crate::ui::layout::window;
+use crate::app::panes::Pane;
+use crate::app::selection::window;
+use crate::app::state::{State, StepStatus, StepView};
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
-use crate::ui::{clip, pane_block, with_error_line};
 
 pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
     match s {
@@ -24,10 +25,16 @@ pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub(super) const VIEW: super::View = super::View {
+    render,
+    badge: super::no_badge,
+};
+
+fn render(frame: &mut Frame, area: Rect, state: &State) {
     let theme = Theme::of(state.theme);
     let steps = state.steps();
-    let extra = state.plan.data.as_ref().map(|p| {
+    let plan = &state.panes.steps.plan;
+    let extra = plan.data.as_ref().map(|p| {
         let done = steps
             .iter()
             .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Skipped))
@@ -46,10 +53,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             theme.muted(),
         )
     });
-    let block = pane_block(state, Pane::Steps, &state.plan, extra);
+    let block = pane_block(state, Pane::Steps, extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(inner) = with_error_line(frame, inner, state, &state.plan) else {
+    let Some(inner) = with_error_line(frame, inner, state, plan) else {
         return;
     };
     let (list, detail) = if inner.width >= 100 {
@@ -63,7 +70,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     };
     // Whether the rotation can be rolled back, as `rotui plan` says it: the
     // list's last line.
-    let rollback = state.plan.data.as_ref().and_then(|p| p.rollback.clone());
+    let rollback = plan.data.as_ref().and_then(|p| p.rollback.clone());
     let list = match rollback {
         Some(text) if list.height >= 3 => {
             let [l, r] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(list);
@@ -87,7 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 Span::raw(format!("{:>2} ", i + 1)),
                 status_mark(&theme, s.status),
                 Span::raw(" "),
-                Span::styled(if s.destructive { "!" } else { " " }, theme.danger()),
+                Span::styled(if s.destructive() { "!" } else { " " }, theme.danger()),
                 Span::raw(clip(&s.title, title_w)),
             ]);
             if i == sel.index {
@@ -132,12 +139,12 @@ pub fn detail_lines(theme: &Theme, step: &StepView) -> Vec<Line<'static>> {
         ));
     } else {
         lines.push(Line::styled(
-            if step.destructive {
+            if step.destructive() {
                 "Will run (destructive):"
             } else {
                 "Will run:"
             },
-            if step.destructive {
+            if step.destructive() {
                 theme.danger()
             } else {
                 theme.muted()
