@@ -123,7 +123,7 @@ impl Connected {
     /// names (nothing when it has no config). Reads STS, writes nothing.
     pub async fn identity_problems(&self) -> Vec<Redacted> {
         let env = &self.target.env;
-        let Some(cfg) = self.environments.get(env) else {
+        let Some(cfg) = self.environments.get(env.as_str()) else {
             return Vec::new();
         };
         let mut problems = Vec::new();
@@ -208,7 +208,7 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
         Ok(config) => config.environments,
         Err(e) => return Connected::failed(target, Redacted::error(e)),
     };
-    let env = environments.get(&target.env);
+    let env = environments.get(target.env.as_str());
     let context = env
         .map(|e| e.kube_context.clone())
         .or_else(|| conn.context.clone());

@@ -92,7 +92,7 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
                 "whose credentials these are (STS)",
                 who.as_ref().err().and_then(|x| e(x)),
             );
-            if let (Some(cfg), Ok(who)) = (c.environments.get(&t.env), &who) {
+            if let (Some(cfg), Ok(who)) = (c.environments.get(t.env.as_str()), &who) {
                 let problem = environments::check_account(&t.env, &c.environments, &who.account).err();
                 report.push(
                     "AWS",
@@ -117,7 +117,7 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
     }
 
     // Kubernetes: the environment's own cluster (read from the kubeconfig).
-    if let Some(cfg) = c.environments.get(&t.env) {
+    if let Some(cfg) = c.environments.get(t.env.as_str()) {
         let context = c.kube_context.as_deref().unwrap_or(&cfg.kube_context);
         let problem =
             environments::check_cluster(&t.env, &c.environments, context, c.kube_cluster.as_deref()).err();

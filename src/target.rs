@@ -46,6 +46,90 @@ impl fmt::Display for Engine {
     }
 }
 
+/// An environment's name (`production`, `staging`, `integration`): each is
+/// its own AWS account and cluster, so a name says which systems a value
+/// belongs to, and a bare `String` said nothing of the kind. Reads as a
+/// `&str` wherever one is wanted; serialized as the plain string, so
+/// journals and marks written before it read the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EnvName(String);
+
+impl EnvName {
+    pub fn new(name: impl Into<String>) -> Self {
+        EnvName(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for EnvName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for EnvName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for EnvName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EnvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for EnvName {
+    fn from(s: &str) -> Self {
+        EnvName(s.to_owned())
+    }
+}
+
+impl From<String> for EnvName {
+    fn from(s: String) -> Self {
+        EnvName(s)
+    }
+}
+
+impl From<&String> for EnvName {
+    fn from(s: &String) -> Self {
+        EnvName(s.clone())
+    }
+}
+
+impl From<EnvName> for String {
+    fn from(e: EnvName) -> Self {
+        e.0
+    }
+}
+
+macro_rules! env_name_eq {
+    ($($other:ty),*) => {$(
+        impl PartialEq<$other> for EnvName {
+            fn eq(&self, other: &$other) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<EnvName> for $other {
+            fn eq(&self, other: &EnvName) -> bool {
+                *self == other.0
+            }
+        }
+    )*};
+}
+env_name_eq!(str, &str, String);
+
 /// Flags shared by the dashboard, `inspect`, `plan` and `rotate`.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 pub struct TargetArgs {
@@ -257,7 +341,7 @@ impl Sources {
 /// A fully resolved target: every name rotui will touch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
-    pub env: String,
+    pub env: EnvName,
     pub app: String,
     pub engine: Engine,
     pub app_secret: String,
@@ -329,7 +413,7 @@ impl Target {
     /// The conventional names for (env, app, engine).
     pub fn new(env: &str, app: &str, engine: Engine) -> Self {
         Target {
-            env: env.to_owned(),
+            env: EnvName::from(env),
             app: app.to_owned(),
             engine,
             app_secret: format!("govuk/{app}/{engine}"),

@@ -5,7 +5,7 @@
 
 use clap::ValueEnum;
 
-use crate::target::{Engine, Target};
+use crate::target::{Engine, EnvName, Target};
 
 /// The target a command line asks for: `Ok(None)` for an empty line.
 pub fn parse(current: Option<&Target>, line: &str) -> Result<Option<Target>, String> {
@@ -21,7 +21,7 @@ pub fn parse(current: Option<&Target>, line: &str) -> Result<Option<Target>, Str
     while let Some(word) = it.next() {
         let mut value = || it.next().copied().ok_or(format!(":{word} needs a value"));
         match *word {
-            "env" | "e" => env = Some(value()?.to_owned()),
+            "env" | "e" => env = Some(EnvName::from(value()?)),
             "app" | "a" => app = Some(value()?.to_owned()),
             "engine" => engine = Some(parse_engine(value()?)?),
             "target" => {
@@ -29,7 +29,7 @@ pub fn parse(current: Option<&Target>, line: &str) -> Result<Option<Target>, Str
                 let [e, a, g] = v.split('/').collect::<Vec<_>>()[..] else {
                     return Err("target is env/app/engine, e.g. production/signon/mysql".into());
                 };
-                env = Some(e.to_owned());
+                env = Some(EnvName::from(e));
                 app = Some(a.to_owned());
                 engine = Some(parse_engine(g)?);
             }

@@ -26,7 +26,7 @@ async fn prepare(
     } else {
         Mode::Normal
     };
-    let mut envs = vec![target.env.clone()];
+    let mut envs = vec![target.env.to_string()];
     envs.extend(args.also_env.iter().cloned());
     if envs.len() > 1 && conn.db_url.is_some() {
         return Err(eyre!(

@@ -21,6 +21,7 @@ use super::ports::{EnvPorts, PortError, System, within};
 use super::spec::Rotation;
 use super::step::{Step, StepId};
 use crate::db::Statement;
+use crate::target::EnvName;
 
 /// How a run behaves. Defaults suit the headless `rotui rotate`.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl Default for RunOptions {
 /// The ports of every environment in a rotation.
 #[derive(Clone, Default)]
 pub struct Ctx {
-    envs: BTreeMap<String, EnvPorts>,
+    envs: BTreeMap<EnvName, EnvPorts>,
 }
 
 impl Ctx {

@@ -18,6 +18,7 @@ use super::ports::System;
 use super::spec::{PlanSpec, Rotation};
 use super::step::StepId;
 use crate::secret;
+use crate::target::EnvName;
 
 // Who ran a rotation has its own file, below the journal and the mark.
 pub use super::operator::Operator;
@@ -147,7 +148,7 @@ impl Journal {
     pub fn for_spec(dir: &Path, spec: &PlanSpec) -> Journal {
         let key = format!(
             "{}_{}_{}",
-            spec.envs.first().map(String::as_str).unwrap_or("none"),
+            spec.envs.first().map(EnvName::as_str).unwrap_or("none"),
             spec.app,
             spec.engine
         );
@@ -299,7 +300,7 @@ pub struct Summary {
     pub label: String,
     pub started: DateTime<Utc>,
     pub last: DateTime<Utc>,
-    pub old_users: BTreeMap<String, String>,
+    pub old_users: BTreeMap<EnvName, String>,
     pub new_username: String,
     pub started_by: String,
     pub state: RotationState,

@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{Mode, PlanSpec, Restore, Rotation, default_restores};
-use crate::target::Engine;
+use crate::target::{Engine, EnvName};
 
 /// How long a holder may be silent (no heartbeat) before another operator
 /// may take its rotation over with `--take-over`.
@@ -55,7 +55,7 @@ pub struct RotationMark {
     pub spec: PlanSpec,
     /// The user each environment's app used when the rotation started (after
     /// the promotion it is AWSPREVIOUS: the mark is what still names it).
-    pub old_users: BTreeMap<String, String>,
+    pub old_users: BTreeMap<EnvName, String>,
     pub new_username: String,
     /// Who holds the rotation: `os-user@host`.
     pub holder: String,
@@ -73,7 +73,7 @@ pub struct RotationMark {
     /// the nightly restore began (`DbPort::database_incarnation`, or
     /// [`ABSENT`]): the wait ends when it differs.
     #[serde(default)]
-    pub restore_baselines: BTreeMap<String, String>,
+    pub restore_baselines: BTreeMap<EnvName, String>,
     /// The step the holder last began (`production/drop-old-user`): where the
     /// rotation stands, for the fleet view and colleagues.
     #[serde(default)]
@@ -215,16 +215,26 @@ impl RotationMark {
             let envs = need(ENVS)?
                 .split(' ')
                 .filter(|e| !e.is_empty())
-                .map(|e| decode(e).ok_or_else(|| format!("tag {ENVS} is not readable")))
+                .map(|e| {
+                    decode(e)
+                        .map(EnvName::from)
+                        .ok_or_else(|| format!("tag {ENVS} is not readable"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut old_users = BTreeMap::new();
             let mut restore_baselines = BTreeMap::new();
             for (k, v) in tags {
                 let bad = || format!("tag {k} is not readable");
                 if let Some(env) = k.strip_prefix(OLD_USER) {
-                    old_users.insert(decode(env).ok_or_else(bad)?, decode(v).ok_or_else(bad)?);
+                    old_users.insert(
+                        EnvName::from(decode(env).ok_or_else(bad)?),
+                        decode(v).ok_or_else(bad)?,
+                    );
                 } else if let Some(env) = k.strip_prefix(RESTORE_BASELINE) {
-                    restore_baselines.insert(decode(env).ok_or_else(bad)?, decode(v).ok_or_else(bad)?);
+                    restore_baselines.insert(
+                        EnvName::from(decode(env).ok_or_else(bad)?),
+                        decode(v).ok_or_else(bad)?,
+                    );
                 }
             }
             let restores = match get(RESTORES) {
@@ -238,7 +248,10 @@ impl RotationMark {
                     if names.len() % 2 != 0 {
                         return Err(format!("tag {RESTORES} does not hold pairs"));
                     }
-                    names.chunks(2).map(|p| Restore::new(&p[0], &p[1])).collect()
+                    names
+                        .chunks(2)
+                        .map(|p| Restore::new(p[0].as_str(), p[1].as_str()))
+                        .collect()
                 }
             };
             Ok(RotationMark {
@@ -376,8 +389,8 @@ mod tests {
                 restores: default_restores(),
             },
             old_users: [
-                ("production".to_string(), "account-api it's \"q\" %=".to_string()),
-                ("staging".to_string(), "account-api".to_string()),
+                ("production".into(), "account-api it's \"q\" %=".to_string()),
+                ("staging".into(), "account-api".to_string()),
             ]
             .into(),
             new_username: "account-api-user-20261203".into(),

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::target::EnvName;
 use serde::{Deserialize, Serialize};
 
 /// Who ran a rotation.
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub struct Operator {
     pub os_user: String,
     /// AWS caller identity per environment (or why it is unknown).
-    pub aws: BTreeMap<String, String>,
+    pub aws: BTreeMap<EnvName, String>,
 }
 
 impl Operator {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::interlock::InterlockKind;
 use super::ports::PortError;
 use super::step::{Confirm, StepId};
+use crate::target::EnvName;
 
 /// Live state, as observe() reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,19 +78,19 @@ pub type StepResult<T> = Result<T, StepError>;
 #[serde(rename_all = "snake_case", tag = "wait")]
 pub enum Wait {
     Overnight {
-        env: String,
-        from: String,
+        env: EnvName,
+        from: EnvName,
     },
     Sync {
-        env: String,
+        env: EnvName,
         external_secret: String,
     },
     Rollout {
-        env: String,
+        env: EnvName,
         detail: String,
     },
     Drain {
-        env: String,
+        env: EnvName,
         user: String,
         detail: String,
     },

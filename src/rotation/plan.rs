@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::step::{Step, StepId, StepKind};
-use crate::target::Engine;
+use crate::target::{Engine, EnvName};
 
 // The spec a plan is built from, and a rotation's decisions, live in
 // `spec.rs` (below the steps, which name them); callers find them here too.
@@ -34,9 +34,9 @@ pub enum PlanError {
         "PostgreSQL {env} is restored from {from} every night, so a user created there is \
          undone: rotate {from} too ({env} follows), or use --compromised"
     )]
-    RestoredWithoutSource { env: String, from: String },
+    RestoredWithoutSource { env: EnvName, from: EnvName },
     #[error("{env} is restored from {from}, which is itself restored: rotate the first source")]
-    RestoreChain { env: String, from: String },
+    RestoreChain { env: EnvName, from: EnvName },
 }
 
 /// The ordered steps of a rotation.
@@ -53,7 +53,7 @@ impl Plan {
         }
         for (i, e) in spec.envs.iter().enumerate() {
             if spec.envs[..i].contains(e) {
-                return Err(PlanError::Duplicate(e.clone()));
+                return Err(PlanError::Duplicate(e.to_string()));
             }
         }
         let mut b = Builder::new(spec.engine);
@@ -102,7 +102,7 @@ impl Builder {
         requires.extend(extra.iter().cloned());
         self.steps.push(Step {
             id: id.clone(),
-            env: env.to_owned(),
+            env: EnvName::from(env),
             engine: self.engine,
             kind,
             requires,
@@ -166,18 +166,18 @@ fn postgres(spec: &PlanSpec, b: &mut Builder) -> Result<(), PlanError> {
     // Environments rotated directly, production first; the restored ones
     // follow the environment they are copied from.
     let restored = |e: &str| spec.restored_from(e).is_some();
-    let direct: Vec<String> = {
-        let mut d: Vec<String> = spec.envs.iter().filter(|e| !restored(e)).cloned().collect();
+    let direct: Vec<EnvName> = {
+        let mut d: Vec<EnvName> = spec.envs.iter().filter(|e| !restored(e)).cloned().collect();
         if let Some(i) = d.iter().position(|e| e == "production") {
             let p = d.remove(i);
             d.insert(0, p);
         }
         d
     };
-    let later: Vec<(String, String)> = spec
+    let later: Vec<(EnvName, EnvName)> = spec
         .envs
         .iter()
-        .filter_map(|e| spec.restored_from(e).map(|f| (e.clone(), f.to_owned())))
+        .filter_map(|e| spec.restored_from(e).map(|f| (e.clone(), EnvName::from(f))))
         .collect();
     if let Some((env, from)) = later.iter().find(|(_, f)| restored(f)) {
         return Err(PlanError::RestoreChain {
@@ -204,7 +204,7 @@ fn postgres(spec: &PlanSpec, b: &mut Builder) -> Result<(), PlanError> {
         switch_over(b, env, &[]);
     }
 
-    let mut also_check: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut also_check: BTreeMap<EnvName, Vec<EnvName>> = BTreeMap::new();
     for (env, from) in &later {
         // Only once the source has switched and drained: a restore after
         // that carries its changes.
@@ -251,7 +251,7 @@ mod tests {
         PlanSpec {
             app: "signon".into(),
             engine,
-            envs: envs.iter().map(|e| e.to_string()).collect(),
+            envs: envs.iter().map(|e| EnvName::from(*e)).collect(),
             mode,
             restores: default_restores(),
         }

@@ -29,6 +29,7 @@ use super::progress::print_event;
 use super::runner::{self, RunOutcome};
 use super::spec::{PlanSpec, Rotation};
 use super::step::{Confirm, Step, StepId, StepKind};
+use crate::target::EnvName;
 
 /// Whether the rotation can be rolled back, as `rotui plan` and the Steps pane say it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub enum Rollbackable {
     /// Possible until these steps (each environment's drop of the old user) run.
     Possible { until: Vec<StepId> },
     /// The old user is gone in `env`: there is nothing to go back to.
-    Dropped { env: String, user: String },
+    Dropped { env: EnvName, user: String },
 }
 
 impl std::fmt::Display for Rollbackable {
@@ -67,7 +68,7 @@ fn id(env: &str, kind: &StepKind) -> StepId {
 /// dropped where the rotation created it.
 pub fn plan(spec: &PlanSpec) -> Result<Plan, PlanError> {
     let rotation = Plan::build(spec)?;
-    let mut order: Vec<String> = vec![];
+    let mut order: Vec<EnvName> = vec![];
     for s in &rotation.steps {
         if !order.contains(&s.env) {
             order.push(s.env.clone());

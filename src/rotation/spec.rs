@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::target::{Engine, Target};
+use crate::target::{Engine, EnvName, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -30,13 +30,13 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Restore {
     /// The restored environment.
-    pub env: String,
+    pub env: EnvName,
     /// The environment its database is copied from.
-    pub from: String,
+    pub from: EnvName,
 }
 
 impl Restore {
-    pub fn new(env: impl Into<String>, from: impl Into<String>) -> Self {
+    pub fn new(env: impl Into<EnvName>, from: impl Into<EnvName>) -> Self {
         Restore {
             env: env.into(),
             from: from.into(),
@@ -57,7 +57,7 @@ pub fn default_restores() -> Vec<Restore> {
 pub struct PlanSpec {
     pub app: String,
     pub engine: Engine,
-    pub envs: Vec<String>,
+    pub envs: Vec<EnvName>,
     pub mode: Mode,
     /// Which environments' databases are nightly copies of another's, for
     /// this app (PostgreSQL, normal mode, when the source is rotated too).
@@ -71,8 +71,10 @@ impl PlanSpec {
     /// The plan for `target`'s app in `envs` (the target's own when empty),
     /// with the estate's default restores ([`default_restores`]).
     pub fn for_target(target: &Target, envs: &[String], mode: Mode) -> PlanSpec {
-        let restores: Vec<(String, String)> =
-            default_restores().into_iter().map(|r| (r.env, r.from)).collect();
+        let restores: Vec<(String, String)> = default_restores()
+            .into_iter()
+            .map(|r| (r.env.into(), r.from.into()))
+            .collect();
         PlanSpec::for_target_with_restores(target, envs, mode, &restores)
     }
 
@@ -91,10 +93,13 @@ impl PlanSpec {
             envs: if envs.is_empty() {
                 vec![target.env.clone()]
             } else {
-                envs.to_vec()
+                envs.iter().map(EnvName::from).collect()
             },
             mode,
-            restores: restores.iter().map(|(e, f)| Restore::new(e, f)).collect(),
+            restores: restores
+                .iter()
+                .map(|(e, f)| Restore::new(e.as_str(), f.as_str()))
+                .collect(),
         }
     }
 
@@ -118,7 +123,7 @@ impl PlanSpec {
         if t.admin_secret == Target::new(&target.env, &target.app, target.engine).admin_secret {
             t.admin_secret = Target::new(env, &target.app, target.engine).admin_secret;
         }
-        t.env = env.to_owned();
+        t.env = env.into();
         t
     }
 
@@ -135,7 +140,7 @@ pub struct Rotation {
     pub id: String,
     pub spec: PlanSpec,
     /// The user each environment's app used when the rotation started.
-    pub old_users: BTreeMap<String, String>,
+    pub old_users: BTreeMap<EnvName, String>,
     pub new_username: String,
 }
 

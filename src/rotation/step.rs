@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::spec::Rotation;
-use crate::target::Engine;
+use crate::target::{Engine, EnvName};
 
 /// `<env>/<slug>`, e.g. `production/create-user`: stable across runs, so the
 /// journal and skip overrides can name it.
@@ -45,7 +45,7 @@ pub enum StepKind {
     EnsureOwnerRole,
     /// Store the new credentials as AWSPENDING: a new password, or the one
     /// `source` (another environment) already holds for the new user.
-    StorePending { source: Option<String> },
+    StorePending { source: Option<EnvName> },
     /// Create the new user with the pending password; MySQL: clone the old
     /// user's grants; PostgreSQL: grant the owner role.
     CreateUser,
@@ -70,16 +70,16 @@ pub enum StepKind {
     /// PostgreSQL: this (staging) environment's database was re-created by
     /// the nightly restore from `from` after `from` switched (its identity
     /// differs from the one recorded then, on the rotation mark).
-    AwaitOvernightSync { from: String },
+    AwaitOvernightSync { from: EnvName },
     /// PostgreSQL: the restore brought `from`'s ownership (the owner role owns the objects).
-    ValidateRestore { from: String },
+    ValidateRestore { from: EnvName },
     /// PostgreSQL: pg_dump copies no roles, so the new login is created here
     /// (when the restore did not bring it) with the username and password
     /// `from` holds, and granted the owner role.
-    CreateRestoredLogin { from: String },
+    CreateRestoredLogin { from: EnvName },
     /// Drop the old user; `also_check` are environments whose secrets and
     /// connections must not use it either (PostgreSQL staging follows production).
-    DropOldUser { also_check: Vec<String> },
+    DropOldUser { also_check: Vec<EnvName> },
     // A rollback's steps (`rotation::rollback`): back to the old user.
     /// AWSCURRENT back on the old user's version, no AWSPENDING of the new user.
     RestoreSecret,
@@ -122,7 +122,7 @@ pub enum Confirm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub id: StepId,
-    pub env: String,
+    pub env: EnvName,
     pub engine: Engine,
     #[serde(flatten)]
     pub kind: StepKind,

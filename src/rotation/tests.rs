@@ -593,7 +593,7 @@ fn spec(engine: Engine, envs: &[&str], mode: Mode) -> PlanSpec {
             Engine::Postgres => "account-api".into(),
         },
         engine,
-        envs: envs.iter().map(|e| e.to_string()).collect(),
+        envs: envs.iter().map(|e| crate::target::EnvName::from(*e)).collect(),
         mode,
         restores: super::plan::default_restores(),
     }

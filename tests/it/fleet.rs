@@ -146,7 +146,7 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
             mode: Mode::Normal,
             restores: rotui::rotation::plan::default_restores(),
         },
-        old_users: [("sandbox".to_string(), "account-api".to_string())].into(),
+        old_users: [("sandbox".into(), "account-api".to_string())].into(),
         new_username: "account-api-user-20261203".into(),
     };
     let new_password = rotui::secret::generate_password();

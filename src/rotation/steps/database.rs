@@ -14,6 +14,7 @@ use super::secrets::new_credentials;
 use crate::db::Statement;
 use crate::model::User;
 use crate::secret::{MASK, SecretString};
+use crate::target::EnvName;
 
 struct Names<'a> {
     old: &'a str,
@@ -489,7 +490,7 @@ async fn ensure_secret_moved_on(cx: &StepCtx<'_>, env: &str, old: &str) -> StepR
     Ok(())
 }
 
-async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[String]) -> StepResult<()> {
+async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[EnvName]) -> StepResult<()> {
     let mut envs = vec![cx.step.env.clone()];
     envs.extend(also_check.iter().cloned());
     for env in &envs {

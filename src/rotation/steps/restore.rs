@@ -11,6 +11,7 @@ use super::super::hold::read_mark;
 use super::super::mark::ABSENT;
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::System;
+use crate::target::EnvName;
 
 /// This rotation's baseline for the step's environment, from the live mark.
 async fn baseline(cx: &StepCtx<'_>) -> StepResult<Option<String>> {
@@ -107,6 +108,6 @@ pub(super) async fn wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Applied> {
     }
     Ok(Applied::Waiting(Wait::Overnight {
         env: cx.step.env.clone(),
-        from: from.to_owned(),
+        from: EnvName::from(from),
     }))
 }
