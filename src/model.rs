@@ -201,10 +201,11 @@ impl std::fmt::Display for System {
 /// Yes, no, or not known (not read, not reported, not comparable): three
 /// states by name, where an `Option<bool>`'s `None` could mean anything. In
 /// JSON it stays `true`, `false` or `null`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Verdict {
     Yes,
     No,
+    #[default]
     Unknown,
 }
 

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::loadable::Fetched;
-use crate::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User};
+use crate::model::{ConnectionSnapshot, DbObject, Flavor, Grant, User, Verdict};
 use crate::rotation::step::Confirm;
 use crate::secret::SecretString;
 use crate::target::Target;
@@ -120,7 +120,8 @@ pub struct PlanView {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EsStatusView {
     pub name: String,
-    pub ready: Option<bool>,
+    /// Ready=True, not ready, or not reported yet.
+    pub ready: Verdict,
     pub reason: Option<String>,
     pub message: Option<String>,
     pub refresh_time: Option<DateTime<Utc>>,
@@ -150,7 +151,7 @@ pub struct SecretCheckView {
     /// Kept only so `v` can reveal it; rendered as the mask otherwise.
     pub password: Option<Revealable>,
     /// Does it carry the same user and password as the app's AWS secret?
-    pub matches_app_secret: Option<bool>,
+    pub matches_app_secret: Verdict,
     pub problem: Option<String>,
 }
 

@@ -20,6 +20,7 @@ use crate::k8s::consumers::{self, PodAddress};
 use crate::k8s::externalsecret::{self, EsStatus};
 use crate::k8s::rollout::{self, RolloutSnapshot};
 use crate::k8s::{Expected, K8s, K8sError, secret_check};
+use crate::model::Verdict;
 use crate::secret::{Redacted, SecretString};
 
 /// What the pane watches.
@@ -218,7 +219,7 @@ async fn secret_view(
             database: Some(u.database.clone()),
             // Known only when it is AWSCURRENT's; masked until `v`.
             password: u.matches().then(|| Revealable(current)),
-            matches_app_secret: Some(u.matches()),
+            matches_app_secret: Verdict::from(u.matches()),
             problem: None,
         },
         Err(err) => problem(Redacted::error(err)),
@@ -254,7 +255,10 @@ fn view(es: Option<&EsStatus>, secret_check: SecretCheckView, snap: &RolloutSnap
     ClusterView {
         external_secret: es.map(|es| EsStatusView {
             name: es.name.clone(),
-            ready: es.ready.as_ref().map(|c| c.status == "True"),
+            ready: es
+                .ready
+                .as_ref()
+                .map_or(Verdict::Unknown, |c| Verdict::from(c.status == "True")),
             reason: es.ready.as_ref().and_then(|c| c.reason.clone()),
             message: es.ready.as_ref().and_then(|c| c.message.clone()),
             refresh_time: es.refresh_time,

@@ -923,9 +923,9 @@ async fn the_cluster_pane_follows_a_rotation_through_watches_alone() {
     ));
     let mut views = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     let matches = |v: &rotui::app::state::ClusterView, user: &str| {
-        v.secret_check
-            .as_ref()
-            .is_some_and(|c| c.user.as_deref() == Some(user) && c.matches_app_secret == Some(true))
+        v.secret_check.as_ref().is_some_and(|c| {
+            c.user.as_deref() == Some(user) && c.matches_app_secret == rotui::model::Verdict::Yes
+        })
     };
     let first = until(&mut views, "synced, matching, rolled out", |v| {
         matches!(v, Ok(v) if matches(v, "pane")
@@ -934,7 +934,10 @@ async fn the_cluster_pane_follows_a_rotation_through_watches_alone() {
     })
     .await
     .unwrap();
-    assert_eq!(first.external_secret.as_ref().unwrap().ready, Some(true));
+    assert_eq!(
+        first.external_secret.as_ref().unwrap().ready,
+        rotui::model::Verdict::Yes
+    );
     let old_pods: Vec<String> = first.pods.iter().map(|p| p.name.clone()).collect();
 
     // Rotate: new credentials in Secrets Manager, then a force sync; nothing

@@ -15,6 +15,7 @@ use rotui::app::{Action, Answer, Effect, KillTarget, Pane, Request, State, updat
 use rotui::k8s::consumers::{Kind, PodAddress, Workload};
 use rotui::model::{
     Connection, ConnectionCount, ConnectionSnapshot, DbObject, Flavor, FlavorKind, Grant, GrantKind, User,
+    Verdict,
 };
 use rotui::rotation::step::Confirm;
 use rotui::secret::{self, MASK, Redacted};
@@ -214,7 +215,7 @@ fn cluster() -> ClusterView {
     ClusterView {
         external_secret: Some(EsStatusView {
             name: "signon-mysql".into(),
-            ready: Some(true),
+            ready: Verdict::Yes,
             reason: Some("SecretSynced".into()),
             message: None,
             refresh_time: Some(t0() - secs(95)),
@@ -227,7 +228,7 @@ fn cluster() -> ClusterView {
             host: Some("signon-mysql.abc123.eu-west-1.rds.amazonaws.com".into()),
             database: Some("signon_production".into()),
             password: Some(Revealable(secret::secret(PASSWORD))),
-            matches_app_secret: Some(true),
+            matches_app_secret: Verdict::Yes,
             problem: None,
         }),
         rollout: Some(RolloutView {

@@ -11,6 +11,7 @@ use crate::app::clock::clock_time;
 use crate::app::panes::Pane;
 use crate::app::selection::{row_at, window};
 use crate::app::state::{ClusterView, State};
+use crate::model::Verdict;
 use crate::secret::{ExposeSecret, MASK};
 use crate::ui::chrome::{pane_block, with_error_line};
 use crate::ui::theme::Theme;
@@ -37,11 +38,11 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
     render_pods(frame, pods, state, view);
 }
 
-fn yes_no<'a>(state: &State, ok: Option<bool>, yes: &'a str, no: &'a str) -> Span<'a> {
+fn yes_no<'a>(state: &State, ok: Verdict, yes: &'a str, no: &'a str) -> Span<'a> {
     match ok {
-        Some(true) => Span::styled(yes, Theme::of(state.theme).ok()),
-        Some(false) => Span::styled(no, Theme::of(state.theme).danger()),
-        None => Span::styled("?", Theme::of(state.theme).muted()),
+        Verdict::Yes => Span::styled(yes, Theme::of(state.theme).ok()),
+        Verdict::No => Span::styled(no, Theme::of(state.theme).danger()),
+        Verdict::Unknown => Span::styled("?", Theme::of(state.theme).muted()),
     }
 }
 
@@ -80,7 +81,7 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
                     },
                 ]));
             }
-            if let Some(m) = es.message.as_ref().filter(|_| es.ready == Some(false)) {
+            if let Some(m) = es.message.as_ref().filter(|_| es.ready == Verdict::No) {
                 lines.push(Line::styled(format!("  {m}"), theme.danger()));
             }
         }
