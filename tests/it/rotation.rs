@@ -1802,6 +1802,8 @@ mod real {
 
     // Rolling back, on the same worlds.
     mod rollback;
+    // Users with account options, rotated to the end.
+    mod account_options;
 
     // MySQL 9.7 resumes from an empty state directory at every step;
     // MariaDB from the same one.
