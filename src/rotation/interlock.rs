@@ -147,7 +147,9 @@ fn lex(text: &str, dialect: Dialect) -> Vec<Tok> {
             // Line comments: MySQL's `#` and `-- ` (a space or control
             // after the dashes), PostgreSQL's `--`.
             '#' if mysql => i = line_end(&c, i),
-            '-' if at(1) == Some('-') && (!mysql || at(2).is_none_or(|n| n.is_whitespace() || n.is_control())) => {
+            '-' if at(1) == Some('-')
+                && (!mysql || at(2).is_none_or(|n| n.is_whitespace() || n.is_control())) =>
+            {
                 i = line_end(&c, i)
             }
             // MySQL runs what is inside `/*! … */` and `/*+ … */`: read it
@@ -214,7 +216,10 @@ fn lex(text: &str, dialect: Dialect) -> Vec<Tok> {
             },
             ch if ch.is_alphanumeric() || ch == '_' || ch == '$' => {
                 let start = i;
-                while c.get(i).is_some_and(|&x| x.is_alphanumeric() || x == '_' || x == '$') {
+                while c
+                    .get(i)
+                    .is_some_and(|&x| x.is_alphanumeric() || x == '_' || x == '$')
+                {
                     i += 1;
                 }
                 let w: String = c[start..i].iter().collect();
@@ -376,7 +381,11 @@ mod tests {
             "-- in database password\nGRANT SELECT ON x.* TO 'n'@'%'",
             "GRANT SELECT ON x.* TO 'n'@'%' /* IDENTIFIED BY 'x' */",
         ] {
-            assert!(!carries_credentials(&s(ok)), "{ok}: {:?}", credential_clause(&s(ok)));
+            assert!(
+                !carries_credentials(&s(ok)),
+                "{ok}: {:?}",
+                credential_clause(&s(ok))
+            );
         }
         // Every account option MySQL has, as the rotation clones them, with
         // an attribute and a comment that try their best to look like credentials.

@@ -1804,6 +1804,8 @@ mod real {
     mod rollback;
     // Users with account options, rotated to the end.
     mod account_options;
+    // A DATABASE_URL that does not parse before rotui starts.
+    mod unparsable_url;
 
     // MySQL 9.7 resumes from an empty state directory at every step;
     // MariaDB from the same one.

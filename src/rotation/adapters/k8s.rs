@@ -94,6 +94,14 @@ impl ClusterPort for K8sCluster {
             match check_secret(&self.k8s, &self.secret, &expected(creds)).await {
                 Ok(c) => Ok(Some(cred_check(&c))),
                 Err(K8sError::NotFound { .. } | K8sError::MissingKey { .. }) => Ok(None),
+                // A DATABASE_URL that cannot be read holds no credentials
+                // the app can use: not synced yet, for a rotation and a
+                // rollback alike, never a failure that blocks both.
+                Err(K8sError::Invalid(why)) => Ok(Some(CredCheck {
+                    user: String::new(),
+                    matches: false,
+                    summary: why,
+                })),
                 Err(e) => Err(e.into()),
             }
         })

@@ -13,7 +13,10 @@ async fn printed_options(flavor: MysqlFlavor, user: &str) -> String {
     let server = MysqlServer::shared_flavor(flavor);
     let mut c = MySqlConnection::connect(&server.admin_url(None)).await.unwrap();
     let sql = format!("SHOW CREATE USER {}", Account::new(user, "%").sql());
-    let row: (Vec<u8>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&mut c).await.unwrap();
+    let row: (Vec<u8>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
     let _ = c.close().await;
     let text = String::from_utf8_lossy(&row.0).into_owned();
     // `CREATE USER `name`@`%` IDENTIFIED … [REQUIRE …] [WITH …] [PASSWORD …] …`
