@@ -162,7 +162,7 @@ async fn a_rollback_to_a_database_url_that_does_not_parse_goes_back_without_fail
     // Rolled back: the secret moves back, and the Secret, which holds the
     // old credentials though its URL does not parse, counts as synced. The
     // app cannot roll out onto a URL it cannot read, so the rollback waits
-    // there, saying so — twice over, never failing.
+    // there, saying why — twice over, never failing.
     for _ in 0..2 {
         let mut o = sandbox_opts(&w, None);
         o.typed = vec![r.new_username.clone()];
@@ -173,7 +173,10 @@ async fn a_rollback_to_a_database_url_that_does_not_parse_goes_back_without_fail
         let text = String::from_utf8(text).unwrap();
         match &outcome {
             RunOutcome::Waiting(Wait::Rollout { detail, .. }) => {
-                assert!(detail.contains("serving pods"), "{detail}\n{text}")
+                // Why waiting will not help, and what to do.
+                for words in ["not a valid URL", "cannot start", "percent-encode"] {
+                    assert!(detail.contains(words), "{words}: {detail}\n{text}");
+                }
             }
             other => panic!("{other:?}\n{text}"),
         }
