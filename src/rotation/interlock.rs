@@ -390,6 +390,7 @@ mod tests {
         // Every account option MySQL has, as the rotation clones them, with
         // an attribute and a comment that try their best to look like credentials.
         let every = crate::db::mysql::options::MysqlAccountOptions {
+            flavor: crate::model::FlavorKind::Mysql,
             require: "ISSUER '/CN=password' AND SUBJECT '/CN=IDENTIFIED BY' AND CIPHER 'x'".into(),
             limits: [("MAX_USER_CONNECTIONS", 50), ("MAX_QUERIES_PER_HOUR", 9)].into(),
             expire: "INTERVAL 90 DAY".into(),

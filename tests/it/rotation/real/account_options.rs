@@ -48,11 +48,12 @@ async fn a_user_with_account_options_is_rotated_to_the_end(flavor: MysqlFlavor) 
                 "ALTER USER {old} ATTRIBUTE '{{\"team\": \"govuk\", \"note\": \"PASSWORD EXPIRE is policy\"}}'"
             ),
         ],
-        // MariaDB's subset (the sandbox's MariaDB serves no TLS, so no
-        // REQUIRE SSL there: no login could meet it).
+        // MariaDB's subset: limits (its own MAX_STATEMENT_TIME too) and the
+        // password expiry (the sandbox's MariaDB serves no TLS, so no REQUIRE
+        // SSL there: no login could meet it).
         MysqlFlavor::Mariadb => vec![format!(
             "ALTER USER {old} WITH MAX_USER_CONNECTIONS 50 MAX_QUERIES_PER_HOUR 100000 \
-             MAX_CONNECTIONS_PER_HOUR 5000"
+             MAX_CONNECTIONS_PER_HOUR 5000 MAX_STATEMENT_TIME 300 PASSWORD EXPIRE INTERVAL 365 DAY"
         )],
     };
     MysqlServer::shared_flavor(flavor)
@@ -61,6 +62,9 @@ async fn a_user_with_account_options_is_rotated_to_the_end(flavor: MysqlFlavor) 
         .unwrap();
     let before = printed_options(flavor, &parts.old).await;
     assert!(before.contains("MAX_USER_CONNECTIONS 50"), "{before}");
+    if flavor == MysqlFlavor::Mariadb {
+        assert!(before.contains("PASSWORD EXPIRE INTERVAL 365 DAY"), "{before}");
+    }
     if flavor == MysqlFlavor::Mysql {
         for option in [
             "REQUIRE SSL",
