@@ -12,8 +12,8 @@ use std::fmt;
 
 use crate::connect::Connected;
 use crate::environments;
-use crate::k8s::access;
-use crate::secret::Redacted;
+use crate::k8s::{access, secret_check};
+use crate::secret::{ExposeSecret, Redacted};
 
 /// One thing the rotation needs, and what is wrong with it (if anything).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,8 +225,8 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
 pub async fn secret_url(c: &Connected) -> Option<Check> {
     let k8s = c.k8s.as_ref().ok()?;
     let name = &c.target.k8s_secret;
-    let url = crate::k8s::secret_check::read_url(k8s, name).await.ok()?;
-    let why = crate::k8s::secret_check::unparsable(crate::secret::ExposeSecret::expose_secret(&url))?;
+    let url = secret_check::read_url(k8s, name).await.ok()?;
+    let why = secret_check::unparsable(url.expose_secret())?;
     let es = &c.target.external_secret;
     Some(Check {
         system: "Kubernetes",
@@ -240,7 +240,7 @@ pub async fn secret_url(c: &Connected) -> Option<Check> {
              writes them as they are. Rotating mends it (the new password is letters and \
              digits); a rollback would bring the broken URL back. To keep such passwords, \
              percent-encode them in the template",
-            crate::k8s::secret_check::unparsable_note(&why)
+            secret_check::unparsable_note(&why)
         ))),
         advisory: true,
     })
