@@ -12,8 +12,8 @@ use std::fmt;
 
 use crate::connect::Connected;
 use crate::environments;
-use crate::k8s::access;
-use crate::secret::Redacted;
+use crate::k8s::{access, secret_check};
+use crate::secret::{ExposeSecret, Redacted};
 
 /// One thing the rotation needs, and what is wrong with it (if anything).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub struct Check {
     pub what: String,
     /// `None` when it is fine.
     pub problem: Option<Redacted>,
+    /// A finding the rotation goes ahead with (said before any write, never
+    /// a refusal): a problem the rotation mends, say.
+    pub advisory: bool,
 }
 
 /// Every check, in the order they were made.
@@ -33,7 +36,12 @@ pub struct Report {
 
 impl Report {
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.problem.is_some())
+        self.checks.iter().filter(|c| c.problem.is_some() && !c.advisory)
+    }
+
+    /// Problems that do not stop the rotation, but that the operator must hear of.
+    pub fn findings(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.problem.is_some() && c.advisory)
     }
 
     pub fn passed(&self) -> bool {
@@ -45,14 +53,35 @@ impl Report {
             system,
             what: what.into(),
             problem,
+            advisory: false,
         });
     }
 }
 
-/// The failures, one a line, as the refusal says them.
+/// The failures, one a line, as the refusal says them; then the findings.
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let failures: Vec<&Check> = self.failures().collect();
+        let findings: Vec<&Check> = self.findings().collect();
+        let line = |f: &mut fmt::Formatter<'_>, c: &Check| {
+            writeln!(
+                f,
+                "  - {}: {}: {}",
+                c.system,
+                c.what,
+                c.problem.as_ref().map(Redacted::as_str).unwrap_or_default()
+            )
+        };
+        if !findings.is_empty() {
+            writeln!(
+                f,
+                "preflight: {} finding(s) that do not stop the rotation:",
+                findings.len()
+            )?;
+            for c in findings {
+                line(f, c)?;
+            }
+        }
         if failures.is_empty() {
             return write!(f, "preflight: {} checks passed", self.checks.len());
         }
@@ -182,5 +211,37 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
             }
         },
     }
+    report.checks.extend(secret_url(c).await);
     report
+}
+
+/// A finding, not a refusal: the app's Secret holds a DATABASE_URL that does
+/// not parse, most often a password with `@ : / % # ?` or a space that the
+/// ExternalSecret's template writes without percent-encoding. The app
+/// cannot connect with it now; rotating mends it (rotui's passwords are
+/// letters and digits), and the rotation reads such a URL as "not synced
+/// yet" rather than failing on it. `None` when it parses, or when the
+/// Secret cannot be read (the checks above say why).
+pub async fn secret_url(c: &Connected) -> Option<Check> {
+    let k8s = c.k8s.as_ref().ok()?;
+    let name = &c.target.k8s_secret;
+    let url = secret_check::read_url(k8s, name).await.ok()?;
+    let why = secret_check::unparsable(url.expose_secret())?;
+    let es = &c.target.external_secret;
+    Some(Check {
+        system: "Kubernetes",
+        what: format!(
+            "Secret {}/{name} holds a DATABASE_URL the app can read",
+            k8s.namespace()
+        ),
+        problem: Some(Redacted::new(format!(
+            "{}: the app is broken already. Most likely its password holds characters a URL \
+             must percent-encode (@ : / % # ? or a space) and ExternalSecret {es}'s template \
+             writes them as they are. Rotating mends it (the new password is letters and \
+             digits); a rollback would bring the broken URL back. To keep such passwords, \
+             percent-encode them in the template",
+            secret_check::unparsable_note(&why)
+        ))),
+        advisory: true,
+    })
 }

@@ -179,8 +179,10 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
         };
         // Everything the rotation needs, checked before anything is written.
         let report = preflight(&connected).await;
+        if !report.passed() || report.findings().next().is_some() {
+            eprintln!("{}", crate::text::escape_controls(report.to_string().trim_end()));
+        }
         if !report.passed() {
-            eprint!("{}", crate::text::escape_controls(&report.to_string()));
             return Ok(1);
         }
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
@@ -215,8 +217,10 @@ pub async fn rollback(
         };
         // Everything the rollback needs, checked before anything is written.
         let report = preflight(&connected).await;
+        if !report.passed() || report.findings().next().is_some() {
+            eprintln!("{}", crate::text::escape_controls(report.to_string().trim_end()));
+        }
         if !report.passed() {
-            eprint!("{}", crate::text::escape_controls(&report.to_string()));
             return Ok(1);
         }
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());

@@ -25,7 +25,7 @@ use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, ListedSecret, 
 use crate::k8s::K8s;
 use crate::k8s::consumers::{self, Kind, PodTemplated};
 use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
-use crate::k8s::secret_check::{Expected, check_url, database_url};
+use crate::k8s::secret_check::{Expected, check_url, database_url, unparsable_note};
 use crate::model::{System, Verdict};
 use crate::rotation::mark::RotationMark;
 use crate::secret::{ExposeSecret, Redacted, SecretString, redact};
@@ -539,6 +539,10 @@ impl ClusterSide {
                 (Some(Ok(url)), Some(cur)) => {
                     let expected = Expected::new(cur.username.clone(), cur.password.clone());
                     match check_url(url.expose_secret(), &expected) {
+                        // Whoever's credentials it holds, the app cannot use them.
+                        Ok(c) if c.unparsable.is_some() => {
+                            Matches::Unknown(unparsable_note(c.unparsable.as_deref().unwrap_or_default()))
+                        }
                         Ok(c) => {
                             if row.engine.is_none() {
                                 row.engine = Engine::of_scheme(&c.scheme);

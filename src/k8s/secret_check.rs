@@ -40,6 +40,10 @@ pub struct UrlCheck {
     pub database: String,
     pub user_matches: bool,
     pub password_matches: bool,
+    /// Why the URL does not parse, when it does not (the rest is then read
+    /// as a template writes it unescaped: [`check_url`]). The app cannot
+    /// connect with such a URL.
+    pub unparsable: Option<String>,
 }
 
 impl UrlCheck {
@@ -57,18 +61,45 @@ impl UrlCheck {
             (false, true) => "user DIFFERS, password matches",
             (false, false) => "user and password DIFFER",
         };
+        let broken = match &self.unparsable {
+            Some(why) => format!(" ({})", unparsable_note(why)),
+            None => String::new(),
+        };
         format!(
-            "user {} @ {}{}/{}: {verdict}",
+            "user {} @ {}{}/{}: {verdict}{broken}",
             self.user, self.host, port, self.database
         )
     }
 }
 
+/// What a DATABASE_URL that does not parse means, in a few words.
+pub fn unparsable_note(why: &str) -> String {
+    format!("DATABASE_URL is not a valid URL ({why}): the app cannot connect with it")
+}
+
+/// Why `url` does not parse as a URL, if it does not. Never quotes it.
+pub fn unparsable(url: &str) -> Option<String> {
+    url::Url::parse(url.trim()).err().map(|e| e.to_string())
+}
+
 /// Compare a DATABASE_URL with the expected credentials. The password found
 /// is registered for redaction; errors never quote the URL.
+///
+/// A URL that does not parse is most often one an ExternalSecret template
+/// wrote without percent-encoding a password holding `@ : / % # ?` or a
+/// space: it is then read as that template writes it
+/// (`scheme://user:password@host[:port]/database`, the password running to
+/// the last `@`), so the check still says whose credentials it holds, with
+/// [`UrlCheck::unparsable`] saying why the app cannot use them. Only text
+/// that is not even that is an error.
 pub fn check_url(url: &str, expected: &Expected) -> Result<UrlCheck, K8sError> {
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|e| K8sError::Invalid(format!("DATABASE_URL is not a valid URL ({e})")))?;
+    let parsed = match url::Url::parse(url.trim()) {
+        Ok(p) => p,
+        Err(e) => {
+            return unescaped(url.trim(), expected, e.to_string())
+                .ok_or_else(|| K8sError::Invalid(format!("DATABASE_URL is not a valid URL ({e})")));
+        }
+    };
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     let user = decode(parsed.username());
     let password = parsed.password().map(decode).unwrap_or_default();
@@ -82,6 +113,41 @@ pub fn check_url(url: &str, expected: &Expected) -> Result<UrlCheck, K8sError> {
         user_matches: user == expected.username,
         password_matches: !password.is_empty() && password == expected.password.expose_secret(),
         user,
+        unparsable: None,
+    })
+}
+
+/// `url` read as an unescaping template writes it; `None` unless it has a
+/// scheme and a `user:password@` part.
+fn unescaped(url: &str, expected: &Expected, why: String) -> Option<UrlCheck> {
+    let (scheme, rest) = url.split_once("://")?;
+    let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !valid_scheme {
+        return None;
+    }
+    let (userinfo, location) = rest.rsplit_once('@')?;
+    let (user, password) = userinfo.split_once(':')?;
+    register(password);
+    let location = location.split(['?', '#']).next().unwrap_or_default();
+    let (authority, database) = location.split_once('/').unwrap_or((location, ""));
+    let (host, port) = match authority.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+        Some((h, Ok(p))) => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let want = expected.password.expose_secret();
+    Some(UrlCheck {
+        scheme: scheme.to_owned(),
+        host: host.to_owned(),
+        port,
+        database: decode(database),
+        user_matches: user == expected.username || decode(user) == expected.username,
+        password_matches: !password.is_empty() && (password == want || decode(password) == want),
+        user: user.to_owned(),
+        unparsable: Some(why),
     })
 }
 
@@ -93,13 +159,18 @@ pub(crate) fn find_env<'a>(env: &'a str, key: &str) -> Option<&'a str> {
 
 /// Read Secret `name` and check its DATABASE_URL.
 pub async fn check_secret(k8s: &K8s, name: &str, expected: &Expected) -> Result<UrlCheck, K8sError> {
+    let url = read_url(k8s, name).await?;
+    check_database_url(k8s, name, &url, expected)
+}
+
+/// Secret `name`'s DATABASE_URL, read now.
+pub async fn read_url(k8s: &K8s, name: &str) -> Result<SecretString, K8sError> {
     let secret = k8s
         .api::<Secret>()
         .get(name)
         .await
         .map_err(|e| k8s.op("get", "secrets").named(name).err(e))?;
-    let url = database_url(k8s, name, &secret)?;
-    check_database_url(k8s, name, &url, expected)
+    database_url(k8s, name, &secret)
 }
 
 /// Secret `name`'s DATABASE_URL, kept secret; a missing key names the keys
@@ -189,6 +260,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("s3cr3tvalue"), "{e}");
+    }
+
+    #[test]
+    fn an_unescaped_password_is_read_as_the_template_wrote_it() {
+        let hostile = "p@ss:w/rd %41#x?y z";
+        let exp = Expected::new("signon", secret(hostile));
+        let url = format!("mysql2://signon:{hostile}@db.internal:3306/signon_production");
+        assert!(unparsable(&url).is_some(), "the URL does not parse");
+        let c = check_url(&url, &exp).unwrap();
+        assert!(c.matches(), "{c:?}");
+        assert_eq!(
+            (c.host.as_str(), c.port, c.database.as_str()),
+            ("db.internal", Some(3306), "signon_production")
+        );
+        assert!(c.unparsable.is_some());
+        let summary = c.summary();
+        assert!(
+            summary.contains("not a valid URL") && summary.contains("cannot connect"),
+            "{summary}"
+        );
+        // Other credentials do not match it, and it is never shown.
+        let other = check_url(&url, &Expected::new("signon_user_2", secret("Zq8rT2vLx9aa"))).unwrap();
+        assert!(!other.user_matches && !other.password_matches);
+        let shown = format!("{c:?} {summary} {other:?} {}", other.summary());
+        assert!(!shown.contains(hostile), "{shown}");
+        assert!(!redact(&format!("x {hostile} y")).contains(hostile));
+        // A valid URL is not unparsable.
+        assert_eq!(unparsable("mysql2://a:b@h:3306/d"), None);
     }
 
     #[test]

@@ -220,7 +220,7 @@ async fn secret_view(
             // Known only when it is AWSCURRENT's; masked until `v`.
             password: u.matches().then(|| Revealable(current)),
             matches_app_secret: Verdict::from(u.matches()),
-            problem: None,
+            problem: u.unparsable.as_deref().map(secret_check::unparsable_note),
         },
         Err(err) => problem(Redacted::error(err)),
     }

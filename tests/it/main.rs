@@ -25,3 +25,4 @@ mod sandbox;
 mod sandbox_cluster;
 mod staging_restore;
 mod ui;
+mod unparsable_url_cli;

@@ -1802,6 +1802,10 @@ mod real {
 
     // Rolling back, on the same worlds.
     mod rollback;
+    // Users with account options, rotated to the end.
+    mod account_options;
+    // A DATABASE_URL that does not parse before rotui starts.
+    mod unparsable_url;
 
     // MySQL 9.7 resumes from an empty state directory at every step;
     // MariaDB from the same one.

@@ -281,10 +281,23 @@ impl Parser<'_> {
                             .map(str::to_owned)
                         {
                             self.pos += 1;
-                            match self.next() {
-                                Some(Tok::Word(n)) => options.limits.push((limit, n)),
-                                _ => return Err(format!("expected a number after {limit}")),
+                            let Some(Tok::Word(mut n)) = self.next() else {
+                                return Err(format!("expected a number after {limit}"));
+                            };
+                            // MariaDB's MAX_STATEMENT_TIME is in seconds with
+                            // a fraction (`300.000000`): kept without its
+                            // trailing zeros, so equal limits compare equal.
+                            if self.peek() == Some(&Tok::Sym('.')) {
+                                self.pos += 1;
+                                let Some(Tok::Word(frac)) = self.next() else {
+                                    return Err(format!("expected a number after {limit}"));
+                                };
+                                let frac = frac.trim_end_matches('0');
+                                if !frac.is_empty() {
+                                    n = format!("{n}.{frac}");
+                                }
                             }
+                            options.limits.push((limit, n));
                         } else {
                             break;
                         }

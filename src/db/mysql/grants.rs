@@ -393,6 +393,22 @@ mod tests {
     }
 
     #[test]
+    fn mariadb_statement_time_limits_have_fractions() {
+        let g = parse(
+            "GRANT USAGE ON *.* TO `old`@`%` IDENTIFIED BY PASSWORD '*0D3CED9BEC10A777AEC23CCC353A8C08A633045E' WITH MAX_USER_CONNECTIONS 50 MAX_STATEMENT_TIME 300.000000",
+        );
+        assert_eq!(
+            g.render_for_new(),
+            ["ALTER USER 'signon_user_20260121'@'%' WITH MAX_USER_CONNECTIONS 50 MAX_STATEMENT_TIME 300"]
+        );
+        let half = parse("GRANT USAGE ON *.* TO `old`@`%` WITH MAX_STATEMENT_TIME 0.500000");
+        assert_eq!(
+            half.render_for_new(),
+            ["ALTER USER 'signon_user_20260121'@'%' WITH MAX_STATEMENT_TIME 0.5"]
+        );
+    }
+
+    #[test]
     fn mysql57_identified_with_plugin_as_hash() {
         let g = parse(
             "GRANT USAGE ON *.* TO 'u'@'%' IDENTIFIED WITH 'mysql_native_password' AS '*0D3CED9BEC10A777AEC23CCC353A8C08A633045E' REQUIRE SSL WITH GRANT OPTION",

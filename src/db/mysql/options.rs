@@ -6,7 +6,8 @@
 //! `authentication_string`, and from `User_attributes` only the lock policy
 //! and the metadata: it can also hold a retained second password's hash).
 //! (Default roles come through SHOW GRANTS' `SET DEFAULT ROLE` lines. MariaDB
-//! prints its REQUIRE and limits on grant lines: see `grants.rs`.)
+//! prints its REQUIRE and limits on grant lines: see `grants.rs`; of the
+//! rest it has only the password expiry, read and cloned here.)
 
 use std::collections::BTreeMap;
 
@@ -38,9 +39,12 @@ impl AccountOptions {
     }
 }
 
-/// A MySQL account's options, normalised for comparison and cloning.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A MySQL account's options, normalised for comparison and cloning. On
+/// MariaDB only `expire` is read, compared and cloned.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MysqlAccountOptions {
+    /// Which server's options these are: what its ALTER USER accepts.
+    pub flavor: FlavorKind,
     /// The REQUIRE clause's text (`NONE`, `SSL`, `X509`, `ISSUER '…' SUBJECT '…' CIPHER '…'`).
     pub require: String,
     /// `MAX_QUERIES_PER_HOUR` and the three others, with their values.
@@ -62,9 +66,11 @@ pub struct MysqlAccountOptions {
 }
 
 impl MysqlAccountOptions {
-    /// What `CREATE USER … IDENTIFIED BY …` gives a new account on MySQL 8.4/9.x.
-    pub fn fresh() -> Self {
+    /// What `CREATE USER … IDENTIFIED BY …` gives a new account on MySQL
+    /// 8.4/9.x or MariaDB.
+    pub fn fresh(flavor: FlavorKind) -> Self {
         MysqlAccountOptions {
+            flavor,
             require: "NONE".into(),
             limits: BTreeMap::from([
                 ("MAX_QUERIES_PER_HOUR", 0),
@@ -87,6 +93,9 @@ impl MysqlAccountOptions {
     /// `caching_sha2_password`: a new user gets the latter where the former
     /// is disabled (8.4) or gone (9.x), and that is the point of rotating.
     pub fn atoms(&self) -> Vec<String> {
+        if self.flavor == FlavorKind::Mariadb {
+            return vec![format!("ACCOUNT PASSWORD EXPIRE {}", self.expire)];
+        }
         let plugin = match self.plugin.as_str() {
             "mysql_native_password" => "caching_sha2_password",
             p => p,
@@ -109,6 +118,9 @@ impl MysqlAccountOptions {
     /// `ALTER USER to …` giving `to` these options (never a credential;
     /// the plugin comes with the password at CREATE USER).
     pub fn alter_for(&self, to: &Account) -> String {
+        if self.flavor == FlavorKind::Mariadb {
+            return format!("ALTER USER {} PASSWORD EXPIRE {}", to.sql(), self.expire);
+        }
         let limits: Vec<String> = self.limits.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let expire = match self.expire.as_str() {
             "DEFAULT" | "NEVER" => self.expire.clone(),
@@ -142,10 +154,10 @@ impl MysqlAccountOptions {
 }
 
 impl MysqlDb {
-    /// `account`'s options (MySQL only: `None` on MariaDB, or when it does not exist).
+    /// `account`'s options (`None` when it does not exist).
     pub async fn account_options(&self, account: &Account) -> DbResult<Option<MysqlAccountOptions>> {
         if self.flavor.kind == FlavorKind::Mariadb {
-            return Ok(None);
+            return self.mariadb_account_options(account).await;
         }
         let rows = self
             .fetch_all(
@@ -195,11 +207,7 @@ impl MysqlDb {
             ("MAX_USER_CONNECTIONS", num(7)),
         ]);
         let or_default = |s: String| if s.is_empty() { "DEFAULT".to_owned() } else { s };
-        let expire = match text(r, 8) {
-            s if s.is_empty() => "DEFAULT".to_owned(),
-            s if s == "0" => "NEVER".to_owned(),
-            n => format!("INTERVAL {n} DAY"),
-        };
+        let expire = expire_clause(text(r, 8));
         let require_current = match text(r, 11).to_ascii_uppercase().as_str() {
             "Y" => String::new(),
             "N" => "OPTIONAL".to_owned(),
@@ -218,6 +226,7 @@ impl MysqlDb {
                 .unwrap_or(s),
         };
         Ok(Some(MysqlAccountOptions {
+            flavor: FlavorKind::Mysql,
             require,
             limits,
             expire,
@@ -229,6 +238,38 @@ impl MysqlDb {
             metadata,
             plugin: text(r, 15),
         }))
+    }
+}
+
+impl MysqlDb {
+    /// MariaDB's password expiry (`password_lifetime` in `mysql.global_priv`,
+    /// read alone: the same JSON holds the password hash): the one account
+    /// option it does not print on grant lines.
+    async fn mariadb_account_options(&self, account: &Account) -> DbResult<Option<MysqlAccountOptions>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT JSON_VALUE(Priv, '$.password_lifetime') FROM mysql.global_priv \
+                     WHERE User = ? AND Host = ?",
+                )
+                .bind(&account.user)
+                .bind(account.host.as_deref().unwrap_or("%")),
+            )
+            .await?;
+        Ok(rows.first().map(|r| MysqlAccountOptions {
+            expire: expire_clause(text(r, 0)),
+            ..MysqlAccountOptions::fresh(FlavorKind::Mariadb)
+        }))
+    }
+}
+
+/// `password_lifetime` as `PASSWORD EXPIRE`'s argument: NULL (MariaDB: -1
+/// or none) is the server's default, 0 never, n days.
+fn expire_clause(lifetime: String) -> String {
+    match lifetime.as_str() {
+        "" | "-1" => "DEFAULT".to_owned(),
+        "0" => "NEVER".to_owned(),
+        n => format!("INTERVAL {n} DAY"),
     }
 }
 
@@ -255,6 +296,7 @@ mod tests {
     #[test]
     fn options_render_as_one_alter_user_and_compare_by_atoms() {
         let o = MysqlAccountOptions {
+            flavor: FlavorKind::Mysql,
             require: "SSL".into(),
             limits: BTreeMap::from([("MAX_USER_CONNECTIONS", 7), ("MAX_QUERIES_PER_HOUR", 0)]),
             expire: "INTERVAL 90 DAY".into(),
@@ -298,5 +340,19 @@ mod tests {
             ..o.clone()
         };
         assert_ne!(o.atoms(), other.atoms());
+        // MariaDB: the password expiry alone, in the ALTER USER it accepts.
+        let maria = MysqlAccountOptions {
+            expire: "INTERVAL 365 DAY".into(),
+            ..MysqlAccountOptions::fresh(FlavorKind::Mariadb)
+        };
+        assert_eq!(
+            maria.alter_for(&Account::new("n", "%")),
+            "ALTER USER 'n'@'%' PASSWORD EXPIRE INTERVAL 365 DAY"
+        );
+        assert_eq!(maria.atoms(), ["ACCOUNT PASSWORD EXPIRE INTERVAL 365 DAY"]);
+        assert_ne!(
+            maria.atoms(),
+            MysqlAccountOptions::fresh(FlavorKind::Mariadb).atoms()
+        );
     }
 }

@@ -71,13 +71,14 @@ impl MysqlDb {
             }
         }
         // MySQL's account options (REQUIRE, limits, password policy, lock
-        // policy, ATTRIBUTE/COMMENT): one ALTER USER when they differ.
+        // policy, ATTRIBUTE/COMMENT), MariaDB's password expiry: one ALTER
+        // USER when they differ.
         if let Some(want) = self.account_options(from).await? {
             // (A user still to be created will have the defaults.)
             let have = self
                 .account_options(to)
                 .await?
-                .unwrap_or_else(super::options::MysqlAccountOptions::fresh);
+                .unwrap_or_else(|| super::options::MysqlAccountOptions::fresh(self.flavor.kind));
             if have.atoms() != want.atoms() {
                 plan.statements.push(Statement::new(want.alter_for(to)));
             }

@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, ReadVia, Workload};
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
-use crate::k8s::secret_check::{DATABASE_URL, Expected, UrlCheck, check_secret};
+use crate::k8s::secret_check::{
+    DATABASE_URL, Expected, UrlCheck, check_secret, read_url, unparsable, unparsable_note,
+};
 use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
     AppCredentials, ClusterPort, CredCheck, PodCheck, PortError, PortErrorKind, PortFuture, RolloutCheck,
     SyncVerdict, System, WorkloadCheck,
 };
+use crate::secret::ExposeSecret;
 
 /// One environment's cluster, for the app's objects (in the client's namespace).
 #[derive(Clone)]
@@ -94,6 +97,14 @@ impl ClusterPort for K8sCluster {
             match check_secret(&self.k8s, &self.secret, &expected(creds)).await {
                 Ok(c) => Ok(Some(cred_check(&c))),
                 Err(K8sError::NotFound { .. } | K8sError::MissingKey { .. }) => Ok(None),
+                // A DATABASE_URL that cannot be read holds no credentials
+                // the app can use: not synced yet, for a rotation and a
+                // rollback alike, never a failure that blocks both.
+                Err(K8sError::Invalid(why)) => Ok(Some(CredCheck {
+                    user: String::new(),
+                    matches: false,
+                    summary: why,
+                })),
                 Err(e) => Err(e.into()),
             }
         })
@@ -116,6 +127,21 @@ impl ClusterPort for K8sCluster {
             };
             for c in self.to_check(found) {
                 self.check_consumer(&c, &want, &mut check).await?;
+            }
+            // Pods started from a URL they cannot read never become ready:
+            // waiting will not help, so the wait says why and what to do.
+            if !check.complete
+                && let Ok(url) = read_url(&self.k8s, &self.secret).await
+                && let Some(why) = unparsable(url.expose_secret())
+            {
+                check.summary = format!(
+                    "{}; Secret {}: {}; its new pods cannot start until it parses: give the user \
+                     a password without @ : / % # ? or spaces (a rotation does), or percent-encode \
+                     it in the ExternalSecret's template",
+                    check.summary,
+                    self.secret,
+                    unparsable_note(&why)
+                );
             }
             Ok(check)
         })

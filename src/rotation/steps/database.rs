@@ -58,12 +58,15 @@ fn short_list(items: &[String]) -> String {
 
 /// Interlock: clone only statements that carry no credential.
 fn credential_free(s: Vec<Statement>) -> StepResult<Vec<Statement>> {
-    // The statement itself is not quoted: it holds a password hash.
-    if interlock::first_with_credentials(&s).is_some() {
+    // The statement itself is not quoted: it may hold a password hash.
+    if let Some((_, clause)) = interlock::first_with_credentials(&s) {
         return Err(StepError::interlock(
             InterlockKind::CredentialsInClonedGrant,
-            "a cloned grant would copy the old user's credentials (IDENTIFIED … PASSWORD); \
-             refusing to run it: report this to the database layer",
+            format!(
+                "a cloned grant would copy the old user's credentials (it holds {clause}); \
+                 nothing was run: this is a defect in rotui's grant cloning; report it with the \
+                 database server's version (`SELECT VERSION()`), and rotate this user by hand meanwhile"
+            ),
         ));
     }
     Ok(s)
