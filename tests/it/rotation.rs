@@ -399,7 +399,7 @@ fn plans_per_engine_and_mode() {
     let titles: Vec<String> = p.steps.iter().map(|s| s.title()).collect();
     assert_eq!(titles[0], "Inspect roles and owners");
     assert!(titles.contains(&"Wait for the overnight production-to-staging sync".to_string()));
-    assert_eq!(titles.last().unwrap(), "Reassign, drop owned, drop the old user");
+    assert_eq!(titles.last().unwrap(), "Drop the old user, handing what it owns to the owner role");
     for s in &p.steps {
         assert!(!s.why().is_empty());
     }
@@ -1195,6 +1195,21 @@ mod real {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // PostgreSQL's preview says why it reassigns and drops nothing owned:
+        // the owner role owns everything since ensure-owner-role.
+        let preview = drop_step.preview(&cx).await.unwrap().join("\n");
+        if w.plan.spec.engine == Engine::Postgres {
+            let owner = format!("{}-owner-role", w.old);
+            assert!(
+                preview.contains(&format!(
+                    "-- no REASSIGN OWNED or DROP OWNED needed: {} owns nothing",
+                    w.old
+                )) && preview.contains(&format!("{owner} owns everything")),
+                "{preview}"
+            );
+            assert!(!preview.contains("REASSIGN OWNED BY"), "{preview}");
+        }
+        assert!(preview.contains("DROP USER"), "{preview}");
         drop_step.apply(&cx).await.unwrap();
         drop_step.verify(&cx).await.unwrap();
         drop_step.apply(&cx).await.unwrap();

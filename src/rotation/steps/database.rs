@@ -375,7 +375,9 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
                 n.old,
                 n.old
             )];
-            out.extend(previews(&statements(cx, db.drop_user(n.old, n.owner)).await?));
+            let drop = statements(cx, db.drop_user(n.old, n.owner)).await?;
+            out.extend(db.drop_note(n.old, n.owner, &drop));
+            out.extend(previews(&drop));
             Ok(out)
         }
         other => unreachable!("{other:?} is not a database step"),
