@@ -1880,7 +1880,7 @@ fn rollback_preview() -> Vec<StepView> {
     restore.result = Some("AWSCURRENT names signon_user_20260121, not signon".into());
     let mut drop = step(
         "production/drop-new-user",
-        "Drop the never-used new user",
+        "Drop the new user once nothing uses it",
         StepStatus::Pending,
         &["DROP USER `signon_user_20260121`@`%`"],
     );
