@@ -1789,6 +1789,8 @@ async fn the_drain_names_the_consumers_still_on_the_old_user() {
     )];
     let mut o = opts(true, &["signon"]);
     o.skip.insert(StepId("production/rollout".into()), "test".into());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    o.events = Some(tx);
     let rot = s.rotation(&o).await;
     match s.run(&rot, &o).await {
         RunOutcome::Waiting(Wait::Drain { detail, .. }) => assert!(
@@ -1797,4 +1799,18 @@ async fn the_drain_names_the_consumers_still_on_the_old_user() {
         ),
         other => panic!("{other:?}"),
     }
+    // While it waits, the dashboard sees how long and who holds on.
+    let mut progress = vec![];
+    while let Ok(ev) = rx.try_recv() {
+        if let (true, StepEventKind::Observed(super::outcome::Observation::NotDone(text))) =
+            (ev.step.0 == "production/drain", ev.kind)
+        {
+            progress.push(text);
+        }
+    }
+    assert!(
+        progress.iter().any(|t| t.contains(", waited 0 s of 0 s")
+            && t.contains("; still on signon: job/signon-cleanup-1 (signon-cleanup-1-abc)")),
+        "{progress:?}"
+    );
 }
