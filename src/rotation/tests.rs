@@ -1370,7 +1370,10 @@ async fn a_step_by_step_rotation_ends_with_its_last_step() {
         let summary = super::journal::list(s.dir.path()).unwrap().pop().unwrap();
         assert_eq!(summary.id, rot.id);
         assert_eq!(summary.state, super::journal::RotationState::Finished, "{engine}");
-        assert!(s.fake("production").mark_tags.is_empty(), "{engine}: the mark is cleared");
+        assert!(
+            s.fake("production").mark_tags.is_empty(),
+            "{engine}: the mark is cleared"
+        );
         assert_eq!(s.journal().unfinished().unwrap(), None, "{engine}");
     }
 }

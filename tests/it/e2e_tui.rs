@@ -26,7 +26,9 @@ fn steps(screen: &str) -> Vec<(usize, String, String)> {
 /// Whether the screen says the rotation finished (the notice, or the Steps
 /// pane's last line once it shows the next rotation's plan).
 fn finished(screen: &str) -> bool {
-    Regex::new(r"rotation \d{8}-\d{6}-\w+ (of \S+ )?finished").unwrap().is_match(screen)
+    Regex::new(r"rotation \d{8}-\d{6}-\w+ (of \S+ )?finished")
+        .unwrap()
+        .is_match(screen)
 }
 
 /// "Steps 12/13 done": (done, total).
@@ -146,7 +148,11 @@ async fn finished_everywhere(env: &HashMap<String, String>, world: &World, app: 
     let secret = format!("govuk/{app}/{engine}");
     let port = rotui::rotation::adapters::AwsSecrets::new(session, &secret);
     use rotui::rotation::ports::SecretsPort;
-    assert_eq!(port.rotation_mark().await.unwrap(), None, "the rotation mark is cleared");
+    assert_eq!(
+        port.rotation_mark().await.unwrap(),
+        None,
+        "the rotation mark is cleared"
+    );
 
     let (code, plan) = rotui(env, &["plan", "--app", app, "--engine", engine]);
     assert_eq!(code, Some(0), "{plan}");
@@ -168,7 +174,11 @@ async fn finished_everywhere(env: &HashMap<String, String>, world: &World, app: 
         .find(|r| r["app"] == app)
         .unwrap_or_else(|| panic!("no row for {app}: {doc:#}"));
     assert!(row["rotation"].is_null(), "no rotation under way: {row:#}");
-    assert_eq!(code, Some(0), "fleet --json: nothing due, nothing half-rotated: {doc:#}");
+    assert_eq!(
+        code,
+        Some(0),
+        "fleet --json: nothing due, nothing half-rotated: {doc:#}"
+    );
 }
 
 /// Drive a whole rotation of `app` by keys; `done_at_start` steps (the
@@ -229,7 +239,10 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                 "a step failed:\n{screen}"
             );
             let (done, total) = progress(&screen).expect("the Steps pane says how many are done");
-            assert!(done < total, "every step done, and the rotation not finished:\n{screen}");
+            assert!(
+                done < total,
+                "every step done, and the rotation not finished:\n{screen}"
+            );
             let Some((n, status, title)) = rows.iter().find(|(_, s, _)| s != "done").cloned() else {
                 // The steps left are below the fold: scroll to them.
                 t.keys(&["G"]);

@@ -486,7 +486,11 @@ fn whole_plan(done: usize) -> PlanView {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let status = if i < done { StepStatus::Done } else { StepStatus::Pending };
+            let status = if i < done {
+                StepStatus::Done
+            } else {
+                StepStatus::Pending
+            };
             let preview: &[&str] = if i < done { &[] } else { &["SELECT 1"] };
             let mut v = step(&s.id.0, &s.title(), status, preview);
             v.confirm = s.confirm(&rotation);
@@ -497,10 +501,7 @@ fn whole_plan(done: usize) -> PlanView {
 }
 
 fn plan_with(steps: Vec<StepView>) -> PlanView {
-    PlanView {
-        steps,
-        ..plan()
-    }
+    PlanView { steps, ..plan() }
 }
 
 fn with_plan(p: PlanView) -> State {
@@ -1260,10 +1261,15 @@ fn the_step_list_follows_the_world_while_the_next_step_waits_on_it() {
         for second in 1..=30 {
             let at = t0() + secs(second);
             let cmds = feed(&mut s, [Action::Tick(at)]);
-            if cmds
-                .iter()
-                .any(|c| matches!(c, Effect::Fetch { request: Request::Plan, .. }))
-            {
+            if cmds.iter().any(|c| {
+                matches!(
+                    c,
+                    Effect::Fetch {
+                        request: Request::Plan,
+                        ..
+                    }
+                )
+            }) {
                 plan_asked.push(second);
             }
             answer_all_with(&mut s, &cmds, at, &plan);
@@ -1272,7 +1278,10 @@ fn the_step_list_follows_the_world_while_the_next_step_waits_on_it() {
             assert_eq!(plan_asked.first(), Some(&3), "{next}: {plan_asked:?}");
             assert!(plan_asked.len() >= 9, "{next}: every 3 s: {plan_asked:?}");
         } else {
-            assert!(plan_asked.is_empty(), "{next}: not for a step of rotui's own: {plan_asked:?}");
+            assert!(
+                plan_asked.is_empty(),
+                "{next}: not for a step of rotui's own: {plan_asked:?}"
+            );
         }
     }
 }
@@ -1282,7 +1291,8 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     let first = feed(&mut s, [Action::Tick(t0())]);
     // Answer everything the first tick asked for, at once.
-    let answer_all = |s: &mut State, cmds: &[Effect], at: DateTime<Utc>| answer_all_with(s, cmds, at, &settled_plan());
+    let answer_all =
+        |s: &mut State, cmds: &[Effect], at: DateTime<Utc>| answer_all_with(s, cmds, at, &settled_plan());
     answer_all(&mut s, &first, t0());
     let kinds = |cmds: &[Effect]| -> Vec<String> {
         let mut k: Vec<String> = cmds

@@ -482,7 +482,10 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
         }
         // Progress for the dashboard: how long it has waited, and who holds on.
         if let Some(rec) = cx.recorder {
-            if holders.as_ref().is_none_or(|(at, _)| at.elapsed() >= HOLDERS_EVERY) {
+            if holders
+                .as_ref()
+                .is_none_or(|(at, _)| at.elapsed() >= HOLDERS_EVERY)
+            {
                 holders = Some((Instant::now(), super::cluster::holding(cx, n.old).await));
             }
             let on = match holders.as_ref().map(|(_, h)| h.as_slice()) {

@@ -153,7 +153,9 @@ pub fn detail_lines(theme: &Theme, step: &StepView) -> Vec<Line<'static>> {
         // A write step plans nothing once what it writes is in place.
         let text = match (&step.confirm, step.status) {
             (Confirm::None, _) => "Nothing to run: this step only checks.",
-            (_, StepStatus::Done | StepStatus::Skipped) => "Nothing left to run: what this step writes is in place.",
+            (_, StepStatus::Done | StepStatus::Skipped) => {
+                "Nothing left to run: what this step writes is in place."
+            }
             _ => "Nothing to run now: the live systems need nothing from this step.",
         };
         lines.push(Line::styled(text, theme.muted()));
