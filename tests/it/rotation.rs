@@ -1731,9 +1731,11 @@ mod real {
                 w.journal()
             }
         };
+        let mut last_journal = None;
         for step in &w.plan.steps {
             let o = opts(Some(&step.id.0));
             let journal = next_journal();
+            last_journal = Some(journal.clone());
             let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o)
                 .await
                 .unwrap();
@@ -1757,11 +1759,14 @@ mod real {
         }
         let r = rotation.unwrap();
         // Finished: nothing is left to resume, on this laptop or another.
-        let journal = next_journal();
-        let (next, resumed) = runner::decide(&w.plan.spec, &w.ctx, &journal, &opts(None))
-            .await
-            .unwrap();
-        assert!(!resumed && next.id != r.id, "{next:?}");
+        let journal = last_journal.unwrap();
+        let (_dir, elsewhere) = laptop(&w);
+        for j in [&journal, &elsewhere] {
+            let (next, resumed) = runner::decide(&w.plan.spec, &w.ctx, j, &opts(None))
+                .await
+                .unwrap();
+            assert!(!resumed && next.id != r.id, "{next:?}");
+        }
         eprintln!(
             "{} rotation in the sandbox, with a resume at every step{}: {:?}",
             w.engine,
