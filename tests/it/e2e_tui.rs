@@ -239,10 +239,12 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                 "a step failed:\n{screen}"
             );
             let (done, total) = progress(&screen).expect("the Steps pane says how many are done");
-            assert!(
-                done < total,
-                "every step done, and the rotation not finished:\n{screen}"
-            );
+            if done == total {
+                // The last step is done: the run is ending the rotation (or,
+                // as before, never does, and the deadline says so).
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
+            }
             let Some((n, status, title)) = rows.iter().find(|(_, s, _)| s != "done").cloned() else {
                 // The steps left are below the fold: scroll to them.
                 t.keys(&["G"]);
