@@ -137,7 +137,7 @@ pub struct RollbackArgs {
     /// stops before the first write).
     #[arg(long)]
     pub yes: bool,
-    /// Also drop the never-used new user (once the app is back on the old
+    /// Also drop the new user (once the app is back on the old
     /// one and it has no connections): type its name here. Without it the
     /// new user is kept, and the journal says so.
     #[arg(long, value_name = "NEW_USER")]

@@ -107,6 +107,9 @@ pub struct PlanView {
     /// Whose rotation it is and since when, from its rotation mark
     /// (`alice@laptop since 09:12 UTC`); `None` before it starts.
     pub holder: Option<String>,
+    /// With no rotation under way, how the last one ended, in words
+    /// (`rotation … finished at …`); `None` otherwise.
+    pub ended: Option<String>,
     pub steps: Vec<StepView>,
     /// Whether the rotation can be rolled back (`rollback possible (until …)`,
     /// `no rollback: …`), as `rotui plan` says it; `None` before a rotation.

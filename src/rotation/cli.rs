@@ -46,6 +46,9 @@ pub fn print_survey(survey: &Survey, w: &mut dyn Write) -> std::io::Result<()> {
         Mode::Compromised => "compromised credentials: no overnight wait",
     };
     writeln!(w, "Rotation plan for {} ({mode})", spec.label())?;
+    if let Some(ended) = &survey.last_ended {
+        writeln!(w, "{ended}; nothing under way: this plan is the next rotation's")?;
+    }
     if survey.resumed {
         writeln!(w, "resuming rotation {}", rotation.id)?;
     }

@@ -38,7 +38,8 @@ pub struct RunOptions {
     /// the operator types the username.
     pub force_drop: Option<String>,
     /// Stop (as waiting) once this step is done, whether by this run or before;
-    /// for step-by-step driving and the interrupt-and-resume tests.
+    /// for step-by-step driving and the interrupt-and-resume tests. After the
+    /// plan's last step nothing is left to stop for: the rotation ends.
     pub stop_after: Option<StepId>,
     /// Deadline of any single call to an outside system.
     pub call_timeout: Duration,

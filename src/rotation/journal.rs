@@ -215,6 +215,32 @@ impl Journal {
         Ok(open)
     }
 
+    /// The latest rotation begun here, when it has ended (finished, rolled
+    /// back or abandoned): what `rotui plan` and the Steps pane say once
+    /// no rotation is under way.
+    pub fn last_ended(&self) -> Result<Option<Ended>, JournalError> {
+        let entries = self.entries()?;
+        let Some(last) = entries.iter().rev().find_map(|e| match e.event {
+            Event::Started { .. } | Event::Adopted { .. } => Some(e.rotation.as_str()),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        Ok(entries.iter().rev().filter(|e| e.rotation == last).find_map(|e| {
+            let how = match e.event {
+                Event::Finished => "finished",
+                Event::RolledBack => "rolled back",
+                Event::Abandoned { .. } => "abandoned",
+                _ => return None,
+            };
+            Some(Ended {
+                id: last.to_owned(),
+                how,
+                at: e.at,
+            })
+        }))
+    }
+
     /// Whether a rollback of rotation `id` was started (finished or not).
     pub fn rolling_back(&self, id: &str) -> Result<bool, JournalError> {
         Ok(self
@@ -276,6 +302,27 @@ fn scrub(v: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// A rotation that has ended: `rotation <id> finished at <when>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub id: String,
+    /// `finished`, `rolled back` or `abandoned`.
+    pub how: &'static str,
+    pub at: DateTime<Utc>,
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rotation {} {} at {}",
+            self.id,
+            self.how,
+            self.at.format("%Y-%m-%d %H:%M UTC")
+        )
     }
 }
 

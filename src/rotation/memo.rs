@@ -156,6 +156,9 @@ impl DbPort for MemoDb {
                 self.inner.drop_user(user, owner_role)
             })
     }
+    fn drop_note(&self, old: &str, owner_role: &str, planned: &[Statement]) -> Option<String> {
+        self.inner.drop_note(old, owner_role, planned)
+    }
     fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
         self.answers.read("database_incarnation".into(), || {
             self.inner.database_incarnation()

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::interlock::InterlockKind;
 use super::ports::PortError;
-use super::step::{Confirm, StepId};
+use super::step::{Confirm, Step, StepId, StepKind};
 use crate::target::EnvName;
 
 /// Live state, as observe() reads it.
@@ -120,10 +120,25 @@ impl fmt::Display for Wait {
                 "{env}: {detail}: run again to keep waiting, or end {user}'s connections (kill leftovers)"
             ),
             Wait::Confirmation { step, confirm } => match confirm {
-                Confirm::Typed(word) => write!(f, "{step} needs confirmation: type {word}"),
+                // The flag `rotate` (or `rollback`) takes the typed word in.
+                Confirm::Typed(word) => {
+                    let flag = if step.0.ends_with(Step::slug(&StepKind::DropNewUser)) {
+                        "--confirm-drop-new"
+                    } else {
+                        "--confirm-drop"
+                    };
+                    write!(
+                        f,
+                        "{step} drops {word} for good: run again with {flag} {word} to confirm"
+                    )
+                }
                 _ => write!(f, "{step} writes: confirm it (or run with --yes)"),
             },
-            Wait::Paused { after } => write!(f, "paused after {after}"),
+            // Not "paused": the dashboard's refresh pauses, which is another thing.
+            Wait::Paused { after } => write!(
+                f,
+                "stopped after {after}, one step at a time: run the next step (or `rotui rotate`) to go on"
+            ),
         }
     }
 }

@@ -99,7 +99,13 @@ impl Builder {
     fn push(&mut self, env: &str, kind: StepKind, extra: &[StepId]) -> StepId {
         let id = StepId(format!("{env}/{}", Step::slug(&kind)));
         let mut requires: Vec<StepId> = self.last.get(env).cloned().into_iter().collect();
-        requires.extend(extra.iter().cloned());
+        // Once each: the previous step may be among `extra` too ("needs
+        // production/drain, production/drain first" said it twice).
+        for r in extra {
+            if !requires.contains(r) {
+                requires.push(r.clone());
+            }
+        }
         self.steps.push(Step {
             id: id.clone(),
             env: EnvName::from(env),
@@ -498,14 +504,22 @@ mod tests {
 
     #[test]
     fn every_step_requires_its_predecessor_and_promote_requires_the_login_test() {
-        for engine in [Engine::Mysql, Engine::Postgres] {
-            let p = Plan::build(&spec(engine, &["production", "staging"], Mode::Normal)).unwrap();
+        for (engine, envs) in [
+            (Engine::Mysql, &["production", "staging"][..]),
+            (Engine::Postgres, &["production", "staging"][..]),
+            (Engine::Mysql, &["production"][..]),
+            (Engine::Postgres, &["production"][..]),
+        ] {
+            let p = Plan::build(&spec(engine, envs, Mode::Normal)).unwrap();
             for (i, s) in p.steps.iter().enumerate() {
                 // Prerequisites come earlier in the plan, so walking it in order respects them.
                 for r in &s.requires {
                     let j = p.steps.iter().position(|t| &t.id == r).unwrap();
                     assert!(j < i, "{} requires later {}", s.id, r);
                 }
+                // Each once: a step waiting names what it needs once.
+                let once: std::collections::BTreeSet<&StepId> = s.requires.iter().collect();
+                assert_eq!(once.len(), s.requires.len(), "{}: {:?}", s.id, s.requires);
                 if s.kind == StepKind::Promote {
                     assert!(s.requires.contains(&StepId(format!("{}/test-login", s.env))));
                 }

@@ -170,6 +170,13 @@ pub trait DbPort: Send + Sync {
     /// `owner_role` and `DROP OWNED` in each database it owns something in,
     /// then `DROP USER`; MySQL has no owner role and ignores it).
     fn drop_user<'a>(&'a self, user: &'a str, owner_role: &'a str) -> PortFuture<'a, Vec<Statement>>;
+    /// A preview's comment line on what [`DbPort::drop_user`] planned
+    /// (`planned`), where the engine's drop does more than `DROP USER`
+    /// (PostgreSQL: whether `REASSIGN OWNED`/`DROP OWNED` are needed, and why
+    /// not). None where there is nothing to say.
+    fn drop_note(&self, _old: &str, _owner_role: &str, _planned: &[Statement]) -> Option<String> {
+        None
+    }
     /// Which incarnation of the app database this is (PostgreSQL: its
     /// `pg_database.oid`, e.g. `oid 16384`): a restore re-creates the
     /// database, so the value changes. `None` while the database does not

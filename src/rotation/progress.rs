@@ -26,7 +26,7 @@ pub(super) fn print_event(out: &mut dyn Write, ev: &StepEvent) {
             r
         }
         StepEventKind::Finished => writeln!(out, "  ✓ {s}"),
-        StepEventKind::Skipped { reason } => writeln!(out, "  ↷ {s} skipped by override: {reason}"),
+        StepEventKind::Skipped { reason } => writeln!(out, "  ↷ {s} not run: {reason}"),
         StepEventKind::Waiting(_) => Ok(()),
         StepEventKind::Failed(e) => writeln!(out, "  ✗ {s}: {e}"),
     };

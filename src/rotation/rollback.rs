@@ -6,7 +6,7 @@
 //! AWSPENDING of the new user (`rollback-secret`), force-sync
 //! (`rollback-sync`), the Secret names the old credentials
 //! (`rollback-verify-secret`), every pod does (`rollback-rollout`); then,
-//! only if the operator types its name, the never-used new user is dropped
+//! only if the operator types its name, the new user is dropped
 //! where the rotation created it (`drop-new-user`, once every environment
 //! is back). Nothing in the database needs undoing: the old user's grants
 //! were never changed, MySQL objects moved to the admin work for every
@@ -264,7 +264,10 @@ pub fn options(mut opts: RunOptions, plan: &Plan, rotation: &Rotation) -> RunOpt
         if !opts.typed.iter().any(|t| t == &rotation.new_username) {
             opts.skip.insert(
                 s.id.clone(),
-                format!("{} kept: its drop was not confirmed", rotation.new_username),
+                format!(
+                    "{} kept, not dropped: its name was not typed to confirm the drop",
+                    rotation.new_username
+                ),
             );
         }
     }

@@ -213,7 +213,9 @@ async fn walk(
             return stop(rec, step, wait).map_err(fail);
         }
         satisfied.insert(step.id.clone());
-        if opts.stop_after.as_ref() == Some(&step.id) {
+        // Stopping after the last step would leave a done rotation unfinished
+        // (marked, journalled as waiting): it ends here as a whole run does.
+        if opts.stop_after.as_ref() == Some(&step.id) && i + 1 < plan.steps.len() {
             let wait = Wait::Paused {
                 after: step.id.clone(),
             };

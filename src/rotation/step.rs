@@ -89,7 +89,7 @@ pub enum StepKind {
     VerifySecretBack,
     /// The app rolled out and its pods' DATABASE_URL names the old credentials.
     RolloutBack,
-    /// Drop the never-used new user (only without connections).
+    /// Drop the new user, which the app no longer uses (only without connections).
     DropNewUser,
 }
 
@@ -187,13 +187,13 @@ impl Step {
                 "Create {from}'s new login in {} (no roles are restored)",
                 self.env
             ),
-            DropOldUser { .. } if pg => "Reassign, drop owned, drop the old user".into(),
+            DropOldUser { .. } if pg => "Drop the old user, handing what it owns to the owner role".into(),
             DropOldUser { .. } => "Drop the old user".into(),
             RestoreSecret => "Roll the secret back to the old user".into(),
             SyncBack => "Force-sync the ExternalSecret back".into(),
             VerifySecretBack => "Verify the Kubernetes Secret names the old user".into(),
             RolloutBack => "Wait for the rollout back to the old user".into(),
-            DropNewUser => "Drop the never-used new user".into(),
+            DropNewUser => "Drop the new user once nothing uses it".into(),
         }
     }
 
@@ -241,7 +241,9 @@ impl Step {
             SyncBack => "The Secret must carry the old credentials again, now.",
             VerifySecretBack => "Check the DATABASE_URL the cluster holds names the old user again.",
             RolloutBack => "The pods must restart with the old DATABASE_URL.",
-            DropNewUser => "The new user was never used for good; its name is never reused.",
+            DropNewUser => {
+                "The app is back on the old user, so nothing needs the new one; its name is never reused."
+            }
         }
     }
 

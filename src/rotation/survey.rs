@@ -86,6 +86,9 @@ pub struct Survey {
     pub steps: Vec<SurveyedStep>,
     /// Whether the rotation can be rolled back now (`rotui rollback`).
     pub rollback: Result<super::rollback::Rollbackable, Redacted>,
+    /// With no rotation under way: how the last one this laptop journalled
+    /// ended, if it did (`rotation … finished at …`).
+    pub last_ended: Option<super::journal::Ended>,
 }
 
 /// Survey `spec`'s rotation: decide it (or read the unfinished one from the
@@ -156,7 +159,14 @@ pub(super) async fn survey_as_is(
     let rollback = super::rollback::rollbackable(&plan, &rotation, resumed, ctx, opts)
         .await
         .map_err(Redacted::error);
+    // Best effort: the journal was read to decide just now.
+    let last_ended = if resumed {
+        None
+    } else {
+        journal.last_ended().ok().flatten()
+    };
     Ok(Survey {
+        last_ended,
         plan,
         rotation,
         resumed,

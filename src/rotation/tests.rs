@@ -1336,6 +1336,48 @@ async fn interrupted_at_every_step_boundary_the_rotation_resumes_without_repeati
     }
 }
 
+/// The dashboard runs one step at a time (`stop_after`): the run of the
+/// last step ends the rotation as a whole run does, journalled finished and
+/// its mark cleared, so nothing resumes it afterwards.
+#[tokio::test]
+async fn a_step_by_step_rotation_ends_with_its_last_step() {
+    for engine in [Engine::Mysql, Engine::Postgres] {
+        let old = match engine {
+            Engine::Mysql => "signon",
+            Engine::Postgres => "account-api",
+        };
+        let s = Setup::new(engine, &["production"], Mode::Normal);
+        let mut o = opts(true, &[old]);
+        let rot = s.rotation(&o).await;
+        let last = s.plan.steps.last().unwrap().id.clone();
+        for step in &s.plan.steps {
+            o.stop_after = Some(step.id.clone());
+            let resumed = s.rotation(&o).await;
+            assert_eq!(resumed, rot, "{engine}: {}", step.id);
+            let out = s.run(&resumed, &o).await;
+            if step.id == last {
+                assert_eq!(out, RunOutcome::Done, "{engine}");
+            } else {
+                assert_eq!(
+                    out,
+                    RunOutcome::Waiting(Wait::Paused {
+                        after: step.id.clone()
+                    }),
+                    "{engine}"
+                );
+            }
+        }
+        let summary = super::journal::list(s.dir.path()).unwrap().pop().unwrap();
+        assert_eq!(summary.id, rot.id);
+        assert_eq!(summary.state, super::journal::RotationState::Finished, "{engine}");
+        assert!(
+            s.fake("production").mark_tags.is_empty(),
+            "{engine}: the mark is cleared"
+        );
+        assert_eq!(s.journal().unfinished().unwrap(), None, "{engine}");
+    }
+}
+
 #[tokio::test]
 async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
     let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
@@ -1351,7 +1393,9 @@ async fn rotate_cmd_prints_progress_and_ends_with_the_outcome() {
     assert!(text.contains("→ production/create-user"), "{text}");
     assert!(text.contains(&format!("IDENTIFIED BY {MASK}")), "{text}");
     assert!(
-        text.contains("waiting: production/drop-old-user needs confirmation: type signon"),
+        text.contains(
+            "waiting: production/drop-old-user drops signon for good: run again with --confirm-drop signon to confirm"
+        ),
         "{text}"
     );
     assert!(!text.contains(&s.fake("production").current.1));
@@ -1403,11 +1447,17 @@ async fn the_survey_follows_the_runner_step_by_step_and_writes_nothing() {
                 .await
                 .unwrap();
             assert_eq!(s.fake("production").writes.len(), writes, "the survey wrote");
+            if k + 1 == s.plan.steps.len() {
+                // The last step ended the rotation: the survey plans the next.
+                assert!(!seen.resumed, "{engine}: a finished rotation is not resumed");
+                assert_ne!(seen.rotation.id, rot.id, "{engine}");
+                continue;
+            }
             assert_eq!(
                 seen.rotation, rot,
                 "{engine}: the survey resumes the same rotation"
             );
-            assert!(seen.resumed || k + 1 == s.plan.steps.len());
+            assert!(seen.resumed);
             let states: Vec<&StepState> = seen.steps.iter().map(|x| &x.state).collect();
             for (i, st) in states.iter().enumerate().take(k + 1) {
                 assert!(
@@ -1485,7 +1535,9 @@ async fn every_step_resumed_from_an_empty_state_dir_finishes_the_same_rotation()
         let s = Setup::new(engine, envs, Mode::Normal);
         let mut o = opts(true, &[old]);
         let mut rotation: Option<Rotation> = None;
-        for (i, step) in s.plan.steps.iter().enumerate() {
+        // Every boundary but the last, which a run stopping there ends.
+        let inner = &s.plan.steps[..s.plan.steps.len() - 1];
+        for (i, step) in inner.iter().enumerate() {
             o.stop_after = Some(step.id.clone());
             // Each boundary: a new laptop, with nothing in its journal.
             let (_dir, journal) = laptop();
@@ -1740,6 +1792,8 @@ async fn the_drain_names_the_consumers_still_on_the_old_user() {
     )];
     let mut o = opts(true, &["signon"]);
     o.skip.insert(StepId("production/rollout".into()), "test".into());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    o.events = Some(tx);
     let rot = s.rotation(&o).await;
     match s.run(&rot, &o).await {
         RunOutcome::Waiting(Wait::Drain { detail, .. }) => assert!(
@@ -1748,4 +1802,18 @@ async fn the_drain_names_the_consumers_still_on_the_old_user() {
         ),
         other => panic!("{other:?}"),
     }
+    // While it waits, the dashboard sees how long and who holds on.
+    let mut progress = vec![];
+    while let Ok(ev) = rx.try_recv() {
+        if let (true, StepEventKind::Observed(super::outcome::Observation::NotDone(text))) =
+            (ev.step.0 == "production/drain", ev.kind)
+        {
+            progress.push(text);
+        }
+    }
+    assert!(
+        progress.iter().any(|t| t.contains(", waited 0 s of 0 s")
+            && t.contains("; still on signon: job/signon-cleanup-1 (signon-cleanup-1-abc)")),
+        "{progress:?}"
+    );
 }

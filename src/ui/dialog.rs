@@ -204,7 +204,10 @@ fn rollback(
         Paragraph::new(Line::from(vec![
             Span::raw("Type "),
             Span::styled(new_user.to_owned(), theme.danger()),
-            Span::raw(" to drop the never-used new user too; leave it empty to keep it."),
+            // It may hold the app's connections now: the drop waits for them to end.
+            Span::raw(
+                " to drop the new user too, once the app's connections on it end; leave it empty to keep it.",
+            ),
         ]))
         .wrap(Wrap { trim: false }),
         ask,

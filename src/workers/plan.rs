@@ -50,6 +50,7 @@ pub fn view(survey: &Survey) -> PlanView {
         old_user: env.and_then(|e| survey.rotation.old_users.get(e)).cloned(),
         new_user: Some(survey.rotation.new_username.clone()),
         holder: survey.mark.as_ref().map(holder_text),
+        ended: survey.last_ended.as_ref().map(|e| e.to_string()),
         steps: survey
             .steps
             .iter()

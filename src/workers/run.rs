@@ -7,7 +7,7 @@ use super::backend::Backend;
 use crate::app::Action;
 use crate::app::source::StepStatus;
 use crate::rotation::Observation;
-use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind};
+use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind, Wait};
 use crate::rotation::step::Confirm;
 use crate::rotation::{Plan, RunOptions, StepId};
 use crate::secret::Redacted;
@@ -58,7 +58,15 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     })
     .await;
     let notice = match outcome {
-        RunOutcome::Done => Action::Notice("rotation complete".into()),
+        RunOutcome::Done => Action::Notice(Redacted::new(format!(
+            "rotation {} of {} finished: {} uses {}",
+            rotation.id,
+            b.spec.label(),
+            b.spec.app,
+            rotation.new_username
+        ))),
+        // One step at a time: the step is done, and the rotation goes on with the next.
+        RunOutcome::Waiting(Wait::Paused { after }) => Action::Notice(Redacted::new(format!("{after} done"))),
         RunOutcome::Waiting(w) => Action::Notice(Redacted::error(w)),
         RunOutcome::Failed(e) => failed(Redacted::error(e)),
     };
@@ -74,6 +82,8 @@ pub(super) fn step_changed(ev: &StepEvent) -> Action {
         StepEventKind::Call { text, .. } => (StepStatus::Running, text.clone()),
         StepEventKind::Finished => (StepStatus::Done, "done".to_owned()),
         StepEventKind::Skipped { reason } => (StepStatus::Skipped, reason.clone()),
+        // Stopped after it, as asked: the step is done, nothing waits.
+        StepEventKind::Waiting(Wait::Paused { .. }) => (StepStatus::Done, "done".to_owned()),
         StepEventKind::Waiting(w) => (StepStatus::Waiting, w.to_string()),
         StepEventKind::Failed(e) => (StepStatus::Failed, e.clone()),
         StepEventKind::Observed(o) => match o {

@@ -23,6 +23,14 @@ fn steps(screen: &str) -> Vec<(usize, String, String)> {
         .collect()
 }
 
+/// Whether the screen says the rotation finished (the notice, or the Steps
+/// pane's last line once it shows the next rotation's plan).
+fn finished(screen: &str) -> bool {
+    Regex::new(r"rotation \d{8}-\d{6}-\w+ (of \S+ )?finished")
+        .unwrap()
+        .is_match(screen)
+}
+
 /// "Steps 12/13 done": (done, total).
 fn progress(screen: &str) -> Option<(usize, usize)> {
     let re = Regex::new(r"Steps (\d+)/(\d+) done").unwrap();
@@ -101,6 +109,78 @@ async fn a_whole_postgres_rotation_by_keypresses() {
     whole_rotation_by_keypresses("account-api", "postgres", 1).await;
 }
 
+/// `rotui ARGS` with the dashboard's environment: exit code and stdout.
+fn rotui(env: &HashMap<String, String>, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rotui"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .output()
+        .expect("rotui runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), text + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// After the dashboard dropped the old user, the rotation is over as a
+/// headless `rotui rotate` ends one: the journal says finished, the rotation
+/// mark is gone from the app secret, `rotui plan` resumes nothing and says
+/// the rotation finished, and `rotui fleet --json` shows no rotation under way.
+async fn finished_everywhere(env: &HashMap<String, String>, world: &World, app: &str, engine: &str) {
+    let (code, journal) = rotui(env, &["journal"]);
+    assert_eq!(code, Some(0), "{journal}");
+    let line = journal
+        .lines()
+        .find(|l| l.contains(app))
+        .unwrap_or_else(|| panic!("the rotation is journalled:\n{journal}"));
+    assert!(line.trim_end().ends_with("finished"), "rotui journal: {line}");
+    let id = line.split_whitespace().next().unwrap().to_owned();
+
+    let session = rotui::aws::AwsSession::with_credentials(
+        &rotui::aws::AwsOptions {
+            endpoint_url: Some(world.info().aws_endpoint_url.clone()),
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        },
+        &rotui::aws::StaticCredentials::new("testing", "testing"),
+    )
+    .await
+    .unwrap();
+    let secret = format!("govuk/{app}/{engine}");
+    let port = rotui::rotation::adapters::AwsSecrets::new(session, &secret);
+    use rotui::rotation::ports::SecretsPort;
+    assert_eq!(
+        port.rotation_mark().await.unwrap(),
+        None,
+        "the rotation mark is cleared"
+    );
+
+    let (code, plan) = rotui(env, &["plan", "--app", app, "--engine", engine]);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(
+        !plan.contains("resuming rotation") && !plan.contains("held by"),
+        "rotui plan resumes nothing:\n{plan}"
+    );
+    assert!(
+        plan.contains(&format!("rotation {id} finished")),
+        "rotui plan says the rotation finished:\n{plan}"
+    );
+
+    let (code, fleet) = rotui(env, &["fleet", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&fleet).unwrap_or_else(|e| panic!("{e}: {fleet}"));
+    let row = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app"] == app)
+        .unwrap_or_else(|| panic!("no row for {app}: {doc:#}"));
+    assert!(row["rotation"].is_null(), "no rotation under way: {row:#}");
+    assert_eq!(
+        code,
+        Some(0),
+        "fleet --json: nothing due, nothing half-rotated: {doc:#}"
+    );
+}
+
 /// Drive a whole rotation of `app` by keys; `done_at_start` steps (the
 /// read-only inspections) are done before any is run.
 async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, done_at_start: usize) {
@@ -116,6 +196,7 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
     env.insert("HOME".into(), dir.path().to_string_lossy().into_owned());
     env.insert("PATH".into(), std::env::var("PATH").unwrap());
     env.insert("ROTUI_LOG".into(), "trace".into());
+    let cli_env = env.clone();
 
     let tmux = tokio::task::spawn_blocking(move || {
         let t = Tmux::start(
@@ -149,6 +230,9 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                 );
             }
             let screen = t.capture();
+            if finished(&screen) {
+                break;
+            }
             let rows = steps(&screen);
             assert!(
                 rows.iter().all(|(_, status, _)| status != "failed"),
@@ -156,7 +240,10 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
             );
             let (done, total) = progress(&screen).expect("the Steps pane says how many are done");
             if done == total {
-                break;
+                // The last step is done: the run is ending the rotation (or,
+                // as before, never does, and the deadline says so).
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
             }
             let Some((n, status, title)) = rows.iter().find(|(_, s, _)| s != "done").cloned() else {
                 // The steps left are below the fold: scroll to them.
@@ -203,19 +290,24 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                 &format!("step {n} ({title}) to finish"),
                 Duration::from_secs(120),
                 |s| {
-                    steps(s)
-                        .iter()
-                        .any(|(m, st, _)| *m == n && (st == "done" || st == "failed" || st == "waiting"))
+                    finished(s)
+                        || steps(s)
+                            .iter()
+                            .any(|(m, st, _)| *m == n && (st == "done" || st == "failed" || st == "waiting"))
                 },
             );
         }
         assert!(compared_after_promotion, "the comparison after the promotion ran");
+        // The run that dropped the old user ended the rotation, and the
+        // screen says so in words.
+        t.wait_for("the rotation to be finished", Duration::from_secs(30), finished);
         t.capture();
         t.captures()
     })
     .await
     .unwrap();
     let captures = tmux;
+    finished_everywhere(&cli_env, &world, app, engine).await;
     // Every screen seen, in order: the old user's count as the drain went.
     let drain_counts: Vec<i64> = captures.iter().filter_map(|s| old_user_count(s, app)).collect();
 

@@ -399,7 +399,10 @@ fn plans_per_engine_and_mode() {
     let titles: Vec<String> = p.steps.iter().map(|s| s.title()).collect();
     assert_eq!(titles[0], "Inspect roles and owners");
     assert!(titles.contains(&"Wait for the overnight production-to-staging sync".to_string()));
-    assert_eq!(titles.last().unwrap(), "Reassign, drop owned, drop the old user");
+    assert_eq!(
+        titles.last().unwrap(),
+        "Drop the old user, handing what it owns to the owner role"
+    );
     for s in &p.steps {
         assert!(!s.why().is_empty());
     }
@@ -1195,6 +1198,21 @@ mod real {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // PostgreSQL's preview says why it reassigns and drops nothing owned:
+        // the owner role owns everything since ensure-owner-role.
+        let preview = drop_step.preview(&cx).await.unwrap().join("\n");
+        if w.plan.spec.engine == Engine::Postgres {
+            let owner = format!("{}-owner-role", w.old);
+            assert!(
+                preview.contains(&format!(
+                    "-- no REASSIGN OWNED or DROP OWNED needed: {} owns nothing",
+                    w.old
+                )) && preview.contains(&format!("{owner} owns everything")),
+                "{preview}"
+            );
+            assert!(!preview.contains("REASSIGN OWNED BY"), "{preview}");
+        }
+        assert!(preview.contains("DROP USER"), "{preview}");
         drop_step.apply(&cx).await.unwrap();
         drop_step.verify(&cx).await.unwrap();
         drop_step.apply(&cx).await.unwrap();
@@ -1713,22 +1731,25 @@ mod real {
                 w.journal()
             }
         };
+        let mut last_journal = None;
         for step in &w.plan.steps {
             let o = opts(Some(&step.id.0));
             let journal = next_journal();
+            last_journal = Some(journal.clone());
             let r = runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &o)
                 .await
                 .unwrap();
             assert_eq!(rotation.get_or_insert_with(|| r.clone()), &r, "at {}", step.id);
             let out = runner::run(&w.plan, &w.ctx, &r, &journal, &o).await;
-            assert_eq!(
-                out,
+            // Stopping after the last step is the rotation's end.
+            let want = if Some(step) == w.plan.steps.last() {
+                RunOutcome::Done
+            } else {
                 RunOutcome::Waiting(Wait::Paused {
-                    after: step.id.clone()
-                }),
-                "at {}",
-                step.id
-            );
+                    after: step.id.clone(),
+                })
+            };
+            assert_eq!(out, want, "at {}", step.id);
             let cur = w.current().await;
             let n = w
                 .app_reads(&cur.username, &cur.password)
@@ -1737,17 +1758,15 @@ mod real {
             assert_eq!(n, 2, "after {}", step.id);
         }
         let r = rotation.unwrap();
-        let journal = next_journal();
-        assert_eq!(
-            runner::start_or_resume(&w.plan.spec, &w.ctx, &journal, &opts(None))
+        // Finished: nothing is left to resume, on this laptop or another.
+        let journal = last_journal.unwrap();
+        let (_dir, elsewhere) = laptop(&w);
+        for j in [&journal, &elsewhere] {
+            let (next, resumed) = runner::decide(&w.plan.spec, &w.ctx, j, &opts(None))
                 .await
-                .unwrap(),
-            r
-        );
-        assert_eq!(
-            runner::run(&w.plan, &w.ctx, &r, &journal, &opts(None)).await,
-            RunOutcome::Done
-        );
+                .unwrap();
+            assert!(!resumed && next.id != r.id, "{next:?}");
+        }
         eprintln!(
             "{} rotation in the sandbox, with a resume at every step{}: {:?}",
             w.engine,

@@ -141,7 +141,12 @@ fn step(id: &str, title: &str, status: StepStatus, preview: &[&str]) -> StepView
         status,
         preview: preview.iter().map(|s| s.to_string()).collect(),
         result: (status == StepStatus::Done).then(|| "ok".to_string()),
-        confirm: Confirm::Yes,
+        // As the rotation's own: a step with nothing to run only checks.
+        confirm: if preview.is_empty() {
+            Confirm::None
+        } else {
+            Confirm::Yes
+        },
     }
 }
 
@@ -168,6 +173,7 @@ fn plan() -> PlanView {
         old_user: Some(OLD.into()),
         new_user: Some(NEW.into()),
         holder: None,
+        ended: None,
         steps: vec![
             step(
                 "inspect",
@@ -455,6 +461,89 @@ fn snap_both(name: &str, state: &State) {
 }
 
 // ---- render snapshots --------------------------------------------------
+
+/// A whole MySQL rotation's steps, with the rotation's own titles, the
+/// first `done` of them done and their writes planned no more.
+fn whole_plan(done: usize) -> PlanView {
+    use rotui::rotation::{Mode, Plan, PlanSpec};
+    let plan = Plan::build(&PlanSpec {
+        app: "signon".into(),
+        engine: Engine::Mysql,
+        envs: vec!["production".into()],
+        mode: Mode::Normal,
+        restores: rotui::rotation::plan::default_restores(),
+    })
+    .unwrap();
+    let rotation = rotui::rotation::Rotation {
+        id: "20260121-101500-abc123".into(),
+        spec: plan.spec.clone(),
+        old_users: [("production".into(), OLD.to_owned())].into(),
+        new_username: NEW.into(),
+    };
+    let mut p = plan_with(vec![]);
+    p.steps = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let status = if i < done {
+                StepStatus::Done
+            } else {
+                StepStatus::Pending
+            };
+            let preview: &[&str] = if i < done { &[] } else { &["SELECT 1"] };
+            let mut v = step(&s.id.0, &s.title(), status, preview);
+            v.confirm = s.confirm(&rotation);
+            v
+        })
+        .collect();
+    p
+}
+
+fn plan_with(steps: Vec<StepView>) -> PlanView {
+    PlanView { steps, ..plan() }
+}
+
+fn with_plan(p: PlanView) -> State {
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::Loaded {
+            generation: 100,
+            at: t0(),
+            answer: Answer::Plan(Ok(p)),
+        }],
+    );
+    s
+}
+
+/// Wide screens show whole step titles; tall ones every step above the
+/// detail (the first selected); a finished write step says its writes are in
+/// place, not that it only checks.
+#[test]
+fn the_steps_pane_shows_every_step_whole_and_says_what_a_done_write_left() {
+    let p = whole_plan(4);
+    let titles: Vec<String> = p.steps.iter().map(|s| s.title.clone()).collect();
+    let mut s = with_plan(p);
+    key(&mut s, KeyCode::Char('g'));
+    let wide = screen(&s, 260, 60);
+    for t in &titles {
+        assert!(wide.contains(t.as_str()), "{t} whole at 260 columns:\n{wide}");
+    }
+    for (w, h) in [(200, 50), (160, 48)] {
+        let text = screen(&s, w, h);
+        let last = format!("{:>2} · pending", titles.len());
+        assert!(text.contains(&last), "the last step shows at {w}x{h}:\n{text}");
+    }
+    // The third step is a done write: it stored the pending password already.
+    keys(&mut s, "jj");
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains("Nothing left to run: what this step writes is in place."),
+        "{text}"
+    );
+    assert!(!text.contains("this step only checks"), "{text}");
+}
 
 #[test]
 fn snapshot_dashboard() {
@@ -1100,61 +1189,110 @@ fn refresh_interval_pause_and_the_tick_schedule() {
     assert_eq!(cmds.len(), 6, "{cmds:?}");
 }
 
+/// Answer every fetch and watch in `cmds` at once, the plan with `plan`.
+fn answer_all_with(s: &mut State, cmds: &[Effect], at: DateTime<Utc>, plan: &PlanView) {
+    for c in cmds {
+        let (request, generation) = match c {
+            Effect::Fetch { request, generation } => (Some(request), *generation),
+            Effect::Watch { generation } => (None, *generation),
+            _ => continue,
+        };
+        let a = match request {
+            None => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Cluster(Ok(cluster())),
+            },
+            Some(Request::Users) => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Users(Ok(vec![])),
+            },
+            Some(Request::Objects) => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Objects(Ok(vec![])),
+            },
+            Some(Request::Connections { .. }) => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Connections(Ok(snapshot(at, 1, 1))),
+            },
+            Some(Request::Plan) => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Plan(Ok(plan.clone())),
+            },
+            Some(Request::Session) => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Session(Ok(session())),
+            },
+            Some(Request::Grants { user }) => Action::Loaded {
+                generation,
+                at,
+                answer: Answer::Grants {
+                    user: user.clone(),
+                    result: Ok(vec![]),
+                },
+            },
+        };
+        feed(s, [a]);
+    }
+}
+
+/// Once the secret is promoted, what the next steps wait for (the sync, the
+/// Secret, the rollout, the drain) changes in the cluster and the database:
+/// the step list looks again every few seconds, not once in two minutes,
+/// so it never lags the Cluster and Connections panes for long.
+#[test]
+fn the_step_list_follows_the_world_while_the_next_step_waits_on_it() {
+    let mut after_sync = settled_plan();
+    for step in &mut after_sync.steps {
+        if ["promote", "force-sync"].contains(&step.id.as_str()) {
+            step.status = StepStatus::Done;
+        }
+    }
+    for (plan, next) in [(settled_plan(), "promote"), (after_sync, "rollout")] {
+        let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
+        let first = feed(&mut s, [Action::Tick(t0())]);
+        answer_all_with(&mut s, &first, t0(), &plan);
+        let mut plan_asked = vec![];
+        for second in 1..=30 {
+            let at = t0() + secs(second);
+            let cmds = feed(&mut s, [Action::Tick(at)]);
+            if cmds.iter().any(|c| {
+                matches!(
+                    c,
+                    Effect::Fetch {
+                        request: Request::Plan,
+                        ..
+                    }
+                )
+            }) {
+                plan_asked.push(second);
+            }
+            answer_all_with(&mut s, &cmds, at, &plan);
+        }
+        if next == "rollout" {
+            assert_eq!(plan_asked.first(), Some(&3), "{next}: {plan_asked:?}");
+            assert!(plan_asked.len() >= 9, "{next}: every 3 s: {plan_asked:?}");
+        } else {
+            assert!(
+                plan_asked.is_empty(),
+                "{next}: not for a step of rotui's own: {plan_asked:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished_run_refreshes_all() {
     let mut s = State::new(Some(Target::new("production", "signon", Engine::Mysql)), t0());
     let first = feed(&mut s, [Action::Tick(t0())]);
     // Answer everything the first tick asked for, at once.
-    let answer_all = |s: &mut State, cmds: &[Effect], at: DateTime<Utc>| {
-        for c in cmds {
-            let (request, generation) = match c {
-                Effect::Fetch { request, generation } => (Some(request), *generation),
-                Effect::Watch { generation } => (None, *generation),
-                _ => continue,
-            };
-            let a = match request {
-                None => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Cluster(Ok(cluster())),
-                },
-                Some(Request::Users) => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Users(Ok(vec![])),
-                },
-                Some(Request::Objects) => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Objects(Ok(vec![])),
-                },
-                Some(Request::Connections { .. }) => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Connections(Ok(snapshot(at, 1, 1))),
-                },
-                Some(Request::Plan) => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Plan(Ok(settled_plan())),
-                },
-                Some(Request::Session) => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Session(Ok(session())),
-                },
-                Some(Request::Grants { user }) => Action::Loaded {
-                    generation,
-                    at,
-                    answer: Answer::Grants {
-                        user: user.clone(),
-                        result: Ok(vec![]),
-                    },
-                },
-            };
-            feed(s, [a]);
-        }
-    };
+    let answer_all =
+        |s: &mut State, cmds: &[Effect], at: DateTime<Utc>| answer_all_with(s, cmds, at, &settled_plan());
     answer_all(&mut s, &first, t0());
     let kinds = |cmds: &[Effect]| -> Vec<String> {
         let mut k: Vec<String> = cmds
@@ -1880,7 +2018,7 @@ fn rollback_preview() -> Vec<StepView> {
     restore.result = Some("AWSCURRENT names signon_user_20260121, not signon".into());
     let mut drop = step(
         "production/drop-new-user",
-        "Drop the never-used new user",
+        "Drop the new user once nothing uses it",
         StepStatus::Pending,
         &["DROP USER `signon_user_20260121`@`%`"],
     );
@@ -1915,6 +2053,13 @@ fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
     assert!(!fx.iter().any(writes), "{fx:?}");
     feed(&mut s, [Action::RollbackPreview(Ok(rollback_preview()))]);
     snap_both("dialog_rollback", &s);
+    // The new user may hold the app's connections by now: not "never-used".
+    let dialog = screen(&s, 160, 48);
+    assert!(!dialog.contains("never-used"), "{dialog}");
+    assert!(
+        dialog.contains("to drop the new user too, once the app's connections on it end"),
+        "{dialog}"
+    );
 
     // Enter with nothing typed: roll back, keeping the new user.
     let fx = key(&mut s, KeyCode::Enter);

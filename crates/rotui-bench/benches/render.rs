@@ -99,6 +99,7 @@ fn state(n: usize) -> State {
                 old_user: Some("signon".into()),
                 new_user: Some("signon_user_20260121".into()),
                 holder: None,
+                ended: None,
                 steps,
             })),
         },

@@ -6,12 +6,28 @@ use crate::app::loadable::{Loadable, Stamp, Tracked};
 use crate::app::selection::Selection;
 use crate::app::source::{Answer, PlanView, Request, Source, StepStatus, StepView};
 use crate::rotation::StepId;
+use crate::rotation::step::{Step, StepKind};
 use crate::secret::Redacted;
 
 use super::pane::{About, Around, Column, Landed, PaneModel, Place};
 
 /// Refresh intervals between looks at the step list while a step waits.
 pub const WAITING_STEP_CADENCE: i32 = 3;
+
+/// Steps whose state the cluster or the database's connections move on,
+/// not rotui: a sync, the Secret, a rollout, the drain (and the drops, which
+/// wait for it). While one is next, the list looks as often as for a
+/// waiting step, so it keeps up with the Cluster and Connections panes.
+const FOLLOW_THE_WORLD: [StepKind; 8] = [
+    StepKind::ForceSync,
+    StepKind::VerifySecret,
+    StepKind::Rollout,
+    StepKind::Drain,
+    StepKind::DropOldUser { also_check: vec![] },
+    StepKind::SyncBack,
+    StepKind::VerifySecretBack,
+    StepKind::RolloutBack,
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct StepsPane {
@@ -33,7 +49,8 @@ impl StepsPane {
         // Observed when the cluster changes and every 120th interval:
         // observing the plan reads the database, Secrets Manager (about ten
         // calls) and the pods' environment (through exec), too much to ask
-        // every second of a production estate, unless a step is waiting.
+        // every second of a production estate, unless a step is waiting or
+        // the next one is moved on by the cluster or the connections.
         every: Some(120),
         filterable: false,
     };
@@ -52,6 +69,18 @@ impl StepsPane {
 
     pub fn new_user(&self) -> Option<&str> {
         self.plan.data.as_ref().and_then(|p| p.new_user.as_deref())
+    }
+
+    /// Whether the first step not yet done is one the world moves on.
+    fn next_follows_the_world(&self) -> bool {
+        let next = self
+            .steps()
+            .iter()
+            .find(|s| !matches!(s.status, StepStatus::Done | StepStatus::Skipped));
+        next.is_some_and(|s| {
+            let slug = s.id.rsplit('/').next().unwrap_or_default();
+            FOLLOW_THE_WORLD.iter().any(|k| Step::slug(k) == slug)
+        })
     }
 
     pub fn step_running(&self) -> bool {
@@ -113,10 +142,11 @@ impl PaneModel for StepsPane {
         vec![Source::Fetch(Request::Plan)]
     }
 
-    /// A step waiting on the world (a rollout, the drain) is what the
-    /// operator is watching: look every few seconds until it moves on.
+    /// A step waiting on the world (a rollout, the drain), or next to do and
+    /// moved on by it, is what the operator is watching: look every few
+    /// seconds until it moves on.
     fn cadence(&self, _: &Source) -> Option<i32> {
-        if self.steps().iter().any(|s| s.status == StepStatus::Waiting) {
+        if self.steps().iter().any(|s| s.status == StepStatus::Waiting) || self.next_follows_the_world() {
             Some(WAITING_STEP_CADENCE)
         } else {
             Self::ABOUT.every

@@ -135,6 +135,26 @@ impl DbPort for PgPort {
         Box::pin(async move { Ok(self.db.plan_retire(user, owner_role).await?) })
     }
 
+    /// Why the drop does (or need not) reassign and drop what the user owns.
+    fn drop_note(&self, old: &str, owner_role: &str, planned: &[Statement]) -> Option<String> {
+        if planned.is_empty() {
+            return None;
+        }
+        Some(
+            if planned.iter().any(|s| s.preview().contains("REASSIGN OWNED BY")) {
+                format!(
+                    "-- {old} still owns objects or holds privileges of its own: REASSIGN OWNED hands them \
+                 to {owner_role}, DROP OWNED removes the rest"
+                )
+            } else {
+                format!(
+                    "-- no REASSIGN OWNED or DROP OWNED needed: {old} owns nothing and holds no privileges \
+                 of its own in any database; {owner_role} owns everything, and {old} only inherited it"
+                )
+            },
+        )
+    }
+
     fn database_incarnation(&self) -> PortFuture<'_, Option<String>> {
         Box::pin(async move {
             Ok(self

@@ -4,7 +4,7 @@
 
 use tokio::time::Instant;
 
-use super::super::context::StepCtx;
+use super::super::context::{StepCtx, StepEventKind};
 use super::super::interlock::{self, InterlockKind};
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{PortErrorKind, System};
@@ -378,7 +378,9 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
                 n.old,
                 n.old
             )];
-            out.extend(previews(&statements(cx, db.drop_user(n.old, n.owner)).await?));
+            let drop = statements(cx, db.drop_user(n.old, n.owner)).await?;
+            out.extend(db.drop_note(n.old, n.owner, &drop));
+            out.extend(previews(&drop));
             Ok(out)
         }
         other => unreachable!("{other:?} is not a database step"),
@@ -446,9 +448,15 @@ async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
     Ok(())
 }
 
+/// How often a drain asks who still holds the old user, for its progress
+/// (it reads the pods' environment).
+const HOLDERS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
-    let deadline = Instant::now() + cx.opts.drain_timeout;
+    let started = Instant::now();
+    let deadline = started + cx.opts.drain_timeout;
     let mut killed = false;
+    let mut holders: Option<(Instant, Vec<String>)> = None;
     loop {
         let remaining = match observe(cx.step, cx).await? {
             Observation::Done(_) => return Ok(Applied::Done),
@@ -474,6 +482,25 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
             let kill = statements(cx, cx.ports()?.db.kill_connections(n.old)).await?;
             cx.execute(&kill).await?;
             killed = true;
+        }
+        // Progress for the dashboard: how long it has waited, and who holds on.
+        if let Some(rec) = cx.recorder {
+            if holders
+                .as_ref()
+                .is_none_or(|(at, _)| at.elapsed() >= HOLDERS_EVERY)
+            {
+                holders = Some((Instant::now(), super::cluster::holding(cx, n.old).await));
+            }
+            let on = match holders.as_ref().map(|(_, h)| h.as_slice()) {
+                Some(h) if !h.is_empty() => format!("; still on {}: {}", n.old, h.join(", ")),
+                _ => String::new(),
+            };
+            let progress = format!(
+                "{remaining}, waited {} s of {} s{on}",
+                started.elapsed().as_secs(),
+                cx.opts.drain_timeout.as_secs()
+            );
+            rec.emit(cx.step, StepEventKind::Observed(Observation::NotDone(progress)));
         }
         tokio::time::sleep(cx.opts.poll).await;
     }

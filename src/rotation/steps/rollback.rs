@@ -1,5 +1,5 @@
 //! A rollback's own steps: the secret back on the old user's version, and
-//! the never-used new user dropped. (Its sync, Secret check and rollout are
+//! the new user dropped once nothing uses it. (Its sync, Secret check and rollout are
 //! the cluster steps, expecting the old credentials.)
 
 use tokio::time::Instant;

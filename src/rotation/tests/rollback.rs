@@ -113,13 +113,22 @@ async fn a_rollback_before_promotion_removes_awspending_and_keeps_the_new_user_u
     assert_eq!(st.writes.iter().filter(|w| *w == "force_sync").count(), 0);
     assert!(st.users.contains_key(&new), "kept: its drop was not confirmed");
     drop(st);
-    assert!(text.contains(&format!("{new} kept")), "{text}");
+    // What happened, in words: kept because its name was not typed.
+    assert!(
+        text.contains(&format!(
+            "production/drop-new-user not run: {new} kept, not dropped: its name was not typed"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("override"), "{text}");
     assert!(s.journal_text().contains("\"event\":\"skipped\""));
 }
 
 #[tokio::test]
 async fn no_rollback_once_the_old_user_is_dropped() {
-    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    // Two environments: after production's drop the rotation is unfinished
+    // (a run stopping after the last step would end it).
+    let s = Setup::new(Engine::Mysql, &["production", "staging"], Mode::Normal);
     let o = opts(true, &["signon"]);
     let rot = s.rotate_until("production/drop-old-user", &o).await;
 

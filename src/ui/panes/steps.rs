@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::app::panes::Pane;
 use crate::app::selection::window;
 use crate::app::state::{State, StepStatus, StepView};
+use crate::rotation::step::Confirm;
 use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
 
@@ -24,6 +25,12 @@ pub fn status_mark(theme: &Theme, s: StepStatus) -> Span<'static> {
         StepStatus::Pending => Span::styled("· pending", theme.base()),
     }
 }
+
+/// A list row's columns besides the title: number, mark, `!`, a margin.
+const LIST_CHROME: u16 = 15;
+/// Rows the detail below the list keeps on a narrow pane (title, why, a
+/// few of the preview's).
+const DETAIL_MIN: u16 = 8;
 
 pub(super) const VIEW: super::View = super::View {
     render,
@@ -59,26 +66,36 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
     let Some(inner) = with_error_line(frame, inner, state, plan) else {
         return;
     };
+    // The list's last line: whether the rotation can be rolled back, as
+    // `rotui plan` says it; or, with none under way, how the last one ended.
+    let last_line = plan.data.as_ref().and_then(|p| {
+        p.rollback.as_ref().map(|t| format!("↶ {t}")).or_else(|| {
+            p.ended
+                .as_ref()
+                .map(|e| format!("✓ {e}; these steps are the next rotation's"))
+        })
+    });
     let (list, detail) = if inner.width >= 100 {
-        let [l, d] =
-            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(inner);
+        // As wide as the longest title needs (number, mark, title), within
+        // 40–60% of the pane: wide screens show whole titles.
+        let longest = steps.iter().map(|s| s.title.chars().count()).max().unwrap_or(0) as u16;
+        let w = (longest + LIST_CHROME).clamp(inner.width * 2 / 5, inner.width * 3 / 5);
+        let [l, d] = Layout::horizontal([Constraint::Length(w), Constraint::Min(0)]).areas(inner);
         (l, d)
     } else {
-        let list_h = (steps.len() as u16).max(3).min(inner.height / 2);
+        // Every step and the last line, where the detail keeps DETAIL_MIN
+        // rows; never less than half the pane.
+        let want = steps.len() as u16 + u16::from(last_line.is_some());
+        let room = inner.height.saturating_sub(DETAIL_MIN).max(inner.height / 2);
+        let list_h = want.max(3).min(room);
         let [l, d] = Layout::vertical([Constraint::Length(list_h), Constraint::Min(0)]).areas(inner);
         (l, d)
     };
-    // Whether the rotation can be rolled back, as `rotui plan` says it: the
-    // list's last line.
-    let rollback = plan.data.as_ref().and_then(|p| p.rollback.clone());
-    let list = match rollback {
+    let list = match last_line {
         Some(text) if list.height >= 3 => {
             let [l, r] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(list);
             frame.render_widget(
-                Paragraph::new(Line::styled(
-                    clip(&format!("↶ {text}"), r.width as usize),
-                    theme.muted(),
-                )),
+                Paragraph::new(Line::styled(clip(&text, r.width as usize), theme.muted())),
                 r,
             );
             l
@@ -86,7 +103,7 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
         _ => list,
     };
     let sel = state.selection(Pane::Steps);
-    let title_w = (list.width as usize).saturating_sub(15);
+    let title_w = list.width.saturating_sub(LIST_CHROME) as usize;
     let lines: Vec<Line> = window(steps.len(), sel.index, list.height as usize)
         .map(|i| {
             let s = &steps[i];
@@ -133,10 +150,15 @@ pub fn detail_lines(theme: &Theme, step: &StepView) -> Vec<Line<'static>> {
         Line::raw(""),
     ];
     if step.preview.is_empty() {
-        lines.push(Line::styled(
-            "Nothing to run: this step only checks.",
-            theme.muted(),
-        ));
+        // A write step plans nothing once what it writes is in place.
+        let text = match (&step.confirm, step.status) {
+            (Confirm::None, _) => "Nothing to run: this step only checks.",
+            (_, StepStatus::Done | StepStatus::Skipped) => {
+                "Nothing left to run: what this step writes is in place."
+            }
+            _ => "Nothing to run now: the live systems need nothing from this step.",
+        };
+        lines.push(Line::styled(text, theme.muted()));
     } else {
         lines.push(Line::styled(
             if step.destructive() {
