@@ -200,6 +200,25 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
         &text,
     );
     fx.untouched(&mut p, "another account's context").await;
+    // The fleet does not read production's secrets as staging's cluster's.
+    let args = [
+        "fleet",
+        "--json",
+        "--no-login",
+        "--env",
+        "production",
+        "--context",
+        "staging",
+    ];
+    let (code, text, _) = fx.rotui(&no_config, &[], &args).await;
+    expect(
+        &mut p,
+        code == Some(1)
+            && text.contains("production: the AWS session is account 111111111111, but kube context staging")
+            && !text.contains("\"app\": \"signon\""),
+        "the fleet with another account's context: refused, no rows",
+        &text,
+    );
     // Its own context: the preflight passes.
     let args = with(&["plan", "--env", "production"], &signon);
     let (code, text, _) = fx.rotui(&no_config, &[], &args).await;
