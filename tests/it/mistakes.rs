@@ -293,6 +293,20 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
         }
     }
 
+    // The wrong engine where no name tells: PostgreSQL's client at a MySQL
+    // server hints at --engine, not only at the driver's words.
+    let port = fx.estate.mysql("production").port();
+    let url = format!("postgresql://root:x@127.0.0.1:{port}/signon_production");
+    let (code, text, _) = fx
+        .rotui(&[], &[("ROTUI_DB_URL", &url)], &["inspect", "--env", "production"])
+        .await;
+    expect(
+        &mut p,
+        code == Some(1) && text.contains("is it the other engine (--engine mysql|postgres)"),
+        "a PostgreSQL client at a MySQL server: the hint names --engine",
+        &text,
+    );
+
     // An app that does not exist: said so, with the apps that do.
     let args = [
         "plan",
