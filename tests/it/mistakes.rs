@@ -298,7 +298,11 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
     let port = fx.estate.mysql("production").port();
     let url = format!("postgresql://root:x@127.0.0.1:{port}/signon_production");
     let (code, text, _) = fx
-        .rotui(&[], &[("ROTUI_DB_URL", &url)], &["inspect", "--env", "production"])
+        .rotui(
+            &[],
+            &[("ROTUI_DB_URL", &url)],
+            &["inspect", "--env", "production"],
+        )
         .await;
     expect(
         &mut p,
