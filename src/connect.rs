@@ -120,11 +120,35 @@ impl Connected {
     }
 
     /// Why this environment's session or context is not the one its config
-    /// names (nothing when it has no config). Reads STS, writes nothing.
+    /// names, or (with no config for it) why the two are not one account.
+    /// Reads STS, writes nothing.
     pub async fn identity_problems(&self) -> Vec<Redacted> {
         let env = &self.target.env;
         let Some(cfg) = self.environments.get(env.as_str()) else {
-            return Vec::new();
+            let (Ok(session), Some(context)) = (&self.session, self.kube_context.as_deref()) else {
+                return Vec::new();
+            };
+            if self
+                .kube_cluster
+                .as_deref()
+                .and_then(environments::eks_account)
+                .is_none()
+            {
+                return Vec::new();
+            }
+            return match session.caller_identity().await {
+                Ok(who) => environments::check_session_matches_cluster(
+                    env,
+                    &who.account,
+                    context,
+                    self.kube_cluster.as_deref(),
+                )
+                .err()
+                .map(Redacted::new)
+                .into_iter()
+                .collect(),
+                Err(e) => vec![Redacted::error(e)],
+            };
         };
         let mut problems = Vec::new();
         if let Ok(session) = &self.session {
@@ -208,6 +232,13 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
         Ok(config) => config.environments,
         Err(e) => return Connected::failed(target, Redacted::error(e)),
     };
+    // A misspelt environment connects to nothing (not the shell's session).
+    let path = crate::config::resolved_path(conn.config.as_deref());
+    if let Err(why) =
+        environments::require_configured(&environments, &[target.env.to_string()], path.as_deref())
+    {
+        return Connected::failed(target, Redacted::new(why));
+    }
     let env = environments.get(target.env.as_str());
     let context = env
         .map(|e| e.kube_context.clone())
@@ -235,7 +266,12 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
         tunnel: None,
         db_addr: None,
     };
-    connected.db = open_db(target, conn, &mut connected).await;
+    // An app that is not there, or names that say another engine: the
+    // database is not tried, so its driver's error does not hide why.
+    connected.db = match crate::discover::mismatch(target) {
+        Some(why) => Err(Redacted::new(why)),
+        None => open_db(target, conn, &mut connected).await,
+    };
     connected
 }
 

@@ -30,7 +30,7 @@ use crate::k8s::externalsecret::{EsStatus, ExternalSecret, ExternalSecretSpec};
 use crate::k8s::secret_check::{DATABASE_URL, database_url};
 use crate::k8s::{K8s, K8sError};
 use crate::secret::{ExposeSecret, Redacted};
-use crate::target::{Field, NameSource, Target};
+use crate::target::{Engine, Field, NameSource, Target};
 
 /// How long discovery may take before the rest keeps its conventions.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -96,9 +96,13 @@ pub fn describe(t: &Target) -> Vec<String> {
         .collect()
 }
 
-/// Why a rotation cannot start on these names yet: a name discovery could
-/// not choose, with the flag to pass and the candidates.
+/// Why a rotation cannot start on these names yet: no such app, names of
+/// another engine ([`mismatch`]), or a name discovery could not choose,
+/// with the flag to pass and the candidates.
 pub fn unresolved(t: &Target) -> Option<String> {
+    if let Some(why) = mismatch(t) {
+        return Some(why);
+    }
     let (field, keys) = t.sources.unresolved()?;
     Some(match field {
         Field::AdminSecretKey => format!("{}: {}", t.label(), ask(keys)),
@@ -153,13 +157,103 @@ async fn cluster(t: &mut Target, k8s: &K8s) {
         fallback_unset(t, &CLUSTER_FIELDS, &format!("cluster unreachable: {}", err(e)));
         return;
     }
-    consumer(t, k8s).await;
+    let deployment = consumer(t, k8s).await;
     let es = external_secret(t, k8s).await;
+    // Neither a Deployment nor an ExternalSecret: no such app here (a typo,
+    // `signin` for `signon`); say which apps there are.
+    if !deployment && es.is_none() && !t.sources.is_flag(Field::Deployment) {
+        if let Ok(apps) = apps(k8s).await {
+            t.note(Field::Deployment, NameSource::NotFound(apps));
+        }
+        return;
+    }
     database(t, k8s, es.as_ref()).await;
 }
 
-/// The Deployment and the container reading DATABASE_URL from a Secret.
-async fn consumer(t: &mut Target, k8s: &K8s) {
+/// The apps of the namespace: of the Deployments reading DATABASE_URL
+/// from one Secret, the shortest-named (`signon`, not `signon-worker`).
+async fn apps(k8s: &K8s) -> Result<Vec<String>, String> {
+    let list = k8s
+        .api::<Deployment>()
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| err(k8s.op("list", "deployments").err(e)))?;
+    let mut by_secret: std::collections::BTreeMap<String, String> = Default::default();
+    for d in &list.items {
+        let Some(c) = consumers(d, None).into_iter().next() else {
+            continue;
+        };
+        let name = d.name_any();
+        let app = by_secret.entry(c.secret).or_insert_with(|| name.clone());
+        if (name.len(), &name) < (app.len(), app) {
+            *app = name;
+        }
+    }
+    let mut apps: Vec<String> = by_secret.into_values().collect();
+    apps.sort();
+    apps.dedup();
+    Ok(apps)
+}
+
+/// Why the target cannot be what was asked for, before any database is
+/// tried (whose driver would only say it got no answer, or an odd one): no
+/// such app was found, or the names found say another engine.
+pub fn mismatch(t: &Target) -> Option<String> {
+    if let Some(apps) = t.sources.not_found() {
+        let there = if apps.is_empty() {
+            "there are no Deployments reading DATABASE_URL there".to_owned()
+        } else {
+            format!("the apps there: {}", apps.join(", "))
+        };
+        return Some(format!(
+            "{}: no app {} found: no Deployment {} (nor one labelled with the name) and no ExternalSecret \
+             writing Secret {} in namespace {}; {there}. Pass --app with one of them (or --deployment \
+             and --external-secret if this app's are named otherwise)",
+            t.label(),
+            t.app,
+            t.deployment,
+            t.k8s_secret,
+            t.namespace
+        ));
+    }
+    let other: Vec<String> = [
+        ("Secrets Manager secret", Field::AppSecret),
+        ("ExternalSecret", Field::ExternalSecret),
+        ("Secret", Field::K8sSecret),
+    ]
+    .into_iter()
+    .filter_map(|(what, f)| {
+        let name = f.get(t);
+        // Only the part after the app's name speaks of the engine.
+        let tail = match f {
+            Field::AppSecret => name.rsplit('/').next().unwrap_or(name),
+            _ => name.strip_prefix(t.app.as_str()).unwrap_or(name),
+        };
+        let says = Engine::named_in(tail)?;
+        (says != t.engine).then(|| format!("{what} {name} ({})", t.sources.get(f)))
+    })
+    .collect();
+    if other.is_empty() {
+        return None;
+    }
+    let theirs = match t.engine {
+        Engine::Mysql => Engine::Postgres,
+        Engine::Postgres => Engine::Mysql,
+    };
+    Some(format!(
+        "{}: --engine {}, but the app's names say {theirs}: {}. Pass --engine {theirs}, or, if the app \
+         really is on {}, name its {} secret with --app-secret and --external-secret",
+        t.label(),
+        t.engine,
+        other.join(", "),
+        t.engine,
+        t.engine
+    ))
+}
+
+/// The Deployment and the container reading DATABASE_URL from a Secret;
+/// whether a Deployment was found.
+async fn consumer(t: &mut Target, k8s: &K8s) -> bool {
     let deployment = match find_deployment(t, k8s).await {
         Ok(Some((d, how))) => {
             found(t, Field::Deployment, d.name_any(), how);
@@ -178,14 +272,15 @@ async fn consumer(t: &mut Target, k8s: &K8s) {
             for f in [Field::Deployment, Field::Container, Field::K8sSecret] {
                 fallback(t, f, why.clone());
             }
-            return;
+            return false;
         }
         Err(e) => {
             let why = format!("cannot read Deployments: {e}");
             for f in [Field::Deployment, Field::Container, Field::K8sSecret] {
                 fallback(t, f, why.clone());
             }
-            return;
+            // Not known to be missing: only unreadable.
+            return true;
         }
     };
     let name = deployment.name_any();
@@ -215,6 +310,7 @@ async fn consumer(t: &mut Target, k8s: &K8s) {
             fallback(t, Field::K8sSecret, why);
         }
     }
+    true
 }
 
 /// The Deployment by its name (the flag's, or the app's), else the one
@@ -388,7 +484,7 @@ async fn admin(t: &mut Target, sm: &SecretsManager) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Engine, TargetArgs};
+    use crate::target::TargetArgs;
 
     #[test]
     fn flags_win_and_what_is_found_is_validated() {

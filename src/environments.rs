@@ -57,43 +57,69 @@ pub struct AppConfig {
 /// Every configured environment, by name.
 pub type Environments = BTreeMap<String, EnvConfig>;
 
-/// A run over several environments needs each one configured: with one
-/// shell session and one kube context, every environment would be the same
-/// account and cluster. The error shows the TOML to write.
+/// Every environment a run names must be one the config names, once it
+/// names any: a misspelt `--env prod` would otherwise go ahead with the
+/// shell's session and the current context, and fail only at the end. With
+/// no environment configured, one environment runs on the shell's session
+/// and context, but several need each one configured: with one shell
+/// session and one kube context, every environment would be the same
+/// account and cluster. The error lists the configured ones and shows the
+/// TOML to write.
 pub fn require_configured(
     environments: &Environments,
     envs: &[String],
     config_path: Option<&Path>,
 ) -> Result<(), String> {
-    if envs.len() < 2 {
-        return Ok(());
-    }
     let missing: Vec<&str> = envs
         .iter()
         .filter(|e| !environments.contains_key(*e))
         .map(String::as_str)
         .collect();
-    if missing.is_empty() {
+    if missing.is_empty() || (environments.is_empty() && envs.len() < 2) {
         return Ok(());
     }
-    Err(missing_message(&missing, envs, config_path))
+    Err(missing_message(environments, &missing, envs, config_path))
 }
 
-fn missing_message(missing: &[&str], envs: &[String], config_path: Option<&Path>) -> String {
+fn missing_message(
+    environments: &Environments,
+    missing: &[&str],
+    envs: &[String],
+    config_path: Option<&Path>,
+) -> String {
     let path = config_path.map_or_else(
         || "the config file (--config or ROTUI_CONFIG)".to_owned(),
         |p| p.display().to_string(),
     );
-    let mut out = format!(
-        "{} spans {} environments, each its own AWS account and cluster, but {} not configured: \
-         nothing was connected to. Add to {path}:\n",
-        envs.join("+"),
-        envs.len(),
-        match missing {
-            [one] => format!("{one} is"),
-            many => format!("{} are", many.join(", ")),
-        },
-    );
+    let which = match missing {
+        [one] => format!("{one} is"),
+        many => format!("{} are", many.join(", ")),
+    };
+    let mut out = if environments.is_empty() {
+        format!(
+            "{} spans {} environments, each its own AWS account and cluster, but {which} not configured: \
+             nothing was connected to. Add to {path}:\n",
+            envs.join("+"),
+            envs.len(),
+        )
+    } else {
+        let known: Vec<&str> = environments.keys().map(String::as_str).collect();
+        let guesses: Vec<String> = missing
+            .iter()
+            .filter_map(|m| Some(format!("{m} → {}", likely(&known, m)?)))
+            .collect();
+        let guess = if guesses.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean {}?)", guesses.join(", "))
+        };
+        format!(
+            "{which} not configured{guess}: {path} names the environments {}, and nothing was \
+             connected to. Pass --env with one of those, or, if {which} another AWS account and \
+             cluster, add to {path}:\n",
+            known.join(", "),
+        )
+    };
     for env in missing {
         out.push_str(&template(env));
     }
@@ -102,6 +128,24 @@ fn missing_message(missing: &[&str], envs: &[String], config_path: Option<&Path>
          holds one account at a time; with it, each environment's session comes from its profile.",
     );
     out
+}
+
+/// The configured name `typed` most likely meant: one it begins or ends,
+/// or one that begins it (`prod` → `production`).
+fn likely<'a>(known: &[&'a str], typed: &str) -> Option<&'a str> {
+    let typed = typed.to_ascii_lowercase();
+    let close: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|k| {
+            let k = k.to_ascii_lowercase();
+            typed.len() >= 3 && (k.starts_with(&typed) || typed.starts_with(&k))
+        })
+        .collect();
+    match close.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
 }
 
 /// The config block for `env`, with placeholders.
@@ -178,6 +222,33 @@ pub fn check_cluster(
         ));
     }
     Ok(())
+}
+
+/// Without a config for the environment, the session's account and the
+/// kube context's cluster must still be one account: an EKS cluster's ARN
+/// names its account, so production's session with staging's context is
+/// caught here too. `cluster` is the context's `cluster` entry (`None`, or
+/// a name that is not an EKS ARN: nothing to compare).
+pub fn check_session_matches_cluster(
+    env: &str,
+    account: &str,
+    context: &str,
+    cluster: Option<&str>,
+) -> Result<(), String> {
+    let Some(cluster_account) = cluster.and_then(eks_account) else {
+        return Ok(());
+    };
+    if cluster_account == account {
+        return Ok(());
+    }
+    Err(format!(
+        "{env}: the AWS session is account {account}, but kube context {context} is cluster {}, in \
+         account {cluster_account}: one of them is another environment's. Use the session of \
+         {env}'s account (`gds aws govuk-{env}-<role> --shell`) and the context of its cluster \
+         (`--context`, see `kubectl config get-contexts`), or name {env}'s account and context in \
+         the config file ([environments.{env}]) so rotui picks both",
+        cluster.unwrap_or_default()
+    ))
 }
 
 /// The account of an EKS cluster ARN (`arn:aws:eks:<region>:<account>:cluster/<name>`).
@@ -283,8 +354,9 @@ copied_by_restore = false
     fn several_environments_need_each_configured_and_are_shown_the_toml() {
         let c = config();
         let path = Path::new("/home/op/.config/rotui/config.toml");
-        assert!(require_configured(&c.environments, &envs(&["integration"]), Some(path)).is_ok());
+        assert!(require_configured(&Environments::new(), &envs(&["integration"]), Some(path)).is_ok());
         assert!(require_configured(&c.environments, &envs(&["production", "staging"]), None).is_ok());
+        assert!(require_configured(&c.environments, &envs(&["staging"]), None).is_ok());
         let err = require_configured(&c.environments, &envs(&["production", "integration"]), Some(path))
             .unwrap_err();
         assert!(err.contains("integration is not configured"), "{err}");
@@ -295,6 +367,20 @@ copied_by_restore = false
         // The template is itself a valid config, once filled in.
         let filled = template("integration").replace("<12-digit account id of integration>", "3");
         assert!(Config::parse(&filled).is_ok(), "{filled}");
+        // One environment the config does not name: refused too, listing
+        // the ones it does, with the likely one.
+        let err = require_configured(&c.environments, &envs(&["prod"]), Some(path)).unwrap_err();
+        assert!(
+            err.starts_with(
+                "prod is not configured (did you mean prod → production?): \
+                 /home/op/.config/rotui/config.toml names the environments production, staging"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("Pass --env with one of those"), "{err}");
+        let err = require_configured(&c.environments, &envs(&["integration"]), None).unwrap_err();
+        assert!(!err.contains("did you mean"), "{err}");
+        assert!(err.contains("[environments.integration]"), "{err}");
         let err = require_configured(&Environments::new(), &envs(&["a", "b"]), None).unwrap_err();
         assert!(err.contains("a, b are not configured"), "{err}");
         assert!(err.contains("--config or ROTUI_CONFIG"), "{err}");
@@ -343,6 +429,31 @@ copied_by_restore = false
                 .unwrap_err()
                 .contains("no context staging")
         );
+    }
+
+    #[test]
+    fn without_config_the_session_and_the_clusters_account_must_agree() {
+        let stag = "arn:aws:eks:eu-west-1:222222222222:cluster/govuk";
+        let err =
+            check_session_matches_cluster("production", "111111111111", "staging", Some(stag)).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "production: the AWS session is account 111111111111, but kube context staging is \
+                 cluster {stag}, in account 222222222222"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("gds aws govuk-production-<role> --shell"), "{err}");
+        assert_eq!(
+            check_session_matches_cluster("staging", "222222222222", "staging", Some(stag)),
+            Ok(())
+        );
+        // Not an EKS ARN (kind, the sandbox): nothing to compare.
+        assert_eq!(
+            check_session_matches_cluster("x", "1", "kind", Some("kind-local")),
+            Ok(())
+        );
+        assert_eq!(check_session_matches_cluster("x", "1", "c", None), Ok(()));
     }
 
     #[test]

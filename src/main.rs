@@ -54,7 +54,14 @@ fn main() {
     drop(runtime);
     // Flush the log before exiting (exit runs no destructors).
     drop(log);
+    // Ended by a signal: say so (and what failed, if anything did), then
+    // exit as a shell reports a process it killed.
     if let Some(signal) = rotui::tui::received_signal() {
+        if let Err(e) = &result {
+            report(e);
+        }
+        let name = nix::sys::signal::Signal::try_from(signal).map_or("a signal", |s| s.as_str());
+        let _ = writeln!(std::io::stderr(), "rotui: ended by {name}");
         std::process::exit(128 + signal);
     }
     match result {

@@ -6,7 +6,9 @@
 //!
 //! A configured environment ([`crate::environments`]) is first checked to be
 //! itself: the session's account and the kube context's cluster are the
-//! ones its config names, so production is never rotated as staging.
+//! ones its config names, so production is never rotated as staging. One
+//! not configured is checked against itself: the session's account must be
+//! the one its context's EKS cluster ARN names.
 
 use std::fmt;
 
@@ -126,6 +128,27 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
                 report.push(
                     "AWS",
                     format!("the session is {}'s account {}", t.env, cfg.account_id),
+                    problem.map(Redacted::new),
+                );
+            }
+            // No config for it: the session and the context must still be
+            // one account (an EKS cluster's ARN names its own).
+            if let (None, Ok(who), Some(context)) = (
+                c.environments.get(t.env.as_str()),
+                &who,
+                c.kube_context.as_deref(),
+            ) && let Some(account) = c.kube_cluster.as_deref().and_then(environments::eks_account)
+            {
+                let problem = environments::check_session_matches_cluster(
+                    &t.env,
+                    &who.account,
+                    context,
+                    c.kube_cluster.as_deref(),
+                )
+                .err();
+                report.push(
+                    "AWS",
+                    format!("the session is the account of context {context}'s cluster ({account})"),
                     problem.map(Redacted::new),
                 );
             }

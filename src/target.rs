@@ -31,6 +31,19 @@ impl Engine {
         }
     }
 
+    /// The engine a name suggests: it mentions mysql or mariadb, or
+    /// postgres (`mysql-primary`, `account-api-postgres`, `pg`).
+    pub fn named_in(name: &str) -> Option<Engine> {
+        let name = name.to_ascii_lowercase();
+        if name.contains("mysql") || name.contains("mariadb") {
+            Some(Engine::Mysql)
+        } else if name.contains("postgres") || name == "pg" {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+
     /// The engine whose [`Engine::as_str`] is `name`, exactly.
     pub fn from_name(name: &str) -> Option<Engine> {
         Engine::value_variants()
@@ -296,6 +309,9 @@ pub enum NameSource {
     /// Discovery found several candidates and cannot choose: the operator
     /// must pass the flag with one of them (the value is still the convention).
     Choose(Vec<String>),
+    /// Nothing of the app was found (no Deployment, no ExternalSecret): the
+    /// apps that were (the value is still the convention).
+    NotFound(Vec<String>),
 }
 
 impl fmt::Display for NameSource {
@@ -306,6 +322,7 @@ impl fmt::Display for NameSource {
             NameSource::Discovered(from) => f.write_str(from),
             NameSource::Fallback(why) => write!(f, "convention ({why})"),
             NameSource::Choose(keys) => write!(f, "unresolved: one of {}", keys.join(", ")),
+            NameSource::NotFound(apps) => write!(f, "not found; the apps found: {}", apps.join(", ")),
         }
     }
 }
@@ -327,6 +344,14 @@ impl Sources {
     /// Whether a flag set it (discovery must then leave it alone).
     pub fn is_flag(&self, field: Field) -> bool {
         matches!(self.get(field), NameSource::Flag)
+    }
+
+    /// The apps found when nothing of this one was, if so.
+    pub fn not_found(&self) -> Option<&[String]> {
+        self.0.values().find_map(|s| match s {
+            NameSource::NotFound(apps) => Some(apps.as_slice()),
+            _ => None,
+        })
     }
 
     /// The first name discovery could not choose, with its candidates.
@@ -525,10 +550,38 @@ impl Target {
     }
 }
 
-/// The dated successor of an app's user, following the runbook:
-/// MySQL `signon` → `signon_user_20260121`; PostgreSQL `account-api` →
-/// `account-api-user-20260121`. `taken` says whether a name already exists;
-/// a second rotation on the same day gets `_2`/`-2`, then `_3`…
+/// What a new username is built on: the old user's name without the
+/// dated tail an earlier rotation gave it (`whitehall` → `whitehall`,
+/// `signon_user_20260121_2` → `signon`), else the app's name. An app whose
+/// names drift (`whitehall-admin` logging in as `whitehall`) keeps its
+/// user's name, not its own.
+pub fn username_base<'a>(old_user: Option<&'a str>, app: &'a str) -> &'a str {
+    let Some(old) = old_user.filter(|u| !u.is_empty()) else {
+        return app;
+    };
+    for sep in ['_', '-'] {
+        let marker = format!("{sep}user{sep}");
+        if let Some(i) = old.rfind(&marker) {
+            let tail = &old[i + marker.len()..];
+            let (date, counter) = tail.split_at(tail.len().min(8));
+            let dated = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+            let counted = counter.is_empty()
+                || counter
+                    .strip_prefix(sep)
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if dated && counted && i > 0 {
+                return &old[..i];
+            }
+        }
+    }
+    old
+}
+
+/// The dated successor of a user, following the runbook: MySQL `signon`
+/// → `signon_user_20260121`; PostgreSQL `account-api` →
+/// `account-api-user-20260121`. `app` is what it is built on
+/// ([`username_base`]: the old user's name). `taken` says whether a name
+/// already exists; a second rotation on the same day gets `_2`/`-2`, then `_3`…
 ///
 /// Names longer than the engine allows (`Engine::max_username_len`: MySQL 32
 /// characters, PostgreSQL 63 bytes) are shortened deterministically: the
@@ -661,6 +714,49 @@ mod tests {
             new_username("signon", Engine::Mysql, day(), |n| taken.contains(&n)),
             "signon_user_20260121_3"
         );
+    }
+
+    #[test]
+    fn new_usernames_build_on_the_old_user() {
+        assert_eq!(username_base(Some("whitehall"), "whitehall-admin"), "whitehall");
+        assert_eq!(username_base(Some("signon_user_20260121"), "signon"), "signon");
+        assert_eq!(username_base(Some("signon_user_20260121_2"), "signon"), "signon");
+        assert_eq!(
+            username_base(Some("account-api-user-20260121-3"), "account-api"),
+            "account-api"
+        );
+        // A shortened name keeps its hash, so the next one still fits.
+        assert_eq!(
+            username_base(Some("collections-pu1b4b_user_20261203"), "collections-publisher"),
+            "collections-pu1b4b"
+        );
+        // Only a dated tail is cut.
+        assert_eq!(username_base(Some("the_user_base"), "x"), "the_user_base");
+        assert_eq!(username_base(Some("a_user_2026012"), "x"), "a_user_2026012");
+        assert_eq!(username_base(Some("_user_20260121"), "x"), "_user_20260121");
+        assert_eq!(username_base(None, "signon"), "signon");
+        assert_eq!(username_base(Some(""), "signon"), "signon");
+        let base = username_base(Some("whitehall"), "whitehall-admin");
+        assert_eq!(
+            new_username(base, Engine::Mysql, day(), |_| false),
+            "whitehall_user_20260121"
+        );
+        // Rotated again, the name does not grow.
+        let next = new_username(
+            username_base(Some("whitehall_user_20260121"), "whitehall-admin"),
+            Engine::Mysql,
+            day(),
+            |n| n == "whitehall_user_20260121",
+        );
+        assert_eq!(next, "whitehall_user_20260121_2");
+    }
+
+    #[test]
+    fn names_suggest_an_engine() {
+        assert_eq!(Engine::named_in("account-api-postgres"), Some(Engine::Postgres));
+        assert_eq!(Engine::named_in("mysql-primary"), Some(Engine::Mysql));
+        assert_eq!(Engine::named_in("whitehall-database"), None);
+        assert_eq!(Engine::named_in("pg"), Some(Engine::Postgres));
     }
 
     #[test]

@@ -121,6 +121,13 @@ impl AwsSession {
             .or_else(Region::new(DEFAULT_REGION));
         let mut loader = base_loader(opts).region(region);
         if let Some(p) = &opts.profile {
+            // A profile in neither file: say so, not "no credentials" (the
+            // shell's, if any, are not used for a named profile).
+            let env = |k: &str| std::env::var_os(k).map(std::path::PathBuf::from);
+            if let Some(e) = missing_profile(p, &ProfileFiles::of(&env), |f| std::fs::read_to_string(f).ok())
+            {
+                return Err(e);
+            }
             // The profile's credentials only: the default chain would prefer
             // the shell's exported keys, which belong to another account when
             // several environments are open at once.
@@ -276,6 +283,73 @@ pub fn expiry_from_env(env: &impl Fn(&str) -> Option<String>) -> Option<DateTime
     })
 }
 
+/// The shared config and credentials files, where the SDK looks for them.
+pub struct ProfileFiles {
+    pub config: std::path::PathBuf,
+    pub credentials: std::path::PathBuf,
+}
+
+impl ProfileFiles {
+    /// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/…`.
+    pub fn of(env: &impl Fn(&str) -> Option<std::path::PathBuf>) -> ProfileFiles {
+        let aws = env("HOME").unwrap_or_default().join(".aws");
+        ProfileFiles {
+            config: env("AWS_CONFIG_FILE").unwrap_or_else(|| aws.join("config")),
+            credentials: env("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| aws.join("credentials")),
+        }
+    }
+}
+
+/// The profiles a shared file defines: `[profile x]` (or `[x]`, as the
+/// credentials file and `[default]` write them).
+fn profiles_in(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
+        .map(|name| {
+            let name = name.trim();
+            name.strip_prefix("profile ").map_or(name, str::trim).to_owned()
+        })
+        .filter(|name| !name.starts_with("sso-session ") && !name.starts_with("services "))
+        .collect()
+}
+
+/// Why `profile` cannot be used: neither file defines it (None: one does).
+pub fn missing_profile(
+    profile: &str,
+    files: &ProfileFiles,
+    read: impl Fn(&std::path::Path) -> Option<String>,
+) -> Option<AwsError> {
+    let mut known: Vec<String> = [&files.config, &files.credentials]
+        .into_iter()
+        .flat_map(|f| read(f).map(|t| profiles_in(&t)).unwrap_or_default())
+        .collect();
+    if known.iter().any(|k| k == profile) {
+        return None;
+    }
+    known.sort();
+    known.dedup();
+    let others = if known.is_empty() {
+        "it defines none".to_owned()
+    } else {
+        format!("it defines {}", known.join(", "))
+    };
+    Some(
+        AwsError::new(
+            AwsErrorKind::Invalid,
+            format!(
+                "AWS profile {profile} is not in {} (nor in {}); {others}",
+                files.config.display(),
+                files.credentials.display()
+            ),
+        )
+        .with_hint(format!(
+            "add [profile {profile}] to {} (e.g. `aws configure sso --profile {profile}`), or set \
+             aws_profile in rotui's config ([environments.<env>]) to a profile that exists",
+            files.config.display()
+        )),
+    )
+}
+
 fn no_credentials() -> AwsError {
     AwsError::new(
         AwsErrorKind::ExpiredSession,
@@ -373,6 +447,40 @@ mod tests {
             s.remaining(at + chrono::Duration::minutes(1)),
             Some(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn a_profile_in_neither_file_is_named_with_the_file() {
+        let files = ProfileFiles {
+            config: "/home/op/.aws/config".into(),
+            credentials: "/home/op/.aws/credentials".into(),
+        };
+        let read = |f: &std::path::Path| {
+            Some(if f.ends_with("config") {
+                "[default]\nregion = eu-west-1\n[profile govuk-staging-developer]\n[sso-session gds]\n"
+                    .to_owned()
+            } else {
+                "[govuk-integration]\naws_access_key_id = x\n".to_owned()
+            })
+        };
+        let e = missing_profile("govuk-production-developer", &files, read).unwrap();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "AWS profile govuk-production-developer is not in /home/op/.aws/config (nor in \
+                 /home/op/.aws/credentials); it defines default, govuk-integration, govuk-staging-developer"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("add [profile govuk-production-developer] to /home/op/.aws/config"),
+            "{text}"
+        );
+        assert!(!text.contains("gds aws"), "{text}");
+        assert!(missing_profile("govuk-staging-developer", &files, read).is_none());
+        assert!(missing_profile("govuk-integration", &files, read).is_none());
+        let none = missing_profile("x", &files, |_| None).unwrap().to_string();
+        assert!(none.contains("it defines none"), "{none}");
     }
 
     #[test]

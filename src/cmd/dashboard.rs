@@ -3,13 +3,12 @@
 use color_eyre::eyre::Result;
 
 use crate::cli::ConnArgs;
-use crate::config::Config;
 use crate::target::{Target, TargetArgs};
 
 pub async fn run(target: &TargetArgs, conn: &ConnArgs, read_only: bool) -> Result<()> {
     // Logs go to a file, never to the screen: main starts the log for every
     // command (crate::logging).
-    let config = Config::load(conn.config.as_deref())?;
+    let config = super::config_for(conn, &target.env.iter().cloned().collect::<Vec<_>>())?;
     let target = match Target::from_args(target) {
         Ok(t) => Some(t),
         // With no target the dashboard opens empty; `:` switches to one.

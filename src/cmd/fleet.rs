@@ -18,7 +18,6 @@ use color_eyre::eyre::{Result, eyre};
 use futures::StreamExt;
 
 use crate::cli::{ConnArgs, FleetArgs};
-use crate::config::Config;
 use crate::environments::{self, Environments};
 use crate::fleet::view::{FleetEffect, FleetView};
 use crate::fleet::{FleetError, FleetReport, FleetRow, Logins, Read, Tried};
@@ -50,15 +49,13 @@ pub struct FleetSources {
 }
 
 pub async fn run(target: &TargetArgs, conn: &ConnArgs, args: &FleetArgs) -> Result<FleetExit> {
-    let config = Config::load(conn.config.as_deref())?;
     let envs = fleet_envs(&args.env, target.env.as_deref());
     if envs.is_empty() {
         return Err(eyre!(
             "missing --env (or ROTUI_ENV): the environments whose fleet to show (e.g. production,staging)"
         ));
     }
-    environments::require_configured(&config.environments, &envs, conn.config.as_deref())
-        .map_err(|e| eyre!(e))?;
+    let config = super::config_for(conn, &envs)?;
     let sources = FleetSources {
         envs: envs
             .iter()
@@ -171,6 +168,30 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
         if let Err(why) = environments::check_cluster(env, &sources.environments, context, cluster.as_deref())
         {
             k8s = Err(Redacted::new(why));
+        }
+    }
+    // Not configured: the session and the context must still be one
+    // account (an EKS cluster's ARN names its own).
+    if let (None, Ok(s)) = (cfg, &session)
+        && let Some(context) = context
+            .clone()
+            .or_else(|| kube::config::Kubeconfig::read().ok()?.current_context)
+        && let Some(cluster) = environments::context_cluster(&context)
+        && environments::eks_account(&cluster).is_some()
+    {
+        let agree = match s.caller_identity().await {
+            Ok(who) => {
+                environments::check_session_matches_cluster(env, &who.account, &context, Some(&cluster))
+            }
+            Err(e) => Err(format!(
+                "{env}: the AWS session's account could not be checked: {e}"
+            )),
+        };
+        if let Err(why) = agree {
+            return Read {
+                report: refused(env, System::SecretsManager, &why),
+                logins: Logins::default(),
+            };
         }
     }
     let secrets = session.map(|s| s.secrets());

@@ -51,6 +51,7 @@ pub fn resolve(db_url: &str, target: &TargetArgs) -> Result<InspectTarget> {
 /// as every command connects (admin password from the admin secret,
 /// `--tunnel` through a relay pod).
 pub async fn run(conn: &ConnArgs, target_args: &TargetArgs, args: &InspectArgs) -> Result<()> {
+    super::config_for(conn, &target_args.env.iter().cloned().collect::<Vec<_>>())?;
     let result = match (&conn.db_url, Target::from_args(target_args)) {
         (Some(url), _) if connect::has_password(url) && !conn.tunnel => {
             let t = resolve(url, target_args)?;

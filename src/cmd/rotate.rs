@@ -35,10 +35,7 @@ async fn prepare(
     }
     // Each environment is its own AWS account and cluster: several at once
     // need each one's session and context from the config.
-    let config = crate::config::Config::load(conn.config.as_deref())?;
-    let path = crate::config::resolved_path(conn.config.as_deref());
-    crate::environments::require_configured(&config.environments, &envs, path.as_deref())
-        .map_err(|e| eyre!(e))?;
+    let config = super::config_for(conn, &envs)?;
     // Which environments are restored nightly from another (config); none
     // configured keeps the runbook's default, staging from production.
     let spec = if config.environments.is_empty() {

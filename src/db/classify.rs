@@ -29,6 +29,12 @@ impl DbError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed => DbError::new(Unreachable, err.to_string())
                 .with_hint("is the server up and reachable (tunnel, VPN, security group)?"),
+            // A server speaking another protocol (PostgreSQL's client at a
+            // MySQL server: "unexpected response from SSLRequest").
+            sqlx::Error::Protocol(_) => DbError::new(Other, err.to_string()).with_hint(
+                "the server does not speak this engine's protocol: is it the other engine (--engine mysql|postgres), \
+                 or another service on that port?",
+            ),
             sqlx::Error::Configuration(_) => {
                 DbError::new(Other, err.to_string()).with_hint("check the database URL")
             }

@@ -290,14 +290,7 @@ pub fn app_of_secret(name: &str) -> Option<&str> {
 /// The engine a secret's name suggests: its last part mentions mysql,
 /// mariadb or postgres (`mysql-primary`, `postgresql`).
 pub fn engine_of_secret(name: &str) -> Option<Engine> {
-    let last = name.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
-    if last.contains("mysql") || last.contains("mariadb") {
-        Some(Engine::Mysql)
-    } else if last.contains("postgres") || last == "pg" {
-        Some(Engine::Postgres)
-    } else {
-        None
-    }
+    Engine::named_in(name.rsplit('/').next().unwrap_or(""))
 }
 
 /// The date a rotated username carries: `signon_user_20261203`,

@@ -112,18 +112,27 @@ pub async fn rotate_cmd(
     opts: RunOptions,
     out: &mut dyn Write,
 ) -> RunOutcome {
+    // Every way out says why: a refusal before the start too (another
+    // operator holding the rotation, say), not only a failed step.
+    let failed = |out: &mut dyn Write, e: RotationError| {
+        let _ = writeln!(out, "failed: {e}");
+        RunOutcome::Failed(e)
+    };
     let plan = match Plan::build(spec) {
         Ok(p) => p,
         Err(e) => {
-            return RunOutcome::Failed(RotationError {
-                step: None,
-                error: StepError::Blocked(e.to_string()),
-            });
+            return failed(
+                out,
+                RotationError {
+                    step: None,
+                    error: StepError::Blocked(e.to_string()),
+                },
+            );
         }
     };
     let rotation = match runner::start_or_resume(spec, ctx, journal, &opts).await {
         Ok(r) => r,
-        Err(e) => return RunOutcome::Failed(e),
+        Err(e) => return failed(out, e),
     };
     let _ = writeln!(
         out,

@@ -312,8 +312,11 @@ pub async fn decide_from(
             .map_err(|e| err(e.into()))?;
         taken.extend(past);
     }
+    // Built on the old user's name (the target environment's), not the app's.
+    let old = spec.envs.first().and_then(|e| old_users.get(e));
+    let base = crate::target::username_base(old.map(String::as_str), &spec.app);
     let new_username = loop {
-        let candidate = crate::target::new_username(&spec.app, spec.engine, today, |n| taken.contains(n));
+        let candidate = crate::target::new_username(base, spec.engine, today, |n| taken.contains(n));
         let mut free = true;
         for env in &spec.envs {
             let db = &ctx.env(env).map_err(err)?.db;

@@ -203,10 +203,9 @@ pub async fn rollback_cmd(
     let plan = match plan(spec) {
         Ok(p) => p,
         Err(e) => {
-            return RunOutcome::Failed(RotationError {
-                step: None,
-                error: StepError::Blocked(e.to_string()),
-            });
+            let error = StepError::Blocked(e.to_string());
+            let _ = writeln!(out, "failed: {error}");
+            return RunOutcome::Failed(RotationError { step: None, error });
         }
     };
     let rotation = match start(spec, ctx, journal, &opts).await {

@@ -44,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
             NameSource::Flag | NameSource::Discovered(_) => theme.ok(),
             NameSource::Convention => theme.muted(),
             NameSource::Fallback(_) => theme.warn(),
-            NameSource::Choose(_) => theme.danger(),
+            NameSource::Choose(_) | NameSource::NotFound(_) => theme.danger(),
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{:width$}  ", field.flag()), theme.accent()),

@@ -328,13 +328,19 @@ async fn missing_pieces_fall_back_and_an_unknown_admin_key_is_asked_for() {
     let shown = discover::describe(&t).join("\n");
     assert!(!shown.contains("Cd4Passw0rdSecret"), "{shown}");
 
-    // An app with nothing in the cluster keeps every convention, noted.
+    // An app with nothing in the cluster keeps every convention, and is
+    // named as not found, with the apps there are.
     let t = s.discover(&s.no_name_flags("nothing-here", Engine::Mysql)).await;
     assert_eq!(t.deployment, "nothing-here");
     assert!(
-        matches!(t.sources.get(Field::Deployment), NameSource::Fallback(w) if w.contains("no Deployment nothing-here")),
+        matches!(t.sources.get(Field::Deployment), NameSource::NotFound(apps) if apps.contains(&"signon".to_owned())),
         "{:?}",
         t.sources.get(Field::Deployment)
+    );
+    assert!(
+        matches!(t.sources.get(Field::Container), NameSource::Fallback(w) if w.contains("no Deployment nothing-here")),
+        "{:?}",
+        t.sources.get(Field::Container)
     );
 
     // `rotui plan` prints each name with its source and stops before

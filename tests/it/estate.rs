@@ -306,7 +306,10 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     let (code, text) = fx.rotui(&[], &rotate).await;
     assert_eq!(code, Some(0), "{text}");
     let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
-    assert!(user.starts_with("whitehall-admin_user_"), "{user}");
+    assert!(
+        user.starts_with("whitehall_user_"),
+        "built on the old user: {user}"
+    );
     let users = fx.mysql_users("production").await;
     assert!(
         users.contains(&user) && !users.contains(&"whitehall".to_owned()),

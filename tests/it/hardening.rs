@@ -469,6 +469,11 @@ fn every_signal_restores_the_terminal_and_exits_128_plus_it() {
         t.signal(name);
         let s = t.wait_for("the exit code", Duration::from_secs(20), |s| s.contains("exit="));
         assert_eq!(exit_code(&s), Some(128 + number), "SIG{name}:\n{s}");
+        // It says why it ended, as every way out does.
+        assert!(
+            s.contains(&format!("rotui: ended by SIG{name}")),
+            "SIG{name} ended it silently:\n{s}"
+        );
         assert_eq!(
             t.format("#{alternate_on}"),
             "0",

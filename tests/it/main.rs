@@ -18,6 +18,7 @@ mod hardening;
 mod inspect;
 mod k8s;
 mod layers;
+mod mistakes;
 mod preflight;
 mod rollback_cli;
 mod rotation;
