@@ -12,6 +12,8 @@ mod discover;
 mod e2e_tui;
 mod environments;
 mod estate;
+mod faults;
+mod frozen;
 mod fleet;
 mod fleet_estate;
 mod hardening;

@@ -142,6 +142,7 @@ impl MysqlDb {
             )
         })?;
         let grants = self.routine_grants(kind, db, name).await?;
+        crate::fault::point("definer-backup");
         let Err(err) = self.execute_plain(std::slice::from_ref(statement)).await else {
             // DROP removed every grantee's privileges on a routine; the
             // batch re-granted those it knew of when planned. Re-grant any

@@ -3,6 +3,7 @@
 //! and gives a new user the host of the user it replaces.
 
 use crate::db::DbResult;
+use crate::fault;
 use crate::db::Statement;
 use crate::db::mysql::{Account, MysqlDb, test_login};
 use crate::model::{DbObject, Grant, User};
@@ -183,7 +184,7 @@ impl DbPort for MysqlPort {
     }
 
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
-        Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+        Box::pin(fault::after("write/db", async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) }))
     }
 
     fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>> {

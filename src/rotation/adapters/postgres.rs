@@ -1,6 +1,7 @@
 //! [`DbPort`] on `crate::db::postgres`, for one app database.
 
 use crate::db::DbResult;
+use crate::fault;
 use crate::db::Statement;
 use crate::db::postgres::PgDb;
 use crate::model::{DbObject, Grant, User};
@@ -146,7 +147,7 @@ impl DbPort for PgPort {
     }
 
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
-        Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+        Box::pin(fault::after("write/db", async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) }))
     }
 
     /// The key is a 64-bit hash of the lock's name (every rotui computes the same).
