@@ -120,7 +120,8 @@ impl Sb {
     pub async fn rotate_to_the_end(&self, app: App) {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            let r = self.run(app, &ROTATE_ALL(app), &[]).await;
+            let args = rotate_all(&self.current(app).await.0);
+            let r = self.run(app, &strs(&args), &[]).await;
             match r.code {
                 Some(0) => return,
                 Some(10) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(500)).await,
@@ -404,21 +405,15 @@ impl Sb {
     }
 }
 
-/// Every flag a whole unattended rotation needs.
-#[allow(non_snake_case)]
-pub fn ROTATE_ALL(app: App) -> Vec<&'static str> {
-    vec![
-        "rotate",
-        "--yes",
-        "--kill-leftovers",
-        "--wait-timeout",
-        "30",
-        "--confirm-drop",
-        match app {
-            App::Signon => "signon",
-            App::AccountApi => "account-api",
-        },
-    ]
+/// Every flag a whole unattended rotation of `old` needs.
+pub fn rotate_all(old: &str) -> Vec<String> {
+    ["rotate", "--yes", "--kill-leftovers", "--wait-timeout", "30", "--confirm-drop", old]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 pub fn ran(out: std::process::Output, started: Instant) -> Ran {
@@ -478,12 +473,13 @@ async fn every_write_killed(app: App) -> (usize, usize) {
 
     // The rotation: the first mark, then every write, then the mark's clearing.
     let mut killed = vec![];
+    let rotate = rotate_all(&old);
     let r = sb
-        .run(app, &ROTATE_ALL(app), &[("ROTUI_FAULT", "mark/set:1")])
+        .run(app, &strs(&rotate), &[("ROTUI_FAULT", "mark/set:1")])
         .await;
     assert_eq!(r.signal, Some(9), "{r:?}");
     killed.push("mark/set #1".to_owned());
-    killed.extend(kill_at_every(&sb, app, &ROTATE_ALL(app), "write").await);
+    killed.extend(kill_at_every(&sb, app, &strs(&rotate), "write").await);
     let new = sb.settled(app, &objects, "after the rotation").await;
     assert_ne!(new, old);
     // One new version, one new user: nothing was written twice.
@@ -502,7 +498,7 @@ async fn every_write_killed(app: App) -> (usize, usize) {
     // The rollback: a rotation killed once the app secret is promoted and
     // the sync forced (the old user is still there), then rolled back.
     let r = sb
-        .run(app, &ROTATE_ALL(app), &[("ROTUI_FAULT", "write/cluster:1")])
+        .run(app, &strs(&rotate_all(&new)), &[("ROTUI_FAULT", "write/cluster:1")])
         .await;
     assert_eq!(r.signal, Some(9), "{r:?}");
     let promoted = sb.current(app).await.0;
@@ -562,7 +558,7 @@ async fn mysql_definer_move_killed_between_drop_and_create() {
     let app = App::Signon;
     let sb = Sb::start().await;
     let objects = sb.objects(app).await;
-    let (mut cmd, state) = sb.command_in(app, &ROTATE_ALL(app), &[("ROTUI_FAULT", "definer-backup:1:stop")]);
+    let (mut cmd, state) = sb.command_in(app, &strs(&rotate_all("signon")), &[("ROTUI_FAULT", "definer-backup:1:stop")]);
     let child = cmd.spawn().unwrap();
     let pid = child.id().unwrap();
     until_stopped(pid).await;

@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::faults::{App, ROTATE_ALL, Ran, Sb, ran, signal, until_stopped};
+use crate::faults::{App, Ran, Sb, ran, rotate_all, signal, strs, until_stopped};
 
 /// The process listening on 127.0.0.1:`port` (a child of this test).
 fn listener_pid(port: u16) -> u32 {
@@ -123,9 +123,10 @@ impl Freezer<'_> {
     async fn frozen_at(&self, sys: Sys, step: &str) -> Ran {
         let app = App::Signon;
         let fault = format!("step/sandbox/{step}:1:stop");
+        let rotate = rotate_all(&self.sb.current(app).await.0);
         let mut cmd = self.sb.command(
             app,
-            &ROTATE_ALL(app),
+            &strs(&rotate),
             &[("ROTUI_FAULT", &fault), ("KUBECONFIG", &self.kubeconfig)],
         );
         let child = cmd.spawn().unwrap();

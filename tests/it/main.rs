@@ -21,6 +21,7 @@ mod inspect;
 mod k8s;
 mod layers;
 mod preflight;
+mod races;
 mod rollback_cli;
 mod rotation;
 mod sandbox;
