@@ -5,12 +5,13 @@
 //! under it: `write` matches `write/db`; `write|mark/clear` either);
 //! `ROTUI_FAULT=<point>:<n>:stop`
 //! stops it instead (SIGSTOP), so that a test can freeze an outside system
-//! at that exact moment and then let rotui continue (SIGCONT).
+//! at that exact moment and then let rotui continue (SIGCONT). Several
+//! specs, comma-separated, are armed together, each counting its own.
 //!
 //! Always compiled in: the tests drive the binary that ships, and the
 //! variable can do nothing that `kill -9` / `kill -STOP` could not do to
 //! the same process. Unset (always, outside the tests), a point costs one
-//! load of a `OnceLock`.
+//! load of a `OnceLock` and an empty loop.
 //!
 //! The points, each passed right after the call it names succeeded:
 //! `write/db` (one statement), `write/secret` (AWSPENDING stored,
@@ -34,11 +35,15 @@ struct Armed {
     seen: AtomicU64,
 }
 
-fn armed() -> Option<&'static Armed> {
-    static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
-    ARMED
-        .get_or_init(|| std::env::var(VAR).ok().and_then(|v| parse(&v)))
-        .as_ref()
+/// Every spec of the variable (comma-separated); a malformed one arms nothing.
+fn armed() -> &'static [Armed] {
+    static ARMED: OnceLock<Vec<Armed>> = OnceLock::new();
+    ARMED.get_or_init(|| {
+        std::env::var(VAR)
+            .ok()
+            .map(|v| v.split(',').filter_map(parse).collect())
+            .unwrap_or_default()
+    })
 }
 
 fn parse(spec: &str) -> Option<Armed> {
@@ -68,10 +73,14 @@ fn matches(armed: &str, name: &str) -> bool {
 /// Pass fault point `name`: nothing, unless `ROTUI_FAULT` arms it and this
 /// is its `n`th passage.
 pub fn point(name: &str) {
-    let Some(a) = armed() else { return };
-    if !matches(&a.point, name) || a.seen.fetch_add(1, Ordering::SeqCst) + 1 != a.nth {
-        return;
+    for a in armed() {
+        if matches(&a.point, name) && a.seen.fetch_add(1, Ordering::SeqCst) + 1 == a.nth {
+            fire(a, name);
+        }
     }
+}
+
+fn fire(a: &Armed, name: &str) {
     use nix::sys::signal::{Signal, raise};
     let (signal, what) = if a.stop {
         (Signal::SIGSTOP, "stopping")

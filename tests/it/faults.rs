@@ -67,8 +67,9 @@ impl Sb {
     pub async fn start() -> Sb {
         let dir = tempfile::tempdir().unwrap();
         let world = World::start(dir.path()).await.expect("the sandbox starts");
-        let mut env =
-            rotui_sandbox::world::parse_env_file(&std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap());
+        let mut env = rotui_sandbox::world::parse_env_file(
+            &std::fs::read_to_string(dir.path().join("sandbox.env")).unwrap(),
+        );
         env.insert("PATH".into(), std::env::var("PATH").unwrap());
         env.insert("HOME".into(), dir.path().to_string_lossy().into_owned());
         Sb {
@@ -214,7 +215,10 @@ impl Sb {
             .await
             .unwrap();
         let doc: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
-        doc[app.target().admin_secret_key.as_str()].as_str().unwrap().to_owned()
+        doc[app.target().admin_secret_key.as_str()]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// A URL for `app`'s server and database as `user` with `password`.
@@ -314,7 +318,10 @@ impl Sb {
                     .fetch_one(&mut c)
                     .await
                     .map_err(e)?;
-                sqlx::query("CALL suspend_user(3)").execute(&mut c).await.map_err(e)?;
+                sqlx::query("CALL suspend_user(3)")
+                    .execute(&mut c)
+                    .await
+                    .map_err(e)?;
                 let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gdpr_audit_log")
                     .fetch_one(&mut c)
                     .await
@@ -386,6 +393,19 @@ impl Sb {
         if let Err(e) = self.app_works(app).await {
             panic!("{what}: AWSCURRENT ({user}) cannot use the app's objects: {e}");
         }
+        if app == App::Signon {
+            let mut c = sqlx::MySqlConnection::connect(&self.admin_url(app).await)
+                .await
+                .unwrap();
+            let kept: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM rotui_backups.definer_moves")
+                .fetch_one(&mut c)
+                .await;
+            let _ = c.close().await;
+            assert!(
+                kept.as_ref().is_err() || kept.as_ref().is_ok_and(|n| *n == 0),
+                "{what}: a definition still kept on the server: {kept:?}"
+            );
+        }
         let (pending, mark) = self.pending_and_mark(app).await;
         assert!(!pending, "{what}: AWSPENDING left");
         assert!(mark.is_empty(), "{what}: a rotation mark left: {mark:?}");
@@ -407,9 +427,17 @@ impl Sb {
 
 /// Every flag a whole unattended rotation of `old` needs.
 pub fn rotate_all(old: &str) -> Vec<String> {
-    ["rotate", "--yes", "--kill-leftovers", "--wait-timeout", "30", "--confirm-drop", old]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        "rotate",
+        "--yes",
+        "--kill-leftovers",
+        "--wait-timeout",
+        "30",
+        "--confirm-drop",
+        old,
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 pub fn strs(v: &[String]) -> Vec<&str> {
@@ -430,16 +458,50 @@ pub fn ran(out: std::process::Output, started: Instant) -> Ran {
     }
 }
 
+/// The last write a state directory's journal records: step and first line.
+fn last_call(state: &std::path::Path) -> String {
+    fn find(v: &serde_json::Value, out: &mut Option<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let (Some(step), Some(text)) = (m.get("step"), m.get("text").and_then(|t| t.as_str())) {
+                    let first = text.lines().find(|l| !l.starts_with("--")).unwrap_or_default();
+                    *out = Some(format!("{} {}", step.as_str().unwrap_or_default(), first));
+                }
+                m.values().for_each(|v| find(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| find(v, out)),
+            _ => {}
+        }
+    }
+    let mut last = None;
+    for f in std::fs::read_dir(state.join("journal"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for line in std::fs::read_to_string(f.path()).unwrap_or_default().lines() {
+            if let Ok(v) = serde_json::from_str(line) {
+                find(&v, &mut last);
+            }
+        }
+    }
+    last.map(|l| l.chars().take(110).collect())
+        .unwrap_or_else(|| "(no write journalled)".into())
+}
+
 /// Run `args` killed after its first write of `point` each time, from a
 /// new state directory each time, until a run has no such write left and
-/// is killed after clearing the mark (its work done, not yet said).
+/// is killed after clearing the mark (its work done, not yet said), or
+/// until a kill in the write that names `until`.
 /// Returns the points killed, as rotui named them.
-async fn kill_at_every(sb: &Sb, app: App, args: &[&str], point: &str) -> Vec<String> {
+async fn kill_at_every(sb: &Sb, app: App, args: &[&str], point: &str, until: Option<&str>) -> Vec<String> {
     let mut killed = vec![];
     // Each write, then the mark's clearing, which ends the run's work.
     let fault = format!("{point}|mark/clear:1");
     for _ in 0..60 {
-        let r = sb.run(app, args, &[("ROTUI_FAULT", &fault)]).await;
+        let (mut cmd, state) = sb.command_in(app, args, &[("ROTUI_FAULT", &fault)]);
+        let started = Instant::now();
+        let r = ran(cmd.output().await.unwrap(), started);
         match (r.code, r.signal) {
             (None, Some(9)) => {
                 let line = r
@@ -447,8 +509,11 @@ async fn kill_at_every(sb: &Sb, app: App, args: &[&str], point: &str) -> Vec<Str
                     .lines()
                     .find(|l| l.starts_with("rotui: fault point "))
                     .unwrap_or_else(|| panic!("killed, but not by a fault point: {}", r.text));
-                killed.push(line.to_owned());
-                if line.contains("mark/clear") {
+                let point = line
+                    .trim_start_matches("rotui: fault point ")
+                    .trim_end_matches(": killed");
+                killed.push(format!("{point}: {}", last_call(&state)));
+                if line.contains("mark/clear") || until.is_some_and(|u| killed.last().unwrap().contains(u)) {
                     return killed;
                 }
             }
@@ -478,8 +543,49 @@ async fn every_write_killed(app: App) -> (usize, usize) {
         .run(app, &strs(&rotate), &[("ROTUI_FAULT", "mark/set:1")])
         .await;
     assert_eq!(r.signal, Some(9), "{r:?}");
-    killed.push("mark/set #1".to_owned());
-    killed.extend(kill_at_every(&sb, app, &strs(&rotate), "write").await);
+    killed.push("mark/set #1: before any write".to_owned());
+    let mut objects = objects;
+    if app == App::AccountApi {
+        // A table made on the old credentials after the owner role took
+        // everything over (a migration from a pod not yet restarted): the
+        // drop then reassigns it before dropping, and is killed between.
+        killed.extend(kill_at_every(&sb, app, &strs(&rotate), "write", Some("sandbox/promote")).await);
+        let v = sb.stage(app, "AWSPREVIOUS").await.unwrap();
+        let url = sb.url(app, &old, v["password"].as_str().unwrap());
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE made_late (id int)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let _ = c.close().await;
+        objects.insert("r made_late".into());
+    }
+    if app == App::AccountApi {
+        // Made again just before the drop, which then plans REASSIGN
+        // OWNED and DROP OWNED before DROP USER: killed right after the
+        // REASSIGN (its second statement, after NOLOGIN), then after each.
+        killed.extend(kill_at_every(&sb, app, &strs(&rotate), "write", Some("sandbox/force-sync")).await);
+        let fault = "step/sandbox/drop-old-user:1:stop,write/db:2";
+        let (mut cmd, state) = sb.command_in(app, &strs(&rotate), &[("ROTUI_FAULT", fault)]);
+        let child = cmd.spawn().unwrap();
+        let pid = child.id().unwrap();
+        until_stopped(pid).await;
+        let v = sb.stage(app, "AWSPREVIOUS").await.unwrap();
+        let url = sb.url(app, &old, v["password"].as_str().unwrap());
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE made_later (id int)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let _ = c.close().await;
+        objects.insert("r made_later".into());
+        signal(pid, nix::sys::signal::Signal::SIGCONT);
+        let r = ran(child.wait_with_output().await.unwrap(), Instant::now());
+        assert_eq!(r.signal, Some(9), "{r:?}");
+        killed.push(format!("write/db #2: {}", last_call(&state)));
+        assert!(killed.last().unwrap().contains("REASSIGN OWNED"), "{killed:#?}");
+    }
+    killed.extend(kill_at_every(&sb, app, &strs(&rotate), "write", None).await);
     let new = sb.settled(app, &objects, "after the rotation").await;
     assert_ne!(new, old);
     // One new version, one new user: nothing was written twice.
@@ -498,7 +604,11 @@ async fn every_write_killed(app: App) -> (usize, usize) {
     // The rollback: a rotation killed once the app secret is promoted and
     // the sync forced (the old user is still there), then rolled back.
     let r = sb
-        .run(app, &strs(&rotate_all(&new)), &[("ROTUI_FAULT", "write/cluster:1")])
+        .run(
+            app,
+            &strs(&rotate_all(&new)),
+            &[("ROTUI_FAULT", "write/cluster:1")],
+        )
         .await;
     assert_eq!(r.signal, Some(9), "{r:?}");
     let promoted = sb.current(app).await.0;
@@ -510,7 +620,9 @@ async fn every_write_killed(app: App) -> (usize, usize) {
     let mut rollback_kills = 1;
     let confirm = format!("--confirm-drop-new={promoted}");
     let args = ["rollback", "--yes", confirm.as_str()];
-    rollback_kills += kill_at_every(&sb, app, &args, "write").await.len();
+    let rolled = kill_at_every(&sb, app, &args, "write", None).await;
+    eprintln!("{app:?}: the rollback killed at {rolled:#?}");
+    rollback_kills += rolled.len();
     let back = sb.settled(app, &objects, "after the rollback").await;
     assert_eq!(back, new, "rolled back to the user before");
     eprintln!("{app:?}: killed at {killed:#?}");
@@ -535,10 +647,17 @@ pub async fn until_stopped(pid: u32) {
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // `pid (comm) STATE …`: the state follows the last ')'.
-        if stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('T')) {
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('T'))
+        {
             return;
         }
-        assert!(Instant::now() < deadline, "rotui never reached its fault point: {stat}");
+        assert!(
+            Instant::now() < deadline,
+            "rotui never reached its fault point: {stat}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -551,38 +670,56 @@ pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
 /// or trigger with DROP then CREATE, sent as one batch, so the server runs
 /// both. What a DROP that ran alone leaves (a server failing between the
 /// two) is made here: rotui stopped with its backup saved, the object
-/// dropped as the batch's first statement would, rotui killed. Another
-/// laptop, without that backup, resumes.
+/// dropped as the batch's first statement would, rotui killed; another
+/// laptop, without that backup file, resumes — and stops at the next
+/// object's move, which gets the same. Both the procedure and the trigger
+/// come back, defined by the admin, with their grants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_definer_move_killed_between_drop_and_create() {
     let app = App::Signon;
     let sb = Sb::start().await;
     let objects = sb.objects(app).await;
-    let (mut cmd, state) = sb.command_in(app, &strs(&rotate_all("signon")), &[("ROTUI_FAULT", "definer-backup:1:stop")]);
-    let child = cmd.spawn().unwrap();
-    let pid = child.id().unwrap();
-    until_stopped(pid).await;
-    let backup = std::fs::read_dir(state.join("mysql-backups"))
-        .unwrap()
-        .next()
-        .expect("a backup saved before the drop")
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .into_owned();
-    // `<stamp>-<db>.<name>.<kind>.sql`
-    let mut parts = backup.trim_end_matches(".sql").rsplitn(3, '.');
-    let kind = parts.next().unwrap().to_ascii_uppercase();
-    let name = parts.next().unwrap().to_owned();
-    let mut admin = sqlx::MySqlConnection::connect(&sb.admin_url(app).await).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP {kind} signon_production.`{name}`")))
+    let rotate = rotate_all("signon");
+    let mut dropped = vec![];
+    for _ in 0..2 {
+        let (mut cmd, state) =
+            sb.command_in(app, &strs(&rotate), &[("ROTUI_FAULT", "definer-backup:1:stop")]);
+        let child = cmd.spawn().unwrap();
+        let pid = child.id().unwrap();
+        until_stopped(pid).await;
+        let backup = std::fs::read_dir(state.join("mysql-backups"))
+            .unwrap()
+            .next()
+            .expect("a backup saved before the drop")
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        // `<stamp>-<db>.<name>.<kind>.sql`
+        let mut parts = backup.trim_end_matches(".sql").rsplitn(3, '.');
+        let kind = parts.next().unwrap().to_ascii_uppercase();
+        let name = parts.next().unwrap().to_owned();
+        let mut admin = sqlx::MySqlConnection::connect(&sb.admin_url(app).await)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP {kind} signon_production.`{name}`"
+        )))
         .execute(&mut admin)
         .await
         .unwrap();
-    let _ = admin.close().await;
-    signal(pid, nix::sys::signal::Signal::SIGKILL);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(!out.status.success());
+        let _ = admin.close().await;
+        signal(pid, nix::sys::signal::Signal::SIGKILL);
+        let out = child.wait_with_output().await.unwrap();
+        assert!(!out.status.success());
+        dropped.push(format!("{kind} {name}"));
+    }
+    assert!(
+        dropped.iter().any(|d| d.starts_with("PROCEDURE"))
+            && dropped.iter().any(|d| d.starts_with("TRIGGER")),
+        "{dropped:?}"
+    );
     sb.rotate_to_the_end(app).await;
-    sb.settled(app, &objects, &format!("{kind} {name} dropped, not re-created")).await;
+    sb.settled(app, &objects, &format!("{dropped:?} dropped, not re-created"))
+        .await;
 }

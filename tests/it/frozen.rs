@@ -23,7 +23,9 @@ fn listener_pid(port: u16) -> u32 {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let at = text.find("pid=").unwrap_or_else(|| panic!("no listener on {port}: {text}"));
+    let at = text
+        .find("pid=")
+        .unwrap_or_else(|| panic!("no listener on {port}: {text}"));
     text[at + 4..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
@@ -155,7 +157,10 @@ async fn frozen(cases: &[(Sys, &str, u64)]) {
     let info = sb.world.info();
     let kube_port = {
         let text = std::fs::read_to_string(&info.kubeconfig).unwrap();
-        let line = text.lines().find(|l| l.trim_start().starts_with("server:")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("server:"))
+            .unwrap();
         port_of(line.trim_start().trim_start_matches("server:").trim())
     };
     let proxy = Proxy::start(kube_port).await;
@@ -208,5 +213,9 @@ async fn a_frozen_database_ends_the_run_in_bounded_time_and_a_rerun_finishes() {
 /// force-sync (their calls' own 30 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_aws_and_api_server_end_the_run_in_bounded_time_and_a_rerun_finishes() {
-    frozen(&[(Sys::SecretsManager, "promote", 30), (Sys::ApiServer, "force-sync", 30)]).await;
+    frozen(&[
+        (Sys::SecretsManager, "promote", 30),
+        (Sys::ApiServer, "force-sync", 30),
+    ])
+    .await;
 }

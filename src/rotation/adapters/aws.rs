@@ -78,7 +78,9 @@ impl SecretsPort for AwsSecrets {
         password: &'a SecretString,
     ) -> PortFuture<'a, ()> {
         Box::pin(async move {
-            let put = self.secrets.put_pending(&self.secret_id, rotation_id, username, password);
+            let put = self
+                .secrets
+                .put_pending(&self.secret_id, rotation_id, username, password);
             fault::after("write/secret", put).await?;
             Ok(())
         })
@@ -93,7 +95,11 @@ impl SecretsPort for AwsSecrets {
                     format!("secret {} has no AWSPENDING version to promote", self.secret_id),
                 )
             })?;
-            fault::after("write/secret", self.secrets.promote(&self.secret_id, &pending.version_id)).await?;
+            fault::after(
+                "write/secret",
+                self.secrets.promote(&self.secret_id, &pending.version_id),
+            )
+            .await?;
             Ok(())
         })
     }
