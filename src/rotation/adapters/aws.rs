@@ -71,6 +71,16 @@ impl SecretsPort for AwsSecrets {
         })
     }
 
+    fn pending_on_current(&self) -> PortFuture<'_, bool> {
+        Box::pin(async move {
+            Ok(self
+                .secrets
+                .pending(&self.secret_id)
+                .await?
+                .is_some_and(|v| v.stages.iter().any(|s| s == AWSCURRENT)))
+        })
+    }
+
     fn put_pending<'a>(
         &'a self,
         rotation_id: &'a str,
