@@ -80,6 +80,15 @@ impl Sb {
         }
     }
 
+    /// The environment rotui runs with, and a new state directory.
+    pub fn env_for_laptop(&self) -> HashMap<String, String> {
+        let n = self.laptops.fetch_add(1, Ordering::SeqCst);
+        let mut env = self.env.clone();
+        let state = self.dir.path().join(format!("laptop-{n}"));
+        env.insert("ROTUI_STATE_DIR".into(), state.to_string_lossy().into_owned());
+        env
+    }
+
     /// `rotui ARGS` for `app`, from a new empty state directory (another
     /// laptop), with `extra` in its environment.
     pub fn command(&self, app: App, args: &[&str], extra: &[(&str, &str)]) -> tokio::process::Command {

@@ -219,3 +219,37 @@ async fn frozen_aws_and_api_server_end_the_run_in_bounded_time_and_a_rerun_finis
     ])
     .await;
 }
+
+/// The dashboard, its panes reading the database, quit (`q`) while the
+/// database is frozen: it leaves within a bound, the terminal restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_quits_within_a_bound_while_the_database_is_frozen() {
+    let sb = Sb::start().await;
+    let env = sb.env_for_laptop();
+    let mysqld = listener_pid(port_of(&sb.world.info().mysql.admin_url));
+    let (took, screen) = tokio::task::spawn_blocking(move || {
+        let t = crate::tmux::Tmux::start(
+            "rotui-frozen-dash",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--app signon --engine mysql",
+        );
+        t.wait_for("the dashboard's panes", Duration::from_secs(60), |s| {
+            s.contains("Deployment signon") && s.contains("db user")
+        });
+        signal(mysqld, Signal::SIGSTOP);
+        // Its reads are now waiting on the frozen server.
+        std::thread::sleep(Duration::from_secs(3));
+        let started = Instant::now();
+        t.keys(&["q"]);
+        let screen = t.wait_for("the exit", Duration::from_secs(60), |s| s.contains("exit="));
+        let took = started.elapsed();
+        signal(mysqld, Signal::SIGCONT);
+        (took, screen)
+    })
+    .await
+    .unwrap();
+    assert_eq!(crate::tmux::exit_code(&screen), Some(0), "{screen}");
+    assert!(took < Duration::from_secs(8), "quit took {took:?}");
+    eprintln!("the dashboard quit in {:.1} s with the database frozen", took.as_secs_f32());
+}
