@@ -251,5 +251,8 @@ async fn the_dashboard_quits_within_a_bound_while_the_database_is_frozen() {
     .unwrap();
     assert_eq!(crate::tmux::exit_code(&screen), Some(0), "{screen}");
     assert!(took < Duration::from_secs(8), "quit took {took:?}");
-    eprintln!("the dashboard quit in {:.1} s with the database frozen", took.as_secs_f32());
+    eprintln!(
+        "the dashboard quit in {:.1} s with the database frozen",
+        took.as_secs_f32()
+    );
 }

@@ -64,3 +64,60 @@ async fn two_rotate_processes_race_one_wins_each_round_on_both_engines() {
     let sb = Sb::start().await;
     tokio::join!(race(&sb, App::Signon, 3), race(&sb, App::AccountApi, 3));
 }
+
+/// A dashboard and a headless run: `rotate` holds the rotation (stopped
+/// before its promotion) while an operator runs that step from the
+/// dashboard; the dashboard is refused and says who holds it, then the
+/// headless run, continued, finishes: one new user, one new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_and_a_headless_run_race_one_wins() {
+    let app = App::Signon;
+    let sb = Sb::start().await;
+    let objects = sb.objects(app).await;
+    let rotate = rotate_all(&sb.current(app).await.0);
+    let fault = [("ROTUI_FAULT", "step/sandbox/promote:1:stop")];
+    let headless = sb.command(app, &strs(&rotate), &fault).spawn().unwrap();
+    let pid = headless.id().unwrap();
+    until_stopped(pid).await;
+    let env = sb.env_for_laptop();
+    let screen = tokio::task::spawn_blocking(move || {
+        let t = crate::tmux::Tmux::start(
+            "rotui-race-dash",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--app signon --engine mysql",
+        );
+        t.wait_for("the step list", Duration::from_secs(60), |s| {
+            s.contains("Promote")
+        });
+        // The promotion is the eighth step: aim, preview, run, confirm.
+        t.keys(&["g"]);
+        for _ in 1..8 {
+            t.keys(&["j"]);
+        }
+        t.keys(&["Enter"]);
+        let s = t.wait_for("the preview", Duration::from_secs(10), |s| s.contains("Preview:"));
+        assert!(s.contains("AWSCURRENT"), "the promotion's preview:\n{s}");
+        t.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(300));
+        if t.capture().contains("y yes, do it") {
+            t.keys(&["y"]);
+        }
+        let s = t.wait_for("the refusal", Duration::from_secs(30), |s| {
+            s.contains("held by") || s.contains("running now")
+        });
+        t.keys(&["q"]);
+        s
+    })
+    .await
+    .unwrap();
+    signal(pid, Signal::SIGCONT);
+    let won = ran(headless.wait_with_output().await.unwrap(), Instant::now());
+    assert_eq!(
+        won.code,
+        Some(0),
+        "the headless run finishes: {won:?}\n(dashboard:\n{screen})"
+    );
+    sb.settled(app, &objects, "after the dashboard's refusal").await;
+    assert_eq!(sb.versions(app).await, 2, "one new version");
+}
