@@ -126,11 +126,12 @@ impl Sb {
         ran(out, started)
     }
 
-    /// Run `rotate` (then again while it waits) until it finishes: exit 0.
-    pub async fn rotate_to_the_end(&self, app: App) {
+    /// Run `rotate` of `old` (then again while it waits) until it
+    /// finishes: exit 0.
+    pub async fn rotate_to_the_end(&self, app: App, old: &str) {
         let deadline = Instant::now() + Duration::from_secs(90);
+        let args = rotate_all(old);
         loop {
-            let args = rotate_all(&self.current(app).await.0);
             let r = self.run(app, &strs(&args), &[]).await;
             match r.code {
                 Some(0) => return,
@@ -749,7 +750,7 @@ async fn mysql_definer_move_killed_between_drop_and_create() {
             && dropped.iter().any(|d| d.starts_with("TRIGGER")),
         "{dropped:?}"
     );
-    sb.rotate_to_the_end(app).await;
+    sb.rotate_to_the_end(app, "signon").await;
     sb.settled(app, &objects, &format!("{dropped:?} dropped, not re-created"))
         .await;
 }
