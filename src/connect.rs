@@ -17,6 +17,9 @@ use crate::environments::{self, EnvConfig, Environments};
 use crate::secret::{Redacted, SecretString};
 use crate::target::Target;
 
+/// How long closing each connection may take on the way out.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The AWS session the flags and environment describe.
 pub async fn aws_session(conn: &ConnArgs) -> Result<AwsSession> {
     env_session(conn, None).await
@@ -212,13 +215,20 @@ impl Connected {
         })
     }
 
-    /// Close the database pool and the tunnel (deleting its relay pod).
+    /// Close the database pool and the tunnel (deleting its relay pod),
+    /// each for at most [`CLOSE_WAIT`]: a frozen server or API server must
+    /// not keep rotui from exiting (its connections go when the process does).
     pub async fn close(self) {
-        if let Ok(db) = &self.db {
-            db.close().await;
+        if let Ok(db) = &self.db
+            && tokio::time::timeout(CLOSE_WAIT, db.close()).await.is_err()
+        {
+            tracing::warn!("the database did not answer while its connections were closed");
         }
         if let Some(t) = self.tunnel {
-            let _ = t.close().await;
+            let pod = t.pod_name().to_owned();
+            if tokio::time::timeout(CLOSE_WAIT, t.close()).await.is_err() {
+                tracing::warn!(%pod, "the API server did not answer: delete the tunnel's relay pod with kubectl");
+            }
         }
     }
 }

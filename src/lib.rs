@@ -11,6 +11,7 @@ pub mod db;
 pub mod discover;
 pub mod environments;
 pub mod event_loop;
+pub mod fault;
 pub mod fleet;
 pub mod k8s;
 pub mod logging;

@@ -51,7 +51,10 @@ fn main() {
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }
-    drop(runtime);
+    // Whatever is still waiting on a server that does not answer (a pooled
+    // connection being given back, a background release) is abandoned
+    // rather than waited for: the process's exit closes its sockets.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     // Flush the log before exiting (exit runs no destructors).
     drop(log);
     // Ended by a signal: say so (and what failed, if anything did), then

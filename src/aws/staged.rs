@@ -347,6 +347,7 @@ impl SecretsManager {
                         .send()
                         .await
                         .map_err(|e| self.sdk_error(&e, id))?;
+                    crate::fault::point("secret-call");
                 }
                 Call::MoveStage { stage, to, from } => {
                     self.client
@@ -358,6 +359,7 @@ impl SecretsManager {
                         .send()
                         .await
                         .map_err(|e| self.sdk_error(&e, id))?;
+                    crate::fault::point("secret-call");
                 }
             }
         }

@@ -401,7 +401,7 @@ impl ForceSync {
 
     /// Apply, then confirm.
     pub async fn run(&self, k8s: &K8s, timeout: Duration) -> Result<SyncOutcome, K8sError> {
-        let patched = self.apply(k8s).await?;
+        let patched = crate::fault::after("write/cluster", self.apply(k8s)).await?;
         self.confirm(k8s, &patched, timeout).await
     }
 }

@@ -66,9 +66,19 @@ pub(super) async fn lock_all(
     Ok(held)
 }
 
+/// How long giving the locks back may take. A server that does not answer
+/// (frozen, unreachable) must not keep rotui from exiting: dropping the
+/// lock's connection is a release too, once the server sees it close.
+const RELEASE_WAIT: Duration = Duration::from_secs(3);
+
 pub(super) async fn release(locks: Vec<DbLock>) {
-    for l in locks {
-        l.release().await;
+    let all = async {
+        for l in locks {
+            l.release().await;
+        }
+    };
+    if tokio::time::timeout(RELEASE_WAIT, all).await.is_err() {
+        tracing::warn!("the database did not answer the lock's release; its connection was dropped instead");
     }
 }
 

@@ -188,6 +188,10 @@ impl SecretsPort for MemoSecrets {
     fn pending(&self) -> PortFuture<'_, Option<AppCredentials>> {
         self.answers.read("pending".into(), || self.inner.pending())
     }
+    fn pending_on_current(&self) -> PortFuture<'_, bool> {
+        self.answers
+            .read("pending_on_current".into(), || self.inner.pending_on_current())
+    }
     fn put_pending<'a>(
         &'a self,
         rotation_id: &'a str,

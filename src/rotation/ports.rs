@@ -275,8 +275,16 @@ pub trait SecretsPort: Send + Sync {
         username: &'a str,
         password: &'a SecretString,
     ) -> PortFuture<'a, ()>;
-    /// Move AWSCURRENT to the AWSPENDING version (the old one becomes AWSPREVIOUS).
+    /// Move AWSCURRENT to the AWSPENDING version (the old one becomes
+    /// AWSPREVIOUS), then take AWSPENDING off it; after an interrupted
+    /// promotion (AWSCURRENT moved, AWSPENDING still on it), only the latter.
     fn promote_pending(&self) -> PortFuture<'_, ()>;
+    /// Whether AWSPENDING is still on the AWSCURRENT version: a promotion
+    /// interrupted between its two moves (AWS's own rotation would refuse
+    /// to start while it is there).
+    fn pending_on_current(&self) -> PortFuture<'_, bool> {
+        Box::pin(async { Ok(false) })
+    }
     /// Every username the secret has held (its version history), so a new
     /// rotation never reuses one, even of a user dropped since.
     fn past_usernames(&self) -> PortFuture<'_, Vec<String>>;

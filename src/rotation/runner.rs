@@ -188,6 +188,7 @@ async fn walk(
             mark.step = now_at;
             heartbeat(&plan.spec, ctx, mark, opts).await;
         }
+        crate::fault::point(&format!("step/{}", step.id.0));
         let fail = |error: StepError| {
             rec.emit(step, StepEventKind::Failed(error.to_string()));
             RotationError {

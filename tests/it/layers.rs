@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("stable_hash", &[]),
     ("paths", &[]),
     ("model", &[]),
+    ("fault", &[]),
     ("logging", &["paths", "secret", "text"]),
     // The target and its flags, the config as data.
     ("target", &["stable_hash", "text"]),
@@ -26,9 +27,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("environments", &[]),
     ("config", &["environments"]),
     // The outside systems.
-    ("db", &["model", "paths", "secret", "target", "text"]),
-    ("aws", &["model", "secret", "text"]),
-    ("k8s", &["db", "model", "secret", "target", "text"]),
+    ("db", &["fault", "model", "paths", "secret", "target", "text"]),
+    ("aws", &["fault", "model", "secret", "text"]),
+    ("k8s", &["db", "fault", "model", "secret", "target", "text"]),
     // Discovery, the rotation engine, connecting, the preflight.
     ("discover", &["aws", "k8s", "secret", "target", "text"]),
     (
@@ -36,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "aws",
             "db",
+            "fault",
             "k8s",
             "model",
             "paths",

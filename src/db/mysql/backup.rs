@@ -7,6 +7,12 @@
 //! - just before a DROP runs, the object's full `SHOW CREATE` is saved to a
 //!   private (0600) file in rotui's state directory
 //!   (`$ROTUI_STATE_DIR` or `~/.local/state/rotui`, under `mysql-backups/`);
+//! - the same definition, with its definer and its grants, is kept on the
+//!   server itself (`rotui_backups.definer_moves`) until the re-creation is
+//!   done: a rotui that dies between the DROP and the CREATE leaves it
+//!   there, and whoever resumes (from any laptop) sees the object as still
+//!   to move and re-creates it from that row
+//!   ([`MysqlDb::kept_missing`], [`MysqlDb::restore_kept`]);
 //! - if the CREATE still fails, the object is restored from that backup at
 //!   once, and the error says that a DROP ran, what failed, whether the
 //!   restore worked, and where the backup is.
@@ -142,12 +148,24 @@ impl MysqlDb {
             )
         })?;
         let grants = self.routine_grants(kind, db, name).await?;
+        let definer = self.definer_now(kind, db, name).await?;
+        let kept = Kept {
+            db: db.to_owned(),
+            kind: kind.to_ascii_uppercase(),
+            name: name.to_owned(),
+            definer,
+            sql_mode: sql_mode.clone(),
+            create_sql: create.clone(),
+            grants: grants.iter().map(RoutineGrant::sql).collect(),
+        };
+        self.keep_on_server(&kept).await?;
+        crate::fault::point("definer-backup");
         let Err(err) = self.execute_plain(std::slice::from_ref(statement)).await else {
             // DROP removed every grantee's privileges on a routine; the
             // batch re-granted those it knew of when planned. Re-grant any
             // that appeared since, then check they are all there.
             self.regrant(&grants).await?;
-            return Ok(());
+            return self.forget_on_server(&kept).await;
         };
         // Did the DROP run? Then put the object back at once.
         let exists = self
@@ -194,6 +212,8 @@ impl MysqlDb {
             };
         }
         if outcome.is_ok() {
+            // Back as it was: nothing left for another rotui to restore.
+            let _ = self.forget_on_server(&kept).await;
             // The routine's grants went with the DROP: give them back.
             if let Err(e) = self.regrant(&grants).await {
                 outcome = Ok(format!(
@@ -226,6 +246,193 @@ impl MysqlDb {
             err.hint.clone().unwrap_or_default()
         }))
     }
+}
+
+/// Where a routine's or trigger's definition waits on the server while it
+/// is dropped and re-created (see the module docs). The schema stays,
+/// empty, once created: dropping it when empty could race another app's
+/// move on the same server.
+const KEPT_TABLE: &str = "`rotui_backups`.`definer_moves`";
+
+/// One object's definition kept on the server during its move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub db: String,
+    /// `PROCEDURE`, `FUNCTION` or `TRIGGER`.
+    pub kind: String,
+    pub name: String,
+    /// Its definer before the move, as information_schema writes it (`u@%`).
+    pub definer: String,
+    pub sql_mode: String,
+    pub create_sql: String,
+    /// The grants on it the DROP takes away (`GRANT … ON PROCEDURE …`).
+    pub grants: Vec<String>,
+}
+
+impl MysqlDb {
+    async fn keep_on_server(&self, k: &Kept) -> DbResult<()> {
+        let fail = |e: DbError| {
+            DbError::new(
+                e.kind,
+                format!(
+                    "cannot keep a copy of {} {}.{} on the server before dropping it ({}): nothing was changed",
+                    k.kind, k.db, k.name, e.message
+                ),
+            )
+            .with_hint("the admin needs CREATE and INSERT on rotui_backups.*")
+        };
+        self.execute_plain(&[
+            Statement::new("CREATE DATABASE IF NOT EXISTS `rotui_backups`"),
+            Statement::new(format!(
+                "CREATE TABLE IF NOT EXISTS {KEPT_TABLE} (db VARCHAR(64) NOT NULL, kind VARCHAR(16) NOT NULL, \
+                 name VARCHAR(64) NOT NULL, definer VARCHAR(300) NOT NULL, sql_mode TEXT NOT NULL, \
+                 create_sql LONGTEXT NOT NULL, grants LONGTEXT NOT NULL, \
+                 saved_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (db, kind, name)) \
+                 DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"
+            )),
+        ])
+        .await
+        .map_err(fail)?;
+        self.fetch_all(
+            sqlx::query(
+                "REPLACE INTO `rotui_backups`.`definer_moves` \
+                 (db, kind, name, definer, sql_mode, create_sql, grants) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&k.db)
+            .bind(&k.kind)
+            .bind(&k.name)
+            .bind(&k.definer)
+            .bind(&k.sql_mode)
+            .bind(&k.create_sql)
+            .bind(k.grants.join("\n")),
+        )
+        .await
+        .map_err(fail)?;
+        Ok(())
+    }
+
+    /// A routine's or trigger's definer (`user@host`), from information_schema.
+    async fn definer_now(&self, kind: &str, db: &str, name: &str) -> DbResult<String> {
+        let q = if kind.eq_ignore_ascii_case("trigger") {
+            sqlx::query(
+                "SELECT CAST(DEFINER AS CHAR) FROM information_schema.triggers \
+                 WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
+            )
+            .bind(db)
+            .bind(name)
+        } else {
+            sqlx::query(
+                "SELECT CAST(DEFINER AS CHAR) FROM information_schema.routines \
+                 WHERE ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ? AND ROUTINE_TYPE = ?",
+            )
+            .bind(db)
+            .bind(name)
+            .bind(kind.to_ascii_uppercase())
+        };
+        Ok(self
+            .fetch_all(q)
+            .await?
+            .first()
+            .map(|r| text(r, 0))
+            .unwrap_or_default())
+    }
+
+    async fn forget_on_server(&self, k: &Kept) -> DbResult<()> {
+        self.execute_plain(&[forget(k)]).await
+    }
+
+    /// The objects `definer` defined that were dropped to be re-created and
+    /// are missing now (a rotui died in between): kept on the server, to
+    /// be restored by [`MysqlDb::restore_kept`].
+    pub async fn kept_missing(&self, definer: &super::Account) -> DbResult<Vec<Kept>> {
+        let rows = match self
+            .fetch_all(sqlx::query(
+                "SELECT db, kind, name, definer, sql_mode, create_sql, grants \
+                 FROM `rotui_backups`.`definer_moves`",
+            ))
+            .await
+        {
+            Ok(rows) => rows,
+            // No table (1146) or schema (1049): no move ever needed one.
+            Err(e) if matches!(e.code.as_deref(), Some("1146" | "1049")) => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        let mut out = vec![];
+        for r in rows {
+            let k = Kept {
+                db: text(&r, 0),
+                kind: text(&r, 1),
+                name: text(&r, 2),
+                definer: text(&r, 3),
+                sql_mode: text(&r, 4),
+                create_sql: text(&r, 5),
+                grants: text(&r, 6).lines().map(str::to_owned).collect(),
+            };
+            if &super::split_definer(&k.definer) != definer {
+                continue;
+            }
+            let shown = self
+                .fetch_raw(format!(
+                    "SHOW CREATE {} {}.{}",
+                    k.kind,
+                    mysql_ident(&k.db),
+                    mysql_ident(&k.name)
+                ))
+                .await;
+            match shown {
+                Ok(rows) if !rows.is_empty() => {}
+                Ok(_) => out.push(k),
+                Err(e) if matches!(e.code.as_deref(), Some("1305" | "1360")) => out.push(k),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The statement that re-creates a kept object as the move would have
+    /// (defined by the admin, under its own sql_mode, its grants given
+    /// back) and forgets the copy: one batch, run whole by the server.
+    pub fn restore_kept(&self, k: &Kept) -> DbResult<Statement> {
+        let create = super::definers::replace_definer(&k.create_sql, &self.me.sql()).ok_or_else(|| {
+            DbError::new(
+                DbErrorKind::Other,
+                format!(
+                    "the kept definition of {} {}.{} has no DEFINER clause to move: restore it from \
+                     rotui_backups.definer_moves by hand",
+                    k.kind, k.db, k.name
+                ),
+            )
+        })?;
+        let mut batch = vec![
+            "SET @rotui_sql_mode = @@SESSION.sql_mode".to_owned(),
+            format!(
+                "SET SESSION sql_mode = {}",
+                crate::db::ident::mysql_str(&k.sql_mode)
+            ),
+            create,
+            "SET SESSION sql_mode = @rotui_sql_mode".to_owned(),
+        ];
+        batch.extend(k.grants.iter().cloned());
+        batch.push(forget(k).sql());
+        Ok(Statement::new(format!(
+            "-- {} {}.{} was dropped to move its definer and not re-created: restored from the copy kept on the server\n{}",
+            k.kind,
+            k.db,
+            k.name,
+            batch.join(";\n")
+        ))
+        .in_database(&k.db))
+    }
+}
+
+fn forget(k: &Kept) -> Statement {
+    use crate::db::ident::mysql_str;
+    Statement::new(format!(
+        "DELETE FROM {KEPT_TABLE} WHERE db = {} AND kind = {} AND name = {}",
+        mysql_str(&k.db),
+        mysql_str(&k.kind),
+        mysql_str(&k.name)
+    ))
 }
 
 /// One grantee's privileges on one routine (a `mysql.procs_priv` row).

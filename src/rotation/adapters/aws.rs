@@ -3,6 +3,7 @@
 use crate::aws::{
     AWSCURRENT, AWSPREVIOUS, AppSecret, AwsError, AwsErrorKind, AwsSession, SecretsManager, VersionRef,
 };
+use crate::fault;
 use crate::rotation::mark::TAG_PREFIX;
 use crate::rotation::ports::{
     AppCredentials, PortError, PortErrorKind, PortFuture, RotationMark, SecretsPort, System,
@@ -70,6 +71,16 @@ impl SecretsPort for AwsSecrets {
         })
     }
 
+    fn pending_on_current(&self) -> PortFuture<'_, bool> {
+        Box::pin(async move {
+            Ok(self
+                .secrets
+                .pending(&self.secret_id)
+                .await?
+                .is_some_and(|v| v.stages.iter().any(|s| s == AWSCURRENT)))
+        })
+    }
+
     fn put_pending<'a>(
         &'a self,
         rotation_id: &'a str,
@@ -77,9 +88,10 @@ impl SecretsPort for AwsSecrets {
         password: &'a SecretString,
     ) -> PortFuture<'a, ()> {
         Box::pin(async move {
-            self.secrets
-                .put_pending(&self.secret_id, rotation_id, username, password)
-                .await?;
+            let put = self
+                .secrets
+                .put_pending(&self.secret_id, rotation_id, username, password);
+            fault::after("write/secret", put).await?;
             Ok(())
         })
     }
@@ -93,7 +105,11 @@ impl SecretsPort for AwsSecrets {
                     format!("secret {} has no AWSPENDING version to promote", self.secret_id),
                 )
             })?;
-            self.secrets.promote(&self.secret_id, &pending.version_id).await?;
+            fault::after(
+                "write/secret",
+                self.secrets.promote(&self.secret_id, &pending.version_id),
+            )
+            .await?;
             Ok(())
         })
     }
@@ -134,7 +150,7 @@ impl SecretsPort for AwsSecrets {
                 .filter(|k| k.starts_with(TAG_PREFIX) && !tags.iter().any(|(t, _)| t == k))
                 .collect();
             self.secrets.untag(&self.secret_id, &stale).await?;
-            self.secrets.tag(&self.secret_id, &tags).await?;
+            fault::after("mark/set", self.secrets.tag(&self.secret_id, &tags)).await?;
             Ok(())
         })
     }
@@ -151,7 +167,7 @@ impl SecretsPort for AwsSecrets {
                     .map(|(k, _)| k)
                     .filter(|k| k.starts_with(TAG_PREFIX))
                     .collect();
-                self.secrets.untag(&self.secret_id, &keys).await?;
+                fault::after("mark/clear", self.secrets.untag(&self.secret_id, &keys)).await?;
             }
             Ok(())
         })
@@ -189,6 +205,7 @@ impl SecretsPort for AwsSecrets {
             {
                 self.secrets.remove_pending(id, &p.version_id).await?;
             }
+            fault::point("write/secret");
             Ok(())
         })
     }

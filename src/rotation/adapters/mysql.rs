@@ -5,6 +5,7 @@
 use crate::db::DbResult;
 use crate::db::Statement;
 use crate::db::mysql::{Account, MysqlDb, test_login};
+use crate::fault;
 use crate::model::{DbObject, Grant, User};
 use crate::rotation::ports::{DbLock, DbPort, PortError, PortErrorKind, PortFuture, System};
 use crate::secret::SecretString;
@@ -121,24 +122,39 @@ impl DbPort for MysqlPort {
         )
     }
 
+    /// With those dropped to be re-created and missing now (a rotui died
+    /// in between): they are still to move, from the copy on the server.
     fn objects_of<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<DbObject>> {
         Box::pin(async move {
-            Ok(match self.account(user).await? {
-                Some(a) => self.db.objects_defined_by(&a, None).await?,
-                None => vec![],
-            })
+            let Some(a) = self.account(user).await? else {
+                return Ok(vec![]);
+            };
+            let mut objects = self.db.objects_defined_by(&a, None).await?;
+            objects.extend(self.db.kept_missing(&a).await?.into_iter().map(|k| DbObject {
+                kind: k.kind.to_ascii_lowercase(),
+                schema: Some(k.db),
+                name: k.name,
+                owner: k.definer,
+            }));
+            Ok(objects)
         })
     }
 
     /// MySQL objects move to the admin rotui is connected as, whatever `to` says.
     fn move_objects<'a>(&'a self, from: &'a str, _to: &'a str) -> PortFuture<'a, Vec<Statement>> {
         Box::pin(async move {
-            Ok(match self.account(from).await? {
-                // The notes (backups, re-granted routine privileges) travel
-                // with the statements, so previews and the journal show them.
-                Some(a) => self.db.definer_plan(&a, None).await?.statements_with_notes(),
-                None => vec![],
-            })
+            let Some(a) = self.account(from).await? else {
+                return Ok(vec![]);
+            };
+            // First what a rotui that died mid-move left dropped.
+            let mut statements = vec![];
+            for kept in self.db.kept_missing(&a).await? {
+                statements.push(self.db.restore_kept(&kept)?);
+            }
+            // The notes (backups, re-granted routine privileges) travel
+            // with the statements, so previews and the journal show them.
+            statements.extend(self.db.definer_plan(&a, None).await?.statements_with_notes());
+            Ok(statements)
         })
     }
 
@@ -183,7 +199,9 @@ impl DbPort for MysqlPort {
     }
 
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
-        Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+        Box::pin(fault::after("write/db", async move {
+            Ok(self.db.execute(std::slice::from_ref(statement)).await?)
+        }))
     }
 
     fn lock<'a>(&'a self, key: &'a str) -> PortFuture<'a, Option<DbLock>> {

@@ -3,6 +3,7 @@
 use crate::db::DbResult;
 use crate::db::Statement;
 use crate::db::postgres::PgDb;
+use crate::fault;
 use crate::model::{DbObject, Grant, User};
 use crate::rotation::ports::{DbLock, DbPort, PortFuture};
 use crate::secret::SecretString;
@@ -166,7 +167,9 @@ impl DbPort for PgPort {
     }
 
     fn execute<'a>(&'a self, statement: &'a Statement) -> PortFuture<'a, ()> {
-        Box::pin(async move { Ok(self.db.execute(std::slice::from_ref(statement)).await?) })
+        Box::pin(fault::after("write/db", async move {
+            Ok(self.db.execute(std::slice::from_ref(statement)).await?)
+        }))
     }
 
     /// The key is a 64-bit hash of the lock's name (every rotui computes the same).

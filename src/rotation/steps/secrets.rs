@@ -76,7 +76,17 @@ pub(super) async fn observe_promoted(cx: &StepCtx<'_>) -> StepResult<Observation
     let secrets = &cx.ports()?.secrets;
     let c = cx.read(System::SecretsManager, secrets.current()).await?;
     Ok(if c.username == cx.rotation.new_username {
-        Observation::Done(format!("AWSCURRENT names {}", c.username))
+        if cx
+            .read(System::SecretsManager, secrets.pending_on_current())
+            .await?
+        {
+            Observation::NotDone(format!(
+                "AWSCURRENT names {}, and AWSPENDING is still on it: the promotion was interrupted",
+                c.username
+            ))
+        } else {
+            Observation::Done(format!("AWSCURRENT names {}", c.username))
+        }
     } else {
         Observation::NotDone(format!("AWSCURRENT still names {}", c.username))
     })
@@ -101,6 +111,18 @@ pub(super) fn preview_promote(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
 pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
     let ports = cx.ports()?;
     let new = &cx.rotation.new_username;
+    let desc = preview_promote(cx)?.remove(1);
+    // Interrupted after AWSCURRENT moved: only AWSPENDING is left to take off.
+    if cx
+        .read(System::SecretsManager, ports.secrets.current())
+        .await?
+        .username
+        == *new
+    {
+        cx.write(System::SecretsManager, &desc, ports.secrets.promote_pending())
+            .await?;
+        return Ok(Applied::Done);
+    }
     let pending = cx
         .read(System::SecretsManager, ports.secrets.pending())
         .await?
@@ -132,7 +154,6 @@ pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
         }
         Err(e) => return Err(e),
     }
-    let desc = preview_promote(cx)?.remove(1);
     cx.write(System::SecretsManager, &desc, ports.secrets.promote_pending())
         .await?;
     Ok(Applied::Done)
