@@ -99,10 +99,22 @@ pub struct PlanArgs {
     pub compromised: bool,
 }
 
+/// Bounds of a run that writes (rotate, rollback).
+#[derive(Debug, Args)]
+pub struct CallLimits {
+    /// Give up on any single call to the database, Secrets Manager or the
+    /// API server after this long (the step fails naming the system; run
+    /// again to resume) [default: 30 s].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub call_timeout: Option<u64>,
+}
+
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub limits: CallLimits,
     /// Apply every step without asking (required: without it rotate stops
     /// before the first write).
     #[arg(long)]
@@ -133,6 +145,8 @@ pub struct RotateArgs {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub limits: CallLimits,
     /// Apply every step without asking (required: without it rollback
     /// stops before the first write).
     #[arg(long)]

@@ -5,7 +5,7 @@
 
 use color_eyre::eyre::{Result, eyre};
 
-use crate::cli::{ConnArgs, PlanArgs, RollbackArgs, RotateArgs};
+use crate::cli::{CallLimits, ConnArgs, PlanArgs, RollbackArgs, RotateArgs};
 use crate::connect::{self, Connected};
 use crate::preflight;
 use crate::rotation::journal::{self, Journal};
@@ -174,6 +174,7 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             },
             None => opts,
         };
+        let opts = limited(opts, &args.limits);
         // Everything the rotation needs, checked before anything is written.
         let report = preflight(&connected).await;
         if !report.passed() || report.findings().next().is_some() {
@@ -207,11 +208,14 @@ pub async fn rollback(
     let result = async {
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;
-        let opts = RunOptions {
-            yes: args.yes,
-            typed: args.confirm_drop_new.iter().cloned().collect(),
-            ..RunOptions::default()
-        };
+        let opts = limited(
+            RunOptions {
+                yes: args.yes,
+                typed: args.confirm_drop_new.iter().cloned().collect(),
+                ..RunOptions::default()
+            },
+            &args.limits,
+        );
         // Everything the rollback needs, checked before anything is written.
         let report = preflight(&connected).await;
         if !report.passed() || report.findings().next().is_some() {
@@ -234,4 +238,15 @@ pub fn journal(id: Option<&str>) -> Result<()> {
     let dir = journal::state_dir()?;
     let mut out = crate::text::EscapingWriter::new(std::io::stdout());
     Ok(cli::journal_cmd(&dir, id, &mut out)?)
+}
+
+/// `opts` within the operator's `--call-timeout`.
+fn limited(opts: RunOptions, limits: &CallLimits) -> RunOptions {
+    match limits.call_timeout {
+        Some(secs) => RunOptions {
+            call_timeout: std::time::Duration::from_secs(secs),
+            ..opts
+        },
+        None => opts,
+    }
 }

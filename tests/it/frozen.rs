@@ -127,7 +127,8 @@ impl Freezer<'_> {
     async fn frozen_at(&self, sys: Sys, step: &str) -> Ran {
         let app = App::Signon;
         let fault = format!("step/sandbox/{step}:1:stop");
-        let rotate = rotate_all(&self.old);
+        let mut rotate = rotate_all(&self.old);
+        rotate.extend(["--call-timeout".to_owned(), CALL_TIMEOUT.to_string()]);
         let mut cmd = self.sb.command(
             app,
             &strs(&rotate),
@@ -206,23 +207,46 @@ async fn frozen(cases: &[(Sys, &str, u64)]) {
     assert_eq!(sb.versions(app).await, 2, "one AWSPENDING version, once");
 }
 
-/// The database frozen in a database step, and at the promotion (which
-/// logs in first), where rotui once printed its failure and never exited.
+/// Every run here bounds each call at this many seconds (`--call-timeout`),
+/// so a frozen system costs seconds, not the default 30.
+const CALL_TIMEOUT: u64 = 5;
+
+/// The database frozen in each kind of step that reads or writes it: a
+/// database write, the promotion (which logs in first, where rotui once
+/// printed its failure and never exited), the drain (counting
+/// connections) and the drop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_database_ends_the_run_in_bounded_time_and_a_rerun_finishes() {
-    frozen(&[(Sys::Database, "create-user", 10), (Sys::Database, "promote", 10)]).await;
+    frozen(&[
+        (Sys::Database, "create-user", 10),
+        (Sys::Database, "promote", 10),
+        (Sys::Database, "drain", 10),
+        (Sys::Database, "drop-old-user", 10),
+    ])
+    .await;
 }
 
-/// Secrets Manager frozen at the promotion (its call's own 30 s).
+/// Secrets Manager frozen at each of its writes: the pending version and
+/// the promotion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_secrets_manager_ends_the_run_in_bounded_time_and_a_rerun_finishes() {
-    frozen(&[(Sys::SecretsManager, "promote", 30)]).await;
+    frozen(&[
+        (Sys::SecretsManager, "store-pending", CALL_TIMEOUT),
+        (Sys::SecretsManager, "promote", CALL_TIMEOUT),
+    ])
+    .await;
 }
 
-/// The API server frozen at the force-sync (its call's own 30 s).
+/// The API server frozen at its write (the force-sync) and in the waits
+/// that watch it (the Secret's check, the rollout).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_api_server_ends_the_run_in_bounded_time_and_a_rerun_finishes() {
-    frozen(&[(Sys::ApiServer, "force-sync", 30)]).await;
+    frozen(&[
+        (Sys::ApiServer, "force-sync", CALL_TIMEOUT),
+        (Sys::ApiServer, "verify-secret", CALL_TIMEOUT),
+        (Sys::ApiServer, "rollout", CALL_TIMEOUT),
+    ])
+    .await;
 }
 
 /// The dashboard, its panes reading the database, quit (`q`) while the
