@@ -51,9 +51,11 @@ pub enum Dialog {
     Help {
         scroll: u16,
     },
-    /// The statements a step will run; Enter goes on.
+    /// The statements a step will run; Enter goes on, once all of them
+    /// have been on screen.
     Preview {
         step: String,
+        scroll: Scroll,
     },
     Confirm(Destructive),
     /// Confirm by typing `expected` (dropping a user).
@@ -75,7 +77,81 @@ pub enum Dialog {
         preview: Option<Result<Vec<StepView>, String>>,
         new_user: String,
         input: TextArea<'static>,
+        scroll: Scroll,
     },
+}
+
+impl Dialog {
+    /// The preview of a step, scrolled to its top.
+    pub fn preview(step: String) -> Dialog {
+        Dialog::Preview {
+            step,
+            scroll: Scroll::default(),
+        }
+    }
+
+    /// The dialog's scrolling text, when it has one.
+    pub fn scroll(&self) -> Option<&Scroll> {
+        match self {
+            Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => Some(scroll),
+            _ => None,
+        }
+    }
+
+    pub fn scroll_mut(&mut self) -> Option<&mut Scroll> {
+        match self {
+            Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => Some(scroll),
+            _ => None,
+        }
+    }
+}
+
+/// Where a dialog's text is scrolled to, and what the last frame measured
+/// of it (`Action::Measured`: only the renderer knows how many rows the
+/// text wraps into). A write it previews is confirmed only once every row
+/// has been on screen (`seen_all`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scroll {
+    /// The first row shown.
+    pub offset: u16,
+    /// Rows of text, wrapped to the dialog's width (0 until measured).
+    pub rows: u16,
+    /// Rows the dialog shows at once.
+    pub view: u16,
+    pub seen_all: bool,
+}
+
+impl Scroll {
+    /// Rows below the last one shown.
+    pub fn below(&self) -> u16 {
+        self.rows.saturating_sub(self.offset.saturating_add(self.view))
+    }
+
+    /// Take the frame's measure, keeping the offset within the text.
+    pub fn measured(&mut self, rows: u16, view: u16) {
+        // Text that changed under the reader (a refreshed preview, a new
+        // width) has to be read again.
+        if self.rows != 0 && rows != self.rows {
+            self.seen_all = false;
+        }
+        self.rows = rows;
+        self.view = view;
+        self.by(0);
+    }
+
+    /// Move by `delta` rows (clamped to the text), noting when the last row shows.
+    pub fn by(&mut self, delta: isize) {
+        let max = self.rows.saturating_sub(self.view) as isize;
+        self.offset = (self.offset as isize + delta).clamp(0, max.max(0)) as u16;
+        if self.view > 0 && self.below() == 0 {
+            self.seen_all = true;
+        }
+    }
+
+    /// A page: the rows shown, less one kept for context.
+    pub fn page(&self) -> isize {
+        self.view.saturating_sub(1).max(1) as isize
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

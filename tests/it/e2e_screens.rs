@@ -1,0 +1,157 @@
+//! Issue 20's screens with the real binary in tmux against the sandbox: the
+//! definers' preview at 200×50 read to its end before it is confirmed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use regex::Regex;
+use rotui_sandbox::world::World;
+
+use crate::tmux::Tmux;
+
+/// The sandbox and the environment a dashboard on it runs with.
+pub async fn sandbox(dir: &std::path::Path) -> (World, HashMap<String, String>) {
+    let world = World::start(dir).await.expect("the sandbox starts");
+    let mut env =
+        rotui_sandbox::world::parse_env_file(&std::fs::read_to_string(dir.join("sandbox.env")).unwrap());
+    env.insert(
+        "ROTUI_STATE_DIR".into(),
+        dir.join("state").to_string_lossy().into_owned(),
+    );
+    env.insert("HOME".into(), dir.to_string_lossy().into_owned());
+    env.insert("PATH".into(), std::env::var("PATH").unwrap());
+    (world, env)
+}
+
+/// (number, status word, title) of each row of the Steps pane.
+fn steps(screen: &str) -> Vec<(usize, String, String)> {
+    let re = Regex::new(r"│\s*(\d+) \S+ (done|pending|blocked|running|failed|waiting|skipped)\s+!?(.+?)\s*│")
+        .unwrap();
+    screen
+        .lines()
+        .filter_map(|l| re.captures(l))
+        .map(|c| (c[1].parse().unwrap(), c[2].to_owned(), c[3].to_owned()))
+        .collect()
+}
+
+fn status_of(screen: &str, n: usize) -> Option<String> {
+    steps(screen)
+        .into_iter()
+        .find(|(m, _, _)| *m == n)
+        .map(|(_, s, _)| s)
+}
+
+/// Aim at step `n` and open its preview.
+fn open_preview(t: &Tmux, n: usize) -> String {
+    t.keys(&["g"]);
+    for _ in 1..n {
+        t.keys(&["j"]);
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("the preview", Duration::from_secs(5), |s| s.contains("Preview:"))
+}
+
+/// Run step `n` by keys: its preview read to the end, any confirmation answered.
+fn run_step(t: &Tmux, n: usize, app: &str) {
+    open_preview(t, n);
+    t.keys(&["G"]);
+    t.wait_for("the end of the preview", Duration::from_secs(5), |s| {
+        s.contains("Enter run") || s.contains("Enter continue")
+    });
+    t.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let s = t.capture();
+    if s.contains("Type to confirm") {
+        t.keys(&["-l", app]);
+        t.keys(&["Enter"]);
+    } else if s.contains("y yes, do it") {
+        t.keys(&["y"]);
+    }
+    t.wait_for(&format!("step {n} to finish"), Duration::from_secs(120), |s| {
+        status_of(s, n).as_deref() == Some("done")
+    });
+}
+
+/// The definers' preview at 200×50: every statement can be read, the
+/// dialog says when more is below, and Enter goes on to "This cannot be
+/// undone" only once the last row has been on screen; on a shorter terminal
+/// it scrolls with j, Space, PgDn and G.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_definers_preview_is_read_to_its_end_before_it_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, env) = sandbox(dir.path()).await;
+    tokio::task::spawn_blocking(move || {
+        let t = Tmux::start_sized(
+            "rotui-preview",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--app signon --engine mysql",
+            (200, 50),
+        );
+        let s = t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
+        let migrate = steps(&s)
+            .into_iter()
+            .find(|(_, _, title)| title.starts_with("Migrate definers"))
+            .map(|(n, _, _)| n)
+            .expect("a Migrate definers step");
+        // The steps before it, by keys.
+        for n in 1..migrate {
+            let s = t.capture();
+            if status_of(&s, n).as_deref() != Some("done") {
+                run_step(&t, n, "signon");
+            }
+        }
+        // At 200×50 the whole preview shows, its last statement included.
+        let s = open_preview(&t, migrate);
+        let more = Regex::new(r"↓ (\d+) more lines").unwrap();
+        assert!(!more.is_match(&s), "{s}");
+        assert!(s.contains("Enter continue (asks to confirm)"), "{s}");
+        // The trigger, re-created last, is on screen too.
+        assert!(
+            Regex::new(r"CREATE DEFINER=\S+ TRIGGER").unwrap().is_match(&s),
+            "every object's statement shows: {s}"
+        );
+        t.keys(&["Escape"]);
+
+        // A shorter terminal: it says what is below, and will not go on until read.
+        t.resize((200, 24));
+        let s = open_preview(&t, migrate);
+        let below: u32 = more.captures(&s).expect(&s)[1].parse().unwrap();
+        assert!(!s.contains("Enter continue"), "{s}");
+        t.keys(&["Enter"]);
+        let s = t.wait_for("the refusal", Duration::from_secs(5), |s| {
+            s.contains("read the whole preview first")
+        });
+        assert!(
+            s.contains("Preview:") && !s.contains("This cannot be undone"),
+            "{s}"
+        );
+        t.keys(&["j"]);
+        t.wait_for("a row down", Duration::from_secs(5), |s| s.contains("↑ 1 above"));
+        t.keys(&["Space"]);
+        t.wait_for("a page down", Duration::from_secs(5), |s| {
+            more.captures(s)
+                .is_none_or(|c| c[1].parse::<u32>().unwrap() < below - 1)
+        });
+        t.keys(&["g"]);
+        t.wait_for("back at the top", Duration::from_secs(5), |s| {
+            !s.contains("above")
+        });
+        t.keys(&["G"]);
+        t.wait_for("the end", Duration::from_secs(5), |s| {
+            !more.is_match(s) && s.contains("Enter continue")
+        });
+        t.keys(&["Enter"]);
+        t.wait_for("the confirmation", Duration::from_secs(5), |s| {
+            s.contains("This cannot be undone")
+        });
+        t.keys(&["y"]);
+        t.resize((200, 50));
+        t.wait_for("the definers moved", Duration::from_secs(120), |s| {
+            status_of(s, migrate).as_deref() == Some("done")
+        });
+    })
+    .await
+    .unwrap();
+    world.shutdown().await;
+}

@@ -1,0 +1,179 @@
+//! Issue 20's screens: previews that scroll and are read before they are
+//! confirmed, rotui's own connections, the masked URL, and the polish.
+
+use super::*;
+
+/// A step whose preview is far longer than any screen: the definers' move,
+/// one statement per object.
+fn long_plan() -> PlanView {
+    let mut p = plan();
+    let statements: Vec<String> = (1..=150)
+        .map(|i| {
+            format!(
+                "ALTER DEFINER = 'signon_user_20260121'@'%' SQL SECURITY DEFINER VIEW `signon_production`.`view_{i}` AS SELECT {i}"
+            )
+        })
+        .collect();
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let mut migrate = step(
+        "migrate-definers",
+        "Migrate definers to signon_user_20260121",
+        StepStatus::Pending,
+        &refs,
+    );
+    migrate.confirm = Confirm::Destructive;
+    p.steps.insert(4, migrate);
+    p
+}
+
+fn with_long_plan() -> State {
+    let mut s = fixture();
+    feed(
+        &mut s,
+        [Action::Loaded {
+            generation: 2,
+            at: t0(),
+            answer: Answer::Plan(Ok(long_plan())),
+        }],
+    );
+    s
+}
+
+fn notice(s: &State) -> String {
+    s.notice.as_ref().map(|(_, n)| n.clone()).unwrap_or_default()
+}
+
+/// At 200×50 the definers' preview says how much more there is, scrolls with
+/// every key a pager's user reaches for, and is confirmed only once its last
+/// statement has been on screen.
+#[test]
+fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
+    const SIZE: (u16, u16) = (200, 50);
+    let mut s = with_long_plan();
+    let k = |s: &mut State, code| key_at(s, code, SIZE);
+    k(&mut s, KeyCode::Char('5'));
+    k(&mut s, KeyCode::Char('g'));
+    for _ in 0..4 {
+        k(&mut s, KeyCode::Char('j'));
+    }
+    k(&mut s, KeyCode::Enter);
+    assert!(
+        matches!(&s.dialog, Some(Dialog::Preview { step, .. }) if step == "migrate-definers"),
+        "{:?}",
+        s.dialog
+    );
+    let text = screen(&s, SIZE.0, SIZE.1);
+    let more = regex::Regex::new(r"↓ (\d+) more lines").unwrap();
+    let below: u16 = more.captures(&text).expect(&text)[1].parse().unwrap();
+    assert!(below > 10, "{text}");
+    assert!(!text.contains("view_150`"), "the last statement is below: {text}");
+    assert!(
+        !text.contains("Enter continue"),
+        "going on is not offered yet: {text}"
+    );
+    insta::assert_snapshot!("preview_long_top_200x50", text);
+
+    // Enter before the end: nothing runs, and the notice says why and how.
+    assert!(k(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(s.dialog, Some(Dialog::Preview { .. })));
+    assert!(
+        notice(&s).contains("read the whole preview first"),
+        "{}",
+        notice(&s)
+    );
+    assert!(
+        notice(&s).contains(&format!("{below} more lines")),
+        "{}",
+        notice(&s)
+    );
+
+    // Each key moves it as a pager's would.
+    let offset = |s: &State| s.dialog.as_ref().and_then(|d| d.scroll()).unwrap().offset;
+    k(&mut s, KeyCode::Char('j'));
+    assert_eq!(offset(&s), 1);
+    k(&mut s, KeyCode::Down);
+    assert_eq!(offset(&s), 2);
+    k(&mut s, KeyCode::Char('k'));
+    k(&mut s, KeyCode::Up);
+    assert_eq!(offset(&s), 0);
+    k(&mut s, KeyCode::PageDown);
+    let page = offset(&s);
+    assert!(page > 20, "a page is most of the dialog: {page}");
+    k(&mut s, KeyCode::PageUp);
+    assert_eq!(offset(&s), 0);
+    k(&mut s, KeyCode::Char(' '));
+    assert_eq!(offset(&s), page, "Space pages down");
+    assert!(screen(&s, SIZE.0, SIZE.1).contains(&format!("↑ {page} above")));
+    k(&mut s, KeyCode::Char('g'));
+    assert_eq!(offset(&s), 0);
+    k(&mut s, KeyCode::Char('G'));
+    let text = screen(&s, SIZE.0, SIZE.1);
+    assert!(text.contains("view_150`"), "{text}");
+    assert!(!more.is_match(&text), "{text}");
+    assert!(text.contains("Enter continue (asks to confirm)"), "{text}");
+    insta::assert_snapshot!("preview_long_end_200x50", text);
+
+    // Read to the end: scrolling back up does not take that back.
+    k(&mut s, KeyCode::Char('g'));
+    assert!(k(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(s.dialog, Some(Dialog::Confirm(_))), "{:?}", s.dialog);
+    assert_eq!(
+        k(&mut s, KeyCode::Char('y')),
+        vec![Effect::RunStep("migrate-definers".into())]
+    );
+}
+
+/// A preview that fits says nothing of scrolling, and Enter goes on at once.
+#[test]
+fn a_preview_that_fits_goes_on_at_once() {
+    let mut s = fixture();
+    keys(&mut s, "5jjj");
+    key(&mut s, KeyCode::Enter);
+    let text = screen(&s, 160, 48);
+    assert!(!text.contains("more lines") && !text.contains("above"), "{text}");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        vec![Effect::RunStep("promote".into())]
+    );
+}
+
+/// The rollback's preview too: arrows and pages scroll it (letters are typed
+/// into its field), and Enter rolls back only once all of it was shown.
+#[test]
+fn the_rollback_preview_scrolls_and_rolls_back_only_once_read() {
+    let mut s = rollbackable();
+    key_at(&mut s, KeyCode::Char('5'), (120, 30));
+    key_at(&mut s, KeyCode::Char('B'), (120, 30));
+    let mut steps = rollback_preview();
+    for i in 0..30 {
+        let mut extra = steps[0].clone();
+        extra.id = format!("extra-{i}");
+        extra.title = format!("Check {i}");
+        steps.push(extra);
+    }
+    update(&mut s, Action::RollbackPreview(Ok(steps)));
+    measure(&mut s, 120, 30);
+    let more = regex::Regex::new(r"↓ \d+ more lines").unwrap();
+    let text = screen(&s, 120, 30);
+    assert!(more.is_match(&text), "{text}");
+    let fx = key_at(&mut s, KeyCode::Enter, (120, 30));
+    assert!(!fx.iter().any(writes), "{fx:?}");
+    assert!(
+        notice(&s).contains("read the whole preview first"),
+        "{}",
+        notice(&s)
+    );
+    // `j` is typed, not scrolled.
+    key_at(&mut s, KeyCode::Char('j'), (120, 30));
+    assert_eq!(s.dialog.as_ref().and_then(|d| d.scroll()).unwrap().offset, 0);
+    key_at(&mut s, KeyCode::Backspace, (120, 30));
+    key_at(&mut s, KeyCode::End, (120, 30));
+    let text = screen(&s, 120, 30);
+    assert!(!more.is_match(&text), "{text}");
+    let fx = key_at(&mut s, KeyCode::Enter, (120, 30));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Rollback { drop_new: None })),
+        "{fx:?}"
+    );
+}
