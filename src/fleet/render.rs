@@ -65,7 +65,10 @@ fn render_help(frame: &mut Frame, view: &FleetView, theme: &Theme) {
     lines.extend(COLUMN_HELP.iter().map(|c| Line::styled(*c, theme.muted())));
     let block = Block::bordered()
         .border_style(theme.border(true))
-        .title(Span::styled(" Fleet help — any key to close ", theme.title(true)));
+        .title(Span::styled(
+            " Fleet help — ? or Esc to close ",
+            theme.title(true),
+        ));
     frame.render_widget(ratatui::widgets::Clear, area);
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

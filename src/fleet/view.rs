@@ -243,9 +243,14 @@ impl FleetView {
     pub fn key(&mut self, key: KeyEvent) -> Option<FleetEffect> {
         self.dirty = true;
         if self.help {
-            // Any key closes the help; quitting still quits.
-            self.help = false;
-            return (self.keymap.resolve(&key) == Some(KeyAction::Quit)).then_some(FleetEffect::Quit);
+            // As the dashboard's: `?` or Esc closes it, `q` still quits,
+            // other keys leave it open.
+            match self.keymap.resolve(&key) {
+                Some(KeyAction::Quit) => return Some(FleetEffect::Quit),
+                Some(KeyAction::Help | KeyAction::Cancel) => self.help = false,
+                _ => self.dirty = false,
+            }
+            return None;
         }
         if let Some(mut input) = self.input.take() {
             match key.code {
@@ -436,7 +441,7 @@ pub(crate) mod tests {
     }
 
     /// Sort and help are keymap actions: the config moves them, and `?`
-    /// opens the help, which any key closes.
+    /// opens the help, which `?` or Esc closes (as the dashboard's).
     #[test]
     fn sort_and_help_follow_the_keymap() {
         let overrides = [("sort".to_string(), vec!["o".to_string()])].into();
@@ -457,8 +462,13 @@ pub(crate) mod tests {
         assert!(text.contains("o  sort by the next column"), "{text}");
         assert!(text.contains("readers  workloads reading"), "{text}");
         assert_eq!(v.key(key('j')), None);
-        assert!(!v.help, "any key closes the help");
-        assert_eq!(v.selected, 0, "and does nothing else");
+        assert!(v.help, "only ? or Esc closes the help, as the dashboard's");
+        assert_eq!(v.selected, 0, "and other keys do nothing");
+        assert_eq!(v.key(key('?')), None);
+        assert!(!v.help, "? closes it");
+        v.key(key('?'));
+        v.key(KeyEvent::new(KeyCode::Esc, crossterm::event::KeyModifiers::NONE));
+        assert!(!v.help, "Esc closes it");
         v.key(key('?'));
         assert_eq!(v.key(key('q')), Some(FleetEffect::Quit));
     }
