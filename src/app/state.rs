@@ -309,8 +309,8 @@ impl State {
         )
     }
 
-    /// What `K` would aim at from the current selection.
-    pub fn kill_target(&self) -> Option<KillTarget> {
+    /// What `K` would aim at from the current selection, or why nothing.
+    pub fn kill_target(&self) -> Result<KillTarget, String> {
         self.panes.connections.kill_target()
     }
 

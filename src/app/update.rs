@@ -168,8 +168,8 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 return;
             }
             match state.kill_target() {
-                Some(t) => state.dialog = Some(Dialog::Confirm(Destructive::Kill(t))),
-                None => state.notice = Some((state.now, "no connection selected".into())),
+                Ok(t) => state.dialog = Some(Dialog::Confirm(Destructive::Kill(t))),
+                Err(why) => state.notice = Some((state.now, why)),
             }
         }
         KeyAction::ToggleRows => {
@@ -204,7 +204,10 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 }
             }
         }
-        KeyAction::Reveal => state.reveal_until = Some(state.now + REVEAL_FOR),
+        // `v` again hides at once.
+        KeyAction::Reveal => {
+            state.reveal_until = (!state.revealed()).then(|| state.now + REVEAL_FOR);
+        }
         KeyAction::CommandLine => {
             state.input = Some(Input {
                 kind: InputKind::Command,

@@ -103,7 +103,13 @@ pub fn describe(action: &Destructive) -> String {
             )
         }
         Destructive::Kill(KillTarget::AllOf { user, count }) => {
-            format!("Kill all {count} connections of user {user}")
+            format!(
+                "Kill {} of user {user}",
+                match count {
+                    1 => "the one connection".to_string(),
+                    n => format!("all {}", crate::text::count(*n, "connection")),
+                }
+            )
         }
         Destructive::RunStep { title, .. } => format!("Run: {title}"),
         Destructive::Rollback { new_user, drop_new } => format!(

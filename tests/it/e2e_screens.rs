@@ -23,6 +23,42 @@ pub async fn sandbox(dir: &std::path::Path) -> (World, HashMap<String, String>) 
     (world, env)
 }
 
+/// The sandbox's server of `engine` as its admin, the password read from
+/// the admin secret.
+async fn admin_of(world: &World, engine: rotui::target::Engine) -> rotui::db::Db {
+    let info = match engine {
+        rotui::target::Engine::Mysql => &world.info().mysql,
+        rotui::target::Engine::Postgres => &world.info().postgres,
+    };
+    let sm = aws_sdk_secretsmanager::Client::new(
+        rotui::aws::AwsSession::with_credentials(
+            &rotui::aws::AwsOptions {
+                endpoint_url: Some(world.info().aws_endpoint_url.clone()),
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            },
+            &rotui::aws::StaticCredentials::new("testing", "testing"),
+        )
+        .await
+        .unwrap()
+        .sdk_config(),
+    );
+    let admin = sm
+        .get_secret_value()
+        .secret_id(&info.admin_secret)
+        .send()
+        .await
+        .unwrap();
+    let admin: serde_json::Value = serde_json::from_str(admin.secret_string().unwrap()).unwrap();
+    for password in admin.as_object().unwrap().values() {
+        let password = rotui::secret::secret(password.as_str().unwrap());
+        if let Ok(db) = rotui::db::Db::connect(engine, &info.admin_url, Some(&password)).await {
+            return db;
+        }
+    }
+    panic!("no admin password in the admin secret logs in");
+}
+
 /// (number, status word, title) of each row of the Steps pane.
 fn steps(screen: &str) -> Vec<(usize, String, String)> {
     let re = Regex::new(r"│\s*(\d+) \S+ (done|pending|blocked|running|failed|waiting|skipped)\s+!?(.+?)\s*│")
@@ -153,5 +189,105 @@ async fn the_definers_preview_is_read_to_its_end_before_it_is_confirmed() {
     })
     .await
     .unwrap();
+    world.shutdown().await;
+}
+
+/// The connections view in the sandbox, where rotui and the apps' pods all
+/// connect from 127.0.0.1: rotui's own sessions are marked as such (not
+/// "one of 4 pods"), `K` refuses them with the reason, and a kill that
+/// fails says so in a notice that fades like the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotuis_own_connections_are_marked_and_not_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, env) = sandbox(dir.path()).await;
+    let admin_db = admin_of(&world, rotui::target::Engine::Mysql).await;
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let t = Tmux::start(
+            "rotui-own",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--app signon --engine mysql",
+        );
+        t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
+        t.keys(&["3", "z", "c"]);
+        let own_row = Regex::new(r"│(\d+) +\S+ +127\.0\.0\.1:\d+ .*rotui \(this session\)").unwrap();
+        let s = t.wait_for("rotui's own sessions", Duration::from_secs(30), |s| {
+            own_row.is_match(s) && s.contains("signon ")
+        });
+        let admin = Regex::new(r"│\d+ +(aws_db_admin|root) .*").unwrap();
+        for row in admin.find_iter(&s) {
+            assert!(row.as_str().contains("rotui (this session)"), "{}", row.as_str());
+        }
+        // The app's sessions name the app's pods, not any pod on the address.
+        let app_row = Regex::new(r"│\d+ +signon +127\.0\.0\.1:\d+ .*").unwrap();
+        let app = app_row.find(&s).expect(&s).as_str().to_owned();
+        assert!(app.contains("signon") && !app.contains("one of"), "{app}");
+
+        // K on one of rotui's own: refused, with the reason.
+        let id = own_row.captures(&s).unwrap()[1].to_owned();
+        t.keys(&["/"]);
+        t.keys(&["-l", &format!("{id} ")]);
+        t.keys(&["Enter"]);
+        t.keys(&["K"]);
+        let s = t.wait_for("the refusal", Duration::from_secs(10), |s| {
+            s.contains("rotui's own")
+        });
+        assert!(!s.contains("yes, do it"), "{s}");
+        // Esc unzooms, Esc again clears the filter; z zooms again.
+        for k in ["Escape", "Escape", "z"] {
+            t.keys(&[k]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+
+        // A kill that fails (the session ended while the kill was aimed):
+        // said in a notice, which fades like the others.
+        let s = t.wait_for("the filter cleared", Duration::from_secs(10), |s| {
+            app_row.is_match(s)
+        });
+        let id = app_row.find(&s).unwrap().as_str().trim_start_matches('│');
+        let id = id.split_whitespace().next().unwrap().to_owned();
+        t.keys(&["/"]);
+        t.keys(&["-l", &format!("{id} ")]);
+        t.keys(&["Enter"]);
+        t.keys(&["K"]);
+        t.wait_for("the kill aimed", Duration::from_secs(10), |s| {
+            s.contains("yes, do it")
+        });
+        runtime.block_on(admin_db.kill(id.parse().unwrap())).unwrap();
+        t.keys(&["y"]);
+        let failed = t.wait_for("the failed kill", Duration::from_secs(20), |s| {
+            s.contains("✗ kill")
+        });
+        assert!(failed.contains(&id), "{failed}");
+        t.wait_for("the failure to fade", Duration::from_secs(20), |s| {
+            !s.contains("✗ kill")
+        });
+    })
+    .await
+    .unwrap();
+    world.shutdown().await;
+}
+
+/// Each engine says which session took a connection snapshot: rotui's own,
+/// by its user (counts) and its client address too (single rows).
+#[tokio::test]
+async fn a_connection_snapshot_names_its_own_session_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, _) = sandbox(dir.path()).await;
+    for engine in [rotui::target::Engine::Mysql, rotui::target::Engine::Postgres] {
+        let db = admin_of(&world, engine).await;
+        let rows = db.connections(true).await.unwrap();
+        let own = rows.own.clone().expect("the own session, in the rows");
+        let me = rows
+            .rows
+            .iter()
+            .find(|c| c.user == own.user && c.client == own.client)
+            .unwrap_or_else(|| panic!("{engine:?}: {own:?} among {:?}", rows.rows));
+        assert!(me.user.is_some() && me.client.is_some(), "{me:?}");
+        let counts = db.connections(false).await.unwrap();
+        assert_eq!(counts.own.and_then(|o| o.user), own.user, "{engine:?}");
+        db.close().await;
+    }
     world.shutdown().await;
 }

@@ -130,6 +130,7 @@ fn snapshot(at: DateTime<Utc>, old: i64, new: i64) -> ConnectionSnapshot {
         at,
         counts: counts(old, new),
         rows: rows.into(),
+        own: None,
     }
 }
 

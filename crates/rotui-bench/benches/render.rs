@@ -126,6 +126,7 @@ fn state(n: usize) -> State {
                 at: now,
                 counts,
                 rows: rows.into(),
+                own: None,
             })),
         },
     ];

@@ -177,3 +177,154 @@ fn the_rollback_preview_scrolls_and_rolls_back_only_once_read() {
         "{fx:?}"
     );
 }
+
+/// Promoted, not yet synced: the Secret's URL carries a password that is not
+/// AWSCURRENT's. It shows masked, not as `signon:@host` (an empty password),
+/// and `v` reveals it and hides it again.
+#[test]
+fn the_secrets_url_masks_a_password_that_differs_and_v_toggles_it() {
+    let mut s = fixture();
+    let mut view = cluster();
+    let check = view.secret_check.as_mut().unwrap();
+    check.user = Some(OLD.into());
+    check.matches_app_secret = Verdict::No;
+    feed(
+        &mut s,
+        [Action::Loaded {
+            generation: 2,
+            at: t0(),
+            answer: Answer::Cluster(Ok(view)),
+        }],
+    );
+    key(&mut s, KeyCode::Char('4'));
+    let text = screen(&s, 160, 48);
+    assert!(text.contains(&format!("{OLD}:{MASK}@signon-mysql")), "{text}");
+    assert!(!text.contains(PASSWORD));
+    key(&mut s, KeyCode::Char('v'));
+    assert!(screen(&s, 160, 48).contains(&format!("{OLD}:{PASSWORD}@")));
+    key(&mut s, KeyCode::Char('v'));
+    let text = screen(&s, 160, 48);
+    assert!(!text.contains(PASSWORD), "v again hides it: {text}");
+    assert!(text.contains(&format!("{OLD}:{MASK}@")), "{text}");
+}
+
+/// The fixture's connections, with rotui's own sessions as the server saw
+/// them: the admin's, from the address the old pod has too (as the sandbox's
+/// pods and rotui share 127.0.0.1); and someone mid-handshake.
+fn with_own(at: DateTime<Utc>, old: i64, new: i64) -> ConnectionSnapshot {
+    let mut snap = snapshot(at, old, new);
+    let mut rows = snap.rows.to_vec();
+    rows.push(conn(100, "aws_db_admin", 40_001));
+    rows.push(conn(101, "unauthenticated user", 40_002));
+    snap.rows = rows.into();
+    snap.counts[0].count = 2;
+    snap.counts.push(ConnectionCount {
+        user: Some("unauthenticated user".into()),
+        count: 1,
+    });
+    snap.own = Some(rotui::model::OwnSession {
+        user: Some("aws_db_admin".into()),
+        client: Some("10.1.4.7:40000".into()),
+    });
+    snap
+}
+
+fn connections(s: &mut State, generation: u64, snap: ConnectionSnapshot) {
+    feed(
+        s,
+        [Action::Loaded {
+            generation,
+            at: snap.at,
+            answer: Answer::Connections(Ok(snap)),
+        }],
+    );
+}
+
+/// rotui's own connections are named as such, not as a pod sharing their
+/// address, and `K` refuses them with the reason, single or all at once;
+/// a kill aimed at someone else still goes ahead.
+#[test]
+fn rotuis_own_connections_are_marked_and_k_refuses_them() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    connections(&mut s, 50, with_own(t0(), 3, 2));
+    s.zoom = true;
+    let text = screen(&s, 160, 48);
+    insta::assert_snapshot!("connections_own_zoomed_160x48", text);
+    for id in ["99 ", "100 "] {
+        let row = text.lines().find(|l| l.contains(&format!("│{id}"))).expect(&text);
+        assert!(row.contains("rotui (this session)"), "{row}");
+    }
+    let app = text.lines().find(|l| l.contains("10.1.4.7:50000")).unwrap();
+    assert!(app.contains("signon-5c4b-klmno (deployment/signon)"), "{app}");
+    let handshake = text.lines().find(|l| l.contains("│101 ")).unwrap();
+    assert!(handshake.contains("(logging in)"), "{handshake}");
+
+    // K on rotui's own session: refused, saying why and what to do instead.
+    key(&mut s, KeyCode::Char('G'));
+    key(&mut s, KeyCode::Char('k'));
+    assert_eq!(s.selection(Pane::Connections).key.as_deref(), Some("100"));
+    assert!(key(&mut s, KeyCode::Char('K')).is_empty());
+    assert!(s.dialog.is_none());
+    let why = notice(&s);
+    assert!(why.contains("rotui's own") && why.contains("quit rotui"), "{why}");
+
+    // All of the admin's connections at once: refused too.
+    key(&mut s, KeyCode::Char('c'));
+    connections(&mut s, 51, with_own(t0(), 3, 2));
+    key(&mut s, KeyCode::Char('g'));
+    while s.selection(Pane::Connections).key.as_deref() != Some("aws_db_admin") {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    assert!(key(&mut s, KeyCode::Char('K')).is_empty());
+    assert!(s.dialog.is_none());
+    assert!(
+        notice(&s).contains("the admin rotui logs in as"),
+        "{}",
+        notice(&s)
+    );
+    let text = screen(&s, 160, 48);
+    let admin = text.lines().find(|l| l.contains("aws_db_admin")).unwrap();
+    assert!(
+        admin.contains("rotui"),
+        "the admin's count is marked as rotui's: {admin}"
+    );
+
+    // Someone else's: aimed as before, and one connection is said as one.
+    key(&mut s, KeyCode::Char('g'));
+    while s.selection(Pane::Connections).key.as_deref() != Some(NEW) {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    connections(&mut s, 52, with_own(t0(), 3, 1));
+    key(&mut s, KeyCode::Char('K'));
+    assert!(matches!(s.dialog, Some(Dialog::Confirm(_))));
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains(&format!("Kill the one connection of user {NEW}")),
+        "{text}"
+    );
+    assert!(text.contains("held still while K is aimed"), "{text}");
+}
+
+/// Beside the single connections only a few counts fit: the old and the new
+/// user's stay among them, however many others are busier.
+#[test]
+fn the_old_users_count_stays_on_screen_beside_the_single_connections() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    let mut snap = with_own(t0(), 3, 2);
+    for i in 0..12 {
+        snap.counts.push(ConnectionCount {
+            user: Some(format!("busy_app_{i}")),
+            count: 40 + i,
+        });
+    }
+    connections(&mut s, 60, snap);
+    let text = screen(&s, 160, 48);
+    insta::assert_snapshot!("connections_rows_busy_160x48", text);
+    let old = regex::Regex::new(&format!(r"│{OLD} +old +3")).unwrap();
+    let new = regex::Regex::new(&format!(r"│{NEW} +new +2")).unwrap();
+    assert!(old.is_match(&text) && new.is_match(&text), "{text}");
+}
