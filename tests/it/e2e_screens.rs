@@ -291,3 +291,71 @@ async fn a_connection_snapshot_names_its_own_session_on_both_engines() {
     }
     world.shutdown().await;
 }
+
+/// `just demo` as the README's quick start runs it: the dashboard on the
+/// sandbox, its files in one 0700 directory; quitting prints the demo's
+/// journal and removes the directory (kubeconfig, journal, log and definer
+/// backups with it), leaving nothing behind in the temp dir.
+#[test]
+fn the_demo_shows_its_journal_and_leaves_nothing_behind() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    // The sandbox's binary, beside rotui's: the workspace's test build makes
+    // it (for the sandbox crate's own tests); built here only when missing.
+    let rotui = std::path::Path::new(env!("CARGO_BIN_EXE_rotui"));
+    let sandbox_bin = rotui.with_file_name("rotui-sandbox");
+    if !sandbox_bin.exists() {
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "rotui-sandbox", "--bin", "rotui-sandbox"])
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(built.success());
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let env: HashMap<String, String> = [
+        ("PATH", std::env::var("PATH").unwrap()),
+        ("HOME", home.path().to_string_lossy().into_owned()),
+        ("TMPDIR", tmp.path().to_string_lossy().into_owned()),
+        ("ROTUI_BIN", rotui.to_string_lossy().into_owned()),
+        ("ROTUI_SANDBOX_BIN", sandbox_bin.to_string_lossy().into_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .chain(
+        ["ROTUI_MOTO_SERVER"]
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), std::env::var(k).ok()?))),
+    )
+    .collect();
+    let demo_dirs = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("rotui-demo-"))
+            .collect()
+    };
+    let t = Tmux::start("rotui-demo", &env, "bash", &format!("{root}/scripts/demo.sh"));
+    t.wait_for("the dashboard on the sandbox", Duration::from_secs(120), |s| {
+        s.contains("sandbox/signon/mysql") && steps(s).len() >= 10
+    });
+    let dirs = demo_dirs();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", dirs[0].display());
+    t.keys(&["q"]);
+    let end = t.wait_for("the demo to end", Duration::from_secs(60), |s| {
+        crate::tmux::exit_code(s).is_some()
+    });
+    assert_eq!(crate::tmux::exit_code(&end), Some(0), "{end}");
+    // Its journal, as `rotui journal` reads it, then the directory gone.
+    let state = dirs[0].join("state");
+    let unwrapped: String = end.lines().map(str::trim_end).collect();
+    assert!(
+        unwrapped.contains(&format!("no rotations recorded in {}", state.display())),
+        "the demo's journal was printed: {end}"
+    );
+    assert!(end.contains("demo files removed"), "{end}");
+    assert!(demo_dirs().is_empty(), "left behind: {:?}", demo_dirs());
+}
