@@ -367,6 +367,31 @@ pub(crate) mod tests {
         KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
     }
 
+    /// A rotation's text longer than its column ends in "…" before the
+    /// next column, rather than seeming to run on into it.
+    #[test]
+    fn a_long_rotation_text_is_cut_with_an_ellipsis_before_the_next_column() {
+        let mut v = FleetView::new("production", Keymap::default(), ThemeName::Default, Utc::now());
+        let mut half = row("whitehall", 10, false);
+        half.rotation = Some(InProgress {
+            pending: false,
+            rotation_id: None,
+            holder: Some("root@vm".into()),
+            since: None,
+            heartbeat: None,
+            new_username: None,
+            step: Some("production/drop-old-user".into()),
+            phase: "promoted; old user whitehall not yet dropped, and a great deal more to say".into(),
+            mark_error: None,
+        });
+        v.loaded(report(vec![half]));
+        let text = crate::fleet::render::render_to_text(&v, 160, 10);
+        let line = text.lines().find(|l| l.contains("whitehall")).unwrap();
+        assert!(line.contains("root@vm: at production/drop-old-user;"), "{line}");
+        assert!(line.contains("… "), "cut with an ellipsis: {line}");
+        assert!(text.contains("production · 1 app · 0 due"), "{text}");
+    }
+
     #[test]
     fn attention_first_then_sort_filter_and_open() {
         let mut v = FleetView::new("production", Keymap::default(), ThemeName::Default, Utc::now());

@@ -6,6 +6,7 @@
 //! - `status_bar`, `dialog`, `names`, [`help`], `filter`: the rest of the screen.
 
 mod chrome;
+pub(crate) use chrome::clip;
 mod dialog;
 mod filter;
 pub mod help;

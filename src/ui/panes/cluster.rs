@@ -13,7 +13,7 @@ use crate::app::selection::{row_at, window};
 use crate::app::state::{ClusterView, State};
 use crate::model::Verdict;
 use crate::secret::{ExposeSecret, MASK};
-use crate::ui::chrome::{pane_block, with_error_line};
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
 
 pub(super) const VIEW: super::View = super::View {
@@ -168,6 +168,13 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
     let theme = Theme::of(state.theme);
     let sel = state.selection(Pane::Cluster);
     let len = sel.visible.as_ref().map_or(view.pods.len(), Vec::len);
+    // Pod names whole (the operator matches them against kubectl's) where
+    // the db user still fits whole beside them; cut with "…" where not.
+    let longest =
+        |f: &dyn Fn(&crate::app::state::PodView) -> usize| view.pods.iter().map(f).max().unwrap_or(0);
+    let user_w = longest(&|p| p.db_user.as_deref().map_or(0, str::len)).clamp(7, 24) as u16;
+    let room = area.width.saturating_sub(9 + 5 + 8 + 12 + 5 + user_w);
+    let name_w = (longest(&|p| p.name.chars().count()).max(3) as u16).min(room.max(12));
     let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {
         let p = &view.pods[row_at(sel, i)?];
         let user_style = match p.db_user.as_deref() {
@@ -176,7 +183,7 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
             _ => theme.base(),
         };
         let mut row = Row::new(vec![
-            Cell::from(p.name.clone()),
+            Cell::from(clip(&p.name, name_w as usize)),
             Cell::from(p.phase.clone()),
             Cell::from(if p.ready {
                 Span::styled("✓", theme.ok())
@@ -195,12 +202,12 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
     let table = Table::new(
         rows,
         [
-            Constraint::Min(12),
+            Constraint::Length(name_w),
             Constraint::Length(9),
             Constraint::Length(5),
             Constraint::Length(8),
             Constraint::Length(12),
-            Constraint::Min(10),
+            Constraint::Fill(1),
         ],
     )
     .header(Row::new(["pod", "phase", "ready", "restarts", "started", "db user"]).style(theme.header()));

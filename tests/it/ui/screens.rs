@@ -328,3 +328,75 @@ fn the_old_users_count_stays_on_screen_beside_the_single_connections() {
     let new = regex::Regex::new(&format!(r"│{NEW} +new +2")).unwrap();
     assert!(old.is_match(&text) && new.is_match(&text), "{text}");
 }
+
+/// Names and flags whole where there is room: the users' flags
+/// (`role,super,locked`, not `role,super,l`), long account names, pod names
+/// longer than 30 characters.
+#[test]
+fn names_flags_and_pods_are_whole_where_there_is_room() {
+    let mut s = fixture();
+    let mut session = user("mysql.session", "localhost");
+    session.superuser = true;
+    session.can_login = false;
+    let mut users = vec![user("aws_db_admin", "%"), session, user(OLD, "%"), user(NEW, "%")];
+    users[0].can_grant = true;
+    let mut view = cluster();
+    view.pods[0].name = "signon-worker-7d9f8b6c5d-abcde12345".into();
+    feed(
+        &mut s,
+        [
+            Action::Loaded {
+                generation: 2,
+                at: t0(),
+                answer: Answer::Users(Ok(users)),
+            },
+            Action::Loaded {
+                generation: 2,
+                at: t0(),
+                answer: Answer::Cluster(Ok(view)),
+            },
+        ],
+    );
+    let text = screen(&s, 160, 48);
+    insta::assert_snapshot!("names_whole_160x48", text);
+    let session = text
+        .lines()
+        .find(|l| l.contains("mysql.session@localhost"))
+        .expect(&text);
+    assert!(session.contains("role,super,locked"), "{session}");
+    // Where the pane is wide enough for it and the db user both.
+    let wide = screen(&s, 200, 50);
+    let pod = wide
+        .lines()
+        .find(|l| l.contains("signon-worker-7d9f8b6c5d"))
+        .expect(&wide);
+    assert!(pod.contains("signon-worker-7d9f8b6c5d-abcde12345"), "{pod}");
+    assert!(pod.contains(NEW), "{pod}");
+}
+
+/// The help: every line whole at 160×48, and what the Steps pane's marks mean.
+#[test]
+fn the_help_is_whole_and_explains_the_step_marks() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('?'));
+    let text = screen(&s, 160, 48);
+    insta::assert_snapshot!("help_160x48", text);
+    assert!(
+        text.contains("force-kill the selected connection / all of a user's"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reveal masked values for a few seconds (v again hides)"),
+        "{text}"
+    );
+    for mark in [
+        "✓  done",
+        "⊘  blocked",
+        "◷  waiting",
+        "▶  running",
+        "!  destructive",
+        "·  pending",
+    ] {
+        assert!(text.contains(mark), "{mark}: {text}");
+    }
+}
