@@ -86,6 +86,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "rotation",
             "secret",
             "target",
+            "text",
         ],
     ),
     (
