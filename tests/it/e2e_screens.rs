@@ -332,7 +332,12 @@ fn the_demo_shows_its_journal_and_leaves_nothing_behind() {
         std::fs::read_dir(tmp.path())
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("rotui-demo-"))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("rotui-demo-")
+            })
             .collect()
     };
     let t = Tmux::start("rotui-demo", &env, "bash", &format!("{root}/scripts/demo.sh"));

@@ -99,11 +99,7 @@ fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool)
         .unwrap_or(4)
         .clamp(4, 32) as u16;
     let bar_w = (area.width as usize).saturating_sub(name_w as usize + 16).max(4);
-    let (len, index) = if selectable {
-        (sel.visible.as_ref().map_or(counts.len(), Vec::len), sel.index)
-    } else {
-        (counts.len(), 0)
-    };
+
     // Beside the single connections only a few counts fit: the old and the
     // new user's come first, so the drain's own never fall off.
     let order: Vec<usize> = if selectable {
@@ -113,9 +109,22 @@ fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool)
             let u = counts[*i].user.as_deref();
             u.is_some() && (u == state.old_user() || u == state.new_user())
         };
-        let (mut first, rest): (Vec<usize>, Vec<usize>) = (0..counts.len()).partition(rotating);
+        // `/` narrows these counts as it does the rows beside them.
+        let filter = sel.filter.to_lowercase();
+        let shown = |i: &usize| {
+            filter.is_empty()
+                || user_name(counts[*i].user.as_deref())
+                    .to_lowercase()
+                    .contains(&filter)
+        };
+        let (mut first, rest): (Vec<usize>, Vec<usize>) = (0..counts.len()).filter(shown).partition(rotating);
         first.extend(rest);
         first
+    };
+    let (len, index) = if selectable {
+        (sel.visible.as_ref().map_or(counts.len(), Vec::len), sel.index)
+    } else {
+        (order.len(), 0)
     };
     let rows = window(len, index, area.height.saturating_sub(1) as usize).filter_map(|i| {
         let c = &counts[if selectable { row_at(sel, i)? } else { order[i] }];

@@ -400,3 +400,19 @@ fn the_help_is_whole_and_explains_the_step_marks() {
         assert!(text.contains(mark), "{mark}: {text}");
     }
 }
+
+/// `/` with the single connections listed narrows the counts beside them too.
+#[test]
+fn the_filter_narrows_the_counts_beside_the_single_connections() {
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    connections(&mut s, 70, with_own(t0(), 3, 2));
+    keys(&mut s, "/user_2026");
+    key(&mut s, KeyCode::Enter);
+    let text = screen(&s, 160, 48);
+    insta::assert_snapshot!("connections_rows_filtered_160x48", text);
+    let counts = regex::Regex::new(r"│([^│\s]+) +(old|new|rotui)? +\d+ █").unwrap();
+    let users: Vec<String> = counts.captures_iter(&text).map(|c| c[1].to_owned()).collect();
+    assert_eq!(users, [NEW], "{text}");
+}
