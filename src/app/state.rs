@@ -344,6 +344,44 @@ impl State {
         self.panes.connections.rows_shown(area, self.old_user().is_some())
     }
 
+    /// The users pod `pod`'s database connections log in as, from the single
+    /// connections when they are listed (`c`): those from its address, rotui's
+    /// own left out; where pods share the address (host networking, the
+    /// sandbox), only the app's users (old and new), since another app's pods
+    /// may be there too.
+    pub fn pod_db_users(&self, pod: &str) -> Option<String> {
+        let view = self.panes.cluster.view.data.as_ref()?;
+        let conns = &self.panes.connections;
+        if !conns.rows_listed {
+            return None;
+        }
+        let rows = &conns.snapshot.data.as_ref()?.rows;
+        let ips: Vec<&str> = view
+            .pod_addresses
+            .iter()
+            .filter(|a| a.pod == pod)
+            .map(|a| a.ip.as_str())
+            .collect();
+        let shared = |ip: &str| view.pod_addresses.iter().any(|a| a.ip == ip && a.pod != pod);
+        let app_user = |u: Option<&str>| u.is_some() && (u == self.old_user() || u == self.new_user());
+        let mut users: Vec<&str> = rows
+            .iter()
+            .filter(|c| !conns.is_own(c))
+            .filter(|c| {
+                c.client.as_deref().is_some_and(|client| {
+                    let ip = crate::k8s::consumers::client_ip(client);
+                    ips.contains(&ip) && (!shared(ip) || app_user(c.user.as_deref()))
+                })
+            })
+            .filter_map(|c| c.user.as_deref())
+            // MySQL's name for a connection still in its handshake.
+            .filter(|u| *u != "unauthenticated user")
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        (!users.is_empty()).then(|| users.join(","))
+    }
+
     /// Everything shown belonged to the old target: drop it, and ignore
     /// answers still in flight for it.
     pub fn switch_target(&mut self, target: Target) {

@@ -416,3 +416,41 @@ fn the_filter_narrows_the_counts_beside_the_single_connections() {
     let users: Vec<String> = counts.captures_iter(&text).map(|c| c[1].to_owned()).collect();
     assert_eq!(users, [NEW], "{text}");
 }
+
+/// The Cluster pane's `db user`: from the single connections, once listed
+/// (rotui's own left out); until then its header says where they are listed.
+#[test]
+fn each_pods_db_user_comes_from_its_connections() {
+    let mut s = fixture();
+    let mut view = cluster();
+    for p in &mut view.pods {
+        p.db_user = None;
+    }
+    feed(
+        &mut s,
+        [Action::Loaded {
+            generation: 2,
+            at: t0(),
+            answer: Answer::Cluster(Ok(view)),
+        }],
+    );
+    assert!(screen(&s, 160, 48).contains("db user (c in 3)"));
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('c'));
+    connections(&mut s, 80, with_own(t0(), 3, 2));
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('z'));
+    let text = screen(&s, 160, 48);
+    insta::assert_snapshot!("pods_db_user_160x48", text);
+    let old_pod = text
+        .lines()
+        .find(|l| l.contains("signon-5c4b-klmno"))
+        .expect(&text);
+    assert!(old_pod.contains(&format!("{OLD},{NEW}")), "{old_pod}");
+    let other = text
+        .lines()
+        .find(|l| l.contains("signon-7d9f-abcde"))
+        .expect(&text);
+    let last = other.trim_end_matches(['│', ' ', '"']).split_whitespace().last();
+    assert_eq!(last, Some("09:59:30"), "no connection from its address: {other}");
+}
