@@ -115,9 +115,14 @@ where
             break;
         }
         if state.dirty && !state.quitting && last_draw.is_none_or(|t| t.elapsed() >= frame_gap) {
-            crate::tui::while_drawing(|| terminal.draw(|f| crate::ui::render(f, &state)).map(drop))
+            let mut drawn = crate::ui::Drawn::default();
+            crate::tui::while_drawing(|| terminal.draw(|f| drawn = crate::ui::draw(f, &state)).map(drop))
                 .map_err(io::Error::other)?;
             state.dirty = false;
+            // What only the frame could measure (a dialog's wrapped rows).
+            if let Some(news) = drawn.news(&state) {
+                handle(&mut state, news);
+            }
             last_draw = Some(Instant::now());
             frames += 1;
         }

@@ -160,11 +160,18 @@ async fn run(cli: Cli) -> Result<i32> {
             return cmd::rotate::rollback(&cli.target, &cli.conn, &args, cli.read_only).await;
         }
         Command::Journal(args) => cmd::rotate::journal(args.id.as_deref())?,
-        Command::Fleet(args) => match cmd::fleet::run(&cli.target, &cli.conn, &args).await? {
-            cmd::fleet::FleetExit::Code(code) => return Ok(code),
-            // Enter on a row: the dashboard on that app.
-            cmd::fleet::FleetExit::Open(target) => {
-                cmd::dashboard::run(&target, &cli.conn, cli.read_only).await?
+        // Enter on a row: the dashboard on that app; quitting it comes back
+        // to the fleet, read afresh.
+        Command::Fleet(args) => loop {
+            match cmd::fleet::run(&cli.target, &cli.conn, &args).await? {
+                cmd::fleet::FleetExit::Code(code) => return Ok(code),
+                cmd::fleet::FleetExit::Open(target) => {
+                    cmd::dashboard::run(&target, &cli.conn, cli.read_only).await?;
+                    // A signal ended it: it ends the fleet too.
+                    if rotui::tui::received_signal().is_some() {
+                        return Ok(0);
+                    }
+                }
             }
         },
         Command::Sandbox(args) => cmd::sandbox::run(&args)?,

@@ -173,6 +173,20 @@ pub struct ConnectionSnapshot {
     /// The single rows, when asked for: shared, as an unchanged answer
     /// hands on the last one's rows rather than copies.
     pub rows: std::sync::Arc<[Connection]>,
+    /// rotui's own session, as the server saw the one that took this
+    /// snapshot.
+    #[serde(default)]
+    pub own: Option<OwnSession>,
+}
+
+/// The session a connection snapshot was taken on: rotui's own. Every
+/// connection of its user from its client address is rotui's too (its
+/// pool, its locks, its watch), which the dashboard marks and will not kill.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnSession {
+    pub user: Option<String>,
+    /// `ip:port` as the server lists it; `None` when only counts were read.
+    pub client: Option<String>,
 }
 
 /// The outside system a call went to.

@@ -188,6 +188,15 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// `n` and its noun, plural unless one: `1 connection`, `3 connections`.
+pub fn count(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

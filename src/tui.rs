@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crossterm::cursor::Show;
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::terminal::{
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 use futures::Stream;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -38,12 +40,15 @@ impl Tui {
     pub fn enter() -> io::Result<Tui> {
         enable_raw_mode()?;
         ENTERED.store(true, Ordering::SeqCst);
-        if let Err(e) = execute!(stdout(), EnterAlternateScreen) {
+        // Cleared without `Terminal::clear`, which asks the terminal where
+        // its cursor is: the one input reader ([`events`]) may be waiting on
+        // the terminal already (the fleet's, handing over), and would take
+        // the answer.
+        if let Err(e) = execute!(stdout(), EnterAlternateScreen, Clear(ClearType::All)) {
             restore();
             return Err(e);
         }
-        let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
-        terminal.clear()?;
+        let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
         Ok(Tui { terminal })
     }
 }
@@ -114,28 +119,44 @@ pub fn install_hooks() -> color_eyre::Result<()> {
     Ok(())
 }
 
-/// Terminal events (keys, resizes) as an async stream, read by a thread of
-/// their own. (crossterm's `EventStream` takes its reader lock with a spin
-/// each time it is polled, and the app loop polls its inputs on every
-/// wake-up; a thread blocked in `read` costs nothing until a key comes.)
+type EventSender = tokio::sync::mpsc::UnboundedSender<io::Result<crossterm::event::Event>>;
+
+/// Whoever reads the terminal now: the latest caller of [`events`].
+static LISTENER: Mutex<Option<EventSender>> = Mutex::new(None);
+
+/// Terminal events (keys, resizes) as an async stream, read by one thread
+/// for the whole process. (crossterm's `EventStream` takes its reader lock
+/// with a spin each time it is polled, and the app loop polls its inputs on
+/// every wake-up; a thread blocked in `read` costs nothing until a key
+/// comes.) Each call takes the terminal over from the stream before it:
+/// the fleet hands it to the dashboard and takes it back when the dashboard
+/// quits, and no reader of a screen that is gone takes the next one's keys.
 pub fn events() -> impl Stream<Item = io::Result<crossterm::event::Event>> + Unpin {
+    static READER: std::sync::OnceLock<io::Result<()>> = std::sync::OnceLock::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let reader = move || {
-        loop {
-            let event = crossterm::event::read();
-            let failed = event.is_err();
-            if tx.send(event).is_err() || failed {
-                break;
-            }
-        }
-    };
-    if let Err(e) = std::thread::Builder::new()
-        .name("rotui-input".into())
-        .spawn(reader)
-    {
+    *LISTENER.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    let started = READER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("rotui-input".into())
+            .spawn(|| {
+                loop {
+                    let event = crossterm::event::read();
+                    let failed = event.is_err();
+                    // A key with no screen to take it (between two) is dropped.
+                    if let Some(tx) = LISTENER.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        let _ = tx.send(event);
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+            })
+            .map(drop)
+    });
+    if let Err(e) = started {
         // No keys without it; say so rather than show a screen that ignores them.
         let (tx, rx2) = tokio::sync::mpsc::unbounded_channel();
-        let _ = tx.send(Err(e));
+        let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
         rx = rx2;
     }
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))

@@ -41,6 +41,12 @@ pub enum Action {
     RollbackPreview(Result<Vec<StepView>, Redacted>),
     /// A rollback began: the Steps pane shows its steps until the run ends.
     RollbackSteps(Vec<StepView>),
+    /// What the last frame measured of the open dialog's scrolling text:
+    /// its rows, wrapped to the dialog's width, and how many show at once.
+    Measured {
+        rows: u16,
+        view: u16,
+    },
     /// A command finished with something to tell the operator (kill done, sync requested).
     Notice(Redacted),
     /// A command failed; shown as the last error.

@@ -6,7 +6,7 @@ use ratatui_textarea::TextArea;
 
 use crate::app::action::{Effect, KillTarget};
 use crate::app::keymap::KeyAction;
-use crate::app::state::{Destructive, Dialog, State, StepStatus};
+use crate::app::state::{Destructive, Dialog, Scroll, State, StepStatus};
 use crate::rotation::StepId;
 use crate::rotation::step::Confirm;
 use crate::target::{Field, NameSource};
@@ -35,7 +35,20 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
         Dialog::QuitWhileRunning if yes => return quit(state, out),
         Dialog::QuitWhileRunning if no => None,
         d @ Dialog::QuitWhileRunning => Some(d),
-        Dialog::Preview { step } if key.code == KeyCode::Enter => confirm_step(state, &step, out),
+        Dialog::Preview { step, mut scroll }
+            if let Some(rows) = scroll_key(&key, resolved, &scroll, true) =>
+        {
+            scroll.by(rows);
+            Some(Dialog::Preview { step, scroll })
+        }
+        Dialog::Preview { step, scroll } if key.code == KeyCode::Enter => {
+            if scroll.seen_all {
+                confirm_step(state, &step, out)
+            } else {
+                state.notice = Some((state.now, unread(&scroll)));
+                Some(Dialog::Preview { step, scroll })
+            }
+        }
         Dialog::Preview { .. } if no || resolved == Some(KeyAction::Quit) => None,
         d @ Dialog::Preview { .. } => Some(d),
         Dialog::Confirm(action) if yes => {
@@ -45,14 +58,38 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
         Dialog::Confirm(_) if no => None,
         d @ Dialog::Confirm(_) => Some(d),
         Dialog::Rollback { .. } if esc => None,
+        // Letters are typed into the field: only the arrows and pages scroll.
         Dialog::Rollback {
             preview,
             new_user,
             input,
+            mut scroll,
+        } if let Some(rows) = scroll_key(&key, resolved, &scroll, false) => {
+            scroll.by(rows);
+            Some(Dialog::Rollback {
+                preview,
+                new_user,
+                input,
+                scroll,
+            })
+        }
+        Dialog::Rollback {
+            preview,
+            new_user,
+            input,
+            scroll,
         } if key.code == KeyCode::Enter => {
             let typed = input.lines().join("");
             let ready = matches!(preview, Some(Ok(_)));
-            if ready && (typed.is_empty() || typed == new_user) {
+            if ready && !scroll.seen_all {
+                state.notice = Some((state.now, unread(&scroll)));
+                Some(Dialog::Rollback {
+                    preview,
+                    new_user,
+                    input,
+                    scroll,
+                })
+            } else if ready && (typed.is_empty() || typed == new_user) {
                 let drop_new = typed == new_user;
                 run_destructive(state, Destructive::Rollback { new_user, drop_new }, out);
                 None
@@ -69,6 +106,7 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
                     preview,
                     new_user,
                     input,
+                    scroll,
                 })
             }
         }
@@ -76,12 +114,14 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
             preview,
             new_user,
             mut input,
+            scroll,
         } => {
             input.input(key);
             Some(Dialog::Rollback {
                 preview,
                 new_user,
                 input,
+                scroll,
             })
         }
         Dialog::TypedConfirm { .. } if esc => None,
@@ -116,6 +156,46 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
         }
     };
     release_held(state, out);
+}
+
+/// Rows a key scrolls a dialog's text by: the arrows, pages, Home and End
+/// always; with `letters`, also j/k, g/G and Space (a page, as in `less`),
+/// as the keymap binds them.
+fn scroll_key(key: &KeyEvent, resolved: Option<KeyAction>, scroll: &Scroll, letters: bool) -> Option<isize> {
+    let page = scroll.page();
+    let far = u16::MAX as isize;
+    match key.code {
+        KeyCode::Down => return Some(1),
+        KeyCode::Up => return Some(-1),
+        KeyCode::PageDown => return Some(page),
+        KeyCode::PageUp => return Some(-page),
+        KeyCode::Home => return Some(-far),
+        KeyCode::End => return Some(far),
+        KeyCode::Char(' ') if letters => return Some(page),
+        _ if !letters => return None,
+        _ => {}
+    }
+    match resolved? {
+        KeyAction::Down => Some(1),
+        KeyAction::Up => Some(-1),
+        KeyAction::PageDown => Some(page),
+        KeyAction::PageUp => Some(-page),
+        KeyAction::Top => Some(-far),
+        KeyAction::Bottom => Some(far),
+        _ => None,
+    }
+}
+
+/// Why Enter did not go on: part of the preview has not been shown.
+fn unread(scroll: &Scroll) -> String {
+    if scroll.rows == 0 {
+        "the preview is not on screen yet: wait for it, then Enter".to_string()
+    } else {
+        format!(
+            "read the whole preview first: {} more lines below (j/↓, PgDn, Space, G)",
+            scroll.below()
+        )
+    }
 }
 
 /// After the preview: destructive steps ask again, dropping a user asks for its name.
@@ -214,6 +294,7 @@ pub(super) fn open_rollback(state: &mut State, out: &mut Vec<Effect>) {
         preview: None,
         new_user,
         input,
+        scroll: Scroll::default(),
     });
     out.push(Effect::PreviewRollback);
 }

@@ -125,7 +125,7 @@ const DEFAULTS: &[Entry] = &[
     e(A::Slower,           "slower",            &["-"],                  "refresh less often",                                   None,            Everywhere),
     e(A::Pause,            "pause",             &["space"],              "pause / resume refreshing",                            Some("pause"),   Everywhere),
     e(A::Filter,           "filter",            &["/"],                  "filter the focused pane",                              Some("filter"),  Filterable),
-    e(A::Reveal,           "reveal",            &["v"],                  "reveal masked values for a few seconds",               Some("reveal"),  In(&[Pane::Cluster])),
+    e(A::Reveal,           "reveal",            &["v"],                  "reveal masked values for a few seconds (v again hides)", Some("reveal"),  In(&[Pane::Cluster])),
     e(A::CommandLine,      "command",           &[":"],                  "command line: env/app/engine",                         Some("cmd"),     Everywhere),
     e(A::Names,            "names",             &["n"],                  "names, where each came from; choose the admin key",    None,            Everywhere),
     e(A::Cancel,           "cancel",            &["esc"],                "close dialog / clear filter",                          None,            Everywhere),

@@ -199,9 +199,13 @@ pub struct ClusterView {
 }
 
 impl ClusterView {
-    /// The pod (and its workload) a database connection from `client` comes from.
-    pub fn consumer_of(&self, client: &str) -> Option<String> {
-        crate::k8s::consumers::attribute(client, &self.pod_addresses)
+    /// The pod (and its workload) a database connection from `client` comes
+    /// from; `app_user`: it logs in as the app's user (old or new), so it
+    /// comes from a workload reading the app's Secret, where that tells
+    /// pods sharing the address apart.
+    pub fn consumer_of(&self, client: &str, app_user: bool) -> Option<String> {
+        let readers: Vec<String> = self.consumers.iter().map(|c| c.workload.clone()).collect();
+        crate::k8s::consumers::attribute_among(client, &self.pod_addresses, Some((&readers, app_user)))
     }
 }
 

@@ -51,9 +51,11 @@ pub enum Dialog {
     Help {
         scroll: u16,
     },
-    /// The statements a step will run; Enter goes on.
+    /// The statements a step will run; Enter goes on, once all of them
+    /// have been on screen.
     Preview {
         step: String,
+        scroll: Scroll,
     },
     Confirm(Destructive),
     /// Confirm by typing `expected` (dropping a user).
@@ -75,7 +77,81 @@ pub enum Dialog {
         preview: Option<Result<Vec<StepView>, String>>,
         new_user: String,
         input: TextArea<'static>,
+        scroll: Scroll,
     },
+}
+
+impl Dialog {
+    /// The preview of a step, scrolled to its top.
+    pub fn preview(step: String) -> Dialog {
+        Dialog::Preview {
+            step,
+            scroll: Scroll::default(),
+        }
+    }
+
+    /// The dialog's scrolling text, when it has one.
+    pub fn scroll(&self) -> Option<&Scroll> {
+        match self {
+            Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => Some(scroll),
+            _ => None,
+        }
+    }
+
+    pub fn scroll_mut(&mut self) -> Option<&mut Scroll> {
+        match self {
+            Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => Some(scroll),
+            _ => None,
+        }
+    }
+}
+
+/// Where a dialog's text is scrolled to, and what the last frame measured
+/// of it (`Action::Measured`: only the renderer knows how many rows the
+/// text wraps into). A write it previews is confirmed only once every row
+/// has been on screen (`seen_all`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scroll {
+    /// The first row shown.
+    pub offset: u16,
+    /// Rows of text, wrapped to the dialog's width (0 until measured).
+    pub rows: u16,
+    /// Rows the dialog shows at once.
+    pub view: u16,
+    pub seen_all: bool,
+}
+
+impl Scroll {
+    /// Rows below the last one shown.
+    pub fn below(&self) -> u16 {
+        self.rows.saturating_sub(self.offset.saturating_add(self.view))
+    }
+
+    /// Take the frame's measure, keeping the offset within the text.
+    pub fn measured(&mut self, rows: u16, view: u16) {
+        // Text that changed under the reader (a refreshed preview, a new
+        // width) has to be read again.
+        if self.rows != 0 && rows != self.rows {
+            self.seen_all = false;
+        }
+        self.rows = rows;
+        self.view = view;
+        self.by(0);
+    }
+
+    /// Move by `delta` rows (clamped to the text), noting when the last row shows.
+    pub fn by(&mut self, delta: isize) {
+        let max = self.rows.saturating_sub(self.view) as isize;
+        self.offset = (self.offset as isize + delta).clamp(0, max.max(0)) as u16;
+        if self.view > 0 && self.below() == 0 {
+            self.seen_all = true;
+        }
+    }
+
+    /// A page: the rows shown, less one kept for context.
+    pub fn page(&self) -> isize {
+        self.view.saturating_sub(1).max(1) as isize
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,8 +309,8 @@ impl State {
         )
     }
 
-    /// What `K` would aim at from the current selection.
-    pub fn kill_target(&self) -> Option<KillTarget> {
+    /// What `K` would aim at from the current selection, or why nothing.
+    pub fn kill_target(&self) -> Result<KillTarget, String> {
         self.panes.connections.kill_target()
     }
 
@@ -266,6 +342,44 @@ impl State {
     pub fn connection_rows_shown(&self) -> Option<(usize, usize)> {
         let area = self.pane_area(Pane::Connections)?;
         self.panes.connections.rows_shown(area, self.old_user().is_some())
+    }
+
+    /// The users pod `pod`'s database connections log in as, from the single
+    /// connections when they are listed (`c`): those from its address, rotui's
+    /// own left out; where pods share the address (host networking, the
+    /// sandbox), only the app's users (old and new), since another app's pods
+    /// may be there too.
+    pub fn pod_db_users(&self, pod: &str) -> Option<String> {
+        let view = self.panes.cluster.view.data.as_ref()?;
+        let conns = &self.panes.connections;
+        if !conns.rows_listed {
+            return None;
+        }
+        let rows = &conns.snapshot.data.as_ref()?.rows;
+        let ips: Vec<&str> = view
+            .pod_addresses
+            .iter()
+            .filter(|a| a.pod == pod)
+            .map(|a| a.ip.as_str())
+            .collect();
+        let shared = |ip: &str| view.pod_addresses.iter().any(|a| a.ip == ip && a.pod != pod);
+        let app_user = |u: Option<&str>| u.is_some() && (u == self.old_user() || u == self.new_user());
+        let mut users: Vec<&str> = rows
+            .iter()
+            .filter(|c| !conns.is_own(c))
+            .filter(|c| {
+                c.client.as_deref().is_some_and(|client| {
+                    let ip = crate::k8s::consumers::client_ip(client);
+                    ips.contains(&ip) && (!shared(ip) || app_user(c.user.as_deref()))
+                })
+            })
+            .filter_map(|c| c.user.as_deref())
+            // MySQL's name for a connection still in its handshake.
+            .filter(|u| *u != "unauthenticated user")
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        (!users.is_empty()).then(|| users.join(","))
     }
 
     /// Everything shown belonged to the old target: drop it, and ignore

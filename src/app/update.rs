@@ -49,14 +49,24 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         // a look then would show the step as still to do.)
         Action::RunEnded => refresh_all(state, &mut out),
         Action::RollbackPreview(result) => {
-            if let Some(Dialog::Rollback { preview, .. }) = state.dialog.as_mut() {
+            if let Some(Dialog::Rollback { preview, scroll, .. }) = state.dialog.as_mut() {
                 *preview = Some(result.map_err(Redacted::into_string));
+                // What was read so far was only "reading the live systems…".
+                *scroll = Default::default();
                 state.dirty = true;
             }
         }
         Action::RollbackSteps(steps) => {
             if state.panes.steps.show_rollback(steps) {
                 reindex(state, Pane::Steps, &mut out);
+                state.dirty = true;
+            }
+        }
+        Action::Measured { rows, view } => {
+            if let Some(scroll) = state.dialog.as_mut().and_then(Dialog::scroll_mut)
+                && (scroll.rows, scroll.view) != (rows, view)
+            {
+                scroll.measured(rows, view);
                 state.dirty = true;
             }
         }
@@ -142,7 +152,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
             if focus == Pane::Steps
                 && let Some(id) = state.selection(Pane::Steps).key.clone()
             {
-                state.dialog = Some(Dialog::Preview { step: id });
+                state.dialog = Some(Dialog::preview(id));
             }
         }
         KeyAction::Rollback => super::dialogs::open_rollback(state, out),
@@ -158,8 +168,8 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 return;
             }
             match state.kill_target() {
-                Some(t) => state.dialog = Some(Dialog::Confirm(Destructive::Kill(t))),
-                None => state.notice = Some((state.now, "no connection selected".into())),
+                Ok(t) => state.dialog = Some(Dialog::Confirm(Destructive::Kill(t))),
+                Err(why) => state.notice = Some((state.now, why)),
             }
         }
         KeyAction::ToggleRows => {
@@ -194,7 +204,10 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 }
             }
         }
-        KeyAction::Reveal => state.reveal_until = Some(state.now + REVEAL_FOR),
+        // `v` again hides at once.
+        KeyAction::Reveal => {
+            state.reveal_until = (!state.revealed()).then(|| state.now + REVEAL_FOR);
+        }
         KeyAction::CommandLine => {
             state.input = Some(Input {
                 kind: InputKind::Command,

@@ -256,7 +256,7 @@ async fn screen(mut view: FleetView, sources: FleetSources) -> Result<Option<Fle
     };
     spawn_load();
     let mut tui = crate::tui::Tui::enter()?;
-    let (mut events, reader) = events();
+    let mut events = crate::tui::events();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let chosen = loop {
         if view.dirty {
@@ -297,41 +297,10 @@ async fn screen(mut view: FleetView, sources: FleetSources) -> Result<Option<Fle
             _ = crate::tui::shutdown_signal() => break None,
         }
     };
-    // The reader must be gone before the dashboard (Enter) reads the
-    // terminal, or it would take the dashboard's replies and keys.
+    // The dashboard (Enter) takes the terminal's events over from here.
     drop(events);
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     drop(tui);
     Ok(chosen)
-}
-
-/// Terminal events from a reader thread that ends once the stream is
-/// dropped (it looks every 100 ms), unlike `tui::events`, whose reader
-/// lives as long as the process: the fleet hands the terminal on.
-fn events() -> (
-    impl futures::Stream<Item = std::io::Result<crossterm::event::Event>> + Unpin,
-    std::thread::JoinHandle<()>,
-) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let reader = std::thread::spawn(move || {
-        while !tx.is_closed() {
-            match crossterm::event::poll(std::time::Duration::from_millis(100)) {
-                Ok(false) => continue,
-                Ok(true) => {
-                    let event = crossterm::event::read();
-                    let failed = event.is_err();
-                    if tx.send(event).is_err() || failed {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    break;
-                }
-            }
-        }
-    });
-    (futures::stream::poll_fn(move |cx| rx.poll_recv(cx)), reader)
 }
 
 #[cfg(test)]

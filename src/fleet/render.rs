@@ -65,7 +65,10 @@ fn render_help(frame: &mut Frame, view: &FleetView, theme: &Theme) {
     lines.extend(COLUMN_HELP.iter().map(|c| Line::styled(*c, theme.muted())));
     let block = Block::bordered()
         .border_style(theme.border(true))
-        .title(Span::styled(" Fleet help — any key to close ", theme.title(true)));
+        .title(Span::styled(
+            " Fleet help — ? or Esc to close ",
+            theme.title(true),
+        ));
     frame.render_widget(ratatui::widgets::Clear, area);
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
@@ -77,8 +80,8 @@ fn header(view: &FleetView) -> String {
             let due = view.rows.iter().filter(|r| r.due).count();
             let half = view.rows.iter().filter(|r| r.rotation.is_some()).count();
             s.push_str(&format!(
-                " · {} apps · {due} due · {half} rotating · loaded {}",
-                view.rows.len(),
+                " · {} · {due} due · {half} rotating · loaded {}",
+                crate::text::count(view.rows.len() as i64, "app"),
                 r.loaded_at.format("%H:%M:%S UTC")
             ));
             for e in &r.errors {
@@ -120,8 +123,6 @@ fn footer(view: &FleetView) -> String {
 
 fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) {
     let rows = view.visible();
-    let mut lines: Vec<Row> = rows.iter().map(|r| table_row(r, view.now, theme)).collect();
-    lines.extend(unread_envs(view, theme));
     // Names as wide as the longest shown (within reason); the rotation
     // column takes what is left.
     let widest = |f: &dyn Fn(&FleetRow) -> usize, min: usize, max: usize| {
@@ -144,6 +145,22 @@ fn render_table(frame: &mut Frame, area: Rect, view: &FleetView, theme: &Theme) 
         Constraint::Length(7),
         Constraint::Length(7),
     ];
+    // What the rotation column gets: a text cut there ends in "…", so it
+    // is not read as running on into the next column.
+    let fixed: u16 = widths
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(n) => *n,
+            _ => 0,
+        })
+        .sum();
+    let spacing = widths.len() as u16 - 1;
+    let rotation_w = area.width.saturating_sub(2 + fixed + spacing) as usize;
+    let mut lines: Vec<Row> = rows
+        .iter()
+        .map(|r| table_row(r, view.now, theme, rotation_w))
+        .collect();
+    lines.extend(unread_envs(view, theme));
     let title = if view.filter.is_empty() {
         format!(" apps ({}) ", rows.len())
     } else {
@@ -193,7 +210,7 @@ fn unread_envs<'a>(view: &FleetView, theme: &Theme) -> Vec<Row<'a>> {
 }
 
 /// One app's line; failing and stale parts say so.
-fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
+fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme, rotation_w: usize) -> Row<'a> {
     let text = |s: &str| escape_controls(s).into_owned();
     let user = r.username.as_deref().map_or_else(|| "?".into(), text);
     let age = r.age_days.map_or("?".into(), |d| format!("{d}d"));
@@ -253,7 +270,7 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme) -> Row<'a> {
         Span::raw(user),
         Span::raw(age),
         Span::styled(due, theme.danger()),
-        Span::styled(notes.join(" · "), theme.warn()),
+        Span::styled(crate::ui::clip(&notes.join(" · "), rotation_w), theme.warn()),
         Span::raw(sync),
         Span::raw(matches),
         Span::raw(readers),

@@ -243,9 +243,14 @@ impl FleetView {
     pub fn key(&mut self, key: KeyEvent) -> Option<FleetEffect> {
         self.dirty = true;
         if self.help {
-            // Any key closes the help; quitting still quits.
-            self.help = false;
-            return (self.keymap.resolve(&key) == Some(KeyAction::Quit)).then_some(FleetEffect::Quit);
+            // As the dashboard's: `?` or Esc closes it, `q` still quits,
+            // other keys leave it open.
+            match self.keymap.resolve(&key) {
+                Some(KeyAction::Quit) => return Some(FleetEffect::Quit),
+                Some(KeyAction::Help | KeyAction::Cancel) => self.help = false,
+                _ => self.dirty = false,
+            }
+            return None;
         }
         if let Some(mut input) = self.input.take() {
             match key.code {
@@ -362,6 +367,31 @@ pub(crate) mod tests {
         KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
     }
 
+    /// A rotation's text longer than its column ends in "…" before the
+    /// next column, rather than seeming to run on into it.
+    #[test]
+    fn a_long_rotation_text_is_cut_with_an_ellipsis_before_the_next_column() {
+        let mut v = FleetView::new("production", Keymap::default(), ThemeName::Default, Utc::now());
+        let mut half = row("whitehall", 10, false);
+        half.rotation = Some(InProgress {
+            pending: false,
+            rotation_id: None,
+            holder: Some("root@vm".into()),
+            since: None,
+            heartbeat: None,
+            new_username: None,
+            step: Some("production/drop-old-user".into()),
+            phase: "promoted; old user whitehall not yet dropped, and a great deal more to say".into(),
+            mark_error: None,
+        });
+        v.loaded(report(vec![half]));
+        let text = crate::fleet::render::render_to_text(&v, 160, 10);
+        let line = text.lines().find(|l| l.contains("whitehall")).unwrap();
+        assert!(line.contains("root@vm: at production/drop-old-user;"), "{line}");
+        assert!(line.contains("… "), "cut with an ellipsis: {line}");
+        assert!(text.contains("production · 1 app · 0 due"), "{text}");
+    }
+
     #[test]
     fn attention_first_then_sort_filter_and_open() {
         let mut v = FleetView::new("production", Keymap::default(), ThemeName::Default, Utc::now());
@@ -436,7 +466,7 @@ pub(crate) mod tests {
     }
 
     /// Sort and help are keymap actions: the config moves them, and `?`
-    /// opens the help, which any key closes.
+    /// opens the help, which `?` or Esc closes (as the dashboard's).
     #[test]
     fn sort_and_help_follow_the_keymap() {
         let overrides = [("sort".to_string(), vec!["o".to_string()])].into();
@@ -457,8 +487,13 @@ pub(crate) mod tests {
         assert!(text.contains("o  sort by the next column"), "{text}");
         assert!(text.contains("readers  workloads reading"), "{text}");
         assert_eq!(v.key(key('j')), None);
-        assert!(!v.help, "any key closes the help");
-        assert_eq!(v.selected, 0, "and does nothing else");
+        assert!(v.help, "only ? or Esc closes the help, as the dashboard's");
+        assert_eq!(v.selected, 0, "and other keys do nothing");
+        assert_eq!(v.key(key('?')), None);
+        assert!(!v.help, "? closes it");
+        v.key(key('?'));
+        v.key(KeyEvent::new(KeyCode::Esc, crossterm::event::KeyModifiers::NONE));
+        assert!(!v.help, "Esc closes it");
         v.key(key('?'));
         assert_eq!(v.key(key('q')), Some(FleetEffect::Quit));
     }

@@ -477,8 +477,32 @@ pub fn client_ip(client: &str) -> &str {
 /// workload if they have one in common, else how many pods. `None` when
 /// no pod has it.
 pub fn attribute(client: &str, addresses: &[PodAddress]) -> Option<String> {
+    attribute_among(client, addresses, None)
+}
+
+/// [`attribute`], knowing which workloads read the app's Secret
+/// (`readers`, as `deployment/signon`) and whether the connection logs in as
+/// the app's user (`app_user`): where several pods share the address (the
+/// sandbox, host networking), the app's user's connection comes from a
+/// reader's pod and anyone else's from another's, when that leaves any.
+pub fn attribute_among(
+    client: &str,
+    addresses: &[PodAddress],
+    readers: Option<(&[String], bool)>,
+) -> Option<String> {
     let ip = client_ip(client);
-    let pods: Vec<&PodAddress> = addresses.iter().filter(|a| a.ip == ip).collect();
+    let mut pods: Vec<&PodAddress> = addresses.iter().filter(|a| a.ip == ip).collect();
+    if let Some((readers, app_user)) = readers {
+        let reads = |p: &PodAddress| {
+            p.workload
+                .as_ref()
+                .is_some_and(|w| readers.contains(&w.to_string()))
+        };
+        let narrowed: Vec<&PodAddress> = pods.iter().copied().filter(|p| reads(p) == app_user).collect();
+        if !narrowed.is_empty() {
+            pods = narrowed;
+        }
+    }
     match pods.as_slice() {
         [] => None,
         [one] => Some(match &one.workload {

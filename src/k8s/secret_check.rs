@@ -151,6 +151,17 @@ fn unescaped(url: &str, expected: &Expected, why: String) -> Option<UrlCheck> {
     })
 }
 
+/// The password a DATABASE_URL carries, kept secret (and registered with
+/// the redactor): whatever it is, the dashboard masks it until `v`.
+pub fn url_password(url: &SecretString) -> Option<SecretString> {
+    let parsed = url::Url::parse(url.expose_secret().trim()).ok()?;
+    let password = percent_decode_str(parsed.password()?)
+        .decode_utf8_lossy()
+        .into_owned();
+    register(&password);
+    Some(SecretString::from(password))
+}
+
 /// Find `KEY=value` in `env` output (one variable per line).
 pub(crate) fn find_env<'a>(env: &'a str, key: &str) -> Option<&'a str> {
     env.lines()

@@ -103,6 +103,60 @@ pub(crate) fn with_error_line(
     body
 }
 
+/// `lines` wrapped to `width` columns, row by row, so that the rows a
+/// dialog scrolls through are counted exactly (`Action::Measured`): at the
+/// last space that fits, or mid-word when none does; styles kept.
+pub(crate) fn wrap_rows(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(1));
+    let mut out = Vec::new();
+    for line in lines {
+        let cells: Vec<(char, ratatui::style::Style)> = line
+            .spans
+            .iter()
+            .flat_map(|s| {
+                let style = line.style.patch(s.style);
+                s.content.chars().map(move |c| (c, style))
+            })
+            .collect();
+        if cells.is_empty() {
+            out.push(Line::default());
+            continue;
+        }
+        let mut rest = cells.as_slice();
+        while !rest.is_empty() {
+            // (row, and 1 when it broke at a space, which starts no row)
+            let (cut, skip) = if rest.len() <= width {
+                (rest.len(), 0)
+            } else {
+                rest[..=width]
+                    .iter()
+                    .rposition(|(c, _)| *c == ' ')
+                    .filter(|&i| rest[..i].iter().any(|(c, _)| *c != ' '))
+                    .map_or((width, 0), |i| (i, 1))
+            };
+            out.push(row_line(&rest[..cut]));
+            rest = &rest[cut + skip..];
+        }
+    }
+    out
+}
+
+/// Cells back into spans, one per run of a style.
+fn row_line(cells: &[(char, ratatui::style::Style)]) -> Line<'static> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut text = String::new();
+    let mut style = cells.first().map(|c| c.1).unwrap_or_default();
+    for &(c, s) in cells {
+        if s != style {
+            spans.push(Span::styled(std::mem::take(&mut text), style));
+            style = s;
+        }
+        text.push(c);
+    }
+    spans.push(Span::styled(text, style));
+    Line::from(spans)
+}
+
 /// Cut `s` to `width` columns with an ellipsis.
 pub(crate) fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {

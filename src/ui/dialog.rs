@@ -8,15 +8,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::action::KillTarget;
-use crate::app::state::{Destructive, Dialog, State};
-use crate::ui::chrome::{keys_line, popup};
+use crate::app::state::{Destructive, Dialog, Scroll, State};
+use crate::ui::chrome::{keys_line, popup, wrap_rows};
 use crate::ui::panes::steps::detail_lines;
 use crate::ui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
+/// Draw `dialog`; for one whose text scrolls, what this frame measured of
+/// it: (rows of text, rows shown at once), for `Action::Measured`.
+pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) -> Option<(u16, u16)> {
     match dialog {
         Dialog::Help { scroll } => crate::ui::help::render(frame, area, state, *scroll),
-        Dialog::Preview { step } => preview(frame, area, state, step),
+        Dialog::Preview { step, scroll } => return preview(frame, area, state, step, scroll),
         Dialog::Confirm(action) => confirm(frame, area, state, action),
         Dialog::TypedConfirm {
             action,
@@ -29,8 +31,66 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) {
             preview,
             new_user,
             input,
-        } => rollback(frame, area, state, preview.as_ref(), new_user, input),
+            scroll,
+        } => return rollback(frame, area, state, preview.as_ref(), new_user, input, scroll),
     }
+    None
+}
+
+/// `lines` in `body`, wrapped and scrolled as `scroll` says (clamped to
+/// the text as measured now); the measure.
+fn scrolled(frame: &mut Frame, body: Rect, rows: Vec<Line<'static>>, scroll: &Scroll) -> (u16, u16) {
+    let total = u16::try_from(rows.len()).unwrap_or(u16::MAX);
+    let offset = scroll.offset.min(total.saturating_sub(body.height));
+    frame.render_widget(Paragraph::new(rows).scroll((offset, 0)), body);
+    (total, body.height)
+}
+
+/// A dialog's height for `rows` of text and `chrome` rows around them: at
+/// least `least`, at most what `area` leaves around it (small screens win).
+fn fit(rows: usize, chrome: u16, least: u16, area: Rect) -> u16 {
+    let room = area.height.saturating_sub(4);
+    u16::try_from(rows)
+        .unwrap_or(u16::MAX)
+        .saturating_add(chrome)
+        .max(least)
+        .min(room)
+}
+
+/// Where the reader is in a scrolling text: what is above and below, and
+/// the keys that move; empty when it all shows.
+fn scroll_spans(state: &State, scroll: &Scroll, letters: bool) -> Vec<Span<'static>> {
+    let theme = Theme::of(state.theme);
+    let mut spans = vec![];
+    if scroll.offset > 0 {
+        spans.push(Span::styled(
+            format!("↑ {} above  ", scroll.offset),
+            theme.muted(),
+        ));
+    }
+    if scroll.below() > 0 {
+        spans.push(Span::styled(
+            format!("↓ {} more lines  ", scroll.below()),
+            theme.warn(),
+        ));
+    }
+    if scroll.offset > 0 || scroll.below() > 0 {
+        spans.extend(
+            keys_line(
+                state,
+                &[(
+                    if letters {
+                        "j/k PgDn/PgUp Space g/G"
+                    } else {
+                        "↑/↓ PgUp/PgDn"
+                    },
+                    "scroll",
+                )],
+            )
+            .spans,
+        );
+    }
+    spans
 }
 
 /// What a destructive action does, naming its target exactly.
@@ -43,7 +103,13 @@ pub fn describe(action: &Destructive) -> String {
             )
         }
         Destructive::Kill(KillTarget::AllOf { user, count }) => {
-            format!("Kill all {count} connections of user {user}")
+            format!(
+                "Kill {} of user {user}",
+                match count {
+                    1 => "the one connection".to_string(),
+                    n => format!("all {}", crate::text::count(*n, "connection")),
+                }
+            )
         }
         Destructive::RunStep { title, .. } => format!("Run: {title}"),
         Destructive::Rollback { new_user, drop_new } => format!(
@@ -57,27 +123,35 @@ pub fn describe(action: &Destructive) -> String {
     }
 }
 
-fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
-    let Some(step) = state.step(id) else { return };
+fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str, scroll: &Scroll) -> Option<(u16, u16)> {
+    let step = state.step(id)?;
+    // As tall as the text needs (with its key line and frame), within the screen.
+    let width = area.width.saturating_sub(8).min(140);
+    let rows = wrap_rows(
+        detail_lines(&Theme::of(state.theme), step),
+        width.saturating_sub(2),
+    );
+    let height = fit(rows.len(), 3, 8, area);
     let inner = popup(
         frame,
         area,
-        area.width.saturating_sub(8).min(110),
-        area.height.saturating_sub(4).min(30),
+        width,
+        height,
         &format!("Preview: {}", step.title),
         step.destructive(),
         state,
     );
     let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
-    frame.render_widget(
-        Paragraph::new(detail_lines(&Theme::of(state.theme), step)).wrap(Wrap { trim: false }),
-        body,
-    );
-    let foot_line = if state.read_only {
+    let measure = scrolled(frame, body, rows, scroll);
+    let mut foot_line = Line::from(scroll_spans(state, scroll, true));
+    // Going on is offered once the whole preview has been on screen.
+    let go_on = if state.read_only {
         Line::styled(
             "read-only: this step will not run · Esc close",
             Theme::of(state.theme).warn(),
         )
+    } else if !scroll.seen_all {
+        keys_line(state, &[("Esc", "cancel")])
     } else if step.destructive() {
         keys_line(
             state,
@@ -86,7 +160,9 @@ fn preview(frame: &mut Frame, area: Rect, state: &State, id: &str) {
     } else {
         keys_line(state, &[("Enter", "run"), ("Esc", "cancel")])
     };
+    foot_line.spans.extend(go_on.spans);
     frame.render_widget(Paragraph::new(foot_line), foot);
+    Some(measure)
 }
 
 fn confirm(frame: &mut Frame, area: Rect, state: &State, action: &Destructive) {
@@ -164,17 +240,14 @@ fn rollback(
     preview: Option<&Result<Vec<crate::app::state::StepView>, String>>,
     new_user: &str,
     input: &ratatui_textarea::TextArea<'static>,
-) {
+    scroll: &Scroll,
+) -> Option<(u16, u16)> {
     let theme = Theme::of(state.theme);
-    let inner = popup(
-        frame,
-        area,
-        area.width.saturating_sub(8).min(110),
-        area.height.saturating_sub(4).min(34),
-        "Roll back the rotation",
-        true,
-        state,
-    );
+    let width = area.width.saturating_sub(8).min(140);
+    let rows = wrap_rows(rollback_lines(&theme, preview), width.saturating_sub(2));
+    // The text, the question (2), the field (3), the keys (1) and the frame (2).
+    let height = fit(rows.len(), 8, 12, area);
+    let inner = popup(frame, area, width, height, "Roll back the rotation", true, state);
     let [body, ask, field, foot] = Layout::vertical([
         Constraint::Min(0),
         Constraint::Length(2),
@@ -182,7 +255,41 @@ fn rollback(
         Constraint::Length(1),
     ])
     .areas(inner);
-    let mut lines = vec![];
+    let measure = scrolled(frame, body, rows, scroll);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw("Type "),
+            Span::styled(new_user.to_owned(), theme.danger()),
+            // It may hold the app's connections now: the drop waits for them to end.
+            Span::raw(
+                " to drop the new user too, once the app's connections on it end; leave it empty to keep it.",
+            ),
+        ]))
+        .wrap(Wrap { trim: false }),
+        ask,
+    );
+    let mut input = input.clone();
+    input.set_block(Block::bordered().border_style(theme.border(true)));
+    frame.render_widget(&input, field);
+    let mut foot_line = Line::from(scroll_spans(state, scroll, false));
+    let go_on = if state.read_only {
+        Line::styled("read-only: nothing will run · Esc close", theme.warn())
+    } else if !scroll.seen_all {
+        keys_line(state, &[("Esc", "cancel")])
+    } else {
+        keys_line(state, &[("Enter", "roll back"), ("Esc", "cancel")])
+    };
+    foot_line.spans.extend(go_on.spans);
+    frame.render_widget(Paragraph::new(foot_line), foot);
+    Some(measure)
+}
+
+/// The rollback's text: each step with its state and what it will run.
+fn rollback_lines(
+    theme: &Theme,
+    preview: Option<&Result<Vec<crate::app::state::StepView>, String>>,
+) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line<'static>> = vec![];
     match preview {
         None => lines.push(Line::styled("reading the live systems…", theme.muted())),
         Some(Err(e)) => lines.push(Line::styled(e.clone(), theme.danger())),
@@ -199,26 +306,5 @@ fn rollback(
             }
         }
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::raw("Type "),
-            Span::styled(new_user.to_owned(), theme.danger()),
-            // It may hold the app's connections now: the drop waits for them to end.
-            Span::raw(
-                " to drop the new user too, once the app's connections on it end; leave it empty to keep it.",
-            ),
-        ]))
-        .wrap(Wrap { trim: false }),
-        ask,
-    );
-    let mut input = input.clone();
-    input.set_block(Block::bordered().border_style(theme.border(true)));
-    frame.render_widget(&input, field);
-    let foot_line = if state.read_only {
-        Line::styled("read-only: nothing will run · Esc close", theme.warn())
-    } else {
-        keys_line(state, &[("Enter", "roll back"), ("Esc", "cancel")])
-    };
-    frame.render_widget(Paragraph::new(foot_line), foot);
+    lines
 }

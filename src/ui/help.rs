@@ -20,9 +20,26 @@ pub fn key_line(l: HelpLine, theme: &Theme) -> Line<'static> {
     ])
 }
 
+/// What the Steps pane's marks mean.
+const STEP_MARKS: [(&str, &str); 8] = [
+    ("✓", "done"),
+    ("·", "pending: ready to run once the steps before it are done"),
+    ("⊘", "blocked: a step before it is not done"),
+    ("◷", "waiting: for the world (a rollout, connections to drain)"),
+    ("▶", "running"),
+    ("✗", "failed: its result says why"),
+    ("↷", "skipped"),
+    ("!", "destructive: asks to confirm (a drop asks for the name)"),
+];
+
 pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     let theme = Theme::of(state.theme);
-    let rect = centered(area, 72, area.height.saturating_sub(2));
+    // Wide enough for every line (keys, then what they do), within the screen.
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2),
+    );
     let block = Block::bordered()
         .border_style(theme.border(true))
         .title(Span::styled(" Help — ? or Esc to close ", theme.title(true)));
@@ -37,9 +54,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         "Command line (:)  env NAME · app NAME · engine mysql|postgres · target env/app/engine",
         theme.muted(),
     ));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Steps", theme.header()));
+    for (mark, means) in STEP_MARKS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark:>18}  "), theme.accent()),
+            Span::raw(means),
+        ]));
+    }
     for w in &state.warnings {
         lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
     }
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .scroll((scroll, 0)),
+        rect,
+    );
 }

@@ -6,6 +6,7 @@
 //! - `status_bar`, `dialog`, `names`, [`help`], `filter`: the rest of the screen.
 
 mod chrome;
+pub(crate) use chrome::clip;
 mod dialog;
 mod filter;
 pub mod help;
@@ -23,6 +24,29 @@ use crate::app::state::State;
 
 /// Draw the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {
+    draw(frame, state);
+}
+
+/// What a frame measured that the state must learn (only the renderer
+/// knows how text wraps): the loop hands it to `update` as `Action::Measured`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drawn {
+    /// The open dialog's scrolling text: (rows, rows shown at once).
+    pub dialog_text: Option<(u16, u16)>,
+}
+
+impl Drawn {
+    /// The action that tells the state, when it does not know it yet.
+    pub fn news(&self, state: &State) -> Option<crate::app::Action> {
+        let (rows, view) = self.dialog_text?;
+        let known = state.dialog.as_ref()?.scroll()?;
+        ((known.rows, known.view) != (rows, view)).then_some(crate::app::Action::Measured { rows, view })
+    }
+}
+
+/// Draw the whole screen, saying what it measured.
+pub fn draw(frame: &mut Frame, state: &State) -> Drawn {
+    let mut drawn = Drawn::default();
     let areas = crate::app::layout::areas(frame.area(), state.focus, state.zoom);
     status_bar::render(frame, areas.status, state);
     if let Some(tabs) = areas.tabs {
@@ -36,8 +60,9 @@ pub fn render(frame: &mut Frame, state: &State) {
         None => status_bar::render_footer(frame, areas.footer, state),
     }
     if let Some(d) = &state.dialog {
-        dialog::render(frame, frame.area(), state, d);
+        drawn.dialog_text = dialog::render(frame, frame.area(), state, d);
     }
+    drawn
 }
 
 /// Draw one pane into `area`.

@@ -207,7 +207,7 @@ async fn secret_view(
         Ok(None) => return problem(format!("Secret {name} does not exist").into()),
         Err(err) => return problem(err.clone()),
     };
-    let (expected, current) = match credentials().await {
+    let (expected, _) = match credentials().await {
         Ok(c) => c,
         Err(err) => return problem(err.context("cannot read the app secret")),
     };
@@ -217,8 +217,9 @@ async fn secret_view(
             user: Some(u.user.clone()),
             host: Some(u.host.clone()),
             database: Some(u.database.clone()),
-            // Known only when it is AWSCURRENT's; masked until `v`.
-            password: u.matches().then(|| Revealable(current)),
+            // The URL's own, AWSCURRENT's or not (before the sync it is the
+            // old one): masked until `v`, never shown as an empty password.
+            password: secret_check::url_password(url).map(Revealable),
             matches_app_secret: Verdict::from(u.matches()),
             problem: u.unparsable.as_deref().map(secret_check::unparsable_note),
         },

@@ -8,11 +8,10 @@ use crate::app::{Action, KillTarget};
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
 use crate::secret::Redacted;
 
+/// A write that failed: said like its success would have been (a notice,
+/// which fades), not left in the status bar for good.
 fn failed(what: &str, error: Redacted) -> Action {
-    Action::Failed {
-        what: what.to_owned(),
-        error,
-    }
+    Action::Notice(Redacted::new(format!("✗ {what}: {}", error.into_string())))
 }
 
 pub(super) async fn kill(b: &Backend, k: KillTarget) -> Action {
@@ -25,7 +24,7 @@ pub(super) async fn kill(b: &Backend, k: KillTarget) -> Action {
         KillTarget::AllOf { user, .. } => db
             .kill_user(user)
             .await
-            .map(|n| format!("ended {n} connections of {user}")),
+            .map(|n| format!("ended {} of {user}", crate::text::count(n as i64, "connection"))),
     };
     match result {
         Ok(text) => Action::Notice(text.into()),

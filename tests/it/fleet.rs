@@ -266,7 +266,7 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
 
 /// The full screen, by keys in tmux: the table comes up with each server's
 /// version, `?` explains it, `/` narrows it, Enter opens the dashboard on
-/// that app, `q` quits it.
+/// that app, `q` there comes back to the fleet, and `q` quits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enter_on_a_fleet_row_opens_the_dashboard_on_that_app() {
     use std::time::Duration;
@@ -294,11 +294,15 @@ async fn enter_on_a_fleet_row_opens_the_dashboard_on_that_app() {
             regex::Regex::new(r"(?s)mysql \d+\.\d+.*postgres \d+\.\d+|postgres \d+\.\d+.*mysql \d+\.\d+")
                 .unwrap();
         t.wait_for("the versions", Duration::from_secs(10), |s| versions.is_match(s));
-        // `?` shows the fleet's keys and what the columns mean; any key closes it.
+        // `?` shows the fleet's keys and what the columns mean; `?` or Esc
+        // closes it, as the dashboard's does, and other keys leave it open.
         t.keys(&["?"]);
         t.wait_for("the help", Duration::from_secs(10), |s| {
             s.contains("sort by the next column") && s.contains("readers  workloads")
         });
+        t.keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(t.capture().contains("Fleet help"), "j closed the help");
         t.keys(&["Escape"]);
         t.wait_for("the help to close", Duration::from_secs(10), |s| {
             !s.contains("Fleet help")
@@ -312,6 +316,13 @@ async fn enter_on_a_fleet_row_opens_the_dashboard_on_that_app() {
         t.wait_for("the dashboard on account-api", Duration::from_secs(30), |s| {
             s.contains("sandbox/account-api/postgres")
         });
+        // `q` in the dashboard comes back to the fleet; `q` there quits.
+        t.keys(&["q"]);
+        t.wait_for("the fleet again", Duration::from_secs(30), |s| {
+            s.contains("rotui fleet · sandbox") && s.contains("signon")
+        });
+        let back = t.capture();
+        assert_eq!(exit_code(&back), None, "rotui ended instead: {back}");
         t.keys(&["q"]);
         let end = t.wait_for("rotui to exit", Duration::from_secs(20), |s| {
             exit_code(s).is_some()

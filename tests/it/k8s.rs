@@ -1002,3 +1002,56 @@ async fn access_reviews_find_what_the_role_may_not_do_before_any_request() {
     assert_eq!(access::denied(&w.k8s, &plain).await.unwrap().len(), 2);
     assert_eq!(access::denied(&w.k8s, &needs).await.unwrap().len(), 3);
 }
+
+/// Promoted but not yet synced: the Secret still carries the old password,
+/// which is not AWSCURRENT's. The Cluster pane keeps it (masked until `v`)
+/// rather than showing `pane:@host`, an empty password.
+#[tokio::test]
+async fn the_cluster_pane_keeps_a_password_that_differs_from_awscurrent_for_v() {
+    use rotui::workers::cluster::{self, ClusterNames, Credentials};
+    let w = world().await;
+    let old_pw = generate_password();
+    w.source
+        .set("govuk/promoted/mysql", creds("promoted", &old_pw, "db.internal"));
+    let es = create_es(&w, "promoted", "1h").await;
+    create_deployment(&w, "promoted", 1, true).await;
+    // AWSCURRENT has moved on; the Secret has not been synced since.
+    let new_pw = generate_password();
+    let credentials: Credentials = {
+        let e = Expected::new("promoted_user_20260121", new_pw.clone());
+        Box::new(move || {
+            let e = e.clone();
+            Box::pin(async move { Ok((e.clone(), e.password)) })
+        })
+    };
+    let names = ClusterNames {
+        external_secret: es.clone(),
+        secret: es.clone(),
+        deployment: "promoted".into(),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watching = tokio::spawn(cluster::watch(
+        w.k8s.clone(),
+        names,
+        credentials,
+        WAIT,
+        move |view| {
+            let _ = tx.send(view);
+        },
+    ));
+    let mut views = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let view = until(&mut views, "the Secret checked", |v| {
+        matches!(v, Ok(v) if v.secret_check.as_ref().is_some_and(|c| c.user.as_deref() == Some("promoted")))
+    })
+    .await
+    .unwrap();
+    let check = view.secret_check.as_ref().unwrap();
+    assert_eq!(check.matches_app_secret, rotui::model::Verdict::No, "{check:?}");
+    assert_eq!(
+        check.password.as_ref().map(|p| p.0.expose_secret().to_owned()),
+        Some(old_pw.expose_secret().to_owned()),
+        "the URL's own password, for `v`"
+    );
+    assert_no_secret(&format!("{view:?}"), &[&old_pw, &new_pw]);
+    watching.abort();
+}

@@ -88,6 +88,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "rotation",
             "secret",
             "target",
+            "text",
         ],
     ),
     (

@@ -9,6 +9,7 @@ mod consumers;
 mod db_mysql;
 mod db_postgres;
 mod discover;
+mod e2e_screens;
 mod e2e_tui;
 mod environments;
 mod estate;

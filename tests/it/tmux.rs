@@ -27,6 +27,17 @@ fn text(b: &[u8]) -> String {
 impl Tmux {
     /// Run `bin args` with exactly `env` exported, in a 160×48 pane.
     pub fn start(name: &str, env: &HashMap<String, String>, bin: &str, args: &str) -> Tmux {
+        Tmux::start_sized(name, env, bin, args, (160, 48))
+    }
+
+    /// [`Tmux::start`] in a pane of `(columns, rows)`.
+    pub fn start_sized(
+        name: &str,
+        env: &HashMap<String, String>,
+        bin: &str,
+        args: &str,
+        (columns, rows): (u16, u16),
+    ) -> Tmux {
         let session = format!("{name}-{}", std::process::id());
         let exports: String = env
             .iter()
@@ -43,9 +54,9 @@ impl Tmux {
                 "-s",
                 &session,
                 "-x",
-                "160",
+                &columns.to_string(),
                 "-y",
-                "48",
+                &rows.to_string(),
                 "bash",
                 "-c",
                 &cmd,
@@ -95,6 +106,24 @@ impl Tmux {
             .expect("send-keys")
             .success();
         assert!(ok, "send-keys {keys:?}");
+    }
+
+    /// Resize the window, as an operator's terminal would be.
+    pub fn resize(&self, (columns, rows): (u16, u16)) {
+        let ok = tmux(&self.session)
+            .args([
+                "resize-window",
+                "-t",
+                &self.session,
+                "-x",
+                &columns.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
+            .status()
+            .expect("resize-window")
+            .success();
+        assert!(ok, "resize-window {columns}x{rows}");
     }
 
     /// A tmux format of the pane (`#{alternate_on}`, `#{cursor_flag}`, …).

@@ -130,6 +130,7 @@ fn snapshot(at: DateTime<Utc>, old: i64, new: i64) -> ConnectionSnapshot {
         at,
         counts: counts(old, new),
         rows: rows.into(),
+        own: None,
     }
 }
 
@@ -322,17 +323,39 @@ fn settled_plan() -> PlanView {
     p
 }
 
-/// Run actions through `update`, collecting commands.
+/// Run actions through `update`, collecting commands; then a frame, as the
+/// loop draws one.
 fn feed(state: &mut State, actions: impl IntoIterator<Item = Action>) -> Vec<Effect> {
-    actions.into_iter().flat_map(|a| update(state, a)).collect()
+    let mut out: Vec<Effect> = actions.into_iter().flat_map(|a| update(state, a)).collect();
+    out.extend(measure(state, 160, 48));
+    out
 }
 
+/// A key, then a frame at 160×48 as the loop draws one, telling the state
+/// what only the frame measures (a dialog's wrapped rows).
 fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
+    key_at(state, code, (160, 48))
+}
+
+fn key_at(state: &mut State, code: KeyCode, (w, h): (u16, u16)) -> Vec<Effect> {
     let mods = match code {
         KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
         _ => KeyModifiers::NONE,
     };
-    update(state, Action::Key(KeyEvent::new(code, mods)))
+    let mut out = update(state, Action::Key(KeyEvent::new(code, mods)));
+    out.extend(measure(state, w, h));
+    out
+}
+
+/// Draw a frame and hand `update` what it measured, as the loop does.
+fn measure(state: &mut State, w: u16, h: u16) -> Vec<Effect> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut drawn = rotui::ui::Drawn::default();
+    t.draw(|f| drawn = rotui::ui::draw(f, state)).unwrap();
+    match drawn.news(state) {
+        Some(news) => update(state, news),
+        None => vec![],
+    }
 }
 
 fn keys(state: &mut State, text: &str) -> Vec<Effect> {
@@ -1030,7 +1053,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
     let mut s = fixture();
     keys(&mut s, "5jjj");
     assert!(key(&mut s, KeyCode::Enter).is_empty());
-    assert!(matches!(&s.dialog, Some(Dialog::Preview { step }) if step == "promote"));
+    assert!(matches!(&s.dialog, Some(Dialog::Preview { step, .. }) if step == "promote"));
     assert_eq!(
         key(&mut s, KeyCode::Enter),
         vec![Effect::RunStep("promote".into())]
@@ -2145,3 +2168,6 @@ fn the_read_only_gate_calls_exactly_the_writes_writes() {
     }
     assert_eq!(every_effect.iter().filter(|e| writes(e)).count(), 4);
 }
+
+/// The operator's hour (issue 20): the screens' own checks.
+mod screens;

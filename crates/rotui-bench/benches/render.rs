@@ -127,6 +127,7 @@ fn state(n: usize) -> State {
                 at: now,
                 counts,
                 rows: rows.into(),
+                own: None,
             })),
         },
     ];

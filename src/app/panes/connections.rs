@@ -76,22 +76,58 @@ impl ConnectionsPane {
             .unwrap_or(&[])
     }
 
-    /// What `K` would aim at from the current selection.
-    pub fn kill_target(&self) -> Option<KillTarget> {
-        let snap = self.snapshot.data.as_ref()?;
-        let row = row_at(&self.selection, self.selection.index)?;
+    /// What `K` would aim at from the current selection; `Err` says why
+    /// there is nothing to aim at (rotui's own connections are not killed).
+    pub fn kill_target(&self) -> Result<KillTarget, String> {
+        let none = || "no connection selected".to_string();
+        let snap = self.snapshot.data.as_ref().ok_or_else(none)?;
+        let row = row_at(&self.selection, self.selection.index).ok_or_else(none)?;
         if self.rows_listed {
-            let c = snap.rows.get(row)?;
-            Some(KillTarget::Connection {
+            let c = snap.rows.get(row).ok_or_else(none)?;
+            if self.is_own(c) {
+                return Err(format!(
+                    "connection {} is rotui's own ({} from {}): killing it would cut this \
+                     dashboard's reads and any step running; it ends when you quit rotui",
+                    c.id,
+                    c.user.as_deref().unwrap_or("?"),
+                    c.client.as_deref().unwrap_or("?")
+                ));
+            }
+            Ok(KillTarget::Connection {
                 id: c.id,
                 user: c.user.clone(),
             })
         } else {
-            let c = snap.counts.get(row)?;
-            Some(KillTarget::AllOf {
-                user: c.user.clone()?,
-                count: c.count,
-            })
+            let c = snap.counts.get(row).ok_or_else(none)?;
+            let user = c.user.clone().ok_or_else(|| {
+                "these sessions' role was dropped: press c and kill them one by one".to_string()
+            })?;
+            if self.own_user() == Some(user.as_str()) {
+                return Err(format!(
+                    "{user} is the admin rotui logs in as: killing all its connections would \
+                     cut rotui's own; press c to list them and kill others one by one"
+                ));
+            }
+            Ok(KillTarget::AllOf { user, count: c.count })
+        }
+    }
+
+    /// The user rotui itself logs in as, as the last snapshot saw it.
+    pub fn own_user(&self) -> Option<&str> {
+        self.snapshot.data.as_ref()?.own.as_ref()?.user.as_deref()
+    }
+
+    /// Whether `c` is rotui's own: its user, from the address of the
+    /// session that took the snapshot (its pool, its locks and its watch
+    /// share both; an app's pod on the same address logs in as another user).
+    pub fn is_own(&self, c: &Connection) -> bool {
+        let Some(own) = self.snapshot.data.as_ref().and_then(|s| s.own.as_ref()) else {
+            return false;
+        };
+        let ip = crate::k8s::consumers::client_ip;
+        match (&own.client, &c.client) {
+            (Some(mine), Some(theirs)) => own.user.is_some() && c.user == own.user && ip(mine) == ip(theirs),
+            _ => false,
         }
     }
 

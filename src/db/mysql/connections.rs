@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{MysqlDb, WritePlan, int, opt_int, opt_text};
 use crate::db::DbResult;
 use crate::db::Statement;
-use crate::model::{Connection, ConnectionCount, ConnectionSnapshot};
+use crate::model::{Connection, ConnectionCount, ConnectionSnapshot, OwnSession};
 
 impl MysqlDb {
     /// Connections per user from information_schema.PROCESSLIST, in one
@@ -16,9 +16,14 @@ impl MysqlDb {
         if !with_rows {
             let rows = self
                 .fetch_all(sqlx::query(
-                    "SELECT USER, COUNT(*) FROM information_schema.PROCESSLIST GROUP BY USER ORDER BY USER",
+                    "SELECT USER, COUNT(*), CAST(MAX(ID = CONNECTION_ID()) AS SIGNED)
+                     FROM information_schema.PROCESSLIST GROUP BY USER ORDER BY USER",
                 ))
                 .await?;
+            let own = rows.iter().find(|r| int(r, 2) == 1).map(|r| OwnSession {
+                user: opt_text(r, 0),
+                client: None,
+            });
             let counts = rows
                 .iter()
                 .map(|r| ConnectionCount {
@@ -30,6 +35,7 @@ impl MysqlDb {
                 at,
                 counts,
                 rows: Default::default(),
+                own,
             });
         }
         let rows = self
@@ -38,10 +44,15 @@ impl MysqlDb {
                 // age, so a quiet server's list does not change every second;
                 // this query's own thread has none worth showing.
                 "SELECT ID, USER, HOST, DB, COMMAND, STATE,
-                        IF(ID = CONNECTION_ID(), NULL, CAST(UNIX_TIMESTAMP() AS SIGNED) - TIME)
+                        IF(ID = CONNECTION_ID(), NULL, CAST(UNIX_TIMESTAMP() AS SIGNED) - TIME),
+                        CAST(ID = CONNECTION_ID() AS SIGNED)
                  FROM information_schema.PROCESSLIST ORDER BY ID",
             ))
             .await?;
+        let own = rows.iter().find(|r| int(r, 7) == 1).map(|r| OwnSession {
+            user: opt_text(r, 1),
+            client: opt_text(r, 2),
+        });
         let rows: Vec<Connection> = rows
             .iter()
             .map(|r| {
@@ -72,6 +83,7 @@ impl MysqlDb {
                 .map(|(user, count)| ConnectionCount { user, count })
                 .collect(),
             rows: rows.into(),
+            own,
         })
     }
 

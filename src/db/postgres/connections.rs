@@ -9,7 +9,7 @@ use super::PgDb;
 use crate::db::Statement;
 use crate::db::error::DbResult;
 use crate::db::ident::pg_str;
-use crate::model::{Connection, ConnectionCount, ConnectionSnapshot};
+use crate::model::{Connection, ConnectionCount, ConnectionSnapshot, OwnSession};
 
 /// How long `pg_terminate_backend` waits for a backend to exit (PG 14+).
 const TERMINATE_WAIT_MS: u32 = 5000;
@@ -20,19 +20,25 @@ impl PgDb {
     /// otherwise. A session whose role was dropped has no user (`None`).
     pub async fn connections(&self, with_rows: bool) -> DbResult<ConnectionSnapshot> {
         if !with_rows {
-            let counts: Vec<(Option<String>, i64)> = self
+            let counts: Vec<(Option<String>, i64, bool)> = self
                 .watch_fetch(
-                    "SELECT usename::text, count(*)::bigint FROM pg_stat_activity
+                    "SELECT usename::text, count(*)::bigint, bool_or(pid = pg_backend_pid())
+                     FROM pg_stat_activity
                      WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC, 1",
                 )
                 .await?;
+            let own = counts.iter().find(|c| c.2).map(|c| OwnSession {
+                user: c.0.clone(),
+                client: None,
+            });
             return Ok(ConnectionSnapshot {
                 at: Utc::now(),
                 counts: counts
                     .into_iter()
-                    .map(|(user, count)| ConnectionCount { user, count })
+                    .map(|(user, count, _)| ConnectionCount { user, count })
                     .collect(),
                 rows: Default::default(),
+                own,
             });
         }
         // One JSON value for every session rather than a row each (decoding
@@ -53,32 +59,39 @@ impl PgDb {
                             datname, application_name, state,
                             floor(EXTRACT(EPOCH FROM CASE WHEN pid = pg_backend_pid() THEN backend_start
                                        WHEN state = 'idle' THEN date_trunc('minute', state_change)
-                                       ELSE COALESCE(state_change, backend_start) END))::bigint)
+                                       ELSE COALESCE(state_change, backend_start) END))::bigint,
+                            pid = pg_backend_pid())
                           ORDER BY usename NULLS FIRST, pid), '[]')::text
                      FROM pg_stat_activity WHERE backend_type = 'client backend'",
             )
             .await?;
         let json = json.into_iter().next().map(|(j,)| j).unwrap_or_default();
-        let rows = self.rows_from_json(json)?;
+        let (rows, own) = self.rows_from_json(json)?;
         Ok(ConnectionSnapshot {
             at: Utc::now(),
             counts: count_by_user(&rows),
+            own: own.and_then(|i| rows.get(i)).map(|c| OwnSession {
+                user: c.user.clone(),
+                client: c.client.clone(),
+            }),
             rows,
         })
     }
 
     /// The rows `json` holds: the last answer's rows again when the text is
     /// the same.
-    fn rows_from_json(&self, json: String) -> DbResult<Arc<[Connection]>> {
+    /// With them, which row is this query's own session.
+    fn rows_from_json(&self, json: String) -> DbResult<(Arc<[Connection]>, Option<usize>)> {
         let mut last = self.last_rows.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((text, rows)) = last.as_ref()
+        if let Some((text, rows, own)) = last.as_ref()
             && *text == json
         {
-            return Ok(rows.clone());
+            return Ok((rows.clone(), *own));
         }
-        let rows: Arc<[Connection]> = parse_rows(&json)?.into();
-        *last = Some((json, rows.clone()));
-        Ok(rows)
+        let (rows, own) = parse_rows(&json)?;
+        let rows: Arc<[Connection]> = rows.into();
+        *last = Some((json, rows.clone(), own));
+        Ok((rows, own))
     }
 
     /// The statement that ends one session; the preview is the statement.
@@ -141,7 +154,7 @@ impl PgDb {
 }
 
 /// `pg_stat_activity` as the rows query's JSON: one array per session.
-fn parse_rows(json: &str) -> DbResult<Vec<Connection>> {
+fn parse_rows(json: &str) -> DbResult<(Vec<Connection>, Option<usize>)> {
     type Row = (
         i64,
         Option<String>,
@@ -150,6 +163,7 @@ fn parse_rows(json: &str) -> DbResult<Vec<Connection>> {
         Option<String>,
         Option<String>,
         Option<i64>,
+        bool,
     );
     let rows: Vec<Row> = if json.is_empty() {
         Vec::new()
@@ -161,10 +175,11 @@ fn parse_rows(json: &str) -> DbResult<Vec<Connection>> {
             )
         })?
     };
-    Ok(rows
+    let own = rows.iter().position(|r| r.7);
+    let rows = rows
         .into_iter()
         .map(
-            |(id, user, client, database, application, state, since)| Connection {
+            |(id, user, client, database, application, state, since, _)| Connection {
                 id,
                 user,
                 client,
@@ -174,7 +189,8 @@ fn parse_rows(json: &str) -> DbResult<Vec<Connection>> {
                 since: since.and_then(|s| DateTime::from_timestamp(s, 0)),
             },
         )
-        .collect())
+        .collect();
+    Ok((rows, own))
 }
 
 /// Counts per user, most connections first, from the single rows.

@@ -141,8 +141,9 @@ impl Default for PgConfig {
     }
 }
 
-/// The connection list's last answer: the server's text, and its rows.
-type LastRows = (String, Arc<[crate::model::Connection]>);
+/// The connection list's last answer: the server's text, its rows, and
+/// which of them was the query's own session.
+type LastRows = (String, Arc<[crate::model::Connection]>, Option<usize>);
 
 /// A PostgreSQL server as rotui's admin sees it.
 #[derive(Clone)]

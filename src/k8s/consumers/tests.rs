@@ -225,6 +225,25 @@ fn connections_are_attributed_to_pods_and_workloads() {
         attribute("127.0.0.1:5", &pod_addresses(&shared)).as_deref(),
         Some("statefulset/a (2 pods)")
     );
+    // Knowing which workloads read the app's Secret: the app's user comes
+    // from theirs, anyone else from the others.
+    let estate = [
+        pod("signon-1", "127.0.0.1", Some(("StatefulSet", "signon")), None),
+        pod("signon-2", "127.0.0.1", Some(("StatefulSet", "signon")), None),
+        pod("api-1", "127.0.0.1", Some(("StatefulSet", "api")), None),
+        pod("api-2", "127.0.0.1", Some(("StatefulSet", "api")), None),
+    ];
+    let addrs = pod_addresses(&estate);
+    let readers = ["statefulset/signon".to_string()];
+    assert_eq!(attribute("127.0.0.1:5", &addrs).as_deref(), Some("one of 4 pods"));
+    assert_eq!(
+        attribute_among("127.0.0.1:5", &addrs, Some((&readers, true))).as_deref(),
+        Some("statefulset/signon (2 pods)")
+    );
+    assert_eq!(
+        attribute_among("127.0.0.1:5", &addrs, Some((&readers, false))).as_deref(),
+        Some("statefulset/api (2 pods)")
+    );
     let mixed = [
         pod("a-1", "127.0.0.1", None, None),
         pod("b-1", "127.0.0.1", None, None),

@@ -13,7 +13,7 @@ use crate::app::selection::{row_at, window};
 use crate::app::state::{ClusterView, State};
 use crate::model::Verdict;
 use crate::secret::{ExposeSecret, MASK};
-use crate::ui::chrome::{pane_block, with_error_line};
+use crate::ui::chrome::{clip, pane_block, with_error_line};
 use crate::ui::theme::Theme;
 
 pub(super) const VIEW: super::View = super::View {
@@ -168,15 +168,35 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
     let theme = Theme::of(state.theme);
     let sel = state.selection(Pane::Cluster);
     let len = sel.visible.as_ref().map_or(view.pods.len(), Vec::len);
+    // Pod names whole (the operator matches them against kubectl's) where
+    // the db user still fits whole beside them; cut with "…" where not.
+    let longest =
+        |f: &dyn Fn(&crate::app::state::PodView) -> usize| view.pods.iter().map(f).max().unwrap_or(0);
+    let users: Vec<Option<String>> = view
+        .pods
+        .iter()
+        .map(|p| p.db_user.clone().or_else(|| state.pod_db_users(&p.name)))
+        .collect();
+    let user_w = users
+        .iter()
+        .flatten()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 40) as u16;
+    let room = area.width.saturating_sub(9 + 5 + 8 + 12 + 5 + user_w);
+    let name_w = (longest(&|p| p.name.chars().count()).max(3) as u16).min(room.max(12));
     let rows = window(len, sel.index, area.height.saturating_sub(1) as usize).filter_map(|i| {
-        let p = &view.pods[row_at(sel, i)?];
-        let user_style = match p.db_user.as_deref() {
+        let row = row_at(sel, i)?;
+        let p = &view.pods[row];
+        let db_user = users[row].clone();
+        let user_style = match db_user.as_deref() {
             Some(u) if Some(u) == state.old_user() => theme.old_user(),
             Some(u) if Some(u) == state.new_user() => theme.new_user(),
             _ => theme.base(),
         };
         let mut row = Row::new(vec![
-            Cell::from(p.name.clone()),
+            Cell::from(clip(&p.name, name_w as usize)),
             Cell::from(p.phase.clone()),
             Cell::from(if p.ready {
                 Span::styled("✓", theme.ok())
@@ -185,7 +205,7 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
             }),
             Cell::from(p.restarts.to_string()),
             Cell::from(p.started.map(|t| clock_time(state, t)).unwrap_or_default()),
-            Cell::from(Span::styled(p.db_user.clone().unwrap_or_default(), user_style)),
+            Cell::from(Span::styled(db_user.unwrap_or_default(), user_style)),
         ]);
         if state.focus == Pane::Cluster && i == sel.index {
             row = row.style(theme.selected());
@@ -195,14 +215,29 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
     let table = Table::new(
         rows,
         [
-            Constraint::Min(12),
+            Constraint::Length(name_w),
             Constraint::Length(9),
             Constraint::Length(5),
             Constraint::Length(8),
             Constraint::Length(12),
-            Constraint::Min(10),
+            Constraint::Fill(1),
         ],
     )
-    .header(Row::new(["pod", "phase", "ready", "restarts", "started", "db user"]).style(theme.header()));
+    .header(
+        Row::new([
+            "pod",
+            "phase",
+            "ready",
+            "restarts",
+            "started",
+            // Known from the single connections: say where to list them.
+            if state.panes.connections.rows_listed || users.iter().all(Option::is_some) {
+                "db user"
+            } else {
+                "db user (c in 3)"
+            },
+        ])
+        .style(theme.header()),
+    );
     frame.render_widget(table, area);
 }

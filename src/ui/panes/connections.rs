@@ -35,7 +35,12 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
     let pane = &state.panes.connections;
     let total: i64 = pane.counts().iter().map(|c| c.count).sum();
     let extra = pane.snapshot.data.as_ref().map(|_| {
-        let held = if state.aiming_kill() { " · held" } else { "" };
+        // The rows stand still while a kill is aimed (pg_activity's habit): say why.
+        let held = if state.aiming_kill() {
+            " · held still while K is aimed"
+        } else {
+            ""
+        };
         Span::styled(
             format!(
                 "{total} total · every {}{held}",
@@ -71,32 +76,69 @@ fn user_style(state: &State, user: Option<&str>) -> ratatui::style::Style {
     }
 }
 
+/// A user as the connection list names it: MySQL lists a connection still
+/// in its handshake as `unauthenticated user`, which says nothing to an operator.
+fn user_name(user: Option<&str>) -> String {
+    match user {
+        None => "(dropped role)".into(),
+        Some("unauthenticated user") => "(logging in)".into(),
+        Some(u) => u.to_owned(),
+    }
+}
+
 fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool) {
     let theme = Theme::of(state.theme);
-    let counts = state.panes.connections.counts();
+    let pane = &state.panes.connections;
+    let counts = pane.counts();
     let sel = state.selection(Pane::Connections);
     let max = counts.iter().map(|c| c.count).max().unwrap_or(1).max(1);
-    let bar_w = (area.width as usize).saturating_sub(34).max(4);
+    let name_w = counts
+        .iter()
+        .map(|c| user_name(c.user.as_deref()).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 32) as u16;
+    let bar_w = (area.width as usize).saturating_sub(name_w as usize + 16).max(4);
+
+    // Beside the single connections only a few counts fit: the old and the
+    // new user's come first, so the drain's own never fall off.
+    let order: Vec<usize> = if selectable {
+        (0..counts.len()).collect()
+    } else {
+        let rotating = |i: &usize| {
+            let u = counts[*i].user.as_deref();
+            u.is_some() && (u == state.old_user() || u == state.new_user())
+        };
+        // `/` narrows these counts as it does the rows beside them.
+        let filter = sel.filter.to_lowercase();
+        let shown = |i: &usize| {
+            filter.is_empty()
+                || user_name(counts[*i].user.as_deref())
+                    .to_lowercase()
+                    .contains(&filter)
+        };
+        let (mut first, rest): (Vec<usize>, Vec<usize>) = (0..counts.len()).filter(shown).partition(rotating);
+        first.extend(rest);
+        first
+    };
     let (len, index) = if selectable {
         (sel.visible.as_ref().map_or(counts.len(), Vec::len), sel.index)
     } else {
-        (counts.len(), 0)
+        (order.len(), 0)
     };
     let rows = window(len, index, area.height.saturating_sub(1) as usize).filter_map(|i| {
-        let c = &counts[if selectable { row_at(sel, i)? } else { i }];
-        let name = c.user.clone().unwrap_or_else(|| "(dropped role)".into());
+        let c = &counts[if selectable { row_at(sel, i)? } else { order[i] }];
+        let name = user_name(c.user.as_deref());
         let tag = match c.user.as_deref() {
             Some(u) if Some(u) == state.old_user() => "old",
             Some(u) if Some(u) == state.new_user() => "new",
+            Some(u) if Some(u) == pane.own_user() => "rotui",
             _ => "",
         };
         let bar = "█".repeat(((c.count * bar_w as i64) / max) as usize);
         let mut row = Row::new(vec![
-            Cell::from(Span::styled(
-                clip(&name, 22),
-                user_style(state, c.user.as_deref()),
-            )),
-            Cell::from(tag),
+            Cell::from(Span::styled(name, user_style(state, c.user.as_deref()))),
+            Cell::from(Span::styled(tag, theme.muted())),
             Cell::from(format!("{:>5}", c.count)),
             Cell::from(Span::styled(bar, user_style(state, c.user.as_deref()))),
         ]);
@@ -108,8 +150,8 @@ fn render_counts(frame: &mut Frame, area: Rect, state: &State, selectable: bool)
     let table = Table::new(
         rows,
         [
-            Constraint::Length(22),
-            Constraint::Length(3),
+            Constraint::Length(name_w),
+            Constraint::Length(5),
             Constraint::Length(5),
             Constraint::Min(4),
         ],
@@ -126,7 +168,11 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
         return;
     };
     let theme = Theme::of(state.theme);
-    let [labels, charts] = Layout::horizontal([Constraint::Length(24), Constraint::Min(0)]).areas(area);
+    // "old " + the longer name + " " + a 4-digit count, whole: names are
+    // what the operator reads here (half the width at most).
+    let name_w = old.chars().count().max(new.map_or(1, |n| n.chars().count())) as u16;
+    let label_w = (name_w + 9).min(area.width / 2).max(12);
+    let [labels, charts] = Layout::horizontal([Constraint::Length(label_w), Constraint::Min(0)]).areas(area);
     let rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(labels);
     let chart_rows = Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).split(charts);
     let width = charts.width as usize;
@@ -164,7 +210,10 @@ fn render_drain(frame: &mut Frame, area: Rect, state: &State) {
     {
         let text = Line::from(vec![
             Span::styled(format!("{label} "), theme.muted()),
-            Span::styled(clip(user.unwrap_or("—"), 14), style),
+            Span::styled(
+                clip(user.unwrap_or("—"), (label_w as usize).saturating_sub(9)),
+                style,
+            ),
             Span::raw(format!(" {now:>4}")),
         ]);
         frame.render_widget(Paragraph::new(text), rows[i]);
@@ -203,17 +252,25 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
     // The same window update reckons with (`ConnectionsPane::rows_shown`).
     let rows = pane.rows_window(area).filter_map(|i| {
         let c = &rows_data[row_at(sel, i)?];
-        // Client address → pod → workload, so a leftover of the old user is attributable.
-        let consumer = c
-            .client
-            .as_deref()
-            .zip(cluster)
-            .and_then(|(client, v)| v.consumer_of(client))
-            .unwrap_or_default();
+        // Client address → pod → workload, so a leftover of the old user is
+        // attributable; rotui's own sessions first, which no pod holds.
+        let app_user = c.user.is_some()
+            && (c.user.as_deref() == state.old_user() || c.user.as_deref() == state.new_user());
+        let consumer = if pane.is_own(c) {
+            Span::styled("rotui (this session)", theme.accent())
+        } else {
+            let pod = c
+                .client
+                .as_deref()
+                .zip(cluster)
+                .and_then(|(client, v)| v.consumer_of(client, app_user))
+                .unwrap_or_default();
+            Span::styled(pod, theme.muted())
+        };
         let mut row = Row::new(vec![
             Cell::from(c.id.to_string()),
             Cell::from(Span::styled(
-                c.user.clone().unwrap_or_else(|| "(dropped)".into()),
+                user_name(c.user.as_deref()),
                 user_style(state, c.user.as_deref()),
             )),
             Cell::from(c.client.clone().unwrap_or_default()),
@@ -221,16 +278,33 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             Cell::from(c.state.clone().unwrap_or_default()),
             // A clock time, not a ticking age: an idle list stays still.
             Cell::from(connection_since(state.utc_offset, state.now, c)),
-            Cell::from(Span::styled(consumer, theme.muted())),
+            Cell::from(consumer),
         ]);
         if i == sel.index {
             row = row.style(theme.selected());
         }
         Some(row)
     });
-    // A time is unreadable cut: a pane too narrow for every column narrows
-    // the names rather than it (Min holds; Length would be squeezed).
-    let since = if area.width > 8 + 22 + 21 + 17 + 6 + 8 + 6 {
+    // Each column as wide as what it shows (within a cap), so free space
+    // is not left beside a cut word; a time is unreadable cut: a pane too
+    // narrow for every column narrows the rest rather than it (Min holds).
+    let shown: Vec<&crate::model::Connection> = pane
+        .rows_window(area)
+        .filter_map(|i| rows_data.get(row_at(sel, i)?))
+        .collect();
+    let widest = |f: &dyn Fn(&crate::model::Connection) -> usize, header: usize, cap: usize| {
+        shown.iter().map(|c| f(c)).max().unwrap_or(0).max(header).min(cap) as u16
+    };
+    let len = |s: &Option<String>| s.as_deref().map_or(0, |s| s.chars().count());
+    let widths = [
+        widest(&|c| c.id.to_string().len(), 2, 10),
+        widest(&|c| user_name(c.user.as_deref()).chars().count(), 4, 32),
+        widest(&|c| len(&c.client), 6, 40),
+        widest(&|c| len(&c.database), 8, 24),
+        widest(&|c| len(&c.state), 5, 24),
+    ];
+    let fixed: u16 = widths.iter().sum::<u16>() + 8 + 6;
+    let since = if area.width > fixed {
         Constraint::Length(8)
     } else {
         Constraint::Min(8)
@@ -238,11 +312,11 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(8),
-            Constraint::Length(22),
-            Constraint::Length(21),
-            Constraint::Length(17),
-            Constraint::Length(6),
+            Constraint::Length(widths[0]),
+            Constraint::Length(widths[1]),
+            Constraint::Length(widths[2]),
+            Constraint::Length(widths[3]),
+            Constraint::Length(widths[4]),
             since,
             // Last, in what is left: a narrow pane loses it first.
             Constraint::Fill(1),

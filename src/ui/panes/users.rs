@@ -32,8 +32,16 @@ fn render(frame: &mut Frame, area: Rect, state: &State) {
         return;
     };
     let (list, grants) = if inner.width >= 70 {
-        let [l, g] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+        // The list as wide as its names and flags need, up to three fifths;
+        // the grants (which wrap) in the rest.
+        let users = state.panes.users.list.data.as_deref().unwrap_or(&[]);
+        let need = users
+            .iter()
+            .map(|u| u.key().chars().count() + 3 + flags(u).len() + 2)
+            .max()
+            .unwrap_or(0) as u16;
+        let list_w = need.clamp(inner.width / 2, inner.width * 3 / 5);
+        let [l, g] = Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(inner);
         (l, g)
     } else {
         let [l, g] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(inner);
@@ -69,7 +77,18 @@ fn render_list(frame: &mut Frame, area: Rect, state: &State) {
     let sel = state.selection(Pane::Users);
     let len = sel.visible.as_ref().map_or(users.len(), Vec::len);
     let body_h = area.height.saturating_sub(1) as usize;
-    let name_w = (area.width as usize).saturating_sub(13).max(8);
+    // Flags whole (they are short), names in the rest; each column only as
+    // wide as what it shows, so nothing is cut beside free space.
+    let flags_w = users.iter().map(|u| flags(u).len()).max().unwrap_or(0).max(5);
+    let room = (area.width as usize).saturating_sub(3 + 2);
+    let flags_w = flags_w.min(room.saturating_sub(8));
+    let names_w = users
+        .iter()
+        .map(|u| u.key().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let name_w = names_w.min(room.saturating_sub(flags_w)).max(8);
     let rows = window(len, sel.index, body_h).filter_map(|i| {
         let u = &users[row_at(sel, i)?];
         let tag = if Some(u.name.as_str()) == state.old_user() {
@@ -82,7 +101,7 @@ fn render_list(frame: &mut Frame, area: Rect, state: &State) {
         let mut row = Row::new(vec![
             Cell::from(clip(&u.key(), name_w)),
             Cell::from(tag),
-            Cell::from(flags(u)),
+            Cell::from(clip(&flags(u), flags_w)),
         ]);
         if i == sel.index {
             row = row.style(theme.selected());
@@ -91,7 +110,11 @@ fn render_list(frame: &mut Frame, area: Rect, state: &State) {
     });
     let table = Table::new(
         rows,
-        [Constraint::Min(8), Constraint::Length(3), Constraint::Length(12)],
+        [
+            Constraint::Length(name_w as u16),
+            Constraint::Length(3),
+            Constraint::Length(flags_w as u16),
+        ],
     )
     .header(Row::new(["user", "", "flags"]).style(theme.header()))
     .column_spacing(1);
