@@ -15,6 +15,7 @@ use crate::db::Statement;
 use crate::model::User;
 use crate::secret::{MASK, SecretString};
 use crate::target::EnvName;
+use crate::text::count;
 
 struct Names<'a> {
     old: &'a str,
@@ -89,10 +90,10 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
                     format!(", member of {}", u.member_of.join(", "))
                 };
                 Done(format!(
-                    "{}: {} grants{roles}, {verb} {} objects",
+                    "{}: {}{roles}, {verb} {}",
                     u.key(),
-                    grants.len(),
-                    objects.len()
+                    count(grants.len() as i64, "grant"),
+                    count(objects.len() as i64, "object")
                 ))
             }
             None if user(cx, env, n.new).await?.is_some() => {
@@ -113,9 +114,9 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
             } else {
                 let list: Vec<String> = objects.iter().map(|o| format!("{} {}", o.kind, o.name)).collect();
                 Done(format!(
-                    "{} defines {} objects to migrate: {}",
+                    "{} defines {} to migrate: {}",
                     n.old,
-                    objects.len(),
+                    count(objects.len() as i64, "object"),
                     short_list(&list)
                 ))
             }
