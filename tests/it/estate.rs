@@ -17,6 +17,15 @@ struct Fixture {
     exports: HashMap<String, String>,
 }
 
+/// Everything a finished rotui printed.
+fn said(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 async fn start() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let spec = EstateSpec::load(&EstateSpec::default_path()).unwrap();
@@ -33,6 +42,12 @@ impl Fixture {
     /// `rotui ARGS` with the estate's exports and `extra` on top; exit code
     /// and everything it printed.
     async fn rotui(&self, extra: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+        let out = self.command(extra, args).output().await.expect("rotui runs");
+        (out.status.code(), said(&out))
+    }
+
+    /// The command [`Self::rotui`] runs.
+    fn command(&self, extra: &[(&str, &str)], args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_rotui"));
         cmd.args(args)
             .env_clear()
@@ -43,13 +58,55 @@ impl Fixture {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let out = cmd.output().await.expect("rotui runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        cmd
+    }
+
+    /// Two laptops (two state directories) run `rotui ARGS` at the same
+    /// moment (issue 21, item 6, on the estate). Each stops itself before
+    /// production's promotion (`ROTUI_FAULT`), so the first there still
+    /// holds the rotation when the other tries: the other must be refused,
+    /// saying who holds it. The winner is then let go: its exit and words.
+    async fn race(&self, args: &[&str]) -> (Option<i32>, String) {
+        use nix::sys::signal::Signal;
+        let laptop = |n: usize| {
+            let state = self.dir.path().join(format!("laptop-{n}"));
+            let mut cmd = self.command(
+                &[
+                    ("ROTUI_STATE_DIR", &state.to_string_lossy()),
+                    ("ROTUI_FAULT", "step/production/promote:1:stop"),
+                ],
+                args,
+            );
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("rotui runs")
+        };
+        let (mut a, mut b) = (laptop(1), laptop(2));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let (winner, loser) = loop {
+            if a.try_wait().unwrap().is_some() {
+                break (b, a);
+            }
+            if b.try_wait().unwrap().is_some() {
+                break (a, b);
+            }
+            assert!(std::time::Instant::now() < deadline, "neither racing rotui ended");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let lost = loser.wait_with_output().await.unwrap();
+        let words = said(&lost);
+        assert_eq!(lost.status.code(), Some(1), "the loser is refused: {words}");
+        assert!(
+            words.contains("held by") || words.contains("its rotui is running now"),
+            "the loser says who holds the rotation: {words}"
         );
-        (out.status.code(), text)
+        let pid = winner.id().unwrap();
+        crate::faults::until_stopped(pid).await;
+        crate::faults::signal(pid, Signal::SIGCONT);
+        let won = winner.wait_with_output().await.unwrap();
+        (won.status.code(), said(&won))
     }
 
     /// A Secrets Manager client of one environment's account.
@@ -236,7 +293,8 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
         .run_cronjob("production", "signon-delete-expired-tokens")
         .await
         .unwrap();
-    let (code, text) = fx.rotui(&[], &rotate(&["--yes", "--wait-timeout", "20"])).await;
+    // Two laptops start it at once: one is refused, the other goes on.
+    let (code, text) = fx.race(&rotate(&["--yes", "--wait-timeout", "20"])).await;
     assert_eq!(code, Some(10), "waits for the Job: {text}");
     assert!(
         text.contains(&job),
@@ -245,7 +303,7 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     fx.estate.finish_job("production", &job).await.unwrap();
     let (code, text) = fx.rotui(&[], &rotate(&["--yes"])).await;
     assert_eq!(code, Some(10), "stops for the drop's confirmation: {text}");
-    assert!(text.contains("type signon"), "{text}");
+    assert!(text.contains("--confirm-drop signon"), "{text}");
     let mut plan = vec!["plan"];
     plan.extend(both);
     plan.extend(signon);
@@ -342,7 +400,8 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
         a.extend(extra);
         a
     };
-    let (code, text) = fx.rotui(&[], &run(&["--yes"])).await;
+    // Two laptops start it at once: one is refused, the other goes on.
+    let (code, text) = fx.race(&run(&["--yes"])).await;
     assert_eq!(code, Some(10), "{text}");
     assert!(text.contains("overnight"), "waits for the night: {text}");
     let (prod_user, _) = fx.current("production", "govuk/content-store/postgres").await;
@@ -361,7 +420,7 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
     assert!(!fx.pg_logins("staging").await.contains(&prod_user));
     let (code, text) = fx.rotui(&[], &run(&["--yes"])).await;
     assert_eq!(code, Some(10), "stops for the drop's confirmation: {text}");
-    assert!(text.contains("type content-store"), "{text}");
+    assert!(text.contains("--confirm-drop content-store"), "{text}");
     assert!(
         fx.pg_logins("staging").await.contains(&prod_user),
         "the login pg_dump does not copy is made in staging"
