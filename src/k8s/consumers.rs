@@ -523,7 +523,7 @@ pub fn attribute_among(
 
 /// The Secret's key names, `DATABASE_URL` when it cannot be read (envFrom
 /// then still shows the key that matters).
-async fn secret_keys(k8s: &K8s, secret: &str) -> Result<Vec<String>, K8sError> {
+pub(crate) async fn secret_keys(k8s: &K8s, secret: &str) -> Result<Vec<String>, K8sError> {
     match k8s.api::<Secret>().get(secret).await {
         Ok(s) => {
             let mut keys: Vec<String> = s.data.iter().flat_map(|d| d.keys().cloned()).collect();
@@ -541,28 +541,51 @@ async fn secret_keys(k8s: &K8s, secret: &str) -> Result<Vec<String>, K8sError> {
 
 /// Why a kind could not be listed, when that is no reason to stop.
 fn unlisted(kind: Kind, e: K8sError) -> Result<Unlisted, K8sError> {
-    let reason = match e {
-        K8sError::NotFound { .. } => "not served by the API server".to_owned(),
-        K8sError::Forbidden { message, .. } => format!("listing denied (RBAC): {message}"),
-        e => return Err(e),
-    };
-    Ok(Unlisted { kind, reason })
+    Ok(Unlisted {
+        kind,
+        reason: why_unlisted(e)?,
+    })
+}
+
+/// Why a listing failed, when that is no reason to stop (not served, RBAC).
+pub(crate) fn why_unlisted(e: K8sError) -> Result<String, K8sError> {
+    match e {
+        K8sError::NotFound { .. } => Ok("not served by the API server".to_owned()),
+        K8sError::Forbidden { message, .. } => Ok(format!("listing denied (RBAC): {message}")),
+        e => Err(e),
+    }
 }
 
 async fn list_kind<K>(k8s: &K8s, secret: &str, keys: &[String], out: &mut Consumers) -> Result<(), K8sError>
 where
     K: PodTemplated + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
+    let found = list_objects::<K>(k8s, secret, keys, &mut out.unlisted).await?;
+    out.consumers.extend(found.into_iter().map(|(_, c)| c));
+    Ok(())
+}
+
+/// Every object of kind `K` reading `secret`, with its [`Consumer`]; a kind
+/// that cannot be listed goes to `unlisted`. (The blast radius reads more
+/// of each object than a [`Consumer`] keeps.)
+pub(crate) async fn list_objects<K>(
+    k8s: &K8s,
+    secret: &str,
+    keys: &[String],
+    unlisted_kinds: &mut Vec<Unlisted>,
+) -> Result<Vec<(K, Consumer)>, K8sError>
+where
+    K: PodTemplated + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
     match k8s.api::<K>().list(&Default::default()).await {
-        Ok(list) => {
-            out.consumers
-                .extend(list.items.iter().filter_map(|o| consumer(o, secret, keys)));
-            Ok(())
-        }
+        Ok(list) => Ok(list
+            .items
+            .into_iter()
+            .filter_map(|o| consumer(&o, secret, keys).map(|c| (o, c)))
+            .collect()),
         Err(e) => {
-            out.unlisted
-                .push(unlisted(K::KIND, k8s.op("list", K::KIND.resource()).err(e))?);
-            Ok(())
+            unlisted_kinds.push(unlisted(K::KIND, k8s.op("list", K::KIND.resource()).err(e))?);
+            Ok(vec![])
         }
     }
 }

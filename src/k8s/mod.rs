@@ -8,8 +8,10 @@
 //! watch, never a poll loop.
 
 pub mod access;
+pub mod blast;
 mod client;
 pub mod consumers;
+pub mod cron;
 mod error;
 pub mod exec;
 pub mod externalsecret;

@@ -244,4 +244,8 @@ impl ClusterPort for MemoCluster {
                 self.inner.check_rollout(expected)
             })
     }
+    fn blast_radius(&self) -> PortFuture<'_, BlastRadius> {
+        self.answers
+            .read("blast_radius".into(), || self.inner.blast_radius())
+    }
 }

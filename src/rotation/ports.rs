@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::db::Statement;
@@ -369,6 +370,49 @@ pub struct RolloutCheck {
     pub unlisted: Vec<String>,
 }
 
+/// A Deployment, StatefulSet or DaemonSet reading the Secret: whether
+/// Reloader restarts it when the Secret changes, and how it rolls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartImpact {
+    /// `deployment/router`.
+    pub workload: String,
+    /// Its app label (`app.kubernetes.io/name`, else `app`).
+    pub app: Option<String>,
+    /// What each container reads: `router: CONTENT_STORE_DATABASE_URL ← DATABASE_URL`.
+    pub reads: String,
+    /// `Ok(the annotation that restarts it)`, `Err(why nothing will)`.
+    pub restarted: Result<String, String>,
+    pub replicas: i32,
+    /// `RollingUpdate maxUnavailable 0, maxSurge 1`.
+    pub strategy: String,
+    pub readiness: String,
+    /// The PodDisruptionBudgets selecting its pods, in words.
+    pub pdbs: Vec<String>,
+}
+
+/// A CronJob reading the Secret, and when it runs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronImpact {
+    pub workload: String,
+    pub reads: String,
+    pub schedule: String,
+    /// The next run (`None`: none within a year), or why it is not known.
+    pub next: Result<Option<DateTime<Utc>>, String>,
+}
+
+/// Everything a change of the Secret touches in one environment: what the
+/// promote step's preview shows before AWSCURRENT moves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlastRadius {
+    pub restarts: Vec<RestartImpact>,
+    pub cronjobs: Vec<CronImpact>,
+    /// Jobs with pods running now, on the credentials they started with:
+    /// `job/signon-cleanup-29000000 (of cronjob/signon-cleanup): 1 pod running`.
+    pub jobs: Vec<String>,
+    /// Kinds that could not be looked at, with why.
+    pub unlisted: Vec<String>,
+}
+
 /// One environment's cluster, for the app's ExternalSecret, Secret and its consumers.
 pub trait ClusterPort: Send + Sync {
     /// Annotate the ExternalSecret with `force-sync=<now>` and wait up to
@@ -381,6 +425,19 @@ pub trait ClusterPort: Send + Sync {
     /// rollout, and in each serving pod each container's credential
     /// variables (exec `env`) compared with `expected`.
     fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck>;
+    /// Who a change of the Secret restarts, who it leaves on the old
+    /// credentials, the CronJobs' next runs and the Jobs running now
+    /// (read-only). A cluster that cannot say answers an error, which the
+    /// preview shows as unknown.
+    fn blast_radius(&self) -> PortFuture<'_, BlastRadius> {
+        Box::pin(async {
+            Err(PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                "this cluster does not report a blast radius",
+            ))
+        })
+    }
 }
 
 /// Everything the engine touches in one environment.

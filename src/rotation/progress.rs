@@ -17,7 +17,15 @@ pub(super) fn print_event(out: &mut dyn Write, ev: &StepEvent) {
     let _ = match &ev.kind {
         StepEventKind::Observed(Observation::Done(d)) => writeln!(out, "  ✓ {s}: {d}"),
         StepEventKind::Observed(_) => Ok(()),
-        StepEventKind::Started { .. } => writeln!(out, "  → {s}"),
+        StepEventKind::Started { preview } => {
+            let mut r = writeln!(out, "  → {s}");
+            // The preview's `#` lines say what the calls below will touch
+            // (the promote step's blast radius): shown before they are made.
+            for l in preview.iter().filter(|l| l.starts_with('#')) {
+                r = writeln!(out, "      {l}");
+            }
+            r
+        }
         StepEventKind::Call { text, .. } => {
             let mut r = Ok(());
             for l in text.lines() {

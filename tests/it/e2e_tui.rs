@@ -277,6 +277,14 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                 s.contains(&title[..title.len().min(20)]),
                 "preview of {title}:\n{s}"
             );
+            if title.starts_with("Promote") {
+                // The blast radius before the switch: who restarts.
+                assert!(
+                    s.contains("who the switch touches")
+                        && s.contains(&format!("restarts: deployment/{app}")),
+                    "the promote preview lists the workloads restarting:\n{s}"
+                );
+            }
             t.keys(&["Enter"]);
             std::thread::sleep(Duration::from_millis(300));
             let s = t.capture();

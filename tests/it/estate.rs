@@ -205,6 +205,36 @@ impl Fixture {
     }
 }
 
+/// The lines `rotui plan` printed for step `id` (`production/promote`):
+/// its heading to the next step's.
+fn step_section(text: &str, id: &str) -> String {
+    let heading = format!(". {id} — ");
+    let is_heading = |l: &str| {
+        l.trim_start()
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    };
+    let mut lines = text.lines().skip_while(|l| !l.contains(&heading));
+    let first = lines.next().unwrap_or_else(|| panic!("no step {id}: {text}"));
+    std::iter::once(first)
+        .chain(lines.take_while(|l| !is_heading(l)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Merge-patch a Deployment in `env`'s namespace.
+async fn patch_deployment(fx: &Fixture, env: &str, name: &str, patch: serde_json::Value) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: kube::Api<Deployment> = kube::Api::namespaced(fx.estate.client(env).clone(), "apps");
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+}
+
 fn env_table<'a>(t: &'a mut toml::Table, env: &str) -> &'a mut toml::Table {
     t["environments"]
         .as_table_mut()
@@ -293,9 +323,90 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
         .run_cronjob("production", "signon-delete-expired-tokens")
         .await
         .unwrap();
+    // The blast radius before promoting: the web Deployment (with the
+    // PodDisruptionBudget over its pods), the worker, the CronJob, the Job
+    // running on the old credentials.
+    {
+        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+        let pdbs: kube::Api<PodDisruptionBudget> =
+            kube::Api::namespaced(fx.estate.client("production").clone(), "apps");
+        let pdb: PodDisruptionBudget = serde_json::from_value(serde_json::json!({
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": { "name": "signon" },
+            "spec": { "minAvailable": 1, "selector": { "matchLabels": { "app.kubernetes.io/name": "signon" } } },
+        }))
+        .unwrap();
+        pdbs.create(&Default::default(), &pdb).await.unwrap();
+    }
+    let mut plan = vec!["plan"];
+    plan.extend(both);
+    plan.extend(signon);
+    let (code, text) = fx.rotui(&[], &plan).await;
+    assert_eq!(code, Some(0), "{text}");
+    let promote = step_section(&text, "production/promote");
+    for shown in [
+        "restarts: deployment/signon, 2 replicas, RollingUpdate maxUnavailable 0, maxSurge 1; no readiness probe",
+        "pdb/signon (minAvailable 1",
+        "restarts: deployment/signon-worker, 1 replica",
+        "worker: DATABASE_URL",
+        "cronjob/signon-delete-expired-tokens (0 3 * * *): next run",
+        &format!("running on the old credentials: job/{job} (of cronjob/signon-delete-expired-tokens)"),
+    ] {
+        assert!(
+            promote.contains(shown),
+            "the promote preview shows {shown:?}: {promote}"
+        );
+    }
+    assert!(!promote.contains("NOT restarted"), "{promote}");
+    assert!(
+        step_section(&text, "staging/promote").contains("restarts: deployment/signon-worker"),
+        "each environment its own: {text}"
+    );
+    // A reader without Reloader's annotation is named as not restarted.
+    patch_deployment(
+        &fx,
+        "production",
+        "whitehall-admin",
+        serde_json::json!({ "metadata": { "annotations": { "reloader.stakater.com/auto": null } } }),
+    )
+    .await;
+    let (code, text) = fx
+        .rotui(
+            &[],
+            &[
+                "plan",
+                "--env",
+                "production",
+                "--app",
+                "whitehall-admin",
+                "--engine",
+                "mysql",
+            ],
+        )
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    let promote = step_section(&text, "production/promote");
+    assert!(
+        promote.contains(
+            "NOT restarted: deployment/whitehall-admin (2 replicas; no Reloader annotation): keeps the old credentials"
+        ),
+        "{promote}"
+    );
+    patch_deployment(
+        &fx,
+        "production",
+        "whitehall-admin",
+        serde_json::json!({ "metadata": { "annotations": { "reloader.stakater.com/auto": "true" } } }),
+    )
+    .await;
     // Two laptops start it at once: one is refused, the other goes on.
     let (code, text) = fx.race(&rotate(&["--yes", "--wait-timeout", "20"])).await;
     assert_eq!(code, Some(10), "waits for the Job: {text}");
+    assert!(
+        text.contains("who the switch touches in production")
+            && text.contains("restarts: deployment/signon-worker"),
+        "rotate shows the blast radius as it promotes: {text}"
+    );
     assert!(
         text.contains(&job),
         "names the Job still on the old credentials: {text}"
@@ -400,6 +511,22 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
         a.extend(extra);
         a
     };
+    // Before promoting: router, another app, restarts with content-store.
+    let mut plan = vec!["plan"];
+    plan.extend(args);
+    let (code, text) = fx.rotui(&[], &plan).await;
+    assert_eq!(code, Some(0), "{text}");
+    let promote = step_section(&text, "production/promote");
+    for shown in [
+        "restarts: deployment/content-store, 2 replicas",
+        "restarts: deployment/router [another app's: router], 1 replica",
+        "router: CONTENT_STORE_DATABASE_URL ← DATABASE_URL",
+    ] {
+        assert!(
+            promote.contains(shown),
+            "the promote preview shows {shown:?}: {promote}"
+        );
+    }
     // Two laptops start it at once: one is refused, the other goes on.
     let (code, text) = fx.race(&run(&["--yes"])).await;
     assert_eq!(code, Some(10), "{text}");

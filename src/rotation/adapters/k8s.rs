@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::k8s::blast;
 use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, ReadVia, Workload};
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
 use crate::k8s::secret_check::{
@@ -10,8 +11,8 @@ use crate::k8s::secret_check::{
 };
 use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
-    AppCredentials, ClusterPort, CredCheck, PodCheck, PortError, PortErrorKind, PortFuture, RolloutCheck,
-    SyncVerdict, System, WorkloadCheck,
+    AppCredentials, BlastRadius, ClusterPort, CredCheck, CronImpact, PodCheck, PortError, PortErrorKind,
+    PortFuture, RestartImpact, RolloutCheck, SyncVerdict, System, WorkloadCheck,
 };
 use crate::secret::ExposeSecret;
 
@@ -144,6 +145,47 @@ impl ClusterPort for K8sCluster {
                 );
             }
             Ok(check)
+        })
+    }
+
+    fn blast_radius(&self) -> PortFuture<'_, BlastRadius> {
+        Box::pin(async move {
+            let b = blast::read(&self.k8s, &self.secret, chrono::Utc::now()).await?;
+            Ok(BlastRadius {
+                restarts: b
+                    .restarts
+                    .into_iter()
+                    .map(|r| RestartImpact {
+                        workload: r.consumer.workload.to_string(),
+                        reads: consumers::describe_reads(&r.consumer),
+                        app: r.consumer.app,
+                        restarted: r.reloader,
+                        replicas: r.replicas,
+                        strategy: r.strategy,
+                        readiness: r.readiness,
+                        pdbs: r.pdbs,
+                    })
+                    .collect(),
+                cronjobs: b
+                    .cronjobs
+                    .into_iter()
+                    .map(|c| CronImpact {
+                        workload: c.consumer.workload.to_string(),
+                        reads: consumers::describe_reads(&c.consumer),
+                        schedule: c.schedule,
+                        next: c.next,
+                    })
+                    .collect(),
+                jobs: b
+                    .jobs
+                    .iter()
+                    .map(|j| {
+                        let pods = if j.active == 1 { "pod" } else { "pods" };
+                        format!("{}: {} {pods} running", blast::job_name(j), j.active)
+                    })
+                    .collect(),
+                unlisted: b.unlisted,
+            })
         })
     }
 }

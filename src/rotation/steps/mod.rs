@@ -3,6 +3,7 @@
 //! and `verify`, which pick the right one. What a step is lives in
 //! `step.rs`, what it sees in `context.rs`: both below this module.
 
+mod blast;
 mod cluster;
 mod database;
 mod restore;
@@ -38,7 +39,7 @@ impl Step {
         use StepKind::*;
         match &self.kind {
             StorePending { source } => secrets::preview_pending(cx, source.as_deref()),
-            Promote => secrets::preview_promote(cx),
+            Promote => secrets::preview_promote(cx).await,
             ForceSync | SyncBack => cluster::preview_sync(cx),
             VerifySecret | VerifySecretBack => cluster::preview_verify(cx),
             Rollout | RolloutBack => cluster::preview_rollout(cx),

@@ -5,6 +5,7 @@ use super::super::context::StepCtx;
 use super::super::interlock::InterlockKind;
 use super::super::outcome::{Applied, Observation, StepError, StepResult};
 use super::super::ports::{AppCredentials, PortErrorKind, System};
+use super::blast;
 use crate::secret::{self, MASK};
 
 /// The credentials Secrets Manager holds for the new user in `env`: the
@@ -92,18 +93,23 @@ pub(super) async fn observe_promoted(cx: &StepCtx<'_>) -> StepResult<Observation
     })
 }
 
-pub(super) fn preview_promote(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
-    let t = &cx.ports()?.target;
-    Ok(vec![
+fn promote_call(cx: &StepCtx<'_>) -> StepResult<String> {
+    Ok(format!(
+        "UpdateSecretVersionStage {}: AWSCURRENT -> the AWSPENDING version (the old one becomes AWSPREVIOUS)",
+        cx.ports()?.target.app_secret
+    ))
+}
+
+pub(super) async fn preview_promote(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let mut lines = vec![
         format!(
             "-- log in as {} with the AWSPENDING password (again, just before promoting)",
             cx.rotation.new_username
         ),
-        format!(
-            "UpdateSecretVersionStage {}: AWSCURRENT -> the AWSPENDING version (the old one becomes AWSPREVIOUS)",
-            t.app_secret
-        ),
-    ])
+        promote_call(cx)?,
+    ];
+    lines.extend(blast::preview(cx).await?);
+    Ok(lines)
 }
 
 /// Interlock: never promote a secret whose login test fails — tested again
@@ -111,7 +117,7 @@ pub(super) fn preview_promote(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
 pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
     let ports = cx.ports()?;
     let new = &cx.rotation.new_username;
-    let desc = preview_promote(cx)?.remove(1);
+    let desc = promote_call(cx)?;
     // Interrupted after AWSCURRENT moved: only AWSPENDING is left to take off.
     if cx
         .read(System::SecretsManager, ports.secrets.current())

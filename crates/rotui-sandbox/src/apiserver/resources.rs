@@ -60,6 +60,8 @@ pub static RESOURCES: &[ResourceType] = &[
     rt("apps", &["v1"], "daemonsets", "daemonset", "DaemonSet", true, &["ds"], true, true),
     rt("batch", &["v1"], "cronjobs", "cronjob", "CronJob", true, &["cj"], true, true),
     rt("batch", &["v1"], "jobs", "job", "Job", true, &[], true, true),
+    rt("policy", &["v1"], "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, &["pdb"], true,
+       true),
     rt("external-secrets.io", &["v1", "v1beta1"], "externalsecrets", "externalsecret", "ExternalSecret",
        true, &["es"], true, true),
 ];

@@ -1,5 +1,6 @@
 //! A Stakater Reloader (annotations strategy): when a Secret's data changes,
-//! every Deployment and StatefulSet annotated `reloader.stakater.com/auto: "true"` that uses
+//! every Deployment and StatefulSet annotated `reloader.stakater.com/auto: "true"` (or any
+//! annotation Reloader honours, as `rotui::k8s::blast::reloader` reads them) that uses
 //! it (env `secretKeyRef` or `envFrom`) gets
 //! `reloader.stakater.com/last-reloaded-from` written into its pod template,
 //! which bumps its generation and so starts a rollout.
@@ -54,8 +55,9 @@ pub(super) async fn run(client: kube::Client, namespace: String) {
         }
         let deployment_template = |d: &Deployment| d.spec.as_ref().map(|s| s.template.clone());
         let statefulset_template = |s: &StatefulSet| s.spec.as_ref().map(|s| s.template.clone());
-        let reloaded = match reload_users(&deployments, deployment_template, &namespace, &name, &hash).await {
-            Ok(()) => reload_users(&statefulsets, statefulset_template, &namespace, &name, &hash).await,
+        let reloaded = match reload_users(&deployments, deployment_template, &namespace, &secret, &hash).await
+        {
+            Ok(()) => reload_users(&statefulsets, statefulset_template, &namespace, &secret, &hash).await,
             e => e,
         };
         if let Err(e) = reloaded {
@@ -83,14 +85,16 @@ async fn reload_users<K>(
     api: &Api<K>,
     template_of: impl Fn(&K) -> Option<PodTemplateSpec>,
     namespace: &str,
-    secret: &str,
+    changed: &Secret,
     hash: &str,
 ) -> kube::Result<()>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
+    let secret = changed.name_any();
+    let secret = secret.as_str();
     for d in api.list(&ListParams::default()).await? {
-        if d.annotations().get(AUTO_ANNOTATION).map(String::as_str) != Some("true") {
+        if rotui::k8s::blast::reloader(d.annotations(), secret, changed.annotations()).is_err() {
             continue;
         }
         let Some(template) = template_of(&d) else {

@@ -218,9 +218,10 @@ async fn the_default_estate() {
         }
     }
 
-    // A StatefulSet reading a Secret runs like a Deployment, and Reloader restarts it.
+    // A StatefulSet reading a Secret runs like a Deployment, and Reloader
+    // restarts it (here for naming the Secret, as Reloader also allows).
     let sts: StatefulSet = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "signon-cache", "annotations": {"reloader.stakater.com/auto": "true"}},
+        "metadata": {"name": "signon-cache", "annotations": {"secret.reloader.stakater.com/reload": "other, signon-mysql"}},
         "spec": {
             "replicas": 2, "serviceName": "signon-cache",
             "selector": {"matchLabels": {"app.kubernetes.io/name": "signon-cache"}},
