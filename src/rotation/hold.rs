@@ -395,6 +395,10 @@ pub async fn hold(
     begun
 }
 
+/// A rollback with no rotation under way: why, and what to do instead.
+pub(super) const NO_ROLLBACK: &str = "no rollback: no rotation under way (a finished rotation's old user \
+     is gone; `rotui journal` shows how each ended, `rotui rotate` starts a new one)";
+
 async fn begin(
     spec: &PlanSpec,
     ctx: &Ctx,
@@ -405,9 +409,7 @@ async fn begin(
     let err = |error: StepError| RotationError { step: None, error };
     let (rotation, source) = decide_from(spec, ctx, journal, opts).await?;
     if purpose == Purpose::Rollback && source == Source::New {
-        return Err(err(StepError::Blocked(
-            "no rollback: no rotation under way".into(),
-        )));
+        return Err(err(StepError::Blocked(NO_ROLLBACK.into())));
     }
     if purpose == Purpose::Rotate
         && matches!(source, Source::Journal)

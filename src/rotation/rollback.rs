@@ -174,6 +174,7 @@ pub async fn start(
         .map_err(err)?
     {
         Rollbackable::Possible { .. } => {}
+        Rollbackable::NoRotation => return Err(err(StepError::Blocked(super::hold::NO_ROLLBACK.into()))),
         refused => return Err(err(StepError::Blocked(refused.to_string()))),
     }
     // The same locks, mark and holder rule as `rotate`: one operator at a time.
@@ -301,6 +302,7 @@ pub async fn preview(
         .map_err(err)?
     {
         Rollbackable::Possible { .. } => {}
+        Rollbackable::NoRotation => return Err(err(StepError::Blocked(super::hold::NO_ROLLBACK.into()))),
         refused => return Err(err(StepError::Blocked(refused.to_string()))),
     }
     let mut out = vec![];
