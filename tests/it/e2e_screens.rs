@@ -138,8 +138,12 @@ async fn the_definers_preview_is_read_to_its_end_before_it_is_confirmed() {
             }
         }
         // At 200×50 the whole preview shows, its last statement included.
-        let s = open_preview(&t, migrate);
+        open_preview(&t, migrate);
         let more = Regex::new(r"↓ (\d+) more lines").unwrap();
+        // The footer follows the frame that measured the preview.
+        let s = t.wait_for("the preview's footer", Duration::from_secs(5), |s| {
+            s.contains("Enter continue") || more.is_match(s)
+        });
         assert!(!more.is_match(&s), "{s}");
         assert!(s.contains("Enter continue (asks to confirm)"), "{s}");
         // The trigger, re-created last, is on screen too.

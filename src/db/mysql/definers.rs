@@ -111,10 +111,9 @@ impl MysqlDb {
                 && matches!(object.kind.as_str(), "procedure" | "function" | "trigger")
             {
                 out.plan.notes.push(format!(
-                    "{} {}.{}: re-created with DROP + CREATE; its SHOW CREATE is saved (0600) under \
-                     the state directory's mysql-backups/ and kept on the server in \
-                     rotui_backups.definer_moves (created if missing) until it is back, so a rotui \
-                     dying in between loses nothing; restored at once if the CREATE fails",
+                    "{} {}.{}: re-created with DROP + CREATE; kept first in the state directory's \
+                     mysql-backups/ (0600) and on the server in rotui_backups.definer_moves; \
+                     restored at once if the CREATE fails",
                     object.kind,
                     object.schema.as_deref().unwrap_or("?"),
                     object.name
