@@ -150,6 +150,7 @@ async fn run(cli: Cli) -> Result<i32> {
             return cmd::rotate::rollback(&cli.target, &cli.conn, &args, cli.read_only).await;
         }
         Command::Journal(args) => cmd::rotate::journal(args.id.as_deref())?,
+        Command::Report(args) => cmd::report::run(&args)?,
         Command::Fleet(args) => match cmd::fleet::run(&cli.target, &cli.conn, &args).await? {
             cmd::fleet::FleetExit::Code(code) => return Ok(code),
             // Enter on a row: the dashboard on that app.

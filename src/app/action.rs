@@ -80,6 +80,8 @@ pub enum Effect {
     },
     Kill(KillTarget),
     ForceSync,
+    /// Write the report of the target's latest rotation (local files only).
+    WriteReport,
     SwitchTarget(Box<Target>),
     Quit,
 }
@@ -94,6 +96,7 @@ impl Effect {
             Effect::Fetch { .. }
             | Effect::Watch { .. }
             | Effect::PreviewRollback
+            | Effect::WriteReport
             | Effect::SwitchTarget(_)
             | Effect::Quit => false,
         }

@@ -3,5 +3,6 @@
 pub mod dashboard;
 pub mod fleet;
 pub mod inspect;
+pub mod report;
 pub mod rotate;
 pub mod sandbox;

@@ -164,6 +164,12 @@ pub trait DbPort: Send + Sync {
     fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()>;
     /// How many connections `user` has now.
     fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64>;
+    /// The client address of each of `user`'s connections (`10.0.3.7:51234`),
+    /// for naming the pods a drain waits for. None known by default: the
+    /// drain then records totals only.
+    fn connection_clients<'a>(&'a self, _user: &'a str) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async { Ok(vec![]) })
+    }
     /// Statements that end `user`'s connections (`KILL`, `mysql.rds_kill`, `pg_terminate_backend`).
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>>;
     /// Statements that drop `user` (PostgreSQL: `REASSIGN OWNED` to
@@ -366,6 +372,11 @@ pub trait ClusterPort: Send + Sync {
     /// rollout, and in each serving pod each container's credential
     /// variables (exec `env`) compared with `expected`.
     fn check_rollout<'a>(&'a self, expected: &'a AppCredentials) -> PortFuture<'a, RolloutCheck>;
+    /// The pod (and its workload) behind each client address, in order;
+    /// `None` where no pod has it. None known by default.
+    fn attribute_clients<'a>(&'a self, clients: &'a [String]) -> PortFuture<'a, Vec<Option<String>>> {
+        Box::pin(async move { Ok(vec![None; clients.len()]) })
+    }
 }
 
 /// Everything the engine touches in one environment.
