@@ -637,3 +637,22 @@ pub fn latest(journal: &journal::Journal) -> Result<Option<String>, JournalError
         .find(|e| matches!(e.event, Event::Started { .. } | Event::Adopted { .. }))
         .map(|e| e.rotation))
 }
+
+/// The dashboard's report: the latest rotation of `journal`, written under
+/// `<state dir>/reports/` (0700). Its id and the two files.
+pub fn write_latest(journal: &journal::Journal) -> Result<(String, PathBuf, PathBuf), JournalError> {
+    let Some(id) = latest(journal)? else {
+        return Err(JournalError::Io {
+            path: journal.path().to_owned(),
+            message: "no rotation of this target in the journal yet: start one, then write its report".into(),
+        });
+    };
+    let state = journal::state_dir()?;
+    let out = state.join("reports");
+    crate::paths::private_dir(&out).map_err(|e| JournalError::Io {
+        path: out.clone(),
+        message: e.to_string(),
+    })?;
+    let (md, json) = write(&state, &id, &out)?;
+    Ok((id, md, json))
+}

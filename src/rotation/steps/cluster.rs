@@ -210,7 +210,58 @@ async fn sample_drain(cx: &StepCtx<'_>, last: &mut Option<(i64, BTreeMap<String,
     } else {
         cx.rotation.old_user(&cx.step.env)
     };
-    super::database::sample_drain(cx, leaving, last).await
+    sample_connections(cx, leaving, last).await
+}
+
+/// Journal `old`'s connections (in all, and per pod where the cluster
+/// names the client) when they changed since `last`: the drain curve of
+/// `rotui report`, sampled as the sync begins, by the rollout as the pods
+/// restart, and by the drain. A count that cannot be read is left out; it
+/// does not stop the drain.
+pub(super) async fn sample_connections(
+    cx: &StepCtx<'_>,
+    old: &str,
+    last: &mut Option<(i64, BTreeMap<String, i64>)>,
+) -> StepResult<()> {
+    let Some(rec) = cx.recorder else { return Ok(()) };
+    let ports = cx.ports()?;
+    let Ok(total) = cx.read(System::Database, ports.db.connections(old)).await else {
+        return Ok(());
+    };
+    let mut by_pod = BTreeMap::new();
+    if total > 0 {
+        let clients = cx
+            .read(System::Database, ports.db.connection_clients(old))
+            .await
+            .unwrap_or_default();
+        let pods = cx
+            .read(System::Kubernetes, ports.cluster.attribute_clients(&clients))
+            .await
+            .unwrap_or_default();
+        for (i, client) in clients.iter().enumerate() {
+            let pod = match pods.get(i) {
+                Some(Some(pod)) => pod.clone(),
+                // The address without its port: one key per client host.
+                _ => format!(
+                    "{} (no pod)",
+                    client.rsplit_once(':').map_or(client.as_str(), |(h, _)| h)
+                ),
+            };
+            *by_pod.entry(pod).or_insert(0) += 1;
+        }
+    }
+    let now = Some((total, by_pod));
+    if *last != now {
+        let (total, by_pod) = now.clone().unwrap_or_default();
+        rec.journal(Event::DrainSample {
+            step: cx.step.id.clone(),
+            user: old.to_owned(),
+            total,
+            by_pod,
+        })?;
+        *last = now;
+    }
+    Ok(())
 }
 
 /// Journal each restarting consumer (Deployment, StatefulSet, DaemonSet)

@@ -2,13 +2,10 @@
 //! login test, the drain and the drop; for an environment restored every
 //! night, the wait for the restore, its validation and the login it lacks.
 
-use std::collections::BTreeMap;
-
 use tokio::time::Instant;
 
 use super::super::context::StepCtx;
 use super::super::interlock::{self, InterlockKind};
-use super::super::journal::Event;
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{PortErrorKind, System};
 use super::super::step::{Step, StepKind};
@@ -208,7 +205,7 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
             Some(_) => match cx.read(System::Database, db.connections(n.old)).await? {
                 0 => {
                     // Drained before the step looked: the curve's end.
-                    sample_drain(cx, n.old, &mut None).await?;
+                    super::cluster::sample_connections(cx, n.old, &mut None).await?;
                     Done(format!("no connections of {}", n.old))
                 }
                 k => NotDone(format!("{k} connections of {} remain", n.old)),
@@ -458,7 +455,7 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
     let mut killed = false;
     let mut last = None;
     loop {
-        sample_drain(cx, n.old, &mut last).await?;
+        super::cluster::sample_connections(cx, n.old, &mut last).await?;
         let remaining = match observe(cx.step, cx).await? {
             Observation::Done(_) => return Ok(Applied::Done),
             Observation::NotDone(why) | Observation::Blocked(why) => why,
@@ -486,57 +483,6 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
         }
         tokio::time::sleep(cx.opts.poll).await;
     }
-}
-
-/// Journal the old user's connections (in all, and per pod where the
-/// cluster names the client) when they changed since `last`: the drain
-/// curve of `rotui report`, sampled by the drain and, as the pods restart,
-/// by the rollout. A count that cannot be read is left out; it
-/// does not stop the drain.
-pub(super) async fn sample_drain(
-    cx: &StepCtx<'_>,
-    old: &str,
-    last: &mut Option<(i64, BTreeMap<String, i64>)>,
-) -> StepResult<()> {
-    let Some(rec) = cx.recorder else { return Ok(()) };
-    let ports = cx.ports()?;
-    let Ok(total) = cx.read(System::Database, ports.db.connections(old)).await else {
-        return Ok(());
-    };
-    let mut by_pod = BTreeMap::new();
-    if total > 0 {
-        let clients = cx
-            .read(System::Database, ports.db.connection_clients(old))
-            .await
-            .unwrap_or_default();
-        let pods = cx
-            .read(System::Kubernetes, ports.cluster.attribute_clients(&clients))
-            .await
-            .unwrap_or_default();
-        for (i, client) in clients.iter().enumerate() {
-            let pod = match pods.get(i) {
-                Some(Some(pod)) => pod.clone(),
-                // The address without its port: one key per client host.
-                _ => format!(
-                    "{} (no pod)",
-                    client.rsplit_once(':').map_or(client.as_str(), |(h, _)| h)
-                ),
-            };
-            *by_pod.entry(pod).or_insert(0) += 1;
-        }
-    }
-    let now = Some((total, by_pod));
-    if *last != now {
-        let (total, by_pod) = now.clone().unwrap_or_default();
-        rec.journal(Event::DrainSample {
-            step: cx.step.id.clone(),
-            user: old.to_owned(),
-            total,
-            by_pod,
-        })?;
-        *last = now;
-    }
-    Ok(())
 }
 
 /// Interlock: the app in `env` must no longer use `old`.
