@@ -374,7 +374,6 @@ fn check_report(env: &HashMap<String, String>, state: &std::path::Path, app: &st
     let (md, json) = (&texts[0], &texts[1]);
     let rep: serde_json::Value = serde_json::from_str(json).unwrap();
     assert_eq!(rep["rotation"], id.as_str());
-    eprintln!("{md}");
     assert!(
         !rep["operators"][0]["os_user"].as_str().unwrap().is_empty(),
         "{json}"
