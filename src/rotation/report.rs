@@ -236,7 +236,8 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
             }
             Event::Call { step, text, .. } => {
                 let text = r(text);
-                if is_kill(&text) {
+                // Only the drain and the drop end connections.
+                if matches!(slug_of(step), "drain" | "drop-old-user") && is_kill(&text) {
                     kills.push(Change {
                         at: e.at,
                         step: Some(step.clone()),
@@ -449,7 +450,22 @@ pub fn markdown(rep: &Report) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(o, "# Rotation {} of {}\n", rep.rotation, rep.label);
-    let _ = writeln!(o, "- state: {}", state_text(&rep.state));
+    let every_step_done = !rep.steps.is_empty()
+        && rep
+            .steps
+            .iter()
+            .all(|s| matches!(s.outcome.as_str(), "done" | "already done" | "skipped"));
+    let state = match &rep.state {
+        // The dashboard runs one step at a time: its last run pauses after the last step.
+        RotationState::Waiting(_) if every_step_done => {
+            format!(
+                "every step done (the journal's last word: {})",
+                state_text(&rep.state)
+            )
+        }
+        s => state_text(s),
+    };
+    let _ = writeln!(o, "- state: {state}");
     let _ = writeln!(o, "- users: {olds} → {}", rep.new_username);
     let _ = writeln!(
         o,
@@ -655,4 +671,147 @@ pub fn write_latest(journal: &journal::Journal) -> Result<(String, PathBuf, Path
     })?;
     let (md, json) = write(&state, &id, &out)?;
     Ok((id, md, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rotation::spec::{Mode, PlanSpec, Rotation};
+    use crate::target::Target;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn entry(s: i64, event: Event) -> Entry {
+        Entry {
+            at: at(s),
+            rotation: "r1".into(),
+            event,
+        }
+    }
+
+    fn id(slug: &str) -> StepId {
+        StepId(format!("production/{slug}"))
+    }
+
+    fn finished(slug: &str, result: StepOutcome) -> Event {
+        Event::StepFinished {
+            step: id(slug),
+            result,
+            detail: String::new(),
+        }
+    }
+
+    fn sample(slug: &str, total: i64) -> Event {
+        Event::DrainSample {
+            step: id(slug),
+            user: "signon".into(),
+            total,
+            by_pod: BTreeMap::from([("signon-a (deployment/signon)".to_owned(), total)]),
+        }
+    }
+
+    /// As the dashboard journals a rotation run one step at a time: every
+    /// run re-observes the steps before its own, and pauses after it.
+    #[test]
+    fn first_finishes_stand_repeats_fold_and_rollback_ends_at_the_drop() {
+        let target = Target::new("production", "signon", crate::target::Engine::Mysql);
+        let spec = PlanSpec::for_target(&target, &[], Mode::Normal);
+        let decisions = Rotation {
+            id: "r1".into(),
+            spec,
+            old_users: BTreeMap::from([("production".into(), "signon".to_owned())]),
+            new_username: "signon_user_1".into(),
+        };
+        let operator = journal::Operator {
+            os_user: "ops".into(),
+            aws: BTreeMap::new(),
+            host: Some("laptop".into()),
+        };
+        let start = |s, slug: &str| {
+            entry(
+                s,
+                Event::StepStarted {
+                    step: id(slug),
+                    title: slug.into(),
+                    preview: vec![],
+                },
+            )
+        };
+        let entries = vec![
+            entry(0, Event::Started { decisions, operator }),
+            start(10, "force-sync"),
+            entry(
+                11,
+                Event::Call {
+                    step: id("force-sync"),
+                    system: crate::model::System::Kubernetes,
+                    text: "kubectl annotate …".into(),
+                },
+            ),
+            entry(11, sample("force-sync", 2)),
+            entry(12, finished("force-sync", StepOutcome::Done)),
+            entry(
+                12,
+                Event::Waiting {
+                    step: Some(id("force-sync")),
+                    reason: "paused after production/force-sync".into(),
+                },
+            ),
+            entry(20, finished("force-sync", StepOutcome::AlreadyDone)),
+            entry(
+                21,
+                Event::WorkloadReady {
+                    step: id("rollout"),
+                    workload: "deployment/signon".into(),
+                    pods: 2,
+                    summary: "2/2".into(),
+                },
+            ),
+            entry(21, sample("rollout", 0)),
+            entry(21, finished("rollout", StepOutcome::AlreadyDone)),
+            entry(22, sample("rollout", 0)),
+            start(30, "drop-old-user"),
+            entry(
+                30,
+                Event::Call {
+                    step: id("drop-old-user"),
+                    system: crate::model::System::Database,
+                    text: "DROP USER 'signon'@'%'".into(),
+                },
+            ),
+            entry(31, finished("drop-old-user", StepOutcome::Done)),
+        ];
+        let summary = Summary {
+            id: "r1".into(),
+            label: "production/signon/mysql".into(),
+            started: at(0),
+            last: at(31),
+            old_users: BTreeMap::new(),
+            new_username: "signon_user_1".into(),
+            started_by: "ops".into(),
+            state: RotationState::Waiting("paused after production/drop-old-user".into()),
+            path: PathBuf::new(),
+        };
+        let rep = build(&summary, &entries);
+        let step = |slug: &str| rep.steps.iter().find(|s| s.step == id(slug)).unwrap();
+        let sync = step("force-sync");
+        assert_eq!((sync.outcome.as_str(), sync.ended), ("done", Some(at(12))));
+        assert_eq!(sync.duration_s, Some(2.0));
+        assert!(sync.rollback_available);
+        assert!(!step("drop-old-user").rollback_available);
+        assert_eq!(step("drain").outcome, "not reached");
+        let env = &rep.environments[0];
+        assert_eq!(env.synced, Some(at(11)));
+        assert_eq!(env.restarts.len(), 1);
+        assert_eq!(env.restarts[0].ready_after_s, Some(10.0));
+        assert!(env.restarts[0].ready_before_step);
+        let curve: Vec<(Option<f64>, i64)> = env.drain.iter().map(|d| (d.after_s, d.connections)).collect();
+        assert_eq!(curve, [(Some(0.0), 2), (Some(10.0), 0)]);
+        assert_eq!(rep.operators[0].host.as_deref(), Some("laptop"));
+        let md = markdown(&rep);
+        assert!(!md.contains("every step done"), "the drain was not reached: {md}");
+        assert!(md.contains("| deployment/signon | 2 | by "), "{md}");
+    }
 }
