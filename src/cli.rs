@@ -43,6 +43,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List past rotations, or show one.
     Journal(JournalArgs),
+    /// Write one rotation's report (Markdown and JSON) from its journal:
+    /// who ran it, each step's timing and changes, restarts, the drain.
+    Report(ReportArgs),
     /// Every database app of the environments (--env production,staging,
     /// each with its configured session and kube context): credential age, due, half-finished
     /// rotations, ExternalSecret sync; Enter opens the dashboard on one.
@@ -180,6 +183,15 @@ pub struct FleetArgs {
 pub struct JournalArgs {
     /// The rotation to show; lists rotations when omitted.
     pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The rotation (its id from `rotui journal`, or a unique prefix of it).
+    pub id: String,
+    /// Where to write `rotui-report-<id>.md` and `.json` (0600).
+    #[arg(long, default_value = ".")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -160,6 +160,7 @@ async fn run(cli: Cli) -> Result<i32> {
             return cmd::rotate::rollback(&cli.target, &cli.conn, &args, cli.read_only).await;
         }
         Command::Journal(args) => cmd::rotate::journal(args.id.as_deref())?,
+        Command::Report(args) => cmd::report::run(&args)?,
         // Enter on a row: the dashboard on that app; quitting it comes back
         // to the fleet, read afresh.
         Command::Fleet(args) => loop {

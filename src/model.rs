@@ -189,6 +189,17 @@ pub struct OwnSession {
     pub client: Option<String>,
 }
 
+impl ConnectionSnapshot {
+    /// The client address of each of `user`'s connections (rows asked for).
+    pub fn clients_of(&self, user: &str) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|c| c.user.as_deref() == Some(user))
+            .filter_map(|c| c.client.clone())
+            .collect()
+    }
+}
+
 /// The outside system a call went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -64,6 +64,23 @@ pub fn private_append(path: &Path) -> io::Result<fs::File> {
     Ok(f)
 }
 
+/// Write `bytes` to `path` (replacing it), created 0600; an existing file
+/// readable by others is tightened to 0600 first.
+pub fn private_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = f.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        f.set_permissions(Permissions::from_mode(mode & 0o600))?;
+    }
+    f.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,8 @@ pub enum Effect {
     },
     Kill(KillTarget),
     ForceSync,
+    /// Write the report of the target's latest rotation (local files only).
+    WriteReport,
     SwitchTarget(Box<Target>),
     Quit,
 }
@@ -100,6 +102,7 @@ impl Effect {
             Effect::Fetch { .. }
             | Effect::Watch { .. }
             | Effect::PreviewRollback
+            | Effect::WriteReport
             | Effect::SwitchTarget(_)
             | Effect::Quit => false,
         }

@@ -182,6 +182,10 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 ask(state, Source::Fetch(Request::Connections { rows }), out);
             }
         }
+        KeyAction::Report => {
+            out.push(Effect::WriteReport);
+            state.notice = Some((state.now, "writing the rotation's report".into()));
+        }
         KeyAction::ForceSync => {
             if !state.refuse_write("force-sync") {
                 out.push(Effect::ForceSync);

@@ -3,6 +3,7 @@
 pub mod dashboard;
 pub mod fleet;
 pub mod inspect;
+pub mod report;
 pub mod rotate;
 pub mod sandbox;
 

@@ -251,6 +251,15 @@ fn entry_text(e: &Entry) -> String {
         Event::Abandoned { reason, by } => format!("abandoned by {by}: {reason}"),
         Event::RollbackStarted { operator } => format!("rollback started by {}", operator.os_user),
         Event::RolledBack => "rolled back".into(),
+        Event::WorkloadReady {
+            step,
+            workload,
+            pods,
+            summary,
+        } => format!("{step}: {workload} ready ({pods} pods): {summary}"),
+        Event::DrainSample {
+            step, user, total, ..
+        } => format!("{step}: {total} connections of {user}"),
     };
     format!("{at}  {body}")
 }

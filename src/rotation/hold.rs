@@ -213,6 +213,7 @@ pub(super) async fn identify(spec: &PlanSpec, ctx: &Ctx, limit: Duration) -> Ope
     Operator {
         os_user: Operator::os_user(),
         aws,
+        host: super::operator::host(),
     }
 }
 

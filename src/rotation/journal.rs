@@ -102,6 +102,24 @@ pub enum Event {
     /// The rollback finished: the app is back on the old user, and the
     /// rotation is over (a new one starts afresh, with a new username).
     RolledBack,
+    /// A rollout step saw one consumer ready on the credentials it waits
+    /// for: rolled out, every serving pod on them (`rotui report`'s restarts).
+    WorkloadReady {
+        step: StepId,
+        workload: String,
+        pods: usize,
+        summary: String,
+    },
+    /// The drain step's count of the old user's connections, journalled when
+    /// it changes: in all, and per pod where the cluster names the client
+    /// (`rotui report`'s drain curve).
+    DrainSample {
+        step: StepId,
+        user: String,
+        total: i64,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        by_pod: BTreeMap<String, i64>,
+    },
 }
 
 /// One line of the journal.

@@ -67,6 +67,7 @@ pub mod outcome;
 pub mod plan;
 pub mod ports;
 mod progress;
+pub mod report;
 pub mod rollback;
 pub mod runner;
 pub mod spec;

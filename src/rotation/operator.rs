@@ -17,6 +17,9 @@ pub struct Operator {
     pub os_user: String,
     /// AWS caller identity per environment (or why it is unknown).
     pub aws: BTreeMap<EnvName, String>,
+    /// The machine it ran on (journals before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Operator {
@@ -30,12 +33,16 @@ impl Operator {
     }
 }
 
-/// Who this rotui is, as marks name holders: `os-user@host`.
-pub fn local_holder() -> String {
-    let host = nix::unistd::gethostname()
+/// This machine's name.
+pub fn host() -> Option<String> {
+    nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into());
+}
+
+/// Who this rotui is, as marks name holders: `os-user@host`.
+pub fn local_holder() -> String {
+    let host = host().unwrap_or_else(|| "unknown-host".into());
     format!("{}@{host}", Operator::os_user())
 }

@@ -165,6 +165,12 @@ pub trait DbPort: Send + Sync {
     fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()>;
     /// How many connections `user` has now.
     fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64>;
+    /// The client address of each of `user`'s connections (`10.0.3.7:51234`),
+    /// for naming the pods a drain waits for. None known by default: the
+    /// drain then records totals only.
+    fn connection_clients<'a>(&'a self, _user: &'a str) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async { Ok(vec![]) })
+    }
     /// Statements that end `user`'s connections (`KILL`, `mysql.rds_kill`, `pg_terminate_backend`).
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>>;
     /// Statements that drop `user` (PostgreSQL: `REASSIGN OWNED` to
@@ -437,6 +443,12 @@ pub trait ClusterPort: Send + Sync {
                 "this cluster does not report a blast radius",
             ))
         })
+    }
+
+    /// The pod (and its workload) behind each client address, in order;
+    /// `None` where no pod has it. None known by default.
+    fn attribute_clients<'a>(&'a self, clients: &'a [String]) -> PortFuture<'a, Vec<Option<String>>> {
+        Box::pin(async move { Ok(vec![None; clients.len()]) })
     }
 }
 

@@ -16,6 +16,7 @@ pub mod cluster;
 mod credentials;
 mod fetch;
 pub mod plan;
+mod report;
 mod rollback;
 mod run;
 mod writes;
@@ -97,6 +98,12 @@ async fn serve(
                 tokio::spawn(async move {
                     let Some(b) = backends.get().await else { return };
                     let _ = tx.send(writes::force_sync(&b).await);
+                });
+            }
+            Effect::WriteReport => {
+                tokio::spawn(async move {
+                    let Some(b) = backends.get().await else { return };
+                    let _ = tx.send(report::write(&b));
                 });
             }
             Effect::PreviewRollback => {

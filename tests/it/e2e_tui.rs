@@ -309,6 +309,11 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
         // The run that dropped the old user ended the rotation, and the
         // screen says so in words.
         t.wait_for("the rotation to be finished", Duration::from_secs(30), finished);
+        // The report key writes the finished rotation's report.
+        t.keys(&["W"]);
+        t.wait_for("the report written", Duration::from_secs(20), |s| {
+            s.contains("report of rotation")
+        });
         t.capture();
         t.captures()
     })
@@ -385,6 +390,7 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
             assert!(!screen.contains(s.as_str()), "a password reached the screen");
         }
     }
+    check_report(&cli_env, &dir.path().join("state"), app, &secrets);
     // The dashboard ran at ROTUI_LOG=trace through the whole rotation: no
     // file it wrote (log, journal, backups) holds a password, in plain text
     // or hex, and none is readable by others.
@@ -419,4 +425,115 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
     assert!(log.contains("TRACE"), "the log is at trace level");
     assert!(files >= 2, "the log and the journal were written");
     world.shutdown().await;
+}
+
+/// The report the dashboard wrote (`W`, under the state dir) and the one
+/// `rotui report` writes of the same rotation: every step with its timing,
+/// the app's restart, the drain of the old user, and no password in either.
+fn check_report(env: &HashMap<String, String>, state: &std::path::Path, app: &str, secrets: &[String]) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut written: Vec<std::path::PathBuf> = std::fs::read_dir(state.join("reports"))
+        .expect("the dashboard wrote its report under the state dir")
+        .map(|e| e.unwrap().path())
+        .collect();
+    written.sort();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let id = written[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("rotui-report-")
+        .to_owned();
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_rotui"))
+        .args(["report", &id[..id.len() - 2], "--out"])
+        .arg(out.path())
+        .env_clear()
+        .envs(env)
+        .output()
+        .expect("rotui report runs");
+    let said = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let md_path = out.path().join(format!("rotui-report-{id}.md"));
+    let json_path = out.path().join(format!("rotui-report-{id}.json"));
+    assert!(said.contains(&*md_path.to_string_lossy()), "{said}");
+    let mut texts = vec![];
+    for p in [&md_path, &json_path, &written[0], &written[1]] {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", p.display());
+        texts.push(std::fs::read_to_string(p).unwrap());
+    }
+    for (text, s) in texts.iter().flat_map(|t| secrets.iter().map(move |s| (t, s))) {
+        assert!(!text.contains(s.as_str()), "a password is in a report");
+    }
+    let (md, json) = (&texts[0], &texts[1]);
+    let rep: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(rep["rotation"], id.as_str());
+    assert!(
+        !rep["operators"][0]["os_user"].as_str().unwrap().is_empty(),
+        "{json}"
+    );
+    assert!(rep["operators"][0]["host"].is_string(), "{json}");
+    // Every step of the plan, each with its start, end and duration.
+    let steps = rep["steps"].as_array().unwrap();
+    assert!(steps.len() >= 10, "{json}");
+    for s in steps {
+        assert!(
+            matches!(s["outcome"].as_str(), Some("done" | "already done")),
+            "{s}"
+        );
+        assert!(s["started"].is_string() && s["ended"].is_string(), "{s}");
+        assert!(s["duration_s"].as_f64().unwrap() >= 0.0, "{s}");
+    }
+    let run_step = |slug: &str| {
+        steps
+            .iter()
+            .find(|s| s["step"].as_str().unwrap().ends_with(&format!("/{slug}")))
+            .unwrap_or_else(|| panic!("no {slug} in {json}"))
+    };
+    assert!(
+        !run_step("create-user")["changes"].as_array().unwrap().is_empty(),
+        "{json}"
+    );
+    assert_eq!(run_step("drain")["rollback_available"], true, "{json}");
+    assert_eq!(run_step("drop-old-user")["rollback_available"], false, "{json}");
+    // The app's Deployment restarted, and how long after the sync it was ready.
+    let env0 = &rep["environments"][0];
+    let restarts = env0["restarts"].as_array().unwrap();
+    assert!(
+        restarts
+            .iter()
+            .any(|w| w["workload"] == format!("deployment/{app}") && w["ready_after_s"].as_f64().is_some()),
+        "{json}"
+    );
+    // The drain, sample by sample: the old user's connections falling to 0.
+    let drain = env0["drain"].as_array().unwrap();
+    eprintln!("drain of the old user in the report: {drain:?}");
+    let counts: Vec<i64> = drain.iter().map(|d| d["connections"].as_i64().unwrap()).collect();
+    assert!(
+        counts.first().is_some_and(|n| *n >= 2),
+        "the pods' connections before the sync: {json}"
+    );
+    assert_eq!(counts.last(), Some(&0), "{json}");
+    // Each connection counted against the pod its client address names
+    // (`signon-… (deployment/signon)`, or `one of N pods` when they share one).
+    let by_pod = drain[0]["by_pod"].as_object().unwrap();
+    assert_eq!(
+        by_pod.values().map(|n| n.as_i64().unwrap()).sum::<i64>(),
+        counts[0],
+        "{json}"
+    );
+    for heading in [
+        "## Who ran it",
+        "## Steps",
+        "### Workloads restarted",
+        "### Drain of the old user",
+    ] {
+        assert!(md.contains(heading), "{md}");
+    }
+    assert!(md.contains(&format!("deployment/{app}")), "{md}");
 }

@@ -41,6 +41,7 @@ fn operator() -> Operator {
             "production".into(),
             "arn:aws:sts::123456789012:assumed-role/fulladmin/tester".into(),
         )]),
+        host: None,
     }
 }
 

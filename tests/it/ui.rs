@@ -29,10 +29,12 @@ fn writes(effect: &Effect) -> bool {
     match effect {
         // SQL, Secrets Manager or Kubernetes changes.
         Effect::RunStep(_) | Effect::Rollback { .. } | Effect::Kill(_) | Effect::ForceSync => true,
-        // Reads, watches, the rollback's preview, the screen's own business.
+        // Reads, watches, the rollback's preview, the screen's own business;
+        // the report is a local file from the local journal.
         Effect::Fetch { .. }
         | Effect::Watch { .. }
         | Effect::PreviewRollback
+        | Effect::WriteReport
         | Effect::SwitchTarget(_)
         | Effect::Quit => false,
     }

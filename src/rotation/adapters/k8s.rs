@@ -188,6 +188,16 @@ impl ClusterPort for K8sCluster {
             })
         })
     }
+
+    fn attribute_clients<'a>(&'a self, clients: &'a [String]) -> PortFuture<'a, Vec<Option<String>>> {
+        Box::pin(async move {
+            let addresses = consumers::list_pod_addresses(&self.k8s).await?;
+            Ok(clients
+                .iter()
+                .map(|c| consumers::attribute(c, &addresses))
+                .collect())
+        })
+    }
 }
 
 impl K8sCluster {

@@ -168,6 +168,10 @@ impl DbPort for MysqlPort {
         Box::pin(async move { Ok(self.db.connection_count(user).await?) })
     }
 
+    fn connection_clients<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move { Ok(self.db.connections(true).await?.clients_of(user)) })
+    }
+
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
         Box::pin(async move { Ok(self.db.kill_user_plan(user).await?.statements) })
     }

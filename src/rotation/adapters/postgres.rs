@@ -128,6 +128,10 @@ impl DbPort for PgPort {
         })
     }
 
+    fn connection_clients<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move { Ok(self.db.connections(true).await?.clients_of(user)) })
+    }
+
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
         Box::pin(async move { Ok(vec![self.db.plan_kill_user(user)]) })
     }

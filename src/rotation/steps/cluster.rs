@@ -1,11 +1,14 @@
 //! The cluster side: the ExternalSecret copies AWSCURRENT into the
 //! Kubernetes Secret, and the app restarts with the new DATABASE_URL.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use tokio::time::Instant;
 
 use crate::text::shell_quote as q;
 
 use super::super::context::StepCtx;
+use super::super::journal::Event;
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
 use super::super::ports::{AppCredentials, PortError, PortErrorKind, RolloutCheck, SyncVerdict, System};
 
@@ -123,6 +126,8 @@ pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
     let t = &ports.target;
     let desc = preview_sync(cx)?.remove(0);
     let limit = cx.opts.sync_timeout + cx.opts.call_timeout;
+    // Where the drain starts: the pods' connections before the switch.
+    sample_drain(cx, &mut None).await?;
     let verdict = cx
         .write_within(
             System::Kubernetes,
@@ -138,7 +143,10 @@ pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
             let deadline = Instant::now() + cx.opts.sync_timeout;
             loop {
                 match observe_secret(cx, true).await? {
-                    Observation::Done(_) => return Ok(Applied::Done),
+                    Observation::Done(_) => {
+                        sample_drain(cx, &mut None).await?;
+                        return Ok(Applied::Done);
+                    }
                     Observation::NotDone(w) | Observation::Blocked(w) if Instant::now() >= deadline => {
                         return Err(StepError::Blocked(format!(
                             "the ExternalSecret synced but {w}; does it read {}?",
@@ -165,15 +173,120 @@ pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
 }
 
 pub(super) async fn observe_rollout(cx: &StepCtx<'_>) -> StepResult<Observation> {
+    Ok(match rollout_check(cx).await? {
+        Ok((r, user)) => {
+            let seen = rollout_observation(&r, &user, &cx.ports()?.target.deployment);
+            if let Observation::Done(_) = seen {
+                // Rolled out before the step ran (or as it ends): journalled
+                // as ready by now; the report keeps each one's first.
+                journal_ready(cx, &r, &mut BTreeSet::new())?;
+                sample_drain(cx, &mut None).await?;
+            }
+            seen
+        }
+        Err(not_yet) => Observation::NotDone(not_yet),
+    })
+}
+
+/// Every consumer's rollout against AWSCURRENT, and the user it names;
+/// otherwise what the step is waiting for.
+async fn rollout_check(cx: &StepCtx<'_>) -> StepResult<Result<(RolloutCheck, String), String>> {
     let ports = cx.ports()?;
     let creds = match current(cx).await? {
         Ok(c) => c,
-        Err(not_yet) => return Ok(Observation::NotDone(not_yet)),
+        Err(not_yet) => return Ok(Err(not_yet)),
     };
     let r = cx
         .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
         .await?;
-    Ok(rollout_observation(&r, &creds.username, &ports.target.deployment))
+    Ok(Ok((r, creds.username)))
+}
+
+/// Journal the connections of the user the pods move off (the old user;
+/// for a rollback, the new), as they restart: `rotui report`'s drain curve.
+async fn sample_drain(cx: &StepCtx<'_>, last: &mut Option<(i64, BTreeMap<String, i64>)>) -> StepResult<()> {
+    let leaving = if cx.step.kind.is_rollback() {
+        cx.rotation.new_username.as_str()
+    } else {
+        cx.rotation.old_user(&cx.step.env)
+    };
+    sample_connections(cx, leaving, last).await
+}
+
+/// Journal `old`'s connections (in all, and per pod where the cluster
+/// names the client) when they changed since `last`: the drain curve of
+/// `rotui report`, sampled as the sync begins, by the rollout as the pods
+/// restart, and by the drain. A count that cannot be read is left out; it
+/// does not stop the drain.
+pub(super) async fn sample_connections(
+    cx: &StepCtx<'_>,
+    old: &str,
+    last: &mut Option<(i64, BTreeMap<String, i64>)>,
+) -> StepResult<()> {
+    let Some(rec) = cx.recorder else { return Ok(()) };
+    let ports = cx.ports()?;
+    let Ok(total) = cx.read(System::Database, ports.db.connections(old)).await else {
+        return Ok(());
+    };
+    let mut by_pod = BTreeMap::new();
+    if total > 0 {
+        let clients = cx
+            .read(System::Database, ports.db.connection_clients(old))
+            .await
+            .unwrap_or_default();
+        let pods = cx
+            .read(System::Kubernetes, ports.cluster.attribute_clients(&clients))
+            .await
+            .unwrap_or_default();
+        for (i, client) in clients.iter().enumerate() {
+            let pod = match pods.get(i) {
+                Some(Some(pod)) => pod.clone(),
+                // The address without its port: one key per client host.
+                _ => format!(
+                    "{} (no pod)",
+                    client.rsplit_once(':').map_or(client.as_str(), |(h, _)| h)
+                ),
+            };
+            *by_pod.entry(pod).or_insert(0) += 1;
+        }
+    }
+    let now = Some((total, by_pod));
+    if *last != now {
+        let (total, by_pod) = now.clone().unwrap_or_default();
+        rec.journal(Event::DrainSample {
+            step: cx.step.id.clone(),
+            user: old.to_owned(),
+            total,
+            by_pod,
+        })?;
+        *last = now;
+    }
+    Ok(())
+}
+
+/// Journal each restarting consumer (Deployment, StatefulSet, DaemonSet)
+/// the first time it is rolled out with every serving pod on the expected
+/// credentials: when each was ready, for `rotui report`.
+fn journal_ready(cx: &StepCtx<'_>, r: &RolloutCheck, ready: &mut BTreeSet<String>) -> StepResult<()> {
+    let Some(rec) = cx.recorder else { return Ok(()) };
+    for w in &r.workloads {
+        if !w.complete || w.workload.starts_with("cronjob/") || w.workload.starts_with("job/") {
+            continue;
+        }
+        let pods: Vec<_> = r.pods.iter().filter(|p| p.workload == w.workload).collect();
+        if pods.iter().any(|p| !p.check.matches) || !ready.insert(w.workload.clone()) {
+            continue;
+        }
+        let mut names: Vec<&str> = pods.iter().map(|p| p.pod.as_str()).collect();
+        names.dedup();
+        rec.journal(Event::WorkloadReady {
+            step: cx.step.id.clone(),
+            workload: w.workload.clone(),
+            pods: names.len(),
+            summary: w.summary.clone(),
+        })?;
+    }
+    Ok(())
 }
 
 /// Done when every consumer is complete and every checked container holds
@@ -295,8 +408,18 @@ pub(super) async fn holding(cx: &StepCtx<'_>, old: &str) -> Vec<String> {
 
 pub(super) async fn await_rollout(cx: &StepCtx<'_>) -> StepResult<Applied> {
     let deadline = Instant::now() + cx.opts.rollout_timeout;
+    let mut ready = BTreeSet::new();
+    let mut last = None;
     loop {
-        match observe_rollout(cx).await? {
+        sample_drain(cx, &mut last).await?;
+        let seen = match rollout_check(cx).await? {
+            Ok((r, user)) => {
+                journal_ready(cx, &r, &mut ready)?;
+                rollout_observation(&r, &user, &cx.ports()?.target.deployment)
+            }
+            Err(not_yet) => Observation::NotDone(not_yet),
+        };
+        match seen {
             Observation::Done(_) => return Ok(Applied::Done),
             Observation::NotDone(detail) | Observation::Blocked(detail) if Instant::now() >= deadline => {
                 return Ok(Applied::Waiting(Wait::Rollout {

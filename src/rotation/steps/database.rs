@@ -204,7 +204,11 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
         StepKind::Drain => match user(cx, env, n.old).await? {
             None => Done(format!("{} is gone", n.old)),
             Some(_) => match cx.read(System::Database, db.connections(n.old)).await? {
-                0 => Done(format!("no connections of {}", n.old)),
+                0 => {
+                    // Drained before the step looked: the curve's end.
+                    super::cluster::sample_connections(cx, n.old, &mut None).await?;
+                    Done(format!("no connections of {}", n.old))
+                }
                 k => NotDone(format!("{k} connections of {} remain", n.old)),
             },
         },
@@ -458,7 +462,9 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
     let deadline = started + cx.opts.drain_timeout;
     let mut killed = false;
     let mut holders: Option<(Instant, Vec<String>)> = None;
+    let mut last = None;
     loop {
+        super::cluster::sample_connections(cx, n.old, &mut last).await?;
         let remaining = match observe(cx.step, cx).await? {
             Observation::Done(_) => return Ok(Applied::Done),
             Observation::NotDone(why) | Observation::Blocked(why) => why,
