@@ -12,7 +12,9 @@ use crate::app::loadable::Stamp;
 use crate::app::panes::Pane;
 use crate::app::selection::Selection;
 use crate::app::source::{Request, Source};
-use crate::app::state::{Destructive, Dialog, INTERVALS_MS, Input, InputKind, NOTICE_FOR, REVEAL_FOR, State};
+use crate::app::state::{
+    Destructive, Dialog, INTERVALS_MS, Input, InputKind, NOTICE_FOR, REVEAL_FOR, Scroll, State,
+};
 use crate::secret::Redacted;
 
 use super::dialogs::{ask_quit, dialog_key, quit};
@@ -135,7 +137,11 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     };
     let focus = state.focus;
     match action {
-        KeyAction::Help => state.dialog = Some(Dialog::Help { scroll: 0 }),
+        KeyAction::Help => {
+            state.dialog = Some(Dialog::Help {
+                scroll: Scroll::default(),
+            })
+        }
         KeyAction::Names => state.dialog = Some(Dialog::Names { selected: 0 }),
         KeyAction::Quit => ask_quit(state, out),
         KeyAction::NextPane => state.focus = focus.following(),

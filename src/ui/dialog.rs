@@ -17,7 +17,7 @@ use crate::ui::theme::Theme;
 /// it: (rows of text, rows shown at once), for `Action::Measured`.
 pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) -> Option<(u16, u16)> {
     match dialog {
-        Dialog::Help { scroll } => crate::ui::help::render(frame, area, state, *scroll),
+        Dialog::Help { scroll } => return crate::ui::help::render(frame, area, state, scroll),
         Dialog::Preview { step, scroll } => return preview(frame, area, state, step, scroll),
         Dialog::Confirm(action) => confirm(frame, area, state, action),
         Dialog::TypedConfirm {
@@ -39,7 +39,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) -> 
 
 /// `lines` in `body`, wrapped and scrolled as `scroll` says (clamped to
 /// the text as measured now); the measure.
-fn scrolled(frame: &mut Frame, body: Rect, rows: Vec<Line<'static>>, scroll: &Scroll) -> (u16, u16) {
+pub(crate) fn scrolled(
+    frame: &mut Frame,
+    body: Rect,
+    rows: Vec<Line<'static>>,
+    scroll: &Scroll,
+) -> (u16, u16) {
     let total = u16::try_from(rows.len()).unwrap_or(u16::MAX);
     let offset = scroll.offset.min(total.saturating_sub(body.height));
     frame.render_widget(Paragraph::new(rows).scroll((offset, 0)), body);
@@ -59,7 +64,7 @@ fn fit(rows: usize, chrome: u16, least: u16, area: Rect) -> u16 {
 
 /// Where the reader is in a scrolling text: what is above and below, and
 /// the keys that move; empty when it all shows.
-fn scroll_spans(state: &State, scroll: &Scroll, letters: bool) -> Vec<Span<'static>> {
+pub(crate) fn scroll_spans(state: &State, scroll: &Scroll, letters: bool) -> Vec<Span<'static>> {
     let theme = Theme::of(state.theme);
     let mut spans = vec![];
     if scroll.offset > 0 {

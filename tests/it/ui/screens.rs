@@ -51,7 +51,7 @@ fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
     const SIZE: (u16, u16) = (200, 50);
     let mut s = with_long_plan();
     let k = |s: &mut State, code| key_at(s, code, SIZE);
-    k(&mut s, KeyCode::Char('5'));
+    k(&mut s, KeyCode::Char('1'));
     k(&mut s, KeyCode::Char('g'));
     for _ in 0..4 {
         k(&mut s, KeyCode::Char('j'));
@@ -127,7 +127,7 @@ fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
 #[test]
 fn a_preview_that_fits_goes_on_at_once() {
     let mut s = fixture();
-    keys(&mut s, "5jjj");
+    keys(&mut s, "1jjj");
     key(&mut s, KeyCode::Enter);
     let text = screen(&s, 160, 48);
     assert!(!text.contains("more lines") && !text.contains("above"), "{text}");
@@ -142,7 +142,7 @@ fn a_preview_that_fits_goes_on_at_once() {
 #[test]
 fn the_rollback_preview_scrolls_and_rolls_back_only_once_read() {
     let mut s = rollbackable();
-    key_at(&mut s, KeyCode::Char('5'), (120, 30));
+    key_at(&mut s, KeyCode::Char('1'), (120, 30));
     key_at(&mut s, KeyCode::Char('B'), (120, 30));
     let mut steps = rollback_preview();
     for i in 0..30 {
@@ -196,7 +196,7 @@ fn the_secrets_url_masks_a_password_that_differs_and_v_toggles_it() {
             answer: Answer::Cluster(Ok(view)),
         }],
     );
-    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('3'));
     let text = screen(&s, 160, 48);
     assert!(text.contains(&format!("{OLD}:{MASK}@signon-mysql")), "{text}");
     assert!(!text.contains(PASSWORD));
@@ -246,7 +246,7 @@ fn connections(s: &mut State, generation: u64, snap: ConnectionSnapshot) {
 #[test]
 fn rotuis_own_connections_are_marked_and_k_refuses_them() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     connections(&mut s, 50, with_own(t0(), 3, 2));
     s.zoom = true;
@@ -312,7 +312,7 @@ fn rotuis_own_connections_are_marked_and_k_refuses_them() {
 #[test]
 fn the_old_users_count_stays_on_screen_beside_the_single_connections() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     let mut snap = with_own(t0(), 3, 2);
     for i in 0..12 {
@@ -405,7 +405,7 @@ fn the_help_is_whole_and_explains_the_step_marks() {
 #[test]
 fn the_filter_narrows_the_counts_beside_the_single_connections() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     connections(&mut s, 70, with_own(t0(), 3, 2));
     keys(&mut s, "/user_2026");
@@ -434,11 +434,11 @@ fn each_pods_db_user_comes_from_its_connections() {
             answer: Answer::Cluster(Ok(view)),
         }],
     );
-    assert!(screen(&s, 160, 48).contains("db user (c in 3)"));
-    key(&mut s, KeyCode::Char('3'));
+    assert!(screen(&s, 160, 48).contains("db user (c in 2)"));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     connections(&mut s, 80, with_own(t0(), 3, 2));
-    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('3'));
     key(&mut s, KeyCode::Char('z'));
     let text = screen(&s, 160, 48);
     insta::assert_snapshot!("pods_db_user_160x48", text);
