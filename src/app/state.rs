@@ -169,6 +169,9 @@ pub enum InputKind {
 pub struct Input {
     pub kind: InputKind,
     pub text: TextArea<'static>,
+    /// While Tab cycles through completions: the line as typed before the
+    /// first Tab, and how many Tabs since.
+    pub completing: Option<(String, usize)>,
 }
 
 impl Input {

@@ -58,6 +58,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: &Scroll) -> 
         "Command line (:)  env NAME · app NAME · engine mysql|postgres · target env/app/engine",
         theme.muted(),
     ));
+    lines.push(Line::styled(
+        "Tab completes the command, or the name it takes; Tab again for the next",
+        theme.muted(),
+    ));
     lines.push(Line::raw(""));
     lines.push(Line::styled("Steps", theme.header()));
     for (mark, means) in STEP_MARKS {

@@ -807,6 +807,51 @@ fn help_scrolls_and_shows_there_is_more() {
     assert!(s.dialog.is_none());
 }
 
+/// Tab after `:` completes the command word, then the name it takes from
+/// what the prompt knows; Tab again cycles, any other key starts afresh.
+#[test]
+fn tab_completes_the_command_line_and_cycles() {
+    let mut s = fixture();
+    let value = |s: &State| s.input.as_ref().map(|i| i.value()).unwrap_or_default();
+    key(&mut s, KeyCode::Char(':'));
+    snap_both("input_command_empty", &s);
+    let mut seen = vec![];
+    for _ in 0..5 {
+        key(&mut s, KeyCode::Tab);
+        seen.push(value(&s));
+    }
+    assert_eq!(seen, ["env ", "app ", "engine ", "target ", "env "]);
+    key(&mut s, KeyCode::Esc);
+    keys(&mut s, ":e");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "env ");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "engine ");
+    keys(&mut s, "p");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "engine postgres ");
+    keys(&mut s, "app ");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "engine postgres app signon ");
+    key(&mut s, KeyCode::Esc);
+    keys(&mut s, ":target ");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "target production/signon/mysql ");
+    snap_both("input_command_completed", &s);
+    // Nothing to complete: the line stays and the footer says why.
+    key(&mut s, KeyCode::Esc);
+    keys(&mut s, ":x");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "x");
+    assert!(
+        s.notice
+            .as_ref()
+            .unwrap()
+            .1
+            .contains("env, app, engine and target")
+    );
+}
+
 #[test]
 fn quit_asks_first_only_while_a_step_runs() {
     let mut s = fixture();
