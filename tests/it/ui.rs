@@ -114,6 +114,7 @@ fn conn(id: i64, user: &str, port: u16) -> Connection {
         application: None,
         state: Some("Sleep".into()),
         since: Some(t0() - chrono::Duration::seconds(id % 60)),
+        query: None,
     }
 }
 

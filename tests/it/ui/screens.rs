@@ -454,3 +454,35 @@ fn each_pods_db_user_comes_from_its_connections() {
     let last = other.trim_end_matches(['│', ' ', '"']).split_whitespace().last();
     assert_eq!(last, Some("09:59:30"), "no connection from its address: {other}");
 }
+
+/// The single connections show the start of each running statement (as
+/// pg_activity does), in what the pane leaves free; a password literal in
+/// one is masked and control characters are escaped.
+#[test]
+fn running_statements_show_masked_in_the_connection_list() {
+    rotui::secret::register(PASSWORD);
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('2'));
+    key(&mut s, KeyCode::Char('c'));
+    let mut snap = snapshot(t0(), 2, 2);
+    let mut rows = snap.rows.to_vec();
+    rows[0].state = Some("Query: User sleep".into());
+    rows[0].query =
+        rotui::model::Connection::statement(Some(format!("SELECT SLEEP(30),\n   '{PASSWORD}' AS pw")));
+    rows[2].state = Some("Query: executing".into());
+    rows[2].query = rotui::model::Connection::statement(Some(
+        "UPDATE /* \u{1b}[31m */ users SET last_sign_in_at = NOW() WHERE id = 42".into(),
+    ));
+    snap.rows = rows.into();
+    connections(&mut s, 60, snap);
+    s.zoom = true;
+    let text = screen(&s, 160, 48);
+    assert!(!text.contains(PASSWORD), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("SELECT SLEEP(30), '"))
+        .expect(&text);
+    assert!(row.contains(rotui::secret::MASK), "{row}");
+    assert!(text.contains("\\x1b[31m"), "{text}");
+    insta::assert_snapshot!("connections_running_statements_160x48", text);
+}
