@@ -63,7 +63,7 @@ fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
         s.dialog
     );
     let text = screen(&s, SIZE.0, SIZE.1);
-    let more = regex::Regex::new(r"↓ (\d+) more lines").unwrap();
+    let more = regex::Regex::new(r"↓ (\d+) more lines ").unwrap();
     let below: u16 = more.captures(&text).expect(&text)[1].parse().unwrap();
     assert!(below > 10, "{text}");
     assert!(!text.contains("view_150`"), "the last statement is below: {text}");
@@ -485,4 +485,25 @@ fn running_statements_show_masked_in_the_connection_list() {
     assert!(row.contains(rotui::secret::MASK), "{row}");
     assert!(text.contains("\\x1b[31m"), "{text}");
     insta::assert_snapshot!("connections_running_statements_160x48", text);
+}
+
+/// A step's detail longer than its box says how much is cut and that Enter
+/// shows it whole, in the preview that scrolls.
+#[test]
+fn a_cut_step_detail_says_how_much_more_and_where_to_read_it() {
+    const SIZE: (u16, u16) = (200, 50);
+    let mut s = with_long_plan();
+    let k = |s: &mut State, code| key_at(s, code, SIZE);
+    k(&mut s, KeyCode::Char('1'));
+    k(&mut s, KeyCode::Char('g'));
+    for _ in 0..4 {
+        k(&mut s, KeyCode::Char('j'));
+    }
+    let text = screen(&s, SIZE.0, SIZE.1);
+    let more = regex::Regex::new(r"↓ (\d+) more lines: Enter shows it whole").unwrap();
+    let cut: usize = more.captures(&text).expect(&text)[1].parse().unwrap();
+    assert!(cut > 10, "{text}");
+    insta::assert_snapshot!("step_detail_cut_200x50", text);
+    k(&mut s, KeyCode::Enter);
+    assert!(matches!(&s.dialog, Some(Dialog::Preview { step, .. }) if step == "migrate-definers"));
 }
