@@ -149,26 +149,12 @@ pub struct Connection {
     /// PostgreSQL gives an idle one's to the minute, as the list shows it).
     pub since: Option<DateTime<Utc>>,
     /// The start of the statement it is running (none while idle), on one
-    /// line, with known secrets masked ([`Connection::statement`]).
+    /// line, with known secrets masked (`db::statement_text`).
     #[serde(default)]
     pub query: Option<String>,
 }
 
 impl Connection {
-    /// How much of a running statement is kept: the start says what it is.
-    pub const QUERY_KEPT: usize = 200;
-
-    /// A running statement's text as it may be kept and shown: its start,
-    /// whitespace folded, known secrets masked (a literal may be a
-    /// password), control characters escaped. `None` for no text.
-    pub fn statement(text: Option<String>) -> Option<String> {
-        let text = text?;
-        let folded: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        let masked = crate::secret::redact(&folded);
-        let kept: String = masked.chars().take(Self::QUERY_KEPT).collect();
-        Some(crate::text::escape_controls(&kept).into_owned()).filter(|s| !s.is_empty())
-    }
-
     /// Between statements: PostgreSQL's `idle`, MySQL's `Sleep` command.
     pub fn is_idle(&self) -> bool {
         matches!(self.state.as_deref(), Some("idle"))

@@ -8,8 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::keymap::HelpLine;
 use crate::app::state::{Scroll, State};
-use crate::ui::chrome::wrap_rows;
-use crate::ui::dialog::{scroll_spans, scrolled};
+use crate::ui::chrome::{scroll_spans, scrolled, wrap_rows};
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 

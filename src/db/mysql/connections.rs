@@ -71,7 +71,7 @@ impl MysqlDb {
                         None => command,
                     }),
                     since: opt_int(r, 6).and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
-                    query: Connection::statement(opt_text(r, 8)),
+                    query: crate::db::statement_text(opt_text(r, 8)),
                 }
             })
             .collect();

@@ -189,7 +189,7 @@ fn parse_rows(json: &str) -> DbResult<(Vec<Connection>, Option<usize>)> {
                 application: application.filter(|a| !a.is_empty()),
                 state,
                 since: since.and_then(|s| DateTime::from_timestamp(s, 0)),
-                query: Connection::statement(query),
+                query: crate::db::statement_text(query),
             },
         )
         .collect();

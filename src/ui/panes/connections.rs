@@ -288,7 +288,7 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             Cell::from(consumer),
         ];
         if running {
-            // Masked and escaped when read (`Connection::statement`).
+            // Masked and escaped when read (`db::statement_text`).
             cells.push(Cell::from(Span::styled(
                 c.query.clone().unwrap_or_default(),
                 theme.muted(),

@@ -467,10 +467,9 @@ fn running_statements_show_masked_in_the_connection_list() {
     let mut snap = snapshot(t0(), 2, 2);
     let mut rows = snap.rows.to_vec();
     rows[0].state = Some("Query: User sleep".into());
-    rows[0].query =
-        rotui::model::Connection::statement(Some(format!("SELECT SLEEP(30),\n   '{PASSWORD}' AS pw")));
+    rows[0].query = rotui::db::statement_text(Some(format!("SELECT SLEEP(30),\n   '{PASSWORD}' AS pw")));
     rows[2].state = Some("Query: executing".into());
-    rows[2].query = rotui::model::Connection::statement(Some(
+    rows[2].query = rotui::db::statement_text(Some(
         "UPDATE /* \u{1b}[31m */ users SET last_sign_in_at = NOW() WHERE id = 42".into(),
     ));
     snap.rows = rows.into();
