@@ -148,6 +148,10 @@ pub struct Connection {
     /// an idle connection looks the same from one refresh to the next;
     /// PostgreSQL gives an idle one's to the minute, as the list shows it).
     pub since: Option<DateTime<Utc>>,
+    /// The start of the statement it is running (none while idle), on one
+    /// line, with known secrets masked (`db::statement_text`).
+    #[serde(default)]
+    pub query: Option<String>,
 }
 
 impl Connection {

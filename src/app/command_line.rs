@@ -52,6 +52,39 @@ pub fn parse(current: Option<&Target>, line: &str) -> Result<Option<Target>, Str
     }
 }
 
+/// The command words, in the order Tab offers them.
+const COMMANDS: [&str; 4] = ["env", "app", "engine", "target"];
+
+/// `line` with its last word completed by Tab for the `nth` time (cycling
+/// through the matches): a command word, or the value the command before
+/// it takes, from what the prompt knows (the current target's names, the
+/// engines). `None` when nothing matches.
+pub fn complete(current: Option<&Target>, line: &str, nth: usize) -> Option<String> {
+    // The word being completed: empty after a space.
+    let start = line.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let (before, prefix) = line.split_at(start);
+    let previous = before.split_whitespace().next_back();
+    let owned: Vec<String> = match previous {
+        Some("env" | "e") => current.map(|t| t.env.as_str().to_owned()).into_iter().collect(),
+        Some("app" | "a") => current.map(|t| t.app.clone()).into_iter().collect(),
+        Some("engine") => Engine::value_variants()
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect(),
+        Some("target") => current
+            .map(|t| format!("{}/{}/{}", t.env, t.app, t.engine.as_str()))
+            .into_iter()
+            .collect(),
+        _ => COMMANDS.iter().map(|c| c.to_string()).collect(),
+    };
+    let matches: Vec<&String> = owned
+        .iter()
+        .filter(|c| c.to_lowercase().starts_with(&prefix.to_lowercase()))
+        .collect();
+    let chosen = matches.get(nth % matches.len().max(1))?;
+    Some(format!("{before}{chosen} "))
+}
+
 /// An engine as the `--engine` flag reads it.
 fn parse_engine(word: &str) -> Result<Engine, String> {
     Engine::from_str(word, true).map_err(|_| format!("unknown engine {word:?}: use mysql or postgres"))

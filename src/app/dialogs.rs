@@ -21,16 +21,19 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
     let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
     let no = esc || matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N'));
     state.dialog = match dialog {
-        Dialog::Help { scroll } => match (key.code, resolved) {
-            (_, Some(KeyAction::Help | KeyAction::Quit | KeyAction::Cancel)) => None,
-            (_, Some(KeyAction::Down)) => Some(Dialog::Help {
-                scroll: scroll.saturating_add(1),
-            }),
-            (_, Some(KeyAction::Up)) => Some(Dialog::Help {
-                scroll: scroll.saturating_sub(1),
-            }),
-            _ => Some(Dialog::Help { scroll }),
-        },
+        Dialog::Help { mut scroll } if let Some(rows) = scroll_key(&key, resolved, &scroll, true) => {
+            scroll.by(rows);
+            Some(Dialog::Help { scroll })
+        }
+        Dialog::Help { .. }
+            if matches!(
+                resolved,
+                Some(KeyAction::Help | KeyAction::Quit | KeyAction::Cancel)
+            ) =>
+        {
+            None
+        }
+        d @ Dialog::Help { .. } => Some(d),
         Dialog::Names { selected } => names_key(state, selected, key, resolved, out),
         Dialog::QuitWhileRunning if yes => return quit(state, out),
         Dialog::QuitWhileRunning if no => None,

@@ -86,4 +86,16 @@ mod tests {
         let a = areas(Rect::new(0, 0, 160, 48), Pane::Objects, true);
         assert_eq!(a.panes, vec![(Pane::Objects, Rect::new(0, 1, 160, 46))]);
     }
+
+    /// The panes' numbers (their order) read as they are laid out: by top
+    /// edge, then left to right, at every grid size.
+    #[test]
+    fn pane_numbers_follow_the_screen() {
+        for (w, h) in [GRID_MIN, (160, 48), (200, 50), (300, 80)] {
+            let mut shown = areas(Rect::new(0, 0, w, h), Pane::Steps, false).panes;
+            shown.sort_by_key(|(_, r)| (r.y, r.x));
+            let order: Vec<Pane> = shown.into_iter().map(|(p, _)| p).collect();
+            assert_eq!(order, Pane::ALL.to_vec(), "{w}x{h}");
+        }
+    }
 }

@@ -49,7 +49,7 @@ pub enum Destructive {
 #[derive(Debug, Clone)]
 pub enum Dialog {
     Help {
-        scroll: u16,
+        scroll: Scroll,
     },
     /// The statements a step will run; Enter goes on, once all of them
     /// have been on screen.
@@ -93,14 +93,18 @@ impl Dialog {
     /// The dialog's scrolling text, when it has one.
     pub fn scroll(&self) -> Option<&Scroll> {
         match self {
-            Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => Some(scroll),
+            Dialog::Help { scroll } | Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => {
+                Some(scroll)
+            }
             _ => None,
         }
     }
 
     pub fn scroll_mut(&mut self) -> Option<&mut Scroll> {
         match self {
-            Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => Some(scroll),
+            Dialog::Help { scroll } | Dialog::Preview { scroll, .. } | Dialog::Rollback { scroll, .. } => {
+                Some(scroll)
+            }
             _ => None,
         }
     }
@@ -165,6 +169,9 @@ pub enum InputKind {
 pub struct Input {
     pub kind: InputKind,
     pub text: TextArea<'static>,
+    /// While Tab cycles through completions: the line as typed before the
+    /// first Tab, and how many Tabs since.
+    pub completing: Option<(String, usize)>,
 }
 
 impl Input {

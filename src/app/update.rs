@@ -12,7 +12,9 @@ use crate::app::loadable::Stamp;
 use crate::app::panes::Pane;
 use crate::app::selection::Selection;
 use crate::app::source::{Request, Source};
-use crate::app::state::{Destructive, Dialog, INTERVALS_MS, Input, InputKind, NOTICE_FOR, REVEAL_FOR, State};
+use crate::app::state::{
+    Destructive, Dialog, INTERVALS_MS, Input, InputKind, NOTICE_FOR, REVEAL_FOR, Scroll, State,
+};
 use crate::secret::Redacted;
 
 use super::dialogs::{ask_quit, dialog_key, quit};
@@ -135,7 +137,11 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
     };
     let focus = state.focus;
     match action {
-        KeyAction::Help => state.dialog = Some(Dialog::Help { scroll: 0 }),
+        KeyAction::Help => {
+            state.dialog = Some(Dialog::Help {
+                scroll: Scroll::default(),
+            })
+        }
         KeyAction::Names => state.dialog = Some(Dialog::Names { selected: 0 }),
         KeyAction::Quit => ask_quit(state, out),
         KeyAction::NextPane => state.focus = focus.following(),
@@ -202,6 +208,7 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 state.input = Some(Input {
                     kind: InputKind::Filter,
                     text: TextArea::new(vec![current]),
+                    completing: None,
                 });
                 if let Some(i) = state.input.as_mut() {
                     i.text.move_cursor(ratatui_textarea::CursorMove::End);
@@ -213,9 +220,12 @@ fn key_event(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
             state.reveal_until = (!state.revealed()).then(|| state.now + REVEAL_FOR);
         }
         KeyAction::CommandLine => {
+            let mut text = TextArea::default();
+            text.set_placeholder_text("env · app · engine · target NAME (Tab completes)");
             state.input = Some(Input {
                 kind: InputKind::Command,
-                text: TextArea::default(),
+                text,
+                completing: None,
             });
         }
         KeyAction::Cancel => {
@@ -257,7 +267,28 @@ fn input_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>) {
                 run_command_line(state, &input.value(), out);
             }
         }
+        KeyCode::Tab if input.kind == InputKind::Command => {
+            let (typed, nth) = match input.completing.take() {
+                Some((typed, n)) => (typed, n + 1),
+                None => (input.value(), 0),
+            };
+            match super::command_line::complete(state.target.as_ref(), &typed, nth) {
+                Some(line) => {
+                    input.text = TextArea::new(vec![line]);
+                    input.text.move_cursor(ratatui_textarea::CursorMove::End);
+                    input.completing = Some((typed, nth));
+                }
+                None => {
+                    state.notice = Some((
+                        state.now,
+                        format!("nothing completes {typed:?}: the commands are env, app, engine and target"),
+                    ));
+                }
+            }
+            state.input = Some(input);
+        }
         _ => {
+            input.completing = None;
             input.text.input(key);
             if input.kind == InputKind::Filter {
                 // Live filtering: the pane narrows as the operator types.

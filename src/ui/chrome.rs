@@ -11,7 +11,7 @@ use crate::app::clock;
 use crate::app::loadable::{Freshness, Tracked};
 use crate::app::panes::Pane;
 use crate::app::panes::pane::below_error_line;
-use crate::app::state::State;
+use crate::app::state::{Scroll, State};
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 
@@ -211,4 +211,54 @@ pub fn interval_label(ms: u64) -> String {
     } else {
         format!("{}s", ms / 1000)
     }
+}
+
+/// `lines` in `body`, wrapped and scrolled as `scroll` says (clamped to
+/// the text as measured now); the measure.
+pub(crate) fn scrolled(
+    frame: &mut Frame,
+    body: Rect,
+    rows: Vec<Line<'static>>,
+    scroll: &Scroll,
+) -> (u16, u16) {
+    let total = u16::try_from(rows.len()).unwrap_or(u16::MAX);
+    let offset = scroll.offset.min(total.saturating_sub(body.height));
+    frame.render_widget(Paragraph::new(rows).scroll((offset, 0)), body);
+    (total, body.height)
+}
+
+/// Where the reader is in a scrolling text: what is above and below, and
+/// the keys that move; empty when it all shows.
+pub(crate) fn scroll_spans(state: &State, scroll: &Scroll, letters: bool) -> Vec<Span<'static>> {
+    let theme = Theme::of(state.theme);
+    let mut spans = vec![];
+    if scroll.offset > 0 {
+        spans.push(Span::styled(
+            format!("↑ {} above  ", scroll.offset),
+            theme.muted(),
+        ));
+    }
+    if scroll.below() > 0 {
+        spans.push(Span::styled(
+            format!("↓ {} more lines  ", scroll.below()),
+            theme.warn(),
+        ));
+    }
+    if scroll.offset > 0 || scroll.below() > 0 {
+        spans.extend(
+            keys_line(
+                state,
+                &[(
+                    if letters {
+                        "j/k PgDn/PgUp Space g/G"
+                    } else {
+                        "↑/↓ PgUp/PgDn"
+                    },
+                    "scroll",
+                )],
+            )
+            .spans,
+        );
+    }
+    spans
 }

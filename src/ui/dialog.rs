@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::action::KillTarget;
 use crate::app::state::{Destructive, Dialog, Scroll, State};
-use crate::ui::chrome::{keys_line, popup, wrap_rows};
+use crate::ui::chrome::{keys_line, popup, scroll_spans, scrolled, wrap_rows};
 use crate::ui::panes::steps::detail_lines;
 use crate::ui::theme::Theme;
 
@@ -17,7 +17,7 @@ use crate::ui::theme::Theme;
 /// it: (rows of text, rows shown at once), for `Action::Measured`.
 pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) -> Option<(u16, u16)> {
     match dialog {
-        Dialog::Help { scroll } => crate::ui::help::render(frame, area, state, *scroll),
+        Dialog::Help { scroll } => return crate::ui::help::render(frame, area, state, scroll),
         Dialog::Preview { step, scroll } => return preview(frame, area, state, step, scroll),
         Dialog::Confirm(action) => confirm(frame, area, state, action),
         Dialog::TypedConfirm {
@@ -37,15 +37,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, dialog: &Dialog) -> 
     None
 }
 
-/// `lines` in `body`, wrapped and scrolled as `scroll` says (clamped to
-/// the text as measured now); the measure.
-fn scrolled(frame: &mut Frame, body: Rect, rows: Vec<Line<'static>>, scroll: &Scroll) -> (u16, u16) {
-    let total = u16::try_from(rows.len()).unwrap_or(u16::MAX);
-    let offset = scroll.offset.min(total.saturating_sub(body.height));
-    frame.render_widget(Paragraph::new(rows).scroll((offset, 0)), body);
-    (total, body.height)
-}
-
 /// A dialog's height for `rows` of text and `chrome` rows around them: at
 /// least `least`, at most what `area` leaves around it (small screens win).
 fn fit(rows: usize, chrome: u16, least: u16, area: Rect) -> u16 {
@@ -55,42 +46,6 @@ fn fit(rows: usize, chrome: u16, least: u16, area: Rect) -> u16 {
         .saturating_add(chrome)
         .max(least)
         .min(room)
-}
-
-/// Where the reader is in a scrolling text: what is above and below, and
-/// the keys that move; empty when it all shows.
-fn scroll_spans(state: &State, scroll: &Scroll, letters: bool) -> Vec<Span<'static>> {
-    let theme = Theme::of(state.theme);
-    let mut spans = vec![];
-    if scroll.offset > 0 {
-        spans.push(Span::styled(
-            format!("↑ {} above  ", scroll.offset),
-            theme.muted(),
-        ));
-    }
-    if scroll.below() > 0 {
-        spans.push(Span::styled(
-            format!("↓ {} more lines  ", scroll.below()),
-            theme.warn(),
-        ));
-    }
-    if scroll.offset > 0 || scroll.below() > 0 {
-        spans.extend(
-            keys_line(
-                state,
-                &[(
-                    if letters {
-                        "j/k PgDn/PgUp Space g/G"
-                    } else {
-                        "↑/↓ PgUp/PgDn"
-                    },
-                    "scroll",
-                )],
-            )
-            .spans,
-        );
-    }
-    spans
 }
 
 /// What a destructive action does, naming its target exactly.

@@ -2,12 +2,13 @@
 //! any config warnings.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::keymap::HelpLine;
-use crate::app::state::State;
+use crate::app::state::{Scroll, State};
+use crate::ui::chrome::{scroll_spans, scrolled, wrap_rows};
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 
@@ -32,7 +33,9 @@ const STEP_MARKS: [(&str, &str); 8] = [
     ("!", "destructive: asks to confirm (a drop asks for the name)"),
 ];
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
+/// The help, scrolled as `scroll` says, with what is above and below;
+/// the measure, for `Action::Measured`.
+pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: &Scroll) -> Option<(u16, u16)> {
     let theme = Theme::of(state.theme);
     // Wide enough for every line (keys, then what they do), within the screen.
     let rect = centered(
@@ -43,7 +46,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     let block = Block::bordered()
         .border_style(theme.border(true))
         .title(Span::styled(" Help — ? or Esc to close ", theme.title(true)));
-    let mut lines: Vec<Line> = state
+    let mut lines: Vec<Line<'static>> = state
         .keymap
         .help_lines()
         .into_iter()
@@ -52,6 +55,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "Command line (:)  env NAME · app NAME · engine mysql|postgres · target env/app/engine",
+        theme.muted(),
+    ));
+    lines.push(Line::styled(
+        "Tab completes the command, or the name it takes; Tab again for the next",
         theme.muted(),
     ));
     lines.push(Line::raw(""));
@@ -66,11 +73,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
     }
     frame.render_widget(Clear, rect);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    let rows = wrap_rows(lines, body.width);
+    let measure = scrolled(frame, body, rows, scroll);
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(ratatui::widgets::Wrap { trim: false })
-            .scroll((scroll, 0)),
-        rect,
+        Paragraph::new(Line::from(scroll_spans(state, scroll, true))),
+        foot,
     );
+    Some(measure)
 }

@@ -251,6 +251,56 @@ async fn objects_list_views_routines_triggers_and_events_with_definers() {
     );
 }
 
+flavored!(a_running_statement_shows_with_its_password_literal_masked);
+/// A running statement shows in the connection list with its start; a
+/// password literal in it (one rotui knows) is masked before it is kept.
+async fn a_running_statement_shows_with_its_password_literal_masked() {
+    let db = admin().await;
+    let app = app("signon").await;
+    let password = secret::generate_password();
+    secret::register(password.expose_secret());
+    let url = server().url(&app.user, app.password.expose_secret(), Some(&app.database));
+    let mut c = {
+        use sqlx::Connection;
+        sqlx::MySqlConnection::connect(&url).await.unwrap()
+    };
+    let id: i64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS SIGNED)")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let sql = format!("SELECT SLEEP(30), '{}'\n  AS pw", password.expose_secret());
+    let running = tokio::spawn(async move {
+        use sqlx::Executor;
+        let _ = c.execute(sqlx::AssertSqlSafe(sql)).await;
+    });
+    let mut query = None;
+    for _ in 0..100 {
+        let snap = db.connections(true).await.unwrap();
+        query = snap
+            .rows
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.query.clone());
+        if query.as_deref().is_some_and(|q| q.contains("SLEEP")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let query = query.expect("the running statement is listed");
+    assert!(query.starts_with("SELECT SLEEP(30), '"), "{query}");
+    assert!(query.contains(secret::MASK), "{query}");
+    assert!(!query.contains(password.expose_secret()), "{query}");
+    let snap = db.connections(true).await.unwrap();
+    assert!(
+        snap.rows
+            .iter()
+            .all(|r| !r.query.as_deref().unwrap_or("").contains("PROCESSLIST")),
+        "this listing's own statement is not shown"
+    );
+    db.execute(&[db.kill_statement(id)]).await.unwrap();
+    running.await.unwrap();
+}
+
 flavored!(connections_are_counted_per_user_in_one_query);
 async fn connections_are_counted_per_user_in_one_query() {
     let db = admin().await;

@@ -1945,3 +1945,46 @@ async fn retire_refuses_while_a_privilege_of_the_old_login_is_not_the_owner_role
     assert!(check(&app.database, &format!("SELECT has_column_privilege({n}, 'late_ref', 'code', 'SELECT')")).await);
 }
 }
+
+// A running statement shows in the connection list with its start; a
+// password literal in it (one rotui knows) is masked before it is kept.
+pg_test! {
+async fn a_running_statement_shows_with_its_password_literal_masked() {
+    let password = generate_password();
+    rotui::secret::register(password.expose_secret());
+    let sql = format!(
+        "SELECT pg_sleep(30), '{}' AS /* tab\there */ pw",
+        password.expose_secret()
+    );
+    let mut c = PgConnection::connect_with(&pg().superuser_options("postgres"))
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let running = tokio::spawn(async move {
+        let _ = c.execute(AssertSqlSafe(sql)).await;
+    });
+    let db = admin("postgres").await;
+    let mut query = None;
+    for _ in 0..100 {
+        let snap = db.connections(true).await.unwrap();
+        query = snap.rows.iter().find(|r| r.id == i64::from(pid)).and_then(|r| r.query.clone());
+        if query.as_deref().is_some_and(|q| q.contains("pg_sleep")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let query = query.expect("the running statement is listed");
+    assert!(query.starts_with("SELECT pg_sleep(30), '"), "{query}");
+    assert!(query.contains(MASK), "{query}");
+    assert!(!query.contains(password.expose_secret()), "{query}");
+    assert!(!query.contains('\t'), "control characters are escaped or folded: {query}");
+    // This listing's own statement is not shown.
+    let snap = db.connections(true).await.unwrap();
+    assert!(snap.rows.iter().all(|r| !r.query.as_deref().unwrap_or("").contains("pg_stat_activity")));
+    superuser("postgres", &format!("SELECT pg_terminate_backend({pid})")).await;
+    running.await.unwrap();
+}
+}

@@ -214,7 +214,7 @@ async fn rotuis_own_connections_are_marked_and_not_killed() {
             "--app signon --engine mysql",
         );
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
-        t.keys(&["3", "z", "c"]);
+        t.keys(&["2", "z", "c"]);
         let own_row = Regex::new(r"│(\d+) +\S+ +127\.0\.0\.1:\d+ .*rotui \(this session\)").unwrap();
         let s = t.wait_for("rotui's own sessions", Duration::from_secs(30), |s| {
             own_row.is_match(s) && s.contains("signon ")

@@ -116,6 +116,7 @@ fn conn(id: i64, user: &str, port: u16) -> Connection {
         application: None,
         state: Some("Sleep".into()),
         since: Some(t0() - chrono::Duration::seconds(id % 60)),
+        query: None,
     }
 }
 
@@ -602,7 +603,7 @@ fn snapshot_steps_of_a_held_rotation() {
 #[test]
 fn snapshot_connection_rows() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     let at = t0();
     feed(
@@ -656,18 +657,18 @@ fn snapshot_dialogs() {
     snap_both("dialog_help", &s);
 
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
     snap_both("dialog_preview", &s);
 
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('K'));
     snap_both("dialog_confirm_kill", &s);
 
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     key(&mut s, KeyCode::Char('G'));
     key(&mut s, KeyCode::Enter);
     key(&mut s, KeyCode::Enter);
@@ -687,7 +688,7 @@ fn snapshot_dialogs() {
     snap_both("dialog_quit_running", &s);
 
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('1'));
+    key(&mut s, KeyCode::Char('4'));
     keys(&mut s, "/sig");
     snap_both("input_filter", &s);
 
@@ -699,7 +700,7 @@ fn snapshot_dialogs() {
 #[test]
 fn kill_confirm_names_the_target_in_the_danger_colour() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('K'));
     let t = draw(&s, 160, 48);
     let buf = t.backend().buffer();
@@ -766,10 +767,92 @@ fn help_opens_and_closes() {
     let mut s = fixture();
     key(&mut s, KeyCode::Char('?'));
     assert!(matches!(s.dialog, Some(Dialog::Help { .. })));
-    key(&mut s, KeyCode::Char('j'));
-    assert!(matches!(s.dialog, Some(Dialog::Help { scroll: 1 })));
     key(&mut s, KeyCode::Esc);
     assert!(s.dialog.is_none());
+}
+
+/// Help longer than the screen scrolls as the previews do (j/k, PgDn/PgUp,
+/// g/G) and says what is above and below; it stops at its last line.
+#[test]
+fn help_scrolls_and_shows_there_is_more() {
+    const AT: (u16, u16) = (80, 24);
+    let mut s = fixture();
+    key_at(&mut s, KeyCode::Char('?'), AT);
+    let top = screen(&s, AT.0, AT.1);
+    assert!(top.contains("more lines"), "{top}");
+    insta::assert_snapshot!("help_top_80x24", top);
+    key_at(&mut s, KeyCode::Char('j'), AT);
+    let Some(Dialog::Help { scroll }) = &s.dialog else {
+        panic!("help closed")
+    };
+    assert_eq!(scroll.offset, 1);
+    key_at(&mut s, KeyCode::PageDown, AT);
+    let Some(Dialog::Help { scroll }) = &s.dialog else {
+        panic!("help closed")
+    };
+    assert!(scroll.offset > 1);
+    key_at(&mut s, KeyCode::Char('G'), AT);
+    let Some(Dialog::Help { scroll }) = s.dialog else {
+        panic!("help closed")
+    };
+    assert_eq!(scroll.below(), 0);
+    key_at(&mut s, KeyCode::Char('j'), AT);
+    assert!(matches!(s.dialog, Some(Dialog::Help { scroll: now }) if now.offset == scroll.offset));
+    let bottom = screen(&s, AT.0, AT.1);
+    assert!(
+        bottom.contains("above") && !bottom.contains("more lines"),
+        "{bottom}"
+    );
+    insta::assert_snapshot!("help_bottom_80x24", bottom);
+    key_at(&mut s, KeyCode::Char('g'), AT);
+    assert!(matches!(&s.dialog, Some(Dialog::Help { scroll }) if scroll.offset == 0));
+    key(&mut s, KeyCode::Char('?'));
+    assert!(s.dialog.is_none());
+}
+
+/// Tab after `:` completes the command word, then the name it takes from
+/// what the prompt knows; Tab again cycles, any other key starts afresh.
+#[test]
+fn tab_completes_the_command_line_and_cycles() {
+    let mut s = fixture();
+    let value = |s: &State| s.input.as_ref().map(|i| i.value()).unwrap_or_default();
+    key(&mut s, KeyCode::Char(':'));
+    snap_both("input_command_empty", &s);
+    let mut seen = vec![];
+    for _ in 0..5 {
+        key(&mut s, KeyCode::Tab);
+        seen.push(value(&s));
+    }
+    assert_eq!(seen, ["env ", "app ", "engine ", "target ", "env "]);
+    key(&mut s, KeyCode::Esc);
+    keys(&mut s, ":e");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "env ");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "engine ");
+    keys(&mut s, "p");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "engine postgres ");
+    keys(&mut s, "app ");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "engine postgres app signon ");
+    key(&mut s, KeyCode::Esc);
+    keys(&mut s, ":target ");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "target production/signon/mysql ");
+    snap_both("input_command_completed", &s);
+    // Nothing to complete: the line stays and the footer says why.
+    key(&mut s, KeyCode::Esc);
+    keys(&mut s, ":x");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(value(&s), "x");
+    assert!(
+        s.notice
+            .as_ref()
+            .unwrap()
+            .1
+            .contains("env, app, engine and target")
+    );
 }
 
 #[test]
@@ -814,7 +897,7 @@ fn panes_by_tab_backtab_and_numbers() {
     let mut s = fixture();
     assert_eq!(s.focus, Pane::Steps);
     key(&mut s, KeyCode::Tab);
-    assert_eq!(s.focus, Pane::Users);
+    assert_eq!(s.focus, Pane::Connections);
     update(
         &mut s,
         Action::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)),
@@ -823,13 +906,15 @@ fn panes_by_tab_backtab_and_numbers() {
         &mut s,
         Action::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)),
     );
-    assert_eq!(s.focus, Pane::Cluster);
+    assert_eq!(s.focus, Pane::Objects);
+    // The numbers read as the panes are laid out: left column's top, right
+    // column's top, then down by top edge.
     for (c, p) in [
-        ('1', Pane::Users),
-        ('2', Pane::Objects),
-        ('3', Pane::Connections),
-        ('4', Pane::Cluster),
-        ('5', Pane::Steps),
+        ('1', Pane::Steps),
+        ('2', Pane::Connections),
+        ('3', Pane::Cluster),
+        ('4', Pane::Users),
+        ('5', Pane::Objects),
     ] {
         key(&mut s, KeyCode::Char(c));
         assert_eq!(s.focus, p);
@@ -843,7 +928,7 @@ fn panes_by_tab_backtab_and_numbers() {
 #[test]
 fn moving_the_user_selection_fetches_that_users_grants() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('1'));
+    key(&mut s, KeyCode::Char('4'));
     let cmds = keys(&mut s, "jjj");
     assert_eq!(s.panes.users.grants_of.as_deref(), Some("signon@%"));
     assert!(
@@ -874,7 +959,7 @@ fn moving_the_user_selection_fetches_that_users_grants() {
 #[test]
 fn connection_rows_changing_off_screen_leave_the_screen_still() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     let load = |s: &mut State, generation: u64, snap: ConnectionSnapshot| {
         feed(
@@ -926,7 +1011,7 @@ fn connection_rows_changing_off_screen_leave_the_screen_still() {
 #[test]
 fn selection_stays_on_its_row_across_refreshes() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     feed(
         &mut s,
@@ -978,7 +1063,7 @@ fn selection_stays_on_its_row_across_refreshes() {
 #[test]
 fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     feed(
         &mut s,
@@ -1029,7 +1114,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
     // All of a user's connections, from the counts view (the cursor stayed
     // on `signon` while the new user overtook it); `n` cancels.
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     assert_eq!(s.selection(Pane::Connections).index, 1);
     key(&mut s, KeyCode::Char('K'));
     assert!(key(&mut s, KeyCode::Char('n')).is_empty());
@@ -1044,7 +1129,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
 
     // K elsewhere aims at nothing.
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('1'));
+    key(&mut s, KeyCode::Char('4'));
     assert!(key(&mut s, KeyCode::Char('K')).is_empty());
     assert!(s.dialog.is_none());
 }
@@ -1053,7 +1138,7 @@ fn kill_flow_sends_the_exact_target_and_holds_refresh_while_aiming() {
 fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
     // A plain step: preview, Enter runs it.
     let mut s = fixture();
-    keys(&mut s, "5jjj");
+    keys(&mut s, "1jjj");
     assert!(key(&mut s, KeyCode::Enter).is_empty());
     assert!(matches!(&s.dialog, Some(Dialog::Preview { step, .. }) if step == "promote"));
     assert_eq!(
@@ -1063,7 +1148,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
 
     // Destructive: preview, then y/n.
     let mut s = fixture();
-    keys(&mut s, "5G");
+    keys(&mut s, "1G");
     key(&mut s, KeyCode::Up);
     key(&mut s, KeyCode::Enter);
     assert!(key(&mut s, KeyCode::Enter).is_empty());
@@ -1075,7 +1160,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
 
     // Dropping a user: its name must be typed exactly.
     let mut s = fixture();
-    keys(&mut s, "5G");
+    keys(&mut s, "1G");
     key(&mut s, KeyCode::Enter);
     key(&mut s, KeyCode::Enter);
     assert!(matches!(s.dialog, Some(Dialog::TypedConfirm { .. })));
@@ -1092,7 +1177,7 @@ fn steps_preview_then_confirm_and_typed_confirm_for_drops() {
     );
     assert!(s.dialog.is_none());
     // Esc abandons it.
-    keys(&mut s, "5G");
+    keys(&mut s, "1G");
     key(&mut s, KeyCode::Enter);
     key(&mut s, KeyCode::Enter);
     keys(&mut s, "signon");
@@ -1106,9 +1191,9 @@ fn read_only_blocks_every_write() {
     s.read_only = true;
     let mut cmds = Vec::new();
     cmds.extend(keys(&mut s, "f"));
-    cmds.extend(keys(&mut s, "3jK"));
+    cmds.extend(keys(&mut s, "2jK"));
     assert!(s.dialog.is_none());
-    cmds.extend(keys(&mut s, "5jjj"));
+    cmds.extend(keys(&mut s, "1jjj"));
     cmds.extend(key(&mut s, KeyCode::Enter));
     assert!(
         matches!(s.dialog, Some(Dialog::Preview { .. })),
@@ -1421,7 +1506,7 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
 #[test]
 fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('1'));
+    key(&mut s, KeyCode::Char('4'));
     keys(&mut s, "/signon");
     assert_eq!(
         s.selection(Pane::Users).visible.as_deref(),
@@ -1443,7 +1528,7 @@ fn filter_narrows_the_focused_pane_live_and_esc_clears_it() {
         Some("signon_user_20260121@%")
     );
     // Objects filter on owners too.
-    keys(&mut s, "2/aws_db");
+    keys(&mut s, "5/aws_db");
     assert_eq!(s.selection(Pane::Objects).visible.as_deref(), Some(&[2usize][..]));
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.selection(Pane::Objects).visible, None);
@@ -1599,7 +1684,7 @@ fn blocked_or_concurrent_steps_are_not_offered_to_run() {
             result: None,
         }],
     );
-    keys(&mut s, "5jjj");
+    keys(&mut s, "1jjj");
     key(&mut s, KeyCode::Enter);
     assert!(key(&mut s, KeyCode::Enter).is_empty());
     assert!(s.dialog.is_none());
@@ -1736,7 +1821,7 @@ fn drain_history_tracks_old_against_new_and_silence_shows_as_stale() {
     );
     s.focus = Pane::Connections;
     assert!(
-        screen(&s, 80, 24).contains("3 Conns old:0"),
+        screen(&s, 80, 24).contains("2 Conns old:0"),
         "the drain shows in the tab strip too"
     );
     // No answer for a while: the data is labelled stale with its age.
@@ -2069,7 +2154,7 @@ fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
     assert!(screen(&s, 160, 48).contains("rollback possible (until production/drop-old-user)"));
 
     let mut s = rollbackable();
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     let fx = key(&mut s, KeyCode::Char('B'));
     assert!(fx.iter().any(|e| matches!(e, Effect::PreviewRollback)), "{fx:?}");
     assert!(matches!(s.dialog, Some(Dialog::Rollback { preview: None, .. })));
@@ -2097,7 +2182,7 @@ fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
 
     // A wrong name does nothing; the new user's name drops it too.
     let mut s = rollbackable();
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     key(&mut s, KeyCode::Char('B'));
     feed(&mut s, [Action::RollbackPreview(Ok(rollback_preview()))]);
     keys(&mut s, "signon");
@@ -2114,7 +2199,7 @@ fn rollback_key_previews_every_step_then_rolls_back_as_typed() {
 
     // Esc cancels; nothing runs.
     let mut s = rollbackable();
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     key(&mut s, KeyCode::Char('B'));
     let fx = key(&mut s, KeyCode::Esc);
     assert!(fx.is_empty() && s.dialog.is_none(), "{fx:?}");
@@ -2133,7 +2218,7 @@ fn no_rollback_dialog_when_the_survey_says_there_is_none() {
             answer: Answer::Plan(Ok(p)),
         }],
     );
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     let fx = key(&mut s, KeyCode::Char('B'));
     assert!(fx.is_empty(), "{fx:?}");
     assert!(s.dialog.is_none());
@@ -2144,7 +2229,7 @@ fn no_rollback_dialog_when_the_survey_says_there_is_none() {
     // Read-only refuses too.
     let mut s = rollbackable();
     s.read_only = true;
-    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('1'));
     assert!(key(&mut s, KeyCode::Char('B')).is_empty());
     assert!(s.dialog.is_none());
 }

@@ -66,6 +66,7 @@ fn state(n: usize) -> State {
             application: None,
             state: Some("Sleep".into()),
             since: chrono::DateTime::from_timestamp(1_796_000_000 - (i % 600) as i64, 0),
+            query: None,
         })
         .collect();
     let counts = vec![

@@ -421,6 +421,7 @@ mod tests {
             application: None,
             state: Some("idle".into()),
             since: Some(now - chrono::TimeDelta::seconds(75)),
+            query: None,
         };
         assert_eq!(connection_since(utc, now, &c), "09:58");
         c.state = Some("Sleep".into());

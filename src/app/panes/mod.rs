@@ -73,12 +73,14 @@ macro_rules! panes {
     };
 }
 
+// In screen order (by top edge, then left to right), so the numbers read as
+// the panes are laid out; `layout`'s tests hold them to it.
 panes! {
-    Users => users: users::UsersPane,
-    Objects => objects: objects::ObjectsPane,
+    Steps => steps: steps::StepsPane,
     Connections => connections: connections::ConnectionsPane,
     Cluster => cluster: cluster::ClusterPane,
-    Steps => steps: steps::StepsPane,
+    Users => users: users::UsersPane,
+    Objects => objects: objects::ObjectsPane,
 }
 
 impl Pane {

@@ -43,9 +43,11 @@ impl MysqlDb {
                 // When each thread's command began, as a time rather than an
                 // age, so a quiet server's list does not change every second;
                 // this query's own thread has none worth showing.
+                // and the start of each one's running statement but this one's.
                 "SELECT ID, USER, HOST, DB, COMMAND, STATE,
                         IF(ID = CONNECTION_ID(), NULL, CAST(UNIX_TIMESTAMP() AS SIGNED) - TIME),
-                        CAST(ID = CONNECTION_ID() AS SIGNED)
+                        CAST(ID = CONNECTION_ID() AS SIGNED),
+                        IF(ID = CONNECTION_ID(), NULL, CONVERT(LEFT(INFO, 400) USING utf8mb4))
                  FROM information_schema.PROCESSLIST ORDER BY ID",
             ))
             .await?;
@@ -69,6 +71,7 @@ impl MysqlDb {
                         None => command,
                     }),
                     since: opt_int(r, 6).and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
+                    query: crate::db::statement_text(opt_text(r, 8)),
                 }
             })
             .collect();

@@ -60,7 +60,8 @@ impl PgDb {
                             floor(EXTRACT(EPOCH FROM CASE WHEN pid = pg_backend_pid() THEN backend_start
                                        WHEN state = 'idle' THEN date_trunc('minute', state_change)
                                        ELSE COALESCE(state_change, backend_start) END))::bigint,
-                            pid = pg_backend_pid())
+                            pid = pg_backend_pid(),
+                            CASE WHEN state <> 'idle' AND pid <> pg_backend_pid() THEN left(query, 400) END)
                           ORDER BY usename NULLS FIRST, pid), '[]')::text
                      FROM pg_stat_activity WHERE backend_type = 'client backend'",
             )
@@ -164,6 +165,7 @@ fn parse_rows(json: &str) -> DbResult<(Vec<Connection>, Option<usize>)> {
         Option<String>,
         Option<i64>,
         bool,
+        Option<String>,
     );
     let rows: Vec<Row> = if json.is_empty() {
         Vec::new()
@@ -179,7 +181,7 @@ fn parse_rows(json: &str) -> DbResult<(Vec<Connection>, Option<usize>)> {
     let rows = rows
         .into_iter()
         .map(
-            |(id, user, client, database, application, state, since, _)| Connection {
+            |(id, user, client, database, application, state, since, _, query)| Connection {
                 id,
                 user,
                 client,
@@ -187,6 +189,7 @@ fn parse_rows(json: &str) -> DbResult<(Vec<Connection>, Option<usize>)> {
                 application: application.filter(|a| !a.is_empty()),
                 state,
                 since: since.and_then(|s| DateTime::from_timestamp(s, 0)),
+                query: crate::db::statement_text(query),
             },
         )
         .collect();
@@ -222,6 +225,7 @@ mod tests {
             application: None,
             state: None,
             since: None,
+            query: None,
         }
     }
 

@@ -212,6 +212,7 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
         }
         Some(row)
     });
+    let db_user_where = format!("db user (c in {})", Pane::Connections.index() + 1);
     let table = Table::new(
         rows,
         [
@@ -234,7 +235,7 @@ fn render_pods(frame: &mut Frame, area: Rect, state: &State, view: &ClusterView)
             if state.panes.connections.rows_listed || users.iter().all(Option::is_some) {
                 "db user"
             } else {
-                "db user (c in 3)"
+                db_user_where.as_str()
             },
         ])
         .style(theme.header()),

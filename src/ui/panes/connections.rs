@@ -250,24 +250,31 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
     let cluster = state.panes.cluster.view.data.as_ref();
     let sel = &pane.selection;
     // The same window update reckons with (`ConnectionsPane::rows_shown`).
-    let rows = pane.rows_window(area).filter_map(|i| {
-        let c = &rows_data[row_at(sel, i)?];
-        // Client address → pod → workload, so a leftover of the old user is
-        // attributable; rotui's own sessions first, which no pod holds.
+    // Client address → pod → workload, so a leftover of the old user is
+    // attributable; rotui's own sessions first, which no pod holds.
+    let consumer = |state: &State, c: &crate::model::Connection| -> Option<String> {
+        if pane.is_own(c) {
+            return Some("rotui (this session)".to_string());
+        }
         let app_user = c.user.is_some()
             && (c.user.as_deref() == state.old_user() || c.user.as_deref() == state.new_user());
-        let consumer = if pane.is_own(c) {
-            Span::styled("rotui (this session)", theme.accent())
-        } else {
-            let pod = c
-                .client
-                .as_deref()
-                .zip(cluster)
-                .and_then(|(client, v)| v.consumer_of(client, app_user))
-                .unwrap_or_default();
-            Span::styled(pod, theme.muted())
+        c.client
+            .as_deref()
+            .zip(cluster)
+            .and_then(|(client, v)| v.consumer_of(client, app_user))
+    };
+    // A query column only while a listed connection runs a statement.
+    let running = pane
+        .rows_window(area)
+        .filter_map(|i| rows_data.get(row_at(sel, i)?))
+        .any(|c| c.query.is_some());
+    let rows = pane.rows_window(area).filter_map(|i| {
+        let c = &rows_data[row_at(sel, i)?];
+        let consumer = match consumer(state, c) {
+            Some(own) if pane.is_own(c) => Span::styled(own, theme.accent()),
+            pod => Span::styled(pod.unwrap_or_default(), theme.muted()),
         };
-        let mut row = Row::new(vec![
+        let mut cells = vec![
             Cell::from(c.id.to_string()),
             Cell::from(Span::styled(
                 user_name(c.user.as_deref()),
@@ -279,7 +286,15 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
             // A clock time, not a ticking age: an idle list stays still.
             Cell::from(connection_since(state.utc_offset, state.now, c)),
             Cell::from(consumer),
-        ]);
+        ];
+        if running {
+            // Masked and escaped when read (`db::statement_text`).
+            cells.push(Cell::from(Span::styled(
+                c.query.clone().unwrap_or_default(),
+                theme.muted(),
+            )));
+        }
+        let mut row = Row::new(cells);
         if i == sel.index {
             row = row.style(theme.selected());
         }
@@ -309,21 +324,26 @@ fn render_rows(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         Constraint::Min(8)
     };
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(widths[0]),
-            Constraint::Length(widths[1]),
-            Constraint::Length(widths[2]),
-            Constraint::Length(widths[3]),
-            Constraint::Length(widths[4]),
-            since,
-            // Last, in what is left: a narrow pane loses it first.
-            Constraint::Fill(1),
-        ],
-    )
-    .header(
-        Row::new(["id", "user", "client", "database", "state", "since", "consumer"]).style(theme.header()),
-    );
+    let mut columns = vec![
+        Constraint::Length(widths[0]),
+        Constraint::Length(widths[1]),
+        Constraint::Length(widths[2]),
+        Constraint::Length(widths[3]),
+        Constraint::Length(widths[4]),
+        since,
+    ];
+    let mut header = vec!["id", "user", "client", "database", "state", "since", "consumer"];
+    // Last, in what is left (a narrow pane loses them first): the consumer
+    // whole when a statement follows it, which gets the rest.
+    if running {
+        columns.push(Constraint::Length(widest(
+            &|c| consumer(state, c).map_or(0, |p| p.chars().count()),
+            8,
+            60,
+        )));
+        header.push("query");
+    }
+    columns.push(Constraint::Fill(1));
+    let table = Table::new(rows, columns).header(Row::new(header).style(theme.header()));
     frame.render_widget(table, area);
 }

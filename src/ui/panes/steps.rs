@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::panes::Pane;
 use crate::app::selection::window;
@@ -134,10 +134,19 @@ fn render_detail(frame: &mut Frame, area: Rect, state: &State, step: &StepView) 
         .title(Span::styled(format!(" {} ", step.title), theme.header()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    frame.render_widget(
-        Paragraph::new(detail_lines(&theme, step)).wrap(Wrap { trim: false }),
-        inner,
-    );
+    // Cut short, it says how much is left and where to read it whole: the
+    // preview, which scrolls (one scrolling view, not a second one here).
+    let mut rows = crate::ui::chrome::wrap_rows(detail_lines(&theme, step), inner.width);
+    let room = usize::from(inner.height);
+    if rows.len() > room && room > 0 {
+        let more = rows.len() - (room - 1);
+        rows.truncate(room - 1);
+        rows.push(Line::styled(
+            format!("↓ {more} more lines: Enter shows it whole (j/k PgDn/PgUp g/G scroll)"),
+            theme.warn(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(rows), inner);
 }
 
 /// Why, preview and result: shared by the pane and the preview dialog.

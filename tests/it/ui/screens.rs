@@ -51,7 +51,7 @@ fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
     const SIZE: (u16, u16) = (200, 50);
     let mut s = with_long_plan();
     let k = |s: &mut State, code| key_at(s, code, SIZE);
-    k(&mut s, KeyCode::Char('5'));
+    k(&mut s, KeyCode::Char('1'));
     k(&mut s, KeyCode::Char('g'));
     for _ in 0..4 {
         k(&mut s, KeyCode::Char('j'));
@@ -63,7 +63,7 @@ fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
         s.dialog
     );
     let text = screen(&s, SIZE.0, SIZE.1);
-    let more = regex::Regex::new(r"↓ (\d+) more lines").unwrap();
+    let more = regex::Regex::new(r"↓ (\d+) more lines ").unwrap();
     let below: u16 = more.captures(&text).expect(&text)[1].parse().unwrap();
     assert!(below > 10, "{text}");
     assert!(!text.contains("view_150`"), "the last statement is below: {text}");
@@ -127,7 +127,7 @@ fn a_long_preview_scrolls_and_is_confirmed_only_once_read_to_the_end() {
 #[test]
 fn a_preview_that_fits_goes_on_at_once() {
     let mut s = fixture();
-    keys(&mut s, "5jjj");
+    keys(&mut s, "1jjj");
     key(&mut s, KeyCode::Enter);
     let text = screen(&s, 160, 48);
     assert!(!text.contains("more lines") && !text.contains("above"), "{text}");
@@ -142,7 +142,7 @@ fn a_preview_that_fits_goes_on_at_once() {
 #[test]
 fn the_rollback_preview_scrolls_and_rolls_back_only_once_read() {
     let mut s = rollbackable();
-    key_at(&mut s, KeyCode::Char('5'), (120, 30));
+    key_at(&mut s, KeyCode::Char('1'), (120, 30));
     key_at(&mut s, KeyCode::Char('B'), (120, 30));
     let mut steps = rollback_preview();
     for i in 0..30 {
@@ -196,7 +196,7 @@ fn the_secrets_url_masks_a_password_that_differs_and_v_toggles_it() {
             answer: Answer::Cluster(Ok(view)),
         }],
     );
-    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('3'));
     let text = screen(&s, 160, 48);
     assert!(text.contains(&format!("{OLD}:{MASK}@signon-mysql")), "{text}");
     assert!(!text.contains(PASSWORD));
@@ -246,7 +246,7 @@ fn connections(s: &mut State, generation: u64, snap: ConnectionSnapshot) {
 #[test]
 fn rotuis_own_connections_are_marked_and_k_refuses_them() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     connections(&mut s, 50, with_own(t0(), 3, 2));
     s.zoom = true;
@@ -312,7 +312,7 @@ fn rotuis_own_connections_are_marked_and_k_refuses_them() {
 #[test]
 fn the_old_users_count_stays_on_screen_beside_the_single_connections() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     let mut snap = with_own(t0(), 3, 2);
     for i in 0..12 {
@@ -405,7 +405,7 @@ fn the_help_is_whole_and_explains_the_step_marks() {
 #[test]
 fn the_filter_narrows_the_counts_beside_the_single_connections() {
     let mut s = fixture();
-    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     connections(&mut s, 70, with_own(t0(), 3, 2));
     keys(&mut s, "/user_2026");
@@ -434,11 +434,11 @@ fn each_pods_db_user_comes_from_its_connections() {
             answer: Answer::Cluster(Ok(view)),
         }],
     );
-    assert!(screen(&s, 160, 48).contains("db user (c in 3)"));
-    key(&mut s, KeyCode::Char('3'));
+    assert!(screen(&s, 160, 48).contains("db user (c in 2)"));
+    key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('c'));
     connections(&mut s, 80, with_own(t0(), 3, 2));
-    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('3'));
     key(&mut s, KeyCode::Char('z'));
     let text = screen(&s, 160, 48);
     insta::assert_snapshot!("pods_db_user_160x48", text);
@@ -453,4 +453,56 @@ fn each_pods_db_user_comes_from_its_connections() {
         .expect(&text);
     let last = other.trim_end_matches(['│', ' ', '"']).split_whitespace().last();
     assert_eq!(last, Some("09:59:30"), "no connection from its address: {other}");
+}
+
+/// The single connections show the start of each running statement (as
+/// pg_activity does), in what the pane leaves free; a password literal in
+/// one is masked and control characters are escaped.
+#[test]
+fn running_statements_show_masked_in_the_connection_list() {
+    rotui::secret::register(PASSWORD);
+    let mut s = fixture();
+    key(&mut s, KeyCode::Char('2'));
+    key(&mut s, KeyCode::Char('c'));
+    let mut snap = snapshot(t0(), 2, 2);
+    let mut rows = snap.rows.to_vec();
+    rows[0].state = Some("Query: User sleep".into());
+    rows[0].query = rotui::db::statement_text(Some(format!("SELECT SLEEP(30),\n   '{PASSWORD}' AS pw")));
+    rows[2].state = Some("Query: executing".into());
+    rows[2].query = rotui::db::statement_text(Some(
+        "UPDATE /* \u{1b}[31m */ users SET last_sign_in_at = NOW() WHERE id = 42".into(),
+    ));
+    snap.rows = rows.into();
+    connections(&mut s, 60, snap);
+    s.zoom = true;
+    let text = screen(&s, 160, 48);
+    assert!(!text.contains(PASSWORD), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("SELECT SLEEP(30), '"))
+        .expect(&text);
+    assert!(row.contains(rotui::secret::MASK), "{row}");
+    assert!(text.contains("\\x1b[31m"), "{text}");
+    insta::assert_snapshot!("connections_running_statements_160x48", text);
+}
+
+/// A step's detail longer than its box says how much is cut and that Enter
+/// shows it whole, in the preview that scrolls.
+#[test]
+fn a_cut_step_detail_says_how_much_more_and_where_to_read_it() {
+    const SIZE: (u16, u16) = (200, 50);
+    let mut s = with_long_plan();
+    let k = |s: &mut State, code| key_at(s, code, SIZE);
+    k(&mut s, KeyCode::Char('1'));
+    k(&mut s, KeyCode::Char('g'));
+    for _ in 0..4 {
+        k(&mut s, KeyCode::Char('j'));
+    }
+    let text = screen(&s, SIZE.0, SIZE.1);
+    let more = regex::Regex::new(r"↓ (\d+) more lines: Enter shows it whole").unwrap();
+    let cut: usize = more.captures(&text).expect(&text)[1].parse().unwrap();
+    assert!(cut > 10, "{text}");
+    insta::assert_snapshot!("step_detail_cut_200x50", text);
+    k(&mut s, KeyCode::Enter);
+    assert!(matches!(&s.dialog, Some(Dialog::Preview { step, .. }) if step == "migrate-definers"));
 }
