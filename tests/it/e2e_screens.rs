@@ -139,7 +139,9 @@ async fn the_definers_preview_is_read_to_its_end_before_it_is_confirmed() {
         }
         // At 200×50 the whole preview shows, its last statement included.
         open_preview(&t, migrate);
-        let more = Regex::new(r"↓ (\d+) more lines").unwrap();
+        // The preview's footer, not the Steps pane's cut detail behind it
+        // (`↓ N more lines: Enter shows it whole`).
+        let more = Regex::new(r"(?m)↓ (\d+) more lines(?:[^:]|$)").unwrap();
         // The footer follows the frame that measured the preview.
         let s = t.wait_for("the preview's footer", Duration::from_secs(5), |s| {
             s.contains("Enter continue") || more.is_match(s)
