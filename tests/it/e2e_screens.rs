@@ -90,19 +90,8 @@ fn open_preview(t: &Tmux, n: usize) -> String {
 /// Run step `n` by keys: its preview read to the end, any confirmation answered.
 fn run_step(t: &Tmux, n: usize, app: &str) {
     open_preview(t, n);
-    t.keys(&["G"]);
-    t.wait_for("the end of the preview", Duration::from_secs(5), |s| {
-        s.contains("Enter run") || s.contains("Enter continue")
-    });
-    t.keys(&["Enter"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let s = t.capture();
-    if s.contains("Type to confirm") {
-        t.keys(&["-l", app]);
-        t.keys(&["Enter"]);
-    } else if s.contains("y yes, do it") {
-        t.keys(&["y"]);
-    }
+    t.read_preview();
+    t.run_previewed(app);
     t.wait_for(&format!("step {n} to finish"), Duration::from_secs(120), |s| {
         status_of(s, n).as_deref() == Some("done")
     });

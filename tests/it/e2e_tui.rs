@@ -285,15 +285,8 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
                     "the promote preview lists the workloads restarting:\n{s}"
                 );
             }
-            t.keys(&["Enter"]);
-            std::thread::sleep(Duration::from_millis(300));
-            let s = t.capture();
-            if s.contains("Type to confirm") {
-                t.keys(&["-l", app]);
-                t.keys(&["Enter"]);
-            } else if s.contains("y yes, do it") {
-                t.keys(&["y"]);
-            }
+            t.read_preview();
+            t.run_previewed(app);
             t.wait_for(
                 &format!("step {n} ({title}) to finish"),
                 Duration::from_secs(120),

@@ -98,11 +98,8 @@ async fn a_dashboard_and_a_headless_run_race_one_wins() {
         t.keys(&["Enter"]);
         let s = t.wait_for("the preview", Duration::from_secs(10), |s| s.contains("Preview:"));
         assert!(s.contains("AWSCURRENT"), "the promotion's preview:\n{s}");
-        t.keys(&["Enter"]);
-        std::thread::sleep(Duration::from_millis(300));
-        if t.capture().contains("y yes, do it") {
-            t.keys(&["y"]);
-        }
+        t.read_preview();
+        t.run_previewed("");
         let s = t.wait_for("the refusal", Duration::from_secs(30), |s| {
             s.contains("held by") || s.contains("running now")
         });

@@ -108,6 +108,31 @@ impl Tmux {
         assert!(ok, "send-keys {keys:?}");
     }
 
+    /// The open preview read to its end (`G`), once its own footer offers
+    /// Enter (the status bar's `Enter run` hint is always on screen, and
+    /// the preview accepts Enter only from the frame that measured it).
+    pub fn read_preview(&self) -> String {
+        self.keys(&["G"]);
+        self.wait_for("the preview read to its end", Duration::from_secs(10), |s| {
+            s.contains("Enter run   Esc cancel") || s.contains("Enter continue")
+        })
+    }
+
+    /// Enter on a read preview, then whatever it asks: `typed` where a
+    /// name must be typed, `y` where a yes will do.
+    pub fn run_previewed(&self, typed: &str) {
+        self.keys(&["Enter"]);
+        let s = self.wait_for("the step to start or ask", Duration::from_secs(10), |s| {
+            s.contains("Type to confirm") || s.contains("y yes, do it") || !s.contains("Preview:")
+        });
+        if s.contains("Type to confirm") {
+            self.keys(&["-l", typed]);
+            self.keys(&["Enter"]);
+        } else if s.contains("y yes, do it") {
+            self.keys(&["y"]);
+        }
+    }
+
     /// Resize the window, as an operator's terminal would be.
     pub fn resize(&self, (columns, rows): (u16, u16)) {
         let ok = tmux(&self.session)
