@@ -146,7 +146,11 @@ async fn the_definers_preview_is_read_to_its_end_before_it_is_confirmed() {
 
         // A shorter terminal: it says what is below, and will not go on until read.
         t.resize((200, 24));
-        let s = open_preview(&t, migrate);
+        open_preview(&t, migrate);
+        // Its footer, from the frame that measured it, says what is below.
+        let s = t.wait_for("the preview's footer", Duration::from_secs(10), |s| {
+            more.is_match(s)
+        });
         let below: u32 = more.captures(&s).expect(&s)[1].parse().unwrap();
         assert!(!s.contains("Enter continue"), "{s}");
         t.keys(&["Enter"]);
