@@ -122,8 +122,15 @@ impl Tmux {
     /// name must be typed, `y` where a yes will do.
     pub fn run_previewed(&self, typed: &str) {
         self.keys(&["Enter"]);
+        let asks = |s: &str| s.contains("Type to confirm") || s.contains("y yes, do it");
+        // A screen without the preview is taken only once two captures in a
+        // row agree: tmux can capture the pane halfway through a redraw, when
+        // the preview is already painted over and the question not yet drawn.
+        let last = std::cell::RefCell::new(String::new());
         let s = self.wait_for("the step to start or ask", Duration::from_secs(10), |s| {
-            s.contains("Type to confirm") || s.contains("y yes, do it") || !s.contains("Preview:")
+            let settled = *last.borrow() == s;
+            *last.borrow_mut() = s.to_owned();
+            asks(s) || (!s.contains("Preview:") && settled)
         });
         if s.contains("Type to confirm") {
             self.keys(&["-l", typed]);
