@@ -298,20 +298,34 @@ pub struct Sync {
     pub unread: Vec<String>,
 }
 
+/// A place a sync run names a login: the CronJob, and what in it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Naming {
+    pub cronjob: String,
+    /// `sets DB_OWNER=email-alert-api`, `transform email-alert-api.sql: ALTER TABLE …`.
+    pub what: String,
+}
+
 impl Sync {
-    /// Every place a run of these jobs names `login`: `DB_OWNER`, or a line
-    /// of a transform. Each entry says which CronJob and where.
-    pub fn naming(&self, login: &str) -> Vec<String> {
+    /// Every place a restore of these jobs names `login`: `DB_OWNER`, or a
+    /// line of a transform.
+    pub fn naming(&self, login: &str) -> Vec<Naming> {
         let mut out = vec![];
         for j in self.jobs.iter().filter(|j| j.restores()) {
+            let mut say = |what: String| {
+                out.push(Naming {
+                    cronjob: j.cronjob.clone(),
+                    what,
+                })
+            };
             if let Some(owner) = j.db_owner.as_ref().filter(|o| o.name == login) {
                 let how = if owner.explicit { "sets" } else { "defaults to" };
-                out.push(format!("CronJob {} {how} DB_OWNER={}", j.cronjob, owner.name));
+                say(format!("{how} DB_OWNER={}", owner.name));
             }
             for script in j.transforms() {
                 if let Some(text) = self.scripts.get(script) {
                     for line in lines_naming(text, login) {
-                        out.push(format!("CronJob {}'s transform {script}: {line}", j.cronjob));
+                        say(format!("transform {script}: {line}"));
                     }
                 }
             }
@@ -576,11 +590,16 @@ mod tests {
             .into(),
             unread: vec![],
         };
+        let said: Vec<String> = sync
+            .naming("email-alert-api")
+            .into_iter()
+            .map(|n| format!("{}: {}", n.cronjob, n.what))
+            .collect();
         assert_eq!(
-            sync.naming("email-alert-api"),
+            said,
             vec![
-                "CronJob db-backup-email-alert-api-postgres sets DB_OWNER=email-alert-api".to_owned(),
-                "CronJob db-backup-email-alert-api-postgres's transform email-alert-api.sql: \
+                "db-backup-email-alert-api-postgres: sets DB_OWNER=email-alert-api".to_owned(),
+                "db-backup-email-alert-api-postgres: transform email-alert-api.sql: \
                  ALTER TABLE emails OWNER TO \"email-alert-api\";"
                     .to_owned(),
             ]

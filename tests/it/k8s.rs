@@ -1145,9 +1145,15 @@ async fn the_data_sync_is_read_from_its_cronjobs_jobs_and_transforms() {
     assert_eq!(job.restored_from().as_deref(), Some("production"));
     assert_eq!(job.last_run, None);
     assert_eq!(sync.unread, vec!["transforms: no ConfigMap db-backup".to_owned()]);
+    let said = |sync: &db_sync::Sync| -> Vec<String> {
+        sync.naming("email-alert-api")
+            .into_iter()
+            .map(|n| format!("{}: {}", n.cronjob, n.what))
+            .collect()
+    };
     assert_eq!(
-        sync.naming("email-alert-api"),
-        vec![format!("CronJob {name} sets DB_OWNER=email-alert-api")]
+        said(&sync),
+        vec![format!("{name}: sets DB_OWNER=email-alert-api")]
     );
 
     let cm: ConfigMap = serde_json::from_value(json!({
@@ -1203,11 +1209,11 @@ async fn the_data_sync_is_read_from_its_cronjobs_jobs_and_transforms() {
         }
     );
     assert_eq!(
-        sync.naming("email-alert-api"),
+        said(&sync),
         vec![
-            format!("CronJob {name} sets DB_OWNER=email-alert-api"),
+            format!("{name}: sets DB_OWNER=email-alert-api"),
             format!(
-                "CronJob {name}'s transform email-alert-api.sql: ALTER TABLE emails OWNER TO \"email-alert-api\";"
+                "{name}: transform email-alert-api.sql: ALTER TABLE emails OWNER TO \"email-alert-api\";"
             ),
         ]
     );
