@@ -248,6 +248,10 @@ impl ClusterPort for MemoCluster {
         self.answers
             .read("blast_radius".into(), || self.inner.blast_radius())
     }
+    fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
+        self.answers
+            .read("restore_runs".into(), || self.inner.restore_runs())
+    }
     fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
         self.answers
             .read(format!("sync_naming\0{login}"), || self.inner.sync_naming(login))

@@ -13,7 +13,8 @@ use crate::k8s::secret_check::{
 use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
     AppCredentials, BlastRadius, ClusterPort, CredCheck, CronImpact, PodCheck, PortError, PortErrorKind,
-    PortFuture, RestartImpact, RolloutCheck, SyncNaming, SyncVerdict, System, WorkloadCheck,
+    PortFuture, RestartImpact, RestoreOutcome, RestoreRun, RolloutCheck, SyncNaming, SyncVerdict, System,
+    WorkloadCheck,
 };
 use crate::secret::ExposeSecret;
 use crate::target::Engine;
@@ -171,6 +172,35 @@ impl ClusterPort for K8sCluster {
                 .map(|n| SyncNaming {
                     cronjob: n.cronjob,
                     what: n.what,
+                })
+                .collect())
+        })
+    }
+
+    fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
+        Box::pin(async move {
+            let Some((engine, database)) = &self.database else {
+                return Ok(vec![]);
+            };
+            let sync = db_sync::read(&self.k8s, *engine, database).await?;
+            let now = chrono::Utc::now();
+            Ok(sync
+                .jobs
+                .iter()
+                .filter(|j| j.restores())
+                .map(|j| RestoreRun {
+                    cronjob: j.cronjob.clone(),
+                    from: j.restored_from(),
+                    suspended: j.suspended,
+                    next: j.next_run(now),
+                    last: j.last_run.as_ref().map(|r| {
+                        let outcome = match &r.outcome {
+                            db_sync::RunOutcome::Running => RestoreOutcome::Running,
+                            db_sync::RunOutcome::Succeeded { .. } => RestoreOutcome::Succeeded,
+                            db_sync::RunOutcome::Failed { why } => RestoreOutcome::Failed(why.clone()),
+                        };
+                        (r.job.clone(), outcome)
+                    }),
                 })
                 .collect())
         })

@@ -10,7 +10,7 @@ use super::super::context::StepCtx;
 use super::super::hold::read_mark;
 use super::super::mark::ABSENT;
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
-use super::super::ports::System;
+use super::super::ports::{RestoreOutcome, RestoreRun, System};
 use crate::target::EnvName;
 
 /// This rotation's baseline for the step's environment, from the live mark.
@@ -46,6 +46,18 @@ pub(super) async fn observe_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Obs
         )));
     }
     let now = identity(cx).await?;
+    let runs = restore_runs(cx).await;
+    let jobs = if runs.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            runs.iter()
+                .map(RestoreRun::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
     Ok(match baseline(cx).await? {
         None => Observation::NotDone(format!(
             "{db} ({now}) has no baseline yet: the step records it on the rotation mark, then waits \
@@ -55,12 +67,37 @@ pub(super) async fn observe_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Obs
             Observation::NotDone(format!("{db} does not exist right now: a restore is under way"))
         }
         Some(b) if b == now => Observation::NotDone(format!(
-            "{db} was last re-created before {from}'s switch ({now}); waiting for the nightly restore"
+            "{db} was last re-created before {from}'s switch ({now}); waiting for the nightly restore{jobs}"
         )),
-        Some(b) => Observation::Done(format!(
-            "{db} was re-created by a restore after {from}'s switch ({b} then, {now} now)"
-        )),
+        // Swapped; the job goes on after the swap (the owner, transforms,
+        // a backup), and only its success says the copy is whole.
+        Some(b) => match runs.iter().find_map(|r| r.last.as_ref().map(|l| (r, l))) {
+            Some((_, (job, RestoreOutcome::Running))) => Observation::NotDone(format!(
+                "{db} was swapped by a restore after {from}'s switch ({b} then, {now} now); \
+                 waiting for its job {job} to finish"
+            )),
+            Some((r, (job, RestoreOutcome::Failed(why)))) => Observation::NotDone(format!(
+                "{db} was swapped by a restore after {from}'s switch ({b} then, {now} now), but its \
+                 job {job} failed: {why}. Waiting for a run that succeeds ({}): see the job's logs \
+                 (kubectl logs job/{job} --all-containers), fix the cause, and run the CronJob again \
+                 (kubectl create job --from=cronjob/{} …)",
+                r.describe(),
+                r.cronjob
+            )),
+            _ => Observation::Done(format!(
+                "{db} was re-created by a restore after {from}'s switch ({b} then, {now} now){jobs}"
+            )),
+        },
     })
+}
+
+/// The restore jobs of the step's environment; none where the cluster
+/// cannot say (the wait then goes by the database's identity alone).
+async fn restore_runs(cx: &StepCtx<'_>) -> Vec<RestoreRun> {
+    let Ok(ports) = cx.ports() else { return vec![] };
+    cx.read(System::Kubernetes, ports.cluster.restore_runs())
+        .await
+        .unwrap_or_default()
 }
 
 pub(super) async fn preview_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Vec<String>> {
