@@ -31,11 +31,14 @@ pub enum PlanError {
     #[error("environment {0} is named twice")]
     Duplicate(String),
     #[error(
-        "PostgreSQL {env} is restored from {from} every night, so a user created there is \
+        "PostgreSQL {env} is restored from {from} by the data sync (nightly or weekly), so a user created there is \
          undone: rotate {from} too ({env} follows), or use --compromised"
     )]
     RestoredWithoutSource { env: EnvName, from: EnvName },
-    #[error("{env} is restored from {from}, which is itself restored: rotate the first source")]
+    #[error(
+        "{env} is restored from {from}, and {from} (through others) from {env}: a cycle has no \
+         first source; correct `restored_from` in the config"
+    )]
     RestoreChain { env: EnvName, from: EnvName },
 }
 
@@ -180,16 +183,22 @@ fn postgres(spec: &PlanSpec, b: &mut Builder) -> Result<(), PlanError> {
         }
         d
     };
-    let later: Vec<(EnvName, EnvName)> = spec
+    // Each restored environment after the one it is copied from, which may
+    // itself be a copy (integration from staging, weekly, staging from
+    // production): a chain, in order. A cycle has no first source.
+    let mut later: Vec<(EnvName, EnvName)> = vec![];
+    let mut pending: Vec<(EnvName, EnvName)> = spec
         .envs
         .iter()
         .filter_map(|e| spec.restored_from(e).map(|f| (e.clone(), EnvName::from(f))))
         .collect();
-    if let Some((env, from)) = later.iter().find(|(_, f)| restored(f)) {
-        return Err(PlanError::RestoreChain {
-            env: env.clone(),
-            from: from.clone(),
-        });
+    while !pending.is_empty() {
+        let ready = |f: &EnvName| !restored(f) || later.iter().any(|(e, _)| e == f);
+        let Some(i) = pending.iter().position(|(_, f)| ready(f)) else {
+            let (env, from) = pending.swap_remove(0);
+            return Err(PlanError::RestoreChain { env, from });
+        };
+        later.push(pending.remove(i));
     }
     // Compromised mode: everyone gets the first environment's new password.
     let Some(first) = direct.first().cloned() else {
@@ -411,6 +420,85 @@ mod tests {
         assert_eq!(m.restored_from("staging"), None);
     }
 
+    /// Integration is restored weekly from staging, staging nightly from
+    /// production: a chain, each link waiting for the one before to switch.
+    #[test]
+    fn a_restore_chain_is_planned_link_by_link_and_a_cycle_refused() {
+        let t = Target::new("production", "email-alert-api", Engine::Postgres);
+        let envs = ["integration".to_string(), "production".into(), "staging".into()];
+        let chain = PlanSpec::for_target_with_restores(
+            &t,
+            &envs,
+            Mode::Normal,
+            &[
+                ("integration".into(), "staging".into()),
+                ("staging".into(), "production".into()),
+            ],
+        );
+        let p = Plan::build(&chain).unwrap();
+        let at = |id: &str| {
+            p.steps
+                .iter()
+                .position(|s| s.id.0 == id)
+                .unwrap_or_else(|| panic!("{id} in {:?}", ids(&p)))
+        };
+        assert_eq!(p.steps[0].id.0, "production/inspect");
+        assert!(at("production/drain") < at("staging/await-overnight-sync"));
+        assert!(at("staging/drain") < at("integration/await-overnight-sync"));
+        let wait = p
+            .step(&StepId("integration/await-overnight-sync".into()))
+            .unwrap();
+        assert_eq!(
+            wait.kind,
+            StepKind::AwaitOvernightSync {
+                from: "staging".into()
+            }
+        );
+        assert!(
+            wait.requires.contains(&StepId("staging/drain".into())),
+            "{:?}",
+            wait.requires
+        );
+        assert_eq!(
+            p.step(&StepId("integration/store-pending".into())).unwrap().kind,
+            StepKind::StorePending {
+                source: Some("staging".into())
+            }
+        );
+        // Staging's drop checks integration, production's checks staging.
+        let drop = |env: &str| {
+            p.step(&StepId(format!("{env}/drop-old-user")))
+                .unwrap()
+                .kind
+                .clone()
+        };
+        assert_eq!(
+            drop("staging"),
+            StepKind::DropOldUser {
+                also_check: vec!["integration".into()]
+            }
+        );
+        assert_eq!(
+            drop("production"),
+            StepKind::DropOldUser {
+                also_check: vec!["staging".into()]
+            }
+        );
+        // Two environments restored from each other: no first source.
+        let cycle = PlanSpec::for_target_with_restores(
+            &t,
+            &["staging".into(), "integration".into()],
+            Mode::Normal,
+            &[
+                ("integration".into(), "staging".into()),
+                ("staging".into(), "integration".into()),
+            ],
+        );
+        let err = Plan::build(&cycle).unwrap_err();
+        assert!(matches!(err, PlanError::RestoreChain { .. }), "{err}");
+        assert!(err.to_string().contains("a cycle has no first source"), "{err}");
+    }
+
     #[test]
     fn postgres_production_comes_first_whatever_the_order_given() {
         let p = Plan::build(&spec(Engine::Postgres, &["staging", "production"], Mode::Normal)).unwrap();
@@ -477,13 +565,22 @@ mod tests {
 
     #[test]
     fn single_environments_and_bad_specs() {
-        let p = Plan::build(&spec(Engine::Postgres, &["integration"], Mode::Normal)).unwrap();
+        let p = Plan::build(&spec(Engine::Postgres, &["qa"], Mode::Normal)).unwrap();
         assert!(
             !p.steps
                 .iter()
                 .any(|s| matches!(s.kind, StepKind::AwaitOvernightSync { .. }))
         );
-        assert_eq!(p.steps.last().unwrap().id.0, "integration/drop-old-user");
+        assert_eq!(p.steps.last().unwrap().id.0, "qa/drop-old-user");
+        // Integration is restored weekly from staging: alone, the next
+        // restore would undo it.
+        assert_eq!(
+            Plan::build(&spec(Engine::Postgres, &["integration"], Mode::Normal)),
+            Err(PlanError::RestoredWithoutSource {
+                env: "integration".into(),
+                from: "staging".into()
+            })
+        );
         assert_eq!(
             Plan::build(&spec(Engine::Postgres, &["staging"], Mode::Normal)),
             Err(PlanError::RestoredWithoutSource {

@@ -46,9 +46,12 @@ impl Restore {
 
 /// The estate's restores when nothing says otherwise: PostgreSQL staging is
 /// restored from production (also what journals and marks written before
-/// restores were configurable mean).
+/// restores were configurable mean), integration weekly from staging.
 pub fn default_restores() -> Vec<Restore> {
-    vec![Restore::new("staging", "production")]
+    vec![
+        Restore::new("staging", "production"),
+        Restore::new("integration", "staging"),
+    ]
 }
 
 /// What to rotate: an app's database in one or more environments, in order
