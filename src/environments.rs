@@ -12,6 +12,7 @@
 //! kube_context = "production"                 # required
 //! cluster = "arn:aws:eks:eu-west-1:172025368201:cluster/govuk"
 //! restored_from = "production"                # (PostgreSQL) restored nightly from it
+//! webhook_url = "https://hooks.slack.com/services/…"  # optional: rotation notices
 //! [apps.account-api]
 //! copied_by_restore = false
 //! ```
@@ -43,6 +44,17 @@ pub struct EnvConfig {
     pub cluster: Option<String>,
     /// (PostgreSQL) restored nightly from that environment.
     pub restored_from: Option<String>,
+    /// Where this environment's rotation notices go (Slack-compatible
+    /// JSON, [`crate::webhook`]); shown masked, never whole.
+    pub webhook_url: Option<crate::webhook::WebhookUrl>,
+}
+
+/// Each environment's webhook, where it has one.
+pub fn webhooks(environments: &Environments) -> BTreeMap<String, crate::webhook::WebhookUrl> {
+    environments
+        .iter()
+        .filter_map(|(env, c)| Some((env.clone(), c.webhook_url.clone()?)))
+        .collect()
 }
 
 /// Per-app settings.
