@@ -5,6 +5,7 @@
 //! accounts (separate moto servers), clusters and database servers.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client as SmClient;
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
@@ -805,6 +806,115 @@ async fn notifications_reach_the_webhook_and_a_silent_one_slows_nothing() {
     let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
     assert!(user.starts_with("whitehall_user_"), "{user}");
     silent.release();
+
+    // A webhook that refuses (400: not retried): said once, on stderr and in
+    // the journal, the URL masked; the rotation goes on to its wait.
+    let refusing = Receiver::answering(&[400, 400, 400, 400]).await;
+    let url = refusing.url("services/T2/B2/refusedHookPath");
+    let config = fx.config_with("refusing.toml", |t| {
+        env_table(t, "production").insert("webhook_url".into(), url.clone().into());
+    });
+    let (code, text) = fx
+        .rotui(&[("ROTUI_CONFIG", &config)], &args("rotate", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "{text}");
+    assert_eq!(
+        text.matches("was not delivered: HTTP 400 Bad Request").count(),
+        1,
+        "said once: {text}"
+    );
+    assert!(
+        text.contains(&format!("webhook http://127.0.0.1:{}/••••", refusing.port))
+            && text.contains("notifications: 0 of them delivered; 2 could not be delivered")
+            && !text.contains("refusedHookPath"),
+        "{text}"
+    );
+    // signon's journal (whitehall-admin's may hold the silent webhook's failure).
+    let journal =
+        std::fs::read_to_string(fx.dir.path().join("state/journal/production_signon_mysql.jsonl")).unwrap();
+    assert_eq!(
+        journal.matches("\"event\":\"notification_failed\"").count(),
+        1,
+        "{journal}"
+    );
+    assert!(!journal.contains("refusedHookPath"), "{journal}");
+
+    // The dashboard: its first step run starts content-store's rotation,
+    // and the webhook hears it.
+    let dashboard = Receiver::answering(&[]).await;
+    let url = dashboard.url("services/T3/B3/dashboardHookPath");
+    let config = fx.config_with("dashboard.toml", |t| {
+        env_table(t, "production").insert("webhook_url".into(), url.clone().into());
+    });
+    let mut env = fx.exports.clone();
+    for (k, v) in [
+        ("ROTUI_CONFIG", config.clone()),
+        (
+            "ROTUI_STATE_DIR",
+            fx.dir.path().join("state").to_string_lossy().into_owned(),
+        ),
+        ("HOME", fx.dir.path().to_string_lossy().into_owned()),
+        ("PATH", std::env::var("PATH").unwrap()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    let t = tokio::task::spawn_blocking(move || {
+        let t = crate::tmux::Tmux::start(
+            "rotui-hooks",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--env production --app content-store --engine postgres",
+        );
+        let s = t.wait_for("the step list", Duration::from_secs(60), |s| {
+            crate::e2e_tui::steps(s).len() >= 10
+        });
+        let (n, _, _) = crate::e2e_tui::steps(&s)
+            .into_iter()
+            .find(|(_, status, _)| status != "done")
+            .expect("a step to run");
+        t.keys(&["g"]);
+        for _ in 1..n {
+            t.keys(&["j"]);
+        }
+        t.keys(&["Enter"]);
+        t.wait_for("the preview", Duration::from_secs(10), |s| s.contains("Preview:"));
+        t.read_preview();
+        t.run_previewed("content-store");
+        t.wait_for("the step to end", Duration::from_secs(60), |s| {
+            crate::e2e_tui::steps(s)
+                .iter()
+                .any(|(m, st, _)| *m == n && st != "running" && st != "pending")
+        });
+        t
+    })
+    .await
+    .unwrap();
+    dashboard
+        .wait_for("the dashboard's start", |b| {
+            b.iter().any(|b| event_of(b) == "started")
+        })
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&dashboard.bodies()[0]).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("rotui: rotation of content-store (postgres) in production started"),
+        "{body}"
+    );
+    let screens = tokio::task::spawn_blocking(move || {
+        t.keys(&["q"]);
+        t.wait_for("rotui to exit", Duration::from_secs(30), |s| {
+            crate::tmux::exit_code(s).is_some()
+        });
+        t.captures()
+    })
+    .await
+    .unwrap();
+    assert!(
+        screens.iter().all(|s| !s.contains("dashboardHookPath")),
+        "the webhook's path never on screen"
+    );
     fx.estate.shutdown().await;
 }
 
