@@ -37,6 +37,9 @@ pub struct WebhookUrl(String);
 
 impl WebhookUrl {
     pub fn parse(text: &str) -> Result<WebhookUrl, String> {
+        // Whatever it turns out to be, the value may be a credential: masked
+        // from now on, in the config's own parse error (which quotes the line) too.
+        crate::secret::register(text);
         let url = url::Url::parse(text).map_err(|e| format!("webhook_url is not a URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(format!(
@@ -46,7 +49,6 @@ impl WebhookUrl {
         }
         // The path (and query) is the credential: no error or log may show it.
         crate::secret::register(&url[url::Position::BeforePath..]);
-        crate::secret::register(text);
         Ok(WebhookUrl(text.to_owned()))
     }
 
@@ -306,6 +308,9 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// How much of a wait's or an error's words a message carries.
+const DETAIL_MAX: usize = 1500;
+
 /// The notice as Slack-compatible JSON: `text` (what a phone shows) and
 /// blocks, the last a context line naming the event for receivers that
 /// sort messages (`rotui event: blocked`). Names only: no secret.
@@ -333,10 +338,15 @@ pub fn message(n: &Notice) -> Value {
             old.join(", ")
         }),
     };
-    let text = if n.detail.is_empty() {
+    // Slack takes up to 3000 characters in a section: an error's words are cut well before.
+    let detail: String = match n.detail.char_indices().nth(DETAIL_MAX) {
+        Some((cut, _)) => format!("{}…", &n.detail[..cut]),
+        None => n.detail.clone(),
+    };
+    let text = if detail.is_empty() {
         headline.clone()
     } else {
-        format!("{headline}: {}", n.detail)
+        format!("{headline}: {detail}")
     };
     let text = crate::secret::redact(&text);
     let context = crate::secret::redact(&format!(
@@ -374,5 +384,47 @@ mod tests {
         assert!(!said.contains("xoxoSecretPath42"), "{said}");
         assert!(WebhookUrl::parse("ftp://example.com/x").is_err());
         assert!(WebhookUrl::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn a_bad_webhook_url_in_the_config_is_refused_without_being_shown() {
+        let bad = "[environments.production]\naccount_id = \"111111111111\"\nkube_context = \"production\"\n\
+                   webhook_url = \"ftp://hooks.example/badSecretPath77\"\n";
+        let error = crate::config::Config::parse(bad).unwrap_err();
+        let said = crate::secret::redact(&error);
+        assert!(said.contains("webhook_url must be an http(s) URL"), "{said}");
+        assert!(!said.contains("badSecretPath77"), "{said}");
+        let good = bad.replace(
+            "ftp://hooks.example/badSecretPath77",
+            "https://hooks.example/goodSecretPath77",
+        );
+        let config = crate::config::Config::parse(&good).unwrap();
+        let hooks = crate::environments::webhooks(&config.environments);
+        assert_eq!(
+            hooks["production"].masked(),
+            format!("https://hooks.example/{MASK}")
+        );
+        assert!(!format!("{config:?}").contains("goodSecretPath77"));
+    }
+
+    #[test]
+    fn a_long_detail_is_cut() {
+        let rotation = crate::rotation::Rotation {
+            id: "r".into(),
+            spec: crate::rotation::PlanSpec::for_target(
+                &crate::target::Target::new("production", "signon", crate::target::Engine::Mysql),
+                &[],
+                crate::rotation::Mode::Normal,
+            ),
+            old_users: BTreeMap::new(),
+            new_username: "n".into(),
+        };
+        let notice = Notice::new(NoticeKind::Blocked, &rotation, None, &"x".repeat(5000), "me@here");
+        let text = message(&notice)["text"].as_str().unwrap().to_owned();
+        assert!(
+            text.chars().count() < 1700 && text.ends_with('…'),
+            "{}",
+            text.len()
+        );
     }
 }
