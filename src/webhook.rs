@@ -17,73 +17,17 @@
 //! the AWS SDK): hyper-util's client over hyper-rustls, rustls with ring.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::environments::WebhookUrl;
 use crate::rotation::notice::{Notice, NoticeKind, Notifier};
-use crate::secret::MASK;
-
-/// A webhook's URL: http(s) only; shown masked (`https://hooks.slack.com/•••`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookUrl(String);
-
-impl WebhookUrl {
-    pub fn parse(text: &str) -> Result<WebhookUrl, String> {
-        // Whatever it turns out to be, the value may be a credential: masked
-        // from now on, in the config's own parse error (which quotes the line) too.
-        crate::secret::register(text);
-        let url = url::Url::parse(text).map_err(|e| format!("webhook_url is not a URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(format!(
-                "webhook_url must be an http(s) URL with a host, not {}",
-                masked(&url)
-            ));
-        }
-        // The path (and query) is the credential: no error or log may show it.
-        crate::secret::register(&url[url::Position::BeforePath..]);
-        Ok(WebhookUrl(text.to_owned()))
-    }
-
-    /// Scheme, host and port; the path masked.
-    pub fn masked(&self) -> String {
-        url::Url::parse(&self.0).map_or_else(|_| MASK.to_owned(), |u| masked(&u))
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-fn masked(url: &url::Url) -> String {
-    format!("{}/{MASK}", &url[..url::Position::BeforePath])
-}
-
-impl fmt::Debug for WebhookUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WebhookUrl({})", self.masked())
-    }
-}
-
-impl fmt::Display for WebhookUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
-    }
-}
-
-impl<'de> Deserialize<'de> for WebhookUrl {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        WebhookUrl::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
 
 /// How hard delivery tries. The defaults bound one notice to about 20 s
 /// (4 attempts of at most 4 s, 0.5 + 1 + 2 s apart).
@@ -368,6 +312,7 @@ pub fn message(n: &Notice) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::MASK;
 
     #[test]
     fn a_url_is_shown_by_its_host_only_and_its_path_is_redacted_anywhere() {

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rotui::environments::WebhookUrl;
 use rotui::rotation::notice::{Notice, NoticeKind};
 use rotui::rotation::{Mode, PlanSpec, Rotation};
 use rotui::target::{Engine, Target};
-use rotui::webhook::{Policy, WebhookUrl, Webhooks};
+use rotui::webhook::{Policy, Webhooks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
