@@ -12,6 +12,7 @@
 //! kube_context = "production"                 # required
 //! cluster = "arn:aws:eks:eu-west-1:172025368201:cluster/govuk"
 //! restored_from = "production"                # (PostgreSQL) restored nightly from it
+//! webhook_url = "https://hooks.slack.com/services/…"  # optional: rotation notices
 //! [apps.account-api]
 //! copied_by_restore = false
 //! ```
@@ -21,6 +22,7 @@
 //! [`check_cluster`]); a mismatch names both sides.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -43,6 +45,72 @@ pub struct EnvConfig {
     pub cluster: Option<String>,
     /// (PostgreSQL) restored nightly from that environment.
     pub restored_from: Option<String>,
+    /// Where this environment's rotation notices go (Slack-compatible
+    /// JSON, [`crate::webhook`]); shown masked, never whole.
+    pub webhook_url: Option<WebhookUrl>,
+}
+
+/// Each environment's webhook, where it has one.
+pub fn webhooks(environments: &Environments) -> BTreeMap<String, WebhookUrl> {
+    environments
+        .iter()
+        .filter_map(|(env, c)| Some((env.clone(), c.webhook_url.clone()?)))
+        .collect()
+}
+
+/// A webhook's URL: http(s) only; shown masked (`https://hooks.slack.com/•••`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    pub fn parse(text: &str) -> Result<WebhookUrl, String> {
+        // Whatever it turns out to be, the value may be a credential: masked
+        // from now on, in the config's own parse error (which quotes the line) too.
+        crate::secret::register(text);
+        let url = url::Url::parse(text).map_err(|e| format!("webhook_url is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "webhook_url must be an http(s) URL with a host, not {}",
+                masked(&url)
+            ));
+        }
+        // The path (and query) is the credential: no error or log may show it.
+        crate::secret::register(&url[url::Position::BeforePath..]);
+        Ok(WebhookUrl(text.to_owned()))
+    }
+
+    /// Scheme, host and port; the path masked.
+    pub fn masked(&self) -> String {
+        url::Url::parse(&self.0).map_or_else(|_| crate::secret::MASK.to_owned(), |u| masked(&u))
+    }
+
+    /// The whole URL, for the request only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+fn masked(url: &url::Url) -> String {
+    format!("{}/{}", &url[..url::Position::BeforePath], crate::secret::MASK)
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({})", self.masked())
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        WebhookUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Per-app settings.

@@ -25,4 +25,5 @@ pub mod target;
 pub mod text;
 pub mod tui;
 pub mod ui;
+pub mod webhook;
 pub mod workers;

@@ -6,11 +6,13 @@
 use color_eyre::eyre::{Result, eyre};
 
 use crate::cli::{CallLimits, ConnArgs, PlanArgs, RollbackArgs, RotateArgs};
+use crate::config::Config;
 use crate::connect::{self, Connected};
 use crate::preflight;
-use crate::rotation::journal::{self, Journal};
+use crate::rotation::journal::{self, Event, Journal};
 use crate::rotation::{Ctx, Mode, PlanSpec, RunOptions, cli};
 use crate::target::{Target, TargetArgs};
+use crate::webhook::{Policy, Webhooks};
 
 /// The plan's spec and, per environment, live connections (each with its
 /// own session and context when configured; refused before connecting when
@@ -19,7 +21,7 @@ async fn prepare(
     target_args: &TargetArgs,
     conn: &ConnArgs,
     args: &PlanArgs,
-) -> Result<(PlanSpec, Vec<Connected>)> {
+) -> Result<(PlanSpec, Vec<Connected>, Config)> {
     let target = Target::from_args(target_args)?;
     let mode = if args.compromised {
         Mode::Compromised
@@ -48,7 +50,34 @@ async fn prepare(
     for env in &envs {
         connected.push(connect::open(&PlanSpec::target_in(&target, env), conn).await);
     }
-    Ok((spec, connected))
+    Ok((spec, connected, config))
+}
+
+/// The webhooks of the run's environments, delivering in the background;
+/// the first delivery that fails is said once, on stderr and in the journal.
+fn webhooks(config: &Config, spec: &PlanSpec, journal: &Journal) -> Option<Webhooks> {
+    let hooks = crate::environments::webhooks(&config.environments)
+        .into_iter()
+        .filter(|(env, _)| spec.envs.iter().any(|e| e.as_str() == env))
+        .collect();
+    let journal = journal.clone();
+    Webhooks::start(
+        hooks,
+        Policy::default(),
+        Box::new(move |notice, what| {
+            eprintln!("{}", crate::text::escape_controls(&what));
+            let _ = journal.append(&notice.rotation, Event::NotificationFailed { error: what });
+        }),
+    )
+}
+
+/// On exit, a short bounded flush of the notices still queued.
+async fn flush(hooks: Option<Webhooks>) {
+    if let Some(hooks) = hooks
+        && let Some(lost) = hooks.finish(crate::webhook::EXIT_FLUSH).await
+    {
+        eprintln!("{}", crate::text::escape_controls(&lost));
+    }
 }
 
 /// Each environment's names and where they came from: flag, discovered
@@ -118,7 +147,7 @@ async fn close(connected: Vec<Connected>) {
 }
 
 pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Result<()> {
-    let (spec, connected) = prepare(target, conn, args).await?;
+    let (spec, connected, _) = prepare(target, conn, args).await?;
     let result = async {
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         print_names(&connected, &mut out)?;
@@ -149,12 +178,15 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             "--read-only: rotate writes; use `rotui plan` to see what it would do"
         ));
     }
-    let (spec, connected) = prepare(target, conn, &args.plan).await?;
+    let (spec, connected, config) = prepare(target, conn, &args.plan).await?;
     let result = async {
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;
+        let journal = journal_for(&spec)?;
+        let hooks = webhooks(&config, &spec, &journal);
         let opts = RunOptions {
             yes: args.yes,
+            notify: hooks.as_ref().map(Webhooks::notifier),
             kill_leftovers: args.kill_leftovers,
             force_drop: args.force_drop.clone(),
             typed: args
@@ -184,7 +216,8 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             return Ok(1);
         }
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
-        let outcome = cli::rotate_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
+        let outcome = cli::rotate_cmd(&spec, &ctx, &journal, opts, &mut out).await;
+        flush(hooks).await;
         Ok(outcome.exit_code())
     }
     .await;
@@ -204,13 +237,16 @@ pub async fn rollback(
             "--read-only: rollback writes; use `rotui plan` to see whether a rollback is possible"
         ));
     }
-    let (spec, connected) = prepare(target, conn, &args.plan).await?;
+    let (spec, connected, config) = prepare(target, conn, &args.plan).await?;
     let result = async {
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;
+        let journal = journal_for(&spec)?;
+        let hooks = webhooks(&config, &spec, &journal);
         let opts = limited(
             RunOptions {
                 yes: args.yes,
+                notify: hooks.as_ref().map(Webhooks::notifier),
                 typed: args.confirm_drop_new.iter().cloned().collect(),
                 ..RunOptions::default()
             },
@@ -225,8 +261,8 @@ pub async fn rollback(
             return Ok(1);
         }
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
-        let outcome =
-            crate::rotation::rollback::rollback_cmd(&spec, &ctx, &journal_for(&spec)?, opts, &mut out).await;
+        let outcome = crate::rotation::rollback::rollback_cmd(&spec, &ctx, &journal, opts, &mut out).await;
+        flush(hooks).await;
         Ok(outcome.exit_code())
     }
     .await;

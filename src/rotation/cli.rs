@@ -260,6 +260,7 @@ fn entry_text(e: &Entry) -> String {
         Event::DrainSample {
             step, user, total, ..
         } => format!("{step}: {total} connections of {user}"),
+        Event::NotificationFailed { error } => format!("notification failed: {error}"),
     };
     format!("{at}  {body}")
 }

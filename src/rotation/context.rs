@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::journal::{Event, Journal};
 use super::memo;
+use super::notice::{Notice, NoticeKind, Notifier};
 use super::operator;
 use super::outcome::{Observation, StepError, StepResult, Wait};
 use super::ports::{EnvPorts, PortError, System, within};
@@ -50,6 +51,9 @@ pub struct RunOptions {
     pub poll: Duration,
     /// Live progress for the dashboard.
     pub events: Option<UnboundedSender<StepEvent>>,
+    /// The team's notices (a webhook per environment): only enqueued, never
+    /// waited on.
+    pub notify: Option<Notifier>,
     /// Take the rotation over from another holder (`--take-over`): allowed
     /// once that holder has been idle for [`super::mark::STALE_AFTER`]; recorded in
     /// the mark and the journal.
@@ -65,6 +69,13 @@ impl RunOptions {
     /// This run's holder name.
     pub fn holder(&self) -> String {
         self.holder.clone().unwrap_or_else(operator::local_holder)
+    }
+
+    /// Tell the team (when a webhook listens): enqueued, never waited on.
+    pub fn notify(&self, kind: NoticeKind, rotation: &Rotation, step: Option<&Step>, detail: &str) {
+        if let Some(n) = &self.notify {
+            n.send(Notice::new(kind, rotation, step, detail, &self.holder()));
+        }
     }
 }
 
@@ -83,6 +94,7 @@ impl Default for RunOptions {
             drain_timeout: Duration::from_secs(300),
             poll: Duration::from_secs(2),
             events: None,
+            notify: None,
             take_over: false,
             holder: None,
             lock_wait: Duration::from_secs(5),

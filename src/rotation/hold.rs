@@ -13,6 +13,7 @@ use chrono::Utc;
 use super::context::{Ctx, RunOptions};
 use super::journal::{Event, Journal};
 use super::mark::{self, Access, RotationMark};
+use super::notice::NoticeKind;
 use super::operator::Operator;
 use super::outcome::{RotationError, StepError};
 use super::ports::{DbLock, System, within};
@@ -485,10 +486,14 @@ async fn begin(
     }
     // Before the first write of the rotation: the team sees it under way.
     write_marks(spec, ctx, &mark, opts).await.map_err(err)?;
+    let started = events.iter().any(|e| matches!(e, Event::Started { .. }));
     for event in events {
         journal
             .append(&rotation.id, event)
             .map_err(|e| err(StepError::Journal(e.to_string())))?;
+    }
+    if started {
+        opts.notify(NoticeKind::Started, &rotation, None, "");
     }
     Ok(rotation)
 }

@@ -120,6 +120,11 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         by_pod: BTreeMap<String, i64>,
     },
+    /// A notice to the team's webhook could not be delivered (the URL
+    /// masked): journalled once per run, as the rotation went on regardless.
+    NotificationFailed {
+        error: String,
+    },
 }
 
 /// One line of the journal.

@@ -12,6 +12,8 @@
 //! - [`runner`]: walks a plan until done, a wait or a failure ([`runner::drive`]: the one loop
 //!   `rotui rotate` and the dashboard pump); running again resumes.
 //! - [`journal`]: the append-only, secret-free audit record of each rotation.
+//! - [`notice`]: what a run tells the team (started, waiting, blocked, finished, rolled
+//!   back), only enqueued; [`crate::webhook`] delivers it.
 //! - [`operator`]: who runs rotui (the OS user, AWS identities, the holder name marks use).
 //! - [`mark`]: the rotation mark on the app secrets (tags): what any laptop resumes from, and
 //!   the team-visible lock.
@@ -23,7 +25,7 @@
 //! Each idea has one file, and the files are layered: each imports only
 //! files listed before it here, so there is no import cycle among them.
 //! `spec`, `operator`, `step`, `interlock`; `mark`, `ports`, `memo`; `plan`,
-//! `outcome`, `journal`, `context`; `hold` (whose the rotation is, and its
+//! `outcome`, `journal`, `notice`, `context`; `hold` (whose the rotation is, and its
 //! mark, which the restore step reads); `steps`; `runner`; `progress`;
 //! `rollback`, `survey`, `cli`. The adapters sit on `ports` and `mark`. The
 //! crate-facing names are re-exported below, and `runner` and `plan` still
@@ -62,6 +64,7 @@ pub mod interlock;
 pub mod journal;
 pub mod mark;
 mod memo;
+pub mod notice;
 pub mod operator;
 pub mod outcome;
 pub mod plan;

@@ -322,7 +322,7 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
                 step: None,
                 text: format!("abandoned by {}: {}", r(by), r(reason)),
             }),
-            Event::Finished | Event::RolledBack => {}
+            Event::Finished | Event::RolledBack | Event::NotificationFailed { .. } => {}
             Event::WorkloadReady {
                 step,
                 workload,

@@ -19,6 +19,7 @@ use super::context::{Ctx, StepCtx};
 use super::hold::{claim, clear_marks, heartbeat, lock_all, release};
 use super::journal::{Event, Journal, StepOutcome};
 use super::mark::RotationMark;
+use super::notice::NoticeKind;
 use super::operator::Operator;
 use super::outcome::{Applied, Observation, StepError};
 use super::plan::Plan;
@@ -85,10 +86,10 @@ async fn run_locked(
     };
     let rec = Recorder::new(Some(journal.clone()), &rotation.id, opts.events.clone());
     // A rollback's plan ends the rotation as rolled back.
-    let end = if plan.steps.iter().any(|s| s.kind.is_rollback()) {
-        Event::RolledBack
+    let (end, told) = if plan.steps.iter().any(|s| s.kind.is_rollback()) {
+        (Event::RolledBack, NoticeKind::RolledBack)
     } else {
-        Event::Finished
+        (Event::Finished, NoticeKind::Finished)
     };
     match walk(plan, ctx, rotation, &rec, opts, &mut mark).await {
         Ok(RunOutcome::Done) => {
@@ -101,7 +102,10 @@ async fn run_locked(
                 return top(e);
             }
             match rec.journal(end) {
-                Ok(()) => RunOutcome::Done,
+                Ok(()) => {
+                    opts.notify(told, rotation, None, "");
+                    RunOutcome::Done
+                }
                 Err(e) => top(e),
             }
         }
@@ -112,6 +116,13 @@ async fn run_locked(
                 step: err.step.clone(),
                 error: err.error.to_string(),
             });
+            // Whatever stopped the plan at a step (blocked, failed, a health
+            // gate that did not pass) is one kind of notice.
+            let step = err
+                .step
+                .as_ref()
+                .and_then(|id| plan.steps.iter().find(|s| &s.id == id));
+            opts.notify(NoticeKind::Blocked, rotation, step, &err.error.to_string());
             RunOutcome::Failed(err)
         }
     }
@@ -211,6 +222,8 @@ async fn walk(
             recorder: Some(rec),
         };
         if let Some(wait) = one_step(&cx, rec, opts).await.map_err(fail)? {
+            // The operator is needed: a confirmation, or a wait to come back to.
+            opts.notify(NoticeKind::Waiting, rotation, Some(step), &wait.to_string());
             return stop(rec, step, wait).map_err(fail);
         }
         satisfied.insert(step.id.clone());

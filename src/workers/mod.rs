@@ -30,26 +30,30 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use crate::app::{Action, Effect};
 use crate::cli::ConnArgs;
 use crate::rotation::StepId;
+use crate::rotation::notice::Notifier;
 use crate::target::Target;
 use backend::Backends;
 
 /// Start the worker layer for `target`. It stops when the effect channel
 /// closes or on [`Effect::Quit`], closing its connections (and tunnel).
 /// With `read_only`, writes are refused here too, not only in the UI.
+/// `notify` takes the team's notices of the runs it starts (webhooks).
 pub fn spawn(
     target: Option<Target>,
     conn: ConnArgs,
     read_only: bool,
+    notify: Option<Notifier>,
     effects: UnboundedReceiver<Effect>,
     actions: UnboundedSender<Action>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(serve(target, conn, read_only, effects, actions))
+    tokio::spawn(serve(target, conn, read_only, notify, effects, actions))
 }
 
 async fn serve(
     target: Option<Target>,
     conn: ConnArgs,
     read_only: bool,
+    notify: Option<Notifier>,
     mut effects: UnboundedReceiver<Effect>,
     actions: UnboundedSender<Action>,
 ) {
@@ -59,7 +63,7 @@ async fn serve(
     // step, a new target) replaces it.
     let mut cluster_watch: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(effect) = effects.recv().await {
-        let (tx, backends) = (actions.clone(), backends.clone());
+        let (tx, backends, notify) = (actions.clone(), backends.clone(), notify.clone());
         if read_only && effect.is_write() {
             let _ = tx.send(Action::Failed {
                 what: "write".into(),
@@ -122,7 +126,7 @@ async fn serve(
                         return;
                     }
                     if let Some(b) = backends.get().await {
-                        rollback::run(&b, drop_new, &tx).await;
+                        rollback::run(&b, drop_new, notify, &tx).await;
                     }
                     running.lock().await.remove(&key);
                 });
@@ -134,7 +138,7 @@ async fn serve(
                         return;
                     }
                     if let Some(b) = backends.get().await {
-                        run::run_step(&b, &id, &tx).await;
+                        run::run_step(&b, &id, notify, &tx).await;
                     }
                     running.lock().await.remove(&id);
                 });

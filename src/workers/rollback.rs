@@ -10,6 +10,7 @@ use crate::app::Action;
 use crate::app::source::{StepStatus, StepView};
 use crate::rotation::Observation;
 use crate::rotation::RunOptions;
+use crate::rotation::notice::Notifier;
 use crate::rotation::rollback::{self, PreviewedStep};
 use crate::rotation::runner::{self, RunOutcome};
 use crate::rotation::survey::StepState;
@@ -45,7 +46,12 @@ pub(super) async fn preview(b: &Backend, tx: &UnboundedSender<Action>) {
 
 /// Roll back (the operator has seen the preview and confirmed; `drop_new`
 /// is the new user's name when it was typed to drop it too).
-pub(super) async fn run(b: &Backend, drop_new: Option<String>, tx: &UnboundedSender<Action>) {
+pub(super) async fn run(
+    b: &Backend,
+    drop_new: Option<String>,
+    notify: Option<Notifier>,
+    tx: &UnboundedSender<Action>,
+) {
     let failed = |error: Redacted| Action::Failed {
         what: "rollback".into(),
         error,
@@ -66,6 +72,7 @@ pub(super) async fn run(b: &Backend, drop_new: Option<String>, tx: &UnboundedSen
     let opts = RunOptions {
         yes: true,
         typed: drop_new.into_iter().collect(),
+        notify,
         ..RunOptions::default()
     };
     if let Ok((_, steps)) = rollback::preview(&b.spec, ctx, journal, &opts).await {

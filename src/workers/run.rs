@@ -7,6 +7,7 @@ use super::backend::Backend;
 use crate::app::Action;
 use crate::app::source::StepStatus;
 use crate::rotation::Observation;
+use crate::rotation::notice::Notifier;
 use crate::rotation::runner::{self, RunOutcome, StepEvent, StepEventKind, Wait};
 use crate::rotation::step::Confirm;
 use crate::rotation::{Plan, RunOptions, StepId};
@@ -14,7 +15,12 @@ use crate::secret::Redacted;
 
 /// Run one step (the UI only offers steps whose prerequisites are done, and
 /// has already shown the preview and asked for any confirmation).
-pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Action>) {
+pub(super) async fn run_step(
+    b: &Backend,
+    id: &StepId,
+    notify: Option<Notifier>,
+    tx: &UnboundedSender<Action>,
+) {
     let failed = |error: Redacted| Action::Failed {
         what: format!("step {id}"),
         error,
@@ -38,6 +44,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     let mut opts = RunOptions {
         yes: true,
         stop_after: Some(step.id.clone()),
+        notify,
         ..RunOptions::default()
     };
     let rotation = match runner::start_or_resume(&b.spec, ctx, journal, &opts).await {

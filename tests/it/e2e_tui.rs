@@ -12,7 +12,7 @@ use regex::Regex;
 use rotui_sandbox::world::World;
 
 /// (number, status word, title) of each row of the Steps pane.
-fn steps(screen: &str) -> Vec<(usize, String, String)> {
+pub(crate) fn steps(screen: &str) -> Vec<(usize, String, String)> {
     let re =
         Regex::new(r"^│\s*(\d+) \S+ (done|pending|blocked|running|failed|waiting|skipped)\s+!?(.+?)\s*│")
             .unwrap();

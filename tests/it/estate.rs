@@ -5,6 +5,7 @@
 //! accounts (separate moto servers), clusters and database servers.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client as SmClient;
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
@@ -141,6 +142,42 @@ impl Fixture {
             body["username"].as_str().unwrap().to_owned(),
             body["password"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// The app secret's version at `stage` (username, password), if any.
+    async fn staged(&self, env: &str, secret: &str, stage: &str) -> Option<(String, String)> {
+        let v = self
+            .sm(env)
+            .await
+            .get_secret_value()
+            .secret_id(secret)
+            .version_stage(stage)
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = serde_json::from_str(v.secret_string()?).ok()?;
+        Some((
+            body["username"].as_str()?.to_owned(),
+            body["password"].as_str()?.to_owned(),
+        ))
+    }
+
+    /// Every string value of a secret (the admin passwords).
+    async fn secret_values(&self, env: &str, secret: &str) -> Vec<String> {
+        let v = self
+            .sm(env)
+            .await
+            .get_secret_value()
+            .secret_id(secret)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
+        body.as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
     }
 
     /// Whether anything of a rotation was written to `env`'s app secret:
@@ -662,4 +699,305 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
         "{text}"
     );
     fx.estate.shutdown().await;
+}
+
+/// Notifications (issue 24): production's webhook, a real HTTP server
+/// started here, hears each kind of event from signon's rotations: one
+/// blocked at its grants check (the new user's grants revoked while rotui
+/// was stopped before the check) and rolled back, then one that waits for
+/// the drop's confirmation and finishes. No body holds a password, and no
+/// output the webhook's path. Then a webhook that takes the request and
+/// never answers: whitehall-admin's rotation finishes, and rotui exits,
+/// while the receiver still holds the first notice unanswered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_reach_the_webhook_and_a_silent_one_slows_nothing() {
+    use crate::webhooks::{Receiver, event_of};
+    let fx = start().await;
+    let receiver = Receiver::answering(&[]).await;
+    let hook_path = "services/T0ESTATE/B0ESTATE/estateHookPath";
+    let url = receiver.url(hook_path);
+    let config = fx.config_with("hooks.toml", |t| {
+        env_table(t, "production").insert("webhook_url".into(), url.clone().into());
+    });
+    let with_hooks = [("ROTUI_CONFIG", config.as_str())];
+    let signon = ["--env", "production", "--app", "signon", "--engine", "mysql"];
+    let args = |cmd: &'static str, extra: &[&'static str]| {
+        let mut a = vec![cmd];
+        a.extend(signon);
+        a.extend(extra);
+        a
+    };
+    let events = |r: &Receiver| r.bodies().iter().map(|b| event_of(b)).collect::<Vec<_>>();
+    let mut passwords = vec![fx.current("production", "govuk/signon/mysql").await.1];
+    passwords.extend(
+        fx.secret_values("production", "production-rds-admin-passwords")
+            .await,
+    );
+    let mut said = String::new();
+
+    // Stopped before the grants check; the new user's grants revoked; let go: blocked.
+    let mut cmd = fx.command(
+        &[
+            with_hooks[0],
+            ("ROTUI_FAULT", "step/production/verify-grants:1:stop"),
+        ],
+        &args("rotate", &["--yes"]),
+    );
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    crate::faults::until_stopped(pid).await;
+    let (new_user, new_pw) = fx
+        .staged("production", "govuk/signon/mysql", "AWSPENDING")
+        .await
+        .expect("the new password is pending");
+    passwords.push(new_pw);
+    {
+        let mut c = sqlx::mysql::MySqlConnectOptions::from_url(
+            &fx.estate.mysql("production").root_url().parse().unwrap(),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+        // The name is rotui's own (letters, digits, _), read back from the secret.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{new_user}'@'%'"
+        )))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+    }
+    crate::faults::signal(pid, nix::sys::signal::Signal::SIGCONT);
+    let out = child.wait_with_output().await.unwrap();
+    let text = said_by(&out);
+    said.push_str(&text);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    receiver.wait_for("started and blocked", |b| b.len() >= 2).await;
+    assert_eq!(events(&receiver), ["started", "blocked"]);
+    let blocked: serde_json::Value = serde_json::from_str(&receiver.bodies()[1]).unwrap();
+    let blocked = blocked["text"].as_str().unwrap();
+    assert!(
+        blocked.starts_with(
+            "rotui: rotation of signon (mysql) in production is blocked at production/verify-grants: "
+        ) && blocked.contains(&new_user),
+        "{blocked}"
+    );
+
+    // Rolled back.
+    let (code, text) = fx.rotui(&with_hooks, &args("rollback", &["--yes"])).await;
+    said.push_str(&text);
+    assert_eq!(code, Some(0), "{text}");
+    receiver.wait_for("rolled_back", |b| b.len() >= 3).await;
+    assert_eq!(events(&receiver)[2], "rolled_back");
+
+    // A new rotation: waits for the drop's confirmation, then finishes.
+    let (code, text) = fx.rotui(&with_hooks, &args("rotate", &["--yes"])).await;
+    said.push_str(&text);
+    assert_eq!(code, Some(10), "{text}");
+    receiver.wait_for("started and waiting", |b| b.len() >= 5).await;
+    let (code, text) = fx
+        .rotui(
+            &with_hooks,
+            &args("rotate", &["--yes", "--confirm-drop", "signon"]),
+        )
+        .await;
+    said.push_str(&text);
+    assert_eq!(code, Some(0), "{text}");
+    receiver.wait_for("finished", |b| b.len() >= 6).await;
+    assert_eq!(
+        events(&receiver),
+        [
+            "started",
+            "blocked",
+            "rolled_back",
+            "started",
+            "waiting",
+            "finished"
+        ]
+    );
+    let waiting: serde_json::Value = serde_json::from_str(&receiver.bodies()[4]).unwrap();
+    assert!(
+        waiting["text"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for the operator at production/drop-old-user"),
+        "{waiting}"
+    );
+    let (final_user, final_pw) = fx.current("production", "govuk/signon/mysql").await;
+    assert!(final_user.starts_with("signon_user_"), "{final_user}");
+    passwords.push(final_pw);
+    let bodies = receiver.bodies().join("\n");
+    for pw in &passwords {
+        assert!(!bodies.contains(pw.as_str()), "a password in a notice: {bodies}");
+    }
+    assert!(
+        !said.contains(hook_path) && !said.contains("estateHookPath"),
+        "{said}"
+    );
+    let journal = std::fs::read_dir(fx.dir.path().join("state/journal"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert!(!journal.contains("estateHookPath"), "{journal}");
+
+    // A webhook that never answers: the rotation finishes, and rotui exits
+    // after its bounded flush, while the receiver still holds the first notice.
+    let silent = Receiver::holding().await;
+    let url = silent.url("services/T1/B1/silentHookPath");
+    let config = fx.config_with("silent.toml", |t| {
+        env_table(t, "production").insert("webhook_url".into(), url.clone().into());
+    });
+    let drifted = [
+        "rotate",
+        "--env",
+        "production",
+        "--app",
+        "whitehall-admin",
+        "--engine",
+        "mysql",
+        "--yes",
+        "--confirm-drop",
+        "whitehall",
+    ];
+    let (code, text) = fx.rotui(&[("ROTUI_CONFIG", &config)], &drifted).await;
+    assert_eq!(code, Some(0), "the rotation finished: {text}");
+    // Every request it took (the first notice, and its retries after each
+    // attempt's deadline) is still held, unanswered: delivery never got
+    // past the first notice, and the rotation did not wait for it.
+    let bodies = silent.bodies();
+    assert!(!bodies.is_empty() && silent.held() == bodies.len(), "{bodies:?}");
+    assert!(events_of(&bodies).iter().all(|e| e == "started"), "{bodies:?}");
+    assert!(
+        text.contains("notifications: 0 of them delivered")
+            && text.contains("was given up")
+            && !text.contains("silentHookPath"),
+        "the lost notices are said, the URL masked: {text}"
+    );
+    let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
+    assert!(user.starts_with("whitehall_user_"), "{user}");
+    silent.release();
+
+    // A webhook that refuses (400: not retried): said once, on stderr and in
+    // the journal, the URL masked; the rotation goes on to its wait.
+    let refusing = Receiver::answering(&[400, 400, 400, 400]).await;
+    let url = refusing.url("services/T2/B2/refusedHookPath");
+    let config = fx.config_with("refusing.toml", |t| {
+        env_table(t, "production").insert("webhook_url".into(), url.clone().into());
+    });
+    let (code, text) = fx
+        .rotui(&[("ROTUI_CONFIG", &config)], &args("rotate", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "{text}");
+    assert_eq!(
+        text.matches("was not delivered: HTTP 400 Bad Request").count(),
+        1,
+        "said once: {text}"
+    );
+    assert!(
+        text.contains(&format!("webhook http://127.0.0.1:{}/••••", refusing.port))
+            && text.contains("notifications: 0 of them delivered; 2 could not be delivered")
+            && !text.contains("refusedHookPath"),
+        "{text}"
+    );
+    // signon's journal (whitehall-admin's may hold the silent webhook's failure).
+    let journal =
+        std::fs::read_to_string(fx.dir.path().join("state/journal/production_signon_mysql.jsonl")).unwrap();
+    assert_eq!(
+        journal.matches("\"event\":\"notification_failed\"").count(),
+        1,
+        "{journal}"
+    );
+    assert!(!journal.contains("refusedHookPath"), "{journal}");
+
+    // The dashboard: its first step run starts content-store's rotation,
+    // and the webhook hears it.
+    let dashboard = Receiver::answering(&[]).await;
+    let url = dashboard.url("services/T3/B3/dashboardHookPath");
+    let config = fx.config_with("dashboard.toml", |t| {
+        env_table(t, "production").insert("webhook_url".into(), url.clone().into());
+    });
+    let mut env = fx.exports.clone();
+    for (k, v) in [
+        ("ROTUI_CONFIG", config.clone()),
+        (
+            "ROTUI_STATE_DIR",
+            fx.dir.path().join("state").to_string_lossy().into_owned(),
+        ),
+        ("HOME", fx.dir.path().to_string_lossy().into_owned()),
+        ("PATH", std::env::var("PATH").unwrap()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    let t = tokio::task::spawn_blocking(move || {
+        let t = crate::tmux::Tmux::start(
+            "rotui-hooks",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--env production --app content-store --engine postgres",
+        );
+        let s = t.wait_for("the step list", Duration::from_secs(60), |s| {
+            crate::e2e_tui::steps(s).len() >= 10
+        });
+        let (n, _, _) = crate::e2e_tui::steps(&s)
+            .into_iter()
+            .find(|(_, status, _)| status != "done")
+            .expect("a step to run");
+        t.keys(&["g"]);
+        for _ in 1..n {
+            t.keys(&["j"]);
+        }
+        t.keys(&["Enter"]);
+        t.wait_for("the preview", Duration::from_secs(10), |s| s.contains("Preview:"));
+        t.read_preview();
+        t.run_previewed("content-store");
+        t.wait_for("the step to end", Duration::from_secs(60), |s| {
+            crate::e2e_tui::steps(s)
+                .iter()
+                .any(|(m, st, _)| *m == n && st != "running" && st != "pending")
+        });
+        t
+    })
+    .await
+    .unwrap();
+    dashboard
+        .wait_for("the dashboard's start", |b| {
+            b.iter().any(|b| event_of(b) == "started")
+        })
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&dashboard.bodies()[0]).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("rotui: rotation of content-store (postgres) in production started"),
+        "{body}"
+    );
+    let screens = tokio::task::spawn_blocking(move || {
+        t.keys(&["q"]);
+        t.wait_for("rotui to exit", Duration::from_secs(30), |s| {
+            crate::tmux::exit_code(s).is_some()
+        });
+        t.captures()
+    })
+    .await
+    .unwrap();
+    assert!(
+        screens.iter().all(|s| !s.contains("dashboardHookPath")),
+        "the webhook's path never on screen"
+    );
+    fx.estate.shutdown().await;
+}
+
+fn said_by(out: &std::process::Output) -> String {
+    said(out)
+}
+
+fn events_of(bodies: &[String]) -> Vec<String> {
+    bodies.iter().map(|b| crate::webhooks::event_of(b)).collect()
 }

@@ -24,7 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The target and its flags, the config as data.
     ("target", &["stable_hash", "text"]),
     ("cli", &["target"]),
-    ("environments", &[]),
+    // An environment's webhook URL is registered with the redactor as it is read.
+    ("environments", &["secret"]),
     ("config", &["environments"]),
     // The outside systems.
     ("db", &["fault", "model", "paths", "secret", "target", "text"]),
@@ -66,6 +67,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "preflight",
         &["connect", "environments", "k8s", "secret", "target"],
     ),
+    // Delivering the engine's notices to each environment's webhook.
+    ("webhook", &["environments", "rotation", "secret"]),
     // The dashboard's core names neither the screen nor the terminal.
     (
         "app",

@@ -31,3 +31,4 @@ mod sandbox_cluster;
 mod staging_restore;
 mod ui;
 mod unparsable_url_cli;
+mod webhooks;

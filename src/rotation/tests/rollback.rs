@@ -285,3 +285,59 @@ async fn a_rollback_drops_the_login_rotui_made_in_restored_staging() {
         assert!(!f.users.contains_key(&new), "{env}: {:?}", f.writes);
     }
 }
+
+/// The team's notices (issue 24), as the engine enqueues them: started,
+/// blocked at the step that stopped the plan, waiting for the drop's
+/// confirmation, finished; a pause of a step-by-step run (the dashboard's)
+/// announces nothing, a resume no new start; a rollback ends rolled_back.
+#[tokio::test]
+async fn a_run_tells_the_team_each_kind_of_event_but_never_a_pause() {
+    use crate::rotation::notice::{Notice, NoticeKind::*, Notifier};
+    let (notifier, mut rx) = Notifier::channel(64);
+    let mut told = move || {
+        let mut v = vec![];
+        while let Ok(Notice { kind, step, .. }) = rx.try_recv() {
+            v.push((kind, step.map(|s| s.0).unwrap_or_default()));
+        }
+        v
+    };
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    s.fake("production").fail_login = true;
+    let mut o = opts(true, &[]);
+    o.notify = Some(notifier.clone());
+    let rot = s.rotation(&o).await;
+    failed_at(&s.run(&rot, &o).await);
+    assert_eq!(
+        told(),
+        [
+            (Started, String::new()),
+            (Blocked, "production/test-login".into())
+        ]
+    );
+    s.fake("production").fail_login = false;
+    o.stop_after = Some(StepId("production/test-login".into()));
+    let resumed = s.rotation(&o).await;
+    assert!(matches!(
+        s.run(&resumed, &o).await,
+        RunOutcome::Waiting(Wait::Paused { .. })
+    ));
+    assert_eq!(told(), [], "a resume and a pause say nothing");
+    o.stop_after = None;
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        RunOutcome::Waiting(Wait::Confirmation { .. })
+    ));
+    assert_eq!(told(), [(Waiting, "production/drop-old-user".into())]);
+    o.typed = vec!["signon".into()];
+    assert_eq!(s.run(&rot, &o).await, RunOutcome::Done);
+    assert_eq!(told(), [(Finished, String::new())]);
+
+    // The next rotation, rolled back after its promotion.
+    let next = s.rotate_until("production/promote", &o).await;
+    assert_ne!(next.id, rot.id);
+    let mut back = opts(true, &[]);
+    back.notify = Some(notifier);
+    let (outcome, text) = s.rollback(back).await;
+    assert_eq!(outcome, RunOutcome::Done, "{text}");
+    assert_eq!(told(), [(Started, String::new()), (RolledBack, String::new())]);
+}
