@@ -260,6 +260,15 @@ fn entry_text(e: &Entry) -> String {
         Event::DrainSample {
             step, user, total, ..
         } => format!("{step}: {total} connections of {user}"),
+        Event::FailedLogins {
+            step,
+            baseline,
+            logins,
+        } => format!(
+            "{step}: failed logins {}(the server's counters): {}",
+            if *baseline { "before the switch " } else { "" },
+            logins.summary()
+        ),
     };
     format!("{at}  {body}")
 }
