@@ -95,6 +95,20 @@ async fn reports_count_failed_logins_on_mysql_and_say_postgres_cannot() {
         "{json:#}"
     );
     assert!(md.contains("### Failed logins since the switch"), "{md}");
+    // Beside the drain, in the drain step's own words too.
+    let drain = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "sandbox/drain")
+        .unwrap();
+    assert!(
+        drain["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("failed logins since the switch: {first} 0, {second} 0")),
+        "{drain}"
+    );
     assert!(md.contains(&format!("| {first} | 0 |")), "{md}");
 
     // MySQL again: killed before the drop (the drain done), a client

@@ -218,6 +218,15 @@ async fn sample_drain(cx: &StepCtx<'_>, last: &mut Option<(i64, BTreeMap<String,
     Ok(())
 }
 
+/// The drain's words on failed logins: `; failed logins since the switch:
+/// signon 0, signon_user_20260121 0` (or `not observable: …`); nothing
+/// when they could not be read.
+pub(super) fn logins_note(logins: Option<FailedLogins>) -> String {
+    logins
+        .map(|l| format!("; failed logins since the switch: {}", l.summary()))
+        .unwrap_or_default()
+}
+
 /// Journal the failed logins of the environment's old and new users when
 /// they changed since `last` (a `baseline`, the count before the switch,
 /// always). Returns them counted since the switch, for the drain's

@@ -205,10 +205,15 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
             None => Done(format!("{} is gone", n.old)),
             Some(_) => match cx.read(System::Database, db.connections(n.old)).await? {
                 0 => {
-                    // Drained before the step looked: the curve's end.
+                    // Drained before the step looked: the curve's end, and
+                    // beside it whether anyone failed to log in meanwhile.
                     super::cluster::sample_connections(cx, n.old, &mut None).await?;
-                    super::cluster::sample_failed_logins(cx, false, &mut None).await?;
-                    Done(format!("no connections of {}", n.old))
+                    let logins = super::cluster::sample_failed_logins(cx, false, &mut None).await?;
+                    Done(format!(
+                        "no connections of {}{}",
+                        n.old,
+                        super::cluster::logins_note(logins)
+                    ))
                 }
                 k => NotDone(format!("{k} connections of {} remain", n.old)),
             },
@@ -506,9 +511,7 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
                 _ => String::new(),
             };
             // Beside the drain: whether anyone failed to log in since the switch.
-            let logins = logins
-                .map(|l| format!("; failed logins since the switch: {}", l.summary()))
-                .unwrap_or_default();
+            let logins = super::cluster::logins_note(logins);
             let progress = format!(
                 "{remaining}, waited {} s of {} s{on}{logins}",
                 started.elapsed().as_secs(),
