@@ -416,6 +416,31 @@ async fn failed_logins_count_per_user_or_say_why_not() {
     }
 }
 
+/// A MySQL whose performance_schema has room for fewer users than log in
+/// cannot say whose a failed login was: "not observable", never 0.
+#[tokio::test]
+async fn failed_logins_are_not_observable_when_performance_schema_lost_users() {
+    let s =
+        tokio::task::spawn_blocking(|| rotui_sandbox::mysql::start(&["--performance-schema-users-size=1"]))
+            .await
+            .unwrap()
+            .expect("a MySQL 9.7 with room for one user");
+    let db = MysqlDb::connect(&s.admin_url(None)).await.unwrap();
+    let app = s.create_app("lost").await.unwrap();
+    test_login(s.host(), s.port(), &app.user, &app.password, Some(&app.database))
+        .await
+        .unwrap();
+    let wrong = secret::secret("NotTheLostPassword42");
+    test_login(s.host(), s.port(), &app.user, &wrong, None)
+        .await
+        .unwrap_err();
+    let logins = db.failed_logins(std::slice::from_ref(&app.user)).await.unwrap();
+    let FailedLogins::NotObservable(why) = &logins else {
+        panic!("a server that lost users cannot count per user: {logins:?}");
+    };
+    assert!(why.contains("Performance_schema_users_lost"), "{why}");
+}
+
 // ------------------------------------------------------------ write side
 
 /// Names that break naive quoting: hyphen, both quotes, backtick, %, space,

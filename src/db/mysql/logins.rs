@@ -33,6 +33,20 @@ impl MysqlDb {
                     .into(),
             ));
         }
+        // A user performance_schema had no room for is counted under no
+        // name (its users table is sized at startup): then a 0 could hide
+        // failures, and the count says so instead.
+        let lost = self
+            .fetch_all(sqlx::query(
+                "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM performance_schema.global_status
+                 WHERE VARIABLE_NAME = 'Performance_schema_users_lost'",
+            ))
+            .await?;
+        if let Some(n) = lost.first().map(|r| int(r, 0)).filter(|n| *n > 0) {
+            return Ok(FailedLogins::NotObservable(format!(
+                "performance_schema had no room for {n} users since the server started                  (Performance_schema_users_lost), so a user's failed logins may be counted under none;                  raise performance_schema_users_size"
+            )));
+        }
         let rows = match self
             // The errors a refused login raises: a wrong password or an
             // unknown user (1045 ER_ACCESS_DENIED_ERROR), no password where
