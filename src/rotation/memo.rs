@@ -252,4 +252,8 @@ impl ClusterPort for MemoCluster {
         self.answers
             .read("blast_radius".into(), || self.inner.blast_radius())
     }
+    fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        self.answers
+            .read(format!("sync_naming\0{login}"), || self.inner.sync_naming(login))
+    }
 }

@@ -429,6 +429,16 @@ pub struct BlastRadius {
     pub unlisted: Vec<String>,
 }
 
+/// A place this cluster's data sync names a login (`k8s::db_sync`): a
+/// restore whose `DB_OWNER` is it, or a transform's line re-owning to it.
+/// Once the login is dropped, that restore fails after its swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncNaming {
+    pub cronjob: String,
+    /// `sets DB_OWNER=email-alert-api`, `transform x.sql: ALTER TABLE …`.
+    pub what: String,
+}
+
 /// One environment's cluster, for the app's ExternalSecret, Secret and its consumers.
 pub trait ClusterPort: Send + Sync {
     /// Annotate the ExternalSecret with `force-sync=<now>` and wait up to
@@ -453,6 +463,13 @@ pub trait ClusterPort: Send + Sync {
                 "this cluster does not report a blast radius",
             ))
         })
+    }
+
+    /// Where the data sync of the app's database in this cluster (the
+    /// estate's `db-backup-…` CronJobs) names `login` (read-only). A
+    /// cluster without one answers none.
+    fn sync_naming<'a>(&'a self, _login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        Box::pin(async { Ok(vec![]) })
     }
 
     /// The pod (and its workload) behind each client address, in order;

@@ -71,6 +71,8 @@ struct State {
     owner_roles: bool,
     /// The server's failed-login counters, per user (`None`: it cannot tell).
     failed_logins: Option<BTreeMap<String, i64>>,
+    /// Where the cluster's data sync names each login.
+    sync_naming: BTreeMap<String, Vec<SyncNaming>>,
 }
 
 /// Another consumer of the app's Secret: a worker, another app, a CronJob
@@ -461,6 +463,10 @@ fn cred_check(url: &Option<(String, String)>, expected: &AppCredentials) -> Opti
 }
 
 impl ClusterPort for Fake {
+    fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        ready(Ok(self.s().sync_naming.get(login).cloned().unwrap_or_default()))
+    }
+
     fn force_sync(&self, _timeout: Duration) -> PortFuture<'_, SyncVerdict> {
         let mut s = self.s();
         s.writes.push("force_sync".into());
@@ -1083,6 +1089,46 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
         "{journal}"
     );
     assert!(!journal.contains(&p.users[&new].password));
+}
+
+/// A restore whose `DB_OWNER` names the login a rotation drops would fail
+/// every night after the drop: the plan's first step refuses, naming the
+/// CronJob and the change to make, before anything is written; once the
+/// cluster no longer names it, the rotation goes on.
+#[tokio::test]
+async fn a_restore_naming_the_login_to_drop_refuses_the_first_step_until_changed() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    s.fake("staging").sync_naming.insert(
+        "account-api".into(),
+        vec![SyncNaming {
+            cronjob: "db-backup-account-api-postgres".into(),
+            what: "sets DB_OWNER=account-api".into(),
+        }],
+    );
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "production/inspect");
+    let e = err.to_string();
+    for said in [
+        "staging's data sync names account-api, which this rotation drops",
+        "db-backup-account-api-postgres sets DB_OWNER=account-api",
+        "charts/db-backup/values.yaml at cronjobs.staging.account-api-postgres",
+        "set DB_OWNER to \"account-api-owner-role\"",
+        "run this step again",
+    ] {
+        assert!(e.contains(said), "{said:?} not in: {e}");
+    }
+    for env in ["production", "staging"] {
+        let writes = s.fake(env).writes.clone();
+        assert!(writes.is_empty(), "{env} written before the refusal: {writes:?}");
+    }
+    // The estate changed as said: the rotation goes on.
+    s.fake("staging").sync_naming.clear();
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        RunOutcome::Waiting(Wait::Overnight { .. })
+    ));
 }
 
 /// pg_dump creates no roles: staging gets the owner role (given to its old

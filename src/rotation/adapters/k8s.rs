@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::k8s::blast;
 use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, ReadVia, Workload};
+use crate::k8s::db_sync;
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
 use crate::k8s::secret_check::{
     DATABASE_URL, Expected, UrlCheck, check_secret, read_url, unparsable, unparsable_note,
@@ -12,9 +13,10 @@ use crate::k8s::secret_check::{
 use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
     AppCredentials, BlastRadius, ClusterPort, CredCheck, CronImpact, PodCheck, PortError, PortErrorKind,
-    PortFuture, RestartImpact, RolloutCheck, SyncVerdict, System, WorkloadCheck,
+    PortFuture, RestartImpact, RolloutCheck, SyncNaming, SyncVerdict, System, WorkloadCheck,
 };
 use crate::secret::ExposeSecret;
+use crate::target::Engine;
 
 /// One environment's cluster, for the app's objects (in the client's namespace).
 #[derive(Clone)]
@@ -24,6 +26,8 @@ pub struct K8sCluster {
     secret: String,
     deployment: String,
     container: String,
+    /// The app's database, whose data sync [`ClusterPort::sync_naming`] reads.
+    database: Option<(Engine, String)>,
 }
 
 impl K8sCluster {
@@ -40,7 +44,14 @@ impl K8sCluster {
             secret: secret.into(),
             deployment: deployment.into(),
             container: container.into(),
+            database: None,
         }
+    }
+
+    /// The app's database, for its data sync.
+    pub fn with_database(mut self, engine: Engine, database: impl Into<String>) -> Self {
+        self.database = Some((engine, database.into()));
+        self
     }
 }
 
@@ -145,6 +156,23 @@ impl ClusterPort for K8sCluster {
                 );
             }
             Ok(check)
+        })
+    }
+
+    fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        Box::pin(async move {
+            let Some((engine, database)) = &self.database else {
+                return Ok(vec![]);
+            };
+            let sync = db_sync::read(&self.k8s, *engine, database).await?;
+            Ok(sync
+                .naming(login)
+                .into_iter()
+                .map(|n| SyncNaming {
+                    cronjob: n.cronjob,
+                    what: n.what,
+                })
+                .collect())
         })
     }
 

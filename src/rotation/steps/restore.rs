@@ -111,3 +111,59 @@ pub(super) async fn wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Applied> {
         from: EnvName::from(from),
     }))
 }
+
+/// The data sync's interlock: a restore in any environment of this rotation
+/// whose run names the login the rotation drops there (its `DB_OWNER`, a
+/// transform re-owning to it) would fail after its swap once that login is
+/// gone, every night after. So the plan's first step refuses until the
+/// estate is changed, and says how; once the cluster shows the change, the
+/// step goes on. `Ok(Err(notes))`: nothing names a login, with the
+/// environments whose sync could not be read (said, not refused).
+pub(super) async fn sync_blockers(cx: &StepCtx<'_>) -> StepResult<Result<Vec<String>, String>> {
+    let mut blocks = vec![];
+    let mut notes = vec![];
+    for env in cx.ctx.env_names() {
+        let login = cx.rotation.old_user(env);
+        let ports = cx.ports_of(env)?;
+        let names = match cx
+            .read(System::Kubernetes, ports.cluster.sync_naming(login))
+            .await
+        {
+            Ok(names) => names,
+            Err(e) => {
+                notes.push(format!("{env}'s data sync was not read ({e})"));
+                continue;
+            }
+        };
+        if names.is_empty() {
+            continue;
+        }
+        let owner = &ports.target.owner_role;
+        let jobs: std::collections::BTreeSet<&str> = names.iter().map(|n| n.cronjob.as_str()).collect();
+        let changes: Vec<String> = jobs
+            .iter()
+            .map(|job| {
+                let key = job.strip_prefix(crate::k8s::db_sync::PREFIX).unwrap_or(job);
+                format!("cronjobs.{env}.{key}")
+            })
+            .collect();
+        let what: Vec<String> = names
+            .iter()
+            .map(|n| format!("{} {}", n.cronjob, n.what))
+            .collect();
+        blocks.push(format!(
+            "{env}'s data sync names {login}, which this rotation drops: {}. Once {login} is gone \
+             that restore fails after its swap. Change it first, in govuk-helm-charts \
+             charts/db-backup/values.yaml at {}: set DB_OWNER to \"{owner}\" in extraEnv and make \
+             any transform re-own to \"{owner}\" instead of \"{login}\"; once the cluster shows it, \
+             run this step again",
+            what.join("; "),
+            changes.join(", "),
+        ));
+    }
+    Ok(if blocks.is_empty() {
+        Err(notes.join("; "))
+    } else {
+        Ok(blocks)
+    })
+}
