@@ -271,3 +271,55 @@ impl Serialize for Verdict {
         }
     }
 }
+
+/// Failed logins as a server counts them for some users: its own
+/// cumulative counters (since it started, or its counters were reset), so
+/// a rotation counts from a baseline of its own; or why it cannot tell,
+/// which is never shown as zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailedLogins {
+    /// Every user asked about, with 0 when the server counted none.
+    Counted(std::collections::BTreeMap<String, i64>),
+    /// Why this server cannot say, in words for the operator.
+    NotObservable(String),
+}
+
+impl FailedLogins {
+    /// What happened after `baseline` (the count taken before the switch):
+    /// per user, the counters' growth. A counter lower than its baseline
+    /// was reset (a server restart, a TRUNCATE of the summary): what it
+    /// holds now all came after. Without a counted baseline nothing can be
+    /// blamed on the rotation, and it says so.
+    pub fn since(&self, baseline: Option<&FailedLogins>) -> FailedLogins {
+        let now = match self {
+            FailedLogins::NotObservable(_) => return self.clone(),
+            FailedLogins::Counted(now) => now,
+        };
+        let Some(FailedLogins::Counted(base)) = baseline else {
+            return FailedLogins::NotObservable(
+                "no count was taken before the switch, so none can be told apart from older failures".into(),
+            );
+        };
+        FailedLogins::Counted(
+            now.iter()
+                .map(|(user, &n)| {
+                    let before = base.get(user).copied().unwrap_or(0);
+                    (user.clone(), if n >= before { n - before } else { n })
+                })
+                .collect(),
+        )
+    }
+
+    /// `signon 0, signon_user_20260121 2` or `not observable: <why>`.
+    pub fn summary(&self) -> String {
+        match self {
+            FailedLogins::Counted(by_user) => by_user
+                .iter()
+                .map(|(user, n)| format!("{user} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            FailedLogins::NotObservable(why) => format!("not observable: {why}"),
+        }
+    }
+}

@@ -261,6 +261,15 @@ fn entry_text(e: &Entry) -> String {
             step, user, total, ..
         } => format!("{step}: {total} connections of {user}"),
         Event::NotificationFailed { error } => format!("notification failed: {error}"),
+        Event::FailedLogins {
+            step,
+            baseline,
+            logins,
+        } => format!(
+            "{step}: failed logins {}(the server's counters): {}",
+            if *baseline { "before the switch " } else { "" },
+            logins.summary()
+        ),
     };
     format!("{at}  {body}")
 }

@@ -18,7 +18,7 @@ use super::memo;
 use super::notice::{Notice, NoticeKind, Notifier};
 use super::operator;
 use super::outcome::{Observation, StepError, StepResult, Wait};
-use super::ports::{EnvPorts, PortError, System, within};
+use super::ports::{EnvPorts, FailedLogins, PortError, System, within};
 use super::spec::Rotation;
 use super::step::{Step, StepId};
 use crate::db::Statement;
@@ -254,6 +254,21 @@ impl Recorder {
                 .map_err(|e| StepError::Journal(e.to_string())),
             None => Ok(()),
         }
+    }
+
+    /// The failed-login count taken in `env` before the switch, as this
+    /// rotation journalled it (the latest, should the promote have run
+    /// twice); `None` without a journal or before the promote.
+    pub(super) fn failed_logins_baseline(&self, env: &str) -> Option<FailedLogins> {
+        let entries = self.journal.as_ref()?.entries().ok()?;
+        entries.into_iter().rev().find_map(|e| match e.event {
+            Event::FailedLogins {
+                step,
+                baseline: true,
+                logins,
+            } if e.rotation == self.rotation && step.env() == env => Some(logins),
+            _ => None,
+        })
     }
 
     pub(super) fn emit(&self, step: &Step, kind: StepEventKind) {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ports::System;
+use super::ports::{FailedLogins, System};
 use super::spec::{PlanSpec, Rotation};
 use super::step::StepId;
 use crate::secret;
@@ -124,6 +124,17 @@ pub enum Event {
     /// masked): journalled once per run, as the rotation went on regardless.
     NotificationFailed {
         error: String,
+    },
+    /// The failed logins of the old and new users as the server counts
+    /// them (its cumulative counters), journalled when they change; the
+    /// `baseline` is taken before the promote, so that `rotui report`
+    /// blames the rotation only for what came after it. Or why the server
+    /// cannot tell.
+    FailedLogins {
+        step: StepId,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        baseline: bool,
+        logins: FailedLogins,
     },
 }
 

@@ -145,6 +145,10 @@ impl DbPort for MemoDb {
         self.answers
             .read(format!("connections\0{user}"), || self.inner.connections(user))
     }
+    /// Live counters, never remembered: a plan does not read them.
+    fn failed_logins<'a>(&'a self, users: &'a [String]) -> PortFuture<'a, FailedLogins> {
+        self.inner.failed_logins(users)
+    }
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
         self.answers.read(format!("kill_connections\0{user}"), || {
             self.inner.kill_connections(user)

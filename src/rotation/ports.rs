@@ -31,7 +31,7 @@ pub use super::mark::RotationMark;
 /// What every port method returns.
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 'a>>;
 
-pub use crate::model::System;
+pub use crate::model::{FailedLogins, System};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -170,6 +170,16 @@ pub trait DbPort: Send + Sync {
     /// drain then records totals only.
     fn connection_clients<'a>(&'a self, _user: &'a str) -> PortFuture<'a, Vec<String>> {
         Box::pin(async { Ok(vec![]) })
+    }
+    /// Failed logins the server has counted for each of `users`: its own
+    /// cumulative counters, which a rotation counts from a baseline taken
+    /// before the switch; or why it cannot tell (never a zero it does not know).
+    fn failed_logins<'a>(&'a self, _users: &'a [String]) -> PortFuture<'a, FailedLogins> {
+        Box::pin(async {
+            Ok(FailedLogins::NotObservable(
+                "this database cannot count failed logins".into(),
+            ))
+        })
     }
     /// Statements that end `user`'s connections (`KILL`, `mysql.rds_kill`, `pg_terminate_backend`).
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>>;

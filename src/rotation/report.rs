@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::journal::{self, Entry, Event, JournalError, RotationState, StepOutcome, Summary};
 use super::plan::Plan;
+use super::ports::FailedLogins;
 use super::step::StepId;
 use crate::secret;
 use crate::target::EnvName;
@@ -90,6 +91,13 @@ pub struct EnvReport {
     /// sync step's end): what sets the restarts off.
     pub synced: Option<DateTime<Utc>>,
     pub drain: Vec<DrainPoint>,
+    /// The old and new users' failed logins since the switch, as the last
+    /// sample counted them from the one taken before the promote; or why
+    /// the server cannot tell. `None`: never sampled (the rotation did not
+    /// reach the switch).
+    pub failed_logins: Option<FailedLogins>,
+    /// When that last sample was taken.
+    pub failed_logins_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,7 +132,7 @@ fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 
 /// A step id's environment: `production/drain` → `production`.
 fn env_of(step: &StepId) -> &str {
-    step.0.split_once('/').map_or("", |(env, _)| env)
+    step.env()
 }
 
 fn slug_of(step: &StepId) -> &str {
@@ -199,8 +207,13 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
             restarts: vec![],
             synced: None,
             drain: vec![],
+            failed_logins: None,
+            failed_logins_at: None,
         })
     }
+    // Per environment: the failed logins before the switch, and the latest.
+    let mut logins_before: BTreeMap<String, FailedLogins> = BTreeMap::new();
+    let mut logins_last: BTreeMap<String, (DateTime<Utc>, FailedLogins)> = BTreeMap::new();
     // Rollback stays possible while the old user exists and no rollback began.
     let mut rollback: (bool, String) = (true, "yes: the old user exists".into());
     let session = |at, what: String, op: &journal::Operator| Session {
@@ -372,6 +385,23 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
                     by_pod,
                 });
             }
+            Event::FailedLogins {
+                step,
+                baseline,
+                logins,
+            } => {
+                let env = env_mut(&mut envs, env_of(step)).env.clone();
+                let logins = match logins {
+                    FailedLogins::Counted(by_user) => {
+                        FailedLogins::Counted(by_user.iter().map(|(u, n)| (r(u), *n)).collect())
+                    }
+                    FailedLogins::NotObservable(why) => FailedLogins::NotObservable(r(why)),
+                };
+                if *baseline {
+                    logins_before.insert(env.clone(), logins.clone());
+                }
+                logins_last.insert(env, (e.at, logins));
+            }
         }
     }
     for s in &mut steps {
@@ -391,6 +421,10 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
         }
         for d in &mut env.drain {
             d.after_s = synced.map(|s| seconds(s, d.at).max(0.0));
+        }
+        if let Some((at, last)) = logins_last.get(&env.env) {
+            env.failed_logins = Some(last.since(logins_before.get(&env.env)));
+            env.failed_logins_at = Some(*at);
         }
     }
     let last = entries.last().map_or(summary.last, |e| e.at);
@@ -593,6 +627,23 @@ pub fn markdown(rep: &Report) -> String {
                     d.connections,
                     cell(&pods)
                 );
+            }
+        }
+        let _ = writeln!(o, "\n### Failed logins since the switch\n");
+        match (&env.failed_logins, env.failed_logins_at) {
+            (Some(FailedLogins::Counted(by_user)), Some(at)) => {
+                let _ = writeln!(o, "As the server counted them at {}:\n", time(at));
+                let _ = writeln!(o, "| user | failed logins |");
+                let _ = writeln!(o, "| --- | --- |");
+                for (user, n) in by_user {
+                    let _ = writeln!(o, "| {} | {n} |", cell(user));
+                }
+            }
+            (Some(FailedLogins::NotObservable(why)), _) => {
+                let _ = writeln!(o, "Not observable: {why}.");
+            }
+            _ => {
+                let _ = writeln!(o, "Not counted: the rotation did not reach the switch.");
             }
         }
     }
@@ -813,5 +864,100 @@ mod tests {
         let md = markdown(&rep);
         assert!(!md.contains("every step done"), "the drain was not reached: {md}");
         assert!(md.contains("| deployment/signon | 2 | by "), "{md}");
+    }
+
+    fn logins(baseline: bool, slug: &str, old: i64, new: i64) -> Event {
+        Event::FailedLogins {
+            step: id(slug),
+            baseline,
+            logins: FailedLogins::Counted(BTreeMap::from([
+                ("signon".to_owned(), old),
+                ("signon_user_1".to_owned(), new),
+            ])),
+        }
+    }
+
+    fn summary() -> Summary {
+        Summary {
+            id: "r1".into(),
+            label: "production/signon/mysql".into(),
+            started: at(0),
+            last: at(40),
+            old_users: BTreeMap::new(),
+            new_username: "signon_user_1".into(),
+            started_by: "ops".into(),
+            state: RotationState::Finished,
+            path: PathBuf::new(),
+        }
+    }
+
+    /// Failed logins count from the baseline taken before the promote, not
+    /// from the server's start; a counter below its baseline was reset and
+    /// all it holds came after; no baseline, no blame; a server that cannot
+    /// tell says so, never 0.
+    #[test]
+    fn failed_logins_count_from_the_switch_or_say_why_not() {
+        let rep = build(
+            &summary(),
+            &[
+                entry(1, logins(true, "promote", 7, 1)),
+                entry(2, logins(false, "force-sync", 7, 1)),
+                entry(9, logins(false, "drain", 9, 1)),
+                entry(12, logins(false, "drop-old-user", 12, 0)),
+            ],
+        );
+        let env = &rep.environments[0];
+        assert_eq!(
+            env.failed_logins,
+            Some(FailedLogins::Counted(BTreeMap::from([
+                ("signon".to_owned(), 5),
+                ("signon_user_1".to_owned(), 0),
+            ])))
+        );
+        assert_eq!(env.failed_logins_at, Some(at(12)));
+        let md = markdown(&rep);
+        assert!(md.contains("| signon | 5 |\n| signon_user_1 | 0 |"), "{md}");
+
+        let reset = build(
+            &summary(),
+            &[
+                entry(1, logins(true, "promote", 7, 4)),
+                entry(9, logins(false, "drain", 9, 2)),
+            ],
+        );
+        assert_eq!(
+            reset.environments[0].failed_logins,
+            Some(FailedLogins::Counted(BTreeMap::from([
+                ("signon".to_owned(), 2),
+                ("signon_user_1".to_owned(), 2),
+            ])))
+        );
+
+        let unbased = build(&summary(), &[entry(9, logins(false, "drain", 9, 2))]);
+        let Some(FailedLogins::NotObservable(why)) = &unbased.environments[0].failed_logins else {
+            panic!("{:?}", unbased.environments[0].failed_logins);
+        };
+        assert!(why.contains("before the switch"), "{why}");
+
+        let cannot = Event::FailedLogins {
+            step: id("drain"),
+            baseline: false,
+            logins: FailedLogins::NotObservable("PostgreSQL counts failed logins nowhere".into()),
+        };
+        let rep = build(&summary(), &[entry(1, cannot)]);
+        let md = markdown(&rep);
+        assert!(
+            md.contains("Not observable: PostgreSQL counts failed logins nowhere."),
+            "{md}"
+        );
+        assert!(
+            json(&rep).contains("\"not_observable\": \"PostgreSQL"),
+            "{}",
+            json(&rep)
+        );
+
+        let none = build(&summary(), &[entry(1, sample("drain", 0))]);
+        assert_eq!(none.environments[0].failed_logins, None);
+        assert!(markdown(&none).contains("Not counted: the rotation did not reach the switch."));
     }
 }

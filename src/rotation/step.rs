@@ -27,6 +27,13 @@ impl From<&str> for StepId {
     }
 }
 
+impl StepId {
+    /// Its environment: `production/drain` → `production`.
+    pub fn env(&self) -> &str {
+        self.0.split_once('/').map_or("", |(env, _)| env)
+    }
+}
+
 impl fmt::Display for StepId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -69,6 +69,8 @@ struct State {
     /// Users work through an owner role (PostgreSQL), rather than copied
     /// grants and definers (MySQL).
     owner_roles: bool,
+    /// The server's failed-login counters, per user (`None`: it cannot tell).
+    failed_logins: Option<BTreeMap<String, i64>>,
     /// Where the cluster's data sync names each login.
     sync_naming: BTreeMap<String, Vec<SyncNaming>>,
     /// The cluster's restore jobs of the app's database.
@@ -258,6 +260,19 @@ impl DbPort for Fake {
     fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64> {
         self.count(format!("connections {user}"));
         self.db(|s| Ok(s.conns.get(user).copied().unwrap_or(0)))
+    }
+    fn failed_logins<'a>(&'a self, users: &'a [String]) -> PortFuture<'a, FailedLogins> {
+        self.db(|s| {
+            Ok(match &s.failed_logins {
+                Some(counted) => FailedLogins::Counted(
+                    users
+                        .iter()
+                        .map(|u| (u.clone(), counted.get(u).copied().unwrap_or(0)))
+                        .collect(),
+                ),
+                None => FailedLogins::NotObservable("the fake cannot tell".into()),
+            })
+        })
     }
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {
         self.count(format!("kill_connections {user}"));
@@ -1907,6 +1922,8 @@ async fn every_consumer_is_waited_for_and_a_running_job_on_the_old_credentials_i
 async fn the_drain_names_the_consumers_still_on_the_old_user() {
     let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
     s.fake("production").sticky = true;
+    // Failures from before the rotation: not blamed on it.
+    s.fake("production").failed_logins = Some(BTreeMap::from([("signon".to_owned(), 4)]));
     s.fake("production").consumers = vec![consumer(
         "job/signon-cleanup-1",
         Some("signon-cleanup-1-abc"),
@@ -1937,7 +1954,19 @@ async fn the_drain_names_the_consumers_still_on_the_old_user() {
     }
     assert!(
         progress.iter().any(|t| t.contains(", waited 0 s of 0 s")
-            && t.contains("; still on signon: job/signon-cleanup-1 (signon-cleanup-1-abc)")),
+            && t.contains("; still on signon: job/signon-cleanup-1 (signon-cleanup-1-abc)")
+            && t.contains(&format!(
+                "; failed logins since the switch: signon 0, {} 0",
+                rot.new_username
+            ))),
         "{progress:?}"
+    );
+    // Beside the drain in the journal: the count before the switch.
+    assert!(
+        s.journal_text().lines().any(|l| l.contains(r#""baseline":true"#)
+            && l.contains(r#""event":"failed_logins""#)
+            && l.contains(r#""step":"production/promote""#)),
+        "{}",
+        s.journal_text()
     );
 }

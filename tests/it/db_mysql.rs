@@ -8,7 +8,9 @@ use rotui::db::DbErrorKind;
 use rotui::db::Statement;
 use rotui::db::ident::{mysql_ident, mysql_str};
 use rotui::db::mysql::{Account, DefinerPlan, MysqlDb, WritePlan, test_login};
-use rotui::model::{DbObject, FlavorKind, GrantKind};
+use std::collections::BTreeMap;
+
+use rotui::model::{DbObject, FailedLogins, FlavorKind, GrantKind};
 use rotui::secret::{self, ExposeSecret, SecretString};
 use rotui_sandbox::mariadb::{AppAccount, MysqlFlavor, MysqlServer, unique_suffix};
 
@@ -369,6 +371,74 @@ async fn test_login_accepts_the_right_password_only() {
         .unwrap_err();
     assert_eq!(err.kind, DbErrorKind::BadPassword);
     assert!(!format!("{err} {err:?}").contains("WrongWrongWrong42"));
+}
+
+flavored!(failed_logins_count_per_user_or_say_why_not);
+/// A refused login counts against the user it tried, a user that does not
+/// exist (an old one, after its drop) too, and a good login counts
+/// nothing: MySQL 9.7's performance_schema, read by the RDS-shaped admin.
+/// MariaDB keeps no such count per user: it says why, never 0.
+async fn failed_logins_count_per_user_or_say_why_not() {
+    let db = admin().await;
+    let app = app("logins").await;
+    let s = server();
+    let gone = fit("dropped", &unique_suffix());
+    let users = vec![app.user.clone(), gone.clone()];
+    let before = db.failed_logins(&users).await.unwrap();
+    let wrong = secret::secret("NotTheLoginsPassword42");
+    for user in [&app.user, &app.user, &gone] {
+        let err = test_login(s.host(), s.port(), user, &wrong, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, DbErrorKind::BadPassword, "{err}");
+    }
+    test_login(s.host(), s.port(), &app.user, &app.password, Some(&app.database))
+        .await
+        .unwrap();
+    let after = db.failed_logins(&users).await.unwrap();
+    match flavor() {
+        MysqlFlavor::Mysql => {
+            assert_eq!(
+                after.since(Some(&before)),
+                FailedLogins::Counted(BTreeMap::from([(app.user.clone(), 2), (gone.clone(), 1)])),
+                "{before:?} → {after:?}"
+            );
+            // Without a count before, nothing is blamed on anything.
+            assert!(matches!(after.since(None), FailedLogins::NotObservable(_)));
+        }
+        MysqlFlavor::Mariadb => {
+            let FailedLogins::NotObservable(why) = &after else {
+                panic!("MariaDB cannot count per user: {after:?}");
+            };
+            assert!(why.contains("MariaDB") && why.contains("per-user"), "{why}");
+            assert_eq!(after.since(Some(&before)), after);
+        }
+    }
+}
+
+/// A MySQL whose performance_schema has room for fewer users than log in
+/// cannot say whose a failed login was: "not observable", never 0.
+#[tokio::test]
+async fn failed_logins_are_not_observable_when_performance_schema_lost_users() {
+    let s =
+        tokio::task::spawn_blocking(|| rotui_sandbox::mysql::start(&["--performance-schema-users-size=1"]))
+            .await
+            .unwrap()
+            .expect("a MySQL 9.7 with room for one user");
+    let db = MysqlDb::connect(&s.admin_url(None)).await.unwrap();
+    let app = s.create_app("lost").await.unwrap();
+    test_login(s.host(), s.port(), &app.user, &app.password, Some(&app.database))
+        .await
+        .unwrap();
+    let wrong = secret::secret("NotTheLostPassword42");
+    test_login(s.host(), s.port(), &app.user, &wrong, None)
+        .await
+        .unwrap_err();
+    let logins = db.failed_logins(std::slice::from_ref(&app.user)).await.unwrap();
+    let FailedLogins::NotObservable(why) = &logins else {
+        panic!("a server that lost users cannot count per user: {logins:?}");
+    };
+    assert!(why.contains("Performance_schema_users_lost"), "{why}");
 }
 
 // ------------------------------------------------------------ write side

@@ -396,6 +396,32 @@ async fn a_wrong_password_is_bad_password_and_never_shown() {
 }
 }
 
+// PostgreSQL counts refused logins in no view the RDS-shaped admin can
+// query (it logs them, and the admin may list the log files but not read
+// them): the count is "not observable", with why, never 0.
+pg_test! {
+async fn failed_logins_are_not_observable_and_say_why() {
+    let wrong = rotui::secret::secret("Wr0ngLoginsPassw0rd");
+    let err = PgDb::test_login("127.0.0.1", pg().port(), "aws_db_admin", &wrong, "postgres")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::BadPassword);
+    let logins = admin("postgres")
+        .await
+        .failed_logins(&["aws_db_admin".to_owned()])
+        .await
+        .unwrap();
+    let rotui::model::FailedLogins::NotObservable(why) = &logins else {
+        panic!("PostgreSQL cannot count failed logins for its admin: {logins:?}");
+    };
+    assert!(
+        why.contains("pg_stat_database") && why.contains("pg_ls_logdir") && why.contains("aws_db_admin"),
+        "{why}"
+    );
+    assert!(logins.summary().starts_with("not observable: "), "{}", logins.summary());
+}
+}
+
 pg_test! {
 async fn a_nologin_role_is_told_apart_from_a_wrong_password() {
     let user = hostile("nologin");

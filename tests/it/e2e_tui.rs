@@ -520,11 +520,24 @@ fn check_report(env: &HashMap<String, String>, state: &std::path::Path, app: &st
         counts[0],
         "{json}"
     );
+    // Failed logins since the switch: none where the engine counts them
+    // per user (MySQL), and where it cannot (PostgreSQL) why, never a 0.
+    let logins = &env0["failed_logins"];
+    eprintln!("failed logins in the report: {logins}");
+    if app == "signon" {
+        let counted = logins["counted"].as_object().unwrap_or_else(|| panic!("{json}"));
+        assert_eq!(counted.len(), 2, "the old and the new user: {json}");
+        assert!(counted.values().all(|n| n == 0), "{json}");
+    } else {
+        assert!(logins["not_observable"].is_string(), "{json}");
+        assert!(md.contains("Not observable: PostgreSQL"), "{md}");
+    }
     for heading in [
         "## Who ran it",
         "## Steps",
         "### Workloads restarted",
         "### Drain of the old user",
+        "### Failed logins since the switch",
     ] {
         assert!(md.contains(heading), "{md}");
     }

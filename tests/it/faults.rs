@@ -232,7 +232,7 @@ impl Sb {
     }
 
     /// A URL for `app`'s server and database as `user` with `password`.
-    fn url(&self, app: App, user: &str, password: &str) -> String {
+    pub fn url(&self, app: App, user: &str, password: &str) -> String {
         let info = self.world.info();
         let base = match app {
             App::Signon => &info.mysql.admin_url,

@@ -13,6 +13,7 @@ mod e2e_screens;
 mod e2e_tui;
 mod environments;
 mod estate;
+mod failed_logins;
 mod faults;
 mod fleet;
 mod fleet_estate;

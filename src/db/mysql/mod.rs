@@ -13,6 +13,7 @@ mod connections;
 mod definers;
 mod grant_parse;
 pub mod grants;
+mod logins;
 pub mod options;
 mod read;
 mod users;

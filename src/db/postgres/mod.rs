@@ -36,6 +36,7 @@ mod catalog;
 mod connections;
 mod default_privileges;
 mod equivalence;
+mod failed_logins;
 mod login;
 mod owner_roles;
 mod retire;

@@ -7,7 +7,7 @@ use crate::db::Statement;
 use crate::db::mysql::{Account, MysqlDb, test_login};
 use crate::fault;
 use crate::model::{DbObject, Grant, User};
-use crate::rotation::ports::{DbLock, DbPort, PortError, PortErrorKind, PortFuture, System};
+use crate::rotation::ports::{DbLock, DbPort, FailedLogins, PortError, PortErrorKind, PortFuture, System};
 use crate::secret::SecretString;
 
 /// The admin connection to one environment's MySQL-family server.
@@ -170,6 +170,10 @@ impl DbPort for MysqlPort {
 
     fn connection_clients<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<String>> {
         Box::pin(async move { Ok(self.db.connections(true).await?.clients_of(user)) })
+    }
+
+    fn failed_logins<'a>(&'a self, users: &'a [String]) -> PortFuture<'a, FailedLogins> {
+        Box::pin(async move { Ok(self.db.failed_logins(users).await?) })
     }
 
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {

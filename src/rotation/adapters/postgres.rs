@@ -5,7 +5,7 @@ use crate::db::Statement;
 use crate::db::postgres::PgDb;
 use crate::fault;
 use crate::model::{DbObject, Grant, User};
-use crate::rotation::ports::{DbLock, DbPort, PortFuture};
+use crate::rotation::ports::{DbLock, DbPort, FailedLogins, PortFuture};
 use crate::secret::SecretString;
 use crate::stable_hash::fnv1a_64;
 
@@ -130,6 +130,10 @@ impl DbPort for PgPort {
 
     fn connection_clients<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<String>> {
         Box::pin(async move { Ok(self.db.connections(true).await?.clients_of(user)) })
+    }
+
+    fn failed_logins<'a>(&'a self, users: &'a [String]) -> PortFuture<'a, FailedLogins> {
+        Box::pin(async move { Ok(self.db.failed_logins(users).await?) })
     }
 
     fn kill_connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, Vec<Statement>> {

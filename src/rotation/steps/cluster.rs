@@ -10,7 +10,9 @@ use crate::text::shell_quote as q;
 use super::super::context::StepCtx;
 use super::super::journal::Event;
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
-use super::super::ports::{AppCredentials, PortError, PortErrorKind, RolloutCheck, SyncVerdict, System};
+use super::super::ports::{
+    AppCredentials, FailedLogins, PortError, PortErrorKind, RolloutCheck, SyncVerdict, System,
+};
 
 /// The user this step brings the cluster to: the rotation's new user, or,
 /// for a rollback's steps, the environment's old user.
@@ -203,14 +205,58 @@ async fn rollout_check(cx: &StepCtx<'_>) -> StepResult<Result<(RolloutCheck, Str
 }
 
 /// Journal the connections of the user the pods move off (the old user;
-/// for a rollback, the new), as they restart: `rotui report`'s drain curve.
+/// for a rollback, the new), as they restart: `rotui report`'s drain curve;
+/// and the failed logins beside it.
 async fn sample_drain(cx: &StepCtx<'_>, last: &mut Option<(i64, BTreeMap<String, i64>)>) -> StepResult<()> {
     let leaving = if cx.step.kind.is_rollback() {
         cx.rotation.new_username.as_str()
     } else {
         cx.rotation.old_user(&cx.step.env)
     };
-    sample_connections(cx, leaving, last).await
+    sample_connections(cx, leaving, last).await?;
+    sample_failed_logins(cx, false, &mut None).await?;
+    Ok(())
+}
+
+/// The drain's words on failed logins: `; failed logins since the switch:
+/// signon 0, signon_user_20260121 0` (or `not observable: …`); nothing
+/// when they could not be read.
+pub(super) fn logins_note(logins: Option<FailedLogins>) -> String {
+    logins
+        .map(|l| format!("; failed logins since the switch: {}", l.summary()))
+        .unwrap_or_default()
+}
+
+/// Journal the failed logins of the environment's old and new users when
+/// they changed since `last` (a `baseline`, the count before the switch,
+/// always). Returns them counted since the switch, for the drain's
+/// progress. A count that cannot be read is left out, as a connection
+/// count is: it does not stop the rotation.
+pub(super) async fn sample_failed_logins(
+    cx: &StepCtx<'_>,
+    baseline: bool,
+    last: &mut Option<FailedLogins>,
+) -> StepResult<Option<FailedLogins>> {
+    let Some(rec) = cx.recorder else { return Ok(None) };
+    let users = [
+        cx.rotation.old_user(&cx.step.env).to_owned(),
+        cx.rotation.new_username.clone(),
+    ];
+    let Ok(now) = cx
+        .read(System::Database, cx.ports()?.db.failed_logins(&users))
+        .await
+    else {
+        return Ok(None);
+    };
+    if baseline || last.as_ref() != Some(&now) {
+        rec.journal(Event::FailedLogins {
+            step: cx.step.id.clone(),
+            baseline,
+            logins: now.clone(),
+        })?;
+        *last = Some(now.clone());
+    }
+    Ok(Some(now.since(rec.failed_logins_baseline(&cx.step.env).as_ref())))
 }
 
 /// Journal `old`'s connections (in all, and per pod where the cluster

@@ -210,9 +210,15 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
             None => Done(format!("{} is gone", n.old)),
             Some(_) => match cx.read(System::Database, db.connections(n.old)).await? {
                 0 => {
-                    // Drained before the step looked: the curve's end.
+                    // Drained before the step looked: the curve's end, and
+                    // beside it whether anyone failed to log in meanwhile.
                     super::cluster::sample_connections(cx, n.old, &mut None).await?;
-                    Done(format!("no connections of {}", n.old))
+                    let logins = super::cluster::sample_failed_logins(cx, false, &mut None).await?;
+                    Done(format!(
+                        "no connections of {}{}",
+                        n.old,
+                        super::cluster::logins_note(logins)
+                    ))
                 }
                 k => NotDone(format!("{k} connections of {} remain", n.old)),
             },
@@ -472,8 +478,10 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
     let mut killed = false;
     let mut holders: Option<(Instant, Vec<String>)> = None;
     let mut last = None;
+    let mut last_logins = None;
     loop {
         super::cluster::sample_connections(cx, n.old, &mut last).await?;
+        let logins = super::cluster::sample_failed_logins(cx, false, &mut last_logins).await?;
         let remaining = match observe(cx.step, cx).await? {
             Observation::Done(_) => return Ok(Applied::Done),
             Observation::NotDone(why) | Observation::Blocked(why) => why,
@@ -511,8 +519,10 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
                 Some(h) if !h.is_empty() => format!("; still on {}: {}", n.old, h.join(", ")),
                 _ => String::new(),
             };
+            // Beside the drain: whether anyone failed to log in since the switch.
+            let logins = super::cluster::logins_note(logins);
             let progress = format!(
-                "{remaining}, waited {} s of {} s{on}",
+                "{remaining}, waited {} s of {} s{on}{logins}",
                 started.elapsed().as_secs(),
                 cx.opts.drain_timeout.as_secs()
             );
@@ -580,5 +590,9 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[EnvName]) 
         }
     }
     let drop = statements(cx, db.drop_user(n.old, n.owner)).await?;
-    cx.execute(&drop).await
+    cx.execute(&drop).await?;
+    // The count at the rotation's end: a client left on the old password
+    // fails from here on, and shows in the last sample.
+    super::cluster::sample_failed_logins(cx, false, &mut None).await?;
+    Ok(())
 }

@@ -160,6 +160,9 @@ pub(super) async fn promote(cx: &StepCtx<'_>) -> StepResult<Applied> {
         }
         Err(e) => return Err(e),
     }
+    // The failed logins before the switch (after the test login, which
+    // must not count as one): what the report counts from.
+    super::cluster::sample_failed_logins(cx, true, &mut None).await?;
     cx.write(System::SecretsManager, &desc, ports.secrets.promote_pending())
         .await?;
     Ok(Applied::Done)
