@@ -492,6 +492,7 @@ impl ClusterPort for Fake {
             workload: "deployment/signon".into(),
             complete: true,
             summary: "1/1 updated, 1 available".into(),
+            health: None,
         }];
         for c in &s.consumers {
             let check = c.pod.as_ref().and_then(|pod| {
@@ -513,6 +514,7 @@ impl ClusterPort for Fake {
                     (Some(_), true) => "running, 1 pods".into(),
                     (Some(_), false) => "1/1 updated, 1 available".into(),
                 },
+                health: None,
             });
             pods.extend(check);
         }

@@ -37,6 +37,7 @@ pub(super) async fn run_step(b: &Backend, id: &StepId, tx: &UnboundedSender<Acti
     }
     let mut opts = RunOptions {
         yes: true,
+        stagger: b.stagger,
         stop_after: Some(step.id.clone()),
         ..RunOptions::default()
     };
