@@ -673,6 +673,43 @@ mod tests {
     }
 
     #[test]
+    fn strategies_floor_available_pods_as_the_controllers_round() {
+        let pct = |s: &str| IntOrString::String(s.into());
+        assert_eq!(
+            max_unavailable(Some(&pct("25%")), 2, 9),
+            0,
+            "25% of 2 rounds down"
+        );
+        assert_eq!(max_unavailable(Some(&pct("50%")), 3, 9), 1);
+        assert_eq!(max_unavailable(Some(&IntOrString::Int(1)), 3, 9), 1);
+        assert_eq!(max_unavailable(None, 3, 1), 1, "the kind's default");
+        let dep = |strategy: serde_json::Value| -> Deployment {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "web", "generation": 1, "annotations": { "a": "b" } },
+                "spec": { "replicas": 4, "selector": { "matchLabels": { "app": "web" } },
+                          "template": {}, "strategy": strategy, "paused": true },
+                "status": { "observedGeneration": 1, "replicas": 4, "updatedReplicas": 4,
+                            "readyReplicas": 3, "availableReplicas": 3 }
+            }))
+            .unwrap()
+        };
+        let w = WorkloadRollout::from(&dep(serde_json::json!({})));
+        assert_eq!(
+            (w.desired, w.available, w.min_available),
+            (4, 3, 3),
+            "default 25%"
+        );
+        assert!(w.paused);
+        assert_eq!(w.annotations.get("a").map(String::as_str), Some("b"));
+        let w = WorkloadRollout::from(&dep(serde_json::json!({ "type": "Recreate" })));
+        assert_eq!(w.min_available, 0);
+        let w = WorkloadRollout::from(&dep(
+            serde_json::json!({ "rollingUpdate": { "maxUnavailable": 0 } }),
+        ));
+        assert_eq!(w.min_available, 4);
+    }
+
+    #[test]
     fn pods_split_at_the_secret_change() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let pod = |name: &str, at: &str| PodInfo {
