@@ -205,13 +205,16 @@ impl Connected {
             target: t.clone(),
             db,
             secrets: Arc::new(AwsSecrets::new(session.clone(), &t.app_secret)),
-            cluster: Arc::new(K8sCluster::new(
-                k8s.clone(),
-                &t.external_secret,
-                &t.k8s_secret,
-                &t.deployment,
-                &t.container,
-            )),
+            cluster: Arc::new(
+                K8sCluster::new(
+                    k8s.clone(),
+                    &t.external_secret,
+                    &t.k8s_secret,
+                    &t.deployment,
+                    &t.container,
+                )
+                .with_database(t.engine, &t.database),
+            ),
         })
     }
 

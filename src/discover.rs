@@ -464,8 +464,11 @@ async fn admin(t: &mut Target, sm: &SecretsManager) {
     if t.sources.is_flag(Field::AdminSecretKey) {
         return;
     }
+    // The app secret's host names the terraform key (see `admin_key`); an
+    // app secret that cannot be read leaves the other rules.
+    let host = sm.app_secret(&t.app_secret).await.ok().map(|s| s.host);
     match sm.admin_secret_keys(&t.admin_secret).await {
-        Ok(keys) => match choose_admin_key(&t.app, &t.env, &t.database, &keys) {
+        Ok(keys) => match choose_admin_key(&t.app, &t.env, &t.database, host.as_deref(), &keys) {
             Ok((key, why)) => found(t, Field::AdminSecretKey, key, format!("admin secret key ({why})")),
             Err(keys) => t.note(Field::AdminSecretKey, NameSource::Choose(keys)),
         },

@@ -12,6 +12,7 @@ pub mod blast;
 mod client;
 pub mod consumers;
 pub mod cron;
+pub mod db_sync;
 mod error;
 pub mod exec;
 pub mod externalsecret;

@@ -125,6 +125,11 @@ impl Ctx {
         }
     }
 
+    /// Every environment of the rotation.
+    pub fn env_names(&self) -> impl Iterator<Item = &EnvName> {
+        self.envs.keys()
+    }
+
     pub fn env(&self, env: &str) -> StepResult<&EnvPorts> {
         self.envs
             .get(env)

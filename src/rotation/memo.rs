@@ -254,4 +254,12 @@ impl ClusterPort for MemoCluster {
     fn set_paused<'a>(&'a self, workload: &'a str, paused: bool) -> PortFuture<'a, ()> {
         self.answers.write(self.inner.set_paused(workload, paused))
     }
+    fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
+        self.answers
+            .read("restore_runs".into(), || self.inner.restore_runs())
+    }
+    fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        self.answers
+            .read(format!("sync_naming\0{login}"), || self.inner.sync_naming(login))
+    }
 }

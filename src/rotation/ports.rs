@@ -443,6 +443,62 @@ pub struct BlastRadius {
     pub unlisted: Vec<String>,
 }
 
+/// A place this cluster's data sync names a login (`k8s::db_sync`): a
+/// restore whose `DB_OWNER` is it, or a transform's line re-owning to it.
+/// Once the login is dropped, that restore fails after its swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncNaming {
+    pub cronjob: String,
+    /// `sets DB_OWNER=email-alert-api`, `transform x.sql: ALTER TABLE …`.
+    pub what: String,
+}
+
+/// How a restore job's latest run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    Running,
+    Succeeded,
+    Failed(String),
+}
+
+/// A restore CronJob of the app's database in this cluster (the estate's
+/// data sync): where it copies from, when it runs next, how it last ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRun {
+    pub cronjob: String,
+    /// The environment it restores from (its bucket's).
+    pub from: Option<String>,
+    pub suspended: bool,
+    /// The next run (`None`: suspended or none within a year), or why unknown.
+    pub next: Result<Option<DateTime<Utc>>, String>,
+    /// The latest Job and how it ended.
+    pub last: Option<(String, RestoreOutcome)>,
+}
+
+impl RestoreRun {
+    /// `CronJob db-backup-x-postgres (from production; next Mon 01:54 UTC; last db-backup-x-1 succeeded)`.
+    pub fn describe(&self) -> String {
+        let from = self
+            .from
+            .as_deref()
+            .map(|f| format!("from {f}; "))
+            .unwrap_or_default();
+        let next = match &self.next {
+            _ if self.suspended => "suspended".to_owned(),
+            Ok(Some(t)) => format!("next {}", t.format("%a %d %b %H:%M UTC")),
+            Ok(None) => "no run within a year".to_owned(),
+            Err(why) => format!("next run unknown: {why}"),
+        };
+        let last = match &self.last {
+            None => "no run kept".to_owned(),
+            Some((job, RestoreOutcome::Running)) => format!("{job} running"),
+            Some((job, RestoreOutcome::Succeeded)) => format!("last {job} succeeded"),
+            Some((job, RestoreOutcome::Failed(why))) => format!("last {job} FAILED: {why}"),
+        };
+        format!("CronJob {} ({from}{next}; {last})", self.cronjob)
+    }
+}
+
 /// One environment's cluster, for the app's ExternalSecret, Secret and its consumers.
 pub trait ClusterPort: Send + Sync {
     /// Annotate the ExternalSecret with `force-sync=<now>` and wait up to
@@ -491,6 +547,19 @@ pub trait ClusterPort: Send + Sync {
                 format!("this cluster cannot pause or resume {workload}"),
             ))
         })
+    }
+
+    /// Where the data sync of the app's database in this cluster (the
+    /// estate's `db-backup-…` CronJobs) names `login` (read-only). A
+    /// cluster without one answers none.
+    fn sync_naming<'a>(&'a self, _login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        Box::pin(async { Ok(vec![]) })
+    }
+
+    /// The restore CronJobs of the app's database in this cluster, with
+    /// their latest runs (read-only). A cluster without one answers none.
+    fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
+        Box::pin(async { Ok(vec![]) })
     }
 
     /// The pod (and its workload) behind each client address, in order;

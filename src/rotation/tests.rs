@@ -69,6 +69,10 @@ struct State {
     /// Users work through an owner role (PostgreSQL), rather than copied
     /// grants and definers (MySQL).
     owner_roles: bool,
+    /// Where the cluster's data sync names each login.
+    sync_naming: BTreeMap<String, Vec<SyncNaming>>,
+    /// The cluster's restore jobs of the app's database.
+    restore_runs: Vec<RestoreRun>,
 }
 
 /// Another consumer of the app's Secret: a worker, another app, a CronJob
@@ -446,6 +450,13 @@ fn cred_check(url: &Option<(String, String)>, expected: &AppCredentials) -> Opti
 }
 
 impl ClusterPort for Fake {
+    fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
+        ready(Ok(self.s().restore_runs.clone()))
+    }
+    fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        ready(Ok(self.s().sync_naming.get(login).cloned().unwrap_or_default()))
+    }
+
     fn force_sync(&self, _timeout: Duration) -> PortFuture<'_, SyncVerdict> {
         let mut s = self.s();
         s.writes.push("force_sync".into());
@@ -1070,6 +1081,119 @@ async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production(
         "{journal}"
     );
     assert!(!journal.contains(&p.users[&new].password));
+}
+
+/// A restore whose `DB_OWNER` names the login a rotation drops would fail
+/// every night after the drop: the plan's first step refuses, naming the
+/// CronJob and the change to make, before anything is written; once the
+/// cluster no longer names it, the rotation goes on.
+#[tokio::test]
+async fn a_restore_naming_the_login_to_drop_refuses_the_first_step_until_changed() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    s.fake("staging").sync_naming.insert(
+        "account-api".into(),
+        vec![SyncNaming {
+            cronjob: "db-backup-account-api-postgres".into(),
+            what: "sets DB_OWNER=account-api".into(),
+        }],
+    );
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    let (step, err) = failed_at(&s.run(&rot, &o).await);
+    assert_eq!(step, "production/inspect");
+    let e = err.to_string();
+    for said in [
+        "staging's data sync names account-api, which this rotation drops",
+        "db-backup-account-api-postgres sets DB_OWNER=account-api",
+        "charts/db-backup/values.yaml at cronjobs.staging.account-api-postgres",
+        "set DB_OWNER to \"account-api-owner-role\"",
+        "run this step again",
+    ] {
+        assert!(e.contains(said), "{said:?} not in: {e}");
+    }
+    for env in ["production", "staging"] {
+        let writes = s.fake(env).writes.clone();
+        assert!(writes.is_empty(), "{env} written before the refusal: {writes:?}");
+    }
+    // The estate changed as said: the rotation goes on.
+    s.fake("staging").sync_naming.clear();
+    assert!(matches!(
+        s.run(&rot, &o).await,
+        RunOutcome::Waiting(Wait::Overnight { .. })
+    ));
+}
+
+/// The wait ends when the restore's swap is observed and its job
+/// succeeded: a job still running, or one that failed after the swap (a
+/// `DB_OWNER` naming a missing role, a transform), keeps it open, saying why.
+#[tokio::test]
+async fn the_overnight_wait_ends_on_the_swap_and_the_jobs_success() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    let o = opts(true, &["account-api"]);
+    let rot = s.rotation(&o).await;
+    let overnight = RunOutcome::Waiting(Wait::Overnight {
+        env: "staging".into(),
+        from: "production".into(),
+    });
+    let run = |last: RestoreOutcome| RestoreRun {
+        cronjob: "db-backup-account-api-postgres".into(),
+        from: Some("production".into()),
+        suspended: false,
+        next: Ok(None),
+        last: Some(("db-backup-account-api-postgres-7".into(), last)),
+    };
+    s.fake("staging").restore_runs = vec![run(RestoreOutcome::Succeeded)];
+    assert_eq!(s.run(&rot, &o).await, overnight);
+    {
+        let p = s.fake("production");
+        nightly_restore(&p, &mut s.fake("staging"));
+    }
+    let (s, rot) = (&s, &rot);
+    let waiting_says = |o: RunOptions| async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let with_events = RunOptions {
+            events: Some(tx),
+            ..o
+        };
+        let outcome = s.run(rot, &with_events).await;
+        let mut seen = vec![];
+        while let Ok(ev) = rx.try_recv() {
+            if let StepEventKind::Observed(obs) = ev.kind
+                && ev.step.0 == "staging/await-overnight-sync"
+            {
+                seen.push(format!("{obs:?}"));
+            }
+        }
+        (outcome, seen.join("\n"))
+    };
+    s.fake("staging").restore_runs = vec![run(RestoreOutcome::Running)];
+    let (outcome, seen) = waiting_says(o.clone()).await;
+    assert_eq!(outcome, overnight, "{seen}");
+    assert!(
+        seen.contains("waiting for its job db-backup-account-api-postgres-7 to finish"),
+        "{seen}"
+    );
+    s.fake("staging").restore_runs = vec![run(RestoreOutcome::Failed(
+        "Job has reached the specified backoff limit".into(),
+    ))];
+    let (outcome, seen) = waiting_says(o.clone()).await;
+    assert_eq!(outcome, overnight, "{seen}");
+    for said in [
+        "but its job db-backup-account-api-postgres-7 failed: Job has reached the specified backoff limit",
+        "kubectl logs job/db-backup-account-api-postgres-7",
+        "kubectl create job --from=cronjob/db-backup-account-api-postgres",
+    ] {
+        assert!(seen.contains(said), "{said:?}: {seen}");
+    }
+    assert!(
+        !s.fake("staging")
+            .writes
+            .iter()
+            .any(|w| w.starts_with("CREATE USER")),
+        "staging not switched while its restore failed"
+    );
+    s.fake("staging").restore_runs = vec![run(RestoreOutcome::Succeeded)];
+    assert_eq!(s.run(rot, &o).await, RunOutcome::Done);
 }
 
 /// pg_dump creates no roles: staging gets the owner role (given to its old

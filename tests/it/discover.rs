@@ -228,6 +228,34 @@ async fn a_drifted_app_is_discovered_with_no_name_flags_and_flags_override() {
     assert_eq!(t.k8s_secret, "whitehall-database");
     assert_eq!(t.external_secret, "whitehall-database");
 
+    // govuk-chat's admin key is `chat`: neither its name, its underscored
+    // name (a key here too) nor its database's. Its RDS host says so.
+    let mut chat = Target::new(s.env(), "govuk-chat", Engine::Postgres);
+    chat.database = "govuk_chat_production".into();
+    let body = json!({
+        "username": "govuk-chat",
+        "password": "Ch4tPassw0rdForDiscovery",
+        "host": "chat-postgres.staging.govuk-internal.digital",
+    });
+    assert!(s.sm().create_if_missing(&chat.app_secret, &body).await.unwrap());
+    s.add_admin_key("govuk_chat").await;
+    s.add_admin_key("chat").await;
+    let pp = PostParams::default();
+    s.api::<rotui_sandbox::controllers::ExternalSecret>()
+        .create(&pp, &govuk::external_secret(&chat))
+        .await
+        .unwrap();
+    s.api::<Deployment>()
+        .create(&pp, &govuk::deployment(&chat, 0))
+        .await
+        .unwrap();
+    let t = s.discover(&s.no_name_flags("govuk-chat", Engine::Postgres)).await;
+    assert_eq!(t.admin_secret_key, "chat");
+    assert_eq!(
+        discovered(&t, Field::AdminSecretKey),
+        "admin secret key (RDS host name)"
+    );
+
     // A Deployment not named after the app is found by its label, and with
     // no Secret synced yet the database comes from the template.
     let mut legacy = Target::new(s.env(), "legacy-app", Engine::Postgres);

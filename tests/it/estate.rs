@@ -527,6 +527,82 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
             "the promote preview shows {shown:?}: {promote}"
         );
     }
+    // Staging's restore job hands the database to the login this rotation
+    // drops (as authenticating-proxy's, content-block-manager's and
+    // email-alert-api's do): refused at the first step, nothing written,
+    // the change to make said.
+    let cronjobs = kube::Api::<k8s_openapi::api::batch::v1::CronJob>::namespaced(
+        fx.estate.client("staging").clone(),
+        "apps",
+    );
+    let restore_job = |owner: &str| -> k8s_openapi::api::batch::v1::CronJob {
+        let env = serde_json::json!([
+            { "name": "DB_HOST", "value": "content-store-postgres" },
+            { "name": "DB_DATABASE", "value": "content_store_production" },
+            { "name": "BUCKET", "value": "s3://govuk-production-database-backups" },
+            { "name": "DB_OWNER", "value": owner },
+        ]);
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "db-backup-content-store-postgres" },
+            "spec": { "schedule": "6 22 * * 0-4", "jobTemplate": { "spec": { "template": { "spec": {
+                "restartPolicy": "Never",
+                "initContainers": [{ "name": "0-restore", "image": "govuk-toolbox",
+                    "command": ["/opt/bin/backup-postgres"], "args": ["restore"], "env": env }],
+                "containers": [{ "name": "1-backup", "image": "govuk-toolbox",
+                    "command": ["/opt/bin/backup-postgres"], "args": ["backup"], "env": env }] } } } } }
+        }))
+        .unwrap()
+    };
+    cronjobs
+        .create(&Default::default(), &restore_job("content-store"))
+        .await
+        .unwrap();
+    let (code, text) = fx.rotui(&[], &run(&["--yes"])).await;
+    assert_ne!(code, Some(0), "{text}");
+    for said in [
+        "staging's data sync names content-store, which this rotation drops",
+        "db-backup-content-store-postgres sets DB_OWNER=content-store",
+        "at cronjobs.staging.content-store-postgres: set DB_OWNER to \"content-store-owner-role\"",
+    ] {
+        assert!(text.contains(said), "{said:?} is said: {text}");
+    }
+    // Nothing but the rotation's hold (its mark) is written: no pending
+    // version, no new login.
+    for env in ["production", "staging"] {
+        let d = fx
+            .sm(env)
+            .await
+            .describe_secret()
+            .secret_id("govuk/content-store/postgres")
+            .send()
+            .await
+            .unwrap();
+        let stages: Vec<&String> = d.version_ids_to_stages().unwrap().values().flatten().collect();
+        assert!(
+            !stages.iter().any(|s| *s == "AWSPENDING"),
+            "{env}: nothing pending before the refusal: {stages:?}"
+        );
+        let logins = fx.pg_logins(env).await;
+        assert!(
+            !logins.iter().any(|l| l.starts_with("content-store-user-")),
+            "{env}: {logins:?}"
+        );
+    }
+    // Changed as said: the rotation goes on.
+    cronjobs
+        .replace("db-backup-content-store-postgres", &Default::default(), &{
+            let mut cj = restore_job("content-store-owner-role");
+            cj.metadata.resource_version = cronjobs
+                .get("db-backup-content-store-postgres")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version;
+            cj
+        })
+        .await
+        .unwrap();
+
     // Two laptops start it at once: one is refused, the other goes on.
     let (code, text) = fx.race(&run(&["--yes"])).await;
     assert_eq!(code, Some(10), "{text}");

@@ -1055,3 +1055,169 @@ async fn the_cluster_pane_keeps_a_password_that_differs_from_awscurrent_for_v() 
     assert_no_secret(&format!("{view:?}"), &[&old_pw, &new_pw]);
     watching.abort();
 }
+
+/// A `db-backup-…` CronJob as govuk-helm-charts renders it for staging:
+/// restore from production, a transform, a backup; `DB_OWNER` in every
+/// container's env when the values set it.
+fn sync_cronjob(
+    name: &str,
+    dbms: &str,
+    database: &str,
+    owner: Option<&str>,
+    transform: Option<&str>,
+) -> k8s_openapi::api::batch::v1::CronJob {
+    let env = |bucket: &str| {
+        let mut e = vec![
+            json!({ "name": "DB_HOST", "value": &name["db-backup-".len()..] }),
+            json!({ "name": "DB_DATABASE", "value": database }),
+            json!({ "name": "BUCKET", "value": bucket }),
+        ];
+        if let Some(o) = owner {
+            e.push(json!({ "name": "DB_OWNER", "value": o }));
+        }
+        e
+    };
+    let op = |i: usize, op: &str, script: Option<&str>, bucket: &str| {
+        let mut args = vec![op.to_owned()];
+        args.extend(script.map(str::to_owned));
+        json!({ "name": format!("{i}-{op}"), "image": "govuk-toolbox", "command": [format!("/opt/bin/backup-{dbms}")],
+                "args": args, "env": env(bucket) })
+    };
+    let mut init = vec![op(0, "restore", None, "s3://govuk-production-database-backups")];
+    init.extend(transform.map(|t| op(1, "transform", Some(t), "")));
+    let last = init.len();
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": { "name": name, "namespace": "apps" },
+        "spec": { "schedule": "54 1 * * 1-5", "concurrencyPolicy": "Forbid",
+            "jobTemplate": { "spec": { "backoffLimit": 0, "template": { "spec": {
+                "restartPolicy": "Never", "initContainers": init,
+                "containers": [op(last, "backup", None, "s3://govuk-staging-database-backups")] } } } } }
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_sync_is_read_from_its_cronjobs_jobs_and_transforms() {
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use rotui::k8s::db_sync::{self, RunOutcome};
+    use rotui::target::Engine;
+
+    let w = world().await;
+    let pp = PostParams::default();
+    let name = "db-backup-email-alert-api-postgres";
+    let database = "email-alert-api_production";
+    let cj = w
+        .k8s
+        .api::<CronJob>()
+        .create(
+            &pp,
+            &sync_cronjob(
+                name,
+                "postgres",
+                database,
+                Some("email-alert-api"),
+                Some("email-alert-api.sql"),
+            ),
+        )
+        .await
+        .unwrap();
+    // Another database's sync and a MySQL one are not this one's.
+    for other in [
+        sync_cronjob(
+            "db-backup-content-store-postgres",
+            "postgres",
+            "content_store_production",
+            None,
+            None,
+        ),
+        sync_cronjob("db-backup-whitehall-mysql", "mysql", database, None, None),
+    ] {
+        w.k8s.api::<CronJob>().create(&pp, &other).await.unwrap();
+    }
+
+    // Before the chart's ConfigMap exists, the transform cannot be read: said.
+    let sync = db_sync::read(&w.k8s, Engine::Postgres, database).await.unwrap();
+    assert_eq!(sync.jobs.len(), 1, "{sync:?}");
+    let job = &sync.jobs[0];
+    assert_eq!(job.cronjob, name);
+    assert_eq!(job.restored_from().as_deref(), Some("production"));
+    assert_eq!(job.last_run, None);
+    assert_eq!(sync.unread, vec!["transforms: no ConfigMap db-backup".to_owned()]);
+    let said = |sync: &db_sync::Sync| -> Vec<String> {
+        sync.naming("email-alert-api")
+            .into_iter()
+            .map(|n| format!("{}: {}", n.cronjob, n.what))
+            .collect()
+    };
+    assert_eq!(
+        said(&sync),
+        vec![format!("{name}: sets DB_OWNER=email-alert-api")]
+    );
+
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "db-backup" },
+        "data": { "email-alert-api.sql": "DROP TABLE IF EXISTS emails_old;\nALTER TABLE emails OWNER TO \"email-alert-api\";\n" }
+    }))
+    .unwrap();
+    w.k8s.api::<ConfigMap>().create(&pp, &cm).await.unwrap();
+    // Two runs: the older succeeded, the latest failed.
+    let owner = json!([{ "apiVersion": "batch/v1", "kind": "CronJob", "name": name,
+                         "uid": cj.metadata.uid.clone().unwrap(), "controller": true }]);
+    for (n, status) in [
+        (
+            "1",
+            json!({ "succeeded": 1, "conditions": [{ "type": "Complete", "status": "True" }] }),
+        ),
+        (
+            "2",
+            json!({ "failed": 1, "conditions": [{ "type": "Failed", "status": "True",
+                      "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }] }),
+        ),
+    ] {
+        let job: Job = serde_json::from_value(json!({
+            "metadata": { "name": format!("{name}-{n}"), "ownerReferences": owner },
+            "spec": { "template": { "spec": { "restartPolicy": "Never",
+                "containers": [{ "name": "2-backup", "image": "govuk-toolbox" }] } } }
+        }))
+        .unwrap();
+        let created = w.k8s.api::<Job>().create(&pp, &job).await.unwrap();
+        let mut with_status = created.clone();
+        with_status.status = Some(serde_json::from_value(status).unwrap());
+        w.k8s
+            .api::<Job>()
+            .replace_status(&created.metadata.name.clone().unwrap(), &pp, &with_status)
+            .await
+            .unwrap();
+        // Creation times are whole seconds: the second run is created in a later one.
+        if n == "1" {
+            let first = created.metadata.creation_timestamp.clone().unwrap().0;
+            while k8s_openapi::jiff::Timestamp::now().as_second() <= first.as_second() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let sync = db_sync::read(&w.k8s, Engine::Postgres, database).await.unwrap();
+    assert!(sync.unread.is_empty(), "{:?}", sync.unread);
+    let last = sync.jobs[0].last_run.clone().unwrap();
+    assert_eq!(last.job, format!("{name}-2"));
+    assert_eq!(
+        last.outcome,
+        RunOutcome::Failed {
+            why: "Job has reached the specified backoff limit".into()
+        }
+    );
+    assert_eq!(
+        said(&sync),
+        vec![
+            format!("{name}: sets DB_OWNER=email-alert-api"),
+            format!(
+                "{name}: transform email-alert-api.sql: ALTER TABLE emails OWNER TO \"email-alert-api\";"
+            ),
+        ]
+    );
+    // The login a rotation creates is named nowhere.
+    assert!(sync.naming("email-alert-api-owner").is_empty());
+    drop(w);
+}

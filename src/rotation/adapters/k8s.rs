@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::k8s::blast;
 use crate::k8s::consumers::{self, Consumer, Consumers, ContainerReads, KeyRead, Kind, ReadVia, Workload};
+use crate::k8s::db_sync;
 use crate::k8s::externalsecret::{ForceSync, SyncOutcome};
 use crate::k8s::secret_check::{
     DATABASE_URL, Expected, UrlCheck, check_secret, read_url, unparsable, unparsable_note,
@@ -12,9 +13,11 @@ use crate::k8s::secret_check::{
 use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
     AppCredentials, BlastRadius, ClusterPort, CredCheck, CronImpact, PodCheck, PortError, PortErrorKind,
-    PortFuture, RestartImpact, RolloutCheck, SyncVerdict, System, WorkloadCheck, WorkloadHealth,
+    PortFuture, RestartImpact, RestoreOutcome, RestoreRun, RolloutCheck, SyncNaming, SyncVerdict, System,
+    WorkloadCheck, WorkloadHealth,
 };
 use crate::secret::ExposeSecret;
+use crate::target::Engine;
 
 /// One environment's cluster, for the app's objects (in the client's namespace).
 #[derive(Clone)]
@@ -24,6 +27,8 @@ pub struct K8sCluster {
     secret: String,
     deployment: String,
     container: String,
+    /// The app's database, whose data sync [`ClusterPort::sync_naming`] reads.
+    database: Option<(Engine, String)>,
 }
 
 impl K8sCluster {
@@ -40,7 +45,14 @@ impl K8sCluster {
             secret: secret.into(),
             deployment: deployment.into(),
             container: container.into(),
+            database: None,
         }
+    }
+
+    /// The app's database, for its data sync.
+    pub fn with_database(mut self, engine: Engine, database: impl Into<String>) -> Self {
+        self.database = Some((engine, database.into()));
+        self
     }
 }
 
@@ -156,6 +168,52 @@ impl ClusterPort for K8sCluster {
                 );
             }
             Ok(check)
+        })
+    }
+
+    fn sync_naming<'a>(&'a self, login: &'a str) -> PortFuture<'a, Vec<SyncNaming>> {
+        Box::pin(async move {
+            let Some((engine, database)) = &self.database else {
+                return Ok(vec![]);
+            };
+            let sync = db_sync::read(&self.k8s, *engine, database).await?;
+            Ok(sync
+                .naming(login)
+                .into_iter()
+                .map(|n| SyncNaming {
+                    cronjob: n.cronjob,
+                    what: n.what,
+                })
+                .collect())
+        })
+    }
+
+    fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
+        Box::pin(async move {
+            let Some((engine, database)) = &self.database else {
+                return Ok(vec![]);
+            };
+            let sync = db_sync::read(&self.k8s, *engine, database).await?;
+            let now = chrono::Utc::now();
+            Ok(sync
+                .jobs
+                .iter()
+                .filter(|j| j.restores())
+                .map(|j| RestoreRun {
+                    cronjob: j.cronjob.clone(),
+                    from: j.restored_from(),
+                    suspended: j.suspended,
+                    next: j.next_run(now),
+                    last: j.last_run.as_ref().map(|r| {
+                        let outcome = match &r.outcome {
+                            db_sync::RunOutcome::Running => RestoreOutcome::Running,
+                            db_sync::RunOutcome::Succeeded { .. } => RestoreOutcome::Succeeded,
+                            db_sync::RunOutcome::Failed { why } => RestoreOutcome::Failed(why.clone()),
+                        };
+                        (r.job.clone(), outcome)
+                    }),
+                })
+                .collect())
         })
     }
 

@@ -89,8 +89,13 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
                 } else {
                     format!(", member of {}", u.member_of.join(", "))
                 };
+                let unread = match restore::sync_blockers(cx).await? {
+                    Ok(blocks) => return Ok(Blocked(blocks.join("\n"))),
+                    Err(notes) if notes.is_empty() => String::new(),
+                    Err(notes) => format!("; {notes}"),
+                };
                 Done(format!(
-                    "{}: {}{roles}, {verb} {}",
+                    "{}: {}{roles}, {verb} {}{unread}",
                     u.key(),
                     count(grants.len() as i64, "grant"),
                     count(objects.len() as i64, "object")
@@ -316,7 +321,11 @@ pub(super) async fn preview(step: &Step, cx: &StepCtx<'_>) -> StepResult<Vec<Str
     let db = &cx.ports()?.db;
     let read_only = |what: String| Ok(vec![format!("-- read only: {what}")]);
     match &step.kind {
-        StepKind::Inspect => read_only(format!("{}'s account, grants and objects", n.old)),
+        StepKind::Inspect => read_only(format!(
+            "{}'s account, grants and objects; whether a restore of the estate's data sync \
+             (db-backup CronJobs) names a login this rotation drops",
+            n.old
+        )),
         StepKind::CheckDefiners => read_only(format!(
             "views, functions, procedures, triggers and events defined by {}",
             n.old

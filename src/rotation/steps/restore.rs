@@ -10,7 +10,7 @@ use super::super::context::StepCtx;
 use super::super::hold::read_mark;
 use super::super::mark::ABSENT;
 use super::super::outcome::{Applied, Observation, StepError, StepResult, Wait};
-use super::super::ports::System;
+use super::super::ports::{RestoreOutcome, RestoreRun, System};
 use crate::target::EnvName;
 
 /// This rotation's baseline for the step's environment, from the live mark.
@@ -46,6 +46,18 @@ pub(super) async fn observe_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Obs
         )));
     }
     let now = identity(cx).await?;
+    let runs = restore_runs(cx).await;
+    let jobs = if runs.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            runs.iter()
+                .map(RestoreRun::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
     Ok(match baseline(cx).await? {
         None => Observation::NotDone(format!(
             "{db} ({now}) has no baseline yet: the step records it on the rotation mark, then waits \
@@ -55,12 +67,37 @@ pub(super) async fn observe_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Obs
             Observation::NotDone(format!("{db} does not exist right now: a restore is under way"))
         }
         Some(b) if b == now => Observation::NotDone(format!(
-            "{db} was last re-created before {from}'s switch ({now}); waiting for the nightly restore"
+            "{db} was last re-created before {from}'s switch ({now}); waiting for the nightly restore{jobs}"
         )),
-        Some(b) => Observation::Done(format!(
-            "{db} was re-created by a restore after {from}'s switch ({b} then, {now} now)"
-        )),
+        // Swapped; the job goes on after the swap (the owner, transforms,
+        // a backup), and only its success says the copy is whole.
+        Some(b) => match runs.iter().find_map(|r| r.last.as_ref().map(|l| (r, l))) {
+            Some((_, (job, RestoreOutcome::Running))) => Observation::NotDone(format!(
+                "{db} was swapped by a restore after {from}'s switch ({b} then, {now} now); \
+                 waiting for its job {job} to finish"
+            )),
+            Some((r, (job, RestoreOutcome::Failed(why)))) => Observation::NotDone(format!(
+                "{db} was swapped by a restore after {from}'s switch ({b} then, {now} now), but its \
+                 job {job} failed: {why}. Waiting for a run that succeeds ({}): see the job's logs \
+                 (kubectl logs job/{job} --all-containers), fix the cause, and run the CronJob again \
+                 (kubectl create job --from=cronjob/{} …)",
+                r.describe(),
+                r.cronjob
+            )),
+            _ => Observation::Done(format!(
+                "{db} was re-created by a restore after {from}'s switch ({b} then, {now} now){jobs}"
+            )),
+        },
     })
+}
+
+/// The restore jobs of the step's environment; none where the cluster
+/// cannot say (the wait then goes by the database's identity alone).
+async fn restore_runs(cx: &StepCtx<'_>) -> Vec<RestoreRun> {
+    let Ok(ports) = cx.ports() else { return vec![] };
+    cx.read(System::Kubernetes, ports.cluster.restore_runs())
+        .await
+        .unwrap_or_default()
 }
 
 pub(super) async fn preview_wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Vec<String>> {
@@ -110,4 +147,60 @@ pub(super) async fn wait(cx: &StepCtx<'_>, from: &str) -> StepResult<Applied> {
         env: cx.step.env.clone(),
         from: EnvName::from(from),
     }))
+}
+
+/// The data sync's interlock: a restore in any environment of this rotation
+/// whose run names the login the rotation drops there (its `DB_OWNER`, a
+/// transform re-owning to it) would fail after its swap once that login is
+/// gone, every night after. So the plan's first step refuses until the
+/// estate is changed, and says how; once the cluster shows the change, the
+/// step goes on. `Ok(Err(notes))`: nothing names a login, with the
+/// environments whose sync could not be read (said, not refused).
+pub(super) async fn sync_blockers(cx: &StepCtx<'_>) -> StepResult<Result<Vec<String>, String>> {
+    let mut blocks = vec![];
+    let mut notes = vec![];
+    for env in cx.ctx.env_names() {
+        let login = cx.rotation.old_user(env);
+        let ports = cx.ports_of(env)?;
+        let names = match cx
+            .read(System::Kubernetes, ports.cluster.sync_naming(login))
+            .await
+        {
+            Ok(names) => names,
+            Err(e) => {
+                notes.push(format!("{env}'s data sync was not read ({e})"));
+                continue;
+            }
+        };
+        if names.is_empty() {
+            continue;
+        }
+        let owner = &ports.target.owner_role;
+        let jobs: std::collections::BTreeSet<&str> = names.iter().map(|n| n.cronjob.as_str()).collect();
+        let changes: Vec<String> = jobs
+            .iter()
+            .map(|job| {
+                let key = job.strip_prefix(crate::k8s::db_sync::PREFIX).unwrap_or(job);
+                format!("cronjobs.{env}.{key}")
+            })
+            .collect();
+        let what: Vec<String> = names
+            .iter()
+            .map(|n| format!("{} {}", n.cronjob, n.what))
+            .collect();
+        blocks.push(format!(
+            "{env}'s data sync names {login}, which this rotation drops: {}. Once {login} is gone \
+             that restore fails after its swap. Change it first, in govuk-helm-charts \
+             charts/db-backup/values.yaml at {}: set DB_OWNER to \"{owner}\" in extraEnv and make \
+             any transform re-own to \"{owner}\" instead of \"{login}\"; once the cluster shows it, \
+             run this step again",
+            what.join("; "),
+            changes.join(", "),
+        ));
+    }
+    Ok(if blocks.is_empty() {
+        Err(notes.join("; "))
+    } else {
+        Ok(blocks)
+    })
 }

@@ -51,6 +51,7 @@ pub static RESOURCES: &[ResourceType] = &[
     rt("", &["v1"], "namespaces", "namespace", "Namespace", false, &["ns"], true, false),
     rt("", &["v1"], "pods", "pod", "Pod", true, &["po"], true, true),
     rt("", &["v1"], "secrets", "secret", "Secret", true, &[], false, false),
+    rt("", &["v1"], "configmaps", "configmap", "ConfigMap", true, &["cm"], false, false),
     rt("", &["v1"], "events", "event", "Event", true, &["ev"], false, false),
     // What kube-runtime's event Recorder writes; kept apart from core Events.
     rt("events.k8s.io", &["v1"], "events", "event", "Event", true, &[], false, false),
