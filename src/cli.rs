@@ -142,6 +142,19 @@ pub struct RotateArgs {
     /// (exit 10; run again to keep waiting) [default: 600 s rollout, 300 s drain].
     #[arg(long, value_name = "SECS")]
     pub wait_timeout: Option<u64>,
+    /// The health gate: how long each restarting workload may take to be
+    /// ready on the new credentials (crash loops and too few available
+    /// pods stop it at once); past it the rollout step stops the plan and
+    /// offers the rollback [default: 300 s].
+    #[arg(long, value_name = "SECS")]
+    pub gate_timeout: Option<u64>,
+    /// Restart the workloads one at a time, each behind its gate, Reloader's
+    /// too: the sync step pauses each Deployment Reloader restarts (`kubectl
+    /// rollout pause`) and the rollout step resumes them in turn.
+    /// StatefulSets and DaemonSets cannot be paused: Reloader restarts
+    /// them at once. Also `stagger = true` under `[apps.<app>]`.
+    #[arg(long)]
+    pub stagger: bool,
 }
 
 #[derive(Debug, Args)]

@@ -120,6 +120,9 @@ pub struct AppConfig {
     /// `false`: the nightly restore does not copy this app's database
     /// (e.g. account-api), so its restored environments stand on their own.
     pub copied_by_restore: Option<bool>,
+    /// `true`: rotations restart the app's workloads one at a time, each
+    /// behind its health gate (`rotui rotate --stagger`; the dashboard too).
+    pub stagger: Option<bool>,
 }
 
 /// Every configured environment, by name.

@@ -16,6 +16,9 @@
 //! The points, each passed right after the call it names succeeded:
 //! `write/db` (one statement), `write/secret` (AWSPENDING stored,
 //! promoted, rolled back), `write/cluster` (force-sync annotated),
+//! `write/restart` (a workload's `rollout restart` patched, before rotui
+//! journals it or watches its gate), `write/pause` (a Deployment paused or
+//! resumed for `--stagger`),
 //! `mark/set`, `mark/clear` (the rotation mark), `secret-call` (each
 //! Secrets Manager call of a staged write: the rollback's move of
 //! AWSCURRENT, then of AWSPENDING), `definer-backup` (a MySQL routine or

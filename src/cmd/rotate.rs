@@ -206,6 +206,16 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             },
             None => opts,
         };
+        let opts = match args.gate_timeout.map(std::time::Duration::from_secs) {
+            Some(gate_timeout) => RunOptions { gate_timeout, ..opts },
+            None => opts,
+        };
+        let stagger = args.stagger
+            || crate::config::Config::load(conn.config.as_deref())
+                .ok()
+                .and_then(|c| c.apps.get(&spec.app).and_then(|a| a.stagger))
+                .unwrap_or(false);
+        let opts = RunOptions { stagger, ..opts };
         let opts = limited(opts, &args.limits);
         // Everything the rotation needs, checked before anything is written.
         let report = preflight(&connected).await;

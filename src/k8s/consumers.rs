@@ -91,6 +91,15 @@ impl Workload {
             name: name.into(),
         }
     }
+
+    /// `deployment/signon-worker` (as [`fmt::Display`] writes it) back to a workload.
+    pub fn parse(s: &str) -> Option<Workload> {
+        let (kind, name) = s.split_once('/')?;
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(kind))?;
+        (!name.is_empty()).then(|| Workload::new(kind, name))
+    }
 }
 
 impl fmt::Display for Workload {

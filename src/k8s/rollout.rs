@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
@@ -138,6 +140,10 @@ pub struct PodInfo {
     pub started: Option<DateTime<Utc>>,
     /// Being deleted (`metadata.deletionTimestamp` set).
     pub terminating: bool,
+    /// Its containers' restarts, summed (`restartCount`): a crash loop grows it.
+    pub restarts: i32,
+    /// A container's waiting reason (`CrashLoopBackOff`, `CreateContainerConfigError`).
+    pub waiting: Option<String>,
 }
 
 impl From<&Pod> for PodInfo {
@@ -157,6 +163,17 @@ impl From<&Pod> for PodInfo {
                 .or_else(|| p.metadata.creation_timestamp.clone().map(|t| t.0))
                 .and_then(|t| DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)),
             terminating: p.metadata.deletion_timestamp.is_some(),
+            restarts: status
+                .container_statuses
+                .iter()
+                .flatten()
+                .map(|c| c.restart_count)
+                .sum(),
+            waiting: status
+                .container_statuses
+                .iter()
+                .flatten()
+                .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone()),
         }
     }
 }
@@ -240,15 +257,56 @@ pub struct WorkloadRollout {
     pub summary: String,
     /// Its pods' label selector.
     pub selector: String,
+    /// The workload's own annotations (Reloader's are read from them).
+    pub annotations: BTreeMap<String, String>,
+    /// Desired pods, and how many are available now.
+    pub desired: i32,
+    pub available: i32,
+    /// The fewest available pods its strategy allows while it rolls:
+    /// replicas − maxUnavailable (a percentage rounded down, as the
+    /// controllers do); 0 for Recreate and OnDelete.
+    pub min_available: i32,
+    /// A Deployment paused (`kubectl rollout pause`): it rolls nothing until resumed.
+    pub paused: bool,
 }
 
-impl From<&RolloutStatus> for WorkloadRollout {
-    fn from(d: &RolloutStatus) -> Self {
+/// `maxUnavailable` of `desired` pods, as the controllers resolve it: a
+/// percentage rounds down (`25%` of 2 is 0), absent is `default`.
+pub fn max_unavailable(v: Option<&IntOrString>, desired: i32, default: i32) -> i32 {
+    match v {
+        Some(IntOrString::Int(n)) => *n,
+        Some(IntOrString::String(s)) => s
+            .trim_end_matches('%')
+            .parse::<i64>()
+            .map_or(default, |p| (i64::from(desired) * p / 100) as i32),
+        None => default,
+    }
+}
+
+impl From<&Deployment> for WorkloadRollout {
+    fn from(dep: &Deployment) -> Self {
+        let d = RolloutStatus::from(dep);
+        let strategy = dep.spec.as_ref().and_then(|s| s.strategy.as_ref());
+        let min_available = if strategy.and_then(|s| s.type_.as_deref()) == Some("Recreate") {
+            0
+        } else {
+            // Kubernetes' default maxUnavailable for a Deployment: 25%.
+            let default = max_unavailable(Some(&IntOrString::String("25%".into())), d.desired, 0);
+            let max = strategy
+                .and_then(|s| s.rolling_update.as_ref())
+                .and_then(|r| r.max_unavailable.as_ref());
+            d.desired - max_unavailable(max, d.desired, default)
+        };
         WorkloadRollout {
             workload: Workload::new(Kind::Deployment, d.name.clone()),
             complete: d.is_complete(),
             summary: d.summary(),
             selector: d.selector.clone(),
+            annotations: dep.annotations().clone(),
+            desired: d.desired,
+            available: d.available,
+            min_available,
+            paused: dep.spec.as_ref().and_then(|s| s.paused) == Some(true),
         }
     }
 }
@@ -294,6 +352,21 @@ impl From<&StatefulSet> for WorkloadRollout {
                 st.replicas
             ),
             selector: match_labels(&spec.selector),
+            annotations: s.annotations().clone(),
+            desired,
+            available: st.available_replicas.unwrap_or(ready),
+            min_available: match spec.update_strategy.as_ref().and_then(|u| u.type_.as_deref()) {
+                Some("OnDelete") => 0,
+                _ => {
+                    let max = spec
+                        .update_strategy
+                        .as_ref()
+                        .and_then(|u| u.rolling_update.as_ref())
+                        .and_then(|r| r.max_unavailable.as_ref());
+                    desired - max_unavailable(max, desired, 1)
+                }
+            },
+            paused: false,
         }
     }
 }
@@ -312,6 +385,21 @@ impl From<&DaemonSet> for WorkloadRollout {
             complete: seen && updated >= desired && available >= desired,
             summary: format!("{updated}/{desired} updated, {available} available{note}"),
             selector: match_labels(&spec.selector),
+            annotations: d.annotations().clone(),
+            desired,
+            available,
+            min_available: match spec.update_strategy.as_ref().and_then(|u| u.type_.as_deref()) {
+                Some("OnDelete") => 0,
+                _ => {
+                    let max = spec
+                        .update_strategy
+                        .as_ref()
+                        .and_then(|u| u.rolling_update.as_ref())
+                        .and_then(|r| r.max_unavailable.as_ref());
+                    desired - max_unavailable(max, desired, 1)
+                }
+            },
+            paused: false,
         }
     }
 }
@@ -338,7 +426,7 @@ pub async fn workload(k8s: &K8s, w: &Workload) -> Result<Option<WorkloadRollout>
     Ok(match w.kind {
         Kind::Deployment => one::<Deployment>(k8s, name, "deployments")
             .await?
-            .map(|d| WorkloadRollout::from(&RolloutStatus::from(&d))),
+            .map(|d| WorkloadRollout::from(&d)),
         Kind::StatefulSet => one::<StatefulSet>(k8s, name, "statefulsets")
             .await?
             .map(|s| WorkloadRollout::from(&s)),
@@ -359,6 +447,53 @@ pub async fn pods_matching(k8s: &K8s, selector: &str) -> Result<Vec<PodInfo>, K8
     let mut pods: Vec<PodInfo> = list.items.iter().map(PodInfo::from).collect();
     sort(&mut pods);
     Ok(pods)
+}
+
+/// The pod-template annotation `kubectl rollout restart` writes.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// `kubectl rollout restart`: write `at` (RFC 3339) as the pod template's
+/// [`RESTARTED_AT`], which changes the template and so rolls every pod, by
+/// the workload's own strategy. A kind that does not roll out is refused.
+pub async fn restart(k8s: &K8s, w: &Workload, at: &str) -> Result<(), K8sError> {
+    let patch = serde_json::json!({ "spec": { "template": { "metadata": { "annotations": {
+        RESTARTED_AT: at,
+    }}}}});
+    let (params, patch) = (PatchParams::default(), Patch::Merge(&patch));
+    let resource = w.kind.resource();
+    let done = match w.kind {
+        Kind::Deployment => k8s
+            .api::<Deployment>()
+            .patch(&w.name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::StatefulSet => k8s
+            .api::<StatefulSet>()
+            .patch(&w.name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::DaemonSet => k8s
+            .api::<DaemonSet>()
+            .patch(&w.name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::CronJob | Kind::Job => {
+            return Err(K8sError::Invalid(format!(
+                "{w} does not roll out: nothing to restart"
+            )));
+        }
+    };
+    done.map_err(|e| k8s.op("patch", resource).named(&w.name).err(e))
+}
+
+/// `kubectl rollout pause` (`paused`) or `resume` of a Deployment.
+pub async fn set_paused(k8s: &K8s, name: &str, paused: bool) -> Result<(), K8sError> {
+    let patch = serde_json::json!({ "spec": { "paused": paused } });
+    k8s.api::<Deployment>()
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|e| k8s.op("patch", "deployments").named(name).err(e))
 }
 
 fn sort(pods: &mut [PodInfo]) {
@@ -538,6 +673,43 @@ mod tests {
     }
 
     #[test]
+    fn strategies_floor_available_pods_as_the_controllers_round() {
+        let pct = |s: &str| IntOrString::String(s.into());
+        assert_eq!(
+            max_unavailable(Some(&pct("25%")), 2, 9),
+            0,
+            "25% of 2 rounds down"
+        );
+        assert_eq!(max_unavailable(Some(&pct("50%")), 3, 9), 1);
+        assert_eq!(max_unavailable(Some(&IntOrString::Int(1)), 3, 9), 1);
+        assert_eq!(max_unavailable(None, 3, 1), 1, "the kind's default");
+        let dep = |strategy: serde_json::Value| -> Deployment {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "web", "generation": 1, "annotations": { "a": "b" } },
+                "spec": { "replicas": 4, "selector": { "matchLabels": { "app": "web" } },
+                          "template": {}, "strategy": strategy, "paused": true },
+                "status": { "observedGeneration": 1, "replicas": 4, "updatedReplicas": 4,
+                            "readyReplicas": 3, "availableReplicas": 3 }
+            }))
+            .unwrap()
+        };
+        let w = WorkloadRollout::from(&dep(serde_json::json!({})));
+        assert_eq!(
+            (w.desired, w.available, w.min_available),
+            (4, 3, 3),
+            "default 25%"
+        );
+        assert!(w.paused);
+        assert_eq!(w.annotations.get("a").map(String::as_str), Some("b"));
+        let w = WorkloadRollout::from(&dep(serde_json::json!({ "type": "Recreate" })));
+        assert_eq!(w.min_available, 0);
+        let w = WorkloadRollout::from(&dep(
+            serde_json::json!({ "rollingUpdate": { "maxUnavailable": 0 } }),
+        ));
+        assert_eq!(w.min_available, 4);
+    }
+
+    #[test]
     fn pods_split_at_the_secret_change() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let pod = |name: &str, at: &str| PodInfo {
@@ -546,6 +718,8 @@ mod tests {
             ready: true,
             started: Some(t(at)),
             terminating: false,
+            restarts: 0,
+            waiting: None,
         };
         let snap = RolloutSnapshot {
             deployment: Some(status(2, 2, 1, 1, 1, 1)),

@@ -270,6 +270,21 @@ fn entry_text(e: &Entry) -> String {
             if *baseline { "before the switch " } else { "" },
             logins.summary()
         ),
+        Event::WorkloadRestarted {
+            step,
+            workload,
+            restarted_at,
+        } => {
+            format!("{step}: rotui restarted {workload} (restartedAt {restarted_at})")
+        }
+        Event::WorkloadResumed { step, workload } => {
+            format!("{step}: rotui resumed {workload} (paused for --stagger)")
+        }
+        Event::GateFailed {
+            step,
+            workload,
+            reason,
+        } => format!("{step}: health gate failed: {workload} {reason}"),
     };
     format!("{at}  {body}")
 }

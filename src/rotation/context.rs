@@ -46,6 +46,12 @@ pub struct RunOptions {
     pub call_timeout: Duration,
     pub sync_timeout: Duration,
     pub rollout_timeout: Duration,
+    /// The health gate: how long a restarting workload may take to be
+    /// ready on the new credentials before the rollout step stops the plan.
+    pub gate_timeout: Duration,
+    /// `--stagger`: the sync step pauses the Deployments Reloader restarts,
+    /// so the rollout step resumes them one at a time, each gated.
+    pub stagger: bool,
     pub drain_timeout: Duration,
     /// How often waits poll.
     pub poll: Duration,
@@ -91,6 +97,10 @@ impl Default for RunOptions {
             call_timeout: Duration::from_secs(30),
             sync_timeout: Duration::from_secs(120),
             rollout_timeout: Duration::from_secs(600),
+            // A Rails app boots in well under a minute; five leave room for
+            // image pulls and a surge pod's scheduling, not for a crash loop.
+            gate_timeout: Duration::from_secs(300),
+            stagger: false,
             drain_timeout: Duration::from_secs(300),
             poll: Duration::from_secs(2),
             events: None,

@@ -136,6 +136,29 @@ pub enum Event {
         baseline: bool,
         logins: FailedLogins,
     },
+    /// rotui restarts a consumer Reloader leaves (`kubectl rollout
+    /// restart`: its template's restartedAt set to `restarted_at`), one at
+    /// a time, each behind the health gate. Recorded before the write, as
+    /// its `Call` is; a failed write is followed by the step's failure.
+    WorkloadRestarted {
+        step: StepId,
+        workload: String,
+        /// The template's `restartedAt` (not `at`: the entry's own time is).
+        restarted_at: String,
+    },
+    /// rotui resumes a Deployment the sync step paused for `--stagger`
+    /// (Reloader's restart of it then rolls), one at a time, each gated.
+    WorkloadResumed {
+        step: StepId,
+        workload: String,
+    },
+    /// A restarting consumer failed its health gate (not ready in time,
+    /// crash-looping, too few available): the rollout step stopped there.
+    GateFailed {
+        step: StepId,
+        workload: String,
+        reason: String,
+    },
 }
 
 /// One line of the journal.

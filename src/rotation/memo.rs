@@ -252,6 +252,12 @@ impl ClusterPort for MemoCluster {
         self.answers
             .read("blast_radius".into(), || self.inner.blast_radius())
     }
+    fn restart<'a>(&'a self, workload: &'a str, at: &'a str) -> PortFuture<'a, ()> {
+        self.answers.write(self.inner.restart(workload, at))
+    }
+    fn set_paused<'a>(&'a self, workload: &'a str, paused: bool) -> PortFuture<'a, ()> {
+        self.answers.write(self.inner.set_paused(workload, paused))
+    }
     fn restore_runs(&self) -> PortFuture<'_, Vec<RestoreRun>> {
         self.answers
             .read("restore_runs".into(), || self.inner.restore_runs())

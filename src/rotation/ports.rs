@@ -368,6 +368,30 @@ pub struct WorkloadCheck {
     /// starts), no pod on other credentials for a running Job.
     pub complete: bool,
     pub summary: String,
+    /// For a workload that rolls (Deployment, StatefulSet, DaemonSet): what
+    /// the health gate reads. `None` for CronJobs and Jobs.
+    pub health: Option<WorkloadHealth>,
+}
+
+/// What the health gate (`steps/cluster.rs`) reads of a rolling workload:
+/// who restarts it, how available it is against what its strategy allows,
+/// and whether its pods crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadHealth {
+    /// `Ok(the annotation by which Reloader restarts it)`, `Err(why it will not)`:
+    /// then rotui restarts it.
+    pub reloader: Result<String, String>,
+    pub replicas: i32,
+    pub available: i32,
+    /// replicas − maxUnavailable (0 for Recreate, OnDelete).
+    pub min_available: i32,
+    /// Each pod's restarts summed: growth while the gate watches is a crash.
+    pub restarts: i32,
+    /// Pods in a crash loop: `signon-worker-7c9 (CrashLoopBackOff, 3 restarts)`.
+    pub crash_looping: Vec<String>,
+    /// A paused Deployment (`--stagger` pauses Reloader's before the sync):
+    /// the rollout step resumes it in its turn.
+    pub paused: bool,
 }
 
 /// Every consumer's rollout, and every serving pod checked.
@@ -507,6 +531,30 @@ pub trait ClusterPort: Send + Sync {
                 System::Kubernetes,
                 PortErrorKind::Other,
                 "this cluster does not report a blast radius",
+            ))
+        })
+    }
+
+    /// `kubectl rollout restart` of one rolling consumer (`deployment/x`):
+    /// its pod template's `kubectl.kubernetes.io/restartedAt` set to `at`
+    /// (RFC 3339, as kubectl writes it).
+    fn restart<'a>(&'a self, workload: &'a str, _at: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            Err(PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                format!("this cluster cannot restart {workload}"),
+            ))
+        })
+    }
+
+    /// `kubectl rollout pause` (`paused`) or `resume` of a Deployment (`deployment/x`).
+    fn set_paused<'a>(&'a self, workload: &'a str, _paused: bool) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            Err(PortError::new(
+                System::Kubernetes,
+                PortErrorKind::Other,
+                format!("this cluster cannot pause or resume {workload}"),
             ))
         })
     }

@@ -98,6 +98,21 @@ pub struct EnvReport {
     pub failed_logins: Option<FailedLogins>,
     /// When that last sample was taken.
     pub failed_logins_at: Option<DateTime<Utc>>,
+    /// Each health gate's outcome: passed (ready on the credentials the
+    /// step waited for) or failed, with why.
+    pub gates: Vec<GateOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateOutcome {
+    pub step: StepId,
+    pub workload: String,
+    pub at: DateTime<Utc>,
+    pub passed: bool,
+    /// rotui restarted it rather than Reloader: how (`restartedAt <time>`,
+    /// or resumed after `--stagger`'s pause).
+    pub restarted_by_rotui: Option<String>,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,6 +224,7 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
             drain: vec![],
             failed_logins: None,
             failed_logins_at: None,
+            gates: vec![],
         })
     }
     // Per environment: the failed logins before the switch, and the latest.
@@ -359,6 +375,68 @@ pub fn build(summary: &Summary, entries: &[Entry]) -> Report {
                     ready_after_s: None,
                     ready_before_step: false,
                     summary: r(summary),
+                });
+                let by_rotui = env
+                    .gates
+                    .iter()
+                    .rfind(|g| g.step == *step && g.workload == r(workload) && g.detail.is_empty())
+                    .and_then(|g| g.restarted_by_rotui.clone());
+                env.gates
+                    .retain(|g| !(g.step == *step && g.workload == r(workload) && g.detail.is_empty()));
+                env.gates.push(GateOutcome {
+                    step: step.clone(),
+                    workload: r(workload),
+                    at: e.at,
+                    passed: true,
+                    restarted_by_rotui: by_rotui,
+                    detail: format!("ready: {}", r(summary)),
+                });
+            }
+            // Pending until its gate passes or fails: no detail yet.
+            Event::WorkloadRestarted {
+                step,
+                workload,
+                restarted_at: at,
+            } => {
+                env_mut(&mut envs, env_of(step)).gates.push(GateOutcome {
+                    step: step.clone(),
+                    workload: r(workload),
+                    at: e.at,
+                    passed: false,
+                    restarted_by_rotui: Some(format!("restartedAt {}", r(at))),
+                    detail: String::new(),
+                });
+            }
+            Event::WorkloadResumed { step, workload } => {
+                env_mut(&mut envs, env_of(step)).gates.push(GateOutcome {
+                    step: step.clone(),
+                    workload: r(workload),
+                    at: e.at,
+                    passed: false,
+                    restarted_by_rotui: Some("resumed after --stagger's pause".into()),
+                    detail: String::new(),
+                });
+            }
+            Event::GateFailed {
+                step,
+                workload,
+                reason,
+            } => {
+                let env = env_mut(&mut envs, env_of(step));
+                let by_rotui = env
+                    .gates
+                    .iter()
+                    .rfind(|g| g.step == *step && g.workload == r(workload) && g.detail.is_empty())
+                    .and_then(|g| g.restarted_by_rotui.clone());
+                env.gates
+                    .retain(|g| !(g.step == *step && g.workload == r(workload) && g.detail.is_empty()));
+                env.gates.push(GateOutcome {
+                    step: step.clone(),
+                    workload: r(workload),
+                    at: e.at,
+                    passed: false,
+                    restarted_by_rotui: by_rotui,
+                    detail: format!("FAILED: {}", r(reason)),
                 });
             }
             Event::DrainSample {
@@ -602,6 +680,34 @@ pub fn markdown(rep: &Report) -> String {
                         secs(w.ready_after_s)
                     },
                     cell(&w.summary)
+                );
+            }
+        }
+        let _ = writeln!(o, "\n### Health gates\n");
+        if env.gates.is_empty() {
+            let _ = writeln!(o, "None recorded.");
+        } else {
+            let _ = writeln!(o, "| workload | restarted by | at | outcome |");
+            let _ = writeln!(o, "| --- | --- | --- | --- |");
+            for g in &env.gates {
+                let by = match &g.restarted_by_rotui {
+                    Some(how) => format!("rotui ({how})"),
+                    None => "Reloader".to_owned(),
+                };
+                let outcome = if g.detail.is_empty() {
+                    "restarted; no gate outcome recorded (the run stopped first)".to_owned()
+                } else if g.passed {
+                    format!("passed — {}", g.detail)
+                } else {
+                    g.detail.clone()
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} |",
+                    cell(&g.workload),
+                    cell(&by),
+                    clock(Some(g.at)),
+                    cell(&outcome)
                 );
             }
         }
@@ -959,5 +1065,86 @@ mod tests {
         let none = build(&summary(), &[entry(1, sample("drain", 0))]);
         assert_eq!(none.environments[0].failed_logins, None);
         assert!(markdown(&none).contains("Not counted: the rotation did not reach the switch."));
+    }
+
+    /// rotui's restarts and the gates' outcomes: a restart then its
+    /// workload ready is a gate passed by rotui's restart; a failure names why.
+    #[test]
+    fn gates_show_who_restarted_and_how_each_ended() {
+        let ready = |s, w: &str| {
+            entry(
+                s,
+                Event::WorkloadReady {
+                    step: id("rollout"),
+                    workload: w.into(),
+                    pods: 1,
+                    summary: "1/1".into(),
+                },
+            )
+        };
+        let restarted = |s, w: &str| {
+            entry(
+                s,
+                Event::WorkloadRestarted {
+                    step: id("rollout"),
+                    workload: w.into(),
+                    restarted_at: "2027-01-15T08:00:00Z".into(),
+                },
+            )
+        };
+        let entries = vec![
+            ready(1, "deployment/signon"),
+            restarted(2, "deployment/worker"),
+            ready(5, "deployment/worker"),
+            restarted(6, "deployment/admin"),
+            entry(
+                20,
+                Event::GateFailed {
+                    step: id("rollout"),
+                    workload: "deployment/admin".into(),
+                    reason: "is crash-looping: admin-1".into(),
+                },
+            ),
+        ];
+        let summary = Summary {
+            id: "r1".into(),
+            label: "production/signon/mysql".into(),
+            started: at(0),
+            last: at(20),
+            old_users: BTreeMap::new(),
+            new_username: "signon_user_1".into(),
+            started_by: "ops".into(),
+            state: RotationState::Waiting("x".into()),
+            path: PathBuf::new(),
+        };
+        let rep = build(&summary, &entries);
+        let gates: Vec<(&str, bool, Option<&str>)> = rep.environments[0]
+            .gates
+            .iter()
+            .map(|g| (g.workload.as_str(), g.passed, g.restarted_by_rotui.as_deref()))
+            .collect();
+        assert_eq!(
+            gates,
+            [
+                ("deployment/signon", true, None),
+                (
+                    "deployment/worker",
+                    true,
+                    Some("restartedAt 2027-01-15T08:00:00Z")
+                ),
+                (
+                    "deployment/admin",
+                    false,
+                    Some("restartedAt 2027-01-15T08:00:00Z")
+                ),
+            ]
+        );
+        let md = markdown(&rep);
+        assert!(md.contains("| deployment/signon | Reloader | "), "{md}");
+        assert!(
+            md.contains("| deployment/admin | rotui (restartedAt 2027-01-15T08:00:00Z) | ")
+                && md.contains("| FAILED: is crash-looping: admin-1 |"),
+            "{md}"
+        );
     }
 }

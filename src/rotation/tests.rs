@@ -18,7 +18,7 @@ use super::outcome::StepError;
 use super::plan::{Mode, Plan, PlanSpec, Rotation};
 use super::ports::*;
 use super::runner::{self, RunOptions, RunOutcome, StepEventKind, Wait};
-use super::step::{Confirm, StepId};
+use super::step::{Confirm, Step, StepId, StepKind};
 use crate::db::Statement;
 use crate::model::{DbObject, Grant, GrantKind, User};
 use crate::secret::{ExposeSecret, MASK, SecretString};
@@ -518,6 +518,7 @@ impl ClusterPort for Fake {
             workload: "deployment/signon".into(),
             complete: true,
             summary: "1/1 updated, 1 available".into(),
+            health: None,
         }];
         for c in &s.consumers {
             let check = c.pod.as_ref().and_then(|pod| {
@@ -539,6 +540,7 @@ impl ClusterPort for Fake {
                     (Some(_), true) => "running, 1 pods".into(),
                     (Some(_), false) => "1/1 updated, 1 available".into(),
                 },
+                health: None,
             });
             pods.extend(check);
         }
@@ -1969,4 +1971,52 @@ async fn the_drain_names_the_consumers_still_on_the_old_user() {
         "{}",
         s.journal_text()
     );
+}
+
+/// `--stagger` (or the app's `stagger = true`) shows in the sync step's
+/// preview, as the dashboard and `rotui plan` show it: the sync pauses
+/// Reloader's Deployments first. A rollback's sync never staggers.
+#[tokio::test]
+async fn stagger_shows_in_the_sync_preview_and_not_in_a_rollbacks() {
+    let s = Setup::new(Engine::Mysql, &["production"], Mode::Normal);
+    let mut o = opts(true, &[]);
+    let rot = s.rotation(&o).await;
+    let sync = |kind: StepKind| {
+        s.plan
+            .steps
+            .iter()
+            .find(|st| st.kind == kind)
+            .cloned()
+            .unwrap_or_else(|| Step {
+                id: StepId("production/rollback-sync".into()),
+                env: "production".into(),
+                engine: Engine::Mysql,
+                kind,
+                requires: vec![],
+            })
+    };
+    let preview = |step: Step, o: RunOptions| {
+        let (s, rot) = (&s, &rot);
+        async move {
+            let cx = StepCtx {
+                ctx: &s.ctx,
+                rotation: rot,
+                step: &step,
+                opts: &o,
+                recorder: None,
+            };
+            step.preview(&cx).await.unwrap().join("\n")
+        }
+    };
+    let plain = preview(sync(StepKind::ForceSync), o.clone()).await;
+    assert!(!plain.contains("rollout pause"), "{plain}");
+    o.stagger = true;
+    let staggered = preview(sync(StepKind::ForceSync), o.clone()).await;
+    assert!(
+        staggered.starts_with("kubectl rollout pause -n ")
+            && staggered.contains(" deployment/…   # --stagger: each Deployment Reloader restarts"),
+        "{staggered}"
+    );
+    let back = preview(sync(StepKind::SyncBack), o.clone()).await;
+    assert!(!back.contains("rollout pause"), "{back}");
 }

@@ -20,6 +20,9 @@ pub(super) struct Backend {
     pub spec: PlanSpec,
     pub journal: Result<Journal, Redacted>,
     pub current: CurrentCredentials,
+    /// `stagger = true` under the app's `[apps.<app>]`: its rotations
+    /// restart one workload at a time (`RunOptions::stagger`).
+    pub stagger: bool,
 }
 
 impl Backend {
@@ -30,12 +33,17 @@ impl Backend {
         let journal = journal::state_dir()
             .map(|dir| Journal::for_spec(&dir, &spec))
             .map_err(Redacted::error);
+        let stagger = crate::config::Config::load(conn.config.as_deref())
+            .ok()
+            .and_then(|c| c.apps.get(&spec.app).and_then(|a| a.stagger))
+            .unwrap_or(false);
         Backend {
             connected,
             ctx,
             spec,
             journal,
             current: CurrentCredentials::default(),
+            stagger,
         }
     }
 

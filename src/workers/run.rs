@@ -43,6 +43,7 @@ pub(super) async fn run_step(
     }
     let mut opts = RunOptions {
         yes: true,
+        stagger: b.stagger,
         stop_after: Some(step.id.clone()),
         notify,
         ..RunOptions::default()

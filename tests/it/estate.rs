@@ -1001,3 +1001,356 @@ fn said_by(out: &std::process::Output) -> String {
 fn events_of(bodies: &[String]) -> Vec<String> {
     bodies.iter().map(|b| crate::webhooks::event_of(b)).collect()
 }
+
+/// Which Deployments among `names` are rolling in `pods` (each pod: its
+/// Deployment, template hash, ready): more than one template among its
+/// pods, or a pod not ready.
+fn rolling(pods: &HashMap<String, (String, String, bool)>, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|d| {
+            let mine: Vec<_> = pods.values().filter(|p| p.0 == **d).collect();
+            let templates: std::collections::BTreeSet<&str> = mine.iter().map(|p| p.1.as_str()).collect();
+            templates.len() > 1 || mine.iter().any(|p| !p.2)
+        })
+        .map(|d| d.to_string())
+        .collect()
+}
+
+/// Watch the pods of `env`'s namespace from now, in the API server's order
+/// of changes, and record every moment at which some of `names` roll.
+fn watch_rollouts(
+    fx: &Fixture,
+    env: &str,
+    names: &'static [&'static str],
+) -> (
+    tokio::task::JoinHandle<Vec<Vec<String>>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::ResourceExt;
+    use kube::runtime::watcher::{self, Event};
+    let api: kube::Api<Pod> = kube::Api::namespaced(fx.estate.client(env).clone(), "apps");
+    let (stop, mut stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
+        let mut pods: HashMap<String, (String, String, bool)> = HashMap::new();
+        let mut seen: Vec<Vec<String>> = vec![];
+        loop {
+            let ev = tokio::select! {
+                _ = &mut stopped => return seen,
+                ev = events.next() => ev,
+            };
+            let Some(Ok(ev)) = ev else { continue };
+            match ev {
+                Event::Apply(p) | Event::InitApply(p) => {
+                    let name = p.name_any();
+                    let owner = p.owner_references().first().map(|o| o.name.clone());
+                    match owner {
+                        Some(owner) if p.metadata.deletion_timestamp.is_none() => {
+                            let hash = p.labels().get("pod-template-hash").cloned().unwrap_or_default();
+                            let ready = p
+                                .status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                            pods.insert(name, (owner, hash, ready));
+                        }
+                        _ => {
+                            pods.remove(&name);
+                        }
+                    }
+                }
+                Event::Delete(p) => {
+                    pods.remove(&p.name_any());
+                }
+                _ => continue,
+            }
+            let now = rolling(&pods, names);
+            if !now.is_empty() && seen.last() != Some(&now) {
+                seen.push(now);
+            }
+        }
+    });
+    (task, stop)
+}
+
+/// The rotation id `rotate` printed (`rotation <id> of …`).
+fn rotation_id(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("rotation ")?.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no rotation id: {text}"))
+        .to_owned()
+}
+
+/// Health gates and rotui's own restarts (issue 24): signon's web and
+/// worker Deployments without Reloader's annotation are named in the
+/// promote preview as not restarted, then restarted by rotui, one at a
+/// time, each behind its gate — never both rolling at once, as the API
+/// server's order of pod changes shows. Then whitehall-admin, whose pods
+/// fail readiness on any user but the old one, stops the plan at its gate,
+/// naming it and the rollback; the rollback brings every pod back, ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gates_restart_what_reloader_leaves_one_at_a_time_and_stop_a_bad_switch() {
+    let fx = start().await;
+    let signon = ["--env", "production", "--app", "signon", "--engine", "mysql"];
+    for d in ["signon", "signon-worker"] {
+        patch_deployment(
+            &fx,
+            "production",
+            d,
+            serde_json::json!({ "metadata": { "annotations": { "reloader.stakater.com/auto": null } } }),
+        )
+        .await;
+    }
+    let mut plan = vec!["plan"];
+    plan.extend(signon);
+    let (code, text) = fx.rotui(&[], &plan).await;
+    assert_eq!(code, Some(0), "{text}");
+    let promote = step_section(&text, "production/promote");
+    for d in ["deployment/signon ", "deployment/signon-worker "] {
+        assert!(promote.contains(&format!("NOT restarted: {d}")), "{promote}");
+    }
+    let rollout = step_section(&text, "production/rollout");
+    for shown in [
+        "kubectl rollout restart -n apps deployment/signon ",
+        "kubectl rollout restart -n apps deployment/signon-worker ",
+        "-- health gate, each restarting workload: ready on the new credentials within 300 s",
+    ] {
+        assert!(
+            rollout.contains(shown),
+            "the rollout preview shows {shown:?}: {rollout}"
+        );
+    }
+
+    let (watch, stop) = watch_rollouts(&fx, "production", &["signon", "signon-worker"]);
+    let mut rotate = vec!["rotate"];
+    rotate.extend(signon);
+    rotate.push("--yes");
+    // Killed right after its first restart's patch: run again, rotui
+    // observes it rolling (then rolled) and does not restart it twice.
+    let (code, text) = fx.rotui(&[("ROTUI_FAULT", "write/restart:1")], &rotate).await;
+    assert_eq!(code, None, "killed after the patch: {text}");
+    let first = restarted_at(&fx, "production", "signon").await;
+    assert!(first.is_some(), "the patch was made");
+    assert_eq!(restarted_at(&fx, "production", "signon-worker").await, None);
+    let (code, text) = fx.rotui(&[], &rotate).await;
+    let _ = stop.send(());
+    assert_eq!(
+        restarted_at(&fx, "production", "signon").await,
+        first,
+        "not restarted twice"
+    );
+    assert!(restarted_at(&fx, "production", "signon-worker").await.is_some());
+    let seen = watch.await.unwrap();
+    assert_eq!(
+        code,
+        Some(10),
+        "the rollout done, waits for the drop's confirmation: {text}"
+    );
+    assert!(text.contains("--confirm-drop signon"), "{text}");
+    assert!(
+        seen.iter().any(|r| r == &["signon"]) && seen.iter().any(|r| r == &["signon-worker"]),
+        "both rolled: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|r| r.len() == 1),
+        "never both rolling at once: {seen:?}"
+    );
+    let id = rotation_id(&text);
+    let (code, journal) = fx.rotui(&[], &["journal", &id]).await;
+    assert_eq!(code, Some(0), "{journal}");
+    let restarted = |w: &str| {
+        journal
+            .lines()
+            .position(|l| l.contains(&format!("rotui restarted {w} (restartedAt")))
+            .unwrap_or_else(|| panic!("{w} restarted by rotui: {journal}"))
+    };
+    let ready_at = |w: &str| {
+        journal
+            .lines()
+            .position(|l| l.contains(&format!("{w} ready (")))
+            .unwrap_or_else(|| panic!("{w} ready: {journal}"))
+    };
+    // One at a time: the worker's restart only once the web's gate passed.
+    assert!(restarted("deployment/signon") < ready_at("deployment/signon"));
+    assert!(ready_at("deployment/signon") < restarted("deployment/signon-worker"));
+    assert!(restarted("deployment/signon-worker") < ready_at("deployment/signon-worker"));
+    // Observe first: run again, nothing is restarted twice.
+    let (code, text) = fx.rotui(&[], &rotate).await;
+    assert_eq!(code, Some(10), "{text}");
+    let (_, journal) = fx.rotui(&[], &["journal", &id]).await;
+    assert_eq!(journal.matches("rotui restarted").count(), 2, "{journal}");
+    let out = fx.dir.path().join("reports");
+    std::fs::create_dir_all(&out).unwrap();
+    let (code, text) = fx
+        .rotui(&[], &["report", &id, "--out", &out.to_string_lossy()])
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    let md = std::fs::read_to_string(out.join(format!("rotui-report-{id}.md"))).unwrap();
+    assert!(md.contains("### Health gates"), "{md}");
+    for w in ["deployment/signon", "deployment/signon-worker"] {
+        assert!(
+            md.lines()
+                .any(|l| l.starts_with(&format!("| {w} | rotui (restartedAt"))
+                    && l.contains("| passed — ready")),
+            "{w}'s restart and gate in the report: {md}"
+        );
+    }
+
+    // --stagger in staging, where Reloader restarts both: each Deployment
+    // paused before the sync, resumed one at a time, each gated.
+    let staging = ["--env", "staging", "--app", "signon", "--engine", "mysql"];
+    let (watch, stop) = watch_rollouts(&fx, "staging", &["signon", "signon-worker"]);
+    let mut rotate = vec!["rotate"];
+    rotate.extend(staging);
+    rotate.extend(["--yes", "--stagger"]);
+    // Killed right after the first resume (the two pauses before it): run
+    // again, the other waits until the first is rolled out.
+    let (code, paused) = fx.rotui(&[("ROTUI_FAULT", "write/pause:3")], &rotate).await;
+    assert_eq!(code, None, "killed after the first resume: {paused}");
+    let (code, text) = fx.rotui(&[], &rotate).await;
+    let _ = stop.send(());
+    let text = format!("{paused}{text}");
+    let seen = watch.await.unwrap();
+    assert_eq!(code, Some(10), "{text}");
+    for w in ["deployment/signon\n", "deployment/signon-worker\n"] {
+        assert!(
+            text.contains(&format!("| kubectl rollout pause -n apps {w}")),
+            "the sync pauses {w}: {text}"
+        );
+    }
+    assert!(
+        seen.iter().any(|r| r == &["signon"]) && seen.iter().any(|r| r == &["signon-worker"]),
+        "both rolled: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|r| r.len() == 1),
+        "never both rolling at once: {seen:?}"
+    );
+    let id = rotation_id(&text);
+    let (_, journal) = fx.rotui(&[], &["journal", &id]).await;
+    for w in ["deployment/signon", "deployment/signon-worker"] {
+        assert!(
+            journal.contains(&format!("rotui resumed {w} (paused for --stagger)")),
+            "{journal}"
+        );
+    }
+
+    // whitehall-admin's pods are ready only on the old user.
+    let whitehall = [
+        "--env",
+        "production",
+        "--app",
+        "whitehall-admin",
+        "--engine",
+        "mysql",
+    ];
+    patch_deployment(
+        &fx,
+        "production",
+        "whitehall-admin",
+        serde_json::json!({ "spec": { "template": { "metadata": { "annotations": {
+            rotui_sandbox::controllers::READY_ONLY_FOR_USER: "whitehall",
+        }}}}}),
+    )
+    .await;
+    all_ready(&fx, "whitehall-admin").await;
+    let mut rotate = vec!["rotate"];
+    rotate.extend(whitehall);
+    rotate.extend(["--yes", "--gate-timeout", "10"]);
+    let (code, text) = fx.rotui(&[], &rotate).await;
+    assert_eq!(code, Some(1), "stopped at the gate: {text}");
+    assert!(
+        text.contains("production: health gate: deployment/whitehall-admin is not ready within 10 s"),
+        "names the workload and why: {text}"
+    );
+    assert!(
+        text.contains("roll back to whitehall with `rotui rollback`") && text.contains("B in the"),
+        "offers the rollback: {text}"
+    );
+    let mut rollback = vec!["rollback"];
+    rollback.extend(whitehall);
+    rollback.push("--yes");
+    let (code, text) = fx.rotui(&[], &rollback).await;
+    assert_eq!(code, Some(0), "the rollback finishes: {text}");
+    let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
+    assert_eq!(user, "whitehall");
+    // The rollback's rollout step checked every serving pod holds the old
+    // user; none is left unready or on another template.
+    all_ready(&fx, "whitehall-admin").await;
+    fx.estate.shutdown().await;
+}
+
+/// The pod template's `kubectl.kubernetes.io/restartedAt` of Deployment `name`.
+async fn restarted_at(fx: &Fixture, env: &str, name: &str) -> Option<String> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: kube::Api<Deployment> = kube::Api::namespaced(fx.estate.client(env).clone(), "apps");
+    let d = api.get(name).await.unwrap();
+    d.spec?
+        .template
+        .metadata?
+        .annotations?
+        .get("kubectl.kubernetes.io/restartedAt")
+        .cloned()
+}
+
+/// Wait until Deployment `name` in production is rolled out: every pod of
+/// one template, each ready, as many as it wants.
+async fn all_ready(fx: &Fixture, name: &str) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    let client = fx.estate.client("production").clone();
+    let deployments: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), "apps");
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client, "apps");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let d = deployments.get(name).await.unwrap();
+        let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as usize;
+        let uid = d.metadata.uid.clone();
+        let mine: Vec<Pod> = pods
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|p| {
+                p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| Some(&o.uid) == uid.as_ref())
+            })
+            .collect();
+        let state: HashMap<String, (String, String, bool)> = mine
+            .iter()
+            .map(|p| {
+                let ready = p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                let hash = p
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("pod-template-hash"))
+                    .cloned()
+                    .unwrap_or_default();
+                (
+                    p.metadata.name.clone().unwrap_or_default(),
+                    (name.to_owned(), hash, ready),
+                )
+            })
+            .collect();
+        if mine.len() == want && rolling(&state, &[name]).is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never rolled out: {state:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -262,3 +262,17 @@ fn client_addresses_lose_their_port() {
     assert_eq!(client_ip("fd00::7"), "fd00::7");
     assert_eq!(client_ip("localhost"), "localhost");
 }
+
+#[test]
+fn workloads_parse_back_from_their_kubectl_names() {
+    let w = Workload::parse("deployment/signon-worker").unwrap();
+    assert_eq!(w, Workload::new(Kind::Deployment, "signon-worker"));
+    assert_eq!(Workload::parse(&w.to_string()), Some(w));
+    assert_eq!(
+        Workload::parse("statefulset/sync"),
+        Some(Workload::new(Kind::StatefulSet, "sync"))
+    );
+    assert_eq!(Workload::parse("pod/x"), None);
+    assert_eq!(Workload::parse("deployment/"), None);
+    assert_eq!(Workload::parse("signon"), None);
+}

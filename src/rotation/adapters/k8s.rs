@@ -14,7 +14,7 @@ use crate::k8s::{K8s, K8sError, exec, rollout};
 use crate::rotation::ports::{
     AppCredentials, BlastRadius, ClusterPort, CredCheck, CronImpact, PodCheck, PortError, PortErrorKind,
     PortFuture, RestartImpact, RestoreOutcome, RestoreRun, RolloutCheck, SyncNaming, SyncVerdict, System,
-    WorkloadCheck,
+    WorkloadCheck, WorkloadHealth,
 };
 use crate::secret::ExposeSecret;
 use crate::target::Engine;
@@ -138,8 +138,19 @@ impl ClusterPort for K8sCluster {
                     .map(|u| format!("{}: {}", u.kind.resource(), u.reason))
                     .collect(),
             };
+            // Reloader reads the Secret's annotations too (ignore, match).
+            let secret_annotations = match self
+                .k8s
+                .api::<k8s_openapi::api::core::v1::Secret>()
+                .get(&self.secret)
+                .await
+            {
+                Ok(s) => kube::ResourceExt::annotations(&s).clone(),
+                Err(_) => Default::default(),
+            };
             for c in self.to_check(found) {
-                self.check_consumer(&c, &want, &mut check).await?;
+                self.check_consumer(&c, &want, &secret_annotations, &mut check)
+                    .await?;
             }
             // Pods started from a URL they cannot read never become ready:
             // waiting will not help, so the wait says why and what to do.
@@ -247,6 +258,40 @@ impl ClusterPort for K8sCluster {
         })
     }
 
+    fn restart<'a>(&'a self, workload: &'a str, at: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let w = Workload::parse(workload).ok_or_else(|| {
+                PortError::new(
+                    System::Kubernetes,
+                    PortErrorKind::Invalid,
+                    format!("{workload} is not a workload rotui can restart"),
+                )
+            })?;
+            crate::fault::after("write/restart", rollout::restart(&self.k8s, &w, at)).await?;
+            Ok(())
+        })
+    }
+
+    fn set_paused<'a>(&'a self, workload: &'a str, paused: bool) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let name = match Workload::parse(workload) {
+                Some(Workload {
+                    kind: Kind::Deployment,
+                    name,
+                }) => name,
+                _ => {
+                    return Err(PortError::new(
+                        System::Kubernetes,
+                        PortErrorKind::Invalid,
+                        format!("{workload}: only a Deployment can be paused"),
+                    ));
+                }
+            };
+            crate::fault::after("write/pause", rollout::set_paused(&self.k8s, &name, paused)).await?;
+            Ok(())
+        })
+    }
+
     fn attribute_clients<'a>(&'a self, clients: &'a [String]) -> PortFuture<'a, Vec<Option<String>>> {
         Box::pin(async move {
             let addresses = consumers::list_pod_addresses(&self.k8s).await?;
@@ -293,8 +338,10 @@ impl K8sCluster {
         &self,
         c: &Consumer,
         want: &Expected,
+        secret_annotations: &std::collections::BTreeMap<String, String>,
         out: &mut RolloutCheck,
     ) -> Result<(), PortError> {
+        let mut health = None;
         let name = c.workload.to_string();
         let is_app = c.workload.kind == Kind::Deployment && c.workload.name == self.deployment;
         let (complete, summary, pods) = match c.workload.kind {
@@ -303,6 +350,7 @@ impl K8sCluster {
                     workload: name,
                     complete: true,
                     summary: "next run uses the new credentials (read when its pods start)".into(),
+                    health: None,
                 });
                 return Ok(());
             }
@@ -327,6 +375,19 @@ impl K8sCluster {
                     return Ok(());
                 };
                 let pods = rollout::pods_matching(&self.k8s, &r.selector).await?;
+                health = Some(WorkloadHealth {
+                    reloader: blast::reloader(&r.annotations, &self.secret, secret_annotations),
+                    replicas: r.desired,
+                    available: r.available,
+                    min_available: r.min_available,
+                    restarts: pods.iter().map(|p| p.restarts).sum(),
+                    crash_looping: pods
+                        .iter()
+                        .filter(|p| !p.terminating && p.waiting.as_deref() == Some("CrashLoopBackOff"))
+                        .map(|p| format!("{} (CrashLoopBackOff, {} restarts)", p.name, p.restarts))
+                        .collect(),
+                    paused: r.paused,
+                });
                 let serving = pods
                     .into_iter()
                     .filter(|p| p.is_serving())
@@ -391,6 +452,7 @@ impl K8sCluster {
             workload: name,
             complete,
             summary,
+            health,
         });
         Ok(())
     }

@@ -88,7 +88,7 @@ pub(crate) fn lines(
     }
     for r in &kept {
         out.push(format!(
-            "#   NOT restarted: {} ({}; {}): keeps the old credentials until restarted (kubectl rollout restart {})",
+            "#   NOT restarted: {} ({}; {}): keeps the old credentials until the rollout step restarts it (kubectl rollout restart {}), behind its health gate",
             r.workload,
             replicas(r.replicas),
             r.restarted.as_ref().err().map_or("", String::as_str),

@@ -83,7 +83,14 @@ pub(super) async fn observe_secret(cx: &StepCtx<'_>, strict: bool) -> StepResult
 
 pub(super) fn preview_sync(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
     let t = &cx.ports()?.target;
-    Ok(vec![
+    let mut out = vec![];
+    if staggers(cx) {
+        out.push(format!(
+            "kubectl rollout pause -n {} deployment/…   # --stagger: each Deployment Reloader restarts, first, so its restart waits for the rollout step to resume it, one at a time (StatefulSets and DaemonSets cannot be paused: Reloader restarts them at once)",
+            q(&t.namespace)
+        ));
+    }
+    out.extend([
         format!(
             "kubectl annotate -n {} externalsecrets.external-secrets.io {} force-sync=\"$(date +%s)\" --overwrite",
             q(&t.namespace),
@@ -93,7 +100,40 @@ pub(super) fn preview_sync(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
             "-- wait up to {} s for Ready=True (SecretSynced) with refreshTime after the annotation",
             cx.opts.sync_timeout.as_secs()
         ),
-    ])
+    ]);
+    Ok(out)
+}
+
+/// `--stagger` applies to a rotation's sync, not a rollback's: a rollback
+/// wants every pod back at once.
+fn staggers(cx: &StepCtx<'_>) -> bool {
+    cx.opts.stagger && !cx.step.kind.is_rollback()
+}
+
+/// Pause each Deployment Reloader will restart (`--stagger`), before the
+/// sync: Reloader still writes its template, and the Deployment rolls only
+/// once the rollout step resumes it. Already paused ones are left.
+async fn pause_reloaders(cx: &StepCtx<'_>) -> StepResult<()> {
+    let ports = cx.ports()?;
+    let blast = cx.read(System::Kubernetes, ports.cluster.blast_radius()).await?;
+    for r in blast
+        .restarts
+        .iter()
+        .filter(|r| r.restarted.is_ok() && r.workload.starts_with("deployment/"))
+    {
+        let desc = format!(
+            "kubectl rollout pause -n {} {}",
+            q(&ports.target.namespace),
+            q(&r.workload)
+        );
+        cx.write(
+            System::Kubernetes,
+            &desc,
+            ports.cluster.set_paused(&r.workload, true),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) fn preview_verify(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
@@ -105,29 +145,57 @@ pub(super) fn preview_verify(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
     )])
 }
 
-pub(super) fn preview_rollout(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
-    let t = &cx.ports()?.target;
-    Ok(vec![
-        format!(
-            "-- wait up to {} s for deployment/{} and every other consumer of Secret {} (Deployments, StatefulSets, DaemonSets; running Jobs) to roll out",
-            cx.opts.rollout_timeout.as_secs(),
-            t.deployment,
-            t.k8s_secret
-        ),
-        format!(
-            "kubectl exec -n {} {} --container={} -- env | grep DATABASE_URL   # read only; rotui checks every pod of every consumer, by its variable name",
-            q(&t.namespace),
-            q(&format!("deployment/{}", t.deployment)),
-            q(&t.container)
-        ),
-    ])
+pub(super) async fn preview_rollout(cx: &StepCtx<'_>) -> StepResult<Vec<String>> {
+    let ports = cx.ports()?;
+    let t = &ports.target;
+    let creds = if cx.step.kind.is_rollback() { "old" } else { "new" };
+    let mut out = vec![format!(
+        "-- wait up to {} s for deployment/{} and every other consumer of Secret {} (Deployments, StatefulSets, DaemonSets; running Jobs) to roll out",
+        cx.opts.rollout_timeout.as_secs(),
+        t.deployment,
+        t.k8s_secret
+    )];
+    // Who Reloader leaves: rotui restarts them (read-only here; a cluster
+    // that cannot say is left out, and the step still finds them live).
+    if let Ok(b) = cx.read(System::Kubernetes, ports.cluster.blast_radius()).await {
+        for r in b.restarts.iter().filter(|r| r.restarted.is_err()) {
+            out.push(format!(
+                "kubectl rollout restart -n {} {}   # {}: Reloader will not restart it; rotui does, one at a time, each once the one before is ready",
+                q(&t.namespace),
+                q(&r.workload),
+                r.restarted.as_ref().err().map_or("", String::as_str)
+            ));
+        }
+    }
+    out.push(format!(
+        "-- health gate, each restarting workload: ready on the {creds} credentials within {} s, no pod crash-looping or restarting, available pods never below replicas − maxUnavailable; a failure stops the plan here{}",
+        cx.opts.gate_timeout.as_secs(),
+        if cx.step.kind.is_rollback() {
+            ""
+        } else {
+            " and offers the rollback (`rotui rollback`, B in the dashboard)"
+        }
+    ));
+    out.push(format!(
+        "kubectl exec -n {} {} --container={} -- env | grep DATABASE_URL   # read only; rotui checks every pod of every consumer, by its variable name",
+        q(&t.namespace),
+        q(&format!("deployment/{}", t.deployment)),
+        q(&t.container)
+    ));
+    Ok(out)
 }
 
 pub(super) async fn force_sync(cx: &StepCtx<'_>) -> StepResult<Applied> {
     let ports = cx.ports()?;
     let t = &ports.target;
-    let desc = preview_sync(cx)?.remove(0);
+    let desc = preview_sync(cx)?
+        .into_iter()
+        .find(|l| l.starts_with("kubectl annotate"))
+        .unwrap_or_default();
     let limit = cx.opts.sync_timeout + cx.opts.call_timeout;
+    if staggers(cx) {
+        pause_reloaders(cx).await?;
+    }
     // Where the drain starts: the pods' connections before the switch.
     sample_drain(cx, &mut None).await?;
     let verdict = cx
@@ -452,16 +520,237 @@ pub(super) async fn holding(cx: &StepCtx<'_>, old: &str) -> Vec<String> {
     out
 }
 
+/// The health gate of each restarting consumer, as the rollout step
+/// watches it: pure, fed one [`RolloutCheck`] per look (tested below).
+/// A workload's clock starts when the step first sees it restarting (or
+/// when rotui restarts it); one waiting its turn for rotui's restart is not
+/// timed. Available pods below replicas − maxUnavailable must be seen on
+/// two looks running: the controller writes status a moment after it
+/// replaces a pod, and one stale read is no outage.
+#[derive(Debug, Default)]
+pub(crate) struct Gates {
+    watched: BTreeMap<String, Watched>,
+}
+
+#[derive(Debug)]
+struct Watched {
+    since: Instant,
+    restarts: i32,
+    below_floor: bool,
+}
+
+impl Gates {
+    /// rotui restarted `workload` at `now`: its clock starts again.
+    pub(crate) fn restarted(&mut self, workload: &str, now: Instant) {
+        self.watched.remove(workload);
+        self.watched.insert(
+            workload.to_owned(),
+            Watched {
+                since: now,
+                restarts: i32::MAX,
+                below_floor: false,
+            },
+        );
+    }
+
+    /// The first gate failure in `r`: the workload and why. `ready` are the
+    /// workloads already rolled out on the expected credentials (their gate
+    /// passed); `queued`, those waiting for rotui's restart.
+    pub(crate) fn check(
+        &mut self,
+        r: &RolloutCheck,
+        ready: &BTreeSet<String>,
+        queued: &[String],
+        now: Instant,
+        timeout: std::time::Duration,
+    ) -> Option<(String, String)> {
+        for w in &r.workloads {
+            let Some(h) = &w.health else { continue };
+            if ready.contains(&w.workload) || queued.contains(&w.workload) {
+                continue;
+            }
+            let g = self.watched.entry(w.workload.clone()).or_insert(Watched {
+                since: now,
+                restarts: h.restarts,
+                below_floor: false,
+            });
+            // rotui's restart: the count as the new pods first show it.
+            if g.restarts == i32::MAX {
+                g.restarts = h.restarts;
+            }
+            if !h.crash_looping.is_empty() {
+                return Some((
+                    w.workload.clone(),
+                    format!("is crash-looping: {}", h.crash_looping.join(", ")),
+                ));
+            }
+            if h.restarts > g.restarts {
+                return Some((
+                    w.workload.clone(),
+                    format!(
+                        "has pods restarting ({} restarts while rotui watched): {}",
+                        h.restarts - g.restarts,
+                        w.summary
+                    ),
+                ));
+            }
+            let below = h.available < h.min_available;
+            if below && g.below_floor {
+                return Some((
+                    w.workload.clone(),
+                    format!(
+                        "has {} available pods, fewer than its strategy allows ({} replicas − maxUnavailable = {}): {}",
+                        h.available, h.replicas, h.min_available, w.summary
+                    ),
+                ));
+            }
+            g.below_floor = below;
+            if now.duration_since(g.since) >= timeout {
+                let pods: Vec<_> = r.pods.iter().filter(|p| p.workload == w.workload).collect();
+                let on = pods.iter().filter(|p| p.check.matches).count();
+                return Some((
+                    w.workload.clone(),
+                    format!(
+                        "is not ready within {} s ({on} of {} serving pods on the expected credentials): {}",
+                        timeout.as_secs(),
+                        pods.len(),
+                        w.summary
+                    ),
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// What rotui does to a consumer in its turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// `kubectl rollout restart`: Reloader will not restart it.
+    Restart,
+    /// `kubectl rollout resume`: paused for `--stagger` before the sync.
+    Resume,
+}
+
+/// The consumers rotui restarts or resumes itself, in order, one at a
+/// time: paused Deployments (Reloader's restart waits in them), and
+/// rolling ones Reloader will not restart, rolled out (not restarting now,
+/// so never restarted twice) with a serving pod still on other credentials.
+pub(crate) fn turns(r: &RolloutCheck) -> Vec<(String, Turn)> {
+    r.workloads
+        .iter()
+        .filter_map(|w| {
+            let h = w.health.as_ref()?;
+            if h.paused {
+                return Some((w.workload.clone(), Turn::Resume));
+            }
+            let stale = r
+                .pods
+                .iter()
+                .any(|p| p.workload == w.workload && !p.check.matches);
+            (h.reloader.is_err() && w.complete && stale).then(|| (w.workload.clone(), Turn::Restart))
+        })
+        .collect()
+}
+
+/// What a gate failure says: the workload, why, and what to do next.
+fn gate_failure(cx: &StepCtx<'_>, workload: &str, reason: &str) -> String {
+    let next = if cx.step.kind.is_rollback() {
+        "mend the workload (kubectl describe, its logs), then run the rollback again".to_owned()
+    } else {
+        format!(
+            "roll back to {} with `rotui rollback` (the same --env/--app, then --yes) or B in the \
+             dashboard's Steps pane; or mend the workload and run again",
+            cx.rotation.old_user(&cx.step.env)
+        )
+    };
+    format!(
+        "{}: health gate: {workload} {reason}; the switch stops here: {next}",
+        cx.step.env
+    )
+}
+
 pub(super) async fn await_rollout(cx: &StepCtx<'_>) -> StepResult<Applied> {
+    let ports = cx.ports()?;
     let deadline = Instant::now() + cx.opts.rollout_timeout;
     let mut ready = BTreeSet::new();
     let mut last = None;
+    let mut gates = Gates::default();
+    // The one workload rotui restarted and is waiting for: the next waits
+    // until it is ready (one at a time, each behind its gate).
+    let mut restarting: Option<String> = None;
     loop {
         sample_drain(cx, &mut last).await?;
         let seen = match rollout_check(cx).await? {
             Ok((r, user)) => {
                 journal_ready(cx, &r, &mut ready)?;
-                rollout_observation(&r, &user, &cx.ports()?.target.deployment)
+                let mut queue = turns(&r);
+                queue.retain(|(w, _)| Some(w) != restarting.as_ref());
+                let queued: Vec<String> = queue.iter().map(|(w, _)| w.clone()).collect();
+                if let Some((workload, reason)) =
+                    gates.check(&r, &ready, &queued, Instant::now(), cx.opts.gate_timeout)
+                {
+                    if let Some(rec) = cx.recorder {
+                        rec.journal(Event::GateFailed {
+                            step: cx.step.id.clone(),
+                            workload: workload.clone(),
+                            reason: reason.clone(),
+                        })?;
+                    }
+                    return Err(StepError::Blocked(gate_failure(cx, &workload, &reason)));
+                }
+                // One at a time, from what the cluster shows (so a run
+                // killed mid-restart does not start a second beside it):
+                // no gated workload rolling, and rotui's last one ready.
+                let busy = r
+                    .workloads
+                    .iter()
+                    .any(|w| w.health.is_some() && !w.complete && !queued.contains(&w.workload));
+                let turn = !busy && restarting.as_ref().is_none_or(|w| ready.contains(w));
+                if turn && let Some((next, how)) = queue.first() {
+                    if !cx.opts.yes {
+                        // A write the operator has not confirmed (a resumed
+                        // run without --yes): ask, as every write does.
+                        return Ok(Applied::Waiting(Wait::Confirmation {
+                            step: cx.step.id.clone(),
+                            confirm: super::super::step::Confirm::Yes,
+                        }));
+                    }
+                    let ns = q(&ports.target.namespace);
+                    // Journalled before the write, as its call is: a run
+                    // killed right after the patch still says rotui made it.
+                    let journal = |event| match cx.recorder {
+                        Some(rec) => rec.journal(event),
+                        None => Ok(()),
+                    };
+                    match how {
+                        Turn::Restart => {
+                            // As kubectl writes it: RFC 3339, whole seconds, UTC.
+                            let at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                            journal(Event::WorkloadRestarted {
+                                step: cx.step.id.clone(),
+                                workload: next.clone(),
+                                restarted_at: at.clone(),
+                            })?;
+                            let desc = format!("kubectl rollout restart -n {ns} {}", q(next));
+                            cx.write(System::Kubernetes, &desc, ports.cluster.restart(next, &at))
+                                .await?;
+                        }
+                        Turn::Resume => {
+                            journal(Event::WorkloadResumed {
+                                step: cx.step.id.clone(),
+                                workload: next.clone(),
+                            })?;
+                            let desc = format!("kubectl rollout resume -n {ns} {}", q(next));
+                            cx.write(System::Kubernetes, &desc, ports.cluster.set_paused(next, false))
+                                .await?;
+                        }
+                    }
+                    gates.restarted(next, Instant::now());
+                    restarting = Some(next.clone());
+                    continue;
+                }
+                rollout_observation(&r, &user, &ports.target.deployment)
             }
             Err(not_yet) => Observation::NotDone(not_yet),
         };
@@ -475,5 +764,174 @@ pub(super) async fn await_rollout(cx: &StepCtx<'_>) -> StepResult<Applied> {
             }
             _ => tokio::time::sleep(cx.opts.poll).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::rotation::ports::{CredCheck, PodCheck, WorkloadCheck, WorkloadHealth};
+
+    fn health(reloader: bool, available: i32, restarts: i32, crash: &[&str]) -> WorkloadHealth {
+        WorkloadHealth {
+            reloader: if reloader {
+                Ok("reloader.stakater.com/auto: \"true\"".into())
+            } else {
+                Err("no Reloader annotation".into())
+            },
+            replicas: 2,
+            available,
+            min_available: 2,
+            restarts,
+            crash_looping: crash.iter().map(|c| c.to_string()).collect(),
+            paused: false,
+        }
+    }
+
+    fn check(workloads: Vec<(&str, bool, WorkloadHealth)>, stale: &[&str]) -> RolloutCheck {
+        let pods = workloads
+            .iter()
+            .map(|(w, _, _)| PodCheck {
+                workload: w.to_string(),
+                pod: format!("{w}-1"),
+                container: "app".into(),
+                variable: "DATABASE_URL".into(),
+                check: CredCheck {
+                    user: "u".into(),
+                    matches: !stale.contains(w),
+                    summary: String::new(),
+                },
+            })
+            .collect();
+        RolloutCheck {
+            complete: workloads.iter().all(|w| w.1),
+            summary: String::new(),
+            pods,
+            workloads: workloads
+                .into_iter()
+                .map(|(w, complete, h)| WorkloadCheck {
+                    workload: w.into(),
+                    complete,
+                    summary: "1/2 updated".into(),
+                    health: Some(h),
+                })
+                .collect(),
+            unlisted: vec![],
+        }
+    }
+
+    #[test]
+    fn rotui_restarts_only_what_reloader_leaves_and_only_once() {
+        let r = check(
+            vec![
+                ("deployment/a", true, health(true, 2, 0, &[])),
+                ("deployment/b", true, health(false, 2, 0, &[])),
+                ("deployment/c", true, health(false, 2, 0, &[])),
+                ("deployment/d", false, health(false, 2, 0, &[])),
+            ],
+            &["deployment/a", "deployment/b", "deployment/d"],
+        );
+        // a: Reloader's; c: already on the new credentials; d: rolling now.
+        assert_eq!(turns(&r), vec![("deployment/b".to_owned(), Turn::Restart)]);
+        let mut paused = health(true, 2, 0, &[]);
+        paused.paused = true;
+        let r = check(vec![("deployment/a", false, paused)], &["deployment/a"]);
+        assert_eq!(turns(&r), vec![("deployment/a".to_owned(), Turn::Resume)]);
+    }
+
+    #[test]
+    fn gates_fail_on_crash_loops_restarts_too_few_available_and_time() {
+        let t0 = Instant::now();
+        let timeout = Duration::from_secs(60);
+        let none = BTreeSet::new();
+        let rolling = |h| check(vec![("deployment/a", false, h)], &["deployment/a"]);
+
+        let mut g = Gates::default();
+        assert_eq!(
+            g.check(&rolling(health(true, 2, 0, &[])), &none, &[], t0, timeout),
+            None
+        );
+        let (w, why) = g
+            .check(
+                &rolling(health(true, 2, 0, &["a-1 (CrashLoopBackOff, 2 restarts)"])),
+                &none,
+                &[],
+                t0,
+                timeout,
+            )
+            .unwrap();
+        assert_eq!(w, "deployment/a");
+        assert!(why.contains("crash-looping: a-1"), "{why}");
+
+        let mut g = Gates::default();
+        assert_eq!(
+            g.check(&rolling(health(true, 2, 3, &[])), &none, &[], t0, timeout),
+            None
+        );
+        let (_, why) = g
+            .check(&rolling(health(true, 2, 4, &[])), &none, &[], t0, timeout)
+            .unwrap();
+        assert!(why.contains("1 restarts while rotui watched"), "{why}");
+
+        // One look below the floor is a stale status; two running stop it.
+        let mut g = Gates::default();
+        assert_eq!(
+            g.check(&rolling(health(true, 1, 0, &[])), &none, &[], t0, timeout),
+            None
+        );
+        assert_eq!(
+            g.check(&rolling(health(true, 2, 0, &[])), &none, &[], t0, timeout),
+            None
+        );
+        assert_eq!(
+            g.check(&rolling(health(true, 1, 0, &[])), &none, &[], t0, timeout),
+            None
+        );
+        let (_, why) = g
+            .check(&rolling(health(true, 1, 0, &[])), &none, &[], t0, timeout)
+            .unwrap();
+        assert!(
+            why.contains(
+                "1 available pods, fewer than its strategy allows (2 replicas − maxUnavailable = 2)"
+            ),
+            "{why}"
+        );
+
+        let mut g = Gates::default();
+        assert_eq!(
+            g.check(&rolling(health(true, 2, 0, &[])), &none, &[], t0, timeout),
+            None
+        );
+        let (_, why) = g
+            .check(
+                &rolling(health(true, 2, 0, &[])),
+                &none,
+                &[],
+                t0 + timeout,
+                timeout,
+            )
+            .unwrap();
+        assert!(
+            why.contains("not ready within 60 s (0 of 1 serving pods"),
+            "{why}"
+        );
+
+        // Ready (gate passed) or waiting its turn for rotui's restart: not gated.
+        let mut g = Gates::default();
+        let crashing = rolling(health(false, 0, 9, &["a-1 (CrashLoopBackOff, 9 restarts)"]));
+        let ready: BTreeSet<String> = ["deployment/a".to_owned()].into();
+        assert_eq!(g.check(&crashing, &ready, &[], t0, timeout), None);
+        assert_eq!(
+            g.check(&crashing, &none, &["deployment/a".into()], t0, timeout),
+            None
+        );
+        // rotui's restart starts its clock again.
+        let mut g = Gates::default();
+        let ok = rolling(health(false, 2, 0, &[]));
+        assert_eq!(g.check(&ok, &none, &[], t0, timeout), None);
+        g.restarted("deployment/a", t0 + timeout);
+        assert_eq!(g.check(&ok, &none, &[], t0 + timeout, timeout), None);
     }
 }

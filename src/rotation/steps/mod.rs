@@ -42,7 +42,7 @@ impl Step {
             Promote => secrets::preview_promote(cx).await,
             ForceSync | SyncBack => cluster::preview_sync(cx),
             VerifySecret | VerifySecretBack => cluster::preview_verify(cx),
-            Rollout | RolloutBack => cluster::preview_rollout(cx),
+            Rollout | RolloutBack => cluster::preview_rollout(cx).await,
             RestoreSecret | DropNewUser => rollback::preview(self, cx).await,
             _ => database::preview(self, cx).await,
         }

@@ -84,7 +84,12 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
         unavailable,
         recreate,
     };
-    let (doomed, create) = plan(&views, limits);
+    // `kubectl rollout pause`: a template change waits until resumed.
+    let (doomed, create) = if spec.paused == Some(true) {
+        (vec![], 0)
+    } else {
+        plan(&views, limits)
+    };
     let delete: Vec<&Pod> = doomed.into_iter().map(|i| &pods[i]).collect();
 
     for p in &delete {

@@ -18,7 +18,9 @@
 //! Knobs for rehearsals: the ExternalSecret annotation [`FAIL_ANNOTATION`]
 //! (or [`Cluster::set_sync_failure`]) makes syncs fail; the pod-template
 //! annotation `sandbox.rotui.dev/connections` sets how many database
-//! sessions each app pod holds (default 2).
+//! sessions each app pod holds (default 2); `sandbox.rotui.dev/ready-only-for-user`
+//! ([`READY_ONLY_FOR_USER`]) fails the readiness of pods on any other user
+//! (a switch the health gate must stop).
 
 mod aws_source;
 mod deployment;
@@ -39,7 +41,7 @@ use tokio::task::JoinHandle;
 pub use aws_source::AwsSource;
 use eso::FailSwitch;
 pub use eso::{ExternalSecret, ExternalSecretSpec, ExternalSecretStatus, FAIL_ANNOTATION};
-pub use pods::AppPods;
+pub use pods::{AppPods, READY_ONLY_FOR_USER};
 pub use reloader::{AUTO_ANNOTATION, LAST_RELOADED_FROM};
 pub use source::{MapSource, SecretSource};
 

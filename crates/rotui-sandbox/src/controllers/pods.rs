@@ -49,6 +49,11 @@ use rotui::secret::{redact, register};
 /// annotation says otherwise.
 const DEFAULT_CONNECTIONS: usize = 2;
 const CONNECTIONS_ANNOTATION: &str = "sandbox.rotui.dev/connections";
+/// A rehearsal of a bad switch: a pod whose database URL names any other
+/// user runs (and holds its connections) but its readiness probe fails,
+/// so it never becomes Ready — as an app whose health check queries a
+/// table the new user cannot read.
+pub const READY_ONLY_FOR_USER: &str = "sandbox.rotui.dev/ready-only-for-user";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a running app checks its connections are still alive.
 const HEALTH_EVERY: Duration = Duration::from_secs(2);
@@ -463,7 +468,16 @@ async fn run_pod(client: kube::Client, namespace: String, pod: Pod, life: PodLif
             }
         }
         *env_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(env);
-        status.running(restarts).await;
+        let ready_only_for = pod.annotations().get(READY_ONLY_FOR_USER);
+        let user = db_url
+            .as_deref()
+            .and_then(|u| DbTarget::parse(u).ok())
+            .map(|t| t.user);
+        if ready_only_for.is_some_and(|want| user.as_ref() != Some(want)) {
+            status.unready(restarts).await;
+        } else {
+            status.running(restarts).await;
+        }
         tracing::info!(pod = %name, connections = conns.len(), "pod running");
 
         // Stay up until stopped; a connection that dies is reopened, and if
@@ -857,6 +871,13 @@ impl StatusWriter {
         let now = now_rfc3339();
         let state = json!({ "running": { "startedAt": now } });
         self.write("Running", true, state, None, restarts).await;
+    }
+
+    /// Running, its readiness probe failing.
+    async fn unready(&self, restarts: u32) {
+        let now = now_rfc3339();
+        let state = json!({ "running": { "startedAt": now } });
+        self.write("Running", false, state, None, restarts).await;
     }
 
     async fn waiting(&self, reason: &str, message: &str, restarts: u32) {
