@@ -185,8 +185,11 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
             };
         }
     }
+    let expires = session.as_ref().ok().and_then(|s| s.expiry());
     let secrets = session.map(|s| s.secrets());
-    crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await
+    let mut read = crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await;
+    read.report.credentials_expire = expires.map(|at| (env.to_owned(), at)).into_iter().collect();
+    read
 }
 
 /// An environment not read at all: no rows, `why` as its error.
@@ -203,6 +206,7 @@ fn refused(env: &str, system: System, why: &str) -> FleetReport {
             message: redact(why),
         }],
         calls: Default::default(),
+        credentials_expire: Vec::new(),
     }
 }
 
