@@ -263,6 +263,30 @@ async fn credentials_per_environment(fx: &Fixture, rotate: &[&str]) {
     assert!(text.contains("nothing was written"), "{text}");
     nothing_written("a developer role").await;
 
+    // A role the estate does not have: not guessed, said in the plan.
+    let unknown = fx.config_with("unknown-role.toml", |t| {
+        let staging = env_table(t, "staging");
+        let command = staging["credential_command"].as_str().unwrap().to_owned();
+        staging.insert(
+            "credential_command".into(),
+            command
+                .replace("--role platformengineer", "--role breakglass")
+                .into(),
+        );
+    });
+    let plan: Vec<&str> = rotate
+        .iter()
+        .map(|a| if *a == "rotate" { "plan" } else { *a })
+        .filter(|a| *a != "--yes")
+        .collect();
+    let (code, text) = fx.rotui(&[("ROTUI_CONFIG", &unknown)], &plan).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("role govuk-staging-breakglass is not one of the estate's")
+            && text.contains("cannot be proven without writing"),
+        "{text}"
+    );
+
     // Each cluster takes its own account's token only: staging's API server
     // refuses one minted with production's credentials (401), takes staging's.
     let command = |env: &str| -> String {
@@ -341,9 +365,29 @@ async fn credentials_per_environment(fx: &Fixture, rotate: &[&str]) {
             );
         }
     });
+    // Every process's arguments, listed while each cluster's exec plugin
+    // runs (it is handed the credentials): the plugin wrapped in a `ps`.
+    let listed = fx.dir.path().join("process-args");
+    let kubeconfig = fx.dir.path().join("kubeconfig-ps");
+    let original = std::fs::read_to_string(fx.dir.path().join("estate/kubeconfig")).unwrap();
+    let wrap = serde_json::to_string(&format!(
+        "ps -eo args >> '{}'; exec \"$0\" \"$@\"",
+        listed.display()
+    ))
+    .unwrap();
+    let python = original
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("command: "))
+        .unwrap()
+        .to_owned();
+    let wrapped = original
+        .replace(&format!("command: {python}"), "command: \"sh\"")
+        .replace("args: [", &format!("args: [\"-c\", {wrap}, {python}, "));
+    std::fs::write(&kubeconfig, wrapped).unwrap();
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
     let (code, text) = fx
         .rotui(
-            &[("ROTUI_CONFIG", &teed)],
+            &[("ROTUI_CONFIG", &teed), ("KUBECONFIG", &kubeconfig)],
             &["fleet", "--env", "production,staging", "--json", "--no-login"],
         )
         .await;
@@ -363,7 +407,7 @@ async fn credentials_per_environment(fx: &Fixture, rotate: &[&str]) {
     }
     let (code, plan) = fx
         .rotui(
-            &[("ROTUI_CONFIG", &teed)],
+            &[("ROTUI_CONFIG", &teed), ("KUBECONFIG", &kubeconfig)],
             &[
                 "plan",
                 "--env",
@@ -400,6 +444,9 @@ async fn credentials_per_environment(fx: &Fixture, rotate: &[&str]) {
     let refs: Vec<&SecretString> = secrets.iter().collect();
     crate::support::assert_no_secret(&text, &refs);
     crate::support::assert_no_secret(&plan, &refs);
+    let args = std::fs::read_to_string(&listed).unwrap();
+    assert!(args.contains("eks-token.py"), "the plugin ran wrapped: {args}");
+    crate::support::assert_no_secret(&args, &refs);
     let mut dirs = vec![fx.dir.path().join("state")];
     while let Some(d) = dirs.pop() {
         for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
