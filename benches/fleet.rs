@@ -135,6 +135,7 @@ async fn bench() {
         kubeconfig: Some(info.kubeconfig.clone()),
         context: None,
         namespace: Some(info.namespace.clone()),
+        exec_env: None,
     })
     .await
     .expect("the cluster");

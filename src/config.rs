@@ -81,7 +81,11 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.message().to_owned())
+        let config: Config = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        for (name, env) in &config.environments {
+            env.check(name)?;
+        }
+        Ok(config)
     }
 
     /// Each `[keys]` entry as action → keys, for the keymap to apply.

@@ -39,12 +39,48 @@ pub fn aws_options(conn: &ConnArgs, env: Option<&EnvConfig>) -> AwsOptions {
     };
     if let Some(env) = env {
         opts.profile = env.aws_profile.clone();
+        opts.credential_command = env.credential_command.clone();
         opts.region = env.region.clone();
         if env.aws_endpoint_url.is_some() {
             opts.endpoint_url = env.aws_endpoint_url.clone();
         }
     }
     opts
+}
+
+/// An environment's AWS session and its cluster's client. With a
+/// credential source of its own, the session comes first and the context's
+/// exec plugin is given its credentials, so the cluster's token is minted
+/// for this environment's account and not the shell's.
+pub async fn env_connect(
+    conn: &ConnArgs,
+    env: Option<&EnvConfig>,
+    context: Option<String>,
+    namespace: &str,
+) -> (Result<AwsSession, Redacted>, Result<crate::k8s::K8s, Redacted>) {
+    use crate::k8s::{K8s, KubeOptions};
+    let mut kube_opts = KubeOptions {
+        kubeconfig: None,
+        context,
+        namespace: Some(namespace.to_owned()),
+        exec_env: None,
+    };
+    if !env.is_some_and(EnvConfig::has_credential_source) {
+        let (session, k8s) = tokio::join!(env_session(conn, env), K8s::connect(&kube_opts));
+        return (session.map_err(Redacted::error), k8s.map_err(Redacted::error));
+    }
+    let session = env_session(conn, env).await.map_err(Redacted::error);
+    let k8s = match &session {
+        Err(why) => Err(why.context("the cluster's token is minted with the session's credentials")),
+        Ok(s) => match s.plugin_env().await {
+            Err(e) => Err(Redacted::error(e)),
+            Ok(exec_env) => {
+                kube_opts.exec_env = exec_env;
+                K8s::connect(&kube_opts).await.map_err(Redacted::error)
+            }
+        },
+    };
+    (session, k8s)
 }
 
 /// The admin's URL for a target, without a password unless `--db-url` had one.
@@ -240,7 +276,6 @@ impl Connected {
 /// and context when the config (`--config`) has it. Never fails as a whole:
 /// each part carries its own error, already redacted.
 pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
-    use crate::k8s::{K8s, KubeOptions};
     let environments = match crate::config::Config::load(conn.config.as_deref()) {
         Ok(config) => config.environments,
         Err(e) => return Connected::failed(target, Redacted::error(e)),
@@ -256,14 +291,7 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
     let context = env
         .map(|e| e.kube_context.clone())
         .or_else(|| conn.context.clone());
-    let kube_opts = KubeOptions {
-        kubeconfig: None,
-        context: context.clone(),
-        namespace: Some(target.namespace.clone()),
-    };
-    let (session, k8s) = tokio::join!(env_session(conn, env), K8s::connect(&kube_opts));
-    let session = session.map_err(Redacted::error);
-    let k8s = k8s.map_err(Redacted::error);
+    let (session, k8s) = env_connect(conn, env, context.clone(), &target.namespace).await;
     // The names flags did not give, read from the live systems (read-only).
     let target = &crate::discover::resolve(target, &k8s, &session).await;
     let kube_context = context.or_else(current_kube_context);

@@ -5,7 +5,10 @@
 //!
 //! ```toml
 //! [environments.production]
-//! aws_profile = "govuk-production-developer"  # else the shell's session
+//! # its credentials: an AWS profile, or a command printing them (the
+//! # `export` lines of `gds aws … -e`, or credential_process JSON); neither:
+//! # the shell's session
+//! credential_command = "gds aws govuk-production-platformengineer -e"
 //! aws_endpoint_url = "http://127.0.0.1:PORT"  # sandbox/tests only
 //! region = "eu-west-1"
 //! account_id = "172025368201"                 # required
@@ -33,6 +36,10 @@ use serde::Deserialize;
 pub struct EnvConfig {
     /// The AWS profile to use; `None` = the shell's session (`gds aws … --shell`).
     pub aws_profile: Option<String>,
+    /// A command printing this environment's credentials (`gds aws
+    /// govuk-<env>-<role> -e`, or any `credential_process`), re-run before
+    /// they expire. Instead of `aws_profile`.
+    pub credential_command: Option<String>,
     /// A Secrets Manager/STS endpoint (the sandbox and tests only).
     pub aws_endpoint_url: Option<String>,
     pub region: Option<String>,
@@ -110,6 +117,32 @@ impl<'de> Deserialize<'de> for WebhookUrl {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         WebhookUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl EnvConfig {
+    /// Whether this environment has credentials of its own (else it runs
+    /// on the shell's session, which is one account at a time).
+    pub fn has_credential_source(&self) -> bool {
+        self.aws_profile.is_some() || self.credential_command.is_some()
+    }
+
+    /// What the TOML cannot say by itself: one credential source at most.
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        if self.aws_profile.is_some() && self.credential_command.is_some() {
+            return Err(format!(
+                "[environments.{name}] has both aws_profile and credential_command: keep the one \
+                 that gives {name}'s credentials"
+            ));
+        }
+        if self
+            .credential_command
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(format!("[environments.{name}] credential_command is empty"));
+        }
+        Ok(())
     }
 }
 
@@ -195,8 +228,9 @@ fn missing_message(
         out.push_str(&template(env));
     }
     out.push_str(
-        "\nWithout aws_profile, rotui uses the shell's session for every environment, which \
-         holds one account at a time; with it, each environment's session comes from its profile.",
+        "\nWithout credential_command or aws_profile, rotui uses the shell's session for every \
+         environment, which holds one account at a time; with one, each environment's session \
+         (and its cluster's token) comes from its own source.",
     );
     out
 }
@@ -223,8 +257,9 @@ fn likely<'a>(known: &[&'a str], typed: &str) -> Option<&'a str> {
 pub fn template(env: &str) -> String {
     format!(
         "\n[environments.{env}]\n\
-         # credentials: a profile, or run from `gds aws govuk-{env}-<role> --shell`\n\
-         aws_profile = \"govuk-{env}-<role>\"\n\
+         # credentials: a command printing them (a rotation needs the platformengineer\n\
+         # or fulladmin role), or aws_profile = \"<profile>\", or neither: the shell's session\n\
+         credential_command = \"gds aws govuk-{env}-platformengineer -e\"\n\
          account_id = \"<12-digit account id of {env}>\"\n\
          kube_context = \"<kubeconfig context of {env}'s cluster>\"\n\
          cluster = \"arn:aws:eks:eu-west-1:<account id>:cluster/<name>\"  # optional\n"
@@ -251,11 +286,19 @@ pub fn check_account(env: &str, environments: &Environments, found: &str) -> Res
     if found == cfg.account_id {
         return Ok(());
     }
-    Err(format!(
+    let mut why = format!(
         "{env}: the AWS session is account {found}{}, expected {}",
         whose(environments, found),
         cfg.account_id
-    ))
+    );
+    if !cfg.has_credential_source() {
+        why.push_str(&format!(
+            ". {env} has no credential source, so it ran on the shell's session, which is \
+             another account's: nothing was written. Give {env} its own, in \
+             [environments.{env}]:\n  credential_command = \"gds aws govuk-{env}-platformengineer -e\""
+        ));
+    }
+    Err(why)
 }
 
 /// The context's cluster must be the configured one, and an EKS cluster's
@@ -410,6 +453,24 @@ copied_by_restore = false
     }
 
     #[test]
+    fn one_credential_source_per_environment() {
+        let both = "[environments.x]\naccount_id = \"1\"\nkube_context = \"x\"\naws_profile = \"p\"\n\
+                    credential_command = \"gds aws govuk-x-platformengineer -e\"\n";
+        let err = Config::parse(both).unwrap_err();
+        assert!(
+            err.contains("[environments.x] has both aws_profile and credential_command"),
+            "{err}"
+        );
+        let one = both.replace("aws_profile = \"p\"\n", "");
+        let c = Config::parse(&one).unwrap();
+        assert!(c.environments["x"].has_credential_source());
+        assert_eq!(
+            c.environments["x"].credential_command.as_deref(),
+            Some("gds aws govuk-x-platformengineer -e")
+        );
+    }
+
+    #[test]
     fn restored_environments_unless_the_app_is_not_copied() {
         let c = config();
         let both = envs(&["production", "staging"]);
@@ -433,7 +494,10 @@ copied_by_restore = false
         assert!(err.contains("integration is not configured"), "{err}");
         assert!(err.contains("/home/op/.config/rotui/config.toml"), "{err}");
         assert!(err.contains("[environments.integration]"), "{err}");
-        assert!(err.contains("gds aws govuk-integration-<role> --shell"), "{err}");
+        assert!(
+            err.contains("credential_command = \"gds aws govuk-integration-platformengineer -e\""),
+            "{err}"
+        );
         assert!(!err.contains("[environments.production]"), "{err}");
         // The template is itself a valid config, once filled in.
         let filled = template("integration").replace("<12-digit account id of integration>", "3");
@@ -465,9 +529,17 @@ copied_by_restore = false
             check_account("production", &e, "222222222222").unwrap_err(),
             "production: the AWS session is account 222222222222 (staging?), expected 111111111111"
         );
-        assert_eq!(
-            check_account("staging", &e, "333333333333").unwrap_err(),
-            "staging: the AWS session is account 333333333333, expected 222222222222"
+        // Staging has no credential source: the refusal shows the TOML to add.
+        let err = check_account("staging", &e, "333333333333").unwrap_err();
+        assert!(
+            err.starts_with("staging: the AWS session is account 333333333333, expected 222222222222. "),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(
+                "[environments.staging]:\n  credential_command = \"gds aws govuk-staging-platformengineer -e\""
+            ),
+            "{err}"
         );
         // Unconfigured environments are not checked.
         assert_eq!(check_account("integration", &e, "1"), Ok(()));

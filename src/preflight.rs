@@ -123,6 +123,9 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
                 "whose credentials these are (STS)",
                 who.as_ref().err().and_then(|x| e(x)),
             );
+            if let Ok(who) = &who {
+                report.checks.extend(role_check(&t.env, &who.arn, &t.app_secret));
+            }
             if let (Some(cfg), Ok(who)) = (c.environments.get(t.env.as_str()), &who) {
                 let problem = environments::check_account(&t.env, &c.environments, &who.account).err();
                 report.push(
@@ -236,6 +239,26 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
     }
     report.checks.extend(secret_url(c).await);
     report
+}
+
+/// The session's role, named, and whether it may write the app secret:
+/// refused for a role of the estate that may not (naming the one to use),
+/// a finding for a role rotui does not know. `None` when the caller is not
+/// an assumed role (an IAM user, the sandbox's own keys): nothing to name.
+pub fn role_check(env: &str, caller_arn: &str, secret: &str) -> Option<Check> {
+    use crate::aws::role::{self, RoleVerdict};
+    let name = role::assumed_role(caller_arn)?;
+    let (problem, advisory) = match role::verdict(name) {
+        RoleVerdict::CanWrite { .. } => (None, false),
+        RoleVerdict::CannotWrite { known } => (Some(role::cannot_write(env, name, known, secret)), false),
+        RoleVerdict::Unknown => (Some(role::unproven(name, secret)), true),
+    };
+    Some(Check {
+        system: "AWS",
+        what: format!("role {name} may write {secret}"),
+        problem: problem.map(Redacted::new),
+        advisory,
+    })
 }
 
 /// A finding, not a refusal: the app's Secret holds a DATABASE_URL that does

@@ -17,7 +17,8 @@ pub(super) const WAKE_SLACK: TimeDelta = TimeDelta::milliseconds(5);
 /// The loop looks at the clock at least this often (ages, countdowns).
 const HEARTBEAT: TimeDelta = TimeDelta::seconds(1);
 
-/// Who we are does not change within a session: asked once, and on `r`.
+/// Who we are does not change within a session: asked once, and on `r`
+/// (and near expiry, see [`cadence`]).
 const SESSION: Source = Source::Fetch(Request::Session);
 
 /// What the clock asks for, and `r`: every pane's sources, and who we are.
@@ -55,7 +56,18 @@ fn tracked_mut<'a>(state: &'a mut State, source: &Source) -> Option<&'a mut dyn 
 /// clock (watched, or asked once).
 fn cadence(state: &State, source: &Source) -> Option<i32> {
     if *source == SESSION {
-        return None;
+        // Asked again each interval once the shown expiry is within the
+        // time a credential command is re-run before it: the countdown
+        // then restarts from the refreshed credentials' expiry.
+        let margin =
+            chrono::Duration::from_std(crate::aws::credential_command::REFRESH_BEFORE).unwrap_or_default();
+        let near = state
+            .session
+            .data
+            .as_ref()
+            .and_then(|s| s.session_expires)
+            .is_some_and(|at| at - state.now <= margin);
+        return near.then_some(1);
     }
     Pane::ALL
         .into_iter()

@@ -15,7 +15,9 @@
 //!    live state first, so re-running a step that is done calls nothing.
 
 mod app_secret;
+pub mod credential_command;
 mod error;
+pub mod role;
 mod secrets;
 mod session;
 mod staged;
@@ -26,7 +28,7 @@ pub use secrets::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, ListedSecret, Paged, SecretVersion, SecretsManager, VersionRef,
 };
 pub use session::{
-    AwsOptions, AwsSession, CallerIdentity, DEFAULT_REGION, DEFAULT_TIMEOUT, EXPIRY_ENV_VARS,
-    StaticCredentials, expiry_from_env,
+    AwsOptions, AwsSession, CallerIdentity, CredentialSource, DEFAULT_REGION, DEFAULT_TIMEOUT,
+    EXPIRY_ENV_VARS, StaticCredentials, expiry_from_env,
 };
 pub use staged::{SecretWrite, WriteKind, pending_token};

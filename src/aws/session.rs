@@ -18,6 +18,7 @@ use aws_sdk_secretsmanager::config::{Credentials, ProvideCredentials, SharedHttp
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use chrono::{DateTime, Utc};
 
+use super::credential_command::CommandCredentials;
 use super::error::{AwsError, AwsErrorKind, AwsResult};
 use super::secrets::SecretsManager;
 use crate::secret::{ExposeSecret, SecretString};
@@ -36,6 +37,9 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// A command printing the credentials (`gds aws <role> -e`), instead of
+    /// a profile or the shell's session.
+    pub credential_command: Option<String>,
     /// How long one AWS call may take, retries included [default: 45 s].
     pub timeout: Option<Duration>,
 }
@@ -84,6 +88,17 @@ impl CallerIdentity {
     }
 }
 
+/// Where a session's credentials come from.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// The process's own (`gds aws … --shell`, the default chain).
+    Shell,
+    /// A named profile of the shared files.
+    Profile(String),
+    /// An environment's credential command, refreshed before expiry.
+    Command(CommandCredentials),
+}
+
 /// A loaded AWS session: SDK config with resolved credentials.
 #[derive(Clone)]
 pub struct AwsSession {
@@ -91,6 +106,7 @@ pub struct AwsSession {
     region: String,
     endpoint_url: Option<String>,
     expiry: Option<DateTime<Utc>>,
+    source: CredentialSource,
 }
 
 impl fmt::Debug for AwsSession {
@@ -98,7 +114,8 @@ impl fmt::Debug for AwsSession {
         f.debug_struct("AwsSession")
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
-            .field("expiry", &self.expiry)
+            .field("expiry", &self.expiry())
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +137,18 @@ impl AwsSession {
             .or_else(profile_region.build())
             .or_else(Region::new(DEFAULT_REGION));
         let mut loader = base_loader(opts).region(region);
+        if let Some(command) = &opts.credential_command {
+            // The environment's own credentials: neither the shell's exported
+            // keys nor its profile (another account's when several are open).
+            let source = CommandCredentials::start(command)
+                .await
+                .map_err(|why| AwsError::new(AwsErrorKind::ExpiredSession, why))?;
+            let sdk = loader.credentials_provider(source.clone()).load().await;
+            let expiry = source.expiry();
+            let mut session = Self::finish(sdk, opts, expiry)?;
+            session.source = CredentialSource::Command(source);
+            return Ok(session);
+        }
         if let Some(p) = &opts.profile {
             // A profile in neither file: say so, not "no credentials" (the
             // shell's, if any, are not used for a named profile).
@@ -153,7 +182,11 @@ impl AwsSession {
             .then(|| expiry_from_env(&env))
             .flatten()
             .or_else(|| creds.expiry().map(DateTime::<Utc>::from));
-        Self::finish(sdk, opts, expiry)
+        let mut session = Self::finish(sdk, opts, expiry)?;
+        if let Some(p) = &opts.profile {
+            session.source = CredentialSource::Profile(p.clone());
+        }
+        Ok(session)
     }
 
     /// A session with explicit credentials (and region, default eu-west-1):
@@ -197,6 +230,7 @@ impl AwsSession {
             sdk,
             region,
             expiry,
+            source: CredentialSource::Shell,
         })
     }
 
@@ -208,15 +242,81 @@ impl AwsSession {
         self.endpoint_url.as_deref()
     }
 
-    /// When the credentials stop working, if known.
+    /// When the credentials stop working, if known: a credential
+    /// command's latest run's, since it is re-run before then.
     pub fn expiry(&self) -> Option<DateTime<Utc>> {
-        self.expiry
+        match &self.source {
+            CredentialSource::Command(c) => c.expiry(),
+            _ => self.expiry,
+        }
     }
 
     /// Time left before the session expires (zero once past), if known.
     pub fn remaining(&self, now: DateTime<Utc>) -> Option<Duration> {
-        self.expiry
+        self.expiry()
             .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+    }
+
+    pub fn source(&self) -> &CredentialSource {
+        &self.source
+    }
+
+    /// What a kube exec credential plugin (`aws eks get-token`) must be
+    /// given so it mints its token with this session's account rather than
+    /// the process's: the profile's name, or the command's credentials, and
+    /// the shell's own variables dropped. `None`: the shell's session is
+    /// this session, the plugin's environment is right as it is.
+    pub async fn plugin_env(&self) -> AwsResult<Option<crate::k8s::ExecEnv>> {
+        use super::credential_command::SHELL_CREDENTIAL_VARS;
+        let drop_except = |keep: &[&str]| -> Vec<String> {
+            SHELL_CREDENTIAL_VARS
+                .iter()
+                .filter(|v| !keep.contains(v))
+                .map(|v| (*v).to_owned())
+                .collect()
+        };
+        let mut env = match &self.source {
+            CredentialSource::Shell => return Ok(None),
+            CredentialSource::Profile(p) => crate::k8s::ExecEnv {
+                set: vec![(
+                    "AWS_PROFILE".to_owned(),
+                    crate::secret::SecretString::from(p.clone()),
+                )],
+                drop: drop_except(&["AWS_PROFILE"]),
+            },
+            CredentialSource::Command(c) => {
+                let creds = c
+                    .current()
+                    .await
+                    .map_err(|why| AwsError::new(AwsErrorKind::ExpiredSession, why))?;
+                let mut set = vec![
+                    (
+                        "AWS_ACCESS_KEY_ID".to_owned(),
+                        SecretString::from(creds.access_key_id.clone()),
+                    ),
+                    (
+                        "AWS_SECRET_ACCESS_KEY".to_owned(),
+                        creds.secret_access_key.clone(),
+                    ),
+                ];
+                if let Some(t) = creds.session_token {
+                    set.push(("AWS_SESSION_TOKEN".to_owned(), t));
+                }
+                let keep = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+                crate::k8s::ExecEnv {
+                    set,
+                    drop: drop_except(&keep),
+                }
+            }
+        };
+        env.set
+            .push(("AWS_REGION".to_owned(), SecretString::from(self.region.clone())));
+        // The sandbox's STS; on the estate the endpoint is AWS's own.
+        if let Some(url) = &self.endpoint_url {
+            env.set
+                .push(("AWS_ENDPOINT_URL".to_owned(), SecretString::from(url.clone())));
+        }
+        Ok(Some(env))
     }
 
     pub fn sdk_config(&self) -> &SdkConfig {

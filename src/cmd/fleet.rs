@@ -21,7 +21,7 @@ use crate::cli::{ConnArgs, FleetArgs};
 use crate::environments::{self, Environments};
 use crate::fleet::view::{FleetEffect, FleetView};
 use crate::fleet::{FleetError, FleetReport, FleetRow, Logins, Read, Tried};
-use crate::k8s::{DEFAULT_NAMESPACE, K8s, KubeOptions};
+use crate::k8s::DEFAULT_NAMESPACE;
 use crate::model::System;
 use crate::secret::{Redacted, redact};
 use crate::target::TargetArgs;
@@ -139,17 +139,8 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
     let context = cfg
         .map(|c| c.kube_context.clone())
         .or_else(|| sources.conn.context.clone());
-    let kube = KubeOptions {
-        kubeconfig: None,
-        context: context.clone(),
-        namespace: Some(sources.namespace.clone()),
-    };
-    let (session, k8s) = tokio::join!(
-        crate::connect::env_session(&sources.conn, cfg),
-        K8s::connect(&kube)
-    );
-    let session = session.map_err(Redacted::error);
-    let mut k8s = k8s.map_err(Redacted::error);
+    let (session, mut k8s) =
+        crate::connect::env_connect(&sources.conn, cfg, context.clone(), &sources.namespace).await;
     if let (Some(cfg), Ok(s)) = (cfg, &session) {
         let account = match s.caller_identity().await {
             Ok(who) => environments::check_account(env, &sources.environments, &who.account),
@@ -194,8 +185,11 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
             };
         }
     }
+    let expires = session.as_ref().ok().and_then(|s| s.expiry());
     let secrets = session.map(|s| s.secrets());
-    crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await
+    let mut read = crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await;
+    read.report.credentials_expire = expires.map(|at| (env.to_owned(), at)).into_iter().collect();
+    read
 }
 
 /// An environment not read at all: no rows, `why` as its error.
@@ -212,6 +206,7 @@ fn refused(env: &str, system: System, why: &str) -> FleetReport {
             message: redact(why),
         }],
         calls: Default::default(),
+        credentials_expire: Vec::new(),
     }
 }
 

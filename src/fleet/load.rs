@@ -160,6 +160,7 @@ pub async fn read(
             rows,
             errors,
             calls,
+            credentials_expire: Vec::new(),
         },
         logins,
     }

@@ -186,6 +186,10 @@ pub struct FleetReport {
     pub rows: Vec<FleetRow>,
     pub errors: Vec<FleetError>,
     pub calls: Calls,
+    /// When each environment's credentials expire (those that say), for
+    /// the header's countdown; not part of `--json`.
+    #[serde(skip)]
+    pub credentials_expire: Vec<(String, DateTime<Utc>)>,
 }
 
 impl FleetRow {
@@ -247,8 +251,9 @@ impl FleetReport {
         let envs: Vec<String> = reports.iter().flat_map(|r| r.envs.clone()).collect();
         let loaded_at = reports.iter().map(|r| r.loaded_at).min().unwrap_or_else(Utc::now);
         let calls = Calls::default();
-        let (mut rows, mut errors) = (Vec::new(), Vec::new());
+        let (mut rows, mut errors, mut credentials_expire) = (Vec::new(), Vec::new(), Vec::new());
         for r in reports {
+            credentials_expire.extend(r.credentials_expire);
             for system in System::ALL {
                 calls.add(system, r.calls.get(system));
             }
@@ -262,6 +267,7 @@ impl FleetReport {
             rows,
             errors,
             calls,
+            credentials_expire,
         }
     }
 
@@ -391,6 +397,7 @@ mod tests {
             rows: vec![row()],
             errors: vec![],
             calls: Calls::default(),
+            credentials_expire: Vec::new(),
         };
         assert_eq!(report.exit_code(), 0);
         report.errors.push(FleetError {
@@ -430,6 +437,7 @@ mod tests {
                 rows: vec![r],
                 errors: vec![],
                 calls: Calls::default(),
+                credentials_expire: Vec::new(),
             };
             report.calls.secrets_manager.store(sm, Ordering::Relaxed);
             report

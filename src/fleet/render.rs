@@ -84,6 +84,16 @@ fn header(view: &FleetView) -> String {
                 crate::text::count(view.rows.len() as i64, "app"),
                 r.loaded_at.format("%H:%M:%S UTC")
             ));
+            // Each environment's credentials: the time left, which a
+            // credential command's refresh restarts.
+            let left: Vec<String> = r
+                .credentials_expire
+                .iter()
+                .map(|(env, at)| format!("{env} {}", credential_left(*at - view.now)))
+                .collect();
+            if !left.is_empty() {
+                s.push_str(&format!(" · credentials {}", left.join(" · ")));
+            }
             for e in &r.errors {
                 if e.scope.is_none() {
                     s.push_str(&format!(
@@ -101,6 +111,16 @@ fn header(view: &FleetView) -> String {
         s.push_str(" · refreshing…");
     }
     s
+}
+
+/// `52m`, `1h05m`, `expired`.
+fn credential_left(left: chrono::TimeDelta) -> String {
+    let s = left.num_seconds();
+    match s {
+        ..=0 => "expired".to_owned(),
+        1..3600 => format!("{}m", s / 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 fn footer(view: &FleetView) -> String {

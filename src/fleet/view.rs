@@ -360,6 +360,7 @@ pub(crate) mod tests {
             rows,
             errors: vec![],
             calls: Calls::default(),
+            credentials_expire: Vec::new(),
         }
     }
 
@@ -369,6 +370,31 @@ pub(crate) mod tests {
 
     /// A rotation's text longer than its column ends in "…" before the
     /// next column, rather than seeming to run on into it.
+    /// Each environment's credentials count down in the header, from the
+    /// expiry its last load saw (a credential command's refresh restarts it).
+    #[test]
+    fn the_header_counts_down_each_environments_credentials() {
+        let now = Utc::now();
+        let mut v = FleetView::new("production,staging", Keymap::default(), ThemeName::Default, now);
+        let mut r = report(vec![row("signon", 10, false)]);
+        r.credentials_expire = vec![
+            ("production".into(), now + chrono::Duration::seconds(52 * 60 + 30)),
+            ("staging".into(), now + chrono::Duration::seconds(41 * 60 + 30)),
+        ];
+        v.loaded(r);
+        let text = crate::fleet::render::render_to_text(&v, 200, 8);
+        assert!(
+            text.contains("credentials production 52m · staging 41m"),
+            "{text}"
+        );
+        v.now = now + chrono::Duration::hours(1);
+        let text = crate::fleet::render::render_to_text(&v, 200, 8);
+        assert!(
+            text.contains("credentials production expired · staging expired"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn a_long_rotation_text_is_cut_with_an_ellipsis_before_the_next_column() {
         let mut v = FleetView::new("production", Keymap::default(), ThemeName::Default, Utc::now());

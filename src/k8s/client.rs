@@ -8,7 +8,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use super::error::{K8sError, Op, chain};
-use crate::secret::redact;
+use crate::secret::{ExposeSecret, SecretString, redact};
 
 /// GOV.UK apps live in `apps`; the kubeconfig context's namespace is not
 /// used, because a rotation must not silently act on another namespace.
@@ -23,6 +23,77 @@ pub struct KubeOptions {
     pub context: Option<String>,
     /// Namespace; `None` = [`DEFAULT_NAMESPACE`].
     pub namespace: Option<String>,
+    /// Given to the context's exec credential plugin: that environment's
+    /// AWS credentials, so its token is minted for its own account.
+    pub exec_env: Option<ExecEnv>,
+}
+
+/// Variables for an exec credential plugin (kubeconfig's `exec.env`), and
+/// the process's own it must not see (`exec.dropEnv`).
+#[derive(Clone, Default)]
+pub struct ExecEnv {
+    pub set: Vec<(String, SecretString)>,
+    pub drop: Vec<String>,
+}
+
+impl std::fmt::Debug for ExecEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ExecEnv")
+            .field("set", &names)
+            .field("drop", &self.drop)
+            .finish()
+    }
+}
+
+/// Give `env` to the exec plugin of `context`'s user (the current context
+/// when `None`). A user without one (a static token, the sandbox's old
+/// kubeconfigs) is left as it is. The values live in memory only: kube
+/// passes them to the plugin's environment, never its arguments.
+pub fn give_exec_env(kubeconfig: &mut Kubeconfig, context: Option<&str>, env: &ExecEnv) {
+    let Some(context) = context
+        .or(kubeconfig.current_context.as_deref())
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let Some(user) = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+    else {
+        return;
+    };
+    for named in kubeconfig.auth_infos.iter_mut().filter(|a| a.name == user) {
+        let Some(exec) = named.auth_info.as_mut().and_then(|a| a.exec.as_mut()) else {
+            continue;
+        };
+        let mut vars: Vec<std::collections::HashMap<String, String>> = exec
+            .env
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| {
+                v.get("name")
+                    .is_none_or(|n| !env.set.iter().any(|(k, _)| k == n) && !env.drop.contains(n))
+            })
+            .collect();
+        for (name, value) in &env.set {
+            vars.push(
+                [
+                    ("name".to_owned(), name.clone()),
+                    ("value".to_owned(), value.expose_secret().to_owned()),
+                ]
+                .into(),
+            );
+        }
+        exec.env = Some(vars);
+        let mut drop = exec.drop_env.take().unwrap_or_default();
+        drop.extend(env.drop.iter().cloned());
+        exec.drop_env = Some(drop);
+    }
 }
 
 /// A connected client bound to one namespace.
@@ -51,14 +122,22 @@ impl K8s {
             context: opts.context.clone(),
             ..Default::default()
         };
-        let config = match &opts.kubeconfig {
-            Some(path) => {
-                let kc = Kubeconfig::read_from(path).map_err(|e| {
+        let config = match (&opts.kubeconfig, &opts.exec_env) {
+            (Some(path), _) => {
+                let mut kc = Kubeconfig::read_from(path).map_err(|e| {
                     K8sError::Config(format!("{}: {}", path.display(), redact(&e.to_string())))
                 })?;
+                if let Some(env) = &opts.exec_env {
+                    give_exec_env(&mut kc, opts.context.as_deref(), env);
+                }
                 Config::from_custom_kubeconfig(kc, &kopts).await
             }
-            None => Config::from_kubeconfig(&kopts).await,
+            (None, Some(env)) => {
+                let mut kc = Kubeconfig::read().map_err(|e| K8sError::Config(redact(&chain(&e))))?;
+                give_exec_env(&mut kc, opts.context.as_deref(), env);
+                Config::from_custom_kubeconfig(kc, &kopts).await
+            }
+            (None, None) => Config::from_kubeconfig(&kopts).await,
         }
         .map_err(|e| K8sError::Config(redact(&chain(&e))))?;
         let mut config = config;
@@ -177,5 +256,86 @@ impl K8s {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: prod
+  cluster: {server: "https://prod"}
+- name: stag
+  cluster: {server: "https://stag"}
+users:
+- name: prod
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, govuk]
+      env: [{name: AWS_PROFILE, value: old}, {name: KEEP, value: "1"}]
+- name: stag
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, govuk]
+contexts:
+- name: production
+  context: {cluster: prod, user: prod}
+- name: staging
+  context: {cluster: stag, user: stag}
+current-context: staging
+"#;
+
+    #[test]
+    fn the_contexts_exec_plugin_gets_the_environments_credentials_only() {
+        let mut kc = Kubeconfig::from_yaml(KUBECONFIG).unwrap();
+        let env = ExecEnv {
+            set: vec![
+                (
+                    "AWS_ACCESS_KEY_ID".into(),
+                    SecretString::from("ASIAPROD".to_owned()),
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    SecretString::from("prodSecretValue".to_owned()),
+                ),
+            ],
+            drop: vec!["AWS_VAULT".into(), "AWS_PROFILE".into()],
+        };
+        give_exec_env(&mut kc, Some("production"), &env);
+        let exec =
+            |kc: &Kubeconfig, i: usize| kc.auth_infos[i].auth_info.as_ref().unwrap().exec.clone().unwrap();
+        let prod = exec(&kc, 0);
+        let vars: Vec<(String, String)> = prod
+            .env
+            .unwrap()
+            .iter()
+            .map(|v| (v["name"].clone(), v["value"].clone()))
+            .collect();
+        // The stale profile goes (it would name another account), the rest stays.
+        assert_eq!(
+            vars,
+            [
+                ("KEEP".to_owned(), "1".to_owned()),
+                ("AWS_ACCESS_KEY_ID".to_owned(), "ASIAPROD".to_owned()),
+                ("AWS_SECRET_ACCESS_KEY".to_owned(), "prodSecretValue".to_owned()),
+            ]
+        );
+        assert_eq!(prod.drop_env.unwrap(), ["AWS_VAULT", "AWS_PROFILE"]);
+        // Never in the plugin's arguments; the other context is untouched.
+        assert!(!prod.args.unwrap().concat().contains("prodSecretValue"));
+        assert!(exec(&kc, 1).env.is_none());
+        // No context named: the current one's.
+        give_exec_env(&mut kc, None, &env);
+        assert_eq!(exec(&kc, 1).env.unwrap().len(), 2);
+        // Debug never shows a value.
+        assert!(!format!("{env:?}").contains("prodSecretValue"));
     }
 }

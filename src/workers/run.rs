@@ -41,6 +41,11 @@ pub(super) async fn run_step(
     if !report.passed() {
         return drop(tx.send(failed(Redacted::new(report.to_string().trim_end()))));
     }
+    // What could not be proven (a role rotui does not know) is said, not guessed.
+    if let Some(role) = report.findings().find(|c| c.what.starts_with("role ")) {
+        let why = role.problem.as_ref().map(Redacted::as_str).unwrap_or_default();
+        let _ = tx.send(Action::Notice(Redacted::new(format!("{}: {why}", role.what))));
+    }
     let mut opts = RunOptions {
         yes: true,
         stagger: b.stagger,

@@ -35,6 +35,7 @@ impl Sandbox {
             kubeconfig: Some(info.kubeconfig.clone()),
             context: None,
             namespace: Some(info.namespace.clone()),
+            exec_env: None,
         })
         .await
         .unwrap();

@@ -139,7 +139,7 @@ fn several_environments_without_config_are_refused_showing_the_toml() {
     assert!(stderr.contains("account_id = "), "{stderr}");
     assert!(stderr.contains("kube_context = "), "{stderr}");
     assert!(
-        stderr.contains("gds aws govuk-staging-<role> --shell"),
+        stderr.contains("credential_command = \"gds aws govuk-staging-platformengineer -e\""),
         "{stderr}"
     );
     assert!(!stderr.contains("[environments.production]"), "{stderr}");

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client as SmClient;
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
+use rotui::secret::SecretString;
 use rotui_sandbox::estate::{Estate, EstateSpec};
 use sqlx::{ConnectOptions, Connection};
 
@@ -242,6 +243,260 @@ impl Fixture {
     }
 }
 
+/// Issue 22: each environment's credentials from its own command, and its
+/// cluster's token minted with them. Refusals come before any write.
+async fn credentials_per_environment(fx: &Fixture, rotate: &[&str]) {
+    let nothing_written = |why: &'static str| async move {
+        for env in ["production", "staging"] {
+            assert!(
+                !fx.touched(env, "govuk/signon/mysql").await,
+                "{env} written: {why}"
+            );
+        }
+    };
+    // Staging without a credential source: it runs on the shell's session,
+    // production's platformengineer (its profile, endpoint and all, as a
+    // laptop's shell would be): refused, showing the TOML to add.
+    let no_source = fx.config_with("no-source.toml", |t| {
+        let staging = env_table(t, "staging");
+        staging.remove("credential_command");
+        staging.remove("aws_endpoint_url");
+    });
+    let (code, text) = fx.rotui(&[("ROTUI_CONFIG", &no_source)], rotate).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "staging: the AWS session is account 111111111111 (production?), expected 222222222222"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("credential_command = \"gds aws govuk-staging-platformengineer -e\""),
+        "shows the TOML to add: {text}"
+    );
+    nothing_written("the shell's session for staging").await;
+
+    // Staging's developer role may read its secret but not write it: refused, naming it.
+    let developer = fx.config_with("developer.toml", |t| {
+        let staging = env_table(t, "staging");
+        let command = staging["credential_command"].as_str().unwrap().to_owned();
+        staging.insert(
+            "credential_command".into(),
+            command
+                .replace("--role platformengineer", "--role developer")
+                .into(),
+        );
+    });
+    let (code, text) = fx.rotui(&[("ROTUI_CONFIG", &developer)], rotate).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("role govuk-staging-developer is the estate's developer role"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gds aws govuk-staging-platformengineer -e"),
+        "names the role to use: {text}"
+    );
+    assert!(text.contains("nothing was written"), "{text}");
+    nothing_written("a developer role").await;
+
+    // A role the estate does not have: not guessed, said in the plan.
+    let unknown = fx.config_with("unknown-role.toml", |t| {
+        let staging = env_table(t, "staging");
+        let command = staging["credential_command"].as_str().unwrap().to_owned();
+        staging.insert(
+            "credential_command".into(),
+            command
+                .replace("--role platformengineer", "--role breakglass")
+                .into(),
+        );
+    });
+    let plan: Vec<&str> = rotate
+        .iter()
+        .map(|a| if *a == "rotate" { "plan" } else { *a })
+        .filter(|a| *a != "--yes")
+        .collect();
+    let (code, text) = fx.rotui(&[("ROTUI_CONFIG", &unknown)], &plan).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("role govuk-staging-breakglass is not one of the estate's")
+            && text.contains("cannot be proven without writing"),
+        "{text}"
+    );
+
+    // Each cluster takes its own account's token only: staging's API server
+    // refuses one minted with production's credentials (401), takes staging's.
+    let command = |env: &str| -> String {
+        let t: toml::Table = std::fs::read_to_string(fx.dir.path().join("estate/rotui.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        t["environments"][env]["credential_command"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let plugin_env = |env: &'static str| async move {
+        let creds = rotui::aws::credential_command::run(&command(env)).await.unwrap();
+        let mut set = vec![
+            (
+                "AWS_ACCESS_KEY_ID".to_owned(),
+                SecretString::from(creds.access_key_id.clone()),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                creds.secret_access_key.clone(),
+            ),
+            (
+                "AWS_SESSION_TOKEN".to_owned(),
+                creds.session_token.clone().unwrap(),
+            ),
+            (
+                "AWS_ENDPOINT_URL".to_owned(),
+                SecretString::from(fx.estate.aws_endpoint_url(env).to_owned()),
+            ),
+        ];
+        set.push((
+            "AWS_REGION".to_owned(),
+            SecretString::from("eu-west-1".to_owned()),
+        ));
+        (
+            creds,
+            rotui::k8s::ExecEnv {
+                set,
+                drop: vec!["AWS_PROFILE".into()],
+            },
+        )
+    };
+    let staging_cluster = |exec_env| rotui::k8s::KubeOptions {
+        kubeconfig: Some(fx.dir.path().join("estate/kubeconfig")),
+        context: Some("staging".into()),
+        namespace: Some("apps".into()),
+        exec_env: Some(exec_env),
+    };
+    let (_, prod_env) = plugin_env("production").await;
+    let k8s = rotui::k8s::K8s::connect(&staging_cluster(prod_env))
+        .await
+        .unwrap();
+    let refused = k8s.check().await.unwrap_err().to_string();
+    assert!(
+        refused.contains("Unauthorized") || refused.contains("401"),
+        "{refused}"
+    );
+    let (_, staging_env) = plugin_env("staging").await;
+    let k8s = rotui::k8s::K8s::connect(&staging_cluster(staging_env))
+        .await
+        .unwrap();
+    k8s.check().await.expect("staging's own token");
+
+    // The fleet of both, each with its own command and token; the
+    // commands' output kept aside (tee), to look for it afterwards.
+    let issued = fx.dir.path().join("issued");
+    let teed = fx.config_with("teed.toml", |t| {
+        for env in ["production", "staging"] {
+            let table = env_table(t, env);
+            let command = table["credential_command"].as_str().unwrap().to_owned();
+            table.insert(
+                "credential_command".into(),
+                format!("{command} | tee -a '{}'", issued.display()).into(),
+            );
+        }
+    });
+    // Every process's arguments, listed while each cluster's exec plugin
+    // runs (it is handed the credentials): the plugin wrapped in a `ps`.
+    let listed = fx.dir.path().join("process-args");
+    let kubeconfig = fx.dir.path().join("kubeconfig-ps");
+    let original = std::fs::read_to_string(fx.dir.path().join("estate/kubeconfig")).unwrap();
+    let wrap = serde_json::to_string(&format!(
+        "ps -eo args >> '{}'; exec \"$0\" \"$@\"",
+        listed.display()
+    ))
+    .unwrap();
+    let python = original
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("command: "))
+        .unwrap()
+        .to_owned();
+    let wrapped = original
+        .replace(&format!("command: {python}"), "command: \"sh\"")
+        .replace("args: [", &format!("args: [\"-c\", {wrap}, {python}, "));
+    std::fs::write(&kubeconfig, wrapped).unwrap();
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let (code, text) = fx
+        .rotui(
+            &[("ROTUI_CONFIG", &teed), ("KUBECONFIG", &kubeconfig)],
+            &["fleet", "--env", "production,staging", "--json", "--no-login"],
+        )
+        .await;
+    let doc: serde_json::Value =
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e} (exit {code:?}): {text}"));
+    for env in ["production", "staging"] {
+        let row = doc["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["env"] == env && r["app"] == "signon")
+            .unwrap_or_else(|| panic!("no signon row for {env}: {text}"));
+        assert_eq!(
+            row["external_secrets"][0]["matches"]["state"], "yes",
+            "{env}'s cluster read with its own token: {row:#}"
+        );
+    }
+    let (code, plan) = fx
+        .rotui(
+            &[("ROTUI_CONFIG", &teed), ("KUBECONFIG", &kubeconfig)],
+            &[
+                "plan",
+                "--env",
+                "production",
+                "--also-env",
+                "staging",
+                "--app",
+                "signon",
+                "--engine",
+                "mysql",
+            ],
+        )
+        .await;
+    assert_eq!(code, Some(0), "{plan}");
+    // Both platformengineer roles: nothing to refuse or say about them.
+    assert!(
+        plan.contains("checks passed") && !plan.contains("role govuk-"),
+        "{plan}"
+    );
+    // No credential a command gave in what rotui printed, its journal or its logs.
+    let issued = std::fs::read_to_string(&issued).unwrap();
+    let mut secrets = Vec::new();
+    for block in issued.split("export AWS_ACCESS_KEY_ID=").skip(1) {
+        let c = rotui::aws::credential_command::parse_output(&format!("export AWS_ACCESS_KEY_ID={block}"))
+            .unwrap();
+        secrets.push(c.secret_access_key.clone());
+        secrets.push(c.session_token.clone().unwrap());
+    }
+    assert!(
+        secrets.len() >= 4,
+        "both environments' commands ran: {}",
+        secrets.len()
+    );
+    let refs: Vec<&SecretString> = secrets.iter().collect();
+    crate::support::assert_no_secret(&text, &refs);
+    crate::support::assert_no_secret(&plan, &refs);
+    let args = std::fs::read_to_string(&listed).unwrap();
+    assert!(args.contains("eks-token.py"), "the plugin ran wrapped: {args}");
+    crate::support::assert_no_secret(&args, &refs);
+    let mut dirs = vec![fx.dir.path().join("state")];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(body) = std::fs::read_to_string(&path) {
+                crate::support::assert_no_secret(&body, &refs);
+            }
+        }
+    }
+}
+
 /// The lines `rotui plan` printed for step `id` (`production/promote`):
 /// its heading to the next step's.
 fn step_section(text: &str, id: &str) -> String {
@@ -304,7 +559,7 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     let staging_session = fx.config_with("wrong-account.toml", |t| {
         let staging = env_table(t, "staging").clone();
         let prod = env_table(t, "production");
-        for key in ["aws_profile", "aws_endpoint_url"] {
+        for key in ["credential_command", "aws_endpoint_url"] {
             prod.insert(key.into(), staging[key].clone());
         }
     });
@@ -353,6 +608,8 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
             "{env}: a user made before the refusal"
         );
     }
+
+    credentials_per_environment(&fx, &rotate(&["--yes"])).await;
 
     // The CronJob's run started before the rotation holds the old credentials.
     let job = fx

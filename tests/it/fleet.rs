@@ -184,6 +184,7 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
         kubeconfig: Some(world.info().kubeconfig.clone()),
         context: None,
         namespace: Some("apps".into()),
+        exec_env: None,
     })
     .await
     .unwrap();

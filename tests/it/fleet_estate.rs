@@ -172,7 +172,7 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
         let envs = t["environments"].as_table_mut().unwrap();
         let prod = envs["production"].as_table().unwrap().clone();
         let staging = envs["staging"].as_table_mut().unwrap();
-        for key in ["aws_profile", "aws_endpoint_url"] {
+        for key in ["credential_command", "aws_endpoint_url"] {
             if let Some(v) = prod.get(key) {
                 staging.insert(key.into(), v.clone());
             }

@@ -48,6 +48,7 @@ async fn world() -> World {
         kubeconfig: Some(path),
         context: Some("sandbox".into()),
         namespace: None,
+        exec_env: None,
     })
     .await
     .expect("kubeconfig loads");
@@ -798,6 +799,7 @@ async fn connection_problems_are_explained() {
         kubeconfig: Some(w.kubeconfig.path().join("kubeconfig")),
         context: Some("production".into()),
         namespace: None,
+        exec_env: None,
     })
     .await
     .unwrap_err();

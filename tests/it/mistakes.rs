@@ -232,10 +232,9 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
     // A configured profile missing from the AWS config file, with shell
     // credentials set: the profile and the file are named.
     let nope = fx.config_with("no-profile.toml", |t| {
-        t["environments"]["production"]
-            .as_table_mut()
-            .unwrap()
-            .insert("aws_profile".into(), "govuk-production-nope".into());
+        let production = t["environments"]["production"].as_table_mut().unwrap();
+        production.remove("credential_command");
+        production.insert("aws_profile".into(), "govuk-production-nope".into());
     });
     let shell = [
         ("ROTUI_CONFIG", nope.as_str()),

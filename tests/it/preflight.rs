@@ -35,6 +35,7 @@ async fn connected(world: &World, kubeconfig: &std::path::Path) -> Connected {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         context: None,
         namespace: Some(target.namespace.clone()),
+        exec_env: None,
     })
     .await
     .map_err(rotui::secret::Redacted::error);

@@ -76,6 +76,7 @@ async fn plan_flags_an_unparsable_database_url_and_rotate_mends_it() {
         kubeconfig: Some(info.kubeconfig.clone()),
         context: None,
         namespace: Some(info.namespace.clone()),
+        exec_env: None,
     })
     .await
     .unwrap();

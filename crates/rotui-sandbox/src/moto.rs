@@ -150,6 +150,11 @@ fn logged_port(log: &str) -> Option<u16> {
 }
 
 /// `$ROTUI_MOTO_SERVER`, else the crate's `.venv/bin/moto_server`, else PATH.
+/// Where `moto_server` is (`ROTUI_MOTO_SERVER`, the crate's venv, PATH).
+pub fn moto_server_path() -> Result<PathBuf, MotoError> {
+    find_moto_server()
+}
+
 fn find_moto_server() -> Result<PathBuf, MotoError> {
     locate(
         std::env::var_os(MOTO_ENV).map(PathBuf::from),

@@ -27,6 +27,7 @@
 //! immediate (no graceful termination).
 
 mod access;
+mod auth;
 mod discovery;
 mod exec;
 mod patch;
@@ -48,6 +49,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use auth::TokenAuth;
 pub use runtime::{ExecOutput, NoRuntime, PodRuntime};
 pub use status::ApiError;
 pub use store::{KubeStore, USER};
@@ -76,6 +78,16 @@ impl KubeApiServer {
     /// Start serving `store`, made beforehand (e.g. so the runtime can hold
     /// a clone of it).
     pub async fn start_with(store: KubeStore, runtime: Arc<dyn PodRuntime>) -> std::io::Result<Self> {
+        Self::start_authenticated(store, runtime, None).await
+    }
+
+    /// Start serving `store` to `auth`'s account's tokens only (an estate
+    /// cluster, as EKS: see [`TokenAuth`]).
+    pub async fn start_authenticated(
+        store: KubeStore,
+        runtime: Arc<dyn PodRuntime>,
+        auth: Option<Arc<TokenAuth>>,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
@@ -84,6 +96,7 @@ impl KubeApiServer {
             runtime,
             shutdown: shutdown.clone(),
             addr,
+            auth,
         });
         let router = axum::Router::new().fallback(rest::dispatch).with_state(app);
         let stop = shutdown.clone();

@@ -25,6 +25,8 @@ pub struct App {
     pub runtime: Arc<dyn PodRuntime>,
     pub shutdown: CancellationToken,
     pub addr: SocketAddr,
+    /// An estate cluster's: only its own account's tokens (`None`: anyone).
+    pub auth: Option<Arc<super::auth::TokenAuth>>,
 }
 
 /// A request's query parameters (keys may repeat, e.g. `command`).
@@ -104,6 +106,13 @@ pub async fn dispatch(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     body: Bytes,
 ) -> Response {
+    if let Some(auth) = &app.auth {
+        let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if let Err(why) = auth.check(bearer).await {
+            tracing::debug!(target: "rotui_sandbox::apiserver", "{method} {} -> 401", uri.path());
+            return super::status::ApiError::new(401, "Unauthorized", why).into_response();
+        }
+    }
     let segs: Vec<String> = uri
         .path()
         .trim_matches('/')

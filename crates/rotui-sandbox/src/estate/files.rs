@@ -10,7 +10,7 @@ use std::path::Path;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::{EstateInfo, spec::EstateSpec};
-use crate::world::{AWS_KEY, exports};
+use crate::world::exports;
 
 /// `arn:aws:eks:<region>:<account>:cluster/govuk`
 pub(super) fn cluster_arn(region: &str, account_id: &str) -> String {
@@ -28,16 +28,28 @@ pub(super) fn write_all(info: &EstateInfo, spec: &EstateSpec) -> Result<()> {
     if let Some(aws) = info.aws_config_file.parent() {
         std::fs::create_dir_all(aws)?;
     }
-    write(&info.kubeconfig, kubeconfig(info))?;
-    write(&info.aws_config_file, aws_config(info))?;
+    let python = super::creds::python()?;
+    write(
+        &super::creds::creds_script(&info.dir),
+        super::creds::CREDS_PY.to_owned(),
+    )?;
+    write(
+        &super::creds::token_script(&info.dir),
+        super::creds::EKS_TOKEN_PY.to_owned(),
+    )?;
+    write(&info.kubeconfig, kubeconfig(info, &python))?;
+    write(&info.aws_config_file, aws_config(info, &python))?;
     write(&info.aws_shared_credentials_file, aws_credentials(info))?;
-    write(&info.rotui_config, rotui_toml(info, spec))?;
+    write(&info.rotui_config, rotui_toml(info, spec, &python))?;
     write(&info.dir.join("estate.json"), serde_json::to_string_pretty(info)?)?;
     write(&info.dir.join("estate.env"), env_file(info))?;
     Ok(())
 }
 
-fn kubeconfig(info: &EstateInfo) -> String {
+/// Every context's user runs the estate's `aws eks get-token` (as `aws eks
+/// update-kubeconfig` writes it): the token is minted with whatever AWS
+/// credentials the calling process has.
+fn kubeconfig(info: &EstateInfo, python: &Path) -> String {
     let mut out = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
     for e in info.environments.values() {
         let _ = write!(
@@ -47,8 +59,16 @@ fn kubeconfig(info: &EstateInfo) -> String {
         );
     }
     out.push_str("users:\n");
+    let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
     for e in info.environments.values() {
-        let _ = write!(out, "- name: {}\n  user: {{}}\n", e.cluster);
+        let _ = write!(
+            out,
+            "- name: {}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+             command: {}\n      args: [{}, \"--cluster-name\", \"govuk\"]\n      interactiveMode: Never\n",
+            e.cluster,
+            q(&python.to_string_lossy()),
+            q(&super::creds::token_script(&info.dir).to_string_lossy()),
+        );
     }
     out.push_str("contexts:\n");
     for e in info.environments.values() {
@@ -62,44 +82,47 @@ fn kubeconfig(info: &EstateInfo) -> String {
     out
 }
 
-fn aws_config(info: &EstateInfo) -> String {
+fn aws_config(info: &EstateInfo, python: &Path) -> String {
     let mut out = String::from(
-        "# rotui sandbox estate: one profile per environment (its own account, its own moto).\n",
+        "# rotui sandbox estate: one profile per environment (its own account, its own moto),\n\
+         # each the environment's platformengineer role (what the shell's session is).\n",
     );
     for e in info.environments.values() {
         let _ = write!(
             out,
-            "[profile {}]\nregion = {}\nendpoint_url = {}\n\n",
-            e.aws_profile, info.region, e.aws_endpoint_url
+            "[profile {}]\nregion = {}\nendpoint_url = {}\ncredential_process = {} --json\n\n",
+            e.aws_profile,
+            info.region,
+            e.aws_endpoint_url,
+            super::creds::credential_command(python, &info.dir, &e.name, "platformengineer"),
         );
     }
     out
 }
 
-fn aws_credentials(info: &EstateInfo) -> String {
-    // moto accepts any keys; these are not secrets.
-    let mut out = String::new();
-    for e in info.environments.values() {
-        let _ = write!(
-            out,
-            "[{}]\naws_access_key_id = {AWS_KEY}\naws_secret_access_key = {AWS_KEY}\n\n",
-            e.aws_profile
-        );
-    }
-    out
+fn aws_credentials(_info: &EstateInfo) -> String {
+    // Every profile's keys come from its credential_process (an assumed
+    // role, which the estate's clusters accept): no static keys.
+    "# rotui sandbox estate: the profiles' keys come from credential_process (see aws/config).\n".to_owned()
 }
 
 /// rotui's config for the estate: `[environments.<env>]` and `[apps.<app>]`.
-fn rotui_toml(info: &EstateInfo, spec: &EstateSpec) -> String {
+fn rotui_toml(info: &EstateInfo, spec: &EstateSpec, python: &Path) -> String {
     let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
     let mut out =
         String::from("# rotui's config for the sandbox estate (written by rotui-sandbox --estate).\n");
     for e in info.environments.values() {
         let _ = write!(
             out,
-            "\n[environments.{}]\naws_profile = {}\naws_endpoint_url = {}   # sandbox only\nregion = {}\naccount_id = {}\nkube_context = {}\ncluster = {}\n",
+            "\n[environments.{}]\n# the estate's `gds aws govuk-{}-platformengineer -e`\ncredential_command = {}\naws_endpoint_url = {}   # sandbox only\nregion = {}\naccount_id = {}\nkube_context = {}\ncluster = {}\n",
             e.name,
-            q(&e.aws_profile),
+            e.name,
+            q(&super::creds::credential_command(
+                python,
+                &info.dir,
+                &e.name,
+                "platformengineer"
+            )),
             q(&e.aws_endpoint_url),
             q(&info.region),
             q(&e.account_id),
@@ -203,9 +226,13 @@ mod tests {
     #[test]
     fn rotui_toml_has_the_agreed_schema() {
         let (info, spec) = info();
-        let v: toml::Value = toml::from_str(&rotui_toml(&info, &spec)).unwrap();
+        let python = Path::new("/venv/bin/python");
+        let v: toml::Value = toml::from_str(&rotui_toml(&info, &spec, python)).unwrap();
         let st = &v["environments"]["staging"];
-        assert_eq!(st["aws_profile"].as_str(), Some("govuk-staging"));
+        assert_eq!(
+            st["credential_command"].as_str(),
+            Some("/venv/bin/python '/tmp/e state/creds.py' staging --role platformengineer")
+        );
         assert_eq!(st["account_id"].as_str(), Some("222222222222"));
         assert_eq!(st["kube_context"].as_str(), Some("staging"));
         assert_eq!(
@@ -229,7 +256,13 @@ mod tests {
         assert_eq!(env["AWS_PROFILE"], "govuk-production");
         assert_eq!(env["ROTUI_CONFIG"], "/tmp/e state/rotui.toml");
         assert!(!env.contains_key("AWS_ENDPOINT_URL"));
-        let kc: serde_json::Value = serde_saphyr::from_str(&kubeconfig(&info)).unwrap();
+        let kc: serde_json::Value =
+            serde_saphyr::from_str(&kubeconfig(&info, Path::new("/venv/bin/python"))).unwrap();
+        assert_eq!(kc["users"][0]["user"]["exec"]["command"], "/venv/bin/python");
+        assert_eq!(
+            kc["users"][0]["user"]["exec"]["args"][0],
+            "/tmp/e state/eks-token.py"
+        );
         assert_eq!(kc["contexts"][1]["name"], "staging");
         assert_eq!(
             kc["contexts"][1]["context"]["cluster"],

@@ -11,6 +11,7 @@
 //! `aws/config` + `aws/credentials` (a profile `govuk-<env>` per
 //! environment), `rotui.toml`, `estate.json` and `estate.env`.
 
+pub mod creds;
 mod files;
 mod jobs;
 mod objects;
@@ -28,7 +29,7 @@ use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Executor};
 
-use crate::apiserver::{KubeApiServer, KubeStore};
+use crate::apiserver::{KubeApiServer, KubeStore, TokenAuth};
 use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::mariadb::MysqlServer;
 use crate::moto::MotoServer;
@@ -393,11 +394,15 @@ async fn start_env(
     create_secret(&sm, &admin_secret, &serde_json::Value::Object(admin_keys)).await?;
 
     let pods = AppPods::with_pod_ips();
-    let kube = KubeApiServer::start(Arc::new(pods.clone()))
-        .await
-        .wrap_err("starting the Kubernetes API server")?;
+    // Its own account's tokens only, as EKS (the controllers are in-cluster).
+    let auth = Arc::new(TokenAuth::new(&env.account_id, moto.port()));
+    let kube =
+        KubeApiServer::start_authenticated(KubeStore::new(), Arc::new(pods.clone()), Some(auth.clone()))
+            .await
+            .wrap_err("starting the Kubernetes API server")?;
     let mut config = kube::Config::new(kube.url().parse()?);
     config.default_namespace = spec.namespace.clone();
+    config.auth_info.token = Some(rotui::secret::SecretString::from(auth.internal_token.clone()));
     let client = Client::try_from(config)?;
     let cluster = Cluster::start(
         client.clone(),

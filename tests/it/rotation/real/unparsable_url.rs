@@ -74,6 +74,7 @@ async fn connected(w: &World, sandbox: &Sandbox) -> Connected {
         kubeconfig: Some(sandbox.kubeconfig.clone()),
         context: None,
         namespace: Some("apps".into()),
+        exec_env: None,
     })
     .await
     .map_err(rotui::secret::Redacted::error);
