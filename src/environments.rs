@@ -43,6 +43,13 @@ pub struct EnvConfig {
     pub cluster: Option<String>,
     /// (PostgreSQL) restored nightly from that environment.
     pub restored_from: Option<String>,
+    /// The CA bundle its database servers' certificates are checked against
+    /// (the RDS bundle): every login is then TLS verify-full against the
+    /// host the app secret names. `None`: TLS required, not verified.
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// The image of `--tunnel`'s relay pod (a cluster that pulls only from
+    /// its own registry names its mirror here) [default: a pinned alpine/socat].
+    pub tunnel_image: Option<String>,
 }
 
 /// Per-app settings.

@@ -195,7 +195,9 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
         }
     }
     let secrets = session.map(|s| s.secrets());
-    crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await
+    let mut read = crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await;
+    read.logins.secure(&crate::connect::db_tls(&sources.conn, cfg));
+    read
 }
 
 /// An environment not read at all: no rows, `why` as its error.
