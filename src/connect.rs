@@ -325,11 +325,9 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
     // A `--db-url` that names its own CA (`sslrootcert`, `ssl-ca`) is not
     // downgraded to unverified: its CA is the bundle.
     if tls == TlsMode::Require
-        && let Some((_, ca)) = parsed
-            .query_pairs()
-            .find(|(k, _)| k == "sslrootcert" || k == "ssl-ca" || k == "ssl_ca")
+        && let Some(ca) = url_ca(&parsed)
     {
-        tls = TlsMode::VerifyFull(ca.into_owned().into());
+        tls = TlsMode::VerifyFull(ca);
     }
     if conn.tunnel {
         let k8s = c.k8s.as_ref().map_err(|e| e.context("tunnel"))?;
@@ -393,6 +391,13 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
         .map_err(Redacted::error)
 }
 
+/// The CA a database URL names (`sslrootcert`, MySQL's `ssl-ca`).
+fn url_ca(url: &url::Url) -> Option<std::path::PathBuf> {
+    url.query_pairs()
+        .find(|(k, _)| k == "sslrootcert" || k == "ssl-ca" || k == "ssl_ca")
+        .map(|(_, ca)| ca.into_owned().into())
+}
+
 /// The kubeconfig's current context, for the status bar.
 fn current_kube_context() -> Option<String> {
     kube::config::Kubeconfig::read()
@@ -414,5 +419,28 @@ mod tests {
         );
         assert!(!has_password(&url_for_host(&t, "h")));
         assert!(has_password("mysql://u:p@h/d"));
+    }
+
+    #[test]
+    fn a_url_naming_its_ca_is_verified_with_it_and_the_flag_wins_over_the_config() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            url_ca(&u(
+                "postgresql://a@h/d?sslmode=verify-full&sslrootcert=/etc/rds.pem"
+            )),
+            Some("/etc/rds.pem".into())
+        );
+        assert_eq!(
+            url_ca(&u("mysql://a@h/d?ssl-ca=/etc/rds.pem")),
+            Some("/etc/rds.pem".into())
+        );
+        assert_eq!(url_ca(&u("mysql://a@h/d")), None);
+        let env: EnvConfig =
+            toml::from_str("account_id = \"1\"\nkube_context = \"p\"\nca_bundle = \"/cfg.pem\"\n").unwrap();
+        let mut conn = ConnArgs::default();
+        assert_eq!(db_tls(&conn, None), TlsMode::Require);
+        assert_eq!(db_tls(&conn, Some(&env)), TlsMode::VerifyFull("/cfg.pem".into()));
+        conn.ca_bundle = Some("/flag.pem".into());
+        assert_eq!(db_tls(&conn, Some(&env)), TlsMode::VerifyFull("/flag.pem".into()));
     }
 }

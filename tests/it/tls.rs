@@ -237,3 +237,81 @@ async fn plaintext_only_where_the_server_refuses_tls_and_never_with_a_bundle() {
     .unwrap_err();
     assert!(e.to_string().contains("does not offer TLS"), "{e}");
 }
+
+/// rotui's own TLS end of `--tunnel` (PostgreSQL), with the server itself
+/// as its upstream: the certificate is checked against the name given (the
+/// RDS name from the secret), not the address connected to; a wrong bundle
+/// or name is refused when the relay starts, before anything logs in; and
+/// what goes through it is encrypted as the server sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tunnel_end_verifies_the_rds_name_not_the_local_address() {
+    use rotui::db::tls_relay::TlsRelay;
+    let cas = cas();
+    // A certificate for the RDS-like name only: 127.0.0.1 would not pass.
+    let rds = "content-store.abc.eu-west-1.rds.amazonaws.com";
+    let Some(server) = pg_tls(&cas.ca.server_cert(&[rds]).unwrap()) else {
+        return;
+    };
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    let pw = server.admin_password().clone();
+
+    let relay = TlsRelay::start(upstream, &cas.bundle, rds)
+        .await
+        .expect("verified against the RDS name");
+    let tls = TlsMode::VerifiedByTunnel {
+        ca: cas.bundle.clone(),
+        name: rds.to_owned(),
+    };
+    let local = relay.local_addr();
+    let url = format!("postgresql://aws_db_admin@127.0.0.1:{}/postgres", local.port());
+    let db = Db::connect_secured(Engine::Postgres, &url, Some(&pw), tls.clone())
+        .await
+        .expect("the admin logs in through rotui's TLS end");
+    assert_eq!(
+        db.tls().label(),
+        "TLS verified (CA rds-global-bundle.pem, tunnel)"
+    );
+    assert!(
+        server_says_tls(&db).await,
+        "the server sees TLS, though sqlx spoke plaintext to the relay"
+    );
+    // The same server by its address is refused: the name is what is checked.
+    let e = Db::connect_secured(
+        Engine::Postgres,
+        &pg_url(&server),
+        Some(&pw),
+        TlsMode::VerifyFull(cas.bundle.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("not valid for the name 127.0.0.1"), "{e}");
+
+    // Another name, another CA: refused as the relay starts, in words.
+    let e = TlsRelay::start(upstream, &cas.bundle, "signon.abc.eu-west-1.rds.amazonaws.com")
+        .await
+        .err()
+        .expect("another name is refused");
+    assert!(
+        e.to_string()
+            .contains("not valid for the name signon.abc.eu-west-1.rds.amazonaws.com"),
+        "{e}"
+    );
+    let e = TlsRelay::start(upstream, &cas.wrong_bundle, rds)
+        .await
+        .err()
+        .expect("another CA is refused");
+    assert!(
+        e.to_string().contains("not signed by a CA in the bundle")
+            && e.to_string().contains("another-ca.pem"),
+        "{e}"
+    );
+    // A server that refuses TLS: said so, never relayed in plaintext.
+    let plain = PostgresServer::shared_of(PgFlavor::Pg15);
+    let plain_addr: std::net::SocketAddr = format!("127.0.0.1:{}", plain.port()).parse().unwrap();
+    let e = TlsRelay::start(plain_addr, &cas.bundle, rds)
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("does not offer TLS"), "{e}");
+    drop(relay);
+}
