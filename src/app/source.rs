@@ -232,7 +232,7 @@ pub struct SessionView {
     pub flavor: Option<Flavor>,
     /// How the database connection is secured ("TLS verified (CA …)",
     /// "TLS unverified", "plaintext").
-    pub db_tls: Option<crate::db::tls::TlsMode>,
+    pub db_tls: Option<crate::model::TlsMode>,
     /// The target as connected: every name with where it came from (flag,
     /// discovered on the live systems, or convention).
     pub target: Option<Target>,

@@ -10,97 +10,39 @@
 //!
 //! RDS PostgreSQL 15+ forces TLS (`rds.force_ssl=1`): a server that requires
 //! TLS is never tried in plaintext, as plaintext follows only its refusal.
+//! The mode itself is data in [`crate::model`] (the screen shows it); how
+//! each driver is told it, and what its failures mean, is here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use super::{DbError, DbErrorKind, DbResult};
 
-/// Where the RDS CA bundle comes from: what a refusal tells the operator to get.
-pub const RDS_BUNDLE_URL: &str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
+pub use crate::model::{RDS_BUNDLE_URL, TlsMode};
 
-/// How one login is secured: chosen before connecting, and after it what
-/// the status bar and the plan show.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TlsMode {
-    /// Certificate chain checked against this CA bundle, and the name
-    /// against the host connected to.
-    VerifyFull(PathBuf),
-    /// Through `--tunnel`: rotui's own local end of the tunnel did the
-    /// verify-full handshake (against the RDS name, not 127.0.0.1); the
-    /// driver speaks plaintext to that end, inside this process.
-    VerifiedByTunnel { ca: PathBuf, name: String },
-    /// TLS, certificate not checked (no CA bundle given).
-    Require,
-    /// The server refused TLS: no encryption at all.
-    Plaintext,
-}
-
-impl TlsMode {
-    /// The first mode to try for a server: verify-full with a bundle, else
-    /// TLS required.
-    pub fn for_bundle(ca_bundle: Option<&Path>) -> TlsMode {
-        match ca_bundle {
-            Some(p) => TlsMode::VerifyFull(p.to_path_buf()),
-            None => TlsMode::Require,
-        }
-    }
-
-    /// Whether the certificate was (or will be) checked.
-    pub fn verified(&self) -> bool {
-        matches!(self, TlsMode::VerifyFull(_) | TlsMode::VerifiedByTunnel { .. })
-    }
-
-    /// The CA bundle in use, if any.
-    pub fn ca_bundle(&self) -> Option<&Path> {
-        match self {
-            TlsMode::VerifyFull(ca) | TlsMode::VerifiedByTunnel { ca, .. } => Some(ca),
-            _ => None,
-        }
-    }
-
-    /// The words the status bar and the plan show.
-    pub fn label(&self) -> String {
-        let file = |p: &Path| {
-            p.file_name()
-                .map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned())
-        };
-        match self {
-            TlsMode::VerifyFull(ca) => format!("TLS verified (CA {})", file(ca)),
-            TlsMode::VerifiedByTunnel { ca, .. } => format!("TLS verified (CA {}, tunnel)", file(ca)),
-            TlsMode::Require => "TLS unverified".to_owned(),
-            TlsMode::Plaintext => "plaintext".to_owned(),
-        }
-    }
-
-    /// A warning for the screen, when the connection is not verified.
-    pub fn warning(&self) -> Option<String> {
-        match self {
-            TlsMode::Require => Some(format!(
-                "TLS not verified: any host between here and the server could read the admin \
-                 password — set ca_bundle for this environment (the RDS bundle: {RDS_BUNDLE_URL})"
-            )),
-            TlsMode::Plaintext => Some(
-                "plaintext: the server refused TLS, so passwords cross the network unencrypted — \
-                 enable TLS on the server and set ca_bundle"
-                    .to_owned(),
-            ),
-            _ => None,
-        }
-    }
-
+/// How each driver is told a [`TlsMode`], and what its failures mean.
+pub trait Secured {
     /// Without a bundle a server that refuses TLS is then tried in
     /// plaintext (said on screen); with one, never.
-    pub fn fallback(&self, err: &sqlx::Error) -> Option<TlsMode> {
+    fn fallback(&self, err: &sqlx::Error) -> Option<TlsMode>;
+    /// Before connecting: a bundle that cannot be read, or that holds no
+    /// certificate, is refused here, naming the file.
+    fn check_bundle(&self) -> DbResult<()>;
+    fn pg(&self, options: PgConnectOptions) -> PgConnectOptions;
+    fn mysql(&self, options: MySqlConnectOptions) -> MySqlConnectOptions;
+    /// A TLS failure in words: what failed, which file, which name, what
+    /// to do. `None` when `err` is no TLS failure.
+    fn explain(&self, err: &sqlx::Error, host: &str) -> Option<DbError>;
+}
+
+impl Secured for TlsMode {
+    fn fallback(&self, err: &sqlx::Error) -> Option<TlsMode> {
         (*self == TlsMode::Require && refused_tls(err)).then_some(TlsMode::Plaintext)
     }
 
-    /// Before connecting: a bundle that cannot be read, or that holds no
-    /// certificate, is refused here, naming the file.
-    pub fn check_bundle(&self) -> DbResult<()> {
+    fn check_bundle(&self) -> DbResult<()> {
         let Some(path) = self.ca_bundle() else {
             return Ok(());
         };
@@ -117,7 +59,7 @@ impl TlsMode {
         Ok(())
     }
 
-    pub fn pg(&self, options: PgConnectOptions) -> PgConnectOptions {
+    fn pg(&self, options: PgConnectOptions) -> PgConnectOptions {
         match self {
             TlsMode::VerifyFull(ca) => options.ssl_mode(PgSslMode::VerifyFull).ssl_root_cert(ca),
             TlsMode::Require => options.ssl_mode(PgSslMode::Require),
@@ -125,7 +67,7 @@ impl TlsMode {
         }
     }
 
-    pub fn mysql(&self, options: MySqlConnectOptions) -> MySqlConnectOptions {
+    fn mysql(&self, options: MySqlConnectOptions) -> MySqlConnectOptions {
         match self {
             TlsMode::VerifyFull(ca) => options.ssl_mode(MySqlSslMode::VerifyIdentity).ssl_ca(ca),
             TlsMode::Require => options.ssl_mode(MySqlSslMode::Required),
@@ -133,9 +75,7 @@ impl TlsMode {
         }
     }
 
-    /// A TLS failure in words: what failed, which file, which name, what
-    /// to do. `None` when `err` is no TLS failure.
-    pub fn explain(&self, err: &sqlx::Error, host: &str) -> Option<DbError> {
+    fn explain(&self, err: &sqlx::Error, host: &str) -> Option<DbError> {
         if refused_tls(err) {
             return Some(
                 DbError::new(
@@ -217,6 +157,8 @@ pub fn read_bundle(path: &Path) -> DbResult<Vec<rustls_pki_types::CertificateDer
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]

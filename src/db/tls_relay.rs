@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::tls::{TlsMode, read_bundle};
+use super::tls::{Secured, TlsMode, read_bundle};
 use super::{DbError, DbErrorKind, DbResult};
 
 /// PostgreSQL's SSLRequest: length 8, code 80877103.

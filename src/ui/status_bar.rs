@@ -112,7 +112,7 @@ fn bar(state: &State, compact: bool) -> Line<'static> {
     // Whether the admin password crosses the network verified, only
     // encrypted, or in the clear.
     if let Some(tls) = &session.db_tls {
-        use crate::db::tls::TlsMode;
+        use crate::model::TlsMode;
         let (short, style) = match tls {
             TlsMode::VerifyFull(_) | TlsMode::VerifiedByTunnel { .. } => ("TLS ✓", theme.muted()),
             TlsMode::Require => ("TLS unverified", theme.warn()),

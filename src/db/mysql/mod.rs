@@ -30,7 +30,7 @@ pub use grants::{GrantLine, ParsedGrant};
 pub use verify::GrantDiff;
 
 use crate::db::Statement;
-use crate::db::tls::TlsMode;
+use crate::db::tls::{Secured, TlsMode};
 use crate::db::{DbError, DbErrorKind, DbResult};
 use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};

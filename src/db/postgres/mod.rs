@@ -53,7 +53,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Postgres};
 use super::error::{DbError, DbErrorKind, DbResult};
 use super::watch::{WatchConn, WatchError};
 use crate::db::Statement;
-use crate::db::tls::TlsMode;
+use crate::db::tls::{Secured, TlsMode};
 use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};
 
