@@ -78,6 +78,12 @@ pub struct ConnArgs {
     /// Config file [default: the XDG config dir's rotui/config.toml].
     #[arg(long, env = "ROTUI_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// PEM CA bundle the database's certificate must chain to (the RDS
+    /// bundle): TLS verify-full against the host the app secret names.
+    /// Overrides the environment's `ca_bundle`. Without either, TLS is
+    /// required where the server offers it but not verified.
+    #[arg(long, env = "ROTUI_CA_BUNDLE", global = true, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

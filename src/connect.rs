@@ -13,6 +13,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::aws::{AwsOptions, AwsSession};
 use crate::cli::ConnArgs;
+use crate::db::tls::TlsMode;
 use crate::environments::{self, EnvConfig, Environments};
 use crate::secret::{Redacted, SecretString};
 use crate::target::Target;
@@ -83,6 +84,16 @@ pub async fn env_connect(
     (session, k8s)
 }
 
+/// How an environment's database logins are secured: `--ca-bundle`, else
+/// its `ca_bundle`, gives verify-full; neither, TLS required unverified.
+pub fn db_tls(conn: &ConnArgs, env: Option<&EnvConfig>) -> TlsMode {
+    let bundle = conn
+        .ca_bundle
+        .as_deref()
+        .or_else(|| env.and_then(|e| e.ca_bundle.as_deref()));
+    TlsMode::for_bundle(bundle)
+}
+
 /// The admin's URL for a target, without a password unless `--db-url` had one.
 pub async fn admin_db_url(target: &Target, conn: &ConnArgs, session: &AwsSession) -> Result<String> {
     if let Some(url) = &conn.db_url {
@@ -140,6 +151,9 @@ pub struct Connected {
     pub tunnel: Option<crate::k8s::tunnel::Tunnel>,
     /// Where the admin connection goes (host, port), for the login tests.
     pub db_addr: Option<(String, u16)>,
+    /// With `--tunnel` and a CA bundle (PostgreSQL): rotui's own TLS end,
+    /// verifying the RDS name through the relay.
+    pub tls_relay: Option<crate::db::tls_relay::TlsRelay>,
 }
 
 impl Connected {
@@ -155,7 +169,13 @@ impl Connected {
             environments: Environments::new(),
             tunnel: None,
             db_addr: None,
+            tls_relay: None,
         }
+    }
+
+    /// How the database connection is secured, once connected.
+    pub fn db_tls(&self) -> Option<&TlsMode> {
+        self.db.as_ref().ok().map(crate::db::Db::tls)
     }
 
     /// Why this environment's session or context is not the one its config
@@ -306,6 +326,7 @@ pub async fn open(target: &Target, conn: &ConnArgs) -> Connected {
         environments,
         tunnel: None,
         db_addr: None,
+        tls_relay: None,
     };
     // An app that is not there, or names that say another engine: the
     // database is not tried, so its driver's error does not hide why.
@@ -330,37 +351,82 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
         }
     };
     let mut parsed = url::Url::parse(&url).map_err(|_| Redacted::new("the database URL is not a URL"))?;
+    let env = c.environments.get(target.env.as_str());
+    let mut tls = db_tls(conn, env);
+    // A `--db-url` that names its own CA (`sslrootcert`, `ssl-ca`) is not
+    // downgraded to unverified: its CA is the bundle.
+    if tls == TlsMode::Require
+        && let Some(ca) = url_ca(&parsed)
+    {
+        tls = TlsMode::VerifyFull(ca);
+    }
     if conn.tunnel {
         let k8s = c.k8s.as_ref().map_err(|e| e.context("tunnel"))?;
         // The relay pod is a write: never in another environment's cluster.
         if let Some(why) = c.identity_problems().await.into_iter().next() {
             return Err(why.context("tunnel"));
         }
+        // Refused before the relay pod is made: nothing is written.
+        if let (TlsMode::VerifyFull(ca), crate::target::Engine::Mysql) = (&tls, target.engine) {
+            return Err(Redacted::new(format!(
+                "TLS verify-full through --tunnel is not supported for MySQL: the certificate \
+                 would be checked against 127.0.0.1, not the RDS name (MySQL starts TLS inside \
+                 its own handshake, which rotui's tunnel end does not rewrite) — run from a host \
+                 that reaches the database without --tunnel, or, knowingly unverified, without \
+                 the CA bundle {} for this run",
+                ca.display()
+            )));
+        }
         let host = match parsed.port() {
             Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
             None => parsed.host_str().unwrap_or_default().to_owned(),
         };
-        let cfg = crate::k8s::tunnel::TunnelConfig::for_db(&host, target.engine);
+        let mut cfg = crate::k8s::tunnel::TunnelConfig::for_db(&host, target.engine);
+        if let Some(image) = env.and_then(|e| e.tunnel_image.clone()) {
+            cfg.image = image;
+        }
+        let rds_name = cfg.remote_host.clone();
         let tunnel = crate::k8s::tunnel::Tunnel::start(k8s, &cfg)
             .await
             .map_err(Redacted::error)?;
-        let local = tunnel.local_addr();
+        let mut local = tunnel.local_addr();
+        c.tunnel = Some(tunnel);
+        // sqlx would check the certificate against 127.0.0.1: rotui's own
+        // end does the handshake, against the RDS name, and sqlx speaks
+        // plaintext to it inside this process.
+        if let TlsMode::VerifyFull(ca) = &tls {
+            let relay = crate::db::tls_relay::TlsRelay::start(local, ca, &rds_name)
+                .await
+                .map_err(Redacted::error)?;
+            local = relay.local_addr();
+            c.tls_relay = Some(relay);
+            tls = TlsMode::VerifiedByTunnel {
+                ca: ca.clone(),
+                name: rds_name,
+            };
+        }
         parsed
             .set_host(Some(&local.ip().to_string()))
             .map_err(Redacted::error)?;
         parsed
             .set_port(Some(local.port()))
             .map_err(|_| Redacted::new("cannot set the port"))?;
-        c.tunnel = Some(tunnel);
     }
     let default_port = target.engine.default_port();
     c.db_addr = Some((
         parsed.host_str().unwrap_or("localhost").to_owned(),
         parsed.port().unwrap_or(default_port),
     ));
-    crate::db::Db::connect(target.engine, parsed.as_str(), password.as_ref())
+    crate::db::Db::connect_secured(target.engine, parsed.as_str(), password.as_ref(), tls)
         .await
         .map_err(Redacted::error)
+}
+
+/// The CA a database URL names (`sslrootcert`, MySQL's `ssl-ca`).
+fn url_ca(url: &url::Url) -> Option<std::path::PathBuf> {
+    url.query_pairs()
+        .find(|(k, _)| k == "sslrootcert" || k == "ssl-ca" || k == "ssl_ca")
+        .map(|(_, ca)| ca.into_owned().into())
 }
 
 /// The kubeconfig's current context, for the status bar.
@@ -384,5 +450,28 @@ mod tests {
         );
         assert!(!has_password(&url_for_host(&t, "h")));
         assert!(has_password("mysql://u:p@h/d"));
+    }
+
+    #[test]
+    fn a_url_naming_its_ca_is_verified_with_it_and_the_flag_wins_over_the_config() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            url_ca(&u(
+                "postgresql://a@h/d?sslmode=verify-full&sslrootcert=/etc/rds.pem"
+            )),
+            Some("/etc/rds.pem".into())
+        );
+        assert_eq!(
+            url_ca(&u("mysql://a@h/d?ssl-ca=/etc/rds.pem")),
+            Some("/etc/rds.pem".into())
+        );
+        assert_eq!(url_ca(&u("mysql://a@h/d")), None);
+        let env: EnvConfig =
+            toml::from_str("account_id = \"1\"\nkube_context = \"p\"\nca_bundle = \"/cfg.pem\"\n").unwrap();
+        let mut conn = ConnArgs::default();
+        assert_eq!(db_tls(&conn, None), TlsMode::Require);
+        assert_eq!(db_tls(&conn, Some(&env)), TlsMode::VerifyFull("/cfg.pem".into()));
+        conn.ca_bundle = Some("/flag.pem".into());
+        assert_eq!(db_tls(&conn, Some(&env)), TlsMode::VerifyFull("/flag.pem".into()));
     }
 }

@@ -55,6 +55,13 @@ pub struct EnvConfig {
     /// Where this environment's rotation notices go (Slack-compatible
     /// JSON, [`crate::webhook`]); shown masked, never whole.
     pub webhook_url: Option<WebhookUrl>,
+    /// The CA bundle its database servers' certificates are checked against
+    /// (the RDS bundle): every login is then TLS verify-full against the
+    /// host the app secret names. `None`: TLS required, not verified.
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// The image of `--tunnel`'s relay pod (a cluster that pulls only from
+    /// its own registry names its mirror here) [default: a pinned alpine/socat].
+    pub tunnel_image: Option<String>,
 }
 
 /// Each environment's webhook, where it has one.

@@ -3,6 +3,8 @@
 //! read them. Both engines map their catalogues into these types, so nothing
 //! above `db` branches on SQL dialects; neither `db` nor `ui` owns them.
 
+use std::path::{Path, PathBuf};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -320,6 +322,83 @@ impl FailedLogins {
                 .collect::<Vec<_>>()
                 .join(", "),
             FailedLogins::NotObservable(why) => format!("not observable: {why}"),
+        }
+    }
+}
+
+// ---- how a database connection is secured ----------------------------
+
+/// Where the RDS CA bundle comes from: what a refusal tells the operator to get.
+pub const RDS_BUNDLE_URL: &str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
+
+/// How one login is secured: chosen before connecting, and after it what
+/// the status bar and the plan show.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Certificate chain checked against this CA bundle, and the name
+    /// against the host connected to.
+    VerifyFull(PathBuf),
+    /// Through `--tunnel`: rotui's own local end of the tunnel did the
+    /// verify-full handshake (against the RDS name, not 127.0.0.1); the
+    /// driver speaks plaintext to that end, inside this process.
+    VerifiedByTunnel { ca: PathBuf, name: String },
+    /// TLS, certificate not checked (no CA bundle given).
+    Require,
+    /// The server refused TLS: no encryption at all.
+    Plaintext,
+}
+
+impl TlsMode {
+    /// The first mode to try for a server: verify-full with a bundle, else
+    /// TLS required.
+    pub fn for_bundle(ca_bundle: Option<&Path>) -> TlsMode {
+        match ca_bundle {
+            Some(p) => TlsMode::VerifyFull(p.to_path_buf()),
+            None => TlsMode::Require,
+        }
+    }
+
+    /// Whether the certificate was (or will be) checked.
+    pub fn verified(&self) -> bool {
+        matches!(self, TlsMode::VerifyFull(_) | TlsMode::VerifiedByTunnel { .. })
+    }
+
+    /// The CA bundle in use, if any.
+    pub fn ca_bundle(&self) -> Option<&Path> {
+        match self {
+            TlsMode::VerifyFull(ca) | TlsMode::VerifiedByTunnel { ca, .. } => Some(ca),
+            _ => None,
+        }
+    }
+
+    /// The words the status bar and the plan show.
+    pub fn label(&self) -> String {
+        let file = |p: &Path| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned())
+        };
+        match self {
+            TlsMode::VerifyFull(ca) => format!("TLS verified (CA {})", file(ca)),
+            TlsMode::VerifiedByTunnel { ca, .. } => format!("TLS verified (CA {}, tunnel)", file(ca)),
+            TlsMode::Require => "TLS unverified".to_owned(),
+            TlsMode::Plaintext => "plaintext".to_owned(),
+        }
+    }
+
+    /// A warning for the screen, when the connection is not verified.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            TlsMode::Require => Some(format!(
+                "TLS not verified: any host between here and the server could read the admin \
+                 password — set ca_bundle for this environment (the RDS bundle: {RDS_BUNDLE_URL})"
+            )),
+            TlsMode::Plaintext => Some(
+                "plaintext: the server refused TLS, so passwords cross the network unencrypted — \
+                 enable TLS on the server and set ca_bundle"
+                    .to_owned(),
+            ),
+            _ => None,
         }
     }
 }

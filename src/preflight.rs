@@ -237,6 +237,16 @@ pub async fn check(c: &Connected, tunnel: bool) -> Report {
             }
         },
     }
+    // How the admin password travels: said, and warned about when not
+    // verified (a wrong CA bundle or name never connected: refused above).
+    if let Some(tls) = c.db_tls() {
+        report.checks.push(Check {
+            system: "database",
+            what: tls.label(),
+            problem: tls.warning().map(Redacted::new),
+            advisory: true,
+        });
+    }
     report.checks.extend(secret_url(c).await);
     report
 }

@@ -230,6 +230,9 @@ pub struct SessionView {
     pub session_expires: Option<DateTime<Utc>>,
     pub kube_context: Option<String>,
     pub flavor: Option<Flavor>,
+    /// How the database connection is secured ("TLS verified (CA …)",
+    /// "TLS unverified", "plaintext").
+    pub db_tls: Option<crate::model::TlsMode>,
     /// The target as connected: every name with where it came from (flag,
     /// discovered on the live systems, or convention).
     pub target: Option<Target>,

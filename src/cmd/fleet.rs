@@ -189,6 +189,7 @@ pub async fn read(env: &str, sources: &FleetSources, max_age_days: u32) -> Read 
     let secrets = session.map(|s| s.secrets());
     let mut read = crate::fleet::read(env, secrets, k8s, max_age_days, Utc::now()).await;
     read.report.credentials_expire = expires.map(|at| (env.to_owned(), at)).into_iter().collect();
+    read.logins.secure(&crate::connect::db_tls(&sources.conn, cfg));
     read
 }
 

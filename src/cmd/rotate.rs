@@ -93,6 +93,26 @@ fn print_names(connected: &[Connected], out: &mut dyn std::io::Write) -> Result<
     Ok(())
 }
 
+/// How each environment's database connection is secured, as the status
+/// bar says it, with the warning when it is not verified.
+fn print_tls(connected: &[Connected], out: &mut dyn std::io::Write) -> Result<()> {
+    for c in connected {
+        if let Some(tls) = c.db_tls() {
+            writeln!(
+                out,
+                "Database connection for {}: {}",
+                c.target.label(),
+                tls.label()
+            )?;
+            if let Some(warning) = tls.warning() {
+                writeln!(out, "  ⚠ {warning}")?;
+            }
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Refuse, before anything is written, a name discovery could not choose.
 fn resolved(connected: &[Connected]) -> Result<()> {
     match connected
@@ -151,6 +171,7 @@ pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Resu
     let result = async {
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         print_names(&connected, &mut out)?;
+        print_tls(&connected, &mut out)?;
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;
         cli::plan_cmd(

@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::db::mysql::{Account, MysqlDb};
-use crate::db::postgres::PgDb;
+use crate::db::postgres::{PgConfig, PgDb};
+use crate::db::tls::TlsMode;
 use crate::db::{DbError, DbErrorKind, DbResult};
 use crate::model::{ConnectionSnapshot, DbObject, DefaultPrivilege, Flavor, Grant, OwnedIn, User};
 use crate::secret::SecretString;
@@ -21,13 +22,39 @@ impl Db {
     /// Connect as the admin. `password`, when given, overrides the URL's
     /// (the admin password normally comes from Secrets Manager).
     pub async fn connect(engine: Engine, url: &str, password: Option<&SecretString>) -> DbResult<Db> {
-        match (engine, password) {
-            (Engine::Mysql, None) => MysqlDb::connect(url).await.map(Db::Mysql),
-            (Engine::Mysql, Some(p)) => MysqlDb::connect_with(url, p).await.map(Db::Mysql),
-            (Engine::Postgres, None) => PgDb::connect(url).await.map(|d| Db::Postgres(Box::new(d))),
-            (Engine::Postgres, Some(p)) => PgDb::connect_with(url, p)
+        Self::connect_secured(engine, url, password, TlsMode::Require).await
+    }
+
+    /// [`Db::connect`] secured as `tls` says ([`crate::db::tls`]).
+    pub async fn connect_secured(
+        engine: Engine,
+        url: &str,
+        password: Option<&SecretString>,
+        tls: TlsMode,
+    ) -> DbResult<Db> {
+        match engine {
+            Engine::Mysql => MysqlDb::connect_secured(url, password, tls).await.map(Db::Mysql),
+            Engine::Postgres => PgDb::open_secured(url, password, PgConfig::default(), tls)
                 .await
                 .map(|d| Db::Postgres(Box::new(d))),
+        }
+    }
+
+    /// Whether the server sees the admin's own session as encrypted
+    /// (PostgreSQL's `pg_stat_ssl`, MySQL's `Ssl_cipher`): what the server
+    /// says, beside what rotui asked for.
+    pub async fn session_encrypted(&self) -> DbResult<bool> {
+        match self {
+            Db::Mysql(d) => d.session_encrypted().await,
+            Db::Postgres(d) => d.session_encrypted().await,
+        }
+    }
+
+    /// How the admin connection is secured (status bar, plan).
+    pub fn tls(&self) -> &TlsMode {
+        match self {
+            Db::Mysql(d) => d.tls(),
+            Db::Postgres(d) => d.tls(),
         }
     }
 
@@ -43,10 +70,11 @@ impl Db {
         password: &SecretString,
         database: &str,
         limit: std::time::Duration,
+        tls: &TlsMode,
     ) -> DbResult<String> {
         match engine {
-            Engine::Mysql => crate::db::mysql::server_version(host, port, user, password, limit).await,
-            Engine::Postgres => PgDb::server_version(host, port, user, password, database, limit).await,
+            Engine::Mysql => crate::db::mysql::server_version(host, port, user, password, limit, tls).await,
+            Engine::Postgres => PgDb::server_version(host, port, user, password, database, limit, tls).await,
         }
     }
 

@@ -8,6 +8,8 @@ pub mod ident;
 pub mod mysql;
 pub mod postgres;
 mod statement;
+pub mod tls;
+pub mod tls_relay;
 pub mod watch;
 
 pub use engine::Endpoint;

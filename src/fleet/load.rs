@@ -22,6 +22,7 @@ use super::model::{
 };
 use super::probe::{self, Probe};
 use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, ListedSecret, SecretsManager};
+use crate::db::tls::TlsMode;
 use crate::k8s::K8s;
 use crate::k8s::consumers::{self, Kind, PodTemplated};
 use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
@@ -191,6 +192,13 @@ impl Logins {
             out.not_tried.extend(l.not_tried);
         }
         out
+    }
+
+    /// Secure every login as `tls` says (the environment's CA bundle).
+    pub fn secure(&mut self, tls: &TlsMode) {
+        for p in &mut self.probes {
+            p.tls = tls.clone();
+        }
     }
 
     /// Try every login, at most [`CONCURRENCY`] at a time, each within

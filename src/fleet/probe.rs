@@ -14,6 +14,7 @@ use futures::{StreamExt, stream};
 
 use super::model::{Calls, Login};
 use crate::aws::AppSecret;
+use crate::db::tls::TlsMode;
 use crate::db::{Db, DbError, DbErrorKind, Endpoint};
 use crate::model::System;
 use crate::secret::{Redacted, SecretString, redact};
@@ -29,6 +30,8 @@ pub struct Probe {
     password: SecretString,
     /// PostgreSQL needs one: the app's (from its DATABASE_URL), else `postgres`.
     database: String,
+    /// As the environment's admin logins are secured ([`crate::db::tls`]).
+    pub(super) tls: TlsMode,
 }
 
 impl Probe {
@@ -51,6 +54,7 @@ impl Probe {
             user: current.username.clone(),
             password: current.password.clone(),
             database: database.unwrap_or_else(|| "postgres".into()),
+            tls: TlsMode::Require,
         })
     }
 
@@ -63,6 +67,7 @@ impl Probe {
             &self.password,
             &self.database,
             limit,
+            &self.tls,
         )
         .await;
         (self.key, login_of(version))

@@ -38,7 +38,13 @@ use tokio::task::JoinHandle;
 use super::{K8s, K8sError};
 use crate::secret::{ExposeSecret, SecretString, redact};
 
-pub const DEFAULT_IMAGE: &str = "alpine/socat";
+/// socat 1.8.0.3, pinned by digest: a tag can be moved under a running
+/// fleet, a digest cannot. A cluster that pulls only from its own registry
+/// names its mirror in `tunnel_image` ([`crate::environments::EnvConfig`]).
+/// (The digest is the one public pins of this tag give; it was not pulled
+/// from Docker Hub here.)
+pub const DEFAULT_IMAGE: &str =
+    "alpine/socat:1.8.0.3@sha256:beb4a68d9e4fe6b0f21ea774a0fde6c31f580dde6368939ed70100c5385b015e";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const ROLE: &str = "rotui.dev/role";
 /// Label (sanitised: label values cannot hold `@`) and annotation (exact `user@host`).
@@ -585,7 +591,8 @@ mod tests {
         let pod = relay_pod(&cfg);
         assert!(pod.metadata.name.as_ref().unwrap().starts_with("rotui-tunnel-"));
         let c = &pod.spec.as_ref().unwrap().containers[0];
-        assert_eq!(c.image.as_deref(), Some("alpine/socat"));
+        assert_eq!(c.image.as_deref(), Some(DEFAULT_IMAGE));
+        assert!(DEFAULT_IMAGE.contains("@sha256:"), "pinned by digest");
         assert_eq!(
             c.args.as_ref().unwrap(),
             &vec![

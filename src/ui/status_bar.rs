@@ -109,6 +109,19 @@ fn bar(state: &State, compact: bool) -> Line<'static> {
             .map(|f| f.to_string())
             .unwrap_or_else(|| "db ?".into()),
     ));
+    // Whether the admin password crosses the network verified, only
+    // encrypted, or in the clear.
+    if let Some(tls) = &session.db_tls {
+        use crate::model::TlsMode;
+        let (short, style) = match tls {
+            TlsMode::VerifyFull(_) | TlsMode::VerifiedByTunnel { .. } => ("TLS ✓", theme.muted()),
+            TlsMode::Require => ("TLS unverified", theme.warn()),
+            TlsMode::Plaintext => ("plaintext", theme.danger()),
+        };
+        spans.push(sep());
+        let text = if compact { short.to_owned() } else { tls.label() };
+        spans.push(Span::styled(text, style));
+    }
     if !compact {
         spans.push(sep());
         spans.push(refresh);

@@ -77,6 +77,7 @@ async fn session_view(b: &Backend) -> SessionView {
         kube_context: c.kube_context.clone(),
         target: Some(c.target.clone()),
         flavor: c.db.as_ref().ok().map(|d| d.flavor().clone()),
+        db_tls: c.db_tls().cloned(),
         ..SessionView::default()
     };
     if let Ok(s) = &c.session {

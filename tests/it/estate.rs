@@ -595,6 +595,40 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
         text.contains("[environments.staging]"),
         "shows the config to write: {text}"
     );
+    // TLS (issue 22): the estate's servers require it, and rotui.toml names
+    // the estate's CA, so the plan says the connection is verified.
+    let mut plan = vec!["plan"];
+    plan.extend(&signon[..]);
+    plan.extend(["--env", "production"]);
+    let (code, text) = fx.rotui(&[], &plan).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("TLS verified (CA rds-ca-bundle.pem)"),
+        "the plan says the connection is verified: {text}"
+    );
+    // Another CA's bundle (`--ca-bundle`, here as ROTUI_CA_BUNDLE, over the
+    // config's): refused at the admin's login, naming the file and what to do.
+    let wrong_ca = fx.dir.path().join("another-ca.pem");
+    rotui_sandbox::tls::SandboxCa::new("another CA")
+        .unwrap()
+        .write(&wrong_ca)
+        .unwrap();
+    let wrong_ca = wrong_ca.to_string_lossy().into_owned();
+    let (code, text) = fx
+        .rotui(&[("ROTUI_CA_BUNDLE", &wrong_ca)], &rotate(&["--yes"]))
+        .await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("not signed by a CA in the bundle") && text.contains(&wrong_ca),
+        "names the bundle: {text}"
+    );
+    // verify-full through --tunnel is refused for MySQL before the relay pod.
+    let (code, text) = fx.rotui(&[], &rotate(&["--yes", "--tunnel"])).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("TLS verify-full through --tunnel is not supported for MySQL"),
+        "{text}"
+    );
     for env in ["production", "staging"] {
         assert!(
             !fx.touched(env, "govuk/signon/mysql").await,
@@ -637,6 +671,15 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     plan.extend(signon);
     let (code, text) = fx.rotui(&[], &plan).await;
     assert_eq!(code, Some(0), "{text}");
+    // TLS (issue 22): both environments' servers verified against the estate's CA.
+    for env in ["production", "staging"] {
+        assert!(
+            text.contains(&format!(
+                "Database connection for {env}/signon/mysql: TLS verified (CA rds-ca-bundle.pem)"
+            )),
+            "{env}: {text}"
+        );
+    }
     let promote = step_section(&text, "production/promote");
     for shown in [
         "restarts: deployment/signon, 2 replicas, RollingUpdate maxUnavailable 0, maxSurge 1; no readiness probe",
@@ -810,6 +853,25 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
     plan.extend(args);
     let (code, text) = fx.rotui(&[], &plan).await;
     assert_eq!(code, Some(0), "{text}");
+    // TLS (issue 22): both environments' servers verified against the estate's CA.
+    for env in ["production", "staging"] {
+        assert!(
+            text.contains(&format!(
+                "Database connection for {env}/content-store/postgres: TLS verified (CA rds-ca-bundle.pem)"
+            )),
+            "{env}: {text}"
+        );
+    }
+    // Through --tunnel, rotui's own end verifies the certificate against the
+    // secret's host (not the tunnel's 127.0.0.1:random port).
+    let mut tunnelled = plan.clone();
+    tunnelled.push("--tunnel");
+    let (code, tunnel_text) = fx.rotui(&[], &tunnelled).await;
+    assert_eq!(code, Some(0), "{tunnel_text}");
+    assert!(
+        tunnel_text.contains("TLS verified (CA rds-ca-bundle.pem, tunnel)"),
+        "{tunnel_text}"
+    );
     let promote = step_section(&text, "production/promote");
     for shown in [
         "restarts: deployment/content-store, 2 replicas",

@@ -30,6 +30,7 @@ mod rotation;
 mod sandbox;
 mod sandbox_cluster;
 mod staging_restore;
+mod tls;
 mod ui;
 mod unparsable_url_cli;
 mod webhooks;

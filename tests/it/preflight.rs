@@ -49,6 +49,7 @@ async fn connected(world: &World, kubeconfig: &std::path::Path) -> Connected {
         environments: Default::default(),
         tunnel: None,
         db_addr: None,
+        tls_relay: None,
     }
 }
 

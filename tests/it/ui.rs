@@ -311,6 +311,7 @@ fn session() -> SessionView {
             version: "10.11.6-MariaDB-0+deb12u1".into(),
             rds: false,
         }),
+        db_tls: None,
         target: None,
     }
 }
@@ -2258,3 +2259,52 @@ fn the_read_only_gate_calls_exactly_the_writes_writes() {
 
 /// The operator's hour (issue 20): the screens' own checks.
 mod screens;
+
+/// The status bar says how the database connection is secured, in the
+/// words the README gives: verified (with the CA file), unverified (a
+/// warning colour) or plaintext (the danger colour).
+#[test]
+fn the_status_bar_says_whether_the_database_tls_is_verified() {
+    use rotui::db::tls::TlsMode;
+    let cases = [
+        (
+            TlsMode::VerifyFull("/etc/rds/global-bundle.pem".into()),
+            "TLS verified (CA global-bundle.pem)",
+            None,
+        ),
+        (TlsMode::Require, "TLS unverified", Some(Color::Yellow)),
+        (TlsMode::Plaintext, "plaintext", Some(Color::Red)),
+    ];
+    for (mode, words, colour) in cases {
+        let mut s = fixture();
+        feed(
+            &mut s,
+            [Action::Loaded {
+                generation: 1,
+                at: t0(),
+                answer: Answer::Session(Ok(SessionView {
+                    db_tls: Some(mode.clone()),
+                    ..session()
+                })),
+            }],
+        );
+        let t = draw(&s, 200, 40);
+        let text = t.backend().to_string();
+        let top = text.lines().next().unwrap_or_default();
+        assert!(top.contains(words), "{mode:?}: {top}");
+        if let Some(colour) = colour {
+            let buf = t.backend().buffer();
+            let row: Vec<&str> = (0..200u16).map(|x| buf[(x, 0)].symbol()).collect();
+            let len = words.chars().count();
+            let x = (0..200 - len)
+                .find(|&x| row[x..x + len].concat() == words)
+                .unwrap();
+            assert_eq!(buf[(x as u16, 0)].fg, colour, "{mode:?} in its colour");
+        }
+    }
+    // Without a connection, nothing is claimed.
+    let s = fixture();
+    let top = screen(&s, 200, 40);
+    let top = top.lines().next().unwrap_or_default();
+    assert!(!top.contains("TLS") && !top.contains("plaintext"), "{top}");
+}

@@ -10,4 +10,5 @@ pub mod mariadb;
 pub mod moto;
 pub mod mysql;
 pub mod postgres;
+pub mod tls;
 pub mod world;

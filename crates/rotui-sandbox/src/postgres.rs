@@ -274,6 +274,16 @@ impl PostgresServer {
 
     /// Start a server of the given flavor.
     pub fn start_flavor(flavor: PgFlavor) -> io::Result<Self> {
+        Self::start_with(flavor, None)
+    }
+
+    /// Start a server that requires TLS with `cert` (`ssl=on`, pg_hba
+    /// `hostssl` only), as RDS PostgreSQL 15+ does (`rds.force_ssl=1`).
+    pub fn start_tls(flavor: PgFlavor, cert: &crate::tls::ServerCert) -> io::Result<Self> {
+        Self::start_with(flavor, Some(cert))
+    }
+
+    fn start_with(flavor: PgFlavor, tls: Option<&crate::tls::ServerCert>) -> io::Result<Self> {
         let bin = Binaries::find(flavor)?;
         let version = bin.version()?;
         // The free port may be taken by someone else before the server binds
@@ -281,14 +291,19 @@ impl PostgresServer {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match Self::start_once(&bin, flavor, &version) {
+            match Self::start_once(&bin, flavor, &version, tls) {
                 Err(e) if attempts < 3 && e.to_string().contains("Address already in use") => continue,
                 other => return other,
             }
         }
     }
 
-    fn start_once(bin: &Binaries, flavor: PgFlavor, version: &str) -> io::Result<Self> {
+    fn start_once(
+        bin: &Binaries,
+        flavor: PgFlavor,
+        version: &str,
+        tls: Option<&crate::tls::ServerCert>,
+    ) -> io::Result<Self> {
         // PostgreSQL refuses to run as root: drop to the `postgres` user then.
         let run_as = if is_root() {
             nix::unistd::User::from_name(SUPERUSER)
@@ -340,10 +355,16 @@ impl PostgresServer {
                 }
             )));
         }
+        // TCP: scram, and with a certificate over TLS only (`hostssl`).
+        let tcp = if tls.is_some() { "hostssl" } else { "host" };
         std::fs::write(
             data.join("pg_hba.conf"),
-            format!("local all {SUPERUSER} trust\nhost all all 127.0.0.0/8 scram-sha-256\n"),
+            format!("local all {SUPERUSER} trust\n{tcp} all all 127.0.0.0/8 scram-sha-256\n"),
         )?;
+        let cert_files = match tls {
+            Some(cert) => Some(cert.write(&data, run_as.as_ref().map(|u| (u.uid.as_raw(), u.gid.as_raw())))?),
+            None => None,
+        };
 
         let port = free_port();
         let args: Vec<String> = [
@@ -370,6 +391,16 @@ impl PostgresServer {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(cert_files.iter().flat_map(|f| {
+            [
+                "-c".to_owned(),
+                "ssl=on".to_owned(),
+                "-c".to_owned(),
+                format!("ssl_cert_file={}", f.cert.display()),
+                "-c".to_owned(),
+                format!("ssl_key_file={}", f.key.display()),
+            ]
+        }))
         .collect();
         // As root, drop to the postgres user with setpriv rather than
         // runuser: setpriv execs, so the guard signals the postmaster itself

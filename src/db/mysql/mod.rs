@@ -31,6 +31,7 @@ pub use grants::{GrantLine, ParsedGrant};
 pub use verify::GrantDiff;
 
 use crate::db::Statement;
+use crate::db::tls::{Secured, TlsMode};
 use crate::db::{DbError, DbErrorKind, DbResult};
 use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};
@@ -75,24 +76,39 @@ pub struct MysqlDb {
     /// migrated objects get.
     me: Account,
     timeout: Duration,
+    /// How the connection is secured (the status bar, the test logins).
+    tls: TlsMode,
 }
 
 impl MysqlDb {
-    /// Connect with a `mysql://user:password@host:port/db` URL.
+    /// Connect with a `mysql://user:password@host:port/db` URL, TLS
+    /// required where the server offers it (not verified).
     pub async fn connect(url: &str) -> DbResult<MysqlDb> {
-        let options = parse_url(url)?;
-        Self::open(options).await
+        Self::connect_secured(url, None, TlsMode::Require).await
     }
 
     /// Connect with a URL that holds no password, and a password beside it.
     pub async fn connect_with(url: &str, password: &SecretString) -> DbResult<MysqlDb> {
-        secret::register(password.expose_secret());
-        let options = parse_url(url)?.password(password.expose_secret());
-        Self::open(options).await
+        Self::connect_secured(url, Some(password), TlsMode::Require).await
     }
 
-    async fn open(options: MySqlConnectOptions) -> DbResult<MysqlDb> {
-        use sqlx::Connection;
+    /// Connect secured as `tls` says ([`crate::db::tls`]): a URL's own
+    /// `ssl-mode` is overridden, so the status bar says what is true.
+    pub async fn connect_secured(
+        url: &str,
+        password: Option<&SecretString>,
+        tls: TlsMode,
+    ) -> DbResult<MysqlDb> {
+        let mut options = parse_url(url)?;
+        if let Some(password) = password {
+            secret::register(password.expose_secret());
+            options = options.password(password.expose_secret());
+        }
+        Self::open(options, tls).await
+    }
+
+    async fn open(options: MySqlConnectOptions, tls: TlsMode) -> DbResult<MysqlDb> {
+        tls.check_bundle()?;
         // sqlx adds PIPES_AS_CONCAT to sql_mode by default; routines re-created
         // from their SHOW CREATE text must parse as an ordinary client's would.
         // sqlx logs every statement's text, CREATE USER … IDENTIFIED BY
@@ -102,32 +118,37 @@ impl MysqlDb {
         // One direct connection first: a pool retries refused connections
         // until its timeout and then reports only "timed out", while the
         // operator needs the real reason (refused, bad password, …) at once.
-        let probe = async {
-            let mut conn = sqlx::MySqlConnection::connect_with(&options).await?;
-            let row = sqlx::query(
-                "SELECT VERSION(), CURRENT_USER(), EXISTS(SELECT 1 FROM information_schema.ROUTINES \
-                 WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill')",
-            )
-            .fetch_one(&mut conn)
-            .await?;
-            conn.close().await?;
-            Ok::<_, sqlx::Error>(row)
-        };
-        let row = match tokio::time::timeout(DEFAULT_TIMEOUT, probe).await {
-            Ok(r) => r.map_err(login_error)?,
-            Err(_) => {
-                return Err(DbError::new(
-                    DbErrorKind::Unreachable,
-                    format!(
-                        "no answer from {}:{} within {} s",
-                        options.get_host(),
-                        options.get_port(),
-                        DEFAULT_TIMEOUT.as_secs()
-                    ),
-                )
-                .with_hint("is the server up and reachable (tunnel, VPN, security group)?"));
+        // Plaintext only after the server refused TLS, never with a bundle.
+        let mut tls = tls;
+        let row = loop {
+            match tokio::time::timeout(DEFAULT_TIMEOUT, probe(&tls.mysql(options.clone()))).await {
+                Ok(Ok(row)) => break row,
+                Ok(Err(e)) => match tls.fallback(&e) {
+                    Some(next) => {
+                        tracing::warn!(host = %options.get_host(), "the server refused TLS: plaintext");
+                        tls = next;
+                    }
+                    None => {
+                        return Err(tls
+                            .explain(&e, options.get_host())
+                            .unwrap_or_else(|| login_error(e)));
+                    }
+                },
+                Err(_) => {
+                    return Err(DbError::new(
+                        DbErrorKind::Unreachable,
+                        format!(
+                            "no answer from {}:{} within {} s",
+                            options.get_host(),
+                            options.get_port(),
+                            DEFAULT_TIMEOUT.as_secs()
+                        ),
+                    )
+                    .with_hint("is the server up and reachable (tunnel, VPN, security group)?"));
+                }
             }
         };
+        let options = tls.mysql(options);
         let version = text(&row, 0);
         let kind = if version.to_ascii_lowercase().contains("mariadb") {
             FlavorKind::Mariadb
@@ -164,7 +185,22 @@ impl MysqlDb {
             flavor,
             me,
             timeout: DEFAULT_TIMEOUT,
+            tls,
         })
+    }
+
+    /// Whether the server sees this session as encrypted (a non-empty
+    /// `Ssl_cipher`).
+    pub async fn session_encrypted(&self) -> DbResult<bool> {
+        let rows = self
+            .fetch_all(sqlx::query("SHOW SESSION STATUS LIKE 'Ssl_cipher'"))
+            .await?;
+        Ok(rows.first().is_some_and(|r| !text(r, 1).is_empty()))
+    }
+
+    /// How the admin connection is secured.
+    pub fn tls(&self) -> &TlsMode {
+        &self.tls
     }
 
     /// A copy whose queries may take `timeout` each.
@@ -358,17 +394,57 @@ pub async fn release_advisory_lock(mut conn: sqlx::MySqlConnection, name: &str) 
     let _ = tokio::time::timeout(DEFAULT_TIMEOUT, conn.close()).await;
 }
 
+/// The admin's first login: version, who, RDS-ness; then log out.
+async fn probe(options: &MySqlConnectOptions) -> Result<MySqlRow, sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn = sqlx::MySqlConnection::connect_with(options).await?;
+    let row = sqlx::query(
+        "SELECT VERSION(), CURRENT_USER(), EXISTS(SELECT 1 FROM information_schema.ROUTINES \
+         WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill')",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(row)
+}
+
+/// One login as the app would log in, secured as `tls` says (with no
+/// bundle, a server that refuses TLS is tried once more in plaintext).
+async fn login_once(options: MySqlConnectOptions, tls: &TlsMode, query: &str) -> DbResult<String> {
+    use sqlx::Connection;
+    let host = options.get_host().to_owned();
+    let attempt = |options: MySqlConnectOptions| async move {
+        let mut conn = sqlx::MySqlConnection::connect_with(&options).await?;
+        let answer: Result<String, sqlx::Error> = sqlx::query_scalar(AssertSqlSafe(query.to_owned()))
+            .fetch_one(&mut conn)
+            .await;
+        let _ = conn.close().await;
+        Ok::<_, sqlx::Error>(answer)
+    };
+    let connected = match attempt(tls.mysql(options.clone())).await {
+        Err(e) => match tls.fallback(&e) {
+            Some(plain) => attempt(plain.mysql(options)).await,
+            None => Err(e),
+        },
+        ok => ok,
+    };
+    match connected {
+        Ok(answer) => answer.map_err(statement_error),
+        Err(e) => Err(tls.explain(&e, &host).unwrap_or_else(|| login_error(e))),
+    }
+}
+
 /// The server's version, asked as the app would ask: log in with its
 /// credentials (`limit` for the whole exchange), `SELECT VERSION()`, log
-/// out. The fleet view's per-row check.
+/// out, secured as `tls` says. The fleet view's per-row check.
 pub async fn server_version(
     host: &str,
     port: u16,
     user: &str,
     password: &SecretString,
     limit: Duration,
+    tls: &TlsMode,
 ) -> DbResult<String> {
-    use sqlx::Connection;
     secret::register(password.expose_secret());
     let options = MySqlConnectOptions::new()
         .host(host)
@@ -376,16 +452,7 @@ pub async fn server_version(
         .username(user)
         .password(password.expose_secret())
         .disable_statement_logging();
-    let attempt = async {
-        let mut conn = sqlx::MySqlConnection::connect_with(&options)
-            .await
-            .map_err(login_error)?;
-        let version: Result<String, sqlx::Error> =
-            sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn).await;
-        let _ = conn.close().await;
-        version.map_err(statement_error)
-    };
-    match tokio::time::timeout(limit, attempt).await {
+    match tokio::time::timeout(limit, login_once(options, tls, "SELECT VERSION()")).await {
         Ok(r) => r,
         Err(_) => Err(DbError::new(
             DbErrorKind::Unreachable,
@@ -394,7 +461,8 @@ pub async fn server_version(
     }
 }
 
-/// Log in once with the given credentials and log out: "does this password work?"
+/// Log in once with the given credentials and log out: "does this password
+/// work?" TLS required where the server offers it.
 pub async fn test_login(
     host: &str,
     port: u16,
@@ -402,7 +470,18 @@ pub async fn test_login(
     password: &SecretString,
     database: Option<&str>,
 ) -> DbResult<()> {
-    use sqlx::Connection;
+    test_login_secured(host, port, user, password, database, &TlsMode::Require).await
+}
+
+/// [`test_login`] secured as `tls` says (the admin connection's own mode).
+pub async fn test_login_secured(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &SecretString,
+    database: Option<&str>,
+    tls: &TlsMode,
+) -> DbResult<()> {
     secret::register(password.expose_secret());
     let mut options = MySqlConnectOptions::new()
         .host(host)
@@ -413,13 +492,8 @@ pub async fn test_login(
     if let Some(db) = database {
         options = options.database(db);
     }
-    let attempt = async {
-        let mut conn = sqlx::MySqlConnection::connect_with(&options).await?;
-        conn.execute("SELECT 1").await?;
-        conn.close().await
-    };
-    match tokio::time::timeout(DEFAULT_TIMEOUT, attempt).await {
-        Ok(r) => r.map_err(login_error),
+    match tokio::time::timeout(DEFAULT_TIMEOUT, login_once(options, tls, "SELECT CURRENT_USER()")).await {
+        Ok(r) => r.map(drop),
         Err(_) => Err(DbError::new(
             DbErrorKind::Unreachable,
             format!(

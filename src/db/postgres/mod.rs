@@ -54,6 +54,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Postgres};
 use super::error::{DbError, DbErrorKind, DbResult};
 use super::watch::{WatchConn, WatchError};
 use crate::db::Statement;
+use crate::db::tls::{Secured, TlsMode};
 use crate::model::{Flavor, FlavorKind};
 use crate::secret::{self, ExposeSecret, SecretString};
 
@@ -162,6 +163,8 @@ pub struct PgDb {
     version_num: i32,
     database: String,
     user: String,
+    /// How every connection is secured (the status bar, the test logins).
+    tls: TlsMode,
 }
 
 impl std::fmt::Debug for PgDb {
@@ -189,8 +192,20 @@ impl PgDb {
         Self::open(url, Some(password), PgConfig::default()).await
     }
 
-    /// Connect with explicit timeouts.
+    /// Connect with explicit timeouts, TLS required where the server offers it.
     pub async fn open(url: &str, password: Option<&SecretString>, config: PgConfig) -> DbResult<Self> {
+        Self::open_secured(url, password, config, TlsMode::Require).await
+    }
+
+    /// Connect secured as `tls` says ([`crate::db::tls`]); a URL's own
+    /// `sslmode` is overridden, so the status bar says what is true.
+    pub async fn open_secured(
+        url: &str,
+        password: Option<&SecretString>,
+        config: PgConfig,
+        tls: TlsMode,
+    ) -> DbResult<Self> {
+        tls.check_bundle()?;
         let mut options = parse_url(url)?;
         if let Some(p) = password {
             secret::register(p.expose_secret());
@@ -207,6 +222,11 @@ impl PgDb {
             // A session that dies mid-transaction must not hold locks for long.
             ("idle_in_transaction_session_timeout", "60s".to_owned()),
         ]);
+        // One direct login first, so a TLS refusal is told apart (and, with
+        // no bundle, a server refusing TLS is spoken to in plaintext).
+        let (first, tls) = connect_secured(&options, &tls, config.connect_timeout).await?;
+        let _ = first.close().await;
+        let options = tls.pg(options);
         // Two connections in all: the pool's one, and the connections
         // view's own (see `db::watch`), opened when first asked for.
         let watch = Arc::new(WatchConn::new(options.clone(), None));
@@ -230,6 +250,7 @@ impl PgDb {
             version_num: 0,
             database: String::new(),
             user: String::new(),
+            tls,
         };
         db.detect().await?;
         Ok(db)
@@ -258,6 +279,20 @@ impl PgDb {
 
     pub fn flavor(&self) -> &Flavor {
         &self.flavor
+    }
+
+    /// Whether the server sees this session as encrypted (`pg_stat_ssl`).
+    pub async fn session_encrypted(&self) -> DbResult<bool> {
+        self.timed(
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(&self.pool),
+        )
+        .await
+    }
+
+    /// How the admin's connections are secured.
+    pub fn tls(&self) -> &TlsMode {
+        &self.tls
     }
 
     /// The user rotui is logged in as (the admin).
@@ -336,9 +371,21 @@ impl PgDb {
         password: &SecretString,
         database: &str,
     ) -> DbResult<LoginCheck> {
+        Self::test_login_secured(host, port, user, password, database, &TlsMode::Require).await
+    }
+
+    /// [`PgDb::test_login`] secured as `tls` says (the admin connection's own mode).
+    pub async fn test_login_secured(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        database: &str,
+        tls: &TlsMode,
+    ) -> DbResult<LoginCheck> {
         let config = PgConfig::default();
         let options = login_options(host, port, user, password, database);
-        let mut conn = connect_one(&options, config.connect_timeout).await?;
+        let (mut conn, _) = connect_secured(&options, tls, config.connect_timeout).await?;
         let row: Result<(String, String), DbError> = timed(
             config.statement_timeout,
             sqlx::query_as("SELECT session_user::text, current_user::text").fetch_one(&mut conn),
@@ -362,9 +409,10 @@ impl PgDb {
         password: &SecretString,
         database: &str,
         limit: Duration,
+        tls: &TlsMode,
     ) -> DbResult<String> {
         let options = login_options(host, port, user, password, database);
-        let mut conn = connect_one(&options, limit).await?;
+        let (mut conn, _) = connect_secured(&options, tls, limit).await?;
         let version: DbResult<String> = timed(
             limit,
             sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn),
@@ -534,6 +582,47 @@ async fn connect_one(options: &PgConnectOptions, limit: Duration) -> DbResult<Pg
             ),
         )
         .with_hint("is the server up and reachable (tunnel, VPN, security group)?")),
+    }
+}
+
+/// One connection secured as `tls` says, and the mode it ended with: with
+/// no bundle, a server that refuses TLS is tried once more in plaintext;
+/// a TLS failure is told in words (file, name, what to do).
+async fn connect_secured(
+    options: &PgConnectOptions,
+    tls: &TlsMode,
+    limit: Duration,
+) -> DbResult<(PgConnection, TlsMode)> {
+    let attempt = |tls: TlsMode| async move {
+        match tokio::time::timeout(limit, PgConnection::connect_with(&tls.pg(options.clone()))).await {
+            Ok(r) => Ok(r),
+            Err(_) => Err(DbError::new(
+                DbErrorKind::Unreachable,
+                format!(
+                    "no answer from {}:{} within {}s",
+                    options.get_host(),
+                    options.get_port(),
+                    limit.as_secs()
+                ),
+            )
+            .with_hint("is the server up and reachable (tunnel, VPN, security group)?")),
+        }
+    };
+    let (result, tls) = match attempt(tls.clone()).await? {
+        Err(e) => match tls.fallback(&e) {
+            Some(plain) => {
+                tracing::warn!(host = %options.get_host(), "the server refused TLS: plaintext");
+                (attempt(plain.clone()).await?, plain)
+            }
+            None => (Err(e), tls.clone()),
+        },
+        ok => (ok, tls.clone()),
+    };
+    match result {
+        Ok(conn) => Ok((conn, tls)),
+        Err(e) => Err(tls
+            .explain(&e, options.get_host())
+            .unwrap_or_else(|| DbError::from(e))),
     }
 }
 

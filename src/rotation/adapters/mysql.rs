@@ -4,7 +4,7 @@
 
 use crate::db::DbResult;
 use crate::db::Statement;
-use crate::db::mysql::{Account, MysqlDb, test_login};
+use crate::db::mysql::{Account, MysqlDb, test_login_secured};
 use crate::fault;
 use crate::model::{DbObject, Grant, User};
 use crate::rotation::ports::{DbLock, DbPort, FailedLogins, PortError, PortErrorKind, PortFuture, System};
@@ -159,9 +159,11 @@ impl DbPort for MysqlPort {
     }
 
     fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
-        Box::pin(
-            async move { Ok(test_login(&self.host, self.port, user, password, Some(&self.database)).await?) },
-        )
+        // Secured as the admin connection is: verify-full with a bundle.
+        Box::pin(async move {
+            let tls = self.db.tls();
+            Ok(test_login_secured(&self.host, self.port, user, password, Some(&self.database), tls).await?)
+        })
     }
 
     fn connections<'a>(&'a self, user: &'a str) -> PortFuture<'a, i64> {

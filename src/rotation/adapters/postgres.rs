@@ -111,7 +111,9 @@ impl DbPort for PgPort {
 
     fn test_login<'a>(&'a self, user: &'a str, password: &'a SecretString) -> PortFuture<'a, ()> {
         Box::pin(async move {
-            PgDb::test_login(&self.host, self.port, user, password, &self.database).await?;
+            // Secured as the admin connection is: verify-full with a bundle.
+            let tls = self.db.tls();
+            PgDb::test_login_secured(&self.host, self.port, user, password, &self.database, tls).await?;
             Ok(())
         })
     }

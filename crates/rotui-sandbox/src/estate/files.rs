@@ -129,6 +129,13 @@ fn rotui_toml(info: &EstateInfo, spec: &EstateSpec, python: &Path) -> String {
             q(&e.kube_context),
             q(&e.cluster),
         );
+        if let Some(ca) = &info.ca_bundle {
+            let _ = writeln!(
+                out,
+                "ca_bundle = {}   # the estate's CA, as RDS's bundle: TLS verify-full",
+                q(&ca.to_string_lossy())
+            );
+        }
         if let Some(from) = &e.restored_from {
             let _ = writeln!(
                 out,
@@ -219,6 +226,7 @@ mod tests {
             default_env: "production".into(),
             environments,
             apps: spec.apps.clone(),
+            ca_bundle: Some(PathBuf::from("/tmp/e state/rds-ca-bundle.pem")),
         };
         (info, spec)
     }
@@ -247,6 +255,7 @@ mod tests {
             Some(false)
         );
         assert!(v["apps"].get("signon").is_none());
+        assert_eq!(st["ca_bundle"].as_str(), Some("/tmp/e state/rds-ca-bundle.pem"));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::controllers::{AppPods, AwsSource, Cluster};
 use crate::mariadb::MysqlServer;
 use crate::moto::MotoServer;
 use crate::postgres::{PgFlavor, PostgresServer};
+use crate::tls::{LOCAL_NAMES, SandboxCa};
 use crate::world::{AWS_KEY, create_object, create_secret, sql_statements};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
 use rotui::db::ident::{mysql_str, pg_ident, pg_str};
@@ -57,6 +58,10 @@ pub struct EstateInfo {
     pub default_env: String,
     pub environments: BTreeMap<String, EnvInfo>,
     pub apps: BTreeMap<String, AppSpec>,
+    /// The estate's CA (as RDS's bundle): every database server requires
+    /// TLS with a certificate it signed, for 127.0.0.1 and localhost.
+    #[serde(default)]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// One environment: its account, profile, cluster and servers.
@@ -119,11 +124,23 @@ impl std::fmt::Debug for Estate {
     }
 }
 
-/// The servers of one environment, started in parallel.
-async fn start_servers(account_id: &str) -> Result<(MysqlServer, PostgresServer, MotoServer)> {
-    let mysql =
-        tokio::task::spawn_blocking(|| crate::mysql::start(&["--log-bin-trust-function-creators=ON"]));
-    let postgres = tokio::task::spawn_blocking(|| PostgresServer::start_flavor(PgFlavor::Pg17));
+/// The servers of one environment, started in parallel, each requiring
+/// TLS with a certificate `ca` signs (MySQL's files go under `tls_dir`).
+async fn start_servers(
+    account_id: &str,
+    ca: &SandboxCa,
+    ca_file: &Path,
+    tls_dir: &Path,
+) -> Result<(MysqlServer, PostgresServer, MotoServer)> {
+    let mysql_cert = ca.server_cert(&LOCAL_NAMES)?;
+    let pg_cert = ca.server_cert(&LOCAL_NAMES)?;
+    std::fs::create_dir_all(tls_dir)?;
+    let mut mysql_args = crate::tls::mysql_args(ca_file, &mysql_cert.write(tls_dir, None)?);
+    mysql_args.push("--log-bin-trust-function-creators=ON".to_owned());
+    let mysql = tokio::task::spawn_blocking(move || {
+        crate::mysql::start(&mysql_args.iter().map(String::as_str).collect::<Vec<_>>())
+    });
+    let postgres = tokio::task::spawn_blocking(move || PostgresServer::start_tls(PgFlavor::Pg17, &pg_cert));
     let id = account_id.to_owned();
     let moto = tokio::task::spawn_blocking(move || MotoServer::start_for_account(&id));
     let mysql = mysql.await?.wrap_err("starting MySQL 9.7")?;
@@ -139,7 +156,14 @@ impl Estate {
     pub async fn start(dir: &Path, spec: &EstateSpec) -> Result<Estate> {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize()?;
-        let starts = spec.environments.values().map(|e| start_servers(&e.account_id));
+        let ca = SandboxCa::new("rotui sandbox estate CA")?;
+        let ca_file = dir.join("rds-ca-bundle.pem");
+        ca.write(&ca_file)?;
+        let starts = spec.environments.iter().map(|(name, e)| {
+            let tls_dir = dir.join("tls").join(name);
+            let (ca, ca_file) = (&ca, &ca_file);
+            async move { start_servers(&e.account_id, ca, ca_file, &tls_dir).await }
+        });
         let servers = futures::future::try_join_all(starts).await?;
         let mut envs = BTreeMap::new();
         for ((name, env), (mysql, postgres, moto)) in spec.environments.iter().zip(servers) {
@@ -168,6 +192,7 @@ impl Estate {
             default_env,
             environments: envs.iter().map(|(n, w)| (n.clone(), w.info.clone())).collect(),
             apps: spec.apps.clone(),
+            ca_bundle: Some(ca_file),
         };
         files::write_all(&info, spec)?;
         let estate = Estate {

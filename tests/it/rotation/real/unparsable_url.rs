@@ -88,6 +88,7 @@ async fn connected(w: &World, sandbox: &Sandbox) -> Connected {
         environments: Default::default(),
         tunnel: None,
         db_addr: None,
+        tls_relay: None,
     }
 }
 
