@@ -402,3 +402,8 @@ impl TlsMode {
         }
     }
 }
+
+/// How long before an environment's credentials expire rotui gets new ones
+/// (re-runs its `credential_command`): in time for the call in flight, and
+/// what the status bar's countdown counts to.
+pub const CREDENTIALS_REFRESH_BEFORE: std::time::Duration = std::time::Duration::from_secs(5 * 60);

@@ -59,8 +59,7 @@ fn cadence(state: &State, source: &Source) -> Option<i32> {
         // Asked again each interval once the shown expiry is within the
         // time a credential command is re-run before it: the countdown
         // then restarts from the refreshed credentials' expiry.
-        let margin =
-            chrono::Duration::from_std(crate::aws::credential_command::REFRESH_BEFORE).unwrap_or_default();
+        let margin = chrono::Duration::from_std(crate::model::CREDENTIALS_REFRESH_BEFORE).unwrap_or_default();
         let near = state
             .session
             .data

@@ -17,12 +17,12 @@ use aws_credential_types::provider::{self, ProvideCredentials, error::Credential
 use aws_sdk_secretsmanager::config::Credentials;
 use chrono::{DateTime, Utc};
 
-use super::session::{EXPIRY_ENV_VARS, StaticCredentials};
+use super::credentials::{EXPIRY_ENV_VARS, StaticCredentials, expiry_from_env};
 use crate::secret::ExposeSecret;
 
 /// Re-run the command this long before the credentials expire: a step
 /// that starts then still finishes with valid credentials.
-pub const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+pub const REFRESH_BEFORE: Duration = crate::model::CREDENTIALS_REFRESH_BEFORE;
 
 /// How long the command may take (aws-vault may wait on a keychain prompt).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -81,7 +81,7 @@ pub fn parse_output(text: &str) -> Result<StaticCredentials, String> {
     creds.session_token = get("AWS_SESSION_TOKEN")
         .or_else(|| get("AWS_SECURITY_TOKEN"))
         .map(crate::secret::secret);
-    creds.expiry = super::session::expiry_from_env(&|k: &str| get(k));
+    creds.expiry = expiry_from_env(&|k: &str| get(k));
     if creds.expiry.is_none()
         && let Some(bad) = EXPIRY_ENV_VARS.iter().find(|k| get(k).is_some())
     {

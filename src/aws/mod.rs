@@ -16,6 +16,7 @@
 
 mod app_secret;
 pub mod credential_command;
+mod credentials;
 mod error;
 pub mod role;
 mod secrets;
@@ -29,6 +30,6 @@ pub use secrets::{
 };
 pub use session::{
     AwsOptions, AwsSession, CallerIdentity, CredentialSource, DEFAULT_REGION, DEFAULT_TIMEOUT,
-    EXPIRY_ENV_VARS, StaticCredentials, expiry_from_env,
+    EXPIRY_ENV_VARS, ExecEnv, StaticCredentials, expiry_from_env,
 };
 pub use staged::{SecretWrite, WriteKind, pending_token};

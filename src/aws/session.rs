@@ -19,16 +19,13 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use chrono::{DateTime, Utc};
 
 use super::credential_command::CommandCredentials;
+pub use super::credentials::{EXPIRY_ENV_VARS, StaticCredentials, expiry_from_env};
 use super::error::{AwsError, AwsErrorKind, AwsResult};
 use super::secrets::SecretsManager;
 use crate::secret::{ExposeSecret, SecretString};
 
 /// Region when neither the environment nor the profile names one (GOV.UK runs in Ireland).
 pub const DEFAULT_REGION: &str = "eu-west-1";
-
-/// Env vars that session tools set to the credentials' expiry (RFC 3339):
-/// gds-cli and the AWS CLI's `export-credentials` use the first, aws-vault the second.
-pub const EXPIRY_ENV_VARS: [&str; 2] = ["AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION"];
 
 /// Where and how to reach AWS. Empty fields fall back to the default chain.
 #[derive(Debug, Clone, Default)]
@@ -46,26 +43,6 @@ pub struct AwsOptions {
 
 /// Default bound on one AWS call, retries included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(45);
-
-/// Credentials given explicitly (tests, the sandbox), bypassing the default chain.
-#[derive(Debug, Clone)]
-pub struct StaticCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
-    pub session_token: Option<SecretString>,
-    pub expiry: Option<DateTime<Utc>>,
-}
-
-impl StaticCredentials {
-    pub fn new(access_key_id: &str, secret_access_key: &str) -> Self {
-        StaticCredentials {
-            access_key_id: access_key_id.to_owned(),
-            secret_access_key: crate::secret::secret(secret_access_key),
-            session_token: None,
-            expiry: None,
-        }
-    }
-}
 
 /// Who the credentials belong to (STS GetCallerIdentity).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -117,6 +94,25 @@ impl fmt::Debug for AwsSession {
             .field("expiry", &self.expiry())
             .field("source", &self.source)
             .finish_non_exhaustive()
+    }
+}
+
+/// Variables for a kube exec credential plugin (`aws eks get-token`), as
+/// kubeconfig's `exec.env`: the AWS credentials it mints its token with;
+/// and the process's own it must not see (`exec.dropEnv`).
+#[derive(Clone, Default)]
+pub struct ExecEnv {
+    pub set: Vec<(String, SecretString)>,
+    pub drop: Vec<String>,
+}
+
+impl std::fmt::Debug for ExecEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ExecEnv")
+            .field("set", &names)
+            .field("drop", &self.drop)
+            .finish()
     }
 }
 
@@ -266,7 +262,7 @@ impl AwsSession {
     /// the process's: the profile's name, or the command's credentials, and
     /// the shell's own variables dropped. `None`: the shell's session is
     /// this session, the plugin's environment is right as it is.
-    pub async fn plugin_env(&self) -> AwsResult<Option<crate::k8s::ExecEnv>> {
+    pub async fn plugin_env(&self) -> AwsResult<Option<ExecEnv>> {
         use super::credential_command::SHELL_CREDENTIAL_VARS;
         let drop_except = |keep: &[&str]| -> Vec<String> {
             SHELL_CREDENTIAL_VARS
@@ -277,7 +273,7 @@ impl AwsSession {
         };
         let mut env = match &self.source {
             CredentialSource::Shell => return Ok(None),
-            CredentialSource::Profile(p) => crate::k8s::ExecEnv {
+            CredentialSource::Profile(p) => ExecEnv {
                 set: vec![(
                     "AWS_PROFILE".to_owned(),
                     crate::secret::SecretString::from(p.clone()),
@@ -303,7 +299,7 @@ impl AwsSession {
                     set.push(("AWS_SESSION_TOKEN".to_owned(), t));
                 }
                 let keep = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
-                crate::k8s::ExecEnv {
+                ExecEnv {
                     set,
                     drop: drop_except(&keep),
                 }
@@ -371,16 +367,6 @@ fn http_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https()
-}
-
-/// The session expiry exported by the tool that made the session, if any.
-pub fn expiry_from_env(env: &impl Fn(&str) -> Option<String>) -> Option<DateTime<Utc>> {
-    EXPIRY_ENV_VARS.iter().find_map(|k| {
-        let v = env(k)?;
-        DateTime::parse_from_rfc3339(v.trim())
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    })
 }
 
 /// The shared config and credentials files, where the SDK looks for them.

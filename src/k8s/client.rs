@@ -2,13 +2,14 @@
 //! it: `$KUBECONFIG` or `~/.kube/config` (or an explicit path), `--context`,
 //! and exec credential plugins such as `aws eks get-token`.
 
+use crate::aws::ExecEnv;
 use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use super::error::{K8sError, Op, chain};
-use crate::secret::{ExposeSecret, SecretString, redact};
+use crate::secret::{ExposeSecret, redact};
 
 /// GOV.UK apps live in `apps`; the kubeconfig context's namespace is not
 /// used, because a rotation must not silently act on another namespace.
@@ -26,24 +27,6 @@ pub struct KubeOptions {
     /// Given to the context's exec credential plugin: that environment's
     /// AWS credentials, so its token is minted for its own account.
     pub exec_env: Option<ExecEnv>,
-}
-
-/// Variables for an exec credential plugin (kubeconfig's `exec.env`), and
-/// the process's own it must not see (`exec.dropEnv`).
-#[derive(Clone, Default)]
-pub struct ExecEnv {
-    pub set: Vec<(String, SecretString)>,
-    pub drop: Vec<String>,
-}
-
-impl std::fmt::Debug for ExecEnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("ExecEnv")
-            .field("set", &names)
-            .field("drop", &self.drop)
-            .finish()
-    }
 }
 
 /// Give `env` to the exec plugin of `context`'s user (the current context
@@ -300,11 +283,11 @@ current-context: staging
             set: vec![
                 (
                     "AWS_ACCESS_KEY_ID".into(),
-                    SecretString::from("ASIAPROD".to_owned()),
+                    crate::secret::SecretString::from("ASIAPROD".to_owned()),
                 ),
                 (
                     "AWS_SECRET_ACCESS_KEY".into(),
-                    SecretString::from("prodSecretValue".to_owned()),
+                    crate::secret::SecretString::from("prodSecretValue".to_owned()),
                 ),
             ],
             drop: vec!["AWS_VAULT".into(), "AWS_PROFILE".into()],

@@ -20,6 +20,6 @@ pub mod rollout;
 pub mod secret_check;
 pub mod tunnel;
 
-pub use client::{DEFAULT_NAMESPACE, ExecEnv, K8s, KubeOptions, give_exec_env};
+pub use client::{DEFAULT_NAMESPACE, K8s, KubeOptions, give_exec_env};
 pub use error::K8sError;
 pub use secret_check::{Expected, UrlCheck};

@@ -459,6 +459,9 @@ pub struct BlastRadius {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncNaming {
     pub cronjob: String,
+    /// Its key in govuk-helm-charts' `charts/db-backup/values.yaml`
+    /// (`cronjobs.<env>.<key>`): where the change is made.
+    pub values_key: String,
     /// `sets DB_OWNER=email-alert-api`, `transform x.sql: ALTER TABLE …`.
     pub what: String,
 }

@@ -1109,6 +1109,7 @@ async fn a_restore_naming_the_login_to_drop_refuses_the_first_step_until_changed
         "account-api".into(),
         vec![SyncNaming {
             cronjob: "db-backup-account-api-postgres".into(),
+            values_key: "account-api-postgres".into(),
             what: "sets DB_OWNER=account-api".into(),
         }],
     );

@@ -362,7 +362,7 @@ async fn credentials_per_environment(fx: &Fixture, rotate: &[&str]) {
         ));
         (
             creds,
-            rotui::k8s::ExecEnv {
+            rotui::aws::ExecEnv {
                 set,
                 drop: vec!["AWS_PROFILE".into()],
             },

@@ -30,7 +30,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The outside systems.
     ("db", &["fault", "model", "paths", "secret", "target", "text"]),
     ("aws", &["fault", "model", "secret", "text"]),
-    ("k8s", &["db", "fault", "model", "secret", "target", "text"]),
+    // A cluster's token is minted with an environment's AWS credentials.
+    (
+        "k8s",
+        &["aws", "db", "fault", "model", "secret", "target", "text"],
+    ),
     // Discovery, the rotation engine, connecting, the preflight.
     ("discover", &["aws", "k8s", "secret", "target", "text"]),
     (
@@ -65,7 +69,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "preflight",
-        &["connect", "environments", "k8s", "secret", "target"],
+        &["aws", "connect", "environments", "k8s", "secret", "target"],
     ),
     // Delivering the engine's notices to each environment's webhook.
     ("webhook", &["environments", "rotation", "secret"]),
@@ -82,6 +86,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "app",
             "cli",
+            "config",
             "connect",
             "db",
             "environments",

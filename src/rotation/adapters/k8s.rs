@@ -181,6 +181,11 @@ impl ClusterPort for K8sCluster {
                 .naming(login)
                 .into_iter()
                 .map(|n| SyncNaming {
+                    values_key: n
+                        .cronjob
+                        .strip_prefix(db_sync::PREFIX)
+                        .unwrap_or(&n.cronjob)
+                        .to_owned(),
                     cronjob: n.cronjob,
                     what: n.what,
                 })

@@ -176,14 +176,8 @@ pub(super) async fn sync_blockers(cx: &StepCtx<'_>) -> StepResult<Result<Vec<Str
             continue;
         }
         let owner = &ports.target.owner_role;
-        let jobs: std::collections::BTreeSet<&str> = names.iter().map(|n| n.cronjob.as_str()).collect();
-        let changes: Vec<String> = jobs
-            .iter()
-            .map(|job| {
-                let key = job.strip_prefix(crate::k8s::db_sync::PREFIX).unwrap_or(job);
-                format!("cronjobs.{env}.{key}")
-            })
-            .collect();
+        let keys: std::collections::BTreeSet<&str> = names.iter().map(|n| n.values_key.as_str()).collect();
+        let changes: Vec<String> = keys.iter().map(|key| format!("cronjobs.{env}.{key}")).collect();
         let what: Vec<String> = names
             .iter()
             .map(|n| format!("{} {}", n.cronjob, n.what))
