@@ -697,7 +697,15 @@ pub(super) async fn await_rollout(cx: &StepCtx<'_>) -> StepResult<Applied> {
                             reason: reason.clone(),
                         })?;
                     }
-                    return Err(StepError::Blocked(gate_failure(cx, &workload, &reason)));
+                    // What the rollout check knows of why (a DATABASE_URL
+                    // the pods cannot parse, say) goes with it.
+                    let mut said = gate_failure(cx, &workload, &reason);
+                    if let Observation::NotDone(why) | Observation::Blocked(why) =
+                        rollout_observation(&r, &user, &ports.target.deployment)
+                    {
+                        said.push_str(&format!(" (the rollout: {why})"));
+                    }
+                    return Err(StepError::Blocked(said));
                 }
                 // One at a time, from what the cluster shows (so a run
                 // killed mid-restart does not start a second beside it):
