@@ -497,18 +497,28 @@ pub(crate) fn rollout_observation(r: &RolloutCheck, user: &str, deployment: &str
 /// waiting message: `deployment/signon-worker (signon-worker-5d…)`. Empty
 /// when unknown (the cluster cannot be asked, or nothing holds it).
 pub(super) async fn holding(cx: &StepCtx<'_>, old: &str) -> Vec<String> {
-    let Ok(ports) = cx.ports() else { return vec![] };
+    holding_and_health(cx, old).await.0
+}
+
+/// [`holding`], and beside it each restarting consumer's pods as the
+/// health gate reads them (`deployment/signon 2/2 available, 0 restarts`):
+/// what the drain shows next to the connections and the failed logins, so
+/// a crash on the new credentials is seen where the old user drains.
+pub(super) async fn holding_and_health(cx: &StepCtx<'_>, old: &str) -> (Vec<String>, Vec<String>) {
+    let Ok(ports) = cx.ports() else {
+        return (vec![], vec![]);
+    };
     let Ok(creds) = cx.read(System::SecretsManager, ports.secrets.current()).await else {
-        return vec![];
+        return (vec![], vec![]);
     };
     if creds.username == old {
-        return vec![];
+        return (vec![], vec![]);
     }
     let Ok(r) = cx
         .read(System::Kubernetes, ports.cluster.check_rollout(&creds))
         .await
     else {
-        return vec![];
+        return (vec![], vec![]);
     };
     let mut out: Vec<String> = vec![];
     for p in r.pods.iter().filter(|p| p.check.user == old) {
@@ -517,7 +527,31 @@ pub(super) async fn holding(cx: &StepCtx<'_>, old: &str) -> Vec<String> {
             out.push(line);
         }
     }
-    out
+    (out, pods_health(&r))
+}
+
+/// `deployment/signon 2/2 available, 0 restarts` per rolling consumer;
+/// a crash loop named.
+pub(crate) fn pods_health(r: &RolloutCheck) -> Vec<String> {
+    r.workloads
+        .iter()
+        .filter_map(|w| {
+            let h = w.health.as_ref()?;
+            let crash = if h.crash_looping.is_empty() {
+                String::new()
+            } else {
+                format!(", crash-looping: {}", h.crash_looping.join(", "))
+            };
+            Some(format!(
+                "{} {}/{} available, {} restart{}{crash}",
+                w.workload,
+                h.available,
+                h.replicas,
+                h.restarts,
+                if h.restarts == 1 { "" } else { "s" }
+            ))
+        })
+        .collect()
 }
 
 /// The health gate of each restarting consumer, as the rollout step
@@ -828,6 +862,30 @@ mod tests {
                 .collect(),
             unlisted: vec![],
         }
+    }
+
+    /// Beside the drain: each restarting consumer's pods, a crash named.
+    #[test]
+    fn the_drain_names_each_consumers_pods() {
+        let r = check(
+            vec![
+                ("deployment/web", true, health(true, 2, 0, &[])),
+                (
+                    "deployment/worker",
+                    false,
+                    health(true, 1, 3, &["worker-1 (CrashLoopBackOff, 3 restarts)"]),
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(
+            pods_health(&r),
+            vec![
+                "deployment/web 2/2 available, 0 restarts".to_owned(),
+                "deployment/worker 1/2 available, 3 restarts, crash-looping: worker-1 (CrashLoopBackOff, 3 restarts)"
+                    .to_owned(),
+            ]
+        );
     }
 
     #[test]

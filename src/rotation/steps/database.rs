@@ -472,11 +472,16 @@ async fn create_user(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<()> {
 /// (it reads the pods' environment).
 const HOLDERS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The consumers still on the old user, and each restarting one's pods.
+type Holders = (Vec<String>, Vec<String>);
+
 async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
     let started = Instant::now();
     let deadline = started + cx.opts.drain_timeout;
     let mut killed = false;
-    let mut holders: Option<(Instant, Vec<String>)> = None;
+    // Who still holds the old user, and the consumers' pods (each refreshed
+    // every HOLDERS_EVERY): read from the cluster, so not at every poll.
+    let mut holders: Option<(Instant, Holders)> = None;
     let mut last = None;
     let mut last_logins = None;
     loop {
@@ -513,16 +518,31 @@ async fn drain(cx: &StepCtx<'_>, n: &Names<'_>) -> StepResult<Applied> {
                 .as_ref()
                 .is_none_or(|(at, _)| at.elapsed() >= HOLDERS_EVERY)
             {
-                holders = Some((Instant::now(), super::cluster::holding(cx, n.old).await));
+                holders = Some((
+                    Instant::now(),
+                    super::cluster::holding_and_health(cx, n.old).await,
+                ));
             }
-            let on = match holders.as_ref().map(|(_, h)| h.as_slice()) {
-                Some(h) if !h.is_empty() => format!("; still on {}: {}", n.old, h.join(", ")),
-                _ => String::new(),
+            let (on, pods) = match holders.as_ref().map(|(_, h)| h) {
+                Some((holding, health)) => (
+                    if holding.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; still on {}: {}", n.old, holding.join(", "))
+                    },
+                    if health.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; pods: {}", health.join("; "))
+                    },
+                ),
+                None => (String::new(), String::new()),
             };
-            // Beside the drain: whether anyone failed to log in since the switch.
+            // Beside the drain: whether anyone failed to log in since the
+            // switch, and how the consumers' pods fare on the new credentials.
             let logins = super::cluster::logins_note(logins);
             let progress = format!(
-                "{remaining}, waited {} s of {} s{on}{logins}",
+                "{remaining}, waited {} s of {} s{on}{logins}{pods}",
                 started.elapsed().as_secs(),
                 cx.opts.drain_timeout.as_secs()
             );
