@@ -366,17 +366,6 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
         if let Some(why) = c.identity_problems().await.into_iter().next() {
             return Err(why.context("tunnel"));
         }
-        // Refused before the relay pod is made: nothing is written.
-        if let (TlsMode::VerifyFull(ca), crate::target::Engine::Mysql) = (&tls, target.engine) {
-            return Err(Redacted::new(format!(
-                "TLS verify-full through --tunnel is not supported for MySQL: the certificate \
-                 would be checked against 127.0.0.1, not the RDS name (MySQL starts TLS inside \
-                 its own handshake, which rotui's tunnel end does not rewrite) — run from a host \
-                 that reaches the database without --tunnel, or, knowingly unverified, without \
-                 the CA bundle {} for this run",
-                ca.display()
-            )));
-        }
         let host = match parsed.port() {
             Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
             None => parsed.host_str().unwrap_or_default().to_owned(),
@@ -395,7 +384,7 @@ async fn open_db(target: &Target, conn: &ConnArgs, c: &mut Connected) -> Result<
         // end does the handshake, against the RDS name, and sqlx speaks
         // plaintext to it inside this process.
         if let TlsMode::VerifyFull(ca) = &tls {
-            let relay = crate::db::tls_relay::TlsRelay::start(local, ca, &rds_name)
+            let relay = crate::db::tls_relay::TlsRelay::start(target.engine, local, ca, &rds_name)
                 .await
                 .map_err(Redacted::error)?;
             local = relay.local_addr();

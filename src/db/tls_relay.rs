@@ -1,17 +1,17 @@
-//! rotui's own TLS end for a PostgreSQL server reached through `--tunnel`.
+//! rotui's own TLS end for a database reached through `--tunnel`.
 //!
 //! Through the tunnel the server is at 127.0.0.1, and sqlx checks a
 //! certificate against the host it connects to, with no way to name
-//! another. So this end does what libpq would: on each connection it sends
-//! PostgreSQL's SSLRequest to the server (through the tunnel), expects `S`,
+//! another. So this end does what libpq would: on each PostgreSQL
+//! connection it sends the SSLRequest to the server (through the tunnel), expects `S`,
 //! and does the rustls handshake verifying the certificate against the CA
 //! bundle alone and the RDS name. sqlx then connects to this end's loopback
-//! port with `sslmode=disable`, and its plaintext crosses only this process
+//! port with `sslmode=disable` (MySQL: `ssl_mode=Disabled`), and its plaintext crosses only this process
 //! before being encrypted.
 //!
-//! (MySQL starts TLS inside its own handshake — after the server's greeting,
-//! with the capability flags and sequence ids that follow — so it cannot be
-//! relayed this way: `connect` refuses verify-full through the tunnel for it.)
+//! MySQL starts TLS inside its own handshake (after the server's greeting,
+//! with capability flags and sequence ids), so for it this end takes part
+//! in that handshake: see [`mysql`].
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,6 +25,9 @@ use tokio_rustls::client::TlsStream;
 
 use super::tls::{Secured, TlsMode, read_bundle};
 use super::{DbError, DbErrorKind, DbResult};
+use crate::target::Engine;
+
+mod mysql;
 
 /// PostgreSQL's SSLRequest: length 8, code 80877103.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
@@ -43,7 +46,7 @@ impl TlsRelay {
     /// tunnel's local end) as TLS verified against `ca` and `name`. One
     /// handshake is done here first, so a wrong bundle or name is refused
     /// now, in words, before anything logs in (let alone writes).
-    pub async fn start(upstream: SocketAddr, ca: &Path, name: &str) -> DbResult<TlsRelay> {
+    pub async fn start(engine: Engine, upstream: SocketAddr, ca: &Path, name: &str) -> DbResult<TlsRelay> {
         let mode = TlsMode::VerifyFull(ca.to_path_buf());
         mode.check_bundle()?;
         let mut roots = rustls::RootCertStore::empty();
@@ -76,8 +79,14 @@ impl TlsRelay {
             connector,
             server_name,
         };
+        // MySQL's full authentication needs the relay's own RSA key: made
+        // beside the first handshake, off the async threads.
+        let key = match engine {
+            Engine::Mysql => Some(tokio::task::spawn_blocking(mysql::RelayKey::generate)),
+            Engine::Postgres => None,
+        };
         // The first handshake, in the open: its failure is the operator's answer.
-        let first = tokio::time::timeout(FIRST_HANDSHAKE, dial.connect())
+        let first = tokio::time::timeout(FIRST_HANDSHAKE, dial.handshake(engine))
             .await
             .map_err(|_| {
                 DbError::new(
@@ -94,6 +103,14 @@ impl TlsRelay {
                     .unwrap_or_else(|| DbError::from(e).context("through the tunnel"))
             })?;
         drop(first);
+        let key = match key {
+            Some(key) => Some(Arc::new(
+                key.await
+                    .map_err(|e| DbError::new(DbErrorKind::Other, e.to_string()))?
+                    .map_err(|e| DbError::new(DbErrorKind::Other, e.to_string()))?,
+            )),
+            None => None,
+        };
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| DbError::new(DbErrorKind::Other, format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -104,14 +121,25 @@ impl TlsRelay {
         let task = tokio::spawn(async move {
             while let Ok((mut plain, _)) = listener.accept().await {
                 let dial = dial.clone();
+                let key = key.clone();
                 tokio::spawn(async move {
-                    match dial.connect().await {
-                        Ok(mut tls) => {
-                            let _ = tokio::io::copy_bidirectional(&mut plain, &mut tls).await;
-                        }
-                        // sqlx sees the connection close; the first
-                        // handshake already told the operator why.
-                        Err(e) => tracing::warn!(error = %e, "TLS through the tunnel failed"),
+                    let relayed = match &key {
+                        Some(key) => mysql::relay(plain, &dial, key).await,
+                        None => match dial.connect().await {
+                            Ok(mut tls) => tokio::io::copy_bidirectional(&mut plain, &mut tls)
+                                .await
+                                .map(drop),
+                            Err(e) => Err(e),
+                        },
+                    };
+                    // sqlx sees the connection close; the first handshake
+                    // already told the operator why. (No secret is in these
+                    // errors: the relay's own words and the TLS stack's.)
+                    if let Err(e) = relayed
+                        && e.kind() != std::io::ErrorKind::UnexpectedEof
+                        && e.kind() != std::io::ErrorKind::ConnectionReset
+                    {
+                        tracing::warn!(error = %e, "TLS through the tunnel failed");
                     }
                 });
             }
@@ -138,7 +166,15 @@ struct Dial {
 }
 
 impl Dial {
-    /// SSLRequest, `S`, then the verified handshake.
+    /// A verified handshake as the engine starts TLS.
+    async fn handshake(&self, engine: Engine) -> std::io::Result<TlsStream<TcpStream>> {
+        match engine {
+            Engine::Postgres => self.connect().await,
+            Engine::Mysql => mysql::probe(self).await,
+        }
+    }
+
+    /// PostgreSQL: SSLRequest, `S`, then the verified handshake.
     async fn connect(&self) -> std::io::Result<TlsStream<TcpStream>> {
         let mut tcp = TcpStream::connect(self.upstream).await?;
         tcp.write_all(&SSL_REQUEST).await?;

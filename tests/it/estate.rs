@@ -622,24 +622,34 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
         text.contains("not signed by a CA in the bundle") && text.contains(&wrong_ca),
         "names the bundle: {text}"
     );
-    // verify-full through --tunnel is refused for MySQL before the relay pod.
-    let (code, text) = fx.rotui(&[], &rotate(&["--yes", "--tunnel"])).await;
-    assert_eq!(code, Some(1), "{text}");
-    assert!(
-        text.contains("TLS verify-full through --tunnel is not supported for MySQL"),
-        "{text}"
-    );
+    // Through --tunnel, rotui's own end takes part in MySQL's handshake and
+    // verifies the certificate against the secret's host (not the tunnel's
+    // 127.0.0.1:random port), in both accounts.
+    let mut tunnelled = vec!["plan"];
+    tunnelled.extend(both);
+    tunnelled.extend(signon);
+    tunnelled.push("--tunnel");
+    let (code, text) = fx.rotui(&[], &tunnelled).await;
+    assert_eq!(code, Some(0), "{text}");
+    for env in ["production", "staging"] {
+        assert!(
+            text.contains(&format!(
+                "Database connection for {env}/signon/mysql: TLS verified (CA rds-ca-bundle.pem, tunnel)"
+            )),
+            "{env}: {text}"
+        );
+    }
     for env in ["production", "staging"] {
         assert!(
             !fx.touched(env, "govuk/signon/mysql").await,
-            "{env} written before the refusal"
+            "{env} written by a refusal or a plan"
         );
         assert!(
             !fx.mysql_users(env)
                 .await
                 .iter()
                 .any(|u| u.starts_with("signon_user_")),
-            "{env}: a user made before the refusal"
+            "{env}: a user made by a refusal or a plan"
         );
     }
 

@@ -255,7 +255,7 @@ async fn the_tunnel_end_verifies_the_rds_name_not_the_local_address() {
     let upstream: std::net::SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     let pw = server.admin_password().clone();
 
-    let relay = TlsRelay::start(upstream, &cas.bundle, rds)
+    let relay = TlsRelay::start(Engine::Postgres, upstream, &cas.bundle, rds)
         .await
         .expect("verified against the RDS name");
     let tls = TlsMode::VerifiedByTunnel {
@@ -287,16 +287,21 @@ async fn the_tunnel_end_verifies_the_rds_name_not_the_local_address() {
     assert!(e.to_string().contains("not valid for the name 127.0.0.1"), "{e}");
 
     // Another name, another CA: refused as the relay starts, in words.
-    let e = TlsRelay::start(upstream, &cas.bundle, "signon.abc.eu-west-1.rds.amazonaws.com")
-        .await
-        .err()
-        .expect("another name is refused");
+    let e = TlsRelay::start(
+        Engine::Postgres,
+        upstream,
+        &cas.bundle,
+        "signon.abc.eu-west-1.rds.amazonaws.com",
+    )
+    .await
+    .err()
+    .expect("another name is refused");
     assert!(
         e.to_string()
             .contains("not valid for the name signon.abc.eu-west-1.rds.amazonaws.com"),
         "{e}"
     );
-    let e = TlsRelay::start(upstream, &cas.wrong_bundle, rds)
+    let e = TlsRelay::start(Engine::Postgres, upstream, &cas.wrong_bundle, rds)
         .await
         .err()
         .expect("another CA is refused");
@@ -308,10 +313,155 @@ async fn the_tunnel_end_verifies_the_rds_name_not_the_local_address() {
     // A server that refuses TLS: said so, never relayed in plaintext.
     let plain = PostgresServer::shared_of(PgFlavor::Pg15);
     let plain_addr: std::net::SocketAddr = format!("127.0.0.1:{}", plain.port()).parse().unwrap();
-    let e = TlsRelay::start(plain_addr, &cas.bundle, rds)
+    let e = TlsRelay::start(Engine::Postgres, plain_addr, &cas.bundle, rds)
         .await
         .err()
         .expect("refused");
     assert!(e.to_string().contains("does not offer TLS"), "{e}");
     drop(relay);
+}
+
+/// rotui's own TLS end of `--tunnel` for MySQL 9.7 (TLS required): it takes
+/// part in MySQL's handshake, so the certificate is checked against the RDS
+/// name, and caching_sha2_password logs in on both of its paths — the full
+/// one (the server's cache empty: the relay answers sqlx's key request and
+/// gives the server the password over TLS) and the fast one (cached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tunnel_end_takes_part_in_mysqls_handshake_and_verifies_the_rds_name() {
+    use rotui::db::tls_relay::TlsRelay;
+    let cas = cas();
+    let rds = "signon.abc.eu-west-1.rds.amazonaws.com";
+    let server = mysql_tls(&cas, &cas.ca.server_cert(&[rds]).unwrap(), "rds");
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    let pw = server.admin_password();
+
+    let started = std::time::Instant::now();
+    let relay = TlsRelay::start(Engine::Mysql, upstream, &cas.bundle, rds)
+        .await
+        .expect("verified against the RDS name");
+    eprintln!(
+        "MySQL relay started (first handshake, RSA key) in {:?}",
+        started.elapsed()
+    );
+    let local = relay.local_addr();
+    let tls = TlsMode::VerifiedByTunnel {
+        ca: cas.bundle.clone(),
+        name: rds.to_owned(),
+    };
+    // The admin: its first login since the server started, so the full path.
+    let url = format!("mysql://aws_db_admin@127.0.0.1:{}", local.port());
+    let db = Db::connect_secured(Engine::Mysql, &url, Some(&pw), tls.clone())
+        .await
+        .expect("the admin logs in through rotui's TLS end");
+    assert_eq!(
+        db.tls().label(),
+        "TLS verified (CA rds-global-bundle.pem, tunnel)"
+    );
+    assert!(
+        server_says_tls(&db).await,
+        "the server sees TLS, though sqlx spoke plaintext to the relay"
+    );
+
+    let Db::Mysql(my) = &db else { unreachable!() };
+    let password = rotui::secret::generate_password();
+    my.execute(&[
+        rotui::db::Statement::new("CREATE DATABASE tunnel_app"),
+        rotui::db::Statement::new(format!(
+            "CREATE USER 'tunnel_new'@'%' IDENTIFIED WITH caching_sha2_password BY '{}'",
+            password.expose_secret()
+        )),
+        rotui::db::Statement::new("GRANT ALL ON tunnel_app.* TO 'tunnel_new'@'%'"),
+        // Empties caching_sha2_password's cache: the next login is the full path.
+        rotui::db::Statement::new("FLUSH PRIVILEGES"),
+    ])
+    .await
+    .unwrap();
+    let full = cipher_as(local.port(), "tunnel_new", &password)
+        .await
+        .expect("the full path: the password reaches the server over TLS");
+    assert!(!full.is_empty(), "the server sees TLS on the full path");
+    let fast = cipher_as(local.port(), "tunnel_new", &password)
+        .await
+        .expect("the fast path (cached)");
+    assert!(!fast.is_empty(), "the server sees TLS on the fast path");
+    // The rotation's own test login goes the same way.
+    let port = rotui::rotation::adapters::MysqlPort::new(my.clone(), "127.0.0.1", local.port(), "tunnel_app");
+    port.test_login("tunnel_new", &password)
+        .await
+        .expect("the new user's test login through the relay");
+    // A wrong password: the server's refusal reaches sqlx in its words, on
+    // the full path too (the cache emptied again), never the password.
+    my.execute(&[rotui::db::Statement::new("FLUSH PRIVILEGES")])
+        .await
+        .unwrap();
+    let wrong = SecretString::from("not-the-password");
+    for path in ["full", "fast"] {
+        let e = cipher_as(local.port(), "tunnel_new", &wrong)
+            .await
+            .expect_err("a wrong password is refused");
+        assert!(e.to_string().contains("Access denied"), "{path}: {e}");
+        assert!(!e.to_string().contains(wrong.expose_secret()));
+    }
+    assert!(
+        !cipher_as(local.port(), "tunnel_new", &password)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The same server by its address is refused: the name is what is checked.
+    let e = Db::connect_secured(
+        Engine::Mysql,
+        &mysql_url(&server),
+        Some(&pw),
+        TlsMode::VerifyFull(cas.bundle.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("not valid for the name 127.0.0.1"), "{e}");
+    // Another name, another CA: refused as the relay starts, in words.
+    let e = TlsRelay::start(
+        Engine::Mysql,
+        upstream,
+        &cas.bundle,
+        "whitehall.abc.eu-west-1.rds.amazonaws.com",
+    )
+    .await
+    .err()
+    .expect("another name is refused");
+    assert!(
+        e.to_string()
+            .contains("not valid for the name whitehall.abc.eu-west-1.rds.amazonaws.com"),
+        "{e}"
+    );
+    let e = TlsRelay::start(Engine::Mysql, upstream, &cas.wrong_bundle, rds)
+        .await
+        .err()
+        .expect("another CA is refused");
+    assert!(
+        e.to_string().contains("not signed by a CA in the bundle")
+            && e.to_string().contains("another-ca.pem"),
+        "{e}"
+    );
+    drop(relay);
+}
+
+/// Log in as `user` through the relay (sqlx told no TLS, as rotui tells it
+/// there) and read the session's cipher as the server reports it.
+async fn cipher_as(port: u16, user: &str, password: &SecretString) -> Result<String, sqlx::Error> {
+    use sqlx::{ConnectOptions, Connection, Row};
+    let mut conn = sqlx::mysql::MySqlConnectOptions::new()
+        .host("127.0.0.1")
+        .port(port)
+        .username(user)
+        .password(password.expose_secret())
+        .ssl_mode(sqlx::mysql::MySqlSslMode::Disabled)
+        .connect()
+        .await?;
+    let row = sqlx::query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        .fetch_one(&mut conn)
+        .await?;
+    let cipher: String = row.try_get(1)?;
+    conn.close().await?;
+    Ok(cipher)
 }
