@@ -23,7 +23,7 @@
 
 use std::io;
 
-use rsa::{Oaep, PrivateKey as RsaPrivateKey};
+use rsa::{Oaep, PrivateKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -48,7 +48,7 @@ const REQUEST_PUBLIC_KEY: [u8; 1] = [0x02];
 /// The relay's RSA key for caching_sha2_password's full authentication,
 /// and its public half as the server would send it (PEM, SPKI).
 pub struct RelayKey {
-    private: RsaPrivateKey,
+    private: PrivateKey,
     public_pem: String,
 }
 
@@ -57,7 +57,7 @@ impl RelayKey {
     pub fn generate() -> io::Result<RelayKey> {
         use rsa::Generate;
         use rsa::pkcs8::EncodePublicKey;
-        let private = RsaPrivateKey::try_generate().map_err(|e| io::Error::other(format!("RSA key: {e}")))?;
+        let private = PrivateKey::try_generate().map_err(|e| io::Error::other(format!("RSA key: {e}")))?;
         let public_pem = private
             .to_public_key()
             .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
@@ -283,5 +283,84 @@ mod tests {
         assert_eq!(u32::from_le_bytes([p[0], p[1], p[2], p[3]]), 0x000f_aa0d);
         assert_eq!(&p[4..9], &[0, 0, 0, 1, 45]);
         assert!(p[9..].iter().all(|b| *b == 0));
+    }
+
+    /// The operating system's randomness (through `rand`), as the `rsa`
+    /// crate's RNG traits want it: sqlx's side of the exchange encrypts.
+    struct OsRng;
+    impl rsa::rand_core::TryRng for OsRng {
+        type Error = std::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(rand::random())
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(rand::random())
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            rand::fill(dst);
+            Ok(())
+        }
+    }
+    impl rsa::rand_core::TryCryptoRng for OsRng {}
+
+    /// An auth switch (a new nonce), then the full path: each side sees its
+    /// own numbering, sqlx gets the relay's key, and the server gets the
+    /// password in clear (it is on TLS there) — un-XORed with the switch's
+    /// nonce, not the greeting's.
+    #[tokio::test]
+    async fn the_full_path_renumbers_and_hands_the_server_the_password() {
+        use rsa::pkcs8::DecodePublicKey;
+        let key = RelayKey::generate().unwrap();
+        let (mut relay_client, mut sqlx) = tokio::io::duplex(8192);
+        let (mut relay_server, mut server) = tokio::io::duplex(8192);
+        let greeting_nonce = vec![7u8; 20];
+        let nonce: Vec<u8> = (1..=20).collect();
+        let password = b"s3cret-pw";
+        let script = async {
+            let mut switch = vec![AUTH_SWITCH];
+            switch.extend_from_slice(b"caching_sha2_password\0");
+            switch.extend_from_slice(&nonce);
+            switch.push(0);
+            write_packet(&mut server, 3, &switch).await.unwrap();
+            assert_eq!(read_packet(&mut sqlx).await.unwrap(), (2, switch));
+            write_packet(&mut sqlx, 3, &[0xaa; 32]).await.unwrap();
+            assert_eq!(read_packet(&mut server).await.unwrap(), (4, vec![0xaa; 32]));
+            write_packet(&mut server, 5, &FULL_AUTH).await.unwrap();
+            assert_eq!(read_packet(&mut sqlx).await.unwrap(), (4, FULL_AUTH.to_vec()));
+            // As sqlx does over what it takes for plaintext.
+            write_packet(&mut sqlx, 5, &REQUEST_PUBLIC_KEY).await.unwrap();
+            let (seq, pem) = read_packet(&mut sqlx).await.unwrap();
+            assert_eq!((seq, pem[0]), (6, AUTH_MORE_DATA));
+            let public =
+                rsa::PublicKey::from_public_key_pem(std::str::from_utf8(&pem[1..]).unwrap()).unwrap();
+            let mut xored = [&password[..], &[0]].concat();
+            for (i, b) in xored.iter_mut().enumerate() {
+                *b ^= nonce[i % nonce.len()];
+            }
+            let encrypted = public
+                .encrypt(&mut OsRng, Oaep::<sha1::Sha1>::new(), &xored)
+                .unwrap();
+            write_packet(&mut sqlx, 7, &encrypted).await.unwrap();
+            assert_eq!(
+                read_packet(&mut server).await.unwrap(),
+                (6, [&password[..], &[0]].concat())
+            );
+            write_packet(&mut server, 7, &[OK, 0, 0, 2, 0, 0, 0])
+                .await
+                .unwrap();
+            assert_eq!(read_packet(&mut sqlx).await.unwrap().0, 8);
+        };
+        let (relayed, ()) = tokio::join!(
+            authenticate(&mut relay_client, &mut relay_server, greeting_nonce, &key),
+            script
+        );
+        relayed.unwrap();
+    }
+
+    #[test]
+    fn a_password_that_does_not_decrypt_is_refused_without_saying_it() {
+        let key = RelayKey::generate().unwrap();
+        let e = cleartext_password(&[0u8; 384], &[1; 20], &key).unwrap_err();
+        assert!(e.to_string().contains("does not decrypt"), "{e}");
     }
 }
