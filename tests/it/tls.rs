@@ -465,3 +465,62 @@ async fn cipher_as(port: u16, user: &str, password: &SecretString) -> Result<Str
     conn.close().await?;
     Ok(cipher)
 }
+
+/// The same end before MariaDB 10.11 (TLS required): its greeting (the
+/// `5.5.5-` version, its own capability bits) and mysql_native_password,
+/// whose scramble is all the client sends, go through unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tunnel_end_relays_mariadb_and_mysql_native_password() {
+    use rotui::db::tls_relay::TlsRelay;
+    let cas = cas();
+    let rds = "publishing-api.abc.eu-west-1.rds.amazonaws.com";
+    let dir = cas.dir.path().join("mariadb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = cas.ca.server_cert(&[rds]).unwrap().write(&dir, None).unwrap();
+    let server = MysqlServer::start_with(&rotui_sandbox::tls::mysql_args(&cas.bundle, &files))
+        .expect("MariaDB starts with TLS required");
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    let pw = server.admin_password();
+    let relay = TlsRelay::start(Engine::Mysql, upstream, &cas.bundle, rds)
+        .await
+        .expect("verified against the RDS name");
+    let url = format!("mysql://aws_db_admin@127.0.0.1:{}", relay.local_addr().port());
+    let tls = TlsMode::VerifiedByTunnel {
+        ca: cas.bundle.clone(),
+        name: rds.to_owned(),
+    };
+    let db = Db::connect_secured(Engine::Mysql, &url, Some(&pw), tls)
+        .await
+        .expect("the admin logs in through rotui's TLS end");
+    assert!(server_says_tls(&db).await, "MariaDB sees TLS");
+    let Db::Mysql(my) = &db else { unreachable!() };
+    let password = rotui::secret::generate_password();
+    my.execute(&[rotui::db::Statement::new(format!(
+        "CREATE USER 'native_new'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('{}')",
+        password.expose_secret()
+    ))])
+    .await
+    .unwrap();
+    let cipher = cipher_as(relay.local_addr().port(), "native_new", &password)
+        .await
+        .expect("mysql_native_password through the relay");
+    assert!(!cipher.is_empty());
+    let e = cipher_as(
+        relay.local_addr().port(),
+        "native_new",
+        &SecretString::from("not-the-password"),
+    )
+    .await
+    .expect_err("a wrong password is refused");
+    assert!(e.to_string().contains("Access denied"), "{e}");
+    // By its address the name does not match: refused.
+    let e = Db::connect_secured(
+        Engine::Mysql,
+        &mysql_url(&server),
+        Some(&pw),
+        TlsMode::VerifyFull(cas.bundle.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("not valid for the name 127.0.0.1"), "{e}");
+}

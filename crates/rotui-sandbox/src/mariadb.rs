@@ -59,6 +59,11 @@ pub struct AppAccount {
 impl MysqlServer {
     /// Start a server on a free port and bootstrap the admin. Blocking.
     pub fn start() -> io::Result<MysqlServer> {
+        MysqlServer::start_with(&[])
+    }
+
+    /// The same with more mariadbd options (TLS: `tls::mysql_args`). Blocking.
+    pub fn start_with(extra: &[String]) -> io::Result<MysqlServer> {
         let install = find_binary(&["mariadb-install-db", "mysql_install_db"])?;
         let server = find_binary(&["mariadbd", "mysqld"])?;
         let client = ClientCmd {
@@ -104,6 +109,7 @@ impl MysqlServer {
             "--event-scheduler=ON".to_owned(),
         ];
         args.extend(root_user.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().cloned());
         let mut guard = Guarded::spawn(&server, &args, None, &log, Some(&dir))?;
 
         wait_ready(
