@@ -55,6 +55,19 @@ pub enum Command {
     /// beside this one; its arguments pass through, e.g. `--dir D`).
     #[command(disable_help_flag = true)]
     Sandbox(SandboxArgs),
+    /// (Internal) An AWS `credential_process`: run an environment's
+    /// credential command and print its credentials as credential_process
+    /// JSON. rotui names itself so in the profile it gives a kube context's
+    /// exec plugin, so every token is minted with fresh credentials.
+    #[command(hide = true)]
+    CredentialProcess(CredentialProcessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialProcessArgs {
+    /// The environment's `credential_command`.
+    #[arg(long)]
+    pub command: String,
 }
 
 /// How to reach the database, AWS and Kubernetes.

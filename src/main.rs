@@ -93,7 +93,12 @@ fn db_url_on_command_line(matches: &ArgMatches) -> bool {
 /// dashboard cannot start without its log; the one-shot commands warn and go on.
 fn start_log(cli: &Cli) -> Result<Option<rotui::logging::LogGuard>> {
     let dashboard = matches!(cli.command, None | Some(Command::Tui));
-    if matches!(cli.command, Some(Command::Sandbox(_))) {
+    // The sandbox logs its own way; a credential_process is a kube exec
+    // plugin's helper, run at every token: it keeps out of the operator's log.
+    if matches!(
+        cli.command,
+        Some(Command::Sandbox(_) | Command::CredentialProcess(_))
+    ) {
         return Ok(None);
     }
     let started = rotui::rotation::journal::state_dir()
@@ -176,6 +181,7 @@ async fn run(cli: Cli) -> Result<i32> {
             }
         },
         Command::Sandbox(args) => cmd::sandbox::run(&args)?,
+        Command::CredentialProcess(args) => cmd::credential_process::run(&args).await?,
     }
     Ok(0)
 }

@@ -280,28 +280,25 @@ impl AwsSession {
                 )],
                 drop: drop_except(&["AWS_PROFILE"]),
             },
+            // Not the credentials themselves, which expire while kube keeps
+            // the plugin's environment: a profile whose credential_process
+            // is rotui running the command, so the plugin's SDK gets fresh
+            // ones whenever it mints a token.
             CredentialSource::Command(c) => {
-                let creds = c
-                    .current()
-                    .await
-                    .map_err(|why| AwsError::new(AwsErrorKind::ExpiredSession, why))?;
-                let mut set = vec![
-                    (
-                        "AWS_ACCESS_KEY_ID".to_owned(),
-                        SecretString::from(creds.access_key_id.clone()),
-                    ),
-                    (
-                        "AWS_SECRET_ACCESS_KEY".to_owned(),
-                        creds.secret_access_key.clone(),
-                    ),
-                ];
-                if let Some(t) = creds.session_token {
-                    set.push(("AWS_SESSION_TOKEN".to_owned(), t));
-                }
-                let keep = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+                let config =
+                    plugin_profile(c.command()).map_err(|why| AwsError::new(AwsErrorKind::Other, why))?;
                 ExecEnv {
-                    set,
-                    drop: drop_except(&keep),
+                    set: vec![
+                        (
+                            "AWS_CONFIG_FILE".to_owned(),
+                            SecretString::from(config.to_string_lossy().into_owned()),
+                        ),
+                        (
+                            "AWS_PROFILE".to_owned(),
+                            SecretString::from(PLUGIN_PROFILE.to_owned()),
+                        ),
+                    ],
+                    drop: drop_except(&["AWS_PROFILE"]),
                 }
             }
         };
@@ -367,6 +364,65 @@ fn http_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https()
+}
+
+/// The profile [`AwsSession::plugin_env`] names.
+pub const PLUGIN_PROFILE: &str = "rotui-credential-command";
+
+/// A private AWS config file (0600, in a 0700 directory of the temp dir)
+/// holding one profile whose `credential_process` is this rotui running
+/// `command` (`rotui credential-process --command …`); its path. It holds
+/// no credential, only how to get one.
+pub fn plugin_profile(command: &str) -> Result<std::path::PathBuf, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let exe = std::env::current_exe().map_err(|e| format!("cannot name rotui's own program: {e}"))?;
+    let uid = nix::unistd::getuid();
+    let dir = std::env::temp_dir().join(format!("rotui-{uid}-plugins"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot make {}: {e}", dir.display())),
+    }
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != uid.as_raw() || meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is not a private directory of this user: remove it and run again",
+            dir.display()
+        ));
+    }
+    let quote = crate::text::shell_quote;
+    let text = format!(
+        "[profile {PLUGIN_PROFILE}]\ncredential_process = {} credential-process --command {}\n",
+        quote(&exe.to_string_lossy()),
+        quote(command)
+    );
+    // One file per command and program (SipHash with fixed keys: stable).
+    let name = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        format!("config-{:016x}", h.finish())
+    };
+    let path = dir.join(name);
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        std::process::id(),
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// The shared config and credentials files, where the SDK looks for them.
@@ -467,6 +523,29 @@ fn credentials_error(e: &(dyn std::error::Error + 'static)) -> AwsError {
 
 #[cfg(test)]
 mod tests {
+    /// The exec plugin's profile: rotui running the command as its
+    /// credential_process (so every token gets fresh credentials), quoted
+    /// for the SDK's shell-like split, in a file only this user can read.
+    #[test]
+    fn the_plugin_profile_runs_the_command_through_rotui_privately() {
+        use std::os::unix::fs::PermissionsExt;
+        let command = "gds aws govuk-staging-platformengineer -e | tee 'a b'";
+        let path = plugin_profile(command).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(&format!("[profile {PLUGIN_PROFILE}]\ncredential_process = ")),
+            "{text}"
+        );
+        let quoted =
+            r"credential-process --command 'gds aws govuk-staging-platformengineer -e | tee '\''a b'\'''";
+        assert!(text.trim_end().ends_with(quoted), "{text}");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        // The same command again: the same file, rewritten.
+        assert_eq!(plugin_profile(command).unwrap(), path);
+    }
+
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

@@ -1,5 +1,6 @@
 //! The subcommands, each a thin layer over the library.
 
+pub mod credential_process;
 pub mod dashboard;
 pub mod fleet;
 pub mod inspect;

@@ -210,7 +210,7 @@ async fn rotuis_own_connections_are_marked_and_not_killed() {
         );
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
         t.keys(&["2", "z", "c"]);
-        let own_row = Regex::new(r"│(\d+) +\S+ +127\.0\.0\.1:\d+ .*rotui \(this session\)").unwrap();
+        let own_row = Regex::new(r"│(\d+) +(\S+) +127\.0\.0\.1:\d+ .*rotui \(this session\)").unwrap();
         let s = t.wait_for("rotui's own sessions", Duration::from_secs(30), |s| {
             own_row.is_match(s) && s.contains("signon ")
         });
@@ -223,10 +223,13 @@ async fn rotuis_own_connections_are_marked_and_not_killed() {
         let app = app_row.find(&s).expect(&s).as_str().to_owned();
         assert!(app.contains("signon") && !app.contains("one of"), "{app}");
 
-        // K on one of rotui's own: refused, with the reason.
-        let id = own_row.captures(&s).unwrap()[1].to_owned();
+        // K on one of rotui's own: refused, with the reason. The filter
+        // names the id and the user: the id alone also matches a client
+        // port ending in it (`:54518 ` for `18 `).
+        let own = own_row.captures(&s).unwrap();
+        let (id, user) = (own[1].to_owned(), own[2].to_owned());
         t.keys(&["/"]);
-        t.keys(&["-l", &format!("{id} ")]);
+        t.keys(&["-l", &format!("{id} {user} ")]);
         t.keys(&["Enter"]);
         t.keys(&["K"]);
         let s = t.wait_for("the refusal", Duration::from_secs(10), |s| {
@@ -247,7 +250,7 @@ async fn rotuis_own_connections_are_marked_and_not_killed() {
         let id = app_row.find(&s).unwrap().as_str().trim_start_matches('│');
         let id = id.split_whitespace().next().unwrap().to_owned();
         t.keys(&["/"]);
-        t.keys(&["-l", &format!("{id} ")]);
+        t.keys(&["-l", &format!("{id} signon ")]);
         t.keys(&["Enter"]);
         t.keys(&["K"]);
         t.wait_for("the kill aimed", Duration::from_secs(10), |s| {
