@@ -45,11 +45,17 @@ pub(super) fn dialog_key(state: &mut State, key: KeyEvent, out: &mut Vec<Effect>
             Some(Dialog::Preview { step, scroll })
         }
         Dialog::Preview { step, scroll } if key.code == KeyCode::Enter => {
-            if scroll.seen_all {
-                confirm_step(state, &step, out)
-            } else {
+            if !scroll.seen_all {
                 state.notice = Some((state.now, unread(&scroll)));
                 Some(Dialog::Preview { step, scroll })
+            } else if let Some(why) = not_yet(state, &step) {
+                // Read, but the step cannot start this moment (the plan is
+                // being read again after the last step, or that step is
+                // still ending): the preview stays, so Enter goes on once it can.
+                state.notice = Some((state.now, why));
+                Some(Dialog::Preview { step, scroll })
+            } else {
+                confirm_step(state, &step, out)
             }
         }
         Dialog::Preview { .. } if no || resolved == Some(KeyAction::Quit) => None,
@@ -190,6 +196,24 @@ fn scroll_key(key: &KeyEvent, resolved: Option<KeyAction>, scroll: &Scroll, lett
 }
 
 /// Why Enter did not go on: part of the preview has not been shown.
+/// Why the previewed step cannot start this moment, though it may soon.
+fn not_yet(state: &State, id: &str) -> Option<String> {
+    let Some(step) = state.step(id) else {
+        return Some("the plan is being read again: Enter again in a moment".to_string());
+    };
+    match step.status {
+        StepStatus::Blocked => Some(format!(
+            "{}: blocked until the steps before it are done: Enter again once they are",
+            step.title
+        )),
+        StepStatus::Running => None,
+        _ if state.step_running() => {
+            Some("another step is still running: Enter again once it has finished".to_string())
+        }
+        _ => None,
+    }
+}
+
 fn unread(scroll: &Scroll) -> String {
     if scroll.rows == 0 {
         "the preview is not on screen yet: wait for it, then Enter".to_string()

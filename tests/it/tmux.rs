@@ -121,17 +121,33 @@ impl Tmux {
     /// Enter on a read preview, then whatever it asks: `typed` where a
     /// name must be typed, `y` where a yes will do.
     pub fn run_previewed(&self, typed: &str) {
-        self.keys(&["Enter"]);
         let asks = |s: &str| s.contains("Type to confirm") || s.contains("y yes, do it");
-        // A screen without the preview is taken only once two captures in a
-        // row agree: tmux can capture the pane halfway through a redraw, when
-        // the preview is already painted over and the question not yet drawn.
-        let last = std::cell::RefCell::new(String::new());
-        let s = self.wait_for("the step to start or ask", Duration::from_secs(10), |s| {
-            let settled = *last.borrow() == s;
-            *last.borrow_mut() = s.to_owned();
-            asks(s) || (!s.contains("Preview:") && settled)
-        });
+        // The step may not start this moment (the plan read again after the
+        // last step, or that step still ending): the preview stays and says
+        // "Enter again"; then Enter again once the notice has gone.
+        let start = Instant::now();
+        let s = loop {
+            self.keys(&["Enter"]);
+            // A screen without the preview is taken only once two captures in
+            // a row agree: tmux can capture the pane halfway through a redraw,
+            // when the preview is already painted over and the question not yet drawn.
+            let last = std::cell::RefCell::new(String::new());
+            let s = self.wait_for("the step to start or ask", Duration::from_secs(10), |s| {
+                let settled = *last.borrow() == s;
+                *last.borrow_mut() = s.to_owned();
+                asks(s) || s.contains("Enter again") || (!s.contains("Preview:") && settled)
+            });
+            if !s.contains("Enter again") || asks(&s) {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the step never could start:\n{s}"
+            );
+            self.wait_for("the notice to fade", Duration::from_secs(20), |s| {
+                !s.contains("Enter again")
+            });
+        };
         if s.contains("Type to confirm") {
             self.keys(&["-l", typed]);
             self.keys(&["Enter"]);

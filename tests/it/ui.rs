@@ -1688,8 +1688,12 @@ fn blocked_or_concurrent_steps_are_not_offered_to_run() {
     keys(&mut s, "1jjj");
     key(&mut s, KeyCode::Enter);
     assert!(key(&mut s, KeyCode::Enter).is_empty());
+    // Not yet: said, and the read preview stays for the Enter that can go on.
+    assert!(matches!(s.dialog, Some(Dialog::Preview { .. })), "{:?}", s.dialog);
+    let said = &s.notice.as_ref().unwrap().1;
+    assert!(said.contains("blocked") && said.contains("Enter again"), "{said}");
+    key(&mut s, KeyCode::Esc);
     assert!(s.dialog.is_none());
-    assert!(s.notice.as_ref().unwrap().1.contains("blocked"));
     feed(
         &mut s,
         [Action::StepChanged {
@@ -1701,7 +1705,14 @@ fn blocked_or_concurrent_steps_are_not_offered_to_run() {
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
     assert!(key(&mut s, KeyCode::Enter).is_empty());
-    assert!(s.notice.as_ref().unwrap().1.contains("another step is running"));
+    assert!(
+        s.notice
+            .as_ref()
+            .unwrap()
+            .1
+            .contains("another step is still running")
+    );
+    key(&mut s, KeyCode::Esc);
     // Its result arrives, redacted.
     feed(
         &mut s,
