@@ -283,9 +283,13 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
                 &format!("{what} names the engine the names say"),
                 &text,
             );
+            // Refused from the names, never by a driver left waiting for a
+            // greeting in the other engine's protocol (said by the words,
+            // not by a clock: a loaded machine is slow either way).
+            let lower = text.to_lowercase();
             expect(
                 &mut p,
-                took < Duration::from_secs(8),
+                !lower.contains("timed out") && !lower.contains("timeout"),
                 &format!("{what}: no driver timeout ({took:?})"),
                 &text,
             );
