@@ -193,11 +193,16 @@ pub(super) async fn run(
 }
 
 async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Ctx>) -> Result<Action, ControllerError> {
-    if es.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let name = es.name_any();
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    // The watch cache can lag this controller's own status write: the
+    // reconcile that the new target Secret triggers would then see "never
+    // synced" and sync again, picking up whatever the provider holds by now.
+    // Judge the object as the API server has it.
+    let fresh = api.get_opt(&name).await.map_err(ControllerError::kube)?;
+    let Some(es) = fresh.filter(|es| es.meta().deletion_timestamp.is_none()) else {
+        return Ok(Action::await_change());
+    };
     let status = es.status.clone().unwrap_or_default();
     let version = synced_resource_version(&es);
     let interval = match es.spec.refresh_interval.as_deref().map(parse_go_duration) {
