@@ -101,21 +101,6 @@ impl Config {
             })
             .collect()
     }
-
-    /// The environments among `envs` that a nightly restore refreshes for
-    /// `app`, each with the environment it is restored from: those with
-    /// `restored_from` set, unless the app says `copied_by_restore = false`.
-    pub fn restored_envs(&self, app: &str, envs: &[String]) -> Vec<(String, String)> {
-        if self.apps.get(app).and_then(|a| a.copied_by_restore) == Some(false) {
-            return Vec::new();
-        }
-        envs.iter()
-            .filter_map(|env| {
-                let from = self.environments.get(env)?.restored_from.clone()?;
-                Some((env.clone(), from))
-            })
-            .collect()
-    }
 }
 
 /// The fleet's policy when the config names none.

@@ -14,7 +14,7 @@
 //! account_id = "172025368201"                 # required
 //! kube_context = "production"                 # required
 //! cluster = "arn:aws:eks:eu-west-1:172025368201:cluster/govuk"
-//! restored_from = "production"                # (PostgreSQL) restored nightly from it
+//! restored_from = "production"                # (PostgreSQL) overrides its cluster's data sync
 //! webhook_url = "https://hooks.slack.com/services/…"  # optional: rotation notices
 //! [apps.account-api]
 //! copied_by_restore = false
@@ -50,7 +50,8 @@ pub struct EnvConfig {
     /// What the context's `cluster` entry must be (an EKS ARN is also
     /// checked against `account_id`).
     pub cluster: Option<String>,
-    /// (PostgreSQL) restored nightly from that environment.
+    /// (PostgreSQL) restored from that environment, whatever its cluster's
+    /// db-backup CronJobs say (they are read when this is unset).
     pub restored_from: Option<String>,
     /// Where this environment's rotation notices go (Slack-compatible
     /// JSON, [`crate::webhook`]); shown masked, never whole.
@@ -475,18 +476,6 @@ copied_by_restore = false
             c.environments["x"].credential_command.as_deref(),
             Some("gds aws govuk-x-platformengineer -e")
         );
-    }
-
-    #[test]
-    fn restored_environments_unless_the_app_is_not_copied() {
-        let c = config();
-        let both = envs(&["production", "staging"]);
-        assert_eq!(
-            c.restored_envs("signon", &both),
-            vec![("staging".to_owned(), "production".to_owned())]
-        );
-        assert_eq!(c.restored_envs("account-api", &both), vec![]);
-        assert_eq!(c.restored_envs("signon", &envs(&["production"])), vec![]);
     }
 
     #[test]

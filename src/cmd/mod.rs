@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod fleet;
 pub mod inspect;
 pub mod report;
+pub mod restores;
 pub mod rotate;
 pub mod sandbox;
 

@@ -21,7 +21,7 @@ async fn prepare(
     target_args: &TargetArgs,
     conn: &ConnArgs,
     args: &PlanArgs,
-) -> Result<(PlanSpec, Vec<Connected>, Config)> {
+) -> Result<(PlanSpec, Vec<Connected>, Config, Vec<String>)> {
     let target = Target::from_args(target_args)?;
     let mode = if args.compromised {
         Mode::Compromised
@@ -38,19 +38,26 @@ async fn prepare(
     // Each environment is its own AWS account and cluster: several at once
     // need each one's session and context from the config.
     let config = super::config_for(conn, &envs)?;
-    // Which environments are restored nightly from another (config); none
-    // configured keeps the runbook's default, staging from production.
-    let spec = if config.environments.is_empty() {
-        PlanSpec::for_target(&target, &envs, mode)
-    } else {
-        let restores = config.restored_envs(&target.app, &envs);
-        PlanSpec::for_target_with_restores(&target, &envs, mode, &restores)
-    };
     let mut connected = Vec::new();
     for env in &envs {
         connected.push(connect::open(&PlanSpec::target_in(&target, env), conn).await);
     }
-    Ok((spec, connected, config))
+    // Which environments are copies of another: each cluster's data sync,
+    // unless the config says otherwise (see `restores`).
+    let syncs = super::restores::read_all(&connected).await;
+    let restores = super::restores::decide(&target.app, &config, &syncs, chrono::Utc::now());
+    let spec = PlanSpec::for_target_with_restores(&target, &envs, mode, &restores.pairs);
+    Ok((spec, connected, config, restores.lines))
+}
+
+/// What each environment's data sync is, as the run follows it.
+fn print_sync(lines: &[String], out: &mut dyn std::io::Write) -> Result<()> {
+    writeln!(out, "Data sync:")?;
+    for line in lines {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 /// The webhooks of the run's environments, delivering in the background;
@@ -167,11 +174,12 @@ async fn close(connected: Vec<Connected>) {
 }
 
 pub async fn plan(target: &TargetArgs, conn: &ConnArgs, args: &PlanArgs) -> Result<()> {
-    let (spec, connected, _) = prepare(target, conn, args).await?;
+    let (spec, connected, _, sync) = prepare(target, conn, args).await?;
     let result = async {
         let mut out = crate::text::EscapingWriter::new(std::io::stdout());
         print_names(&connected, &mut out)?;
         print_tls(&connected, &mut out)?;
+        print_sync(&sync, &mut out)?;
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;
         cli::plan_cmd(
@@ -199,12 +207,15 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             "--read-only: rotate writes; use `rotui plan` to see what it would do"
         ));
     }
-    let (spec, connected, config) = prepare(target, conn, &args.plan).await?;
+    let (spec, connected, config, sync) = prepare(target, conn, &args.plan).await?;
     let result = async {
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;
         let journal = journal_for(&spec)?;
         let hooks = webhooks(&config, &spec, &journal);
+        if spec.envs.len() > 1 {
+            print_sync(&sync, &mut crate::text::EscapingWriter::new(std::io::stdout()))?;
+        }
         let opts = RunOptions {
             yes: args.yes,
             notify: hooks.as_ref().map(Webhooks::notifier),
@@ -268,7 +279,7 @@ pub async fn rollback(
             "--read-only: rollback writes; use `rotui plan` to see whether a rollback is possible"
         ));
     }
-    let (spec, connected, config) = prepare(target, conn, &args.plan).await?;
+    let (spec, connected, config, _) = prepare(target, conn, &args.plan).await?;
     let result = async {
         resolved(&connected)?;
         let ctx = ctx(&connected).await?;

@@ -118,7 +118,21 @@ pub async fn rotate_cmd(
         let _ = writeln!(out, "failed: {e}");
         RunOutcome::Failed(e)
     };
-    let plan = match Plan::build(spec) {
+    if let Err(e) = Plan::build(spec) {
+        return failed(
+            out,
+            RotationError {
+                step: None,
+                error: StepError::Blocked(e.to_string()),
+            },
+        );
+    }
+    let rotation = match runner::start_or_resume(spec, ctx, journal, &opts).await {
+        Ok(r) => r,
+        Err(e) => return failed(out, e),
+    };
+    // A resumed rotation keeps the restores it started with.
+    let plan = match Plan::build(&rotation.spec) {
         Ok(p) => p,
         Err(e) => {
             return failed(
@@ -130,10 +144,14 @@ pub async fn rotate_cmd(
             );
         }
     };
-    let rotation = match runner::start_or_resume(spec, ctx, journal, &opts).await {
-        Ok(r) => r,
-        Err(e) => return failed(out, e),
-    };
+    if rotation.spec.restores != spec.restores {
+        let _ = writeln!(
+            out,
+            "note: following the restores rotation {} started with ({}), not what the clusters say now",
+            rotation.id,
+            restores_text(&rotation.spec)
+        );
+    }
     let _ = writeln!(
         out,
         "rotation {} of {}: new user {}",
@@ -287,4 +305,18 @@ fn entry_text(e: &Entry) -> String {
         } => format!("{step}: health gate failed: {workload} {reason}"),
     };
     format!("{at}  {body}")
+}
+
+/// `staging ← production, integration ← staging`, or `none`.
+fn restores_text(spec: &PlanSpec) -> String {
+    let pairs: Vec<String> = spec
+        .restores
+        .iter()
+        .map(|r| format!("{} ← {}", r.env, r.from))
+        .collect();
+    if pairs.is_empty() {
+        "none".to_owned()
+    } else {
+        pairs.join(", ")
+    }
 }

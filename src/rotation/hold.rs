@@ -283,7 +283,7 @@ pub async fn decide_from(
     if let Some(r) = journalled
         && mark.as_ref().is_none_or(|m| m.rotation_id == r.id)
     {
-        if &r.spec != spec {
+        if !r.spec.same_run(spec) {
             return Err(err(StepError::Blocked(format!(
                 "rotation {} of {} is unfinished: resume it with the same environments and mode, or finish it first",
                 r.id,
@@ -293,7 +293,7 @@ pub async fn decide_from(
         return Ok((r, Source::Journal));
     }
     if let Some(m) = mark {
-        if &m.spec != spec {
+        if !m.spec.same_run(spec) {
             return Err(err(StepError::Blocked(format!(
                 "rotation {} of {} ({}) is unfinished: resume it with the same environments and mode, \
                  or finish it first",

@@ -86,5 +86,5 @@ pub use interlock::InterlockKind;
 pub use outcome::{Applied, Observation, RotationError, StepError, StepResult, Wait};
 pub use plan::Plan;
 pub use runner::RunOutcome;
-pub use spec::{Mode, PlanSpec, Rotation};
+pub use spec::{Mode, PlanSpec, Restore, Rotation, default_restores};
 pub use step::{Confirm, Step, StepId, StepKind};

@@ -167,8 +167,9 @@ pub async fn start(
     opts: &RunOptions,
 ) -> Result<Rotation, RotationError> {
     let err = |error: StepError| RotationError { step: None, error };
-    let rotation_plan = Plan::build(spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
+    Plan::build(spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
     let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    let rotation_plan = Plan::build(&rotation.spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
     match rollbackable(&rotation_plan, &rotation, resumed, ctx, opts)
         .await
         .map_err(err)?
@@ -201,14 +202,11 @@ pub async fn rollback_cmd(
     opts: RunOptions,
     out: &mut dyn Write,
 ) -> RunOutcome {
-    let plan = match plan(spec) {
-        Ok(p) => p,
-        Err(e) => {
-            let error = StepError::Blocked(e.to_string());
-            let _ = writeln!(out, "failed: {error}");
-            return RunOutcome::Failed(RotationError { step: None, error });
-        }
-    };
+    if let Err(e) = plan(spec) {
+        let error = StepError::Blocked(e.to_string());
+        let _ = writeln!(out, "failed: {error}");
+        return RunOutcome::Failed(RotationError { step: None, error });
+    }
     let rotation = match start(spec, ctx, journal, &opts).await {
         Ok(r) => r,
         Err(e) => {
@@ -219,6 +217,15 @@ pub async fn rollback_cmd(
             }
             let _ = writeln!(out, "failed: {e}");
             return RunOutcome::Failed(e);
+        }
+    };
+    // The rotation's own spec: the restores it started with.
+    let plan = match plan(&rotation.spec) {
+        Ok(p) => p,
+        Err(e) => {
+            let error = StepError::Blocked(e.to_string());
+            let _ = writeln!(out, "failed: {error}");
+            return RunOutcome::Failed(RotationError { step: None, error });
         }
     };
     let opts = options(opts, &plan, &rotation);
@@ -294,9 +301,10 @@ pub async fn preview(
     opts: &RunOptions,
 ) -> Result<(Rotation, Vec<PreviewedStep>), RotationError> {
     let err = |error: StepError| RotationError { step: None, error };
-    let rotation_plan = Plan::build(spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
-    let rollback_plan = plan(spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
+    plan(spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
     let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    let rotation_plan = Plan::build(&rotation.spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
+    let rollback_plan = plan(&rotation.spec).map_err(|e| err(StepError::Blocked(e.to_string())))?;
     match rollbackable(&rotation_plan, &rotation, resumed, ctx, opts)
         .await
         .map_err(err)?

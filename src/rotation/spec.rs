@@ -130,6 +130,14 @@ impl PlanSpec {
         t
     }
 
+    /// Whether `other` is the same rotation's spec: the same app, engine,
+    /// environments and mode. The restores are not compared: they are read
+    /// from the clusters when a run starts, and a rotation keeps the ones it
+    /// started with (its journal's or mark's spec) across a wait of days.
+    pub fn same_run(&self, other: &PlanSpec) -> bool {
+        (&self.app, self.engine, &self.envs, self.mode) == (&other.app, other.engine, &other.envs, other.mode)
+    }
+
     /// `production/signon/mysql`, `production+staging/account-api/postgres`.
     pub fn label(&self) -> String {
         format!("{}/{}/{}", self.envs.join("+"), self.app, self.engine)

@@ -111,11 +111,14 @@ pub(super) async fn survey_as_is(
     journal: &super::journal::Journal,
     opts: &RunOptions,
 ) -> Result<Survey, RotationError> {
-    let plan = Plan::build(spec).map_err(|e| RotationError {
+    let blocked = |e: super::plan::PlanError| RotationError {
         step: None,
         error: StepError::Blocked(e.to_string()),
-    })?;
+    };
+    Plan::build(spec).map_err(blocked)?;
     let (rotation, resumed) = runner::decide(spec, ctx, journal, opts).await?;
+    // A resumed rotation keeps the restores it started with.
+    let plan = Plan::build(&rotation.spec).map_err(blocked)?;
     let mark = runner::mark_of(spec, ctx, opts)
         .await
         .ok()

@@ -987,6 +987,38 @@ async fn a_different_plan_cannot_hijack_an_unfinished_rotation() {
     assert!(err.to_string().contains("unfinished"), "{err}");
 }
 
+/// The restores are read from the clusters at each run; a rotation keeps
+/// the ones it started with (a CronJob suspended during a wait of days
+/// must not turn it into another plan, nor be refused as one).
+#[tokio::test]
+async fn a_resumed_rotation_keeps_the_restores_it_started_with() {
+    let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
+    let o = opts(true, &["account-api"]);
+    let mut out = Vec::new();
+    let first = super::cli::rotate_cmd(&s.plan.spec, &s.ctx, &s.journal(), o.clone(), &mut out).await;
+    assert!(
+        matches!(&first, RunOutcome::Waiting(Wait::Overnight { env, .. }) if env.as_str() == "staging"),
+        "{first:?}"
+    );
+    // The next run reads no restore any more: it still waits for staging's.
+    let mut now_read = s.plan.spec.clone();
+    now_read.restores.clear();
+    let mut out = Vec::new();
+    let again = super::cli::rotate_cmd(&now_read, &s.ctx, &s.journal(), o.clone(), &mut out).await;
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(again, first, "{text}");
+    assert!(
+        text.contains("note: following the restores rotation")
+            && text.contains("(staging ← production, integration ← staging), not what the clusters say now"),
+        "{text}"
+    );
+    let survey = super::survey::survey(&now_read, &s.ctx, &s.journal(), &o)
+        .await
+        .unwrap();
+    assert!(survey.resumed);
+    assert_eq!(survey.plan.spec.restores, s.plan.spec.restores);
+}
+
 #[tokio::test]
 async fn postgres_waits_overnight_then_switches_staging_and_drops_in_production() {
     let s = Setup::new(Engine::Postgres, &["production", "staging"], Mode::Normal);
