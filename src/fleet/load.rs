@@ -17,16 +17,16 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
 
 use super::model::{
-    Calls, EsSync, FleetError, FleetReport, FleetRow, InProgress, Login, Matches, app_of_secret,
+    Calls, EsSync, FleetError, FleetReport, FleetRow, InProgress, Login, Matches, RowRestore, app_of_secret,
     engine_of_secret, username_date,
 };
 use super::probe::{self, Probe};
 use crate::aws::{AWSCURRENT, AWSPENDING, AppSecret, AwsErrorKind, ListedSecret, SecretsManager};
 use crate::db::tls::TlsMode;
-use crate::k8s::K8s;
 use crate::k8s::consumers::{self, Kind, PodTemplated};
 use crate::k8s::externalsecret::{EsStatus, ExternalSecret};
 use crate::k8s::secret_check::{Expected, check_url, database_url, unparsable_note};
+use crate::k8s::{K8s, db_sync};
 use crate::model::{System, Verdict};
 use crate::rotation::mark::RotationMark;
 use crate::secret::{ExposeSecret, Redacted, SecretString, redact};
@@ -133,7 +133,11 @@ pub async fn read(
             });
         }
         let database = match &cluster_side {
-            Ok(cluster) => cluster.fill(&mut row, f.current.as_ref()),
+            Ok(cluster) => {
+                let database = cluster.fill(&mut row, f.current.as_ref());
+                row.restores = cluster.restores(&row, database.as_deref(), now);
+                database
+            }
             Err(message) => {
                 row.cluster_error = Some(message.to_string());
                 None
@@ -261,6 +265,7 @@ impl Found {
             cluster_error: None,
             stale: false,
             login: None,
+            restores: Vec::new(),
         };
         row.set_age(now);
         row
@@ -527,6 +532,19 @@ pub(crate) fn remote_keys(es: &ExternalSecret) -> BTreeSet<String> {
 }
 
 impl ClusterSide {
+    /// The restores of `row`'s database into this environment, from the
+    /// CronJobs and Jobs already listed (no further call).
+    fn restores(&self, row: &FleetRow, database: Option<&str>, now: DateTime<Utc>) -> Vec<RowRestore> {
+        let (Some(engine), Some(database)) = (row.engine, database) else {
+            return Vec::new();
+        };
+        db_sync::of_database(&self.workloads.cronjobs, &self.workloads.jobs, engine, database)
+            .iter()
+            .filter(|j| j.restores())
+            .map(|j| RowRestore::of(j, row.username.as_deref(), now))
+            .collect()
+    }
+
     /// The row's ExternalSecrets, their sync state, whether each one's
     /// Secret holds `current`'s user and password, and who reads it.
     /// Returns the database the first readable DATABASE_URL names.

@@ -18,6 +18,6 @@ pub mod view;
 
 pub use load::{CONCURRENCY, LOGIN_LIMIT, Logins, Read, SECRET_PREFIX, Tried, apply_logins, load, read};
 pub use model::{
-    Calls, EsSync, FleetError, FleetReport, FleetRow, InProgress, Login, Matches, app_of_secret,
+    Calls, EsSync, FleetError, FleetReport, FleetRow, InProgress, Login, Matches, RowRestore, app_of_secret,
     engine_of_secret, username_date,
 };

@@ -46,6 +46,68 @@ pub struct FleetRow {
     /// AWSCURRENT's credentials tried on the server they name (with the
     /// server's version when they log in); `None` when not tried.
     pub login: Option<Login>,
+    /// The data sync of this database in this environment (its
+    /// `db-backup-…` CronJobs that restore it); empty: not copied here.
+    pub restores: Vec<RowRestore>,
+}
+
+/// One restore of the row's database into its environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowRestore {
+    pub cronjob: String,
+    /// The environment it copies from.
+    pub from: Option<String>,
+    pub suspended: bool,
+    /// The next run (`None`: suspended, or not knowable).
+    pub next: Option<DateTime<Utc>>,
+    /// How the last run ended (`None`: no run kept).
+    pub last: Option<crate::k8s::db_sync::RunOutcome>,
+    /// Why the next restore would fail once this environment is rotated
+    /// (its `DB_OWNER` is the login a rotation drops).
+    pub would_fail: Option<String>,
+}
+
+impl RowRestore {
+    /// From a parsed CronJob, for a row whose login is `login`.
+    pub fn of(job: &crate::k8s::db_sync::SyncJob, login: Option<&str>, now: DateTime<Utc>) -> RowRestore {
+        let would_fail = match (&job.db_owner, login) {
+            (Some(owner), Some(login)) if owner.name == login => Some(format!(
+                "its DB_OWNER is the login {login}: the restore fails once a rotation drops it \
+                 (set DB_OWNER to an owner role first)"
+            )),
+            _ => None,
+        };
+        RowRestore {
+            cronjob: job.cronjob.clone(),
+            from: job.restored_from(),
+            suspended: job.suspended,
+            next: job.next_run(now).ok().flatten(),
+            last: job.last_run.as_ref().map(|r| r.outcome.clone()),
+            would_fail,
+        }
+    }
+
+    /// `← production Mon 01:00, last ok`, `← staging suspended`.
+    pub fn text(&self) -> String {
+        use crate::k8s::db_sync::RunOutcome;
+        let from = self.from.as_deref().unwrap_or("?");
+        let when = match (self.suspended, self.next) {
+            (true, _) => "suspended".to_owned(),
+            (false, Some(t)) => format!("next {}", t.format("%a %d %b %H:%M")),
+            (false, None) => "next unknown".to_owned(),
+        };
+        let last = match &self.last {
+            None => "no run yet".to_owned(),
+            Some(RunOutcome::Running) => "running".to_owned(),
+            Some(RunOutcome::Succeeded { .. }) => "last ok".to_owned(),
+            Some(RunOutcome::Failed { why }) => format!("LAST FAILED: {why}"),
+        };
+        let mut s = format!("restore ← {from} {when}, {last}");
+        if let Some(why) = &self.would_fail {
+            s.push_str(&format!("; ⚠ {why}"));
+        }
+        s
+    }
 }
 
 /// What the server said to AWSCURRENT's credentials.
@@ -317,6 +379,45 @@ pub fn username_date(username: &str) -> Option<NaiveDate> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_restore_whose_db_owner_is_the_login_would_fail_after_a_rotation() {
+        use crate::k8s::db_sync::{DbOwner, Operation, SyncJob};
+        let job = |owner: &str| SyncJob {
+            cronjob: "db-backup-email-alert-api-postgres".into(),
+            engine: Engine::Postgres,
+            db_host: "email-alert-api-postgres".into(),
+            database: "email-alert-api_production".into(),
+            schedule: "0 1 * * 1-5".into(),
+            time_zone: None,
+            suspended: false,
+            operations: vec![Operation {
+                op: "restore".into(),
+                script: None,
+                bucket: Some("s3://govuk-production-database-backups".into()),
+            }],
+            db_owner: Some(DbOwner {
+                name: owner.into(),
+                explicit: true,
+            }),
+            last_run: None,
+        };
+        let now: DateTime<Utc> = "2026-12-05T12:00:00Z".parse().unwrap();
+        let login = Some("email-alert-api");
+        let r = RowRestore::of(&job("email-alert-api"), login, now);
+        assert_eq!(r.from.as_deref(), Some("production"));
+        assert_eq!(r.next, Some("2026-12-07T01:00:00Z".parse().unwrap()));
+        assert!(
+            r.would_fail
+                .unwrap()
+                .contains("DB_OWNER is the login email-alert-api")
+        );
+        assert!(
+            RowRestore::of(&job("email-alert-api-owner-role"), login, now)
+                .would_fail
+                .is_none()
+        );
+    }
+
     fn row() -> FleetRow {
         FleetRow {
             env: "production".into(),
@@ -335,6 +436,7 @@ mod tests {
             cluster_error: None,
             stale: false,
             login: None,
+            restores: vec![],
         }
     }
 

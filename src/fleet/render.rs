@@ -250,6 +250,9 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme, rotation_w: us
             .unwrap_or_default();
         notes.push(format!("{who}{since}: {step}{}", text(&p.phase)));
     }
+    // Where this environment's copy comes from, and whether the next one
+    // can succeed once the login is rotated.
+    notes.extend(r.restores.iter().map(|x| text(&x.text())));
     if let Some(e) = &r.secrets_error {
         notes.push(format!("Secrets Manager failing: {}", text(e)));
     }
@@ -411,6 +414,52 @@ mod tests {
         for c in COLUMNS {
             assert!(text.contains(c), "column {c}: {text}");
         }
+    }
+
+    /// A copied environment's row says where its copy comes from, when the
+    /// next one runs, how the last ended, and marks a restore that a
+    /// rotation would break.
+    #[test]
+    fn the_table_shows_each_restore_and_marks_one_a_rotation_would_break() {
+        use crate::fleet::model::RowRestore;
+        use crate::k8s::db_sync::RunOutcome;
+        let now: chrono::DateTime<Utc> = "2026-12-05T12:00:00Z".parse().unwrap();
+        let mut v = FleetView::new("staging", Keymap::default(), ThemeName::Mono, now);
+        let mut alerts = row("email-alert-api", 10, false);
+        alerts.env = "staging".into();
+        alerts.restores.push(RowRestore {
+            cronjob: "db-backup-email-alert-api-postgres".into(),
+            from: Some("production".into()),
+            suspended: false,
+            next: Some("2026-12-07T01:00:00Z".parse().unwrap()),
+            last: Some(RunOutcome::Succeeded { at: None }),
+            would_fail: Some("its DB_OWNER is the login email-alert-api".into()),
+        });
+        let mut signon = row("signon", 10, false);
+        signon.env = "staging".into();
+        signon.restores.push(RowRestore {
+            cronjob: "db-backup-signon-mysql".into(),
+            from: Some("production".into()),
+            suspended: true,
+            next: None,
+            last: Some(RunOutcome::Failed {
+                why: "ERROR 1449 at line 80".into(),
+            }),
+            would_fail: None,
+        });
+        v.loaded(report(vec![alerts, signon]));
+        let text = render_to_text(&v, 220, 10);
+        let line = |app: &str| text.lines().find(|l| l.contains(app)).unwrap().to_owned();
+        let a = line("email-alert-api");
+        assert!(
+            a.contains("restore ← production next Mon 07 Dec 01:00, last ok; ⚠ its DB_OWNER is the login email-alert-api"),
+            "{a}"
+        );
+        let s = line("signon");
+        assert!(
+            s.contains("restore ← production suspended, LAST FAILED: ERROR 1449 at line 80"),
+            "{s}"
+        );
     }
 
     /// An environment refused outright still has a line saying why.

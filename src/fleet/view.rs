@@ -151,6 +151,7 @@ impl FleetView {
                 }
                 if cluster_error.is_some() && before.cluster_error.is_none() {
                     row.external_secrets = before.external_secrets.clone();
+                    row.restores = before.restores.clone();
                 }
                 row.secrets_error = secrets_error;
                 row.cluster_error = cluster_error;
@@ -349,6 +350,7 @@ pub(crate) mod tests {
             cluster_error: None,
             stale: false,
             login: None,
+            restores: vec![],
         }
     }
 

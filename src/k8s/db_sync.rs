@@ -334,6 +334,20 @@ impl Sync {
     }
 }
 
+/// The sync CronJobs among `cronjobs` of `engine`'s `database`, each with
+/// its latest run among `jobs`.
+pub fn of_database(cronjobs: &[CronJob], jobs: &[Job], engine: Engine, database: &str) -> Vec<SyncJob> {
+    cronjobs
+        .iter()
+        .filter_map(SyncJob::parse)
+        .filter(|j| j.engine == engine && j.database == database)
+        .map(|mut j| {
+            j.last_run = last_run(&j.cronjob, jobs);
+            j
+        })
+        .collect()
+}
+
 /// Read the sync CronJobs of `engine`'s `database`, their latest Jobs, and
 /// the transforms they run. Listing CronJobs must work; Jobs and the
 /// ConfigMap are read where allowed, and what is not is said in `unread`.
@@ -344,23 +358,14 @@ pub async fn read(k8s: &K8s, engine: Engine, database: &str) -> Result<Sync, K8s
         .await
         .map_err(|e| k8s.op("list", "cronjobs").err(e))?;
     let mut out = Sync {
-        jobs: cronjobs
-            .items
-            .iter()
-            .filter_map(SyncJob::parse)
-            .filter(|j| j.engine == engine && j.database == database)
-            .collect(),
+        jobs: of_database(&cronjobs.items, &[], engine, database),
         ..Sync::default()
     };
     if out.jobs.is_empty() {
         return Ok(out);
     }
     match k8s.api::<Job>().list(&Default::default()).await {
-        Ok(jobs) => {
-            for j in &mut out.jobs {
-                j.last_run = last_run(&j.cronjob, &jobs.items);
-            }
-        }
+        Ok(jobs) => out.jobs = of_database(&cronjobs.items, &jobs.items, engine, database),
         Err(e) => out
             .unread
             .push(format!("jobs: {}", k8s.op("list", "jobs").err(e))),
