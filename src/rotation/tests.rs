@@ -1171,6 +1171,45 @@ async fn a_restore_naming_the_login_to_drop_refuses_the_first_step_until_changed
     ));
 }
 
+/// MySQL's data sync copies views and triggers with their source's
+/// DEFINERs: an environment restored from one this run cannot read keeps
+/// its old user, saying why; with the source in the run, its definers have
+/// moved by the time the copy's old user is dropped.
+#[tokio::test]
+async fn a_mysql_copy_keeps_its_old_user_while_its_source_may_define_objects_as_it() {
+    let from_production = || RestoreRun {
+        cronjob: "db-backup-signon-mysql".into(),
+        from: Some("production".into()),
+        suspended: false,
+        next: Ok(None),
+        last: None,
+    };
+    let alone = Setup::new(Engine::Mysql, &["staging"], Mode::Normal);
+    alone.fake("staging").restore_runs = vec![from_production()];
+    let o = opts(true, &["signon"]);
+    let rot = alone.rotation(&o).await;
+    let (step, err) = failed_at(&alone.run(&rot, &o).await);
+    assert_eq!(step, "staging/drop-old-user");
+    let e = err.to_string();
+    assert!(
+        e.contains("staging is restored from production by db-backup-signon-mysql")
+            && e.contains("keeping signon in staging")
+            && e.contains("--also-env production"),
+        "{e}"
+    );
+    assert!(alone.fake("staging").users.contains_key("signon"));
+
+    // Suspended, it restores nothing: the drop goes ahead.
+    alone.fake("staging").restore_runs[0].suspended = true;
+    assert_eq!(alone.run(&rot, &o).await, RunOutcome::Done);
+
+    let both = Setup::new(Engine::Mysql, &["production", "staging"], Mode::Normal);
+    both.fake("staging").restore_runs = vec![from_production()];
+    let rot = both.rotation(&o).await;
+    assert_eq!(both.run(&rot, &o).await, RunOutcome::Done);
+    assert!(!both.fake("staging").users.contains_key("signon"));
+}
+
 /// The wait ends when the restore's swap is observed and its job
 /// succeeded: a job still running, or one that failed after the swap (a
 /// `DB_OWNER` naming a missing role, a transform), keeps it open, saying why.

@@ -246,7 +246,10 @@ pub(super) async fn observe(step: &Step, cx: &StepCtx<'_>) -> StepResult<Observa
         },
         StepKind::DropOldUser { .. } => match user(cx, env, n.old).await? {
             None => Done(format!("{} is dropped", n.old)),
-            Some(_) => NotDone(format!("{} exists", n.old)),
+            Some(_) => match synced_definers(cx, n.old).await? {
+                Some(why) => Blocked(why),
+                None => NotDone(format!("{} exists", n.old)),
+            },
         },
         other => unreachable!("{other:?} is not a database step"),
     })
@@ -573,6 +576,9 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[EnvName]) 
         ensure_secret_moved_on(cx, env, n.old).await?;
     }
     let db = &cx.ports()?.db;
+    if let Some(why) = synced_definers(cx, n.old).await? {
+        return Err(StepError::interlock(InterlockKind::ObjectsWouldBeLost, why));
+    }
     // Nothing lost: MariaDB drops a definer silently and its objects then fail (1449).
     let lost = cx.read(System::Database, db.objects_lost_on_drop(n.old)).await?;
     if !lost.is_empty() {
@@ -615,4 +621,53 @@ async fn drop_old_user(cx: &StepCtx<'_>, n: &Names<'_>, also_check: &[EnvName]) 
     // fails from here on, and shows in the last sample.
     super::cluster::sample_failed_logins(cx, false, &mut None).await?;
     Ok(())
+}
+
+/// MySQL's data sync copies views and triggers with their source's DEFINERs
+/// (`mysqldump` without routines or events). Why `old` must stay in the
+/// step's environment, when a restore into it from another environment
+/// would bring a view or trigger whose definer is `old` (error 1449 once
+/// it is gone): read in the source when this run has it, else unknowable
+/// here, so kept. `None`: nothing stops the drop.
+async fn synced_definers(cx: &StepCtx<'_>, old: &str) -> StepResult<Option<String>> {
+    if cx.rotation.spec.engine != crate::target::Engine::Mysql {
+        return Ok(None);
+    }
+    let env = &cx.step.env;
+    let ports = cx.ports()?;
+    let runs = cx.read(System::Kubernetes, ports.cluster.restore_runs()).await?;
+    for run in runs.iter().filter(|r| !r.suspended) {
+        let Some(from) = run.from.as_deref().filter(|f| *f != env.as_str()) else {
+            continue;
+        };
+        let Ok(source) = cx.ports_of(from) else {
+            return Ok(Some(format!(
+                "{env} is restored from {from} by {}, which copies views and triggers with {from}'s \
+                 DEFINERs; this run cannot read {from}, where they may name {old}: keeping {old} in \
+                 {env} so they keep working. Rotate {from} in the same run (--also-env {from}) so \
+                 its definers move first, or check {from} by hand (SELECT … FROM \
+                 information_schema.VIEWS/TRIGGERS WHERE DEFINER LIKE '{old}@%') and leave this step \
+                 until they name another user",
+                run.cronjob
+            )));
+        };
+        let named: Vec<String> = cx
+            .read(System::Database, source.db.objects_of(old))
+            .await?
+            .into_iter()
+            .filter(|o| matches!(o.kind.as_str(), "view" | "trigger"))
+            .map(|o| format!("{} {}", o.kind, o.name))
+            .collect();
+        if !named.is_empty() {
+            return Ok(Some(format!(
+                "{from}'s {} name {old} as DEFINER, and {} restores them into {env} as they are: \
+                 with {old} gone from {env} they fail there (error 1449). Keeping {old} in {env} \
+                 until they are moved in {from} ({from}'s check-definers and drop steps move them \
+                 to the new user)",
+                named.join(", "),
+                run.cronjob
+            )));
+        }
+    }
+    Ok(None)
 }
