@@ -45,7 +45,8 @@ fn external_secret(name: &str, app: &AppSpec, ns: &str) -> Value {
             "target": {
                 "name": app.secret,
                 "creationPolicy": "Owner",
-                "template": { "engineVersion": "v2", "data": { app.secret_key.clone(): url } },
+                // No engineVersion, as the estate's: ESO's default, v2.
+                "template": { "data": { app.secret_key.clone(): url } },
             },
         },
     })
