@@ -56,7 +56,8 @@ async fn bench() {
                 consumers: vec![ConsumerSpec {
                     kind: ConsumerKind::CronJob,
                     name: format!("{app}-nightly"),
-                    container: "task".into(),
+                    container: "cron-task".into(),
+                    containers: Vec::new(),
                     env: Some("DATABASE_URL".into()),
                     env_from: false,
                     replicas: 1,

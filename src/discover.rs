@@ -1,8 +1,9 @@
 //! Discover, then confirm: the names a rotation touches, read from the live
 //! systems instead of guessed from the app's name, because the estate's
-//! names drift from the conventions (`whitehall-admin` reads Secret
-//! `whitehall-database`, written by an ExternalSecret from
-//! `govuk/whitehall/mysql-primary`, for database `whitehall_production`).
+//! names drift from the conventions (whitehall-admin's database is
+//! `whitehall_production` and its admin key `whitehall`; collections-
+//! publisher's Secrets Manager key is `govuk/collections-publisher/mysql-primary`;
+//! bouncer's database is `transition_production`).
 //!
 //! Read-only, in the runbook's order: the app's Deployment and the container
 //! reading DATABASE_URL from a Secret; the ExternalSecret writing that Secret

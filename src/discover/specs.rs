@@ -170,18 +170,21 @@ mod tests {
         let spec = |v: serde_json::Value| -> ExternalSecretSpec { serde_json::from_value(v).unwrap() };
         let both = spec(json!({
             "data": [{ "secretKey": "password", "remoteRef": { "key": "govuk/other/mysql", "property": "password" } }],
-            "dataFrom": [{ "extract": { "key": "govuk/whitehall/mysql-primary" } }],
+            "dataFrom": [{ "extract": { "key": "govuk/collections-publisher/mysql-primary" } }],
         }));
         assert_eq!(
             remote_key(&both),
-            Some(("govuk/whitehall/mysql-primary".into(), "dataFrom"))
+            Some(("govuk/collections-publisher/mysql-primary".into(), "dataFrom"))
         );
         let data = spec(json!({
-            "data": [{ "secretKey": "password", "remoteRef": { "key": "govuk/whitehall/mysql-primary", "property": "password" } }],
+            "data": [{ "secretKey": "password", "remoteRef": { "key": "govuk/collections-publisher/mysql-primary", "property": "password" } }],
         }));
         assert_eq!(
             remote_key(&data),
-            Some(("govuk/whitehall/mysql-primary".into(), "data remoteRef"))
+            Some((
+                "govuk/collections-publisher/mysql-primary".into(),
+                "data remoteRef"
+            ))
         );
         assert_eq!(remote_key(&spec(json!({ "dataFrom": [{ "find": {} }] }))), None);
     }
@@ -195,6 +198,24 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(template_database(&spec).as_deref(), Some("whitehall_production"));
+        // As the estate writes them: every value piped through toString.
+        let piped: ExternalSecretSpec = serde_json::from_value(json!({
+            "target": { "template": { "data": {
+                "DATABASE_URL": "postgresql://{{ .username | toString }}:{{ .password | toString }}@{{ .host | toString }}/transition_production",
+            } } },
+        }))
+        .unwrap();
+        assert_eq!(
+            template_database(&piped).as_deref(),
+            Some("transition_production")
+        );
+        let piped_db: ExternalSecretSpec = serde_json::from_value(json!({
+            "target": { "template": { "data": {
+                "DATABASE_URL": "mysql2://{{ .username | toString }}@{{ .host | toString }}/{{ .db | toString }}",
+            } } },
+        }))
+        .unwrap();
+        assert_eq!(template_database(&piped_db), None);
         let templated: ExternalSecretSpec = serde_json::from_value(json!({
             "target": { "template": { "data": { "DATABASE_URL": "postgresql://{{ .u }}@{{ .host }}/{{ .db }}" } } },
         }))

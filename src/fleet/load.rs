@@ -608,7 +608,7 @@ impl ClusterSide {
         }
         row.external_secrets.sort_by(|a, b| a.name.cmp(&b.name));
         // The deployed app's name, when its ExternalSecrets agree on one: a
-        // drifted secret (`govuk/whitehall/mysql-primary`) is whitehall-admin's.
+        // drifted secret's second part need not be the app's name.
         if let [app] = Vec::from_iter(apps).as_slice() {
             row.app = app.clone();
         }

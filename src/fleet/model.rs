@@ -446,7 +446,7 @@ mod tests {
         assert_eq!(app_of_secret("govuk/signon"), None);
         assert_eq!(app_of_secret("other/signon/mysql"), None);
         assert_eq!(
-            engine_of_secret("govuk/whitehall/mysql-primary"),
+            engine_of_secret("govuk/collections-publisher/mysql-primary"),
             Some(Engine::Mysql)
         );
         assert_eq!(

@@ -119,10 +119,13 @@ impl Sandbox {
     }
 }
 
-/// whitehall-admin as the estate has it: Deployment `whitehall-admin` reads
-/// Secret `whitehall-database`, written by ExternalSecret
-/// `whitehall-database` from `govuk/whitehall/mysql-primary`, for database
-/// `whitehall_production`; the admin key is `whitehall_admin`.
+/// whitehall-admin with every name drifted, further than the estate's
+/// (there: `whitehall-admin-mysql` from `govuk/whitehall-admin/mysql`, key
+/// `whitehall`; see `assets/sandbox/estate.toml`), so that each name can
+/// only be found by discovery: Deployment `whitehall-admin` reads Secret
+/// `whitehall-database`, written by ExternalSecret `whitehall-database` from
+/// `govuk/whitehall/mysql-primary`, for database `whitehall_production`; the
+/// admin key is `whitehall_admin`.
 async fn whitehall(s: &Sandbox) -> Target {
     let mut t = Target::new(s.env(), "whitehall-admin", Engine::Mysql);
     t.app_secret = "govuk/whitehall/mysql-primary".into();

@@ -792,6 +792,10 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
         );
     }
 
+    // Every app of the estate, drifted names included, is planned with no
+    // name flags: each name found from the cluster and the secrets.
+    every_app_is_planned_with_no_name_flags(&fx, "production").await;
+
     // Drifted names, no name flags: found from the cluster and the secrets.
     let drifted = [
         "--env",
@@ -806,10 +810,10 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     let (code, text) = fx.rotui(&[], &plan).await;
     assert_eq!(code, Some(0), "{text}");
     for found in [
-        "govuk/whitehall/mysql-primary",
-        "whitehall-database",
+        "govuk/whitehall-admin/mysql",
+        "whitehall-admin-mysql",
         "whitehall_production",
-        "whitehall_admin",
+        "admin-secret-key  whitehall  (",
     ] {
         assert!(text.contains(found), "discovers {found}: {text}");
     }
@@ -821,7 +825,7 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     rotate.extend(["--confirm-drop", "whitehall"]);
     let (code, text) = fx.rotui(&[], &rotate).await;
     assert_eq!(code, Some(0), "{text}");
-    let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
+    let (user, _) = fx.current("production", "govuk/whitehall-admin/mysql").await;
     assert!(
         user.starts_with("whitehall_user_"),
         "built on the old user: {user}"
@@ -832,6 +836,54 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
         "{users:?}"
     );
     fx.estate.shutdown().await;
+}
+
+/// `rotui plan` of every app of the estate in `env`, given only the
+/// environment, app and engine: the Secret, ExternalSecret, Secrets Manager
+/// key, database and admin key are the estate's, each discovered. govuk-chat's
+/// admin key `chat` is said only by an RDS host name (`chat-postgres.…`),
+/// which the sandbox's secrets cannot carry (their hosts are the servers'
+/// `127.0.0.1:PORT`): rotui asks for it, offering `chat`, and plans with it.
+async fn every_app_is_planned_with_no_name_flags(fx: &Fixture, env: &str) {
+    use rotui_sandbox::estate::EngineKind;
+    for (app, spec) in &fx.estate.spec().apps {
+        let engine = match spec.engine {
+            EngineKind::Mysql => "mysql",
+            EngineKind::Postgres => "postgres",
+        };
+        let mut plan = vec!["plan", "--env", env, "--app", app, "--engine", engine];
+        let (code, text) = fx.rotui(&[], &plan).await;
+        if app == "govuk-chat" {
+            assert_ne!(code, Some(0), "{app}: {text}");
+            assert!(
+                text.contains("pass --admin-secret-key, one of:") && text.contains(" chat"),
+                "{app}: asks for the admin key, offering chat: {text}"
+            );
+            plan.extend(["--admin-secret-key", "chat"]);
+            let (code, text) = fx.rotui(&[], &plan).await;
+            assert_eq!(code, Some(0), "{app}: {text}");
+            continue;
+        }
+        assert_eq!(code, Some(0), "{app}: {text}");
+        for (flag, want) in [
+            ("k8s-secret", &spec.secret),
+            ("external-secret", &spec.secret),
+            ("app-secret", &spec.app_secret),
+            ("database", &spec.database),
+            ("admin-secret-key", &spec.admin_key),
+        ] {
+            let line = format!("{flag:16}  {want}  (");
+            assert!(text.contains(&line), "{app}: {line:?} missing: {text}");
+        }
+        let admin = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("admin-secret-key"))
+            .unwrap_or_default();
+        assert!(
+            admin.contains("(admin secret key ("),
+            "{app}: discovered: {admin}"
+        );
+    }
 }
 
 /// PostgreSQL across a sandbox night: content-store (whose Secret router
@@ -1208,7 +1260,7 @@ async fn notifications_reach_the_webhook_and_a_silent_one_slows_nothing() {
             && !text.contains("silentHookPath"),
         "the lost notices are said, the URL masked: {text}"
     );
-    let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
+    let (user, _) = fx.current("production", "govuk/whitehall-admin/mysql").await;
     assert!(user.starts_with("whitehall_user_"), "{user}");
     silent.release();
 
@@ -1604,7 +1656,7 @@ async fn gates_restart_what_reloader_leaves_one_at_a_time_and_stop_a_bad_switch(
     rollback.push("--yes");
     let (code, text) = fx.rotui(&[], &rollback).await;
     assert_eq!(code, Some(0), "the rollback finishes: {text}");
-    let (user, _) = fx.current("production", "govuk/whitehall/mysql-primary").await;
+    let (user, _) = fx.current("production", "govuk/whitehall-admin/mysql").await;
     assert_eq!(user, "whitehall");
     // The rollback's rollout step checked every serving pod holds the old
     // user; none is left unready or on another template.

@@ -1,5 +1,5 @@
 -- whitehall-admin in the sandbox estate: its names drift from the app's
--- (database whitehall_production, user whitehall, secret whitehall-database).
+-- (database whitehall_production, user whitehall, secret whitehall-admin-mysql).
 -- Run as the server's root; {{password}} is replaced by the app user's password.
 CREATE DATABASE IF NOT EXISTS whitehall_production;
 CREATE USER IF NOT EXISTS 'whitehall'@'%' IDENTIFIED BY {{password}};

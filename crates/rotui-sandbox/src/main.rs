@@ -143,7 +143,7 @@ async fn run_estate(
             .map(|c| format!("{:?} {}", c.kind, c.name))
             .collect();
         println!(
-            "    {name:<16} {:?} {} (secret {}, {}, admin key {}): {}",
+            "    {name:<22} {:?} {} (secret {}, {}, admin key {}): {}",
             a.engine,
             a.database,
             a.app_secret,

@@ -1,6 +1,9 @@
 //! The slice of Go's text/template that ExternalSecret templates use:
 //! `{{ .key }}`, `{{ index . "key" }}` (for keys Go can't name with a dot,
-//! such as `host-replica`) and the `{{-`/`-}}` trim markers. Values are
+//! such as `host-replica`), the `{{-`/`-}}` trim markers, and the one pipe
+//! GOV.UK's templates use, `| toString` (govuk-helm-charts
+//! `charts/external-secrets/externalsecrets-templates/*.tpl`: every value
+//! goes through it; on strings it changes nothing). Values are
 //! inserted verbatim — ESO does no URL escaping, which is why the runbook
 //! wants passwords of letters and digits only. A missing key is an error, as
 //! with ESO's `missingkey=error`.
@@ -38,7 +41,31 @@ pub fn render(name: &str, template: &str, data: &BTreeMap<String, String>) -> Re
     Ok(out)
 }
 
+/// A pipeline: a value, then `| fn` stages. The data's values are strings,
+/// so a pipe of a string function keeps them as they are.
 fn eval<'a>(name: &str, action: &str, data: &'a BTreeMap<String, String>) -> Result<&'a str, String> {
+    let mut stages = action.split('|').map(str::trim);
+    let value = value(name, stages.next().unwrap_or_default(), data)?;
+    for stage in stages {
+        match stage {
+            "toString" => {}
+            "" => {
+                return Err(format!(
+                    "template: {name}: missing function after | in {{{{ {action} }}}}"
+                ));
+            }
+            _ => {
+                let f = stage.split_whitespace().next().unwrap_or(stage);
+                return Err(format!(
+                    "template: {name}: function \"{f}\" is not one the sandbox knows (toString) in {{{{ {action} }}}}"
+                ));
+            }
+        }
+    }
+    Ok(value)
+}
+
+fn value<'a>(name: &str, action: &str, data: &'a BTreeMap<String, String>) -> Result<&'a str, String> {
     let key = if let Some(field) = action.strip_prefix('.') {
         if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("template: {name}: bad field name in {{{{ {action} }}}}"));
@@ -80,6 +107,38 @@ mod tests {
             render("DATABASE_URL", t, &data()).unwrap(),
             "mysql2://signon:p4ss@db:3306/signon_production"
         );
+    }
+
+    #[test]
+    fn renders_the_estate_templates_with_to_string() {
+        // charts/external-secrets/externalsecrets-templates/mysql-conn-string.tpl + the app's database.
+        let t = "mysql2://{{ .username | toString }}:{{ .password | toString }}@{{ .host | toString }}/whitehall_production";
+        assert_eq!(
+            render("DATABASE_URL", t, &data()).unwrap(),
+            "mysql2://signon:p4ss@db:3306/whitehall_production"
+        );
+        assert_eq!(
+            render(
+                "x",
+                r#"{{- index . "host-replica" | toString |toString -}}"#,
+                &data()
+            )
+            .unwrap(),
+            "r"
+        );
+        // A missing key is still an error through the pipe.
+        let e = render("DATABASE_URL", "{{ .hostReplica | toString }}", &data()).unwrap_err();
+        assert!(e.contains("no entry for key \"hostReplica\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_pipes_are_named_without_values() {
+        let e = render("x", "{{ .password | b64enc }}", &data()).unwrap_err();
+        assert!(e.contains("\"b64enc\"") && !e.contains("p4ss"), "{e}");
+        let e = render("x", "{{ .password | }}", &data()).unwrap_err();
+        assert!(e.contains("missing function"), "{e}");
+        let e = render("x", "{{ .password | trunc 2 }}", &data()).unwrap_err();
+        assert!(e.contains("\"trunc\""), "{e}");
     }
 
     #[test]

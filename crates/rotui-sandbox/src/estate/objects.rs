@@ -1,7 +1,8 @@
 //! The cluster objects of an estate's apps, shaped as in GOV.UK's charts:
 //! per app an ExternalSecret templating its Secret's URL key from the
 //! Secrets Manager secret, and every consumer (Deployment, StatefulSet,
-//! CronJob) reading that Secret, by `secretKeyRef` or `envFrom`.
+//! CronJob) reading that Secret, by `secretKeyRef` (the estate's way) or
+//! `envFrom`.
 
 use serde_json::{Value, json};
 
@@ -27,8 +28,10 @@ fn external_secret(name: &str, app: &AppSpec, ns: &str) -> Value {
         EngineKind::Mysql => "mysql2",
         EngineKind::Postgres => "postgresql",
     };
+    // As govuk-helm-charts' `externalsecrets-templates/*-conn-string.tpl`,
+    // with the database appended as each app's template does.
     let url = format!(
-        "{scheme}://{{{{ .username }}}}:{{{{ .password }}}}@{{{{ .host }}}}/{}",
+        "{scheme}://{{{{ .username | toString }}}}:{{{{ .password | toString }}}}@{{{{ .host | toString }}}}/{}",
         app.database
     );
     json!({
@@ -42,7 +45,8 @@ fn external_secret(name: &str, app: &AppSpec, ns: &str) -> Value {
             "target": {
                 "name": app.secret,
                 "creationPolicy": "Owner",
-                "template": { "engineVersion": "v2", "data": { app.secret_key.clone(): url } },
+                // No engineVersion, as the estate's: ESO's default, v2.
+                "template": { "data": { app.secret_key.clone(): url } },
             },
         },
     })
@@ -50,20 +54,31 @@ fn external_secret(name: &str, app: &AppSpec, ns: &str) -> Value {
 
 fn consumer(app_name: &str, app: &AppSpec, c: &ConsumerSpec, ns: &str) -> Value {
     let labels = json!({ "app.kubernetes.io/name": c.name, "app": c.name });
-    let mut container = json!({
-        "name": c.container,
-        // Workers and tasks run the app's image; another app runs its own.
-        "image": format!("ghcr.io/alphagov/{}:latest", if c.name.starts_with(app_name) { app_name } else { &c.name }),
-    });
-    if let Some(var) = &c.env {
-        container["env"] = json!([{
-            "name": var,
-            "valueFrom": { "secretKeyRef": { "name": app.secret, "key": app.secret_key } },
-        }]);
-    }
-    if c.env_from {
-        container["envFrom"] = json!([{ "secretRef": { "name": app.secret } }]);
-    }
+    let names = if c.containers.is_empty() {
+        std::slice::from_ref(&c.container)
+    } else {
+        &c.containers[..]
+    };
+    let containers: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let mut container = json!({
+                "name": name,
+                // Workers and tasks run the app's image; another app runs its own.
+                "image": format!("ghcr.io/alphagov/{}:latest", if c.name.starts_with(app_name) { app_name } else { &c.name }),
+            });
+            if let Some(var) = &c.env {
+                container["env"] = json!([{
+                    "name": var,
+                    "valueFrom": { "secretKeyRef": { "name": app.secret, "key": app.secret_key } },
+                }]);
+            }
+            if c.env_from {
+                container["envFrom"] = json!([{ "secretRef": { "name": app.secret } }]);
+            }
+            container
+        })
+        .collect();
     let restart = if c.kind == ConsumerKind::CronJob {
         "Never"
     } else {
@@ -71,7 +86,7 @@ fn consumer(app_name: &str, app: &AppSpec, c: &ConsumerSpec, ns: &str) -> Value 
     };
     let template = json!({
         "metadata": { "labels": labels },
-        "spec": { "restartPolicy": restart, "containers": [container] },
+        "spec": { "restartPolicy": restart, "containers": containers },
     });
     let metadata = json!({
         "name": c.name, "namespace": ns, "labels": labels,
@@ -122,16 +137,14 @@ mod tests {
                 .unwrap_or_else(|| panic!("{kind} {name}"))
                 .clone()
         };
-        let es = find("ExternalSecret", "whitehall-database");
+        let es = find("ExternalSecret", "whitehall-admin-mysql");
         assert_eq!(
             es["spec"]["dataFrom"][0]["extract"]["key"],
-            "govuk/whitehall/mysql-primary"
+            "govuk/whitehall-admin/mysql"
         );
-        assert!(
-            es["spec"]["target"]["template"]["data"]["DATABASE_URL"]
-                .as_str()
-                .unwrap()
-                .ends_with("/whitehall_production")
+        assert_eq!(
+            es["spec"]["target"]["template"]["data"]["DATABASE_URL"],
+            "mysql2://{{ .username | toString }}:{{ .password | toString }}@{{ .host | toString }}/whitehall_production"
         );
         let router = find("Deployment", "router");
         let c = &router["spec"]["template"]["spec"]["containers"][0];
@@ -141,16 +154,24 @@ mod tests {
             c["env"][0]["valueFrom"]["secretKeyRef"]["name"],
             "content-store-postgres"
         );
-        let worker = find("Deployment", "signon-worker");
-        assert_eq!(
-            worker["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"],
-            "signon-mysql"
-        );
+        let worker = find("Deployment", "govuk-chat-worker");
+        let containers = worker["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap();
+        assert_eq!(containers.len(), 3);
+        for c in containers {
+            assert_eq!(
+                c["env"][0]["valueFrom"]["secretKeyRef"],
+                json!({ "name": "govuk-chat-postgres", "key": "DATABASE_URL" })
+            );
+        }
         assert_eq!(worker["metadata"]["annotations"][AUTO_ANNOTATION], "true");
+        // The estate reads the Secret by secretKeyRef only, never envFrom.
+        assert!(all.iter().all(|o| !o.to_string().contains("envFrom")));
         let cj = find("CronJob", "signon-delete-expired-tokens");
         assert_eq!(
             cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["name"],
-            "task"
+            "cron-task"
         );
     }
 }

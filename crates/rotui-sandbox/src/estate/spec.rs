@@ -78,6 +78,10 @@ pub struct ConsumerSpec {
     pub name: String,
     #[serde(default = "default_container")]
     pub container: String,
+    /// The pod's containers when it has several, each reading the Secret
+    /// alike (a worker Deployment has one per worker type); else `container`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
     /// The variable the Secret's key is read into (`env.valueFrom.secretKeyRef`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
@@ -187,13 +191,15 @@ mod tests {
         let wh = &spec.apps["whitehall-admin"];
         assert_eq!(
             (wh.secret.as_str(), wh.admin_key.as_str()),
-            ("whitehall-database", "whitehall_admin")
+            ("whitehall-admin-mysql", "whitehall")
         );
+        assert_eq!(spec.apps["govuk-chat"].admin_key, "chat");
         assert!(!spec.apps["account-api"].copied_by_restore);
+        // Apps without a seed get an empty database.
         assert!(
             spec.apps
                 .values()
-                .all(|a| a.seed.as_ref().is_some_and(|s| s.is_file()))
+                .all(|a| a.seed.as_ref().is_none_or(|s| s.is_file()))
         );
         let router = &spec.apps["content-store"].consumers[1];
         assert_eq!(router.env.as_deref(), Some("CONTENT_STORE_DATABASE_URL"));

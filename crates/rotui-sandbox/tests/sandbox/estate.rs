@@ -164,8 +164,8 @@ async fn the_default_estate() {
     );
     let url = |s: Secret| String::from_utf8(s.data.unwrap()["DATABASE_URL"].0.clone()).unwrap();
     let (p, s) = (
-        url(prod_secrets.get("whitehall-database").await.unwrap()),
-        url(staging_secrets.get("whitehall-database").await.unwrap()),
+        url(prod_secrets.get("whitehall-admin-mysql").await.unwrap()),
+        url(staging_secrets.get("whitehall-admin-mysql").await.unwrap()),
     );
     assert!(p.ends_with("/whitehall_production") && s.ends_with("/whitehall_production"));
     assert_ne!(p, s, "each environment its own server and password");
@@ -181,9 +181,15 @@ async fn the_default_estate() {
             "signon",
             "signon-worker",
             "whitehall-admin",
+            "whitehall-admin-worker",
+            "collections-publisher",
+            "collections-publisher-worker",
             "content-store",
             "router",
             "account-api",
+            "govuk-chat",
+            "govuk-chat-worker",
+            "bouncer",
         ] {
             let of = pods_of(&pods, name);
             assert!(!of.is_empty(), "{env}: pods of {name}");
