@@ -75,7 +75,10 @@ pub async fn discover(target: &Target, k8s: Option<&K8s>, secrets: Option<&Secre
     }
     match secrets {
         Some(sm) => {
-            if tokio::time::timeout(DEADLINE, admin(&mut t, sm)).await.is_err() {
+            if tokio::time::timeout(DEADLINE, admin(&mut t, sm, k8s))
+                .await
+                .is_err()
+            {
                 fallback_unset(
                     &mut t,
                     &[Field::AdminSecretKey],
@@ -461,15 +464,34 @@ async fn database(t: &mut Target, k8s: &K8s, es: Option<&(String, ExternalSecret
 }
 
 /// The admin password's key, chosen among the admin secret's keys.
-async fn admin(t: &mut Target, sm: &SecretsManager) {
+async fn admin(t: &mut Target, sm: &SecretsManager, k8s: Option<&K8s>) {
     if t.sources.is_flag(Field::AdminSecretKey) {
         return;
     }
-    // The app secret's host names the terraform key (see `admin_key`); an
-    // app secret that cannot be read leaves the other rules.
+    // The app secret's host names the terraform key (see `admin_key`), and
+    // so does the data sync's DB_HOST; what cannot be read leaves the other rules.
     let host = sm.app_secret(&t.app_secret).await.ok().map(|s| s.host);
+    let backup_host = match k8s {
+        Some(k8s) => k8s
+            .api::<k8s_openapi::api::batch::v1::CronJob>()
+            .list(&Default::default())
+            .await
+            .ok()
+            .and_then(|l| {
+                let jobs = crate::k8s::db_sync::of_database(&l.items, &[], t.engine, &t.database);
+                jobs.into_iter().next().map(|j| j.db_host)
+            }),
+        None => None,
+    };
+    let hosts: Vec<(&str, &'static str)> = [
+        (host.as_deref(), "RDS host name"),
+        (backup_host.as_deref(), "db-backup CronJob's DB_HOST"),
+    ]
+    .into_iter()
+    .filter_map(|(h, why)| Some((h?, why)))
+    .collect();
     match sm.admin_secret_keys(&t.admin_secret).await {
-        Ok(keys) => match choose_admin_key(&t.app, &t.env, &t.database, host.as_deref(), &keys) {
+        Ok(keys) => match choose_admin_key(&t.app, &t.env, &t.database, &hosts, &keys) {
             Ok((key, why)) => found(t, Field::AdminSecretKey, key, format!("admin secret key ({why})")),
             Err(keys) => t.note(Field::AdminSecretKey, NameSource::Choose(keys)),
         },

@@ -4,8 +4,10 @@
 //! The RDS host name says it: terraform names the CNAME
 //! `<key with - for _>-<engine>.<env>.govuk-internal.digital` (govuk-
 //! infrastructure `rds.tf`), so `chat-postgres…` is key `chat` and
-//! `content-store-postgres…` is `content_store`. Failing that (a host that
-//! is an address, as in the sandbox): the app name, then with underscores,
+//! `content-store-postgres…` is `content_store`. The data sync's CronJob
+//! names the same host in its `DB_HOST` (`db-backup-passwd` is keyed by
+//! it), which serves where the app secret's host is an address (as in the
+//! sandbox). Failing both: the app name, then with underscores,
 //! then the database name without its environment suffix; otherwise the
 //! operator chooses among the keys.
 
@@ -36,7 +38,7 @@ pub fn choose(
     app: &str,
     env: &str,
     database: &str,
-    host: Option<&str>,
+    hosts: &[(&str, &'static str)],
     keys: &[String],
 ) -> Result<(String, &'static str), Vec<String>> {
     let has = |k: &str| keys.iter().any(|have| have == k);
@@ -46,12 +48,12 @@ pub fn choose(
         .find_map(|suffix| database.strip_suffix(suffix.as_str()))
         .filter(|s| !s.is_empty())
         .map(|s| s.replace('-', "_"));
-    let candidates = [
-        (host.and_then(from_host), "RDS host name"),
+    let named = hosts.iter().map(|(h, why)| (from_host(h), *why));
+    let candidates = named.chain([
         (Some(app.to_owned()), "app name"),
         (Some(underscored), "app name with underscores"),
         (stem, "database name"),
-    ];
+    ]);
     for (key, why) in candidates {
         if let Some(key) = key.filter(|k| has(k)) {
             return Ok((key, why));
@@ -83,11 +85,11 @@ mod tests {
     fn app_name_then_underscores_then_database() {
         let have = keys(&["signon", "account_api", "whitehall", "collections_publisher"]);
         assert_eq!(
-            choose("signon", "production", "signon_production", None, &have),
+            choose("signon", "production", "signon_production", &[], &have),
             Ok(("signon".into(), "app name"))
         );
         assert_eq!(
-            choose("account-api", "production", "account-api_production", None, &have),
+            choose("account-api", "production", "account-api_production", &[], &have),
             Ok(("account_api".into(), "app name with underscores"))
         );
         assert_eq!(
@@ -95,19 +97,19 @@ mod tests {
                 "whitehall-admin",
                 "production",
                 "whitehall_production",
-                None,
+                &[],
                 &have
             ),
             Ok(("whitehall".into(), "database name"))
         );
         assert_eq!(
-            choose("whitehall-admin", "staging", "whitehall_staging", None, &have),
+            choose("whitehall-admin", "staging", "whitehall_staging", &[], &have),
             Ok(("whitehall".into(), "database name"))
         );
         // The app name wins over its underscored form when both exist.
         let both = keys(&["a-b", "a_b"]);
         assert_eq!(
-            choose("a-b", "production", "x", None, &both),
+            choose("a-b", "production", "x", &[], &both),
             Ok(("a-b".into(), "app name"))
         );
     }
@@ -120,7 +122,7 @@ mod tests {
                 "govuk-chat",
                 "staging",
                 "govuk_chat_production",
-                Some("chat-postgres.staging.govuk-internal.digital"),
+                &[("chat-postgres.staging.govuk-internal.digital", "RDS host name")],
                 &have
             ),
             Ok(("chat".into(), "RDS host name"))
@@ -130,7 +132,10 @@ mod tests {
                 "content-store",
                 "production",
                 "content_store_production",
-                Some("content-store-postgres.production.govuk-internal.digital:5432"),
+                &[(
+                    "content-store-postgres.production.govuk-internal.digital:5432",
+                    "RDS host name"
+                )],
                 &have
             ),
             Ok(("content_store".into(), "RDS host name"))
@@ -141,7 +146,7 @@ mod tests {
                 "whitehall-admin",
                 "production",
                 "whitehall_production",
-                Some("gone-mysql.production.govuk-internal.digital"),
+                &[("gone-mysql.production.govuk-internal.digital", "RDS host name")],
                 &have
             ),
             Ok(("whitehall".into(), "database name"))
@@ -156,6 +161,25 @@ mod tests {
         );
     }
 
+    /// The sandbox's app secrets hold addresses: the data sync's DB_HOST says it.
+    #[test]
+    fn the_data_syncs_db_host_serves_where_the_secret_holds_an_address() {
+        let have = keys(&["chat", "govuk_chat"]);
+        assert_eq!(
+            choose(
+                "govuk-chat",
+                "production",
+                "govuk_chat_production",
+                &[
+                    ("127.0.0.1:5432", "RDS host name"),
+                    ("chat-postgres", "db-backup DB_HOST")
+                ],
+                &have
+            ),
+            Ok(("chat".into(), "db-backup DB_HOST"))
+        );
+    }
+
     #[test]
     fn otherwise_every_key_is_offered() {
         let have = keys(&["zeta", "alpha", "mid"]);
@@ -163,7 +187,7 @@ mod tests {
             "whitehall-admin",
             "production",
             "whitehall_production",
-            None,
+            &[],
             &have,
         ) else {
             panic!("nothing should match");
