@@ -59,7 +59,7 @@ fn implied_code(doc: &Value) -> i32 {
     }
 }
 
-const APPS: [(&str, &str, &str); 4] = [
+const APPS: [(&str, &str, &str); 6] = [
     ("signon", "govuk/signon/mysql", "signon-mysql"),
     (
         "whitehall-admin",
@@ -75,6 +75,16 @@ const APPS: [(&str, &str, &str); 4] = [
         "account-api",
         "govuk/account-api/postgres",
         "account-api-postgres",
+    ),
+    (
+        "email-alert-api",
+        "govuk/email-alert-api/postgres",
+        "email-alert-api-postgres",
+    ),
+    (
+        "publishing-api",
+        "govuk/publishing-api/postgres",
+        "publishing-api-postgres",
     ),
 ];
 
@@ -104,7 +114,7 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
     assert_eq!(code, Some(0), "{doc:#}");
     assert_eq!(code, Some(implied_code(&doc)));
     assert_eq!(doc["envs"], serde_json::json!(["production", "staging"]));
-    assert_eq!(doc["rows"].as_array().unwrap().len(), 8, "{doc:#}");
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 2 * APPS.len(), "{doc:#}");
     let mut usernames = BTreeSet::new();
     for env in ["production", "staging"] {
         for (app, secret, es) in APPS {
@@ -156,7 +166,7 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
     let doc = doc.unwrap_or_else(|| panic!("{text}"));
     assert_eq!(code, Some(3), "{doc:#}");
     assert_eq!(code, Some(implied_code(&doc)));
-    assert_eq!(doc["rows"].as_array().unwrap().len(), 8, "{doc:#}");
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 2 * APPS.len(), "{doc:#}");
     assert!(
         doc["rows"]
             .as_array()
@@ -184,7 +194,7 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
     assert_eq!(code, Some(implied_code(&doc)));
     let rows = doc["rows"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["env"] == "production"), "{doc:#}");
-    assert_eq!(rows.len(), 4, "{doc:#}");
+    assert_eq!(rows.len(), APPS.len(), "{doc:#}");
     let errors = doc["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{doc:#}");
     assert_eq!(errors[0]["env"], "staging");
