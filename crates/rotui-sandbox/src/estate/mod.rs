@@ -167,13 +167,19 @@ impl Estate {
             async move { start_servers(&e.account_id, ca, ca_file, &tls_dir).await }
         });
         let servers = futures::future::try_join_all(starts).await?;
-        let mut envs = BTreeMap::new();
-        for ((name, env), (mysql, postgres, moto)) in spec.environments.iter().zip(servers) {
-            let world = start_env(spec, name, env, mysql, postgres, moto)
-                .await
-                .wrap_err_with(|| format!("starting environment {name}"))?;
-            envs.insert(name.clone(), world);
-        }
+        // Seeding too in parallel: each environment is its own servers and cluster.
+        let seeds =
+            spec.environments
+                .iter()
+                .zip(servers)
+                .map(|((name, env), (mysql, postgres, moto))| async move {
+                    let world = start_env(spec, name, env, mysql, postgres, moto)
+                        .await
+                        .wrap_err_with(|| format!("starting environment {name}"))?;
+                    Ok::<_, color_eyre::eyre::Report>((name.clone(), world))
+                });
+        let envs: BTreeMap<String, EnvWorld> =
+            futures::future::try_join_all(seeds).await?.into_iter().collect();
         let default_env = if spec.environments.contains_key("production") {
             "production".to_owned()
         } else {
