@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, ResourceExt};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
@@ -549,6 +549,35 @@ async fn data_sync(estate: &Estate, spec: &EstateSpec) {
         matches!(last.outcome, RunOutcome::Succeeded { at: Some(_) }),
         "{last:?}"
     );
+
+    // The transform runs as `psql "$DB_DATABASE" < script`, without
+    // ON_ERROR_STOP (as the chart's backup-postgres): a failing statement is
+    // counted and the Job still completes.
+    let scripts: Api<ConfigMap> = Api::namespaced(estate.client("staging").clone(), ns);
+    let mut cm = scripts.get("db-backup").await.unwrap();
+    let script = cm.data.as_mut().unwrap().get_mut("email-alert-api.sql").unwrap();
+    let original = script.clone();
+    script.push_str("ALTER TABLE emails OWNER TO \"email-alert-api-gone\";\n");
+    scripts
+        .replace("db-backup", &PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let lenient = estate.run_sync("staging", "email-alert-api").await.unwrap();
+    assert!(lenient.succeeded(), "{lenient:?}");
+    assert_eq!(lenient.errors, 1, "{lenient:?}");
+    assert!(
+        lenient.error_lines[0].contains("email-alert-api-gone"),
+        "{lenient:?}"
+    );
+    let mut cm = scripts.get("db-backup").await.unwrap();
+    cm.data
+        .as_mut()
+        .unwrap()
+        .insert("email-alert-api.sql".into(), original);
+    scripts
+        .replace("db-backup", &PostParams::default(), &cm)
+        .await
+        .unwrap();
 
     // A role production has and staging lacks: psql reports it and goes on.
     let cs_db = "content_store_production";
