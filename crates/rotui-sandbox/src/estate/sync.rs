@@ -397,22 +397,9 @@ impl Estate {
         job: &SyncJob,
         p: &mut Progress,
     ) -> Result<(), StepError> {
-        let scratch = tempfile::tempdir().map_err(|e| fail("0", e))?; // 0700
-        let scripts = if job.transforms().is_empty() {
-            Default::default()
-        } else {
-            let api: Api<ConfigMap> = Api::namespaced(self.client(env).clone(), &self.spec.namespace);
-            api.get(SCRIPTS_CONFIGMAP)
-                .await
-                .map_err(|e| {
-                    fail(
-                        "1-transform",
-                        format!("reading ConfigMap {SCRIPTS_CONFIGMAP}: {e}"),
-                    )
-                })?
-                .data
-                .unwrap_or_default()
-        };
+        // The pod's volume: 0700, the option files and dumps in it.
+        let scratch =
+            tempfile::tempdir().map_err(|e| fail("pod", format!("creating its scratch directory: {e}")))?;
         for (i, op) in job.operations.iter().enumerate() {
             let step = format!("{i}-{}", op.op);
             match op.op.as_str() {
@@ -437,6 +424,14 @@ impl Estate {
                 }
                 "transform" => {
                     let name = op.script.clone().unwrap_or_default();
+                    // The scripts volume: ConfigMap db-backup as it is now.
+                    let api: Api<ConfigMap> = Api::namespaced(self.client(env).clone(), &self.spec.namespace);
+                    let scripts = api
+                        .get(SCRIPTS_CONFIGMAP)
+                        .await
+                        .map_err(|e| fail(&step, format!("reading ConfigMap {SCRIPTS_CONFIGMAP}: {e}")))?
+                        .data
+                        .unwrap_or_default();
                     let text = scripts.get(&name).ok_or_else(|| {
                         fail(
                             &step,
