@@ -41,7 +41,7 @@ use rotui::db::ident::{mysql_str, pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
 
 pub use spec::{AppSpec, AppSync, ConsumerKind, ConsumerSpec, EngineKind, EnvSpec, EstateSpec, SyncSpec};
-pub use sync::{PASSWD_SECRET, SCRIPTS_CONFIGMAP, SyncOutcome, SyncReport, bucket, cronjob_name};
+pub use sync::{PASSWD_KEY, PASSWD_SECRET, SCRIPTS_CONFIGMAP, SyncOutcome, SyncReport, bucket, cronjob_name};
 
 /// What `estate.json` holds: everything needed to reach the estate, no passwords.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -404,6 +404,9 @@ async fn start_env(
     .map_err(|e| eyre!("{e}"))?;
     let sm = aws_sdk_secretsmanager::Client::new(aws.sdk_config());
     let mut admin_keys = serde_json::Map::new();
+    // `govuk/db-backup/passwd`: the hand-kept copy of each admin password,
+    // keyed by host label, that the sync's ExternalSecret reads.
+    let mut backup_passwd = serde_json::Map::new();
     for (app_name, app) in &spec.apps {
         let password = generate_password();
         let seed = match &app.seed {
@@ -446,9 +449,15 @@ async fn start_env(
         });
         create_secret(&sm, &app.app_secret, &body).await?;
         admin_keys.insert(app.admin_key.clone(), admin_password.expose_secret().into());
+        if spec.sync_of(app_name, name).is_some() {
+            backup_passwd.insert(app.host_label(), admin_password.expose_secret().into());
+        }
     }
     let admin_secret = format!("{name}-rds-admin-passwords");
     create_secret(&sm, &admin_secret, &serde_json::Value::Object(admin_keys)).await?;
+    if !backup_passwd.is_empty() {
+        create_secret(&sm, sync::PASSWD_KEY, &serde_json::Value::Object(backup_passwd)).await?;
+    }
 
     let pods = AppPods::with_pod_ips();
     // Its own account's tokens only, as EKS (the controllers are in-cluster).

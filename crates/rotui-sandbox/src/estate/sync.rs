@@ -38,8 +38,12 @@ use rotui::secret::{ExposeSecret, SecretString, redact};
 
 /// The chart's ConfigMap of scripts (transforms).
 pub const SCRIPTS_CONFIGMAP: &str = "db-backup";
-/// The Secret holding each host's admin password, keyed by host label.
+/// The Secret holding each host's admin password, keyed by host label
+/// (its ExternalSecret's name too).
 pub const PASSWD_SECRET: &str = "db-backup-passwd";
+/// Its Secrets Manager key: a hand-kept copy of the admin passwords, which
+/// the runbook updates by hand after an admin rotation.
+pub const PASSWD_KEY: &str = "govuk/db-backup/passwd";
 const IMAGE: &str = "ghcr.io/alphagov/govuk-toolbox:latest";
 const INSTANCE_LABELS: [(&str, &str); 2] = [
     ("app.kubernetes.io/name", "db-backup"),
@@ -59,6 +63,9 @@ pub fn cronjob_name(app: &AppSpec) -> String {
 /// The sync objects of `env`'s cluster: the ConfigMap of transforms, then
 /// a CronJob per app synced there.
 pub(super) fn manifests(spec: &EstateSpec, env: &str) -> Result<Vec<Value>> {
+    if !spec.sync.values().any(|s| s.envs.contains_key(env)) {
+        return Ok(vec![]);
+    }
     let mut scripts = serde_json::Map::new();
     for sync in spec.sync.values().flat_map(|s| s.envs.values()) {
         if let Some(path) = &sync.transform {
@@ -72,11 +79,24 @@ pub(super) fn manifests(spec: &EstateSpec, env: &str) -> Result<Vec<Value>> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), json!(v)))
         .collect();
-    let mut out = vec![json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": { "name": SCRIPTS_CONFIGMAP, "namespace": spec.namespace, "labels": labels },
-        "data": scripts,
-    })];
+    let mut out = vec![
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": { "name": SCRIPTS_CONFIGMAP, "namespace": spec.namespace, "labels": labels },
+            "data": scripts,
+        }),
+        // HC templates/externalsecrets.yaml: every key of the document, no template.
+        json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": { "name": PASSWD_SECRET, "namespace": spec.namespace, "labels": labels },
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": { "kind": "ClusterSecretStore", "name": "aws-secretsmanager" },
+                "target": { "name": PASSWD_SECRET, "deletionPolicy": "Delete" },
+                "dataFrom": [{ "extract": { "key": PASSWD_KEY } }],
+            },
+        }),
+    ];
     for (name, app) in &spec.apps {
         if let Some(sync) = spec.sync_of(name, env) {
             out.push(cronjob(spec, env, app, sync));
@@ -452,8 +472,16 @@ impl Estate {
                             }
                         }
                         EngineKind::Mysql => {
-                            let cnf = MyCnf::write(self.mysql(env), scratch.path(), "target")
-                                .map_err(|e| fail(&step, e))?;
+                            let cnf = MyCnf::write(
+                                self.mysql(env),
+                                &self
+                                    .backup_password(env, &job.db_host)
+                                    .await
+                                    .map_err(|e| fail(&step, e))?,
+                                scratch.path(),
+                                "target",
+                            )
+                            .map_err(|e| fail(&step, e))?;
                             let out = mysql_client(&cnf, "mysql", &[&job.database], Some(text.as_bytes()))
                                 .await
                                 .map_err(|e| fail(&step, e))?;
@@ -478,8 +506,16 @@ impl Estate {
                             .await
                         }
                         EngineKind::Mysql => {
-                            let cnf = MyCnf::write(self.mysql(env), scratch.path(), "target")
-                                .map_err(|e| fail(&step, e))?;
+                            let cnf = MyCnf::write(
+                                self.mysql(env),
+                                &self
+                                    .backup_password(env, &job.db_host)
+                                    .await
+                                    .map_err(|e| fail(&step, e))?,
+                                scratch.path(),
+                                "target",
+                            )
+                            .map_err(|e| fail(&step, e))?;
                             mysqldump(&cnf, &job.database, &dump).await
                         }
                     }
@@ -640,8 +676,11 @@ impl Estate {
         scratch: &Path,
     ) -> Result<(), String> {
         let db = job.database.as_str();
-        let src = MyCnf::write(self.mysql(from), scratch, "source").map_err(|e| e.to_string())?;
-        let dst = MyCnf::write(self.mysql(env), scratch, "target").map_err(|e| e.to_string())?;
+        // Each environment's job reads its own `db-backup-passwd` (the source's made the backup).
+        let src_pw = self.backup_password(from, &job.db_host).await?;
+        let dst_pw = self.backup_password(env, &job.db_host).await?;
+        let src = MyCnf::write(self.mysql(from), &src_pw, scratch, "source").map_err(|e| e.to_string())?;
+        let dst = MyCnf::write(self.mysql(env), &dst_pw, scratch, "target").map_err(|e| e.to_string())?;
         let dump = scratch.join("dump.sql");
         let out = mysqldump(&src, db, &dump).await.map_err(|e| e.to_string())?;
         if !out.status.success() {
@@ -669,6 +708,33 @@ impl Estate {
             ));
         }
         Ok(())
+    }
+
+    /// `DB_PASSWORD`: key `host` of `env`'s Secret `db-backup-passwd`, as
+    /// the pod's `secretKeyRef` resolves it (waiting a little for External
+    /// Secrets to write it after start-up).
+    async fn backup_password(&self, env: &str, host: &str) -> Result<SecretString, String> {
+        let api: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(self.client(env).clone(), &self.spec.namespace);
+        let start = std::time::Instant::now();
+        loop {
+            let secret = api
+                .get_opt(PASSWD_SECRET)
+                .await
+                .map_err(|e| format!("reading {env}'s Secret {PASSWD_SECRET}: {e}"))?;
+            if let Some(value) = secret.as_ref().and_then(|s| s.data.as_ref()?.get(host)) {
+                let text = String::from_utf8(value.0.clone())
+                    .map_err(|_| format!("{env}'s Secret {PASSWD_SECRET} key {host} is not text"))?;
+                return Ok(SecretString::from(text));
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(format!(
+                    "{env}'s Secret {PASSWD_SECRET} has no key {host} (the pod could not start): \
+                     add it to {PASSWD_KEY} and force-sync the ExternalSecret {PASSWD_SECRET}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// A Job of `cj` (named as the CronJob controller names them), running.
@@ -927,10 +993,15 @@ struct MyCnf {
 }
 
 impl MyCnf {
-    fn write(server: &MysqlServer, dir: &Path, name: &str) -> std::io::Result<MyCnf> {
+    /// `password`: aws_db_admin's, as `db-backup-passwd` holds it (letters and digits).
+    fn write(
+        server: &MysqlServer,
+        password: &SecretString,
+        dir: &Path,
+        name: &str,
+    ) -> std::io::Result<MyCnf> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = dir.join(format!("{name}.cnf"));
-        let password: SecretString = server.admin_password();
         let text = format!(
             "[client]\nuser=aws_db_admin\npassword=\"{}\"\nhost=127.0.0.1\nport={}\n\
              [mysql]\ninit-command=\"SET SESSION unique_checks=0, foreign_key_checks=0;\"\n\
@@ -999,7 +1070,9 @@ mod tests {
                 .unwrap()
                 .contains("OWNER TO \"email-alert-api\"")
         );
-        let jobs: Vec<SyncJob> = objs[1..]
+        assert_eq!(objs[1]["kind"], "ExternalSecret");
+        assert_eq!(objs[1]["spec"]["dataFrom"][0]["extract"]["key"], PASSWD_KEY);
+        let jobs: Vec<SyncJob> = objs[2..]
             .iter()
             .map(|o| SyncJob::parse(&serde_json::from_value::<CronJob>(o.clone()).unwrap()).unwrap())
             .collect();
@@ -1034,7 +1107,7 @@ mod tests {
         assert_eq!(cs.db_owner.as_ref().unwrap().name, "content_store");
         assert_eq!(cs.schedule, "06 22 * * 0-4");
         let prod = manifests(&spec, "production").unwrap();
-        for o in &prod[1..] {
+        for o in &prod[2..] {
             let j = SyncJob::parse(&serde_json::from_value::<CronJob>(o.clone()).unwrap()).unwrap();
             assert!(!j.restores(), "production backs up only: {}", j.cronjob);
             assert_eq!(j.operations.len(), 1);

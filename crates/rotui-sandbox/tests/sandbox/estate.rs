@@ -667,6 +667,26 @@ async fn data_sync(estate: &Estate, spec: &EstateSpec) {
         "{aa:?}"
     );
 
+    // DB_PASSWORD's Secret, written by External Secrets from
+    // govuk/db-backup/passwd: a key per synced host (MySQL runs log in with it).
+    let secrets: Api<Secret> = Api::namespaced(estate.client("staging").clone(), ns);
+    let want: BTreeSet<String> = spec
+        .apps
+        .iter()
+        .filter(|(n, _)| spec.sync_of(n, "staging").is_some())
+        .map(|(_, a)| a.host_label())
+        .collect();
+    poll("db-backup-passwd", || async {
+        let keys: Option<BTreeSet<String>> = secrets
+            .get_opt("db-backup-passwd")
+            .await
+            .unwrap()
+            .and_then(|s| s.data)
+            .map(|d| d.into_keys().collect());
+        keys.as_ref() == Some(&want)
+    })
+    .await;
+
     // MySQL: production's view and data, with production's definer.
     let wh_db = "whitehall_production";
     let mut prod = mysql_root(estate, "production").await;
