@@ -16,8 +16,8 @@ demo app="signon" engine="mysql": tools
     cargo build --release --workspace
     ./scripts/demo.sh {{app}} {{engine}}
 
-# The sandbox estate (production and staging as separate accounts and
-# clusters, drifted names, workers, CronJobs, a nightly restore) and the
+# The sandbox estate (production, staging and integration as separate
+# accounts and clusters, drifted names, workers, CronJobs, the data sync) and the
 # dashboard on one of its apps: `just estate whitehall-admin mysql staging`.
 estate app="signon" engine="mysql" env="production": tools
     cargo build --release --workspace

@@ -54,7 +54,7 @@ echo "its journal, from another shell: ROTUI_STATE_DIR=$dir/state $bin journal"
 if [ -n "$estate" ]; then
   # shellcheck disable=SC1091
   source "$dir/estate.env"
-  echo "estate: $(head -1 "$log") — files in $dir (kill -USR1 $sandbox runs the nightly restore)"
+  echo "estate: $(head -1 "$log") — files in $dir (kill -USR1 $sandbox runs the data sync; see rotui-sandbox --help)"
   "$bin" --env "$env" --app "$app" --engine "$engine"
 else
   # shellcheck disable=SC1091

@@ -949,30 +949,8 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
     // drops (as authenticating-proxy's, content-block-manager's and
     // email-alert-api's do): refused at the first step, nothing written,
     // the change to make said.
-    let cronjobs = kube::Api::<k8s_openapi::api::batch::v1::CronJob>::namespaced(
-        fx.estate.client("staging").clone(),
-        "apps",
-    );
-    let restore_job = |owner: &str| -> k8s_openapi::api::batch::v1::CronJob {
-        let env = serde_json::json!([
-            { "name": "DB_HOST", "value": "content-store-postgres" },
-            { "name": "DB_DATABASE", "value": "content_store_production" },
-            { "name": "BUCKET", "value": "s3://govuk-production-database-backups" },
-            { "name": "DB_OWNER", "value": owner },
-        ]);
-        serde_json::from_value(serde_json::json!({
-            "metadata": { "name": "db-backup-content-store-postgres" },
-            "spec": { "schedule": "6 22 * * 0-4", "jobTemplate": { "spec": { "template": { "spec": {
-                "restartPolicy": "Never",
-                "initContainers": [{ "name": "0-restore", "image": "govuk-toolbox",
-                    "command": ["/opt/bin/backup-postgres"], "args": ["restore"], "env": env }],
-                "containers": [{ "name": "1-backup", "image": "govuk-toolbox",
-                    "command": ["/opt/bin/backup-postgres"], "args": ["backup"], "env": env }] } } } } }
-        }))
-        .unwrap()
-    };
-    cronjobs
-        .create(&Default::default(), &restore_job("content-store"))
+    fx.estate
+        .set_sync_db_owner("staging", "content-store", Some("content-store"))
         .await
         .unwrap();
     let (code, text) = fx.rotui(&[], &run(&["--yes"])).await;
@@ -1007,17 +985,8 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
         );
     }
     // Changed as said: the rotation goes on.
-    cronjobs
-        .replace("db-backup-content-store-postgres", &Default::default(), &{
-            let mut cj = restore_job("content-store-owner-role");
-            cj.metadata.resource_version = cronjobs
-                .get("db-backup-content-store-postgres")
-                .await
-                .unwrap()
-                .metadata
-                .resource_version;
-            cj
-        })
+    fx.estate
+        .set_sync_db_owner("staging", "content-store", Some("content-store-owner-role"))
         .await
         .unwrap();
 
@@ -1036,8 +1005,12 @@ async fn postgres_staging_follows_a_night_whose_restore_brought_no_roles() {
     assert_eq!(code, Some(10), "{text}");
 
     // The night: production's database restored into staging; no roles come with it.
-    let report = fx.estate.nightly_restore("content-store").await.unwrap();
-    assert_ne!(report.old_oid, Some(report.new_oid));
+    let report = fx.estate.run_sync("staging", "content-store").await.unwrap();
+    // The owner role is staging's already (the rotation made it there), so
+    // the new DB_OWNER takes.
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.owner.as_deref(), Some("content-store-owner-role"));
+    assert_ne!(report.old_oid, report.new_oid);
     assert!(!fx.pg_logins("staging").await.contains(&prod_user));
     let (code, text) = fx.rotui(&[], &run(&["--yes"])).await;
     assert_eq!(code, Some(10), "stops for the drop's confirmation: {text}");

@@ -163,7 +163,7 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
         expect(
             &mut p,
             text.contains("prod is not configured (did you mean prod → production?)")
-                && text.contains("names the environments production, staging"),
+                && text.contains("names the environments integration, production, staging"),
             &format!("{what} names the configured environments"),
             &text,
         );
@@ -329,7 +329,9 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
     expect(
         &mut p,
         text.contains("no app signin found")
-            && text.contains("the apps there: account-api, content-store, signon, whitehall-admin")
+            && text.contains(
+                "the apps there: account-api, content-store, email-alert-api, publishing-api, signon, whitehall-admin",
+            )
             && !text.contains("--admin-secret-key"),
         "an unknown app: the apps that exist",
         &text,

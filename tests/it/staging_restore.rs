@@ -183,8 +183,9 @@ async fn superuser(server: &PostgresServer) -> PgConnection {
 /// `backup-postgres`): `pg_dump -Fc` of `from`'s `database`, restored into
 /// `to`'s database re-created empty (without `--no-owner`: objects go to
 /// their roles where `to` has them), then `ALTER DATABASE … OWNER TO
-/// db_owner`. Roles are not part of the dump. (To be replaced by the
-/// sandbox's `Estate::nightly_restore` once it exists.)
+/// db_owner`. Roles are not part of the dump. (On two bare servers; the
+/// estate's `Estate::run_sync` runs the whole script — `<db>-restore`, the
+/// swap, DB_OWNER, the transform — from its clusters' CronJobs.)
 async fn nightly_restore(from: &PostgresServer, to: &PostgresServer, database: &str, db_owner: &str) {
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump.pgc");

@@ -20,3 +20,7 @@ INSERT IGNORE INTO organisations (id, slug) VALUES (1, 'cabinet-office'), (2, 'h
 INSERT IGNORE INTO editions (id, title, state) VALUES (1, 'Budget 2026', 'published'), (2, 'Draft guidance', 'draft');
 CREATE OR REPLACE DEFINER = 'whitehall'@'%' SQL SECURITY DEFINER VIEW published_editions AS
   SELECT id, title FROM editions WHERE state = 'published';
+-- A trigger defined by the app's login: the data sync's mysqldump carries it
+-- (and the view above) with its DEFINER into staging and integration.
+CREATE DEFINER = 'whitehall'@'%' TRIGGER IF NOT EXISTS editions_touch BEFORE UPDATE ON editions
+  FOR EACH ROW SET NEW.updated_at = NOW();

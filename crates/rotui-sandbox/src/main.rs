@@ -18,9 +18,14 @@ use tokio::signal::unix::{SignalKind, signal};
 #[command(
     name = "rotui-sandbox",
     version,
-    after_help = "With --estate, send SIGUSR1 to the running sandbox (`kill -USR1 PID`, the PID is printed) \
-                  to run the nightly restore now: every restored environment's copied PostgreSQL \
-                  databases are dumped from their source and restored (pg_dump -Fc / pg_restore)."
+    after_help = "With --estate, each environment's cluster has the estate's data sync: a CronJob \
+                  db-backup-<host> per synced app (GOV.UK's db-backup chart). Nothing runs them on \
+                  a schedule; run them on demand:\n  \
+                  kill -USR1 PID   run every restoring CronJob that is not suspended, staging then \
+                  integration (dump the source, restore, swap, DB_OWNER, transform, backup)\n  \
+                  echo 'ENV APP [force]' > DIR/run-sync; kill -USR2 PID   run one app's CronJob in ENV \
+                  (force: even if suspended)\nThe PID and DIR are printed at start; each run leaves a \
+                  Job db-backup-<host>-<n>, Complete or Failed with the step and why."
 )]
 struct Args {
     /// Start a multi-environment estate described by FILE (TOML) instead of
@@ -104,6 +109,7 @@ async fn run_estate(
 ) -> Result<()> {
     let spec = EstateSpec::load(file)?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
     let estate = Estate::start(dir, &spec).await?;
     let info = estate.info();
     println!(
@@ -127,10 +133,16 @@ async fn run_estate(
         println!("    {:<14} {}", e.mysql.flavor, e.mysql.admin_url);
         println!("    {:<14} {}", e.postgres.flavor, e.postgres.admin_url);
         println!("    admin secret   {}", e.admin_secret);
-        if let Some(from) = &e.restored_from {
+        for app in estate.synced_apps(&e.name) {
+            let s = spec.sync_of(&app, &e.name).expect("a synced app");
             println!(
-                "    restored from  {from} (nightly: {})",
-                estate.restored_apps().join(", ")
+                "    data sync      {:<16} {} ({}){}",
+                app,
+                s.from
+                    .as_deref()
+                    .map_or("backup only".to_owned(), |f| format!("from {f}")),
+                s.schedule,
+                if s.suspend { ", suspended" } else { "" }
             );
         }
     }
@@ -157,30 +169,33 @@ async fn run_estate(
     println!("  source {}", info.dir.join("estate.env").display());
     println!("  kubectl --context staging get externalsecrets,deployments,cronjobs,jobs,pods");
     println!();
+    let request = info.dir.join("run-sync");
+    let pid = std::process::id();
+    println!("`kill -USR1 {pid}` runs every restoring data sync now (staging, then integration);");
     println!(
-        "`kill -USR1 {}` runs the nightly restore now; Ctrl-C stops the estate.",
-        std::process::id()
+        "`echo 'staging content-store' > {}; kill -USR2 {pid}` runs one; Ctrl-C stops the estate.",
+        request.display()
     );
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = usr1.recv() => {
-                for (env, _) in spec.restored() {
-                    for app in estate.restored_apps() {
-                        match estate.nightly_restore_into(env, &app).await {
-                            Ok(r) => println!(
-                                "restored {} into {env} (OID {} -> {}, owner {}, {} errors ignored): Job {}",
-                                r.database,
-                                r.old_oid.map_or("-".to_owned(), |o| o.to_string()),
-                                r.new_oid,
-                                r.owner,
-                                r.errors,
-                                r.job
-                            ),
-                            Err(e) => println!("restoring {app} into {env} failed: {e:#}"),
-                        }
-                    }
+                for (env, app, r) in estate.run_restoring_syncs().await {
+                    say_sync(&env, &app, r);
+                }
+            }
+            _ = usr2.recv() => {
+                let text = std::fs::read_to_string(&request).unwrap_or_default();
+                let _ = std::fs::remove_file(&request);
+                match text.split_whitespace().collect::<Vec<_>>()[..] {
+                    [env, app] => say_sync(env, app, estate.run_sync(env, app).await),
+                    [env, app, "force"] => say_sync(env, app, estate.run_sync_forced(env, app).await),
+                    _ => println!(
+                        "SIGUSR2: {} should hold `ENV APP` or `ENV APP force`; it held {:?}",
+                        request.display(),
+                        text.trim()
+                    ),
                 }
             }
         }
@@ -188,4 +203,40 @@ async fn run_estate(
     println!("stopping the estate…");
     estate.shutdown().await;
     Ok(())
+}
+
+/// One line for a sync run: its Job and outcome, or why it did not start.
+fn say_sync(env: &str, app: &str, r: Result<rotui_sandbox::estate::SyncReport>) {
+    use rotui_sandbox::estate::SyncOutcome;
+    match r {
+        Ok(r) => {
+            let oids = match (r.old_oid, r.new_oid) {
+                (_, None) => String::new(),
+                (old, Some(new)) => {
+                    format!(", OID {} -> {new}", old.map_or("-".to_owned(), |o| o.to_string()))
+                }
+            };
+            let owner = r
+                .owner
+                .as_deref()
+                .map_or(String::new(), |o| format!(", DB_OWNER {o}"));
+            let from = r
+                .source
+                .as_deref()
+                .map_or("backup".to_owned(), |s| format!("from {s}"));
+            match &r.outcome {
+                SyncOutcome::Succeeded => println!(
+                    "{env}/{app}: Job {} complete ({from}{oids}{owner}, {} errors ignored)",
+                    r.job, r.errors
+                ),
+                SyncOutcome::Failed { step, why } => {
+                    println!(
+                        "{env}/{app}: Job {} FAILED at {step} ({from}{oids}{owner}): {why}",
+                        r.job
+                    )
+                }
+            }
+        }
+        Err(e) => println!("{env}/{app}: not run: {e:#}"),
+    }
 }

@@ -140,6 +140,23 @@ pub fn server_root() -> io::Result<PathBuf> {
     Ok(root)
 }
 
+/// One of MySQL 9.7's client programs (`mysql`, `mysqldump`,
+/// `mysqladmin`), found in the same unpacked root as the server: the
+/// program to start (sid's loader) and the arguments before the client's own.
+pub fn client_program(name: &str) -> io::Result<(PathBuf, Vec<String>)> {
+    let root = server_root()?;
+    let bin = root.join("usr/bin").join(name);
+    if !bin.is_file() {
+        return Err(io::Error::other(format!(
+            "no {} in MySQL 9.7's root (re-run scripts/mysql-server.sh --force)",
+            bin.display()
+        )));
+    }
+    let run = Runner::new(&root)?;
+    let pre = run.pre_args(&bin);
+    Ok((run.loader, pre))
+}
+
 /// How to run one of the root's programs: sid's loader, then the program.
 struct Runner {
     loader: PathBuf,

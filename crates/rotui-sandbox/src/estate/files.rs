@@ -139,7 +139,7 @@ fn rotui_toml(info: &EstateInfo, spec: &EstateSpec, python: &Path) -> String {
         if let Some(from) = &e.restored_from {
             let _ = writeln!(
                 out,
-                "restored_from = {}   # its PostgreSQL databases are restored nightly from {from}'s",
+                "restored_from = {}   # its data sync restores from {from}'s backups",
                 q(from)
             );
         }
@@ -206,7 +206,7 @@ mod tests {
                     kube_context: n.clone(),
                     cluster: cluster_arn("eu-west-1", &e.account_id),
                     kube_url: "http://127.0.0.1:6".into(),
-                    restored_from: e.restored_from.clone(),
+                    restored_from: spec.restored_from(n).map(str::to_owned),
                     admin_secret: format!("{n}-rds-admin-passwords"),
                     mysql: server("mysql"),
                     postgres: server("postgresql-17"),
@@ -251,6 +251,10 @@ mod tests {
         assert_eq!(st["region"].as_str(), Some("eu-west-1"));
         assert!(v["environments"]["production"].get("restored_from").is_none());
         assert_eq!(
+            v["environments"]["integration"]["restored_from"].as_str(),
+            Some("staging")
+        );
+        assert_eq!(
             v["apps"]["account-api"]["copied_by_restore"].as_bool(),
             Some(false)
         );
@@ -272,9 +276,9 @@ mod tests {
             kc["users"][0]["user"]["exec"]["args"][0],
             "/tmp/e state/eks-token.py"
         );
-        assert_eq!(kc["contexts"][1]["name"], "staging");
+        assert_eq!(kc["contexts"][2]["name"], "staging");
         assert_eq!(
-            kc["contexts"][1]["context"]["cluster"],
+            kc["contexts"][2]["context"]["cluster"],
             "arn:aws:eks:eu-west-1:222222222222:cluster/govuk"
         );
         assert_eq!(kc["current-context"], "production");

@@ -4,8 +4,8 @@
 //! (its own API server and controllers, pods with their own addresses),
 //! with its own MySQL 9.7 and PostgreSQL 17 servers. Apps keep their drifted
 //! names and every consumer of their Secret (workers, CronJobs, other apps);
-//! staging's PostgreSQL databases are a nightly `pg_dump`/`pg_restore` of
-//! production's ([`Estate::nightly_restore`]).
+//! the data sync is GOV.UK's db-backup CronJobs in each cluster, run on
+//! demand with the real dump and restore programs ([`Estate::run_sync`]).
 //!
 //! [`Estate::start`] writes `kubeconfig` (a context per environment),
 //! `aws/config` + `aws/credentials` (a profile `govuk-<env>` per
@@ -15,8 +15,8 @@ pub mod creds;
 mod files;
 mod jobs;
 mod objects;
-mod restore;
 mod spec;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,8 +40,8 @@ use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
 use rotui::db::ident::{mysql_str, pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
 
-pub use restore::RestoreReport;
-pub use spec::{AppSpec, ConsumerKind, ConsumerSpec, EngineKind, EnvSpec, EstateSpec};
+pub use spec::{AppSpec, AppSync, ConsumerKind, ConsumerSpec, EngineKind, EnvSpec, EstateSpec, SyncSpec};
+pub use sync::{PASSWD_KEY, PASSWD_SECRET, SCRIPTS_CONFIGMAP, SyncOutcome, SyncReport, bucket, cronjob_name};
 
 /// What `estate.json` holds: everything needed to reach the estate, no passwords.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +79,7 @@ pub struct EnvInfo {
     pub cluster: String,
     /// Its own API server.
     pub kube_url: String,
+    /// The environment its data sync restores from (`[sync.*.<env>] from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<String>,
     /// `<env>-rds-admin-passwords`
@@ -151,8 +152,9 @@ async fn start_servers(
 
 impl Estate {
     /// Start every environment of `spec`, seed it, write the files into
-    /// `dir`, run the restores of restored environments, and return once
-    /// every consumer Deployment is available.
+    /// `dir`, create the sync CronJobs and run every PostgreSQL restoring
+    /// one once (each environment after its source), and return once every
+    /// consumer Deployment is available.
     pub async fn start(dir: &Path, spec: &EstateSpec) -> Result<Estate> {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize()?;
@@ -165,13 +167,19 @@ impl Estate {
             async move { start_servers(&e.account_id, ca, ca_file, &tls_dir).await }
         });
         let servers = futures::future::try_join_all(starts).await?;
-        let mut envs = BTreeMap::new();
-        for ((name, env), (mysql, postgres, moto)) in spec.environments.iter().zip(servers) {
-            let world = start_env(spec, name, env, mysql, postgres, moto)
-                .await
-                .wrap_err_with(|| format!("starting environment {name}"))?;
-            envs.insert(name.clone(), world);
-        }
+        // Seeding too in parallel: each environment is its own servers and cluster.
+        let seeds =
+            spec.environments
+                .iter()
+                .zip(servers)
+                .map(|((name, env), (mysql, postgres, moto))| async move {
+                    let world = start_env(spec, name, env, mysql, postgres, moto)
+                        .await
+                        .wrap_err_with(|| format!("starting environment {name}"))?;
+                    Ok::<_, color_eyre::eyre::Report>((name.clone(), world))
+                });
+        let envs: BTreeMap<String, EnvWorld> =
+            futures::future::try_join_all(seeds).await?.into_iter().collect();
         let default_env = if spec.environments.contains_key("production") {
             "production".to_owned()
         } else {
@@ -200,13 +208,41 @@ impl Estate {
             spec: spec.clone(),
             envs,
         };
-        // Restored environments start as a copy of their source, as after a night.
-        for (env, _) in spec.restored() {
-            for app in estate.restored_apps() {
-                estate
-                    .nightly_restore_into(env, &app)
+        for (name, w) in &estate.envs {
+            for obj in sync::manifests(spec, name)? {
+                create_object(&w.client, &spec.namespace, obj)
                     .await
-                    .wrap_err_with(|| format!("restoring {app} into {env}"))?;
+                    .wrap_err_with(|| format!("creating the data sync in {name}"))?;
+            }
+        }
+        // Restored environments start with a copy of their source's
+        // PostgreSQL databases, as after a night: each environment's syncs
+        // together, after its source's. MySQL databases are seeded in every
+        // environment and synced on demand only (signon's seed has a view
+        // whose root definer aws_db_admin cannot set: its load fails, as it
+        // would on RDS).
+        for (env, _) in spec.restored() {
+            let runs = estate
+                .synced_apps(env)
+                .into_iter()
+                .filter(|app| {
+                    spec.is_restored_copy(app, env) && spec.apps[app].engine == EngineKind::Postgres
+                })
+                .map(|app| {
+                    let estate = &estate;
+                    async move {
+                        let r = estate.run_sync_forced(env, &app).await;
+                        (app, r)
+                    }
+                });
+            for (app, r) in futures::future::join_all(runs).await {
+                let r = r.wrap_err_with(|| format!("restoring {app} into {env}"))?;
+                if let SyncOutcome::Failed { step, why } = &r.outcome {
+                    return Err(eyre!(
+                        "restoring {app} into {env}: Job {} failed at {step}: {why}",
+                        r.job
+                    ));
+                }
             }
         }
         for (name, w) in &estate.envs {
@@ -291,16 +327,6 @@ impl Estate {
         &self.world(env).moto
     }
 
-    /// The PostgreSQL apps that restores copy (not `copied_by_restore = false`).
-    pub fn restored_apps(&self) -> Vec<String> {
-        self.spec
-            .apps
-            .iter()
-            .filter(|(_, a)| a.engine == EngineKind::Postgres && a.copied_by_restore)
-            .map(|(n, _)| n.clone())
-            .collect()
-    }
-
     /// Wait until every consumer Deployment of every environment reports
     /// all its replicas available.
     pub async fn wait_for_consumers(&self, timeout: Duration) -> Result<()> {
@@ -364,7 +390,6 @@ async fn start_env(
     postgres: PostgresServer,
     moto: MotoServer,
 ) -> Result<EnvWorld> {
-    let restored = env.restored_from.is_some();
     let mysql_host = format!("127.0.0.1:{}", mysql.port());
     let pg_host = format!("127.0.0.1:{}", postgres.port());
     let aws = AwsSession::with_credentials(
@@ -379,6 +404,9 @@ async fn start_env(
     .map_err(|e| eyre!("{e}"))?;
     let sm = aws_sdk_secretsmanager::Client::new(aws.sdk_config());
     let mut admin_keys = serde_json::Map::new();
+    // `govuk/db-backup/passwd`: the hand-kept copy of each admin password,
+    // keyed by host label, that the sync's ExternalSecret reads.
+    let mut backup_passwd = serde_json::Map::new();
     for (app_name, app) in &spec.apps {
         let password = generate_password();
         let seed = match &app.seed {
@@ -393,13 +421,20 @@ async fn start_env(
                 (&mysql_host, mysql.admin_password())
             }
             EngineKind::Postgres => {
-                // A restored copy gets its database from the restore; its login is its own.
-                let copy = restored && app.copied_by_restore;
+                // A restored copy gets its database from the sync; its login
+                // and the DBAs' roles are its own.
+                let copy = spec.is_restored_copy(app_name, name);
+                let roles = spec
+                    .sync
+                    .get(app_name)
+                    .map(|s| s.roles.as_slice())
+                    .unwrap_or_default();
                 seed_postgres(
                     &postgres,
                     app,
                     if copy { None } else { seed.as_deref() },
                     &password,
+                    roles,
                     !copy,
                 )
                 .await
@@ -414,9 +449,15 @@ async fn start_env(
         });
         create_secret(&sm, &app.app_secret, &body).await?;
         admin_keys.insert(app.admin_key.clone(), admin_password.expose_secret().into());
+        if spec.sync_of(app_name, name).is_some() {
+            backup_passwd.insert(app.host_label(), admin_password.expose_secret().into());
+        }
     }
     let admin_secret = format!("{name}-rds-admin-passwords");
     create_secret(&sm, &admin_secret, &serde_json::Value::Object(admin_keys)).await?;
+    if !backup_passwd.is_empty() {
+        create_secret(&sm, sync::PASSWD_KEY, &serde_json::Value::Object(backup_passwd)).await?;
+    }
 
     let pods = AppPods::with_pod_ips();
     // Its own account's tokens only, as EKS (the controllers are in-cluster).
@@ -444,7 +485,7 @@ async fn start_env(
         kube_context: name.to_owned(),
         cluster: files::cluster_arn(&spec.region, &env.account_id),
         kube_url: kube.url(),
-        restored_from: env.restored_from.clone(),
+        restored_from: spec.restored_from(name).map(str::to_owned),
         admin_secret,
         mysql: ServerInfo {
             flavor: mysql.flavor().to_string(),
@@ -491,14 +532,15 @@ async fn seed_mysql(
     Ok(())
 }
 
-/// The login (created by the RDS-shaped admin, as on RDS), and unless
-/// `with_database` is false its database, owned by the login, with the seed
-/// run in it as the superuser.
+/// The login (created by the RDS-shaped admin, as on RDS) and `roles`
+/// (NOLOGIN, granted to it), and unless `with_database` is false its
+/// database, owned by the login, with the seed run in it as the superuser.
 async fn seed_postgres(
     server: &PostgresServer,
     app: &AppSpec,
     seed: Option<&str>,
     password: &SecretString,
+    roles: &[String],
     with_database: bool,
 ) -> Result<()> {
     let user = pg_ident(&app.username);
@@ -509,6 +551,15 @@ async fn seed_postgres(
             pg_str(password.expose_secret())
         )))
         .await?;
+    for role in roles {
+        let role = pg_ident(role);
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} NOLOGIN")))
+            .await?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("GRANT {role} TO {user}")))
+            .await?;
+    }
     admin.close().await?;
     if !with_database {
         return Ok(());

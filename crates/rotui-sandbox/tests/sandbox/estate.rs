@@ -1,19 +1,24 @@
 //! The default estate (`assets/sandbox/estate.toml`), started for real:
-//! production and staging as separate accounts and clusters, every consumer
-//! connected from its own pod address, CronJob runs, and staging's nightly
-//! PostgreSQL restore with pg_dump's real behaviour. One estate, checked
-//! step by step (it starts six servers).
+//! production, staging and integration as separate accounts and clusters,
+//! every consumer connected from its own pod address, CronJob runs, and the
+//! data sync (db-backup CronJobs) run with the real dump and restore
+//! programs and read back by rotui. One estate, checked step by step (it
+//! starts nine servers).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, ResourceExt};
 use rotui::aws::{AwsOptions, AwsSession, StaticCredentials};
-use rotui_sandbox::estate::{Estate, EstateSpec};
+use rotui::k8s::db_sync::{self, RunOutcome};
+use rotui::k8s::{K8s, KubeOptions};
+use rotui::secret::SecretString;
+use rotui::target::Engine;
+use rotui_sandbox::estate::{EngineKind, Estate, EstateSpec, SyncOutcome, SyncReport};
 use sqlx::{ConnectOptions, Connection, Executor};
 
 async fn poll<F, Fut>(what: &str, mut check: F)
@@ -108,7 +113,11 @@ async fn the_default_estate() {
     let aws_config = std::fs::read_to_string(dir.path().join("aws/config")).unwrap();
 
     // Separate accounts: each profile's endpoint answers STS with its own account.
-    for (env, want) in [("production", "111111111111"), ("staging", "222222222222")] {
+    for (env, want) in [
+        ("production", "111111111111"),
+        ("staging", "222222222222"),
+        ("integration", "333333333333"),
+    ] {
         let info = estate.env(env);
         assert_eq!(info.account_id, want);
         assert_eq!(
@@ -311,31 +320,274 @@ async fn the_default_estate() {
     })
     .await;
 
-    // The nightly restore: a new database, owned as before, recorded as a Job.
-    let db = "content_store_production";
-    let first = estate.nightly_restore("content-store").await.unwrap();
-    assert_eq!(
-        (first.from_env.as_str(), first.to_env.as_str()),
-        ("production", "staging")
-    );
-    assert_ne!(first.old_oid, Some(first.new_oid), "a new database");
-    assert!(first.old_oid.is_some(), "staging started as a restored copy");
-    assert_eq!(first.errors, 0, "{:?}", first.error_lines);
-    assert_eq!(first.owner, "content-store");
-    let staging_jobs: Api<Job> = Api::namespaced(estate.client("staging").clone(), ns);
-    let recorded = staging_jobs
-        .list(&ListParams::default().labels(&format!("rotui.dev/restore-of={db}")))
+    data_sync(&estate, &spec).await;
+
+    estate.wait_for_consumers(Duration::from_secs(60)).await.unwrap();
+    estate.shutdown().await;
+}
+
+/// rotui's view of `env`'s cluster, through the estate's kubeconfig and
+/// that environment's AWS profile (as rotui gets it).
+async fn rotui_k8s(estate: &Estate, env: &str) -> K8s {
+    let info = estate.info();
+    let s = |p: &std::path::Path| SecretString::from(p.to_string_lossy().into_owned());
+    let exec = rotui::aws::ExecEnv {
+        set: vec![
+            ("AWS_CONFIG_FILE".into(), s(&info.aws_config_file)),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                s(&info.aws_shared_credentials_file),
+            ),
+            (
+                "AWS_PROFILE".into(),
+                SecretString::from(estate.env(env).aws_profile.clone()),
+            ),
+        ],
+        drop: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+            .map(String::from)
+            .to_vec(),
+    };
+    K8s::connect(&KubeOptions {
+        kubeconfig: Some(info.kubeconfig.clone()),
+        context: Some(estate.kube_context(env).to_owned()),
+        namespace: Some(info.namespace.clone()),
+        exec_env: Some(exec),
+    })
+    .await
+    .unwrap()
+}
+
+fn engine(k: EngineKind) -> Engine {
+    match k {
+        EngineKind::Mysql => Engine::Mysql,
+        EngineKind::Postgres => Engine::Postgres,
+    }
+}
+
+fn failed(r: &SyncReport) -> (&str, &str) {
+    match &r.outcome {
+        SyncOutcome::Failed { step, why } => (step, why),
+        SyncOutcome::Succeeded => panic!("the run should have failed: {r:?}"),
+    }
+}
+
+async fn pg_scalar<T>(estate: &Estate, env: &str, db: &str, sql: &'static str, bind: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    let mut c = sqlx::PgConnection::connect_with(&estate.postgres(env).superuser_options(db))
         .await
         .unwrap();
-    assert!(recorded.items.iter().any(|j| j.name_any() == first.job));
-    assert!(first.job.starts_with("content-store-db-restore-"));
-    assert!(
-        estate.nightly_restore("account-api").await.is_err(),
-        "account-api is not copied"
+    let v = sqlx::query_scalar(sql)
+        .bind(bind)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    v
+}
+
+async fn pg_databases(estate: &Estate, env: &str, prefix: &str) -> Vec<String> {
+    let mut c = sqlx::PgConnection::connect_with(&estate.postgres(env).superuser_options("postgres"))
+        .await
+        .unwrap();
+    let v =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1")
+            .bind(prefix)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    c.close().await.unwrap();
+    v
+}
+
+async fn mysql_root(estate: &Estate, env: &str) -> sqlx::MySqlConnection {
+    sqlx::mysql::MySqlConnectOptions::from_url(&estate.mysql(env).root_url().parse().unwrap())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The data sync: every CronJob as rotui reads it, then runs of each kind.
+async fn data_sync(estate: &Estate, spec: &EstateSpec) {
+    let ns = &spec.namespace;
+    // rotui reads every environment's CronJobs as the estate file says,
+    // and the PostgreSQL copies' runs at start-up.
+    for env in ["production", "staging", "integration"] {
+        let k8s = rotui_k8s(estate, env).await;
+        for (name, app) in &spec.apps {
+            let sync = db_sync::read(&k8s, engine(app.engine), &app.database)
+                .await
+                .unwrap();
+            let want = spec.sync_of(name, env);
+            assert_eq!(sync.jobs.len(), usize::from(want.is_some()), "{env}/{name}");
+            let (Some(want), Some(job)) = (want, sync.jobs.first()) else {
+                continue;
+            };
+            assert_eq!(job.cronjob, format!("db-backup-{}", app.host_label()));
+            assert_eq!(job.db_host, app.host_label());
+            assert_eq!(job.engine, engine(app.engine));
+            assert_eq!(job.database, app.database);
+            assert_eq!(job.restored_from(), want.from, "{env}/{name}");
+            assert_eq!(job.suspended, want.suspend, "{env}/{name}");
+            assert_eq!(
+                job.db_owner
+                    .as_ref()
+                    .filter(|o| o.explicit)
+                    .map(|o| o.name.clone()),
+                want.db_owner,
+                "{env}/{name}"
+            );
+            let transforms: Vec<String> = want
+                .transform
+                .iter()
+                .map(|t| t.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(job.transforms(), transforms);
+            assert!(transforms.iter().all(|t| sync.scripts.contains_key(t)));
+            assert!(sync.unread.is_empty(), "{:?}", sync.unread);
+            if want.from.is_some() && app.engine == EngineKind::Postgres {
+                let last = job.last_run.as_ref().expect("the copy made at start-up");
+                assert!(matches!(last.outcome, RunOutcome::Succeeded { .. }), "{last:?}");
+            } else {
+                assert!(job.last_run.is_none(), "{env}/{name}: {:?}", job.last_run);
+            }
+        }
+    }
+    assert_eq!(
+        rotui_k8s(estate, "staging")
+            .await
+            .api::<CronJob>()
+            .get("db-backup-content-store-postgres")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .schedule,
+        "06 22 * * 0-4"
     );
 
-    // A role production has and staging lacks: pg_restore reports it and goes on.
-    let mut su = sqlx::PgConnection::connect_with(&estate.postgres("production").superuser_options(db))
+    // PostgreSQL: a new database swapped in, handed to DB_OWNER, the
+    // transform applied, `-old` dropped, a Complete Job the CronJob owns.
+    let db = "email-alert-api_production";
+    let run = estate.run_sync("staging", "email-alert-api").await.unwrap();
+    assert!(run.succeeded(), "{run:?}");
+    assert_eq!(run.source.as_deref(), Some("production"));
+    assert!(run.old_oid.is_some(), "staging started as a restored copy");
+    assert_ne!(run.old_oid, run.new_oid, "a new database");
+    assert_eq!(run.owner.as_deref(), Some("email-alert-api"));
+    assert_eq!(run.errors, 0, "{:?}", run.error_lines);
+    assert!(
+        run.job.starts_with("db-backup-email-alert-api-postgres-"),
+        "{}",
+        run.job
+    );
+    let owner: String = pg_scalar(
+        estate,
+        "staging",
+        "postgres",
+        "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+        db,
+    )
+    .await;
+    assert_eq!(owner, "email-alert-api");
+    assert_eq!(
+        pg_databases(estate, "staging", db).await,
+        [db],
+        "no -old, no -restore left"
+    );
+    let emails_owner: String = pg_scalar(
+        estate,
+        "staging",
+        db,
+        "SELECT tableowner::text FROM pg_tables WHERE tablename = $1",
+        "emails",
+    )
+    .await;
+    assert_eq!(
+        emails_owner, "email-alert-api",
+        "the transform's ALTER TABLE … OWNER"
+    );
+    let recent: i64 = pg_scalar(
+        estate,
+        "staging",
+        db,
+        "SELECT count(*) FROM emails WHERE $1 <> ''",
+        "x",
+    )
+    .await;
+    let all: i64 = pg_scalar(
+        estate,
+        "production",
+        db,
+        "SELECT count(*) FROM emails WHERE $1 <> ''",
+        "x",
+    )
+    .await;
+    assert_eq!(
+        (recent, all),
+        (1, 2),
+        "the transform kept only the last day's emails"
+    );
+    let staging_jobs: Api<Job> = Api::namespaced(estate.client("staging").clone(), ns);
+    let job = staging_jobs.get(&run.job).await.unwrap();
+    let owner = &job.owner_references()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("CronJob", run.cronjob.as_str())
+    );
+    let status = job.status.unwrap();
+    assert_eq!(status.succeeded, Some(1));
+    assert!(
+        status
+            .conditions
+            .unwrap()
+            .iter()
+            .any(|c| c.type_ == "Complete" && c.status == "True")
+    );
+    let seen = db_sync::read(&rotui_k8s(estate, "staging").await, Engine::Postgres, db)
+        .await
+        .unwrap();
+    let last = seen.jobs[0].last_run.clone().unwrap();
+    assert_eq!(last.job, run.job);
+    assert!(
+        matches!(last.outcome, RunOutcome::Succeeded { at: Some(_) }),
+        "{last:?}"
+    );
+
+    // The transform runs as `psql "$DB_DATABASE" < script`, without
+    // ON_ERROR_STOP (as the chart's backup-postgres): a failing statement is
+    // counted and the Job still completes.
+    let scripts: Api<ConfigMap> = Api::namespaced(estate.client("staging").clone(), ns);
+    let mut cm = scripts.get("db-backup").await.unwrap();
+    let script = cm.data.as_mut().unwrap().get_mut("email-alert-api.sql").unwrap();
+    let original = script.clone();
+    script.push_str("ALTER TABLE emails OWNER TO \"email-alert-api-gone\";\n");
+    scripts
+        .replace("db-backup", &PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let lenient = estate.run_sync("staging", "email-alert-api").await.unwrap();
+    assert!(lenient.succeeded(), "{lenient:?}");
+    assert_eq!(lenient.errors, 1, "{lenient:?}");
+    assert!(
+        lenient.error_lines[0].contains("email-alert-api-gone"),
+        "{lenient:?}"
+    );
+    let mut cm = scripts.get("db-backup").await.unwrap();
+    cm.data
+        .as_mut()
+        .unwrap()
+        .insert("email-alert-api.sql".into(), original);
+    scripts
+        .replace("db-backup", &PostParams::default(), &cm)
+        .await
+        .unwrap();
+
+    // A role production has and staging lacks: psql reports it and goes on.
+    let cs_db = "content_store_production";
+    let mut su = sqlx::PgConnection::connect_with(&estate.postgres("production").superuser_options(cs_db))
         .await
         .unwrap();
     su.execute("CREATE ROLE content_store_reader NOLOGIN")
@@ -345,28 +597,184 @@ async fn the_default_estate() {
         .await
         .unwrap();
     su.close().await.unwrap();
-    let second = estate.nightly_restore("content-store").await.unwrap();
-    assert_eq!(second.old_oid, Some(first.new_oid));
-    assert_ne!(second.new_oid, first.new_oid);
-    assert!(second.errors >= 1, "{second:?}");
-    assert!(
-        second
-            .error_lines
-            .iter()
-            .any(|l| l.contains("content_store_reader")),
-        "{:?}",
-        second.error_lines
+    let cs = estate.run_sync("staging", "content-store").await.unwrap();
+    assert!(cs.succeeded(), "{cs:?}");
+    assert_eq!(
+        cs.owner.as_deref(),
+        Some("content_store"),
+        "lib.sh's default DB_OWNER"
     );
-    // The data came over anyway, and staging's own login still works.
-    let mut c = sqlx::PgConnection::connect_with(&estate.postgres("staging").superuser_options(db))
+    assert!(
+        cs.errors >= 1 && cs.error_lines.iter().any(|l| l.contains("content_store_reader")),
+        "{cs:?}"
+    );
+    let n: i64 = pg_scalar(
+        estate,
+        "staging",
+        cs_db,
+        "SELECT count(*) FROM content_items WHERE $1 <> ''",
+        "x",
+    )
+    .await;
+    assert_eq!(n, 3, "the data came over anyway");
+
+    // A DB_OWNER naming a role the target lacks: the swap is done, then the
+    // Job fails, `-old` left behind (as the script leaves it).
+    let pa_db = "publishing_api_production";
+    estate
+        .set_sync_db_owner("staging", "publishing-api", Some("publishing-api-owner"))
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM content_items")
-        .fetch_one(&mut c)
+    let bad = estate.run_sync("staging", "publishing-api").await.unwrap();
+    let (step, why) = failed(&bad);
+    assert_eq!(step, "0-restore");
+    assert!(
+        why.contains("after the swap")
+            && why.contains("\"publishing-api-owner\"")
+            && why.contains("does not exist"),
+        "{why}"
+    );
+    assert!(
+        bad.new_oid.is_some() && bad.old_oid != bad.new_oid,
+        "swapped: {bad:?}"
+    );
+    assert_eq!(
+        pg_databases(estate, "staging", pa_db).await,
+        [pa_db.to_owned(), format!("{pa_db}-old")]
+    );
+    let status = staging_jobs.get(&bad.job).await.unwrap().status.unwrap();
+    assert_eq!(status.failed, Some(1));
+    let cond = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Failed")
+        .unwrap();
+    assert!(cond.message.unwrap().contains("0-restore"));
+    let seen = db_sync::read(&rotui_k8s(estate, "staging").await, Engine::Postgres, pa_db)
         .await
         .unwrap();
-    assert_eq!(n, 3);
-    c.close().await.unwrap();
-    estate.wait_for_consumers(Duration::from_secs(60)).await.unwrap();
-    estate.shutdown().await;
+    match &seen.jobs[0].last_run.as_ref().unwrap().outcome {
+        RunOutcome::Failed { why } => assert!(why.contains("publishing-api-owner"), "{why}"),
+        other => panic!("rotui sees {other:?}"),
+    }
+    estate
+        .set_sync_db_owner("staging", "publishing-api", Some("publishing-api-owner-role"))
+        .await
+        .unwrap();
+    let fixed = estate.run_sync("staging", "publishing-api").await.unwrap();
+    assert!(fixed.succeeded(), "{fixed:?}");
+    assert_eq!(pg_databases(estate, "staging", pa_db).await, [pa_db]);
+
+    // Backup only: nothing restored.
+    let aa = estate.run_sync("staging", "account-api").await.unwrap();
+    assert!(
+        aa.succeeded() && aa.source.is_none() && aa.old_oid.is_none(),
+        "{aa:?}"
+    );
+
+    // DB_PASSWORD's Secret, written by External Secrets from
+    // govuk/db-backup/passwd: a key per synced host (MySQL runs log in with it).
+    let secrets: Api<Secret> = Api::namespaced(estate.client("staging").clone(), ns);
+    let want: BTreeSet<String> = spec
+        .apps
+        .iter()
+        .filter(|(n, _)| spec.sync_of(n, "staging").is_some())
+        .map(|(_, a)| a.host_label())
+        .collect();
+    poll("db-backup-passwd", || async {
+        let keys: Option<BTreeSet<String>> = secrets
+            .get_opt("db-backup-passwd")
+            .await
+            .unwrap()
+            .and_then(|s| s.data)
+            .map(|d| d.into_keys().collect());
+        keys.as_ref() == Some(&want)
+    })
+    .await;
+
+    // MySQL: production's view and data, with production's definer.
+    let wh_db = "whitehall_production";
+    let mut prod = mysql_root(estate, "production").await;
+    for sql in [
+        "INSERT INTO whitehall_production.editions (title, state) VALUES ('Synced', 'published')",
+        "CREATE DEFINER = 'whitehall'@'%' SQL SECURITY DEFINER VIEW whitehall_production.sync_probe AS SELECT id FROM whitehall_production.editions",
+    ] {
+        prod.execute(sql).await.unwrap();
+    }
+    let wh = estate.run_sync("staging", "whitehall-admin").await.unwrap();
+    assert!(wh.succeeded(), "{wh:?}");
+    assert_eq!((wh.source.as_deref(), wh.old_oid), (Some("production"), None));
+    let mut staging = mysql_root(estate, "staging").await;
+    let definer = |table: &'static str, kind: &'static str| {
+        let sql = match kind {
+            "view" => {
+                "SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?"
+            }
+            _ => {
+                "SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?"
+            }
+        };
+        sqlx::query_scalar::<_, String>(sql).bind(wh_db).bind(table)
+    };
+    assert_eq!(
+        definer("sync_probe", "view")
+            .fetch_one(&mut staging)
+            .await
+            .unwrap(),
+        "whitehall@%"
+    );
+    assert_eq!(
+        definer("editions_touch", "trigger")
+            .fetch_one(&mut staging)
+            .await
+            .unwrap(),
+        "whitehall@%"
+    );
+    let synced: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM whitehall_production.editions WHERE title = 'Synced'")
+            .fetch_one(&mut staging)
+            .await
+            .unwrap();
+    assert_eq!(synced, 1);
+    // A dump that fails (a view over a dropped table) fails the Job, staging untouched.
+    for sql in [
+        "CREATE TABLE whitehall_production.gone (id INT)",
+        "CREATE DEFINER = 'whitehall'@'%' VIEW whitehall_production.broken AS SELECT id FROM whitehall_production.gone",
+        "DROP TABLE whitehall_production.gone",
+    ] {
+        prod.execute(sql).await.unwrap();
+    }
+    let broken = estate.run_sync("staging", "whitehall-admin").await.unwrap();
+    let (step, why) = failed(&broken);
+    assert_eq!(step, "0-restore");
+    assert!(
+        why.contains("mysqldump of production's whitehall_production") && why.contains("broken"),
+        "{why}"
+    );
+    assert!(
+        definer("sync_probe", "view")
+            .fetch_optional(&mut staging)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    prod.execute("DROP VIEW whitehall_production.broken")
+        .await
+        .unwrap();
+    prod.close().await.unwrap();
+    staging.close().await.unwrap();
+
+    // Suspended: refused unless forced.
+    let e = estate.run_sync("integration", "signon").await.unwrap_err();
+    assert!(format!("{e:#}").contains("suspended"), "{e:#}");
+    let forced = estate.run_sync_forced("integration", "signon").await.unwrap();
+    assert_eq!(forced.source.as_deref(), Some("staging"));
+    // signon's seed has a view defined by root@localhost: aws_db_admin
+    // cannot set that definer, so the load stops there (as on RDS).
+    let (step, why) = failed(&forced);
+    assert_eq!(step, "0-restore");
+    assert!(why.contains("SYSTEM_USER"), "{why}");
+    let e = estate.run_sync("qa", "signon").await.unwrap_err();
+    assert!(format!("{e:#}").contains("no environment `qa`"), "{e:#}");
 }
