@@ -14,6 +14,9 @@ pub struct Statement {
     quote: fn(&str) -> String,
     /// Which database it runs in, when not the connection's default.
     pub database: Option<String>,
+    /// A batch ([`Statement::batch`]): its statements, each sent on its own
+    /// (the text is them joined, for the preview and the journal).
+    parts: Vec<String>,
 }
 
 impl Statement {
@@ -25,6 +28,42 @@ impl Statement {
             password: None,
             quote: |s| s.to_owned(),
             database: None,
+            parts: vec![],
+        }
+    }
+
+    /// Statements that must run in order on one connection (under session
+    /// settings they set and restore), shown as one. Each is sent alone:
+    /// MySQL keeps a trigger's or routine's definition as the text it was
+    /// sent in, and one sent inside a multi-statement query keeps the `;`
+    /// after it, which `mysqldump` then writes inside its `/*!… */` comment
+    /// where the `mysql` client reading the dump stops with error 1064.
+    /// `header`: a comment line shown before them.
+    pub fn batch(header: Option<&str>, parts: Vec<String>) -> Self {
+        let joined = parts.join(";\n");
+        let text = match header {
+            Some(h) => format!("{h}\n{joined}"),
+            None => joined,
+        };
+        Statement {
+            parts,
+            ..Statement::new(text)
+        }
+    }
+
+    /// The same, with comment lines shown first (a batch sends them with none of its statements).
+    pub fn with_comment(mut self, comment: &str) -> Self {
+        self.text = format!("{comment}\n{}", self.text);
+        self
+    }
+
+    /// What to send, one by one (a batch's statements; else the statement).
+    /// Never log or display these.
+    pub fn sql_parts(&self) -> Vec<String> {
+        if self.parts.is_empty() {
+            vec![self.sql()]
+        } else {
+            self.parts.clone()
         }
     }
 
@@ -35,6 +74,7 @@ impl Statement {
             password: Some(password),
             quote,
             database: None,
+            parts: vec![],
         }
     }
 

@@ -788,6 +788,35 @@ async fn definers_move_to_the_admin_and_objects_keep_working() {
         modes_before,
         "sql_mode, time zone, comment and schedule kept"
     );
+    // Each re-created definition is kept as sent alone: one sent inside a
+    // multi-statement query keeps its `;`, which mysqldump writes inside its
+    // `/*!50003 … */` and the mysql client loading the dump fails on (1064).
+    {
+        use sqlx::{ConnectOptions, Row};
+        let mut root = sqlx::mysql::MySqlConnectOptions::from_url(&server().root_url().parse().unwrap())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        for (what, column) in [
+            (format!("TRIGGER {d}.`lower-name`"), 2),
+            (format!("PROCEDURE {d}.`p``1`"), 2),
+            (format!("FUNCTION {d}.`f'1`"), 2),
+        ] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SHOW CREATE {what}")))
+                .fetch_one(&mut root)
+                .await
+                .unwrap();
+            let text: String = row
+                .try_get::<String, _>(column)
+                .or_else(|_| {
+                    row.try_get::<Vec<u8>, _>(column)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                })
+                .unwrap();
+            assert!(!text.trim_end().ends_with(';'), "{what}: {text}");
+        }
+    }
     assert!(
         db.definer_plan(&old, None).await.unwrap().plan.is_empty(),
         "second run: nothing to do"

@@ -176,8 +176,9 @@ impl MysqlDb {
             return Err(err);
         }
         let restore = |create: &str| {
-            Statement::new(
-                [
+            Statement::batch(
+                None,
+                vec![
                     "SET @rotui_sql_mode = @@SESSION.sql_mode".to_owned(),
                     format!(
                         "SET SESSION sql_mode = {}",
@@ -185,8 +186,7 @@ impl MysqlDb {
                     ),
                     create.to_owned(),
                     "SET SESSION sql_mode = @rotui_sql_mode".to_owned(),
-                ]
-                .join(";\n"),
+                ],
             )
             .in_database(db)
         };
@@ -414,14 +414,11 @@ impl MysqlDb {
         ];
         batch.extend(k.grants.iter().cloned());
         batch.push(forget(k).sql());
-        Ok(Statement::new(format!(
-            "-- {} {}.{} was dropped to move its definer and not re-created: restored from the copy kept on the server\n{}",
-            k.kind,
-            k.db,
-            k.name,
-            batch.join(";\n")
-        ))
-        .in_database(&k.db))
+        let header = format!(
+            "-- {} {}.{} was dropped to move its definer and not re-created: restored from the copy kept on the server",
+            k.kind, k.db, k.name
+        );
+        Ok(Statement::batch(Some(&header), batch).in_database(&k.db))
     }
 }
 

@@ -58,9 +58,7 @@ impl DefinerPlan {
                     format!("-- note: {line}")
                 })
                 .collect();
-            let mut with = Statement::new(format!("{}\n{}", notes.join("\n"), first.sql()));
-            with.database = first.database.clone();
-            *first = with;
+            *first = first.clone().with_comment(&notes.join("\n"));
         }
         out
     }
@@ -228,7 +226,7 @@ impl MysqlDb {
                 .map(|s| Statement::new(s).in_database(&db))
                 .collect()
         } else {
-            vec![Statement::new(under_session(&modes, change).join(";\n")).in_database(&db)]
+            vec![Statement::batch(None, under_session(&modes, change)).in_database(&db)]
         };
         let backup = ObjectBackup {
             object: object.clone(),

@@ -290,7 +290,9 @@ impl MysqlDb {
                     .await
                     .map_err(in_context)?;
             }
-            self.run_one(conn, s.sql()).await.map_err(in_context)?;
+            for part in s.sql_parts() {
+                self.run_one(conn, part).await.map_err(in_context)?;
+            }
         }
         Ok(())
     }
