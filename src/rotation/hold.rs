@@ -413,6 +413,9 @@ async fn begin(
     if purpose == Purpose::Rollback && source == Source::New {
         return Err(err(StepError::Blocked(NO_ROLLBACK.into())));
     }
+    if purpose == Purpose::Rotate && source == Source::New {
+        refuse_before_the_mark(ctx, &rotation, opts).await?;
+    }
     if purpose == Purpose::Rotate
         && matches!(source, Source::Journal)
         && journal.rolling_back(&rotation.id).unwrap_or(false)
@@ -496,4 +499,37 @@ async fn begin(
         opts.notify(NoticeKind::Started, &rotation, None, "");
     }
     Ok(rotation)
+}
+
+/// A new rotation that its first step already refuses (the data sync names
+/// the login it would drop, say) is refused here, before the rotation mark
+/// or anything else is written: nothing is left to clean up, and a run
+/// after the estate is changed starts it afresh.
+async fn refuse_before_the_mark(
+    ctx: &Ctx,
+    rotation: &Rotation,
+    opts: &RunOptions,
+) -> Result<(), RotationError> {
+    let plan = super::plan::Plan::build(&rotation.spec).map_err(|e| RotationError {
+        step: None,
+        error: StepError::Blocked(e.to_string()),
+    })?;
+    let Some(first) = plan.steps.first() else {
+        return Ok(());
+    };
+    let cx = super::context::StepCtx {
+        ctx,
+        rotation,
+        step: first,
+        opts,
+        recorder: None,
+    };
+    match first.observe(&cx).await {
+        Ok(super::outcome::Observation::Blocked(why)) => Err(RotationError {
+            step: Some(first.id.clone()),
+            error: StepError::Blocked(why),
+        }),
+        // Anything else is the run's to find and say, as it always has.
+        _ => Ok(()),
+    }
 }

@@ -1146,7 +1146,33 @@ async fn a_restore_naming_the_login_to_drop_refuses_the_first_step_until_changed
         }],
     );
     let o = opts(true, &["account-api"]);
+    // Refused before the rotation is even marked: nothing to clean up.
+    let refused = runner::start_or_resume(&s.plan.spec, &s.ctx, &s.journal(), &o)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.step.as_ref().map(|s| s.0.as_str()),
+        Some("production/inspect")
+    );
+    let e = refused.to_string();
+    assert!(e.contains("staging's data sync names account-api"), "{e}");
+    for env in ["production", "staging"] {
+        assert!(
+            s.fake(env).mark_tags.is_empty(),
+            "{env} marked before the refusal"
+        );
+    }
+    // A rotation already under way (marked) is refused at the step itself.
+    s.fake("staging").sync_naming.clear();
     let rot = s.rotation(&o).await;
+    s.fake("staging").sync_naming.insert(
+        "account-api".into(),
+        vec![SyncNaming {
+            cronjob: "db-backup-account-api-postgres".into(),
+            values_key: "account-api-postgres".into(),
+            what: "sets DB_OWNER=account-api".into(),
+        }],
+    );
     let (step, err) = failed_at(&s.run(&rot, &o).await);
     assert_eq!(step, "production/inspect");
     let e = err.to_string();

@@ -794,7 +794,9 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
 
     // Every app of the estate, drifted names included, is planned with no
     // name flags: each name found from the cluster and the secrets.
-    every_app_is_planned_with_no_name_flags(&fx, "production").await;
+    for env in ["production", "staging", "integration"] {
+        every_app_is_planned_with_no_name_flags(&fx, env).await;
+    }
 
     // Drifted names, no name flags: found from the cluster and the secrets.
     let drifted = [
@@ -841,9 +843,9 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
 /// `rotui plan` of every app of the estate in `env`, given only the
 /// environment, app and engine: the Secret, ExternalSecret, Secrets Manager
 /// key, database and admin key are the estate's, each discovered. govuk-chat's
-/// admin key `chat` is said only by an RDS host name (`chat-postgres.…`),
-/// which the sandbox's secrets cannot carry (their hosts are the servers'
-/// `127.0.0.1:PORT`): rotui asks for it, offering `chat`, and plans with it.
+/// admin key `chat` is neither its app's name nor its database's: its data
+/// sync's CronJob names the RDS host (`DB_HOST chat-postgres`), which says
+/// it (the sandbox's app secrets hold `127.0.0.1:PORT`, not the host name).
 async fn every_app_is_planned_with_no_name_flags(fx: &Fixture, env: &str) {
     use rotui_sandbox::estate::EngineKind;
     for (app, spec) in &fx.estate.spec().apps {
@@ -851,18 +853,13 @@ async fn every_app_is_planned_with_no_name_flags(fx: &Fixture, env: &str) {
             EngineKind::Mysql => "mysql",
             EngineKind::Postgres => "postgres",
         };
-        let mut plan = vec!["plan", "--env", env, "--app", app, "--engine", engine];
+        let plan = vec!["plan", "--env", env, "--app", app, "--engine", engine];
         let (code, text) = fx.rotui(&[], &plan).await;
         if app == "govuk-chat" {
-            assert_ne!(code, Some(0), "{app}: {text}");
             assert!(
-                text.contains("pass --admin-secret-key, one of:") && text.contains(" chat"),
-                "{app}: asks for the admin key, offering chat: {text}"
+                text.contains("(admin secret key (db-backup CronJob's DB_HOST))"),
+                "{app}: {text}"
             );
-            plan.extend(["--admin-secret-key", "chat"]);
-            let (code, text) = fx.rotui(&[], &plan).await;
-            assert_eq!(code, Some(0), "{app}: {text}");
-            continue;
         }
         assert_eq!(code, Some(0), "{app}: {text}");
         for (flag, want) in [
@@ -1706,5 +1703,300 @@ async fn all_ready(fx: &Fixture, name: &str) {
             "{name} never rolled out: {state:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Issue 23, on the estate's three environments with the data sync run on
+/// demand between steps:
+/// - email-alert-api, whose staging and integration restores hand the
+///   database to its login (`DB_OWNER`) and whose staging transform re-owns
+///   a table to it: refused before any write, naming the CronJobs and the
+///   change; once the clusters show the change it rotates in all three
+///   environments (staging waiting for its restore, integration for its
+///   weekly one from staging; a restore made to fail keeps the wait open,
+///   saying why), and the next restores succeed with the table usable by
+///   the app's new login and its pods connected;
+/// - whitehall-admin (MySQL, a view and a trigger defined by its login,
+///   synced with their DEFINERs): after the rotation and the next
+///   restores every view and trigger in staging and integration works;
+/// - account-api (backup only): every environment rotated with no wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_sync_is_followed_and_never_broken_by_a_rotation() {
+    let fx = start().await;
+    let envs = ["production", "staging", "integration"];
+    let run = |verb: &'static str, app: &'static str, engine: &'static str, extra: &[&'static str]| {
+        let mut a = vec![
+            verb,
+            "--env",
+            "production",
+            "--also-env",
+            "staging",
+            "--also-env",
+            "integration",
+            "--app",
+            app,
+            "--engine",
+            engine,
+        ];
+        a.extend(extra);
+        a
+    };
+    let secret = "govuk/email-alert-api/postgres";
+    let owner = "email-alert-api-owner-role";
+
+    // The plan reads each cluster's sync.
+    let (code, text) = fx
+        .rotui(&[], &run("plan", "email-alert-api", "postgres", &[]))
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    for said in [
+        "staging: restored from production by db-backup-email-alert-api-postgres (54 1 * * 1-5), next ",
+        "integration: restored from staging by db-backup-email-alert-api-postgres (54 3 * * 1), next ",
+        "production: not restored (db-backup-email-alert-api-postgres only backs up)",
+    ] {
+        assert!(text.contains(said), "{said:?} not in: {text}");
+    }
+
+    // Refused at its first step, before anything is written.
+    let (code, refusal) = fx
+        .rotui(&[], &run("rotate", "email-alert-api", "postgres", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(1), "{refusal}");
+    for said in [
+        "production/inspect",
+        "staging's data sync names email-alert-api, which this rotation drops",
+        "db-backup-email-alert-api-postgres sets DB_OWNER=email-alert-api",
+        "transform email-alert-api.sql: ALTER TABLE emails OWNER TO \"email-alert-api\";",
+        "integration's data sync names email-alert-api",
+        "cronjobs.staging.email-alert-api-postgres",
+        "set DB_OWNER to \"email-alert-api-owner-role\"",
+    ] {
+        assert!(refusal.contains(said), "{said:?} not in: {refusal}");
+    }
+    for env in envs {
+        assert!(!fx.touched(env, secret).await, "{env} written before the refusal");
+    }
+    println!("REFUSAL:\n{refusal}");
+
+    // The change the refusal shows, as the chart's values would make it.
+    for env in ["staging", "integration"] {
+        fx.estate
+            .set_sync_db_owner(env, "email-alert-api", Some(owner))
+            .await
+            .unwrap();
+    }
+    {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let api: kube::Api<ConfigMap> = kube::Api::namespaced(fx.estate.client("staging").clone(), "apps");
+        let mut cm = api.get("db-backup").await.unwrap();
+        let data = cm.data.as_mut().unwrap();
+        let script = data.get_mut("email-alert-api.sql").unwrap();
+        *script = script.replace("OWNER TO \"email-alert-api\"", &format!("OWNER TO \"{owner}\""));
+        api.replace("db-backup", &Default::default(), &cm).await.unwrap();
+    }
+
+    // Production rotates; staging waits for its restore.
+    let (code, text) = fx
+        .rotui(&[], &run("rotate", "email-alert-api", "postgres", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "{text}");
+    assert!(text.contains("waiting") && text.contains("staging"), "{text}");
+    let (new_user, _) = fx.current("production", secret).await;
+    assert!(new_user.starts_with("email-alert-api-user-"), "{new_user}");
+
+    // A restore that fails after its swap keeps the wait open, saying why.
+    fx.estate
+        .set_sync_db_owner("staging", "email-alert-api", Some("no-such-owner"))
+        .await
+        .unwrap();
+    let failed = fx.estate.run_sync("staging", "email-alert-api").await.unwrap();
+    assert!(!failed.succeeded(), "{failed:?}");
+    let (code, text) = fx
+        .rotui(&[], &run("rotate", "email-alert-api", "postgres", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "{text}");
+    assert!(
+        text.contains("staging: restored from production")
+            && text.contains("last run failed: container 0-restore failed: after the swap")
+            && text.contains("\"no-such-owner\""),
+        "{text}"
+    );
+    // The wait's own line (plan, the Steps pane) names the Job and what to do.
+    let (_, text) = fx
+        .rotui(&[], &run("plan", "email-alert-api", "postgres", &[]))
+        .await;
+    assert!(
+        text.contains(&format!("its job {} failed", failed.job))
+            && text.contains(&format!("kubectl logs job/{}", failed.job)),
+        "{text}"
+    );
+    assert_ne!(
+        fx.current("staging", secret).await.0,
+        new_user,
+        "staging switched on a failed restore"
+    );
+
+    // Put right, the next restore succeeds: staging switches; integration
+    // waits for its weekly restore from staging.
+    fx.estate
+        .set_sync_db_owner("staging", "email-alert-api", Some(owner))
+        .await
+        .unwrap();
+    let night = fx.estate.run_sync("staging", "email-alert-api").await.unwrap();
+    assert!(night.succeeded(), "{night:?}");
+    let (code, text) = fx
+        .rotui(&[], &run("rotate", "email-alert-api", "postgres", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "{text}");
+    assert!(text.contains("integration"), "{text}");
+    assert_eq!(fx.current("staging", secret).await.0, new_user);
+    assert_ne!(fx.current("integration", secret).await.0, new_user);
+    let weekly = fx
+        .estate
+        .run_sync("integration", "email-alert-api")
+        .await
+        .unwrap();
+    assert!(weekly.succeeded(), "{weekly:?}");
+    let (code, text) = fx
+        .rotui(&[], &run("rotate", "email-alert-api", "postgres", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "stops for the drop's confirmation: {text}");
+    let (code, text) = fx
+        .rotui(
+            &[],
+            &run(
+                "rotate",
+                "email-alert-api",
+                "postgres",
+                &["--yes", "--confirm-drop", "email-alert-api"],
+            ),
+        )
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    for env in envs {
+        assert_eq!(fx.current(env, secret).await.0, new_user, "{env}");
+        let logins = fx.pg_logins(env).await;
+        assert!(
+            logins.contains(&new_user) && !logins.contains(&"email-alert-api".to_owned()),
+            "{env}: {logins:?}"
+        );
+    }
+
+    // The next restores succeed, and the app works on what they bring.
+    for env in ["staging", "integration"] {
+        let r = fx.estate.run_sync(env, "email-alert-api").await.unwrap();
+        assert!(r.succeeded(), "{env}: {r:?}");
+        assert_eq!(r.owner.as_deref(), Some(owner), "{env}");
+        let (user, password) = fx.current(env, secret).await;
+        let mut app = sqlx::PgConnection::connect_with(
+            &fx.estate
+                .postgres(env)
+                .superuser_options("email-alert-api_production")
+                .username(&user)
+                .password(&password),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{env}: the app's login after the restore: {e}"));
+        sqlx::query("INSERT INTO emails (address, subject) VALUES ('c@example.com', 'After the restore')")
+            .execute(&mut app)
+            .await
+            .unwrap_or_else(|e| panic!("{env}: the restored emails table: {e}"));
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM emails")
+            .fetch_one(&mut app)
+            .await
+            .unwrap();
+        assert!(n >= 1, "{env}");
+        app.close().await.unwrap();
+        all_ready_in(&fx, env, "email-alert-api").await;
+    }
+
+    // MySQL: views and triggers arrive with their source's DEFINERs.
+    let (code, text) = fx
+        .rotui(&[], &run("rotate", "whitehall-admin", "mysql", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "stops for the drop's confirmation: {text}");
+    let (code, text) = fx
+        .rotui(
+            &[],
+            &run(
+                "rotate",
+                "whitehall-admin",
+                "mysql",
+                &["--yes", "--confirm-drop", "whitehall"],
+            ),
+        )
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    for env in ["staging", "integration"] {
+        let r = fx.estate.run_sync(env, "whitehall-admin").await.unwrap();
+        assert!(r.succeeded(), "{env}: {r:?}");
+        let (user, password) = fx.current(env, "govuk/whitehall-admin/mysql").await;
+        assert_ne!(user, "whitehall");
+        let mut app =
+            sqlx::mysql::MySqlConnectOptions::from_url(&fx.estate.mysql(env).root_url().parse().unwrap())
+                .unwrap()
+                .username(&user)
+                .password(&password)
+                .database("whitehall_production")
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("{env}: the app's login: {e}"));
+        let titles: Vec<(String,)> = sqlx::query_as("SELECT CAST(title AS CHAR) FROM published_editions")
+            .fetch_all(&mut app)
+            .await
+            .unwrap_or_else(|e| panic!("{env}: the view after the restore: {e}"));
+        assert!(!titles.is_empty(), "{env}");
+        sqlx::query("UPDATE editions SET title = CONCAT(title, '') LIMIT 1")
+            .execute(&mut app)
+            .await
+            .unwrap_or_else(|e| panic!("{env}: a write firing the trigger: {e}"));
+        app.close().await.unwrap();
+    }
+
+    // Not copied: every environment rotated directly, no wait.
+    let (code, text) = fx.rotui(&[], &run("plan", "account-api", "postgres", &[])).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("staging: not restored (db-backup-account-api-postgres only backs up)")
+            && !text.contains("await-overnight-sync"),
+        "{text}"
+    );
+    let (code, text) = fx
+        .rotui(&[], &run("rotate", "account-api", "postgres", &["--yes"]))
+        .await;
+    assert_eq!(code, Some(10), "stops for the drop's confirmation: {text}");
+    let (code, text) = fx
+        .rotui(
+            &[],
+            &run(
+                "rotate",
+                "account-api",
+                "postgres",
+                &["--yes", "--confirm-drop", "account-api"],
+            ),
+        )
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    fx.estate.shutdown().await;
+}
+
+/// Wait until Deployment `name` in `env` has every replica ready.
+async fn all_ready_in(fx: &Fixture, env: &str, name: &str) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: kube::Api<Deployment> = kube::Api::namespaced(fx.estate.client(env).clone(), "apps");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let d = api.get(name).await.unwrap();
+        let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        if ready >= want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{env}: {name} not ready: {:?}",
+            d.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -583,7 +583,10 @@ impl Estate {
         exec(
             &mut su,
             q(format!(
-                "CREATE DATABASE {} TEMPLATE template0",
+                // The chart's job runs as DB_USER (aws_db_admin), whose
+                // database it is until DB_OWNER is set: with DB_OWNER
+                // failing, the admin can still hand it on.
+                "CREATE DATABASE {} OWNER aws_db_admin TEMPLATE template0",
                 pg_ident(&restore_db)
             )),
         )
