@@ -1445,6 +1445,20 @@ fn rotation_id(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gates_restart_what_reloader_leaves_one_at_a_time_and_stop_a_bad_switch() {
     let fx = start().await;
+    // The gates are the point here: staging's signon restore from production
+    // (which would keep the old user for the definers it copies, this run
+    // not reading production) is suspended, so it is not followed.
+    kube::Api::<k8s_openapi::api::batch::v1::CronJob>::namespaced(
+        fx.estate.client("staging").clone(),
+        "apps",
+    )
+    .patch(
+        "db-backup-signon-mysql",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({ "spec": { "suspend": true } })),
+    )
+    .await
+    .unwrap();
     let signon = ["--env", "production", "--app", "signon", "--engine", "mysql"];
     for d in ["signon", "signon-worker"] {
         patch_deployment(

@@ -329,9 +329,17 @@ async fn mistakes_are_caught_before_anything_is_written_and_say_what_to_do() {
     expect(
         &mut p,
         text.contains("no app signin found")
-            && text.contains(
-                "the apps there: account-api, content-store, email-alert-api, publishing-api, signon, whitehall-admin",
-            )
+            && text.contains(&format!(
+                "the apps there: {}",
+                // Every app of the estate, in order.
+                EstateSpec::load(&EstateSpec::default_path())
+                    .unwrap()
+                    .apps
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
             && !text.contains("--admin-secret-key"),
         "an unknown app: the apps that exist",
         &text,

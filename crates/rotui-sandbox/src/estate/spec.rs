@@ -388,7 +388,7 @@ mod tests {
                 .from
                 .is_none()
         );
-        assert_eq!(spec.apps["whitehall-admin"].host_label(), "whitehall-admin-mysql");
+        assert_eq!(spec.apps["whitehall-admin"].host_label(), "whitehall-mysql");
         assert_eq!(spec.apps["content-store"].host_label(), "content-store-postgres");
         let wh = &spec.apps["whitehall-admin"];
         assert_eq!(
