@@ -794,9 +794,7 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
 
     // Every app of the estate, drifted names included, is planned with no
     // name flags: each name found from the cluster and the secrets.
-    for env in ["production", "staging", "integration"] {
-        every_app_is_planned_with_no_name_flags(&fx, env).await;
-    }
+    every_app_is_planned_with_no_name_flags(&fx).await;
 
     // Drifted names, no name flags: found from the cluster and the secrets.
     let drifted = [
@@ -840,20 +838,35 @@ async fn mysql_rotations_across_accounts_every_consumer_and_drifted_names() {
     fx.estate.shutdown().await;
 }
 
-/// `rotui plan` of every app of the estate in `env`, given only the
-/// environment, app and engine: the Secret, ExternalSecret, Secrets Manager
+/// `rotui plan` of every app of the estate, given only the environments,
+/// app and engine: the Secret, ExternalSecret, Secrets Manager
 /// key, database and admin key are the estate's, each discovered. govuk-chat's
 /// admin key `chat` is neither its app's name nor its database's: its data
 /// sync's CronJob names the RDS host (`DB_HOST chat-postgres`), which says
 /// it (the sandbox's app secrets hold `127.0.0.1:PORT`, not the host name).
-async fn every_app_is_planned_with_no_name_flags(fx: &Fixture, env: &str) {
+/// Planned in all three environments at once: a copied environment is
+/// planned only with its source (alone, it is refused).
+async fn every_app_is_planned_with_no_name_flags(fx: &Fixture) {
     use rotui_sandbox::estate::EngineKind;
+    let envs = ["production", "staging", "integration"];
     for (app, spec) in &fx.estate.spec().apps {
         let engine = match spec.engine {
             EngineKind::Mysql => "mysql",
             EngineKind::Postgres => "postgres",
         };
-        let plan = vec!["plan", "--env", env, "--app", app, "--engine", engine];
+        let plan = vec![
+            "plan",
+            "--env",
+            envs[0],
+            "--also-env",
+            envs[1],
+            "--also-env",
+            envs[2],
+            "--app",
+            app,
+            "--engine",
+            engine,
+        ];
         let (code, text) = fx.rotui(&[], &plan).await;
         if app == "govuk-chat" {
             assert!(
@@ -870,15 +883,20 @@ async fn every_app_is_planned_with_no_name_flags(fx: &Fixture, env: &str) {
             ("admin-secret-key", &spec.admin_key),
         ] {
             let line = format!("{flag:16}  {want}  (");
-            assert!(text.contains(&line), "{app}: {line:?} missing: {text}");
+            assert_eq!(
+                text.matches(&line).count(),
+                envs.len(),
+                "{app}: {line:?} once per environment: {text}"
+            );
         }
-        let admin = text
+        let admins: Vec<&str> = text
             .lines()
-            .find(|l| l.trim_start().starts_with("admin-secret-key"))
-            .unwrap_or_default();
+            .filter(|l| l.trim_start().starts_with("admin-secret-key"))
+            .collect();
+        assert_eq!(admins.len(), envs.len(), "{app}: {text}");
         assert!(
-            admin.contains("(admin secret key ("),
-            "{app}: discovered: {admin}"
+            admins.iter().all(|a| a.contains("(admin secret key (")),
+            "{app}: discovered: {admins:?}"
         );
     }
 }
@@ -1991,6 +2009,34 @@ async fn the_data_sync_is_followed_and_never_broken_by_a_rotation() {
         )
         .await;
     assert_eq!(code, Some(0), "{text}");
+
+    // The apps no other test rotates, drifted names and all, with no name
+    // flags (production: their copies follow the next restores).
+    for app in ["collections-publisher", "govuk-chat", "bouncer", "publishing-api"] {
+        let spec = &fx.estate.spec().apps[app];
+        let engine = match spec.engine {
+            rotui_sandbox::estate::EngineKind::Mysql => "mysql",
+            rotui_sandbox::estate::EngineKind::Postgres => "postgres",
+        };
+        let args = [
+            "rotate",
+            "--env",
+            "production",
+            "--app",
+            app,
+            "--engine",
+            engine,
+            "--yes",
+        ];
+        let (code, text) = fx.rotui(&[], &args).await;
+        assert_eq!(code, Some(10), "{app}: stops for the drop's confirmation: {text}");
+        let mut confirmed = args.to_vec();
+        confirmed.extend(["--confirm-drop", spec.username.as_str()]);
+        let (code, text) = fx.rotui(&[], &confirmed).await;
+        assert_eq!(code, Some(0), "{app}: {text}");
+        let (user, _) = fx.current("production", &spec.app_secret).await;
+        assert_ne!(user, spec.username, "{app}");
+    }
     fx.estate.shutdown().await;
 }
 

@@ -118,6 +118,40 @@ async fn the_fleet_of_production_and_staging_each_from_its_own_account() {
             let major = if r["engine"] == "mysql" { "9." } else { "17." };
             assert!(version.starts_with(major), "{r:#}");
         }
+        // Each row's data sync, from the CronJobs and Jobs the fleet lists:
+        // staging's copies come from production and ran at start-up;
+        // production only backs up; account-api is copied nowhere.
+        let restores = |secret: &str| row(&doc, env, secret)["restores"].clone();
+        if env == "staging" {
+            let r = &restores("govuk/email-alert-api/postgres")[0];
+            assert_eq!(
+                (&r["cronjob"], &r["from"], &r["suspended"]),
+                (
+                    &serde_json::json!("db-backup-email-alert-api-postgres"),
+                    &serde_json::json!("production"),
+                    &serde_json::json!(false)
+                ),
+                "{r:#}"
+            );
+            assert_eq!(r["last"]["outcome"], "succeeded", "{r:#}");
+            assert!(r["next"].is_string(), "{r:#}");
+            // Its DB_OWNER is the login: a rotation would break the next restore.
+            assert!(
+                r["would_fail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("DB_OWNER is the login email-alert-api"),
+                "{r:#}"
+            );
+            assert!(restores("govuk/publishing-api/postgres")[0]["would_fail"].is_null());
+        } else {
+            assert_eq!(restores("govuk/email-alert-api/postgres"), serde_json::json!([]));
+        }
+        assert_eq!(
+            restores("govuk/account-api/postgres"),
+            serde_json::json!([]),
+            "{env}"
+        );
         // Every workload reading signon's Secret, the worker and the CronJob too.
         assert_eq!(
             row(&doc, env, "govuk/signon/mysql")["external_secrets"][0]["consumers"],
