@@ -1808,7 +1808,38 @@ async fn the_data_sync_is_followed_and_never_broken_by_a_rotation() {
     for env in envs {
         assert!(!fx.touched(env, secret).await, "{env} written before the refusal");
     }
-    println!("REFUSAL:\n{refusal}");
+
+    // The dashboard on staging alone (a copy of production's database)
+    // refuses before its first step, saying why and what to do, writing nothing.
+    let mut env = fx.exports.clone();
+    for (k, v) in [
+        (
+            "ROTUI_STATE_DIR",
+            fx.dir.path().join("state").to_string_lossy().into_owned(),
+        ),
+        ("HOME", fx.dir.path().to_string_lossy().into_owned()),
+        ("PATH", std::env::var("PATH").unwrap()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    let screen = tokio::task::spawn_blocking(move || {
+        let t = crate::tmux::Tmux::start(
+            "rotui-sync",
+            &env,
+            env!("CARGO_BIN_EXE_rotui"),
+            "--env staging --app email-alert-api --engine postgres",
+        );
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let s = t.wait_for("the refusal", Duration::from_secs(90), |s| {
+            flat(s).contains("staging is restored from production by the data sync")
+        });
+        t.keys(&["q"]);
+        s
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("rotate production too"), "{screen}");
+    assert!(!fx.touched("staging", secret).await);
 
     // The change the refusal shows, as the chart's values would make it.
     for env in ["staging", "integration"] {
