@@ -105,6 +105,24 @@ pub fn free_port() -> u16 {
         .expect("binding 127.0.0.1:0 always works")
 }
 
+/// `start` (a server start on a [`free_port`]) again, up to three times in
+/// all, while it fails because the port was taken: between `free_port`
+/// releasing a port and the server binding it, any other process may bind
+/// it, or the kernel may hand it to an outgoing connection as its local
+/// port. A test run starts hundreds of servers among thousands of
+/// connections, so this happens. The server's error carries its log, which
+/// says "Address already in use" (PostgreSQL, MySQL and MariaDB alike).
+pub fn on_a_free_port<T>(mut start: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match start() {
+            Err(e) if attempts < 3 && e.to_string().contains("Address already in use") => continue,
+            other => return other,
+        }
+    }
+}
+
 /// A fresh directory under the system temp dir that outlives this handle
 /// (the guard removes it), named for what it holds.
 pub fn scratch_dir(prefix: &str) -> std::io::Result<PathBuf> {
@@ -119,6 +137,36 @@ pub fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_that_lost_its_port_is_started_again_and_other_errors_are_not_retried() {
+        let mut calls = 0;
+        let started = on_a_free_port(|| {
+            calls += 1;
+            if calls == 1 {
+                Err(std::io::Error::other(
+                    "log: Bind on TCP/IP port: Address already in use",
+                ))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(started.unwrap(), 2);
+        let mut calls = 0;
+        let always_taken = on_a_free_port(|| -> std::io::Result<()> {
+            calls += 1;
+            Err(std::io::Error::other("Address already in use"))
+        });
+        assert!(always_taken.is_err());
+        assert_eq!(calls, 3, "three tries in all");
+        let mut calls = 0;
+        let other = on_a_free_port(|| -> std::io::Result<()> {
+            calls += 1;
+            Err(std::io::Error::other("mysqld --initialize-insecure failed"))
+        });
+        assert!(other.is_err());
+        assert_eq!(calls, 1, "only a taken port is tried again");
+    }
 
     #[test]
     fn guard_stops_child_and_removes_dir_on_drop() {

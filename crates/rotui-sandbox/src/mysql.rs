@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::guard::{Guarded, free_port, is_root, scratch_dir};
+use crate::guard::{Guarded, free_port, is_root, on_a_free_port, scratch_dir};
 use crate::mariadb::{ClientCmd, MysqlServer, binary_version, log_tail, run_sql, wait_ready};
 use rotui::db::ident::mysql_str;
 use rotui::secret::{self, ExposeSecret, SecretString};
@@ -197,6 +197,10 @@ impl Runner {
 /// Start a MySQL 9.7 server on a free port with an RDS-shaped master;
 /// `extra` are more mysqld options. Blocking.
 pub fn start(extra: &[&str]) -> io::Result<MysqlServer> {
+    on_a_free_port(|| start_once(extra))
+}
+
+fn start_once(extra: &[&str]) -> io::Result<MysqlServer> {
     let root = server_root()?;
     let run = Runner::new(&root)?;
     let mysqld = root.join("usr/sbin/mysqld");

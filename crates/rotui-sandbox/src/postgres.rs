@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
-use super::guard::{Guarded, free_port, is_root, scratch_dir};
+use super::guard::{Guarded, free_port, is_root, on_a_free_port, scratch_dir};
 use rotui::db::ident::{pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
 
@@ -286,16 +286,7 @@ impl PostgresServer {
     fn start_with(flavor: PgFlavor, tls: Option<&crate::tls::ServerCert>) -> io::Result<Self> {
         let bin = Binaries::find(flavor)?;
         let version = bin.version()?;
-        // The free port may be taken by someone else before the server binds
-        // it: then start over on another one.
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match Self::start_once(&bin, flavor, &version, tls) {
-                Err(e) if attempts < 3 && e.to_string().contains("Address already in use") => continue,
-                other => return other,
-            }
-        }
+        on_a_free_port(|| Self::start_once(&bin, flavor, &version, tls))
     }
 
     fn start_once(
