@@ -181,6 +181,23 @@ async fn finished_everywhere(env: &HashMap<String, String>, world: &World, app: 
     );
 }
 
+/// Where the screens of a failed drive are written.
+fn captures_path(engine: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-captures-{engine}.txt"))
+}
+
+/// Writes every screen seen to [`captures_path`] if the drive panics, for
+/// whoever has to find out why.
+struct ScreensOnPanic<'a>(&'a Tmux, &'a str);
+
+impl Drop for ScreensOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = std::fs::write(captures_path(self.1), self.0.captures().join("\n=====\n"));
+        }
+    }
+}
+
 /// Drive a whole rotation of `app` by keys; `done_at_start` steps (the
 /// read-only inspections) are done before any is run.
 async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, done_at_start: usize) {
@@ -205,6 +222,7 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
             env!("CARGO_BIN_EXE_rotui"),
             &format!("--app {app} --engine {engine}"),
         );
+        let _keep = ScreensOnPanic(&t, engine);
         t.wait_for("the step list", Duration::from_secs(30), |s| steps(s).len() >= 10);
         // `rotui plan` and the dashboard agree at the start: nothing but the
         // read-only inspections is done, whatever the cluster shows.
@@ -219,13 +237,8 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
             if Instant::now() >= deadline {
-                // Every screen seen, for whoever has to find out why.
-                let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                    .join(format!("e2e-captures-{engine}.txt"));
-                let _ = std::fs::write(&path, t.captures().join("\n=====\n"));
                 panic!(
-                    "the rotation did not finish (every screen: {}); last screen:\n{}",
-                    path.display(),
+                    "the rotation did not finish; last screen:\n{}",
                     t.captures().last().map(String::as_str).unwrap_or("")
                 );
             }
@@ -311,7 +324,20 @@ async fn whole_rotation_by_keypresses(app: &'static str, engine: &'static str, d
         t.captures()
     })
     .await
-    .unwrap();
+    .unwrap_or_else(|e| {
+        // Its first line again, last: what a log cut to its head and tail keeps.
+        let payload = e.into_panic();
+        let said = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        panic!(
+            "driving the dashboard failed: {} (every screen: {})",
+            said.lines().next().unwrap_or_default(),
+            captures_path(engine).display()
+        )
+    });
     let captures = tmux;
     finished_everywhere(&cli_env, &world, app, engine).await;
     // Every screen seen, in order: the old user's count as the drain went.
