@@ -44,7 +44,9 @@ impl MysqlDb {
             .await?;
         if let Some(n) = lost.first().map(|r| int(r, 0)).filter(|n| *n > 0) {
             return Ok(FailedLogins::NotObservable(format!(
-                "performance_schema had no room for {n} users since the server started                  (Performance_schema_users_lost), so a user's failed logins may be counted under none;                  raise performance_schema_users_size"
+                "performance_schema had no room for {n} users since the server started \
+                 (Performance_schema_users_lost), so a user's failed logins may be counted under \
+                 none; raise performance_schema_users_size"
             )));
         }
         let rows = match self
