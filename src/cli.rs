@@ -121,14 +121,25 @@ pub struct PlanArgs {
     pub compromised: bool,
 }
 
-/// Bounds of a run that writes (rotate, rollback).
+/// Bounds of a run that writes (rotate, rollback: a rollback restarts the
+/// workloads behind the same gates and waits for the same drains).
 #[derive(Debug, Args)]
-pub struct CallLimits {
+pub struct RunLimits {
     /// Give up on any single call to the database, Secrets Manager or the
     /// API server after this long (the step fails naming the system; run
     /// again to resume) [default: 30 s].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub call_timeout: Option<u64>,
+    /// How long the run waits for a rollout or a drain before it stops
+    /// (exit 10; run again to keep waiting) [default: 600 s rollout, 300 s drain].
+    #[arg(long, value_name = "SECS")]
+    pub wait_timeout: Option<u64>,
+    /// The health gate: how long each restarting workload may take to be
+    /// ready on the credentials it is switched to (crash loops and too few
+    /// available pods stop it at once); past it the rollout step stops the
+    /// plan [default: 300 s].
+    #[arg(long, value_name = "SECS")]
+    pub gate_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -136,7 +147,7 @@ pub struct RotateArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
-    pub limits: CallLimits,
+    pub limits: RunLimits,
     /// Apply every step without asking (required: without it rotate stops
     /// before the first write).
     #[arg(long)]
@@ -157,16 +168,6 @@ pub struct RotateArgs {
     /// the mark and the journal.
     #[arg(long)]
     pub take_over: bool,
-    /// How long rotate waits for a rollout or a drain before it stops
-    /// (exit 10; run again to keep waiting) [default: 600 s rollout, 300 s drain].
-    #[arg(long, value_name = "SECS")]
-    pub wait_timeout: Option<u64>,
-    /// The health gate: how long each restarting workload may take to be
-    /// ready on the new credentials (crash loops and too few available
-    /// pods stop it at once); past it the rollout step stops the plan and
-    /// offers the rollback [default: 300 s].
-    #[arg(long, value_name = "SECS")]
-    pub gate_timeout: Option<u64>,
     /// Restart the workloads one at a time, each behind its gate, Reloader's
     /// too: the sync step pauses each Deployment Reloader restarts (`kubectl
     /// rollout pause`) and the rollout step resumes them in turn.
@@ -181,7 +182,7 @@ pub struct RollbackArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
-    pub limits: CallLimits,
+    pub limits: RunLimits,
     /// Apply every step without asking (required: without it rollback
     /// stops before the first write).
     #[arg(long)]

@@ -5,7 +5,7 @@
 
 use color_eyre::eyre::{Result, eyre};
 
-use crate::cli::{CallLimits, ConnArgs, PlanArgs, RollbackArgs, RotateArgs};
+use crate::cli::{ConnArgs, PlanArgs, RollbackArgs, RotateArgs, RunLimits};
 use crate::config::Config;
 use crate::connect::{self, Connected};
 use crate::preflight;
@@ -230,18 +230,6 @@ pub async fn rotate(target: &TargetArgs, conn: &ConnArgs, args: &RotateArgs, rea
             take_over: args.take_over,
             ..RunOptions::default()
         };
-        let opts = match args.wait_timeout.map(std::time::Duration::from_secs) {
-            Some(wait) => RunOptions {
-                rollout_timeout: wait,
-                drain_timeout: wait,
-                ..opts
-            },
-            None => opts,
-        };
-        let opts = match args.gate_timeout.map(std::time::Duration::from_secs) {
-            Some(gate_timeout) => RunOptions { gate_timeout, ..opts },
-            None => opts,
-        };
         let stagger = args.stagger
             || crate::config::Config::load(conn.config.as_deref())
                 .ok()
@@ -318,13 +306,68 @@ pub fn journal(id: Option<&str>) -> Result<()> {
     Ok(cli::journal_cmd(&dir, id, &mut out)?)
 }
 
-/// `opts` within the operator's `--call-timeout`.
-fn limited(opts: RunOptions, limits: &CallLimits) -> RunOptions {
-    match limits.call_timeout {
-        Some(secs) => RunOptions {
-            call_timeout: std::time::Duration::from_secs(secs),
-            ..opts
-        },
-        None => opts,
+/// `opts` within the operator's `--call-timeout`, `--wait-timeout` and
+/// `--gate-timeout`; each left at its default when not given.
+fn limited(opts: RunOptions, limits: &RunLimits) -> RunOptions {
+    let secs = std::time::Duration::from_secs;
+    let wait = limits.wait_timeout.map(secs);
+    RunOptions {
+        call_timeout: limits.call_timeout.map_or(opts.call_timeout, secs),
+        rollout_timeout: wait.unwrap_or(opts.rollout_timeout),
+        drain_timeout: wait.unwrap_or(opts.drain_timeout),
+        gate_timeout: limits.gate_timeout.map_or(opts.gate_timeout, secs),
+        ..opts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::time::Duration;
+
+    /// A rollback restarts the workloads behind the same gates and waits for
+    /// the same drains as a rotation: it takes the same three bounds.
+    #[test]
+    fn rotate_and_rollback_take_the_same_bounds() {
+        let limits = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Some(Command::Rotate(a)) => a.limits,
+            Some(Command::Rollback(a)) => a.limits,
+            other => panic!("{other:?}"),
+        };
+        let bounds = [
+            "--call-timeout",
+            "3",
+            "--wait-timeout",
+            "7",
+            "--gate-timeout",
+            "5",
+        ];
+        for command in ["rotate", "rollback"] {
+            let args: Vec<&str> = ["rotui", command].into_iter().chain(bounds).collect();
+            let opts = limited(RunOptions::default(), &limits(&args));
+            assert_eq!(opts.call_timeout, Duration::from_secs(3), "{command}");
+            assert_eq!(opts.rollout_timeout, Duration::from_secs(7), "{command}");
+            assert_eq!(opts.drain_timeout, Duration::from_secs(7), "{command}");
+            assert_eq!(opts.gate_timeout, Duration::from_secs(5), "{command}");
+        }
+        // Unset, each keeps its default.
+        let defaults = RunOptions::default();
+        let opts = limited(RunOptions::default(), &limits(&["rotui", "rollback"]));
+        assert_eq!(
+            (
+                opts.call_timeout,
+                opts.rollout_timeout,
+                opts.drain_timeout,
+                opts.gate_timeout
+            ),
+            (
+                defaults.call_timeout,
+                defaults.rollout_timeout,
+                defaults.drain_timeout,
+                defaults.gate_timeout
+            )
+        );
     }
 }

@@ -1653,9 +1653,39 @@ async fn gates_restart_what_reloader_leaves_one_at_a_time_and_stop_a_bad_switch(
         text.contains("roll back to whitehall with `rotui rollback`") && text.contains("B in the"),
         "offers the rollback: {text}"
     );
+    // A rollback restarts behind the same gates, bounded by its own
+    // --gate-timeout: with pods ready for nobody it stops there, naming the
+    // workload and what to do.
+    patch_deployment(
+        &fx,
+        "production",
+        "whitehall-admin",
+        serde_json::json!({ "spec": { "template": { "metadata": { "annotations": {
+            rotui_sandbox::controllers::READY_ONLY_FOR_USER: "nobody",
+        }}}}}),
+    )
+    .await;
     let mut rollback = vec!["rollback"];
     rollback.extend(whitehall);
     rollback.push("--yes");
+    let mut gated = rollback.clone();
+    gated.extend(["--gate-timeout", "5"]);
+    let (code, text) = fx.rotui(&[], &gated).await;
+    assert_eq!(code, Some(1), "the rollback stopped at its gate: {text}");
+    assert!(
+        text.contains("production: health gate: deployment/whitehall-admin is not ready within 5 s")
+            && text.contains("then run the rollback again"),
+        "names the workload, its own bound and what to do: {text}"
+    );
+    patch_deployment(
+        &fx,
+        "production",
+        "whitehall-admin",
+        serde_json::json!({ "spec": { "template": { "metadata": { "annotations": {
+            rotui_sandbox::controllers::READY_ONLY_FOR_USER: "whitehall",
+        }}}}}),
+    )
+    .await;
     let (code, text) = fx.rotui(&[], &rollback).await;
     assert_eq!(code, Some(0), "the rollback finishes: {text}");
     let (user, _) = fx.current("production", "govuk/whitehall-admin/mysql").await;
