@@ -168,6 +168,9 @@ pub struct RolloutView {
     pub available: i32,
     pub complete: bool,
     pub restarted_at: Option<DateTime<Utc>>,
+    /// Paused (`kubectl rollout pause`, or `--stagger` left so by a run that
+    /// stopped): it rolls out nothing, a deploy included, until resumed.
+    pub paused: bool,
 }
 
 /// One of the Deployment's pods.

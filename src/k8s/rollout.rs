@@ -39,6 +39,8 @@ pub struct RolloutStatus {
     pub last_reloaded_from: Option<String>,
     /// `spec.selector.matchLabels`, as a label selector string.
     pub selector: String,
+    /// `spec.paused` (`kubectl rollout pause`): it rolls nothing until resumed.
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,7 @@ impl From<&Deployment> for RolloutStatus {
                 .and_then(|m| m.annotations)
                 .and_then(|a| a.get(LAST_RELOADED_FROM).cloned()),
             selector,
+            paused: spec.paused == Some(true),
         }
     }
 }
@@ -306,7 +309,7 @@ impl From<&Deployment> for WorkloadRollout {
             desired: d.desired,
             available: d.available,
             min_available,
-            paused: dep.spec.as_ref().and_then(|s| s.paused) == Some(true),
+            paused: d.paused,
         }
     }
 }
@@ -617,6 +620,7 @@ mod tests {
             conditions: vec![],
             last_reloaded_from: None,
             selector: "app=signon".into(),
+            paused: false,
         }
     }
 

@@ -236,6 +236,7 @@ fn view(es: Option<&EsStatus>, secret_check: SecretCheckView, snap: &RolloutSnap
         available: d.available,
         complete: d.is_complete(),
         restarted_at: None,
+        paused: d.paused,
     });
     let pods = snap
         .pods

@@ -972,6 +972,29 @@ async fn the_cluster_pane_follows_a_rotation_through_watches_alone() {
         "{es_view:?}"
     );
     assert_no_secret(&format!("{first:?} {last:?}"), &[&old_pw, &new_pw]);
+
+    // Paused (as a stopped `--stagger` run leaves it), then resumed: the
+    // pane is told both, by the watch alone.
+    rotui::k8s::rollout::set_paused(&w.k8s, "pane", true)
+        .await
+        .unwrap();
+    until(
+        &mut views,
+        "the Deployment paused",
+        |v| matches!(v, Ok(v) if v.rollout.as_ref().is_some_and(|r| r.paused)),
+    )
+    .await
+    .unwrap();
+    rotui::k8s::rollout::set_paused(&w.k8s, "pane", false)
+        .await
+        .unwrap();
+    until(
+        &mut views,
+        "the Deployment resumed",
+        |v| matches!(v, Ok(v) if v.rollout.as_ref().is_some_and(|r| !r.paused)),
+    )
+    .await
+    .unwrap();
     watching.abort();
 }
 

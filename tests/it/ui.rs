@@ -249,6 +249,7 @@ fn cluster() -> ClusterView {
             available: 3,
             complete: false,
             restarted_at: Some(t0() - secs(40)),
+            paused: false,
         }),
         pods: vec![
             PodView {
@@ -1501,6 +1502,36 @@ fn connections_poll_every_interval_the_heavier_sources_less_often_and_a_finished
     assert!(
         kinds(&cmds).contains(&"Plan".to_owned()) && kinds(&cmds).contains(&"Cluster".to_owned()),
         "{cmds:?}"
+    );
+}
+
+/// A paused Deployment (left so by a `--stagger` run that stopped, or by
+/// hand) rolls out nothing, a deploy included: the Cluster pane says so in
+/// place of its rollout state, and how to end it.
+#[test]
+fn a_paused_deployment_is_called_that_in_the_cluster_pane() {
+    let mut s = fixture();
+    let mut paused = cluster();
+    paused.rollout.as_mut().unwrap().paused = true;
+    feed(
+        &mut s,
+        [Action::Loaded {
+            generation: 1,
+            at: t0(),
+            answer: Answer::Cluster(Ok(paused)),
+        }],
+    );
+    key(&mut s, KeyCode::Char('3'));
+    key(&mut s, KeyCode::Char('z'));
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains("Deployment signon 2/3 updated")
+            && text.contains("⏸ paused: rolls nothing until kubectl rollout resume"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("rolling out") && !text.contains("rolled out"),
+        "{text}"
     );
 }
 

@@ -128,7 +128,12 @@ fn summary<'a>(state: &'a State, view: &'a ClusterView) -> Vec<Line<'a>> {
                 "{} {}/{} updated · {} ready · {} available ",
                 r.deployment, r.updated, r.desired, r.ready, r.available
             )),
-            if r.complete {
+            if r.paused {
+                Span::styled(
+                    "⏸ paused: rolls nothing until kubectl rollout resume",
+                    theme.warn(),
+                )
+            } else if r.complete {
                 Span::styled("✓ rolled out", theme.ok())
             } else {
                 Span::styled("⟳ rolling out", theme.warn())
