@@ -421,6 +421,19 @@ impl Workloads {
         names.sort();
         names
     }
+
+    /// Those of [`Workloads::reading`] that are paused Deployments.
+    fn paused_reading(&self, secret: &str, keys: &[String]) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .deployments
+            .iter()
+            .filter(|d| d.spec.as_ref().and_then(|s| s.paused) == Some(true))
+            .filter_map(|d| consumers::consumer(d, secret, keys))
+            .map(|c| c.workload.to_string())
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 async fn read_cluster(k8s: &K8s, calls: &Calls) -> Result<ClusterSide, Redacted> {
@@ -604,6 +617,9 @@ impl ClusterSide {
                 consumers: self
                     .workloads
                     .reading(&es.target, read.map_or(&[][..], |r| &r.keys)),
+                paused: self
+                    .workloads
+                    .paused_reading(&es.target, read.map_or(&[][..], |r| &r.keys)),
             });
         }
         row.external_secrets.sort_by(|a, b| a.name.cmp(&b.name));

@@ -160,6 +160,10 @@ pub struct EsSync {
     /// The workloads reading that Secret (`deployment/signon`,
     /// `cronjob/signon-cleanup`, …), whichever app they belong to.
     pub consumers: Vec<String>,
+    /// Those of them that are paused Deployments (`kubectl rollout pause`,
+    /// or a `--stagger` run that stopped before resuming them): they roll
+    /// out nothing, the next sync's restart or a deploy included.
+    pub paused: Vec<String>,
 }
 
 /// How a Secret's DATABASE_URL compares with AWSCURRENT (never the values).
@@ -276,6 +280,18 @@ impl FleetRow {
             .external_secrets
             .iter()
             .flat_map(|es| es.consumers.iter().map(String::as_str))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Every paused Deployment reading one of the row's Secrets, each once.
+    pub fn paused_readers(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .external_secrets
+            .iter()
+            .flat_map(|es| es.paused.iter().map(String::as_str))
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -565,6 +581,7 @@ mod tests {
             secret: "signon-mysql".into(),
             matches,
             consumers: vec![],
+            paused: vec![],
         };
         let mut r = row();
         assert_eq!(

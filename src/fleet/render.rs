@@ -253,6 +253,11 @@ fn table_row<'a>(r: &FleetRow, now: DateTime<Utc>, theme: &Theme, rotation_w: us
     // Where this environment's copy comes from, and whether the next one
     // can succeed once the login is rotated.
     notes.extend(r.restores.iter().map(|x| text(&x.text())));
+    notes.extend(
+        r.paused_readers()
+            .into_iter()
+            .map(|w| format!("⏸ {} paused: rolls nothing until kubectl rollout resume", text(w))),
+    );
     if let Some(e) = &r.secrets_error {
         notes.push(format!("Secrets Manager failing: {}", text(e)));
     }
@@ -369,6 +374,7 @@ mod tests {
             secret: "signon-mysql".into(),
             matches: Matches::Yes,
             consumers: vec!["deployment/signon".into(), "cronjob/signon-cleanup".into()],
+            paused: vec![],
         });
         signon.login = Some(Login::Ok {
             version: "8.4.3".into(),
@@ -414,6 +420,35 @@ mod tests {
         for c in COLUMNS {
             assert!(text.contains(c), "column {c}: {text}");
         }
+    }
+
+    /// A paused Deployment among a row's readers (a `--stagger` run that
+    /// stopped before resuming it) is named, with how to end it.
+    #[test]
+    fn the_table_names_a_paused_reader() {
+        let now = Utc::now();
+        let mut v = FleetView::new("production", Keymap::default(), ThemeName::Mono, now);
+        let mut signon = row("signon", 10, false);
+        signon.external_secrets.push(EsSync {
+            name: "signon-mysql".into(),
+            ready: Verdict::Yes,
+            reason: Some("SecretSynced".into()),
+            message: None,
+            secret: "signon-mysql".into(),
+            matches: Matches::Yes,
+            consumers: vec!["deployment/signon".into(), "deployment/signon-worker".into()],
+            paused: vec!["deployment/signon-worker".into()],
+        });
+        let calm = row("whitehall", 10, false);
+        v.loaded(report(vec![signon, calm]));
+        let text = render_to_text(&v, 200, 10);
+        let line = |app: &str| text.lines().find(|l| l.contains(app)).unwrap().to_owned();
+        assert!(
+            line("signon")
+                .contains("⏸ deployment/signon-worker paused: rolls nothing until kubectl rollout resume"),
+            "{text}"
+        );
+        assert!(!line("whitehall").contains("paused"), "{text}");
     }
 
     /// A copied environment's row says where its copy comes from, when the

@@ -101,6 +101,7 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
             serde_json::json!([format!("deployment/{app}")]),
             "{r:#}"
         );
+        assert_eq!(es["paused"], serde_json::json!([]), "{r:#}");
         assert_eq!(r["login"]["state"], "ok", "{r:#}");
         let version = r["login"]["detail"]["version"].as_str().unwrap();
         assert!(version.starts_with(|c: char| c.is_ascii_digit()), "{r:#}");
@@ -261,6 +262,30 @@ async fn the_fleet_shows_every_app_its_age_what_is_due_and_who_rotates() {
     assert_no_secret(
         &stdout,
         &[&rotui::secret::secret(wrong), &passwords[0], &passwords[1]],
+    );
+
+    // account-api's Deployment paused (as a `--stagger` run that stopped
+    // leaves it): its row names it, signon's does not.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(world.client().clone(), "apps");
+    deployments
+        .patch(
+            "account-api",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "spec": { "paused": true } })),
+        )
+        .await
+        .unwrap();
+    let (_, doc, _) = fleet(None, &[]);
+    assert_eq!(
+        row(&doc, "account-api")["external_secrets"][0]["paused"],
+        serde_json::json!(["deployment/account-api"]),
+        "{doc:#}"
+    );
+    assert_eq!(
+        row(&doc, "signon")["external_secrets"][0]["paused"],
+        serde_json::json!([]),
+        "{doc:#}"
     );
     world.shutdown().await;
 }
