@@ -105,6 +105,42 @@ pub fn free_port() -> u16 {
         .expect("binding 127.0.0.1:0 always works")
 }
 
+/// How many servers (MySQL, MariaDB, PostgreSQL, moto) one process starts at
+/// once. A start is mostly CPU (`mysqld --initialize`, initdb, Python
+/// importing moto): a test run that started a dozen at once on two cores
+/// (three estates of three environments) stretched each past its readiness
+/// timeout. Queued, each runs at close to full speed, and the total is
+/// about the same.
+const STARTS_AT_ONCE: usize = 3;
+
+/// Held while a server starts: see [`STARTS_AT_ONCE`]. The wait for it is
+/// not counted in any start's own timeout, which begins after.
+pub struct StartSlot(());
+
+impl StartSlot {
+    /// Wait until fewer than [`STARTS_AT_ONCE`] starts are under way.
+    pub fn take() -> StartSlot {
+        let (count, freed) = &START_SLOTS;
+        let mut taken = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *taken >= STARTS_AT_ONCE {
+            taken = freed.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        *taken += 1;
+        StartSlot(())
+    }
+}
+
+impl Drop for StartSlot {
+    fn drop(&mut self) {
+        let (count, freed) = &START_SLOTS;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_one();
+    }
+}
+
+static START_SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
 /// `start` (a server start on a [`free_port`]) again, up to three times in
 /// all, while it fails because the port was taken: between `free_port`
 /// releasing a port and the server binding it, any other process may bind
@@ -137,6 +173,28 @@ pub fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_more_than_the_allowed_starts_run_at_once() {
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..STARTS_AT_ONCE * 3)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                std::thread::spawn(move || {
+                    let _slot = StartSlot::take();
+                    let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), STARTS_AT_ONCE);
+    }
 
     #[test]
     fn a_server_that_lost_its_port_is_started_again_and_other_errors_are_not_retried() {

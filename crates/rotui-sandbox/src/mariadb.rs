@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::guard::{Guarded, free_port, is_root, on_a_free_port, scratch_dir};
+use crate::guard::{Guarded, StartSlot, free_port, is_root, on_a_free_port, scratch_dir};
 pub use crate::mysql::MysqlFlavor;
 use rotui::db::ident::{mysql_account, mysql_ident, mysql_str};
 use rotui::secret::{self, ExposeSecret, SecretString};
@@ -64,6 +64,7 @@ impl MysqlServer {
 
     /// The same with more mariadbd options (TLS: `tls::mysql_args`). Blocking.
     pub fn start_with(extra: &[String]) -> io::Result<MysqlServer> {
+        let _slot = StartSlot::take();
         on_a_free_port(|| MysqlServer::start_once(extra))
     }
 

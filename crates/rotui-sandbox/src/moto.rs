@@ -57,6 +57,7 @@ impl MotoServer {
 
     fn start_in(account_id: Option<&str>) -> Result<Self, MotoError> {
         let program = find_moto_server()?;
+        let _slot = crate::guard::StartSlot::take();
         let dir = scratch_dir("rotui-moto-")?;
         let log = dir.join("moto.log");
         // Port 0: the server binds a free port itself and logs it, so two

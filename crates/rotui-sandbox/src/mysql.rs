@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::guard::{Guarded, free_port, is_root, on_a_free_port, scratch_dir};
+use crate::guard::{Guarded, StartSlot, free_port, is_root, on_a_free_port, scratch_dir};
 use crate::mariadb::{ClientCmd, MysqlServer, binary_version, log_tail, run_sql, wait_ready};
 use rotui::db::ident::mysql_str;
 use rotui::secret::{self, ExposeSecret, SecretString};
@@ -197,6 +197,7 @@ impl Runner {
 /// Start a MySQL 9.7 server on a free port with an RDS-shaped master;
 /// `extra` are more mysqld options. Blocking.
 pub fn start(extra: &[&str]) -> io::Result<MysqlServer> {
+    let _slot = StartSlot::take();
     on_a_free_port(|| start_once(extra))
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
-use super::guard::{Guarded, free_port, is_root, on_a_free_port, scratch_dir};
+use super::guard::{Guarded, StartSlot, free_port, is_root, on_a_free_port, scratch_dir};
 use rotui::db::ident::{pg_ident, pg_str};
 use rotui::secret::{ExposeSecret, SecretString, generate_password};
 
@@ -286,6 +286,7 @@ impl PostgresServer {
     fn start_with(flavor: PgFlavor, tls: Option<&crate::tls::ServerCert>) -> io::Result<Self> {
         let bin = Binaries::find(flavor)?;
         let version = bin.version()?;
+        let _slot = StartSlot::take();
         on_a_free_port(|| Self::start_once(&bin, flavor, &version, tls))
     }
 
