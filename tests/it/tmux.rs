@@ -8,6 +8,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The least any [`Tmux::wait_for`] waits before it gives up.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
 pub struct Tmux {
     pub session: String,
     captures: Mutex<Vec<String>>,
@@ -183,7 +186,13 @@ impl Tmux {
         text(&out.stdout).trim().to_owned()
     }
 
+    /// The screen once `pred` holds of it, waiting `timeout` at the least:
+    /// what is asserted is what the screen shows, never how soon. A CI
+    /// machine running six tests on two cores has stalled a debug build's
+    /// answer to a key for over 5 s, so no wait gives up before
+    /// [`PATIENCE`]; a screen that is right returns at once.
     pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let timeout = timeout.max(PATIENCE);
         let start = Instant::now();
         loop {
             let s = self.capture();
